@@ -1,0 +1,107 @@
+use std::io;
+use std::path::PathBuf;
+
+/// Everything that can be wrong with data read from disk or handed to a [`super::Dataset`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The file could not be opened or read (it does not exist, is a directory, its gzip stream
+    /// is corrupt, ...).
+    #[error("cannot read `{}`: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the operating system or the decompressor said.
+        source: io::Error,
+    },
+    /// The file does not start with the IDX magic number expected.
+    #[error("`{}` is not an IDX file of {dims} dimension(s) of bytes: its magic number is {found:#010x}, expected {expected:#010x}", path.display())]
+    BadMagic {
+        /// The file.
+        path: PathBuf,
+        /// Dimensions expected.
+        dims: usize,
+        /// The first four bytes, big-endian.
+        found: u32,
+        /// The magic number expected.
+        expected: u32,
+    },
+    /// The file ends before the data its header announces.
+    #[error("`{}` is truncated: its header announces {expected} bytes, found {found}", path.display())]
+    Truncated {
+        /// The file.
+        path: PathBuf,
+        /// Bytes the header announces (header included).
+        expected: u64,
+        /// Bytes present.
+        found: u64,
+    },
+    /// The file has bytes past the data its header announces.
+    #[error("`{}` has data past the {expected} bytes its header announces", path.display())]
+    TrailingData {
+        /// The file.
+        path: PathBuf,
+        /// Bytes the header announces (header included).
+        expected: u64,
+    },
+    /// The samples in the file are not of the shape the caller expects.
+    #[error("`{}` holds samples of shape {found:?}, expected {expected:?}", path.display())]
+    WrongShape {
+        /// The file.
+        path: PathBuf,
+        /// The shape of one sample expected.
+        expected: Vec<usize>,
+        /// The shape of one sample in the file.
+        found: Vec<usize>,
+    },
+    /// An images file and its labels file disagree on the number of samples.
+    #[error("`{}` holds {images} images but `{}` holds {labels} labels", images_path.display(), labels_path.display())]
+    CountMismatch {
+        /// The images file.
+        images_path: PathBuf,
+        /// Images it holds.
+        images: usize,
+        /// The labels file.
+        labels_path: PathBuf,
+        /// Labels it holds.
+        labels: usize,
+    },
+    /// A labels file holds a label that is not a class of the dataset.
+    #[error("`{}`: label {label} of sample {index} is not one of the {classes} classes", path.display())]
+    LabelOutOfRange {
+        /// The labels file.
+        path: PathBuf,
+        /// The sample.
+        index: usize,
+        /// Its label.
+        label: u8,
+        /// The number of classes.
+        classes: usize,
+    },
+    /// Inputs and targets of different lengths were given.
+    #[error("{inputs} input samples but {targets} targets")]
+    LengthMismatch {
+        /// Input samples given.
+        inputs: usize,
+        /// Targets given.
+        targets: usize,
+    },
+    /// A class index is not below the number of outputs.
+    #[error("sample {index} has class {class}, but the dataset has {classes} outputs (classes 0 to {})", classes - 1)]
+    ClassOutOfRange {
+        /// The sample.
+        index: usize,
+        /// Its class.
+        class: u32,
+        /// The number of outputs.
+        classes: usize,
+    },
+    /// An input or target is NaN or infinite.
+    #[error("sample {index} holds a non-finite value ({value})")]
+    NonFinite {
+        /// The sample.
+        index: usize,
+        /// The value.
+        value: f32,
+    },
+}

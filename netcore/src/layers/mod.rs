@@ -1,0 +1,5 @@
+//! Layers, one per file.
+
+mod dense;
+
+pub use dense::{Dense, DenseGrads};

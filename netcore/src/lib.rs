@@ -1,0 +1,19 @@
+//! Runtime of netdsl: layers with compile-time sizes, activations, losses, optimizers, the
+//! training loop, and data loading.
+//!
+//! Users normally reach all of it through the `netdsl` crate and its `network!` macro; every
+//! type here is also usable by hand, as the examples in the item docs show.
+
+#![deny(missing_docs)]
+
+pub mod activation;
+pub mod data;
+pub mod kernels;
+pub mod layer;
+pub mod layers;
+pub mod loss;
+pub mod metrics;
+pub mod network;
+pub mod optim;
+pub mod summary;
+pub mod train;

@@ -1,0 +1,185 @@
+//! Loss functions, each fused with the output activation it is meant for.
+//!
+//! A [`Loss`] gives the per-sample loss and `dL/dz`, the gradient with respect to the output
+//! layer's *pre-activation*, where the network's backward pass starts. Pairing a loss with an
+//! activation it does not fit (categorical cross-entropy after a sigmoid, say) does not compile.
+
+use crate::activation::{Activation, Sigmoid, Softmax};
+use crate::metrics;
+
+/// Probabilities are clipped to `[EPSILON, 1 - EPSILON]` inside logarithms, as Keras does.
+pub const EPSILON: f32 = 1e-7;
+
+/// A loss for a network whose output layer ends with activation `A`.
+#[diagnostic::on_unimplemented(
+    message = "the loss `{Self}` does not fit an output layer with activation `{A}`",
+    label = "this loss needs another output activation",
+    note = "categorical cross-entropy needs a `softmax` output, binary cross-entropy a `sigmoid` output; mean squared error fits any"
+)]
+pub trait Loss<A: Activation> {
+    /// The name Keras gives this loss.
+    const NAME: &'static str;
+
+    /// The loss of one sample with output `y` and target `t`.
+    fn loss<const N: usize>(&self, y: &[f32; N], t: &[f32; N]) -> f32;
+
+    /// Writes `scale · dL/dz` for one sample into `dz`, where `z` is the output layer's
+    /// pre-activation. The trainer passes `scale = 1 / batch size` to average over the batch.
+    fn delta<const N: usize>(&self, y: &[f32; N], t: &[f32; N], scale: f32, dz: &mut [f32; N]);
+
+    /// Whether the prediction `y` counts as correct for target `t`, the way Keras resolves
+    /// `metrics=["accuracy"]`: a 0.5 threshold for one output, the arg-max otherwise.
+    fn is_correct<const N: usize>(&self, y: &[f32; N], t: &[f32; N]) -> bool {
+        if N == 1 { metrics::binary_hit(y[0], t[0]) } else { metrics::categorical_hit(y, t) }
+    }
+}
+
+/// Mean squared error, as Keras defines it: `L = (1/N) Σ_i (y_i - t_i)²` over the `N` outputs.
+///
+/// `dL/dy_i = 2 (y_i - t_i) / N`, then the output activation's own derivative. Textbook
+/// backpropagation uses `E = ½ Σ_i (y_i - t_i)²` instead, whose gradient is `y_i - t_i`: the two
+/// differ by the constant factor `2 / N`, which only rescales the learning rate.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MeanSquaredError;
+
+impl<A: Activation> Loss<A> for MeanSquaredError {
+    const NAME: &'static str = "mean_squared_error";
+
+    fn loss<const N: usize>(&self, y: &[f32; N], t: &[f32; N]) -> f32 {
+        y.iter().zip(t).map(|(y, t)| (y - t) * (y - t)).sum::<f32>() / N as f32
+    }
+
+    fn delta<const N: usize>(&self, y: &[f32; N], t: &[f32; N], scale: f32, dz: &mut [f32; N]) {
+        let factor = 2.0 * scale / N as f32;
+        for ((d, y), t) in dz.iter_mut().zip(y).zip(t) {
+            *d = factor * (y - t);
+        }
+        A::backprop(y, dz);
+    }
+}
+
+/// Categorical cross-entropy after a softmax: `L = -Σ_i t_i ln y_i`.
+///
+/// Fused with the softmax, `dL/dz_i = y_i Σ_j t_j - t_i`, which is `y - t` for one-hot targets:
+/// no division by a small probability ever happens.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CategoricalCrossentropy;
+
+impl Loss<Softmax> for CategoricalCrossentropy {
+    const NAME: &'static str = "categorical_crossentropy";
+
+    fn loss<const N: usize>(&self, y: &[f32; N], t: &[f32; N]) -> f32 {
+        -y.iter().zip(t).map(|(y, t)| t * y.clamp(EPSILON, 1.0 - EPSILON).ln()).sum::<f32>()
+    }
+
+    fn delta<const N: usize>(&self, y: &[f32; N], t: &[f32; N], scale: f32, dz: &mut [f32; N]) {
+        let t_sum: f32 = t.iter().sum();
+        for ((d, y), t) in dz.iter_mut().zip(y).zip(t) {
+            *d = scale * (y * t_sum - t);
+        }
+    }
+}
+
+/// Binary cross-entropy after a sigmoid, averaged over the `N` outputs as Keras does:
+/// `L = -(1/N) Σ_i [t_i ln y_i + (1 - t_i) ln(1 - y_i)]`.
+///
+/// Fused with the sigmoid, `dL/dz_i = (y_i - t_i) / N`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct BinaryCrossentropy;
+
+impl Loss<Sigmoid> for BinaryCrossentropy {
+    const NAME: &'static str = "binary_crossentropy";
+
+    fn loss<const N: usize>(&self, y: &[f32; N], t: &[f32; N]) -> f32 {
+        let sum: f32 = y
+            .iter()
+            .zip(t)
+            .map(|(y, t)| {
+                let y = y.clamp(EPSILON, 1.0 - EPSILON);
+                t * y.ln() + (1.0 - t) * (1.0 - y).ln()
+            })
+            .sum();
+        -sum / N as f32
+    }
+
+    fn delta<const N: usize>(&self, y: &[f32; N], t: &[f32; N], scale: f32, dz: &mut [f32; N]) {
+        let factor = scale / N as f32;
+        for ((d, y), t) in dz.iter_mut().zip(y).zip(t) {
+            *d = factor * (y - t);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::activation::{Linear, Tanh};
+
+    #[test]
+    fn losses_of_literal_values() {
+        let mse = <MeanSquaredError as Loss<Linear>>::loss(&MeanSquaredError, &[1.0, 3.0], &[0.0, 1.0]);
+        assert_eq!(mse, 2.5); // (1 + 4) / 2
+        let cce = CategoricalCrossentropy.loss(&[0.25, 0.75], &[0.0, 1.0]);
+        assert!((cce - 0.287_682_08).abs() < 1e-7, "{cce}"); // -ln 0.75
+        let bce = BinaryCrossentropy.loss(&[0.8, 0.4], &[1.0, 0.0]);
+        assert!((bce - 0.366_984_6).abs() < 1e-6, "{bce}"); // -(ln 0.8 + ln 0.6) / 2
+    }
+
+    #[test]
+    fn cross_entropy_clips_certain_mistakes() {
+        let loss = CategoricalCrossentropy.loss(&[1.0, 0.0], &[0.0, 1.0]);
+        assert!((loss - 16.118_095).abs() < 1e-4, "{loss}"); // -ln 1e-7
+    }
+
+    #[test]
+    fn fused_deltas_of_literal_values() {
+        let mut dz = [0.0; 2];
+        CategoricalCrossentropy.delta(&[0.25, 0.75], &[0.0, 1.0], 0.5, &mut dz);
+        assert_eq!(dz, [0.125, -0.125]);
+        BinaryCrossentropy.delta(&[0.75, 0.25], &[1.0, 0.0], 1.0, &mut dz);
+        assert_eq!(dz, [-0.125, 0.125]);
+        <MeanSquaredError as Loss<Linear>>::delta(&MeanSquaredError, &[1.0, 3.0], &[0.0, 1.0], 1.0, &mut dz);
+        assert_eq!(dz, [1.0, 2.0]);
+    }
+
+    /// Checks `delta` against central differences of `loss ∘ activation` in the pre-activation.
+    fn check<A: Activation, L: Loss<A>, const N: usize>(loss: L, z: [f32; N], t: [f32; N]) {
+        let output = |z: [f32; N]| {
+            let mut y = z;
+            A::apply(&mut y);
+            y
+        };
+        let mut analytic = [0.0; N];
+        loss.delta(&output(z), &t, 1.0, &mut analytic);
+        let eps = 1e-2;
+        for i in 0..N {
+            let (mut plus, mut minus) = (z, z);
+            plus[i] += eps;
+            minus[i] -= eps;
+            let numeric = (f64::from(loss.loss(&output(plus), &t)) - f64::from(loss.loss(&output(minus), &t)))
+                / (2.0 * f64::from(eps));
+            let numeric = numeric as f32;
+            let rel = (analytic[i] - numeric).abs() / analytic[i].abs().max(numeric.abs()).max(1e-2);
+            assert!(
+                rel <= 1e-3,
+                "{} after {}: dL/dz[{i}] analytic {}, numeric {numeric}, relative error {rel}",
+                L::NAME,
+                A::NAME,
+                analytic[i]
+            );
+        }
+    }
+
+    #[test]
+    fn fused_and_generic_deltas_match_finite_differences() {
+        let z = [0.3, -1.2, 0.8, 0.1];
+        check::<Softmax, _, 4>(CategoricalCrossentropy, z, [0.0, 0.0, 1.0, 0.0]);
+        check::<Softmax, _, 4>(CategoricalCrossentropy, z, [0.1, 0.2, 0.6, 0.1]);
+        check::<Sigmoid, _, 4>(BinaryCrossentropy, z, [1.0, 0.0, 1.0, 0.0]);
+        check::<Sigmoid, _, 1>(BinaryCrossentropy, [0.4], [1.0]);
+        check::<Linear, _, 4>(MeanSquaredError, z, [0.5, -1.0, 0.0, 2.0]);
+        check::<Tanh, _, 4>(MeanSquaredError, z, [0.5, -1.0, 0.0, 0.2]);
+        check::<Sigmoid, _, 4>(MeanSquaredError, z, [1.0, 0.0, 1.0, 0.0]);
+        check::<Softmax, _, 4>(MeanSquaredError, z, [0.0, 0.0, 1.0, 0.0]);
+    }
+}

@@ -1,0 +1,146 @@
+//! Stochastic gradient descent, with optional momentum and Nesterov momentum.
+
+use super::Optimizer;
+
+/// Stochastic gradient descent with Keras' update rule and defaults (learning rate 0.01, no
+/// momentum).
+///
+/// - plain: `w ← w - lr · g`
+/// - momentum `m`: `v ← m · v - lr · g`, then `w ← w + v`
+/// - Nesterov: `v ← m · v - lr · g`, then `w ← w + m · v - lr · g`
+///
+/// ```
+/// use netcore::optim::{Optimizer, Sgd};
+///
+/// let mut sgd = Sgd::new(0.1).momentum(0.9);
+/// sgd.prepare(1);
+/// let mut w = [1.0];
+/// sgd.update(0, &mut w, &[2.0]); // v = -0.2
+/// sgd.update(0, &mut w, &[2.0]); // v = 0.9 · -0.2 - 0.2 = -0.38
+/// assert!((w[0] - 0.42).abs() < 1e-6);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Sgd {
+    learning_rate: f32,
+    momentum: f32,
+    nesterov: bool,
+    velocity: Vec<f32>,
+}
+
+impl Sgd {
+    /// Plain SGD with the given learning rate.
+    pub fn new(learning_rate: f32) -> Self {
+        Self { learning_rate, momentum: 0.0, nesterov: false, velocity: Vec::new() }
+    }
+
+    /// Adds momentum `m` (Keras' `momentum`, usually 0.9).
+    pub fn momentum(mut self, momentum: f32) -> Self {
+        self.momentum = momentum;
+        self
+    }
+
+    /// Uses Nesterov momentum (Keras' `nesterov=True`).
+    pub fn nesterov(mut self, nesterov: bool) -> Self {
+        self.nesterov = nesterov;
+        self
+    }
+
+    /// The learning rate.
+    pub fn learning_rate(&self) -> f32 {
+        self.learning_rate
+    }
+}
+
+impl Default for Sgd {
+    fn default() -> Self {
+        Self::new(0.01)
+    }
+}
+
+impl Optimizer for Sgd {
+    fn prepare(&mut self, parameter_count: usize) {
+        if self.momentum != 0.0 {
+            self.velocity = vec![0.0; parameter_count];
+        }
+    }
+
+    fn update(&mut self, offset: usize, params: &mut [f32], grads: &[f32]) {
+        let lr = self.learning_rate;
+        if self.momentum == 0.0 {
+            for (w, g) in params.iter_mut().zip(grads) {
+                *w -= lr * g;
+            }
+            return;
+        }
+        let m = self.momentum;
+        let velocity = &mut self.velocity[offset..offset + params.len()];
+        for ((w, g), v) in params.iter_mut().zip(grads).zip(velocity) {
+            *v = m * *v - lr * g;
+            *w += if self.nesterov { m * *v - lr * g } else { *v };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Three updates of `w = [1, -2]` with gradients `[0.5, 1]`, `[-1, 0.25]`, `[2, 0]`.
+    fn three_updates(mut sgd: Sgd) -> Vec<[f32; 2]> {
+        sgd.prepare(2);
+        let mut w = [1.0, -2.0];
+        [[0.5, 1.0], [-1.0, 0.25], [2.0, 0.0]]
+            .iter()
+            .map(|g| {
+                sgd.update(0, &mut w, g);
+                w
+            })
+            .collect()
+    }
+
+    fn assert_close(found: &[[f32; 2]], expected: &[[f32; 2]]) {
+        for (step, (f, e)) in found.iter().zip(expected).enumerate() {
+            for k in 0..2 {
+                assert!((f[k] - e[k]).abs() < 1e-6, "step {}: w[{k}] = {}, expected {}", step + 1, f[k], e[k]);
+            }
+        }
+    }
+
+    #[test]
+    fn plain_sgd_first_three_updates() {
+        // w -= 0.1 g
+        assert_close(&three_updates(Sgd::new(0.1)), &[[0.95, -2.1], [1.05, -2.125], [0.85, -2.125]]);
+    }
+
+    #[test]
+    fn momentum_first_three_updates() {
+        // v1 = (-0.05, -0.1); v2 = 0.9 v1 - 0.1 g2 = (0.055, -0.115); v3 = (-0.1505, -0.1035)
+        assert_close(
+            &three_updates(Sgd::new(0.1).momentum(0.9)),
+            &[[0.95, -2.1], [1.005, -2.215], [0.8545, -2.3185]],
+        );
+    }
+
+    #[test]
+    fn nesterov_first_three_updates() {
+        // w += 0.9 v - 0.1 g with the v of the momentum test:
+        // step 1: 0.9(-0.05, -0.1) - (0.05, 0.1) = (-0.095, -0.19)
+        // step 2: 0.9(0.055, -0.115) - (-0.1, 0.025) = (0.1495, -0.1285)
+        // step 3: 0.9(-0.1505, -0.1035) - (0.2, 0) = (-0.33545, -0.09315)
+        assert_close(
+            &three_updates(Sgd::new(0.1).momentum(0.9).nesterov(true)),
+            &[[0.905, -2.19], [1.0545, -2.3185], [0.71905, -2.41165]],
+        );
+    }
+
+    #[test]
+    fn state_is_kept_per_offset() {
+        let mut sgd = Sgd::new(1.0).momentum(0.5);
+        sgd.prepare(2);
+        let (mut a, mut b) = ([0.0], [0.0]);
+        sgd.update(0, &mut a, &[1.0]);
+        sgd.update(1, &mut b, &[-1.0]);
+        sgd.update(0, &mut a, &[1.0]);
+        assert_eq!((a, b), ([-2.5], [1.0]));
+    }
+}

@@ -1,0 +1,43 @@
+//! What `fit` and `evaluate` report.
+
+/// Loss and accuracy over a dataset, as Keras' `evaluate` returns them.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Metrics {
+    /// The mean loss per sample.
+    pub loss: f32,
+    /// The fraction of samples predicted correctly.
+    pub accuracy: f32,
+}
+
+/// Per-epoch logs of a `fit`, one entry per epoch in each vector, as Keras' `History.history`.
+/// `val_loss` and `val_accuracy` stay empty without validation data.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct History {
+    /// Mean training loss of each epoch (averaged over the batches as they were trained).
+    pub loss: Vec<f32>,
+    /// Training accuracy of each epoch.
+    pub accuracy: Vec<f32>,
+    /// Validation loss after each epoch.
+    pub val_loss: Vec<f32>,
+    /// Validation accuracy after each epoch.
+    pub val_accuracy: Vec<f32>,
+    /// Wall-clock seconds of each epoch's training (validation excluded).
+    pub epoch_seconds: Vec<f64>,
+}
+
+impl History {
+    pub(crate) fn with_capacity(epochs: usize) -> Self {
+        Self {
+            loss: Vec::with_capacity(epochs),
+            accuracy: Vec::with_capacity(epochs),
+            val_loss: Vec::with_capacity(epochs),
+            val_accuracy: Vec::with_capacity(epochs),
+            epoch_seconds: Vec::with_capacity(epochs),
+        }
+    }
+
+    /// The number of epochs recorded.
+    pub fn epochs(&self) -> usize {
+        self.loss.len()
+    }
+}
