@@ -181,10 +181,22 @@ mod tests {
     fn forward_values_match_the_formulas() {
         let z = [-2.0, 0.0, 0.5];
         assert_close(&applied::<Relu>(&z), &[0.0, 0.0, 0.5], 0.0);
-        assert_close(&applied::<Sigmoid>(&z), &[0.119_202_92, 0.5, 0.622_459_3], 1e-7);
-        assert_close(&applied::<Tanh>(&z), &[-0.964_027_6, 0.0, 0.462_117_16], 1e-7);
+        assert_close(
+            &applied::<Sigmoid>(&z),
+            &[0.119_202_92, 0.5, 0.622_459_3],
+            1e-7,
+        );
+        assert_close(
+            &applied::<Tanh>(&z),
+            &[-0.964_027_6, 0.0, 0.462_117_16],
+            1e-7,
+        );
         assert_close(&applied::<Linear>(&z), &z, 0.0);
-        assert_close(&applied::<Softmax>(&z), &[0.048_610_824, 0.359_188_1, 0.592_201_07], 1e-7);
+        assert_close(
+            &applied::<Softmax>(&z),
+            &[0.048_610_824, 0.359_188_1, 0.592_201_07],
+            1e-7,
+        );
     }
 
     #[test]
@@ -217,7 +229,11 @@ mod tests {
     fn check_against_finite_differences<A: Activation>(z: &[f32]) {
         let weights: Vec<f32> = (0..z.len()).map(|i| 0.3 + 0.2 * i as f32).collect();
         let objective = |z: &[f32]| -> f64 {
-            applied::<A>(z).iter().zip(&weights).map(|(y, w)| f64::from(y * w)).sum()
+            applied::<A>(z)
+                .iter()
+                .zip(&weights)
+                .map(|(y, w)| f64::from(y * w))
+                .sum()
         };
         let y = applied::<A>(z);
         let mut analytic = weights.clone();
@@ -228,7 +244,8 @@ mod tests {
             plus[i] += eps;
             minus[i] -= eps;
             let numeric = ((objective(&plus) - objective(&minus)) / (2.0 * f64::from(eps))) as f32;
-            let rel = (analytic[i] - numeric).abs() / analytic[i].abs().max(numeric.abs()).max(1e-3);
+            let rel =
+                (analytic[i] - numeric).abs() / analytic[i].abs().max(numeric.abs()).max(1e-3);
             assert!(
                 rel <= 1e-3,
                 "{}: dL/dz[{i}] analytic {} vs numeric {numeric}, relative error {rel}",

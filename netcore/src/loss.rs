@@ -30,7 +30,11 @@ pub trait Loss<A: Activation> {
     /// Whether the prediction `y` counts as correct for target `t`, the way Keras resolves
     /// `metrics=["accuracy"]`: a 0.5 threshold for one output, the arg-max otherwise.
     fn is_correct<const N: usize>(&self, y: &[f32; N], t: &[f32; N]) -> bool {
-        if N == 1 { metrics::binary_hit(y[0], t[0]) } else { metrics::categorical_hit(y, t) }
+        if N == 1 {
+            metrics::binary_hit(y[0], t[0])
+        } else {
+            metrics::categorical_hit(y, t)
+        }
     }
 }
 
@@ -69,7 +73,10 @@ impl Loss<Softmax> for CategoricalCrossentropy {
     const NAME: &'static str = "categorical_crossentropy";
 
     fn loss<const N: usize>(&self, y: &[f32; N], t: &[f32; N]) -> f32 {
-        -y.iter().zip(t).map(|(y, t)| t * y.clamp(EPSILON, 1.0 - EPSILON).ln()).sum::<f32>()
+        -y.iter()
+            .zip(t)
+            .map(|(y, t)| t * y.clamp(EPSILON, 1.0 - EPSILON).ln())
+            .sum::<f32>()
     }
 
     fn delta<const N: usize>(&self, y: &[f32; N], t: &[f32; N], scale: f32, dz: &mut [f32; N]) {
@@ -117,7 +124,8 @@ mod tests {
 
     #[test]
     fn losses_of_literal_values() {
-        let mse = <MeanSquaredError as Loss<Linear>>::loss(&MeanSquaredError, &[1.0, 3.0], &[0.0, 1.0]);
+        let mse =
+            <MeanSquaredError as Loss<Linear>>::loss(&MeanSquaredError, &[1.0, 3.0], &[0.0, 1.0]);
         assert_eq!(mse, 2.5); // (1 + 4) / 2
         let cce = CategoricalCrossentropy.loss(&[0.25, 0.75], &[0.0, 1.0]);
         assert!((cce - 0.287_682_08).abs() < 1e-7, "{cce}"); // -ln 0.75
@@ -138,7 +146,13 @@ mod tests {
         assert_eq!(dz, [0.125, -0.125]);
         BinaryCrossentropy.delta(&[0.75, 0.25], &[1.0, 0.0], 1.0, &mut dz);
         assert_eq!(dz, [-0.125, 0.125]);
-        <MeanSquaredError as Loss<Linear>>::delta(&MeanSquaredError, &[1.0, 3.0], &[0.0, 1.0], 1.0, &mut dz);
+        <MeanSquaredError as Loss<Linear>>::delta(
+            &MeanSquaredError,
+            &[1.0, 3.0],
+            &[0.0, 1.0],
+            1.0,
+            &mut dz,
+        );
         assert_eq!(dz, [1.0, 2.0]);
     }
 
@@ -156,10 +170,12 @@ mod tests {
             let (mut plus, mut minus) = (z, z);
             plus[i] += eps;
             minus[i] -= eps;
-            let numeric = (f64::from(loss.loss(&output(plus), &t)) - f64::from(loss.loss(&output(minus), &t)))
+            let numeric = (f64::from(loss.loss(&output(plus), &t))
+                - f64::from(loss.loss(&output(minus), &t)))
                 / (2.0 * f64::from(eps));
             let numeric = numeric as f32;
-            let rel = (analytic[i] - numeric).abs() / analytic[i].abs().max(numeric.abs()).max(1e-2);
+            let rel =
+                (analytic[i] - numeric).abs() / analytic[i].abs().max(numeric.abs()).max(1e-2);
             assert!(
                 rel <= 1e-3,
                 "{} after {}: dL/dz[{i}] analytic {}, numeric {numeric}, relative error {rel}",

@@ -60,7 +60,11 @@ impl fmt::Display for Summary {
         const RULE: &str = "─────────────────────────────────────────────────────────────────";
         writeln!(f, "Model: \"{}\"", self.name)?;
         writeln!(f, "{RULE}")?;
-        writeln!(f, " {:<28}{:<26}{:>9}", "Layer (type)", "Output Shape", "Param #")?;
+        writeln!(
+            f,
+            " {:<28}{:<26}{:>9}",
+            "Layer (type)", "Output Shape", "Param #"
+        )?;
         writeln!(f, "{}", RULE.replace('─', "═"))?;
         for layer in &self.layers {
             let name = format!("{} ({})", layer.name, layer.kind);
@@ -84,15 +88,31 @@ mod tests {
         let summary = Summary {
             name: "Mnist",
             layers: vec![
-                LayerSummary { name: "dense_1", kind: "Dense", output_width: 64, parameters: 50_240 },
-                LayerSummary { name: "dense_2", kind: "Dense", output_width: 10, parameters: 650 },
+                LayerSummary {
+                    name: "dense_1",
+                    kind: "Dense",
+                    output_width: 64,
+                    parameters: 50_240,
+                },
+                LayerSummary {
+                    name: "dense_2",
+                    kind: "Dense",
+                    output_width: 10,
+                    parameters: 650,
+                },
             ],
         };
         let text = summary.to_string();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[0], "Model: \"Mnist\"");
-        assert_eq!(lines[4], " dense_1 (Dense)             (None, 64)                   50,240");
-        assert_eq!(lines[5], " dense_2 (Dense)             (None, 10)                      650");
+        assert_eq!(
+            lines[4],
+            " dense_1 (Dense)             (None, 64)                   50,240"
+        );
+        assert_eq!(
+            lines[5],
+            " dense_2 (Dense)             (None, 10)                      650"
+        );
         assert_eq!(lines[7], " Total params: 50,890");
     }
 

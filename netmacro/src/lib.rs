@@ -1,1 +1,36 @@
-extern crate proc_macro;
+//! Implementation detail of netdsl: the `network!` procedural macro. Its user documentation
+//! lives on `netdsl::network`.
+//!
+//! Three phases: [`parse`] reads the DSL into the syntax tree of [`ast`] (syntax only), [`check`]
+//! validates it and works out every layer's shape (collecting all errors in one pass), and
+//! [`codegen`] turns the checked model into Rust (infallible).
+
+mod ast;
+mod check;
+mod codegen;
+mod errors;
+mod parse;
+#[cfg(test)]
+mod tests;
+
+use proc_macro::TokenStream;
+
+/// See `netdsl::network`.
+#[proc_macro]
+pub fn network(input: TokenStream) -> TokenStream {
+    let input = syn::parse_macro_input!(input as ast::Input);
+    expand(input).into()
+}
+
+/// Checks and generates every network of one invocation. Networks that fail their checks are
+/// replaced by stubs next to the errors, so code naming them does not cascade into more errors.
+fn expand(input: ast::Input) -> proc_macro2::TokenStream {
+    input
+        .networks
+        .into_iter()
+        .map(|def| match check::network(&def) {
+            Ok(model) => codegen::network(&model),
+            Err(error) => codegen::fallback(&def, &error),
+        })
+        .collect()
+}

@@ -39,7 +39,10 @@ enum Targets {
 
 fn check_finite(values: &[f32], width: usize) -> Result<(), Error> {
     match values.iter().position(|v| !v.is_finite()) {
-        Some(at) => Err(Error::NonFinite { index: at / width.max(1), value: values[at] }),
+        Some(at) => Err(Error::NonFinite {
+            index: at / width.max(1),
+            value: values[at],
+        }),
         None => Ok(()),
     }
 }
@@ -48,19 +51,28 @@ impl<const IN: usize, const OUT: usize> Dataset<IN, OUT> {
     /// Float inputs and float targets, one array per sample.
     pub fn from_arrays(inputs: Vec<[f32; IN]>, targets: Vec<[f32; OUT]>) -> Result<Self, Error> {
         if inputs.len() != targets.len() {
-            return Err(Error::LengthMismatch { inputs: inputs.len(), targets: targets.len() });
+            return Err(Error::LengthMismatch {
+                inputs: inputs.len(),
+                targets: targets.len(),
+            });
         }
         let inputs = inputs.as_flattened().to_vec();
         let targets = targets.as_flattened().to_vec();
         check_finite(&inputs, IN)?;
         check_finite(&targets, OUT)?;
-        Ok(Self { inputs: Inputs::Floats(inputs), targets: Targets::Floats(targets) })
+        Ok(Self {
+            inputs: Inputs::Floats(inputs),
+            targets: Targets::Floats(targets),
+        })
     }
 
     /// Float inputs and class indices below `OUT` (one-hot encoded as batches are gathered).
     pub fn from_classes(inputs: Vec<[f32; IN]>, classes: Vec<u32>) -> Result<Self, Error> {
         if inputs.len() != classes.len() {
-            return Err(Error::LengthMismatch { inputs: inputs.len(), targets: classes.len() });
+            return Err(Error::LengthMismatch {
+                inputs: inputs.len(),
+                targets: classes.len(),
+            });
         }
         let inputs = inputs.as_flattened().to_vec();
         check_finite(&inputs, IN)?;
@@ -71,17 +83,33 @@ impl<const IN: usize, const OUT: usize> Dataset<IN, OUT> {
     /// for pixels) and class indices below `OUT`.
     pub fn from_bytes(inputs: Vec<u8>, scale: f32, classes: Vec<u32>) -> Result<Self, Error> {
         if inputs.len() != classes.len() * IN {
-            return Err(Error::LengthMismatch { inputs: inputs.len() / IN.max(1), targets: classes.len() });
+            return Err(Error::LengthMismatch {
+                inputs: inputs.len() / IN.max(1),
+                targets: classes.len(),
+            });
         }
         check_finite(&[scale], 1)?;
-        Self::with_classes(Inputs::Bytes { values: inputs, scale }, classes)
+        Self::with_classes(
+            Inputs::Bytes {
+                values: inputs,
+                scale,
+            },
+            classes,
+        )
     }
 
     fn with_classes(inputs: Inputs, classes: Vec<u32>) -> Result<Self, Error> {
         if let Some(index) = classes.iter().position(|&c| c as usize >= OUT) {
-            return Err(Error::ClassOutOfRange { index, class: classes[index], classes: OUT });
+            return Err(Error::ClassOutOfRange {
+                index,
+                class: classes[index],
+                classes: OUT,
+            });
         }
-        Ok(Self { inputs, targets: Targets::Classes(classes) })
+        Ok(Self {
+            inputs,
+            targets: Targets::Classes(classes),
+        })
     }
 
     /// The number of samples.
@@ -104,10 +132,17 @@ impl<const IN: usize, const OUT: usize> Dataset<IN, OUT> {
     ///
     /// If `at > self.len()`.
     pub fn split_off(&mut self, at: usize) -> Self {
-        assert!(at <= self.len(), "split_off at {at} of a dataset of {} samples", self.len());
+        assert!(
+            at <= self.len(),
+            "split_off at {at} of a dataset of {} samples",
+            self.len()
+        );
         let inputs = match &mut self.inputs {
             Inputs::Floats(v) => Inputs::Floats(v.split_off(at * IN)),
-            Inputs::Bytes { values, scale } => Inputs::Bytes { values: values.split_off(at * IN), scale: *scale },
+            Inputs::Bytes { values, scale } => Inputs::Bytes {
+                values: values.split_off(at * IN),
+                scale: *scale,
+            },
         };
         let targets = match &mut self.targets {
             Targets::Floats(v) => Targets::Floats(v.split_off(at * OUT)),
@@ -184,11 +219,15 @@ mod tests {
 
     #[test]
     fn bytes_are_scaled_and_classes_one_hot_encoded() {
-        let data = Dataset::<2, 3>::from_bytes(vec![0, 255, 51, 102], 1.0 / 255.0, vec![2, 0]).unwrap();
+        let data =
+            Dataset::<2, 3>::from_bytes(vec![0, 255, 51, 102], 1.0 / 255.0, vec![2, 0]).unwrap();
         assert_eq!(data.len(), 2);
         assert_eq!(data.input(0), [0.0, 1.0]);
         let x = data.input(1);
-        assert!((x[0] - 0.2).abs() < 1e-7 && (x[1] - 0.4).abs() < 1e-7, "{x:?}");
+        assert!(
+            (x[0] - 0.2).abs() < 1e-7 && (x[1] - 0.4).abs() < 1e-7,
+            "{x:?}"
+        );
         assert_eq!(data.target(0), [0.0, 0.0, 1.0]);
         assert_eq!(data.target(1), [1.0, 0.0, 0.0]);
     }
@@ -205,7 +244,9 @@ mod tests {
 
     #[test]
     fn split_off_keeps_the_head_and_returns_the_tail() {
-        let mut head = Dataset::<1, 1>::from_arrays(vec![[1.0], [2.0], [3.0]], vec![[4.0], [5.0], [6.0]]).unwrap();
+        let mut head =
+            Dataset::<1, 1>::from_arrays(vec![[1.0], [2.0], [3.0]], vec![[4.0], [5.0], [6.0]])
+                .unwrap();
         let tail = head.split_off(2);
         assert_eq!((head.len(), tail.len()), (2, 1));
         assert_eq!((tail.input(0), tail.target(0)), ([3.0], [6.0]));
@@ -215,11 +256,25 @@ mod tests {
     #[test]
     fn bad_samples_are_errors() {
         let err = Dataset::<1, 1>::from_arrays(vec![[1.0]], vec![]).unwrap_err();
-        assert!(matches!(err, Error::LengthMismatch { inputs: 1, targets: 0 }), "{err}");
-        let err = Dataset::<2, 1>::from_arrays(vec![[1.0, 0.0], [f32::NAN, 0.0]], vec![[0.0], [1.0]]).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::LengthMismatch {
+                    inputs: 1,
+                    targets: 0
+                }
+            ),
+            "{err}"
+        );
+        let err =
+            Dataset::<2, 1>::from_arrays(vec![[1.0, 0.0], [f32::NAN, 0.0]], vec![[0.0], [1.0]])
+                .unwrap_err();
         assert!(matches!(err, Error::NonFinite { index: 1, .. }), "{err}");
         let err = Dataset::<1, 3>::from_classes(vec![[1.0], [2.0]], vec![0, 3]).unwrap_err();
-        assert_eq!(err.to_string(), "sample 1 has class 3, but the dataset has 3 outputs (classes 0 to 2)");
+        assert_eq!(
+            err.to_string(),
+            "sample 1 has class 3, but the dataset has 3 outputs (classes 0 to 2)"
+        );
         let err = Dataset::<2, 3>::from_bytes(vec![1, 2, 3], 1.0, vec![0, 1]).unwrap_err();
         assert!(matches!(err, Error::LengthMismatch { .. }), "{err}");
     }

@@ -32,18 +32,30 @@ const MAX_RESERVE: u64 = 256 << 20;
 /// ```
 pub fn read_idx(path: impl AsRef<Path>, dims: usize) -> Result<IdxArray, Error> {
     let path = path.as_ref();
-    let io_error = |source: io::Error| Error::Io { path: path.to_path_buf(), source };
+    let io_error = |source: io::Error| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
     let file = File::open(path).map_err(io_error)?;
     let mut buffered = BufReader::new(file);
-    let gzipped = buffered.fill_buf().map_err(io_error)?.starts_with(&[0x1f, 0x8b]);
-    let mut reader: Box<dyn Read> =
-        if gzipped { Box::new(GzDecoder::new(buffered)) } else { Box::new(buffered) };
+    let gzipped = buffered
+        .fill_buf()
+        .map_err(io_error)?
+        .starts_with(&[0x1f, 0x8b]);
+    let mut reader: Box<dyn Read> = if gzipped {
+        Box::new(GzDecoder::new(buffered))
+    } else {
+        Box::new(buffered)
+    };
     read_from(&mut reader, path, dims)
 }
 
 fn read_from(reader: &mut dyn Read, path: &Path, dims: usize) -> Result<IdxArray, Error> {
     let path_buf = || PathBuf::from(path);
-    let io_error = |source: io::Error| Error::Io { path: path_buf(), source };
+    let io_error = |source: io::Error| Error::Io {
+        path: path_buf(),
+        source,
+    };
 
     let header_len = 4 + 4 * dims as u64;
     let mut header = vec![0; header_len as usize];
@@ -51,18 +63,33 @@ fn read_from(reader: &mut dyn Read, path: &Path, dims: usize) -> Result<IdxArray
     let magic = u32::from_be_bytes([header[0], header[1], header[2], header[3]]);
     let expected_magic = 0x0800 | dims as u32;
     if found >= 4 && magic != expected_magic {
-        return Err(Error::BadMagic { path: path_buf(), dims, found: magic, expected: expected_magic });
+        return Err(Error::BadMagic {
+            path: path_buf(),
+            dims,
+            found: magic,
+            expected: expected_magic,
+        });
     }
     if found < header.len() {
-        return Err(Error::Truncated { path: path_buf(), expected: header_len, found: found as u64 });
+        return Err(Error::Truncated {
+            path: path_buf(),
+            expected: header_len,
+            found: found as u64,
+        });
     }
     let shape: Vec<usize> = header[4..]
         .chunks_exact(4)
         .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
         .collect();
-    let len = shape.iter().try_fold(1_u64, |acc, &d| acc.checked_mul(d as u64));
+    let len = shape
+        .iter()
+        .try_fold(1_u64, |acc, &d| acc.checked_mul(d as u64));
     let Some(len) = len else {
-        return Err(Error::Truncated { path: path_buf(), expected: u64::MAX, found: header_len });
+        return Err(Error::Truncated {
+            path: path_buf(),
+            expected: u64::MAX,
+            found: header_len,
+        });
     };
 
     let mut data = Vec::with_capacity(len.min(MAX_RESERVE) as usize);
@@ -75,7 +102,10 @@ fn read_from(reader: &mut dyn Read, path: &Path, dims: usize) -> Result<IdxArray
         });
     }
     if read_up_to(reader, &mut [0]).map_err(io_error)? > 0 {
-        return Err(Error::TrailingData { path: path_buf(), expected: header_len + len });
+        return Err(Error::TrailingData {
+            path: path_buf(),
+            expected: header_len + len,
+        });
     }
     Ok(IdxArray { dims: shape, data })
 }
@@ -106,27 +136,66 @@ mod tests {
     fn reads_a_two_by_three_array() {
         let bytes = [0, 0, 8, 2, 0, 0, 0, 2, 0, 0, 0, 3, 1, 2, 3, 4, 5, 6];
         let idx = parse(&bytes, 2).unwrap();
-        assert_eq!(idx, IdxArray { dims: vec![2, 3], data: vec![1, 2, 3, 4, 5, 6] });
+        assert_eq!(
+            idx,
+            IdxArray {
+                dims: vec![2, 3],
+                data: vec![1, 2, 3, 4, 5, 6]
+            }
+        );
     }
 
     #[test]
     fn rejects_a_wrong_magic_number() {
         let err = parse(&[0, 0, 8, 1, 0, 0, 0, 0], 3).unwrap_err();
-        assert!(matches!(err, Error::BadMagic { found: 0x0801, expected: 0x0803, .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                Error::BadMagic {
+                    found: 0x0801,
+                    expected: 0x0803,
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 
     #[test]
     fn rejects_truncated_headers_and_data() {
         let err = parse(&[0, 0, 8, 1, 0, 0], 1).unwrap_err();
-        assert!(matches!(err, Error::Truncated { expected: 8, found: 6, .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                Error::Truncated {
+                    expected: 8,
+                    found: 6,
+                    ..
+                }
+            ),
+            "{err}"
+        );
         let err = parse(&[0, 0, 8, 1, 0, 0, 0, 3, 7, 7], 1).unwrap_err();
-        assert!(matches!(err, Error::Truncated { expected: 11, found: 10, .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                Error::Truncated {
+                    expected: 11,
+                    found: 10,
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 
     #[test]
     fn rejects_trailing_data() {
         let err = parse(&[0, 0, 8, 1, 0, 0, 0, 1, 7, 7], 1).unwrap_err();
-        assert!(matches!(err, Error::TrailingData { expected: 9, .. }), "{err}");
+        assert!(
+            matches!(err, Error::TrailingData { expected: 9, .. }),
+            "{err}"
+        );
     }
 
     #[test]

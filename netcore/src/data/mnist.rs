@@ -46,7 +46,11 @@ impl Dataset<784, 10> {
         let labels_path = locate(dir, &format!("{}-labels.idx1-ubyte", split.prefix()));
         let images = idx::read_idx(&images_path, 3)?;
         if images.dims[1..] != [28, 28] {
-            return Err(Error::WrongShape { path: images_path, expected: vec![28, 28], found: images.dims[1..].to_vec() });
+            return Err(Error::WrongShape {
+                path: images_path,
+                expected: vec![28, 28],
+                found: images.dims[1..].to_vec(),
+            });
         }
         let labels = idx::read_idx(&labels_path, 1)?;
         if images.dims[0] != labels.dims[0] {
@@ -58,7 +62,12 @@ impl Dataset<784, 10> {
             });
         }
         if let Some(index) = labels.data.iter().position(|&label| label >= 10) {
-            return Err(Error::LabelOutOfRange { path: labels_path, index, label: labels.data[index], classes: 10 });
+            return Err(Error::LabelOutOfRange {
+                path: labels_path,
+                index,
+                label: labels.data[index],
+                classes: 10,
+            });
         }
         let classes = labels.data.iter().map(|&label| u32::from(label)).collect();
         Dataset::from_bytes(images.data, 1.0 / 255.0, classes)

@@ -61,7 +61,11 @@ mod tests {
             state ^= state << 13;
             state ^= state >> 17;
             state ^= state << 5;
-            *v = if state % 7 == 0 { 0.0 } else { (state % 2000) as f32 / 1000.0 - 1.0 };
+            *v = if state % 7 == 0 {
+                0.0
+            } else {
+                (state % 2000) as f32 / 1000.0 - 1.0
+            };
         }
         m
     }
@@ -69,7 +73,10 @@ mod tests {
     fn assert_close(found: &[f32], expected: &[f32], what: &str) {
         for (i, (f, e)) in found.iter().zip(expected).enumerate() {
             let tol = 1e-5 * (1.0 + e.abs()) * 64.0;
-            assert!((f - e).abs() <= tol, "{what}[{i}]: found {f}, reference {e}");
+            assert!(
+                (f - e).abs() <= tol,
+                "{what}[{i}]: found {f}, reference {e}"
+            );
         }
     }
 
@@ -82,21 +89,37 @@ mod tests {
         let (mut y, mut y_ref) = (filled::<B, O>(5), filled::<B, O>(6));
         affine(&x, &w, Some(&bias[0]), &mut y);
         reference::affine(&x, &w, Some(&bias[0]), &mut y_ref);
-        assert_close(y.as_flattened(), y_ref.as_flattened(), &format!("affine {B}x{I}x{O}"));
+        assert_close(
+            y.as_flattened(),
+            y_ref.as_flattened(),
+            &format!("affine {B}x{I}x{O}"),
+        );
 
         affine(&x, &w, None, &mut y);
         reference::affine(&x, &w, None, &mut y_ref);
-        assert_close(y.as_flattened(), y_ref.as_flattened(), &format!("affine without bias {B}x{I}x{O}"));
+        assert_close(
+            y.as_flattened(),
+            y_ref.as_flattened(),
+            &format!("affine without bias {B}x{I}x{O}"),
+        );
 
         let (mut dw, mut dw_ref) = (filled::<I, O>(7), filled::<I, O>(8));
         weight_gradient(&x, &dz, &mut dw);
         reference::weight_gradient(&x, &dz, &mut dw_ref);
-        assert_close(dw.as_flattened(), dw_ref.as_flattened(), &format!("weight_gradient {B}x{I}x{O}"));
+        assert_close(
+            dw.as_flattened(),
+            dw_ref.as_flattened(),
+            &format!("weight_gradient {B}x{I}x{O}"),
+        );
 
         let (mut dx, mut dx_ref) = (filled::<B, I>(9), filled::<B, I>(10));
         input_gradient(&dz, &w, &mut dx);
         reference::input_gradient(&dz, &w, &mut dx_ref);
-        assert_close(dx.as_flattened(), dx_ref.as_flattened(), &format!("input_gradient {B}x{I}x{O}"));
+        assert_close(
+            dx.as_flattened(),
+            dx_ref.as_flattened(),
+            &format!("input_gradient {B}x{I}x{O}"),
+        );
 
         let (mut db, mut db_ref) = ([1.0; O], [2.0; O]);
         bias_gradient(&dz, &mut db);

@@ -23,7 +23,9 @@ pub fn affine<const I: usize, const O: usize, const B: usize>(
     let mut x_groups = x.chunks_exact(GROUP);
     let mut y_groups = y.chunks_exact_mut(GROUP);
     for (xs, ys) in (&mut x_groups).zip(&mut y_groups) {
-        let [y0, y1, y2, y3] = ys else { unreachable!("chunks_exact yields GROUP rows") };
+        let [y0, y1, y2, y3] = ys else {
+            unreachable!("chunks_exact yields GROUP rows")
+        };
         for (i, w_row) in w.iter().enumerate() {
             let (a0, a1, a2, a3) = (xs[0][i], xs[1][i], xs[2][i], xs[3][i]);
             // Relu outputs and MNIST pixels are mostly zero: skipping them is a large saving.

@@ -52,14 +52,22 @@ impl<const I: usize, const O: usize, A> Dense<I, O, A> {
         for w in weights.as_flattened_mut() {
             *w = rng.random_range(-limit..limit);
         }
-        Self { weights, bias: bias.then(bytemuck::zeroed_box), activation: PhantomData }
+        Self {
+            weights,
+            bias: bias.then(bytemuck::zeroed_box),
+            activation: PhantomData,
+        }
     }
 
     /// A layer with the given weights (`W[i][o]`, Keras' layout) and optional bias.
     pub fn from_parameters(weights: [[f32; O]; I], bias: Option<[f32; O]>) -> Self {
         let mut boxed: Box<[[f32; O]; I]> = bytemuck::zeroed_box();
         *boxed = weights;
-        Self { weights: boxed, bias: bias.map(Box::new), activation: PhantomData }
+        Self {
+            weights: boxed,
+            bias: bias.map(Box::new),
+            activation: PhantomData,
+        }
     }
 
     /// The weights, `W[i][o]`.
@@ -135,8 +143,15 @@ impl<const I: usize, const O: usize, A: Activation> Layer for Dense<I, O, A> {
         I * O + if self.bias.is_some() { O } else { 0 }
     }
 
-    fn visit_parameters(&mut self, grads: &DenseGrads<I, O>, visit: &mut dyn FnMut(&mut [f32], &[f32])) {
-        visit(self.weights.as_flattened_mut(), grads.weights.as_flattened());
+    fn visit_parameters(
+        &mut self,
+        grads: &DenseGrads<I, O>,
+        visit: &mut dyn FnMut(&mut [f32], &[f32]),
+    ) {
+        visit(
+            self.weights.as_flattened_mut(),
+            grads.weights.as_flattened(),
+        );
         if let (Some(b), Some(db)) = (self.bias.as_deref_mut(), grads.bias.as_deref()) {
             visit(b, db);
         }
@@ -148,7 +163,11 @@ impl<const I: usize, const O: usize, A> Clone for Dense<I, O, A> {
         // `Box::clone` may build the array on the stack first; copy into a heap buffer instead.
         let mut weights: Box<[[f32; O]; I]> = bytemuck::zeroed_box();
         weights.copy_from_slice(&self.weights[..]);
-        Self { weights, bias: self.bias.clone(), activation: PhantomData }
+        Self {
+            weights,
+            bias: self.bias.clone(),
+            activation: PhantomData,
+        }
     }
 }
 
@@ -218,7 +237,10 @@ mod tests {
         let var = w.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / w.len() as f32;
         // U(-l, l) has variance l²/3.
         let expected = limit * limit / 3.0;
-        assert!((var - expected).abs() < 0.02 * expected, "variance {var}, expected {expected}");
+        assert!(
+            (var - expected).abs() < 0.02 * expected,
+            "variance {var}, expected {expected}"
+        );
         assert_eq!(l.bias(), Some(&[0.0; 64]));
         assert_eq!(l.parameter_count(), 784 * 64 + 64);
         let no_bias = Dense::<784, 64, Sigmoid>::glorot_uniform(&mut rng, false);
@@ -230,13 +252,19 @@ mod tests {
         // L = Σ_b,o c[b][o] · y[b][o] with a sigmoid layer, so dL/dy = c.
         let mut rng = StdRng::seed_from_u64(3);
         let mut l = Dense::<3, 4, Sigmoid>::glorot_uniform(&mut rng, true);
-        l.bias_mut().unwrap().copy_from_slice(&[0.1, -0.2, 0.3, 0.05]);
+        l.bias_mut()
+            .unwrap()
+            .copy_from_slice(&[0.1, -0.2, 0.3, 0.05]);
         let x = [[0.5, -1.0, 2.0], [1.5, 0.25, -0.75]];
         let c = [[1.0, -2.0, 0.5, 1.5], [0.3, 0.7, -1.1, 2.0]];
         let objective = |l: &Dense<3, 4, Sigmoid>, x: &[[f32; 3]; 2]| -> f64 {
             let mut y = [[0.0; 4]; 2];
             l.forward(x, &mut y);
-            y.as_flattened().iter().zip(c.as_flattened()).map(|(y, c)| f64::from(y * c)).sum()
+            y.as_flattened()
+                .iter()
+                .zip(c.as_flattened())
+                .map(|(y, c)| f64::from(y * c))
+                .sum()
         };
         let mut y = [[0.0; 4]; 2];
         l.forward(&x, &mut y);
@@ -250,7 +278,10 @@ mod tests {
         let check = |analytic: f32, plus: f64, minus: f64, what: &str| {
             let numeric = ((plus - minus) / (2.0 * eps as f64)) as f32;
             let rel = (analytic - numeric).abs() / analytic.abs().max(numeric.abs()).max(1e-2);
-            assert!(rel <= 1e-3, "{what}: analytic {analytic}, numeric {numeric}, relative error {rel}");
+            assert!(
+                rel <= 1e-3,
+                "{what}: analytic {analytic}, numeric {numeric}, relative error {rel}"
+            );
         };
         for i in 0..3 {
             for o in 0..4 {
@@ -258,7 +289,12 @@ mod tests {
                 p.weights_mut()[i][o] += eps;
                 let mut m = l.clone();
                 m.weights_mut()[i][o] -= eps;
-                check(grads.weights()[i][o], objective(&p, &x), objective(&m, &x), &format!("dW[{i}][{o}]"));
+                check(
+                    grads.weights()[i][o],
+                    objective(&p, &x),
+                    objective(&m, &x),
+                    &format!("dW[{i}][{o}]"),
+                );
             }
         }
         for o in 0..4 {
@@ -266,14 +302,24 @@ mod tests {
             p.bias_mut().unwrap()[o] += eps;
             let mut m = l.clone();
             m.bias_mut().unwrap()[o] -= eps;
-            check(grads.bias().unwrap()[o], objective(&p, &x), objective(&m, &x), &format!("db[{o}]"));
+            check(
+                grads.bias().unwrap()[o],
+                objective(&p, &x),
+                objective(&m, &x),
+                &format!("db[{o}]"),
+            );
         }
         for b in 0..2 {
             for i in 0..3 {
                 let (mut xp, mut xm) = (x, x);
                 xp[b][i] += eps;
                 xm[b][i] -= eps;
-                check(dx[b][i], objective(&l, &xp), objective(&l, &xm), &format!("dx[{b}][{i}]"));
+                check(
+                    dx[b][i],
+                    objective(&l, &xp),
+                    objective(&l, &xm),
+                    &format!("dx[{b}][{i}]"),
+                );
             }
         }
     }

@@ -30,7 +30,12 @@ pub struct Sgd {
 impl Sgd {
     /// Plain SGD with the given learning rate.
     pub fn new(learning_rate: f32) -> Self {
-        Self { learning_rate, momentum: 0.0, nesterov: false, velocity: Vec::new() }
+        Self {
+            learning_rate,
+            momentum: 0.0,
+            nesterov: false,
+            velocity: Vec::new(),
+        }
     }
 
     /// Adds momentum `m` (Keras' `momentum`, usually 0.9).
@@ -101,7 +106,13 @@ mod tests {
     fn assert_close(found: &[[f32; 2]], expected: &[[f32; 2]]) {
         for (step, (f, e)) in found.iter().zip(expected).enumerate() {
             for k in 0..2 {
-                assert!((f[k] - e[k]).abs() < 1e-6, "step {}: w[{k}] = {}, expected {}", step + 1, f[k], e[k]);
+                assert!(
+                    (f[k] - e[k]).abs() < 1e-6,
+                    "step {}: w[{k}] = {}, expected {}",
+                    step + 1,
+                    f[k],
+                    e[k]
+                );
             }
         }
     }
@@ -109,7 +120,10 @@ mod tests {
     #[test]
     fn plain_sgd_first_three_updates() {
         // w -= 0.1 g
-        assert_close(&three_updates(Sgd::new(0.1)), &[[0.95, -2.1], [1.05, -2.125], [0.85, -2.125]]);
+        assert_close(
+            &three_updates(Sgd::new(0.1)),
+            &[[0.95, -2.1], [1.05, -2.125], [0.85, -2.125]],
+        );
     }
 
     #[test]

@@ -41,12 +41,21 @@ pub struct Fit<'a, const IN: usize, const OUT: usize> {
 impl<'a, const IN: usize, const OUT: usize> Fit<'a, IN, OUT> {
     /// `epochs` passes, shuffled with seed 0, no validation data, one line per epoch.
     pub fn epochs(epochs: usize) -> Self {
-        Self { epochs, validation: None, shuffle: true, seed: 0, verbose: Verbose::default() }
+        Self {
+            epochs,
+            validation: None,
+            shuffle: true,
+            seed: 0,
+            verbose: Verbose::default(),
+        }
     }
 
     /// Evaluates `data` after every epoch.
     pub fn validation_data(self, data: &'a Dataset<IN, OUT>) -> Self {
-        Self { validation: Some(data), ..self }
+        Self {
+            validation: Some(data),
+            ..self
+        }
     }
 
     /// Shuffles (or not) before each epoch.

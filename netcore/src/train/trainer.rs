@@ -90,7 +90,10 @@ struct Totals {
 impl Totals {
     fn metrics(&self) -> Metrics {
         let n = self.samples.max(1) as f64;
-        Metrics { loss: (self.loss / n) as f32, accuracy: (self.hits as f64 / n) as f32 }
+        Metrics {
+            loss: (self.loss / n) as f32,
+            accuracy: (self.hits as f64 / n) as f32,
+        }
     }
 }
 
@@ -180,19 +183,32 @@ where
         let mut totals = Totals::default();
         for start in (0..data.len()).step_by(B) {
             let end = (start + B).min(data.len());
-            let rows = data.gather(self.order[start..end].iter().copied(), &mut self.x, &mut self.y);
+            let rows = data.gather(
+                self.order[start..end].iter().copied(),
+                &mut self.x,
+                &mut self.y,
+            );
             self.train_batch(network, rows, &mut totals);
         }
         totals.metrics()
     }
 
-    fn train_batch<const IN: usize, const OUT: usize>(&mut self, network: &mut N, rows: usize, totals: &mut Totals)
-    where
+    fn train_batch<const IN: usize, const OUT: usize>(
+        &mut self,
+        network: &mut N,
+        rows: usize,
+        totals: &mut Totals,
+    ) where
         N: Network<Input = [f32; IN], Output = [f32; OUT]>,
     {
         let output = network.forward(&self.x, &mut self.tape);
         let scale = 1.0 / rows as f32;
-        for (r, ((y, t), delta)) in output.iter().zip(self.y.iter()).zip(self.delta.iter_mut()).enumerate() {
+        for (r, ((y, t), delta)) in output
+            .iter()
+            .zip(self.y.iter())
+            .zip(self.delta.iter_mut())
+            .enumerate()
+        {
             if r < rows {
                 totals.loss += f64::from(self.loss.loss(y, t));
                 totals.hits += usize::from(self.loss.is_correct(y, t));
@@ -207,7 +223,11 @@ where
     }
 
     /// The mean loss and the accuracy of `network` on `data` (Keras' `model.evaluate`).
-    pub fn evaluate<const IN: usize, const OUT: usize>(&mut self, network: &N, data: &Dataset<IN, OUT>) -> Metrics
+    pub fn evaluate<const IN: usize, const OUT: usize>(
+        &mut self,
+        network: &N,
+        data: &Dataset<IN, OUT>,
+    ) -> Metrics
     where
         N: Network<Input = [f32; IN], Output = [f32; OUT]>,
     {
@@ -227,7 +247,14 @@ where
 }
 
 /// Keras' `verbose=2` line: `1563/1563 - 1s - 640us/step - accuracy: ... - loss: ...`.
-fn print_epoch_line(epoch: usize, epochs: usize, steps: usize, seconds: f64, train: Metrics, val: Option<Metrics>) {
+fn print_epoch_line(
+    epoch: usize,
+    epochs: usize,
+    steps: usize,
+    seconds: f64,
+    train: Metrics,
+    val: Option<Metrics>,
+) {
     let mut out = std::io::stdout().lock();
     let per_step_us = seconds * 1e6 / steps.max(1) as f64;
     // A closed stdout must not abort training: printing is best effort.
@@ -237,7 +264,11 @@ fn print_epoch_line(epoch: usize, epochs: usize, steps: usize, seconds: f64, tra
         train.accuracy, train.loss
     );
     if let Some(val) = val {
-        let _ = write!(out, " - val_accuracy: {:.4} - val_loss: {:.4}", val.accuracy, val.loss);
+        let _ = write!(
+            out,
+            " - val_accuracy: {:.4} - val_loss: {:.4}",
+            val.accuracy, val.loss
+        );
     }
     let _ = writeln!(out);
 }

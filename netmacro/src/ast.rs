@@ -1,0 +1,77 @@
+//! The syntax tree of a `network!` invocation, as written; every node keeps its span.
+
+use proc_macro2::{Span, TokenStream};
+use syn::{Attribute, Ident, LitBool, LitInt, Path, Visibility};
+
+/// One invocation: one or more network definitions.
+pub struct Input {
+    pub networks: Vec<NetworkDef>,
+}
+
+/// `[attrs] [vis] struct Name<IN => Layer => Layer ...>;`
+pub struct NetworkDef {
+    pub attrs: Vec<Attribute>,
+    pub vis: Visibility,
+    pub name: Ident,
+    pub input: Size,
+    pub layers: Vec<LayerDef>,
+}
+
+/// `Kind(arg, arg, name = value)`
+pub struct LayerDef {
+    pub kind: Ident,
+    /// The whole layer's tokens, `Dense(64, relu)`, so errors about it underline all of it.
+    pub tokens: TokenStream,
+    /// The layer as the user wrote it, for docs and messages.
+    pub text: String,
+    pub args: Vec<LayerArg>,
+}
+
+/// One argument of a layer.
+pub enum LayerArg {
+    /// A size or a keyword: `64`, `HIDDEN`, `relu`.
+    Positional(Size),
+    /// `name = value`, e.g. `bias = false`.
+    Named { name: Ident, value: OptionValue },
+}
+
+/// The value of a named option.
+pub enum OptionValue {
+    Bool(LitBool),
+    Int(LitInt),
+    Path(Path),
+}
+
+/// A size: an integer literal or a path to a `const` item. A bare identifier in argument
+/// position is also how keywords such as `relu` arrive here.
+pub enum Size {
+    Literal(LitInt),
+    Const(Path),
+}
+
+impl Size {
+    pub fn span(&self) -> Span {
+        match self {
+            Size::Literal(lit) => lit.span(),
+            Size::Const(path) => syn::spanned::Spanned::span(path),
+        }
+    }
+
+    /// The identifier, if this is a bare one (`relu`, `HIDDEN`).
+    pub fn as_ident(&self) -> Option<&Ident> {
+        match self {
+            Size::Const(path) => path.get_ident(),
+            Size::Literal(_) => None,
+        }
+    }
+}
+
+impl OptionValue {
+    pub fn span(&self) -> Span {
+        match self {
+            OptionValue::Bool(lit) => lit.span(),
+            OptionValue::Int(lit) => lit.span(),
+            OptionValue::Path(path) => syn::spanned::Spanned::span(path),
+        }
+    }
+}

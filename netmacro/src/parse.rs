@@ -1,0 +1,193 @@
+//! Syntax only: the DSL's tokens into the tree of [`crate::ast`]. Meaning is `check`'s job.
+
+use proc_macro2::{Delimiter, Group};
+use quote::ToTokens;
+use syn::parse::{Parse, ParseStream, Parser};
+use syn::punctuated::Punctuated;
+use syn::{Attribute, Ident, LitBool, LitInt, Path, Token, Visibility};
+
+use crate::ast::{Input, LayerArg, LayerDef, NetworkDef, OptionValue, Size};
+
+const EXAMPLE: &str = "`pub struct Mnist<784 => Dense(64, relu) => Dense(10, softmax)>;`";
+
+impl Parse for Input {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let mut networks = Vec::new();
+        while !input.is_empty() {
+            networks.push(input.parse()?);
+        }
+        if networks.is_empty() {
+            return Err(input.error(format_args!(
+                "expected a network definition, e.g. {EXAMPLE}"
+            )));
+        }
+        Ok(Input { networks })
+    }
+}
+
+impl Parse for NetworkDef {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let attrs = input.call(Attribute::parse_outer)?;
+        let vis: Visibility = input.parse()?;
+        if !input.peek(Token![struct]) {
+            return Err(input.error(format_args!("expected `struct`, e.g. {EXAMPLE}")));
+        }
+        input.parse::<Token![struct]>()?;
+        let name: Ident = input.parse()?;
+        if !input.peek(Token![<]) {
+            return Err(input.error(format_args!(
+                "expected `<` and the network's layers after `{name}`, e.g. {EXAMPLE}"
+            )));
+        }
+        input.parse::<Token![<]>()?;
+
+        if input.peek(Ident) && input.peek2(syn::token::Paren) {
+            let layer: Ident = input.fork().parse()?;
+            return Err(syn::Error::new(
+                layer.span(),
+                format_args!(
+                    "missing input size: `{name}` must start with the width of its input, e.g. `<784 => {layer}(..) ...>`"
+                ),
+            ));
+        }
+        let input_size = input.parse::<Size>().map_err(|_| {
+            input.error(format_args!(
+                "expected the input size of `{name}` (an integer or a `const`), e.g. {EXAMPLE}"
+            ))
+        })?;
+
+        let mut layers = Vec::new();
+        while !input.peek(Token![>]) {
+            if !input.peek(Token![=>]) {
+                return Err(
+                    input.error("expected `=>` followed by a layer, or `>` to end the network")
+                );
+            }
+            let arrow: Token![=>] = input.parse()?;
+            if input.peek(Token![>]) || input.peek(Token![=>]) || input.is_empty() {
+                return Err(syn::Error::new_spanned(
+                    arrow,
+                    "expected a layer after `=>`, e.g. `=> Dense(10, softmax)`",
+                ));
+            }
+            layers.push(input.parse()?);
+        }
+        let close: Token![>] = input.parse()?;
+        if layers.is_empty() {
+            return Err(syn::Error::new_spanned(
+                close,
+                format_args!(
+                    "`{name}` has no layers: expected `=> Layer` after its input size, e.g. {EXAMPLE}"
+                ),
+            ));
+        }
+        input.parse::<Token![;]>().map_err(|_| {
+            input.error(format_args!(
+                "expected `;` after the definition of `{name}`"
+            ))
+        })?;
+        Ok(NetworkDef {
+            attrs,
+            vis,
+            name,
+            input: input_size,
+            layers,
+        })
+    }
+}
+
+impl Parse for LayerDef {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let kind: Ident = input
+            .parse()
+            .map_err(|_| input.error("expected a layer, e.g. `Dense(64, relu)`"))?;
+        let mut tokens = kind.to_token_stream();
+        let mut args = Vec::new();
+        if input.peek(syn::token::Paren) {
+            let group: Group = input.parse()?;
+            debug_assert_eq!(group.delimiter(), Delimiter::Parenthesis);
+            let parsed =
+                Punctuated::<LayerArg, Token![,]>::parse_terminated.parse2(group.stream())?;
+            args = parsed.into_iter().collect();
+            group.to_tokens(&mut tokens);
+        }
+        let text = layer_text(&kind, &args);
+        Ok(LayerDef {
+            kind,
+            tokens,
+            text,
+            args,
+        })
+    }
+}
+
+/// The layer as written, normalised: `Dense(64, relu, bias = false)`.
+fn layer_text(kind: &Ident, args: &[LayerArg]) -> String {
+    let args: Vec<String> = args
+        .iter()
+        .map(|arg| match arg {
+            LayerArg::Positional(size) => size_text(size),
+            LayerArg::Named { name, value } => format!("{name} = {}", value_text(value)),
+        })
+        .collect();
+    format!("{kind}({})", args.join(", "))
+}
+
+pub fn path_text(path: &Path) -> String {
+    let segments: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
+    let prefix = if path.leading_colon.is_some() {
+        "::"
+    } else {
+        ""
+    };
+    format!("{prefix}{}", segments.join("::"))
+}
+
+pub fn size_text(size: &Size) -> String {
+    match size {
+        Size::Literal(lit) => lit.to_string(),
+        Size::Const(path) => path_text(path),
+    }
+}
+
+fn value_text(value: &OptionValue) -> String {
+    match value {
+        OptionValue::Bool(lit) => lit.value.to_string(),
+        OptionValue::Int(lit) => lit.to_string(),
+        OptionValue::Path(path) => path_text(path),
+    }
+}
+
+impl Parse for LayerArg {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        if input.peek(Ident) && input.peek2(Token![=]) {
+            let name: Ident = input.parse()?;
+            input.parse::<Token![=]>()?;
+            let value = if input.peek(LitBool) {
+                OptionValue::Bool(input.parse()?)
+            } else if input.peek(LitInt) {
+                OptionValue::Int(input.parse()?)
+            } else {
+                OptionValue::Path(input.call(Path::parse_mod_style).map_err(|_| {
+                    input.error(format_args!(
+                        "expected a value for `{name}`, e.g. `{name} = false`"
+                    ))
+                })?)
+            };
+            return Ok(LayerArg::Named { name, value });
+        }
+        input.parse().map(LayerArg::Positional).map_err(|_| {
+            input.error("expected a size (an integer or a `const`), an activation such as `relu`, or an option such as `bias = false`")
+        })
+    }
+}
+
+impl Parse for Size {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        if input.peek(LitInt) {
+            input.parse().map(Size::Literal)
+        } else {
+            input.call(Path::parse_mod_style).map(Size::Const)
+        }
+    }
+}
