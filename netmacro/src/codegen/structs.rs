@@ -39,6 +39,19 @@ pub fn generate(model: &Model) -> TokenStream {
     let grad_fields: Vec<_> = hidden.iter().map(|l| l.grad_field()).collect();
     let grad_types: Vec<_> = hidden.iter().map(|l| l.output_batch()).collect();
 
+    let output_docs: Vec<String> = layers
+        .iter()
+        .map(|l| format!("The outputs of `{}`, one row per sample.", l.text))
+        .collect();
+    let grad_docs: Vec<String> = hidden
+        .iter()
+        .map(|l| {
+            format!(
+                "Scratch for the gradient of the loss with respect to the outputs of `{}`.",
+                l.text
+            )
+        })
+        .collect();
     let tape_doc = format!(
         "Every intermediate of a batch of `BATCH` samples through [`{name}`] that its backward pass needs, allocated once on the heap."
     );
@@ -61,10 +74,15 @@ pub fn generate(model: &Model) -> TokenStream {
         }
 
         #[doc = #tape_doc]
-        #[allow(dead_code)]
         #vis struct #tape<const BATCH: usize> {
-            #( #fields: #p::Box<#outputs>, )*
-            #( #grad_fields: #p::Box<#grad_types>, )*
+            #(
+                #[doc = #output_docs]
+                pub #fields: #p::Box<#outputs>,
+            )*
+            #(
+                #[doc = #grad_docs]
+                pub #grad_fields: #p::Box<#grad_types>,
+            )*
         }
 
         #[doc = #grads_doc]

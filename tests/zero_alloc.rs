@@ -1,0 +1,101 @@
+//! No heap allocation after setup: `predict`, `forward` + `backward`, an optimizer step, a whole
+//! training epoch and an evaluation, counted by `allocation-counter`'s counting global allocator
+//! (per thread, so tests running in parallel do not disturb each other).
+
+use allocation_counter::measure;
+use netdsl::prelude::*;
+
+network! {
+    /// The MNIST classifier from the Keras tutorial.
+    struct Mnist<784 => Dense(64, relu) => Dense(10, softmax)>;
+}
+
+const BATCH: usize = 32;
+
+fn model() -> Mnist {
+    Mnist::new(&mut StdRng::seed_from_u64(1))
+}
+
+fn mnist(split: MnistSplit) -> Dataset<784, 10> {
+    Dataset::mnist(concat!(env!("CARGO_MANIFEST_DIR"), "/data/mnist"), split)
+        .expect("bundled MNIST loads")
+}
+
+#[test]
+fn the_counter_sees_allocations() {
+    let info = measure(|| drop(std::hint::black_box(Box::new(1_u64))));
+    assert_eq!(info.count_total, 1, "{info:?}");
+}
+
+#[test]
+fn predict_allocates_nothing() {
+    let model = model();
+    let x = [0.5; 784];
+    let info = measure(|| {
+        std::hint::black_box(model.predict(std::hint::black_box(&x)));
+    });
+    assert_eq!(info.count_total, 0, "predict allocated: {info:?}");
+}
+
+#[test]
+fn forward_and_backward_allocate_nothing() {
+    let model = model();
+    let mut tape = model.new_tape::<BATCH>();
+    let mut grads = model.new_grads();
+    let x: Box<[[f32; 784]; BATCH]> = Box::new([[0.25; 784]; BATCH]);
+    let delta = [[0.1; 10]; BATCH];
+    let info = measure(|| {
+        model.forward(&x, &mut tape);
+        model.backward(&x, &mut tape, &delta, &mut grads);
+    });
+    assert_eq!(
+        info.count_total, 0,
+        "forward + backward allocated: {info:?}"
+    );
+}
+
+#[test]
+fn optimizer_steps_allocate_nothing() {
+    let mut model = model();
+    let grads = model.new_grads();
+    for mut sgd in [
+        Sgd::new(0.01),
+        Sgd::new(0.01).momentum(0.9),
+        Sgd::new(0.01).momentum(0.9).nesterov(true),
+    ] {
+        sgd.prepare(model.parameter_count());
+        let info = measure(|| sgd.step(&mut model, &grads));
+        assert_eq!(info.count_total, 0, "{sgd:?} step allocated: {info:?}");
+    }
+}
+
+#[test]
+fn a_whole_training_epoch_and_an_evaluation_allocate_nothing_after_setup() {
+    let train = mnist(MnistSplit::Train);
+    let test = mnist(MnistSplit::Test);
+    let mut model = model();
+    let mut trainer = Trainer::<_, _, _, BATCH>::new(
+        &model,
+        Sgd::new(0.01).momentum(0.9),
+        CategoricalCrossentropy,
+    );
+    let mut rng = StdRng::seed_from_u64(2);
+    // The first epoch sizes the shuffling order to the dataset: that is setup.
+    trainer.train_epoch(&mut model, &train, Some(&mut rng));
+
+    let mut epoch = Metrics::default();
+    let info = measure(|| epoch = trainer.train_epoch(&mut model, &train, Some(&mut rng)));
+    assert_eq!(
+        info.count_total, 0,
+        "a training epoch of 60,000 images allocated: {info:?}"
+    );
+    assert!(epoch.accuracy > 0.9, "the epoch trained: {epoch:?}");
+
+    let mut evaluation = Metrics::default();
+    let info = measure(|| evaluation = trainer.evaluate(&model, &test));
+    assert_eq!(
+        info.count_total, 0,
+        "evaluating 10,000 images allocated: {info:?}"
+    );
+    assert!(evaluation.accuracy > 0.9, "{evaluation:?}");
+}
