@@ -107,7 +107,11 @@ fn one_of(names: impl IntoIterator<Item = &'static str>) -> String {
 /// Checks one network definition.
 pub fn network(def: &NetworkDef) -> syn::Result<Model> {
     let mut errors = Errors::default();
-    let input = width(&def.input, "the input size", &mut errors);
+    let input = width(
+        &def.input,
+        &format!("the input size of `{}`", def.name),
+        &mut errors,
+    );
     let mut previous = input.clone();
     let mut layers = Vec::with_capacity(def.layers.len());
     let mut dense_count = 0;

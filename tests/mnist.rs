@@ -1,0 +1,236 @@
+//! End to end on the real MNIST files bundled in `data/mnist`: the Keras tutorial's recipe
+//! reaches its accuracy, and malformed files give errors naming the file, never panics.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use netdsl::data::Error;
+use netdsl::prelude::*;
+
+network! {
+    /// The MNIST classifier from the Keras tutorial.
+    struct Mnist<784 => Dense(64, relu) => Dense(10, softmax)>;
+}
+
+fn bundled() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist")
+}
+
+#[test]
+fn keras_tutorial_recipe_reaches_94_percent_test_accuracy() {
+    let mut train = Dataset::mnist(bundled(), MnistSplit::Train).unwrap();
+    let validation = train.split_off(50_000);
+    let test = Dataset::mnist(bundled(), MnistSplit::Test).unwrap();
+    assert_eq!(
+        (train.len(), validation.len(), test.len()),
+        (50_000, 10_000, 10_000)
+    );
+
+    let mut model = Mnist::new(&mut StdRng::seed_from_u64(42));
+    let mut trainer = Trainer::<_, _, _, 32>::new(&model, Sgd::new(0.01), CategoricalCrossentropy);
+    let options = Fit::epochs(10)
+        .validation_data(&validation)
+        .seed(42)
+        .verbose(Verbose::Silent);
+    let history = trainer.fit(&mut model, &train, options);
+
+    assert_eq!(history.epochs(), 10);
+    assert_eq!(history.val_accuracy.len(), 10);
+    assert!(
+        history.loss[9] < history.loss[0],
+        "training loss fell: {:?}",
+        history.loss
+    );
+    let result = trainer.evaluate(&model, &test);
+    assert!(
+        result.accuracy >= 0.94,
+        "test accuracy {} (Keras: 0.9434)",
+        result.accuracy
+    );
+}
+
+/// A fresh directory under the target directory for one test's files.
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn idx(magic: u32, dims: &[u32], data: &[u8]) -> Vec<u8> {
+    let mut bytes = magic.to_be_bytes().to_vec();
+    for d in dims {
+        bytes.extend_from_slice(&d.to_be_bytes());
+    }
+    bytes.extend_from_slice(data);
+    bytes
+}
+
+/// Writes a test split of `count` images and `labels` labels into a new directory.
+fn write_split(name: &str, images: &[u8], labels: &[u8]) -> PathBuf {
+    let dir = scratch(name);
+    fs::write(dir.join("t10k-images.idx3-ubyte"), images).unwrap();
+    fs::write(dir.join("t10k-labels.idx1-ubyte"), labels).unwrap();
+    dir
+}
+
+fn load_error(dir: &Path) -> Error {
+    Dataset::mnist(dir, MnistSplit::Test).expect_err("a malformed file must be an error")
+}
+
+#[test]
+fn raw_files_load_like_gzipped_ones() {
+    let images = idx(0x803, &[2, 28, 28], &[255; 2 * 784]);
+    let dir = write_split("raw", &images, &idx(0x801, &[2], &[3, 9]));
+    let data = Dataset::mnist(&dir, MnistSplit::Test).unwrap();
+    assert_eq!(data.len(), 2);
+    assert_eq!(data.input(1), [1.0; 784]);
+    assert_eq!(netdsl::metrics::argmax(&data.target(1)), 9);
+}
+
+#[test]
+fn a_directory_that_does_not_exist_is_an_error_naming_the_file() {
+    let err = load_error(Path::new("no/such/dir"));
+    assert!(matches!(err, Error::Io { .. }), "{err:?}");
+    assert!(
+        err.to_string()
+            .contains("no/such/dir/t10k-images.idx3-ubyte"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_truncated_file_is_an_error_naming_the_file() {
+    let mut images = idx(0x803, &[2, 28, 28], &[0; 2 * 784]);
+    images.truncate(images.len() - 100);
+    let dir = write_split("truncated", &images, &idx(0x801, &[2], &[1, 2]));
+    let err = load_error(&dir);
+    assert!(
+        matches!(
+            err,
+            Error::Truncated {
+                expected: 1584,
+                found: 1484,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .contains("t10k-images.idx3-ubyte` is truncated"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_truncated_gzip_stream_is_an_error_naming_the_file() {
+    let gz = fs::read(bundled().join("t10k-labels.idx1-ubyte.gz")).unwrap();
+    let dir = scratch("truncated-gz");
+    fs::copy(
+        bundled().join("t10k-images.idx3-ubyte.gz"),
+        dir.join("t10k-images.idx3-ubyte.gz"),
+    )
+    .unwrap();
+    fs::File::create(dir.join("t10k-labels.idx1-ubyte.gz"))
+        .unwrap()
+        .write_all(&gz[..gz.len() / 2])
+        .unwrap();
+    let err = load_error(&dir);
+    assert!(
+        err.to_string().contains("t10k-labels.idx1-ubyte.gz"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_wrong_magic_number_is_an_error_naming_the_file() {
+    // A labels file where the images file should be.
+    let labels = idx(0x801, &[2], &[1, 2]);
+    let dir = write_split("magic", &labels, &labels);
+    let err = load_error(&dir);
+    assert!(
+        matches!(
+            err,
+            Error::BadMagic {
+                found: 0x801,
+                expected: 0x803,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .contains("t10k-images.idx3-ubyte` is not an IDX file"),
+        "{err}"
+    );
+}
+
+#[test]
+fn image_and_label_counts_that_differ_are_an_error_naming_both_files() {
+    let dir = write_split(
+        "counts",
+        &idx(0x803, &[2, 28, 28], &[0; 2 * 784]),
+        &idx(0x801, &[3], &[1, 2, 3]),
+    );
+    let err = load_error(&dir);
+    assert!(
+        matches!(
+            err,
+            Error::CountMismatch {
+                images: 2,
+                labels: 3,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let message = err.to_string();
+    assert!(
+        message.contains("t10k-images.idx3-ubyte` holds 2 images but `"),
+        "{message}"
+    );
+    assert!(
+        message.contains("t10k-labels.idx1-ubyte` holds 3 labels"),
+        "{message}"
+    );
+}
+
+#[test]
+fn images_of_the_wrong_size_are_an_error() {
+    let dir = write_split(
+        "shape",
+        &idx(0x803, &[1, 32, 32], &[0; 1024]),
+        &idx(0x801, &[1], &[1]),
+    );
+    let err = load_error(&dir);
+    assert!(matches!(err, Error::WrongShape { .. }), "{err:?}");
+    assert!(
+        err.to_string()
+            .contains("holds samples of shape [32, 32], expected [28, 28]"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_label_out_of_range_is_an_error() {
+    let dir = write_split(
+        "label",
+        &idx(0x803, &[1, 28, 28], &[0; 784]),
+        &idx(0x801, &[1], &[10]),
+    );
+    let err = load_error(&dir);
+    assert!(
+        matches!(
+            err,
+            Error::LabelOutOfRange {
+                index: 0,
+                label: 10,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}

@@ -1,0 +1,7 @@
+use netdsl::prelude::*;
+
+network! {
+    pub struct Mnist<784>;
+}
+
+fn main() {}

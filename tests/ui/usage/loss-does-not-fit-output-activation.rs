@@ -1,0 +1,10 @@
+use netdsl::prelude::*;
+
+network! {
+    pub struct Scores<4 => Dense(8, relu) => Dense(3, sigmoid)>;
+}
+
+fn main() {
+    let model = Scores::new(&mut StdRng::seed_from_u64(0));
+    let _ = Trainer::<_, _, _, 32>::new(&model, Sgd::new(0.01), CategoricalCrossentropy);
+}
