@@ -1,1 +1,204 @@
+//! Expansion tests: parse, expand and pretty-print, then assert on the text, so the shape of
+//! the generated code is pinned without a compiler round trip.
 
+use quote::quote;
+
+fn expand(tokens: proc_macro2::TokenStream) -> String {
+    let input = syn::parse2(tokens).expect("the test input parses");
+    let file: syn::File = syn::parse2(crate::expand(input)).expect("the expansion is valid Rust");
+    prettyplease::unparse(&file)
+}
+
+fn parse_error(tokens: proc_macro2::TokenStream) -> String {
+    match syn::parse2::<crate::ast::Input>(tokens) {
+        Ok(_) => panic!("the input should not parse"),
+        Err(err) => err.to_string(),
+    }
+}
+
+/// Drops whitespace and the trailing commas the pretty-printer adds when it wraps a line.
+fn normalise(code: &str) -> String {
+    let mut flat: String = code.chars().filter(|c| !c.is_whitespace()).collect();
+    for close in [">", ")", "]", "}"] {
+        flat = flat.replace(&format!(",{close}"), close);
+    }
+    flat
+}
+
+/// Asserts that `haystack` contains each of `needles`, up to whitespace and line wrapping.
+fn assert_contains(haystack: &str, needles: &[&str]) {
+    let flat = normalise(haystack);
+    for needle in needles {
+        let needle_flat = normalise(needle);
+        assert!(
+            flat.contains(needle_flat.trim_end_matches(',')),
+            "expected `{needle}` in the expansion:\n{haystack}"
+        );
+    }
+}
+
+#[test]
+fn dense_layers_become_typed_fields_with_their_shapes() {
+    let out = expand(quote! {
+        /// Doc.
+        pub struct Mnist<784 => Dense(64, relu) => Dense(10, softmax)>;
+    });
+    assert_contains(
+        &out,
+        &[
+            "/// Doc.",
+            "pub struct Mnist {",
+            "pub dense_1: ::netdsl::__private::Dense<784, 64, ::netdsl::__private::Relu>,",
+            "pub dense_2: ::netdsl::__private::Dense<64, 10, ::netdsl::__private::Softmax>,",
+            "pub struct MnistTape<const BATCH: usize> {",
+            "pub dense_1: ::netdsl::__private::Box<[[f32; 64]; BATCH]>,",
+            "pub dense_2: ::netdsl::__private::Box<[[f32; 10]; BATCH]>,",
+            "pub dense_1_grad: ::netdsl::__private::Box<[[f32; 64]; BATCH]>,",
+            "pub struct MnistGrads {",
+            "impl ::netdsl::__private::Network for Mnist {",
+            "type Input = [f32; 784];",
+            "type Output = [f32; 10];",
+        ],
+    );
+    assert!(
+        !out.contains("dense_2_grad"),
+        "the output layer needs no gradient scratch:\n{out}"
+    );
+}
+
+#[test]
+fn forward_runs_in_order_and_backward_in_reverse() {
+    let out = expand(quote! {
+        struct Net<4 => Dense(3, tanh) => Dense(2, sigmoid) => Dense(1, linear)>;
+    });
+    let flat = normalise(&out);
+    let forward_1 = flat
+        .find("Layer::forward(&self.dense_1,x")
+        .expect("forward of dense_1");
+    let forward_3 = flat
+        .find("Layer::forward(&self.dense_3,&*tape.dense_2")
+        .expect("forward of dense_3");
+    assert!(forward_1 < forward_3);
+    assert_contains(
+        &out,
+        &[
+            "::netdsl::__private::Layer::backward(&self.dense_3, &*tape.dense_2, output_delta, ::core::option::Option::Some(&mut *tape.dense_2_grad), &mut grads.dense_3);",
+            "<<::netdsl::__private::Dense<3, 2, ::netdsl::__private::Sigmoid> as ::netdsl::__private::Layer>::Activation as ::netdsl::__private::Activation>::backprop_batch(&*tape.dense_2, &mut *tape.dense_2_grad);",
+            "::netdsl::__private::Layer::backward(&self.dense_1, x, &*tape.dense_1_grad, ::core::option::Option::None, &mut grads.dense_1);",
+        ],
+    );
+    let backward_3 = flat.find("backward(&self.dense_3").unwrap();
+    let backward_1 = flat.find("backward(&self.dense_1").unwrap();
+    assert!(backward_3 < backward_1);
+}
+
+#[test]
+fn predict_uses_stack_buffers() {
+    let out = expand(quote! { struct Net<4 => Dense(3, relu) => Dense(2, softmax)>; });
+    assert_contains(
+        &out,
+        &[
+            "fn predict(&self, x: &[f32; 4]) -> [f32; 2] {",
+            "let mut dense_1 = [[0.0_f32; 3]; 1];",
+            "::netdsl::__private::Layer::forward(&self.dense_1, ::core::array::from_ref(x), &mut dense_1);",
+            "dense_2[0]",
+        ],
+    );
+}
+
+#[test]
+fn bias_option_and_default_activation_reach_the_constructor() {
+    let out = expand(
+        quote! { struct Net<4 => Dense(3, bias = false) => Dense(2, sigmoid, bias = true)>; },
+    );
+    assert_contains(
+        &out,
+        &[
+            "dense_1: <::netdsl::__private::Dense<4, 3, ::netdsl::__private::Linear>>::glorot_uniform(rng, false),",
+            "dense_2: <::netdsl::__private::Dense<3, 2, ::netdsl::__private::Sigmoid>>::glorot_uniform(rng, true),",
+        ],
+    );
+}
+
+#[test]
+fn const_sizes_become_const_expressions() {
+    let out =
+        expand(quote! { struct Net<sizes::IN => Dense(HIDDEN, relu) => Dense(10, softmax)>; });
+    assert_contains(
+        &out,
+        &[
+            "pub dense_1: ::netdsl::__private::Dense<{ sizes::IN }, { HIDDEN }, ::netdsl::__private::Relu>,",
+            "pub dense_2: ::netdsl::__private::Dense<{ HIDDEN }, 10, ::netdsl::__private::Softmax>,",
+            "type Input = [f32; sizes::IN];",
+            "pub dense_1: ::netdsl::__private::Box<[[f32; HIDDEN]; BATCH]>,",
+        ],
+    );
+}
+
+#[test]
+fn several_networks_in_one_invocation() {
+    let out = expand(quote! {
+        pub struct A<2 => Dense(1, sigmoid)>;
+        pub(crate) struct B<3 => Dense(2, softmax)>;
+    });
+    assert_contains(
+        &out,
+        &[
+            "pub struct A {",
+            "pub(crate) struct B {",
+            "impl ::netdsl::__private::Network for B {",
+        ],
+    );
+}
+
+#[test]
+fn summary_lists_every_layer() {
+    let out = expand(quote! { struct Net<4 => Dense(3, relu) => Dense(2, softmax)>; });
+    assert_contains(
+        &out,
+        &[
+            "name: \"Net\",",
+            "name: \"dense_1\", kind: <::netdsl::__private::Dense<4, 3, ::netdsl::__private::Relu> as ::netdsl::__private::Layer>::KIND, output_width: 3,",
+        ],
+    );
+}
+
+#[test]
+fn a_bad_network_expands_to_its_errors_and_a_stub() {
+    let out = expand(quote! { pub struct Net<4 => Dense(0, relu) => Dense(2, sofmax)>; });
+    assert_contains(
+        &out,
+        &[
+            "compile_error! { \"`Dense(0, relu)`: the number of units must be at least 1, found 0\" }",
+            "compile_error! { \"unknown activation `sofmax`; expected one of `relu`, `sigmoid`, `tanh`, `softmax`, `linear`\" }",
+            "pub struct Net;",
+        ],
+    );
+    assert!(!out.contains("impl"), "no impl for a bad network:\n{out}");
+}
+
+#[test]
+fn syntax_errors_say_what_was_expected() {
+    assert_eq!(
+        parse_error(quote! { struct Net<Dense(3, relu)>; }),
+        "missing input size: `Net` must start with the width of its input, e.g. `<784 => Dense(..) ...>`"
+    );
+    assert_eq!(
+        parse_error(quote! { struct Net<4 => Dense(3, relu) =>>; }),
+        "expected a layer after `=>`, e.g. `=> Dense(10, softmax)`"
+    );
+    assert_eq!(
+        parse_error(quote! { struct Net<4 Dense(3, relu)>; }),
+        "expected `=>` followed by a layer, or `>` to end the network"
+    );
+    assert!(
+        parse_error(quote! { struct Net<4 => Dense(3)> })
+            .ends_with("expected `;` after the definition of `Net`")
+    );
+    assert!(
+        parse_error(quote! {}).contains("expected a network definition"),
+        "{}",
+        parse_error(quote! {})
+    );
+    assert!(parse_error(quote! { enum Net<4 => Dense(3)>; }).starts_with("expected `struct`"));
+}
