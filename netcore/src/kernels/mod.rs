@@ -61,7 +61,7 @@ mod tests {
             state ^= state << 13;
             state ^= state >> 17;
             state ^= state << 5;
-            *v = if state % 7 == 0 {
+            *v = if state.is_multiple_of(7) {
                 0.0
             } else {
                 (state % 2000) as f32 / 1000.0 - 1.0

@@ -51,7 +51,12 @@ pub fn generate(model: &Model) -> TokenStream {
     //     Layer::backward(&self.dense_1, x, &*tape.dense_1_grad, None, &mut grads.dense_1);
     let backward = layers.iter().enumerate().rev().map(|(i, layer)| {
         let field = &layer.field;
-        let dz = if i + 1 == layers.len() { quote!(output_delta) } else { let g = layer.grad_field(); quote!(&*tape.#g) };
+        let dz = if i + 1 == layers.len() {
+            quote!(output_delta)
+        } else {
+            let g = layer.grad_field();
+            quote!(&*tape.#g)
+        };
         if i == 0 {
             return quote!(#p::Layer::backward(&self.#field, x, #dz, ::core::option::Option::None, &mut grads.#field););
         }
