@@ -1,0 +1,266 @@
+//! Speed of the Keras tutorial network (784 → 64 relu → 10 softmax, batch 32, SGD) against the
+//! machine's own limit: `cargo bench --bench speed` prints one table.
+//!
+//! It measures, on one core: the FMA peak of each instruction-set path; each matrix product of a
+//! training step in GFLOP/s and as a share of the peak; a training step and a whole epoch of the
+//! 60,000 real MNIST images; single-sample `predict`; batched inference over the 10,000 test
+//! images; and heap allocations per step. Every timing is the best of several repetitions, so a
+//! busy machine shows as noise in one direction only. `NETDSL_ISA=avx2+fma` or `portable`
+//! selects a slower path for the whole-network rows.
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use netdsl::kernels::{self, Isa};
+use netdsl::prelude::*;
+
+network! {
+    /// The MNIST classifier from the Keras tutorial.
+    struct Mnist<784 => Dense(64, relu) => Dense(10, softmax)>;
+}
+
+const BATCH: usize = 32;
+const REPEATS: usize = 7;
+
+/// The best time, in seconds, of `REPEATS` runs of `f`.
+fn best_of(mut f: impl FnMut()) -> f64 {
+    (0..REPEATS)
+        .map(|_| {
+            let start = Instant::now();
+            f();
+            start.elapsed().as_secs_f64()
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+/// A dense (no zeros) row-major matrix of values in [-1, 1).
+fn random<const R: usize, const C: usize>(rng: &mut StdRng) -> Box<[[f32; C]; R]> {
+    use netdsl::rand::RngExt;
+    let mut m: Box<[[f32; C]; R]> = vec![[0.0; C]; R].into_boxed_slice().try_into().unwrap();
+    for v in m.as_flattened_mut() {
+        *v = rng.random_range(-1.0..1.0);
+    }
+    m
+}
+
+struct Row {
+    what: String,
+    value: String,
+    note: String,
+}
+
+fn row(what: impl Into<String>, value: impl Into<String>, note: impl Into<String>) -> Row {
+    Row {
+        what: what.into(),
+        value: value.into(),
+        note: note.into(),
+    }
+}
+
+/// GFLOP/s of `flops` per call of `f`, each timing covering `calls` calls.
+fn gflops(flops: f64, calls: usize, mut f: impl FnMut()) -> f64 {
+    let seconds = best_of(|| {
+        for _ in 0..calls {
+            f();
+        }
+    });
+    flops * calls as f64 / seconds / 1e9
+}
+
+fn kernel_rows(isa: Isa, peak: f64, rows: &mut Vec<Row>) {
+    let mut rng = StdRng::seed_from_u64(1);
+    let x = random::<BATCH, 784>(&mut rng);
+    let w1 = random::<784, 64>(&mut rng);
+    let b1 = random::<1, 64>(&mut rng);
+    let h = random::<BATCH, 64>(&mut rng);
+    let w2 = random::<64, 10>(&mut rng);
+    let dz2 = random::<BATCH, 10>(&mut rng);
+    let dz1 = random::<BATCH, 64>(&mut rng);
+    let (mut y1, mut y2) = (random::<BATCH, 64>(&mut rng), random::<BATCH, 10>(&mut rng));
+    let (mut dw1, mut dw2, mut dh) = (
+        random::<784, 64>(&mut rng),
+        random::<64, 10>(&mut rng),
+        random::<BATCH, 64>(&mut rng),
+    );
+
+    let calls = 2000;
+    let flops = |m: usize, k: usize, n: usize| 2.0 * (m * k * n) as f64;
+    let mut products = Vec::new();
+    products.push((
+        "X·W1 (32×784 · 784×64)",
+        flops(32, 784, 64),
+        gflops(flops(32, 784, 64), calls, || {
+            kernels::affine_with(isa, black_box(&*x), &w1, Some(&b1[0]), &mut y1)
+        }),
+    ));
+    products.push((
+        "Xᵀ·dZ1 (784×32 · 32×64)",
+        flops(784, 32, 64),
+        gflops(flops(784, 32, 64), calls, || {
+            kernels::weight_gradient_with(isa, black_box(&*x), &dz1, &mut dw1)
+        }),
+    ));
+    products.push((
+        "H·W2 (32×64 · 64×10)",
+        flops(32, 64, 10),
+        gflops(flops(32, 64, 10), calls, || {
+            kernels::affine_with(isa, black_box(&*h), &w2, None, &mut y2)
+        }),
+    ));
+    products.push((
+        "Hᵀ·dZ2 (64×32 · 32×10)",
+        flops(64, 32, 10),
+        gflops(flops(64, 32, 10), calls, || {
+            kernels::weight_gradient_with(isa, black_box(&*h), &dz2, &mut dw2)
+        }),
+    ));
+    products.push((
+        "dZ2·W2ᵀ (32×10 · 10×64)",
+        flops(32, 10, 64),
+        gflops(flops(32, 10, 64), calls, || {
+            kernels::input_gradient_with(isa, black_box(&*dz2), &w2, &mut dh)
+        }),
+    ));
+    let (mut total_flops, mut total_seconds) = (0.0, 0.0);
+    for (name, flops, gf) in products {
+        rows.push(row(
+            format!("  {} {name}", isa.name()),
+            format!("{gf:.1} GFLOP/s"),
+            format!("{:.0} % of peak", 100.0 * gf / peak),
+        ));
+        total_flops += flops;
+        total_seconds += flops / (gf * 1e9);
+    }
+    let all = total_flops / total_seconds / 1e9;
+    rows.push(row(
+        format!("  {} all five products of a step", isa.name()),
+        format!("{all:.1} GFLOP/s"),
+        format!(
+            "{:.0} % of peak, {:.1} µs per step",
+            100.0 * all / peak,
+            total_seconds * 1e6
+        ),
+    ));
+}
+
+fn main() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/data/mnist");
+    let train = Dataset::mnist(dir, MnistSplit::Train).expect("bundled MNIST");
+    let test = Dataset::mnist(dir, MnistSplit::Test).expect("bundled MNIST");
+    let mut rows = Vec::new();
+
+    let selected = Isa::selected();
+    let mut peaks = Vec::new();
+    for isa in Isa::supported() {
+        let peak = kernels::peak_flops(isa, 0.3) / 1e9;
+        rows.push(row(
+            format!("FMA peak, one core, {}", isa.name()),
+            format!("{peak:.1} GFLOP/s"),
+            "measured in-process",
+        ));
+        peaks.push((isa, peak));
+    }
+    for &(isa, peak) in &peaks {
+        kernel_rows(isa, peak, &mut rows);
+    }
+
+    // Whole-network figures on the selected path.
+    let mut model = Mnist::new(&mut StdRng::seed_from_u64(42));
+    let mut trainer =
+        Trainer::<_, _, _, BATCH>::new(&model, Sgd::new(0.01), CategoricalCrossentropy);
+    let mut rng = StdRng::seed_from_u64(1);
+    let epoch = best_of(|| {
+        trainer.train_epoch(&mut model, &train, Some(&mut rng));
+    });
+    let steps = train.len().div_ceil(BATCH);
+    rows.push(row(
+        format!(
+            "training epoch, 60,000 images, batch 32, SGD ({})",
+            selected.name()
+        ),
+        format!("{epoch:.3} s"),
+        format!(
+            "{:.1} µs per step, {:.0} samples/s",
+            epoch / steps as f64 * 1e6,
+            train.len() as f64 / epoch
+        ),
+    ));
+
+    let info = allocation_counter::measure(|| {
+        trainer.train_epoch(&mut model, &train, Some(&mut rng));
+    });
+    rows.push(row(
+        "heap allocations per training step",
+        format!("{}", info.count_total as f64 / steps as f64),
+        "counted over a whole epoch",
+    ));
+
+    let images: Vec<[f32; 784]> = (0..test.len()).map(|i| test.input(i)).collect();
+    let predict = best_of(|| {
+        for image in &images {
+            black_box(model.predict(black_box(image)));
+        }
+    });
+    rows.push(row(
+        "single-sample predict",
+        format!("{:.2} µs", predict / images.len() as f64 * 1e6),
+        format!("{:.0} samples/s", images.len() as f64 / predict),
+    ));
+    let info = allocation_counter::measure(|| {
+        black_box(model.predict(&images[0]));
+    });
+    rows.push(row(
+        "heap allocations per predict",
+        format!("{}", info.count_total),
+        "",
+    ));
+
+    let mut tape = model.new_tape::<BATCH>();
+    let batches: Vec<Box<[[f32; 784]; BATCH]>> = images
+        .chunks_exact(BATCH)
+        .map(|chunk| chunk.to_vec().into_boxed_slice().try_into().unwrap())
+        .collect();
+    let batched = best_of(|| {
+        for batch in &batches {
+            black_box(model.forward(batch, &mut tape));
+        }
+    });
+    let samples = (batches.len() * BATCH) as f64;
+    rows.push(row(
+        "batched inference, test images, batch 32",
+        format!("{:.2} M samples/s", samples / batched / 1e6),
+        format!("{:.3} s for {} images", batched, samples),
+    ));
+
+    let width = rows
+        .iter()
+        .map(|r| r.what.chars().count())
+        .max()
+        .unwrap_or(0);
+    let value_width = rows
+        .iter()
+        .map(|r| r.value.chars().count())
+        .max()
+        .unwrap_or(0);
+    println!(
+        "| {:width$} | {:>value_width$} | {} |",
+        "measure", "value", "note"
+    );
+    println!(
+        "|{}|{}:|---|",
+        "-".repeat(width + 2),
+        "-".repeat(value_width + 1)
+    );
+    for r in rows {
+        let pad = width - r.what.chars().count();
+        let vpad = value_width - r.value.chars().count();
+        println!(
+            "| {}{} | {}{} | {} |",
+            r.what,
+            " ".repeat(pad),
+            " ".repeat(vpad),
+            r.value,
+            r.note
+        );
+    }
+}

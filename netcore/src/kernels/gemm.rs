@@ -1,0 +1,329 @@
+//! Register-blocked matrix products, written once over [`Simd`] and compiled three times: for
+//! AVX-512, for AVX2+FMA (each behind `#[target_feature]`) and portably.
+//!
+//! Two shapes cover a dense layer:
+//!
+//! - [`Product`]: `C = init + A · B` with `B` row-major. `A` is addressed through strides, so the
+//!   same kernel computes `X · W` (the forward pass, `A = X`) and `Xᵀ · dZ` (the weight gradient,
+//!   `A = Xᵀ` read column-wise from `X`).
+//! - [`Dots`]: `C = A · Btᵀ` where both operands are contiguous along the summed axis: the input
+//!   gradient `dZ · Wᵀ`, whose rows of `W` are the rows of `Bt`.
+
+use super::isa::Isa;
+use super::simd::Simd;
+
+/// Rows of `C` (samples for the forward pass) that one micro-kernel computes together, sharing
+/// every load of `B`.
+const ROWS: usize = 4;
+/// Vectors of `C` columns one micro-kernel computes: `ROWS × COLUMN_VECTORS` accumulators stay in
+/// registers for the whole inner loop.
+const COLUMN_VECTORS: usize = 4;
+/// Rows of `B` summed before the accumulators go back to memory, so that a `KC × 64` panel of `B`
+/// (24 KiB with AVX-512) stays in the L1 cache while every row block of `A` passes over it.
+const KC: usize = 96;
+
+/// `C[i][j] = init[j] + Σ_k A(i, k) · B[k][j]` for `i < m`, `j < n`, `k < k_len`, where
+/// `A(i, k) = a[i · a_row + k · a_col]`, `init` is `bias` or zero, and `B`, `C` are row-major
+/// with row strides `ldb`, `ldc`.
+pub(super) struct Product<'a> {
+    pub m: usize,
+    pub n: usize,
+    pub k: usize,
+    pub a: &'a [f32],
+    pub a_row: usize,
+    pub a_col: usize,
+    pub b: &'a [f32],
+    pub ldb: usize,
+    pub bias: Option<&'a [f32]>,
+    pub c: &'a mut [f32],
+    pub ldc: usize,
+}
+
+/// `C[i][j] = Σ_k A[i][k] · Bt[j][k]`, all row-major with row strides `lda`, `ldbt`, `ldc`.
+pub(super) struct Dots<'a> {
+    pub m: usize,
+    pub n: usize,
+    pub k: usize,
+    pub a: &'a [f32],
+    pub lda: usize,
+    pub bt: &'a [f32],
+    pub ldbt: usize,
+    pub c: &'a mut [f32],
+    pub ldc: usize,
+}
+
+/// Whether `rows × cols` elements with row stride `row` and column stride `col` fit in `len`.
+fn fits(len: usize, rows: usize, cols: usize, row: usize, col: usize) -> bool {
+    rows == 0 || cols == 0 || (rows - 1) * row + (cols - 1) * col < len
+}
+
+impl Product<'_> {
+    /// Computes the product with the selected instruction set.
+    ///
+    /// # Panics
+    ///
+    /// If a stride or size would take an operand out of its slice.
+    pub fn run(&mut self, isa: Isa) {
+        assert!(
+            fits(self.a.len(), self.m, self.k, self.a_row, self.a_col),
+            "A out of bounds"
+        );
+        assert!(
+            fits(self.b.len(), self.k, self.n, self.ldb, 1),
+            "B out of bounds"
+        );
+        assert!(
+            fits(self.c.len(), self.m, self.n, self.ldc, 1),
+            "C out of bounds"
+        );
+        assert!(
+            self.bias.is_none_or(|bias| bias.len() >= self.n),
+            "bias out of bounds"
+        );
+        match isa {
+            // SAFETY: the asserts above keep every access in bounds, and `isa` is only
+            // `Avx512` where `Isa::is_supported` said so (the dispatch checks it).
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 if isa.is_supported() => unsafe { product_avx512(self) },
+            // SAFETY: as above, for AVX2 and FMA.
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2Fma if isa.is_supported() => unsafe { product_avx2(self) },
+            // SAFETY: in bounds as above; the portable path needs no CPU feature.
+            _ => unsafe { product::<super::simd::Portable>(self) },
+        }
+    }
+}
+
+impl Dots<'_> {
+    /// Computes the dot products with the selected instruction set.
+    ///
+    /// # Panics
+    ///
+    /// If a stride or size would take an operand out of its slice.
+    pub fn run(&mut self, isa: Isa) {
+        assert!(
+            fits(self.a.len(), self.m, self.k, self.lda, 1),
+            "A out of bounds"
+        );
+        assert!(
+            fits(self.bt.len(), self.n, self.k, self.ldbt, 1),
+            "Bt out of bounds"
+        );
+        assert!(
+            fits(self.c.len(), self.m, self.n, self.ldc, 1),
+            "C out of bounds"
+        );
+        match isa {
+            // SAFETY: in bounds by the asserts; AVX-512 checked as for `Product::run`.
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 if isa.is_supported() => unsafe { dots_avx512(self) },
+            // SAFETY: as above, for AVX2 and FMA.
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2Fma if isa.is_supported() => unsafe { dots_avx2(self) },
+            // SAFETY: in bounds as above; no CPU feature needed.
+            _ => unsafe { dots::<super::simd::Portable>(self) },
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn product_avx512(p: &mut Product) {
+    // SAFETY: forwarded from the caller: in bounds, AVX-512F supported and enabled here.
+    unsafe { product::<super::simd::Avx512>(p) }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn product_avx2(p: &mut Product) {
+    // SAFETY: forwarded from the caller: in bounds, AVX2 and FMA supported and enabled here.
+    unsafe { product::<super::simd::Avx2Fma>(p) }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn dots_avx512(d: &mut Dots) {
+    // SAFETY: forwarded from the caller.
+    unsafe { dots::<super::simd::Avx512>(d) }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dots_avx2(d: &mut Dots) {
+    // SAFETY: forwarded from the caller.
+    unsafe { dots::<super::simd::Avx2Fma>(d) }
+}
+
+/// Raw pointers and strides of a [`Product`], for the micro-kernels.
+#[derive(Clone, Copy)]
+struct Operands {
+    a: *const f32,
+    a_row: usize,
+    a_col: usize,
+    b: *const f32,
+    ldb: usize,
+    bias: Option<*const f32>,
+    c: *mut f32,
+    ldc: usize,
+}
+
+/// # Safety
+///
+/// Every operand of `p` in bounds (checked by [`Product::run`]) and `S` usable here.
+#[inline(always)]
+unsafe fn product<S: Simd>(p: &mut Product) {
+    let ops = Operands {
+        a: p.a.as_ptr(),
+        a_row: p.a_row,
+        a_col: p.a_col,
+        b: p.b.as_ptr(),
+        ldb: p.ldb,
+        bias: p.bias.map(<[f32]>::as_ptr),
+        c: p.c.as_mut_ptr(),
+        ldc: p.ldc,
+    };
+    let block = COLUMN_VECTORS * S::LANES;
+    // One pass even when k is 0, so that C still receives its initial value.
+    let mut k0 = 0;
+    loop {
+        let k1 = (k0 + KC).min(p.k);
+        let first = k0 == 0;
+        for col in (0..p.n).step_by(block) {
+            let width = block.min(p.n - col);
+            let vectors = width.div_ceil(S::LANES);
+            // SAFETY: `1 <= valid <= LANES` for each mask; the trait contract holds here.
+            let masks: [S::Mask; COLUMN_VECTORS] = std::array::from_fn(|v| unsafe {
+                S::mask((width.saturating_sub(v * S::LANES)).clamp(1, S::LANES))
+            });
+            let mut row = 0;
+            while row + ROWS <= p.m {
+                // SAFETY: rows `row..row + ROWS` and columns `col..col + width` are in bounds.
+                unsafe { tile_for_width::<S, ROWS>(ops, row, col, k0..k1, vectors, &masks, first) };
+                row += ROWS;
+            }
+            while row < p.m {
+                // SAFETY: as above, one row.
+                unsafe { tile_for_width::<S, 1>(ops, row, col, k0..k1, vectors, &masks, first) };
+                row += 1;
+            }
+        }
+        if k1 >= p.k {
+            break;
+        }
+        k0 = k1;
+    }
+}
+
+/// Picks the micro-kernel for the number of column vectors of this block.
+///
+/// # Safety
+///
+/// As for [`tile`].
+#[inline(always)]
+unsafe fn tile_for_width<S: Simd, const R: usize>(
+    ops: Operands,
+    row: usize,
+    col: usize,
+    k: std::ops::Range<usize>,
+    vectors: usize,
+    masks: &[S::Mask; COLUMN_VECTORS],
+    first: bool,
+) {
+    // SAFETY: forwarded; `vectors` columns vectors are in bounds under their masks.
+    unsafe {
+        match vectors {
+            1 => tile::<S, R, 1>(ops, row, col, k, masks, first),
+            2 => tile::<S, R, 2>(ops, row, col, k, masks, first),
+            3 => tile::<S, R, 3>(ops, row, col, k, masks, first),
+            _ => tile::<S, R, 4>(ops, row, col, k, masks, first),
+        }
+    }
+}
+
+/// The micro-kernel: an `R × NV·LANES` block of `C` at (`row`, `col`), summed over `k`, its
+/// accumulators in registers. The first pass over `k` starts from the bias (or zero), later
+/// passes from what `C` holds.
+///
+/// # Safety
+///
+/// The block, its rows of `A` over `k` and its columns of `B` must be in bounds under `masks`,
+/// and `S` usable here.
+#[inline(always)]
+unsafe fn tile<S: Simd, const R: usize, const NV: usize>(
+    ops: Operands,
+    row: usize,
+    col: usize,
+    k: std::ops::Range<usize>,
+    masks: &[S::Mask; COLUMN_VECTORS],
+    first: bool,
+) {
+    // SAFETY (whole body): every pointer stays within the block the caller vouches for; the
+    // trait contract holds because the caller runs with `S`'s target features.
+    unsafe {
+        let c = ops.c.add(row * ops.ldc + col);
+        let mut acc: [[S::V; NV]; R] = [[S::zero(); NV]; R];
+        for (r, acc_row) in acc.iter_mut().enumerate() {
+            for (v, a) in acc_row.iter_mut().enumerate() {
+                *a = match (first, ops.bias) {
+                    (false, _) => S::load(c.add(r * ops.ldc + v * S::LANES), masks[v]),
+                    (true, Some(bias)) => S::load(bias.add(col + v * S::LANES), masks[v]),
+                    (true, None) => S::zero(),
+                };
+            }
+        }
+        let a = ops.a.add(row * ops.a_row);
+        for kk in k {
+            let a_k: [f32; R] = std::array::from_fn(|r| *a.add(r * ops.a_row + kk * ops.a_col));
+            // Relu outputs and MNIST pixels are mostly zero; whole zero columns of A are skipped.
+            if a_k.iter().all(|&x| x == 0.0) {
+                continue;
+            }
+            let b = ops.b.add(kk * ops.ldb + col);
+            let b_k: [S::V; NV] = std::array::from_fn(|v| S::load(b.add(v * S::LANES), masks[v]));
+            for r in 0..R {
+                let x = S::splat(a_k[r]);
+                for v in 0..NV {
+                    acc[r][v] = S::mul_add(x, b_k[v], acc[r][v]);
+                }
+            }
+        }
+        for (r, acc_row) in acc.iter().enumerate() {
+            for (v, a) in acc_row.iter().enumerate() {
+                S::store(c.add(r * ops.ldc + v * S::LANES), *a, masks[v]);
+            }
+        }
+    }
+}
+
+/// Dot products, four columns of `C` at a time sharing each load of `A`.
+///
+/// # Safety
+///
+/// Every operand of `d` in bounds (checked by [`Dots::run`]) and `S` usable here.
+#[inline(always)]
+unsafe fn dots<S: Simd>(d: &mut Dots) {
+    const GROUP: usize = 4;
+    // SAFETY (whole body): indices stay below m, n, k, which `Dots::run` checked against the
+    // slices; masks enable only the lanes below k.
+    unsafe {
+        let (a, bt, c) = (d.a.as_ptr(), d.bt.as_ptr(), d.c.as_mut_ptr());
+        for i in 0..d.m {
+            let a_row = a.add(i * d.lda);
+            for j0 in (0..d.n).step_by(GROUP) {
+                let group = GROUP.min(d.n - j0);
+                let mut acc = [S::zero(); GROUP];
+                for k0 in (0..d.k).step_by(S::LANES) {
+                    let mask = S::mask(S::LANES.min(d.k - k0));
+                    let x = S::load(a_row.add(k0), mask);
+                    for (g, acc) in acc.iter_mut().enumerate().take(group) {
+                        let y = S::load(bt.add((j0 + g) * d.ldbt + k0), mask);
+                        *acc = S::mul_add(x, y, *acc);
+                    }
+                }
+                for (g, acc) in acc.iter().enumerate().take(group) {
+                    *c.add(i * d.ldc + j0 + g) = S::reduce(*acc);
+                }
+            }
+        }
+    }
+}

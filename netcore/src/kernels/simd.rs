@@ -1,0 +1,223 @@
+//! One vector abstraction, three implementations (AVX-512, AVX2+FMA, portable), so the
+//! micro-kernels in [`super::gemm`] are written once.
+//!
+//! The methods are `#[inline(always)]` and carry no target features of their own: inlined into
+//! a `#[target_feature]` entry point, their intrinsics compile with that entry point's features.
+
+/// A vector of `LANES` f32 values and the operations the kernels need.
+///
+/// # Safety
+///
+/// Implementations for an instruction set may only be called, after inlining, inside a function
+/// compiled with that instruction set's target features on a CPU that supports them. Loads and
+/// stores touch exactly the lanes their mask enables.
+pub(super) unsafe trait Simd {
+    /// Lanes per vector.
+    const LANES: usize;
+    /// The vector.
+    type V: Copy;
+    /// Which lanes a load or store touches.
+    type Mask: Copy;
+
+    /// The first `valid` lanes, `1 <= valid <= LANES`.
+    ///
+    /// # Safety
+    ///
+    /// As for every method: see the trait.
+    unsafe fn mask(valid: usize) -> Self::Mask;
+    /// All lanes zero.
+    ///
+    /// # Safety
+    ///
+    /// See the trait.
+    unsafe fn zero() -> Self::V;
+    /// Every lane `x`.
+    ///
+    /// # Safety
+    ///
+    /// See the trait.
+    unsafe fn splat(x: f32) -> Self::V;
+    /// `a * b + c`, fused where the hardware can.
+    ///
+    /// # Safety
+    ///
+    /// See the trait.
+    unsafe fn mul_add(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
+    /// The sum of the lanes.
+    ///
+    /// # Safety
+    ///
+    /// See the trait.
+    unsafe fn reduce(v: Self::V) -> f32;
+    /// Loads the masked lanes from `p`, the others reading as zero.
+    ///
+    /// # Safety
+    ///
+    /// `p` must be valid for reads of the masked lanes.
+    unsafe fn load(p: *const f32, mask: Self::Mask) -> Self::V;
+    /// Stores the masked lanes of `v` to `p`.
+    ///
+    /// # Safety
+    ///
+    /// `p` must be valid for writes of the masked lanes.
+    unsafe fn store(p: *mut f32, v: Self::V, mask: Self::Mask);
+}
+
+/// Plain Rust: arrays of 8 lanes the compiler vectorises, multiply and add rounded separately
+/// (a fused `mul_add` would be a slow library call on CPUs without FMA).
+pub(super) struct Portable;
+
+// SAFETY: plain Rust, valid on every CPU; `load` and `store` touch only the first `mask` lanes.
+unsafe impl Simd for Portable {
+    const LANES: usize = 8;
+    type V = [f32; 8];
+    type Mask = usize;
+
+    #[inline(always)]
+    unsafe fn mask(valid: usize) -> usize {
+        valid
+    }
+    #[inline(always)]
+    unsafe fn zero() -> [f32; 8] {
+        [0.0; 8]
+    }
+    #[inline(always)]
+    unsafe fn splat(x: f32) -> [f32; 8] {
+        [x; 8]
+    }
+    #[inline(always)]
+    unsafe fn mul_add(a: [f32; 8], b: [f32; 8], c: [f32; 8]) -> [f32; 8] {
+        std::array::from_fn(|l| a[l] * b[l] + c[l])
+    }
+    #[inline(always)]
+    unsafe fn reduce(v: [f32; 8]) -> f32 {
+        ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]))
+    }
+    #[inline(always)]
+    unsafe fn load(p: *const f32, mask: usize) -> [f32; 8] {
+        let mut v = [0.0; 8];
+        // SAFETY: the caller guarantees `mask` readable lanes at `p`.
+        unsafe { std::ptr::copy_nonoverlapping(p, v.as_mut_ptr(), mask) };
+        v
+    }
+    #[inline(always)]
+    unsafe fn store(p: *mut f32, v: [f32; 8], mask: usize) {
+        // SAFETY: the caller guarantees `mask` writable lanes at `p`.
+        unsafe { std::ptr::copy_nonoverlapping(v.as_ptr(), p, mask) };
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+pub(super) use x86::{Avx2Fma, Avx512};
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use std::arch::x86_64::*;
+
+    use super::Simd;
+
+    /// AVX-512F, 16 lanes; masks are native `__mmask16`.
+    pub struct Avx512;
+
+    // SAFETY: used only inside `#[target_feature(enable = "avx512f")]` entry points, which are
+    // called only after `Isa::Avx512.is_supported()`; masked loads and stores touch only the
+    // enabled lanes and do not fault on the others.
+    unsafe impl Simd for Avx512 {
+        const LANES: usize = 16;
+        type V = __m512;
+        type Mask = __mmask16;
+
+        #[inline(always)]
+        unsafe fn mask(valid: usize) -> __mmask16 {
+            ((1_u32 << valid) - 1) as __mmask16
+        }
+        #[inline(always)]
+        unsafe fn zero() -> __m512 {
+            // SAFETY: the caller runs this in an avx512f context (trait contract).
+            unsafe { _mm512_setzero_ps() }
+        }
+        #[inline(always)]
+        unsafe fn splat(x: f32) -> __m512 {
+            // SAFETY: as above, the trait contract gives the target features.
+            unsafe { _mm512_set1_ps(x) }
+        }
+        #[inline(always)]
+        unsafe fn mul_add(a: __m512, b: __m512, c: __m512) -> __m512 {
+            // SAFETY: as above, the trait contract gives the target features.
+            unsafe { _mm512_fmadd_ps(a, b, c) }
+        }
+        #[inline(always)]
+        unsafe fn reduce(v: __m512) -> f32 {
+            // SAFETY: as above, the trait contract gives the target features.
+            unsafe { _mm512_reduce_add_ps(v) }
+        }
+        #[inline(always)]
+        unsafe fn load(p: *const f32, mask: __mmask16) -> __m512 {
+            // SAFETY: the caller guarantees the masked lanes are readable; the others are not
+            // accessed by a masked load.
+            unsafe { _mm512_maskz_loadu_ps(mask, p) }
+        }
+        #[inline(always)]
+        unsafe fn store(p: *mut f32, v: __m512, mask: __mmask16) {
+            // SAFETY: the caller guarantees the masked lanes are writable; the others are not
+            // accessed by a masked store.
+            unsafe { _mm512_mask_storeu_ps(p, mask, v) }
+        }
+    }
+
+    /// AVX2 with FMA, 8 lanes; masks are vectors whose enabled lanes have the sign bit set.
+    pub struct Avx2Fma;
+
+    /// `MASKS[8 - n..16 - n]` enables the first `n` lanes.
+    static MASKS: [i32; 16] = [-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0];
+
+    // SAFETY: used only inside `#[target_feature(enable = "avx2,fma")]` entry points, which are
+    // called only after `Isa::Avx2Fma.is_supported()`; `maskload`/`maskstore` touch only the
+    // enabled lanes and do not fault on the others.
+    unsafe impl Simd for Avx2Fma {
+        const LANES: usize = 8;
+        type V = __m256;
+        type Mask = __m256i;
+
+        #[inline(always)]
+        unsafe fn mask(valid: usize) -> __m256i {
+            // SAFETY: `1 <= valid <= 8`, so the 8 lanes read lie within `MASKS`; avx context as
+            // for the other methods.
+            unsafe { _mm256_loadu_si256(MASKS.as_ptr().add(8 - valid).cast()) }
+        }
+        #[inline(always)]
+        unsafe fn zero() -> __m256 {
+            // SAFETY: the caller runs this in an avx2+fma context (trait contract).
+            unsafe { _mm256_setzero_ps() }
+        }
+        #[inline(always)]
+        unsafe fn splat(x: f32) -> __m256 {
+            // SAFETY: as above, the trait contract gives the target features.
+            unsafe { _mm256_set1_ps(x) }
+        }
+        #[inline(always)]
+        unsafe fn mul_add(a: __m256, b: __m256, c: __m256) -> __m256 {
+            // SAFETY: as above, the trait contract gives the target features.
+            unsafe { _mm256_fmadd_ps(a, b, c) }
+        }
+        #[inline(always)]
+        unsafe fn reduce(v: __m256) -> f32 {
+            // SAFETY: as above, the trait contract gives the target features.
+            unsafe {
+                let halves = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
+                let pairs = _mm_add_ps(halves, _mm_movehl_ps(halves, halves));
+                _mm_cvtss_f32(_mm_add_ss(pairs, _mm_movehdup_ps(pairs)))
+            }
+        }
+        #[inline(always)]
+        unsafe fn load(p: *const f32, mask: __m256i) -> __m256 {
+            // SAFETY: the caller guarantees the masked lanes are readable.
+            unsafe { _mm256_maskload_ps(p, mask) }
+        }
+        #[inline(always)]
+        unsafe fn store(p: *mut f32, v: __m256, mask: __m256i) {
+            // SAFETY: the caller guarantees the masked lanes are writable.
+            unsafe { _mm256_maskstore_ps(p, mask, v) }
+        }
+    }
+}
