@@ -242,10 +242,7 @@ fn main() {
         .map(|r| r.value.chars().count())
         .max()
         .unwrap_or(0);
-    println!(
-        "| {:width$} | {:>value_width$} | {} |",
-        "measure", "value", "note"
-    );
+    println!("| {:width$} | {:>value_width$} | note |", "measure", "value");
     println!(
         "|{}|{}:|---|",
         "-".repeat(width + 2),
