@@ -242,7 +242,10 @@ fn main() {
         .map(|r| r.value.chars().count())
         .max()
         .unwrap_or(0);
-    println!("| {:width$} | {:>value_width$} | note |", "measure", "value");
+    println!(
+        "| {:width$} | {:>value_width$} | note |",
+        "measure", "value"
+    );
     println!(
         "|{}|{}:|---|",
         "-".repeat(width + 2),

@@ -1,6 +1,7 @@
 //! A typed dataset: `IN` inputs and `OUT` targets per sample, checked when it is built.
 
 use super::Error;
+use crate::kernels;
 
 /// Samples with `IN` inputs and `OUT` target values each.
 ///
@@ -188,6 +189,18 @@ impl<const IN: usize, const OUT: usize> Dataset<IN, OUT> {
             rows += 1;
         }
         rows
+    }
+
+    /// Asks the CPU to start loading the samples at `indices` into its caches, so that a later
+    /// [`Dataset::gather`] of them does not wait on memory. Allocates nothing.
+    pub fn prefetch(&self, indices: impl IntoIterator<Item = usize>) {
+        for index in indices {
+            let range = index * IN..(index + 1) * IN;
+            match &self.inputs {
+                Inputs::Floats(v) => kernels::prefetch(&v[range]),
+                Inputs::Bytes { values, .. } => kernels::prefetch(&values[range]),
+            }
+        }
     }
 
     fn write_input(&self, index: usize, x: &mut [f32; IN]) {

@@ -12,12 +12,11 @@
 use super::isa::Isa;
 use super::simd::Simd;
 
-/// Rows of `C` (samples for the forward pass) that one micro-kernel computes together, sharing
-/// every load of `B`.
-const ROWS: usize = 4;
-/// Vectors of `C` columns one micro-kernel computes: `ROWS × COLUMN_VECTORS` accumulators stay in
-/// registers for the whole inner loop.
-const COLUMN_VECTORS: usize = 4;
+/// The most vectors of `C` columns one micro-kernel computes. Each entry point picks its tile,
+/// `R` rows (samples, for the forward pass) by `NV <= MAX_VECTORS` vectors, so that the `R × NV`
+/// accumulators, `NV` vectors of `B` and a broadcast fit the instruction set's registers: 6 × 4
+/// of AVX-512's 32, 6 × 2 of AVX2's 16, 4 × 1 of the portable path's 8-lane arrays.
+const MAX_VECTORS: usize = 4;
 /// Rows of `B` summed before the accumulators go back to memory, so that a `KC × 64` panel of `B`
 /// (24 KiB with AVX-512) stays in the L1 cache while every row block of `A` passes over it.
 const KC: usize = 96;
@@ -89,7 +88,7 @@ impl Product<'_> {
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2Fma if isa.is_supported() => unsafe { product_avx2(self) },
             // SAFETY: in bounds as above; the portable path needs no CPU feature.
-            _ => unsafe { product::<super::simd::Portable>(self) },
+            _ => unsafe { product::<super::simd::Portable, 4, 1>(self) },
         }
     }
 }
@@ -130,14 +129,14 @@ impl Dots<'_> {
 #[target_feature(enable = "avx512f")]
 unsafe fn product_avx512(p: &mut Product) {
     // SAFETY: forwarded from the caller: in bounds, AVX-512F supported and enabled here.
-    unsafe { product::<super::simd::Avx512>(p) }
+    unsafe { product::<super::simd::Avx512, 6, 4>(p) }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn product_avx2(p: &mut Product) {
     // SAFETY: forwarded from the caller: in bounds, AVX2 and FMA supported and enabled here.
-    unsafe { product::<super::simd::Avx2Fma>(p) }
+    unsafe { product::<super::simd::Avx2Fma, 6, 2>(p) }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -169,9 +168,10 @@ struct Operands {
 
 /// # Safety
 ///
-/// Every operand of `p` in bounds (checked by [`Product::run`]) and `S` usable here.
+/// Every operand of `p` in bounds (checked by [`Product::run`]) and `S` usable here;
+/// `1 <= NV <= MAX_VECTORS`.
 #[inline(always)]
-unsafe fn product<S: Simd>(p: &mut Product) {
+unsafe fn product<S: Simd, const R: usize, const NV: usize>(p: &mut Product) {
     let ops = Operands {
         a: p.a.as_ptr(),
         a_row: p.a_row,
@@ -182,7 +182,7 @@ unsafe fn product<S: Simd>(p: &mut Product) {
         c: p.c.as_mut_ptr(),
         ldc: p.ldc,
     };
-    let block = COLUMN_VECTORS * S::LANES;
+    let block = NV * S::LANES;
     // One pass even when k is 0, so that C still receives its initial value.
     let mut k0 = 0;
     loop {
@@ -192,18 +192,35 @@ unsafe fn product<S: Simd>(p: &mut Product) {
             let width = block.min(p.n - col);
             let vectors = width.div_ceil(S::LANES);
             // SAFETY: `1 <= valid <= LANES` for each mask; the trait contract holds here.
-            let masks: [S::Mask; COLUMN_VECTORS] = std::array::from_fn(|v| unsafe {
+            let masks: [S::Mask; MAX_VECTORS] = std::array::from_fn(|v| unsafe {
                 S::mask((width.saturating_sub(v * S::LANES)).clamp(1, S::LANES))
             });
             let mut row = 0;
-            while row + ROWS <= p.m {
-                // SAFETY: rows `row..row + ROWS` and columns `col..col + width` are in bounds.
-                unsafe { tile_for_width::<S, ROWS>(ops, row, col, k0..k1, vectors, &masks, first) };
-                row += ROWS;
+            // SAFETY (each call): rows `row..row + rows` and columns `col..col + width` are in
+            // bounds, and `vectors <= NV <= MAX_VECTORS`.
+            while row + R <= p.m {
+                unsafe {
+                    tile_for_width::<S, R, NV>(ops, row, col, k0..k1, vectors, &masks, first)
+                };
+                row += R;
+            }
+            // The rows left over, in the largest tiles that fit.
+            if R > 4 && row + 4 <= p.m {
+                unsafe {
+                    tile_for_width::<S, 4, NV>(ops, row, col, k0..k1, vectors, &masks, first)
+                };
+                row += 4;
+            }
+            if row + 2 <= p.m {
+                unsafe {
+                    tile_for_width::<S, 2, NV>(ops, row, col, k0..k1, vectors, &masks, first)
+                };
+                row += 2;
             }
             while row < p.m {
-                // SAFETY: as above, one row.
-                unsafe { tile_for_width::<S, 1>(ops, row, col, k0..k1, vectors, &masks, first) };
+                unsafe {
+                    tile_for_width::<S, 1, NV>(ops, row, col, k0..k1, vectors, &masks, first)
+                };
                 row += 1;
             }
         }
@@ -218,24 +235,24 @@ unsafe fn product<S: Simd>(p: &mut Product) {
 ///
 /// # Safety
 ///
-/// As for [`tile`].
+/// As for [`tile`], with `vectors <= NV`.
 #[inline(always)]
-unsafe fn tile_for_width<S: Simd, const R: usize>(
+unsafe fn tile_for_width<S: Simd, const R: usize, const NV: usize>(
     ops: Operands,
     row: usize,
     col: usize,
     k: std::ops::Range<usize>,
     vectors: usize,
-    masks: &[S::Mask; COLUMN_VECTORS],
+    masks: &[S::Mask; MAX_VECTORS],
     first: bool,
 ) {
-    // SAFETY: forwarded; `vectors` columns vectors are in bounds under their masks.
+    // SAFETY: forwarded; the block's `vectors` column vectors are in bounds under their masks.
     unsafe {
         match vectors {
+            v if v >= NV => tile::<S, R, NV>(ops, row, col, k, masks, first),
             1 => tile::<S, R, 1>(ops, row, col, k, masks, first),
             2 => tile::<S, R, 2>(ops, row, col, k, masks, first),
-            3 => tile::<S, R, 3>(ops, row, col, k, masks, first),
-            _ => tile::<S, R, 4>(ops, row, col, k, masks, first),
+            _ => tile::<S, R, 3>(ops, row, col, k, masks, first),
         }
     }
 }
@@ -254,7 +271,7 @@ unsafe fn tile<S: Simd, const R: usize, const NV: usize>(
     row: usize,
     col: usize,
     k: std::ops::Range<usize>,
-    masks: &[S::Mask; COLUMN_VECTORS],
+    masks: &[S::Mask; MAX_VECTORS],
     first: bool,
 ) {
     // SAFETY (whole body): every pointer stays within the block the caller vouches for; the
@@ -274,10 +291,6 @@ unsafe fn tile<S: Simd, const R: usize, const NV: usize>(
         let a = ops.a.add(row * ops.a_row);
         for kk in k {
             let a_k: [f32; R] = std::array::from_fn(|r| *a.add(r * ops.a_row + kk * ops.a_col));
-            // Relu outputs and MNIST pixels are mostly zero; whole zero columns of A are skipped.
-            if a_k.iter().all(|&x| x == 0.0) {
-                continue;
-            }
             let b = ops.b.add(kk * ops.ldb + col);
             let b_k: [S::V; NV] = std::array::from_fn(|v| S::load(b.add(v * S::LANES), masks[v]));
             for r in 0..R {

@@ -10,11 +10,13 @@
 mod gemm;
 mod isa;
 mod peak;
+mod prefetch;
 pub mod reference;
 mod simd;
 
 pub use isa::Isa;
 pub use peak::peak_flops;
+pub use prefetch::prefetch;
 
 use gemm::{Dots, Product};
 

@@ -188,6 +188,9 @@ where
                 &mut self.x,
                 &mut self.y,
             );
+            // Shuffled rows are scattered over memory: fetch the next batch while this one trains.
+            let next = &self.order[end..(end + B).min(data.len())];
+            data.prefetch(next.iter().copied());
             self.train_batch(network, rows, &mut totals);
         }
         totals.metrics()
