@@ -207,11 +207,7 @@ impl<const IN: usize, const OUT: usize> Dataset<IN, OUT> {
         let range = index * IN..(index + 1) * IN;
         match &self.inputs {
             Inputs::Floats(v) => x.copy_from_slice(&v[range]),
-            Inputs::Bytes { values, scale } => {
-                for (x, &b) in x.iter_mut().zip(&values[range]) {
-                    *x = f32::from(b) * scale;
-                }
-            }
+            Inputs::Bytes { values, scale } => kernels::scale_bytes(&values[range], *scale, x),
         }
     }
 

@@ -7,6 +7,7 @@
 //! [`reference`] holds the plain triple loops every path is tested against; the paths agree with
 //! it to a relative error of about `1e-6 · √k` for sums of `k` products.
 
+mod elementwise;
 mod gemm;
 mod isa;
 mod peak;
@@ -14,6 +15,7 @@ mod prefetch;
 pub mod reference;
 mod simd;
 
+pub use elementwise::{axpy, axpy_with, scale_bytes, scale_bytes_with};
 pub use isa::Isa;
 pub use peak::peak_flops;
 pub use prefetch::prefetch;

@@ -43,12 +43,24 @@ pub(super) unsafe trait Simd {
     ///
     /// See the trait.
     unsafe fn mul_add(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
+    /// `a * b`.
+    ///
+    /// # Safety
+    ///
+    /// See the trait.
+    unsafe fn mul(a: Self::V, b: Self::V) -> Self::V;
     /// The sum of the lanes.
     ///
     /// # Safety
     ///
     /// See the trait.
     unsafe fn reduce(v: Self::V) -> f32;
+    /// `LANES` bytes from `p`, each converted to f32.
+    ///
+    /// # Safety
+    ///
+    /// `p` must be valid for reads of `LANES` bytes; see the trait.
+    unsafe fn load_bytes(p: *const u8) -> Self::V;
     /// Loads the masked lanes from `p`, the others reading as zero.
     ///
     /// # Safety
@@ -90,8 +102,17 @@ unsafe impl Simd for Portable {
         std::array::from_fn(|l| a[l] * b[l] + c[l])
     }
     #[inline(always)]
+    unsafe fn mul(a: [f32; 8], b: [f32; 8]) -> [f32; 8] {
+        std::array::from_fn(|l| a[l] * b[l])
+    }
+    #[inline(always)]
     unsafe fn reduce(v: [f32; 8]) -> f32 {
         ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]))
+    }
+    #[inline(always)]
+    unsafe fn load_bytes(p: *const u8) -> [f32; 8] {
+        // SAFETY: the caller guarantees 8 readable bytes at `p`.
+        std::array::from_fn(|l| f32::from(unsafe { *p.add(l) }))
     }
     #[inline(always)]
     unsafe fn load(p: *const f32, mask: usize) -> [f32; 8] {
@@ -147,9 +168,19 @@ mod x86 {
             unsafe { _mm512_fmadd_ps(a, b, c) }
         }
         #[inline(always)]
+        unsafe fn mul(a: __m512, b: __m512) -> __m512 {
+            // SAFETY: as above, the trait contract gives the target features.
+            unsafe { _mm512_mul_ps(a, b) }
+        }
+        #[inline(always)]
         unsafe fn reduce(v: __m512) -> f32 {
             // SAFETY: as above, the trait contract gives the target features.
             unsafe { _mm512_reduce_add_ps(v) }
+        }
+        #[inline(always)]
+        unsafe fn load_bytes(p: *const u8) -> __m512 {
+            // SAFETY: the caller guarantees 16 readable bytes at `p`; target features as above.
+            unsafe { _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(p.cast()))) }
         }
         #[inline(always)]
         unsafe fn load(p: *const f32, mask: __mmask16) -> __m512 {
@@ -199,6 +230,16 @@ mod x86 {
         unsafe fn mul_add(a: __m256, b: __m256, c: __m256) -> __m256 {
             // SAFETY: as above, the trait contract gives the target features.
             unsafe { _mm256_fmadd_ps(a, b, c) }
+        }
+        #[inline(always)]
+        unsafe fn mul(a: __m256, b: __m256) -> __m256 {
+            // SAFETY: as above, the trait contract gives the target features.
+            unsafe { _mm256_mul_ps(a, b) }
+        }
+        #[inline(always)]
+        unsafe fn load_bytes(p: *const u8) -> __m256 {
+            // SAFETY: the caller guarantees 8 readable bytes at `p`; target features as above.
+            unsafe { _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(p.cast()))) }
         }
         #[inline(always)]
         unsafe fn reduce(v: __m256) -> f32 {

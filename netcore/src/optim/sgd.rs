@@ -1,6 +1,7 @@
 //! Stochastic gradient descent, with optional momentum and Nesterov momentum.
 
 use super::Optimizer;
+use crate::kernels;
 
 /// Stochastic gradient descent with Keras' update rule and defaults (learning rate 0.01, no
 /// momentum).
@@ -72,9 +73,7 @@ impl Optimizer for Sgd {
     fn update(&mut self, offset: usize, params: &mut [f32], grads: &[f32]) {
         let lr = self.learning_rate;
         if self.momentum == 0.0 {
-            for (w, g) in params.iter_mut().zip(grads) {
-                *w -= lr * g;
-            }
+            kernels::axpy(-lr, grads, params);
             return;
         }
         let m = self.momentum;
