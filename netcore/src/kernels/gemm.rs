@@ -291,6 +291,12 @@ unsafe fn tile<S: Simd, const R: usize, const NV: usize>(
         let a = ops.a.add(row * ops.a_row);
         for kk in k {
             let a_k: [f32; R] = std::array::from_fn(|r| *a.add(r * ops.a_row + kk * ops.a_col));
+            // A single row (one sample, as in `predict`) skips its zero inputs: MNIST pixels and
+            // relu outputs are mostly zero, and skipping saves reading that row of B. With
+            // several rows the all-zero test mispredicts on real data and costs more than it saves.
+            if R == 1 && a_k[0] == 0.0 {
+                continue;
+            }
             let b = ops.b.add(kk * ops.ldb + col);
             let b_k: [S::V; NV] = std::array::from_fn(|v| S::load(b.add(v * S::LANES), masks[v]));
             for r in 0..R {
