@@ -5,7 +5,18 @@ use syn::{Attribute, Ident, LitBool, LitInt, Path, Visibility};
 
 /// One invocation: one or more network definitions.
 pub struct Input {
-    pub networks: Vec<NetworkDef>,
+    pub networks: Vec<Definition>,
+}
+
+/// A network definition, or what is known of one whose syntax is wrong past its name.
+pub enum Definition {
+    Ok(NetworkDef),
+    Broken {
+        attrs: Vec<Attribute>,
+        vis: Visibility,
+        name: Ident,
+        error: syn::Error,
+    },
 }
 
 /// `[attrs] [vis] struct Name<IN => Layer => Layer ...>;`

@@ -22,15 +22,23 @@ pub fn network(input: TokenStream) -> TokenStream {
     expand(input).into()
 }
 
-/// Checks and generates every network of one invocation. Networks that fail their checks are
+/// Checks and generates every network of one invocation. Networks with syntax errors or failed checks are
 /// replaced by stubs next to the errors, so code naming them does not cascade into more errors.
 fn expand(input: ast::Input) -> proc_macro2::TokenStream {
     input
         .networks
         .into_iter()
-        .map(|def| match check::network(&def) {
-            Ok(model) => codegen::network(&model),
-            Err(error) => codegen::fallback(&def, &error),
+        .map(|definition| match definition {
+            ast::Definition::Ok(def) => match check::network(&def) {
+                Ok(model) => codegen::network(&model),
+                Err(error) => codegen::fallback(&def.attrs, &def.vis, &def.name, &error),
+            },
+            ast::Definition::Broken {
+                attrs,
+                vis,
+                name,
+                error,
+            } => codegen::fallback(&attrs, &vis, &name, &error),
         })
         .collect()
 }

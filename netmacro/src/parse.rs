@@ -6,7 +6,7 @@ use syn::parse::{Parse, ParseStream, Parser};
 use syn::punctuated::Punctuated;
 use syn::{Attribute, Ident, LitBool, LitInt, Path, Token, Visibility};
 
-use crate::ast::{Input, LayerArg, LayerDef, NetworkDef, OptionValue, Size};
+use crate::ast::{Definition, Input, LayerArg, LayerDef, NetworkDef, OptionValue, Size};
 
 const EXAMPLE: &str = "`pub struct Mnist<784 => Dense(64, relu) => Dense(10, softmax)>;`";
 
@@ -14,7 +14,7 @@ impl Parse for Input {
     fn parse(input: ParseStream) -> syn::Result<Self> {
         let mut networks = Vec::new();
         while !input.is_empty() {
-            networks.push(input.parse()?);
+            networks.push(definition(input)?);
         }
         if networks.is_empty() {
             return Err(input.error(format_args!(
@@ -25,75 +25,104 @@ impl Parse for Input {
     }
 }
 
-impl Parse for NetworkDef {
-    fn parse(input: ParseStream) -> syn::Result<Self> {
-        let attrs = input.call(Attribute::parse_outer)?;
-        let vis: Visibility = input.parse()?;
-        if !input.peek(Token![struct]) {
-            return Err(input.error(format_args!("expected `struct`, e.g. {EXAMPLE}")));
-        }
-        input.parse::<Token![struct]>()?;
-        let name: Ident = input.parse()?;
-        if !input.peek(Token![<]) {
-            return Err(input.error(format_args!(
-                "expected `<` and the network's layers after `{name}`, e.g. {EXAMPLE}"
-            )));
-        }
-        input.parse::<Token![<]>()?;
-
-        if input.peek(Ident) && input.peek2(syn::token::Paren) {
-            let layer: Ident = input.fork().parse()?;
-            return Err(syn::Error::new(
-                layer.span(),
-                format_args!(
-                    "missing input size: `{name}` must start with the width of its input, e.g. `<784 => {layer}(..) ...>`"
-                ),
-            ));
-        }
-        let input_size = input.parse::<Size>().map_err(|_| {
-            input.error(format_args!(
-                "expected the input size of `{name}` (an integer or a `const`), e.g. {EXAMPLE}"
-            ))
-        })?;
-
-        let mut layers = Vec::new();
-        while !input.peek(Token![>]) {
-            if !input.peek(Token![=>]) {
-                return Err(
-                    input.error("expected `=>` followed by a layer, or `>` to end the network")
-                );
-            }
-            let arrow: Token![=>] = input.parse()?;
-            if input.peek(Token![>]) || input.peek(Token![=>]) || input.is_empty() {
-                return Err(syn::Error::new_spanned(
-                    arrow,
-                    "expected a layer after `=>`, e.g. `=> Dense(10, softmax)`",
-                ));
-            }
-            layers.push(input.parse()?);
-        }
-        let close: Token![>] = input.parse()?;
-        if layers.is_empty() {
-            return Err(syn::Error::new_spanned(
-                close,
-                format_args!(
-                    "`{name}` has no layers: expected `=> Layer` after its input size, e.g. {EXAMPLE}"
-                ),
-            ));
-        }
-        input.parse::<Token![;]>().map_err(|_| {
-            input.error(format_args!(
-                "expected `;` after the definition of `{name}`"
-            ))
-        })?;
-        Ok(NetworkDef {
+/// One `[attrs] [vis] struct Name<...>;`. Once the name is known, a syntax error in the rest
+/// becomes a [`Definition::Broken`] and parsing resumes after the next `;`, so the other
+/// networks of the invocation are still checked and this one still gets a stub.
+fn definition(input: ParseStream) -> syn::Result<Definition> {
+    let attrs = input.call(Attribute::parse_outer)?;
+    let vis: Visibility = input.parse()?;
+    if !input.peek(Token![struct]) {
+        return Err(input.error(format_args!("expected `struct`, e.g. {EXAMPLE}")));
+    }
+    input.parse::<Token![struct]>()?;
+    let name: Ident = input.parse()?;
+    match shape(input, &name) {
+        Ok((input_size, layers)) => Ok(Definition::Ok(NetworkDef {
             attrs,
             vis,
             name,
             input: input_size,
             layers,
-        })
+        })),
+        Err(error) => {
+            skip_past_semicolon(input)?;
+            Ok(Definition::Broken {
+                attrs,
+                vis,
+                name,
+                error,
+            })
+        }
     }
+}
+
+/// Skips token trees up to and including the next top-level `;`, or to the end.
+fn skip_past_semicolon(input: ParseStream) -> syn::Result<()> {
+    input.step(|cursor| {
+        let mut rest = *cursor;
+        while let Some((tree, next)) = rest.token_tree() {
+            rest = next;
+            if matches!(&tree, proc_macro2::TokenTree::Punct(p) if p.as_char() == ';') {
+                break;
+            }
+        }
+        Ok(((), rest))
+    })
+}
+
+/// `<IN => Layer => ...>;` after the network's name.
+fn shape(input: ParseStream, name: &Ident) -> syn::Result<(Size, Vec<LayerDef>)> {
+    if !input.peek(Token![<]) {
+        return Err(input.error(format_args!(
+            "expected `<` and the network's layers after `{name}`, e.g. {EXAMPLE}"
+        )));
+    }
+    input.parse::<Token![<]>()?;
+
+    if input.peek(Ident) && input.peek2(syn::token::Paren) {
+        let layer: Ident = input.fork().parse()?;
+        return Err(syn::Error::new(
+            layer.span(),
+            format_args!(
+                "missing input size: `{name}` must start with the width of its input, e.g. `<784 => {layer}(..) ...>`"
+            ),
+        ));
+    }
+    let input_size = input.parse::<Size>().map_err(|_| {
+        input.error(format_args!(
+            "expected the input size of `{name}` (an integer or a `const`), e.g. {EXAMPLE}"
+        ))
+    })?;
+
+    let mut layers = Vec::new();
+    while !input.peek(Token![>]) {
+        if !input.peek(Token![=>]) {
+            return Err(input.error("expected `=>` followed by a layer, or `>` to end the network"));
+        }
+        let arrow: Token![=>] = input.parse()?;
+        if input.peek(Token![>]) || input.peek(Token![=>]) || input.is_empty() {
+            return Err(syn::Error::new_spanned(
+                arrow,
+                "expected a layer after `=>`, e.g. `=> Dense(10, softmax)`",
+            ));
+        }
+        layers.push(input.parse()?);
+    }
+    let close: Token![>] = input.parse()?;
+    if layers.is_empty() {
+        return Err(syn::Error::new_spanned(
+            close,
+            format_args!(
+                "`{name}` has no layers: expected `=> Layer` after its input size, e.g. {EXAMPLE}"
+            ),
+        ));
+    }
+    input.parse::<Token![;]>().map_err(|_| {
+        input.error(format_args!(
+            "expected `;` after the definition of `{name}`"
+        ))
+    })?;
+    Ok((input_size, layers))
 }
 
 impl Parse for LayerDef {

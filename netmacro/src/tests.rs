@@ -9,9 +9,13 @@ fn expand(tokens: proc_macro2::TokenStream) -> String {
     prettyplease::unparse(&file)
 }
 
+/// The syntax error of an invocation, whether it stops the parse or leaves a broken definition.
 fn parse_error(tokens: proc_macro2::TokenStream) -> String {
     match syn::parse2::<crate::ast::Input>(tokens) {
-        Ok(_) => panic!("the input should not parse"),
+        Ok(input) => match input.networks.into_iter().next() {
+            Some(crate::ast::Definition::Broken { error, .. }) => error.to_string(),
+            _ => panic!("the input should not parse"),
+        },
         Err(err) => err.to_string(),
     }
 }
@@ -50,10 +54,10 @@ fn dense_layers_become_typed_fields_with_their_shapes() {
             "pub struct Mnist {",
             "pub dense_1: ::netdsl::__private::Dense<784, 64, ::netdsl::__private::Relu>,",
             "pub dense_2: ::netdsl::__private::Dense<64, 10, ::netdsl::__private::Softmax>,",
-            "pub struct MnistTape<const BATCH: usize> {",
-            "pub dense_1: ::netdsl::__private::Box<[[f32; 64]; BATCH]>,",
-            "pub dense_2: ::netdsl::__private::Box<[[f32; 10]; BATCH]>,",
-            "pub dense_1_grad: ::netdsl::__private::Box<[[f32; 64]; BATCH]>,",
+            "pub struct MnistTape<const NETDSL_BATCH: usize> {",
+            "pub dense_1: ::netdsl::__private::Box<[[f32; 64]; NETDSL_BATCH]>,",
+            "pub dense_2: ::netdsl::__private::Box<[[f32; 10]; NETDSL_BATCH]>,",
+            "pub dense_1_grad: ::netdsl::__private::Box<[[f32; 64]; NETDSL_BATCH]>,",
             "pub struct MnistGrads {",
             "impl ::netdsl::__private::Network for Mnist {",
             "type Input = [f32; 784];",
@@ -130,7 +134,7 @@ fn const_sizes_become_const_expressions() {
             "pub dense_1: ::netdsl::__private::Dense<{ sizes::IN }, { HIDDEN }, ::netdsl::__private::Relu>,",
             "pub dense_2: ::netdsl::__private::Dense<{ HIDDEN }, 10, ::netdsl::__private::Softmax>,",
             "type Input = [f32; sizes::IN];",
-            "pub dense_1: ::netdsl::__private::Box<[[f32; HIDDEN]; BATCH]>,",
+            "pub dense_1: ::netdsl::__private::Box<[[f32; HIDDEN]; NETDSL_BATCH]>,",
         ],
     );
 }
@@ -175,6 +179,22 @@ fn a_bad_network_expands_to_its_errors_and_a_stub() {
         ],
     );
     assert!(!out.contains("impl"), "no impl for a bad network:\n{out}");
+}
+
+#[test]
+fn a_syntax_error_leaves_a_stub_and_the_next_network_intact() {
+    let out = expand(quote! {
+        pub struct Broken<784 => Dense(64, relu) =>>;
+        pub struct Fine<2 => Dense(1, sigmoid)>;
+    });
+    assert_contains(
+        &out,
+        &[
+            "compile_error! { \"expected a layer after `=>`, e.g. `=> Dense(10, softmax)`\" }",
+            "pub struct Broken;",
+            "impl ::netdsl::__private::Network for Fine {",
+        ],
+    );
 }
 
 #[test]

@@ -282,7 +282,7 @@ mod tests {
         let err = Dataset::<1, 3>::from_classes(vec![[1.0], [2.0]], vec![0, 3]).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "sample 1 has class 3, but the dataset has 3 outputs (classes 0 to 2)"
+            "sample 1 has class 3, but the dataset has only 3 outputs"
         );
         let err = Dataset::<2, 3>::from_bytes(vec![1, 2, 3], 1.0, vec![0, 1]).unwrap_err();
         assert!(matches!(err, Error::LengthMismatch { .. }), "{err}");

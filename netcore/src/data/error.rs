@@ -36,6 +36,14 @@ pub enum Error {
         /// Bytes present.
         found: u64,
     },
+    /// The file's header announces more data than can be addressed.
+    #[error("`{}` is not a valid IDX file: its header announces dimensions {dims:?}, too large to hold", path.display())]
+    SizeOverflow {
+        /// The file.
+        path: PathBuf,
+        /// The dimensions in the header.
+        dims: Vec<usize>,
+    },
     /// The file has bytes past the data its header announces.
     #[error("`{}` has data past the {expected} bytes its header announces", path.display())]
     TrailingData {
@@ -87,7 +95,7 @@ pub enum Error {
         targets: usize,
     },
     /// A class index is not below the number of outputs.
-    #[error("sample {index} has class {class}, but the dataset has {classes} outputs (classes 0 to {})", classes - 1)]
+    #[error("sample {index} has class {class}, but the dataset has only {classes} outputs")]
     ClassOutOfRange {
         /// The sample.
         index: usize,

@@ -85,10 +85,9 @@ fn read_from(reader: &mut dyn Read, path: &Path, dims: usize) -> Result<IdxArray
         .iter()
         .try_fold(1_u64, |acc, &d| acc.checked_mul(d as u64));
     let Some(len) = len else {
-        return Err(Error::Truncated {
+        return Err(Error::SizeOverflow {
             path: path_buf(),
-            expected: u64::MAX,
-            found: header_len,
+            dims: shape,
         });
     };
 
@@ -202,5 +201,13 @@ mod tests {
     fn a_header_announcing_huge_sizes_fails_without_reserving_them() {
         let err = parse(&[0, 0, 8, 2, 255, 255, 255, 255, 255, 255, 255, 255, 1], 2).unwrap_err();
         assert!(matches!(err, Error::Truncated { found: 13, .. }), "{err}");
+    }
+
+    #[test]
+    fn a_header_whose_sizes_overflow_is_an_error() {
+        let mut bytes = vec![0, 0, 8, 3];
+        bytes.extend([255; 12]);
+        let err = parse(&bytes, 3).unwrap_err();
+        assert!(matches!(err, Error::SizeOverflow { .. }), "{err}");
     }
 }

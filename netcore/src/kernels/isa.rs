@@ -50,15 +50,18 @@ impl Isa {
     }
 
     /// The path the kernels use: the fastest this CPU supports, unless the environment variable
-    /// `NETDSL_ISA` names a slower supported one (`avx2+fma` or `portable`), which benchmarks
-    /// use to compare paths. Decided once per process.
+    /// `NETDSL_ISA` names another (`avx512`, `avx2+fma` or `portable`), which benchmarks use to
+    /// compare paths; a name that is unknown or not supported by this CPU selects `portable`.
+    ///
+    /// Decided once per process, on the first call. Reading the environment allocates, so
+    /// layer constructors and `Trainer::new` call this before any hot path runs.
     pub fn selected() -> Isa {
         static SELECTED: OnceLock<Isa> = OnceLock::new();
         *SELECTED.get_or_init(|| {
             let requested = std::env::var("NETDSL_ISA").ok();
             let mut supported = Isa::supported();
             match requested {
-                Some(name) => Isa::supported()
+                Some(name) => supported
                     .find(|isa| isa.name() == name)
                     .unwrap_or(Isa::Portable),
                 None => supported.next().unwrap_or(Isa::Portable),

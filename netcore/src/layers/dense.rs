@@ -16,7 +16,7 @@ use crate::layer::Layer;
 /// `I` inputs, `O` outputs, activation `A`. Weights are stored input-major, `W[i][o]`, so the
 /// batch loops run along contiguous output rows. This is Keras' `(in, out)` kernel layout;
 /// PyTorch's `nn.Linear.weight` is `(out, in)` and must be transposed when imported. The
-/// parameters live on the heap, so a `Dense<784, 64, Relu>` is three words on the stack.
+/// parameters live on the heap, so a `Dense<784, 64, Relu>` is two words on the stack.
 ///
 /// ```
 /// use netcore::activation::Relu;
@@ -47,6 +47,7 @@ impl<const I: usize, const O: usize, A> Dense<I, O, A> {
     /// Glorot-uniform weights (Keras' default): `W ~ U(-l, l)`, `l = √(6 / (I + O))`, and a
     /// zero bias when `bias` is true.
     pub fn glorot_uniform<R: Rng + ?Sized>(rng: &mut R, bias: bool) -> Self {
+        crate::kernels::Isa::selected(); // see `Isa::selected`: decided before any hot path runs
         let limit = (6.0 / (I + O) as f64).sqrt() as f32;
         let mut weights: Box<[[f32; O]; I]> = bytemuck::zeroed_box();
         for w in weights.as_flattened_mut() {
@@ -61,6 +62,7 @@ impl<const I: usize, const O: usize, A> Dense<I, O, A> {
 
     /// A layer with the given weights (`W[i][o]`, Keras' layout) and optional bias.
     pub fn from_parameters(weights: [[f32; O]; I], bias: Option<[f32; O]>) -> Self {
+        crate::kernels::Isa::selected(); // see `Isa::selected`: decided before any hot path runs
         let mut boxed: Box<[[f32; O]; I]> = bytemuck::zeroed_box();
         *boxed = weights;
         Self {

@@ -15,7 +15,9 @@ use crate::optim::Optimizer;
 
 /// A network's training state for batches of `B` samples: optimizer, loss, and every buffer a
 /// step needs, allocated once by [`Trainer::new`] (Keras' `model.compile`). After that,
-/// [`Trainer::train_epoch`] and [`Trainer::evaluate`] allocate nothing.
+/// [`Trainer::evaluate`] allocates nothing, nor does [`Trainer::train_epoch`] once it has sized
+/// its shuffling order to the dataset (on its first call for a dataset of a new length, or at the
+/// start of [`Trainer::fit`]).
 ///
 /// ```
 /// use netcore::activation::Sigmoid;
@@ -111,6 +113,9 @@ where
     pub fn new(network: &N, mut optimizer: O, loss: L) -> Self {
         assert!(B > 0, "a batch needs at least one sample");
         optimizer.prepare(network.parameter_count());
+        // Decide the kernels' instruction set now: deciding reads the environment, which
+        // allocates, and must not happen inside the first step.
+        crate::kernels::Isa::selected();
         Self {
             optimizer,
             loss,
@@ -139,6 +144,9 @@ where
     where
         N: Network<Input = [f32; IN], Output = [f32; OUT]>,
     {
+        // Every fit starts from the dataset's own order, so the same seed gives the same batches
+        // however the trainer was used before.
+        self.reset_order(data.len());
         let mut rng = StdRng::seed_from_u64(options.seed);
         let mut history = History::with_capacity(options.epochs);
         let steps = data.len().div_ceil(B);
@@ -161,7 +169,8 @@ where
         history
     }
 
-    /// One pass over `data` in batches of `B`, shuffled with `rng` when given. Returns the
+    /// One pass over `data` in batches of `B`, shuffling the order left by the previous epoch
+    /// with `rng` when given. Returns the
     /// training loss and accuracy averaged over the epoch. The last batch may be partial: its
     /// missing rows get a zero gradient and the mean is taken over the rows present.
     pub fn train_epoch<const IN: usize, const OUT: usize>(
@@ -174,8 +183,7 @@ where
         N: Network<Input = [f32; IN], Output = [f32; OUT]>,
     {
         if self.order.len() != data.len() {
-            self.order.clear();
-            self.order.extend(0..data.len());
+            self.reset_order(data.len());
         }
         if let Some(rng) = rng {
             self.order.shuffle(rng);
@@ -194,6 +202,12 @@ where
             self.train_batch(network, rows, &mut totals);
         }
         totals.metrics()
+    }
+
+    /// The order of samples becomes `0..len`, reusing the buffer's capacity.
+    fn reset_order(&mut self, len: usize) {
+        self.order.clear();
+        self.order.extend(0..len);
     }
 
     fn train_batch<const IN: usize, const OUT: usize>(

@@ -9,8 +9,14 @@ mod structs;
 use proc_macro2::{Literal, TokenStream};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
 
-use crate::ast::NetworkDef;
 use crate::check::{Layer, LayerKind, Model, Width};
+
+/// The batch-size parameter of generated items. Hygiene does not separate generic parameters
+/// from the user's names (a `const BATCH` used as a layer size would be captured), so it has a
+/// name of its own.
+fn batch() -> syn::Ident {
+    quote::format_ident!("NETDSL_BATCH")
+}
 
 /// The facade's hidden module.
 fn private() -> TokenStream {
@@ -19,21 +25,52 @@ fn private() -> TokenStream {
 
 /// Everything `network!` generates for one network.
 pub fn network(model: &Model) -> TokenStream {
+    let size_checks = size_checks(model);
     let structs = structs::generate(model);
     let network_impl = network_impl::generate(model);
     quote! {
+        #size_checks
         #structs
         #network_impl
     }
 }
 
+/// Sizes given as `const` items are only known to rustc: each gets a const assertion, spanned on
+/// the user's token, that it is at least 1 (literal sizes were checked by the macro).
+///
+/// Expands to: `const _: () = ::core::assert!(HIDDEN >= 1, "`Dense(HIDDEN, relu)`: ...");`
+fn size_checks(model: &Model) -> TokenStream {
+    let input = std::iter::once((
+        &model.input,
+        format!("the input size of `{}` must be at least 1", model.name),
+    ));
+    let units = model.layers.iter().map(|l| {
+        (
+            &l.output,
+            format!("`{}`: the number of units must be at least 1", l.text),
+        )
+    });
+    input
+        .chain(units)
+        .filter_map(|(width, message)| match width {
+            Width::Const(path) => {
+                let span = syn::spanned::Spanned::span(path);
+                Some(quote_spanned!(span=> const _: () = ::core::assert!(#path >= 1, #message);))
+            }
+            Width::Literal(..) => None,
+        })
+        .collect()
+}
+
 /// The errors of a network that failed its checks, and a stub of its struct, so that code
 /// naming the network reports nothing more than the errors themselves.
-pub fn fallback(def: &NetworkDef, error: &syn::Error) -> TokenStream {
+pub fn fallback(
+    attrs: &[syn::Attribute],
+    vis: &syn::Visibility,
+    name: &syn::Ident,
+    error: &syn::Error,
+) -> TokenStream {
     let errors = error.to_compile_error();
-    let NetworkDef {
-        attrs, vis, name, ..
-    } = def;
     quote! {
         #errors
         #(#attrs)*
@@ -76,10 +113,11 @@ impl Layer {
         }
     }
 
-    /// A batch of this layer's outputs, `[[f32; 64]; BATCH]`.
+    /// A batch of this layer's outputs, `[[f32; 64]; NETDSL_BATCH]`.
     fn output_batch(&self) -> TokenStream {
         let width = self.output.value();
-        quote!([[f32; #width]; BATCH])
+        let batch = batch();
+        quote!([[f32; #width]; #batch])
     }
 
     /// The tape field holding `dL/dy` for this layer's output.

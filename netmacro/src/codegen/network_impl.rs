@@ -3,11 +3,12 @@
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
-use super::private;
+use super::{batch, private};
 use crate::check::Model;
 
 pub fn generate(model: &Model) -> TokenStream {
     let p = private();
+    let batch = batch();
     let Model {
         name,
         layers,
@@ -106,10 +107,10 @@ pub fn generate(model: &Model) -> TokenStream {
             type Input = [f32; #input_width];
             type Output = [f32; #output_width];
             type OutputActivation = <#last_type as #p::Layer>::Activation;
-            type Tape<const BATCH: usize> = #tape<BATCH>;
+            type Tape<const #batch: usize> = #tape<#batch>;
             type Grads = #grads;
 
-            fn new_tape<const BATCH: usize>(&self) -> #tape<BATCH> {
+            fn new_tape<const #batch: usize>(&self) -> #tape<#batch> {
                 #tape {
                     #( #fields: #p::zeroed_box(), )*
                     #( #grad_fields: #p::zeroed_box(), )*
@@ -120,20 +121,20 @@ pub fn generate(model: &Model) -> TokenStream {
                 #grads { #( #fields: #p::Layer::new_grads(&self.#fields), )* }
             }
 
-            fn forward<'tape, const BATCH: usize>(
+            fn forward<'tape, const #batch: usize>(
                 &self,
-                x: &[[f32; #input_width]; BATCH],
-                tape: &'tape mut #tape<BATCH>,
-            ) -> &'tape [[f32; #output_width]; BATCH] {
+                x: &[[f32; #input_width]; #batch],
+                tape: &'tape mut #tape<#batch>,
+            ) -> &'tape [[f32; #output_width]; #batch] {
                 #( #forward )*
                 &*tape.#last_field
             }
 
-            fn backward<const BATCH: usize>(
+            fn backward<const #batch: usize>(
                 &self,
-                x: &[[f32; #input_width]; BATCH],
-                tape: &mut #tape<BATCH>,
-                output_delta: &[[f32; #output_width]; BATCH],
+                x: &[[f32; #input_width]; #batch],
+                tape: &mut #tape<#batch>,
+                output_delta: &[[f32; #output_width]; #batch],
                 grads: &mut #grads,
             ) {
                 #( #backward )*

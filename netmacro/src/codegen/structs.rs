@@ -3,11 +3,12 @@
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
-use super::private;
+use super::{batch, private};
 use crate::check::Model;
 
 pub fn generate(model: &Model) -> TokenStream {
     let p = private();
+    let batch = batch();
     let Model {
         attrs,
         vis,
@@ -53,7 +54,7 @@ pub fn generate(model: &Model) -> TokenStream {
         })
         .collect();
     let tape_doc = format!(
-        "Every intermediate of a batch of `BATCH` samples through [`{name}`] that its backward pass needs, allocated once on the heap."
+        "Every intermediate of a batch of `NETDSL_BATCH` samples through [`{name}`] that its backward pass needs, allocated once on the heap."
     );
     let grads_doc = format!("The gradients of every parameter of [`{name}`], one field per layer.");
     let new_doc =
@@ -61,7 +62,7 @@ pub fn generate(model: &Model) -> TokenStream {
 
     // Expands to:
     //     #[attrs] pub struct Mnist { pub dense_1: Dense<784, 64, Relu>, pub dense_2: ... }
-    //     pub struct MnistTape<const BATCH: usize> { dense_1: Box<[[f32; 64]; BATCH]>, ..., dense_1_grad: ... }
+    //     pub struct MnistTape<const NETDSL_BATCH: usize> { dense_1: Box<[[f32; 64]; NETDSL_BATCH]>, ..., dense_1_grad: ... }
     //     pub struct MnistGrads { pub dense_1: <Dense<..> as Layer>::Grads, ... }
     //     impl Mnist { pub fn new<R: Rng + ?Sized>(rng: &mut R) -> Self { ... } }
     quote! {
@@ -74,7 +75,7 @@ pub fn generate(model: &Model) -> TokenStream {
         }
 
         #[doc = #tape_doc]
-        #vis struct #tape<const BATCH: usize> {
+        #vis struct #tape<const #batch: usize> {
             #(
                 #[doc = #output_docs]
                 pub #fields: #p::Box<#outputs>,

@@ -1,7 +1,7 @@
 use netdsl::prelude::*;
 
 network! {
-    pub struct Mnist<784 => Dense(64, relu, bais = false) => Dense(10, softmax, bias = 0)>;
+    pub struct Mnist<784 => Dense(64, relu, bais = false) => Dense(10, softmax)>;
 }
 
 fn main() {}

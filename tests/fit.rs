@@ -1,0 +1,124 @@
+//! `fit` on small data: deterministic for a seed, correct with a partial last batch.
+
+use netdsl::prelude::*;
+
+network! {
+    #[derive(Clone)]
+    struct Xor<2 => Dense(8, tanh) => Dense(1, sigmoid)>;
+}
+
+fn xor(copies: usize) -> Dataset<2, 1> {
+    let inputs = [[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]];
+    let targets = [[0.0], [1.0], [1.0], [0.0]];
+    Dataset::from_arrays(inputs.repeat(copies), targets.repeat(copies)).unwrap()
+}
+
+#[test]
+fn the_same_seed_gives_the_same_history_whatever_the_trainer_did_before() {
+    let data = xor(8);
+    let start = Xor::new(&mut StdRng::seed_from_u64(1));
+    let mut trainer = Trainer::<_, _, _, 4>::new(&start, Sgd::new(0.3), BinaryCrossentropy);
+    let options = Fit::epochs(5).seed(7).verbose(Verbose::Silent);
+
+    let mut first = start.clone();
+    let a = trainer.fit(&mut first, &data, options);
+    let mut second = start.clone();
+    let b = trainer.fit(&mut second, &data, options);
+    assert_eq!(a.loss, b.loss);
+    assert_eq!(a.accuracy, b.accuracy);
+    assert_eq!(first.predict(&[1.0, 0.0]), second.predict(&[1.0, 0.0]));
+
+    let mut third = start.clone();
+    let c = trainer.fit(&mut third, &data, options.seed(8));
+    assert_ne!(a.loss, c.loss, "another seed shuffles differently");
+}
+
+#[test]
+fn a_partial_last_batch_trains_on_its_rows_only() {
+    // Five samples in batches of four: the second batch has one row, and the three rows left
+    // over from the first batch must not leak into its gradient or its loss.
+    let data = Dataset::<2, 1>::from_arrays(
+        vec![[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0], [0.5, 0.5]],
+        vec![[0.0], [1.0], [1.0], [0.0], [1.0]],
+    )
+    .unwrap();
+    let mut model = Xor::new(&mut StdRng::seed_from_u64(2));
+    let mut trainer =
+        Trainer::<_, _, _, 4>::new(&model, Sgd::new(0.5).momentum(0.9), BinaryCrossentropy);
+    let history = trainer.fit(
+        &mut model,
+        &data,
+        Fit::epochs(400).shuffle(false).verbose(Verbose::Silent),
+    );
+    assert!(
+        history.loss[399] < 0.1 * history.loss[0],
+        "loss {} -> {}",
+        history.loss[0],
+        history.loss[399]
+    );
+    assert_eq!(trainer.evaluate(&model, &data).accuracy, 1.0);
+
+    // evaluate's mean is over the five samples, not over two batches of four.
+    let by_hand: f32 = (0..data.len())
+        .map(|i| BinaryCrossentropy.loss(&model.predict(&data.input(i)), &data.target(i)))
+        .sum::<f32>()
+        / 5.0;
+    let evaluated = trainer.evaluate(&model, &data).loss;
+    assert!(
+        (evaluated - by_hand).abs() < 1e-6,
+        "evaluate {evaluated}, by hand {by_hand}"
+    );
+}
+
+#[test]
+fn validation_data_fills_the_validation_history() {
+    let data = xor(4);
+    let mut model = Xor::new(&mut StdRng::seed_from_u64(3));
+    let mut trainer = Trainer::<_, _, _, 4>::new(&model, Sgd::new(0.3), BinaryCrossentropy);
+    let history = trainer.fit(
+        &mut model,
+        &data,
+        Fit::epochs(3)
+            .validation_data(&data)
+            .verbose(Verbose::Silent),
+    );
+    assert_eq!(
+        (
+            history.epochs(),
+            history.val_loss.len(),
+            history.val_accuracy.len()
+        ),
+        (3, 3, 3)
+    );
+    assert_eq!(history.val_loss[2], trainer.evaluate(&model, &data).loss);
+}
+
+#[test]
+fn rows_missing_from_a_batch_add_nothing_to_the_step() {
+    // One sample in a batch of four must give exactly the step of a batch of one.
+    let data = Dataset::<2, 1>::from_arrays(vec![[0.3, -0.7]], vec![[1.0]]).unwrap();
+    let start = Xor::new(&mut StdRng::seed_from_u64(4));
+    let (mut in_four, mut in_one) = (start.clone(), start.clone());
+    Trainer::<_, _, _, 4>::new(&start, Sgd::new(0.5), BinaryCrossentropy).train_epoch(
+        &mut in_four,
+        &data,
+        None,
+    );
+    Trainer::<_, _, _, 1>::new(&start, Sgd::new(0.5), BinaryCrossentropy).train_epoch(
+        &mut in_one,
+        &data,
+        None,
+    );
+    for x in [[0.0, 0.0], [1.0, -1.0], [0.3, -0.7]] {
+        let (a, b) = (in_four.predict(&x)[0], in_one.predict(&x)[0]);
+        assert!(
+            (a - b).abs() < 1e-6,
+            "at {x:?}: batch of four {a}, batch of one {b}"
+        );
+    }
+    assert_ne!(
+        in_one.predict(&[0.3, -0.7]),
+        start.predict(&[0.3, -0.7]),
+        "the step changed the model"
+    );
+}

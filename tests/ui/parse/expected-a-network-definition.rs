@@ -1,0 +1,7 @@
+use netdsl::prelude::*;
+
+network! {
+
+}
+
+fn main() {}

@@ -1,0 +1,7 @@
+use netdsl::prelude::*;
+
+network! {
+    pub struct Mnist;
+}
+
+fn main() {}
