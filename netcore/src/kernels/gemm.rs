@@ -289,14 +289,7 @@ unsafe fn tile<S: Simd, const R: usize, const NV: usize>(
             }
         }
         let a = ops.a.add(row * ops.a_row);
-        for kk in k {
-            let a_k: [f32; R] = std::array::from_fn(|r| *a.add(r * ops.a_row + kk * ops.a_col));
-            // A single row (one sample, as in `predict`) skips its zero inputs: MNIST pixels and
-            // relu outputs are mostly zero, and skipping saves reading that row of B. With
-            // several rows the all-zero test mispredicts on real data and costs more than it saves.
-            if R == 1 && a_k[0] == 0.0 {
-                continue;
-            }
+        let fma_row = |acc: &mut [[S::V; NV]; R], kk: usize, a_k: [f32; R]| {
             let b = ops.b.add(kk * ops.ldb + col);
             let b_k: [S::V; NV] = std::array::from_fn(|v| S::load(b.add(v * S::LANES), masks[v]));
             for r in 0..R {
@@ -304,6 +297,33 @@ unsafe fn tile<S: Simd, const R: usize, const NV: usize>(
                 for v in 0..NV {
                     acc[r][v] = S::mul_add(x, b_k[v], acc[r][v]);
                 }
+            }
+        };
+        if R == 1 {
+            // A single row (one sample, as in `predict`) skips its zero inputs: MNIST pixels and
+            // relu outputs are mostly zero, and each skip saves reading a row of B. The nonzero
+            // positions are listed first without branches, so the data's pattern of zeros costs
+            // no mispredictions. (With several rows, zeros rarely line up across all of them.)
+            let mut nonzero = [0_usize; KC];
+            let mut count = 0;
+            for kk in k {
+                nonzero[count] = kk;
+                count += usize::from(*a.add(kk * ops.a_col) != 0.0);
+            }
+            for &kk in &nonzero[..count] {
+                fma_row(
+                    &mut acc,
+                    kk,
+                    std::array::from_fn(|_| *a.add(kk * ops.a_col)),
+                );
+            }
+        } else {
+            for kk in k {
+                fma_row(
+                    &mut acc,
+                    kk,
+                    std::array::from_fn(|r| *a.add(r * ops.a_row + kk * ops.a_col)),
+                );
             }
         }
         for (r, acc_row) in acc.iter().enumerate() {
