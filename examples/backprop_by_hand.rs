@@ -56,8 +56,10 @@ fn main() {
 
     // Forward pass on one sample, keeping the intermediates.
     let x = [[X1]];
-    let mut tape = net.new_tape::<1>();
-    let o1 = net.forward(&x, &mut tape)[0][0];
+    let mut tape = net.new_cache::<1>();
+    let mut o = [[0.0]];
+    net.forward(&x, &mut o, &mut tape);
+    let o1 = o[0][0];
     let [h1, h2] = tape.dense_1[0];
 
     // E = ½ (y - o1)² is not one of the Keras losses (their MSE is (y - o1)², twice as large),
@@ -65,7 +67,7 @@ fn main() {
     // generated backward pass.
     let delta = [[(o1 - Y) * o1 * (1.0 - o1)]];
     let mut grads = net.new_grads();
-    net.backward(&x, &mut tape, &delta, &mut grads);
+    net.backward(&x, &delta, None, &mut grads, &mut tape);
 
     let (w21, w22) = (OUTPUT_WEIGHTS[0][0], OUTPUT_WEIGHTS[1][0]);
     let d = (o1 - Y) * o1 * (1.0 - o1);

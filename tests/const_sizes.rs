@@ -21,9 +21,14 @@ fn const_sizes_shape_the_layers_and_the_tape() {
         model.parameter_count(),
         6 * 16 + 16 + 16 * 12 + 12 + 12 * 2 + 2
     );
-    let mut tape = model.new_tape::<4>();
-    let y = model.forward(&[[0.5; 6]; 4], &mut tape);
-    assert_eq!(y.len(), 4);
+    let mut tape = model.new_cache::<4>();
+    let mut y = [[0.0; 2]; 4];
+    model.forward(&[[0.5; 6]; 4], &mut y, &mut tape);
+    assert!(
+        y.iter()
+            .all(|row| (row.iter().sum::<f32>() - 1.0).abs() < 1e-5),
+        "softmax rows: {y:?}"
+    );
     let hidden: &[[f32; BATCH]; 4] = &tape.dense_1;
     assert!(hidden.iter().flatten().all(|v| *v >= 0.0), "relu outputs");
     let summary = model.summary().to_string();

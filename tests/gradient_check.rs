@@ -1,8 +1,70 @@
 //! The backward passes `network!` generates, checked against central finite differences of the
 //! loss in every parameter: for every activation, both fused losses and mean squared error,
-//! and networks of three layers.
+//! networks of three layers, and networks composed of other networks and a layer of our own.
 
+use netdsl::activation::Linear;
+use netdsl::layer::Initialize;
 use netdsl::prelude::*;
+
+mod encoders {
+    use netdsl::prelude::*;
+
+    network! {
+        /// A network defined in another module, used as a layer.
+        #[derive(Clone)]
+        pub struct Encoder<4 => Dense(5, tanh) => Dense(3, sigmoid)>;
+    }
+}
+
+/// `y = 2x` on three values: a layer of our own, without parameters.
+#[derive(Clone)]
+struct Scale2x;
+
+impl Layer for Scale2x {
+    type In = [f32; 3];
+    type Out = [f32; 3];
+    type Activation = Linear;
+    type Grads = ();
+    type Cache<const B: usize> = ();
+    const KIND: &'static str = "Scale2x";
+
+    fn new_cache<const B: usize>(&self) {}
+
+    fn forward<const B: usize>(&self, x: &[[f32; 3]; B], y: &mut [[f32; 3]; B], _: &mut ()) {
+        for (y, x) in y.iter_mut().flatten().zip(x.iter().flatten()) {
+            *y = 2.0 * x;
+        }
+    }
+
+    fn backward<const B: usize>(
+        &self,
+        _: &[[f32; 3]; B],
+        dz: &[[f32; 3]; B],
+        dx: Option<&mut [[f32; 3]; B]>,
+        _: &mut (),
+        _: &mut (),
+    ) {
+        if let Some(dx) = dx {
+            for (dx, dz) in dx.iter_mut().flatten().zip(dz.iter().flatten()) {
+                *dx = 2.0 * dz;
+            }
+        }
+    }
+
+    fn new_grads(&self) {}
+
+    fn parameter_count(&self) -> usize {
+        0
+    }
+
+    fn visit_parameters(&mut self, _: &(), _: &mut dyn FnMut(&mut [f32], &[f32])) {}
+}
+
+impl Initialize for Scale2x {
+    fn initialize<R: netdsl::rand::Rng + ?Sized>(_: &mut R) -> Self {
+        Scale2x
+    }
+}
 
 network! {
     /// Three layers ending in softmax, for categorical cross-entropy.
@@ -24,6 +86,14 @@ network! {
     /// A single layer, whose backward takes no input gradient.
     #[derive(Clone)]
     struct OneTanh<4 => Dense(2, tanh)>;
+
+    /// A network inside a network, then a layer of our own: gradients flow through both.
+    #[derive(Clone)]
+    struct Composed<4 => encoders::Encoder => Scale2x => Dense(2, softmax)>;
+
+    /// A network as the middle layer, so it must hand back its input gradient.
+    #[derive(Clone)]
+    struct Sandwich<4 => Dense(4, relu, bias = false) => encoders::Encoder => Dense(2, sigmoid)>;
 }
 
 const BATCH: usize = 3;
@@ -54,18 +124,14 @@ fn nudge<N: Network>(net: &mut N, index: usize, delta: f32) {
 }
 
 /// The mean loss over the batch, accumulated in f64.
-fn mean_loss<N, L, const IN: usize, const OUT: usize>(
-    net: &N,
-    loss: &L,
-    t: &[[f32; OUT]; BATCH],
-) -> f64
+fn mean_loss<N, L, const OUT: usize>(net: &N, loss: &L, t: &[[f32; OUT]; BATCH]) -> f64
 where
-    N: Network<Input = [f32; IN], Output = [f32; OUT]>,
-    L: Loss<N::OutputActivation>,
+    N: Network<In = [f32; 4], Out = [f32; OUT]>,
+    L: Loss<N::Activation>,
 {
-    let x: [[f32; IN]; BATCH] = std::array::from_fn(|b| std::array::from_fn(|i| X[b][i % 4]));
-    let mut tape = net.new_tape::<BATCH>();
-    let y = net.forward(&x, &mut tape);
+    let mut tape = net.new_cache::<BATCH>();
+    let mut y = [[0.0; OUT]; BATCH];
+    net.forward(&X, &mut y, &mut tape);
     y.iter()
         .zip(t)
         .map(|(y, t)| f64::from(loss.loss(y, t)))
@@ -75,17 +141,18 @@ where
 
 fn check<N, L, const OUT: usize>(mut net: N, loss: L, t: [[f32; OUT]; BATCH])
 where
-    N: Network<Input = [f32; 4], Output = [f32; OUT]> + Clone,
-    L: Loss<N::OutputActivation>,
+    N: Network<In = [f32; 4], Out = [f32; OUT]> + Clone,
+    L: Loss<N::Activation>,
 {
-    let mut tape = net.new_tape::<BATCH>();
-    let y = *net.forward(&X, &mut tape);
+    let mut tape = net.new_cache::<BATCH>();
+    let mut y = [[0.0; OUT]; BATCH];
+    net.forward(&X, &mut y, &mut tape);
     let mut delta = [[0.0; OUT]; BATCH];
     for b in 0..BATCH {
         loss.delta(&y[b], &t[b], 1.0 / BATCH as f32, &mut delta[b]);
     }
     let mut grads = net.new_grads();
-    net.backward(&X, &mut tape, &delta, &mut grads);
+    net.backward(&X, &delta, None, &mut grads, &mut tape);
     let mut analytic = Vec::new();
     net.visit_parameters(&grads, &mut |_, g| analytic.extend_from_slice(g));
     assert_eq!(analytic.len(), parameters(&mut net).len());
@@ -150,4 +217,36 @@ fn single_layer_with_mean_squared_error_matches_finite_differences() {
         MeanSquaredError,
         [[0.5, -0.5], [0.0, 0.2], [-0.3, 0.9]],
     );
+}
+
+#[test]
+fn a_network_inside_a_network_and_a_layer_of_our_own_match_finite_differences() {
+    let t = [[0.0, 1.0], [1.0, 0.0], [0.0, 1.0]];
+    check(Composed::new(&mut rng()), CategoricalCrossentropy, t);
+}
+
+#[test]
+fn a_network_in_the_middle_passes_its_input_gradient_back() {
+    let t = [[1.0, 0.0], [0.0, 0.0], [1.0, 1.0]];
+    check(Sandwich::new(&mut rng()), BinaryCrossentropy, t);
+}
+
+#[test]
+fn composed_networks_count_summarise_and_predict_like_their_parts() {
+    let model = Composed::new(&mut rng());
+    assert_eq!(
+        model.parameter_count(),
+        (4 * 5 + 5) + (5 * 3 + 3) + (3 * 2 + 2)
+    );
+    let text = model.summary().to_string();
+    assert!(
+        text.contains("encoder_1 (Encoder)") && text.contains("scale2x_1 (Scale2x)"),
+        "{text}"
+    );
+    // predict (stack buffers, each layer's `infer`) agrees with a batch of one through the tape.
+    let x = [0.3, -0.2, 0.9, 0.1];
+    let mut tape = model.new_cache::<1>();
+    let mut y = [[0.0; 2]; 1];
+    model.forward(&[x], &mut y, &mut tape);
+    assert_eq!(model.predict(&x), y[0]);
 }

@@ -40,13 +40,14 @@ fn predict_allocates_nothing() {
 #[test]
 fn forward_and_backward_allocate_nothing() {
     let model = model();
-    let mut tape = model.new_tape::<BATCH>();
+    let mut tape = model.new_cache::<BATCH>();
     let mut grads = model.new_grads();
     let x: Box<[[f32; 784]; BATCH]> = Box::new([[0.25; 784]; BATCH]);
+    let mut y = [[0.0; 10]; BATCH];
     let delta = [[0.1; 10]; BATCH];
     let info = measure(|| {
-        model.forward(&x, &mut tape);
-        model.backward(&x, &mut tape, &delta, &mut grads);
+        model.forward(&x, &mut y, &mut tape);
+        model.backward(&x, &delta, None, &mut grads, &mut tape);
     });
     assert_eq!(
         info.count_total, 0,

@@ -1,60 +1,33 @@
 //! The trait `network!` implements for every network it generates.
 
-use crate::activation::Activation;
+use crate::layer::Layer;
 use crate::summary::Summary;
 
-/// A whole network: its layers' forward passes in order, their backward passes in reverse.
+/// A whole network: a [`Layer`] made of layers, with a summary and single-sample prediction.
 ///
-/// `network!` writes the implementation out layer by layer; nothing is interpreted at run time.
-/// Inputs and outputs are plain arrays (`[f32; 784]`), so a sample of the wrong width is a type
-/// error. The training loop in [`crate::train`] drives a network through this trait.
-pub trait Network {
-    /// One input sample, `[f32; IN]`.
-    type Input: bytemuck::Pod;
-    /// One output sample, `[f32; OUT]`.
-    type Output: bytemuck::Pod;
-    /// The activation of the output layer, which decides the losses the network can train with.
-    type OutputActivation: Activation;
-    /// Every intermediate of a batch of `B` samples that the backward pass needs, allocated once.
-    type Tape<const B: usize>;
-    /// The gradients of every parameter, shaped like the parameters, allocated once.
-    type Grads;
-
-    /// Allocates a tape for batches of `B` samples.
-    fn new_tape<const B: usize>(&self) -> Self::Tape<B>;
-
-    /// Allocates gradient buffers.
-    fn new_grads(&self) -> Self::Grads;
-
-    /// Runs the batch through every layer, keeping what the backward pass needs in `tape`, and
-    /// returns the outputs (which live in the tape).
-    fn forward<'t, const B: usize>(
-        &self,
-        x: &[Self::Input; B],
-        tape: &'t mut Self::Tape<B>,
-    ) -> &'t [Self::Output; B];
-
-    /// Back-propagates `output_delta` (`dL/dz` of the output layer's pre-activation, as
-    /// [`crate::loss::Loss::delta`] gives it) through the batch last passed to
-    /// [`Network::forward`] with this `tape`, writing every parameter gradient into `grads`.
-    fn backward<const B: usize>(
-        &self,
-        x: &[Self::Input; B],
-        tape: &mut Self::Tape<B>,
-        output_delta: &[Self::Output; B],
-        grads: &mut Self::Grads,
-    );
-
-    /// The output for one sample, computed in stack buffers: no tape, no allocation.
-    fn predict(&self, x: &Self::Input) -> Self::Output;
-
-    /// Calls `visit` with each parameter tensor and its gradient, flattened, layer by layer in
-    /// a fixed order. Optimizers update parameters through this.
-    fn visit_parameters(&mut self, grads: &Self::Grads, visit: &mut dyn FnMut(&mut [f32], &[f32]));
-
-    /// The number of trainable parameters.
-    fn parameter_count(&self) -> usize;
-
+/// `network!` writes the [`Layer`] implementation out layer by layer — forward passes in order,
+/// backward passes in reverse — and nothing is interpreted at run time. Its
+/// [`Layer::Cache`] is the network's tape, every intermediate the backward pass needs; its
+/// inputs and outputs are plain arrays (`[f32; 784]`), so a sample of the wrong width is a type
+/// error. The training loop in [`crate::train`] drives a network through these two traits, and
+/// a network is itself a layer of bigger networks.
+///
+/// By hand, one training step is:
+///
+/// ```text
+/// model.forward(&x, &mut y, &mut tape);                    // y: the outputs of the batch
+/// loss.delta(&y[b], &t[b], 1.0 / B as f32, &mut dz[b]);    // for every sample b
+/// model.backward(&x, &dz, None, &mut grads, &mut tape);    // dz: dL/dz of the output layer
+/// optimizer.step(&mut model, &grads);
+/// ```
+pub trait Network: Layer {
     /// The layer table, as Keras' `model.summary()` prints it.
     fn summary(&self) -> Summary;
+
+    /// The output for one sample, computed in stack buffers: no tape, no allocation.
+    fn predict(&self, x: &Self::In) -> Self::Out {
+        let mut y = bytemuck::Zeroable::zeroed();
+        self.infer(x, &mut y);
+        y
+    }
 }

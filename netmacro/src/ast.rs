@@ -28,20 +28,29 @@ pub struct NetworkDef {
     pub layers: Vec<LayerDef>,
 }
 
-/// `Kind(arg, arg, name = value)`
+/// A layer: `Kind(arg, arg, name = value)`, or a layer type given by name.
 pub struct LayerDef {
-    pub kind: Ident,
+    pub kind: LayerKindDef,
     /// The whole layer's tokens, `Dense(64, relu)`, so errors about it underline all of it.
     pub tokens: TokenStream,
     /// The layer as the user wrote it, for docs and messages.
     pub text: String,
-    pub args: Vec<LayerArg>,
+}
+
+/// How a layer is written.
+pub enum LayerKindDef {
+    /// A keyword with arguments: `Dense(64, relu)`.
+    Call { keyword: Ident, args: Vec<LayerArg> },
+    /// A type implementing `Layer`, by path: `Encoder`, `layers::Scale2x`.
+    Named(Path),
 }
 
 /// One argument of a layer.
 pub enum LayerArg {
     /// A size or a keyword: `64`, `HIDDEN`, `relu`.
     Positional(Size),
+    /// A size with the input width it expects: `784 -> 64`.
+    Mapping { from: Size, to: Size },
     /// `name = value`, e.g. `bias = false`.
     Named { name: Ident, value: OptionValue },
 }

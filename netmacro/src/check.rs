@@ -1,11 +1,12 @@
 //! Semantics: validates each layer and works out every layer's input and output width.
 //! Errors are collected, not returned at the first: one compile lists every bad layer.
 
-use proc_macro2::Span;
+use proc_macro2::{Span, TokenStream};
 use syn::{Attribute, Ident, LitInt, Path, Visibility};
 
-use crate::ast::{LayerArg, LayerDef, NetworkDef, OptionValue, Size};
+use crate::ast::{LayerArg, LayerDef, LayerKindDef, NetworkDef, OptionValue, Size};
 use crate::errors::Errors;
+use crate::parse::{path_text, size_text};
 
 /// A network whose layers are known to be well formed, with their shapes.
 pub struct Model {
@@ -18,32 +19,55 @@ pub struct Model {
 
 /// A checked layer.
 pub struct Layer {
-    /// The field of the network struct holding it: `dense_1`, `dense_2`, ...
+    /// The field of the network struct holding it: `dense_1`, `encoder_1`, ...
     pub field: Ident,
     /// The layer as written, e.g. `Dense(64, relu)`.
     pub text: String,
+    /// Its tokens, for spans.
+    pub tokens: TokenStream,
+    /// Its place in the network, from 1.
+    pub position: usize,
+    /// The width the layer before it gives (the network's input for the first layer).
     pub input: Width,
     pub output: Width,
     pub kind: LayerKind,
 }
 
 pub enum LayerKind {
-    Dense { activation: Activation, bias: bool },
+    /// `Dense(units, activation)`, with the input width it was declared to expect, if any.
+    Dense {
+        activation: Activation,
+        bias: bool,
+        declared_input: Option<Width>,
+    },
+    /// A network or a type of the user's, given by path.
+    Named(Path),
 }
 
-/// A width known as a literal, or only as a `const` item the macro cannot evaluate.
+/// A width known as a literal, as a `const` item the macro cannot evaluate, or as the output of
+/// a layer given by name.
 #[derive(Clone)]
 pub enum Width {
     Literal(usize, Span),
     Const(Path),
+    OutputOf(Path),
 }
 
 impl Width {
-    /// As the user wrote it: `64`, `HIDDEN`.
+    /// The user's token for it.
+    pub fn span(&self) -> Span {
+        match self {
+            Width::Literal(_, span) => *span,
+            Width::Const(path) | Width::OutputOf(path) => syn::spanned::Spanned::span(path),
+        }
+    }
+
+    /// As the user wrote it: `64`, `HIDDEN`, `the outputs of Encoder`.
     pub fn text(&self) -> String {
         match self {
             Width::Literal(n, _) => n.to_string(),
-            Width::Const(path) => crate::parse::path_text(path),
+            Width::Const(path) => path_text(path),
+            Width::OutputOf(path) => format!("the outputs of `{}`", path_text(path)),
         }
     }
 }
@@ -93,8 +117,8 @@ impl Activation {
     }
 }
 
-/// The layer kinds the DSL knows, for "expected one of" messages.
-const LAYER_KINDS: &[&str] = &["Dense"];
+/// The layer keywords the DSL knows, for "expected one of" messages.
+const LAYER_KEYWORDS: &[&str] = &["Dense"];
 
 fn one_of(names: impl IntoIterator<Item = &'static str>) -> String {
     names
@@ -102,6 +126,20 @@ fn one_of(names: impl IntoIterator<Item = &'static str>) -> String {
         .map(|n| format!("`{n}`"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Which layer, for messages: "`Encoder` (layer 2 of `Classifier`)".
+pub fn layer_place(position: usize, network: &Ident, text: &str) -> String {
+    format!("`{text}` (layer {position} of `{network}`)")
+}
+
+/// What the layer before gives, for messages: "after a 100-wide layer", "on a 784-wide input".
+pub fn after_what(position: usize, width: &str) -> String {
+    if position == 1 {
+        format!("on a {width}-wide input")
+    } else {
+        format!("after a {width}-wide layer")
+    }
 }
 
 /// Checks one network definition.
@@ -114,21 +152,38 @@ pub fn network(def: &NetworkDef) -> syn::Result<Model> {
     );
     let mut previous = input.clone();
     let mut layers = Vec::with_capacity(def.layers.len());
-    let mut dense_count = 0;
-    for layer in &def.layers {
+    let mut counts: Vec<(String, usize)> = Vec::new();
+    for (index, layer) in def.layers.iter().enumerate() {
+        let position = index + 1;
         let Some((kind, output)) = layer_kind(layer, &mut errors) else {
             continue;
         };
-        let LayerKind::Dense { .. } = kind;
-        dense_count += 1;
-        let field = Ident::new(&format!("dense_{dense_count}"), layer.kind.span());
+        let field = field_name(&kind, layer, &mut counts);
         let (Some(input), Some(output)) = (previous.clone(), output) else {
             continue;
         };
+        if let LayerKind::Dense {
+            declared_input: Some(Width::Literal(declared, span)),
+            ..
+        } = &kind
+            && let Width::Literal(given, _) = &input
+            && declared != given
+        {
+            errors.push_spanned(
+                *span,
+                format_args!(
+                    "{} {}: expected {given} inputs, found {declared}",
+                    layer_place(position, &def.name, &layer.text),
+                    after_what(position, &given.to_string())
+                ),
+            );
+        }
         previous = Some(output.clone());
         layers.push(Layer {
             field,
             text: layer.text.clone(),
+            tokens: layer.tokens.clone(),
+            position,
             input,
             output,
             kind,
@@ -142,6 +197,49 @@ pub fn network(def: &NetworkDef) -> syn::Result<Model> {
         input: input.expect("errors are reported above"),
         layers,
     })
+}
+
+/// `dense_1`, `dense_2`, `encoder_1`: the kind in snake case, numbered from 1 per kind.
+fn field_name(kind: &LayerKind, layer: &LayerDef, counts: &mut Vec<(String, usize)>) -> Ident {
+    let (base, span) = match (kind, &layer.kind) {
+        (LayerKind::Named(path), _) => {
+            let last = &path.segments.last().expect("a path has a segment").ident;
+            (snake_case(&last.to_string()), last.span())
+        }
+        (LayerKind::Dense { .. }, LayerKindDef::Call { keyword, .. }) => {
+            ("dense".to_owned(), keyword.span())
+        }
+        (LayerKind::Dense { .. }, LayerKindDef::Named(_)) => {
+            unreachable!("`Dense` is a keyword layer")
+        }
+    };
+    let count = match counts.iter_mut().find(|(b, _)| *b == base) {
+        Some((_, count)) => {
+            *count += 1;
+            *count
+        }
+        None => {
+            counts.push((base.clone(), 1));
+            1
+        }
+    };
+    Ident::new(&format!("{base}_{count}"), span)
+}
+
+/// `Scale2x` as `scale2x`, `MyEncoder` as `my_encoder`.
+fn snake_case(name: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in name.chars().enumerate() {
+        if c.is_uppercase() {
+            if i > 0 && !out.ends_with('_') {
+                out.push('_');
+            }
+            out.extend(c.to_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// A size as a width, rejecting zero; `what` names it in messages.
@@ -174,31 +272,53 @@ fn literal_width(lit: &LitInt, what: &str, errors: &mut Errors) -> Option<Width>
 
 /// The layer's kind and output width, or `None` after pushing what is wrong with it.
 fn layer_kind(layer: &LayerDef, errors: &mut Errors) -> Option<(LayerKind, Option<Width>)> {
-    match layer.kind.to_string().as_str() {
-        "Dense" => dense(layer, errors),
-        other => {
+    match &layer.kind {
+        LayerKindDef::Call { keyword, args } if keyword == "Dense" => dense(layer, args, errors),
+        LayerKindDef::Call { keyword, .. } => {
             errors.push_spanned(
-                layer.kind.span(),
+                keyword.span(),
                 format_args!(
-                    "unknown layer `{other}`; expected one of {}",
-                    one_of(LAYER_KINDS.iter().copied())
+                    "unknown layer `{keyword}`; expected one of {} (networks and layer types are written by name, without arguments: `=> Encoder =>`)",
+                    one_of(LAYER_KEYWORDS.iter().copied())
                 ),
             );
             None
         }
+        LayerKindDef::Named(path) if path.is_ident("Dense") => {
+            errors.push(syn::Error::new_spanned(
+                path,
+                "`Dense` needs a number of units, e.g. `Dense(64, relu)`",
+            ));
+            None
+        }
+        LayerKindDef::Named(path) => Some((
+            LayerKind::Named(path.clone()),
+            Some(Width::OutputOf(path.clone())),
+        )),
     }
 }
 
-/// `Dense(units[, activation][, bias = bool])`.
-fn dense(layer: &LayerDef, errors: &mut Errors) -> Option<(LayerKind, Option<Width>)> {
+/// `Dense([inputs ->] units[, activation][, bias = bool])`.
+fn dense(
+    layer: &LayerDef,
+    args: &[LayerArg],
+    errors: &mut Errors,
+) -> Option<(LayerKind, Option<Width>)> {
     let text = &layer.text;
-    let mut positional = layer.args.iter().filter_map(|arg| match arg {
-        LayerArg::Positional(size) => Some(size),
-        LayerArg::Named { .. } => None,
-    });
+    let mut positional = args
+        .iter()
+        .filter(|arg| !matches!(arg, LayerArg::Named { .. }));
 
+    let mut declared_input = None;
     let units = match positional.next() {
-        Some(size) => width(size, &format!("`{text}`: the number of units"), errors),
+        Some(LayerArg::Positional(size)) => {
+            width(size, &format!("`{text}`: the number of units"), errors)
+        }
+        Some(LayerArg::Mapping { from, to }) => {
+            declared_input = width(from, &format!("`{text}`: the number of inputs"), errors);
+            width(to, &format!("`{text}`: the number of units"), errors)
+        }
+        Some(LayerArg::Named { .. }) => unreachable!("filtered out above"),
         None => {
             errors.push(syn::Error::new_spanned(
                 &layer.tokens,
@@ -210,33 +330,49 @@ fn dense(layer: &LayerDef, errors: &mut Errors) -> Option<(LayerKind, Option<Wid
 
     let mut activation = Activation::Linear;
     if let Some(arg) = positional.next() {
-        match arg
-            .as_ident()
-            .and_then(|ident| Activation::from_keyword(&ident.to_string()))
-        {
-            Some(found) => activation = found,
-            None => errors.push_spanned(
-                arg.span(),
+        let keyword = match arg {
+            LayerArg::Positional(size) => size
+                .as_ident()
+                .and_then(|ident| Activation::from_keyword(&ident.to_string())),
+            _ => None,
+        };
+        match (keyword, arg) {
+            (Some(found), _) => activation = found,
+            (None, LayerArg::Positional(size)) => errors.push_spanned(
+                size.span(),
                 format_args!(
                     "unknown activation `{}`; expected one of {}",
-                    crate::parse::size_text(arg),
+                    size_text(size),
                     one_of(Activation::ALL.map(Activation::keyword))
                 ),
             ),
+            (None, _) => errors.push(syn::Error::new_spanned(
+                &layer.tokens,
+                format_args!(
+                    "`{text}`: only the first argument of `Dense` can state its inputs with `->`"
+                ),
+            )),
         }
     }
     for extra in positional {
+        let (span, shown) = match extra {
+            LayerArg::Positional(size) => (size.span(), size_text(size)),
+            LayerArg::Mapping { from, to } => (
+                from.span(),
+                format!("{} -> {}", size_text(from), size_text(to)),
+            ),
+            LayerArg::Named { .. } => unreachable!("filtered out above"),
+        };
         errors.push_spanned(
-            extra.span(),
+            span,
             format_args!(
-                "unexpected argument `{}` in `{text}`: `Dense` takes units, an activation and `bias = false`",
-                crate::parse::size_text(extra)
+                "unexpected argument `{shown}` in `{text}`: `Dense` takes units, an activation and `bias = false`"
             ),
         );
     }
 
     let mut bias = true;
-    for arg in &layer.args {
+    for arg in args {
         let LayerArg::Named { name, value } = arg else {
             continue;
         };
@@ -253,5 +389,24 @@ fn dense(layer: &LayerDef, errors: &mut Errors) -> Option<(LayerKind, Option<Wid
             }
         }
     }
-    Some((LayerKind::Dense { activation, bias }, units))
+    Some((
+        LayerKind::Dense {
+            activation,
+            bias,
+            declared_input,
+        },
+        units,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::snake_case;
+
+    #[test]
+    fn snake_case_of_type_names() {
+        assert_eq!(snake_case("Encoder"), "encoder");
+        assert_eq!(snake_case("Scale2x"), "scale2x");
+        assert_eq!(snake_case("MyEncoder"), "my_encoder");
+    }
 }

@@ -22,13 +22,33 @@ pub fn network(input: TokenStream) -> TokenStream {
     expand(input).into()
 }
 
-/// Checks and generates every network of one invocation. Networks with syntax errors or failed checks are
-/// replaced by stubs next to the errors, so code naming them does not cascade into more errors.
+/// Checks and generates every network of one invocation. Networks with syntax errors or failed
+/// checks are replaced by stubs next to the errors, so code naming them does not cascade into
+/// more errors. A second network of the same name is reported and dropped.
 fn expand(input: ast::Input) -> proc_macro2::TokenStream {
-    input
-        .networks
-        .into_iter()
-        .map(|definition| match definition {
+    let mut seen: Vec<syn::Ident> = Vec::new();
+    let mut out = proc_macro2::TokenStream::new();
+    for definition in input.networks {
+        let name = match &definition {
+            ast::Definition::Ok(def) => &def.name,
+            ast::Definition::Broken { name, .. } => name,
+        };
+        if let Some(first) = seen.iter().find(|n| *n == name) {
+            let mut error = syn::Error::new(
+                name.span(),
+                format_args!(
+                    "a network named `{name}` is already defined in this `network!`; each needs its own name"
+                ),
+            );
+            error.combine(syn::Error::new(
+                first.span(),
+                format_args!("`{first}` is first defined here"),
+            ));
+            out.extend(error.to_compile_error());
+            continue;
+        }
+        seen.push(name.clone());
+        out.extend(match definition {
             ast::Definition::Ok(def) => match check::network(&def) {
                 Ok(model) => codegen::network(&model),
                 Err(error) => codegen::fallback(&def.attrs, &def.vis, &def.name, &error),
@@ -39,6 +59,7 @@ fn expand(input: ast::Input) -> proc_macro2::TokenStream {
                 name,
                 error,
             } => codegen::fallback(&attrs, &vis, &name, &error),
-        })
-        .collect()
+        });
+    }
+    out
 }

@@ -6,7 +6,9 @@ use syn::parse::{Parse, ParseStream, Parser};
 use syn::punctuated::Punctuated;
 use syn::{Attribute, Ident, LitBool, LitInt, Path, Token, Visibility};
 
-use crate::ast::{Definition, Input, LayerArg, LayerDef, NetworkDef, OptionValue, Size};
+use crate::ast::{
+    Definition, Input, LayerArg, LayerDef, LayerKindDef, NetworkDef, OptionValue, Size,
+};
 
 const EXAMPLE: &str = "`pub struct Mnist<784 => Dense(64, relu) => Dense(10, softmax)>;`";
 
@@ -127,35 +129,44 @@ fn shape(input: ParseStream, name: &Ident) -> syn::Result<(Size, Vec<LayerDef>)>
 
 impl Parse for LayerDef {
     fn parse(input: ParseStream) -> syn::Result<Self> {
-        let kind: Ident = input
-            .parse()
-            .map_err(|_| input.error("expected a layer, e.g. `Dense(64, relu)`"))?;
-        let mut tokens = kind.to_token_stream();
-        let mut args = Vec::new();
-        if input.peek(syn::token::Paren) {
+        if !(input.peek(Ident) || input.peek(Token![::])) {
+            return Err(
+                input.error("expected a layer, e.g. `Dense(64, relu)` or the name of a network")
+            );
+        }
+        if input.peek(Ident) && input.peek2(syn::token::Paren) {
+            let keyword: Ident = input.parse()?;
             let group: Group = input.parse()?;
             debug_assert_eq!(group.delimiter(), Delimiter::Parenthesis);
-            let parsed =
-                Punctuated::<LayerArg, Token![,]>::parse_terminated.parse2(group.stream())?;
-            args = parsed.into_iter().collect();
+            let args: Vec<LayerArg> = Punctuated::<LayerArg, Token![,]>::parse_terminated
+                .parse2(group.stream())?
+                .into_iter()
+                .collect();
+            let text = call_text(&keyword, &args);
+            let mut tokens = keyword.to_token_stream();
             group.to_tokens(&mut tokens);
+            return Ok(LayerDef {
+                kind: LayerKindDef::Call { keyword, args },
+                tokens,
+                text,
+            });
         }
-        let text = layer_text(&kind, &args);
+        let path = input.call(Path::parse_mod_style)?;
         Ok(LayerDef {
-            kind,
-            tokens,
-            text,
-            args,
+            text: path_text(&path),
+            tokens: path.to_token_stream(),
+            kind: LayerKindDef::Named(path),
         })
     }
 }
 
-/// The layer as written, normalised: `Dense(64, relu, bias = false)`.
-fn layer_text(kind: &Ident, args: &[LayerArg]) -> String {
+/// The layer as written, normalised: `Dense(784 -> 64, relu, bias = false)`.
+fn call_text(kind: &Ident, args: &[LayerArg]) -> String {
     let args: Vec<String> = args
         .iter()
         .map(|arg| match arg {
             LayerArg::Positional(size) => size_text(size),
+            LayerArg::Mapping { from, to } => format!("{} -> {}", size_text(from), size_text(to)),
             LayerArg::Named { name, value } => format!("{name} = {}", value_text(value)),
         })
         .collect();
@@ -205,9 +216,20 @@ impl Parse for LayerArg {
             };
             return Ok(LayerArg::Named { name, value });
         }
-        input.parse().map(LayerArg::Positional).map_err(|_| {
+        let size: Size = input.parse().map_err(|_| {
             input.error("expected a size (an integer or a `const`), an activation such as `relu`, or an option such as `bias = false`")
-        })
+        })?;
+        if input.peek(Token![->]) {
+            let arrow: Token![->] = input.parse()?;
+            let to = input.parse().map_err(|_| {
+                syn::Error::new_spanned(
+                    arrow,
+                    "expected the number of units after `->`, e.g. `Dense(784 -> 64, relu)`",
+                )
+            })?;
+            return Ok(LayerArg::Mapping { from: size, to });
+        }
+        Ok(LayerArg::Positional(size))
     }
 }
 

@@ -55,14 +55,22 @@ fn dense_layers_become_typed_fields_with_their_shapes() {
             "pub dense_1: ::netdsl::__private::Dense<784, 64, ::netdsl::__private::Relu>,",
             "pub dense_2: ::netdsl::__private::Dense<64, 10, ::netdsl::__private::Softmax>,",
             "pub struct MnistTape<const NETDSL_BATCH: usize> {",
-            "pub dense_1: ::netdsl::__private::Box<[[f32; 64]; NETDSL_BATCH]>,",
-            "pub dense_2: ::netdsl::__private::Box<[[f32; 10]; NETDSL_BATCH]>,",
-            "pub dense_1_grad: ::netdsl::__private::Box<[[f32; 64]; NETDSL_BATCH]>,",
+            "pub dense_1: ::netdsl::__private::Box<[<::netdsl::__private::Dense<784, 64, ::netdsl::__private::Relu> as ::netdsl::__private::Layer>::Out; NETDSL_BATCH]>,",
+            "pub dense_1_grad: ::netdsl::__private::Box<",
+            "dense_1_cache: <::netdsl::__private::Dense<784, 64, ::netdsl::__private::Relu> as ::netdsl::__private::Layer>::Cache<NETDSL_BATCH>,",
             "pub struct MnistGrads {",
+            "impl ::netdsl::__private::Layer for Mnist {",
+            "type In = [f32; 784];",
+            "type Out = [f32; 10];",
+            "const KIND: &'static str = \"Mnist\";",
             "impl ::netdsl::__private::Network for Mnist {",
-            "type Input = [f32; 784];",
-            "type Output = [f32; 10];",
+            "impl ::netdsl::__private::Initialize for Mnist {",
         ],
+    );
+    // The output layer writes the caller's buffer and gets its gradient from the loss.
+    assert!(
+        !normalise(&out).contains("pubdense_2:::netdsl::__private::Box"),
+        "no tape output for the last layer:\n{out}"
     );
     assert!(
         !out.contains("dense_2_grad"),
@@ -77,18 +85,18 @@ fn forward_runs_in_order_and_backward_in_reverse() {
     });
     let flat = normalise(&out);
     let forward_1 = flat
-        .find("Layer::forward(&self.dense_1,x")
+        .find("Layer::forward(&self.dense_1,x,&mut*tape.dense_1,&muttape.dense_1_cache)")
         .expect("forward of dense_1");
     let forward_3 = flat
-        .find("Layer::forward(&self.dense_3,&*tape.dense_2")
+        .find("Layer::forward(&self.dense_3,&*tape.dense_2,y,&muttape.dense_3_cache)")
         .expect("forward of dense_3");
     assert!(forward_1 < forward_3);
     assert_contains(
         &out,
         &[
-            "::netdsl::__private::Layer::backward(&self.dense_3, &*tape.dense_2, output_delta, ::core::option::Option::Some(&mut *tape.dense_2_grad), &mut grads.dense_3);",
+            "::netdsl::__private::Layer::backward(&self.dense_3, &*tape.dense_2, dz, ::core::option::Option::Some(&mut *tape.dense_2_grad), &mut grads.dense_3, &mut tape.dense_3_cache);",
             "<<::netdsl::__private::Dense<3, 2, ::netdsl::__private::Sigmoid> as ::netdsl::__private::Layer>::Activation as ::netdsl::__private::Activation>::backprop_batch(&*tape.dense_2, &mut *tape.dense_2_grad);",
-            "::netdsl::__private::Layer::backward(&self.dense_1, x, &*tape.dense_1_grad, ::core::option::Option::None, &mut grads.dense_1);",
+            "::netdsl::__private::Layer::backward(&self.dense_1, x, &*tape.dense_1_grad, dx.map(|dx| dx), &mut grads.dense_1, &mut tape.dense_1_cache);",
         ],
     );
     let backward_3 = flat.find("backward(&self.dense_3").unwrap();
@@ -97,15 +105,15 @@ fn forward_runs_in_order_and_backward_in_reverse() {
 }
 
 #[test]
-fn predict_uses_stack_buffers() {
+fn infer_uses_stack_buffers() {
     let out = expand(quote! { struct Net<4 => Dense(3, relu) => Dense(2, softmax)>; });
     assert_contains(
         &out,
         &[
-            "fn predict(&self, x: &[f32; 4]) -> [f32; 2] {",
-            "let mut dense_1 = [[0.0_f32; 3]; 1];",
-            "::netdsl::__private::Layer::forward(&self.dense_1, ::core::array::from_ref(x), &mut dense_1);",
-            "dense_2[0]",
+            "fn infer(&self, x: &[f32; 4], y: &mut [f32; 2]) {",
+            "let mut dense_1: <::netdsl::__private::Dense<4, 3, ::netdsl::__private::Relu> as ::netdsl::__private::Layer>::Out = ::netdsl::__private::Zeroable::zeroed();",
+            "::netdsl::__private::Layer::infer(&self.dense_1, x, &mut dense_1);",
+            "::netdsl::__private::Layer::infer(&self.dense_2, &dense_1, y);",
         ],
     );
 }
@@ -125,7 +133,7 @@ fn bias_option_and_default_activation_reach_the_constructor() {
 }
 
 #[test]
-fn const_sizes_become_const_expressions() {
+fn const_sizes_become_const_expressions_and_assertions() {
     let out =
         expand(quote! { struct Net<sizes::IN => Dense(HIDDEN, relu) => Dense(10, softmax)>; });
     assert_contains(
@@ -133,9 +141,77 @@ fn const_sizes_become_const_expressions() {
         &[
             "pub dense_1: ::netdsl::__private::Dense<{ sizes::IN }, { HIDDEN }, ::netdsl::__private::Relu>,",
             "pub dense_2: ::netdsl::__private::Dense<{ HIDDEN }, 10, ::netdsl::__private::Softmax>,",
-            "type Input = [f32; sizes::IN];",
-            "pub dense_1: ::netdsl::__private::Box<[[f32; HIDDEN]; NETDSL_BATCH]>,",
+            "type In = [f32; sizes::IN];",
+            "const _: () = ::core::assert!(sizes::IN >= 1, \"the input size of `Net` must be at least 1\");",
+            "const _: () = ::core::assert!(HIDDEN >= 1, \"`Dense(HIDDEN, relu)`: the number of units must be at least 1\");",
         ],
+    );
+}
+
+#[test]
+fn a_named_layer_takes_its_widths_from_its_type_and_is_checked() {
+    let out = expand(
+        quote! { struct Classifier<784 => encoders::Encoder => Scale2x => Dense(10, softmax)>; },
+    );
+    assert_contains(
+        &out,
+        &[
+            "pub encoder_1: encoders::Encoder,",
+            "pub scale2x_1: Scale2x,",
+            // The next layer's input is the named layer's output width.
+            "pub dense_1: ::netdsl::__private::Dense<{ <<Scale2x as ::netdsl::__private::Layer>::Out as ::netdsl::__private::Row>::WIDTH }, 10, ::netdsl::__private::Softmax>,",
+            // Its input width is asserted against the width before it, with both in the message.
+            "const EXPECTED: usize = 784;",
+            "const FOUND: usize = <<encoders::Encoder as ::netdsl::__private::Layer>::In as ::netdsl::__private::Row>::WIDTH;",
+            "::netdsl::__private::formatcp!(\"`encoders::Encoder` (layer 1 of `Classifier`) on a {}-wide input: expected {} inputs, found {}\", EXPECTED, EXPECTED, FOUND)",
+            // It is fed through a reinterpretation of equal widths, and built by `Initialize`.
+            "::netdsl::__private::Layer::forward(&self.encoder_1, ::netdsl::__private::reinterpret(x), &mut *tape.encoder_1, &mut tape.encoder_1_cache);",
+            "::netdsl::__private::Layer::backward(&self.encoder_1, ::netdsl::__private::reinterpret(x), &*tape.encoder_1_grad, dx.map(|dx| ::netdsl::__private::reinterpret_mut(dx)), &mut grads.encoder_1, &mut tape.encoder_1_cache);",
+            "encoder_1: <encoders::Encoder as ::netdsl::__private::Initialize>::initialize(rng),",
+        ],
+    );
+}
+
+#[test]
+fn declared_inputs_are_compared_by_the_macro_or_asserted() {
+    let out = expand(
+        quote! { struct Net<784 => Dense(784 -> 64, relu) => Dense(HIDDEN -> 10, softmax)>; },
+    );
+    assert_contains(
+        &out,
+        &[
+            "const EXPECTED: usize = 64;",
+            "const FOUND: usize = HIDDEN;",
+        ],
+    );
+    assert_eq!(
+        normalise(&out).matches("constEXPECTED").count(),
+        1,
+        "two literals need no assertion:\n{out}"
+    );
+    let out = expand(quote! { struct Net<784 => Dense(100, relu) => Dense(784 -> 64, relu)>; });
+    assert_contains(
+        &out,
+        &[
+            "compile_error! { \"`Dense(784 -> 64, relu)` (layer 2 of `Net`) after a 100-wide layer: expected 100 inputs, found 784\" }",
+        ],
+    );
+}
+
+#[test]
+fn a_second_network_of_the_same_name_is_an_error() {
+    let out = expand(quote! {
+        struct Net<2 => Dense(1, sigmoid)>;
+        struct Net<3 => Dense(1, sigmoid)>;
+    });
+    assert_contains(
+        &out,
+        &["a network named `Net` is already defined in this `network!`; each needs its own name"],
+    );
+    assert_eq!(
+        normalise(&out).matches("structNet{").count(),
+        1,
+        "only the first is generated:\n{out}"
     );
 }
 
@@ -150,7 +226,7 @@ fn several_networks_in_one_invocation() {
         &[
             "pub struct A {",
             "pub(crate) struct B {",
-            "impl ::netdsl::__private::Network for B {",
+            "impl ::netdsl::__private::Layer for B {",
         ],
     );
 }

@@ -28,7 +28,7 @@ use crate::layer::Layer;
 ///     Some([0.25, 0.0, 1.0]),
 /// );
 /// let mut y = [[0.0; 3]; 1];
-/// layer.forward(&[[1.0, -2.0]], &mut y);
+/// layer.forward(&[[1.0, -2.0]], &mut y, &mut ());
 /// assert_eq!(y, [[0.25, 0.0, 0.0]]); // relu(0.25, -4, -6)
 /// ```
 pub struct Dense<const I: usize, const O: usize, A> {
@@ -110,10 +110,13 @@ impl<const I: usize, const O: usize, A: Activation> Layer for Dense<I, O, A> {
     type Out = [f32; O];
     type Activation = A;
     type Grads = DenseGrads<I, O>;
+    type Cache<const B: usize> = ();
 
     const KIND: &'static str = "Dense";
 
-    fn forward<const B: usize>(&self, x: &[[f32; I]; B], y: &mut [[f32; O]; B]) {
+    fn new_cache<const B: usize>(&self) {}
+
+    fn forward<const B: usize>(&self, x: &[[f32; I]; B], y: &mut [[f32; O]; B], _cache: &mut ()) {
         kernels::affine(x, &self.weights, self.bias.as_deref(), y);
         A::apply_batch(y);
     }
@@ -124,6 +127,7 @@ impl<const I: usize, const O: usize, A: Activation> Layer for Dense<I, O, A> {
         dz: &[[f32; O]; B],
         dx: Option<&mut [[f32; I]; B]>,
         grads: &mut DenseGrads<I, O>,
+        _cache: &mut (),
     ) {
         kernels::weight_gradient(x, dz, &mut grads.weights);
         if let Some(db) = grads.bias.as_deref_mut() {
@@ -198,7 +202,7 @@ mod tests {
     #[test]
     fn forward_of_literal_values() {
         let mut y = [[0.0; 3]; 2];
-        layer().forward(&[[1.0, 2.0], [0.0, -1.0]], &mut y);
+        layer().forward(&[[1.0, 2.0], [0.0, -1.0]], &mut y, &mut ());
         assert_eq!(y, [[2.25, 4.0, 6.0], [-0.25, -2.0, -2.0]]);
     }
 
@@ -209,7 +213,7 @@ mod tests {
         let dz = [[1.0, 0.0, 2.0], [0.5, -1.0, 0.0]];
         let mut dx = [[9.0; 2]; 2];
         let mut grads = l.new_grads();
-        l.backward(&x, &dz, Some(&mut dx), &mut grads);
+        l.backward(&x, &dz, Some(&mut dx), &mut grads, &mut ());
         // dW = xᵀ dz: row 0 = 1·dz0 + 0·dz1, row 1 = 2·dz0 - 1·dz1
         assert_eq!(grads.weights(), &[[1.0, 0.0, 2.0], [1.5, 1.0, 4.0]]);
         assert_eq!(grads.bias(), Some(&[1.5, -1.0, 2.0]));
@@ -223,8 +227,8 @@ mod tests {
         let mut grads = l.new_grads();
         let x = [[1.0, 2.0]];
         let dz = [[1.0, 1.0, 1.0]];
-        l.backward(&x, &dz, None, &mut grads);
-        l.backward(&x, &dz, None, &mut grads);
+        l.backward(&x, &dz, None, &mut grads, &mut ());
+        l.backward(&x, &dz, None, &mut grads, &mut ());
         assert_eq!(grads.weights(), &[[1.0, 1.0, 1.0], [2.0, 2.0, 2.0]]);
     }
 
@@ -261,7 +265,7 @@ mod tests {
         let c = [[1.0, -2.0, 0.5, 1.5], [0.3, 0.7, -1.1, 2.0]];
         let objective = |l: &Dense<3, 4, Sigmoid>, x: &[[f32; 3]; 2]| -> f64 {
             let mut y = [[0.0; 4]; 2];
-            l.forward(x, &mut y);
+            l.forward(x, &mut y, &mut ());
             y.as_flattened()
                 .iter()
                 .zip(c.as_flattened())
@@ -269,12 +273,12 @@ mod tests {
                 .sum()
         };
         let mut y = [[0.0; 4]; 2];
-        l.forward(&x, &mut y);
+        l.forward(&x, &mut y, &mut ());
         let mut dz = c;
         Sigmoid::backprop_batch(&y, &mut dz);
         let mut dx = [[0.0; 3]; 2];
         let mut grads = l.new_grads();
-        l.backward(&x, &dz, Some(&mut dx), &mut grads);
+        l.backward(&x, &dz, Some(&mut dx), &mut grads, &mut ());
 
         let eps = 1e-2;
         let check = |analytic: f32, plus: f64, minus: f64, what: &str| {

@@ -4,7 +4,7 @@ mod sgd;
 
 pub use sgd::Sgd;
 
-use crate::network::Network;
+use crate::layer::Layer;
 
 /// A rule that updates parameters from their gradients.
 ///
@@ -19,7 +19,7 @@ pub trait Optimizer {
     fn update(&mut self, offset: usize, params: &mut [f32], grads: &[f32]);
 
     /// Updates every parameter of `network` from `grads`.
-    fn step<N: Network>(&mut self, network: &mut N, grads: &N::Grads)
+    fn step<N: Layer>(&mut self, network: &mut N, grads: &N::Grads)
     where
         Self: Sized,
     {

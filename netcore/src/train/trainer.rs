@@ -9,11 +9,11 @@ use rand::seq::SliceRandom;
 
 use super::{Fit, History, Metrics, Verbose};
 use crate::data::Dataset;
+use crate::layer::Layer;
 use crate::loss::Loss;
-use crate::network::Network;
 use crate::optim::Optimizer;
 
-/// A network's training state for batches of `B` samples: optimizer, loss, and every buffer a
+/// A network's (or any [`Layer`]'s) training state for batches of `B` samples: optimizer, loss, and every buffer a
 /// step needs, allocated once by [`Trainer::new`] (Keras' `model.compile`). After that,
 /// [`Trainer::evaluate`] allocates nothing, nor does [`Trainer::train_epoch`] once it has sized
 /// its shuffling order to the dataset (on its first call for a dataset of a new length, or at the
@@ -22,62 +22,32 @@ use crate::optim::Optimizer;
 /// ```
 /// use netcore::activation::Sigmoid;
 /// use netcore::data::Dataset;
+/// use netcore::layers::Dense;
 /// use netcore::loss::BinaryCrossentropy;
 /// use netcore::optim::Sgd;
 /// use netcore::train::{Fit, Trainer, Verbose};
-/// # use netcore::layers::Dense;
-/// # use netcore::layer::Layer;
-/// # use netcore::network::Network;
-/// # use netcore::summary::Summary;
-/// # /// A one-layer logistic regression, written by hand as `network!` would generate it.
-/// # struct Logistic { dense_1: Dense<2, 1, Sigmoid> }
-/// # impl Network for Logistic {
-/// #     type Input = [f32; 2];
-/// #     type Output = [f32; 1];
-/// #     type OutputActivation = Sigmoid;
-/// #     type Tape<const B: usize> = Box<[[f32; 1]; B]>;
-/// #     type Grads = <Dense<2, 1, Sigmoid> as Layer>::Grads;
-/// #     fn new_tape<const B: usize>(&self) -> Self::Tape<B> { Box::new([[0.0; 1]; B]) }
-/// #     fn new_grads(&self) -> Self::Grads { self.dense_1.new_grads() }
-/// #     fn forward<'t, const B: usize>(&self, x: &[[f32; 2]; B], tape: &'t mut Self::Tape<B>) -> &'t [[f32; 1]; B] {
-/// #         self.dense_1.forward(x, tape);
-/// #         tape
-/// #     }
-/// #     fn backward<const B: usize>(&self, x: &[[f32; 2]; B], _: &mut Self::Tape<B>, dz: &[[f32; 1]; B], grads: &mut Self::Grads) {
-/// #         self.dense_1.backward(x, dz, None, grads);
-/// #     }
-/// #     fn predict(&self, x: &[f32; 2]) -> [f32; 1] {
-/// #         let mut y = [[0.0; 1]; 1];
-/// #         self.dense_1.forward(core::array::from_ref(x), &mut y);
-/// #         y[0]
-/// #     }
-/// #     fn visit_parameters(&mut self, grads: &Self::Grads, visit: &mut dyn FnMut(&mut [f32], &[f32])) {
-/// #         self.dense_1.visit_parameters(grads, visit);
-/// #     }
-/// #     fn parameter_count(&self) -> usize { self.dense_1.parameter_count() }
-/// #     fn summary(&self) -> Summary { Summary { name: "Logistic", layers: vec![] } }
-/// # }
 ///
-/// // OR: the output is 1 when either input is.
+/// // OR: the output is 1 when either input is. One sigmoid layer (logistic regression) does.
 /// let data = Dataset::<2, 1>::from_arrays(
 ///     vec![[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]],
 ///     vec![[0.0], [1.0], [1.0], [1.0]],
 /// )?;
-/// let mut model = Logistic { dense_1: Dense::from_parameters([[0.0], [0.0]], Some([0.0])) };
+/// let mut model = Dense::<2, 1, Sigmoid>::from_parameters([[0.0], [0.0]], Some([0.0]));
 /// let mut trainer = Trainer::<_, _, _, 4>::new(&model, Sgd::new(1.0), BinaryCrossentropy);
 /// let history = trainer.fit(&mut model, &data, Fit::epochs(200).verbose(Verbose::Silent));
 /// assert!(history.loss[199] < history.loss[0]);
 /// assert_eq!(trainer.evaluate(&model, &data).accuracy, 1.0);
 /// # Ok::<(), netcore::data::Error>(())
 /// ```
-pub struct Trainer<N: Network, O, L, const B: usize> {
+pub struct Trainer<N: Layer, O, L, const B: usize> {
     optimizer: O,
     loss: L,
-    tape: N::Tape<B>,
+    tape: N::Cache<B>,
     grads: N::Grads,
-    x: Box<[N::Input; B]>,
-    y: Box<[N::Output; B]>,
-    delta: Box<[N::Output; B]>,
+    x: Box<[N::In; B]>,
+    y: Box<[N::Out; B]>,
+    output: Box<[N::Out; B]>,
+    delta: Box<[N::Out; B]>,
     order: Vec<usize>,
 }
 
@@ -101,9 +71,9 @@ impl Totals {
 
 impl<N, O, L, const B: usize> Trainer<N, O, L, B>
 where
-    N: Network,
+    N: Layer,
     O: Optimizer,
-    L: Loss<N::OutputActivation>,
+    L: Loss<N::Activation>,
 {
     /// Allocates the buffers for `network` and prepares the optimizer's state.
     ///
@@ -119,10 +89,11 @@ where
         Self {
             optimizer,
             loss,
-            tape: network.new_tape(),
+            tape: network.new_cache(),
             grads: network.new_grads(),
             x: bytemuck::zeroed_box(),
             y: bytemuck::zeroed_box(),
+            output: bytemuck::zeroed_box(),
             delta: bytemuck::zeroed_box(),
             order: Vec::new(),
         }
@@ -142,7 +113,7 @@ where
         options: Fit<'_, IN, OUT>,
     ) -> History
     where
-        N: Network<Input = [f32; IN], Output = [f32; OUT]>,
+        N: Layer<In = [f32; IN], Out = [f32; OUT]>,
     {
         // Every fit starts from the dataset's own order, so the same seed gives the same batches
         // however the trainer was used before.
@@ -180,7 +151,7 @@ where
         rng: Option<&mut StdRng>,
     ) -> Metrics
     where
-        N: Network<Input = [f32; IN], Output = [f32; OUT]>,
+        N: Layer<In = [f32; IN], Out = [f32; OUT]>,
     {
         if self.order.len() != data.len() {
             self.reset_order(data.len());
@@ -216,11 +187,12 @@ where
         rows: usize,
         totals: &mut Totals,
     ) where
-        N: Network<Input = [f32; IN], Output = [f32; OUT]>,
+        N: Layer<In = [f32; IN], Out = [f32; OUT]>,
     {
-        let output = network.forward(&self.x, &mut self.tape);
+        network.forward(&self.x, &mut self.output, &mut self.tape);
         let scale = 1.0 / rows as f32;
-        for (r, ((y, t), delta)) in output
+        for (r, ((y, t), delta)) in self
+            .output
             .iter()
             .zip(self.y.iter())
             .zip(self.delta.iter_mut())
@@ -235,7 +207,7 @@ where
             }
         }
         totals.samples += rows;
-        network.backward(&self.x, &mut self.tape, &self.delta, &mut self.grads);
+        network.backward(&self.x, &self.delta, None, &mut self.grads, &mut self.tape);
         self.optimizer.step(network, &self.grads);
     }
 
@@ -246,14 +218,14 @@ where
         data: &Dataset<IN, OUT>,
     ) -> Metrics
     where
-        N: Network<Input = [f32; IN], Output = [f32; OUT]>,
+        N: Layer<In = [f32; IN], Out = [f32; OUT]>,
     {
         let mut totals = Totals::default();
         for start in (0..data.len()).step_by(B) {
             let end = (start + B).min(data.len());
             let rows = data.gather(start..end, &mut self.x, &mut self.y);
-            let output = network.forward(&self.x, &mut self.tape);
-            for (y, t) in output.iter().zip(self.y.iter()).take(rows) {
+            network.forward(&self.x, &mut self.output, &mut self.tape);
+            for (y, t) in self.output.iter().zip(self.y.iter()).take(rows) {
                 totals.loss += f64::from(self.loss.loss(y, t));
                 totals.hits += usize::from(self.loss.is_correct(y, t));
             }

@@ -1,12 +1,15 @@
-//! The checked model into Rust. Infallible: every error was reported by `check`.
+//! The checked model into Rust. Infallible: every error the macro can see was reported by
+//! `check`; the rest are compile-time assertions in [`checks`].
 //!
 //! Generated code names everything by absolute path through the facade's hidden module
 //! (`::netdsl::__private::...`), so it compiles whatever the user has in scope.
 
+mod checks;
+mod layer_impl;
 mod network_impl;
 mod structs;
 
-use proc_macro2::{Literal, TokenStream};
+use proc_macro2::{Literal, Span, TokenStream};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
 
 use crate::check::{Layer, LayerKind, Model, Width};
@@ -15,7 +18,7 @@ use crate::check::{Layer, LayerKind, Model, Width};
 /// from the user's names (a `const BATCH` used as a layer size would be captured), so it has a
 /// name of its own.
 fn batch() -> syn::Ident {
-    quote::format_ident!("NETDSL_BATCH")
+    format_ident!("NETDSL_BATCH")
 }
 
 /// The facade's hidden module.
@@ -23,43 +26,25 @@ fn private() -> TokenStream {
     quote!(::netdsl::__private)
 }
 
-/// Everything `network!` generates for one network.
-pub fn network(model: &Model) -> TokenStream {
-    let size_checks = size_checks(model);
-    let structs = structs::generate(model);
-    let network_impl = network_impl::generate(model);
-    quote! {
-        #size_checks
-        #structs
-        #network_impl
-    }
+/// The facade's hidden module, spanned on a user's token: in `quote_spanned!`, interpolated
+/// tokens keep their own spans, so paths through this module must carry the span themselves for
+/// an error about them to point at the user's token.
+fn private_at(span: Span) -> TokenStream {
+    quote_spanned!(span=> ::netdsl::__private)
 }
 
-/// Sizes given as `const` items are only known to rustc: each gets a const assertion, spanned on
-/// the user's token, that it is at least 1 (literal sizes were checked by the macro).
-///
-/// Expands to: `const _: () = ::core::assert!(HIDDEN >= 1, "`Dense(HIDDEN, relu)`: ...");`
-fn size_checks(model: &Model) -> TokenStream {
-    let input = std::iter::once((
-        &model.input,
-        format!("the input size of `{}` must be at least 1", model.name),
-    ));
-    let units = model.layers.iter().map(|l| {
-        (
-            &l.output,
-            format!("`{}`: the number of units must be at least 1", l.text),
-        )
-    });
-    input
-        .chain(units)
-        .filter_map(|(width, message)| match width {
-            Width::Const(path) => {
-                let span = syn::spanned::Spanned::span(path);
-                Some(quote_spanned!(span=> const _: () = ::core::assert!(#path >= 1, #message);))
-            }
-            Width::Literal(..) => None,
-        })
-        .collect()
+/// Everything `network!` generates for one network.
+pub fn network(model: &Model) -> TokenStream {
+    let checks = checks::generate(model);
+    let structs = structs::generate(model);
+    let network_impl = network_impl::generate(model);
+    let layer_impl = layer_impl::generate(model);
+    quote! {
+        #checks
+        #structs
+        #network_impl
+        #layer_impl
+    }
 }
 
 /// The errors of a network that failed its checks, and a stub of its struct, so that code
@@ -79,7 +64,7 @@ pub fn fallback(
 }
 
 impl Width {
-    /// As a const generic argument: `64` or `{ HIDDEN }`.
+    /// As a const generic argument: `64`, `{ HIDDEN }`, `{ <<Encoder as Layer>::Out as Row>::WIDTH }`.
     fn generic_arg(&self) -> TokenStream {
         match self {
             Width::Literal(n, span) => {
@@ -87,37 +72,73 @@ impl Width {
                 lit.set_span(*span);
                 lit.into_token_stream()
             }
-            Width::Const(path) => quote!({ #path }),
+            Width::Const(_) | Width::OutputOf(_) => {
+                let value = self.value();
+                quote_spanned!(self.span()=> { #value })
+            }
         }
     }
 
-    /// As a `usize` expression or an array length: `64` or `HIDDEN`.
+    /// As a `usize` expression or an array length: `64`, `HIDDEN`, `<<Encoder as Layer>::Out as Row>::WIDTH`.
     fn value(&self) -> TokenStream {
         match self {
             Width::Literal(..) => self.generic_arg(),
             Width::Const(path) => path.to_token_stream(),
+            Width::OutputOf(path) => {
+                let p = private_at(self.span());
+                quote_spanned!(self.span()=> <<#path as #p::Layer>::Out as #p::Row>::WIDTH)
+            }
         }
     }
 }
 
 impl Layer {
-    /// The layer's type, e.g. `::netdsl::__private::Dense<784, 64, ::netdsl::__private::Relu>`.
+    /// The span errors about this layer point at: its keyword or its type's path.
+    fn span(&self) -> Span {
+        self.tokens
+            .clone()
+            .into_iter()
+            .next()
+            .map_or_else(Span::call_site, |t| t.span())
+    }
+
+    /// The layer's type: `::netdsl::__private::Dense<784, 64, ::netdsl::__private::Relu>`, or
+    /// the path of a layer given by name.
     fn ty(&self) -> TokenStream {
         let p = private();
-        let (input, output) = (self.input.generic_arg(), self.output.generic_arg());
         match &self.kind {
             LayerKind::Dense { activation, .. } => {
+                let (input, output) = (self.input.generic_arg(), self.output.generic_arg());
                 let activation = format_ident!("{}", activation.type_name());
                 quote!(#p::Dense<#input, #output, #p::#activation>)
             }
+            LayerKind::Named(path) => path.to_token_stream(),
         }
     }
 
-    /// A batch of this layer's outputs, `[[f32; 64]; NETDSL_BATCH]`.
+    /// One of the layer's associated items, `<T as Layer>::Out`, spanned on the user's token so
+    /// that an error about `T` (not a layer at all, say) points there.
+    fn assoc(&self, item: TokenStream) -> TokenStream {
+        let (p, ty) = (private_at(self.span()), self.ty());
+        quote_spanned!(self.span()=> <#ty as #p::Layer>::#item)
+    }
+
+    /// The `Layer` trait, spanned on the user's token: calls through it are where rustc checks
+    /// that the layer is one.
+    fn layer_trait(&self) -> TokenStream {
+        let p = private_at(self.span());
+        quote_spanned!(self.span()=> #p::Layer)
+    }
+
+    /// One output row: `<T as Layer>::Out`.
+    fn out_row(&self) -> TokenStream {
+        self.assoc(quote!(Out))
+    }
+
+    /// A batch of this layer's outputs, `[<T as Layer>::Out; NETDSL_BATCH]`.
     fn output_batch(&self) -> TokenStream {
-        let width = self.output.value();
-        let batch = batch();
-        quote!([[f32; #width]; #batch])
+        let (row, batch) = (self.out_row(), batch());
+        quote!([#row; #batch])
     }
 
     /// The tape field holding `dL/dy` for this layer's output.
@@ -125,12 +146,44 @@ impl Layer {
         format_ident!("{}_grad", self.field)
     }
 
+    /// The tape field holding this layer's cache.
+    fn cache_field(&self) -> syn::Ident {
+        format_ident!("{}_cache", self.field)
+    }
+
+    /// `input`, adapted to this layer's input type. A layer given by name takes `<T as Layer>::In`,
+    /// which the macro cannot name; its width was asserted equal at compile time, so the
+    /// previous layer's rows are reinterpreted as its rows.
+    fn adapt_input(&self, input: TokenStream) -> TokenStream {
+        match self.kind {
+            LayerKind::Named(_) => {
+                let p = private_at(self.span());
+                quote_spanned!(self.span()=> #p::reinterpret(#input))
+            }
+            LayerKind::Dense { .. } => input,
+        }
+    }
+
+    /// [`Layer::adapt_input`] for the mutable input gradient.
+    fn adapt_input_mut(&self, input: TokenStream) -> TokenStream {
+        match self.kind {
+            LayerKind::Named(_) => {
+                let p = private_at(self.span());
+                quote_spanned!(self.span()=> #p::reinterpret_mut(#input))
+            }
+            LayerKind::Dense { .. } => input,
+        }
+    }
+
     /// The expression building this layer with fresh weights from `rng`.
     fn constructor(&self) -> TokenStream {
-        let ty = self.ty();
+        let (p, ty) = (private_at(self.span()), self.ty());
         match &self.kind {
             LayerKind::Dense { bias, .. } => {
-                quote_spanned!(self.field.span()=> <#ty>::glorot_uniform(rng, #bias))
+                quote_spanned!(self.span()=> <#ty>::glorot_uniform(rng, #bias))
+            }
+            LayerKind::Named(_) => {
+                quote_spanned!(self.span()=> <#ty as #p::Initialize>::initialize(rng))
             }
         }
     }

@@ -1,14 +1,13 @@
 //! The network struct, its tape and its gradients, and the constructor.
 
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote};
+use quote::{format_ident, quote, quote_spanned};
 
-use super::{batch, private};
+use super::{batch, private, private_at};
 use crate::check::Model;
 
 pub fn generate(model: &Model) -> TokenStream {
-    let p = private();
-    let batch = batch();
+    let (p, batch) = (private(), batch());
     let Model {
         attrs,
         vis,
@@ -25,8 +24,9 @@ pub fn generate(model: &Model) -> TokenStream {
         .iter()
         .map(|l| {
             format!(
-                "`{}`: {} inputs, {} outputs.",
+                "`{}`, layer {}: {} inputs, {} outputs.",
                 l.text,
+                l.position,
                 l.input.text(),
                 l.output.text()
             )
@@ -34,16 +34,24 @@ pub fn generate(model: &Model) -> TokenStream {
         .collect();
     let constructors: Vec<_> = layers.iter().map(|l| l.constructor()).collect();
 
-    let outputs: Vec<_> = layers.iter().map(|l| l.output_batch()).collect();
-    // The input gradient of the first layer is never needed: it has no tape field.
+    // The output layer writes the caller's buffer and its gradient arrives from the loss: only
+    // the layers before it need an output and a gradient on the tape.
     let hidden = &layers[..layers.len() - 1];
-    let grad_fields: Vec<_> = hidden.iter().map(|l| l.grad_field()).collect();
-    let grad_types: Vec<_> = hidden.iter().map(|l| l.output_batch()).collect();
-
-    let output_docs: Vec<String> = layers
+    let hidden_fields: Vec<_> = hidden.iter().map(|l| &l.field).collect();
+    // Spanned on the layer: an error about its `Out` (not a layer at all, say) points there.
+    let outputs: Vec<_> = hidden
+        .iter()
+        .map(|l| {
+            let (batch, p) = (l.output_batch(), private_at(l.span()));
+            quote_spanned!(l.span()=> #p::Box<#batch>)
+        })
+        .collect();
+    let output_docs: Vec<String> = hidden
         .iter()
         .map(|l| format!("The outputs of `{}`, one row per sample.", l.text))
         .collect();
+    let grad_fields: Vec<_> = hidden.iter().map(|l| l.grad_field()).collect();
+    let grad_types = &outputs;
     let grad_docs: Vec<String> = hidden
         .iter()
         .map(|l| {
@@ -53,16 +61,25 @@ pub fn generate(model: &Model) -> TokenStream {
             )
         })
         .collect();
+    let cache_fields: Vec<_> = layers.iter().map(|l| l.cache_field()).collect();
+    let cache_types: Vec<_> = layers
+        .iter()
+        .map(|l| l.assoc(quote!(Cache<#batch>)))
+        .collect();
+    let grads_types: Vec<_> = layers.iter().map(|l| l.assoc(quote!(Grads))).collect();
+
     let tape_doc = format!(
         "Every intermediate of a batch of `NETDSL_BATCH` samples through [`{name}`] that its backward pass needs, allocated once on the heap."
     );
     let grads_doc = format!("The gradients of every parameter of [`{name}`], one field per layer.");
-    let new_doc =
-        "A network with Glorot-uniform weights drawn from `rng` and zero biases (Keras' defaults).";
+    let new_doc = "A network with fresh weights drawn from `rng`: Glorot-uniform weights and zero biases (Keras' defaults) for its dense layers.";
 
     // Expands to:
     //     #[attrs] pub struct Mnist { pub dense_1: Dense<784, 64, Relu>, pub dense_2: ... }
-    //     pub struct MnistTape<const NETDSL_BATCH: usize> { dense_1: Box<[[f32; 64]; NETDSL_BATCH]>, ..., dense_1_grad: ... }
+    //     pub struct MnistTape<const NETDSL_BATCH: usize> {
+    //         pub dense_1: Box<[<Dense<..> as Layer>::Out; NETDSL_BATCH]>, ...,
+    //         pub dense_1_grad: ..., dense_1_cache: <Dense<..> as Layer>::Cache<NETDSL_BATCH>, ...
+    //     }
     //     pub struct MnistGrads { pub dense_1: <Dense<..> as Layer>::Grads, ... }
     //     impl Mnist { pub fn new<R: Rng + ?Sized>(rng: &mut R) -> Self { ... } }
     quote! {
@@ -78,19 +95,20 @@ pub fn generate(model: &Model) -> TokenStream {
         #vis struct #tape<const #batch: usize> {
             #(
                 #[doc = #output_docs]
-                pub #fields: #p::Box<#outputs>,
+                pub #hidden_fields: #outputs,
             )*
             #(
                 #[doc = #grad_docs]
-                pub #grad_fields: #p::Box<#grad_types>,
+                pub #grad_fields: #grad_types,
             )*
+            #( #cache_fields: #cache_types, )*
         }
 
         #[doc = #grads_doc]
         #vis struct #grads {
             #(
                 #[doc = #field_docs]
-                pub #fields: <#types as #p::Layer>::Grads,
+                pub #fields: #grads_types,
             )*
         }
 

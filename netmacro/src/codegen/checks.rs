@@ -1,0 +1,87 @@
+//! Compile-time assertions for what only rustc can evaluate: sizes given as `const` items, and
+//! the input widths of layers given by name or declared with `->`. Each is spanned on the
+//! user's token and formats both widths into its message.
+
+use proc_macro2::{Span, TokenStream};
+use quote::quote_spanned;
+
+use super::private_at;
+use crate::check::{LayerKind, Model, Width, after_what, layer_place};
+
+pub fn generate(model: &Model) -> TokenStream {
+    let mut checks = TokenStream::new();
+    if let Width::Const(path) = &model.input {
+        let message = format!("the input size of `{}` must be at least 1", model.name);
+        checks.extend(at_least_one(path, &message));
+    }
+    for layer in &model.layers {
+        if let Width::Const(path) = &layer.output {
+            checks.extend(at_least_one(
+                path,
+                &format!("`{}`: the number of units must be at least 1", layer.text),
+            ));
+        }
+        let found = match &layer.kind {
+            LayerKind::Named(path) => {
+                let p = private_at(layer.span());
+                Some((
+                    layer.span(),
+                    quote_spanned!(layer.span()=> <<#path as #p::Layer>::In as #p::Row>::WIDTH),
+                ))
+            }
+            // Two literals were compared by the macro itself.
+            LayerKind::Dense {
+                declared_input: Some(Width::Literal(..)),
+                ..
+            } if matches!(layer.input, Width::Literal(..)) => None,
+            LayerKind::Dense {
+                declared_input: Some(declared),
+                ..
+            } => Some((declared.span(), declared.value())),
+            LayerKind::Dense {
+                declared_input: None,
+                ..
+            } => None,
+        };
+        if let Some((span, found)) = found {
+            checks.extend(input_width(model, layer, span, found));
+        }
+    }
+    checks
+}
+
+/// Expands to: `const _: () = ::core::assert!(HIDDEN >= 1, "...");`
+fn at_least_one(path: &syn::Path, message: &str) -> TokenStream {
+    let span = syn::spanned::Spanned::span(path);
+    quote_spanned!(span=> const _: () = ::core::assert!(#path >= 1, #message);)
+}
+
+/// Expands to a const block that panics, with both widths formatted in, when the width the
+/// layer before gives differs from the width the layer takes.
+fn input_width(
+    model: &Model,
+    layer: &crate::check::Layer,
+    span: Span,
+    found: TokenStream,
+) -> TokenStream {
+    let p = private_at(span);
+    let expected = layer.input.value();
+    // The message is a format string: braces in user text (there are none in paths and
+    // integers, but to be safe) are escaped.
+    let place = layer_place(layer.position, &model.name, &layer.text)
+        .replace('{', "{{")
+        .replace('}', "}}");
+    let message = format!(
+        "{place} {}: expected {{}} inputs, found {{}}",
+        after_what(layer.position, "{}")
+    );
+    quote_spanned! {span=>
+        const _: () = {
+            const EXPECTED: usize = #expected;
+            const FOUND: usize = #found;
+            if EXPECTED != FOUND {
+                ::core::panic!("{}", #p::formatcp!(#message, EXPECTED, EXPECTED, FOUND));
+            }
+        };
+    }
+}

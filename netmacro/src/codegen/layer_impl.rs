@@ -1,0 +1,198 @@
+//! The `Layer` impl of a network: forward written out layer by layer, backward in reverse, and
+//! single-sample inference in stack buffers. Being a `Layer`, a network is also a layer of
+//! bigger networks.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, quote_spanned};
+
+use super::{batch, private, private_at};
+use crate::check::Model;
+
+pub fn generate(model: &Model) -> TokenStream {
+    let (p, batch) = (private(), batch());
+    let Model {
+        name,
+        layers,
+        input,
+        ..
+    } = model;
+    let tape = format_ident!("{name}Tape");
+    let grads = format_ident!("{name}Grads");
+    let last = layers
+        .last()
+        .expect("check rejects networks without layers");
+    let input_width = input.value();
+    let output_width = last.output.value();
+    let output_activation = last.assoc(quote!(Activation));
+    let name_str = name.to_string();
+
+    let fields: Vec<_> = layers.iter().map(|l| &l.field).collect();
+    let hidden = &layers[..layers.len() - 1];
+    let hidden_fields: Vec<_> = hidden.iter().map(|l| &l.field).collect();
+    let grad_fields: Vec<_> = hidden.iter().map(|l| l.grad_field()).collect();
+    let cache_fields: Vec<_> = layers.iter().map(|l| l.cache_field()).collect();
+    let layer_traits: Vec<_> = layers.iter().map(|l| l.layer_trait()).collect();
+    // Each buffer's type involves its layer's `Out`: spanned on the layer, so that an error
+    // about the layer points at it.
+    let zeroed_boxes: Vec<_> = hidden
+        .iter()
+        .map(|l| {
+            let p = private_at(l.span());
+            quote_spanned!(l.span()=> #p::zeroed_box())
+        })
+        .collect();
+
+    // Forward: each layer reads the previous layer's output (the first reads `x`) and the last
+    // writes `y`. Expands to:
+    //     Layer::forward(&self.dense_1, x, &mut *tape.dense_1, &mut tape.dense_1_cache);
+    //     Layer::forward(&self.dense_2, &*tape.dense_1, y, &mut tape.dense_2_cache);
+    let forward = layers.iter().enumerate().map(|(i, layer)| {
+        let (field, cache, layer_trait) = (&layer.field, layer.cache_field(), layer.layer_trait());
+        let x = if i == 0 {
+            quote!(x)
+        } else {
+            let prev = &layers[i - 1].field;
+            quote!(&*tape.#prev)
+        };
+        let x = layer.adapt_input(x);
+        let y = if i + 1 == layers.len() {
+            quote!(y)
+        } else {
+            quote!(&mut *tape.#field)
+        };
+        quote!(#layer_trait::forward(&self.#field, #x, #y, &mut tape.#cache);)
+    });
+
+    // One sample in stack buffers. Expands to:
+    //     let mut dense_1: <Dense<..> as Layer>::Out = Zeroable::zeroed();
+    //     Layer::infer(&self.dense_1, x, &mut dense_1);
+    //     Layer::infer(&self.dense_2, &dense_1, y);
+    let infer = layers.iter().enumerate().map(|(i, layer)| {
+        let (field, row, layer_trait) = (&layer.field, layer.out_row(), layer.layer_trait());
+        let zeroed = {
+            let p = private_at(layer.span());
+            quote_spanned!(layer.span()=> #p::Zeroable::zeroed())
+        };
+        let x = if i == 0 {
+            quote!(x)
+        } else {
+            let prev = &layers[i - 1].field;
+            quote!(&#prev)
+        };
+        let x = layer.adapt_input(x);
+        if i + 1 == layers.len() {
+            quote!(#layer_trait::infer(&self.#field, #x, y);)
+        } else {
+            quote! {
+                let mut #field: #row = #zeroed;
+                #layer_trait::infer(&self.#field, #x, &mut #field);
+            }
+        }
+    });
+
+    // Backward, output layer first. Each layer receives dL/dz (the output layer's from the
+    // caller) and writes dL/dy of the layer before it, which that layer's activation turns into
+    // its own dL/dz. Expands to:
+    //     Layer::backward(&self.dense_2, &*tape.dense_1, dz, Some(&mut *tape.dense_1_grad), &mut grads.dense_2, &mut tape.dense_2_cache);
+    //     <<Dense<..> as Layer>::Activation as Activation>::backprop_batch(&*tape.dense_1, &mut *tape.dense_1_grad);
+    //     Layer::backward(&self.dense_1, x, &*tape.dense_1_grad, dx, &mut grads.dense_1, &mut tape.dense_1_cache);
+    let backward = layers.iter().enumerate().rev().map(|(i, layer)| {
+        let (field, cache, layer_trait) = (&layer.field, layer.cache_field(), layer.layer_trait());
+        let dz = if i + 1 == layers.len() { quote!(dz) } else { let g = layer.grad_field(); quote!(&*tape.#g) };
+        if i == 0 {
+            let dx = layer.adapt_input_mut(quote!(dx));
+            let x = layer.adapt_input(quote!(x));
+            return quote! {
+                #layer_trait::backward(&self.#field, #x, #dz, dx.map(|dx| #dx), &mut grads.#field, &mut tape.#cache);
+            };
+        }
+        let prev = &layers[i - 1];
+        let (prev_field, prev_grad, prev_activation) = (&prev.field, prev.grad_field(), prev.assoc(quote!(Activation)));
+        let x = layer.adapt_input(quote!(&*tape.#prev_field));
+        let dx = layer.adapt_input_mut(quote!(&mut *tape.#prev_grad));
+        quote! {
+            #layer_trait::backward(
+                &self.#field,
+                #x,
+                #dz,
+                ::core::option::Option::Some(#dx),
+                &mut grads.#field,
+                &mut tape.#cache,
+            );
+            <#prev_activation as #p::Activation>::backprop_batch(
+                &*tape.#prev_field,
+                &mut *tape.#prev_grad,
+            );
+        }
+    });
+
+    // Expands to: impl Layer for Mnist { ... } and impl Initialize for Mnist { ... }
+    quote! {
+        #[automatically_derived]
+        #[allow(clippy::all, clippy::pedantic)]
+        impl #p::Layer for #name {
+            type In = [f32; #input_width];
+            type Out = [f32; #output_width];
+            type Activation = #output_activation;
+            type Grads = #grads;
+            type Cache<const #batch: usize> = #tape<#batch>;
+
+            const KIND: &'static str = #name_str;
+
+            fn new_cache<const #batch: usize>(&self) -> #tape<#batch> {
+                #tape {
+                    #( #hidden_fields: #zeroed_boxes, )*
+                    #( #grad_fields: #zeroed_boxes, )*
+                    #( #cache_fields: #layer_traits::new_cache::<#batch>(&self.#fields), )*
+                }
+            }
+
+            fn forward<const #batch: usize>(
+                &self,
+                x: &[[f32; #input_width]; #batch],
+                y: &mut [[f32; #output_width]; #batch],
+                tape: &mut #tape<#batch>,
+            ) {
+                #( #forward )*
+            }
+
+            fn infer(&self, x: &[f32; #input_width], y: &mut [f32; #output_width]) {
+                #( #infer )*
+            }
+
+            fn backward<const #batch: usize>(
+                &self,
+                x: &[[f32; #input_width]; #batch],
+                dz: &[[f32; #output_width]; #batch],
+                dx: ::core::option::Option<&mut [[f32; #input_width]; #batch]>,
+                grads: &mut #grads,
+                tape: &mut #tape<#batch>,
+            ) {
+                #( #backward )*
+            }
+
+            fn new_grads(&self) -> #grads {
+                #grads { #( #fields: #layer_traits::new_grads(&self.#fields), )* }
+            }
+
+            fn parameter_count(&self) -> usize {
+                0 #( + #layer_traits::parameter_count(&self.#fields) )*
+            }
+
+            fn visit_parameters(
+                &mut self,
+                grads: &#grads,
+                visit: &mut dyn ::core::ops::FnMut(&mut [f32], &[f32]),
+            ) {
+                #( #layer_traits::visit_parameters(&mut self.#fields, &grads.#fields, visit); )*
+            }
+        }
+
+        #[automatically_derived]
+        impl #p::Initialize for #name {
+            fn initialize<R: #p::Rng + ?::core::marker::Sized>(rng: &mut R) -> Self {
+                Self::new(rng)
+            }
+        }
+    }
+}
