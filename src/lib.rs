@@ -43,19 +43,115 @@
 //!   (`Dense(HIDDEN, relu)`).
 //! - `Dense(units, activation)` is a fully connected layer, `y = f(x · W + b)`. The activation
 //!   is one of `relu`, `sigmoid`, `tanh`, `softmax`, `linear` (the default when omitted), and
-//!   `bias = false` drops the bias.
+//!   `bias = false` drops the bias. `Dense(784 -> 64, relu)` also states the input width the
+//!   layer expects, as a check.
+//! - A layer written by name, without arguments (`=> Encoder =>`, `=> layers::Scale2x =>`), is
+//!   a network defined with `network!` — in this invocation, another module or another crate —
+//!   or a type of yours implementing [`Layer`](layer::Layer) and
+//!   [`Initialize`](layer::Initialize). Its widths come from its type.
 //! - Attributes go to the struct: doc comments, `#[derive(Clone, Debug)]`.
 //!
 //! For `pub struct Mnist<784 => Dense(64, relu) => Dense(10, softmax)>;` the macro generates:
 //!
 //! - `pub struct Mnist { pub dense_1: Dense<784, 64, Relu>, pub dense_2: Dense<64, 10, Softmax> }`,
-//!   one field per layer, named `dense_1`, `dense_2`, ... in order;
+//!   one field per layer, named after its kind and numbered: `dense_1`, `dense_2`, `encoder_1`;
 //! - `Mnist::new(&mut rng)`: Glorot-uniform weights and zero biases, Keras' defaults;
-//! - `MnistTape<BATCH>`: every intermediate of a batch of `BATCH` samples that the backward
-//!   pass needs (the layer outputs are public fields, for inspection);
+//! - `MnistTape<NETDSL_BATCH>`: every intermediate of a batch that the backward pass needs (the
+//!   hidden layers' outputs are public fields, for inspection);
 //! - `MnistGrads`: the gradient of every parameter, one field per layer;
-//! - an implementation of [`Network`](network::Network): `forward` and `backward` over a
-//!   batch, `predict` for one sample, `summary()`, and the parameter visitor optimizers use.
+//! - an implementation of [`Layer`](layer::Layer), written out layer by layer: `forward` and
+//!   `backward` over a batch of any `const` size with the tape as cache, `infer` for one sample
+//!   in stack buffers, and the parameter visitor optimizers use — so `Mnist` is also a layer of
+//!   bigger networks;
+//! - an implementation of [`Network`](network::Network): `summary()` and `predict`.
+//!
+//! ## Composing networks
+//!
+//! ```
+//! use netdsl::prelude::*;
+//!
+//! network! {
+//!     /// Compresses an image to 32 features.
+//!     pub struct Encoder<784 => Dense(128, relu) => Dense(32, relu)>;
+//!     /// Classifies the features; the encoder is trained with it.
+//!     pub struct Classifier<784 => Encoder => Dense(10, softmax)>;
+//! }
+//!
+//! let model = Classifier::new(&mut StdRng::seed_from_u64(0));
+//! assert_eq!(model.parameter_count(), (784 * 128 + 128) + (128 * 32 + 32) + (32 * 10 + 10));
+//! let table = model.summary().to_string();
+//! assert!(table.contains("encoder_1 (Encoder)") && table.contains("(None, 32)"));
+//! let scores = model.predict(&[0.5; 784]);
+//! assert!((scores.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+//! ```
+//!
+//! ## Layers of your own
+//!
+//! Implement [`Layer`](layer::Layer) (its documentation has the complete contract) and
+//! [`Initialize`](layer::Initialize), then use the type by name:
+//!
+//! ```
+//! use netdsl::activation::Linear;
+//! use netdsl::layer::Initialize;
+//! use netdsl::prelude::*;
+//!
+//! /// `y = 2x` on 32 values: no parameters, no activation.
+//! struct Scale2x;
+//!
+//! impl Layer for Scale2x {
+//!     type In = [f32; 32];
+//!     type Out = [f32; 32];
+//!     type Activation = Linear;
+//!     type Grads = ();
+//!     type Cache<const B: usize> = ();
+//!     const KIND: &'static str = "Scale2x";
+//!
+//!     fn new_cache<const B: usize>(&self) {}
+//!
+//!     fn forward<const B: usize>(&self, x: &[[f32; 32]; B], y: &mut [[f32; 32]; B], _: &mut ()) {
+//!         for (y, x) in y.iter_mut().flatten().zip(x.iter().flatten()) {
+//!             *y = 2.0 * x;
+//!         }
+//!     }
+//!
+//!     fn backward<const B: usize>(
+//!         &self,
+//!         _x: &[[f32; 32]; B],
+//!         dz: &[[f32; 32]; B],
+//!         dx: Option<&mut [[f32; 32]; B]>,
+//!         _grads: &mut (),
+//!         _cache: &mut (),
+//!     ) {
+//!         if let Some(dx) = dx {
+//!             for (dx, dz) in dx.iter_mut().flatten().zip(dz.iter().flatten()) {
+//!                 *dx = 2.0 * dz;
+//!             }
+//!         }
+//!     }
+//!
+//!     fn new_grads(&self) {}
+//!     fn parameter_count(&self) -> usize { 0 }
+//!     fn visit_parameters(&mut self, _: &(), _: &mut dyn FnMut(&mut [f32], &[f32])) {}
+//! }
+//!
+//! impl Initialize for Scale2x {
+//!     fn initialize<R: netdsl::rand::Rng + ?Sized>(_rng: &mut R) -> Self {
+//!         Scale2x
+//!     }
+//! }
+//!
+//! network! {
+//!     pub struct Scaled<784 => Dense(32, tanh) => Scale2x => Dense(10, softmax)>;
+//! }
+//!
+//! let model = Scaled::new(&mut StdRng::seed_from_u64(0));
+//! let x = [0.25; 784];
+//! let mut hidden = [0.0; 32];
+//! model.dense_1.infer(&x, &mut hidden);
+//! let mut doubled = [0.0; 32];
+//! model.scale2x_1.infer(&hidden, &mut doubled);
+//! assert_eq!(doubled[0], 2.0 * hidden[0]);
+//! ```
 //!
 //! ## Training, as in Keras
 //!
@@ -74,7 +170,8 @@
 //!
 //! Losses fit the output layer's activation, and another pairing does not compile:
 //! [`CategoricalCrossentropy`](loss::CategoricalCrossentropy) follows `softmax`,
-//! [`BinaryCrossentropy`](loss::BinaryCrossentropy) follows `sigmoid`, and
+//! [`CategoricalCrossentropyFromLogits`](loss::CategoricalCrossentropyFromLogits) follows
+//! `linear`, [`BinaryCrossentropy`](loss::BinaryCrossentropy) follows `sigmoid`, and
 //! [`MeanSquaredError`](loss::MeanSquaredError) follows anything.
 //!
 //! ## Shape mistakes do not compile
@@ -126,6 +223,47 @@
 //! size, a dangling `=>` — are reported by the macro on the offending token, all of them in one
 //! compile. `tests/ui` holds one case for every message.
 //!
+//! ## How netdsl checks shapes
+//!
+//! Three kinds of check, in the order a compile meets them: the macro reports what it can see
+//! in the DSL, all errors of an invocation at once; widths the macro cannot see (sizes from
+//! `const` items, layers given by name) are compile-time assertions it generates, spanned on
+//! your token, with both widths in the message; and everything that crosses into your own code
+//! (samples, datasets, losses) is a plain type, which rustc checks. Each message has a case in
+//! `tests/ui/<folder>/<name>.rs` with its expected output next to it.
+//!
+//! | mistake | caught by | message (abridged) | case |
+//! |---|---|---|---|
+//! | no input size | macro | ``missing input size: `Mnist` must start with the width of its input`` | `parse/missing-input-size` |
+//! | input size not a number | macro | ``expected the input size of `Mnist` (an integer or a `const`)`` | `parse/expected-the-input-size` |
+//! | no layers | macro | ``` `Mnist` has no layers``` | `parse/no-layers` |
+//! | `=>` with no layer after it | macro | ``expected a layer after `=>` `` | `parse/expected-a-layer-after-arrow` |
+//! | two layers without `=>` | macro | ``expected `=>` followed by a layer, or `>` to end the network`` | `parse/expected-arrow-or-end-of-network` |
+//! | not a layer at all (`=> 64 =>`) | macro | ``expected a layer, e.g. `Dense(64, relu)` `` | `parse/expected-a-layer` |
+//! | unknown layer keyword (`Dens(64)`) | macro | ``unknown layer `Dens`; expected one of `Dense` `` | `parse/unknown-layer` |
+//! | `Dense` without arguments | macro | ``` `Dense` needs a number of units``` | `parse/dense-without-arguments` |
+//! | unknown activation | macro | ``unknown activation `rleu`; expected one of `relu`, `sigmoid`, ...`` | `parse/unknown-activation` |
+//! | unknown option, or `bias` not a bool | macro | ``unknown option `bais` of `Dense`; expected `bias` `` | `parse/unknown-option`, `parse/bias-takes-true-or-false` |
+//! | extra or malformed argument | macro | ``unexpected argument `7` in `Dense(64, relu, 7)` `` | `parse/unexpected-argument`, `parse/expected-a-size-an-activation-or-an-option`, `parse/expected-a-value-for-the-option` |
+//! | missing `;`, `struct` or `<` | macro | ``expected `;` after the definition of `Mnist` `` | `parse/expected-semicolon`, `parse/expected-struct`, `parse/expected-angle-bracket-after-the-name` |
+//! | empty invocation | macro | `expected a network definition` | `parse/expected-a-network-definition` |
+//! | two networks of one name | macro | ``a network named `Mnist` is already defined in this `network!` `` | `parse/a-network-named-twice` |
+//! | zero or oversized size | macro | ``` `Dense(0, relu)`: the number of units must be at least 1, found 0``` | `shape/zero-units`, `shape/input-size-zero`, `shape/size-must-be-a-usize`, `shape/needs-a-number-of-units` |
+//! | `Dense(784 -> 64)` after a 100-wide layer | macro | ``` `Dense(784 -> 64, relu)` (layer 2 of `Net`) after a 100-wide layer: expected 100 inputs, found 784``` | `shape/declared-inputs-differ-from-the-layer-before` |
+//! | a `const` size of 0 | assertion | ``` `Dense(HIDDEN, relu)`: the number of units must be at least 1``` | `shape/const-size-zero` |
+//! | a `const` input width that differs | assertion | ``` `Dense(HIDDEN -> 10, softmax)` (layer 2 of `Net`) after a 64-wide layer: expected 64 inputs, found 100``` | `shape/const-size-mismatch` |
+//! | a network whose input differs | assertion | ``` `Encoder` (layer 2 of `Classifier`) after a 100-wide layer: expected 100 inputs, found 784``` | `shape/composed-network-input-differs` |
+//! | a layer of yours of the wrong width | assertion | ``` `Scale2x` (layer 2 of `Net`) after a 32-wide layer: expected 32 inputs, found 64``` | `shape/custom-layer-of-the-wrong-width` |
+//! | a type that is not a layer | rustc | ``` `String` is not a layer``` | `usage/not-a-layer` |
+//! | a layer without `Initialize` | rustc | ``` `network!` cannot build `Scale2x` with `new(&mut rng)` ``` | `usage/layer-without-initialize` |
+//! | `predict` on a sample of the wrong width | rustc | `expected an array with a size of 784, found one with a size of 783` | `usage/predict-wrong-input-width` |
+//! | labels of the wrong width in `fit` or `evaluate` | rustc | ``expected `10`, found `9` `` | `usage/label-width-differs-from-output`, `usage/label-width-differs-from-output-in-evaluate` |
+//! | a loss that does not fit the output activation | rustc | ``the loss `CategoricalCrossentropy` does not fit an output layer with activation `Sigmoid` `` | `usage/loss-does-not-fit-output-activation` |
+//!
+//! Widths always flow forward: a layer's input is the previous layer's output, so
+//! `Dense(64, relu)` cannot disagree with what comes before it; only declared inputs
+//! (`Dense(784 -> 64)`) and layers given by name, whose input width is their own, are checked.
+//!
 //! ## Data
 //!
 //! [`Dataset<IN, OUT>`](data::Dataset) holds samples of `IN` inputs and `OUT` targets;
@@ -166,7 +304,10 @@ pub use netmacro::network;
 pub mod prelude {
     pub use crate::data::{Dataset, MnistSplit};
     pub use crate::layer::Layer;
-    pub use crate::loss::{BinaryCrossentropy, CategoricalCrossentropy, Loss, MeanSquaredError};
+    pub use crate::loss::{
+        BinaryCrossentropy, CategoricalCrossentropy, CategoricalCrossentropyFromLogits, Loss,
+        MeanSquaredError,
+    };
     pub use crate::network;
     pub use crate::network::Network;
     pub use crate::optim::{Optimizer, Sgd};

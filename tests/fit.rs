@@ -5,6 +5,11 @@ use netdsl::prelude::*;
 network! {
     #[derive(Clone)]
     struct Xor<2 => Dense(8, tanh) => Dense(1, sigmoid)>;
+
+    /// The hidden layer of `Xor` as a network of its own...
+    struct Hidden<2 => Dense(8, tanh)>;
+    /// ...composed back into the same shape.
+    struct ComposedXor<2 => Hidden => Dense(1, sigmoid)>;
 }
 
 fn xor(copies: usize) -> Dataset<2, 1> {
@@ -121,4 +126,15 @@ fn rows_missing_from_a_batch_add_nothing_to_the_step() {
         start.predict(&[0.3, -0.7]),
         "the step changed the model"
     );
+}
+
+#[test]
+fn a_composed_network_trains_like_a_flat_one() {
+    let data = xor(4);
+    let mut model = ComposedXor::new(&mut StdRng::seed_from_u64(1));
+    let mut trainer =
+        Trainer::<_, _, _, 4>::new(&model, Sgd::new(0.5).momentum(0.9), BinaryCrossentropy);
+    let history = trainer.fit(&mut model, &data, Fit::epochs(300).verbose(Verbose::Silent));
+    assert!(history.loss[299] < 0.05, "final loss {}", history.loss[299]);
+    assert_eq!(trainer.evaluate(&model, &data).accuracy, 1.0);
 }

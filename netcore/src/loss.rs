@@ -4,7 +4,7 @@
 //! layer's *pre-activation*, where the network's backward pass starts. Pairing a loss with an
 //! activation it does not fit (categorical cross-entropy after a sigmoid, say) does not compile.
 
-use crate::activation::{Activation, Sigmoid, Softmax};
+use crate::activation::{Activation, Linear, Sigmoid, Softmax};
 use crate::metrics;
 
 /// Probabilities are clipped to `[EPSILON, 1 - EPSILON]` inside logarithms, as Keras does.
@@ -14,7 +14,7 @@ pub const EPSILON: f32 = 1e-7;
 #[diagnostic::on_unimplemented(
     message = "the loss `{Self}` does not fit an output layer with activation `{A}`",
     label = "this loss needs another output activation",
-    note = "categorical cross-entropy needs a `softmax` output, binary cross-entropy a `sigmoid` output; mean squared error fits any"
+    note = "`CategoricalCrossentropy` needs a `softmax` output (`CategoricalCrossentropyFromLogits` a `linear` one), `BinaryCrossentropy` a `sigmoid` output; `MeanSquaredError` fits any"
 )]
 pub trait Loss<A: Activation> {
     /// The name Keras gives this loss.
@@ -87,6 +87,40 @@ impl Loss<Softmax> for CategoricalCrossentropy {
     }
 }
 
+/// Categorical cross-entropy on logits, after a `linear` output layer, as Keras'
+/// `CategoricalCrossentropy(from_logits=True)`: `L = -Σ_i t_i ln softmax(z)_i`, computed as
+/// `Σ_i t_i (logsumexp(z) - z_i)` so that no probability is rounded to zero.
+///
+/// `dL/dz_i = softmax(z)_i Σ_j t_j - t_i`: the softmax is part of the loss, and the network
+/// outputs logits (`predict` gives scores whose arg-max is the class).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CategoricalCrossentropyFromLogits;
+
+impl CategoricalCrossentropyFromLogits {
+    /// `(max z, ln Σ e^(z - max))`: `logsumexp(z)` is their sum.
+    fn log_sum_exp(z: &[f32]) -> (f32, f32) {
+        let max = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        (max, z.iter().map(|z| (z - max).exp()).sum::<f32>().ln())
+    }
+}
+
+impl Loss<Linear> for CategoricalCrossentropyFromLogits {
+    const NAME: &'static str = "categorical_crossentropy_from_logits";
+
+    fn loss<const N: usize>(&self, z: &[f32; N], t: &[f32; N]) -> f32 {
+        let (max, log_sum) = Self::log_sum_exp(z);
+        z.iter().zip(t).map(|(z, t)| t * (max + log_sum - z)).sum()
+    }
+
+    fn delta<const N: usize>(&self, z: &[f32; N], t: &[f32; N], scale: f32, dz: &mut [f32; N]) {
+        let (max, log_sum) = Self::log_sum_exp(z);
+        let t_sum: f32 = t.iter().sum();
+        for ((d, z), t) in dz.iter_mut().zip(z).zip(t) {
+            *d = scale * ((z - max - log_sum).exp() * t_sum - t);
+        }
+    }
+}
+
 /// Binary cross-entropy after a sigmoid, averaged over the `N` outputs as Keras does:
 /// `L = -(1/N) Σ_i [t_i ln y_i + (1 - t_i) ln(1 - y_i)]`.
 ///
@@ -131,6 +165,30 @@ mod tests {
         assert!((cce - 0.287_682_1).abs() < 1e-7, "{cce}"); // -ln 0.75
         let bce = BinaryCrossentropy.loss(&[0.8, 0.4], &[1.0, 0.0]);
         assert!((bce - 0.366_984_6).abs() < 1e-6, "{bce}"); // -(ln 0.8 + ln 0.6) / 2
+    }
+
+    #[test]
+    fn from_logits_equals_softmax_then_cross_entropy() {
+        let z = [0.3, -1.2, 0.8, 0.1];
+        let t = [0.0, 0.0, 1.0, 0.0];
+        let mut y = z;
+        Softmax::apply(&mut y);
+        let (fused, separate) = (
+            CategoricalCrossentropyFromLogits.loss(&z, &t),
+            CategoricalCrossentropy.loss(&y, &t),
+        );
+        assert!((fused - separate).abs() < 1e-6, "{fused} vs {separate}");
+        let (mut from_logits, mut after_softmax) = ([0.0; 4], [0.0; 4]);
+        CategoricalCrossentropyFromLogits.delta(&z, &t, 1.0, &mut from_logits);
+        CategoricalCrossentropy.delta(&y, &t, 1.0, &mut after_softmax);
+        for (a, b) in from_logits.iter().zip(&after_softmax) {
+            assert!((a - b).abs() < 1e-6, "{from_logits:?} vs {after_softmax:?}");
+        }
+        // Logits far apart: the separate softmax rounds to 0 and clips; logsumexp does not.
+        assert!(
+            (CategoricalCrossentropyFromLogits.loss(&[0.0, 200.0], &[1.0, 0.0]) - 200.0).abs()
+                < 1e-3
+        );
     }
 
     #[test]
@@ -197,5 +255,7 @@ mod tests {
         check::<Tanh, _, 4>(MeanSquaredError, z, [0.5, -1.0, 0.0, 0.2]);
         check::<Sigmoid, _, 4>(MeanSquaredError, z, [1.0, 0.0, 1.0, 0.0]);
         check::<Softmax, _, 4>(MeanSquaredError, z, [0.0, 0.0, 1.0, 0.0]);
+        check::<Linear, _, 4>(CategoricalCrossentropyFromLogits, z, [0.0, 0.0, 1.0, 0.0]);
+        check::<Linear, _, 4>(CategoricalCrossentropyFromLogits, z, [0.1, 0.2, 0.6, 0.1]);
     }
 }
