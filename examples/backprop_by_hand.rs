@@ -122,7 +122,7 @@ fn main() {
     let before = error(&net);
     let mut sgd = Sgd::new(0.5);
     sgd.prepare(net.parameter_count());
-    sgd.step(&mut net, &grads);
+    sgd.step(&mut net, &mut grads);
     println!(
         "one SGD step at learning rate 0.5: E {before:.6} -> {:.6}",
         error(&net)

@@ -131,7 +131,7 @@
 //!
 //!     fn new_grads(&self) {}
 //!     fn parameter_count(&self) -> usize { 0 }
-//!     fn visit_parameters(&mut self, _: &(), _: &mut dyn FnMut(&mut [f32], &[f32])) {}
+//!     fn visit_parameters(&mut self, _: &mut (), _: &mut dyn FnMut(&mut [f32], &mut [f32])) {}
 //! }
 //!
 //! impl Initialize for Scale2x {
@@ -310,7 +310,7 @@ pub mod prelude {
     };
     pub use crate::network;
     pub use crate::network::Network;
-    pub use crate::optim::{Optimizer, Sgd};
+    pub use crate::optim::{Adagrad, Adam, AdamW, Optimizer, RmsProp, Sgd};
     pub use crate::train::{Fit, History, Metrics, Trainer, Verbose};
     pub use rand::SeedableRng;
     pub use rand::rngs::StdRng;

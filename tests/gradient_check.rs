@@ -57,7 +57,7 @@ impl Layer for Scale2x {
         0
     }
 
-    fn visit_parameters(&mut self, _: &(), _: &mut dyn FnMut(&mut [f32], &[f32])) {}
+    fn visit_parameters(&mut self, _: &mut (), _: &mut dyn FnMut(&mut [f32], &mut [f32])) {}
 }
 
 impl Initialize for Scale2x {
@@ -105,17 +105,17 @@ const X: [[f32; 4]; BATCH] = [
 
 /// Every parameter of `net`, flattened in visiting order.
 fn parameters<N: Network>(net: &mut N) -> Vec<f32> {
-    let grads = net.new_grads();
+    let mut grads = net.new_grads();
     let mut all = Vec::new();
-    net.visit_parameters(&grads, &mut |p, _| all.extend_from_slice(p));
+    net.visit_parameters(&mut grads, &mut |p, _| all.extend_from_slice(p));
     all
 }
 
 /// Adds `delta` to the `index`-th parameter of `net`.
 fn nudge<N: Network>(net: &mut N, index: usize, delta: f32) {
-    let grads = net.new_grads();
+    let mut grads = net.new_grads();
     let mut offset = 0;
-    net.visit_parameters(&grads, &mut |p, _| {
+    net.visit_parameters(&mut grads, &mut |p, _| {
         if (offset..offset + p.len()).contains(&index) {
             p[index - offset] += delta;
         }
@@ -154,7 +154,7 @@ where
     let mut grads = net.new_grads();
     net.backward(&X, &delta, None, &mut grads, &mut tape);
     let mut analytic = Vec::new();
-    net.visit_parameters(&grads, &mut |_, g| analytic.extend_from_slice(g));
+    net.visit_parameters(&mut grads, &mut |_, g| analytic.extend_from_slice(g));
     assert_eq!(analytic.len(), parameters(&mut net).len());
 
     let eps = 1e-2;

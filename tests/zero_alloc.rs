@@ -55,19 +55,40 @@ fn forward_and_backward_allocate_nothing() {
     );
 }
 
-#[test]
-fn optimizer_steps_allocate_nothing() {
+/// One step of `optimizer`, after its setup, allocates nothing.
+fn assert_step_allocates_nothing(mut optimizer: impl Optimizer + std::fmt::Debug) {
     let mut model = model();
-    let grads = model.new_grads();
-    for mut sgd in [
-        Sgd::new(0.01),
-        Sgd::new(0.01).momentum(0.9),
-        Sgd::new(0.01).momentum(0.9).nesterov(true),
-    ] {
-        sgd.prepare(model.parameter_count());
-        let info = measure(|| sgd.step(&mut model, &grads));
-        assert_eq!(info.count_total, 0, "{sgd:?} step allocated: {info:?}");
-    }
+    let mut grads = model.new_grads();
+    optimizer.prepare(model.parameter_count());
+    let info = measure(|| optimizer.step(&mut model, &mut grads));
+    assert_eq!(
+        info.count_total, 0,
+        "{optimizer:?} step allocated: {info:?}"
+    );
+}
+
+#[test]
+fn a_step_of_every_optimizer_allocates_nothing() {
+    use netdsl::optim::schedule::{CosineDecay, ExponentialDecay, StepDecay};
+    use netdsl::optim::{Adagrad, Adam, AdamW, RmsProp};
+    assert_step_allocates_nothing(Sgd::new(0.01));
+    assert_step_allocates_nothing(Sgd::new(0.01).momentum(0.9));
+    assert_step_allocates_nothing(Sgd::new(0.01).momentum(0.9).nesterov(true));
+    assert_step_allocates_nothing(Adam::default());
+    assert_step_allocates_nothing(AdamW::default());
+    assert_step_allocates_nothing(RmsProp::default());
+    assert_step_allocates_nothing(Adagrad::default());
+    assert_step_allocates_nothing(
+        Adam::default()
+            .clip_value(0.5)
+            .clip_norm(1.0)
+            .global_clip_norm(1.0),
+    );
+    assert_step_allocates_nothing(Sgd::new(0.1).with_schedule(StepDecay::new(0.1, 0.5, 100)));
+    assert_step_allocates_nothing(
+        Sgd::new(0.1).with_schedule(ExponentialDecay::new(0.1, 100, 0.9)),
+    );
+    assert_step_allocates_nothing(Sgd::new(0.1).with_schedule(CosineDecay::new(0.1, 100, 0.0)));
 }
 
 #[test]

@@ -77,7 +77,7 @@ impl<const N: usize> Row for [f32; N] {
 ///
 ///     fn new_grads(&self) {}
 ///     fn parameter_count(&self) -> usize { 0 }
-///     fn visit_parameters(&mut self, _: &(), _: &mut dyn FnMut(&mut [f32], &[f32])) {}
+///     fn visit_parameters(&mut self, _: &mut (), _: &mut dyn FnMut(&mut [f32], &mut [f32])) {}
 /// }
 ///
 /// /// How `network!`'s `new(&mut rng)` builds it.
@@ -161,7 +161,13 @@ pub trait Layer {
     fn parameter_count(&self) -> usize;
 
     /// Calls `visit` with each parameter tensor and its gradient, flattened, in a fixed order.
-    fn visit_parameters(&mut self, grads: &Self::Grads, visit: &mut dyn FnMut(&mut [f32], &[f32]));
+    /// Optimizers update parameters through this, clipping the gradients in place first if
+    /// asked to.
+    fn visit_parameters(
+        &mut self,
+        grads: &mut Self::Grads,
+        visit: &mut dyn FnMut(&mut [f32], &mut [f32]),
+    );
 }
 
 /// How `network!`'s `new(&mut rng)` builds a layer given by name (a network, or a type of

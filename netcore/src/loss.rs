@@ -121,6 +121,101 @@ impl Loss<Linear> for CategoricalCrossentropyFromLogits {
     }
 }
 
+/// Sparse categorical cross-entropy, Keras' loss for integer labels: `L = -ln y_c`, `c` the
+/// target class, after a softmax.
+///
+/// netdsl datasets built from class indices ([`crate::data::Dataset::from_classes`], MNIST) keep
+/// the indices and one-hot encode a batch only as it is gathered, so no one-hot copy of the
+/// dataset is ever made; this loss then reads the class back and costs one logarithm per
+/// sample. Fused with the softmax, `dL/dz = y - onehot(c)`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SparseCategoricalCrossentropy;
+
+impl Loss<Softmax> for SparseCategoricalCrossentropy {
+    const NAME: &'static str = "sparse_categorical_crossentropy";
+
+    fn loss<const N: usize>(&self, y: &[f32; N], t: &[f32; N]) -> f32 {
+        -y[metrics::argmax(t)].clamp(EPSILON, 1.0 - EPSILON).ln()
+    }
+
+    fn delta<const N: usize>(&self, y: &[f32; N], t: &[f32; N], scale: f32, dz: &mut [f32; N]) {
+        let class = metrics::argmax(t);
+        for (i, (d, y)) in dz.iter_mut().zip(y).enumerate() {
+            *d = scale * (y - if i == class { 1.0 } else { 0.0 });
+        }
+    }
+}
+
+/// Mean absolute error, as Keras defines it: `L = (1/N) Σ_i |y_i - t_i|`.
+///
+/// `dL/dy_i = sign(y_i - t_i) / N` (0 where they are equal), then the output activation's own
+/// derivative.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MeanAbsoluteError;
+
+impl<A: Activation> Loss<A> for MeanAbsoluteError {
+    const NAME: &'static str = "mean_absolute_error";
+
+    fn loss<const N: usize>(&self, y: &[f32; N], t: &[f32; N]) -> f32 {
+        y.iter().zip(t).map(|(y, t)| (y - t).abs()).sum::<f32>() / N as f32
+    }
+
+    fn delta<const N: usize>(&self, y: &[f32; N], t: &[f32; N], scale: f32, dz: &mut [f32; N]) {
+        let factor = scale / N as f32;
+        for ((d, y), t) in dz.iter_mut().zip(y).zip(t) {
+            let e = y - t;
+            *d = if e == 0.0 { 0.0 } else { factor * e.signum() };
+        }
+        A::backprop(y, dz);
+    }
+}
+
+/// Huber loss, as Keras defines it with threshold `δ` (default 1): for each error `e = y - t`,
+/// `½e²` where `|e| ≤ δ` and `δ(|e| - ½δ)` beyond, averaged over the `N` outputs.
+///
+/// `dL/dy_i = e_i / N` inside the threshold, `δ · sign(e_i) / N` beyond, then the output
+/// activation's own derivative.
+#[derive(Clone, Copy, Debug)]
+pub struct Huber {
+    /// The threshold `δ` between the quadratic and the linear part.
+    pub delta: f32,
+}
+
+impl Default for Huber {
+    fn default() -> Self {
+        Self { delta: 1.0 }
+    }
+}
+
+impl<A: Activation> Loss<A> for Huber {
+    const NAME: &'static str = "huber";
+
+    fn loss<const N: usize>(&self, y: &[f32; N], t: &[f32; N]) -> f32 {
+        let d = self.delta;
+        let per_element = |e: f32| {
+            if e.abs() <= d {
+                0.5 * e * e
+            } else {
+                d * (e.abs() - 0.5 * d)
+            }
+        };
+        y.iter()
+            .zip(t)
+            .map(|(y, t)| per_element(y - t))
+            .sum::<f32>()
+            / N as f32
+    }
+
+    fn delta<const N: usize>(&self, y: &[f32; N], t: &[f32; N], scale: f32, dz: &mut [f32; N]) {
+        let (d, factor) = (self.delta, scale / N as f32);
+        for ((g, y), t) in dz.iter_mut().zip(y).zip(t) {
+            let e = y - t;
+            *g = factor * if e.abs() <= d { e } else { d * e.signum() };
+        }
+        A::backprop(y, dz);
+    }
+}
+
 /// Binary cross-entropy after a sigmoid, averaged over the `N` outputs as Keras does:
 /// `L = -(1/N) Σ_i [t_i ln y_i + (1 - t_i) ln(1 - y_i)]`.
 ///
@@ -192,6 +287,21 @@ mod tests {
     }
 
     #[test]
+    fn regression_and_sparse_losses_of_literal_values() {
+        let mae =
+            <MeanAbsoluteError as Loss<Linear>>::loss(&MeanAbsoluteError, &[1.0, 3.0], &[0.0, 1.0]);
+        assert_eq!(mae, 1.5);
+        // Errors 0.5 (quadratic: 0.125) and 2 (linear: 1·(2 - 0.5) = 1.5), averaged.
+        let huber = <Huber as Loss<Linear>>::loss(&Huber::default(), &[0.5, 3.0], &[0.0, 1.0]);
+        assert_eq!(huber, 0.8125);
+        let sparse = SparseCategoricalCrossentropy.loss(&[0.25, 0.75], &[0.0, 1.0]);
+        assert_eq!(
+            sparse,
+            CategoricalCrossentropy.loss(&[0.25, 0.75], &[0.0, 1.0])
+        );
+    }
+
+    #[test]
     fn cross_entropy_clips_certain_mistakes() {
         let loss = CategoricalCrossentropy.loss(&[1.0, 0.0], &[0.0, 1.0]);
         assert!((loss - 16.118_095).abs() < 1e-4, "{loss}"); // -ln 1e-7
@@ -257,5 +367,10 @@ mod tests {
         check::<Softmax, _, 4>(MeanSquaredError, z, [0.0, 0.0, 1.0, 0.0]);
         check::<Linear, _, 4>(CategoricalCrossentropyFromLogits, z, [0.0, 0.0, 1.0, 0.0]);
         check::<Linear, _, 4>(CategoricalCrossentropyFromLogits, z, [0.1, 0.2, 0.6, 0.1]);
+        check::<Softmax, _, 4>(SparseCategoricalCrossentropy, z, [0.0, 1.0, 0.0, 0.0]);
+        check::<Linear, _, 4>(MeanAbsoluteError, z, [0.5, -1.0, 0.0, 0.2]);
+        check::<Tanh, _, 4>(MeanAbsoluteError, z, [0.5, -1.0, 0.0, 0.2]);
+        check::<Linear, _, 4>(Huber::default(), z, [0.5, -1.0, 2.0, 0.2]);
+        check::<Sigmoid, _, 4>(Huber { delta: 0.3 }, z, [1.0, 0.0, 0.0, 1.0]);
     }
 }

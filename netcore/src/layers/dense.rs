@@ -151,14 +151,14 @@ impl<const I: usize, const O: usize, A: Activation> Layer for Dense<I, O, A> {
 
     fn visit_parameters(
         &mut self,
-        grads: &DenseGrads<I, O>,
-        visit: &mut dyn FnMut(&mut [f32], &[f32]),
+        grads: &mut DenseGrads<I, O>,
+        visit: &mut dyn FnMut(&mut [f32], &mut [f32]),
     ) {
         visit(
             self.weights.as_flattened_mut(),
-            grads.weights.as_flattened(),
+            grads.weights.as_flattened_mut(),
         );
-        if let (Some(b), Some(db)) = (self.bias.as_deref_mut(), grads.bias.as_deref()) {
+        if let (Some(b), Some(db)) = (self.bias.as_deref_mut(), grads.bias.as_deref_mut()) {
             visit(b, db);
         }
     }

@@ -1,6 +1,6 @@
 //! Stochastic gradient descent, with optional momentum and Nesterov momentum.
 
-use super::Optimizer;
+use super::{Optimizer, Settings};
 use crate::kernels;
 
 /// Stochastic gradient descent with Keras' update rule and defaults (learning rate 0.01, no
@@ -20,9 +20,9 @@ use crate::kernels;
 /// sgd.update(0, &mut w, &[2.0]); // v = 0.9 · -0.2 - 0.2 = -0.38
 /// assert!((w[0] - 0.42).abs() < 1e-6);
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Sgd {
-    learning_rate: f32,
+    settings: Settings,
     momentum: f32,
     nesterov: bool,
     velocity: Vec<f32>,
@@ -32,7 +32,7 @@ impl Sgd {
     /// Plain SGD with the given learning rate.
     pub fn new(learning_rate: f32) -> Self {
         Self {
-            learning_rate,
+            settings: Settings::new(learning_rate),
             momentum: 0.0,
             nesterov: false,
             velocity: Vec::new(),
@@ -50,11 +50,6 @@ impl Sgd {
         self.nesterov = nesterov;
         self
     }
-
-    /// The learning rate.
-    pub fn learning_rate(&self) -> f32 {
-        self.learning_rate
-    }
 }
 
 impl Default for Sgd {
@@ -64,6 +59,14 @@ impl Default for Sgd {
 }
 
 impl Optimizer for Sgd {
+    fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    fn settings_mut(&mut self) -> &mut Settings {
+        &mut self.settings
+    }
+
     fn prepare(&mut self, parameter_count: usize) {
         if self.momentum != 0.0 {
             self.velocity = vec![0.0; parameter_count];
@@ -71,7 +74,7 @@ impl Optimizer for Sgd {
     }
 
     fn update(&mut self, offset: usize, params: &mut [f32], grads: &[f32]) {
-        let lr = self.learning_rate;
+        let lr = self.settings.current_learning_rate();
         if self.momentum == 0.0 {
             kernels::axpy(-lr, grads, params);
             return;
@@ -87,34 +90,8 @@ impl Optimizer for Sgd {
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::{assert_close, three_updates};
     use super::*;
-
-    /// Three updates of `w = [1, -2]` with gradients `[0.5, 1]`, `[-1, 0.25]`, `[2, 0]`.
-    fn three_updates(mut sgd: Sgd) -> Vec<[f32; 2]> {
-        sgd.prepare(2);
-        let mut w = [1.0, -2.0];
-        [[0.5, 1.0], [-1.0, 0.25], [2.0, 0.0]]
-            .iter()
-            .map(|g| {
-                sgd.update(0, &mut w, g);
-                w
-            })
-            .collect()
-    }
-
-    fn assert_close(found: &[[f32; 2]], expected: &[[f32; 2]]) {
-        for (step, (f, e)) in found.iter().zip(expected).enumerate() {
-            for k in 0..2 {
-                assert!(
-                    (f[k] - e[k]).abs() < 1e-6,
-                    "step {}: w[{k}] = {}, expected {}",
-                    step + 1,
-                    f[k],
-                    e[k]
-                );
-            }
-        }
-    }
 
     #[test]
     fn plain_sgd_first_three_updates() {
@@ -143,6 +120,15 @@ mod tests {
         assert_close(
             &three_updates(Sgd::new(0.1).momentum(0.9).nesterov(true)),
             &[[0.905, -2.19], [1.0545, -2.3185], [0.71905, -2.41165]],
+        );
+    }
+
+    #[test]
+    fn clipped_by_value_first_three_updates() {
+        // g clipped to [-0.5, 0.5]: (0.5, 0.5), (-0.5, 0.25), (0.5, 0)
+        assert_close(
+            &three_updates(Sgd::new(0.1).clip_value(0.5)),
+            &[[0.95, -2.05], [1.0, -2.075], [0.95, -2.075]],
         );
     }
 

@@ -208,7 +208,7 @@ where
         }
         totals.samples += rows;
         network.backward(&self.x, &self.delta, None, &mut self.grads, &mut self.tape);
-        self.optimizer.step(network, &self.grads);
+        self.optimizer.step(network, &mut self.grads);
     }
 
     /// The mean loss and the accuracy of `network` on `data` (Keras' `model.evaluate`).

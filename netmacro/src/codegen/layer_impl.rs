@@ -181,10 +181,10 @@ pub fn generate(model: &Model) -> TokenStream {
 
             fn visit_parameters(
                 &mut self,
-                grads: &#grads,
-                visit: &mut dyn ::core::ops::FnMut(&mut [f32], &[f32]),
+                grads: &mut #grads,
+                visit: &mut dyn ::core::ops::FnMut(&mut [f32], &mut [f32]),
             ) {
-                #( #layer_traits::visit_parameters(&mut self.#fields, &grads.#fields, visit); )*
+                #( #layer_traits::visit_parameters(&mut self.#fields, &mut grads.#fields, visit); )*
             }
         }
 

@@ -23,7 +23,7 @@ impl Layer for Scale2x {
     fn parameter_count(&self) -> usize {
         0
     }
-    fn visit_parameters(&mut self, _: &(), _: &mut dyn FnMut(&mut [f32], &[f32])) {}
+    fn visit_parameters(&mut self, _: &mut (), _: &mut dyn FnMut(&mut [f32], &mut [f32])) {}
 }
 
 impl Initialize for Scale2x {
