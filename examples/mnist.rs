@@ -2,12 +2,16 @@
 //! learning rate 0.01, categorical cross-entropy and accuracy, 10 epochs of batches of 32 on
 //! the first 50,000 training images with the last 10,000 as validation data, then the test set.
 //!
+//! It ends with the test set's confusion matrix and writes the learning curves (loss and
+//! accuracy, training and validation) to `target/mnist-history.svg`.
+//!
 //! Run it from the repository root with `cargo run --release --example mnist`; pass another
 //! directory holding the four MNIST files as the first argument to read them from there.
 
 use std::error::Error;
 use std::time::Instant;
 
+use netdsl::metrics::ConfusionMatrix;
 use netdsl::prelude::*;
 
 network! {
@@ -16,6 +20,7 @@ network! {
 }
 
 const BATCH: usize = 32;
+const PLOT: &str = "target/mnist-history.svg";
 
 fn main() -> Result<(), Box<dyn Error>> {
     let dir = std::env::args()
@@ -39,7 +44,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         &mut model,
         &train,
         Fit::epochs(10).validation_data(&validation).seed(42),
-    );
+    )?;
     let seconds = start.elapsed().as_secs_f64();
 
     let epoch_seconds: f64 = history.epoch_seconds.iter().sum::<f64>() / history.epochs() as f64;
@@ -56,6 +61,13 @@ fn main() -> Result<(), Box<dyn Error>> {
         "test loss: {:.4} - test accuracy: {:.4}",
         result.loss, result.accuracy
     );
+
+    println!("confusion matrix of the test set (rows: true digit, columns: predicted):");
+    print!("{}", ConfusionMatrix::of(&model, &test));
+
+    // Learning curves, as Keras users draw them from `history.history`.
+    history.plot_svg(PLOT)?;
+    println!("learning curves written to {PLOT}");
 
     let digit = model.predict(&test.input(0));
     println!(

@@ -22,12 +22,12 @@
 //! // Keras: model.compile(optimizer=SGD(0.5, momentum=0.9), loss="binary_crossentropy", metrics=["accuracy"])
 //! let mut trainer = Trainer::<_, _, _, 4>::new(&model, Sgd::new(0.5).momentum(0.9), BinaryCrossentropy);
 //! // Keras: model.fit(x, y, epochs=300, batch_size=4, verbose=0)
-//! let history = trainer.fit(&mut model, &data, Fit::epochs(300).verbose(Verbose::Silent));
+//! let history = trainer.fit(&mut model, &data, Fit::epochs(300).verbose(Verbose::Silent))?;
 //!
 //! assert!(history.loss[299] < 0.05, "final loss {}", history.loss[299]);
 //! assert!(model.predict(&[1.0, 0.0])[0] > 0.9);
 //! assert!(model.predict(&[1.0, 1.0])[0] < 0.1);
-//! # Ok::<(), netdsl::data::Error>(())
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
 //! ## Defining networks

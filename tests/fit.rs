@@ -23,18 +23,18 @@ fn the_same_seed_gives_the_same_history_whatever_the_trainer_did_before() {
     let data = xor(8);
     let start = Xor::new(&mut StdRng::seed_from_u64(1));
     let mut trainer = Trainer::<_, _, _, 4>::new(&start, Sgd::new(0.3), BinaryCrossentropy);
-    let options = Fit::epochs(5).seed(7).verbose(Verbose::Silent);
+    let options = || Fit::epochs(5).seed(7).verbose(Verbose::Silent);
 
     let mut first = start.clone();
-    let a = trainer.fit(&mut first, &data, options);
+    let a = trainer.fit(&mut first, &data, options()).unwrap();
     let mut second = start.clone();
-    let b = trainer.fit(&mut second, &data, options);
+    let b = trainer.fit(&mut second, &data, options()).unwrap();
     assert_eq!(a.loss, b.loss);
     assert_eq!(a.accuracy, b.accuracy);
     assert_eq!(first.predict(&[1.0, 0.0]), second.predict(&[1.0, 0.0]));
 
     let mut third = start.clone();
-    let c = trainer.fit(&mut third, &data, options.seed(8));
+    let c = trainer.fit(&mut third, &data, options().seed(8)).unwrap();
     assert_ne!(a.loss, c.loss, "another seed shuffles differently");
 }
 
@@ -50,11 +50,13 @@ fn a_partial_last_batch_trains_on_its_rows_only() {
     let mut model = Xor::new(&mut StdRng::seed_from_u64(2));
     let mut trainer =
         Trainer::<_, _, _, 4>::new(&model, Sgd::new(0.5).momentum(0.9), BinaryCrossentropy);
-    let history = trainer.fit(
-        &mut model,
-        &data,
-        Fit::epochs(400).shuffle(false).verbose(Verbose::Silent),
-    );
+    let history = trainer
+        .fit(
+            &mut model,
+            &data,
+            Fit::epochs(400).shuffle(false).verbose(Verbose::Silent),
+        )
+        .unwrap();
     assert!(
         history.loss[399] < 0.1 * history.loss[0],
         "loss {} -> {}",
@@ -80,13 +82,15 @@ fn validation_data_fills_the_validation_history() {
     let data = xor(4);
     let mut model = Xor::new(&mut StdRng::seed_from_u64(3));
     let mut trainer = Trainer::<_, _, _, 4>::new(&model, Sgd::new(0.3), BinaryCrossentropy);
-    let history = trainer.fit(
-        &mut model,
-        &data,
-        Fit::epochs(3)
-            .validation_data(&data)
-            .verbose(Verbose::Silent),
-    );
+    let history = trainer
+        .fit(
+            &mut model,
+            &data,
+            Fit::epochs(3)
+                .validation_data(&data)
+                .verbose(Verbose::Silent),
+        )
+        .unwrap();
     assert_eq!(
         (
             history.epochs(),
@@ -134,7 +138,9 @@ fn a_composed_network_trains_like_a_flat_one() {
     let mut model = ComposedXor::new(&mut StdRng::seed_from_u64(1));
     let mut trainer =
         Trainer::<_, _, _, 4>::new(&model, Sgd::new(0.5).momentum(0.9), BinaryCrossentropy);
-    let history = trainer.fit(&mut model, &data, Fit::epochs(300).verbose(Verbose::Silent));
+    let history = trainer
+        .fit(&mut model, &data, Fit::epochs(300).verbose(Verbose::Silent))
+        .unwrap();
     assert!(history.loss[299] < 0.05, "final loss {}", history.loss[299]);
     assert_eq!(trainer.evaluate(&model, &data).accuracy, 1.0);
 }

@@ -33,7 +33,7 @@ fn keras_tutorial_recipe_reaches_94_percent_test_accuracy() {
         .validation_data(&validation)
         .seed(42)
         .verbose(Verbose::Silent);
-    let history = trainer.fit(&mut model, &train, options);
+    let history = trainer.fit(&mut model, &train, options).unwrap();
 
     assert_eq!(history.epochs(), 10);
     assert_eq!(history.val_accuracy.len(), 10);

@@ -121,3 +121,68 @@ fn a_whole_training_epoch_and_an_evaluation_allocate_nothing_after_setup() {
     );
     assert!(evaluation.accuracy > 0.9, "{evaluation:?}");
 }
+
+#[test]
+fn every_callback_allocates_nothing_after_train_begin() {
+    use netdsl::train::callbacks::{
+        Callback, Context, EarlyStopping, LambdaCallback, LearningRateScheduler, Monitor,
+        ReduceLrOnPlateau, TerminateOnNan,
+    };
+    use netdsl::train::{EpochLogs, Metrics};
+
+    let mut model = model();
+    let mut grads = model.new_grads();
+    let mut optimizer = Sgd::new(0.1);
+    let mut calls = 0;
+    let mut early = EarlyStopping::new(Monitor::ValLoss)
+        .patience(1)
+        .restore_best_weights(true);
+    let mut plateau = ReduceLrOnPlateau::new(Monitor::ValLoss).patience(1);
+    let mut scheduler = LearningRateScheduler::new(|epoch, lr| lr / epoch as f32);
+    let mut lambda = LambdaCallback::on_epoch_end(|_: &EpochLogs| calls += 1);
+    let mut nan = TerminateOnNan;
+    let callbacks: [&mut dyn Callback; 5] = [
+        &mut early,
+        &mut plateau,
+        &mut scheduler,
+        &mut lambda,
+        &mut nan,
+    ];
+
+    let mut parameters = |visit: &mut dyn FnMut(&mut [f32])| {
+        model.visit_parameters(&mut grads, &mut |p, _| visit(p))
+    };
+    let mut context = Context::new(&mut optimizer, &mut parameters);
+    for callback in callbacks {
+        callback.on_train_begin(&mut context);
+        // Improving, then worse: every branch runs, restoring the best weights included.
+        let mut info = allocation_counter::AllocationInfo::default();
+        for (epoch, val_loss) in [(1, 0.5), (2, 0.4), (3, 0.9), (4, 0.95)] {
+            let logs = EpochLogs {
+                epoch,
+                train: Metrics {
+                    loss: 0.3,
+                    accuracy: 0.9,
+                },
+                validation: Some(Metrics {
+                    loss: val_loss,
+                    accuracy: 0.8,
+                }),
+                learning_rate: 0.1,
+                seconds: 0.0,
+                steps: 1,
+            };
+            info += measure(|| {
+                callback.on_epoch_begin(epoch, &mut context);
+                callback.on_epoch_end(&logs, &mut context);
+            });
+        }
+        info += measure(|| callback.on_train_end(&mut context));
+        assert_eq!(
+            info.count_total, 0,
+            "a callback allocated after on_train_begin: {info:?}"
+        );
+    }
+    assert!(context.stop_requested(), "early stopping fired");
+    assert_eq!(calls, 4);
+}

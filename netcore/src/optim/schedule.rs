@@ -114,7 +114,10 @@ mod tests {
         );
         let exp = ExponentialDecay::new(1.0, 10, 0.5);
         assert_eq!(exp.learning_rate(0), 1.0);
-        assert!((exp.learning_rate(5) - std::f32::consts::FRAC_1_SQRT_2).abs() < 1e-6, "0.5^0.5");
+        assert!(
+            (exp.learning_rate(5) - std::f32::consts::FRAC_1_SQRT_2).abs() < 1e-6,
+            "0.5^0.5"
+        );
         assert_eq!(exp.staircase().learning_rate(15), 0.5);
         let cos = CosineDecay::new(1.0, 100, 0.1);
         assert_eq!(cos.learning_rate(0), 1.0);

@@ -1,52 +1,70 @@
 //! The options of `fit`, named as in Keras.
 
+use std::io::Write;
+
+use super::callbacks::Callback;
 use crate::data::Dataset;
 
-/// How much `fit` prints.
+/// How much `fit` prints (Keras' `verbose`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Verbose {
+    /// A progress bar on a terminal, one line per epoch otherwise (Keras' `"auto"`).
+    #[default]
+    Auto,
     /// Nothing (Keras' `verbose=0`).
     Silent,
+    /// A progress bar per epoch with an ETA and the running loss and accuracy (Keras'
+    /// `verbose=1`); one line per epoch when the output is not a terminal.
+    ProgressBar,
     /// One line per epoch (Keras' `verbose=2`).
-    #[default]
     EpochLine,
 }
 
-/// Options of [`crate::train::Trainer::fit`]: epochs, validation data, shuffling, seed,
-/// verbosity. The batch size is the trainer's `const B`.
+/// Options of [`crate::train::Trainer::fit`]: epochs, validation data or split, shuffling,
+/// seed, verbosity, callbacks. The batch size is the trainer's `const B`.
 ///
 /// ```
 /// use netcore::data::Dataset;
+/// use netcore::train::callbacks::{EarlyStopping, Monitor};
 /// use netcore::train::{Fit, Verbose};
 ///
 /// let val = Dataset::<2, 1>::from_arrays(vec![[0.0, 1.0]], vec![[1.0]])?;
-/// let options = Fit::epochs(10).validation_data(&val).seed(7).verbose(Verbose::Silent);
+/// let mut early = EarlyStopping::new(Monitor::ValLoss).patience(3);
+/// let options = Fit::epochs(10).validation_data(&val).seed(7).verbose(Verbose::Silent).callback(&mut early);
 /// assert_eq!(options.epochs, 10);
 /// # Ok::<(), netcore::data::Error>(())
 /// ```
-#[derive(Clone, Copy, Debug)]
 pub struct Fit<'a, const IN: usize, const OUT: usize> {
     /// Passes over the training data.
     pub epochs: usize,
     /// Data evaluated after each epoch (Keras' `validation_data`).
     pub validation: Option<&'a Dataset<IN, OUT>>,
+    /// The fraction of the training data, taken from its end before any shuffling, held out
+    /// for validation (Keras' `validation_split`); ignored when `validation` is given.
+    pub validation_split: f32,
     /// Whether to shuffle the training data before each epoch (default: yes, as Keras).
     pub shuffle: bool,
-    /// Seed of the shuffling; the same seed gives the same order of batches.
+    /// Seed of the shuffling; the same seed gives the same order of batches, and on the same
+    /// machine a bit-identical history.
     pub seed: u64,
     /// What to print.
     pub verbose: Verbose,
+    pub(crate) callbacks: Vec<&'a mut dyn Callback>,
+    pub(crate) output: Option<&'a mut dyn Write>,
 }
 
 impl<'a, const IN: usize, const OUT: usize> Fit<'a, IN, OUT> {
-    /// `epochs` passes, shuffled with seed 0, no validation data, one line per epoch.
+    /// `epochs` passes, shuffled with seed 0, no validation, printing as Keras' `"auto"`.
     pub fn epochs(epochs: usize) -> Self {
         Self {
             epochs,
             validation: None,
+            validation_split: 0.0,
             shuffle: true,
             seed: 0,
             verbose: Verbose::default(),
+            callbacks: Vec::new(),
+            output: None,
         }
     }
 
@@ -54,6 +72,14 @@ impl<'a, const IN: usize, const OUT: usize> Fit<'a, IN, OUT> {
     pub fn validation_data(self, data: &'a Dataset<IN, OUT>) -> Self {
         Self {
             validation: Some(data),
+            ..self
+        }
+    }
+
+    /// Holds out the last `fraction` of the training data for validation.
+    pub fn validation_split(self, fraction: f32) -> Self {
+        Self {
+            validation_split: fraction.clamp(0.0, 1.0),
             ..self
         }
     }
@@ -71,5 +97,18 @@ impl<'a, const IN: usize, const OUT: usize> Fit<'a, IN, OUT> {
     /// Sets what is printed.
     pub fn verbose(self, verbose: Verbose) -> Self {
         Self { verbose, ..self }
+    }
+
+    /// Adds a callback, run in the order added.
+    pub fn callback(mut self, callback: &'a mut dyn Callback) -> Self {
+        self.callbacks.push(callback);
+        self
+    }
+
+    /// Prints to `output` instead of standard output (which is then never a terminal, so
+    /// `Verbose::Auto` prints one line per epoch).
+    pub fn output(mut self, output: &'a mut dyn Write) -> Self {
+        self.output = Some(output);
+        self
     }
 }

@@ -9,6 +9,23 @@ pub struct Metrics {
     pub accuracy: f32,
 }
 
+/// What one epoch of `fit` measured, as Keras hands `logs` to callbacks.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct EpochLogs {
+    /// The epoch, from 1.
+    pub epoch: usize,
+    /// Training loss and accuracy, averaged over the epoch's batches as they were trained.
+    pub train: Metrics,
+    /// Loss and accuracy on the validation data after the epoch, if there is any.
+    pub validation: Option<Metrics>,
+    /// The learning rate at the end of the epoch.
+    pub learning_rate: f32,
+    /// Wall-clock seconds of the epoch's training (validation excluded).
+    pub seconds: f64,
+    /// Batches trained.
+    pub steps: usize,
+}
+
 /// Per-epoch logs of a `fit`, one entry per epoch in each vector, as Keras' `History.history`.
 /// `val_loss` and `val_accuracy` stay empty without validation data.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -21,6 +38,8 @@ pub struct History {
     pub val_loss: Vec<f32>,
     /// Validation accuracy after each epoch.
     pub val_accuracy: Vec<f32>,
+    /// The learning rate at the end of each epoch.
+    pub learning_rate: Vec<f32>,
     /// Wall-clock seconds of each epoch's training (validation excluded).
     pub epoch_seconds: Vec<f64>,
 }
@@ -32,8 +51,20 @@ impl History {
             accuracy: Vec::with_capacity(epochs),
             val_loss: Vec::with_capacity(epochs),
             val_accuracy: Vec::with_capacity(epochs),
+            learning_rate: Vec::with_capacity(epochs),
             epoch_seconds: Vec::with_capacity(epochs),
         }
+    }
+
+    pub(crate) fn push(&mut self, logs: &EpochLogs) {
+        self.loss.push(logs.train.loss);
+        self.accuracy.push(logs.train.accuracy);
+        if let Some(val) = logs.validation {
+            self.val_loss.push(val.loss);
+            self.val_accuracy.push(val.accuracy);
+        }
+        self.learning_rate.push(logs.learning_rate);
+        self.epoch_seconds.push(logs.seconds);
     }
 
     /// The number of epochs recorded.

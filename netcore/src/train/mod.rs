@@ -1,9 +1,15 @@
-//! Training: the Keras `compile` / `fit` / `evaluate` loop over a [`crate::network::Network`].
+//! Training: the Keras `compile` / `fit` / `evaluate` loop over a [`crate::layer::Layer`].
 
+pub mod callbacks;
+mod error;
 mod fit;
 mod history;
+mod plot;
+mod progress;
 mod trainer;
 
+pub use error::TrainError;
 pub use fit::{Fit, Verbose};
-pub use history::{History, Metrics};
+pub use history::{EpochLogs, History, Metrics};
+pub use plot::PlotError;
 pub use trainer::Trainer;

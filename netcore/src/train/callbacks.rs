@@ -1,0 +1,444 @@
+//! Callbacks: code that runs between epochs of `fit`, as Keras' `callbacks=[...]`.
+//!
+//! A callback sees each epoch's [`EpochLogs`] and, through a [`Context`], the optimizer's
+//! learning rate, the model's parameters and a way to stop training. Buffers a callback needs
+//! (the best weights of [`EarlyStopping`]) are allocated in [`Callback::on_train_begin`]; the
+//! per-epoch hooks of the callbacks here allocate nothing.
+
+use super::EpochLogs;
+use crate::optim::Optimizer;
+
+/// Something that calls a visitor with each parameter tensor of a model, in a fixed order.
+pub type ParameterAccess<'a> = dyn FnMut(&mut dyn FnMut(&mut [f32])) + 'a;
+
+/// Access to the training run from inside a callback.
+pub struct Context<'a> {
+    optimizer: &'a mut dyn Optimizer,
+    parameters: &'a mut ParameterAccess<'a>,
+    stop: bool,
+}
+
+impl<'a> Context<'a> {
+    /// A context over an optimizer and a visitor of the model's parameter tensors (in their
+    /// fixed order). `fit` builds one for each hook.
+    pub fn new(optimizer: &'a mut dyn Optimizer, parameters: &'a mut ParameterAccess<'a>) -> Self {
+        Self {
+            optimizer,
+            parameters,
+            stop: false,
+        }
+    }
+
+    /// The optimizer's learning rate.
+    pub fn learning_rate(&self) -> f32 {
+        self.optimizer.learning_rate()
+    }
+
+    /// Changes the optimizer's learning rate.
+    pub fn set_learning_rate(&mut self, learning_rate: f32) {
+        self.optimizer.set_learning_rate(learning_rate);
+    }
+
+    /// Calls `visit` with each parameter tensor of the model, in a fixed order.
+    pub fn visit_parameters(&mut self, visit: &mut dyn FnMut(&mut [f32])) {
+        (self.parameters)(visit);
+    }
+
+    /// Asks `fit` to stop after this epoch (Keras' `model.stop_training = True`).
+    pub fn stop_training(&mut self) {
+        self.stop = true;
+    }
+
+    /// Whether a callback asked to stop.
+    pub fn stop_requested(&self) -> bool {
+        self.stop
+    }
+}
+
+/// Code run by `fit` at the start, around each epoch and at the end of training.
+pub trait Callback {
+    /// Before the first epoch; allocate what the callback needs here.
+    fn on_train_begin(&mut self, _context: &mut Context<'_>) {}
+
+    /// Before each epoch (from 1).
+    fn on_epoch_begin(&mut self, _epoch: usize, _context: &mut Context<'_>) {}
+
+    /// After each epoch, with its logs.
+    fn on_epoch_end(&mut self, _logs: &EpochLogs, _context: &mut Context<'_>) {}
+
+    /// After the last epoch, whether training ran its course or was stopped.
+    fn on_train_end(&mut self, _context: &mut Context<'_>) {}
+
+    /// Whether `fit` must check every batch's loss and gradients and stop, with an error and
+    /// without applying that batch's update, when one is not finite. [`TerminateOnNan`] says yes.
+    fn terminates_on_nan(&self) -> bool {
+        false
+    }
+}
+
+/// The quantity a callback watches, as Keras' `monitor="val_loss"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Monitor {
+    /// Training loss.
+    Loss,
+    /// Training accuracy.
+    Accuracy,
+    /// Validation loss (the default).
+    ValLoss,
+    /// Validation accuracy.
+    ValAccuracy,
+}
+
+impl Monitor {
+    /// The watched value in `logs`, if it was measured.
+    pub fn value(self, logs: &EpochLogs) -> Option<f32> {
+        match self {
+            Monitor::Loss => Some(logs.train.loss),
+            Monitor::Accuracy => Some(logs.train.accuracy),
+            Monitor::ValLoss => logs.validation.map(|v| v.loss),
+            Monitor::ValAccuracy => logs.validation.map(|v| v.accuracy),
+        }
+    }
+
+    /// Whether `value` improves on `best` by more than `min_delta` (losses fall, accuracies
+    /// rise, as Keras' `mode="auto"` decides).
+    fn improves(self, value: f32, best: f32, min_delta: f32) -> bool {
+        match self {
+            Monitor::Loss | Monitor::ValLoss => value < best - min_delta,
+            Monitor::Accuracy | Monitor::ValAccuracy => value > best + min_delta,
+        }
+    }
+}
+
+/// Stops training when the monitored quantity has not improved for `patience` epochs, and
+/// optionally puts back the weights of the best epoch (Keras' `EarlyStopping`; defaults:
+/// `val_loss`, `min_delta` 0, `patience` 0, no restoring).
+#[derive(Debug)]
+pub struct EarlyStopping {
+    monitor: Monitor,
+    min_delta: f32,
+    patience: usize,
+    restore_best_weights: bool,
+    best: Option<f32>,
+    best_epoch: usize,
+    wait: usize,
+    stopped_epoch: Option<usize>,
+    best_weights: Vec<f32>,
+}
+
+impl EarlyStopping {
+    /// Watches `monitor` with Keras' other defaults.
+    pub fn new(monitor: Monitor) -> Self {
+        Self {
+            monitor,
+            min_delta: 0.0,
+            patience: 0,
+            restore_best_weights: false,
+            best: None,
+            best_epoch: 0,
+            wait: 0,
+            stopped_epoch: None,
+            best_weights: Vec::new(),
+        }
+    }
+
+    /// The smallest change that counts as an improvement.
+    pub fn min_delta(mut self, min_delta: f32) -> Self {
+        self.min_delta = min_delta.abs();
+        self
+    }
+
+    /// Epochs without improvement before stopping.
+    pub fn patience(mut self, patience: usize) -> Self {
+        self.patience = patience;
+        self
+    }
+
+    /// Puts back the best epoch's weights when stopping.
+    pub fn restore_best_weights(mut self, restore: bool) -> Self {
+        self.restore_best_weights = restore;
+        self
+    }
+
+    /// The epoch after which training stopped, if it did.
+    pub fn stopped_epoch(&self) -> Option<usize> {
+        self.stopped_epoch
+    }
+
+    /// The epoch with the best monitored value so far.
+    pub fn best_epoch(&self) -> usize {
+        self.best_epoch
+    }
+
+    fn copy_weights(&mut self, context: &mut Context<'_>, into_model: bool) {
+        let mut offset = 0;
+        let best = &mut self.best_weights;
+        context.visit_parameters(&mut |params| {
+            let saved = &mut best[offset..offset + params.len()];
+            if into_model {
+                params.copy_from_slice(saved)
+            } else {
+                saved.copy_from_slice(params)
+            }
+            offset += params.len();
+        });
+    }
+}
+
+impl Callback for EarlyStopping {
+    fn on_train_begin(&mut self, context: &mut Context<'_>) {
+        (self.best, self.best_epoch, self.wait, self.stopped_epoch) = (None, 0, 0, None);
+        if self.restore_best_weights {
+            let mut count = 0;
+            context.visit_parameters(&mut |params| count += params.len());
+            self.best_weights = vec![0.0; count];
+        }
+    }
+
+    fn on_epoch_end(&mut self, logs: &EpochLogs, context: &mut Context<'_>) {
+        let Some(value) = self.monitor.value(logs) else {
+            return;
+        };
+        let improved = self
+            .best
+            .is_none_or(|best| self.monitor.improves(value, best, self.min_delta));
+        if improved {
+            (self.best, self.best_epoch, self.wait) = (Some(value), logs.epoch, 0);
+            if self.restore_best_weights {
+                self.copy_weights(context, false);
+            }
+            return;
+        }
+        self.wait += 1;
+        if self.wait >= self.patience {
+            self.stopped_epoch = Some(logs.epoch);
+            context.stop_training();
+            if self.restore_best_weights {
+                self.copy_weights(context, true);
+            }
+        }
+    }
+}
+
+/// Sets the learning rate at the start of each epoch from `schedule(epoch, current)` (Keras'
+/// `LearningRateScheduler`, epochs counted from 1 here).
+pub struct LearningRateScheduler<F> {
+    schedule: F,
+}
+
+impl<F: FnMut(usize, f32) -> f32> LearningRateScheduler<F> {
+    /// Uses `schedule(epoch, current learning rate)` as each epoch's learning rate.
+    pub fn new(schedule: F) -> Self {
+        Self { schedule }
+    }
+}
+
+impl<F: FnMut(usize, f32) -> f32> Callback for LearningRateScheduler<F> {
+    fn on_epoch_begin(&mut self, epoch: usize, context: &mut Context<'_>) {
+        let rate = (self.schedule)(epoch, context.learning_rate());
+        context.set_learning_rate(rate);
+    }
+}
+
+/// Multiplies the learning rate by `factor` when the monitored quantity has not improved for
+/// `patience` epochs (Keras' `ReduceLROnPlateau`; defaults: `val_loss`, factor 0.1, patience 10,
+/// `min_delta` 1e-4, cooldown 0, `min_lr` 0).
+#[derive(Clone, Debug)]
+pub struct ReduceLrOnPlateau {
+    monitor: Monitor,
+    factor: f32,
+    patience: usize,
+    min_delta: f32,
+    cooldown: usize,
+    min_lr: f32,
+    best: Option<f32>,
+    wait: usize,
+    cooldown_left: usize,
+}
+
+impl ReduceLrOnPlateau {
+    /// Watches `monitor` with Keras' other defaults.
+    pub fn new(monitor: Monitor) -> Self {
+        Self {
+            monitor,
+            factor: 0.1,
+            patience: 10,
+            min_delta: 1e-4,
+            cooldown: 0,
+            min_lr: 0.0,
+            best: None,
+            wait: 0,
+            cooldown_left: 0,
+        }
+    }
+
+    /// The factor applied to the learning rate.
+    pub fn factor(mut self, factor: f32) -> Self {
+        self.factor = factor;
+        self
+    }
+
+    /// Epochs without improvement before reducing.
+    pub fn patience(mut self, patience: usize) -> Self {
+        self.patience = patience;
+        self
+    }
+
+    /// Epochs to wait after a reduction before counting again.
+    pub fn cooldown(mut self, cooldown: usize) -> Self {
+        self.cooldown = cooldown;
+        self
+    }
+
+    /// The lowest learning rate it will set.
+    pub fn min_lr(mut self, min_lr: f32) -> Self {
+        self.min_lr = min_lr;
+        self
+    }
+}
+
+impl Callback for ReduceLrOnPlateau {
+    fn on_train_begin(&mut self, _context: &mut Context<'_>) {
+        (self.best, self.wait, self.cooldown_left) = (None, 0, 0);
+    }
+
+    fn on_epoch_end(&mut self, logs: &EpochLogs, context: &mut Context<'_>) {
+        let Some(value) = self.monitor.value(logs) else {
+            return;
+        };
+        if self.cooldown_left > 0 {
+            self.cooldown_left -= 1;
+            self.wait = 0;
+        }
+        if self
+            .best
+            .is_none_or(|best| self.monitor.improves(value, best, self.min_delta))
+        {
+            (self.best, self.wait) = (Some(value), 0);
+        } else if self.cooldown_left == 0 {
+            self.wait += 1;
+            if self.wait >= self.patience {
+                let reduced = (context.learning_rate() * self.factor).max(self.min_lr);
+                context.set_learning_rate(reduced);
+                (self.cooldown_left, self.wait) = (self.cooldown, 0);
+            }
+        }
+    }
+}
+
+/// Stops training with an error naming the epoch and batch as soon as a batch's loss or
+/// gradients are not finite, before that batch's update: the model keeps the last finite
+/// weights (Keras' `TerminateOnNaN`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TerminateOnNan;
+
+impl Callback for TerminateOnNan {
+    fn terminates_on_nan(&self) -> bool {
+        true
+    }
+}
+
+/// A closure run after each epoch with its logs (Keras' `LambdaCallback(on_epoch_end=...)`).
+pub struct LambdaCallback<F> {
+    on_epoch_end: F,
+}
+
+impl<F: FnMut(&EpochLogs)> LambdaCallback<F> {
+    /// Runs `on_epoch_end(logs)` after each epoch.
+    pub fn on_epoch_end(on_epoch_end: F) -> Self {
+        Self { on_epoch_end }
+    }
+}
+
+impl<F: FnMut(&EpochLogs)> Callback for LambdaCallback<F> {
+    fn on_epoch_end(&mut self, logs: &EpochLogs, _context: &mut Context<'_>) {
+        (self.on_epoch_end)(logs);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::optim::Sgd;
+    use crate::train::Metrics;
+
+    fn logs(epoch: usize, val_loss: f32) -> EpochLogs {
+        EpochLogs {
+            epoch,
+            train: Metrics {
+                loss: 1.0,
+                accuracy: 0.5,
+            },
+            validation: Some(Metrics {
+                loss: val_loss,
+                accuracy: 0.5,
+            }),
+            learning_rate: 0.1,
+            seconds: 0.0,
+            steps: 1,
+        }
+    }
+
+    /// Runs `callback` over validation losses `losses` on a one-parameter model whose weight
+    /// is set to the epoch number before each epoch ends; returns (weight, lr, epochs run).
+    fn run(callback: &mut dyn Callback, losses: &[f32]) -> (f32, f32, usize) {
+        let mut optimizer = Sgd::new(0.1);
+        let mut weight = [0.0_f32];
+        let mut epochs = 0;
+        {
+            let mut visit = |f: &mut dyn FnMut(&mut [f32])| f(&mut weight);
+            let mut context = Context::new(&mut optimizer, &mut visit);
+            callback.on_train_begin(&mut context);
+        }
+        for (i, &loss) in losses.iter().enumerate() {
+            let epoch = i + 1;
+            weight[0] = epoch as f32;
+            let mut visit = |f: &mut dyn FnMut(&mut [f32])| f(&mut weight);
+            let mut context = Context::new(&mut optimizer, &mut visit);
+            callback.on_epoch_begin(epoch, &mut context);
+            callback.on_epoch_end(&logs(epoch, loss), &mut context);
+            epochs = epoch;
+            if context.stop_requested() {
+                break;
+            }
+        }
+        (weight[0], optimizer.learning_rate(), epochs)
+    }
+
+    #[test]
+    fn early_stopping_waits_patience_epochs_then_restores_the_best() {
+        let mut early = EarlyStopping::new(Monitor::ValLoss)
+            .patience(2)
+            .restore_best_weights(true);
+        let (weight, _, epochs) = run(&mut early, &[0.5, 0.4, 0.45, 0.42, 0.41, 0.1]);
+        assert_eq!(
+            epochs, 4,
+            "epochs 3 and 4 did not improve on 0.4; patience 2 stops after epoch 4"
+        );
+        assert_eq!(early.stopped_epoch(), Some(4));
+        assert_eq!(weight, 2.0, "the weights of epoch 2, the best, are back");
+    }
+
+    #[test]
+    fn early_stopping_counts_only_improvements_beyond_min_delta() {
+        let mut early = EarlyStopping::new(Monitor::ValLoss).min_delta(0.05);
+        let (_, _, epochs) = run(&mut early, &[0.5, 0.48, 0.1]);
+        assert_eq!(epochs, 2, "0.48 is within 0.05 of 0.5");
+    }
+
+    #[test]
+    fn reduce_on_plateau_multiplies_the_learning_rate() {
+        let mut reduce = ReduceLrOnPlateau::new(Monitor::ValLoss)
+            .patience(2)
+            .factor(0.5);
+        let (_, lr, _) = run(&mut reduce, &[0.5, 0.6, 0.6, 0.6, 0.6]);
+        assert_eq!(lr, 0.025, "two reductions: after epochs 3 and 5");
+    }
+
+    #[test]
+    fn the_scheduler_sets_each_epoch_learning_rate() {
+        let mut scheduler = LearningRateScheduler::new(|epoch, _| 1.0 / epoch as f32);
+        let (_, lr, _) = run(&mut scheduler, &[0.5, 0.5, 0.5, 0.5]);
+        assert_eq!(lr, 0.25);
+    }
+}

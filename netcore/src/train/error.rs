@@ -1,0 +1,22 @@
+use super::History;
+
+/// Why `fit` stopped early with an error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TrainError {
+    /// A batch's loss or gradients were not finite; its update was not applied, so the model
+    /// keeps the weights of the batch before.
+    #[error(
+        "training stopped at epoch {epoch}, batch {batch}: the {what} is not finite (NaN or infinite); the weights of the batch before are kept"
+    )]
+    NonFinite {
+        /// The epoch, from 1.
+        epoch: usize,
+        /// The batch within the epoch, from 1.
+        batch: usize,
+        /// `"loss"` or `"gradient"`.
+        what: &'static str,
+        /// The history of the epochs completed before.
+        history: Box<History>,
+    },
+}

@@ -1,0 +1,154 @@
+//! Learning curves: a `History` drawn as an SVG with plotters, loss on the left, accuracy on
+//! the right, training and validation curves in each.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use plotters::prelude::*;
+
+use super::History;
+
+/// A plot that could not be written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PlotError {
+    /// The history has no epoch to draw.
+    #[error("the history has no epochs to plot")]
+    Empty,
+    /// Drawing failed.
+    #[error("cannot draw `{}`: {message}", path.display())]
+    Draw {
+        /// The file.
+        path: PathBuf,
+        /// What plotters said.
+        message: String,
+    },
+    /// The file could not be written or moved into place.
+    #[error("cannot write `{}`: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+}
+
+/// One panel: the `train` and `val` curves of one quantity against the epoch.
+fn panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    title: &str,
+    train: &[f32],
+    val: &[f32],
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    let values = train.iter().chain(val).copied().filter(|v| v.is_finite());
+    let (low, high) = values.fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), v| {
+        (lo.min(v), hi.max(v))
+    });
+    let margin = ((high - low) * 0.05).max(1e-3);
+    let epochs = train.len().max(val.len()).max(2) as f32;
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(32)
+        .y_label_area_size(52)
+        .build_cartesian_2d(1.0_f32..epochs, (low - margin)..(high + margin))?;
+    chart.configure_mesh().x_desc("epoch").draw()?;
+    let curve = |values: &[f32]| {
+        values
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| (i as f32 + 1.0, v))
+            .collect::<Vec<_>>()
+    };
+    chart
+        .draw_series(LineSeries::new(curve(train), BLUE.stroke_width(2)))?
+        .label("training")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE.stroke_width(2)));
+    if !val.is_empty() {
+        chart
+            .draw_series(LineSeries::new(curve(val), RED.stroke_width(2)))?
+            .label("validation")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED.stroke_width(2)));
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()?;
+    Ok(())
+}
+
+impl History {
+    /// Writes the loss and accuracy curves, training and validation, to an SVG file. The file
+    /// is written beside its destination and renamed into place, so a failure never leaves a
+    /// half-written plot or destroys a previous one.
+    pub fn plot_svg(&self, path: impl AsRef<Path>) -> Result<(), PlotError> {
+        let path = path.as_ref();
+        if self.epochs() == 0 {
+            return Err(PlotError::Empty);
+        }
+        let draw_error = |e: &dyn std::fmt::Display| PlotError::Draw {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        };
+        let mut svg = String::new();
+        {
+            let root = SVGBackend::with_string(&mut svg, (960, 380)).into_drawing_area();
+            root.fill(&WHITE).map_err(|e| draw_error(&e))?;
+            let (left, right) = root.split_horizontally(480);
+            panel(&left, "loss", &self.loss, &self.val_loss).map_err(|e| draw_error(&e))?;
+            panel(&right, "accuracy", &self.accuracy, &self.val_accuracy)
+                .map_err(|e| draw_error(&e))?;
+            root.present().map_err(|e| draw_error(&e))?;
+        }
+        let io_error = |source| PlotError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut temporary = path.as_os_str().to_owned();
+        temporary.push(".tmp");
+        let temporary = PathBuf::from(temporary);
+        fs::write(&temporary, svg).map_err(io_error)?;
+        fs::rename(&temporary, path).map_err(io_error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plots_both_panels_with_validation_curves() {
+        let history = History {
+            loss: vec![0.9, 0.5, 0.3],
+            accuracy: vec![0.7, 0.85, 0.9],
+            val_loss: vec![0.8, 0.55, 0.4],
+            val_accuracy: vec![0.75, 0.8, 0.88],
+            learning_rate: vec![0.01; 3],
+            epoch_seconds: vec![0.1; 3],
+        };
+        let path = std::env::temp_dir().join(format!("netdsl-plot-{}.svg", std::process::id()));
+        history.plot_svg(&path).unwrap();
+        let svg = fs::read_to_string(&path).unwrap();
+        fs::remove_file(&path).unwrap();
+        assert!(svg.starts_with("<svg"), "{}", &svg[..40]);
+        for text in ["loss", "accuracy", "training", "validation", "epoch"] {
+            assert!(svg.contains(text), "the plot shows `{text}`");
+        }
+    }
+
+    #[test]
+    fn an_empty_history_is_an_error_and_a_bad_path_loses_nothing() {
+        assert!(matches!(
+            History::default().plot_svg("unused.svg"),
+            Err(PlotError::Empty)
+        ));
+        let history = History {
+            loss: vec![1.0],
+            accuracy: vec![0.5],
+            ..History::default()
+        };
+        let err = history.plot_svg("/no/such/dir/plot.svg").unwrap_err();
+        assert!(err.to_string().contains("/no/such/dir/plot.svg"), "{err}");
+    }
+}
