@@ -14,6 +14,7 @@ mod peak;
 mod prefetch;
 pub mod reference;
 mod simd;
+pub(crate) mod updates;
 
 pub use elementwise::{axpy, axpy_with, scale_bytes, scale_bytes_with};
 pub use isa::Isa;

@@ -49,6 +49,30 @@ pub(super) unsafe trait Simd {
     ///
     /// See the trait.
     unsafe fn mul(a: Self::V, b: Self::V) -> Self::V;
+    /// `a + b`.
+    ///
+    /// # Safety
+    ///
+    /// See the trait.
+    unsafe fn add(a: Self::V, b: Self::V) -> Self::V;
+    /// `a - b`.
+    ///
+    /// # Safety
+    ///
+    /// See the trait.
+    unsafe fn sub(a: Self::V, b: Self::V) -> Self::V;
+    /// `a / b`.
+    ///
+    /// # Safety
+    ///
+    /// See the trait.
+    unsafe fn div(a: Self::V, b: Self::V) -> Self::V;
+    /// `√a`, correctly rounded.
+    ///
+    /// # Safety
+    ///
+    /// See the trait.
+    unsafe fn sqrt(a: Self::V) -> Self::V;
     /// The sum of the lanes.
     ///
     /// # Safety
@@ -104,6 +128,22 @@ unsafe impl Simd for Portable {
     #[inline(always)]
     unsafe fn mul(a: [f32; 8], b: [f32; 8]) -> [f32; 8] {
         std::array::from_fn(|l| a[l] * b[l])
+    }
+    #[inline(always)]
+    unsafe fn add(a: [f32; 8], b: [f32; 8]) -> [f32; 8] {
+        std::array::from_fn(|l| a[l] + b[l])
+    }
+    #[inline(always)]
+    unsafe fn sub(a: [f32; 8], b: [f32; 8]) -> [f32; 8] {
+        std::array::from_fn(|l| a[l] - b[l])
+    }
+    #[inline(always)]
+    unsafe fn div(a: [f32; 8], b: [f32; 8]) -> [f32; 8] {
+        std::array::from_fn(|l| a[l] / b[l])
+    }
+    #[inline(always)]
+    unsafe fn sqrt(a: [f32; 8]) -> [f32; 8] {
+        a.map(f32::sqrt)
     }
     #[inline(always)]
     unsafe fn reduce(v: [f32; 8]) -> f32 {
@@ -173,6 +213,26 @@ mod x86 {
             unsafe { _mm512_mul_ps(a, b) }
         }
         #[inline(always)]
+        unsafe fn add(a: __m512, b: __m512) -> __m512 {
+            // SAFETY: as above, the trait contract gives the target features.
+            unsafe { _mm512_add_ps(a, b) }
+        }
+        #[inline(always)]
+        unsafe fn sub(a: __m512, b: __m512) -> __m512 {
+            // SAFETY: as above, the trait contract gives the target features.
+            unsafe { _mm512_sub_ps(a, b) }
+        }
+        #[inline(always)]
+        unsafe fn div(a: __m512, b: __m512) -> __m512 {
+            // SAFETY: as above, the trait contract gives the target features.
+            unsafe { _mm512_div_ps(a, b) }
+        }
+        #[inline(always)]
+        unsafe fn sqrt(a: __m512) -> __m512 {
+            // SAFETY: as above, the trait contract gives the target features.
+            unsafe { _mm512_sqrt_ps(a) }
+        }
+        #[inline(always)]
         unsafe fn reduce(v: __m512) -> f32 {
             // SAFETY: as above, the trait contract gives the target features.
             unsafe { _mm512_reduce_add_ps(v) }
@@ -235,6 +295,26 @@ mod x86 {
         unsafe fn mul(a: __m256, b: __m256) -> __m256 {
             // SAFETY: as above, the trait contract gives the target features.
             unsafe { _mm256_mul_ps(a, b) }
+        }
+        #[inline(always)]
+        unsafe fn add(a: __m256, b: __m256) -> __m256 {
+            // SAFETY: as above, the trait contract gives the target features.
+            unsafe { _mm256_add_ps(a, b) }
+        }
+        #[inline(always)]
+        unsafe fn sub(a: __m256, b: __m256) -> __m256 {
+            // SAFETY: as above, the trait contract gives the target features.
+            unsafe { _mm256_sub_ps(a, b) }
+        }
+        #[inline(always)]
+        unsafe fn div(a: __m256, b: __m256) -> __m256 {
+            // SAFETY: as above, the trait contract gives the target features.
+            unsafe { _mm256_div_ps(a, b) }
+        }
+        #[inline(always)]
+        unsafe fn sqrt(a: __m256) -> __m256 {
+            // SAFETY: as above, the trait contract gives the target features.
+            unsafe { _mm256_sqrt_ps(a) }
         }
         #[inline(always)]
         unsafe fn load_bytes(p: *const u8) -> __m256 {

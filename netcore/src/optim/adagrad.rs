@@ -1,6 +1,7 @@
 //! Adagrad.
 
 use super::{Optimizer, Settings};
+use crate::kernels::{Isa, updates};
 
 /// Adagrad with Keras' update rule and defaults (learning rate 0.001, initial accumulator 0.1,
 /// `ε = 1e-7`):
@@ -55,10 +56,16 @@ impl Optimizer for Adagrad {
     fn update(&mut self, offset: usize, params: &mut [f32], grads: &[f32]) {
         let lr = self.settings.current_learning_rate();
         let acc = &mut self.accumulator[offset..offset + params.len()];
-        for ((w, g), a) in params.iter_mut().zip(grads).zip(acc) {
-            *a += g * g;
-            *w -= lr * g / (*a + self.epsilon).sqrt();
-        }
+        updates::apply(
+            Isa::selected(),
+            &updates::AdagradStep {
+                lr,
+                epsilon: self.epsilon,
+            },
+            params,
+            grads,
+            [acc],
+        );
     }
 }
 

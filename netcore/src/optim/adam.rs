@@ -1,6 +1,7 @@
 //! Adam and AdamW.
 
 use super::{Optimizer, Settings};
+use crate::kernels::{Isa, updates};
 
 /// Adam with Keras' update rule and defaults (learning rate 0.001, `β1 = 0.9`, `β2 = 0.999`,
 /// `ε = 1e-7`). At step `t` (from 1):
@@ -72,19 +73,21 @@ impl Optimizer for Adam {
         let t = self.settings.iterations() as i32;
         let (b1, b2) = (self.beta_1, self.beta_2);
         let alpha = lr * (1.0 - b2.powi(t)).sqrt() / (1.0 - b1.powi(t));
-        let decay = lr * self.weight_decay;
+        let step = updates::AdamStep {
+            alpha,
+            decay: lr * self.weight_decay,
+            beta_1: b1,
+            beta_2: b2,
+            epsilon: self.epsilon,
+        };
         let range = offset..offset + params.len();
-        for (((w, g), m), v) in params
-            .iter_mut()
-            .zip(grads)
-            .zip(&mut self.m[range.clone()])
-            .zip(&mut self.v[range])
-        {
-            *w -= decay * *w;
-            *m += (g - *m) * (1.0 - b1);
-            *v += (g * g - *v) * (1.0 - b2);
-            *w -= alpha * *m / (v.sqrt() + self.epsilon);
-        }
+        updates::apply(
+            Isa::selected(),
+            &step,
+            params,
+            grads,
+            [&mut self.m[range.clone()], &mut self.v[range]],
+        );
     }
 }
 

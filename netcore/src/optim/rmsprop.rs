@@ -1,6 +1,7 @@
 //! RMSprop.
 
 use super::{Optimizer, Settings};
+use crate::kernels::{Isa, updates};
 
 /// RMSprop with Keras' update rule and defaults (learning rate 0.001, `ρ = 0.9`, `ε = 1e-7`,
 /// no momentum, not centred):
@@ -55,10 +56,12 @@ impl Optimizer for RmsProp {
     fn update(&mut self, offset: usize, params: &mut [f32], grads: &[f32]) {
         let lr = self.settings.current_learning_rate();
         let v = &mut self.v[offset..offset + params.len()];
-        for ((w, g), v) in params.iter_mut().zip(grads).zip(v) {
-            *v = self.rho * *v + (1.0 - self.rho) * g * g;
-            *w -= lr * g / (*v + self.epsilon).sqrt();
-        }
+        let step = updates::RmsPropStep {
+            lr,
+            rho: self.rho,
+            epsilon: self.epsilon,
+        };
+        updates::apply(Isa::selected(), &step, params, grads, [v]);
     }
 }
 

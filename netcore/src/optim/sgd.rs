@@ -1,7 +1,7 @@
 //! Stochastic gradient descent, with optional momentum and Nesterov momentum.
 
 use super::{Optimizer, Settings};
-use crate::kernels;
+use crate::kernels::{self, Isa, updates};
 
 /// Stochastic gradient descent with Keras' update rule and defaults (learning rate 0.01, no
 /// momentum).
@@ -79,12 +79,13 @@ impl Optimizer for Sgd {
             kernels::axpy(-lr, grads, params);
             return;
         }
-        let m = self.momentum;
         let velocity = &mut self.velocity[offset..offset + params.len()];
-        for ((w, g), v) in params.iter_mut().zip(grads).zip(velocity) {
-            *v = m * *v - lr * g;
-            *w += if self.nesterov { m * *v - lr * g } else { *v };
-        }
+        let rule = updates::Momentum {
+            lr,
+            momentum: self.momentum,
+            nesterov: self.nesterov,
+        };
+        updates::apply(Isa::selected(), &rule, params, grads, [velocity]);
     }
 }
 
