@@ -11,7 +11,7 @@
 /// Implementations for an instruction set may only be called, after inlining, inside a function
 /// compiled with that instruction set's target features on a CPU that supports them. Loads and
 /// stores touch exactly the lanes their mask enables.
-pub(super) unsafe trait Simd {
+pub(crate) unsafe trait Simd {
     /// Lanes per vector.
     const LANES: usize;
     /// The vector.
