@@ -154,6 +154,11 @@ pub trait Layer {
         cache: &mut Self::Cache<B>,
     );
 
+    /// Tells the layer whether the batches that follow are training batches (`fit`) or not
+    /// (`evaluate`, `predict`). Only layers that behave differently, such as dropout, care;
+    /// networks pass it on to their layers.
+    fn set_training(&self, _training: bool) {}
+
     /// Gradient buffers for this layer, allocated once.
     fn new_grads(&self) -> Self::Grads;
 

@@ -24,30 +24,50 @@ const KC: usize = 96;
 /// `C[i][j] = init[j] + Σ_k A(i, k) · B[k][j]` for `i < m`, `j < n`, `k < k_len`, where
 /// `A(i, k) = a[i · a_row + k · a_col]`, `init` is `bias` or zero, and `B`, `C` are row-major
 /// with row strides `ldb`, `ldc`.
-pub(super) struct Product<'a> {
+pub struct Product<'a> {
+    /// Rows of `C`.
     pub m: usize,
+    /// Columns of `C`.
     pub n: usize,
+    /// The summed dimension.
     pub k: usize,
+    /// `A`'s elements.
     pub a: &'a [f32],
+    /// Distance in `a` between consecutive rows of `A`.
     pub a_row: usize,
+    /// Distance in `a` between consecutive columns of `A`.
     pub a_col: usize,
+    /// `B`, row-major.
     pub b: &'a [f32],
+    /// Row stride of `B`.
     pub ldb: usize,
+    /// Added to every row of `C` (at least `n` values), or zero.
     pub bias: Option<&'a [f32]>,
+    /// `C`, row-major, overwritten.
     pub c: &'a mut [f32],
+    /// Row stride of `C`.
     pub ldc: usize,
 }
 
 /// `C[i][j] = Σ_k A[i][k] · Bt[j][k]`, all row-major with row strides `lda`, `ldbt`, `ldc`.
-pub(super) struct Dots<'a> {
+pub struct Dots<'a> {
+    /// Rows of `C`.
     pub m: usize,
+    /// Columns of `C`.
     pub n: usize,
+    /// The summed dimension.
     pub k: usize,
+    /// `A`, row-major.
     pub a: &'a [f32],
+    /// Row stride of `A`.
     pub lda: usize,
+    /// `Bt`, row-major: row `j` of `Bt` is column `j` of `B`.
     pub bt: &'a [f32],
+    /// Row stride of `Bt`.
     pub ldbt: usize,
+    /// `C`, row-major, overwritten.
     pub c: &'a mut [f32],
+    /// Row stride of `C`.
     pub ldc: usize,
 }
 

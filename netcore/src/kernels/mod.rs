@@ -21,7 +21,7 @@ pub use isa::Isa;
 pub use peak::peak_flops;
 pub use prefetch::prefetch;
 
-use gemm::{Dots, Product};
+pub use gemm::{Dots, Product};
 
 /// `y[b] = bias + x[b] · W` for every sample `b` (bias taken as zero when absent).
 #[inline]

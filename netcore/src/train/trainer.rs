@@ -289,6 +289,7 @@ where
             self.order.shuffle(rng);
         }
         let offset = range.start;
+        network.set_training(true);
         let mut totals = Totals::default();
         for (batch, start) in (0..range.len()).step_by(B).enumerate() {
             let end = (start + B).min(range.len());
@@ -300,10 +301,13 @@ where
             // Shuffled rows are scattered over memory: fetch the next batch while this one trains.
             let next = &self.order[end..(end + B).min(range.len())];
             data.prefetch(next.iter().map(|i| i + offset));
-            self.train_batch(network, rows, &mut totals, check_finite)
-                .map_err(|what| (batch + 1, what))?;
+            if let Err(what) = self.train_batch(network, rows, &mut totals, check_finite) {
+                network.set_training(false);
+                return Err((batch + 1, what));
+            }
             on_batch(batch + 1, totals.metrics());
         }
+        network.set_training(false);
         Ok(totals.metrics())
     }
 

@@ -171,6 +171,10 @@ pub fn generate(model: &Model) -> TokenStream {
                 #( #backward )*
             }
 
+            fn set_training(&self, training: bool) {
+                #( #layer_traits::set_training(&self.#fields, training); )*
+            }
+
             fn new_grads(&self) -> #grads {
                 #grads { #( #fields: #layer_traits::new_grads(&self.#fields), )* }
             }
