@@ -9,8 +9,9 @@ pub struct LayerSummary {
     pub name: &'static str,
     /// The layer's kind, e.g. `Dense`.
     pub kind: &'static str,
-    /// The width of one output sample.
-    pub output_width: usize,
+    /// The shape of one output sample: `[64]`, or `[24, 24, 6]` for an image (height, width,
+    /// channels).
+    pub output_shape: Vec<usize>,
     /// Its trainable parameters.
     pub parameters: usize,
 }
@@ -22,7 +23,7 @@ pub struct LayerSummary {
 ///
 /// let summary = Summary {
 ///     name: "Tiny",
-///     layers: vec![LayerSummary { name: "dense_1", kind: "Dense", output_width: 3, parameters: 9 }],
+///     layers: vec![LayerSummary { name: "dense_1", kind: "Dense", output_shape: vec![3], parameters: 9 }],
 /// };
 /// assert_eq!(summary.total_parameters(), 9);
 /// assert!(summary.to_string().contains("dense_1 (Dense)"));
@@ -68,7 +69,8 @@ impl fmt::Display for Summary {
         writeln!(f, "{}", RULE.replace('─', "═"))?;
         for layer in &self.layers {
             let name = format!("{} ({})", layer.name, layer.kind);
-            let shape = format!("(None, {})", layer.output_width);
+            let dims: Vec<String> = layer.output_shape.iter().map(usize::to_string).collect();
+            let shape = format!("(None, {})", dims.join(", "));
             writeln!(f, " {name:<28}{shape:<26}{:>9}", grouped(layer.parameters))?;
         }
         writeln!(f, "{RULE}")?;
@@ -91,13 +93,13 @@ mod tests {
                 LayerSummary {
                     name: "dense_1",
                     kind: "Dense",
-                    output_width: 64,
+                    output_shape: vec![64],
                     parameters: 50_240,
                 },
                 LayerSummary {
                     name: "dense_2",
                     kind: "Dense",
-                    output_width: 10,
+                    output_shape: vec![10],
                     parameters: 650,
                 },
             ],

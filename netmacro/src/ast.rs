@@ -24,8 +24,14 @@ pub struct NetworkDef {
     pub attrs: Vec<Attribute>,
     pub vis: Visibility,
     pub name: Ident,
-    pub input: Size,
+    pub input: InputShape,
     pub layers: Vec<LayerDef>,
+}
+
+/// The input of a network: a width (`784`, `INPUTS`) or an image, `(height, width, channels)`.
+pub enum InputShape {
+    Flat(Size),
+    Image(Vec<LitInt>),
 }
 
 /// A layer: `Kind(arg, arg, name = value)`, or a layer type given by name.
@@ -49,6 +55,8 @@ pub enum LayerKindDef {
 pub enum LayerArg {
     /// A size or a keyword: `64`, `HIDDEN`, `relu`.
     Positional(Size),
+    /// A fraction, e.g. a dropout rate: `0.5`.
+    Float(syn::LitFloat),
     /// A size with the input width it expects: `784 -> 64`.
     Mapping { from: Size, to: Size },
     /// `name = value`, e.g. `bias = false`.

@@ -4,9 +4,10 @@
 use proc_macro2::{Span, TokenStream};
 use syn::{Attribute, Ident, LitInt, Path, Visibility};
 
-use crate::ast::{LayerArg, LayerDef, LayerKindDef, NetworkDef, OptionValue, Size};
+use crate::ast::{InputShape, LayerArg, LayerDef, LayerKindDef, NetworkDef, OptionValue, Size};
 use crate::errors::Errors;
 use crate::parse::{path_text, size_text};
+use crate::shape::{self, Image, Place, Shape};
 
 /// A network whose layers are known to be well formed, with their shapes.
 pub struct Model {
@@ -30,6 +31,8 @@ pub struct Layer {
     /// The width the layer before it gives (the network's input for the first layer).
     pub input: Width,
     pub output: Width,
+    /// The output as the next layer sees it: a vector or an image.
+    pub output_shape: Shape,
     pub kind: LayerKind,
 }
 
@@ -42,6 +45,32 @@ pub enum LayerKind {
     },
     /// A network or a type of the user's, given by path.
     Named(Path),
+    /// `Conv2d(filters, kernel, ...)` on a channels-last image.
+    Conv2d {
+        input: Image,
+        filters: usize,
+        kernel: usize,
+        stride: usize,
+        pad_top: usize,
+        pad_left: usize,
+        output: Image,
+        activation: Activation,
+        bias: bool,
+    },
+    /// `MaxPool2d(size)` (`max`) or `AvgPool2d(size)`.
+    Pool {
+        max: bool,
+        input: Image,
+        size: usize,
+        stride: usize,
+        output: Image,
+    },
+    /// `Flatten`.
+    Flatten,
+    /// `Reshape(...)`.
+    Reshape,
+    /// `Dropout(rate)`.
+    Dropout { rate: f32 },
 }
 
 /// A width known as a literal, as a `const` item the macro cannot evaluate, or as the output of
@@ -112,13 +141,33 @@ impl Activation {
         }
     }
 
-    fn from_keyword(keyword: &str) -> Option<Self> {
+    pub fn from_keyword(keyword: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|a| a.keyword() == keyword)
     }
 }
 
 /// The layer keywords the DSL knows, for "expected one of" messages.
-const LAYER_KEYWORDS: &[&str] = &["Dense"];
+const LAYER_KEYWORDS: &[&str] = &[
+    "Dense",
+    "Conv2d",
+    "MaxPool2d",
+    "AvgPool2d",
+    "Flatten",
+    "Reshape",
+    "Dropout",
+];
+
+/// Reports an activation keyword that is not one.
+pub fn unknown_activation(arg: &Size, errors: &mut Errors) {
+    errors.push_spanned(
+        arg.span(),
+        format_args!(
+            "unknown activation `{}`; expected one of {}",
+            size_text(arg),
+            one_of(Activation::ALL.map(Activation::keyword))
+        ),
+    );
+}
 
 fn one_of(names: impl IntoIterator<Item = &'static str>) -> String {
     names
@@ -145,23 +194,37 @@ pub fn after_what(position: usize, width: &str) -> String {
 /// Checks one network definition.
 pub fn network(def: &NetworkDef) -> syn::Result<Model> {
     let mut errors = Errors::default();
-    let input = width(
-        &def.input,
-        &format!("the input size of `{}`", def.name),
-        &mut errors,
-    );
-    let mut previous = input.clone();
+    let input_shape = match &def.input {
+        InputShape::Flat(size) => width(
+            size,
+            &format!("the input size of `{}`", def.name),
+            &mut errors,
+        )
+        .map(Shape::Flat),
+        InputShape::Image(dims) => {
+            shape::input_image(dims, &def.name, &mut errors).map(Shape::Image)
+        }
+    };
+    let mut previous = input_shape.clone();
     let mut layers = Vec::with_capacity(def.layers.len());
     let mut counts: Vec<(String, usize)> = Vec::new();
     for (index, layer) in def.layers.iter().enumerate() {
         let position = index + 1;
-        let Some((kind, output)) = layer_kind(layer, &mut errors) else {
+        let place = Place {
+            network: &def.name,
+            position,
+            layer,
+        };
+        let Some((kind, output)) = layer_kind(layer, previous.as_ref(), &place, &mut errors) else {
+            previous = None;
             continue;
         };
         let field = field_name(&kind, layer, &mut counts);
-        let (Some(input), Some(output)) = (previous.clone(), output) else {
+        let (Some(input), Some(output_shape)) = (previous.clone(), output) else {
+            previous = None;
             continue;
         };
+        let input = input.flat();
         if let LayerKind::Dense {
             declared_input: Some(Width::Literal(declared, span)),
             ..
@@ -178,14 +241,15 @@ pub fn network(def: &NetworkDef) -> syn::Result<Model> {
                 ),
             );
         }
-        previous = Some(output.clone());
+        previous = Some(output_shape.clone());
         layers.push(Layer {
             field,
             text: layer.text.clone(),
             tokens: layer.tokens.clone(),
             position,
             input,
-            output,
+            output: output_shape.flat(),
+            output_shape,
             kind,
         });
     }
@@ -194,23 +258,25 @@ pub fn network(def: &NetworkDef) -> syn::Result<Model> {
         attrs: def.attrs.clone(),
         vis: def.vis.clone(),
         name: def.name.clone(),
-        input: input.expect("errors are reported above"),
+        input: input_shape.expect("errors are reported above").flat(),
         layers,
     })
 }
 
 /// `dense_1`, `dense_2`, `encoder_1`: the kind in snake case, numbered from 1 per kind.
 fn field_name(kind: &LayerKind, layer: &LayerDef, counts: &mut Vec<(String, usize)>) -> Ident {
+    // Named layers take their type's name; keyword layers their keyword's (`Flatten` is
+    // written as a bare name too).
     let (base, span) = match (kind, &layer.kind) {
-        (LayerKind::Named(path), _) => {
+        (LayerKind::Named(path), _) | (LayerKind::Flatten, LayerKindDef::Named(path)) => {
             let last = &path.segments.last().expect("a path has a segment").ident;
             (snake_case(&last.to_string()), last.span())
         }
-        (LayerKind::Dense { .. }, LayerKindDef::Call { keyword, .. }) => {
-            ("dense".to_owned(), keyword.span())
+        (_, LayerKindDef::Call { keyword, .. }) => {
+            (snake_case(&keyword.to_string()), keyword.span())
         }
-        (LayerKind::Dense { .. }, LayerKindDef::Named(_)) => {
-            unreachable!("`Dense` is a keyword layer")
+        (_, LayerKindDef::Named(path)) => {
+            (snake_case(&path_text(path)), proc_macro2::Span::call_site())
         }
     };
     let count = match counts.iter_mut().find(|(b, _)| *b == base) {
@@ -270,30 +336,53 @@ fn literal_width(lit: &LitInt, what: &str, errors: &mut Errors) -> Option<Width>
     }
 }
 
-/// The layer's kind and output width, or `None` after pushing what is wrong with it.
-fn layer_kind(layer: &LayerDef, errors: &mut Errors) -> Option<(LayerKind, Option<Width>)> {
+/// The layer's kind and output shape, or `None` after pushing what is wrong with it. `input`
+/// is the shape before it, if the layers before were well formed.
+fn layer_kind(
+    layer: &LayerDef,
+    input: Option<&Shape>,
+    place: &Place,
+    errors: &mut Errors,
+) -> Option<(LayerKind, Option<Shape>)> {
     match &layer.kind {
-        LayerKindDef::Call { keyword, args } if keyword == "Dense" => dense(layer, args, errors),
-        LayerKindDef::Call { keyword, .. } => {
-            errors.push_spanned(
-                keyword.span(),
-                format_args!(
-                    "unknown layer `{keyword}`; expected one of {} (networks and layer types are written by name, without arguments: `=> Encoder =>`)",
-                    one_of(LAYER_KEYWORDS.iter().copied())
-                ),
-            );
-            None
-        }
-        LayerKindDef::Named(path) if path.is_ident("Dense") => {
+        LayerKindDef::Call { keyword, args } => match keyword.to_string().as_str() {
+            "Dense" => {
+                if let Some(Shape::Image(image)) = input {
+                    shape::dense_after_image(*image, place, errors);
+                }
+                let (kind, units) = dense(layer, args, errors)?;
+                Some((kind, units.map(Shape::Flat)))
+            }
+            "Conv2d" => shape::conv2d(input, place, args, errors),
+            "MaxPool2d" => shape::pool(true, input, place, args, errors),
+            "AvgPool2d" => shape::pool(false, input, place, args, errors),
+            "Reshape" => shape::reshape(input, place, args, errors),
+            "Dropout" => shape::dropout(input, place, args, errors),
+            other => {
+                errors.push_spanned(
+                    keyword.span(),
+                    format_args!(
+                        "unknown layer `{other}`; expected one of {} (networks and layer types are written by name, without arguments: `=> Encoder =>`)",
+                        one_of(LAYER_KEYWORDS.iter().copied())
+                    ),
+                );
+                None
+            }
+        },
+        LayerKindDef::Named(path) if path.is_ident("Flatten") => shape::flatten(input),
+        LayerKindDef::Named(path) if path.is_ident("Dense") || path.is_ident("Conv2d") => {
             errors.push(syn::Error::new_spanned(
                 path,
-                "`Dense` needs a number of units, e.g. `Dense(64, relu)`",
+                format_args!(
+                    "`{}` needs its arguments, e.g. `Dense(64, relu)` or `Conv2d(6, 5, relu)`",
+                    path_text(path)
+                ),
             ));
             None
         }
         LayerKindDef::Named(path) => Some((
             LayerKind::Named(path.clone()),
-            Some(Width::OutputOf(path.clone())),
+            Some(Shape::Flat(Width::OutputOf(path.clone()))),
         )),
     }
 }
@@ -318,6 +407,13 @@ fn dense(
             declared_input = width(from, &format!("`{text}`: the number of inputs"), errors);
             width(to, &format!("`{text}`: the number of units"), errors)
         }
+        Some(LayerArg::Float(lit)) => {
+            errors.push_spanned(
+                lit.span(),
+                format_args!("`{text}`: the number of units must be an integer"),
+            );
+            None
+        }
         Some(LayerArg::Named { .. }) => unreachable!("filtered out above"),
         None => {
             errors.push(syn::Error::new_spanned(
@@ -338,14 +434,7 @@ fn dense(
         };
         match (keyword, arg) {
             (Some(found), _) => activation = found,
-            (None, LayerArg::Positional(size)) => errors.push_spanned(
-                size.span(),
-                format_args!(
-                    "unknown activation `{}`; expected one of {}",
-                    size_text(size),
-                    one_of(Activation::ALL.map(Activation::keyword))
-                ),
-            ),
+            (None, LayerArg::Positional(size)) => unknown_activation(size, errors),
             (None, _) => errors.push(syn::Error::new_spanned(
                 &layer.tokens,
                 format_args!(
@@ -361,6 +450,7 @@ fn dense(
                 from.span(),
                 format!("{} -> {}", size_text(from), size_text(to)),
             ),
+            LayerArg::Float(lit) => (lit.span(), lit.to_string()),
             LayerArg::Named { .. } => unreachable!("filtered out above"),
         };
         errors.push_spanned(

@@ -10,6 +10,7 @@ mod check;
 mod codegen;
 mod errors;
 mod parse;
+mod shape;
 #[cfg(test)]
 mod tests;
 

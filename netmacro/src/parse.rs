@@ -7,7 +7,7 @@ use syn::punctuated::Punctuated;
 use syn::{Attribute, Ident, LitBool, LitInt, Path, Token, Visibility};
 
 use crate::ast::{
-    Definition, Input, LayerArg, LayerDef, LayerKindDef, NetworkDef, OptionValue, Size,
+    Definition, Input, InputShape, LayerArg, LayerDef, LayerKindDef, NetworkDef, OptionValue, Size,
 };
 
 const EXAMPLE: &str = "`pub struct Mnist<784 => Dense(64, relu) => Dense(10, softmax)>;`";
@@ -73,7 +73,7 @@ fn skip_past_semicolon(input: ParseStream) -> syn::Result<()> {
 }
 
 /// `<IN => Layer => ...>;` after the network's name.
-fn shape(input: ParseStream, name: &Ident) -> syn::Result<(Size, Vec<LayerDef>)> {
+fn shape(input: ParseStream, name: &Ident) -> syn::Result<(InputShape, Vec<LayerDef>)> {
     if !input.peek(Token![<]) {
         return Err(input.error(format_args!(
             "expected `<` and the network's layers after `{name}`, e.g. {EXAMPLE}"
@@ -90,11 +90,32 @@ fn shape(input: ParseStream, name: &Ident) -> syn::Result<(Size, Vec<LayerDef>)>
             ),
         ));
     }
-    let input_size = input.parse::<Size>().map_err(|_| {
-        input.error(format_args!(
-            "expected the input size of `{name}` (an integer or a `const`), e.g. {EXAMPLE}"
-        ))
-    })?;
+    let input_size = if input.peek(syn::token::Paren) {
+        let group: Group = input.parse()?;
+        let dims = Punctuated::<LitInt, Token![,]>::parse_terminated.parse2(group.stream()).map_err(|_| {
+            syn::Error::new(
+                group.span(),
+                format_args!("expected the image shape of `{name}` as `(height, width, channels)`, e.g. `(28, 28, 1)`"),
+            )
+        })?;
+        let dims: Vec<LitInt> = dims.into_iter().collect();
+        if dims.len() != 3 {
+            return Err(syn::Error::new(
+                group.span(),
+                format_args!(
+                    "expected the image shape of `{name}` as `(height, width, channels)`, found {} dimension(s)",
+                    dims.len()
+                ),
+            ));
+        }
+        InputShape::Image(dims)
+    } else {
+        InputShape::Flat(input.parse::<Size>().map_err(|_| {
+            input.error(format_args!(
+                "expected the input size of `{name}` (an integer, a `const` or `(height, width, channels)`), e.g. {EXAMPLE}"
+            ))
+        })?)
+    };
 
     let mut layers = Vec::new();
     while !input.peek(Token![>]) {
@@ -167,6 +188,7 @@ fn call_text(kind: &Ident, args: &[LayerArg]) -> String {
         .map(|arg| match arg {
             LayerArg::Positional(size) => size_text(size),
             LayerArg::Mapping { from, to } => format!("{} -> {}", size_text(from), size_text(to)),
+            LayerArg::Float(lit) => lit.to_string(),
             LayerArg::Named { name, value } => format!("{name} = {}", value_text(value)),
         })
         .collect();
@@ -215,6 +237,9 @@ impl Parse for LayerArg {
                 })?)
             };
             return Ok(LayerArg::Named { name, value });
+        }
+        if input.peek(syn::LitFloat) {
+            return input.parse().map(LayerArg::Float);
         }
         let size: Size = input.parse().map_err(|_| {
             input.error("expected a size (an integer or a `const`), an activation such as `relu`, or an option such as `bias = false`")

@@ -238,7 +238,7 @@ fn summary_lists_every_layer() {
         &out,
         &[
             "name: \"Net\",",
-            "name: \"dense_1\", kind: <::netdsl::__private::Dense<4, 3, ::netdsl::__private::Relu> as ::netdsl::__private::Layer>::KIND, output_width: 3,",
+            "name: \"dense_1\", kind: <::netdsl::__private::Dense<4, 3, ::netdsl::__private::Relu> as ::netdsl::__private::Layer>::KIND, output_shape: ::netdsl::__private::vec![3],",
         ],
     );
 }
@@ -297,4 +297,75 @@ fn syntax_errors_say_what_was_expected() {
         parse_error(quote! {})
     );
     assert!(parse_error(quote! { enum Net<4 => Dense(3)>; }).starts_with("expected `struct`"));
+}
+
+#[test]
+fn lenet5_shapes_are_computed_at_compile_time() {
+    let out = expand(quote! {
+        pub struct LeNet5<(28, 28, 1)
+            => Conv2d(6, 5, relu, padding = same) => MaxPool2d(2)
+            => Conv2d(16, 5, relu) => MaxPool2d(2)
+            => Flatten => Dropout(0.25) => Dense(120, relu) => Dense(84, relu) => Dense(10, softmax)>;
+    });
+    assert_contains(
+        &out,
+        &[
+            "pub conv2d_1: ::netdsl::__private::Conv2d<28, 28, 1, 6, 5, 1, 2, 2, 28, 28, 784, 4704, ::netdsl::__private::Relu>,",
+            "pub max_pool2d_1: ::netdsl::__private::MaxPool2d<28, 28, 6, 2, 2, 14, 14, 4704, 1176>,",
+            "pub conv2d_2: ::netdsl::__private::Conv2d<14, 14, 6, 16, 5, 1, 0, 0, 10, 10, 1176, 1600, ::netdsl::__private::Relu>,",
+            "pub max_pool2d_2: ::netdsl::__private::MaxPool2d<10, 10, 16, 2, 2, 5, 5, 1600, 400>,",
+            "pub flatten_1: ::netdsl::__private::Flatten<400>,",
+            "pub dropout_1: ::netdsl::__private::Dropout<400>,",
+            "pub dense_1: ::netdsl::__private::Dense<400, 120, ::netdsl::__private::Relu>,",
+            "type In = [f32; 784];",
+            "output_shape: ::netdsl::__private::vec![28, 28, 6],",
+            "output_shape: ::netdsl::__private::vec![400],",
+            "conv2d_1: <::netdsl::__private::Conv2d<28, 28, 1, 6, 5, 1, 2, 2, 28, 28, 784, 4704, ::netdsl::__private::Relu>>::glorot_uniform(rng, true),",
+            "dropout_1: <::netdsl::__private::Dropout<400>>::new(0.25f32, ::netdsl::__private::Rng::next_u64(rng)),",
+        ],
+    );
+}
+
+#[test]
+fn strides_and_reshapes_follow_keras() {
+    let out = expand(quote! {
+        struct Net<784 => Reshape(28, 28, 1) => Conv2d(4, 3, stride = 2) => AvgPool2d(3, stride = 2) => Flatten => Dense(2)>;
+    });
+    assert_contains(
+        &out,
+        &[
+            "pub reshape_1: ::netdsl::__private::Reshape<784>,",
+            // valid padding floors (28 - 3) / 2 + 1 = 13, and (13 - 3) / 2 + 1 = 6
+            "pub conv2d_1: ::netdsl::__private::Conv2d<28, 28, 1, 4, 3, 2, 0, 0, 13, 13, 784, 676, ::netdsl::__private::Linear>,",
+            "pub avg_pool2d_1: ::netdsl::__private::AvgPool2d<13, 13, 4, 3, 2, 6, 6, 676, 144>,",
+        ],
+    );
+}
+
+#[test]
+fn image_layers_that_do_not_fit_are_errors() {
+    let out = expand(quote! {
+        struct Net<(8, 8, 1) => Conv2d(2, 9, relu) => MaxPool2d(0) => Dense(10) => Reshape(3, 3, 1) => Dropout(1.5)>;
+    });
+    assert_contains(
+        &out,
+        &[
+            "`Conv2d(2, 9, relu)` (layer 1 of `Net`) on a 8×8×1 image: a 9×9 kernel does not fit; expected a kernel of at most 8",
+            "`MaxPool2d(0)`: the pool size must be at least 1, found 0",
+            "`Dropout(1.5)` takes a rate from 0 up to (not including) 1, e.g. `Dropout(0.5)`",
+        ],
+    );
+    let out = expand(quote! { struct Net<(8, 8, 1) => Dense(10) => Reshape(3, 3, 1)>; });
+    assert_contains(
+        &out,
+        &[
+            "`Dense(10)` (layer 1 of `Net`) after a 8×8×1 image: add `Flatten` before it (`Dense` takes a vector of values)",
+            "`Reshape(3, 3, 1)` (layer 2 of `Net`) on 10 values: expected 10 elements, found 9",
+        ],
+    );
+    let out = expand(quote! { struct Net<784 => Conv2d(2, 3)>; });
+    assert_contains(
+        &out,
+        &["`Conv2d(2, 3)` (layer 1 of `Net`) needs an image, found a vector of 784 values"],
+    );
 }

@@ -42,6 +42,12 @@ pub fn generate(model: &Model) -> TokenStream {
                 declared_input: None,
                 ..
             } => None,
+            // The macro computed every image shape itself.
+            LayerKind::Conv2d { .. }
+            | LayerKind::Pool { .. }
+            | LayerKind::Flatten
+            | LayerKind::Reshape
+            | LayerKind::Dropout { .. } => None,
         };
         if let Some((span, found)) = found {
             checks.extend(input_width(model, layer, span, found));

@@ -106,6 +106,7 @@ impl Layer {
     /// the path of a layer given by name.
     fn ty(&self) -> TokenStream {
         let p = private();
+        let lit = Literal::usize_unsuffixed;
         match &self.kind {
             LayerKind::Dense { activation, .. } => {
                 let (input, output) = (self.input.generic_arg(), self.output.generic_arg());
@@ -113,6 +114,80 @@ impl Layer {
                 quote!(#p::Dense<#input, #output, #p::#activation>)
             }
             LayerKind::Named(path) => path.to_token_stream(),
+            LayerKind::Conv2d {
+                input,
+                filters,
+                kernel,
+                stride,
+                pad_top,
+                pad_left,
+                output,
+                activation,
+                ..
+            } => {
+                let activation = format_ident!("{}", activation.type_name());
+                let [h, w, c, f, k, s, pt, pl, oh, ow, n_in, n_out] = [
+                    input.height,
+                    input.width,
+                    input.channels,
+                    *filters,
+                    *kernel,
+                    *stride,
+                    *pad_top,
+                    *pad_left,
+                    output.height,
+                    output.width,
+                    input.len(),
+                    output.len(),
+                ]
+                .map(lit);
+                quote!(#p::Conv2d<#h, #w, #c, #f, #k, #s, #pt, #pl, #oh, #ow, #n_in, #n_out, #p::#activation>)
+            }
+            LayerKind::Pool {
+                max,
+                input,
+                size,
+                stride,
+                output,
+            } => {
+                let kind = if *max {
+                    format_ident!("MaxPool2d")
+                } else {
+                    format_ident!("AvgPool2d")
+                };
+                let [h, w, c, size, s, oh, ow, n_in, n_out] = [
+                    input.height,
+                    input.width,
+                    input.channels,
+                    *size,
+                    *stride,
+                    output.height,
+                    output.width,
+                    input.len(),
+                    output.len(),
+                ]
+                .map(lit);
+                quote!(#p::#kind<#h, #w, #c, #size, #s, #oh, #ow, #n_in, #n_out>)
+            }
+            LayerKind::Flatten | LayerKind::Reshape | LayerKind::Dropout { .. } => {
+                let kind = match self.kind {
+                    LayerKind::Flatten => format_ident!("Flatten"),
+                    LayerKind::Reshape => format_ident!("Reshape"),
+                    _ => format_ident!("Dropout"),
+                };
+                let width = self.input.generic_arg();
+                quote!(#p::#kind<#width>)
+            }
+        }
+    }
+
+    /// The output shape as `summary()` prints it: `[64]` or `[24, 24, 6]`.
+    fn output_dims(&self) -> Vec<TokenStream> {
+        match &self.output_shape {
+            crate::shape::Shape::Flat(_) => vec![self.output.value()],
+            crate::shape::Shape::Image(image) => [image.height, image.width, image.channels]
+                .map(|n| Literal::usize_unsuffixed(n).into_token_stream())
+                .to_vec(),
         }
     }
 
@@ -160,7 +235,7 @@ impl Layer {
                 let p = private_at(self.span());
                 quote_spanned!(self.span()=> #p::reinterpret(#input))
             }
-            LayerKind::Dense { .. } => input,
+            _ => input,
         }
     }
 
@@ -171,7 +246,7 @@ impl Layer {
                 let p = private_at(self.span());
                 quote_spanned!(self.span()=> #p::reinterpret_mut(#input))
             }
-            LayerKind::Dense { .. } => input,
+            _ => input,
         }
     }
 
@@ -179,11 +254,17 @@ impl Layer {
     fn constructor(&self) -> TokenStream {
         let (p, ty) = (private_at(self.span()), self.ty());
         match &self.kind {
-            LayerKind::Dense { bias, .. } => {
+            LayerKind::Dense { bias, .. } | LayerKind::Conv2d { bias, .. } => {
                 quote_spanned!(self.span()=> <#ty>::glorot_uniform(rng, #bias))
             }
             LayerKind::Named(_) => {
                 quote_spanned!(self.span()=> <#ty as #p::Initialize>::initialize(rng))
+            }
+            LayerKind::Pool { .. } | LayerKind::Flatten | LayerKind::Reshape => {
+                quote_spanned!(self.span()=> <#ty as ::core::default::Default>::default())
+            }
+            LayerKind::Dropout { rate } => {
+                quote_spanned!(self.span()=> <#ty>::new(#rate, #p::Rng::next_u64(rng)))
             }
         }
     }

@@ -13,7 +13,7 @@ pub fn generate(model: &Model) -> TokenStream {
     let names: Vec<String> = fields.iter().map(|f| f.to_string()).collect();
     let kinds: Vec<_> = layers.iter().map(|l| l.assoc(quote!(KIND))).collect();
     let layer_traits: Vec<_> = layers.iter().map(|l| l.layer_trait()).collect();
-    let outputs: Vec<_> = layers.iter().map(|l| l.output.value()).collect();
+    let shapes: Vec<_> = layers.iter().map(|l| l.output_dims()).collect();
     let name_str = name.to_string();
 
     // Expands to: impl Network for Mnist { fn summary(&self) -> Summary { Summary { name, layers: vec![...] } } }
@@ -28,7 +28,7 @@ pub fn generate(model: &Model) -> TokenStream {
                         #p::LayerSummary {
                             name: #names,
                             kind: #kinds,
-                            output_width: #outputs,
+                            output_shape: #p::vec![#(#shapes),*],
                             parameters: #layer_traits::parameter_count(&self.#fields),
                         },
                     )*],

@@ -1,0 +1,503 @@
+//! Image shapes and the layers that work on them: the shape arithmetic Keras does at run time,
+//! done here at compile time, with an error for every layer that does not fit its input.
+
+use proc_macro2::Span;
+use syn::{Ident, LitInt};
+
+use crate::ast::{LayerArg, LayerDef, OptionValue, Size};
+use crate::check::{Activation, LayerKind, Width, layer_place};
+use crate::errors::Errors;
+
+/// What flows between two layers: a flat vector, or a channels-last image.
+#[derive(Clone)]
+pub enum Shape {
+    Flat(Width),
+    Image(Image),
+}
+
+/// A channels-last image, `height × width × channels`, stored row by row with the channels of
+/// a pixel together.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Image {
+    pub height: usize,
+    pub width: usize,
+    pub channels: usize,
+}
+
+impl Image {
+    pub fn len(self) -> usize {
+        self.height * self.width * self.channels
+    }
+
+    pub fn text(self) -> String {
+        format!("{}×{}×{}", self.height, self.width, self.channels)
+    }
+}
+
+impl Shape {
+    /// The flat width of one sample.
+    pub fn flat(&self) -> Width {
+        match self {
+            Shape::Flat(width) => width.clone(),
+            Shape::Image(image) => Width::Literal(image.len(), Span::call_site()),
+        }
+    }
+
+    /// For messages: "a 784-wide input", "a 28×28×1 image".
+    pub fn text(&self) -> String {
+        match self {
+            Shape::Flat(width) => format!("{} values", width.text()),
+            Shape::Image(image) => format!("a {} image", image.text()),
+        }
+    }
+}
+
+/// Padding of a convolution, as Keras' `padding=`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Padding {
+    Valid,
+    Same,
+}
+
+/// The literal `(height, width, channels)` of an input image.
+pub fn input_image(dims: &[LitInt], network: &Ident, errors: &mut Errors) -> Option<Image> {
+    let mut values = [0; 3];
+    let mut ok = true;
+    for (value, lit) in values.iter_mut().zip(dims) {
+        match lit.base10_parse::<usize>() {
+            Ok(0) | Err(_) => {
+                errors.push_spanned(
+                    lit.span(),
+                    format_args!(
+                        "the image shape of `{network}` needs sizes of at least 1, found `{lit}`"
+                    ),
+                );
+                ok = false;
+            }
+            Ok(n) => *value = n,
+        }
+    }
+    ok.then_some(Image {
+        height: values[0],
+        width: values[1],
+        channels: values[2],
+    })
+}
+
+/// Context for messages about one layer.
+pub struct Place<'a> {
+    pub network: &'a Ident,
+    pub position: usize,
+    pub layer: &'a LayerDef,
+}
+
+impl Place<'_> {
+    fn name(&self) -> String {
+        layer_place(self.position, self.network, &self.layer.text)
+    }
+}
+
+/// A literal size of at least 1 among a layer's arguments.
+fn literal(size: &Size, what: &str, place: &Place, errors: &mut Errors) -> Option<usize> {
+    match size {
+        Size::Literal(lit) => match lit.base10_parse::<usize>() {
+            Ok(0) => {
+                errors.push_spanned(
+                    lit.span(),
+                    format_args!("`{}`: {what} must be at least 1, found 0", place.layer.text),
+                );
+                None
+            }
+            Ok(n) => Some(n),
+            Err(_) => {
+                errors.push_spanned(
+                    lit.span(),
+                    format_args!(
+                        "`{}`: {what} must be a `usize`, found `{lit}`",
+                        place.layer.text
+                    ),
+                );
+                None
+            }
+        },
+        Size::Const(path) => {
+            errors.push(syn::Error::new_spanned(
+                path,
+                format_args!(
+                    "`{}`: {what} must be an integer literal, so that the macro can work out the image shapes",
+                    place.layer.text
+                ),
+            ));
+            None
+        }
+    }
+}
+
+/// The positional sizes and the named options of a layer's arguments.
+fn split_args(args: &[LayerArg]) -> (Vec<&LayerArg>, Vec<(&Ident, &OptionValue)>) {
+    let mut positional = Vec::new();
+    let mut named = Vec::new();
+    for arg in args {
+        match arg {
+            LayerArg::Named { name, value } => named.push((name, value)),
+            other => positional.push(other),
+        }
+    }
+    (positional, named)
+}
+
+/// The image a layer needs, or an error saying it got a flat vector.
+fn needs_image(input: Option<&Shape>, place: &Place, errors: &mut Errors) -> Option<Image> {
+    match input? {
+        Shape::Image(image) => Some(*image),
+        Shape::Flat(width) => {
+            errors.push(syn::Error::new_spanned(
+                &place.layer.tokens,
+                format_args!(
+                    "{} needs an image, found a vector of {} values; declare the network's input as `(height, width, channels)` or add `Reshape(height, width, channels)` before it",
+                    place.name(),
+                    width.text()
+                ),
+            ));
+            None
+        }
+    }
+}
+
+fn unknown_option(name: &Ident, keyword: &str, expected: &str, errors: &mut Errors) {
+    errors.push_spanned(
+        name.span(),
+        format_args!("unknown option `{name}` of `{keyword}`; expected {expected}"),
+    );
+}
+
+fn int_option(
+    value: &OptionValue,
+    what: &str,
+    place: &Place,
+    errors: &mut Errors,
+) -> Option<usize> {
+    match value {
+        OptionValue::Int(lit) => literal(&Size::Literal(lit.clone()), what, place, errors),
+        other => {
+            errors.push_spanned(
+                other.span(),
+                format_args!("`{}`: {what} takes an integer", place.layer.text),
+            );
+            None
+        }
+    }
+}
+
+/// `Conv2d(filters, kernel[, activation][, stride = s][, padding = valid|same][, bias = b])`.
+pub fn conv2d(
+    input: Option<&Shape>,
+    place: &Place,
+    args: &[LayerArg],
+    errors: &mut Errors,
+) -> Option<(LayerKind, Option<Shape>)> {
+    let text = &place.layer.text;
+    let (positional, named) = split_args(args);
+    let size_arg = |i: usize| match positional.get(i) {
+        Some(LayerArg::Positional(size)) => Some(size),
+        _ => None,
+    };
+    let (Some(filters), Some(kernel)) = (size_arg(0), size_arg(1)) else {
+        errors.push(syn::Error::new_spanned(
+            &place.layer.tokens,
+            format_args!(
+                "`{text}` needs a number of filters and a kernel size, e.g. `Conv2d(6, 5, relu)`"
+            ),
+        ));
+        return None;
+    };
+    let filters = literal(filters, "the number of filters", place, errors);
+    let kernel = literal(kernel, "the kernel size", place, errors);
+    let mut activation = Activation::Linear;
+    if let Some(arg) = positional.get(2) {
+        match arg {
+            LayerArg::Positional(size) => match size
+                .as_ident()
+                .and_then(|i| Activation::from_keyword(&i.to_string()))
+            {
+                Some(found) => activation = found,
+                None => crate::check::unknown_activation(size, errors),
+            },
+            _ => errors.push(syn::Error::new_spanned(
+                &place.layer.tokens,
+                format_args!("`{text}`: unexpected argument"),
+            )),
+        }
+    }
+    if positional.len() > 3 {
+        errors.push(syn::Error::new_spanned(
+            &place.layer.tokens,
+            format_args!("`{text}` takes filters, a kernel size, an activation, and `stride`, `padding`, `bias` options"),
+        ));
+    }
+    let (mut stride, mut padding, mut bias) = (Some(1), Padding::Valid, true);
+    for (name, value) in named {
+        match (name.to_string().as_str(), value) {
+            ("stride", value) => stride = int_option(value, "the stride", place, errors),
+            ("padding", OptionValue::Path(path)) if path.is_ident("same") => {
+                padding = Padding::Same
+            }
+            ("padding", OptionValue::Path(path)) if path.is_ident("valid") => {
+                padding = Padding::Valid
+            }
+            ("padding", other) => {
+                errors.push_spanned(
+                    other.span(),
+                    format_args!("`{text}`: `padding` is `valid` or `same`"),
+                );
+            }
+            ("bias", OptionValue::Bool(lit)) => bias = lit.value,
+            ("bias", other) => errors.push_spanned(other.span(), "`bias` takes `true` or `false`"),
+            _ => unknown_option(name, "Conv2d", "`stride`, `padding` or `bias`", errors),
+        }
+    }
+    let image = needs_image(input, place, errors);
+    let (filters, kernel, stride, image) = (filters?, kernel?, stride?, image?);
+    let (out_h, pad_top) = conv_extent(image.height, kernel, stride, padding);
+    let (out_w, pad_left) = conv_extent(image.width, kernel, stride, padding);
+    if padding == Padding::Valid && (kernel > image.height || kernel > image.width) {
+        errors.push(syn::Error::new_spanned(
+            &place.layer.tokens,
+            format_args!(
+                "{} on {}: a {kernel}×{kernel} kernel does not fit; expected a kernel of at most {}",
+                place.name(),
+                Shape::Image(image).text(),
+                image.height.min(image.width)
+            ),
+        ));
+        return None;
+    }
+    let output = Image {
+        height: out_h,
+        width: out_w,
+        channels: filters,
+    };
+    let kind = LayerKind::Conv2d {
+        input: image,
+        filters,
+        kernel,
+        stride,
+        pad_top,
+        pad_left,
+        output,
+        activation,
+        bias,
+    };
+    Some((kind, Some(Shape::Image(output))))
+}
+
+/// Output size and leading padding along one axis, as Keras computes them: `valid` floors
+/// `(n - k) / s + 1`; `same` gives `ceil(n / s)` with the padding split evenly, the odd one
+/// at the end.
+fn conv_extent(n: usize, k: usize, s: usize, padding: Padding) -> (usize, usize) {
+    match padding {
+        Padding::Valid => ((n.saturating_sub(k)) / s + 1, 0),
+        Padding::Same => {
+            let out = n.div_ceil(s);
+            let total = ((out - 1) * s + k).saturating_sub(n);
+            (out, total / 2)
+        }
+    }
+}
+
+/// `MaxPool2d(size[, stride = s])`, `AvgPool2d(...)`: `valid` pooling, stride defaulting to the
+/// size, as Keras.
+pub fn pool(
+    max: bool,
+    input: Option<&Shape>,
+    place: &Place,
+    args: &[LayerArg],
+    errors: &mut Errors,
+) -> Option<(LayerKind, Option<Shape>)> {
+    let text = &place.layer.text;
+    let keyword = if max { "MaxPool2d" } else { "AvgPool2d" };
+    let (positional, named) = split_args(args);
+    let size = match positional.first() {
+        Some(LayerArg::Positional(size)) if positional.len() == 1 => {
+            literal(size, "the pool size", place, errors)
+        }
+        _ => {
+            errors.push(syn::Error::new_spanned(
+                &place.layer.tokens,
+                format_args!(
+                    "`{text}` takes a pool size and an optional `stride`, e.g. `{keyword}(2)`"
+                ),
+            ));
+            return None;
+        }
+    };
+    let mut stride = None;
+    for (name, value) in named {
+        match name.to_string().as_str() {
+            "stride" => stride = Some(int_option(value, "the stride", place, errors)),
+            _ => unknown_option(name, keyword, "`stride`", errors),
+        }
+    }
+    let image = needs_image(input, place, errors);
+    let size = size?;
+    let stride = stride.unwrap_or(Some(size))?;
+    let image = image?;
+    if size > image.height || size > image.width {
+        errors.push(syn::Error::new_spanned(
+            &place.layer.tokens,
+            format_args!(
+                "{} on {}: a {size}×{size} pool does not fit; expected a pool size of at most {}",
+                place.name(),
+                Shape::Image(image).text(),
+                image.height.min(image.width)
+            ),
+        ));
+        return None;
+    }
+    let output = Image {
+        height: (image.height - size) / stride + 1,
+        width: (image.width - size) / stride + 1,
+        channels: image.channels,
+    };
+    Some((
+        LayerKind::Pool {
+            max,
+            input: image,
+            size,
+            stride,
+            output,
+        },
+        Some(Shape::Image(output)),
+    ))
+}
+
+/// `Flatten`: an image becomes the vector it already is in memory.
+pub fn flatten(input: Option<&Shape>) -> Option<(LayerKind, Option<Shape>)> {
+    Some((
+        LayerKind::Flatten,
+        input.map(|shape| Shape::Flat(shape.flat())),
+    ))
+}
+
+/// `Reshape(n)` or `Reshape(height, width, channels)`, with as many elements as its input.
+pub fn reshape(
+    input: Option<&Shape>,
+    place: &Place,
+    args: &[LayerArg],
+    errors: &mut Errors,
+) -> Option<(LayerKind, Option<Shape>)> {
+    let dims: Vec<Option<usize>> = args
+        .iter()
+        .map(|arg| match arg {
+            LayerArg::Positional(size) => literal(size, "each dimension", place, errors),
+            _ => {
+                errors.push(syn::Error::new_spanned(
+                    &place.layer.tokens,
+                    format_args!("`{}` takes only sizes", place.layer.text),
+                ));
+                None
+            }
+        })
+        .collect();
+    if dims.len() != 1 && dims.len() != 3 {
+        errors.push(syn::Error::new_spanned(
+            &place.layer.tokens,
+            format_args!(
+                "`{}` takes one size or `(height, width, channels)`, e.g. `Reshape(28, 28, 1)`",
+                place.layer.text
+            ),
+        ));
+        return None;
+    }
+    let dims: Vec<usize> = dims.into_iter().collect::<Option<_>>()?;
+    let count: usize = dims.iter().product();
+    let given = match input?.flat() {
+        Width::Literal(n, _) => n,
+        _ => {
+            errors.push(syn::Error::new_spanned(
+                &place.layer.tokens,
+                format_args!(
+                    "{} needs the width before it as an integer literal",
+                    place.name()
+                ),
+            ));
+            return None;
+        }
+    };
+    if given != count {
+        errors.push(syn::Error::new_spanned(
+            &place.layer.tokens,
+            format_args!(
+                "{} on {}: expected {given} elements, found {count}",
+                place.name(),
+                input?.text()
+            ),
+        ));
+        return None;
+    }
+    let output = match dims[..] {
+        [h, w, c] => Shape::Image(Image {
+            height: h,
+            width: w,
+            channels: c,
+        }),
+        _ => Shape::Flat(Width::Literal(count, Span::call_site())),
+    };
+    Some((LayerKind::Reshape, Some(output)))
+}
+
+/// `Dropout(rate)`, `0 <= rate < 1`.
+pub fn dropout(
+    input: Option<&Shape>,
+    place: &Place,
+    args: &[LayerArg],
+    errors: &mut Errors,
+) -> Option<(LayerKind, Option<Shape>)> {
+    let rate = match args {
+        [LayerArg::Float(lit)] => lit
+            .base10_parse::<f32>()
+            .ok()
+            .filter(|r| (0.0..1.0).contains(r)),
+        [LayerArg::Positional(Size::Literal(lit))] if lit.base10_digits() == "0" => Some(0.0),
+        _ => None,
+    };
+    let Some(rate) = rate else {
+        errors.push(syn::Error::new_spanned(
+            &place.layer.tokens,
+            format_args!(
+                "`{}` takes a rate from 0 up to (not including) 1, e.g. `Dropout(0.5)`",
+                place.layer.text
+            ),
+        ));
+        return None;
+    };
+    Some((LayerKind::Dropout { rate }, input.cloned()))
+}
+
+/// The error for a `Dense` right after an image.
+pub fn dense_after_image(image: Image, place: &Place, errors: &mut Errors) {
+    errors.push(syn::Error::new_spanned(
+        &place.layer.tokens,
+        format_args!(
+            "{} after a {} image: add `Flatten` before it (`Dense` takes a vector of values)",
+            place.name(),
+            image.text()
+        ),
+    ));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn convolution_extents_follow_keras() {
+        assert_eq!(conv_extent(28, 5, 1, Padding::Same), (28, 2));
+        assert_eq!(conv_extent(28, 5, 1, Padding::Valid), (24, 0));
+        assert_eq!(conv_extent(7, 3, 2, Padding::Valid), (3, 0));
+        assert_eq!(conv_extent(7, 3, 2, Padding::Same), (4, 1));
+        // Keras floors: a 6-wide input, kernel 3, stride 2 leaves the last column unused.
+        assert_eq!(conv_extent(6, 3, 2, Padding::Valid), (2, 0));
+        assert_eq!(conv_extent(6, 2, 2, Padding::Same), (3, 0));
+    }
+}
