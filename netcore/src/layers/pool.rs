@@ -70,6 +70,15 @@ macro_rules! pool_shapes_agree {
 /// pool.forward(&x, &mut y, &mut pool.new_cache::<1>());
 /// assert_eq!(y, [[5.0, -0.5]]);
 /// ```
+///
+/// Sizes that disagree are rejected when the layer is built:
+///
+/// ```compile_fail
+/// use netcore::layers::MaxPool2d;
+///
+/// // Keras floors: a 2×2 pool with stride 2 over 5×5 gives 2×2, not 3×3.
+/// let pool = MaxPool2d::<5, 5, 1, 2, 2, 3, 3, 25, 9>::new();
+/// ```
 #[derive(Clone, Copy)]
 pub struct MaxPool2d<
     const H: usize,
