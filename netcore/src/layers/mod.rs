@@ -1,5 +1,15 @@
 //! Layers, one per file.
 
+mod conv2d;
 mod dense;
+mod dropout;
+#[cfg(test)]
+mod gradcheck;
+mod pool;
+mod reshape;
 
+pub use conv2d::{Conv2d, Conv2dGrads};
 pub use dense::{Dense, DenseGrads};
+pub use dropout::{Dropout, DropoutCache};
+pub use pool::{AvgPool2d, MaxPool2d};
+pub use reshape::{Flatten, Reshape};

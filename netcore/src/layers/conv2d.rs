@@ -1,0 +1,706 @@
+//! Two-dimensional convolution over channels-last images.
+
+use core::fmt;
+use core::marker::PhantomData;
+
+use rand::{Rng, RngExt};
+
+use crate::activation::Activation;
+use crate::kernels::{Dots, Isa, Product};
+use crate::layer::Layer;
+
+/// 2-D convolution: `y[oy][ox][f] = f(b[f] + Σ_{ky,kx,c} x[oy·S + ky - PT][ox·S + kx - PL][c] · W[ky][kx][c][f])`.
+///
+/// Backward, from `dz = dL/dz`: `dW = colᵀ · dz`, `db = Σ_{batch,oy,ox} dz`, `dx = col2im(dz · Wᵀ)`,
+/// where row `(b, oy, ox)` of `col` is the `K × K × C` patch the output `(oy, ox)` of sample `b`
+/// sees.
+///
+/// An `H × W × C` image, stored channels-last as a flat row (element `(y, x, c)` at
+/// `(y · W + x) · C + c`, so `IN = H · W · C`), is convolved with `F` filters of `K × K`, stride
+/// `S`, into an `OH × OW × F` image, channels-last too (`OUT = OH · OW · F`). Pixels outside the
+/// image read as zero: `PT` rows of padding on top and `PL` columns on the left, and on the
+/// bottom and right whatever `OH` and `OW` need. Keras' `padding="valid"` is `PT = PL = 0`,
+/// `OH = (H - K) / S + 1`; `padding="same"` is `OH = ⌈H / S⌉` and
+/// `PT = max((OH - 1) · S + K - H, 0) / 2` (the odd pixel of padding goes to the bottom), and
+/// likewise for columns. `network!` computes all of these; a hand-written type must state them,
+/// and a layer whose sizes disagree does not compile.
+///
+/// Weights are stored `W[ky][kx][c][f]`, Keras' `(K, K, C, F)` kernel layout; PyTorch's
+/// `Conv2d.weight` is `(F, C, K, K)` and must be permuted when imported. The activation applies
+/// to each sample's whole output row, as [`Activation::backprop`] undoes it: elementwise
+/// activations act per value, but a softmax would span every pixel and channel.
+///
+/// The forward pass lays the batch's patches out as the rows of a matrix (im2col) in the
+/// layer's [`Layer::Cache`] and multiplies it by the weights in one matrix product. The backward
+/// pass reads that matrix for `dW` and then, when `dx` is asked for, overwrites it with
+/// `dz · Wᵀ`: call [`Layer::forward`] again before another [`Layer::backward`].
+///
+/// ```
+/// use netcore::activation::Linear;
+/// use netcore::layer::Layer;
+/// use netcore::layers::Conv2d;
+///
+/// // A 3×3 single-channel image, one 2×2 filter, stride 1, 'valid' padding: 2×2 outputs.
+/// type Conv = Conv2d<3, 3, 1, 1, 2, 1, 0, 0, 2, 2, 9, 4, Linear>;
+/// let layer = Conv::from_parameters(vec![1.0, 2.0, 3.0, 4.0], Some(vec![0.5]));
+/// let x = [[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]];
+/// let mut y = [[0.0; 4]; 1];
+/// layer.forward(&x, &mut y, &mut layer.new_cache::<1>());
+/// // Top left: 1·1 + 2·2 + 3·4 + 4·5 + 0.5.
+/// assert_eq!(y, [[37.5, 47.5, 67.5, 77.5]]);
+/// ```
+///
+/// Sizes that disagree are rejected when the layer is built:
+///
+/// ```compile_fail
+/// use netcore::activation::Linear;
+/// use netcore::layers::Conv2d;
+///
+/// // OUT should be 2 · 2 · 1 = 4.
+/// type Conv = Conv2d<3, 3, 1, 1, 2, 1, 0, 0, 2, 2, 9, 5, Linear>;
+/// let layer = Conv::from_parameters(vec![1.0; 4], None);
+/// ```
+pub struct Conv2d<
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const F: usize,
+    const K: usize,
+    const S: usize,
+    const PT: usize,
+    const PL: usize,
+    const OH: usize,
+    const OW: usize,
+    const IN: usize,
+    const OUT: usize,
+    A,
+> {
+    /// `W[ky][kx][c][f]`, `K · K · C · F` values.
+    weights: Box<[f32]>,
+    /// `F` values.
+    bias: Option<Box<[f32]>>,
+    activation: PhantomData<A>,
+}
+
+/// Parameter gradients of a [`Conv2d`] layer, laid out like its parameters.
+pub struct Conv2dGrads {
+    weights: Box<[f32]>,
+    bias: Option<Box<[f32]>>,
+}
+
+impl Conv2dGrads {
+    /// `dL/dW`, laid out like the weights, `[ky][kx][c][f]`.
+    pub fn weights(&self) -> &[f32] {
+        &self.weights
+    }
+
+    /// `dL/db`, if the layer has a bias.
+    pub fn bias(&self) -> Option<&[f32]> {
+        self.bias.as_deref()
+    }
+}
+
+/// The taps `t` in `lo..hi` of a `k`-wide window at output position `o` that fall inside an
+/// image of `len` pixels padded by `pad` before it: those with `0 <= o · s + t - pad < len`.
+#[inline]
+fn taps(o: usize, s: usize, pad: usize, k: usize, len: usize) -> (usize, usize) {
+    let start = o * s;
+    let lo = pad.saturating_sub(start).min(k);
+    let hi = (len + pad).saturating_sub(start).min(k);
+    (lo, hi.max(lo))
+}
+
+impl<
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const F: usize,
+    const K: usize,
+    const S: usize,
+    const PT: usize,
+    const PL: usize,
+    const OH: usize,
+    const OW: usize,
+    const IN: usize,
+    const OUT: usize,
+    A,
+> Conv2d<H, W, C, F, K, S, PT, PL, OH, OW, IN, OUT, A>
+{
+    /// The length of one patch, a row of the im2col matrix.
+    const PATCH: usize = K * K * C;
+
+    /// Evaluated by every constructor, so that sizes which disagree fail to compile.
+    const SHAPES_AGREE: () = {
+        assert!(
+            H >= 1 && W >= 1 && C >= 1 && F >= 1,
+            "`Conv2d`: the image and the filters need at least one pixel, channel and filter"
+        );
+        assert!(
+            K >= 1 && S >= 1,
+            "`Conv2d`: kernel size and stride must be at least 1"
+        );
+        assert!(IN == H * W * C, "`Conv2d`: expected IN = H * W * C");
+        assert!(OUT == OH * OW * F, "`Conv2d`: expected OUT = OH * OW * F");
+        assert!(
+            OH >= 1 && OW >= 1,
+            "`Conv2d`: the output needs at least one pixel"
+        );
+        assert!(
+            PT < K && PL < K,
+            "`Conv2d`: padding must be smaller than the kernel"
+        );
+        assert!(
+            (OH - 1) * S < H + PT && (OW - 1) * S < W + PL,
+            "`Conv2d`: the last window of a row or column lies wholly in the padding"
+        );
+    };
+
+    /// Glorot-uniform weights (Keras' default): `W ~ U(-l, l)`, `l = √(6 / (fan_in + fan_out))`
+    /// with `fan_in = K · K · C` and `fan_out = K · K · F`, and a zero bias when `bias` is true.
+    pub fn glorot_uniform<R: Rng + ?Sized>(rng: &mut R, bias: bool) -> Self {
+        let () = Self::SHAPES_AGREE;
+        Isa::selected(); // see `Isa::selected`: decided before any hot path runs
+        let limit = (6.0 / (K * K * C + K * K * F) as f64).sqrt() as f32;
+        let weights = (0..K * K * C * F)
+            .map(|_| rng.random_range(-limit..limit))
+            .collect();
+        Self {
+            weights,
+            bias: bias.then(|| vec![0.0; F].into_boxed_slice()),
+            activation: PhantomData,
+        }
+    }
+
+    /// A layer with the given weights (`W[ky][kx][c][f]`, Keras' layout) and optional bias.
+    ///
+    /// # Panics
+    ///
+    /// If `weights` does not hold `K · K · C · F` values or `bias` does not hold `F`.
+    pub fn from_parameters(weights: Vec<f32>, bias: Option<Vec<f32>>) -> Self {
+        let () = Self::SHAPES_AGREE;
+        Isa::selected(); // see `Isa::selected`: decided before any hot path runs
+        assert_eq!(
+            weights.len(),
+            K * K * C * F,
+            "`Conv2d` weights: expected K * K * C * F = {} values, found {}",
+            K * K * C * F,
+            weights.len()
+        );
+        if let Some(bias) = &bias {
+            assert_eq!(
+                bias.len(),
+                F,
+                "`Conv2d` bias: expected F = {F} values, found {}",
+                bias.len()
+            );
+        }
+        Self {
+            weights: weights.into_boxed_slice(),
+            bias: bias.map(Vec::into_boxed_slice),
+            activation: PhantomData,
+        }
+    }
+
+    /// The weights, `W[ky][kx][c][f]` flattened: `K · K · C · F` values.
+    pub fn weights(&self) -> &[f32] {
+        &self.weights
+    }
+
+    /// The weights, mutably.
+    pub fn weights_mut(&mut self) -> &mut [f32] {
+        &mut self.weights
+    }
+
+    /// The bias, `F` values, if the layer has one.
+    pub fn bias(&self) -> Option<&[f32]> {
+        self.bias.as_deref()
+    }
+
+    /// The bias, mutably, if the layer has one.
+    pub fn bias_mut(&mut self) -> Option<&mut [f32]> {
+        self.bias.as_deref_mut()
+    }
+
+    /// Fills `col` with the patches of every sample of `x`: row `(b · OH + oy) · OW + ox` holds
+    /// the pixels under the window of output `(oy, ox)`, `[ky][kx][c]`, zero outside the image.
+    fn im2col(x: &[f32], col: &mut [f32]) {
+        let rows = col.chunks_exact_mut(Self::PATCH);
+        for (r, row) in rows.enumerate() {
+            let image = &x[r / (OH * OW) * IN..][..IN];
+            let (oy, ox) = (r / OW % OH, r % OW);
+            let (ky0, ky1) = taps(oy, S, PT, K, H);
+            let (kx0, kx1) = taps(ox, S, PL, K, W);
+            for (ky, line) in row.chunks_exact_mut(K * C).enumerate() {
+                if !(ky0..ky1).contains(&ky) || kx0 == kx1 {
+                    line.fill(0.0);
+                    continue;
+                }
+                let (iy, ix) = (oy * S + ky - PT, ox * S + kx0 - PL);
+                line[..kx0 * C].fill(0.0);
+                line[kx0 * C..kx1 * C]
+                    .copy_from_slice(&image[(iy * W + ix) * C..][..(kx1 - kx0) * C]);
+                line[kx1 * C..].fill(0.0);
+            }
+        }
+    }
+
+    /// The adjoint of [`Self::im2col`]: zeroes `dx`, then adds every patch of `dcol` back onto
+    /// the pixels it was read from.
+    fn col2im(dcol: &[f32], dx: &mut [f32]) {
+        dx.fill(0.0);
+        for (r, row) in dcol.chunks_exact(Self::PATCH).enumerate() {
+            let image = &mut dx[r / (OH * OW) * IN..][..IN];
+            let (oy, ox) = (r / OW % OH, r % OW);
+            let (ky0, ky1) = taps(oy, S, PT, K, H);
+            let (kx0, kx1) = taps(ox, S, PL, K, W);
+            for ky in ky0..ky1 {
+                let (iy, ix) = (oy * S + ky - PT, ox * S + kx0 - PL);
+                let from = &row[(ky * K + kx0) * C..(ky * K + kx1) * C];
+                let to = &mut image[(iy * W + ix) * C..][..from.len()];
+                for (d, &g) in to.iter_mut().zip(from) {
+                    *d += g;
+                }
+            }
+        }
+    }
+}
+
+impl<
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const F: usize,
+    const K: usize,
+    const S: usize,
+    const PT: usize,
+    const PL: usize,
+    const OH: usize,
+    const OW: usize,
+    const IN: usize,
+    const OUT: usize,
+    A: Activation,
+> Layer for Conv2d<H, W, C, F, K, S, PT, PL, OH, OW, IN, OUT, A>
+{
+    type In = [f32; IN];
+    type Out = [f32; OUT];
+    type Activation = A;
+    type Grads = Conv2dGrads;
+    /// The im2col matrix: `B · OH · OW` rows of `K · K · C` values.
+    type Cache<const B: usize> = Box<[f32]>;
+
+    const KIND: &'static str = "Conv2d";
+
+    fn new_cache<const B: usize>(&self) -> Box<[f32]> {
+        vec![0.0; B * OH * OW * Self::PATCH].into_boxed_slice()
+    }
+
+    fn forward<const B: usize>(
+        &self,
+        x: &[[f32; IN]; B],
+        y: &mut [[f32; OUT]; B],
+        col: &mut Box<[f32]>,
+    ) {
+        Self::im2col(x.as_flattened(), col);
+        Product {
+            m: B * OH * OW,
+            n: F,
+            k: Self::PATCH,
+            a: col,
+            a_row: Self::PATCH,
+            a_col: 1,
+            b: &self.weights,
+            ldb: F,
+            bias: self.bias.as_deref(),
+            c: y.as_flattened_mut(),
+            ldc: F,
+        }
+        .run(Isa::selected());
+        A::apply_batch(y);
+    }
+
+    fn backward<const B: usize>(
+        &self,
+        _x: &[[f32; IN]; B],
+        dz: &[[f32; OUT]; B],
+        dx: Option<&mut [[f32; IN]; B]>,
+        grads: &mut Conv2dGrads,
+        col: &mut Box<[f32]>,
+    ) {
+        let rows = B * OH * OW;
+        // dW[p][f] = Σ_r col[r][p] · dz[r][f]: A = colᵀ, read down the columns of col.
+        Product {
+            m: Self::PATCH,
+            n: F,
+            k: rows,
+            a: col,
+            a_row: 1,
+            a_col: Self::PATCH,
+            b: dz.as_flattened(),
+            ldb: F,
+            bias: None,
+            c: &mut grads.weights,
+            ldc: F,
+        }
+        .run(Isa::selected());
+        if let Some(db) = grads.bias.as_deref_mut() {
+            db.fill(0.0);
+            for row in dz.as_flattened().chunks_exact(F) {
+                for (d, &g) in db.iter_mut().zip(row) {
+                    *d += g;
+                }
+            }
+        }
+        if let Some(dx) = dx {
+            // dcol[r][p] = Σ_f dz[r][f] · W[p][f], written over col, which dW no longer needs.
+            Dots {
+                m: rows,
+                n: Self::PATCH,
+                k: F,
+                a: dz.as_flattened(),
+                lda: F,
+                bt: &self.weights,
+                ldbt: F,
+                c: col,
+                ldc: Self::PATCH,
+            }
+            .run(Isa::selected());
+            Self::col2im(col, dx.as_flattened_mut());
+        }
+    }
+
+    /// The convolution computed directly, one output pixel at a time, without the im2col
+    /// buffer (so without allocating).
+    fn infer(&self, x: &[f32; IN], y: &mut [f32; OUT]) {
+        for (p, out) in y.chunks_exact_mut(F).enumerate() {
+            let (oy, ox) = (p / OW, p % OW);
+            match &self.bias {
+                Some(b) => out.copy_from_slice(b),
+                None => out.fill(0.0),
+            }
+            let (ky0, ky1) = taps(oy, S, PT, K, H);
+            let (kx0, kx1) = taps(ox, S, PL, K, W);
+            for ky in ky0..ky1 {
+                for kx in kx0..kx1 {
+                    let (iy, ix) = (oy * S + ky - PT, ox * S + kx - PL);
+                    let pixel = &x[(iy * W + ix) * C..][..C];
+                    let taps = &self.weights[(ky * K + kx) * C * F..][..C * F];
+                    for (&v, w) in pixel.iter().zip(taps.chunks_exact(F)) {
+                        for (o, &w) in out.iter_mut().zip(w) {
+                            *o += v * w;
+                        }
+                    }
+                }
+            }
+        }
+        A::apply(y);
+    }
+
+    fn new_grads(&self) -> Conv2dGrads {
+        Conv2dGrads {
+            weights: vec![0.0; self.weights.len()].into_boxed_slice(),
+            bias: self
+                .bias
+                .as_ref()
+                .map(|b| vec![0.0; b.len()].into_boxed_slice()),
+        }
+    }
+
+    fn parameter_count(&self) -> usize {
+        self.weights.len() + self.bias.as_ref().map_or(0, |b| b.len())
+    }
+
+    fn visit_parameters(
+        &mut self,
+        grads: &mut Conv2dGrads,
+        visit: &mut dyn FnMut(&mut [f32], &mut [f32]),
+    ) {
+        visit(&mut self.weights, &mut grads.weights);
+        if let (Some(b), Some(db)) = (self.bias.as_deref_mut(), grads.bias.as_deref_mut()) {
+            visit(b, db);
+        }
+    }
+}
+
+impl<
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const F: usize,
+    const K: usize,
+    const S: usize,
+    const PT: usize,
+    const PL: usize,
+    const OH: usize,
+    const OW: usize,
+    const IN: usize,
+    const OUT: usize,
+    A,
+> Clone for Conv2d<H, W, C, F, K, S, PT, PL, OH, OW, IN, OUT, A>
+{
+    fn clone(&self) -> Self {
+        Self {
+            weights: self.weights.clone(),
+            bias: self.bias.clone(),
+            activation: PhantomData,
+        }
+    }
+}
+
+impl<
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const F: usize,
+    const K: usize,
+    const S: usize,
+    const PT: usize,
+    const PL: usize,
+    const OH: usize,
+    const OW: usize,
+    const IN: usize,
+    const OUT: usize,
+    A: Activation,
+> fmt::Debug for Conv2d<H, W, C, F, K, S, PT, PL, OH, OW, IN, OUT, A>
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Conv2d")
+            .field("input", &(H, W, C))
+            .field("filters", &F)
+            .field("kernel", &(K, K))
+            .field("stride", &S)
+            .field("padding_top_left", &(PT, PL))
+            .field("output", &(OH, OW, F))
+            .field("activation", &A::NAME)
+            .field("bias", &self.bias.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::activation::{Linear, Relu, Sigmoid, Tanh};
+    use crate::layers::gradcheck::{check_gradients, values};
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+
+    /// The 3×3 image 1..9, one channel.
+    const IMAGE: [f32; 9] = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0];
+    /// One 2×2 filter: `[[1, 2], [3, 4]]`.
+    fn kernel() -> Vec<f32> {
+        vec![1.0, 2.0, 3.0, 4.0]
+    }
+
+    fn forward_one<L: Layer>(layer: &L, x: &L::In) -> L::Out {
+        let mut y: [L::Out; 1] = bytemuck::Zeroable::zeroed();
+        layer.forward(
+            core::array::from_ref(x),
+            &mut y,
+            &mut layer.new_cache::<1>(),
+        );
+        y[0]
+    }
+
+    #[test]
+    fn valid_padding_of_literal_values() {
+        let l = Conv2d::<3, 3, 1, 1, 2, 1, 0, 0, 2, 2, 9, 4, Linear>::from_parameters(
+            kernel(),
+            Some(vec![0.5]),
+        );
+        // 1·1 + 2·2 + 3·4 + 4·5 = 37, and each step right adds 10, each step down 30.
+        assert_eq!(forward_one(&l, &IMAGE), [37.5, 47.5, 67.5, 77.5]);
+    }
+
+    #[test]
+    fn same_padding_of_literal_values() {
+        // 'same', K = 2, S = 1: OH = 3, one pixel of padding in all, PT = 0, so on the bottom.
+        let l =
+            Conv2d::<3, 3, 1, 1, 2, 1, 0, 0, 3, 3, 9, 9, Linear>::from_parameters(kernel(), None);
+        #[rustfmt::skip]
+        let expected = [
+            37.0, 47.0, 1.0 * 3.0 + 3.0 * 6.0,
+            67.0, 77.0, 1.0 * 6.0 + 3.0 * 9.0,
+            1.0 * 7.0 + 2.0 * 8.0, 1.0 * 8.0 + 2.0 * 9.0, 9.0,
+        ];
+        assert_eq!(forward_one(&l, &IMAGE), expected);
+    }
+
+    #[test]
+    fn same_padding_with_padding_on_top_of_literal_values() {
+        // 'same', K = 3, S = 1: two pixels of padding, PT = PL = 1. A 3×3 box filter sums the
+        // neighbourhood of each pixel.
+        let l = Conv2d::<3, 3, 1, 1, 3, 1, 1, 1, 3, 3, 9, 9, Linear>::from_parameters(
+            vec![1.0; 9],
+            None,
+        );
+        #[rustfmt::skip]
+        let expected = [
+            12.0, 21.0, 16.0,
+            27.0, 45.0, 33.0,
+            24.0, 39.0, 28.0,
+        ];
+        assert_eq!(forward_one(&l, &IMAGE), expected);
+    }
+
+    #[test]
+    fn stride_two_of_literal_values() {
+        // 'valid', S = 2: OH = (3 - 2) / 2 + 1 = 1.
+        let valid =
+            Conv2d::<3, 3, 1, 1, 2, 2, 0, 0, 1, 1, 9, 1, Linear>::from_parameters(kernel(), None);
+        assert_eq!(forward_one(&valid, &IMAGE), [37.0]);
+        // 'same', S = 2: OH = ⌈3 / 2⌉ = 2, padding (2 - 1)·2 + 2 - 3 = 1, PT = 0.
+        let same =
+            Conv2d::<3, 3, 1, 1, 2, 2, 0, 0, 2, 2, 9, 4, Linear>::from_parameters(kernel(), None);
+        assert_eq!(forward_one(&same, &IMAGE), [37.0, 21.0, 23.0, 9.0]);
+    }
+
+    #[test]
+    fn channels_and_filters_are_laid_out_as_keras_does() {
+        // A 1×1 convolution is a matrix product per pixel: W[c][f] = [[1, 10], [100, 1000]].
+        let l = Conv2d::<1, 2, 2, 2, 1, 1, 0, 0, 1, 2, 4, 4, Linear>::from_parameters(
+            vec![1.0, 10.0, 100.0, 1000.0],
+            Some(vec![0.5, -0.5]),
+        );
+        // Pixels (1, 2) and (3, 4).
+        let y = forward_one(&l, &[1.0, 2.0, 3.0, 4.0]);
+        assert_eq!(y, [201.5, 2009.5, 403.5, 4029.5]);
+    }
+
+    #[test]
+    fn same_padding_of_a_28x28_image_with_a_5x5_kernel_centres_the_window() {
+        // Keras: OH = 28, padding (28 - 1) + 5 - 28 = 4, PT = PL = 2. A filter that is 1 at
+        // the window's centre (ky = kx = 2) reproduces the image; one at its top-left corner
+        // shifts it down and right by two pixels.
+        type Same = Conv2d<28, 28, 1, 2, 5, 1, 2, 2, 28, 28, 784, 1568, Linear>;
+        let mut w = vec![0.0; 25 * 2];
+        w[(2 * 5 + 2) * 2] = 1.0;
+        w[1] = 1.0;
+        let l = Same::from_parameters(w, None);
+        let x: [f32; 784] = values::<[f32; 784], 1>(5)[0];
+        let y = forward_one(&l, &x);
+        for oy in 0..28 {
+            for ox in 0..28 {
+                let p = oy * 28 + ox;
+                assert_eq!(y[p * 2], x[p], "centre tap at ({oy}, {ox})");
+                let shifted = if oy >= 2 && ox >= 2 {
+                    x[(oy - 2) * 28 + ox - 2]
+                } else {
+                    0.0
+                };
+                assert_eq!(y[p * 2 + 1], shifted, "corner tap at ({oy}, {ox})");
+            }
+        }
+    }
+
+    #[test]
+    fn backward_of_literal_values() {
+        // 'valid' on the 3×3 image, one 2×2 filter, dz = 1 at the top-left output only: dW is
+        // the top-left patch, db = 1, and dx is the filter placed at the top-left corner.
+        let l = Conv2d::<3, 3, 1, 1, 2, 1, 0, 0, 2, 2, 9, 4, Linear>::from_parameters(
+            kernel(),
+            Some(vec![0.0]),
+        );
+        let mut cache = l.new_cache::<1>();
+        let mut y = [[0.0; 4]];
+        l.forward(&[IMAGE], &mut y, &mut cache);
+        let mut grads = l.new_grads();
+        let mut dx = [[9.0; 9]];
+        l.backward(
+            &[IMAGE],
+            &[[1.0, 0.0, 0.0, 0.0]],
+            Some(&mut dx),
+            &mut grads,
+            &mut cache,
+        );
+        assert_eq!(grads.weights(), &[1.0, 2.0, 4.0, 5.0]);
+        assert_eq!(grads.bias(), Some(&[1.0][..]));
+        assert_eq!(dx, [[1.0, 2.0, 0.0, 3.0, 4.0, 0.0, 0.0, 0.0, 0.0]]);
+    }
+
+    #[test]
+    fn glorot_uniform_uses_keras_fans_and_zeroes_the_bias() {
+        let mut rng = StdRng::seed_from_u64(1);
+        let l = Conv2d::<28, 28, 1, 32, 5, 1, 2, 2, 28, 28, 784, 25088, Relu>::glorot_uniform(
+            &mut rng, true,
+        );
+        let limit = (6.0_f32 / (25.0 + 25.0 * 32.0)).sqrt();
+        assert!(l.weights().iter().all(|w| w.abs() <= limit));
+        assert!(l.weights().iter().any(|w| w.abs() > 0.9 * limit));
+        assert_eq!(l.bias(), Some(&[0.0; 32][..]));
+        assert_eq!(l.parameter_count(), 25 * 32 + 32);
+    }
+
+    fn check<const IN: usize, const OUT: usize, L>(mut l: L)
+    where
+        L: Layer<In = [f32; IN], Out = [f32; OUT]>,
+    {
+        let x = values::<[f32; IN], 2>(11);
+        let c = values::<[f32; OUT], 2>(12);
+        let mut cache = l.new_cache::<2>();
+        check_gradients(&mut l, &x, &c, &mut cache);
+    }
+
+    fn random<
+        const H: usize,
+        const W: usize,
+        const C: usize,
+        const F: usize,
+        const K: usize,
+        const S: usize,
+        const PT: usize,
+        const PL: usize,
+        const OH: usize,
+        const OW: usize,
+        const IN: usize,
+        const OUT: usize,
+        A,
+    >(
+        seed: u64,
+    ) -> Conv2d<H, W, C, F, K, S, PT, PL, OH, OW, IN, OUT, A> {
+        let mut l = Conv2d::glorot_uniform(&mut StdRng::seed_from_u64(seed), true);
+        for (i, b) in l.bias_mut().unwrap().iter_mut().enumerate() {
+            *b = 0.1 * i as f32 - 0.05;
+        }
+        l
+    }
+
+    #[test]
+    fn conv2d_valid_backward_matches_finite_differences() {
+        check(random::<4, 4, 2, 3, 3, 1, 0, 0, 2, 2, 32, 12, Sigmoid>(1));
+    }
+
+    #[test]
+    fn conv2d_same_backward_matches_finite_differences() {
+        check(random::<4, 5, 2, 3, 3, 1, 1, 1, 4, 5, 40, 60, Tanh>(2));
+    }
+
+    #[test]
+    fn conv2d_stride_two_backward_matches_finite_differences() {
+        // 'same', K = 3, S = 2 on 5×4: OH = 3 (padding 2, PT = 1), OW = 2 (padding 1, PL = 0).
+        check(random::<5, 4, 2, 2, 3, 2, 1, 0, 3, 2, 40, 12, Linear>(3));
+        // 'valid', K = 2, S = 2 on 5×5: OH = OW = 2, the last row and column unread.
+        check(random::<5, 5, 1, 2, 2, 2, 0, 0, 2, 2, 25, 8, Sigmoid>(4));
+    }
+
+    #[test]
+    fn infer_equals_forward_on_a_batch_of_one() {
+        fn compare<
+            L: Layer<In = [f32; IN], Out = [f32; OUT]>,
+            const IN: usize,
+            const OUT: usize,
+        >(
+            l: L,
+        ) {
+            let x = values::<[f32; IN], 1>(7)[0];
+            let batched = forward_one(&l, &x);
+            let mut single = [0.0; OUT];
+            l.infer(&x, &mut single);
+            for (i, (a, b)) in batched.iter().zip(&single).enumerate() {
+                assert!((a - b).abs() <= 1e-5, "output {i}: forward {a}, infer {b}");
+            }
+        }
+        compare(random::<6, 5, 3, 4, 3, 1, 1, 1, 6, 5, 90, 120, Tanh>(5));
+        compare(random::<6, 5, 3, 4, 3, 2, 1, 1, 3, 3, 90, 36, Relu>(6));
+        compare(random::<6, 5, 3, 4, 2, 2, 0, 0, 3, 2, 90, 24, Linear>(7));
+    }
+}

@@ -1,0 +1,302 @@
+//! Inverted dropout.
+
+use core::cell::Cell;
+
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+
+use crate::activation::Linear;
+use crate::layer::Layer;
+
+/// Dropout while training: `y = x ⊙ m`, `m_i = 0` with probability `rate`, else `1 / (1 - rate)`;
+/// `y = x` otherwise.
+///
+/// Backward: `dx = dz ⊙ m` after a training pass, `dx = dz` otherwise.
+///
+/// This is Keras' inverted dropout: the kept values are scaled up while training so that a
+/// value's expectation is the same in training and in inference, where the layer does nothing.
+/// The layer trains only between [`Layer::set_training`]`(true)` and `set_training(false)`
+/// (`fit` sets both); [`Layer::infer`] never drops anything. Each cache draws its masks from
+/// its own random generator, seeded with the layer's seed when [`Layer::new_cache`] makes it,
+/// so a run is reproducible.
+///
+/// ```
+/// use netcore::layer::Layer;
+/// use netcore::layers::Dropout;
+///
+/// let dropout = Dropout::<1000>::new(0.25, 7);
+/// let mut cache = dropout.new_cache::<1>();
+/// let mut y = [[0.0; 1000]];
+///
+/// dropout.forward(&[[1.0; 1000]], &mut y, &mut cache);
+/// assert_eq!(y, [[1.0; 1000]]); // not training: the identity
+///
+/// dropout.set_training(true);
+/// dropout.forward(&[[1.0; 1000]], &mut y, &mut cache);
+/// let dropped = y[0].iter().filter(|&&v| v == 0.0).count();
+/// assert!((200..300).contains(&dropped), "{dropped} of 1000 dropped");
+/// assert!(y[0].iter().all(|&v| v == 0.0 || v == 1.0 / 0.75));
+/// ```
+#[derive(Clone, Debug)]
+pub struct Dropout<const N: usize> {
+    rate: f32,
+    seed: u64,
+    training: Cell<bool>,
+}
+
+/// What a [`Dropout`] layer keeps between the passes of a batch of `B`: the mask of the last
+/// training pass and the generator that draws the masks.
+#[derive(Debug)]
+pub struct DropoutCache<const N: usize, const B: usize> {
+    /// The factors of the last training pass, `0` or `1 / (1 - rate)`.
+    mask: Box<[[f32; N]; B]>,
+    /// Draws the masks.
+    rng: StdRng,
+    /// Whether the mask was pinned by [`DropoutCache::fix_mask`] rather than drawn.
+    fixed: bool,
+    /// Whether the last forward pass applied the mask, so backward applies it too.
+    applied: bool,
+}
+
+impl<const N: usize, const B: usize> DropoutCache<N, B> {
+    /// The mask of the last training pass: each value's factor, `0` or `1 / (1 - rate)`.
+    pub fn mask(&self) -> &[[f32; N]; B] {
+        &self.mask
+    }
+
+    /// Pins the mask: every training pass with this cache from now on multiplies by `mask`
+    /// instead of drawing a new one. For tests and for reproducing a pass exactly.
+    pub fn fix_mask(&mut self, mask: &[[f32; N]; B]) {
+        self.mask.copy_from_slice(mask);
+        self.fixed = true;
+    }
+}
+
+impl<const N: usize> Dropout<N> {
+    /// A dropout layer that drops each value with probability `rate` while training, drawing
+    /// its masks from a generator seeded with `seed`. It starts out not training.
+    ///
+    /// # Panics
+    ///
+    /// If `rate` is not in `[0, 1)`.
+    pub fn new(rate: f32, seed: u64) -> Self {
+        assert!(
+            (0.0..1.0).contains(&rate),
+            "`Dropout` rate: expected a value in [0, 1), found {rate}"
+        );
+        Self {
+            rate,
+            seed,
+            training: Cell::new(false),
+        }
+    }
+
+    /// The probability that a value is dropped while training.
+    pub fn rate(&self) -> f32 {
+        self.rate
+    }
+
+    /// The seed of the generator each new cache draws its masks from.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// Whether forward passes drop values, as set by [`Layer::set_training`].
+    pub fn is_training(&self) -> bool {
+        self.training.get()
+    }
+}
+
+impl<const N: usize> Layer for Dropout<N> {
+    type In = [f32; N];
+    type Out = [f32; N];
+    type Activation = Linear;
+    type Grads = ();
+    type Cache<const B: usize> = DropoutCache<N, B>;
+
+    const KIND: &'static str = "Dropout";
+
+    fn new_cache<const B: usize>(&self) -> DropoutCache<N, B> {
+        DropoutCache {
+            mask: bytemuck::zeroed_box(),
+            rng: StdRng::seed_from_u64(self.seed),
+            fixed: false,
+            applied: false,
+        }
+    }
+
+    fn forward<const B: usize>(
+        &self,
+        x: &[[f32; N]; B],
+        y: &mut [[f32; N]; B],
+        cache: &mut DropoutCache<N, B>,
+    ) {
+        cache.applied = self.training.get();
+        if !cache.applied {
+            y.copy_from_slice(x);
+            return;
+        }
+        if !cache.fixed {
+            let keep = 1.0 / (1.0 - self.rate);
+            for m in cache.mask.as_flattened_mut() {
+                *m = if cache.rng.random::<f32>() < self.rate {
+                    0.0
+                } else {
+                    keep
+                };
+            }
+        }
+        let values = y.as_flattened_mut().iter_mut();
+        for ((y, &x), &m) in values.zip(x.as_flattened()).zip(cache.mask.as_flattened()) {
+            *y = x * m;
+        }
+    }
+
+    fn backward<const B: usize>(
+        &self,
+        _x: &[[f32; N]; B],
+        dz: &[[f32; N]; B],
+        dx: Option<&mut [[f32; N]; B]>,
+        _grads: &mut (),
+        cache: &mut DropoutCache<N, B>,
+    ) {
+        let Some(dx) = dx else { return };
+        if !cache.applied {
+            dx.copy_from_slice(dz);
+            return;
+        }
+        let values = dx.as_flattened_mut().iter_mut();
+        for ((dx, &dz), &m) in values.zip(dz.as_flattened()).zip(cache.mask.as_flattened()) {
+            *dx = dz * m;
+        }
+    }
+
+    /// The identity: inference never drops values.
+    fn infer(&self, x: &[f32; N], y: &mut [f32; N]) {
+        y.copy_from_slice(x);
+    }
+
+    fn set_training(&self, training: bool) {
+        self.training.set(training);
+    }
+
+    fn new_grads(&self) {}
+
+    fn parameter_count(&self) -> usize {
+        0
+    }
+
+    fn visit_parameters(&mut self, _: &mut (), _: &mut dyn FnMut(&mut [f32], &mut [f32])) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layers::gradcheck::{check_gradients, values};
+
+    #[test]
+    fn not_training_is_the_identity() {
+        let dropout = Dropout::<3>::new(0.5, 1);
+        let mut cache = dropout.new_cache::<2>();
+        let x = [[1.0, -2.0, 3.0], [4.0, 5.0, -6.0]];
+        let mut y = [[0.0; 3]; 2];
+        dropout.forward(&x, &mut y, &mut cache);
+        assert_eq!(y, x);
+        let mut dx = [[0.0; 3]; 2];
+        dropout.backward(&x, &y, Some(&mut dx), &mut (), &mut cache);
+        assert_eq!(dx, x);
+        dropout.set_training(true);
+        let mut single = [0.0; 3];
+        dropout.infer(&x[0], &mut single);
+        assert_eq!(single, x[0]);
+    }
+
+    #[test]
+    fn training_drops_at_the_rate_and_scales_the_rest() {
+        let dropout = Dropout::<1000>::new(0.3, 42);
+        dropout.set_training(true);
+        let mut cache = dropout.new_cache::<10>();
+        let x = values::<[f32; 1000], 10>(1);
+        let mut y = [[0.0; 1000]; 10];
+        dropout.forward(&x, &mut y, &mut cache);
+        let mut dropped = 0;
+        for ((&y, &x), &m) in y
+            .as_flattened()
+            .iter()
+            .zip(x.as_flattened())
+            .zip(cache.mask().as_flattened())
+        {
+            if m == 0.0 {
+                dropped += 1;
+                assert_eq!(y, 0.0);
+            } else {
+                assert_eq!(m, 1.0 / 0.7);
+                assert_eq!(y, x * m, "kept value");
+            }
+        }
+        // 10 000 draws: the standard deviation of the count is about 46.
+        assert!(
+            (2800..3200).contains(&dropped),
+            "{dropped} of 10000 dropped"
+        );
+
+        // The same seed gives the same first mask; the next batch gets another one.
+        let first = *cache.mask();
+        let mut again = dropout.new_cache::<10>();
+        dropout.forward(&x, &mut y, &mut again);
+        assert_eq!(again.mask(), &first);
+        dropout.forward(&x, &mut y, &mut again);
+        assert_ne!(again.mask(), &first);
+    }
+
+    #[test]
+    fn backward_applies_the_mask_of_the_training_pass() {
+        let dropout = Dropout::<4>::new(0.5, 3);
+        dropout.set_training(true);
+        let mut cache = dropout.new_cache::<1>();
+        cache.fix_mask(&[[2.0, 0.0, 0.0, 2.0]]);
+        let x = [[1.0, 2.0, 3.0, 4.0]];
+        let mut y = [[0.0; 4]];
+        dropout.forward(&x, &mut y, &mut cache);
+        assert_eq!(y, [[2.0, 0.0, 0.0, 8.0]]);
+        let mut dx = [[9.0; 4]];
+        dropout.backward(
+            &x,
+            &[[0.5, 1.0, -1.0, -0.5]],
+            Some(&mut dx),
+            &mut (),
+            &mut cache,
+        );
+        assert_eq!(dx, [[1.0, 0.0, 0.0, -1.0]]);
+    }
+
+    #[test]
+    fn dropout_backward_matches_finite_differences() {
+        let mut dropout = Dropout::<8>::new(0.5, 5);
+        dropout.set_training(true);
+        let mut cache = dropout.new_cache::<2>();
+        cache.fix_mask(&[
+            [2.0, 0.0, 2.0, 2.0, 0.0, 0.0, 2.0, 0.0],
+            [0.0, 2.0, 2.0, 0.0, 2.0, 0.0, 0.0, 2.0],
+        ]);
+        let c = values::<[f32; 8], 2>(6);
+        check_gradients(&mut dropout, &values(7), &c, &mut cache);
+    }
+
+    #[test]
+    fn a_zero_rate_keeps_everything() {
+        let dropout = Dropout::<5>::new(0.0, 9);
+        dropout.set_training(true);
+        let mut cache = dropout.new_cache::<1>();
+        let x = [[1.0, 2.0, 3.0, 4.0, 5.0]];
+        let mut y = [[0.0; 5]];
+        dropout.forward(&x, &mut y, &mut cache);
+        assert_eq!(y, x);
+    }
+
+    #[test]
+    #[should_panic(expected = "expected a value in [0, 1), found 1")]
+    fn a_rate_of_one_is_rejected() {
+        Dropout::<5>::new(1.0, 0);
+    }
+}

@@ -1,0 +1,125 @@
+//! Finite-difference gradient checks shared by the layers' tests.
+//!
+//! The loss is `L = Σ c ⊙ y` for fixed coefficients `c`, so `dL/dy = c`; the analytic gradients
+//! of [`Layer::backward`] are compared with central differences of `L`, accumulated in `f64`.
+
+use crate::activation::Activation;
+use crate::layer::{Layer, Row};
+
+/// The step of the central differences.
+const EPS: f32 = 1e-2;
+/// The largest relative error accepted, over `max(|analytic|, |numeric|, 1e-2)`.
+const TOLERANCE: f32 = 1e-3;
+
+fn flat<T: bytemuck::Pod>(rows: &[T]) -> &[f32] {
+    bytemuck::cast_slice(rows)
+}
+
+fn flat_mut<T: bytemuck::Pod>(rows: &mut [T]) -> &mut [f32] {
+    bytemuck::cast_slice_mut(rows)
+}
+
+/// `L = Σ c ⊙ y` after a forward pass of `x`.
+fn objective<L: Layer, const B: usize>(
+    layer: &L,
+    x: &[L::In; B],
+    c: &[L::Out; B],
+    cache: &mut L::Cache<B>,
+) -> f64 {
+    let mut y: [L::Out; B] = bytemuck::Zeroable::zeroed();
+    layer.forward(x, &mut y, cache);
+    flat(&y)
+        .iter()
+        .zip(flat(c))
+        .map(|(&y, &c)| f64::from(y) * f64::from(c))
+        .sum()
+}
+
+/// Sets element `index` of parameter tensor `tensor` to `value`, returning the old value.
+fn set_parameter<L: Layer>(
+    layer: &mut L,
+    grads: &mut L::Grads,
+    tensor: usize,
+    index: usize,
+    value: f32,
+) -> f32 {
+    let mut old = f32::NAN;
+    let mut seen = 0;
+    layer.visit_parameters(grads, &mut |p, _| {
+        if seen == tensor {
+            old = core::mem::replace(&mut p[index], value);
+        }
+        seen += 1;
+    });
+    old
+}
+
+fn assert_close(analytic: f32, plus: f64, minus: f64, what: &str) {
+    let numeric = ((plus - minus) / (2.0 * f64::from(EPS))) as f32;
+    let rel = (analytic - numeric).abs() / analytic.abs().max(numeric.abs()).max(1e-2);
+    assert!(
+        rel <= TOLERANCE,
+        "{what}: analytic {analytic}, numeric {numeric}, relative error {rel}"
+    );
+}
+
+/// Checks every parameter gradient and every input gradient of `layer` on the batch `x`
+/// against central differences of `L = Σ c ⊙ y`. `cache` is reused for every forward pass.
+/// Returns the analytic input gradient, for the callers that also check literal values.
+pub(crate) fn check_gradients<L: Layer, const B: usize>(
+    layer: &mut L,
+    x: &[L::In; B],
+    c: &[L::Out; B],
+    cache: &mut L::Cache<B>,
+) -> [L::In; B] {
+    let mut y: [L::Out; B] = bytemuck::Zeroable::zeroed();
+    layer.forward(x, &mut y, cache);
+    let mut dz = *c;
+    let width = <L::Out as Row>::WIDTH;
+    for (y, g) in flat(&y)
+        .chunks_exact(width)
+        .zip(flat_mut(&mut dz).chunks_exact_mut(width))
+    {
+        L::Activation::backprop(y, g);
+    }
+    let mut dx: [L::In; B] = bytemuck::Zeroable::zeroed();
+    let mut grads = layer.new_grads();
+    layer.backward(x, &dz, Some(&mut dx), &mut grads, cache);
+
+    let mut analytic: Vec<Vec<f32>> = Vec::new();
+    layer.visit_parameters(&mut grads, &mut |_, g| analytic.push(g.to_vec()));
+    for (t, g) in analytic.iter().enumerate() {
+        for (i, &a) in g.iter().enumerate() {
+            let old = set_parameter(layer, &mut grads, t, i, f32::NAN);
+            set_parameter(layer, &mut grads, t, i, old + EPS);
+            let plus = objective(layer, x, c, cache);
+            set_parameter(layer, &mut grads, t, i, old - EPS);
+            let minus = objective(layer, x, c, cache);
+            set_parameter(layer, &mut grads, t, i, old);
+            assert_close(a, plus, minus, &format!("parameter {t}, element {i}"));
+        }
+    }
+
+    for (i, &a) in flat(&dx).iter().enumerate() {
+        let (mut xp, mut xm) = (*x, *x);
+        flat_mut(&mut xp)[i] += EPS;
+        flat_mut(&mut xm)[i] -= EPS;
+        let plus = objective(layer, &xp, c, cache);
+        let minus = objective(layer, &xm, c, cache);
+        assert_close(a, plus, minus, &format!("dx, element {i}"));
+    }
+    dx
+}
+
+/// Deterministic coefficients or inputs in `[-1, 1)`, none of them zero.
+pub(crate) fn values<T: bytemuck::Pod, const B: usize>(seed: u32) -> [T; B] {
+    let mut out: [T; B] = bytemuck::Zeroable::zeroed();
+    let mut state = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
+    for v in flat_mut(&mut out) {
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        *v = (state % 1999) as f32 / 1000.0 - 0.9985;
+    }
+    out
+}
