@@ -323,7 +323,7 @@ pub mod __private {
     pub use const_format::formatcp;
     pub use netcore::activation::{Activation, Linear, Relu, Sigmoid, Softmax, Tanh};
     pub use netcore::layer::{Initialize, Layer, Row, reinterpret, reinterpret_mut};
-    pub use netcore::layers::Dense;
+    pub use netcore::layers::{AvgPool2d, Conv2d, Dense, Dropout, Flatten, MaxPool2d, Reshape};
     pub use netcore::network::Network;
     pub use netcore::summary::{LayerSummary, Summary};
     pub use rand::Rng;
