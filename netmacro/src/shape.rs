@@ -260,16 +260,7 @@ pub fn conv2d(
     let (filters, kernel, stride, image) = (filters?, kernel?, stride?, image?);
     let (out_h, pad_top) = conv_extent(image.height, kernel, stride, padding);
     let (out_w, pad_left) = conv_extent(image.width, kernel, stride, padding);
-    if padding == Padding::Valid && (kernel > image.height || kernel > image.width) {
-        errors.push(syn::Error::new_spanned(
-            &place.layer.tokens,
-            format_args!(
-                "{} on {}: a {kernel}×{kernel} kernel does not fit; expected a kernel of at most {}",
-                place.name(),
-                Shape::Image(image).text(),
-                image.height.min(image.width)
-            ),
-        ));
+    if padding == Padding::Valid && !window_fits(image, kernel, "kernel", place, errors) {
         return None;
     }
     let output = Image {
@@ -289,6 +280,24 @@ pub fn conv2d(
         bias,
     };
     Some((kind, Some(Shape::Image(output))))
+}
+
+/// Whether a `size`×`size` window (a "kernel" or a "pool") fits inside `image`; reports it if not.
+fn window_fits(image: Image, size: usize, what: &str, place: &Place, errors: &mut Errors) -> bool {
+    let limit = image.height.min(image.width);
+    if size <= limit {
+        return true;
+    }
+    let size_name = if what == "pool" { "pool size" } else { what };
+    errors.push(syn::Error::new_spanned(
+        &place.layer.tokens,
+        format_args!(
+            "{} on {}: a {size}×{size} {what} does not fit; expected a {size_name} of at most {limit}",
+            place.name(),
+            Shape::Image(image).text(),
+        ),
+    ));
+    false
 }
 
 /// Output size and leading padding along one axis, as Keras computes them: `valid` floors
@@ -342,21 +351,12 @@ pub fn pool(
     let size = size?;
     let stride = stride.unwrap_or(Some(size))?;
     let image = image?;
-    if size > image.height || size > image.width {
-        errors.push(syn::Error::new_spanned(
-            &place.layer.tokens,
-            format_args!(
-                "{} on {}: a {size}×{size} pool does not fit; expected a pool size of at most {}",
-                place.name(),
-                Shape::Image(image).text(),
-                image.height.min(image.width)
-            ),
-        ));
+    if !window_fits(image, size, "pool", place, errors) {
         return None;
     }
     let output = Image {
-        height: (image.height - size) / stride + 1,
-        width: (image.width - size) / stride + 1,
+        height: conv_extent(image.height, size, stride, Padding::Valid).0,
+        width: conv_extent(image.width, size, stride, Padding::Valid).0,
         channels: image.channels,
     };
     Some((
