@@ -10,6 +10,9 @@ network! {
     struct Hidden<2 => Dense(8, tanh)>;
     /// ...composed back into the same shape.
     struct ComposedXor<2 => Hidden => Dense(1, sigmoid)>;
+
+    /// Half its hidden values dropped while training.
+    struct Dropped<2 => Dense(64, relu) => Dropout(0.5) => Dense(1, sigmoid)>;
 }
 
 fn xor(copies: usize) -> Dataset<2, 1> {
@@ -143,4 +146,28 @@ fn a_composed_network_trains_like_a_flat_one() {
         .unwrap();
     assert!(history.loss[299] < 0.05, "final loss {}", history.loss[299]);
     assert_eq!(trainer.evaluate(&model, &data).accuracy, 1.0);
+}
+
+#[test]
+fn a_network_gives_its_dropout_layers_the_stream_of_its_cache() {
+    // What parallel `fit` relies on so that its threads drop different values.
+    let model = Dropped::new(&mut StdRng::seed_from_u64(5));
+    model.set_training(true);
+    let x = [[0.5, -0.5]; 4];
+    let outputs = |stream: Option<u64>| {
+        let mut cache = model.new_cache::<4>();
+        if let Some(stream) = stream {
+            model.seed_cache(&mut cache, stream);
+        }
+        let mut y = [[0.0]; 4];
+        model.forward(&x, &mut y, &mut cache);
+        y
+    };
+    assert_eq!(outputs(Some(0)), outputs(None), "stream 0 is the default");
+    assert_eq!(
+        outputs(Some(1)),
+        outputs(Some(1)),
+        "a stream is reproducible"
+    );
+    assert_ne!(outputs(Some(1)), outputs(Some(0)), "streams differ");
 }

@@ -159,6 +159,12 @@ pub trait Layer {
     /// networks pass it on to their layers.
     fn set_training(&self, _training: bool) {}
 
+    /// Moves the random generators in `cache` (dropout's masks) to stream `stream` of the
+    /// layer's seed. Parallel `fit` gives each thread's cache its own stream so that the threads
+    /// draw different values; stream 0 is where [`Layer::new_cache`] starts. Layers without
+    /// randomness keep the default, which does nothing; networks pass it on to their layers.
+    fn seed_cache<const B: usize>(&self, _cache: &mut Self::Cache<B>, _stream: u64) {}
+
     /// Gradient buffers for this layer, allocated once.
     fn new_grads(&self) -> Self::Grads;
 

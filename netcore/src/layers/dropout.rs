@@ -1,6 +1,6 @@
 //! Inverted dropout.
 
-use core::cell::Cell;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
@@ -18,7 +18,8 @@ use crate::layer::Layer;
 /// The layer trains only between [`Layer::set_training`]`(true)` and `set_training(false)`
 /// (`fit` sets both); [`Layer::infer`] never drops anything. Each cache draws its masks from
 /// its own random generator, seeded with the layer's seed when [`Layer::new_cache`] makes it,
-/// so a run is reproducible.
+/// so a run is reproducible; [`Layer::seed_cache`] moves a cache to another stream of that
+/// seed, so that the threads of a parallel `fit` drop different values.
 ///
 /// ```
 /// use netcore::layer::Layer;
@@ -37,11 +38,23 @@ use crate::layer::Layer;
 /// assert!((200..300).contains(&dropped), "{dropped} of 1000 dropped");
 /// assert!(y[0].iter().all(|&v| v == 0.0 || v == 1.0 / 0.75));
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Dropout<const N: usize> {
     rate: f32,
     seed: u64,
-    training: Cell<bool>,
+    // Atomic rather than a `Cell` so that a network is `Sync` and parallel `fit` can share it;
+    // the flag only changes between epochs, when no thread is reading it.
+    training: AtomicBool,
+}
+
+impl<const N: usize> Clone for Dropout<N> {
+    fn clone(&self) -> Self {
+        Self {
+            rate: self.rate,
+            seed: self.seed,
+            training: AtomicBool::new(self.is_training()),
+        }
+    }
 }
 
 /// What a [`Dropout`] layer keeps between the passes of a batch of `B`: the mask of the last
@@ -87,7 +100,7 @@ impl<const N: usize> Dropout<N> {
         Self {
             rate,
             seed,
-            training: Cell::new(false),
+            training: AtomicBool::new(false),
         }
     }
 
@@ -103,7 +116,14 @@ impl<const N: usize> Dropout<N> {
 
     /// Whether forward passes drop values, as set by [`Layer::set_training`].
     pub fn is_training(&self) -> bool {
-        self.training.get()
+        self.training.load(Ordering::Relaxed)
+    }
+
+    /// The generator of stream `stream` of this layer's seed: stream 0 is seeded with the seed
+    /// itself, so one-thread training draws what it always did.
+    fn generator(&self, stream: u64) -> StdRng {
+        // The golden-ratio multiplier spreads consecutive streams over all 64 bits.
+        StdRng::seed_from_u64(self.seed ^ stream.wrapping_mul(0x9e37_79b9_7f4a_7c15))
     }
 }
 
@@ -119,7 +139,7 @@ impl<const N: usize> Layer for Dropout<N> {
     fn new_cache<const B: usize>(&self) -> DropoutCache<N, B> {
         DropoutCache {
             mask: bytemuck::zeroed_box(),
-            rng: StdRng::seed_from_u64(self.seed),
+            rng: self.generator(0),
             fixed: false,
             applied: false,
         }
@@ -131,7 +151,7 @@ impl<const N: usize> Layer for Dropout<N> {
         y: &mut [[f32; N]; B],
         cache: &mut DropoutCache<N, B>,
     ) {
-        cache.applied = self.training.get();
+        cache.applied = self.is_training();
         if !cache.applied {
             y.copy_from_slice(x);
             return;
@@ -177,7 +197,11 @@ impl<const N: usize> Layer for Dropout<N> {
     }
 
     fn set_training(&self, training: bool) {
-        self.training.set(training);
+        self.training.store(training, Ordering::Relaxed);
+    }
+
+    fn seed_cache<const B: usize>(&self, cache: &mut DropoutCache<N, B>, stream: u64) {
+        cache.rng = self.generator(stream);
     }
 
     fn new_grads(&self) {}
@@ -281,6 +305,35 @@ mod tests {
         ]);
         let c = values::<[f32; 8], 2>(6);
         check_gradients(&mut dropout, &values(7), &c, &mut cache);
+    }
+
+    #[test]
+    fn streams_of_one_seed_draw_different_masks_and_stream_0_is_the_default() {
+        let dropout = Dropout::<64>::new(0.5, 11);
+        dropout.set_training(true);
+        let x = [[1.0; 64]; 2];
+        let mask = |stream: Option<u64>| {
+            let mut y = [[0.0; 64]; 2];
+            let mut cache = dropout.new_cache::<2>();
+            if let Some(stream) = stream {
+                dropout.seed_cache(&mut cache, stream);
+            }
+            dropout.forward(&x, &mut y, &mut cache);
+            *cache.mask()
+        };
+        assert_eq!(mask(Some(0)), mask(None));
+        assert_eq!(mask(Some(1)), mask(Some(1)), "a stream is reproducible");
+        assert_ne!(mask(Some(1)), mask(Some(0)));
+        assert_ne!(mask(Some(2)), mask(Some(1)));
+    }
+
+    #[test]
+    fn a_dropout_layer_is_sync_and_clones_its_training_flag() {
+        fn shared<T: Sync + Send>(_: &T) {}
+        let dropout = Dropout::<4>::new(0.5, 1);
+        shared(&dropout);
+        dropout.set_training(true);
+        assert!(dropout.clone().is_training());
     }
 
     #[test]

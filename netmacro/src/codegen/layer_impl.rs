@@ -175,6 +175,10 @@ pub fn generate(model: &Model) -> TokenStream {
                 #( #layer_traits::set_training(&self.#fields, training); )*
             }
 
+            fn seed_cache<const #batch: usize>(&self, tape: &mut #tape<#batch>, stream: u64) {
+                #( #layer_traits::seed_cache::<#batch>(&self.#fields, &mut tape.#cache_fields, stream); )*
+            }
+
             fn new_grads(&self) -> #grads {
                 #grads { #( #fields: #layer_traits::new_grads(&self.#fields), )* }
             }
