@@ -2,6 +2,7 @@
 
 use std::io::{IsTerminal, Write};
 use std::ops::Range;
+use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Instant;
 
 use rand::SeedableRng;
@@ -9,7 +10,9 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
 use super::callbacks::{Callback, Context};
+use super::parallel::{Shared, Team};
 use super::progress::{EpochBar, write_epoch_line};
+use super::shard::{Shard, Totals};
 use super::{EpochLogs, Fit, History, Metrics, TrainError, Verbose};
 use crate::data::Dataset;
 use crate::layer::Layer;
@@ -43,33 +46,34 @@ use crate::optim::Optimizer;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct Trainer<N: Layer, O, L, const B: usize> {
-    optimizer: O,
-    loss: L,
-    tape: N::Cache<B>,
-    grads: N::Grads,
-    x: Box<[N::In; B]>,
-    y: Box<[N::Out; B]>,
-    output: Box<[N::Out; B]>,
-    delta: Box<[N::Out; B]>,
+    pub(super) optimizer: O,
+    pub(super) loss: L,
+    /// The calling thread's buffers; the other threads of a parallel fit get their own.
+    pub(super) shard: Shard<N, B>,
+    /// The gradients of a step, summed over the threads in a parallel fit.
+    pub(super) grads: N::Grads,
     order: Vec<usize>,
 }
 
-/// Sums over the batches of an epoch or an evaluation.
-#[derive(Default)]
-struct Totals {
-    loss: f64,
-    hits: usize,
-    samples: usize,
+/// What one epoch of `fit` gets: the generator to shuffle with, whether to check finiteness,
+/// and what to call after each step; it returns the epoch's metrics or the failing step.
+type EpochFn<'f, T> = dyn FnMut(
+        &mut T,
+        Option<&mut StdRng>,
+        bool,
+        &mut dyn FnMut(usize, Metrics),
+    ) -> Result<Metrics, (usize, &'static str)>
+    + 'f;
+
+/// A lock's guard, whether or not a thread panicked while holding it: a panic in `fit`
+/// propagates anyway, and the data behind these locks stays valid.
+pub(super) fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(PoisonError::into_inner)
 }
 
-impl Totals {
-    fn metrics(&self) -> Metrics {
-        let n = self.samples.max(1) as f64;
-        Metrics {
-            loss: (self.loss / n) as f32,
-            accuracy: (self.hits as f64 / n) as f32,
-        }
-    }
+/// [`read`], for writing.
+pub(super) fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl<N, O, L, const B: usize> Trainer<N, O, L, B>
@@ -92,12 +96,8 @@ where
         Self {
             optimizer,
             loss,
-            tape: network.new_cache(),
+            shard: Shard::new(network),
             grads: network.new_grads(),
-            x: bytemuck::zeroed_box(),
-            y: bytemuck::zeroed_box(),
-            output: bytemuck::zeroed_box(),
-            delta: bytemuck::zeroed_box(),
             order: Vec::new(),
         }
     }
@@ -111,6 +111,11 @@ where
     /// evaluated after each epoch on the validation data or split, printed as `verbose` says,
     /// with the callbacks run around each epoch.
     ///
+    /// With [`Fit::threads`]`(n)`, each step trains `n` shards of `B` samples on `n` threads
+    /// and applies the mean gradient of all `n × B`. The network is shared between the threads,
+    /// hence the `Send + Sync` bounds (every layer of netdsl has them); each thread owns a clone of the loss
+    /// and its own cache and gradients, allocated when `fit` starts.
+    ///
     /// # Errors
     ///
     /// [`TrainError::NonFinite`] when a [`TerminateOnNan`](super::callbacks::TerminateOnNan)
@@ -122,26 +127,77 @@ where
         options: Fit<'_, IN, OUT>,
     ) -> Result<History, TrainError>
     where
+        N: Layer<In = [f32; IN], Out = [f32; OUT]> + Send + Sync,
+        N::Cache<B>: Send,
+        N::Grads: Send,
+        L: Clone + Send,
+    {
+        // Keras' validation_split holds out the last samples, before any shuffling.
+        let held_out = if options.validation.is_none() {
+            (data.len() as f32 * options.validation_split) as usize
+        } else {
+            0
+        };
+        let train = 0..data.len() - held_out;
+        let threads = options.threads.max(1);
+        if threads == 1 {
+            let network = RwLock::new(network);
+            return self.fit_epochs(
+                &network,
+                data,
+                train.clone(),
+                options,
+                &mut |trainer, rng, check, on_batch| {
+                    trainer.run_epoch(
+                        &mut write(&network),
+                        data,
+                        train.clone(),
+                        rng,
+                        check,
+                        on_batch,
+                    )
+                },
+            );
+        }
+        let shared = Shared::new(network, data, train.clone(), threads, B);
+        std::thread::scope(|scope| {
+            let mut team = Team::start(scope, &shared, &self.loss);
+            self.fit_epochs(
+                &shared.network,
+                data,
+                train,
+                options,
+                &mut |trainer, rng, check, on_batch| team.run_epoch(trainer, rng, check, on_batch),
+            )
+        })
+    }
+
+    /// The epochs of [`Trainer::fit`] around `run_epoch`, which trains one epoch of the samples
+    /// `train` on one thread or several. The network stays behind `network`'s lock throughout,
+    /// so that the threads of a parallel fit can share it.
+    fn fit_epochs<const IN: usize, const OUT: usize>(
+        &mut self,
+        network: &RwLock<&mut N>,
+        data: &Dataset<IN, OUT>,
+        train: Range<usize>,
+        options: Fit<'_, IN, OUT>,
+        run_epoch: &mut EpochFn<'_, Self>,
+    ) -> Result<History, TrainError>
+    where
         N: Layer<In = [f32; IN], Out = [f32; OUT]>,
     {
         let Fit {
             epochs,
             validation,
-            validation_split,
+            validation_split: _,
             shuffle,
             seed,
             verbose,
+            threads,
             mut callbacks,
             output,
         } = options;
-        // Keras' validation_split holds out the last samples, before any shuffling.
-        let held_out = if validation.is_none() {
-            (data.len() as f32 * validation_split) as usize
-        } else {
-            0
-        };
-        let train = 0..data.len() - held_out;
-        let split = (held_out > 0).then(|| data.len() - held_out..data.len());
+        let split = (train.end < data.len()).then(|| train.end..data.len());
 
         let mut stdout = std::io::stdout();
         let terminal = output.is_none() && stdout.is_terminal();
@@ -161,21 +217,19 @@ where
         self.reset_order(train.len());
         let mut rng = StdRng::seed_from_u64(seed);
         let mut history = History::with_capacity(epochs);
-        let steps = train.len().div_ceil(B);
-        self.run_callbacks(network, &mut callbacks, |callback, context| {
+        let steps = train.len().div_ceil(B * threads.max(1));
+        self.run_callbacks(&mut write(network), &mut callbacks, |callback, context| {
             callback.on_train_begin(context)
         });
         for epoch in 1..=epochs {
-            self.run_callbacks(network, &mut callbacks, |callback, context| {
+            self.run_callbacks(&mut write(network), &mut callbacks, |callback, context| {
                 callback.on_epoch_begin(epoch, context)
             });
             let bar =
                 (verbose == Verbose::ProgressBar).then(|| EpochBar::start(epoch, epochs, steps));
             let start = Instant::now();
-            let trained = self.run_epoch(
-                network,
-                data,
-                train.clone(),
+            let trained = run_epoch(
+                self,
                 shuffle.then_some(&mut rng),
                 check_finite,
                 &mut |done, running| {
@@ -197,8 +251,10 @@ where
                 }
             };
             let validation = match (validation, &split) {
-                (Some(val), _) => Some(self.evaluate(network, val)),
-                (None, Some(range)) => Some(self.evaluate_range(network, data, range.clone())),
+                (Some(val), _) => Some(self.evaluate(&read(network), val)),
+                (None, Some(range)) => {
+                    Some(self.evaluate_range(&read(network), data, range.clone()))
+                }
                 (None, None) => None,
             };
             let logs = EpochLogs {
@@ -215,14 +271,15 @@ where
                 None if verbose == Verbose::EpochLine => write_epoch_line(out, epochs, &logs),
                 None => {}
             }
-            let stop = self.run_callbacks(network, &mut callbacks, |callback, context| {
-                callback.on_epoch_end(&logs, context)
-            });
+            let stop =
+                self.run_callbacks(&mut write(network), &mut callbacks, |callback, context| {
+                    callback.on_epoch_end(&logs, context)
+                });
             if stop {
                 break;
             }
         }
-        self.run_callbacks(network, &mut callbacks, |callback, context| {
+        self.run_callbacks(&mut write(network), &mut callbacks, |callback, context| {
             callback.on_train_end(context)
         });
         let _ = out.flush();
@@ -293,15 +350,20 @@ where
         let mut totals = Totals::default();
         for (batch, start) in (0..range.len()).step_by(B).enumerate() {
             let end = (start + B).min(range.len());
-            let rows = data.gather(
-                self.order[start..end].iter().map(|i| i + offset),
-                &mut self.x,
-                &mut self.y,
-            );
+            let order = &self.order[start..end];
+            let rows = self.shard.gather(data, order.iter().map(|i| i + offset));
             // Shuffled rows are scattered over memory: fetch the next batch while this one trains.
             let next = &self.order[end..(end + B).min(range.len())];
             data.prefetch(next.iter().map(|i| i + offset));
-            if let Err(what) = self.train_batch(network, rows, &mut totals, check_finite) {
+            let step = (self.shard).train(
+                network,
+                &self.loss,
+                rows,
+                1.0 / rows as f32,
+                &mut self.grads,
+            );
+            totals.add(step);
+            if let Err(what) = self.apply(network, step.loss, check_finite) {
                 network.set_training(false);
                 return Err((batch + 1, what));
             }
@@ -317,39 +379,16 @@ where
         self.order.extend(0..len);
     }
 
-    fn train_batch<const IN: usize, const OUT: usize>(
+    /// The optimizer's step with the gradients of a batch whose summed loss is `loss`. With
+    /// `check_finite`, a loss or gradient that is not finite is not applied but named.
+    pub(super) fn apply(
         &mut self,
         network: &mut N,
-        rows: usize,
-        totals: &mut Totals,
+        loss: f64,
         check_finite: bool,
-    ) -> Result<(), &'static str>
-    where
-        N: Layer<In = [f32; IN], Out = [f32; OUT]>,
-    {
-        network.forward(&self.x, &mut self.output, &mut self.tape);
-        let scale = 1.0 / rows as f32;
-        let mut batch_loss = 0.0;
-        for (r, ((y, t), delta)) in self
-            .output
-            .iter()
-            .zip(self.y.iter())
-            .zip(self.delta.iter_mut())
-            .enumerate()
-        {
-            if r < rows {
-                batch_loss += f64::from(self.loss.loss(y, t));
-                totals.hits += usize::from(self.loss.is_correct(y, t));
-                self.loss.delta(y, t, scale, delta);
-            } else {
-                delta.fill(0.0);
-            }
-        }
-        totals.loss += batch_loss;
-        totals.samples += rows;
-        network.backward(&self.x, &self.delta, None, &mut self.grads, &mut self.tape);
+    ) -> Result<(), &'static str> {
         if check_finite {
-            if !batch_loss.is_finite() {
+            if !loss.is_finite() {
                 return Err("loss");
             }
             let mut finite = true;
@@ -388,13 +427,8 @@ where
         let mut totals = Totals::default();
         for start in range.clone().step_by(B) {
             let end = (start + B).min(range.end);
-            let rows = data.gather(start..end, &mut self.x, &mut self.y);
-            network.forward(&self.x, &mut self.output, &mut self.tape);
-            for (y, t) in self.output.iter().zip(self.y.iter()).take(rows) {
-                totals.loss += f64::from(self.loss.loss(y, t));
-                totals.hits += usize::from(self.loss.is_correct(y, t));
-            }
-            totals.samples += rows;
+            let rows = self.shard.gather(data, start..end);
+            totals.add(self.shard.evaluate(network, &self.loss, rows));
         }
         totals.metrics()
     }

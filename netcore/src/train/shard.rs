@@ -1,0 +1,123 @@
+//! One thread's share of a training step: its rows gathered, forward, loss, backward.
+
+use super::Metrics;
+use crate::data::Dataset;
+use crate::layer::Layer;
+use crate::loss::Loss;
+
+/// Sums over the batches of an epoch or an evaluation.
+#[derive(Clone, Copy, Default)]
+pub(super) struct Totals {
+    pub(super) loss: f64,
+    pub(super) hits: usize,
+    pub(super) samples: usize,
+}
+
+impl Totals {
+    pub(super) fn metrics(&self) -> Metrics {
+        let n = self.samples.max(1) as f64;
+        Metrics {
+            loss: (self.loss / n) as f32,
+            accuracy: (self.hits as f64 / n) as f32,
+        }
+    }
+
+    pub(super) fn add(&mut self, other: Totals) {
+        self.loss += other.loss;
+        self.hits += other.hits;
+        self.samples += other.samples;
+    }
+}
+
+/// The buffers one thread trains `B` rows with, allocated once: inputs, targets, outputs,
+/// output gradients and the network's cache.
+pub(super) struct Shard<N: Layer, const B: usize> {
+    pub(super) x: Box<[N::In; B]>,
+    pub(super) y: Box<[N::Out; B]>,
+    pub(super) output: Box<[N::Out; B]>,
+    pub(super) delta: Box<[N::Out; B]>,
+    pub(super) cache: N::Cache<B>,
+}
+
+impl<N: Layer, const B: usize> Shard<N, B> {
+    pub(super) fn new(network: &N) -> Self {
+        Self {
+            x: bytemuck::zeroed_box(),
+            y: bytemuck::zeroed_box(),
+            output: bytemuck::zeroed_box(),
+            delta: bytemuck::zeroed_box(),
+            cache: network.new_cache(),
+        }
+    }
+
+    /// Copies the samples at `indices` into the first rows; returns how many there were.
+    pub(super) fn gather<const IN: usize, const OUT: usize>(
+        &mut self,
+        data: &Dataset<IN, OUT>,
+        indices: impl IntoIterator<Item = usize>,
+    ) -> usize
+    where
+        N: Layer<In = [f32; IN], Out = [f32; OUT]>,
+    {
+        data.gather(indices, &mut self.x, &mut self.y)
+    }
+
+    /// Forward and backward over the first `rows` rows, the loss gradient of each scaled by
+    /// `scale` (1 / the rows of the whole step); writes the parameter gradients into `grads`.
+    /// Rows past `rows` get a zero gradient. Returns the summed loss and hits of the rows.
+    pub(super) fn train<L: Loss<N::Activation>, const OUT: usize>(
+        &mut self,
+        network: &N,
+        loss: &L,
+        rows: usize,
+        scale: f32,
+        grads: &mut N::Grads,
+    ) -> Totals
+    where
+        N: Layer<Out = [f32; OUT]>,
+    {
+        network.forward(&self.x, &mut self.output, &mut self.cache);
+        let mut totals = Totals {
+            samples: rows,
+            ..Totals::default()
+        };
+        let rows_and_deltas = self
+            .output
+            .iter()
+            .zip(self.y.iter())
+            .zip(self.delta.iter_mut());
+        for (r, ((y, t), delta)) in rows_and_deltas.enumerate() {
+            if r < rows {
+                totals.loss += f64::from(loss.loss(y, t));
+                totals.hits += usize::from(loss.is_correct(y, t));
+                loss.delta(y, t, scale, delta);
+            } else {
+                delta.fill(0.0);
+            }
+        }
+        network.backward(&self.x, &self.delta, None, grads, &mut self.cache);
+        totals
+    }
+
+    /// Forward over the first `rows` rows; returns their summed loss and hits.
+    pub(super) fn evaluate<L: Loss<N::Activation>, const OUT: usize>(
+        &mut self,
+        network: &N,
+        loss: &L,
+        rows: usize,
+    ) -> Totals
+    where
+        N: Layer<Out = [f32; OUT]>,
+    {
+        network.forward(&self.x, &mut self.output, &mut self.cache);
+        let mut totals = Totals {
+            samples: rows,
+            ..Totals::default()
+        };
+        for (y, t) in self.output.iter().zip(self.y.iter()).take(rows) {
+            totals.loss += f64::from(loss.loss(y, t));
+            totals.hits += usize::from(loss.is_correct(y, t));
+        }
+        totals
+    }
+}
