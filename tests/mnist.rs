@@ -50,6 +50,39 @@ fn keras_tutorial_recipe_reaches_94_percent_test_accuracy() {
     );
 }
 
+#[test]
+fn two_threads_train_as_well_as_one_at_the_same_total_batch() {
+    // Batch 128: one thread with B = 128, or two threads with B = 64 each.
+    let train = Dataset::mnist(bundled(), MnistSplit::Train).unwrap();
+    let test = Dataset::mnist(bundled(), MnistSplit::Test).unwrap();
+    let optimizer = || Sgd::new(0.05).momentum(0.9);
+    let options = || {
+        Fit::epochs(2)
+            .validation_data(&test)
+            .seed(1)
+            .verbose(Verbose::Silent)
+    };
+
+    let mut one = Mnist::new(&mut StdRng::seed_from_u64(42));
+    let mut trainer = Trainer::<_, _, _, 128>::new(&one, optimizer(), CategoricalCrossentropy);
+    let one_history = trainer.fit(&mut one, &train, options()).unwrap();
+
+    let mut two = Mnist::new(&mut StdRng::seed_from_u64(42));
+    let mut trainer = Trainer::<_, _, _, 64>::new(&two, optimizer(), CategoricalCrossentropy);
+    let two_history = trainer.fit(&mut two, &train, options().threads(2)).unwrap();
+
+    let (a, b) = (one_history.val_accuracy[1], two_history.val_accuracy[1]);
+    assert!(
+        a >= 0.94 && b >= 0.94,
+        "test accuracy: one thread {a}, two {b}"
+    );
+    assert!(
+        (a - b).abs() <= 0.005,
+        "test accuracy: one thread {a}, two {b}"
+    );
+    assert_eq!(b, trainer.evaluate(&two, &test).accuracy);
+}
+
 /// A fresh directory under the target directory for one test's files.
 fn scratch(name: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);

@@ -1,6 +1,10 @@
 //! No heap allocation after setup: `predict`, `forward` + `backward`, an optimizer step, a whole
 //! training epoch and an evaluation, counted by `allocation-counter`'s counting global allocator
 //! (per thread, so tests running in parallel do not disturb each other).
+//!
+//! Counting per thread, it sees only the calling thread of a parallel `fit` (which trains a
+//! shard, sums the gradients and steps the optimizer); tests/zero_alloc_threads.rs counts the
+//! helper threads too.
 
 use allocation_counter::measure;
 use netdsl::prelude::*;
@@ -120,6 +124,34 @@ fn a_whole_training_epoch_and_an_evaluation_allocate_nothing_after_setup() {
         "evaluating 10,000 images allocated: {info:?}"
     );
     assert!(evaluation.accuracy > 0.9, "{evaluation:?}");
+}
+
+#[test]
+fn a_parallel_fit_allocates_per_fit_not_per_step_on_the_calling_thread() {
+    let train = mnist(MnistSplit::Train);
+    let mut model = model();
+    let mut trainer =
+        Trainer::<_, _, _, BATCH>::new(&model, Sgd::new(0.01), CategoricalCrossentropy);
+    let mut fit = |epochs| {
+        let options = Fit::epochs(epochs).threads(2).verbose(Verbose::Silent);
+        measure(|| {
+            trainer.fit(&mut model, &train, options).unwrap();
+        })
+    };
+    // Whatever the first fit sets up once for the process (standard output's handle) is not
+    // the fit's.
+    fit(1);
+    let (one, three) = (fit(1), fit(3));
+    assert!(
+        one.count_total > 0,
+        "starting the threads allocates: {one:?}"
+    );
+    assert_eq!(
+        one.count_total,
+        three.count_total,
+        "two more epochs of 938 steps allocated {} times",
+        three.count_total as i64 - one.count_total as i64
+    );
 }
 
 #[test]
