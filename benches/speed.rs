@@ -4,7 +4,8 @@
 //! It measures, on one core: the FMA peak of each instruction-set path; each matrix product of a
 //! training step in GFLOP/s and as a share of the peak; a training step and a whole epoch of the
 //! 60,000 real MNIST images; single-sample `predict`; batched inference over the 10,000 test
-//! images; and heap allocations per step. Every timing is the best of several repetitions, so a
+//! images; and heap allocations per step. On two cores: an epoch at batch 128 on one thread and
+//! on two (`Fit::threads(2)`, 64 samples each), and the speed-up. Every timing is the best of several repetitions, so a
 //! busy machine shows as noise in one direction only. `NETDSL_ISA=avx2+fma` or `portable`
 //! selects a slower path for the whole-network rows.
 
@@ -143,6 +144,40 @@ fn kernel_rows(isa: Isa, peak: f64, rows: &mut Vec<Row>) {
     ));
 }
 
+/// Seconds of one epoch of `fit` on `threads` threads, each training `B` samples a step.
+fn fit_epoch<const B: usize>(model: &mut Mnist, train: &Dataset<784, 10>, threads: usize) -> f64 {
+    let mut trainer = Trainer::<_, _, _, B>::new(model, Sgd::new(0.01), CategoricalCrossentropy);
+    let options = Fit::epochs(1).threads(threads).verbose(Verbose::Silent);
+    trainer
+        .fit(model, train, options)
+        .expect("no callback stops it")
+        .epoch_seconds[0]
+}
+
+/// Epoch seconds at batch 128 on one thread and on two threads of 64, the best of `REPEATS`
+/// each, alternating so that a busy spell of the machine slows both alike.
+fn parallel_rows(train: &Dataset<784, 10>, rows: &mut Vec<Row>) {
+    let mut model = Mnist::new(&mut StdRng::seed_from_u64(42));
+    let (mut one, mut two) = (f64::INFINITY, f64::INFINITY);
+    for _ in 0..REPEATS {
+        one = one.min(fit_epoch::<128>(&mut model, train, 1));
+        two = two.min(fit_epoch::<64>(&mut model, train, 2));
+    }
+    let steps = train.len().div_ceil(128);
+    for (threads, seconds) in [("1 thread × 128", one), ("2 threads × 64", two)] {
+        rows.push(row(
+            format!("training epoch, batch 128, SGD: {threads}"),
+            format!("{seconds:.3} s"),
+            format!("{:.1} µs per step", seconds / steps as f64 * 1e6),
+        ));
+    }
+    rows.push(row(
+        "speed-up of 2 threads at batch 128",
+        format!("{:.2}×", one / two),
+        "",
+    ));
+}
+
 fn main() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/data/mnist");
     let train = Dataset::mnist(dir, MnistSplit::Train).expect("bundled MNIST");
@@ -198,6 +233,8 @@ fn main() {
         format!("{}", info.count_total as f64 / steps as f64),
         "counted over a whole epoch",
     ));
+
+    parallel_rows(&train, &mut rows);
 
     let images: Vec<[f32; 784]> = (0..test.len()).map(|i| test.input(i)).collect();
     let predict = best_of(|| {
