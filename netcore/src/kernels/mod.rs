@@ -21,7 +21,7 @@ pub use isa::Isa;
 pub use peak::peak_flops;
 pub use prefetch::prefetch;
 
-pub use gemm::{Dots, Product};
+pub use gemm::{Dots, Gather, Offsets, Product};
 
 /// `y[b] = bias + x[b] · W` for every sample `b` (bias taken as zero when absent).
 #[inline]
@@ -239,6 +239,63 @@ mod tests {
         check_sizes::<200, 130, 9>();
         check_sizes::<5, 0, 3>();
         check_sizes::<0, 5, 3>();
+    }
+
+    /// Convolution-like tables (overlapping windows, gaps between kernel rows) on odd sizes,
+    /// with and without a bias, against the reference.
+    #[test]
+    fn gather_matches_the_reference_on_odd_sizes() {
+        for isa in Isa::supported() {
+            for (m, k, n) in [(1, 1, 1), (3, 17, 5), (17, 3, 33), (33, 65, 7), (65, 25, 6)] {
+                let a = filled::<1, 4096>(11);
+                let rows: Vec<usize> = (0..m).map(|i| (i * 37) % 1000).collect();
+                let cols: Vec<usize> = (0..k).map(|kk| kk / 5 * 100 + kk % 5).collect();
+                let b = filled::<65, 33>(12);
+                let bias = filled::<1, 33>(13);
+                for bias in [None, Some(&bias[0][..n])] {
+                    let (mut c, mut c_ref) = (vec![1.0; m * n], vec![2.0; m * n]);
+                    Gather {
+                        n,
+                        a: a.as_flattened(),
+                        rows: &Offsets::new(rows.clone()),
+                        cols: &Offsets::new(cols.clone()),
+                        b: &b.as_flattened()[..k * n],
+                        ldb: n,
+                        bias,
+                        c: &mut c,
+                        ldc: n,
+                    }
+                    .run(isa);
+                    reference::gather(
+                        n,
+                        a.as_flattened(),
+                        &rows,
+                        &cols,
+                        b.as_flattened(),
+                        bias,
+                        &mut c_ref,
+                    );
+                    assert_close(&c, &c_ref, k, &format!("{} gather {m}x{k}x{n}", isa.name()));
+                }
+            }
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "A out of bounds")]
+    fn gather_rejects_offsets_past_the_end() {
+        Gather {
+            n: 1,
+            a: &[1.0; 4],
+            rows: &Offsets::new(vec![0, 2]),
+            cols: &Offsets::new(vec![0, 2]),
+            b: &[1.0, 1.0],
+            ldb: 1,
+            bias: None,
+            c: &mut [0.0; 2],
+            ldc: 1,
+        }
+        .run(Isa::selected());
     }
 
     #[test]
