@@ -6,7 +6,7 @@ use core::marker::PhantomData;
 use rand::{Rng, RngExt};
 
 use crate::activation::Activation;
-use crate::kernels::{Dots, Isa, Product};
+use crate::kernels::{Gather, Isa, Offsets, Product};
 use crate::layer::Layer;
 
 /// 2-D convolution: `y[oy][ox][f] = f(b[f] + Σ_{ky,kx,c} x[oy·S + ky - PT][ox·S + kx - PL][c] · W[ky][kx][c][f])`.
@@ -30,10 +30,12 @@ use crate::layer::Layer;
 /// to each sample's whole output row, as [`Activation::backprop`] undoes it: elementwise
 /// activations act per value, but a softmax would span every pixel and channel.
 ///
-/// The forward pass lays the batch's patches out as the rows of a matrix (im2col) in the
-/// layer's [`Layer::Cache`] and multiplies it by the weights in one matrix product. The backward
-/// pass reads that matrix for `dW` and then, when `dx` is asked for, overwrites it with
-/// `dz · Wᵀ`: call [`Layer::forward`] again before another [`Layer::backward`].
+/// Both `col` products run on [`Gather`], which reads each patch in place from the image through
+/// two offset tables (the window of each output pixel, the tap within a window) instead of
+/// writing the patch matrix out: for LeNet-5's first layer that matrix would be 25 times the
+/// image, and writing it cost more than the products. A padded layer first copies the batch
+/// into a zero-bordered image in its [`Layer::Cache`], so no window needs clipping; `dx` goes
+/// through `dz · Wᵀ` one sample at a time, with `Wᵀ` and the sample's patches in the cache.
 ///
 /// ```
 /// use netcore::activation::Linear;
@@ -100,6 +102,24 @@ impl Conv2dGrads {
     }
 }
 
+/// What a [`Conv2d`] keeps between the forward and backward passes of a batch, and the
+/// scratch space of its backward pass: allocated once by [`Layer::new_cache`].
+pub struct Conv2dTape {
+    /// The batch with its padding, `HP × WP × C` per sample, borders zero; empty when the
+    /// layer has no padding and reads its input in place.
+    image: Box<[f32]>,
+    /// Where each output pixel's window starts in the (padded) batch, `(b, oy, ox)` order.
+    windows: Offsets,
+    /// Where each tap `(ky, kx, c)` lies relative to its window's start.
+    taps: Offsets,
+    /// `Wᵀ`, `F × K·K·C`, for `dz · Wᵀ`.
+    weights_t: Box<[f32]>,
+    /// One sample's `dz · Wᵀ`: a patch gradient per output pixel.
+    patch_grads: Box<[f32]>,
+    /// One sample's input gradient with its padding (empty when the layer has none).
+    image_grad: Box<[f32]>,
+}
+
 /// The taps `t` in `lo..hi` of a `k`-wide window at output position `o` that fall inside an
 /// image of `len` pixels padded by `pad` before it: those with `0 <= o · s + t - pad < len`.
 #[inline]
@@ -128,6 +148,12 @@ impl<
 {
     /// The length of one patch, a row of the im2col matrix.
     const PATCH: usize = K * K * C;
+    /// The padded image's height: every window inside it, and the image at row `PT`.
+    const HP: usize = max((OH - 1) * S + K, PT + H);
+    /// The padded image's width.
+    const WP: usize = max((OW - 1) * S + K, PL + W);
+    /// Whether the input must be copied into a padded image, or can be read in place.
+    const PADDED: bool = Self::HP * Self::WP != H * W;
 
     /// Evaluated by every constructor, so that sizes which disagree fail to compile.
     const SHAPES_AGREE: () = {
@@ -221,48 +247,36 @@ impl<
         self.bias.as_deref_mut()
     }
 
-    /// Fills `col` with the patches of every sample of `x`: row `(b · OH + oy) · OW + ox` holds
-    /// the pixels under the window of output `(oy, ox)`, `[ky][kx][c]`, zero outside the image.
-    fn im2col(x: &[f32], col: &mut [f32]) {
-        let rows = col.chunks_exact_mut(Self::PATCH);
-        for (r, row) in rows.enumerate() {
-            let image = &x[r / (OH * OW) * IN..][..IN];
-            let (oy, ox) = (r / OW % OH, r % OW);
-            let (ky0, ky1) = taps(oy, S, PT, K, H);
-            let (kx0, kx1) = taps(ox, S, PL, K, W);
-            for (ky, line) in row.chunks_exact_mut(K * C).enumerate() {
-                if !(ky0..ky1).contains(&ky) || kx0 == kx1 {
-                    line.fill(0.0);
-                    continue;
-                }
-                let (iy, ix) = (oy * S + ky - PT, ox * S + kx0 - PL);
-                line[..kx0 * C].fill(0.0);
-                line[kx0 * C..kx1 * C]
-                    .copy_from_slice(&image[(iy * W + ix) * C..][..(kx1 - kx0) * C]);
-                line[kx1 * C..].fill(0.0);
+    /// Copies each sample of `x` into the interior of its zero-bordered padded image.
+    fn pad(x: &[f32], image: &mut [f32]) {
+        let padded = image.chunks_exact_mut(Self::HP * Self::WP * C);
+        for (sample, padded) in x.chunks_exact(IN).zip(padded) {
+            for (row, line) in sample.chunks_exact(W * C).enumerate() {
+                padded[((row + PT) * Self::WP + PL) * C..][..W * C].copy_from_slice(line);
             }
         }
     }
 
-    /// The adjoint of [`Self::im2col`]: zeroes `dx`, then adds every patch of `dcol` back onto
-    /// the pixels it was read from.
-    fn col2im(dcol: &[f32], dx: &mut [f32]) {
-        dx.fill(0.0);
-        for (r, row) in dcol.chunks_exact(Self::PATCH).enumerate() {
-            let image = &mut dx[r / (OH * OW) * IN..][..IN];
-            let (oy, ox) = (r / OW % OH, r % OW);
-            let (ky0, ky1) = taps(oy, S, PT, K, H);
-            let (kx0, kx1) = taps(ox, S, PL, K, W);
-            for ky in ky0..ky1 {
-                let (iy, ix) = (oy * S + ky - PT, ox * S + kx0 - PL);
-                let from = &row[(ky * K + kx0) * C..(ky * K + kx1) * C];
-                let to = &mut image[(iy * W + ix) * C..][..from.len()];
-                for (d, &g) in to.iter_mut().zip(from) {
+    /// Adds each output pixel's patch gradient back onto the pixels its window covers in
+    /// `image` (one sample, `HP × WP × C`, zeroed first). `windows` are the sample's window
+    /// starts in the batch; the first, output pixel (0, 0), starts where the sample does.
+    fn col2im(patch_grads: &[f32], windows: &[usize], image: &mut [f32]) {
+        image.fill(0.0);
+        let base = windows[0];
+        for (patch, &window) in patch_grads.chunks_exact(Self::PATCH).zip(windows) {
+            let start = window - base;
+            for (ky, taps) in patch.chunks_exact(K * C).enumerate() {
+                let pixels = &mut image[start + ky * Self::WP * C..][..K * C];
+                for (d, &g) in pixels.iter_mut().zip(taps) {
                     *d += g;
                 }
             }
         }
     }
+}
+
+const fn max(a: usize, b: usize) -> usize {
+    if a > b { a } else { b }
 }
 
 impl<
@@ -285,29 +299,54 @@ impl<
     type Out = [f32; OUT];
     type Activation = A;
     type Grads = Conv2dGrads;
-    /// The im2col matrix: `B · OH · OW` rows of `K · K · C` values.
-    type Cache<const B: usize> = Box<[f32]>;
+    type Cache<const B: usize> = Conv2dTape;
 
     const KIND: &'static str = "Conv2d";
 
-    fn new_cache<const B: usize>(&self) -> Box<[f32]> {
-        vec![0.0; B * OH * OW * Self::PATCH].into_boxed_slice()
+    fn new_cache<const B: usize>(&self) -> Conv2dTape {
+        let (hp, wp) = (Self::HP, Self::WP);
+        let mut windows = Vec::with_capacity(B * OH * OW);
+        for b in 0..B {
+            for oy in 0..OH {
+                for ox in 0..OW {
+                    windows.push(((b * hp + oy * S) * wp + ox * S) * C);
+                }
+            }
+        }
+        let mut taps = Vec::with_capacity(Self::PATCH);
+        for ky in 0..K {
+            for kx in 0..K {
+                taps.extend((0..C).map(|c| (ky * wp + kx) * C + c));
+            }
+        }
+        let padded = if Self::PADDED { hp * wp * C } else { 0 };
+        Conv2dTape {
+            image: vec![0.0; B * padded].into_boxed_slice(),
+            windows: Offsets::new(windows),
+            taps: Offsets::new(taps),
+            weights_t: vec![0.0; F * Self::PATCH].into_boxed_slice(),
+            patch_grads: vec![0.0; OH * OW * Self::PATCH].into_boxed_slice(),
+            image_grad: vec![0.0; padded].into_boxed_slice(),
+        }
     }
 
     fn forward<const B: usize>(
         &self,
         x: &[[f32; IN]; B],
         y: &mut [[f32; OUT]; B],
-        col: &mut Box<[f32]>,
+        tape: &mut Conv2dTape,
     ) {
-        Self::im2col(x.as_flattened(), col);
-        Product {
-            m: B * OH * OW,
+        let image = if Self::PADDED {
+            Self::pad(x.as_flattened(), &mut tape.image);
+            &tape.image
+        } else {
+            x.as_flattened()
+        };
+        Gather {
             n: F,
-            k: Self::PATCH,
-            a: col,
-            a_row: Self::PATCH,
-            a_col: 1,
+            a: image,
+            rows: &tape.windows,
+            cols: &tape.taps,
             b: &self.weights,
             ldb: F,
             bias: self.bias.as_deref(),
@@ -320,21 +359,23 @@ impl<
 
     fn backward<const B: usize>(
         &self,
-        _x: &[[f32; IN]; B],
+        x: &[[f32; IN]; B],
         dz: &[[f32; OUT]; B],
         dx: Option<&mut [[f32; IN]; B]>,
         grads: &mut Conv2dGrads,
-        col: &mut Box<[f32]>,
+        tape: &mut Conv2dTape,
     ) {
-        let rows = B * OH * OW;
-        // dW[p][f] = Σ_r col[r][p] · dz[r][f]: A = colᵀ, read down the columns of col.
-        Product {
-            m: Self::PATCH,
+        let image = if Self::PADDED {
+            &tape.image
+        } else {
+            x.as_flattened()
+        };
+        // dW[p][f] = Σ_r col[r][p] · dz[r][f]: colᵀ gathered with the tables' roles swapped.
+        Gather {
             n: F,
-            k: rows,
-            a: col,
-            a_row: 1,
-            a_col: Self::PATCH,
+            a: image,
+            rows: &tape.taps,
+            cols: &tape.windows,
             b: dz.as_flattened(),
             ldb: F,
             bias: None,
@@ -350,21 +391,38 @@ impl<
                 }
             }
         }
-        if let Some(dx) = dx {
-            // dcol[r][p] = Σ_f dz[r][f] · W[p][f], written over col, which dW no longer needs.
-            Dots {
-                m: rows,
+        let Some(dx) = dx else { return };
+        for (p, taps) in self.weights.chunks_exact(F).enumerate() {
+            for (f, &w) in taps.iter().enumerate() {
+                tape.weights_t[f * Self::PATCH + p] = w;
+            }
+        }
+        let sample_windows = tape.windows.as_slice().chunks_exact(OH * OW);
+        for ((dz, dx), windows) in dz.iter().zip(dx.iter_mut()).zip(sample_windows) {
+            // dcol[r][p] = Σ_f dz[r][f] · W[p][f], one sample's worth.
+            Product {
+                m: OH * OW,
                 n: Self::PATCH,
                 k: F,
-                a: dz.as_flattened(),
-                lda: F,
-                bt: &self.weights,
-                ldbt: F,
-                c: col,
+                a: dz,
+                a_row: F,
+                a_col: 1,
+                b: &tape.weights_t,
+                ldb: Self::PATCH,
+                bias: None,
+                c: &mut tape.patch_grads,
                 ldc: Self::PATCH,
             }
             .run(Isa::selected());
-            Self::col2im(col, dx.as_flattened_mut());
+            if Self::PADDED {
+                Self::col2im(&tape.patch_grads, windows, &mut tape.image_grad);
+                let grad = &tape.image_grad;
+                for (row, line) in dx.chunks_exact_mut(W * C).enumerate() {
+                    line.copy_from_slice(&grad[((row + PT) * Self::WP + PL) * C..][..W * C]);
+                }
+            } else {
+                Self::col2im(&tape.patch_grads, windows, dx);
+            }
         }
     }
 
