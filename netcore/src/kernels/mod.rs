@@ -11,6 +11,7 @@ mod elementwise;
 mod gemm;
 mod isa;
 mod peak;
+mod plane;
 mod prefetch;
 pub mod reference;
 mod simd;
@@ -19,6 +20,7 @@ pub(crate) mod updates;
 pub use elementwise::{axpy, axpy_with, scale_bytes, scale_bytes_with};
 pub use isa::Isa;
 pub use peak::peak_flops;
+pub use plane::Plane;
 pub use prefetch::prefetch;
 
 pub use gemm::{Dots, Gather, Offsets, Product};

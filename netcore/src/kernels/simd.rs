@@ -19,7 +19,8 @@ pub(crate) unsafe trait Simd {
     /// Which lanes a load or store touches.
     type Mask: Copy;
 
-    /// The first `valid` lanes, `1 <= valid <= LANES`.
+    /// The first `valid` lanes, `valid <= LANES` (none when 0: loads read zeros and stores
+    /// write nothing).
     ///
     /// # Safety
     ///
@@ -295,7 +296,7 @@ mod x86 {
 
         #[inline(always)]
         unsafe fn mask(valid: usize) -> __m256i {
-            // SAFETY: `1 <= valid <= 8`, so the 8 lanes read lie within `MASKS`; avx context as
+            // SAFETY: `valid <= 8`, so the 8 lanes read lie within `MASKS`; avx context as
             // for the other methods.
             unsafe { _mm256_loadu_si256(MASKS.as_ptr().add(8 - valid).cast()) }
         }

@@ -6,7 +6,7 @@ use core::marker::PhantomData;
 use rand::{Rng, RngExt};
 
 use crate::activation::Activation;
-use crate::kernels::{Gather, Isa, Offsets, Product};
+use crate::kernels::{Gather, Isa, Offsets, Plane, Product};
 use crate::layer::Layer;
 
 /// 2-D convolution: `y[oy][ox][f] = f(b[f] + Σ_{ky,kx,c} x[oy·S + ky - PT][ox·S + kx - PL][c] · W[ky][kx][c][f])`.
@@ -36,6 +36,9 @@ use crate::layer::Layer;
 /// image, and writing it cost more than the products. A padded layer first copies the batch
 /// into a zero-bordered image in its [`Layer::Cache`], so no window needs clipping; `dx` goes
 /// through `dz · Wᵀ` one sample at a time, with `Wᵀ` and the sample's patches in the cache.
+/// A layer with one input channel, stride 1 and fewer than 16 filters (the first layer on grey
+/// images) runs its forward pass and weight gradient on [`Plane`] instead, output pixels across
+/// the vector lanes, as its few filters would leave most lanes of a [`Gather`] idle.
 ///
 /// ```
 /// use netcore::activation::Linear;
@@ -118,6 +121,8 @@ pub struct Conv2dTape {
     patch_grads: Box<[f32]>,
     /// One sample's input gradient with its padding (empty when the layer has none).
     image_grad: Box<[f32]>,
+    /// The [`Plane`] weight gradient's scratch space (empty when the layer does not use it).
+    plane_scratch: Box<[f32]>,
 }
 
 /// The taps `t` in `lo..hi` of a `k`-wide window at output position `o` that fall inside an
@@ -154,6 +159,23 @@ impl<
     const WP: usize = max((OW - 1) * S + K, PL + W);
     /// Whether the input must be copied into a padded image, or can be read in place.
     const PADDED: bool = Self::HP * Self::WP != H * W;
+    /// Whether the forward pass and the weight gradient put output pixels across the vector
+    /// lanes ([`Plane`]): for one input channel at stride 1 with fewer filters than an AVX-512
+    /// vector has lanes.
+    const PLANE: bool = C == 1 && S == 1 && F < 16;
+
+    /// The geometry of the [`Plane`] kernels for a batch of `B`.
+    const fn plane<const B: usize>() -> Plane {
+        Plane {
+            images: B,
+            height: Self::HP,
+            width: Self::WP,
+            kernel: K,
+            filters: F,
+            out_height: OH,
+            out_width: OW,
+        }
+    }
 
     /// Evaluated by every constructor, so that sizes which disagree fail to compile.
     const SHAPES_AGREE: () = {
@@ -327,6 +349,11 @@ impl<
             weights_t: vec![0.0; F * Self::PATCH].into_boxed_slice(),
             patch_grads: vec![0.0; OH * OW * Self::PATCH].into_boxed_slice(),
             image_grad: vec![0.0; padded].into_boxed_slice(),
+            plane_scratch: if Self::PLANE {
+                vec![0.0; Self::plane::<B>().scratch_len()].into_boxed_slice()
+            } else {
+                Box::default()
+            },
         }
     }
 
@@ -342,18 +369,28 @@ impl<
         } else {
             x.as_flattened()
         };
-        Gather {
-            n: F,
-            a: image,
-            rows: &tape.windows,
-            cols: &tape.taps,
-            b: &self.weights,
-            ldb: F,
-            bias: self.bias.as_deref(),
-            c: y.as_flattened_mut(),
-            ldc: F,
+        if Self::PLANE {
+            Self::plane::<B>().forward(
+                Isa::selected(),
+                image,
+                &self.weights,
+                self.bias.as_deref(),
+                y.as_flattened_mut(),
+            );
+        } else {
+            Gather {
+                n: F,
+                a: image,
+                rows: &tape.windows,
+                cols: &tape.taps,
+                b: &self.weights,
+                ldb: F,
+                bias: self.bias.as_deref(),
+                c: y.as_flattened_mut(),
+                ldc: F,
+            }
+            .run(Isa::selected());
         }
-        .run(Isa::selected());
         A::apply_batch(y);
     }
 
@@ -370,25 +407,47 @@ impl<
         } else {
             x.as_flattened()
         };
-        // dW[p][f] = Σ_r col[r][p] · dz[r][f]: colᵀ gathered with the tables' roles swapped.
-        Gather {
-            n: F,
-            a: image,
-            rows: &tape.taps,
-            cols: &tape.windows,
-            b: dz.as_flattened(),
-            ldb: F,
-            bias: None,
-            c: &mut grads.weights,
-            ldc: F,
+        if Self::PLANE {
+            Self::plane::<B>().weight_gradient(
+                Isa::selected(),
+                image,
+                dz.as_flattened(),
+                &mut grads.weights,
+                &mut tape.plane_scratch,
+            );
+        } else {
+            // dW[p][f] = Σ_r col[r][p] · dz[r][f]: colᵀ gathered with the tables' roles swapped.
+            Gather {
+                n: F,
+                a: image,
+                rows: &tape.taps,
+                cols: &tape.windows,
+                b: dz.as_flattened(),
+                ldb: F,
+                bias: None,
+                c: &mut grads.weights,
+                ldc: F,
+            }
+            .run(Isa::selected());
         }
-        .run(Isa::selected());
         if let Some(db) = grads.bias.as_deref_mut() {
-            db.fill(0.0);
-            for row in dz.as_flattened().chunks_exact(F) {
-                for (d, &g) in db.iter_mut().zip(row) {
-                    *d += g;
+            // Eight pixels at a time: independent sums that vectorise, folded at the end.
+            let mut sums = [[0.0_f32; F]; 8];
+            let mut pixels = dz.as_flattened().chunks_exact(8 * F);
+            for eight in &mut pixels {
+                for (sums, pixel) in sums.iter_mut().zip(eight.chunks_exact(F)) {
+                    for (sum, &g) in sums.iter_mut().zip(pixel) {
+                        *sum += g;
+                    }
                 }
+            }
+            for (sums, pixel) in sums.iter_mut().zip(pixels.remainder().chunks_exact(F)) {
+                for (sum, &g) in sums.iter_mut().zip(pixel) {
+                    *sum += g;
+                }
+            }
+            for (f, db) in db.iter_mut().enumerate() {
+                *db = sums.iter().map(|sums| sums[f]).sum();
             }
         }
         let Some(dx) = dx else { return };
@@ -738,6 +797,15 @@ mod tests {
         check(random::<5, 4, 2, 2, 3, 2, 1, 0, 3, 2, 40, 12, Linear>(3));
         // 'valid', K = 2, S = 2 on 5×5: OH = OW = 2, the last row and column unread.
         check(random::<5, 5, 1, 2, 2, 2, 0, 0, 2, 2, 25, 8, Sigmoid>(4));
+    }
+
+    /// One channel at stride 1 takes the [`Plane`] kernels; the others the [`Gather`] ones.
+    #[test]
+    fn conv2d_single_channel_backward_matches_finite_differences() {
+        // 'valid', K = 3 on 5×6: OH = 3, OW = 4.
+        check(random::<5, 6, 1, 3, 3, 1, 0, 0, 3, 4, 30, 36, Sigmoid>(5));
+        // 'same', K = 4 on 6×5: the odd pixel of padding at the bottom and right.
+        check(random::<6, 5, 1, 2, 4, 1, 1, 1, 6, 5, 30, 60, Sigmoid>(6));
     }
 
     #[test]
