@@ -485,29 +485,30 @@ impl<
         }
     }
 
-    /// The convolution computed directly, one output pixel at a time, without the im2col
-    /// buffer (so without allocating).
+    /// The convolution computed directly, one output pixel at a time, without the tape (so
+    /// without allocating).
     fn infer(&self, x: &[f32; IN], y: &mut [f32; OUT]) {
         for (p, out) in y.chunks_exact_mut(F).enumerate() {
             let (oy, ox) = (p / OW, p % OW);
-            match &self.bias {
-                Some(b) => out.copy_from_slice(b),
-                None => out.fill(0.0),
+            // The filters' sums in registers: `F` is a constant here.
+            let mut sums = [0.0; F];
+            if let Some(b) = &self.bias {
+                sums.copy_from_slice(b);
             }
             let (ky0, ky1) = taps(oy, S, PT, K, H);
             let (kx0, kx1) = taps(ox, S, PL, K, W);
             for ky in ky0..ky1 {
-                for kx in kx0..kx1 {
-                    let (iy, ix) = (oy * S + ky - PT, ox * S + kx - PL);
-                    let pixel = &x[(iy * W + ix) * C..][..C];
-                    let taps = &self.weights[(ky * K + kx) * C * F..][..C * F];
-                    for (&v, w) in pixel.iter().zip(taps.chunks_exact(F)) {
-                        for (o, &w) in out.iter_mut().zip(w) {
-                            *o += v * w;
-                        }
+                // A window's row is contiguous in the image, and so are its weights.
+                let (iy, ix) = (oy * S + ky - PT, ox * S + kx0 - PL);
+                let pixels = &x[(iy * W + ix) * C..][..(kx1 - kx0) * C];
+                let weights = &self.weights[(ky * K + kx0) * C * F..][..pixels.len() * F];
+                for (&v, w) in pixels.iter().zip(weights.chunks_exact(F)) {
+                    for (sum, &w) in sums.iter_mut().zip(w) {
+                        *sum += v * w;
                     }
                 }
             }
+            out.copy_from_slice(&sums);
         }
         A::apply(y);
     }
