@@ -65,6 +65,40 @@
 //!   bigger networks;
 //! - an implementation of [`Network`](network::Network): `summary()` and `predict`.
 //!
+//! ## Image networks
+//!
+//! An input written `(height, width, channels)` is an image, stored channels last as in Keras,
+//! and these layers work on images:
+//!
+//! - `Conv2d(filters, kernel[, activation][, stride = s][, padding = valid|same][, bias = false])`
+//!   convolves `kernel`×`kernel` windows; the stride defaults to 1 and the padding to `valid`.
+//! - `MaxPool2d(size[, stride = s])` and `AvgPool2d(size[, stride = s])` pool `size`×`size`
+//!   windows; the stride defaults to the size.
+//! - `Flatten` makes an image a vector (a `Dense` after an image needs one);
+//!   `Reshape(n)` or `Reshape(height, width, channels)` reads the same values in another shape;
+//!   `Dropout(rate)` drops that fraction of the values while training and none in `predict`.
+//!
+//! Their sizes are integer literals, and the macro works out every layer's output shape as
+//! Keras does. **`valid` padding floors, like Keras**: along an axis of `n` pixels, a window of
+//! `k` with stride `s` gives `(n - k) / s + 1` outputs, rounded down, and the `(n - k) % s`
+//! pixels left over at the end are not used; a stride that does not divide evenly is not an
+//! error. Pools always use `valid` padding. `same` padding gives `ceil(n / s)` outputs, the
+//! padding split evenly with any odd pixel at the end. So a 3×3 kernel with stride 2 turns
+//! 28×28 into 13×13, not 14×14:
+//!
+//! ```
+//! use netdsl::prelude::*;
+//!
+//! network! {
+//!     pub struct Strided<(28, 28, 1) => Conv2d(8, 3, relu, stride = 2) => Flatten => Dense(10, softmax)>;
+//! }
+//!
+//! let model = Strided::new(&mut StdRng::seed_from_u64(0));
+//! // (28 - 3) / 2 + 1 = 13.5, rounded down.
+//! assert!(model.summary().to_string().contains("(None, 13, 13, 8)"));
+//! assert_eq!(model.parameter_count(), (3 * 3 * 8 + 8) + (13 * 13 * 8 * 10 + 10));
+//! ```
+//!
 //! ## Composing networks
 //!
 //! ```
@@ -261,8 +295,9 @@
 //! | a loss that does not fit the output activation | rustc | ``the loss `CategoricalCrossentropy` does not fit an output layer with activation `Sigmoid` `` | `usage/loss-does-not-fit-output-activation` |
 //!
 //! Widths always flow forward: a layer's input is the previous layer's output, so
-//! `Dense(64, relu)` cannot disagree with what comes before it; only declared inputs
-//! (`Dense(784 -> 64)`) and layers given by name, whose input width is their own, are checked.
+//! `Dense(64, relu)` or `Conv2d(16, 5)` cannot disagree with what comes before it; only declared
+//! inputs (`Dense(784 -> 64)`), `Reshape`s, windows that must fit their image, and layers given
+//! by name, whose input width is their own, are checked.
 //!
 //! ## Data
 //!
