@@ -84,7 +84,8 @@
 //! pixels left over at the end are not used; a stride that does not divide evenly is not an
 //! error. Pools always use `valid` padding. `same` padding gives `ceil(n / s)` outputs, the
 //! padding split evenly with any odd pixel at the end. So a 3×3 kernel with stride 2 turns
-//! 28×28 into 13×13, not 14×14:
+//! 28×28 into 13×13, not 14×14, and a later layer that assumes 14×14 does not compile
+//! (`shape/valid-padding-floors-the-output-size` below):
 //!
 //! ```
 //! use netdsl::prelude::*;
@@ -284,6 +285,11 @@
 //! | two networks of one name | macro | ``a network named `Mnist` is already defined in this `network!` `` | `parse/a-network-named-twice` |
 //! | zero or oversized size | macro | ``` `Dense(0, relu)`: the number of units must be at least 1, found 0``` | `shape/zero-units`, `shape/input-size-zero`, `shape/size-must-be-a-usize`, `shape/needs-a-number-of-units` |
 //! | `Dense(784 -> 64)` after a 100-wide layer | macro | ``` `Dense(784 -> 64, relu)` (layer 2 of `Net`) after a 100-wide layer: expected 100 inputs, found 784``` | `shape/declared-inputs-differ-from-the-layer-before` |
+//! | a kernel larger than its input (`valid` padding) | macro | ``` `Conv2d(4, 7, relu)` (layer 1 of `Net`) on a 5×5×1 image: a 7×7 kernel does not fit; expected a kernel of at most 5``` | `shape/kernel-larger-than-its-input` |
+//! | a pool size of 0 | macro | ``` `MaxPool2d(0)`: the pool size must be at least 1, found 0``` | `shape/pool-size-zero` |
+//! | `Reshape` to another number of values | macro | ``` `Reshape(10, 10, 2)` (layer 2 of `Net`) on 100 values: expected 100 elements, found 10×10×2 = 200``` | `shape/reshape-element-count-differs-from-its-input` |
+//! | a size that ignores `valid` padding's flooring | macro | ``` `Reshape(14, 14, 8)` (layer 2 of `Net`) on a 13×13×8 image: expected 1352 elements, found 14×14×8 = 1568; `Conv2d(8, 3, relu, stride = 2)` (layer 1) gives 13×13×8: valid padding rounds (28 - 3) / 2 + 1 down to 13, as in Keras``` | `shape/valid-padding-floors-the-output-size` |
+//! | `Dense` right after an image | macro | ``` `Dense(10, softmax)` (layer 3 of `Net`) after a 12×12×6 image: add `Flatten` before it``` | `shape/dense-after-an-image-without-flatten` |
 //! | a `const` size of 0 | assertion | ``` `Dense(HIDDEN, relu)`: the number of units must be at least 1``` | `shape/const-size-zero` |
 //! | a `const` input width that differs | assertion | ``` `Dense(HIDDEN -> 10, softmax)` (layer 2 of `Net`) after a 64-wide layer: expected 64 inputs, found 100``` | `shape/const-size-mismatch` |
 //! | a network whose input differs | assertion | ``` `Encoder` (layer 2 of `Classifier`) after a 100-wide layer: expected 100 inputs, found 784``` | `shape/composed-network-input-differs` |
