@@ -183,12 +183,13 @@ pub fn layer_place(position: usize, network: &Ident, text: &str) -> String {
     format!("`{text}` (layer {position} of `{network}`)")
 }
 
-/// What the layer before gives, for messages: "after a 100-wide layer", "on a 784-wide input".
+/// What the layer before gives, for messages: "after a 100-wide layer", "on an 8-wide input".
 pub fn after_what(position: usize, width: &str) -> String {
+    let article = width.parse().map_or("a", crate::shape::article);
     if position == 1 {
-        format!("on a {width}-wide input")
+        format!("on {article} {width}-wide input")
     } else {
-        format!("after a {width}-wide layer")
+        format!("after {article} {width}-wide layer")
     }
 }
 

@@ -43,12 +43,25 @@ impl Shape {
         }
     }
 
-    /// For messages: "a 784-wide input", "a 28×28×1 image".
+    /// For messages: "784 values", "a 28×28×1 image", "an 8×8×1 image".
     pub fn text(&self) -> String {
         match self {
             Shape::Flat(width) => format!("{} values", width.text()),
-            Shape::Image(image) => format!("a {} image", image.text()),
+            Shape::Image(image) => format!("{} {} image", article(image.height), image.text()),
         }
+    }
+}
+
+/// The English article before the number `n` read aloud: "an" for eight, eleven, eighteen,
+/// eighty... and their thousands, "a" otherwise.
+pub fn article(n: usize) -> &'static str {
+    let digits = n.to_string();
+    // Eleven and eighteen are read as such when they lead a group of three digits.
+    let leads = |group: &str| digits.len() % 3 == 2 && digits.starts_with(group);
+    if digits.starts_with('8') || leads("11") || leads("18") {
+        "an"
+    } else {
+        "a"
     }
 }
 
@@ -548,9 +561,9 @@ pub fn dense_after_image(image: Image, place: &Place, errors: &mut Errors) {
     errors.push(syn::Error::new_spanned(
         &place.layer.tokens,
         format_args!(
-            "{} after a {} image: add `Flatten` before it (`Dense` takes a vector of values)",
+            "{} after {}: add `Flatten` before it (`Dense` takes a vector of values)",
             place.name(),
-            image.text()
+            Shape::Image(image).text()
         ),
     ));
 }
@@ -568,5 +581,15 @@ mod tests {
         // Keras floors: a 6-wide input, kernel 3, stride 2 leaves the last column unused.
         assert_eq!(conv_extent(6, 3, 2, Padding::Valid), (2, 0));
         assert_eq!(conv_extent(6, 2, 2, Padding::Same), (3, 0));
+    }
+
+    #[test]
+    fn articles_follow_the_number_read_aloud() {
+        for n in [8, 11, 18, 80, 88, 800, 8_000, 11_000, 18_500] {
+            assert_eq!(article(n), "an", "{n}");
+        }
+        for n in [1, 7, 10, 12, 28, 110, 180, 1_100, 1_800, 111_000] {
+            assert_eq!(article(n), "a", "{n}");
+        }
     }
 }

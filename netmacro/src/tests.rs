@@ -350,7 +350,7 @@ fn image_layers_that_do_not_fit_are_errors() {
     assert_contains(
         &out,
         &[
-            "`Conv2d(2, 9, relu)` (layer 1 of `Net`) on a 8×8×1 image: a 9×9 kernel does not fit; expected a kernel of at most 8",
+            "`Conv2d(2, 9, relu)` (layer 1 of `Net`) on an 8×8×1 image: a 9×9 kernel does not fit; expected a kernel of at most 8",
             "`MaxPool2d(0)`: the pool size must be at least 1, found 0",
             "`Dropout(1.5)` takes a rate from 0 up to (not including) 1, e.g. `Dropout(0.5)`",
         ],
@@ -359,7 +359,7 @@ fn image_layers_that_do_not_fit_are_errors() {
     assert_contains(
         &out,
         &[
-            "`Dense(10)` (layer 1 of `Net`) after a 8×8×1 image: add `Flatten` before it (`Dense` takes a vector of values)",
+            "`Dense(10)` (layer 1 of `Net`) after an 8×8×1 image: add `Flatten` before it (`Dense` takes a vector of values)",
             "`Reshape(3, 3, 1)` (layer 2 of `Net`) on 10 values: expected 10 elements, found 3×3×1 = 9",
         ],
     );
