@@ -111,6 +111,35 @@ pub fn input_gradient_with<const I: usize, const O: usize, const B: usize>(
     w: &[[f32; O]; I],
     dx: &mut [[f32; I]; B],
 ) {
+    if O <= WT_BLOCK {
+        // Few outputs: dot products of `O` terms would spend more time reducing their vectors
+        // than multiplying. Instead `dx = dz · Wᵀ` as a product, `Wᵀ` transposed a block of
+        // input columns at a time into a stack buffer (at most 16 KiB).
+        let mut wt = [[0.0; WT_BLOCK]; O];
+        for i0 in (0..I).step_by(WT_BLOCK) {
+            let cols = WT_BLOCK.min(I - i0);
+            for (o, row) in wt.iter_mut().enumerate() {
+                for (t, w_row) in row.iter_mut().zip(&w[i0..i0 + cols]) {
+                    *t = w_row[o];
+                }
+            }
+            Product {
+                m: B,
+                n: cols,
+                k: O,
+                a: dz.as_flattened(),
+                a_row: O,
+                a_col: 1,
+                b: wt.as_flattened(),
+                ldb: WT_BLOCK,
+                bias: None,
+                c: &mut dx.as_flattened_mut()[i0..],
+                ldc: I,
+            }
+            .run(isa);
+        }
+        return;
+    }
     // dx[b][i] = dz[b] · W[i]: both rows are contiguous along the summed outputs.
     Dots {
         m: B,
@@ -125,6 +154,10 @@ pub fn input_gradient_with<const I: usize, const O: usize, const B: usize>(
     }
     .run(isa);
 }
+
+/// Input columns of `Wᵀ` transposed at a time by [`input_gradient_with`] for a layer of at most
+/// as many outputs.
+const WT_BLOCK: usize = 64;
 
 /// `db = Σ_b dz[b]`: the bias gradient of a batch, overwriting `db`.
 #[inline]
