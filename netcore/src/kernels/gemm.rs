@@ -402,71 +402,63 @@ unsafe fn product<S: Simd, const R: usize, const NV: usize, RI: Index, CI: Index
             let masks: [S::Mask; MAX_VECTORS] = std::array::from_fn(|v| unsafe {
                 S::mask((width.saturating_sub(v * S::LANES)).clamp(1, S::LANES))
             });
-            let mut row = 0;
-            // SAFETY (each call): rows `row..row + rows` and columns `col..col + width` are in
-            // bounds, and `vectors <= NV <= MAX_VECTORS`.
-            while row + R <= m {
-                unsafe {
-                    tile_for_width::<S, R, NV, RI, CI>(
-                        ops,
-                        row,
-                        col,
-                        k0..k1,
-                        vectors,
-                        &masks,
-                        first,
-                    )
-                };
-                row += R;
-            }
-            // The rows left over, in the largest tiles that fit.
-            if R > 4 && row + 4 <= m {
-                unsafe {
-                    tile_for_width::<S, 4, NV, RI, CI>(
-                        ops,
-                        row,
-                        col,
-                        k0..k1,
-                        vectors,
-                        &masks,
-                        first,
-                    )
-                };
-                row += 4;
-            }
-            if row + 2 <= m {
-                unsafe {
-                    tile_for_width::<S, 2, NV, RI, CI>(
-                        ops,
-                        row,
-                        col,
-                        k0..k1,
-                        vectors,
-                        &masks,
-                        first,
-                    )
-                };
-                row += 2;
-            }
-            while row < m {
-                unsafe {
-                    tile_for_width::<S, 1, NV, RI, CI>(
-                        ops,
-                        row,
-                        col,
-                        k0..k1,
-                        vectors,
-                        &masks,
-                        first,
-                    )
-                };
-                row += 1;
+            // SAFETY: columns `col..col + width` are in bounds, `vectors <= NV`; a single
+            // vector needs few accumulators, so its tiles can take twice the rows (12 × 1 fits
+            // the registers of AVX-512 and AVX2 alike) and share each load of B among them.
+            unsafe {
+                if vectors == 1 && R * NV >= 12 {
+                    column_block::<S, 12, 1, RI, CI>(ops, m, col, k0..k1, 1, &masks, first);
+                } else {
+                    column_block::<S, R, NV, RI, CI>(ops, m, col, k0..k1, vectors, &masks, first);
+                }
             }
         }
         if k1 >= k {
             break;
         }
         k0 = k1;
+    }
+}
+
+/// Every row of one block of columns: `R`-row tiles, then the rows left over in the largest
+/// tiles that fit.
+///
+/// # Safety
+///
+/// As for [`tile`], for rows `0..m` and the block's `vectors <= NV` column vectors.
+#[inline(always)]
+unsafe fn column_block<S: Simd, const R: usize, const NV: usize, RI: Index, CI: Index>(
+    ops: Operands<RI, CI>,
+    m: usize,
+    col: usize,
+    k: std::ops::Range<usize>,
+    vectors: usize,
+    masks: &[S::Mask; MAX_VECTORS],
+    first: bool,
+) {
+    let mut row = 0;
+    // SAFETY (each call): rows `row..row + rows` are below `m`; the rest as the caller says.
+    unsafe {
+        while row + R <= m {
+            tile_for_width::<S, R, NV, RI, CI>(ops, row, col, k.clone(), vectors, masks, first);
+            row += R;
+        }
+        if R > 6 && row + 6 <= m {
+            tile_for_width::<S, 6, NV, RI, CI>(ops, row, col, k.clone(), vectors, masks, first);
+            row += 6;
+        }
+        if R > 4 && row + 4 <= m {
+            tile_for_width::<S, 4, NV, RI, CI>(ops, row, col, k.clone(), vectors, masks, first);
+            row += 4;
+        }
+        if row + 2 <= m {
+            tile_for_width::<S, 2, NV, RI, CI>(ops, row, col, k.clone(), vectors, masks, first);
+            row += 2;
+        }
+        while row < m {
+            tile_for_width::<S, 1, NV, RI, CI>(ops, row, col, k.clone(), vectors, masks, first);
+            row += 1;
+        }
     }
 }
 
