@@ -4,10 +4,11 @@
 //! It measures, on one core: the FMA peak of each instruction-set path; each matrix product of a
 //! training step in GFLOP/s and as a share of the peak; a training step and a whole epoch of the
 //! 60,000 real MNIST images; single-sample `predict`; batched inference over the 10,000 test
-//! images; and heap allocations per step. On two cores: an epoch at batch 128 on one thread and
-//! on two (`Fit::threads(2)`, 64 samples each), and the speed-up. Every timing is the best of several repetitions, so a
-//! busy machine shows as noise in one direction only. `NETDSL_ISA=avx2+fma` or `portable`
-//! selects a slower path for the whole-network rows.
+//! images; and heap allocations per step. LeNet-5 rows follow: a training epoch with Adam at
+//! batch 32 and 128, and single-image prediction. Every timing is the best of several
+//! repetitions, so a busy machine shows as noise in one direction only. On two cores: an epoch
+//! at batch 128 on one thread and on two (`Fit::threads(2)`, 64 samples each), and the speed-up.
+//! `NETDSL_ISA=avx2+fma` or `portable` selects a slower path for the whole-network rows.
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -18,6 +19,53 @@ use netdsl::prelude::*;
 network! {
     /// The MNIST classifier from the Keras tutorial.
     struct Mnist<784 => Dense(64, relu) => Dense(10, softmax)>;
+
+    /// LeNet-5 as in examples/lenet5.rs.
+    struct LeNet5<(28, 28, 1)
+        => Conv2d(6, 5, relu, padding = same) => MaxPool2d(2)
+        => Conv2d(16, 5, relu) => MaxPool2d(2)
+        => Flatten => Dense(120, relu) => Dense(84, relu) => Dense(10, softmax)>;
+}
+
+/// Multiply-adds of one LeNet-5 sample's forward pass, times two: conv1 28·28·6·25,
+/// conv2 10·10·16·150, dense 400·120 + 120·84 + 84·10.
+const LENET_FORWARD_FLOP: f64 = 2.0 * (117_600.0 + 240_000.0 + 48_000.0 + 10_080.0 + 840.0);
+/// The backward pass: weight gradients of every layer, input gradients of all but the first.
+const LENET_BACKWARD_FLOP: f64 = 2.0 * LENET_FORWARD_FLOP - 2.0 * 117_600.0;
+
+/// LeNet-5 rows: a training epoch of `train` with Adam at batch `B`, and allocations per step.
+fn lenet_rows<const B: usize>(train: &Dataset<784, 10>, peak: f64, rows: &mut Vec<Row>) {
+    let mut model = LeNet5::new(&mut StdRng::seed_from_u64(42));
+    let mut trainer = Trainer::<_, _, _, B>::new(&model, Adam::default(), CategoricalCrossentropy);
+    let mut rng = StdRng::seed_from_u64(1);
+    // An epoch takes seconds: fewer repetitions than the rest of the table.
+    let epoch = (0..3)
+        .map(|_| {
+            let start = Instant::now();
+            trainer.train_epoch(&mut model, train, Some(&mut rng));
+            start.elapsed().as_secs_f64()
+        })
+        .fold(f64::INFINITY, f64::min);
+    let flops = (LENET_FORWARD_FLOP + LENET_BACKWARD_FLOP) * train.len() as f64;
+    rows.push(row(
+        format!("LeNet-5 training epoch, 60,000 images, batch {B}, Adam"),
+        format!("{epoch:.2} s"),
+        format!(
+            "{:.0} samples/s, {:.0} GFLOP/s = {:.0} % of peak",
+            train.len() as f64 / epoch,
+            flops / epoch / 1e9,
+            100.0 * flops / epoch / 1e9 / peak
+        ),
+    ));
+    let steps = train.len().div_ceil(B);
+    let info = allocation_counter::measure(|| {
+        trainer.train_epoch(&mut model, train, Some(&mut rng));
+    });
+    rows.push(row(
+        format!("LeNet-5 heap allocations per step, batch {B}"),
+        format!("{}", info.count_total as f64 / steps as f64),
+        "counted over a whole epoch",
+    ));
 }
 
 const BATCH: usize = 32;
@@ -273,6 +321,33 @@ fn main() {
         "batched inference, test images, batch 32",
         format!("{:.2} M samples/s", samples / batched / 1e6),
         format!("{:.3} s for {} images", batched, samples),
+    ));
+
+    let peak = peaks
+        .iter()
+        .find(|(isa, _)| *isa == selected)
+        .map_or(f64::NAN, |&(_, peak)| peak);
+    lenet_rows::<32>(&train, peak, &mut rows);
+    lenet_rows::<128>(&train, peak, &mut rows);
+    let lenet = LeNet5::new(&mut StdRng::seed_from_u64(42));
+    let images = &images[..1000];
+    let predict = best_of(|| {
+        for image in images {
+            black_box(lenet.predict(black_box(image)));
+        }
+    });
+    rows.push(row(
+        "LeNet-5 single-image predict",
+        format!("{:.1} µs", predict / images.len() as f64 * 1e6),
+        format!("{:.0} images/s", images.len() as f64 / predict),
+    ));
+    let info = allocation_counter::measure(|| {
+        black_box(lenet.predict(&images[0]));
+    });
+    rows.push(row(
+        "LeNet-5 heap allocations per predict",
+        format!("{}", info.count_total),
+        "",
     ));
 
     let width = rows

@@ -65,6 +65,41 @@
 //!   bigger networks;
 //! - an implementation of [`Network`](network::Network): `summary()` and `predict`.
 //!
+//! ## Image networks
+//!
+//! An input written `(height, width, channels)` is an image, stored channels last as in Keras,
+//! and these layers work on images:
+//!
+//! - `Conv2d(filters, kernel[, activation][, stride = s][, padding = valid|same][, bias = false])`
+//!   convolves `kernel`×`kernel` windows; the stride defaults to 1 and the padding to `valid`.
+//! - `MaxPool2d(size[, stride = s])` and `AvgPool2d(size[, stride = s])` pool `size`×`size`
+//!   windows; the stride defaults to the size.
+//! - `Flatten` makes an image a vector (a `Dense` after an image needs one);
+//!   `Reshape(n)` or `Reshape(height, width, channels)` reads the same values in another shape;
+//!   `Dropout(rate)` drops that fraction of the values while training and none in `predict`.
+//!
+//! Their sizes are integer literals, and the macro works out every layer's output shape as
+//! Keras does. **`valid` padding floors, like Keras**: along an axis of `n` pixels, a window of
+//! `k` with stride `s` gives `(n - k) / s + 1` outputs, rounded down, and the `(n - k) % s`
+//! pixels left over at the end are not used; a stride that does not divide evenly is not an
+//! error. Pools always use `valid` padding. `same` padding gives `ceil(n / s)` outputs, the
+//! padding split evenly with any odd pixel at the end. So a 3×3 kernel with stride 2 turns
+//! 28×28 into 13×13, not 14×14, and a later layer that assumes 14×14 does not compile
+//! (`shape/valid-padding-floors-the-output-size` below):
+//!
+//! ```
+//! use netdsl::prelude::*;
+//!
+//! network! {
+//!     pub struct Strided<(28, 28, 1) => Conv2d(8, 3, relu, stride = 2) => Flatten => Dense(10, softmax)>;
+//! }
+//!
+//! let model = Strided::new(&mut StdRng::seed_from_u64(0));
+//! // (28 - 3) / 2 + 1 = 13.5, rounded down.
+//! assert!(model.summary().to_string().contains("(None, 13, 13, 8)"));
+//! assert_eq!(model.parameter_count(), (3 * 3 * 8 + 8) + (13 * 13 * 8 * 10 + 10));
+//! ```
+//!
 //! ## Composing networks
 //!
 //! ```
@@ -250,6 +285,11 @@
 //! | two networks of one name | macro | ``a network named `Mnist` is already defined in this `network!` `` | `parse/a-network-named-twice` |
 //! | zero or oversized size | macro | ``` `Dense(0, relu)`: the number of units must be at least 1, found 0``` | `shape/zero-units`, `shape/input-size-zero`, `shape/size-must-be-a-usize`, `shape/needs-a-number-of-units` |
 //! | `Dense(784 -> 64)` after a 100-wide layer | macro | ``` `Dense(784 -> 64, relu)` (layer 2 of `Net`) after a 100-wide layer: expected 100 inputs, found 784``` | `shape/declared-inputs-differ-from-the-layer-before` |
+//! | a kernel larger than its input (`valid` padding) | macro | ``` `Conv2d(4, 7, relu)` (layer 1 of `Net`) on a 5×5×1 image: a 7×7 kernel does not fit; expected a kernel of at most 5``` | `shape/kernel-larger-than-its-input` |
+//! | a pool size of 0 | macro | ``` `MaxPool2d(0)`: the pool size must be at least 1, found 0``` | `shape/pool-size-zero` |
+//! | `Reshape` to another number of values | macro | ``` `Reshape(10, 10, 2)` (layer 2 of `Net`) on 100 values: expected 100 elements, found 10×10×2 = 200``` | `shape/reshape-element-count-differs-from-its-input` |
+//! | a size that ignores `valid` padding's flooring | macro | ``` `Reshape(14, 14, 8)` (layer 2 of `Net`) on a 13×13×8 image: expected 1352 elements, found 14×14×8 = 1568; `Conv2d(8, 3, relu, stride = 2)` (layer 1) gives 13×13×8: valid padding rounds (28 - 3) / 2 + 1 down to 13, as in Keras``` | `shape/valid-padding-floors-the-output-size` |
+//! | `Dense` right after an image | macro | ``` `Dense(10, softmax)` (layer 3 of `Net`) after a 12×12×6 image: add `Flatten` before it``` | `shape/dense-after-an-image-without-flatten` |
 //! | a `const` size of 0 | assertion | ``` `Dense(HIDDEN, relu)`: the number of units must be at least 1``` | `shape/const-size-zero` |
 //! | a `const` input width that differs | assertion | ``` `Dense(HIDDEN -> 10, softmax)` (layer 2 of `Net`) after a 64-wide layer: expected 64 inputs, found 100``` | `shape/const-size-mismatch` |
 //! | a network whose input differs | assertion | ``` `Encoder` (layer 2 of `Classifier`) after a 100-wide layer: expected 100 inputs, found 784``` | `shape/composed-network-input-differs` |
@@ -261,8 +301,9 @@
 //! | a loss that does not fit the output activation | rustc | ``the loss `CategoricalCrossentropy` does not fit an output layer with activation `Sigmoid` `` | `usage/loss-does-not-fit-output-activation` |
 //!
 //! Widths always flow forward: a layer's input is the previous layer's output, so
-//! `Dense(64, relu)` cannot disagree with what comes before it; only declared inputs
-//! (`Dense(784 -> 64)`) and layers given by name, whose input width is their own, are checked.
+//! `Dense(64, relu)` or `Conv2d(16, 5)` cannot disagree with what comes before it; only declared
+//! inputs (`Dense(784 -> 64)`), `Reshape`s, windows that must fit their image, and layers given
+//! by name, whose input width is their own, are checked.
 //!
 //! ## Data
 //!

@@ -1,6 +1,7 @@
 //! No heap allocation after setup: `predict`, `forward` + `backward`, an optimizer step, a whole
-//! training epoch and an evaluation, counted by `allocation-counter`'s counting global allocator
-//! (per thread, so tests running in parallel do not disturb each other).
+//! training epoch and an evaluation, of a dense network and of one with every image layer,
+//! counted by `allocation-counter`'s counting global allocator (per thread, so tests running in
+//! parallel do not disturb each other).
 //!
 //! Counting per thread, it sees only the calling thread of a parallel `fit` (which trains a
 //! shard, sums the gradients and steps the optimizer); tests/zero_alloc_threads.rs counts the
@@ -12,6 +13,19 @@ use netdsl::prelude::*;
 network! {
     /// The MNIST classifier from the Keras tutorial.
     struct Mnist<784 => Dense(64, relu) => Dense(10, softmax)>;
+
+    /// Every image layer, in each configuration its passes branch on: `same` and `valid`
+    /// padding with stride 2 (the valid one leaves a pixel over), a pool stride equal to and
+    /// smaller than the pool, `Dropout` and `Reshape` on images.
+    struct Images<(16, 16, 2)
+        => Conv2d(8, 3, relu, padding = same, stride = 2) // 8×8×8
+        => Dropout(0.25)
+        => MaxPool2d(2)                                   // 4×4×8
+        => Reshape(8, 8, 2)
+        => Conv2d(8, 3, tanh, stride = 2)                 // (8 - 3) / 2 + 1 = 3: 3×3×8
+        => AvgPool2d(2, stride = 1)                       // 2×2×8
+        => Flatten
+        => Dense(4, softmax)>;
 }
 
 const BATCH: usize = 32;
@@ -39,6 +53,78 @@ fn predict_allocates_nothing() {
         std::hint::black_box(model.predict(std::hint::black_box(&x)));
     });
     assert_eq!(info.count_total, 0, "predict allocated: {info:?}");
+}
+
+/// 71 images of 16×16×2 in 4 classes, each class brighter in its own quadrant: two full
+/// batches and a partial one.
+fn images() -> Dataset<512, 4> {
+    let (inputs, classes) = (0..2 * BATCH + 7)
+        .map(|i| {
+            let class = i % 4;
+            let mut x = [0.0; 512];
+            for (p, x) in x.iter_mut().enumerate() {
+                let (row, column) = (p / 32, p / 2 % 16);
+                let quadrant = row / 8 * 2 + column / 8;
+                *x = if quadrant == class { 0.9 } else { 0.1 } + (p % 7 + i % 5) as f32 * 0.01;
+            }
+            (x, class as u32)
+        })
+        .unzip();
+    Dataset::from_classes(inputs, classes).expect("one class per image")
+}
+
+/// Every parameter of `model`, in visiting order.
+fn parameters(model: &mut Images) -> Vec<f32> {
+    let mut grads = model.new_grads();
+    let mut all = Vec::new();
+    model.visit_parameters(&mut grads, &mut |p, _| all.extend_from_slice(p));
+    all
+}
+
+#[test]
+fn predict_through_every_image_layer_allocates_nothing() {
+    let model = Images::new(&mut StdRng::seed_from_u64(1));
+    let x = images().input(5);
+    let mut y = [0.0; 4];
+    let info = measure(|| y = model.predict(std::hint::black_box(&x)));
+    assert_eq!(info.count_total, 0, "predict allocated: {info:?}");
+    assert!((y.iter().sum::<f32>() - 1.0).abs() < 1e-5, "{y:?}");
+}
+
+#[test]
+fn training_and_evaluating_through_every_image_layer_allocate_nothing_after_setup() {
+    let data = images();
+    let mut model = Images::new(&mut StdRng::seed_from_u64(1));
+    let mut trainer =
+        Trainer::<_, _, _, BATCH>::new(&model, Adam::default(), CategoricalCrossentropy);
+    let mut rng = StdRng::seed_from_u64(2);
+    // The first epoch sizes the shuffling order to the dataset: that is setup.
+    trainer.train_epoch(&mut model, &data, Some(&mut rng));
+    let before = parameters(&mut model);
+
+    // Forward (dropout training), backward and an Adam step for each of three batches.
+    let mut epoch = Metrics::default();
+    let info = measure(|| epoch = trainer.train_epoch(&mut model, &data, Some(&mut rng)));
+    assert_eq!(
+        info.count_total, 0,
+        "a training epoch through every image layer allocated: {info:?}"
+    );
+    assert!(epoch.loss.is_finite(), "{epoch:?}");
+    let after = parameters(&mut model);
+    let changed = before.iter().zip(&after).filter(|(b, a)| b != a).count();
+    assert!(
+        changed > after.len() / 2,
+        "the epoch updated {changed} of {} parameters",
+        after.len()
+    );
+
+    let mut evaluation = Metrics::default();
+    let info = measure(|| evaluation = trainer.evaluate(&model, &data));
+    assert_eq!(
+        info.count_total, 0,
+        "evaluating through every image layer allocated: {info:?}"
+    );
+    assert!(evaluation.loss.is_finite(), "{evaluation:?}");
 }
 
 #[test]

@@ -7,7 +7,7 @@ use syn::{Attribute, Ident, LitInt, Path, Visibility};
 use crate::ast::{InputShape, LayerArg, LayerDef, LayerKindDef, NetworkDef, OptionValue, Size};
 use crate::errors::Errors;
 use crate::parse::{path_text, size_text};
-use crate::shape::{self, Image, Place, Shape};
+use crate::shape::{self, Image, Padding, Place, Shape};
 
 /// A network whose layers are known to be well formed, with their shapes.
 pub struct Model {
@@ -51,6 +51,7 @@ pub enum LayerKind {
         filters: usize,
         kernel: usize,
         stride: usize,
+        padding: Padding,
         pad_top: usize,
         pad_left: usize,
         output: Image,
@@ -182,12 +183,13 @@ pub fn layer_place(position: usize, network: &Ident, text: &str) -> String {
     format!("`{text}` (layer {position} of `{network}`)")
 }
 
-/// What the layer before gives, for messages: "after a 100-wide layer", "on a 784-wide input".
+/// What the layer before gives, for messages: "after a 100-wide layer", "on an 8-wide input".
 pub fn after_what(position: usize, width: &str) -> String {
+    let article = width.parse().map_or("a", crate::shape::article);
     if position == 1 {
-        format!("on a {width}-wide input")
+        format!("on {article} {width}-wide input")
     } else {
-        format!("after a {width}-wide layer")
+        format!("after {article} {width}-wide layer")
     }
 }
 
@@ -214,6 +216,7 @@ pub fn network(def: &NetworkDef) -> syn::Result<Model> {
             network: &def.name,
             position,
             layer,
+            before: &layers,
         };
         let Some((kind, output)) = layer_kind(layer, previous.as_ref(), &place, &mut errors) else {
             previous = None;
@@ -235,9 +238,10 @@ pub fn network(def: &NetworkDef) -> syn::Result<Model> {
             errors.push_spanned(
                 *span,
                 format_args!(
-                    "{} {}: expected {given} inputs, found {declared}",
+                    "{} {}: expected {given} inputs, found {declared}{}",
                     layer_place(position, &def.name, &layer.text),
-                    after_what(position, &given.to_string())
+                    after_what(position, &given.to_string()),
+                    shape::floored_note(&layers)
                 ),
             );
         }

@@ -5,7 +5,7 @@ use proc_macro2::Span;
 use syn::{Ident, LitInt};
 
 use crate::ast::{LayerArg, LayerDef, OptionValue, Size};
-use crate::check::{Activation, LayerKind, Width, layer_place};
+use crate::check::{Activation, Layer, LayerKind, Width, layer_place};
 use crate::errors::Errors;
 
 /// What flows between two layers: a flat vector, or a channels-last image.
@@ -43,12 +43,25 @@ impl Shape {
         }
     }
 
-    /// For messages: "a 784-wide input", "a 28×28×1 image".
+    /// For messages: "784 values", "a 28×28×1 image", "an 8×8×1 image".
     pub fn text(&self) -> String {
         match self {
             Shape::Flat(width) => format!("{} values", width.text()),
-            Shape::Image(image) => format!("a {} image", image.text()),
+            Shape::Image(image) => format!("{} {} image", article(image.height), image.text()),
         }
+    }
+}
+
+/// The English article before the number `n` read aloud: "an" for eight, eleven, eighteen,
+/// eighty... and their thousands, "a" otherwise.
+pub fn article(n: usize) -> &'static str {
+    let digits = n.to_string();
+    // Eleven and eighteen are read as such when they lead a group of three digits.
+    let leads = |group: &str| digits.len() % 3 == 2 && digits.starts_with(group);
+    if digits.starts_with('8') || leads("11") || leads("18") {
+        "an"
+    } else {
+        "a"
     }
 }
 
@@ -89,6 +102,8 @@ pub struct Place<'a> {
     pub network: &'a Ident,
     pub position: usize,
     pub layer: &'a LayerDef,
+    /// The layers checked before it, so a message can say where a size came from.
+    pub before: &'a [Layer],
 }
 
 impl Place<'_> {
@@ -212,6 +227,7 @@ pub fn conv2d(
         return None;
     };
     let filters = literal(filters, "the number of filters", place, errors);
+    let kernel_span = kernel.span();
     let kernel = literal(kernel, "the kernel size", place, errors);
     let mut activation = Activation::Linear;
     if let Some(arg) = positional.get(2) {
@@ -260,7 +276,9 @@ pub fn conv2d(
     let (filters, kernel, stride, image) = (filters?, kernel?, stride?, image?);
     let (out_h, pad_top) = conv_extent(image.height, kernel, stride, padding);
     let (out_w, pad_left) = conv_extent(image.width, kernel, stride, padding);
-    if padding == Padding::Valid && !window_fits(image, kernel, "kernel", place, errors) {
+    if padding == Padding::Valid
+        && !window_fits(image, kernel, kernel_span, "kernel", place, errors)
+    {
         return None;
     }
     let output = Image {
@@ -273,6 +291,7 @@ pub fn conv2d(
         filters,
         kernel,
         stride,
+        padding,
         pad_top,
         pad_left,
         output,
@@ -282,21 +301,29 @@ pub fn conv2d(
     Some((kind, Some(Shape::Image(output))))
 }
 
-/// Whether a `size`×`size` window (a "kernel" or a "pool") fits inside `image`; reports it if not.
-fn window_fits(image: Image, size: usize, what: &str, place: &Place, errors: &mut Errors) -> bool {
+/// Whether a `size`×`size` window (a "kernel" or a "pool") fits inside `image`; reports it if
+/// not, on the size's token `span`.
+fn window_fits(
+    image: Image,
+    size: usize,
+    span: Span,
+    what: &str,
+    place: &Place,
+    errors: &mut Errors,
+) -> bool {
     let limit = image.height.min(image.width);
     if size <= limit {
         return true;
     }
     let size_name = if what == "pool" { "pool size" } else { what };
-    errors.push(syn::Error::new_spanned(
-        &place.layer.tokens,
+    errors.push_spanned(
+        span,
         format_args!(
             "{} on {}: a {size}×{size} {what} does not fit; expected a {size_name} of at most {limit}",
             place.name(),
             Shape::Image(image).text(),
         ),
-    ));
+    );
     false
 }
 
@@ -326,9 +353,9 @@ pub fn pool(
     let text = &place.layer.text;
     let keyword = if max { "MaxPool2d" } else { "AvgPool2d" };
     let (positional, named) = split_args(args);
-    let size = match positional.first() {
+    let (size, size_span) = match positional.first() {
         Some(LayerArg::Positional(size)) if positional.len() == 1 => {
-            literal(size, "the pool size", place, errors)
+            (literal(size, "the pool size", place, errors), size.span())
         }
         _ => {
             errors.push(syn::Error::new_spanned(
@@ -351,7 +378,7 @@ pub fn pool(
     let size = size?;
     let stride = stride.unwrap_or(Some(size))?;
     let image = image?;
-    if !window_fits(image, size, "pool", place, errors) {
+    if !window_fits(image, size, size_span, "pool", place, errors) {
         return None;
     }
     let output = Image {
@@ -425,12 +452,17 @@ pub fn reshape(
         }
     };
     if given != count {
+        let found = match dims[..] {
+            [h, w, c] => format!("{h}×{w}×{c} = {count}"),
+            _ => count.to_string(),
+        };
         errors.push(syn::Error::new_spanned(
             &place.layer.tokens,
             format_args!(
-                "{} on {}: expected {given} elements, found {count}",
+                "{} on {}: expected {given} elements, found {found}{}",
                 place.name(),
-                input?.text()
+                input?.text(),
+                floored_note(place.before)
             ),
         ));
         return None;
@@ -444,6 +476,56 @@ pub fn reshape(
         _ => Shape::Flat(Width::Literal(count, Span::call_site())),
     };
     Some((LayerKind::Reshape, Some(output)))
+}
+
+/// Where a size that surprises the user may come from: the `Conv2d` or pool that last shaped the
+/// output of `before` (seen through `Flatten` and `Dropout`), if its valid padding rounded an
+/// output size down and left pixels over. "; `Conv2d(8, 3, stride = 2)` (layer 1) gives
+/// 13×13×8: valid padding rounds (28 - 3) / 2 + 1 down to 13, as in Keras", or empty.
+pub fn floored_note(before: &[Layer]) -> String {
+    let Some(layer) = before
+        .iter()
+        .rev()
+        .find(|l| !matches!(l.kind, LayerKind::Flatten | LayerKind::Dropout { .. }))
+    else {
+        return String::new();
+    };
+    let (input, size, stride, output) = match layer.kind {
+        LayerKind::Conv2d {
+            input,
+            kernel,
+            stride,
+            padding: Padding::Valid,
+            output,
+            ..
+        } => (input, kernel, stride, output),
+        LayerKind::Pool {
+            input,
+            size,
+            stride,
+            output,
+            ..
+        } => (input, size, stride, output),
+        _ => return String::new(),
+    };
+    let mut roundings: Vec<String> = Vec::new();
+    for (n, out) in [(input.height, output.height), (input.width, output.width)] {
+        let left_over = n - ((out - 1) * stride + size);
+        let rounding = format!("({n} - {size}) / {stride} + 1 down to {out}");
+        if left_over > 0 && !roundings.contains(&rounding) {
+            roundings.push(rounding);
+        }
+    }
+    if roundings.is_empty() {
+        return String::new();
+    }
+    format!(
+        "; `{}` (layer {}) gives {}: valid padding rounds {}, as in Keras",
+        layer.text,
+        layer.position,
+        output.text(),
+        roundings.join(" and ")
+    )
 }
 
 /// `Dropout(rate)`, `0 <= rate < 1`.
@@ -479,9 +561,9 @@ pub fn dense_after_image(image: Image, place: &Place, errors: &mut Errors) {
     errors.push(syn::Error::new_spanned(
         &place.layer.tokens,
         format_args!(
-            "{} after a {} image: add `Flatten` before it (`Dense` takes a vector of values)",
+            "{} after {}: add `Flatten` before it (`Dense` takes a vector of values)",
             place.name(),
-            image.text()
+            Shape::Image(image).text()
         ),
     ));
 }
@@ -499,5 +581,15 @@ mod tests {
         // Keras floors: a 6-wide input, kernel 3, stride 2 leaves the last column unused.
         assert_eq!(conv_extent(6, 3, 2, Padding::Valid), (2, 0));
         assert_eq!(conv_extent(6, 2, 2, Padding::Same), (3, 0));
+    }
+
+    #[test]
+    fn articles_follow_the_number_read_aloud() {
+        for n in [8, 11, 18, 80, 88, 800, 8_000, 11_000, 18_500] {
+            assert_eq!(article(n), "an", "{n}");
+        }
+        for n in [1, 7, 10, 12, 28, 110, 180, 1_100, 1_800, 111_000] {
+            assert_eq!(article(n), "a", "{n}");
+        }
     }
 }

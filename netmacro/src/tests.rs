@@ -350,7 +350,7 @@ fn image_layers_that_do_not_fit_are_errors() {
     assert_contains(
         &out,
         &[
-            "`Conv2d(2, 9, relu)` (layer 1 of `Net`) on a 8×8×1 image: a 9×9 kernel does not fit; expected a kernel of at most 8",
+            "`Conv2d(2, 9, relu)` (layer 1 of `Net`) on an 8×8×1 image: a 9×9 kernel does not fit; expected a kernel of at most 8",
             "`MaxPool2d(0)`: the pool size must be at least 1, found 0",
             "`Dropout(1.5)` takes a rate from 0 up to (not including) 1, e.g. `Dropout(0.5)`",
         ],
@@ -359,13 +359,55 @@ fn image_layers_that_do_not_fit_are_errors() {
     assert_contains(
         &out,
         &[
-            "`Dense(10)` (layer 1 of `Net`) after a 8×8×1 image: add `Flatten` before it (`Dense` takes a vector of values)",
-            "`Reshape(3, 3, 1)` (layer 2 of `Net`) on 10 values: expected 10 elements, found 9",
+            "`Dense(10)` (layer 1 of `Net`) after an 8×8×1 image: add `Flatten` before it (`Dense` takes a vector of values)",
+            "`Reshape(3, 3, 1)` (layer 2 of `Net`) on 10 values: expected 10 elements, found 3×3×1 = 9",
         ],
     );
     let out = expand(quote! { struct Net<784 => Conv2d(2, 3)>; });
     assert_contains(
         &out,
         &["`Conv2d(2, 3)` (layer 1 of `Net`) needs an image, found a vector of 784 values"],
+    );
+}
+
+#[test]
+fn sizes_that_valid_padding_rounds_down_are_explained() {
+    let out = expand(quote! {
+        struct Net<(28, 28, 1) => Conv2d(8, 3, relu, stride = 2) => Reshape(14, 14, 8)>;
+    });
+    assert_contains(
+        &out,
+        &[
+            "`Reshape(14, 14, 8)` (layer 2 of `Net`) on a 13×13×8 image: expected 1352 elements, found 14×14×8 = 1568; `Conv2d(8, 3, relu, stride = 2)` (layer 1) gives 13×13×8: valid padding rounds (28 - 3) / 2 + 1 down to 13, as in Keras\"",
+        ],
+    );
+    // Through `Flatten` and `Dropout` to a declared input; each axis that was rounded is named.
+    let out = expand(quote! {
+        struct Net<(7, 9, 1) => MaxPool2d(2) => Flatten => Dropout(0.5) => Dense(16 -> 10)>;
+    });
+    assert_contains(
+        &out,
+        &[
+            "`Dense(16 -> 10)` (layer 4 of `Net`) after a 12-wide layer: expected 12 inputs, found 16; `MaxPool2d(2)` (layer 1) gives 3×4×1: valid padding rounds (7 - 2) / 2 + 1 down to 3 and (9 - 2) / 2 + 1 down to 4, as in Keras\"",
+        ],
+    );
+    // Same padding, or valid padding with nothing left over: no note.
+    let out = expand(quote! {
+        struct Net<(28, 28, 1) => Conv2d(8, 3, padding = same, stride = 2) => Reshape(15, 15, 8)>;
+    });
+    assert_contains(
+        &out,
+        &[
+            "`Reshape(15, 15, 8)` (layer 2 of `Net`) on a 14×14×8 image: expected 1568 elements, found 15×15×8 = 1800\"",
+        ],
+    );
+    let out = expand(quote! {
+        struct Net<(28, 28, 1) => Conv2d(8, 4, stride = 3) => Reshape(10, 10, 8)>;
+    });
+    assert_contains(
+        &out,
+        &[
+            "`Reshape(10, 10, 8)` (layer 2 of `Net`) on a 9×9×8 image: expected 648 elements, found 10×10×8 = 800\"",
+        ],
     );
 }

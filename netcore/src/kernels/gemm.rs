@@ -8,6 +8,9 @@
 //!   `A = Xᵀ` read column-wise from `X`).
 //! - [`Dots`]: `C = A · Btᵀ` where both operands are contiguous along the summed axis: the input
 //!   gradient `dZ · Wᵀ`, whose rows of `W` are the rows of `Bt`.
+//! - [`Gather`]: `C = init + A · B` where `A(i, k) = a[rows[i] + cols[k]]` through two tables of
+//!   [`Offsets`]: a convolution's patches read in place from the image (implicit im2col), so
+//!   that no patch matrix is written out.
 
 use super::isa::Isa;
 use super::simd::Simd;
@@ -71,6 +74,88 @@ pub struct Dots<'a> {
     pub ldc: usize,
 }
 
+/// Offsets into an operand's storage, with their largest value kept so that a [`Gather`] checks
+/// its bounds in constant time.
+#[derive(Clone, Debug)]
+pub struct Offsets {
+    offsets: Box<[usize]>,
+    max: usize,
+}
+
+impl Offsets {
+    /// Wraps `offsets`.
+    pub fn new(offsets: Vec<usize>) -> Self {
+        let max = offsets.iter().copied().max().unwrap_or(0);
+        Self {
+            offsets: offsets.into_boxed_slice(),
+            max,
+        }
+    }
+
+    /// How many offsets there are.
+    pub fn len(&self) -> usize {
+        self.offsets.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.offsets.is_empty()
+    }
+
+    /// The offsets.
+    pub fn as_slice(&self) -> &[usize] {
+        &self.offsets
+    }
+}
+
+/// `C[i][j] = init[j] + Σ_k a[rows[i] + cols[k]] · B[k][j]` for `i < rows.len()`,
+/// `j < n`, `k < cols.len()`: a [`Product`] whose `A` is gathered through offset tables.
+///
+/// With `rows` the top-left corner of each output pixel's window and `cols` the offset of each
+/// tap within a window, `A` is the im2col matrix of a convolution without being written out;
+/// swapped, it is that matrix transposed, for the weight gradient.
+///
+/// ```
+/// use netcore::kernels::{Gather, Isa, Offsets};
+///
+/// // A 1-D "image" [1, 2, 3, 4] convolved with the 2-tap filter [10, 1]: windows start at 0, 1, 2.
+/// let image = [1.0, 2.0, 3.0, 4.0];
+/// let mut y = [0.0; 3];
+/// Gather {
+///     n: 1,
+///     a: &image,
+///     rows: &Offsets::new(vec![0, 1, 2]),
+///     cols: &Offsets::new(vec![0, 1]),
+///     b: &[10.0, 1.0],
+///     ldb: 1,
+///     bias: None,
+///     c: &mut y,
+///     ldc: 1,
+/// }
+/// .run(Isa::selected());
+/// assert_eq!(y, [12.0, 23.0, 34.0]);
+/// ```
+pub struct Gather<'a> {
+    /// Columns of `C`.
+    pub n: usize,
+    /// The storage `A` is gathered from.
+    pub a: &'a [f32],
+    /// Where each row of `A` starts in `a`: one offset per row of `C`.
+    pub rows: &'a Offsets,
+    /// Added to a row's start for each column of `A`: one offset per row of `B`.
+    pub cols: &'a Offsets,
+    /// `B`, row-major.
+    pub b: &'a [f32],
+    /// Row stride of `B`.
+    pub ldb: usize,
+    /// Added to every row of `C` (at least `n` values), or zero.
+    pub bias: Option<&'a [f32]>,
+    /// `C`, row-major, overwritten.
+    pub c: &'a mut [f32],
+    /// Row stride of `C`.
+    pub ldc: usize,
+}
+
 /// Whether `rows × cols` elements with row stride `row` and column stride `col` fit in `len`.
 fn fits(len: usize, rows: usize, cols: usize, row: usize, col: usize) -> bool {
     rows == 0 || cols == 0 || (rows - 1) * row + (cols - 1) * col < len
@@ -99,17 +184,84 @@ impl Product<'_> {
             self.bias.is_none_or(|bias| bias.len() >= self.n),
             "bias out of bounds"
         );
-        match isa {
-            // SAFETY: the asserts above keep every access in bounds, and `isa` is only
-            // `Avx512` where `Isa::is_supported` said so (the dispatch checks it).
-            #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 if isa.is_supported() => unsafe { product_avx512(self) },
-            // SAFETY: as above, for AVX2 and FMA.
-            #[cfg(target_arch = "x86_64")]
-            Isa::Avx2Fma if isa.is_supported() => unsafe { product_avx2(self) },
-            // SAFETY: in bounds as above; the portable path needs no CPU feature.
-            _ => unsafe { product::<super::simd::Portable, 4, 1>(self) },
-        }
+        let (m, k) = (self.m, self.k);
+        let ops = Operands {
+            a: self.a.as_ptr(),
+            rows: Stride(self.a_row),
+            cols: Stride(self.a_col),
+            b: self.b.as_ptr(),
+            ldb: self.ldb,
+            bias: self.bias.map(<[f32]>::as_ptr),
+            c: self.c.as_mut_ptr(),
+            ldc: self.ldc,
+        };
+        // SAFETY: the asserts above keep every access in bounds.
+        unsafe { dispatch(isa, ops, m, self.n, k) }
+    }
+}
+
+impl Gather<'_> {
+    /// Computes the product with the selected instruction set.
+    ///
+    /// # Panics
+    ///
+    /// If an offset or size would take an operand out of its slice.
+    pub fn run(&mut self, isa: Isa) {
+        let (m, k) = (self.rows.len(), self.cols.len());
+        assert!(
+            m == 0 || k == 0 || self.rows.max + self.cols.max < self.a.len(),
+            "A out of bounds"
+        );
+        assert!(
+            fits(self.b.len(), k, self.n, self.ldb, 1),
+            "B out of bounds"
+        );
+        assert!(
+            fits(self.c.len(), m, self.n, self.ldc, 1),
+            "C out of bounds"
+        );
+        assert!(
+            self.bias.is_none_or(|bias| bias.len() >= self.n),
+            "bias out of bounds"
+        );
+        let ops = Operands {
+            a: self.a.as_ptr(),
+            rows: Table(self.rows.offsets.as_ptr()),
+            cols: Table(self.cols.offsets.as_ptr()),
+            b: self.b.as_ptr(),
+            ldb: self.ldb,
+            bias: self.bias.map(<[f32]>::as_ptr),
+            c: self.c.as_mut_ptr(),
+            ldc: self.ldc,
+        };
+        // SAFETY: the asserts above keep every access in bounds: every `rows[i] + cols[k]` is at
+        // most `rows.max + cols.max`.
+        unsafe { dispatch(isa, ops, m, self.n, k) }
+    }
+}
+
+/// Runs [`product`] on `isa`'s micro-kernels.
+///
+/// # Safety
+///
+/// Every access `ops` makes for an `m × n` result summed over `k` is in bounds.
+unsafe fn dispatch<RI: Index, CI: Index>(
+    isa: Isa,
+    ops: Operands<RI, CI>,
+    m: usize,
+    n: usize,
+    k: usize,
+) {
+    match isa {
+        // SAFETY: in bounds by the caller, and `isa` is only `Avx512` where
+        // `Isa::is_supported` said so (the guard checks it).
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 if isa.is_supported() => unsafe { product_avx512(ops, m, n, k) },
+        // SAFETY: as above, for AVX2 and FMA.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2Fma if isa.is_supported() => unsafe { product_avx2(ops, m, n, k) },
+        // SAFETY: in bounds as above; the portable path needs no CPU feature.
+        _ => unsafe { product::<super::simd::Portable, 4, 1, RI, CI>(ops, m, n, k) },
     }
 }
 
@@ -147,16 +299,21 @@ impl Dots<'_> {
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn product_avx512(p: &mut Product) {
+unsafe fn product_avx512<RI: Index, CI: Index>(
+    ops: Operands<RI, CI>,
+    m: usize,
+    n: usize,
+    k: usize,
+) {
     // SAFETY: forwarded from the caller: in bounds, AVX-512F supported and enabled here.
-    unsafe { product::<super::simd::Avx512, 6, 4>(p) }
+    unsafe { product::<super::simd::Avx512, 6, 4, RI, CI>(ops, m, n, k) }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn product_avx2(p: &mut Product) {
+unsafe fn product_avx2<RI: Index, CI: Index>(ops: Operands<RI, CI>, m: usize, n: usize, k: usize) {
     // SAFETY: forwarded from the caller: in bounds, AVX2 and FMA supported and enabled here.
-    unsafe { product::<super::simd::Avx2Fma, 6, 2>(p) }
+    unsafe { product::<super::simd::Avx2Fma, 6, 2, RI, CI>(ops, m, n, k) }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -173,12 +330,45 @@ unsafe fn dots_avx2(d: &mut Dots) {
     unsafe { dots::<super::simd::Avx2Fma>(d) }
 }
 
-/// Raw pointers and strides of a [`Product`], for the micro-kernels.
+/// How the micro-kernels find `A(i, k)`: at `a[rows.at(i) + cols.at(k)]`.
+trait Index: Copy {
+    /// The `i`-th offset.
+    ///
+    /// # Safety
+    ///
+    /// `i` within the table, for a [`Table`].
+    unsafe fn at(self, i: usize) -> usize;
+}
+
+/// Offsets `i · stride`.
 #[derive(Clone, Copy)]
-struct Operands {
+struct Stride(usize);
+
+impl Index for Stride {
+    #[inline(always)]
+    unsafe fn at(self, i: usize) -> usize {
+        i * self.0
+    }
+}
+
+/// Offsets read from the table of an [`Offsets`].
+#[derive(Clone, Copy)]
+struct Table(*const usize);
+
+impl Index for Table {
+    #[inline(always)]
+    unsafe fn at(self, i: usize) -> usize {
+        // SAFETY: the caller keeps `i` within the table.
+        unsafe { *self.0.add(i) }
+    }
+}
+
+/// Raw pointers and addressing of a [`Product`] or [`Gather`], for the micro-kernels.
+#[derive(Clone, Copy)]
+struct Operands<RI, CI> {
     a: *const f32,
-    a_row: usize,
-    a_col: usize,
+    rows: RI,
+    cols: CI,
     b: *const f32,
     ldb: usize,
     bias: Option<*const f32>,
@@ -186,68 +376,89 @@ struct Operands {
     ldc: usize,
 }
 
+/// `C = init + A · B` for an `m × n` result summed over `k`, in `R`-row tiles.
+///
 /// # Safety
 ///
-/// Every operand of `p` in bounds (checked by [`Product::run`]) and `S` usable here;
-/// `1 <= NV <= MAX_VECTORS`.
+/// Every access of `ops` in bounds (checked by [`Product::run`] or [`Gather::run`]) and `S`
+/// usable here; `1 <= NV <= MAX_VECTORS`.
 #[inline(always)]
-unsafe fn product<S: Simd, const R: usize, const NV: usize>(p: &mut Product) {
-    let ops = Operands {
-        a: p.a.as_ptr(),
-        a_row: p.a_row,
-        a_col: p.a_col,
-        b: p.b.as_ptr(),
-        ldb: p.ldb,
-        bias: p.bias.map(<[f32]>::as_ptr),
-        c: p.c.as_mut_ptr(),
-        ldc: p.ldc,
-    };
+unsafe fn product<S: Simd, const R: usize, const NV: usize, RI: Index, CI: Index>(
+    ops: Operands<RI, CI>,
+    m: usize,
+    n: usize,
+    k: usize,
+) {
     let block = NV * S::LANES;
     // One pass even when k is 0, so that C still receives its initial value.
     let mut k0 = 0;
     loop {
-        let k1 = (k0 + KC).min(p.k);
+        let k1 = (k0 + KC).min(k);
         let first = k0 == 0;
-        for col in (0..p.n).step_by(block) {
-            let width = block.min(p.n - col);
+        for col in (0..n).step_by(block) {
+            let width = block.min(n - col);
             let vectors = width.div_ceil(S::LANES);
             // SAFETY: `1 <= valid <= LANES` for each mask; the trait contract holds here.
             let masks: [S::Mask; MAX_VECTORS] = std::array::from_fn(|v| unsafe {
                 S::mask((width.saturating_sub(v * S::LANES)).clamp(1, S::LANES))
             });
-            let mut row = 0;
-            // SAFETY (each call): rows `row..row + rows` and columns `col..col + width` are in
-            // bounds, and `vectors <= NV <= MAX_VECTORS`.
-            while row + R <= p.m {
-                unsafe {
-                    tile_for_width::<S, R, NV>(ops, row, col, k0..k1, vectors, &masks, first)
-                };
-                row += R;
-            }
-            // The rows left over, in the largest tiles that fit.
-            if R > 4 && row + 4 <= p.m {
-                unsafe {
-                    tile_for_width::<S, 4, NV>(ops, row, col, k0..k1, vectors, &masks, first)
-                };
-                row += 4;
-            }
-            if row + 2 <= p.m {
-                unsafe {
-                    tile_for_width::<S, 2, NV>(ops, row, col, k0..k1, vectors, &masks, first)
-                };
-                row += 2;
-            }
-            while row < p.m {
-                unsafe {
-                    tile_for_width::<S, 1, NV>(ops, row, col, k0..k1, vectors, &masks, first)
-                };
-                row += 1;
+            // SAFETY: columns `col..col + width` are in bounds, `vectors <= NV`; a single
+            // vector needs few accumulators, so its tiles can take twice the rows (12 × 1 fits
+            // the registers of AVX-512 and AVX2 alike) and share each load of B among them.
+            unsafe {
+                if vectors == 1 && R * NV >= 12 {
+                    column_block::<S, 12, 1, RI, CI>(ops, m, col, k0..k1, 1, &masks, first);
+                } else {
+                    column_block::<S, R, NV, RI, CI>(ops, m, col, k0..k1, vectors, &masks, first);
+                }
             }
         }
-        if k1 >= p.k {
+        if k1 >= k {
             break;
         }
         k0 = k1;
+    }
+}
+
+/// Every row of one block of columns: `R`-row tiles, then the rows left over in the largest
+/// tiles that fit.
+///
+/// # Safety
+///
+/// As for [`tile`], for rows `0..m` and the block's `vectors <= NV` column vectors.
+#[inline(always)]
+unsafe fn column_block<S: Simd, const R: usize, const NV: usize, RI: Index, CI: Index>(
+    ops: Operands<RI, CI>,
+    m: usize,
+    col: usize,
+    k: std::ops::Range<usize>,
+    vectors: usize,
+    masks: &[S::Mask; MAX_VECTORS],
+    first: bool,
+) {
+    let mut row = 0;
+    // SAFETY (each call): rows `row..row + rows` are below `m`; the rest as the caller says.
+    unsafe {
+        while row + R <= m {
+            tile_for_width::<S, R, NV, RI, CI>(ops, row, col, k.clone(), vectors, masks, first);
+            row += R;
+        }
+        if R > 6 && row + 6 <= m {
+            tile_for_width::<S, 6, NV, RI, CI>(ops, row, col, k.clone(), vectors, masks, first);
+            row += 6;
+        }
+        if R > 4 && row + 4 <= m {
+            tile_for_width::<S, 4, NV, RI, CI>(ops, row, col, k.clone(), vectors, masks, first);
+            row += 4;
+        }
+        if row + 2 <= m {
+            tile_for_width::<S, 2, NV, RI, CI>(ops, row, col, k.clone(), vectors, masks, first);
+            row += 2;
+        }
+        while row < m {
+            tile_for_width::<S, 1, NV, RI, CI>(ops, row, col, k.clone(), vectors, masks, first);
+            row += 1;
+        }
     }
 }
 
@@ -257,8 +468,8 @@ unsafe fn product<S: Simd, const R: usize, const NV: usize>(p: &mut Product) {
 ///
 /// As for [`tile`], with `vectors <= NV`.
 #[inline(always)]
-unsafe fn tile_for_width<S: Simd, const R: usize, const NV: usize>(
-    ops: Operands,
+unsafe fn tile_for_width<S: Simd, const R: usize, const NV: usize, RI: Index, CI: Index>(
+    ops: Operands<RI, CI>,
     row: usize,
     col: usize,
     k: std::ops::Range<usize>,
@@ -269,10 +480,10 @@ unsafe fn tile_for_width<S: Simd, const R: usize, const NV: usize>(
     // SAFETY: forwarded; the block's `vectors` column vectors are in bounds under their masks.
     unsafe {
         match vectors {
-            v if v >= NV => tile::<S, R, NV>(ops, row, col, k, masks, first),
-            1 => tile::<S, R, 1>(ops, row, col, k, masks, first),
-            2 => tile::<S, R, 2>(ops, row, col, k, masks, first),
-            _ => tile::<S, R, 3>(ops, row, col, k, masks, first),
+            v if v >= NV => tile::<S, R, NV, RI, CI>(ops, row, col, k, masks, first),
+            1 => tile::<S, R, 1, RI, CI>(ops, row, col, k, masks, first),
+            2 => tile::<S, R, 2, RI, CI>(ops, row, col, k, masks, first),
+            _ => tile::<S, R, 3, RI, CI>(ops, row, col, k, masks, first),
         }
     }
 }
@@ -286,8 +497,8 @@ unsafe fn tile_for_width<S: Simd, const R: usize, const NV: usize>(
 /// The block, its rows of `A` over `k` and its columns of `B` must be in bounds under `masks`,
 /// and `S` usable here.
 #[inline(always)]
-unsafe fn tile<S: Simd, const R: usize, const NV: usize>(
-    ops: Operands,
+unsafe fn tile<S: Simd, const R: usize, const NV: usize, RI: Index, CI: Index>(
+    ops: Operands<RI, CI>,
     row: usize,
     col: usize,
     k: std::ops::Range<usize>,
@@ -308,7 +519,8 @@ unsafe fn tile<S: Simd, const R: usize, const NV: usize>(
                 };
             }
         }
-        let a = ops.a.add(row * ops.a_row);
+        // Where each of the tile's rows of A starts; `ops.cols` adds the column.
+        let starts: [usize; R] = std::array::from_fn(|r| ops.rows.at(row + r));
         let fma_row = |acc: &mut [[S::V; NV]; R], kk: usize, a_k: [f32; R]| {
             let b = ops.b.add(kk * ops.ldb + col);
             let b_k: [S::V; NV] = std::array::from_fn(|v| S::load(b.add(v * S::LANES), masks[v]));
@@ -326,24 +538,18 @@ unsafe fn tile<S: Simd, const R: usize, const NV: usize>(
             // no mispredictions. (With several rows, zeros rarely line up across all of them.)
             let mut nonzero = [0_usize; KC];
             let mut count = 0;
+            let a = ops.a.add(starts[0]);
             for kk in k {
                 nonzero[count] = kk;
-                count += usize::from(*a.add(kk * ops.a_col) != 0.0);
+                count += usize::from(*a.add(ops.cols.at(kk)) != 0.0);
             }
             for &kk in &nonzero[..count] {
-                fma_row(
-                    &mut acc,
-                    kk,
-                    std::array::from_fn(|_| *a.add(kk * ops.a_col)),
-                );
+                fma_row(&mut acc, kk, [*a.add(ops.cols.at(kk)); R]);
             }
         } else {
             for kk in k {
-                fma_row(
-                    &mut acc,
-                    kk,
-                    std::array::from_fn(|r| *a.add(r * ops.a_row + kk * ops.a_col)),
-                );
+                let col = ops.a.add(ops.cols.at(kk));
+                fma_row(&mut acc, kk, std::array::from_fn(|r| *col.add(starts[r])));
             }
         }
         for (r, acc_row) in acc.iter().enumerate() {

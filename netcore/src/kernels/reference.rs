@@ -58,3 +58,24 @@ pub fn bias_gradient<const O: usize, const B: usize>(dz: &[[f32; O]; B], db: &mu
         db[o] = dz.iter().map(|row| f64::from(row[o])).sum::<f64>() as f32;
     }
 }
+
+/// `c[i][j] = bias[j] + Σ_k a[rows[i] + cols[k]] b[k][j]`, with `c` and `b` of row length `n`.
+pub fn gather(
+    n: usize,
+    a: &[f32],
+    rows: &[usize],
+    cols: &[usize],
+    b: &[f32],
+    bias: Option<&[f32]>,
+    c: &mut [f32],
+) {
+    for (i, &row) in rows.iter().enumerate() {
+        for j in 0..n {
+            let mut sum = bias.map_or(0.0, |bias| f64::from(bias[j]));
+            for (k, &col) in cols.iter().enumerate() {
+                sum += f64::from(a[row + col]) * f64::from(b[k * n + j]);
+            }
+            c[i * n + j] = sum as f32;
+        }
+    }
+}

@@ -19,7 +19,8 @@ pub(crate) unsafe trait Simd {
     /// Which lanes a load or store touches.
     type Mask: Copy;
 
-    /// The first `valid` lanes, `1 <= valid <= LANES`.
+    /// The first `valid` lanes, `valid <= LANES` (none when 0: loads read zeros and stores
+    /// write nothing).
     ///
     /// # Safety
     ///
@@ -73,6 +74,13 @@ pub(crate) unsafe trait Simd {
     ///
     /// See the trait.
     unsafe fn sqrt(a: Self::V) -> Self::V;
+    /// `a` with its subnormal lanes (magnitude below `f32::MIN_POSITIVE`) set to zero; NaN
+    /// lanes are kept.
+    ///
+    /// # Safety
+    ///
+    /// See the trait.
+    unsafe fn flush_subnormal(a: Self::V) -> Self::V;
     /// The sum of the lanes.
     ///
     /// # Safety
@@ -144,6 +152,10 @@ unsafe impl Simd for Portable {
     #[inline(always)]
     unsafe fn sqrt(a: [f32; 8]) -> [f32; 8] {
         a.map(f32::sqrt)
+    }
+    #[inline(always)]
+    unsafe fn flush_subnormal(a: [f32; 8]) -> [f32; 8] {
+        a.map(|x| if x.abs() < f32::MIN_POSITIVE { 0.0 } else { x })
     }
     #[inline(always)]
     unsafe fn reduce(v: [f32; 8]) -> f32 {
@@ -233,6 +245,18 @@ mod x86 {
             unsafe { _mm512_sqrt_ps(a) }
         }
         #[inline(always)]
+        unsafe fn flush_subnormal(a: __m512) -> __m512 {
+            // SAFETY: as above, the trait contract gives the target features.
+            unsafe {
+                // Ordered comparison: NaN lanes are not subnormal and pass through.
+                let subnormal = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(
+                    _mm512_abs_ps(a),
+                    _mm512_set1_ps(f32::MIN_POSITIVE),
+                );
+                _mm512_mask_mov_ps(a, subnormal, _mm512_setzero_ps())
+            }
+        }
+        #[inline(always)]
         unsafe fn reduce(v: __m512) -> f32 {
             // SAFETY: as above, the trait contract gives the target features.
             unsafe { _mm512_reduce_add_ps(v) }
@@ -272,7 +296,7 @@ mod x86 {
 
         #[inline(always)]
         unsafe fn mask(valid: usize) -> __m256i {
-            // SAFETY: `1 <= valid <= 8`, so the 8 lanes read lie within `MASKS`; avx context as
+            // SAFETY: `valid <= 8`, so the 8 lanes read lie within `MASKS`; avx context as
             // for the other methods.
             unsafe { _mm256_loadu_si256(MASKS.as_ptr().add(8 - valid).cast()) }
         }
@@ -320,6 +344,17 @@ mod x86 {
         unsafe fn load_bytes(p: *const u8) -> __m256 {
             // SAFETY: the caller guarantees 8 readable bytes at `p`; target features as above.
             unsafe { _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(p.cast()))) }
+        }
+        #[inline(always)]
+        unsafe fn flush_subnormal(a: __m256) -> __m256 {
+            // SAFETY: as above, the trait contract gives the target features.
+            unsafe {
+                let magnitude = _mm256_andnot_ps(_mm256_set1_ps(-0.0), a);
+                // Ordered comparison: NaN lanes are not subnormal and pass through.
+                let subnormal =
+                    _mm256_cmp_ps::<_CMP_LT_OQ>(magnitude, _mm256_set1_ps(f32::MIN_POSITIVE));
+                _mm256_andnot_ps(subnormal, a)
+            }
         }
         #[inline(always)]
         unsafe fn reduce(v: __m256) -> f32 {

@@ -6,7 +6,7 @@ use core::marker::PhantomData;
 use rand::{Rng, RngExt};
 
 use crate::activation::Activation;
-use crate::kernels::{Dots, Isa, Product};
+use crate::kernels::{Gather, Isa, Offsets, Plane, Product};
 use crate::layer::Layer;
 
 /// 2-D convolution: `y[oy][ox][f] = f(b[f] + Σ_{ky,kx,c} x[oy·S + ky - PT][ox·S + kx - PL][c] · W[ky][kx][c][f])`.
@@ -30,10 +30,15 @@ use crate::layer::Layer;
 /// to each sample's whole output row, as [`Activation::backprop`] undoes it: elementwise
 /// activations act per value, but a softmax would span every pixel and channel.
 ///
-/// The forward pass lays the batch's patches out as the rows of a matrix (im2col) in the
-/// layer's [`Layer::Cache`] and multiplies it by the weights in one matrix product. The backward
-/// pass reads that matrix for `dW` and then, when `dx` is asked for, overwrites it with
-/// `dz · Wᵀ`: call [`Layer::forward`] again before another [`Layer::backward`].
+/// Both `col` products run on [`Gather`], which reads each patch in place from the image through
+/// two offset tables (the window of each output pixel, the tap within a window) instead of
+/// writing the patch matrix out: for LeNet-5's first layer that matrix would be 25 times the
+/// image, and writing it cost more than the products. A padded layer first copies the batch
+/// into a zero-bordered image in its [`Layer::Cache`], so no window needs clipping; `dx` goes
+/// through `dz · Wᵀ` one sample at a time, with `Wᵀ` and the sample's patches in the cache.
+/// A layer with one input channel, stride 1 and fewer than 16 filters (the first layer on grey
+/// images) runs its forward pass and weight gradient on [`Plane`] instead, output pixels across
+/// the vector lanes, as its few filters would leave most lanes of a [`Gather`] idle.
 ///
 /// ```
 /// use netcore::activation::Linear;
@@ -100,6 +105,26 @@ impl Conv2dGrads {
     }
 }
 
+/// What a [`Conv2d`] keeps between the forward and backward passes of a batch, and the
+/// scratch space of its backward pass: allocated once by [`Layer::new_cache`].
+pub struct Conv2dTape {
+    /// The batch with its padding, `HP × WP × C` per sample, borders zero; empty when the
+    /// layer has no padding and reads its input in place.
+    image: Box<[f32]>,
+    /// Where each output pixel's window starts in the (padded) batch, `(b, oy, ox)` order.
+    windows: Offsets,
+    /// Where each tap `(ky, kx, c)` lies relative to its window's start.
+    taps: Offsets,
+    /// `Wᵀ`, `F × K·K·C`, for `dz · Wᵀ`.
+    weights_t: Box<[f32]>,
+    /// One sample's `dz · Wᵀ`: a patch gradient per output pixel.
+    patch_grads: Box<[f32]>,
+    /// One sample's input gradient with its padding (empty when the layer has none).
+    image_grad: Box<[f32]>,
+    /// The [`Plane`] weight gradient's scratch space (empty when the layer does not use it).
+    plane_scratch: Box<[f32]>,
+}
+
 /// The taps `t` in `lo..hi` of a `k`-wide window at output position `o` that fall inside an
 /// image of `len` pixels padded by `pad` before it: those with `0 <= o · s + t - pad < len`.
 #[inline]
@@ -128,6 +153,29 @@ impl<
 {
     /// The length of one patch, a row of the im2col matrix.
     const PATCH: usize = K * K * C;
+    /// The padded image's height: every window inside it, and the image at row `PT`.
+    const HP: usize = max((OH - 1) * S + K, PT + H);
+    /// The padded image's width.
+    const WP: usize = max((OW - 1) * S + K, PL + W);
+    /// Whether the input must be copied into a padded image, or can be read in place.
+    const PADDED: bool = Self::HP * Self::WP != H * W;
+    /// Whether the forward pass and the weight gradient put output pixels across the vector
+    /// lanes ([`Plane`]): for one input channel at stride 1 with fewer filters than an AVX-512
+    /// vector has lanes.
+    const PLANE: bool = C == 1 && S == 1 && F < 16;
+
+    /// The geometry of the [`Plane`] kernels for a batch of `B`.
+    const fn plane<const B: usize>() -> Plane {
+        Plane {
+            images: B,
+            height: Self::HP,
+            width: Self::WP,
+            kernel: K,
+            filters: F,
+            out_height: OH,
+            out_width: OW,
+        }
+    }
 
     /// Evaluated by every constructor, so that sizes which disagree fail to compile.
     const SHAPES_AGREE: () = {
@@ -221,48 +269,36 @@ impl<
         self.bias.as_deref_mut()
     }
 
-    /// Fills `col` with the patches of every sample of `x`: row `(b · OH + oy) · OW + ox` holds
-    /// the pixels under the window of output `(oy, ox)`, `[ky][kx][c]`, zero outside the image.
-    fn im2col(x: &[f32], col: &mut [f32]) {
-        let rows = col.chunks_exact_mut(Self::PATCH);
-        for (r, row) in rows.enumerate() {
-            let image = &x[r / (OH * OW) * IN..][..IN];
-            let (oy, ox) = (r / OW % OH, r % OW);
-            let (ky0, ky1) = taps(oy, S, PT, K, H);
-            let (kx0, kx1) = taps(ox, S, PL, K, W);
-            for (ky, line) in row.chunks_exact_mut(K * C).enumerate() {
-                if !(ky0..ky1).contains(&ky) || kx0 == kx1 {
-                    line.fill(0.0);
-                    continue;
-                }
-                let (iy, ix) = (oy * S + ky - PT, ox * S + kx0 - PL);
-                line[..kx0 * C].fill(0.0);
-                line[kx0 * C..kx1 * C]
-                    .copy_from_slice(&image[(iy * W + ix) * C..][..(kx1 - kx0) * C]);
-                line[kx1 * C..].fill(0.0);
+    /// Copies each sample of `x` into the interior of its zero-bordered padded image.
+    fn pad(x: &[f32], image: &mut [f32]) {
+        let padded = image.chunks_exact_mut(Self::HP * Self::WP * C);
+        for (sample, padded) in x.chunks_exact(IN).zip(padded) {
+            for (row, line) in sample.chunks_exact(W * C).enumerate() {
+                padded[((row + PT) * Self::WP + PL) * C..][..W * C].copy_from_slice(line);
             }
         }
     }
 
-    /// The adjoint of [`Self::im2col`]: zeroes `dx`, then adds every patch of `dcol` back onto
-    /// the pixels it was read from.
-    fn col2im(dcol: &[f32], dx: &mut [f32]) {
-        dx.fill(0.0);
-        for (r, row) in dcol.chunks_exact(Self::PATCH).enumerate() {
-            let image = &mut dx[r / (OH * OW) * IN..][..IN];
-            let (oy, ox) = (r / OW % OH, r % OW);
-            let (ky0, ky1) = taps(oy, S, PT, K, H);
-            let (kx0, kx1) = taps(ox, S, PL, K, W);
-            for ky in ky0..ky1 {
-                let (iy, ix) = (oy * S + ky - PT, ox * S + kx0 - PL);
-                let from = &row[(ky * K + kx0) * C..(ky * K + kx1) * C];
-                let to = &mut image[(iy * W + ix) * C..][..from.len()];
-                for (d, &g) in to.iter_mut().zip(from) {
+    /// Adds each output pixel's patch gradient back onto the pixels its window covers in
+    /// `image` (one sample, `HP × WP × C`, zeroed first). `windows` are the sample's window
+    /// starts in the batch; the first, output pixel (0, 0), starts where the sample does.
+    fn col2im(patch_grads: &[f32], windows: &[usize], image: &mut [f32]) {
+        image.fill(0.0);
+        let base = windows[0];
+        for (patch, &window) in patch_grads.chunks_exact(Self::PATCH).zip(windows) {
+            let start = window - base;
+            for (ky, taps) in patch.chunks_exact(K * C).enumerate() {
+                let pixels = &mut image[start + ky * Self::WP * C..][..K * C];
+                for (d, &g) in pixels.iter_mut().zip(taps) {
                     *d += g;
                 }
             }
         }
     }
+}
+
+const fn max(a: usize, b: usize) -> usize {
+    if a > b { a } else { b }
 }
 
 impl<
@@ -285,112 +321,194 @@ impl<
     type Out = [f32; OUT];
     type Activation = A;
     type Grads = Conv2dGrads;
-    /// The im2col matrix: `B · OH · OW` rows of `K · K · C` values.
-    type Cache<const B: usize> = Box<[f32]>;
+    type Cache<const B: usize> = Conv2dTape;
 
     const KIND: &'static str = "Conv2d";
 
-    fn new_cache<const B: usize>(&self) -> Box<[f32]> {
-        vec![0.0; B * OH * OW * Self::PATCH].into_boxed_slice()
+    fn new_cache<const B: usize>(&self) -> Conv2dTape {
+        let (hp, wp) = (Self::HP, Self::WP);
+        let mut windows = Vec::with_capacity(B * OH * OW);
+        for b in 0..B {
+            for oy in 0..OH {
+                for ox in 0..OW {
+                    windows.push(((b * hp + oy * S) * wp + ox * S) * C);
+                }
+            }
+        }
+        let mut taps = Vec::with_capacity(Self::PATCH);
+        for ky in 0..K {
+            for kx in 0..K {
+                taps.extend((0..C).map(|c| (ky * wp + kx) * C + c));
+            }
+        }
+        let padded = if Self::PADDED { hp * wp * C } else { 0 };
+        Conv2dTape {
+            image: vec![0.0; B * padded].into_boxed_slice(),
+            windows: Offsets::new(windows),
+            taps: Offsets::new(taps),
+            weights_t: vec![0.0; F * Self::PATCH].into_boxed_slice(),
+            patch_grads: vec![0.0; OH * OW * Self::PATCH].into_boxed_slice(),
+            image_grad: vec![0.0; padded].into_boxed_slice(),
+            plane_scratch: if Self::PLANE {
+                vec![0.0; Self::plane::<B>().scratch_len()].into_boxed_slice()
+            } else {
+                Box::default()
+            },
+        }
     }
 
     fn forward<const B: usize>(
         &self,
         x: &[[f32; IN]; B],
         y: &mut [[f32; OUT]; B],
-        col: &mut Box<[f32]>,
+        tape: &mut Conv2dTape,
     ) {
-        Self::im2col(x.as_flattened(), col);
-        Product {
-            m: B * OH * OW,
-            n: F,
-            k: Self::PATCH,
-            a: col,
-            a_row: Self::PATCH,
-            a_col: 1,
-            b: &self.weights,
-            ldb: F,
-            bias: self.bias.as_deref(),
-            c: y.as_flattened_mut(),
-            ldc: F,
+        let image = if Self::PADDED {
+            Self::pad(x.as_flattened(), &mut tape.image);
+            &tape.image
+        } else {
+            x.as_flattened()
+        };
+        if Self::PLANE {
+            Self::plane::<B>().forward(
+                Isa::selected(),
+                image,
+                &self.weights,
+                self.bias.as_deref(),
+                y.as_flattened_mut(),
+            );
+        } else {
+            Gather {
+                n: F,
+                a: image,
+                rows: &tape.windows,
+                cols: &tape.taps,
+                b: &self.weights,
+                ldb: F,
+                bias: self.bias.as_deref(),
+                c: y.as_flattened_mut(),
+                ldc: F,
+            }
+            .run(Isa::selected());
         }
-        .run(Isa::selected());
         A::apply_batch(y);
     }
 
     fn backward<const B: usize>(
         &self,
-        _x: &[[f32; IN]; B],
+        x: &[[f32; IN]; B],
         dz: &[[f32; OUT]; B],
         dx: Option<&mut [[f32; IN]; B]>,
         grads: &mut Conv2dGrads,
-        col: &mut Box<[f32]>,
+        tape: &mut Conv2dTape,
     ) {
-        let rows = B * OH * OW;
-        // dW[p][f] = Σ_r col[r][p] · dz[r][f]: A = colᵀ, read down the columns of col.
-        Product {
-            m: Self::PATCH,
-            n: F,
-            k: rows,
-            a: col,
-            a_row: 1,
-            a_col: Self::PATCH,
-            b: dz.as_flattened(),
-            ldb: F,
-            bias: None,
-            c: &mut grads.weights,
-            ldc: F,
+        let image = if Self::PADDED {
+            &tape.image
+        } else {
+            x.as_flattened()
+        };
+        if Self::PLANE {
+            Self::plane::<B>().weight_gradient(
+                Isa::selected(),
+                image,
+                dz.as_flattened(),
+                &mut grads.weights,
+                &mut tape.plane_scratch,
+            );
+        } else {
+            // dW[p][f] = Σ_r col[r][p] · dz[r][f]: colᵀ gathered with the tables' roles swapped.
+            Gather {
+                n: F,
+                a: image,
+                rows: &tape.taps,
+                cols: &tape.windows,
+                b: dz.as_flattened(),
+                ldb: F,
+                bias: None,
+                c: &mut grads.weights,
+                ldc: F,
+            }
+            .run(Isa::selected());
         }
-        .run(Isa::selected());
         if let Some(db) = grads.bias.as_deref_mut() {
-            db.fill(0.0);
-            for row in dz.as_flattened().chunks_exact(F) {
-                for (d, &g) in db.iter_mut().zip(row) {
-                    *d += g;
+            // Eight pixels at a time: independent sums that vectorise, folded at the end.
+            let mut sums = [[0.0_f32; F]; 8];
+            let mut pixels = dz.as_flattened().chunks_exact(8 * F);
+            for eight in &mut pixels {
+                for (sums, pixel) in sums.iter_mut().zip(eight.chunks_exact(F)) {
+                    for (sum, &g) in sums.iter_mut().zip(pixel) {
+                        *sum += g;
+                    }
                 }
             }
+            for (sums, pixel) in sums.iter_mut().zip(pixels.remainder().chunks_exact(F)) {
+                for (sum, &g) in sums.iter_mut().zip(pixel) {
+                    *sum += g;
+                }
+            }
+            for (f, db) in db.iter_mut().enumerate() {
+                *db = sums.iter().map(|sums| sums[f]).sum();
+            }
         }
-        if let Some(dx) = dx {
-            // dcol[r][p] = Σ_f dz[r][f] · W[p][f], written over col, which dW no longer needs.
-            Dots {
-                m: rows,
+        let Some(dx) = dx else { return };
+        for (p, taps) in self.weights.chunks_exact(F).enumerate() {
+            for (f, &w) in taps.iter().enumerate() {
+                tape.weights_t[f * Self::PATCH + p] = w;
+            }
+        }
+        let sample_windows = tape.windows.as_slice().chunks_exact(OH * OW);
+        for ((dz, dx), windows) in dz.iter().zip(dx.iter_mut()).zip(sample_windows) {
+            // dcol[r][p] = Σ_f dz[r][f] · W[p][f], one sample's worth.
+            Product {
+                m: OH * OW,
                 n: Self::PATCH,
                 k: F,
-                a: dz.as_flattened(),
-                lda: F,
-                bt: &self.weights,
-                ldbt: F,
-                c: col,
+                a: dz,
+                a_row: F,
+                a_col: 1,
+                b: &tape.weights_t,
+                ldb: Self::PATCH,
+                bias: None,
+                c: &mut tape.patch_grads,
                 ldc: Self::PATCH,
             }
             .run(Isa::selected());
-            Self::col2im(col, dx.as_flattened_mut());
+            if Self::PADDED {
+                Self::col2im(&tape.patch_grads, windows, &mut tape.image_grad);
+                let grad = &tape.image_grad;
+                for (row, line) in dx.chunks_exact_mut(W * C).enumerate() {
+                    line.copy_from_slice(&grad[((row + PT) * Self::WP + PL) * C..][..W * C]);
+                }
+            } else {
+                Self::col2im(&tape.patch_grads, windows, dx);
+            }
         }
     }
 
-    /// The convolution computed directly, one output pixel at a time, without the im2col
-    /// buffer (so without allocating).
+    /// The convolution computed directly, one output pixel at a time, without the tape (so
+    /// without allocating).
     fn infer(&self, x: &[f32; IN], y: &mut [f32; OUT]) {
         for (p, out) in y.chunks_exact_mut(F).enumerate() {
             let (oy, ox) = (p / OW, p % OW);
-            match &self.bias {
-                Some(b) => out.copy_from_slice(b),
-                None => out.fill(0.0),
+            // The filters' sums in registers: `F` is a constant here.
+            let mut sums = [0.0; F];
+            if let Some(b) = &self.bias {
+                sums.copy_from_slice(b);
             }
             let (ky0, ky1) = taps(oy, S, PT, K, H);
             let (kx0, kx1) = taps(ox, S, PL, K, W);
             for ky in ky0..ky1 {
-                for kx in kx0..kx1 {
-                    let (iy, ix) = (oy * S + ky - PT, ox * S + kx - PL);
-                    let pixel = &x[(iy * W + ix) * C..][..C];
-                    let taps = &self.weights[(ky * K + kx) * C * F..][..C * F];
-                    for (&v, w) in pixel.iter().zip(taps.chunks_exact(F)) {
-                        for (o, &w) in out.iter_mut().zip(w) {
-                            *o += v * w;
-                        }
+                // A window's row is contiguous in the image, and so are its weights.
+                let (iy, ix) = (oy * S + ky - PT, ox * S + kx0 - PL);
+                let pixels = &x[(iy * W + ix) * C..][..(kx1 - kx0) * C];
+                let weights = &self.weights[(ky * K + kx0) * C * F..][..pixels.len() * F];
+                for (&v, w) in pixels.iter().zip(weights.chunks_exact(F)) {
+                    for (sum, &w) in sums.iter_mut().zip(w) {
+                        *sum += v * w;
                     }
                 }
             }
+            out.copy_from_slice(&sums);
         }
         A::apply(y);
     }
@@ -680,6 +798,15 @@ mod tests {
         check(random::<5, 4, 2, 2, 3, 2, 1, 0, 3, 2, 40, 12, Linear>(3));
         // 'valid', K = 2, S = 2 on 5×5: OH = OW = 2, the last row and column unread.
         check(random::<5, 5, 1, 2, 2, 2, 0, 0, 2, 2, 25, 8, Sigmoid>(4));
+    }
+
+    /// One channel at stride 1 takes the [`Plane`] kernels; the others the [`Gather`] ones.
+    #[test]
+    fn conv2d_single_channel_backward_matches_finite_differences() {
+        // 'valid', K = 3 on 5×6: OH = 3, OW = 4.
+        check(random::<5, 6, 1, 3, 3, 1, 0, 0, 3, 4, 30, 36, Sigmoid>(5));
+        // 'same', K = 4 on 6×5: the odd pixel of padding at the bottom and right.
+        check(random::<6, 5, 1, 2, 4, 1, 1, 1, 6, 5, 30, 60, Sigmoid>(6));
     }
 
     #[test]

@@ -8,7 +8,7 @@ mod gradcheck;
 mod pool;
 mod reshape;
 
-pub use conv2d::{Conv2d, Conv2dGrads};
+pub use conv2d::{Conv2d, Conv2dGrads, Conv2dTape};
 pub use dense::{Dense, DenseGrads};
 pub use dropout::{Dropout, DropoutCache};
 pub use pool::{AvgPool2d, MaxPool2d};

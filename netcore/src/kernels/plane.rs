@@ -1,0 +1,554 @@
+//! Convolutions of single-channel images at stride 1 with the output pixels across the vector
+//! lanes: the first layer of a network on grey images, where there are few filters.
+//!
+//! As a matrix product with the filters across the lanes ([`super::Gather`]), LeNet-5's first
+//! layer would fill 6 of AVX-512's 16 lanes and broadcast every pixel of every window for just 6
+//! multiply-adds. Here a tap's weight is broadcast once for a whole run of output pixels, which a
+//! stride of 1 and a single channel make one contiguous load from the image. The price is a
+//! transposition: the products come out filter by filter, the layer's output and gradient are
+//! channels-last.
+
+use super::isa::Isa;
+use super::simd::Simd;
+
+/// Filters computed together: their accumulators, for two vectors of pixels, stay in registers.
+const FILTERS: usize = 6;
+/// The most output pixels one pass computes: two vectors of AVX-512 (or AVX2, or portable).
+const RUN: usize = 32;
+/// The widest vector, in lanes.
+const MAX_LANES: usize = 16;
+/// Runs of output pixels whose gradients the weight gradient transposes at a time: enough to
+/// amortise moving its accumulators, few enough for the transposed block to stay in L1.
+const CHUNK: usize = 16;
+/// Kernel columns whose weight gradients are accumulated together.
+const TAPS: usize = 5;
+
+/// The geometry of a single-channel, stride-1 convolution over padded images: `images` images
+/// of `height × width` pixels, row-major, whose every `kernel × kernel` window at output pixel
+/// `(oy, ox)` starts at pixel `(oy, ox)`. The caller pads the images so that all windows lie
+/// inside: `out_height + kernel - 1 <= height`, likewise for widths.
+#[derive(Clone, Copy, Debug)]
+pub struct Plane {
+    /// Images in the batch.
+    pub images: usize,
+    /// Rows of each (padded) image.
+    pub height: usize,
+    /// Columns of each (padded) image, its row stride.
+    pub width: usize,
+    /// The kernel's height and width, `K`.
+    pub kernel: usize,
+    /// Output channels, `F`.
+    pub filters: usize,
+    /// Output rows.
+    pub out_height: usize,
+    /// Output columns.
+    pub out_width: usize,
+}
+
+impl Plane {
+    /// `out[i][oy][ox][f] = bias[f] + Σ_{ky,kx} image[i][oy + ky][ox + kx] · w[ky][kx][f]`:
+    /// the convolution, channels-last, overwriting `out`.
+    ///
+    /// ```
+    /// use netcore::kernels::{Isa, Plane};
+    ///
+    /// // One 2×3 image, a 2×2 kernel with 2 filters (the sum, and the top-left tap).
+    /// let plane = Plane { images: 1, height: 2, width: 3, kernel: 2, filters: 2, out_height: 1, out_width: 2 };
+    /// let image = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+    /// let weights = [1.0, 1.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0]; // [ky][kx][f]
+    /// let mut out = [0.0; 4];
+    /// plane.forward(Isa::selected(), &image, &weights, Some(&[0.5, 0.0]), &mut out);
+    /// assert_eq!(out, [12.5, 1.0, 16.5, 2.0]);
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If a window leaves its image or a slice is too short for the geometry.
+    pub fn forward(
+        &self,
+        isa: Isa,
+        image: &[f32],
+        weights: &[f32],
+        bias: Option<&[f32]>,
+        out: &mut [f32],
+    ) {
+        self.check(image, weights);
+        assert!(
+            out.len() >= self.images * self.out_height * self.out_width * self.filters,
+            "output too short"
+        );
+        assert!(
+            bias.is_none_or(|b| b.len() >= self.filters),
+            "bias too short"
+        );
+        match isa {
+            // SAFETY: `check` and the asserts keep every access in bounds; AVX-512F is
+            // supported where the guard says so.
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 if isa.is_supported() => unsafe {
+                forward_avx512(self, image, weights, bias, out)
+            },
+            // SAFETY: as above, for AVX2 and FMA.
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2Fma if isa.is_supported() => unsafe {
+                forward_avx2(self, image, weights, bias, out)
+            },
+            // SAFETY: in bounds as above; no CPU feature needed.
+            _ => unsafe { forward::<super::simd::Portable, 2>(self, image, weights, bias, out) },
+        }
+    }
+
+    /// The scratch space [`Plane::weight_gradient`] needs, in values.
+    pub fn scratch_len(&self) -> usize {
+        self.kernel * self.kernel * self.filters * MAX_LANES + CHUNK * self.filters * RUN
+    }
+
+    /// `dw[ky][kx][f] = Σ_{i,oy,ox} image[i][oy + ky][ox + kx] · dz[i][oy][ox][f]`: the weight
+    /// gradient, from the channels-last output gradient `dz`, overwriting `dw`. `scratch` holds
+    /// [`Plane::scratch_len`] values; their contents do not matter.
+    ///
+    /// ```
+    /// use netcore::kernels::{Isa, Plane};
+    ///
+    /// let plane = Plane { images: 1, height: 2, width: 3, kernel: 2, filters: 1, out_height: 1, out_width: 2 };
+    /// let image = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+    /// let mut dw = [0.0; 4];
+    /// let mut scratch = vec![0.0; plane.scratch_len()];
+    /// plane.weight_gradient(Isa::selected(), &image, &[1.0, 10.0], &mut dw, &mut scratch);
+    /// assert_eq!(dw, [21.0, 32.0, 54.0, 65.0]);
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If a window leaves its image or a slice is too short for the geometry.
+    pub fn weight_gradient(
+        &self,
+        isa: Isa,
+        image: &[f32],
+        dz: &[f32],
+        dw: &mut [f32],
+        scratch: &mut [f32],
+    ) {
+        self.check(image, dw);
+        assert!(
+            dz.len() >= self.images * self.out_height * self.out_width * self.filters,
+            "output gradient too short"
+        );
+        assert!(scratch.len() >= self.scratch_len(), "scratch too short");
+        match isa {
+            // SAFETY: `check` and the asserts keep every access in bounds; AVX-512F is
+            // supported where the guard says so.
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 if isa.is_supported() => unsafe {
+                weight_gradient_avx512(self, image, dz, dw, scratch)
+            },
+            // SAFETY: as above, for AVX2 and FMA.
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2Fma if isa.is_supported() => unsafe {
+                weight_gradient_avx2(self, image, dz, dw, scratch)
+            },
+            // SAFETY: in bounds as above; no CPU feature needed.
+            _ => unsafe {
+                weight_gradient::<super::simd::Portable, 2, 1>(self, image, dz, dw, scratch)
+            },
+        }
+    }
+
+    fn check(&self, image: &[f32], weights: &[f32]) {
+        assert!(
+            self.out_height + self.kernel <= self.height + 1
+                && self.out_width + self.kernel <= self.width + 1
+                && self.kernel >= 1,
+            "a window leaves the image"
+        );
+        assert!(
+            image.len() >= self.images * self.height * self.width,
+            "images too short"
+        );
+        assert!(
+            weights.len() >= self.kernel * self.kernel * self.filters,
+            "weights too short"
+        );
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn forward_avx512(
+    plane: &Plane,
+    image: &[f32],
+    weights: &[f32],
+    bias: Option<&[f32]>,
+    out: &mut [f32],
+) {
+    // SAFETY: forwarded from the caller: in bounds, AVX-512F supported and enabled here.
+    unsafe { forward::<super::simd::Avx512, 2>(plane, image, weights, bias, out) }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn forward_avx2(
+    plane: &Plane,
+    image: &[f32],
+    weights: &[f32],
+    bias: Option<&[f32]>,
+    out: &mut [f32],
+) {
+    // SAFETY: forwarded from the caller: in bounds, AVX2 and FMA supported and enabled here.
+    unsafe { forward::<super::simd::Avx2Fma, 2>(plane, image, weights, bias, out) }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn weight_gradient_avx512(
+    plane: &Plane,
+    image: &[f32],
+    dz: &[f32],
+    dw: &mut [f32],
+    scratch: &mut [f32],
+) {
+    // SAFETY: forwarded from the caller: in bounds, AVX-512F supported and enabled here.
+    unsafe { weight_gradient::<super::simd::Avx512, 2, 3>(plane, image, dz, dw, scratch) }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn weight_gradient_avx2(
+    plane: &Plane,
+    image: &[f32],
+    dz: &[f32],
+    dw: &mut [f32],
+    scratch: &mut [f32],
+) {
+    // SAFETY: forwarded from the caller: in bounds, AVX2 and FMA supported and enabled here.
+    unsafe { weight_gradient::<super::simd::Avx2Fma, 2, 1>(plane, image, dz, dw, scratch) }
+}
+
+/// Runs of output pixels are taken [`CHUNK`] at a time, their `dz` transposed filter by filter
+/// into the scratch. Then for each kernel row and group of `FG` filters, `TAPS × FG`
+/// accumulators stay in registers while every run of the chunk adds its pixels times its
+/// gradients, lane by lane; they go to per-weight partial sums in the scratch once per chunk,
+/// and those are summed across lanes at the end.
+///
+/// # Safety
+///
+/// The geometry checked by [`Plane::weight_gradient`], `S` usable here, `NV · LANES <= RUN`,
+/// `S::LANES <= MAX_LANES`.
+#[inline(always)]
+unsafe fn weight_gradient<S: Simd, const NV: usize, const FG: usize>(
+    p: &Plane,
+    image: &[f32],
+    dz: &[f32],
+    dw: &mut [f32],
+    scratch: &mut [f32],
+) {
+    let (k, filters) = (p.kernel, p.filters);
+    let block = NV * S::LANES;
+    let runs_per_row = p.out_width.div_ceil(block);
+    let runs = p.images * p.out_height * runs_per_row;
+    let (partial, dz_t) = scratch[..p.scratch_len()].split_at_mut(k * k * filters * MAX_LANES);
+    partial.fill(0.0);
+    // SAFETY: the trait contract holds, as the caller says.
+    let all = unsafe { S::mask(S::LANES) };
+    // SAFETY (whole body): pixels as in `forward`; `dz` at `((i·OH + oy)·OW + ox)·F + f` with
+    // `ox < out_width`, `f < filters`; `partial` at `((ky·K + kx)·F + f)·MAX_LANES` plus under
+    // `LANES`, and `dz_t` at `(c·F + f)·RUN` plus under `NV · LANES <= RUN`, with `c < CHUNK`:
+    // inside their parts of `scratch`.
+    unsafe {
+        let (partial, dz_t) = (partial.as_mut_ptr(), dz_t.as_mut_ptr());
+        let mut starts = [0_usize; CHUNK];
+        let mut masks = [[S::mask(0); NV]; CHUNK];
+        for first in (0..runs).step_by(CHUNK) {
+            let chunk = CHUNK.min(runs - first);
+            for c in 0..chunk {
+                let run = first + c;
+                let (row, ox) = (run / runs_per_row, run % runs_per_row * block);
+                let (i, oy) = (row / p.out_height, row % p.out_height);
+                let valid = block.min(p.out_width - ox);
+                starts[c] = (i * p.height + oy) * p.width + ox;
+                masks[c] = std::array::from_fn(|v| {
+                    S::mask(valid.saturating_sub(v * S::LANES).min(S::LANES))
+                });
+                let pixels = dz.as_ptr().add((row * p.out_width + ox) * filters);
+                let run_t = dz_t.add(c * filters * RUN);
+                for f in 0..filters {
+                    let line = run_t.add(f * RUN);
+                    for j in 0..valid {
+                        *line.add(j) = *pixels.add(j * filters + f);
+                    }
+                    // Lanes past a short run meet masked (zero) pixels: keep them finite.
+                    for j in valid..block {
+                        *line.add(j) = 0.0;
+                    }
+                }
+            }
+            for ky in 0..k {
+                for kx0 in (0..k).step_by(TAPS) {
+                    for f0 in (0..filters).step_by(FG) {
+                        let mut acc = [[S::zero(); FG]; TAPS];
+                        for c in 0..chunk {
+                            let line = image.as_ptr().add(starts[c] + ky * p.width + kx0);
+                            let run_t = dz_t.add((c * filters + f0) * RUN);
+                            let grads: [[S::V; NV]; FG] = std::array::from_fn(|f| {
+                                // Filters past the end repeat the last one, never stored.
+                                let line = run_t.add(f.min(filters - 1 - f0) * RUN);
+                                std::array::from_fn(|v| S::load(line.add(v * S::LANES), all))
+                            });
+                            for (t, acc) in acc.iter_mut().enumerate() {
+                                if kx0 + t >= k {
+                                    break;
+                                }
+                                let x: [S::V; NV] = std::array::from_fn(|v| {
+                                    S::load(line.add(t + v * S::LANES), masks[c][v])
+                                });
+                                for (acc, grads) in acc.iter_mut().zip(&grads) {
+                                    for v in 0..NV {
+                                        *acc = S::mul_add(x[v], grads[v], *acc);
+                                    }
+                                }
+                            }
+                        }
+                        for (t, acc) in acc.iter().enumerate().take(k - kx0) {
+                            for (f, &acc) in acc.iter().enumerate().take(filters - f0) {
+                                let sum = partial
+                                    .add(((ky * k + kx0 + t) * filters + f0 + f) * MAX_LANES);
+                                S::store(sum, S::add(S::load(sum, all), acc), all);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let partial = std::slice::from_raw_parts(partial, k * k * filters * MAX_LANES);
+        for (w, sums) in dw.iter_mut().zip(partial.chunks_exact(MAX_LANES)) {
+            *w = sums[..S::LANES].iter().sum();
+        }
+    }
+}
+
+/// Runs of `NV` vectors of output pixels by groups of [`FILTERS`] filters: the accumulators of a
+/// group go through a small buffer into the channels-last output.
+///
+/// # Safety
+///
+/// The geometry checked by [`Plane::forward`], `S` usable here, `NV · LANES <= RUN`.
+#[inline(always)]
+unsafe fn forward<S: Simd, const NV: usize>(
+    p: &Plane,
+    image: &[f32],
+    weights: &[f32],
+    bias: Option<&[f32]>,
+    out: &mut [f32],
+) {
+    let (k, filters) = (p.kernel, p.filters);
+    let block = NV * S::LANES;
+    let mut run = [[0.0_f32; RUN]; FILTERS];
+    // SAFETY (whole body): pixels read are `(oy + ky, ox + kx)` with `oy < out_height`,
+    // `ox < out_width` (the masks stop at `out_width`) and `ky, kx < kernel`, inside the image
+    // by the checked geometry; weights `(ky·K + kx)·F + f` with `f < filters`; outputs
+    // `((i·OH + oy)·OW + ox)·F + f` inside `out`.
+    unsafe {
+        for i in 0..p.images {
+            let img = image.as_ptr().add(i * p.height * p.width);
+            for oy in 0..p.out_height {
+                let out_row = out
+                    .as_mut_ptr()
+                    .add((i * p.out_height + oy) * p.out_width * filters);
+                for ox in (0..p.out_width).step_by(block) {
+                    let valid = block.min(p.out_width - ox);
+                    let masks: [S::Mask; NV] = std::array::from_fn(|v| {
+                        S::mask(valid.saturating_sub(v * S::LANES).min(S::LANES))
+                    });
+                    for f0 in (0..filters).step_by(FILTERS) {
+                        let group = FILTERS.min(filters - f0);
+                        let mut acc: [[S::V; NV]; FILTERS] = std::array::from_fn(|f| {
+                            let b = match bias {
+                                Some(b) if f < group => b[f0 + f],
+                                _ => 0.0,
+                            };
+                            [S::splat(b); NV]
+                        });
+                        for ky in 0..k {
+                            let line = img.add((oy + ky) * p.width + ox);
+                            for kx in 0..k {
+                                let x: [S::V; NV] = std::array::from_fn(|v| {
+                                    S::load(line.add(kx + v * S::LANES), masks[v])
+                                });
+                                let w = weights.as_ptr().add((ky * k + kx) * filters + f0);
+                                for (f, acc) in acc.iter_mut().enumerate() {
+                                    // Filters past the last group's end multiply by zero.
+                                    let w = S::splat(if f < group { *w.add(f) } else { 0.0 });
+                                    for v in 0..NV {
+                                        acc[v] = S::mul_add(w, x[v], acc[v]);
+                                    }
+                                }
+                            }
+                        }
+                        for (row, acc) in run.iter_mut().zip(&acc) {
+                            for (v, &a) in acc.iter().enumerate() {
+                                S::store(row.as_mut_ptr().add(v * S::LANES), a, S::mask(S::LANES));
+                            }
+                        }
+                        for j in 0..valid {
+                            let pixel = out_row.add((ox + j) * filters + f0);
+                            for (f, row) in run.iter().enumerate().take(group) {
+                                *pixel.add(f) = row[j];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The definition, in f64.
+    fn reference(p: &Plane, image: &[f32], weights: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
+        let mut out = Vec::new();
+        for i in 0..p.images {
+            for oy in 0..p.out_height {
+                for ox in 0..p.out_width {
+                    for f in 0..p.filters {
+                        let mut sum = bias.map_or(0.0, |b| f64::from(b[f]));
+                        for ky in 0..p.kernel {
+                            for kx in 0..p.kernel {
+                                let x = image[(i * p.height + oy + ky) * p.width + ox + kx];
+                                let w = weights[(ky * p.kernel + kx) * p.filters + f];
+                                sum += f64::from(x) * f64::from(w);
+                            }
+                        }
+                        out.push(sum as f32);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn values(n: usize, seed: u32) -> Vec<f32> {
+        let mut state = seed.wrapping_mul(2_654_435_761) | 1;
+        (0..n)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                (state % 2000) as f32 / 1000.0 - 1.0
+            })
+            .collect()
+    }
+
+    /// Odd sizes: filters below, at and above a group, output rows shorter and longer than a
+    /// run of pixels, windows not reaching the image's last column.
+    const SHAPES: [(usize, usize, usize, usize, usize); 6] = [
+        (1, 1, 1, 1, 1),
+        (2, 5, 5, 3, 1),
+        (3, 32, 32, 5, 6),
+        (1, 9, 40, 3, 7),
+        (2, 7, 35, 2, 13),
+        (1, 4, 4, 4, 5),
+    ];
+
+    fn plane(images: usize, height: usize, width: usize, kernel: usize, filters: usize) -> Plane {
+        Plane {
+            images,
+            height,
+            width,
+            kernel,
+            filters,
+            out_height: height + 1 - kernel,
+            // One column short of the widest output: windows need not reach the edge.
+            out_width: (width + 1 - kernel).max(2) - 1,
+        }
+    }
+
+    #[test]
+    fn forward_matches_the_reference_on_every_path() {
+        for (images, height, width, kernel, filters) in SHAPES {
+            let plane = plane(images, height, width, kernel, filters);
+            let image = values(images * height * width, 1);
+            let weights = values(kernel * kernel * filters, 2);
+            let bias = values(filters, 3);
+            for bias in [None, Some(&bias[..])] {
+                let expected = reference(&plane, &image, &weights, bias);
+                for isa in Isa::supported() {
+                    let mut out = vec![f32::NAN; expected.len()];
+                    plane.forward(isa, &image, &weights, bias, &mut out);
+                    for (j, (o, e)) in out.iter().zip(&expected).enumerate() {
+                        assert!(
+                            (o - e).abs() <= 1e-5 * (kernel * kernel) as f32,
+                            "{} {plane:?} out[{j}]: {o} vs {e}",
+                            isa.name()
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// The definition of the weight gradient, in f64.
+    fn reference_weight_gradient(p: &Plane, image: &[f32], dz: &[f32]) -> Vec<f32> {
+        let mut dw = Vec::new();
+        for ky in 0..p.kernel {
+            for kx in 0..p.kernel {
+                for f in 0..p.filters {
+                    let mut sum = 0.0_f64;
+                    for i in 0..p.images {
+                        for oy in 0..p.out_height {
+                            for ox in 0..p.out_width {
+                                let x = image[(i * p.height + oy + ky) * p.width + ox + kx];
+                                let g = dz
+                                    [((i * p.out_height + oy) * p.out_width + ox) * p.filters + f];
+                                sum += f64::from(x) * f64::from(g);
+                            }
+                        }
+                    }
+                    dw.push(sum as f32);
+                }
+            }
+        }
+        dw
+    }
+
+    #[test]
+    fn weight_gradient_matches_the_reference_on_every_path() {
+        for (images, height, width, kernel, filters) in SHAPES {
+            let plane = plane(images, height, width, kernel, filters);
+            let image = values(images * height * width, 4);
+            let dz = values(images * plane.out_height * plane.out_width * filters, 5);
+            let expected = reference_weight_gradient(&plane, &image, &dz);
+            let summed = images * plane.out_height * plane.out_width;
+            for isa in Isa::supported() {
+                let mut dw = vec![f32::NAN; expected.len()];
+                // Leftovers from an earlier call must not leak in.
+                let mut scratch = vec![f32::NAN; plane.scratch_len()];
+                plane.weight_gradient(isa, &image, &dz, &mut dw, &mut scratch);
+                for (j, (o, e)) in dw.iter().zip(&expected).enumerate() {
+                    assert!(
+                        (o - e).abs() <= 1e-5 * summed as f32,
+                        "{} {plane:?} dw[{j}]: {o} vs {e}",
+                        isa.name()
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "a window leaves the image")]
+    fn windows_outside_the_image_are_rejected() {
+        let plane = Plane {
+            images: 1,
+            height: 4,
+            width: 4,
+            kernel: 3,
+            filters: 1,
+            out_height: 3,
+            out_width: 2,
+        };
+        plane.forward(Isa::selected(), &[0.0; 16], &[0.0; 9], None, &mut [0.0; 6]);
+    }
+}
