@@ -168,6 +168,12 @@ unsafe impl Simd for Portable {
     }
     #[inline(always)]
     unsafe fn load(p: *const f32, mask: usize) -> [f32; 8] {
+        // A whole vector as one fixed-size read, which the compiler keeps in vector registers;
+        // a copy of a run-time length goes through memory.
+        if mask == 8 {
+            // SAFETY: the caller guarantees 8 readable lanes at `p`.
+            return unsafe { p.cast::<[f32; 8]>().read_unaligned() };
+        }
         let mut v = [0.0; 8];
         // SAFETY: the caller guarantees `mask` readable lanes at `p`.
         unsafe { std::ptr::copy_nonoverlapping(p, v.as_mut_ptr(), mask) };
@@ -175,6 +181,10 @@ unsafe impl Simd for Portable {
     }
     #[inline(always)]
     unsafe fn store(p: *mut f32, v: [f32; 8], mask: usize) {
+        if mask == 8 {
+            // SAFETY: the caller guarantees 8 writable lanes at `p`.
+            return unsafe { p.cast::<[f32; 8]>().write_unaligned(v) };
+        }
         // SAFETY: the caller guarantees `mask` writable lanes at `p`.
         unsafe { std::ptr::copy_nonoverlapping(v.as_ptr(), p, mask) };
     }
