@@ -48,6 +48,28 @@ fn keras_tutorial_recipe_reaches_94_percent_test_accuracy() {
         "test accuracy {} (Keras: 0.9434)",
         result.accuracy
     );
+
+    // Keras' `model.predict`: batched, and the same as one sample at a time.
+    let images: Vec<[f32; 784]> = (0..test.len()).map(|i| test.input(i)).collect();
+    let predictions = trainer.predict(&model, &images);
+    let mut hits = 0;
+    for (i, (batched, image)) in predictions.iter().zip(&images).enumerate() {
+        let single = model.predict(image);
+        for (a, b) in batched.iter().zip(&single) {
+            assert!(
+                (a - b).abs() <= 1e-6,
+                "image {i}: {batched:?} and {single:?}"
+            );
+        }
+        hits += usize::from(argmax(batched) == argmax(&test.target(i)));
+    }
+    assert_eq!(hits as f32 / images.len() as f32, result.accuracy);
+}
+
+fn argmax(values: &[f32]) -> usize {
+    (0..values.len())
+        .max_by(|&a, &b| values[a].total_cmp(&values[b]))
+        .unwrap()
 }
 
 #[test]

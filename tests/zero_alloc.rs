@@ -210,6 +210,16 @@ fn a_whole_training_epoch_and_an_evaluation_allocate_nothing_after_setup() {
         "evaluating 10,000 images allocated: {info:?}"
     );
     assert!(evaluation.accuracy > 0.9, "{evaluation:?}");
+
+    // 10,000 = 312 whole batches read in place and a last one of 16 copied.
+    let images: Vec<[f32; 784]> = (0..test.len()).map(|i| test.input(i)).collect();
+    let mut outputs = vec![[0.0; 10]; images.len()];
+    let info = measure(|| trainer.predict_into(&model, &images, &mut outputs));
+    assert_eq!(
+        info.count_total, 0,
+        "predicting 10,000 images allocated: {info:?}"
+    );
+    assert_eq!(outputs[9_999], model.predict(&images[9_999]));
 }
 
 #[test]

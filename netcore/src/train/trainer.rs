@@ -415,6 +415,54 @@ where
         self.evaluate_range(network, data, 0..data.len())
     }
 
+    /// The outputs of `network` for every sample of `inputs`, computed `B` at a time (Keras'
+    /// `model.predict(x, batch_size=B)`), written to `outputs`. Allocates nothing: whole batches
+    /// are read in place, and only a last, shorter one is copied into the trainer's buffers.
+    ///
+    /// ```
+    /// use netcore::activation::Linear;
+    /// use netcore::layers::Dense;
+    /// use netcore::loss::MeanSquaredError;
+    /// use netcore::optim::Sgd;
+    /// use netcore::train::Trainer;
+    ///
+    /// let model = Dense::<2, 1, Linear>::from_parameters([[1.0], [10.0]], Some([0.5]));
+    /// let mut trainer = Trainer::<_, _, _, 2>::new(&model, Sgd::new(0.1), MeanSquaredError);
+    /// let inputs = [[1.0, 0.0], [0.0, 1.0], [2.0, 3.0]];
+    /// let mut outputs = [[0.0]; 3];
+    /// trainer.predict_into(&model, &inputs, &mut outputs);
+    /// assert_eq!(outputs, [[1.5], [10.5], [32.5]]);
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If `outputs` and `inputs` differ in length.
+    pub fn predict_into(&mut self, network: &N, inputs: &[N::In], outputs: &mut [N::Out]) {
+        assert_eq!(
+            inputs.len(),
+            outputs.len(),
+            "`predict_into` writes one output per input"
+        );
+        for (inputs, outputs) in inputs.chunks(B).zip(outputs.chunks_mut(B)) {
+            let shard = &mut self.shard;
+            match <&[N::In; B]>::try_from(inputs) {
+                Ok(batch) => network.forward(batch, &mut shard.output, &mut shard.cache),
+                Err(_) => {
+                    shard.x[..inputs.len()].copy_from_slice(inputs);
+                    network.forward(&shard.x, &mut shard.output, &mut shard.cache);
+                }
+            }
+            outputs.copy_from_slice(&shard.output[..outputs.len()]);
+        }
+    }
+
+    /// [`Trainer::predict_into`] into a new vector, the one allocation: an output per input.
+    pub fn predict(&mut self, network: &N, inputs: &[N::In]) -> Vec<N::Out> {
+        let mut outputs = vec![bytemuck::Zeroable::zeroed(); inputs.len()];
+        self.predict_into(network, inputs, &mut outputs);
+        outputs
+    }
+
     fn evaluate_range<const IN: usize, const OUT: usize>(
         &mut self,
         network: &N,
