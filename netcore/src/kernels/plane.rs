@@ -273,8 +273,10 @@ unsafe fn weight_gradient<S: Simd, const NV: usize, const FG: usize>(
                 let run_t = dz_t.add(c * filters * RUN);
                 for f in 0..filters {
                     let line = run_t.add(f * RUN);
+                    let mut pixel = pixels.add(f);
                     for j in 0..valid {
-                        *line.add(j) = *pixels.add(j * filters + f);
+                        *line.add(j) = *pixel;
+                        pixel = pixel.add(filters);
                     }
                     // Lanes past a short run meet masked (zero) pixels: keep them finite.
                     for j in valid..block {
