@@ -76,11 +76,7 @@ impl<N: Layer, const B: usize> Shard<N, B> {
     where
         N: Layer<Out = [f32; OUT]>,
     {
-        network.forward(&self.x, &mut self.output, &mut self.cache);
-        let mut totals = Totals {
-            samples: rows,
-            ..Totals::default()
-        };
+        let totals = self.evaluate(network, loss, rows);
         let rows_and_deltas = self
             .output
             .iter()
@@ -88,8 +84,6 @@ impl<N: Layer, const B: usize> Shard<N, B> {
             .zip(self.delta.iter_mut());
         for (r, ((y, t), delta)) in rows_and_deltas.enumerate() {
             if r < rows {
-                totals.loss += f64::from(loss.loss(y, t));
-                totals.hits += usize::from(loss.is_correct(y, t));
                 loss.delta(y, t, scale, delta);
             } else {
                 delta.fill(0.0);
