@@ -7,6 +7,7 @@
 //! [`reference`](mod@reference) holds the plain triple loops every path is tested against; the paths agree with
 //! it to a relative error of about `1e-6 · √k` for sums of `k` products.
 
+mod accumulate;
 mod elementwise;
 mod gemm;
 mod isa;
@@ -17,6 +18,7 @@ pub mod reference;
 mod simd;
 pub(crate) mod updates;
 
+pub use accumulate::{add_windows, column_sums};
 pub use elementwise::{axpy, axpy_with, scale_bytes, scale_bytes_with};
 pub use isa::Isa;
 pub use peak::peak_flops;

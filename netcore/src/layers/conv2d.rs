@@ -6,7 +6,7 @@ use core::marker::PhantomData;
 use rand::{Rng, RngExt};
 
 use crate::activation::Activation;
-use crate::kernels::{Gather, Isa, Offsets, Plane, Product};
+use crate::kernels::{self, Gather, Isa, Offsets, Plane, Product};
 use crate::layer::Layer;
 
 /// 2-D convolution: `y[oy][ox][f] = f(b[f] + Σ_{ky,kx,c} x[oy·S + ky - PT][ox·S + kx - PL][c] · W[ky][kx][c][f])`.
@@ -284,16 +284,17 @@ impl<
     /// starts in the batch; the first, output pixel (0, 0), starts where the sample does.
     fn col2im(patch_grads: &[f32], windows: &[usize], image: &mut [f32]) {
         image.fill(0.0);
-        let base = windows[0];
-        for (patch, &window) in patch_grads.chunks_exact(Self::PATCH).zip(windows) {
-            let start = window - base;
-            for (ky, taps) in patch.chunks_exact(K * C).enumerate() {
-                let pixels = &mut image[start + ky * Self::WP * C..][..K * C];
-                for (d, &g) in pixels.iter_mut().zip(taps) {
-                    *d += g;
-                }
-            }
-        }
+        // One sample's windows, offset into the whole batch: the first is the sample's origin.
+        kernels::add_windows(
+            Isa::selected(),
+            patch_grads,
+            windows,
+            windows[0],
+            K,
+            K * C,
+            Self::WP * C,
+            image,
+        );
     }
 }
 
@@ -431,24 +432,7 @@ impl<
             .run(Isa::selected());
         }
         if let Some(db) = grads.bias.as_deref_mut() {
-            // Eight pixels at a time: independent sums that vectorise, folded at the end.
-            let mut sums = [[0.0_f32; F]; 8];
-            let mut pixels = dz.as_flattened().chunks_exact(8 * F);
-            for eight in &mut pixels {
-                for (sums, pixel) in sums.iter_mut().zip(eight.chunks_exact(F)) {
-                    for (sum, &g) in sums.iter_mut().zip(pixel) {
-                        *sum += g;
-                    }
-                }
-            }
-            for (sums, pixel) in sums.iter_mut().zip(pixels.remainder().chunks_exact(F)) {
-                for (sum, &g) in sums.iter_mut().zip(pixel) {
-                    *sum += g;
-                }
-            }
-            for (f, db) in db.iter_mut().enumerate() {
-                *db = sums.iter().map(|sums| sums[f]).sum();
-            }
+            kernels::column_sums(Isa::selected(), dz.as_flattened(), F, db);
         }
         let Some(dx) = dx else { return };
         for (p, taps) in self.weights.chunks_exact(F).enumerate() {
