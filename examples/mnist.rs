@@ -2,8 +2,9 @@
 //! learning rate 0.01, categorical cross-entropy and accuracy, 10 epochs of batches of 32 on
 //! the first 50,000 training images with the last 10,000 as validation data, then the test set.
 //!
-//! It ends with the test set's confusion matrix and writes the learning curves (loss and
-//! accuracy, training and validation) to `target/mnist-history.svg`.
+//! It ends with the test set's confusion matrix, writes the learning curves (loss and
+//! accuracy, training and validation) to `target/mnist-history.svg`, and saves the weights to
+//! `target/mnist.safetensors`, loading them back into a new model.
 //!
 //! Run it from the repository root with `cargo run --release --example mnist`; pass another
 //! directory holding the four MNIST files as the first argument to read them from there.
@@ -21,6 +22,8 @@ network! {
 
 const BATCH: usize = 32;
 const PLOT: &str = "target/mnist-history.svg";
+/// Where the trained weights go.
+const WEIGHTS: &str = "target/mnist.safetensors";
 
 fn main() -> Result<(), Box<dyn Error>> {
     let dir = std::env::args()
@@ -74,6 +77,15 @@ fn main() -> Result<(), Box<dyn Error>> {
         "first test image: predicted {}, labelled {}",
         netdsl::metrics::argmax(&digit),
         netdsl::metrics::argmax(&test.target(0))
+    );
+
+    // model.save_weights(...), then load_weights into a fresh model: the same predictions.
+    model.save_weights(WEIGHTS)?;
+    let mut restored = Mnist::new(&mut StdRng::seed_from_u64(7));
+    restored.load_weights(WEIGHTS)?;
+    println!(
+        "weights saved to {WEIGHTS} and loaded into a new model: test accuracy {:.4}",
+        trainer.evaluate(&restored, &test).accuracy
     );
     Ok(())
 }

@@ -123,7 +123,10 @@
 //! ## Layers of your own
 //!
 //! Implement [`Layer`](layer::Layer) (its documentation has the complete contract) and
-//! [`Initialize`](layer::Initialize), then use the type by name:
+//! [`Initialize`](layer::Initialize), then use the type by name. A layer with parameters also
+//! names them in [`Layer::visit_tensors`](layer::Layer::visit_tensors) and
+//! [`visit_tensors_mut`](layer::Layer::visit_tensors_mut) to be saved; without them, saving
+//! its network is an error.
 //!
 //! ```
 //! use netdsl::activation::Linear;
@@ -195,9 +198,10 @@
 //! | `model.compile(optimizer, loss, metrics=["accuracy"])` | [`Trainer::<_, _, _, BATCH>::new(&model, optimizer, loss)`](train::Trainer::new) |
 //! | `model.fit(x, y, epochs, batch_size, validation_data)` | [`trainer.fit(&mut model, &data, Fit::epochs(n).validation_data(&val))`](train::Trainer::fit) |
 //! | `model.evaluate(x, y)` | [`trainer.evaluate(&model, &data)`](train::Trainer::evaluate) |
-//! | `model.predict(x)` | [`model.predict(&sample)`](network::Network::predict) |
+//! | `model.predict(x)` | [`model.predict(&sample)`](network::Network::predict), or batched: [`trainer.predict(&model, &samples)`](train::Trainer::predict) |
 //! | `model.summary()` | [`model.summary()`](network::Network::summary) |
 //! | `history.history["val_accuracy"]` | [`history.val_accuracy`](train::History) |
+//! | `model.save_weights(path)`, `model.load_weights(path)` | [`model.save_weights(path)?`](network::Network::save_weights), [`model.load_weights(path)?`](network::Network::load_weights): safetensors, see [`weights`] |
 //!
 //! The batch size is a `const` (`BATCH` above), so every buffer of a training step is sized by
 //! its type and allocated once, when the trainer is created; epochs, steps and predictions
@@ -318,6 +322,7 @@ extern crate self as netdsl;
 
 pub use netcore::{
     activation, data, kernels, layer, layers, loss, metrics, network, optim, summary, train,
+    weights,
 };
 pub use rand;
 
@@ -363,10 +368,13 @@ pub mod __private {
     pub use bytemuck::{Zeroable, zeroed_box};
     pub use const_format::formatcp;
     pub use netcore::activation::{Activation, Linear, Relu, Sigmoid, Softmax, Tanh};
-    pub use netcore::layer::{Initialize, Layer, Row, reinterpret, reinterpret_mut};
+    pub use netcore::layer::{
+        Initialize, Layer, Row, TensorVisitor, TensorVisitorMut, reinterpret, reinterpret_mut,
+    };
     pub use netcore::layers::{AvgPool2d, Conv2d, Dense, Dropout, Flatten, MaxPool2d, Reshape};
     pub use netcore::network::Network;
     pub use netcore::summary::{LayerSummary, Summary};
+    pub use netcore::weights::{visit_prefixed, visit_prefixed_mut};
     pub use rand::Rng;
     pub use std::boxed::Box;
     pub use std::vec;

@@ -17,6 +17,12 @@ impl<const N: usize> Row for [f32; N] {
     const WIDTH: usize = N;
 }
 
+/// What [`Layer::visit_tensors`] calls with each parameter tensor: its name, shape and values.
+pub type TensorVisitor<'a> = dyn FnMut(&str, &[usize], &[f32]) + 'a;
+
+/// What [`Layer::visit_tensors_mut`] calls with each parameter tensor.
+pub type TensorVisitorMut<'a> = dyn FnMut(&str, &[usize], &mut [f32]) + 'a;
+
 /// One layer: parameters with compile-time sizes, a batched forward pass and its backward.
 ///
 /// A layer ends with an [`Activation`] (use [`crate::activation::Linear`] for none). The
@@ -179,6 +185,17 @@ pub trait Layer {
         grads: &mut Self::Grads,
         visit: &mut dyn FnMut(&mut [f32], &mut [f32]),
     );
+
+    /// Calls `visit` with each parameter tensor's name, shape and values, for
+    /// [saving](crate::weights): Keras' names (`"kernel"`, `"bias"`) and shapes (`[inputs,
+    /// units]` for a dense kernel). Networks visit their layers with the layer's name in front
+    /// (`"dense_1.kernel"`). Layers without parameters keep the default, which visits nothing;
+    /// a layer with parameters that keeps it cannot be saved (an error, not a silent loss).
+    /// Implementations spell the argument with the alias: `visit: &mut TensorVisitor<'_>`.
+    fn visit_tensors(&self, _visit: &mut TensorVisitor<'_>) {}
+
+    /// [`Layer::visit_tensors`] with the values mutable, for loading: the same names and shapes.
+    fn visit_tensors_mut(&mut self, _visit: &mut TensorVisitorMut<'_>) {}
 }
 
 /// How `network!`'s `new(&mut rng)` builds a layer given by name (a network, or a type of

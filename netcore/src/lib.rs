@@ -17,3 +17,4 @@ pub mod network;
 pub mod optim;
 pub mod summary;
 pub mod train;
+pub mod weights;

@@ -1,7 +1,10 @@
 //! The trait `network!` implements for every network it generates.
 
+use std::path::Path;
+
 use crate::layer::Layer;
 use crate::summary::Summary;
+use crate::weights;
 
 /// A whole network: a [`Layer`] made of layers, with a summary and single-sample prediction.
 ///
@@ -29,5 +32,34 @@ pub trait Network: Layer {
         let mut y = bytemuck::Zeroable::zeroed();
         self.infer(x, &mut y);
         y
+    }
+
+    /// Writes every weight to `path` as safetensors (Keras' `model.save_weights`), each tensor
+    /// under its layer's name (`"dense_1.kernel"`). The file is replaced only once the new one
+    /// is complete; see [`weights`] for the format.
+    ///
+    /// # Errors
+    ///
+    /// As [`weights::save`]: a weight that is not finite, or the file cannot be written. The
+    /// file at `path` is then unchanged.
+    fn save_weights(&self, path: impl AsRef<Path>) -> Result<(), weights::Error>
+    where
+        Self: Sized,
+    {
+        weights::save(self, path.as_ref())
+    }
+
+    /// Reads weights saved by [`Network::save_weights`] (Keras' `model.load_weights`), after
+    /// checking every tensor of the file against this network's names, shapes and types.
+    ///
+    /// # Errors
+    ///
+    /// As [`weights::load`]: an unreadable or malformed file, or a tensor missing, left over,
+    /// of another type or shape, or not finite. The network is then unchanged.
+    fn load_weights(&mut self, path: impl AsRef<Path>) -> Result<(), weights::Error>
+    where
+        Self: Sized,
+    {
+        weights::load(self, path.as_ref())
     }
 }

@@ -7,7 +7,7 @@ use rand::{Rng, RngExt};
 
 use crate::activation::Activation;
 use crate::kernels::{self, Gather, Isa, Offsets, Plane, Product};
-use crate::layer::Layer;
+use crate::layer::{Layer, TensorVisitor, TensorVisitorMut};
 
 /// 2-D convolution: `y[oy][ox][f] = f(b[f] + Σ_{ky,kx,c} x[oy·S + ky - PT][ox·S + kx - PL][c] · W[ky][kx][c][f])`.
 ///
@@ -519,6 +519,21 @@ impl<
         visit(&mut self.weights, &mut grads.weights);
         if let (Some(b), Some(db)) = (self.bias.as_deref_mut(), grads.bias.as_deref_mut()) {
             visit(b, db);
+        }
+    }
+
+    /// `kernel` of shape `[K, K, C, F]` and `bias` of shape `[F]`, as in Keras.
+    fn visit_tensors(&self, visit: &mut TensorVisitor<'_>) {
+        visit("kernel", &[K, K, C, F], &self.weights);
+        if let Some(b) = self.bias.as_deref() {
+            visit("bias", &[F], b);
+        }
+    }
+
+    fn visit_tensors_mut(&mut self, visit: &mut TensorVisitorMut<'_>) {
+        visit("kernel", &[K, K, C, F], &mut self.weights);
+        if let Some(b) = self.bias.as_deref_mut() {
+            visit("bias", &[F], b);
         }
     }
 }

@@ -7,7 +7,7 @@ use rand::{Rng, RngExt};
 
 use crate::activation::Activation;
 use crate::kernels;
-use crate::layer::Layer;
+use crate::layer::{Layer, TensorVisitor, TensorVisitorMut};
 
 /// Fully connected layer: `y = f(x · W + b)`.
 ///
@@ -160,6 +160,21 @@ impl<const I: usize, const O: usize, A: Activation> Layer for Dense<I, O, A> {
         );
         if let (Some(b), Some(db)) = (self.bias.as_deref_mut(), grads.bias.as_deref_mut()) {
             visit(b, db);
+        }
+    }
+
+    /// `kernel` of shape `[I, O]` and `bias` of shape `[O]`, as in Keras.
+    fn visit_tensors(&self, visit: &mut TensorVisitor<'_>) {
+        visit("kernel", &[I, O], self.weights.as_flattened());
+        if let Some(b) = self.bias.as_deref() {
+            visit("bias", &[O], b);
+        }
+    }
+
+    fn visit_tensors_mut(&mut self, visit: &mut TensorVisitorMut<'_>) {
+        visit("kernel", &[I, O], self.weights.as_flattened_mut());
+        if let Some(b) = self.bias.as_deref_mut() {
+            visit("bias", &[O], b);
         }
     }
 }

@@ -27,6 +27,8 @@ pub fn generate(model: &Model) -> TokenStream {
     let name_str = name.to_string();
 
     let fields: Vec<_> = layers.iter().map(|l| &l.field).collect();
+    // Tensor names start with the field's name, as the summary shows it: `dense_1.kernel`.
+    let names: Vec<String> = fields.iter().map(|f| f.to_string()).collect();
     let hidden = &layers[..layers.len() - 1];
     let hidden_fields: Vec<_> = hidden.iter().map(|l| &l.field).collect();
     let grad_fields: Vec<_> = hidden.iter().map(|l| l.grad_field()).collect();
@@ -193,6 +195,14 @@ pub fn generate(model: &Model) -> TokenStream {
                 visit: &mut dyn ::core::ops::FnMut(&mut [f32], &mut [f32]),
             ) {
                 #( #layer_traits::visit_parameters(&mut self.#fields, &mut grads.#fields, visit); )*
+            }
+
+            fn visit_tensors(&self, visit: &mut #p::TensorVisitor<'_>) {
+                #( #p::visit_prefixed(#names, visit, |visit| #layer_traits::visit_tensors(&self.#fields, visit)); )*
+            }
+
+            fn visit_tensors_mut(&mut self, visit: &mut #p::TensorVisitorMut<'_>) {
+                #( #p::visit_prefixed_mut(#names, visit, |visit| #layer_traits::visit_tensors_mut(&mut self.#fields, visit)); )*
             }
         }
 
