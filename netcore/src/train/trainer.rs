@@ -113,8 +113,9 @@ where
     ///
     /// With [`Fit::threads`]`(n)`, each step trains `n` shards of `B` samples on `n` threads
     /// and applies the mean gradient of all `n × B`. The network is shared between the threads,
-    /// hence the `Send + Sync` bounds (every layer of netdsl has them); each thread owns a clone of the loss
-    /// and its own cache and gradients, allocated when `fit` starts.
+    /// hence the `Send + Sync` bounds, which hold on one thread too (every layer of netdsl
+    /// meets them); each thread owns a clone of the loss and its own cache and gradients,
+    /// allocated when `fit` starts.
     ///
     /// # Errors
     ///
