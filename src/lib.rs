@@ -100,6 +100,30 @@
 //! assert_eq!(model.parameter_count(), (3 * 3 * 8 + 8) + (13 * 13 * 8 * 10 + 10));
 //! ```
 //!
+//! ## Sequences
+//!
+//! A [`SimpleRnn`](layers::SimpleRnn) (Keras' `SimpleRNN`) reads a sample as `T` steps of `F`
+//! features, `x_t` at `t · F`, and outputs its last state. It has no keyword in `network!` yet:
+//! name its type, whose sizes its constructor checks (`IN = T · F`), and use it like any layer.
+//!
+//! ```
+//! use netdsl::activation::Tanh;
+//! use netdsl::layers::SimpleRnn;
+//! use netdsl::prelude::*;
+//!
+//! /// An MNIST image row by row: 28 steps of 28 pixels into 64 units.
+//! type Rows = SimpleRnn<28, 28, 64, 784, Tanh>;
+//!
+//! network! {
+//!     pub struct MnistRnn<784 => Rows => Dense(10, softmax)>;
+//! }
+//!
+//! let model = MnistRnn::new(&mut StdRng::seed_from_u64(0));
+//! // Keras' count: kernel 28 × 64, recurrent kernel 64 × 64, bias 64; then the softmax layer.
+//! assert_eq!(model.parameter_count(), (28 * 64 + 64 * 64 + 64) + (64 * 10 + 10));
+//! assert!(model.summary().to_string().contains("rows_1 (SimpleRnn)"));
+//! ```
+//!
 //! ## Composing networks
 //!
 //! ```

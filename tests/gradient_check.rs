@@ -1,7 +1,7 @@
 //! The backward passes `network!` generates, checked against central finite differences of the
 //! loss in every parameter: for every activation, both fused losses and mean squared error,
-//! networks of three layers, networks composed of other networks and a layer of our own, and
-//! image networks through every image layer.
+//! networks of three layers, networks composed of other networks and a layer of our own,
+//! image networks through every image layer, and a recurrent layer.
 
 use netdsl::activation::Linear;
 use netdsl::layer::Initialize;
@@ -104,6 +104,11 @@ network! {
         => MaxPool2d(2)                             // 3×3×3
         => Conv2d(4, 2, sigmoid)                    // 2×2×4
         => Flatten => Dense(3, softmax)>;
+
+    /// A recurrent layer over 4 steps of 3 features, then a dense layer: backpropagation
+    /// through time inside a generated network.
+    #[derive(Clone)]
+    struct Recurrent<12 => Steps => Dense(2, softmax)>;
 
     /// Average pooling with overlapping windows, a strided convolution and a reshape.
     #[derive(Clone)]
@@ -304,6 +309,22 @@ fn composed_networks_count_summarise_and_predict_like_their_parts() {
     let mut y = [[0.0; 2]; 1];
     model.forward(&[x], &mut y, &mut tape);
     assert_eq!(model.predict(&x), y[0]);
+}
+
+/// 4 steps of 3 features into 5 sigmoid units.
+type Steps = netdsl::layers::SimpleRnn<4, 3, 5, 12, netdsl::activation::Sigmoid>;
+
+#[test]
+fn a_recurrent_layer_matches_finite_differences() {
+    let t = [[0.0, 1.0], [1.0, 0.0], [0.0, 1.0]];
+    let net = Recurrent::new(&mut rng());
+    check_on(
+        net,
+        CategoricalCrossentropy,
+        &images::<12>(),
+        t,
+        Kinks::None,
+    );
 }
 
 /// `BATCH` images of `IN` values in [-1, 1), none equal, so that max pooling has no ties.

@@ -39,7 +39,13 @@ network! {
 
     /// A layer of our own whose parameter has no name.
     struct WithGain<3 => Gain>;
+
+    /// A recurrent layer: three tensors.
+    struct Recurrent<12 => Steps => Dense(2, softmax)>;
 }
+
+/// 4 steps of 3 features into 5 units.
+type Steps = netdsl::layers::SimpleRnn<4, 3, 5, 12, netdsl::activation::Tanh>;
 
 /// `y = g · x`: one parameter, and no `visit_tensors`, so it cannot be saved.
 #[derive(Clone)]
@@ -167,6 +173,16 @@ fn tensors_are_named_after_their_layers_in_keras_shapes() {
             ("dense_1.bias".into(), vec![3]),
         ]
     );
+    assert_eq!(
+        tensors(&Recurrent::new(&mut StdRng::seed_from_u64(1))),
+        [
+            ("steps_1.kernel".into(), vec![3, 5]),
+            ("steps_1.recurrent_kernel".into(), vec![5, 5]),
+            ("steps_1.bias".into(), vec![5]),
+            ("dense_1.kernel".into(), vec![5, 2]),
+            ("dense_1.bias".into(), vec![2]),
+        ]
+    );
     let outer = tensors(&Outer::new(&mut StdRng::seed_from_u64(1)));
     let names: Vec<&str> = outer.iter().map(|(name, _)| name.as_str()).collect();
     assert_eq!(
@@ -181,13 +197,23 @@ fn tensors_are_named_after_their_layers_in_keras_shapes() {
 }
 
 #[test]
-fn image_and_nested_networks_round_trip() {
+fn image_recurrent_and_nested_networks_round_trip() {
     let dir = scratch("image-and-nested");
     let mut small = Small::new(&mut StdRng::seed_from_u64(1));
     small.save_weights(dir.join("small.safetensors")).unwrap();
     let mut other = Small::new(&mut StdRng::seed_from_u64(2));
     other.load_weights(dir.join("small.safetensors")).unwrap();
     assert_eq!(parameters(&mut other), parameters(&mut small));
+
+    let mut recurrent = Recurrent::new(&mut StdRng::seed_from_u64(1));
+    recurrent
+        .save_weights(dir.join("recurrent.safetensors"))
+        .unwrap();
+    let mut other = Recurrent::new(&mut StdRng::seed_from_u64(2));
+    other
+        .load_weights(dir.join("recurrent.safetensors"))
+        .unwrap();
+    assert_eq!(parameters(&mut other), parameters(&mut recurrent));
 
     let mut outer = Outer::new(&mut StdRng::seed_from_u64(1));
     outer.save_weights(dir.join("outer.safetensors")).unwrap();

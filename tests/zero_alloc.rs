@@ -26,7 +26,13 @@ network! {
         => AvgPool2d(2, stride = 1)                       // 2×2×8
         => Flatten
         => Dense(4, softmax)>;
+
+    /// A recurrent layer reading the same images as 16 steps of 32 values.
+    struct Sequences<512 => Steps => Dense(4, softmax)>;
 }
+
+/// 16 steps of 32 features into 8 tanh units.
+type Steps = netdsl::layers::SimpleRnn<16, 32, 8, 512, netdsl::activation::Tanh>;
 
 const BATCH: usize = 32;
 
@@ -74,7 +80,7 @@ fn images() -> Dataset<512, 4> {
 }
 
 /// Every parameter of `model`, in visiting order.
-fn parameters(model: &mut Images) -> Vec<f32> {
+fn parameters<N: Network>(model: &mut N) -> Vec<f32> {
     let mut grads = model.new_grads();
     let mut all = Vec::new();
     model.visit_parameters(&mut grads, &mut |p, _| all.extend_from_slice(p));
@@ -125,6 +131,46 @@ fn training_and_evaluating_through_every_image_layer_allocate_nothing_after_setu
         "evaluating through every image layer allocated: {info:?}"
     );
     assert!(evaluation.loss.is_finite(), "{evaluation:?}");
+}
+
+#[test]
+fn a_recurrent_layer_trains_evaluates_and_predicts_without_allocating() {
+    let data = images();
+    let mut model = Sequences::new(&mut StdRng::seed_from_u64(1));
+    let mut trainer =
+        Trainer::<_, _, _, BATCH>::new(&model, Adam::default(), CategoricalCrossentropy);
+    let mut rng = StdRng::seed_from_u64(2);
+    trainer.train_epoch(&mut model, &data, Some(&mut rng));
+    let before = parameters(&mut model);
+
+    let mut epoch = Metrics::default();
+    let info = measure(|| epoch = trainer.train_epoch(&mut model, &data, Some(&mut rng)));
+    assert_eq!(
+        info.count_total, 0,
+        "a recurrent training epoch allocated: {info:?}"
+    );
+    assert!(epoch.loss.is_finite(), "{epoch:?}");
+    let after = parameters(&mut model);
+    let changed = before.iter().zip(&after).filter(|(b, a)| b != a).count();
+    assert!(
+        changed > after.len() / 2,
+        "the epoch updated {changed} of {} parameters",
+        after.len()
+    );
+
+    let info = measure(|| epoch = trainer.evaluate(&model, &data));
+    assert_eq!(
+        info.count_total, 0,
+        "a recurrent evaluation allocated: {info:?}"
+    );
+    let x = data.input(0);
+    let mut y = [0.0; 4];
+    let info = measure(|| y = model.predict(std::hint::black_box(&x)));
+    assert_eq!(
+        info.count_total, 0,
+        "a recurrent predict allocated: {info:?}"
+    );
+    assert!((y.iter().sum::<f32>() - 1.0).abs() < 1e-5, "{y:?}");
 }
 
 #[test]

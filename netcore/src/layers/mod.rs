@@ -7,9 +7,11 @@ mod dropout;
 mod gradcheck;
 mod pool;
 mod reshape;
+mod rnn;
 
 pub use conv2d::{Conv2d, Conv2dGrads, Conv2dTape};
 pub use dense::{Dense, DenseGrads};
 pub use dropout::{Dropout, DropoutCache};
 pub use pool::{AvgPool2d, MaxPool2d};
 pub use reshape::{Flatten, Reshape};
+pub use rnn::{SimpleRnn, SimpleRnnGrads, SimpleRnnTape};

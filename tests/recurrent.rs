@@ -1,0 +1,49 @@
+//! End to end on the real MNIST files: a recurrent layer reading each image as 28 steps of 28
+//! pixels, as examples/mnist_rnn.rs trains it, learns to classify digits.
+
+use std::path::{Path, PathBuf};
+
+use netdsl::activation::Tanh;
+use netdsl::layers::SimpleRnn;
+use netdsl::optim::Adam;
+use netdsl::prelude::*;
+
+/// 28 steps of 28 features (784 inputs) into 64 units.
+type Rows = SimpleRnn<28, 28, 64, 784, Tanh>;
+
+network! {
+    /// Keras' `SimpleRNN(64)` then `Dense(10, "softmax")`.
+    struct MnistRnn<784 => Rows => Dense(10, softmax)>;
+}
+
+fn bundled() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist")
+}
+
+#[test]
+fn a_simple_rnn_reads_mnist_rows_to_94_percent_test_accuracy_in_three_epochs() {
+    let mut train = Dataset::mnist(bundled(), MnistSplit::Train).unwrap();
+    let validation = train.split_off(55_000);
+    let test = Dataset::mnist(bundled(), MnistSplit::Test).unwrap();
+
+    let mut model = MnistRnn::new(&mut StdRng::seed_from_u64(42));
+    assert_eq!(
+        model.parameter_count(),
+        28 * 64 + 64 * 64 + 64 + 64 * 10 + 10
+    );
+    let mut trainer = Trainer::<_, _, _, 32>::new(&model, Adam::default(), CategoricalCrossentropy);
+    let options = Fit::epochs(3)
+        .validation_data(&validation)
+        .seed(42)
+        .verbose(Verbose::Silent);
+    let history = trainer.fit(&mut model, &train, options).unwrap();
+
+    assert!(
+        history.val_loss[2] < history.val_loss[0],
+        "validation loss fell: {:?}",
+        history.val_loss
+    );
+    // Seeded: 0.9510 on AVX-512.
+    let result = trainer.evaluate(&model, &test);
+    assert!(result.accuracy >= 0.94, "test accuracy {}", result.accuracy);
+}
