@@ -4,7 +4,7 @@
 //! defaults) in batches of 32; prints each epoch, the time per epoch and the test accuracy.
 //!
 //! Run it with `cargo run --release --example mnist_rnn` (pass the number of epochs as the
-//! first argument; 3 by default).
+//! first argument; 5 by default).
 
 use std::error::Error;
 
@@ -22,7 +22,7 @@ network! {
 }
 
 fn main() -> Result<(), Box<dyn Error>> {
-    let epochs: usize = std::env::args().nth(1).map_or(Ok(3), |a| a.parse())?;
+    let epochs: usize = std::env::args().nth(1).map_or(Ok(5), |a| a.parse())?;
     let mut train = Dataset::mnist("data/mnist", MnistSplit::Train)?;
     let validation = train.split_off(55_000);
     let test = Dataset::mnist("data/mnist", MnistSplit::Test)?;

@@ -21,7 +21,7 @@ fn bundled() -> PathBuf {
 }
 
 #[test]
-fn a_simple_rnn_reads_mnist_rows_to_94_percent_test_accuracy_in_three_epochs() {
+fn a_simple_rnn_reads_mnist_rows_to_95_percent_test_accuracy_in_five_epochs() {
     let mut train = Dataset::mnist(bundled(), MnistSplit::Train).unwrap();
     let validation = train.split_off(55_000);
     let test = Dataset::mnist(bundled(), MnistSplit::Test).unwrap();
@@ -32,18 +32,18 @@ fn a_simple_rnn_reads_mnist_rows_to_94_percent_test_accuracy_in_three_epochs() {
         28 * 64 + 64 * 64 + 64 + 64 * 10 + 10
     );
     let mut trainer = Trainer::<_, _, _, 32>::new(&model, Adam::default(), CategoricalCrossentropy);
-    let options = Fit::epochs(3)
+    let options = Fit::epochs(5)
         .validation_data(&validation)
         .seed(42)
         .verbose(Verbose::Silent);
     let history = trainer.fit(&mut model, &train, options).unwrap();
 
     assert!(
-        history.val_loss[2] < history.val_loss[0],
+        history.val_loss[4] < history.val_loss[0],
         "validation loss fell: {:?}",
         history.val_loss
     );
-    // Seeded: 0.9510 on AVX-512.
+    // Seeded: 0.9566 on AVX-512 and AVX2+FMA alike.
     let result = trainer.evaluate(&model, &test);
-    assert!(result.accuracy >= 0.94, "test accuracy {}", result.accuracy);
+    assert!(result.accuracy >= 0.95, "test accuracy {}", result.accuracy);
 }

@@ -39,15 +39,23 @@ pub trait Elementwise {
     fn f(z: f32) -> f32;
     /// Its derivative `dy/dz`, expressed through the output `y = f(z)`.
     fn df(y: f32) -> f32;
+    /// [`Elementwise::f`] on every value; an activation with a vector kernel overrides it.
+    fn apply_all(values: &mut [f32]) {
+        for v in values {
+            *v = Self::f(*v);
+        }
+    }
 }
 
 impl<E: Elementwise> Activation for E {
     const NAME: &'static str = E::NAME;
 
     fn apply(row: &mut [f32]) {
-        for v in row {
-            *v = E::f(*v);
-        }
+        E::apply_all(row);
+    }
+
+    fn apply_batch<const N: usize, const B: usize>(rows: &mut [[f32; N]; B]) {
+        E::apply_all(rows.as_flattened_mut());
     }
 
     fn backprop(y: &[f32], grad: &mut [f32]) {
@@ -93,7 +101,8 @@ impl Elementwise for Sigmoid {
     }
 }
 
-/// Hyperbolic tangent: `f(z) = tanh z`.
+/// Hyperbolic tangent: `f(z) = tanh z` (on batches through [`crate::kernels::tanh`], within
+/// 5e-7).
 ///
 /// `df = 1 - y²`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -108,6 +117,10 @@ impl Elementwise for Tanh {
     #[inline(always)]
     fn df(y: f32) -> f32 {
         1.0 - y * y
+    }
+    /// The vector kernel [`crate::kernels::tanh`], within 5e-7 of `f`.
+    fn apply_all(values: &mut [f32]) {
+        crate::kernels::tanh(values);
     }
 }
 

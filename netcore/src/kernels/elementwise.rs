@@ -1,5 +1,5 @@
 //! Elementwise kernels over long slices: scaling bytes into floats (gathering a batch of
-//! images) and `y += αx` (the SGD update).
+//! images), `y += αx` (the SGD update) and `tanh`.
 
 use super::isa::Isa;
 use super::simd::Simd;
@@ -54,6 +54,83 @@ pub fn axpy_with(isa: Isa, alpha: f32, x: &[f32], y: &mut [f32]) {
         Isa::Avx2Fma if isa.is_supported() => unsafe { axpy_avx2(alpha, x, y) },
         // SAFETY: lengths checked above; no CPU feature needed.
         _ => unsafe { axpy_simd::<super::simd::Portable>(alpha, x, y) },
+    }
+}
+
+/// `values[i] = tanh(values[i])` on the selected instruction set, to within 5e-7 of the exact
+/// value (measured: 2.9e-7 with FMA, 4.2e-7 without, near ±1 where a unit in the last place is
+/// 6e-8; `f32::tanh`: 9e-8): the odd rational approximation Eigen and XLA use,
+/// `x · P(x²) / Q(x²)` with `x` clamped to ±7.9053, past which `tanh` rounds to ±1 in f32. NaN
+/// stays NaN. On AVX-512, 2048 values take 0.55 µs, against 12.7 µs with `f32::tanh` on each.
+pub fn tanh(values: &mut [f32]) {
+    tanh_with(Isa::selected(), values);
+}
+
+/// [`tanh`] on a given instruction set (the portable one if the CPU lacks it).
+pub fn tanh_with(isa: Isa, values: &mut [f32]) {
+    match isa {
+        // SAFETY: AVX-512F supported (checked in the guard).
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 if isa.is_supported() => unsafe { tanh_avx512(values) },
+        // SAFETY: AVX2 and FMA supported (checked in the guard).
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2Fma if isa.is_supported() => unsafe { tanh_avx2(values) },
+        // SAFETY: no CPU feature needed.
+        _ => unsafe { tanh_simd::<super::simd::Portable>(values) },
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn tanh_avx512(values: &mut [f32]) {
+    // SAFETY: forwarded from the caller: AVX-512F enabled and supported.
+    unsafe { tanh_simd::<super::simd::Avx512>(values) }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn tanh_avx2(values: &mut [f32]) {
+    // SAFETY: forwarded from the caller: AVX2 and FMA enabled and supported.
+    unsafe { tanh_simd::<super::simd::Avx2Fma>(values) }
+}
+
+/// Eigen's `generic_fast_tanh_float`: numerator `x · (α1 + x²(α3 + … + x² α13))`, denominator
+/// `β0 + x²(β2 + x²(β4 + x² β6))`.
+const TANH_LIMIT: f32 = 7.905_311;
+const TANH_ALPHA: [f32; 7] = [
+    -2.760_768_5e-16,
+    2.000_188e-13,
+    -8.604_672e-11,
+    5.122_297e-8,
+    1.485_722_4e-5,
+    6.372_619_3e-4,
+    4.893_524_6e-3,
+];
+const TANH_BETA: [f32; 4] = [1.198_258_4e-6, 1.185_347_1e-4, 2.268_434_6e-3, 4.893_525e-3];
+
+/// # Safety
+///
+/// `S` usable here.
+#[inline(always)]
+unsafe fn tanh_simd<S: Simd>(values: &mut [f32]) {
+    // SAFETY: each vector covers `min(LANES, len - i)` lanes from `i < len`; `S` as the caller
+    // says.
+    unsafe {
+        for i in (0..values.len()).step_by(S::LANES) {
+            let mask = S::mask(S::LANES.min(values.len() - i));
+            let p = values.as_mut_ptr().add(i);
+            let x = S::clamp(S::load(p, mask), TANH_LIMIT);
+            let x2 = S::mul(x, x);
+            let mut num = S::splat(TANH_ALPHA[0]);
+            for &a in &TANH_ALPHA[1..] {
+                num = S::mul_add(num, x2, S::splat(a));
+            }
+            let mut den = S::splat(TANH_BETA[0]);
+            for &b in &TANH_BETA[1..] {
+                den = S::mul_add(den, x2, S::splat(b));
+            }
+            S::store(p, S::div(S::mul(x, num), den), mask);
+        }
     }
 }
 
@@ -140,6 +217,44 @@ mod tests {
                 scale_bytes_with(isa, &src, 1.0 / 255.0, &mut dst);
                 assert_eq!(dst, expected, "{} scale_bytes of {len} bytes", isa.name());
             }
+        }
+    }
+
+    #[test]
+    fn tanh_is_within_5e_7_of_the_exact_value_on_every_path() {
+        // Every 1/4096 from -10 to 10 (both clamps), tiny values, and the edges.
+        let mut inputs: Vec<f32> = (-40_960..=40_960).map(|i| i as f32 / 4096.0).collect();
+        inputs.extend([
+            1e-30,
+            -1e-30,
+            1e-5,
+            0.0,
+            -0.0,
+            7.9,
+            7.91,
+            100.0,
+            -100.0,
+            f32::MAX,
+        ]);
+        inputs.extend([f32::INFINITY, f32::NEG_INFINITY]);
+        for isa in Isa::supported() {
+            let mut values = inputs.clone();
+            tanh_with(isa, &mut values);
+            for (&x, &y) in inputs.iter().zip(&values) {
+                let exact = f64::from(x).tanh();
+                assert!(
+                    (f64::from(y) - exact).abs() <= 5e-7 && y.abs() <= 1.0,
+                    "{} tanh({x}) = {y}, exact {exact}",
+                    isa.name()
+                );
+            }
+            let mut nan = [f32::NAN; 3];
+            tanh_with(isa, &mut nan);
+            assert!(
+                nan.iter().all(|v| v.is_nan()),
+                "{} tanh(NaN) = {nan:?}",
+                isa.name()
+            );
         }
     }
 

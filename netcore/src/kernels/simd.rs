@@ -74,6 +74,12 @@ pub(crate) unsafe trait Simd {
     ///
     /// See the trait.
     unsafe fn sqrt(a: Self::V) -> Self::V;
+    /// `a` limited to `[-limit, limit]` lane by lane; NaN lanes stay NaN.
+    ///
+    /// # Safety
+    ///
+    /// See the trait.
+    unsafe fn clamp(a: Self::V, limit: f32) -> Self::V;
     /// `a` with its subnormal lanes (magnitude below `f32::MIN_POSITIVE`) set to zero; NaN
     /// lanes are kept.
     ///
@@ -152,6 +158,19 @@ unsafe impl Simd for Portable {
     #[inline(always)]
     unsafe fn sqrt(a: [f32; 8]) -> [f32; 8] {
         a.map(f32::sqrt)
+    }
+    #[inline(always)]
+    unsafe fn clamp(a: [f32; 8], limit: f32) -> [f32; 8] {
+        // Comparisons with NaN are false, so NaN falls through unchanged.
+        a.map(|x| {
+            if x > limit {
+                limit
+            } else if x < -limit {
+                -limit
+            } else {
+                x
+            }
+        })
     }
     #[inline(always)]
     unsafe fn flush_subnormal(a: [f32; 8]) -> [f32; 8] {
@@ -255,6 +274,15 @@ mod x86 {
             unsafe { _mm512_sqrt_ps(a) }
         }
         #[inline(always)]
+        unsafe fn clamp(a: __m512, limit: f32) -> __m512 {
+            // `min` and `max` return their second operand when either is NaN: `a` goes second.
+            // SAFETY: as above, the trait contract gives the target features.
+            unsafe {
+                let high = _mm512_min_ps(_mm512_set1_ps(limit), a);
+                _mm512_max_ps(_mm512_set1_ps(-limit), high)
+            }
+        }
+        #[inline(always)]
         unsafe fn flush_subnormal(a: __m512) -> __m512 {
             // SAFETY: as above, the trait contract gives the target features.
             unsafe {
@@ -349,6 +377,15 @@ mod x86 {
         unsafe fn sqrt(a: __m256) -> __m256 {
             // SAFETY: as above, the trait contract gives the target features.
             unsafe { _mm256_sqrt_ps(a) }
+        }
+        #[inline(always)]
+        unsafe fn clamp(a: __m256, limit: f32) -> __m256 {
+            // `min` and `max` return their second operand when either is NaN: `a` goes second.
+            // SAFETY: as above, the trait contract gives the target features.
+            unsafe {
+                let high = _mm256_min_ps(_mm256_set1_ps(limit), a);
+                _mm256_max_ps(_mm256_set1_ps(-limit), high)
+            }
         }
         #[inline(always)]
         unsafe fn load_bytes(p: *const u8) -> __m256 {
