@@ -8,17 +8,12 @@
 
 use std::error::Error;
 
-use netdsl::activation::Tanh;
-use netdsl::layers::SimpleRnn;
 use netdsl::optim::Adam;
 use netdsl::prelude::*;
 
-/// 28 steps of 28 features (784 inputs) into 64 units.
-type Rows = SimpleRnn<28, 28, 64, 784, Tanh>;
-
 network! {
-    /// A recurrent MNIST classifier.
-    pub struct MnistRnn<784 => Rows => Dense(10, softmax)>;
+    /// A recurrent MNIST classifier: each image is 28 steps of 28 pixels.
+    pub struct MnistRnn<(28, 28) => SimpleRNN(64) => Dense(10, softmax)>;
 }
 
 fn main() -> Result<(), Box<dyn Error>> {

@@ -49,6 +49,8 @@
 //!   a network defined with `network!` — in this invocation, another module or another crate —
 //!   or a type of yours implementing [`Layer`](layer::Layer) and
 //!   [`Initialize`](layer::Initialize). Its widths come from its type.
+//! - Image layers (`Conv2d`, pools, `Flatten`, `Reshape`, `Dropout`) and `SimpleRNN` are
+//!   described below, under image networks and sequences.
 //! - Attributes go to the struct: doc comments, `#[derive(Clone, Debug)]`.
 //!
 //! For `pub struct Mnist<784 => Dense(64, relu) => Dense(10, softmax)>;` the macro generates:
@@ -102,27 +104,30 @@
 //!
 //! ## Sequences
 //!
-//! A [`SimpleRnn`](layers::SimpleRnn) (Keras' `SimpleRNN`) reads a sample as `T` steps of `F`
-//! features, `x_t` at `t · F`, and outputs its last state. It has no keyword in `network!` yet:
-//! name its type, whose sizes its constructor checks (`IN = T · F`), and use it like any layer.
+//! An input written `(steps, features)` is a sequence, stored step after step (`x_t` at
+//! `t · features`), and `SimpleRNN(units[, activation][, bias = false])` reads it: Keras'
+//! `SimpleRNN` with `return_sequences=False`, `h_t = f(x_t · W_x + h_{t-1} · W_h + b)` from
+//! `h_0 = 0`, giving `h_T`, a vector of `units`. The activation defaults to `tanh`, as in Keras.
+//! A flat vector becomes a sequence through `Reshape(steps, features)`; `Flatten` and `Dropout`
+//! take sequences too, and a `Dense` right after one, or a `SimpleRNN` on anything else, does not
+//! compile.
 //!
 //! ```
-//! use netdsl::activation::Tanh;
-//! use netdsl::layers::SimpleRnn;
 //! use netdsl::prelude::*;
 //!
-//! /// An MNIST image row by row: 28 steps of 28 pixels into 64 units.
-//! type Rows = SimpleRnn<28, 28, 64, 784, Tanh>;
-//!
 //! network! {
-//!     pub struct MnistRnn<784 => Rows => Dense(10, softmax)>;
+//!     /// An MNIST image read row by row: 28 steps of 28 pixels into 64 units.
+//!     pub struct MnistRnn<(28, 28) => SimpleRNN(64) => Dense(10, softmax)>;
 //! }
 //!
 //! let model = MnistRnn::new(&mut StdRng::seed_from_u64(0));
 //! // Keras' count: kernel 28 × 64, recurrent kernel 64 × 64, bias 64; then the softmax layer.
 //! assert_eq!(model.parameter_count(), (28 * 64 + 64 * 64 + 64) + (64 * 10 + 10));
-//! assert!(model.summary().to_string().contains("rows_1 (SimpleRnn)"));
+//! assert!(model.summary().to_string().contains("simple_rnn_1 (SimpleRNN)"));
 //! ```
+//!
+//! The layer is [`SimpleRnn`](layers::SimpleRnn), which can also be named by type like any layer
+//! (`type Rows = SimpleRnn<28, 28, 64, 784, Tanh>;`, then `=> Rows =>`).
 //!
 //! ## Composing networks
 //!
@@ -317,6 +322,7 @@
 //! | a pool size of 0 | macro | ``` `MaxPool2d(0)`: the pool size must be at least 1, found 0``` | `shape/pool-size-zero` |
 //! | `Reshape` to another number of values | macro | ``` `Reshape(10, 10, 2)` (layer 2 of `Net`) on 100 values: expected 100 elements, found 10×10×2 = 200``` | `shape/reshape-element-count-differs-from-its-input` |
 //! | a size that ignores `valid` padding's flooring | macro | ``` `Reshape(14, 14, 8)` (layer 2 of `Net`) on a 13×13×8 image: expected 1352 elements, found 14×14×8 = 1568; `Conv2d(8, 3, relu, stride = 2)` (layer 1) gives 13×13×8: valid padding rounds (28 - 3) / 2 + 1 down to 13, as in Keras``` | `shape/valid-padding-floors-the-output-size` |
+//! | a `SimpleRNN` on a vector | macro | ``` `SimpleRNN(64)` (layer 1 of `Net`) needs a sequence, found 784 values; declare the network's input as `(steps, features)` or add `Reshape(steps, features)` before it``` | `shape/simple-rnn-needs-a-sequence` |
 //! | `Dense` right after an image | macro | ``` `Dense(10, softmax)` (layer 3 of `Net`) after a 12×12×6 image: add `Flatten` before it``` | `shape/dense-after-an-image-without-flatten` |
 //! | a `const` size of 0 | assertion | ``` `Dense(HIDDEN, relu)`: the number of units must be at least 1``` | `shape/const-size-zero` |
 //! | a `const` input width that differs | assertion | ``` `Dense(HIDDEN -> 10, softmax)` (layer 2 of `Net`) after a 64-wide layer: expected 64 inputs, found 100``` | `shape/const-size-mismatch` |
@@ -395,7 +401,9 @@ pub mod __private {
     pub use netcore::layer::{
         Initialize, Layer, Row, TensorVisitor, TensorVisitorMut, reinterpret, reinterpret_mut,
     };
-    pub use netcore::layers::{AvgPool2d, Conv2d, Dense, Dropout, Flatten, MaxPool2d, Reshape};
+    pub use netcore::layers::{
+        AvgPool2d, Conv2d, Dense, Dropout, Flatten, MaxPool2d, Reshape, SimpleRnn,
+    };
     pub use netcore::network::Network;
     pub use netcore::summary::{LayerSummary, Summary};
     pub use netcore::weights::{visit_prefixed, visit_prefixed_mut};

@@ -3,17 +3,12 @@
 
 use std::path::{Path, PathBuf};
 
-use netdsl::activation::Tanh;
-use netdsl::layers::SimpleRnn;
 use netdsl::optim::Adam;
 use netdsl::prelude::*;
 
-/// 28 steps of 28 features (784 inputs) into 64 units.
-type Rows = SimpleRnn<28, 28, 64, 784, Tanh>;
-
 network! {
-    /// Keras' `SimpleRNN(64)` then `Dense(10, "softmax")`.
-    struct MnistRnn<784 => Rows => Dense(10, softmax)>;
+    /// Keras' `Input((28, 28))`, `SimpleRNN(64)`, then `Dense(10, "softmax")`.
+    struct MnistRnn<(28, 28) => SimpleRNN(64) => Dense(10, softmax)>;
 }
 
 fn bundled() -> PathBuf {

@@ -7,7 +7,7 @@ use syn::{Attribute, Ident, LitInt, Path, Visibility};
 use crate::ast::{InputShape, LayerArg, LayerDef, LayerKindDef, NetworkDef, OptionValue, Size};
 use crate::errors::Errors;
 use crate::parse::{path_text, size_text};
-use crate::shape::{self, Image, Padding, Place, Shape};
+use crate::shape::{self, Image, Padding, Place, Sequence, Shape};
 
 /// A network whose layers are known to be well formed, with their shapes.
 pub struct Model {
@@ -72,6 +72,13 @@ pub enum LayerKind {
     Reshape,
     /// `Dropout(rate)`.
     Dropout { rate: f32 },
+    /// `SimpleRNN(units, ...)` over a sequence.
+    SimpleRnn {
+        input: Sequence,
+        units: usize,
+        activation: Activation,
+        bias: bool,
+    },
 }
 
 /// A width known as a literal, as a `const` item the macro cannot evaluate, or as the output of
@@ -156,6 +163,7 @@ const LAYER_KEYWORDS: &[&str] = &[
     "Flatten",
     "Reshape",
     "Dropout",
+    "SimpleRNN",
 ];
 
 /// Reports an activation keyword that is not one.
@@ -203,9 +211,7 @@ pub fn network(def: &NetworkDef) -> syn::Result<Model> {
             &mut errors,
         )
         .map(Shape::Flat),
-        InputShape::Image(dims) => {
-            shape::input_image(dims, &def.name, &mut errors).map(Shape::Image)
-        }
+        InputShape::Image(dims) => shape::input_shape(dims, &def.name, &mut errors),
     };
     let mut previous = input_shape.clone();
     let mut layers = Vec::with_capacity(def.layers.len());
@@ -275,6 +281,10 @@ fn field_name(kind: &LayerKind, layer: &LayerDef, counts: &mut Vec<(String, usiz
         (LayerKind::Named(path), _) | (LayerKind::Flatten, LayerKindDef::Named(path)) => {
             let last = &path.segments.last().expect("a path has a segment").ident;
             (snake_case(&last.to_string()), last.span())
+        }
+        // Keras names it `simple_rnn`, not `simple_r_n_n`.
+        (LayerKind::SimpleRnn { .. }, LayerKindDef::Call { keyword, .. }) => {
+            ("simple_rnn".to_owned(), keyword.span())
         }
         (_, LayerKindDef::Call { keyword, .. }) => {
             (snake_case(&keyword.to_string()), keyword.span())
@@ -351,8 +361,8 @@ fn layer_kind(
     match &layer.kind {
         LayerKindDef::Call { keyword, args } => match keyword.to_string().as_str() {
             "Dense" => {
-                if let Some(Shape::Image(image)) = input {
-                    shape::dense_after_image(*image, place, errors);
+                if let Some(shape @ (Shape::Image(_) | Shape::Sequence(_))) = input {
+                    shape::dense_after(shape, place, errors);
                 }
                 let (kind, units) = dense(layer, args, errors)?;
                 Some((kind, units.map(Shape::Flat)))
@@ -362,6 +372,7 @@ fn layer_kind(
             "AvgPool2d" => shape::pool(false, input, place, args, errors),
             "Reshape" => shape::reshape(input, place, args, errors),
             "Dropout" => shape::dropout(input, place, args, errors),
+            "SimpleRNN" => shape::simple_rnn(input, place, args, errors),
             other => {
                 errors.push_spanned(
                     keyword.span(),

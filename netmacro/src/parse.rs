@@ -95,15 +95,15 @@ fn shape(input: ParseStream, name: &Ident) -> syn::Result<(InputShape, Vec<Layer
         let dims = Punctuated::<LitInt, Token![,]>::parse_terminated.parse2(group.stream()).map_err(|_| {
             syn::Error::new(
                 group.span(),
-                format_args!("expected the image shape of `{name}` as `(height, width, channels)`, e.g. `(28, 28, 1)`"),
+                format_args!("expected the input shape of `{name}` as `(height, width, channels)` or `(steps, features)`, e.g. `(28, 28, 1)`"),
             )
         })?;
         let dims: Vec<LitInt> = dims.into_iter().collect();
-        if dims.len() != 3 {
+        if dims.len() != 2 && dims.len() != 3 {
             return Err(syn::Error::new(
                 group.span(),
                 format_args!(
-                    "expected the image shape of `{name}` as `(height, width, channels)`, found {} dimension(s)",
+                    "expected the input shape of `{name}` as `(height, width, channels)` or `(steps, features)`, found {} dimension(s)",
                     dims.len()
                 ),
             ));
@@ -112,7 +112,7 @@ fn shape(input: ParseStream, name: &Ident) -> syn::Result<(InputShape, Vec<Layer
     } else {
         InputShape::Flat(input.parse::<Size>().map_err(|_| {
             input.error(format_args!(
-                "expected the input size of `{name}` (an integer, a `const` or `(height, width, channels)`), e.g. {EXAMPLE}"
+                "expected the input size of `{name}` (an integer, a `const`, `(height, width, channels)` or `(steps, features)`), e.g. {EXAMPLE}"
             ))
         })?)
     };

@@ -8,11 +8,25 @@ use crate::ast::{LayerArg, LayerDef, OptionValue, Size};
 use crate::check::{Activation, Layer, LayerKind, Width, layer_place};
 use crate::errors::Errors;
 
-/// What flows between two layers: a flat vector, or a channels-last image.
+/// What flows between two layers: a flat vector, a channels-last image, or a sequence.
 #[derive(Clone)]
 pub enum Shape {
     Flat(Width),
     Image(Image),
+    Sequence(Sequence),
+}
+
+/// A sequence of `steps` steps of `features` values each, stored step after step.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Sequence {
+    pub steps: usize,
+    pub features: usize,
+}
+
+impl Sequence {
+    pub fn len(self) -> usize {
+        self.steps * self.features
+    }
 }
 
 /// A channels-last image, `height × width × channels`, stored row by row with the channels of
@@ -40,6 +54,7 @@ impl Shape {
         match self {
             Shape::Flat(width) => width.clone(),
             Shape::Image(image) => Width::Literal(image.len(), Span::call_site()),
+            Shape::Sequence(sequence) => Width::Literal(sequence.len(), Span::call_site()),
         }
     }
 
@@ -48,6 +63,9 @@ impl Shape {
         match self {
             Shape::Flat(width) => format!("{} values", width.text()),
             Shape::Image(image) => format!("{} {} image", article(image.height), image.text()),
+            Shape::Sequence(Sequence { steps, features }) => {
+                format!("a sequence of {steps} steps of {features} features")
+            }
         }
     }
 }
@@ -72,29 +90,30 @@ pub enum Padding {
     Same,
 }
 
-/// The literal `(height, width, channels)` of an input image.
-pub fn input_image(dims: &[LitInt], network: &Ident, errors: &mut Errors) -> Option<Image> {
-    let mut values = [0; 3];
-    let mut ok = true;
-    for (value, lit) in values.iter_mut().zip(dims) {
+/// The literal shape of an input: `(height, width, channels)`, an image, or
+/// `(steps, features)`, a sequence.
+pub fn input_shape(dims: &[LitInt], network: &Ident, errors: &mut Errors) -> Option<Shape> {
+    let mut values = Vec::with_capacity(dims.len());
+    for lit in dims {
         match lit.base10_parse::<usize>() {
-            Ok(0) | Err(_) => {
-                errors.push_spanned(
-                    lit.span(),
-                    format_args!(
-                        "the image shape of `{network}` needs sizes of at least 1, found `{lit}`"
-                    ),
-                );
-                ok = false;
-            }
-            Ok(n) => *value = n,
+            Ok(0) | Err(_) => errors.push_spanned(
+                lit.span(),
+                format_args!(
+                    "the input shape of `{network}` needs sizes of at least 1, found `{lit}`"
+                ),
+            ),
+            Ok(n) => values.push(n),
         }
     }
-    ok.then_some(Image {
-        height: values[0],
-        width: values[1],
-        channels: values[2],
-    })
+    match values[..] {
+        [height, width, channels] => Some(Shape::Image(Image {
+            height,
+            width,
+            channels,
+        })),
+        [steps, features] => Some(Shape::Sequence(Sequence { steps, features })),
+        _ => None,
+    }
 }
 
 /// Context for messages about one layer.
@@ -173,6 +192,13 @@ fn needs_image(input: Option<&Shape>, place: &Place, errors: &mut Errors) -> Opt
                     place.name(),
                     width.text()
                 ),
+            ));
+            None
+        }
+        Shape::Sequence(_) => {
+            errors.push(syn::Error::new_spanned(
+                &place.layer.tokens,
+                format_args!("{} needs an image, found {}", place.name(), input?.text()),
             ));
             None
         }
@@ -426,11 +452,11 @@ pub fn reshape(
             }
         })
         .collect();
-    if dims.len() != 1 && dims.len() != 3 {
+    if !(1..=3).contains(&dims.len()) {
         errors.push(syn::Error::new_spanned(
             &place.layer.tokens,
             format_args!(
-                "`{}` takes one size or `(height, width, channels)`, e.g. `Reshape(28, 28, 1)`",
+                "`{}` takes one size, `(steps, features)` or `(height, width, channels)`, e.g. `Reshape(28, 28, 1)`",
                 place.layer.text
             ),
         ));
@@ -454,6 +480,7 @@ pub fn reshape(
     if given != count {
         let found = match dims[..] {
             [h, w, c] => format!("{h}×{w}×{c} = {count}"),
+            [t, f] => format!("{t}×{f} = {count}"),
             _ => count.to_string(),
         };
         errors.push(syn::Error::new_spanned(
@@ -473,6 +500,7 @@ pub fn reshape(
             width: w,
             channels: c,
         }),
+        [steps, features] => Shape::Sequence(Sequence { steps, features }),
         _ => Shape::Flat(Width::Literal(count, Span::call_site())),
     };
     Some((LayerKind::Reshape, Some(output)))
@@ -556,16 +584,92 @@ pub fn dropout(
     Some((LayerKind::Dropout { rate }, input.cloned()))
 }
 
-/// The error for a `Dense` right after an image.
-pub fn dense_after_image(image: Image, place: &Place, errors: &mut Errors) {
+/// The error for a `Dense` right after an image or a sequence.
+pub fn dense_after(shape: &Shape, place: &Place, errors: &mut Errors) {
     errors.push(syn::Error::new_spanned(
         &place.layer.tokens,
         format_args!(
             "{} after {}: add `Flatten` before it (`Dense` takes a vector of values)",
             place.name(),
-            Shape::Image(image).text()
+            shape.text()
         ),
     ));
+}
+
+/// `SimpleRNN(units[, activation][, bias = b])` over a sequence, as Keras' `SimpleRNN` with
+/// `return_sequences=False`: a vector of `units` values. The activation defaults to `tanh`.
+pub fn simple_rnn(
+    input: Option<&Shape>,
+    place: &Place,
+    args: &[LayerArg],
+    errors: &mut Errors,
+) -> Option<(LayerKind, Option<Shape>)> {
+    let text = &place.layer.text;
+    let (positional, named) = split_args(args);
+    let units = match positional.first() {
+        Some(LayerArg::Positional(size)) => literal(size, "the number of units", place, errors),
+        _ => {
+            errors.push(syn::Error::new_spanned(
+                &place.layer.tokens,
+                format_args!("`{text}` needs a number of units, e.g. `SimpleRNN(64)`"),
+            ));
+            return None;
+        }
+    };
+    let mut activation = Activation::Tanh;
+    match positional.get(1) {
+        None => {}
+        Some(LayerArg::Positional(size)) => match size
+            .as_ident()
+            .and_then(|i| Activation::from_keyword(&i.to_string()))
+        {
+            Some(found) => activation = found,
+            None => crate::check::unknown_activation(size, errors),
+        },
+        Some(_) => errors.push(syn::Error::new_spanned(
+            &place.layer.tokens,
+            format_args!("`{text}`: unexpected argument"),
+        )),
+    }
+    if positional.len() > 2 {
+        errors.push(syn::Error::new_spanned(
+            &place.layer.tokens,
+            format_args!("`{text}` takes units, an activation and a `bias` option"),
+        ));
+    }
+    let mut bias = true;
+    for (name, value) in named {
+        match (name.to_string().as_str(), value) {
+            ("bias", OptionValue::Bool(lit)) => bias = lit.value,
+            ("bias", other) => errors.push_spanned(other.span(), "`bias` takes `true` or `false`"),
+            _ => unknown_option(name, "SimpleRNN", "`bias`", errors),
+        }
+    }
+    let sequence = match input? {
+        Shape::Sequence(sequence) => *sequence,
+        other => {
+            errors.push(syn::Error::new_spanned(
+                &place.layer.tokens,
+                format_args!(
+                    "{} needs a sequence, found {}; declare the network's input as `(steps, features)` or add `Reshape(steps, features)` before it",
+                    place.name(),
+                    other.text()
+                ),
+            ));
+            return None;
+        }
+    };
+    let units = units?;
+    let kind = LayerKind::SimpleRnn {
+        input: sequence,
+        units,
+        activation,
+        bias,
+    };
+    Some((
+        kind,
+        Some(Shape::Flat(Width::Literal(units, Span::call_site()))),
+    ))
 }
 
 #[cfg(test)]

@@ -411,3 +411,48 @@ fn sizes_that_valid_padding_rounds_down_are_explained() {
         ],
     );
 }
+
+#[test]
+fn a_simple_rnn_reads_a_sequence_input_or_a_reshaped_vector() {
+    let out = expand(quote! {
+        struct Rows<(28, 28) => SimpleRNN(64) => Dense(10, softmax)>;
+        struct Reshaped<784 => Reshape(28, 28) => Dropout(0.25) => SimpleRNN(32, relu, bias = false) => Dense(10, softmax)>;
+    });
+    assert_contains(
+        &out,
+        &[
+            // Keras' defaults: tanh, a bias; its name, `simple_rnn`.
+            "pub simple_rnn_1: ::netdsl::__private::SimpleRnn<28, 28, 64, 784, ::netdsl::__private::Tanh>,",
+            "pub dense_1: ::netdsl::__private::Dense<64, 10, ::netdsl::__private::Softmax>,",
+            "type In = [f32; 784];",
+            "simple_rnn_1: <::netdsl::__private::SimpleRnn<28, 28, 64, 784, ::netdsl::__private::Tanh>>::keras_default(rng, true),",
+            "output_shape: ::netdsl::__private::vec![64],",
+            "pub reshape_1: ::netdsl::__private::Reshape<784>,",
+            "output_shape: ::netdsl::__private::vec![28, 28],",
+            "pub simple_rnn_1: ::netdsl::__private::SimpleRnn<28, 28, 32, 784, ::netdsl::__private::Relu>,",
+            "keras_default(rng, false)",
+        ],
+    );
+}
+
+#[test]
+fn sequence_layers_that_do_not_fit_are_errors() {
+    let out = expand(quote! {
+        struct Net<(28, 28) => Dense(10)>;
+        struct Flat<784 => SimpleRNN(64)>;
+        struct Pooled<(28, 28) => MaxPool2d(2)>;
+        struct Bad<784 => Reshape(27, 28) => SimpleRNN(0, sigmoud, stride = 2)>;
+    });
+    assert_contains(
+        &out,
+        &[
+            "`Dense(10)` (layer 1 of `Net`) after a sequence of 28 steps of 28 features: add `Flatten` before it (`Dense` takes a vector of values)",
+            "`SimpleRNN(64)` (layer 1 of `Flat`) needs a sequence, found 784 values; declare the network's input as `(steps, features)` or add `Reshape(steps, features)` before it",
+            "`MaxPool2d(2)` (layer 1 of `Pooled`) needs an image, found a sequence of 28 steps of 28 features",
+            "`Reshape(27, 28)` (layer 1 of `Bad`) on 784 values: expected 784 elements, found 27×28 = 756",
+            "`SimpleRNN(0, sigmoud, stride = 2)`: the number of units must be at least 1, found 0",
+            "unknown activation `sigmoud`",
+            "unknown option `stride` of `SimpleRNN`; expected `bias`",
+        ],
+    );
+}

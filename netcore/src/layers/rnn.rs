@@ -182,7 +182,7 @@ impl<const T: usize, const F: usize, const U: usize, const IN: usize, A: Activat
     type Grads = SimpleRnnGrads;
     type Cache<const B: usize> = SimpleRnnTape;
 
-    const KIND: &'static str = "SimpleRnn";
+    const KIND: &'static str = "SimpleRNN";
 
     fn new_cache<const B: usize>(&self) -> SimpleRnnTape {
         let zeros = |n: usize| vec![0.0; n].into_boxed_slice();

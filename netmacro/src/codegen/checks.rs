@@ -42,12 +42,13 @@ pub fn generate(model: &Model) -> TokenStream {
                 declared_input: None,
                 ..
             } => None,
-            // The macro computed every image shape itself.
+            // The macro computed every image and sequence shape itself.
             LayerKind::Conv2d { .. }
             | LayerKind::Pool { .. }
             | LayerKind::Flatten
             | LayerKind::Reshape
-            | LayerKind::Dropout { .. } => None,
+            | LayerKind::Dropout { .. }
+            | LayerKind::SimpleRnn { .. } => None,
         };
         if let Some((span, found)) = found {
             checks.extend(input_width(model, layer, span, found));

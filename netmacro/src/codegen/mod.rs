@@ -169,6 +169,16 @@ impl Layer {
                 .map(lit);
                 quote!(#p::#kind<#h, #w, #c, #size, #s, #oh, #ow, #n_in, #n_out>)
             }
+            LayerKind::SimpleRnn {
+                input,
+                units,
+                activation,
+                ..
+            } => {
+                let activation = format_ident!("{}", activation.type_name());
+                let [t, f, u, n_in] = [input.steps, input.features, *units, input.len()].map(lit);
+                quote!(#p::SimpleRnn<#t, #f, #u, #n_in, #p::#activation>)
+            }
             LayerKind::Flatten | LayerKind::Reshape | LayerKind::Dropout { .. } => {
                 let kind = match self.kind {
                     LayerKind::Flatten => format_ident!("Flatten"),
@@ -186,6 +196,9 @@ impl Layer {
         match &self.output_shape {
             crate::shape::Shape::Flat(_) => vec![self.output.value()],
             crate::shape::Shape::Image(image) => [image.height, image.width, image.channels]
+                .map(|n| Literal::usize_unsuffixed(n).into_token_stream())
+                .to_vec(),
+            crate::shape::Shape::Sequence(sequence) => [sequence.steps, sequence.features]
                 .map(|n| Literal::usize_unsuffixed(n).into_token_stream())
                 .to_vec(),
         }
@@ -265,6 +278,9 @@ impl Layer {
             }
             LayerKind::Dropout { rate } => {
                 quote_spanned!(self.span()=> <#ty>::new(#rate, #p::Rng::next_u64(rng)))
+            }
+            LayerKind::SimpleRnn { bias, .. } => {
+                quote_spanned!(self.span()=> <#ty>::keras_default(rng, #bias))
             }
         }
     }
