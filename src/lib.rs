@@ -108,8 +108,10 @@
 //! `t · features`), and `SimpleRNN(units[, activation][, bias = false])` reads it: Keras'
 //! `SimpleRNN` with `return_sequences=False`, `h_t = f(x_t · W_x + h_{t-1} · W_h + b)` from
 //! `h_0 = 0`, giving `h_T`, a vector of `units`. The activation defaults to `tanh`, as in Keras.
-//! A flat vector becomes a sequence through `Reshape(steps, features)`; `Flatten` and `Dropout`
-//! take sequences too, and a `Dense` right after one, or a `SimpleRNN` on anything else, does not
+//! `LSTM(units[, bias = false])` is Keras' `LSTM` with its default activations (sigmoid gates,
+//! tanh cell), its gate order and its forget-gate bias of 1 ([`Lstm`](layers::Lstm)). A flat
+//! vector becomes a sequence through `Reshape(steps, features)`; `Flatten` and `Dropout` take
+//! sequences too, and a `Dense` right after one, or a recurrent layer on anything else, does not
 //! compile.
 //!
 //! ```
@@ -402,7 +404,7 @@ pub mod __private {
         Initialize, Layer, Row, TensorVisitor, TensorVisitorMut, reinterpret, reinterpret_mut,
     };
     pub use netcore::layers::{
-        AvgPool2d, Conv2d, Dense, Dropout, Flatten, MaxPool2d, Reshape, SimpleRnn,
+        AvgPool2d, Conv2d, Dense, Dropout, Flatten, Lstm, MaxPool2d, Reshape, SimpleRnn,
     };
     pub use netcore::network::Network;
     pub use netcore::summary::{LayerSummary, Summary};

@@ -110,6 +110,10 @@ network! {
     #[derive(Clone)]
     struct Recurrent<12 => Steps => Dense(2, softmax)>;
 
+    /// An LSTM over 4 steps of 3 features, reshaped from a vector by the macro.
+    #[derive(Clone)]
+    struct LongShort<12 => Reshape(4, 3) => LSTM(3) => Dense(2, softmax)>;
+
     /// Average pooling with overlapping windows, a strided convolution and a reshape.
     #[derive(Clone)]
     struct StrideAvgReshape<(7, 7, 2)
@@ -318,6 +322,19 @@ type Steps = netdsl::layers::SimpleRnn<4, 3, 5, 12, netdsl::activation::Sigmoid>
 fn a_recurrent_layer_matches_finite_differences() {
     let t = [[0.0, 1.0], [1.0, 0.0], [0.0, 1.0]];
     let net = Recurrent::new(&mut rng());
+    check_on(
+        net,
+        CategoricalCrossentropy,
+        &images::<12>(),
+        t,
+        Kinks::None,
+    );
+}
+
+#[test]
+fn an_lstm_matches_finite_differences() {
+    let t = [[0.0, 1.0], [1.0, 0.0], [0.0, 1.0]];
+    let net = LongShort::new(&mut rng());
     check_on(
         net,
         CategoricalCrossentropy,

@@ -29,6 +29,9 @@ network! {
 
     /// A recurrent layer reading the same images as 16 steps of 32 values.
     struct Sequences<512 => Steps => Dense(4, softmax)>;
+
+    /// An LSTM over the same steps, reshaped by the macro.
+    struct LongShort<512 => Reshape(16, 32) => LSTM(8) => Dense(4, softmax)>;
 }
 
 /// 16 steps of 32 features into 8 tanh units.
@@ -135,8 +138,20 @@ fn training_and_evaluating_through_every_image_layer_allocate_nothing_after_setu
 
 #[test]
 fn a_recurrent_layer_trains_evaluates_and_predicts_without_allocating() {
+    recurrent_network_allocates_nothing(Sequences::new(&mut StdRng::seed_from_u64(1)));
+}
+
+#[test]
+fn an_lstm_trains_evaluates_and_predicts_without_allocating() {
+    recurrent_network_allocates_nothing(LongShort::new(&mut StdRng::seed_from_u64(1)));
+}
+
+fn recurrent_network_allocates_nothing<N>(mut model: N)
+where
+    N: Network<In = [f32; 512], Out = [f32; 4]>,
+    CategoricalCrossentropy: Loss<N::Activation>,
+{
     let data = images();
-    let mut model = Sequences::new(&mut StdRng::seed_from_u64(1));
     let mut trainer =
         Trainer::<_, _, _, BATCH>::new(&model, Adam::default(), CategoricalCrossentropy);
     let mut rng = StdRng::seed_from_u64(2);

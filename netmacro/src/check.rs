@@ -79,6 +79,12 @@ pub enum LayerKind {
         activation: Activation,
         bias: bool,
     },
+    /// `LSTM(units, ...)` over a sequence.
+    Lstm {
+        input: Sequence,
+        units: usize,
+        bias: bool,
+    },
 }
 
 /// A width known as a literal, as a `const` item the macro cannot evaluate, or as the output of
@@ -164,6 +170,7 @@ const LAYER_KEYWORDS: &[&str] = &[
     "Reshape",
     "Dropout",
     "SimpleRNN",
+    "LSTM",
 ];
 
 /// Reports an activation keyword that is not one.
@@ -282,9 +289,12 @@ fn field_name(kind: &LayerKind, layer: &LayerDef, counts: &mut Vec<(String, usiz
             let last = &path.segments.last().expect("a path has a segment").ident;
             (snake_case(&last.to_string()), last.span())
         }
-        // Keras names it `simple_rnn`, not `simple_r_n_n`.
+        // Keras names them `simple_rnn` and `lstm`, not `simple_r_n_n` and `l_s_t_m`.
         (LayerKind::SimpleRnn { .. }, LayerKindDef::Call { keyword, .. }) => {
             ("simple_rnn".to_owned(), keyword.span())
+        }
+        (LayerKind::Lstm { .. }, LayerKindDef::Call { keyword, .. }) => {
+            ("lstm".to_owned(), keyword.span())
         }
         (_, LayerKindDef::Call { keyword, .. }) => {
             (snake_case(&keyword.to_string()), keyword.span())
@@ -373,6 +383,7 @@ fn layer_kind(
             "Reshape" => shape::reshape(input, place, args, errors),
             "Dropout" => shape::dropout(input, place, args, errors),
             "SimpleRNN" => shape::simple_rnn(input, place, args, errors),
+            "LSTM" => shape::lstm(input, place, args, errors),
             other => {
                 errors.push_spanned(
                     keyword.span(),

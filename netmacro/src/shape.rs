@@ -604,26 +604,65 @@ pub fn simple_rnn(
     args: &[LayerArg],
     errors: &mut Errors,
 ) -> Option<(LayerKind, Option<Shape>)> {
+    let (input, units, activation, bias) = recurrent(input, place, args, true, errors)?;
+    let kind = LayerKind::SimpleRnn {
+        input,
+        units,
+        activation: activation.unwrap_or(Activation::Tanh),
+        bias,
+    };
+    Some((
+        kind,
+        Some(Shape::Flat(Width::Literal(units, Span::call_site()))),
+    ))
+}
+
+/// `LSTM(units[, bias = b])` over a sequence, as Keras' `LSTM` with its default activations and
+/// `return_sequences=False`: a vector of `units` values.
+pub fn lstm(
+    input: Option<&Shape>,
+    place: &Place,
+    args: &[LayerArg],
+    errors: &mut Errors,
+) -> Option<(LayerKind, Option<Shape>)> {
+    let (input, units, _, bias) = recurrent(input, place, args, false, errors)?;
+    let kind = LayerKind::Lstm { input, units, bias };
+    Some((
+        kind,
+        Some(Shape::Flat(Width::Literal(units, Span::call_site()))),
+    ))
+}
+
+/// A recurrent layer's input sequence, units, activation (when `with_activation`, if given)
+/// and bias, or `None` after pushing what is wrong.
+fn recurrent(
+    input: Option<&Shape>,
+    place: &Place,
+    args: &[LayerArg],
+    with_activation: bool,
+    errors: &mut Errors,
+) -> Option<(Sequence, usize, Option<Activation>, bool)> {
     let text = &place.layer.text;
+    let keyword = text.split('(').next().unwrap_or(text);
     let (positional, named) = split_args(args);
     let units = match positional.first() {
         Some(LayerArg::Positional(size)) => literal(size, "the number of units", place, errors),
         _ => {
             errors.push(syn::Error::new_spanned(
                 &place.layer.tokens,
-                format_args!("`{text}` needs a number of units, e.g. `SimpleRNN(64)`"),
+                format_args!("`{text}` needs a number of units, e.g. `{keyword}(64)`"),
             ));
             return None;
         }
     };
-    let mut activation = Activation::Tanh;
+    let mut activation = None;
     match positional.get(1) {
         None => {}
-        Some(LayerArg::Positional(size)) => match size
+        Some(LayerArg::Positional(size)) if with_activation => match size
             .as_ident()
             .and_then(|i| Activation::from_keyword(&i.to_string()))
         {
-            Some(found) => activation = found,
+            Some(found) => activation = Some(found),
             None => crate::check::unknown_activation(size, errors),
         },
         Some(_) => errors.push(syn::Error::new_spanned(
@@ -631,10 +670,16 @@ pub fn simple_rnn(
             format_args!("`{text}`: unexpected argument"),
         )),
     }
-    if positional.len() > 2 {
+    let most = if with_activation { 2 } else { 1 };
+    if positional.len() > most {
+        let takes = if with_activation {
+            "units, an activation and a `bias` option"
+        } else {
+            "units and a `bias` option"
+        };
         errors.push(syn::Error::new_spanned(
             &place.layer.tokens,
-            format_args!("`{text}` takes units, an activation and a `bias` option"),
+            format_args!("`{text}` takes {takes}"),
         ));
     }
     let mut bias = true;
@@ -642,7 +687,7 @@ pub fn simple_rnn(
         match (name.to_string().as_str(), value) {
             ("bias", OptionValue::Bool(lit)) => bias = lit.value,
             ("bias", other) => errors.push_spanned(other.span(), "`bias` takes `true` or `false`"),
-            _ => unknown_option(name, "SimpleRNN", "`bias`", errors),
+            _ => unknown_option(name, keyword, "`bias`", errors),
         }
     }
     let sequence = match input? {
@@ -659,17 +704,7 @@ pub fn simple_rnn(
             return None;
         }
     };
-    let units = units?;
-    let kind = LayerKind::SimpleRnn {
-        input: sequence,
-        units,
-        activation,
-        bias,
-    };
-    Some((
-        kind,
-        Some(Shape::Flat(Width::Literal(units, Span::call_site()))),
-    ))
+    Some((sequence, units?, activation, bias))
 }
 
 #[cfg(test)]

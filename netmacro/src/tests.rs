@@ -456,3 +456,21 @@ fn sequence_layers_that_do_not_fit_are_errors() {
         ],
     );
 }
+
+#[test]
+fn an_lstm_reads_a_sequence_with_keras_defaults() {
+    let out = expand(quote! {
+        struct Rows<(28, 28) => LSTM(64) => Dense(10, softmax)>;
+        struct Bad<784 => LSTM(64, tanh)>;
+    });
+    assert_contains(
+        &out,
+        &[
+            "pub lstm_1: ::netdsl::__private::Lstm<28, 28, 64, 784>,",
+            "lstm_1: <::netdsl::__private::Lstm<28, 28, 64, 784>>::keras_default(rng, true),",
+            "pub dense_1: ::netdsl::__private::Dense<64, 10, ::netdsl::__private::Softmax>,",
+            "`LSTM(64, tanh)`: unexpected argument",
+            "`LSTM(64, tanh)` (layer 1 of `Bad`) needs a sequence, found 784 values",
+        ],
+    );
+}

@@ -19,7 +19,9 @@ mod simd;
 pub(crate) mod updates;
 
 pub use accumulate::{add_windows, column_sums};
-pub use elementwise::{axpy, axpy_with, scale_bytes, scale_bytes_with, tanh, tanh_with};
+pub use elementwise::{
+    axpy, axpy_with, scale_bytes, scale_bytes_with, sigmoid, sigmoid_with, tanh, tanh_with,
+};
 pub use isa::Isa;
 pub use peak::peak_flops;
 pub use plane::Plane;

@@ -5,6 +5,7 @@ mod dense;
 mod dropout;
 #[cfg(test)]
 mod gradcheck;
+mod lstm;
 mod pool;
 mod reshape;
 mod rnn;
@@ -12,6 +13,7 @@ mod rnn;
 pub use conv2d::{Conv2d, Conv2dGrads, Conv2dTape};
 pub use dense::{Dense, DenseGrads};
 pub use dropout::{Dropout, DropoutCache};
+pub use lstm::{Lstm, LstmGrads, LstmTape};
 pub use pool::{AvgPool2d, MaxPool2d};
 pub use reshape::{Flatten, Reshape};
 pub use rnn::{SimpleRnn, SimpleRnnGrads, SimpleRnnTape};

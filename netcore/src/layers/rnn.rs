@@ -105,7 +105,7 @@ impl<const T: usize, const F: usize, const U: usize, const IN: usize, A> SimpleR
         let kernel = (0..F * U)
             .map(|_| rng.random_range(-limit..limit))
             .collect();
-        Self::from_parameters(kernel, orthogonal(U, rng), bias.then(|| vec![0.0; U]))
+        Self::from_parameters(kernel, orthogonal(U, U, rng), bias.then(|| vec![0.0; U]))
     }
 
     /// A layer with the given `W_x` (`F × U`, row-major), `W_h` (`U × U`) and optional bias.
@@ -154,23 +154,25 @@ impl<const T: usize, const F: usize, const U: usize, const IN: usize, A> SimpleR
     }
 }
 
-/// A random `n × n` orthogonal matrix, row-major: Gram–Schmidt on uniform rows, as Keras'
-/// `Orthogonal` initialiser does with a QR decomposition.
-fn orthogonal<R: Rng + ?Sized>(n: usize, rng: &mut R) -> Vec<f32> {
-    let mut rows: Vec<Vec<f64>> = Vec::with_capacity(n);
-    while rows.len() < n {
-        let mut v: Vec<f64> = (0..n).map(|_| rng.random_range(-1.0..1.0)).collect();
-        for r in &rows {
+/// A random `rows × cols` matrix with orthonormal rows (`rows <= cols`), row-major:
+/// Gram–Schmidt on uniform rows, as Keras' `Orthogonal` initialiser does with a QR
+/// decomposition. Square, it is orthogonal.
+pub(super) fn orthogonal<R: Rng + ?Sized>(rows: usize, cols: usize, rng: &mut R) -> Vec<f32> {
+    assert!(rows <= cols, "orthonormal rows need rows <= cols");
+    let mut basis: Vec<Vec<f64>> = Vec::with_capacity(rows);
+    while basis.len() < rows {
+        let mut v: Vec<f64> = (0..cols).map(|_| rng.random_range(-1.0..1.0)).collect();
+        for r in &basis {
             let dot: f64 = v.iter().zip(r).map(|(a, b)| a * b).sum();
             v.iter_mut().zip(r).for_each(|(a, b)| *a -= dot * b);
         }
         let norm = v.iter().map(|a| a * a).sum::<f64>().sqrt();
         // A draw (almost) in the span of the rows so far is drawn again.
         if norm > 1e-6 {
-            rows.push(v.into_iter().map(|a| a / norm).collect());
+            basis.push(v.into_iter().map(|a| a / norm).collect());
         }
     }
-    rows.into_iter().flatten().map(|a| a as f32).collect()
+    basis.into_iter().flatten().map(|a| a as f32).collect()
 }
 
 impl<const T: usize, const F: usize, const U: usize, const IN: usize, A: Activation> Layer

@@ -48,7 +48,8 @@ pub fn generate(model: &Model) -> TokenStream {
             | LayerKind::Flatten
             | LayerKind::Reshape
             | LayerKind::Dropout { .. }
-            | LayerKind::SimpleRnn { .. } => None,
+            | LayerKind::SimpleRnn { .. }
+            | LayerKind::Lstm { .. } => None,
         };
         if let Some((span, found)) = found {
             checks.extend(input_width(model, layer, span, found));

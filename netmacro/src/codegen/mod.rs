@@ -179,6 +179,10 @@ impl Layer {
                 let [t, f, u, n_in] = [input.steps, input.features, *units, input.len()].map(lit);
                 quote!(#p::SimpleRnn<#t, #f, #u, #n_in, #p::#activation>)
             }
+            LayerKind::Lstm { input, units, .. } => {
+                let [t, f, u, n_in] = [input.steps, input.features, *units, input.len()].map(lit);
+                quote!(#p::Lstm<#t, #f, #u, #n_in>)
+            }
             LayerKind::Flatten | LayerKind::Reshape | LayerKind::Dropout { .. } => {
                 let kind = match self.kind {
                     LayerKind::Flatten => format_ident!("Flatten"),
@@ -279,7 +283,7 @@ impl Layer {
             LayerKind::Dropout { rate } => {
                 quote_spanned!(self.span()=> <#ty>::new(#rate, #p::Rng::next_u64(rng)))
             }
-            LayerKind::SimpleRnn { bias, .. } => {
+            LayerKind::SimpleRnn { bias, .. } | LayerKind::Lstm { bias, .. } => {
                 quote_spanned!(self.span()=> <#ty>::keras_default(rng, #bias))
             }
         }

@@ -1,0 +1,634 @@
+//! Long short-term memory: Keras' `LSTM`.
+
+use core::fmt;
+
+use rand::{Rng, RngExt};
+
+use super::rnn::orthogonal;
+use crate::activation::{Elementwise, Linear, Tanh};
+use crate::kernels::{self, Isa, Product};
+use crate::layer::{Initialize, Layer, TensorVisitor, TensorVisitorMut};
+
+/// An LSTM layer over sequences of `T` steps of `F` features, with `U` units (Keras'
+/// `LSTM(U)` with `return_sequences=False`): from `h_0 = c_0 = 0`, each step computes
+/// `z = x_t · W_x + h_{t-1} · W_h + b`, cut into the gates `i = σ(z_i)`, `f = σ(z_f)`,
+/// `g = tanh(z_g)`, `o = σ(z_o)`, then `c_t = f ⊙ c_{t-1} + i ⊙ g` and `h_t = o ⊙ tanh(c_t)`;
+/// the output is `h_T`.
+///
+/// A sample is its steps one after the other, `IN = T · F` values with `x_t` at `t · F`. The
+/// gates are in Keras' order, `i, f, g, o`, each `U` columns of `W_x` (`F × 4U`, Keras'
+/// `kernel`), `W_h` (`U × 4U`, its `recurrent_kernel`) and `b` (`4U`), so weights load from and
+/// save to Keras' layout. As in [`super::SimpleRnn`], `W_x` and `W_h` are stored one above the
+/// other and each step is one product of the batch's `[x_t | h_{t-1}]` rows; backpropagation
+/// through time keeps every step's rows, gates and cell states in the cache, and the weight
+/// gradient is one product over all of them. New layers draw `W_x` Glorot-uniform and `W_h`
+/// with orthonormal rows, with a zero bias but for the forget gate's, 1 (Keras'
+/// `unit_forget_bias`).
+///
+/// The output `h_T` is not an activation of a pre-activation, so the layer's
+/// [`Layer::Activation`] is [`Linear`]: its backward pass takes `dL/dh_T`.
+///
+/// ```
+/// use netcore::layer::Layer;
+/// use netcore::layers::Lstm;
+///
+/// // One feature, one unit, one step, every weight 0 and every bias 0: each gate is σ(0) = ½
+/// // (and g = tanh 0 = 0), so c = 0 and h = 0.
+/// let lstm = Lstm::<1, 1, 1, 1>::from_parameters(vec![0.0; 4], vec![0.0; 4], Some(vec![0.0; 4]));
+/// let mut y = [[9.0]];
+/// lstm.forward(&[[1.0]], &mut y, &mut lstm.new_cache::<1>());
+/// assert_eq!(y, [[0.0]]);
+/// ```
+pub struct Lstm<const T: usize, const F: usize, const U: usize, const IN: usize> {
+    /// `[W_x; W_h]`: `F + U` rows of `4U`, gates `i, f, g, o`.
+    weights: Box<[f32]>,
+    /// `4U` values.
+    bias: Option<Box<[f32]>>,
+}
+
+/// Parameter gradients of an [`Lstm`], laid out like its parameters.
+pub struct LstmGrads {
+    weights: Box<[f32]>,
+    bias: Option<Box<[f32]>>,
+}
+
+impl LstmGrads {
+    /// `dL/dW_x` then `dL/dW_h`, `(F + U) × 4U` values.
+    pub fn weights(&self) -> &[f32] {
+        &self.weights
+    }
+
+    /// `dL/db`, if the layer has a bias.
+    pub fn bias(&self) -> Option<&[f32]> {
+        self.bias.as_deref()
+    }
+}
+
+/// What an [`Lstm`] keeps between the passes of a batch, and its backward pass's scratch
+/// space: allocated once by [`Layer::new_cache`].
+pub struct LstmTape {
+    /// Row `(b, t)`: `[x_t | h_{t-1}]` of sample `b`, `F + U` values.
+    steps: Box<[f32]>,
+    /// Row `(b, t)`: the gates `i, f, g, o` after their activations, `4U` values.
+    gates: Box<[f32]>,
+    /// Row `(b, t)`: `c_{t-1}` then, at `(b, t + 1)`, `c_t`: `T + 1` rows of `U` per sample.
+    cells: Box<[f32]>,
+    /// Row `(b, t)`: `tanh(c_t)`, `U` values.
+    cells_tanh: Box<[f32]>,
+    /// Row `(b, t)`: `dL/dz` of step `t`, `4U` values.
+    step_grads: Box<[f32]>,
+    /// One step's `z` for the batch, or its `dz · [W_x; W_h]ᵀ`.
+    scratch: Box<[f32]>,
+    /// `dL/dh` and `dL/dc` of the step being undone, `U` values per sample each.
+    dh: Box<[f32]>,
+    dc: Box<[f32]>,
+    /// `[W_x; W_h]ᵀ`, `4U × (F + U)`.
+    weights_t: Box<[f32]>,
+}
+
+impl<const T: usize, const F: usize, const U: usize, const IN: usize> Lstm<T, F, U, IN> {
+    /// The width of a step's row, `[x_t | h_{t-1}]`.
+    const WIDTH: usize = F + U;
+    /// The gates' width, `4U`.
+    const GATES: usize = 4 * U;
+
+    /// Evaluated by every constructor, so that sizes which disagree fail to compile.
+    const SHAPES_AGREE: () = {
+        assert!(
+            T >= 1 && F >= 1 && U >= 1,
+            "`Lstm`: steps, features and units must be at least 1"
+        );
+        assert!(IN == T * F, "`Lstm`: expected IN = T * F");
+    };
+
+    /// Keras' initialisation: `W_x` Glorot-uniform (`fan_in = F`, `fan_out = 4U`), `W_h` with
+    /// orthonormal rows, and, when `bias` is true, a bias of 1 for the forget gate and 0 for
+    /// the others.
+    pub fn keras_default<R: Rng + ?Sized>(rng: &mut R, bias: bool) -> Self {
+        let limit = (6.0 / (F + 4 * U) as f64).sqrt() as f32;
+        let kernel = (0..F * 4 * U)
+            .map(|_| rng.random_range(-limit..limit))
+            .collect();
+        let recurrent = orthogonal(U, 4 * U, rng);
+        let bias = bias.then(|| {
+            let mut b = vec![0.0; 4 * U];
+            b[U..2 * U].fill(1.0);
+            b
+        });
+        Self::from_parameters(kernel, recurrent, bias)
+    }
+
+    /// A layer with the given `W_x` (`F × 4U`, row-major, gates `i, f, g, o`), `W_h`
+    /// (`U × 4U`) and optional bias (`4U`).
+    ///
+    /// # Panics
+    ///
+    /// If a tensor does not hold the values its shape needs.
+    pub fn from_parameters(kernel: Vec<f32>, recurrent: Vec<f32>, bias: Option<Vec<f32>>) -> Self {
+        let () = Self::SHAPES_AGREE;
+        Isa::selected(); // see `Isa::selected`: decided before any hot path runs
+        assert_eq!(
+            kernel.len(),
+            F * 4 * U,
+            "`Lstm` kernel: expected F * 4U values"
+        );
+        assert_eq!(
+            recurrent.len(),
+            U * 4 * U,
+            "`Lstm` recurrent kernel: expected U * 4U values"
+        );
+        if let Some(bias) = &bias {
+            assert_eq!(bias.len(), 4 * U, "`Lstm` bias: expected 4U values");
+        }
+        let mut weights = kernel;
+        weights.extend(recurrent);
+        Self {
+            weights: weights.into_boxed_slice(),
+            bias: bias.map(Vec::into_boxed_slice),
+        }
+    }
+
+    /// `W_x`, `F × 4U` row-major (Keras' `kernel`).
+    pub fn kernel(&self) -> &[f32] {
+        &self.weights[..F * 4 * U]
+    }
+
+    /// `W_h`, `U × 4U` row-major (Keras' `recurrent_kernel`).
+    pub fn recurrent_kernel(&self) -> &[f32] {
+        &self.weights[F * 4 * U..]
+    }
+
+    /// The bias, `4U` values, if the layer has one.
+    pub fn bias(&self) -> Option<&[f32]> {
+        self.bias.as_deref()
+    }
+
+    /// Turns a step's `z` (`4U`) into its gates, in place, and returns `c_t` and `h_t` from
+    /// `c_{t-1}`: `c = f ⊙ c_prev + i ⊙ g` into `c`, `tanh(c)` into `tanh_c`, `o ⊙ tanh(c)`
+    /// into `h`.
+    fn cell(z: &mut [f32], c_prev: &[f32], c: &mut [f32], tanh_c: &mut [f32], h: &mut [f32]) {
+        let (ifg, o) = z.split_at_mut(3 * U);
+        let (i_f, g) = ifg.split_at_mut(2 * U);
+        // The gates through the vector kernels: absolute errors of 3e-7 are nothing to a gate
+        // (the `sigmoid` activation of a layer keeps the exact formula, for small
+        // probabilities' relative precision).
+        kernels::sigmoid(i_f);
+        Tanh::apply_all(g);
+        kernels::sigmoid(o);
+        let (i, f) = i_f.split_at(U);
+        for u in 0..U {
+            c[u] = f[u] * c_prev[u] + i[u] * g[u];
+        }
+        tanh_c.copy_from_slice(c);
+        Tanh::apply_all(tanh_c);
+        for u in 0..U {
+            h[u] = o[u] * tanh_c[u];
+        }
+    }
+}
+
+impl<const T: usize, const F: usize, const U: usize, const IN: usize> Layer for Lstm<T, F, U, IN> {
+    type In = [f32; IN];
+    type Out = [f32; U];
+    type Activation = Linear;
+    type Grads = LstmGrads;
+    type Cache<const B: usize> = LstmTape;
+
+    const KIND: &'static str = "LSTM";
+
+    fn new_cache<const B: usize>(&self) -> LstmTape {
+        let zeros = |n: usize| vec![0.0; n].into_boxed_slice();
+        LstmTape {
+            steps: zeros(B * T * Self::WIDTH),
+            gates: zeros(B * T * Self::GATES),
+            cells: zeros(B * (T + 1) * U),
+            cells_tanh: zeros(B * T * U),
+            step_grads: zeros(B * T * Self::GATES),
+            scratch: zeros(B * Self::WIDTH.max(Self::GATES)),
+            dh: zeros(B * U),
+            dc: zeros(B * U),
+            weights_t: zeros(Self::GATES * Self::WIDTH),
+        }
+    }
+
+    fn forward<const B: usize>(
+        &self,
+        x: &[[f32; IN]; B],
+        y: &mut [[f32; U]; B],
+        tape: &mut LstmTape,
+    ) {
+        let (width, gates) = (Self::WIDTH, Self::GATES);
+        // Each step's row starts with its input; h_0 = c_0 = 0.
+        for (b, x) in x.iter().enumerate() {
+            let rows = &mut tape.steps[b * T * width..][..T * width];
+            for (x_t, row) in x.chunks_exact(F).zip(rows.chunks_exact_mut(width)) {
+                row[..F].copy_from_slice(x_t);
+            }
+            rows[F..width].fill(0.0);
+            tape.cells[b * (T + 1) * U..][..U].fill(0.0);
+        }
+        for t in 0..T {
+            // z = b + [x_t | h_{t-1}] · [W_x; W_h], one row of 4U per sample.
+            let z = &mut tape.scratch[..B * gates];
+            Product {
+                m: B,
+                n: gates,
+                k: width,
+                a: &tape.steps[t * width..],
+                a_row: T * width,
+                a_col: 1,
+                b: &self.weights,
+                ldb: gates,
+                bias: self.bias.as_deref(),
+                c: &mut *z,
+                ldc: gates,
+            }
+            .run(Isa::selected());
+            for (b, z) in z.chunks_exact_mut(gates).enumerate() {
+                let cells = &mut tape.cells[(b * (T + 1) + t) * U..][..2 * U];
+                let (c_prev, c) = cells.split_at_mut(U);
+                let tanh_c = &mut tape.cells_tanh[(b * T + t) * U..][..U];
+                let h = if t + 1 < T {
+                    &mut tape.steps[(b * T + t + 1) * width + F..][..U]
+                } else {
+                    &mut y[b][..]
+                };
+                Self::cell(z, c_prev, c, tanh_c, h);
+                tape.gates[(b * T + t) * gates..][..gates].copy_from_slice(z);
+            }
+        }
+    }
+
+    /// One sample's steps in stack buffers, a gate at a time: `x_t · W_x + b`, then that plus
+    /// `h_{t-1} · W_h`, for the `U` columns of each gate.
+    fn infer(&self, x: &[f32; IN], y: &mut [f32; U]) {
+        let (kernel, recurrent) = self.weights.split_at(F * 4 * U);
+        let (mut input, mut z) = ([0.0; U], [[0.0; U]; 4]);
+        let (mut c, mut tanh_c) = ([0.0; U], [0.0; U]);
+        y.fill(0.0); // h_0
+        for x_t in x.chunks_exact(F) {
+            let h = *y;
+            for (gate, z) in z.iter_mut().enumerate() {
+                let bias = self.bias.as_deref().map(|b| &b[gate * U..][..U]);
+                Product {
+                    m: 1,
+                    n: U,
+                    k: F,
+                    a: x_t,
+                    a_row: F,
+                    a_col: 1,
+                    b: &kernel[gate * U..],
+                    ldb: 4 * U,
+                    bias,
+                    c: &mut input,
+                    ldc: U,
+                }
+                .run(Isa::selected());
+                Product {
+                    m: 1,
+                    n: U,
+                    k: U,
+                    a: &h,
+                    a_row: U,
+                    a_col: 1,
+                    b: &recurrent[gate * U..],
+                    ldb: 4 * U,
+                    bias: Some(&input),
+                    c: z,
+                    ldc: U,
+                }
+                .run(Isa::selected());
+            }
+            let c_prev = c;
+            Self::cell(z.as_flattened_mut(), &c_prev, &mut c, &mut tanh_c, y);
+        }
+    }
+
+    fn backward<const B: usize>(
+        &self,
+        _x: &[[f32; IN]; B],
+        dz: &[[f32; U]; B],
+        mut dx: Option<&mut [[f32; IN]; B]>,
+        grads: &mut LstmGrads,
+        tape: &mut LstmTape,
+    ) {
+        let (width, gates) = (Self::WIDTH, Self::GATES);
+        for (j, row) in self.weights.chunks_exact(gates).enumerate() {
+            for (k, &w) in row.iter().enumerate() {
+                tape.weights_t[k * width + j] = w;
+            }
+        }
+        // The output is h_T itself: dL/dh_T is `dz`, and nothing flows into c_T yet.
+        tape.dh.copy_from_slice(dz.as_flattened());
+        tape.dc.fill(0.0);
+        for t in (0..T).rev() {
+            for b in 0..B {
+                let row = (b * T + t) * gates;
+                let (i, rest) = tape.gates[row..row + gates].split_at(U);
+                let (f, rest) = rest.split_at(U);
+                let (g, o) = rest.split_at(U);
+                let c_prev = &tape.cells[(b * (T + 1) + t) * U..][..U];
+                let tanh_c = &tape.cells_tanh[(b * T + t) * U..][..U];
+                let dh = &tape.dh[b * U..][..U];
+                let dc = &mut tape.dc[b * U..][..U];
+                let dz = &mut tape.step_grads[row..row + gates];
+                for u in 0..U {
+                    // h = o ⊙ tanh(c): through o, and through c into the cell's own gradient.
+                    let d_o = dh[u] * tanh_c[u];
+                    dc[u] += dh[u] * o[u] * (1.0 - tanh_c[u] * tanh_c[u]);
+                    let (d_i, d_f, d_g) = (dc[u] * g[u], dc[u] * c_prev[u], dc[u] * i[u]);
+                    dz[u] = d_i * i[u] * (1.0 - i[u]);
+                    dz[U + u] = d_f * f[u] * (1.0 - f[u]);
+                    dz[2 * U + u] = d_g * (1.0 - g[u] * g[u]);
+                    dz[3 * U + u] = d_o * o[u] * (1.0 - o[u]);
+                    // c_{t-1} reaches c_t through the forget gate.
+                    dc[u] *= f[u];
+                }
+            }
+            if t == 0 && dx.is_none() {
+                break;
+            }
+            // [dx_t | dh_{t-1}] = dz_t · [W_x; W_h]ᵀ.
+            let back = &mut tape.scratch[..B * width];
+            Product {
+                m: B,
+                n: width,
+                k: gates,
+                a: &tape.step_grads[t * gates..],
+                a_row: T * gates,
+                a_col: 1,
+                b: &tape.weights_t,
+                ldb: width,
+                bias: None,
+                c: &mut *back,
+                ldc: width,
+            }
+            .run(Isa::selected());
+            for (b, back) in back.chunks_exact(width).enumerate() {
+                if let Some(dx) = dx.as_deref_mut() {
+                    dx[b][t * F..][..F].copy_from_slice(&back[..F]);
+                }
+                tape.dh[b * U..][..U].copy_from_slice(&back[F..]);
+            }
+        }
+        // dW = Σ_(b,t) [x_t | h_{t-1}]ᵀ · dz_t: one product over every step of the batch.
+        Product {
+            m: width,
+            n: gates,
+            k: B * T,
+            a: &tape.steps,
+            a_row: 1,
+            a_col: width,
+            b: &tape.step_grads,
+            ldb: gates,
+            bias: None,
+            c: &mut grads.weights,
+            ldc: gates,
+        }
+        .run(Isa::selected());
+        if let Some(db) = grads.bias.as_deref_mut() {
+            kernels::column_sums(Isa::selected(), &tape.step_grads, gates, db);
+        }
+    }
+
+    fn new_grads(&self) -> LstmGrads {
+        LstmGrads {
+            weights: vec![0.0; self.weights.len()].into_boxed_slice(),
+            bias: self
+                .bias
+                .as_ref()
+                .map(|b| vec![0.0; b.len()].into_boxed_slice()),
+        }
+    }
+
+    fn parameter_count(&self) -> usize {
+        self.weights.len() + self.bias.as_ref().map_or(0, |b| b.len())
+    }
+
+    fn visit_parameters(
+        &mut self,
+        grads: &mut LstmGrads,
+        visit: &mut dyn FnMut(&mut [f32], &mut [f32]),
+    ) {
+        visit(&mut self.weights, &mut grads.weights);
+        if let (Some(b), Some(db)) = (self.bias.as_deref_mut(), grads.bias.as_deref_mut()) {
+            visit(b, db);
+        }
+    }
+
+    /// `kernel` `[F, 4U]`, `recurrent_kernel` `[U, 4U]` and `bias` `[4U]`, as in Keras.
+    fn visit_tensors(&self, visit: &mut TensorVisitor<'_>) {
+        let (kernel, recurrent) = self.weights.split_at(F * 4 * U);
+        visit("kernel", &[F, 4 * U], kernel);
+        visit("recurrent_kernel", &[U, 4 * U], recurrent);
+        if let Some(b) = self.bias.as_deref() {
+            visit("bias", &[4 * U], b);
+        }
+    }
+
+    fn visit_tensors_mut(&mut self, visit: &mut TensorVisitorMut<'_>) {
+        let (kernel, recurrent) = self.weights.split_at_mut(F * 4 * U);
+        visit("kernel", &[F, 4 * U], kernel);
+        visit("recurrent_kernel", &[U, 4 * U], recurrent);
+        if let Some(b) = self.bias.as_deref_mut() {
+            visit("bias", &[4 * U], b);
+        }
+    }
+}
+
+impl<const T: usize, const F: usize, const U: usize, const IN: usize> Initialize
+    for Lstm<T, F, U, IN>
+{
+    /// [`Lstm::keras_default`], with a bias.
+    fn initialize<R: Rng + ?Sized>(rng: &mut R) -> Self {
+        Self::keras_default(rng, true)
+    }
+}
+
+impl<const T: usize, const F: usize, const U: usize, const IN: usize> Clone for Lstm<T, F, U, IN> {
+    fn clone(&self) -> Self {
+        Self {
+            weights: self.weights.clone(),
+            bias: self.bias.clone(),
+        }
+    }
+}
+
+impl<const T: usize, const F: usize, const U: usize, const IN: usize> fmt::Debug
+    for Lstm<T, F, U, IN>
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Lstm")
+            .field("steps", &T)
+            .field("features", &F)
+            .field("units", &U)
+            .field("bias", &self.bias.is_some())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+
+    use super::*;
+
+    fn values<const N: usize, const B: usize>(seed: usize) -> [[f32; N]; B] {
+        std::array::from_fn(|b| {
+            std::array::from_fn(|i| (((b * N + i) * 7 + seed * 13) % 17) as f32 / 8.5 - 1.0)
+        })
+    }
+
+    fn sigmoid(z: f64) -> f64 {
+        1.0 / (1.0 + (-z).exp())
+    }
+
+    /// `h_T` of every sample, in f64, from `w` (`[W_x; W_h]`, gates `i, f, g, o`), `bias` and
+    /// the samples `x`.
+    fn reference<const T: usize, const F: usize, const U: usize>(
+        w: &[f64],
+        bias: &[f64],
+        x: &[f64],
+    ) -> Vec<f64> {
+        let mut out = Vec::new();
+        for x in x.chunks_exact(T * F) {
+            let (mut h, mut c) = (vec![0.0; U], vec![0.0; U]);
+            for x_t in x.chunks_exact(F) {
+                let z: Vec<f64> = (0..4 * U)
+                    .map(|k| {
+                        let from_x: f64 = (0..F).map(|j| x_t[j] * w[j * 4 * U + k]).sum();
+                        let from_h: f64 = (0..U).map(|j| h[j] * w[(F + j) * 4 * U + k]).sum();
+                        bias[k] + from_x + from_h
+                    })
+                    .collect();
+                for u in 0..U {
+                    let (i, f) = (sigmoid(z[u]), sigmoid(z[U + u]));
+                    let (g, o) = (z[2 * U + u].tanh(), sigmoid(z[3 * U + u]));
+                    c[u] = f * c[u] + i * g;
+                    h[u] = o * c[u].tanh();
+                }
+            }
+            out.extend(h);
+        }
+        out
+    }
+
+    fn layer() -> Lstm<3, 2, 4, 6> {
+        let mut lstm = Lstm::keras_default(&mut StdRng::seed_from_u64(5), true);
+        // Bias values other than Keras' 0 and 1, so that every gate works off-centre.
+        for (k, b) in lstm.bias.as_deref_mut().unwrap().iter_mut().enumerate() {
+            *b = (k % 5) as f32 * 0.2 - 0.3;
+        }
+        lstm
+    }
+
+    fn to_f64(values: &[f32]) -> Vec<f64> {
+        values.iter().map(|&v| f64::from(v)).collect()
+    }
+
+    #[test]
+    fn forward_and_infer_match_an_f64_reference() {
+        let lstm = layer();
+        let x = values::<6, 2>(1);
+        let (w, b) = (to_f64(&lstm.weights), to_f64(lstm.bias().unwrap()));
+        let expected = reference::<3, 2, 4>(&w, &b, &to_f64(x.as_flattened()));
+        let mut y = [[0.0; 4]; 2];
+        lstm.forward(&x, &mut y, &mut lstm.new_cache::<2>());
+        for (found, e) in y.as_flattened().iter().zip(&expected) {
+            assert!((f64::from(*found) - e).abs() < 1e-6, "{found} against {e}");
+        }
+        for (x, y) in x.iter().zip(&y) {
+            let mut single = [9.0; 4];
+            lstm.infer(x, &mut single);
+            for (a, b) in single.iter().zip(y) {
+                assert!((a - b).abs() < 1e-6, "infer {single:?}, forward {y:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn backward_matches_finite_differences_of_an_f64_reference() {
+        let lstm = layer();
+        let (x, c) = (values::<6, 2>(1), values::<4, 2>(2));
+        let mut cache = lstm.new_cache::<2>();
+        let mut y = [[0.0; 4]; 2];
+        lstm.forward(&x, &mut y, &mut cache);
+        let mut grads = lstm.new_grads();
+        let mut dx = [[0.0; 6]; 2];
+        lstm.backward(&x, &c, Some(&mut dx), &mut grads, &mut cache);
+
+        // L = Σ c ⊙ h_T, so dL/dh_T = c; each of w, b and x nudged in turn.
+        let (w, b, x) = (
+            to_f64(&lstm.weights),
+            to_f64(lstm.bias().unwrap()),
+            to_f64(x.as_flattened()),
+        );
+        let objective = |w: &[f64], b: &[f64], x: &[f64]| -> f64 {
+            let h = reference::<3, 2, 4>(w, b, x);
+            h.iter()
+                .zip(c.as_flattened())
+                .map(|(h, &c)| h * f64::from(c))
+                .sum()
+        };
+        let eps = 1e-6;
+        let nudged = |v: &[f64], k: usize, delta: f64| {
+            let mut v = v.to_vec();
+            v[k] += delta;
+            v
+        };
+        let check = |analytic: f32, plus: f64, minus: f64, what: String| {
+            let numeric = (plus - minus) / (2.0 * eps);
+            let error = (f64::from(analytic) - numeric).abs() / numeric.abs().max(1e-2);
+            assert!(
+                error < 1e-4,
+                "{what}: backward {analytic}, f64 differences {numeric}"
+            );
+        };
+        for (k, &a) in grads.weights().iter().enumerate() {
+            let (plus, minus) = (nudged(&w, k, eps), nudged(&w, k, -eps));
+            check(
+                a,
+                objective(&plus, &b, &x),
+                objective(&minus, &b, &x),
+                format!("weight {k}"),
+            );
+        }
+        for (k, &a) in grads.bias().unwrap().iter().enumerate() {
+            let (plus, minus) = (nudged(&b, k, eps), nudged(&b, k, -eps));
+            check(
+                a,
+                objective(&w, &plus, &x),
+                objective(&w, &minus, &x),
+                format!("bias {k}"),
+            );
+        }
+        for (k, &a) in dx.as_flattened().iter().enumerate() {
+            let (plus, minus) = (nudged(&x, k, eps), nudged(&x, k, -eps));
+            check(
+                a,
+                objective(&w, &b, &plus),
+                objective(&w, &b, &minus),
+                format!("dx {k}"),
+            );
+        }
+    }
+
+    #[test]
+    fn keras_initialisation_opens_the_forget_gate() {
+        let lstm = Lstm::<2, 3, 4, 6>::keras_default(&mut StdRng::seed_from_u64(1), true);
+        let b = lstm.bias().unwrap();
+        assert_eq!(&b[..4], &[0.0; 4]);
+        assert_eq!(&b[4..8], &[1.0; 4]);
+        assert_eq!(&b[8..], &[0.0; 8]);
+        let w = lstm.recurrent_kernel();
+        for i in 0..4 {
+            for j in 0..4 {
+                let dot: f32 = (0..16).map(|k| w[i * 16 + k] * w[j * 16 + k]).sum();
+                let expected = if i == j { 1.0 } else { 0.0 };
+                assert!((dot - expected).abs() < 1e-5, "rows {i} and {j}: {dot}");
+            }
+        }
+        assert_eq!(lstm.parameter_count(), 4 * (3 * 4 + 4 * 4 + 4));
+    }
+}
