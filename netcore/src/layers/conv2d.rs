@@ -5,6 +5,7 @@ use core::marker::PhantomData;
 
 use rand::{Rng, RngExt};
 
+use super::flat::FlatParameters;
 use crate::activation::Activation;
 use crate::kernels::{self, Gather, Isa, Offsets, Plane, Product};
 use crate::layer::{Layer, TensorVisitor, TensorVisitorMut};
@@ -80,30 +81,14 @@ pub struct Conv2d<
     const OUT: usize,
     A,
 > {
-    /// `W[ky][kx][c][f]`, `K · K · C · F` values.
-    weights: Box<[f32]>,
-    /// `F` values.
-    bias: Option<Box<[f32]>>,
+    /// `W[ky][kx][c][f]` (`K · K · C · F` values) and the bias (`F` values).
+    params: FlatParameters,
     activation: PhantomData<A>,
 }
 
-/// Parameter gradients of a [`Conv2d`] layer, laid out like its parameters.
-pub struct Conv2dGrads {
-    weights: Box<[f32]>,
-    bias: Option<Box<[f32]>>,
-}
-
-impl Conv2dGrads {
-    /// `dL/dW`, laid out like the weights, `[ky][kx][c][f]`.
-    pub fn weights(&self) -> &[f32] {
-        &self.weights
-    }
-
-    /// `dL/db`, if the layer has a bias.
-    pub fn bias(&self) -> Option<&[f32]> {
-        self.bias.as_deref()
-    }
-}
+/// Parameter gradients of a [`Conv2d`] layer, laid out like its parameters: `dL/dW` as
+/// `[ky][kx][c][f]`, then `dL/db`.
+pub type Conv2dGrads = FlatParameters;
 
 /// What a [`Conv2d`] keeps between the forward and backward passes of a batch, and the
 /// scratch space of its backward pass: allocated once by [`Layer::new_cache`].
@@ -213,8 +198,7 @@ impl<
             .map(|_| rng.random_range(-limit..limit))
             .collect();
         Self {
-            weights,
-            bias: bias.then(|| vec![0.0; F].into_boxed_slice()),
+            params: FlatParameters::new(weights, bias.then(|| vec![0.0; F])),
             activation: PhantomData,
         }
     }
@@ -243,30 +227,29 @@ impl<
             );
         }
         Self {
-            weights: weights.into_boxed_slice(),
-            bias: bias.map(Vec::into_boxed_slice),
+            params: FlatParameters::new(weights, bias),
             activation: PhantomData,
         }
     }
 
     /// The weights, `W[ky][kx][c][f]` flattened: `K · K · C · F` values.
     pub fn weights(&self) -> &[f32] {
-        &self.weights
+        &self.params.weights
     }
 
     /// The weights, mutably.
     pub fn weights_mut(&mut self) -> &mut [f32] {
-        &mut self.weights
+        &mut self.params.weights
     }
 
     /// The bias, `F` values, if the layer has one.
     pub fn bias(&self) -> Option<&[f32]> {
-        self.bias.as_deref()
+        self.params.bias.as_deref()
     }
 
     /// The bias, mutably, if the layer has one.
     pub fn bias_mut(&mut self) -> Option<&mut [f32]> {
-        self.bias.as_deref_mut()
+        self.params.bias.as_deref_mut()
     }
 
     /// Copies each sample of `x` into the interior of its zero-bordered padded image.
@@ -374,8 +357,8 @@ impl<
             Self::plane::<B>().forward(
                 Isa::selected(),
                 image,
-                &self.weights,
-                self.bias.as_deref(),
+                &self.params.weights,
+                self.params.bias.as_deref(),
                 y.as_flattened_mut(),
             );
         } else {
@@ -384,9 +367,9 @@ impl<
                 a: image,
                 rows: &tape.windows,
                 cols: &tape.taps,
-                b: &self.weights,
+                b: &self.params.weights,
                 ldb: F,
-                bias: self.bias.as_deref(),
+                bias: self.params.bias.as_deref(),
                 c: y.as_flattened_mut(),
                 ldc: F,
             }
@@ -435,7 +418,7 @@ impl<
             kernels::column_sums(Isa::selected(), dz.as_flattened(), F, db);
         }
         let Some(dx) = dx else { return };
-        for (p, taps) in self.weights.chunks_exact(F).enumerate() {
+        for (p, taps) in self.params.weights.chunks_exact(F).enumerate() {
             for (f, &w) in taps.iter().enumerate() {
                 tape.weights_t[f * Self::PATCH + p] = w;
             }
@@ -476,7 +459,7 @@ impl<
             let (oy, ox) = (p / OW, p % OW);
             // The filters' sums in registers: `F` is a constant here.
             let mut sums = [0.0; F];
-            if let Some(b) = &self.bias {
+            if let Some(b) = &self.params.bias {
                 sums.copy_from_slice(b);
             }
             let (ky0, ky1) = taps(oy, S, PT, K, H);
@@ -485,7 +468,7 @@ impl<
                 // A window's row is contiguous in the image, and so are its weights.
                 let (iy, ix) = (oy * S + ky - PT, ox * S + kx0 - PL);
                 let pixels = &x[(iy * W + ix) * C..][..(kx1 - kx0) * C];
-                let weights = &self.weights[(ky * K + kx0) * C * F..][..pixels.len() * F];
+                let weights = &self.params.weights[(ky * K + kx0) * C * F..][..pixels.len() * F];
                 for (&v, w) in pixels.iter().zip(weights.chunks_exact(F)) {
                     for (sum, &w) in sums.iter_mut().zip(w) {
                         *sum += v * w;
@@ -498,17 +481,11 @@ impl<
     }
 
     fn new_grads(&self) -> Conv2dGrads {
-        Conv2dGrads {
-            weights: vec![0.0; self.weights.len()].into_boxed_slice(),
-            bias: self
-                .bias
-                .as_ref()
-                .map(|b| vec![0.0; b.len()].into_boxed_slice()),
-        }
+        self.params.zeros_like()
     }
 
     fn parameter_count(&self) -> usize {
-        self.weights.len() + self.bias.as_ref().map_or(0, |b| b.len())
+        self.params.count()
     }
 
     fn visit_parameters(
@@ -516,23 +493,20 @@ impl<
         grads: &mut Conv2dGrads,
         visit: &mut dyn FnMut(&mut [f32], &mut [f32]),
     ) {
-        visit(&mut self.weights, &mut grads.weights);
-        if let (Some(b), Some(db)) = (self.bias.as_deref_mut(), grads.bias.as_deref_mut()) {
-            visit(b, db);
-        }
+        self.params.visit(grads, visit);
     }
 
     /// `kernel` of shape `[K, K, C, F]` and `bias` of shape `[F]`, as in Keras.
     fn visit_tensors(&self, visit: &mut TensorVisitor<'_>) {
-        visit("kernel", &[K, K, C, F], &self.weights);
-        if let Some(b) = self.bias.as_deref() {
+        visit("kernel", &[K, K, C, F], &self.params.weights);
+        if let Some(b) = self.params.bias.as_deref() {
             visit("bias", &[F], b);
         }
     }
 
     fn visit_tensors_mut(&mut self, visit: &mut TensorVisitorMut<'_>) {
-        visit("kernel", &[K, K, C, F], &mut self.weights);
-        if let Some(b) = self.bias.as_deref_mut() {
+        visit("kernel", &[K, K, C, F], &mut self.params.weights);
+        if let Some(b) = self.params.bias.as_deref_mut() {
             visit("bias", &[F], b);
         }
     }
@@ -556,8 +530,7 @@ impl<
 {
     fn clone(&self) -> Self {
         Self {
-            weights: self.weights.clone(),
-            bias: self.bias.clone(),
+            params: self.params.clone(),
             activation: PhantomData,
         }
     }
@@ -588,7 +561,7 @@ impl<
             .field("padding_top_left", &(PT, PL))
             .field("output", &(OH, OW, F))
             .field("activation", &A::NAME)
-            .field("bias", &self.bias.is_some())
+            .field("bias", &self.params.bias.is_some())
             .finish_non_exhaustive()
     }
 }

@@ -4,7 +4,9 @@ use core::fmt;
 
 use rand::{Rng, RngExt};
 
+use super::flat::FlatParameters;
 use super::rnn::orthogonal;
+use super::steps::Steps;
 use crate::activation::{Elementwise, Linear, Tanh};
 use crate::kernels::{self, Isa, Product};
 use crate::layer::{Initialize, Layer, TensorVisitor, TensorVisitorMut};
@@ -40,29 +42,12 @@ use crate::layer::{Initialize, Layer, TensorVisitor, TensorVisitorMut};
 /// assert_eq!(y, [[0.0]]);
 /// ```
 pub struct Lstm<const T: usize, const F: usize, const U: usize, const IN: usize> {
-    /// `[W_x; W_h]`: `F + U` rows of `4U`, gates `i, f, g, o`.
-    weights: Box<[f32]>,
-    /// `4U` values.
-    bias: Option<Box<[f32]>>,
+    /// `[W_x; W_h]` (`F + U` rows of `4U`, gates `i, f, g, o`) and the bias (`4U` values).
+    params: FlatParameters,
 }
 
-/// Parameter gradients of an [`Lstm`], laid out like its parameters.
-pub struct LstmGrads {
-    weights: Box<[f32]>,
-    bias: Option<Box<[f32]>>,
-}
-
-impl LstmGrads {
-    /// `dL/dW_x` then `dL/dW_h`, `(F + U) × 4U` values.
-    pub fn weights(&self) -> &[f32] {
-        &self.weights
-    }
-
-    /// `dL/db`, if the layer has a bias.
-    pub fn bias(&self) -> Option<&[f32]> {
-        self.bias.as_deref()
-    }
-}
+/// Parameter gradients of an [`Lstm`], laid out like its parameters: `[W_x; W_h]`, then the bias.
+pub type LstmGrads = FlatParameters;
 
 /// What an [`Lstm`] keeps between the passes of a batch, and its backward pass's scratch
 /// space: allocated once by [`Layer::new_cache`].
@@ -91,6 +76,13 @@ impl<const T: usize, const F: usize, const U: usize, const IN: usize> Lstm<T, F,
     const WIDTH: usize = F + U;
     /// The gates' width, `4U`.
     const GATES: usize = 4 * U;
+    /// The shape of its rows and weights.
+    const STEPS: Steps = Steps {
+        steps: T,
+        features: F,
+        width: F + U,
+        n: 4 * U,
+    };
 
     /// Evaluated by every constructor, so that sizes which disagree fail to compile.
     const SHAPES_AGREE: () = {
@@ -143,24 +135,23 @@ impl<const T: usize, const F: usize, const U: usize, const IN: usize> Lstm<T, F,
         let mut weights = kernel;
         weights.extend(recurrent);
         Self {
-            weights: weights.into_boxed_slice(),
-            bias: bias.map(Vec::into_boxed_slice),
+            params: FlatParameters::new(weights, bias),
         }
     }
 
     /// `W_x`, `F × 4U` row-major (Keras' `kernel`).
     pub fn kernel(&self) -> &[f32] {
-        &self.weights[..F * 4 * U]
+        &self.params.weights[..F * 4 * U]
     }
 
     /// `W_h`, `U × 4U` row-major (Keras' `recurrent_kernel`).
     pub fn recurrent_kernel(&self) -> &[f32] {
-        &self.weights[F * 4 * U..]
+        &self.params.weights[F * 4 * U..]
     }
 
     /// The bias, `4U` values, if the layer has one.
     pub fn bias(&self) -> Option<&[f32]> {
-        self.bias.as_deref()
+        self.params.bias()
     }
 
     /// Turns a step's `z` (`4U`) into its gates, in place, and returns `c_t` and `h_t` from
@@ -219,31 +210,14 @@ impl<const T: usize, const F: usize, const U: usize, const IN: usize> Layer for 
     ) {
         let (width, gates) = (Self::WIDTH, Self::GATES);
         // Each step's row starts with its input; h_0 = c_0 = 0.
-        for (b, x) in x.iter().enumerate() {
-            let rows = &mut tape.steps[b * T * width..][..T * width];
-            for (x_t, row) in x.chunks_exact(F).zip(rows.chunks_exact_mut(width)) {
-                row[..F].copy_from_slice(x_t);
-            }
-            rows[F..width].fill(0.0);
-            tape.cells[b * (T + 1) * U..][..U].fill(0.0);
+        Self::STEPS.load_inputs(x.as_flattened(), &mut tape.steps);
+        for c_0 in tape.cells.chunks_exact_mut((T + 1) * U) {
+            c_0[..U].fill(0.0);
         }
         for t in 0..T {
             // z = b + [x_t | h_{t-1}] · [W_x; W_h], one row of 4U per sample.
             let z = &mut tape.scratch[..B * gates];
-            Product {
-                m: B,
-                n: gates,
-                k: width,
-                a: &tape.steps[t * width..],
-                a_row: T * width,
-                a_col: 1,
-                b: &self.weights,
-                ldb: gates,
-                bias: self.bias.as_deref(),
-                c: &mut *z,
-                ldc: gates,
-            }
-            .run(Isa::selected());
+            Self::STEPS.forward(B, t, &tape.steps, &self.params, z);
             for (b, z) in z.chunks_exact_mut(gates).enumerate() {
                 let cells = &mut tape.cells[(b * (T + 1) + t) * U..][..2 * U];
                 let (c_prev, c) = cells.split_at_mut(U);
@@ -262,14 +236,14 @@ impl<const T: usize, const F: usize, const U: usize, const IN: usize> Layer for 
     /// One sample's steps in stack buffers, a gate at a time: `x_t · W_x + b`, then that plus
     /// `h_{t-1} · W_h`, for the `U` columns of each gate.
     fn infer(&self, x: &[f32; IN], y: &mut [f32; U]) {
-        let (kernel, recurrent) = self.weights.split_at(F * 4 * U);
+        let (kernel, recurrent) = self.params.weights.split_at(F * 4 * U);
         let (mut input, mut z) = ([0.0; U], [[0.0; U]; 4]);
         let (mut c, mut tanh_c) = ([0.0; U], [0.0; U]);
         y.fill(0.0); // h_0
         for x_t in x.chunks_exact(F) {
             let h = *y;
             for (gate, z) in z.iter_mut().enumerate() {
-                let bias = self.bias.as_deref().map(|b| &b[gate * U..][..U]);
+                let bias = self.params.bias().map(|b| &b[gate * U..][..U]);
                 Product {
                     m: 1,
                     n: U,
@@ -313,11 +287,7 @@ impl<const T: usize, const F: usize, const U: usize, const IN: usize> Layer for 
         tape: &mut LstmTape,
     ) {
         let (width, gates) = (Self::WIDTH, Self::GATES);
-        for (j, row) in self.weights.chunks_exact(gates).enumerate() {
-            for (k, &w) in row.iter().enumerate() {
-                tape.weights_t[k * width + j] = w;
-            }
-        }
+        Self::STEPS.transpose(&self.params.weights, &mut tape.weights_t);
         // The output is h_T itself: dL/dh_T is `dz`, and nothing flows into c_T yet.
         tape.dh.copy_from_slice(dz.as_flattened());
         tape.dc.fill(0.0);
@@ -350,20 +320,7 @@ impl<const T: usize, const F: usize, const U: usize, const IN: usize> Layer for 
             }
             // [dx_t | dh_{t-1}] = dz_t · [W_x; W_h]ᵀ.
             let back = &mut tape.scratch[..B * width];
-            Product {
-                m: B,
-                n: width,
-                k: gates,
-                a: &tape.step_grads[t * gates..],
-                a_row: T * gates,
-                a_col: 1,
-                b: &tape.weights_t,
-                ldb: width,
-                bias: None,
-                c: &mut *back,
-                ldc: width,
-            }
-            .run(Isa::selected());
+            Self::STEPS.backward(B, t, &tape.step_grads, &tape.weights_t, back);
             for (b, back) in back.chunks_exact(width).enumerate() {
                 if let Some(dx) = dx.as_deref_mut() {
                     dx[b][t * F..][..F].copy_from_slice(&back[..F]);
@@ -371,38 +328,15 @@ impl<const T: usize, const F: usize, const U: usize, const IN: usize> Layer for 
                 tape.dh[b * U..][..U].copy_from_slice(&back[F..]);
             }
         }
-        // dW = Σ_(b,t) [x_t | h_{t-1}]ᵀ · dz_t: one product over every step of the batch.
-        Product {
-            m: width,
-            n: gates,
-            k: B * T,
-            a: &tape.steps,
-            a_row: 1,
-            a_col: width,
-            b: &tape.step_grads,
-            ldb: gates,
-            bias: None,
-            c: &mut grads.weights,
-            ldc: gates,
-        }
-        .run(Isa::selected());
-        if let Some(db) = grads.bias.as_deref_mut() {
-            kernels::column_sums(Isa::selected(), &tape.step_grads, gates, db);
-        }
+        Self::STEPS.weight_gradient(B, &tape.steps, &tape.step_grads, grads);
     }
 
     fn new_grads(&self) -> LstmGrads {
-        LstmGrads {
-            weights: vec![0.0; self.weights.len()].into_boxed_slice(),
-            bias: self
-                .bias
-                .as_ref()
-                .map(|b| vec![0.0; b.len()].into_boxed_slice()),
-        }
+        self.params.zeros_like()
     }
 
     fn parameter_count(&self) -> usize {
-        self.weights.len() + self.bias.as_ref().map_or(0, |b| b.len())
+        self.params.count()
     }
 
     fn visit_parameters(
@@ -410,29 +344,17 @@ impl<const T: usize, const F: usize, const U: usize, const IN: usize> Layer for 
         grads: &mut LstmGrads,
         visit: &mut dyn FnMut(&mut [f32], &mut [f32]),
     ) {
-        visit(&mut self.weights, &mut grads.weights);
-        if let (Some(b), Some(db)) = (self.bias.as_deref_mut(), grads.bias.as_deref_mut()) {
-            visit(b, db);
-        }
+        self.params.visit(grads, visit);
     }
 
     /// `kernel` `[F, 4U]`, `recurrent_kernel` `[U, 4U]` and `bias` `[4U]`, as in Keras.
     fn visit_tensors(&self, visit: &mut TensorVisitor<'_>) {
-        let (kernel, recurrent) = self.weights.split_at(F * 4 * U);
-        visit("kernel", &[F, 4 * U], kernel);
-        visit("recurrent_kernel", &[U, 4 * U], recurrent);
-        if let Some(b) = self.bias.as_deref() {
-            visit("bias", &[4 * U], b);
-        }
+        self.params.visit_recurrent([F, 4 * U], [U, 4 * U], visit);
     }
 
     fn visit_tensors_mut(&mut self, visit: &mut TensorVisitorMut<'_>) {
-        let (kernel, recurrent) = self.weights.split_at_mut(F * 4 * U);
-        visit("kernel", &[F, 4 * U], kernel);
-        visit("recurrent_kernel", &[U, 4 * U], recurrent);
-        if let Some(b) = self.bias.as_deref_mut() {
-            visit("bias", &[4 * U], b);
-        }
+        self.params
+            .visit_recurrent_mut([F, 4 * U], [U, 4 * U], visit);
     }
 }
 
@@ -448,8 +370,7 @@ impl<const T: usize, const F: usize, const U: usize, const IN: usize> Initialize
 impl<const T: usize, const F: usize, const U: usize, const IN: usize> Clone for Lstm<T, F, U, IN> {
     fn clone(&self) -> Self {
         Self {
-            weights: self.weights.clone(),
-            bias: self.bias.clone(),
+            params: self.params.clone(),
         }
     }
 }
@@ -462,7 +383,7 @@ impl<const T: usize, const F: usize, const U: usize, const IN: usize> fmt::Debug
             .field("steps", &T)
             .field("features", &F)
             .field("units", &U)
-            .field("bias", &self.bias.is_some())
+            .field("bias", &self.params.bias.is_some())
             .finish()
     }
 }
@@ -517,7 +438,14 @@ mod tests {
     fn layer() -> Lstm<3, 2, 4, 6> {
         let mut lstm = Lstm::keras_default(&mut StdRng::seed_from_u64(5), true);
         // Bias values other than Keras' 0 and 1, so that every gate works off-centre.
-        for (k, b) in lstm.bias.as_deref_mut().unwrap().iter_mut().enumerate() {
+        for (k, b) in lstm
+            .params
+            .bias
+            .as_deref_mut()
+            .unwrap()
+            .iter_mut()
+            .enumerate()
+        {
             *b = (k % 5) as f32 * 0.2 - 0.3;
         }
         lstm
@@ -531,7 +459,7 @@ mod tests {
     fn forward_and_infer_match_an_f64_reference() {
         let lstm = layer();
         let x = values::<6, 2>(1);
-        let (w, b) = (to_f64(&lstm.weights), to_f64(lstm.bias().unwrap()));
+        let (w, b) = (to_f64(&lstm.params.weights), to_f64(lstm.bias().unwrap()));
         let expected = reference::<3, 2, 4>(&w, &b, &to_f64(x.as_flattened()));
         let mut y = [[0.0; 4]; 2];
         lstm.forward(&x, &mut y, &mut lstm.new_cache::<2>());
@@ -560,7 +488,7 @@ mod tests {
 
         // L = Σ c ⊙ h_T, so dL/dh_T = c; each of w, b and x nudged in turn.
         let (w, b, x) = (
-            to_f64(&lstm.weights),
+            to_f64(&lstm.params.weights),
             to_f64(lstm.bias().unwrap()),
             to_f64(x.as_flattened()),
         );

@@ -3,16 +3,19 @@
 mod conv2d;
 mod dense;
 mod dropout;
+mod flat;
 #[cfg(test)]
 mod gradcheck;
 mod lstm;
 mod pool;
 mod reshape;
 mod rnn;
+mod steps;
 
 pub use conv2d::{Conv2d, Conv2dGrads, Conv2dTape};
 pub use dense::{Dense, DenseGrads};
 pub use dropout::{Dropout, DropoutCache};
+pub use flat::FlatParameters;
 pub use lstm::{Lstm, LstmGrads, LstmTape};
 pub use pool::{AvgPool2d, MaxPool2d};
 pub use reshape::{Flatten, Reshape};

@@ -5,8 +5,10 @@ use core::marker::PhantomData;
 
 use rand::{Rng, RngExt};
 
+use super::flat::FlatParameters;
+use super::steps::Steps;
 use crate::activation::Activation;
-use crate::kernels::{self, Isa, Product};
+use crate::kernels::{Isa, Product};
 use crate::layer::{Initialize, Layer, TensorVisitor, TensorVisitorMut};
 
 /// A recurrent layer over sequences of `T` steps of `F` features:
@@ -47,30 +49,13 @@ use crate::layer::{Initialize, Layer, TensorVisitor, TensorVisitorMut};
 /// let rnn = SimpleRnn::<28, 28, 64, 783, Tanh>::from_parameters(vec![0.0; 28 * 64], vec![0.0; 64 * 64], None);
 /// ```
 pub struct SimpleRnn<const T: usize, const F: usize, const U: usize, const IN: usize, A> {
-    /// `[W_x; W_h]`: `F + U` rows of `U`.
-    weights: Box<[f32]>,
-    /// `U` values.
-    bias: Option<Box<[f32]>>,
+    /// `[W_x; W_h]` (`F + U` rows of `U`) and the bias (`U` values).
+    params: FlatParameters,
     activation: PhantomData<A>,
 }
 
-/// Parameter gradients of a [`SimpleRnn`], laid out like its parameters.
-pub struct SimpleRnnGrads {
-    weights: Box<[f32]>,
-    bias: Option<Box<[f32]>>,
-}
-
-impl SimpleRnnGrads {
-    /// `dL/dW_x` then `dL/dW_h`, `(F + U) × U` values.
-    pub fn weights(&self) -> &[f32] {
-        &self.weights
-    }
-
-    /// `dL/db`, if the layer has a bias.
-    pub fn bias(&self) -> Option<&[f32]> {
-        self.bias.as_deref()
-    }
-}
+/// Parameter gradients of a [`SimpleRnn`], laid out like its parameters: `[W_x; W_h]`, then the bias.
+pub type SimpleRnnGrads = FlatParameters;
 
 /// What a [`SimpleRnn`] keeps between the passes of a batch, and its backward pass's scratch
 /// space: allocated once by [`Layer::new_cache`].
@@ -88,6 +73,13 @@ pub struct SimpleRnnTape {
 impl<const T: usize, const F: usize, const U: usize, const IN: usize, A> SimpleRnn<T, F, U, IN, A> {
     /// The width of a step's row, `[x_t | h_{t-1}]`.
     const WIDTH: usize = F + U;
+    /// The shape of its rows and weights.
+    const STEPS: Steps = Steps {
+        steps: T,
+        features: F,
+        width: F + U,
+        n: U,
+    };
 
     /// Evaluated by every constructor, so that sizes which disagree fail to compile.
     const SHAPES_AGREE: () = {
@@ -132,25 +124,24 @@ impl<const T: usize, const F: usize, const U: usize, const IN: usize, A> SimpleR
         let mut weights = kernel;
         weights.extend(recurrent);
         Self {
-            weights: weights.into_boxed_slice(),
-            bias: bias.map(Vec::into_boxed_slice),
+            params: FlatParameters::new(weights, bias),
             activation: PhantomData,
         }
     }
 
     /// `W_x`, `F × U` row-major (Keras' `kernel`).
     pub fn kernel(&self) -> &[f32] {
-        &self.weights[..F * U]
+        &self.params.weights[..F * U]
     }
 
     /// `W_h`, `U × U` row-major (Keras' `recurrent_kernel`).
     pub fn recurrent_kernel(&self) -> &[f32] {
-        &self.weights[F * U..]
+        &self.params.weights[F * U..]
     }
 
     /// The bias, `U` values, if the layer has one.
     pub fn bias(&self) -> Option<&[f32]> {
-        self.bias.as_deref()
+        self.params.bias()
     }
 }
 
@@ -203,30 +194,11 @@ impl<const T: usize, const F: usize, const U: usize, const IN: usize, A: Activat
         tape: &mut SimpleRnnTape,
     ) {
         let width = Self::WIDTH;
-        // Each step's row starts with its input; h_0 = 0.
-        for (x, rows) in x.iter().zip(tape.steps.chunks_exact_mut(T * width)) {
-            for (x_t, row) in x.chunks_exact(F).zip(rows.chunks_exact_mut(width)) {
-                row[..F].copy_from_slice(x_t);
-            }
-            rows[F..width].fill(0.0);
-        }
+        Self::STEPS.load_inputs(x.as_flattened(), &mut tape.steps);
         for t in 0..T {
             // z_t = b + [x_t | h_{t-1}] · [W_x; W_h], one row per sample.
             let z = &mut tape.scratch[..B * U];
-            Product {
-                m: B,
-                n: U,
-                k: width,
-                a: &tape.steps[t * width..],
-                a_row: T * width,
-                a_col: 1,
-                b: &self.weights,
-                ldb: U,
-                bias: self.bias.as_deref(),
-                c: &mut *z,
-                ldc: U,
-            }
-            .run(Isa::selected());
+            Self::STEPS.forward(B, t, &tape.steps, &self.params, z);
             for (b, h) in z.chunks_exact_mut(U).enumerate() {
                 A::apply(h);
                 if t + 1 < T {
@@ -240,7 +212,7 @@ impl<const T: usize, const F: usize, const U: usize, const IN: usize, A: Activat
 
     /// One sample's steps in stack buffers: `x_t · W_x + b`, then that plus `h_{t-1} · W_h`.
     fn infer(&self, x: &[f32; IN], y: &mut [f32; U]) {
-        let (kernel, recurrent) = self.weights.split_at(F * U);
+        let (kernel, recurrent) = self.params.weights.split_at(F * U);
         let mut input = [0.0; U];
         y.fill(0.0); // h_0
         for x_t in x.chunks_exact(F) {
@@ -253,7 +225,7 @@ impl<const T: usize, const F: usize, const U: usize, const IN: usize, A: Activat
                 a_col: 1,
                 b: kernel,
                 ldb: U,
-                bias: self.bias.as_deref(),
+                bias: self.params.bias(),
                 c: &mut input,
                 ldc: U,
             }
@@ -286,11 +258,7 @@ impl<const T: usize, const F: usize, const U: usize, const IN: usize, A: Activat
         tape: &mut SimpleRnnTape,
     ) {
         let width = Self::WIDTH;
-        for (j, row) in self.weights.chunks_exact(U).enumerate() {
-            for (u, &w) in row.iter().enumerate() {
-                tape.weights_t[u * width + j] = w;
-            }
-        }
+        Self::STEPS.transpose(&self.params.weights, &mut tape.weights_t);
         // dz_T, then back through the steps.
         for (b, dz) in dz.iter().enumerate() {
             tape.step_grads[(b * T + T - 1) * U..][..U].copy_from_slice(dz);
@@ -301,20 +269,7 @@ impl<const T: usize, const F: usize, const U: usize, const IN: usize, A: Activat
             }
             // [dx_t | dh_{t-1}] = dz_t · [W_x; W_h]ᵀ.
             let back = &mut tape.scratch[..B * width];
-            Product {
-                m: B,
-                n: width,
-                k: U,
-                a: &tape.step_grads[t * U..],
-                a_row: T * U,
-                a_col: 1,
-                b: &tape.weights_t,
-                ldb: width,
-                bias: None,
-                c: &mut *back,
-                ldc: width,
-            }
-            .run(Isa::selected());
+            Self::STEPS.backward(B, t, &tape.step_grads, &tape.weights_t, back);
             for (b, back) in back.chunks_exact(width).enumerate() {
                 if let Some(dx) = dx.as_deref_mut() {
                     dx[b][t * F..][..F].copy_from_slice(&back[..F]);
@@ -328,38 +283,15 @@ impl<const T: usize, const F: usize, const U: usize, const IN: usize, A: Activat
                 }
             }
         }
-        // dW = Σ_(b,t) [x_t | h_{t-1}]ᵀ · dz_t: one product over every step of the batch.
-        Product {
-            m: width,
-            n: U,
-            k: B * T,
-            a: &tape.steps,
-            a_row: 1,
-            a_col: width,
-            b: &tape.step_grads,
-            ldb: U,
-            bias: None,
-            c: &mut grads.weights,
-            ldc: U,
-        }
-        .run(Isa::selected());
-        if let Some(db) = grads.bias.as_deref_mut() {
-            kernels::column_sums(Isa::selected(), &tape.step_grads, U, db);
-        }
+        Self::STEPS.weight_gradient(B, &tape.steps, &tape.step_grads, grads);
     }
 
     fn new_grads(&self) -> SimpleRnnGrads {
-        SimpleRnnGrads {
-            weights: vec![0.0; self.weights.len()].into_boxed_slice(),
-            bias: self
-                .bias
-                .as_ref()
-                .map(|b| vec![0.0; b.len()].into_boxed_slice()),
-        }
+        self.params.zeros_like()
     }
 
     fn parameter_count(&self) -> usize {
-        self.weights.len() + self.bias.as_ref().map_or(0, |b| b.len())
+        self.params.count()
     }
 
     fn visit_parameters(
@@ -367,29 +299,16 @@ impl<const T: usize, const F: usize, const U: usize, const IN: usize, A: Activat
         grads: &mut SimpleRnnGrads,
         visit: &mut dyn FnMut(&mut [f32], &mut [f32]),
     ) {
-        visit(&mut self.weights, &mut grads.weights);
-        if let (Some(b), Some(db)) = (self.bias.as_deref_mut(), grads.bias.as_deref_mut()) {
-            visit(b, db);
-        }
+        self.params.visit(grads, visit);
     }
 
     /// `kernel` `[F, U]`, `recurrent_kernel` `[U, U]` and `bias` `[U]`, as in Keras.
     fn visit_tensors(&self, visit: &mut TensorVisitor<'_>) {
-        let (kernel, recurrent) = self.weights.split_at(F * U);
-        visit("kernel", &[F, U], kernel);
-        visit("recurrent_kernel", &[U, U], recurrent);
-        if let Some(b) = self.bias.as_deref() {
-            visit("bias", &[U], b);
-        }
+        self.params.visit_recurrent([F, U], [U, U], visit);
     }
 
     fn visit_tensors_mut(&mut self, visit: &mut TensorVisitorMut<'_>) {
-        let (kernel, recurrent) = self.weights.split_at_mut(F * U);
-        visit("kernel", &[F, U], kernel);
-        visit("recurrent_kernel", &[U, U], recurrent);
-        if let Some(b) = self.bias.as_deref_mut() {
-            visit("bias", &[U], b);
-        }
+        self.params.visit_recurrent_mut([F, U], [U, U], visit);
     }
 }
 
@@ -407,8 +326,7 @@ impl<const T: usize, const F: usize, const U: usize, const IN: usize, A> Clone
 {
     fn clone(&self) -> Self {
         Self {
-            weights: self.weights.clone(),
-            bias: self.bias.clone(),
+            params: self.params.clone(),
             activation: PhantomData,
         }
     }
@@ -423,7 +341,7 @@ impl<const T: usize, const F: usize, const U: usize, const IN: usize, A: Activat
             .field("features", &F)
             .field("units", &U)
             .field("activation", &A::NAME)
-            .field("bias", &self.bias.is_some())
+            .field("bias", &self.params.bias.is_some())
             .finish()
     }
 }
@@ -570,7 +488,7 @@ mod tests {
         let mut grads = rnn.new_grads();
         rnn.backward(&x, &dz, None, &mut grads, &mut cache);
 
-        let mut parameters: Vec<f64> = rnn.weights.iter().map(|&v| f64::from(v)).collect();
+        let mut parameters: Vec<f64> = rnn.params.weights.iter().map(|&v| f64::from(v)).collect();
         parameters.extend(rnn.bias().unwrap().iter().map(|&v| f64::from(v)));
         let analytic = grads.weights().iter().chain(grads.bias().unwrap());
         let eps = 1e-6;

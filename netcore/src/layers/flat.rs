@@ -1,0 +1,89 @@
+//! Weights and an optional bias kept as flat runs of values: the parameters of the layers whose
+//! weights are not a plain matrix (convolutions, recurrent layers), and their gradients.
+
+use crate::layer::{TensorVisitor, TensorVisitorMut};
+
+/// A layer's weights and optional bias, each one flat run of values; the layout of their
+/// gradients too ([`super::Conv2dGrads`], [`super::SimpleRnnGrads`], [`super::LstmGrads`]).
+#[derive(Clone)]
+pub struct FlatParameters {
+    pub(super) weights: Box<[f32]>,
+    pub(super) bias: Option<Box<[f32]>>,
+}
+
+impl FlatParameters {
+    pub(super) fn new(weights: Vec<f32>, bias: Option<Vec<f32>>) -> Self {
+        Self {
+            weights: weights.into_boxed_slice(),
+            bias: bias.map(Vec::into_boxed_slice),
+        }
+    }
+
+    /// Zeros laid out alike: a layer's gradient buffers.
+    pub(super) fn zeros_like(&self) -> Self {
+        let zeros = |n: usize| vec![0.0; n].into_boxed_slice();
+        Self {
+            weights: zeros(self.weights.len()),
+            bias: self.bias.as_ref().map(|b| zeros(b.len())),
+        }
+    }
+
+    /// The weights, in the layer's own layout.
+    pub fn weights(&self) -> &[f32] {
+        &self.weights
+    }
+
+    /// The bias, if the layer has one.
+    pub fn bias(&self) -> Option<&[f32]> {
+        self.bias.as_deref()
+    }
+
+    /// How many values there are.
+    pub(super) fn count(&self) -> usize {
+        self.weights.len() + self.bias.as_ref().map_or(0, |b| b.len())
+    }
+
+    /// Calls `visit` with the weights and then the bias, each beside its gradient in `grads`:
+    /// [`crate::layer::Layer::visit_parameters`].
+    pub(super) fn visit(
+        &mut self,
+        grads: &mut FlatParameters,
+        visit: &mut dyn FnMut(&mut [f32], &mut [f32]),
+    ) {
+        visit(&mut self.weights, &mut grads.weights);
+        if let (Some(b), Some(db)) = (self.bias.as_deref_mut(), grads.bias.as_deref_mut()) {
+            visit(b, db);
+        }
+    }
+
+    /// Calls `visit` with a recurrent layer's tensors under Keras' names: `kernel`, the first
+    /// `kernel[0] · kernel[1]` weights, `recurrent_kernel`, the rest, and `bias`.
+    pub(super) fn visit_recurrent(
+        &self,
+        kernel: [usize; 2],
+        recurrent: [usize; 2],
+        visit: &mut TensorVisitor<'_>,
+    ) {
+        let (k, r) = self.weights.split_at(kernel[0] * kernel[1]);
+        visit("kernel", &kernel, k);
+        visit("recurrent_kernel", &recurrent, r);
+        if let Some(b) = self.bias.as_deref() {
+            visit("bias", &[b.len()], b);
+        }
+    }
+
+    /// [`FlatParameters::visit_recurrent`], mutably.
+    pub(super) fn visit_recurrent_mut(
+        &mut self,
+        kernel: [usize; 2],
+        recurrent: [usize; 2],
+        visit: &mut TensorVisitorMut<'_>,
+    ) {
+        let (k, r) = self.weights.split_at_mut(kernel[0] * kernel[1]);
+        visit("kernel", &kernel, k);
+        visit("recurrent_kernel", &recurrent, r);
+        if let Some(b) = self.bias.as_deref_mut() {
+            visit("bias", &[b.len()], b);
+        }
+    }
+}
