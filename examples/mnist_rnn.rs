@@ -1,10 +1,11 @@
 //! MNIST read row by row by recurrent layers: each image is a sequence of 28 steps of 28
-//! pixels, read by Keras' `SimpleRNN(64)` and then, in a second network, `LSTM(64)`, each
-//! followed by a softmax layer. Trained with Adam (Keras' defaults) in batches of 32; prints
-//! each epoch, the time per epoch and the test accuracy.
+//! pixels, read by Keras' `SimpleRNN(64)`, then in a second network by `LSTM(64)`, and in a
+//! third by two stacked `LSTM(32)` (the first returning every step's state), each followed by a
+//! softmax layer. Trained with Adam (Keras' defaults) in batches of 32; prints each epoch, the
+//! time per epoch and the test accuracy.
 //!
 //! Run it with `cargo run --release --example mnist_rnn` (pass the number of epochs of each as
-//! the first two arguments; 5 and 2 by default).
+//! the first three arguments; 5, 2 and 2 by default).
 
 use std::error::Error;
 
@@ -17,6 +18,12 @@ network! {
 
     /// The same with long short-term memory.
     pub struct MnistLstm<(28, 28) => LSTM(64) => Dense(10, softmax)>;
+
+    /// Two LSTM layers, the first handing every step's state to the second.
+    pub struct MnistStacked<(28, 28)
+        => LSTM(32, return_sequences = true)
+        => LSTM(32)
+        => Dense(10, softmax)>;
 }
 
 /// Trains `model` for `epochs` on the first 55,000 training images, validating on the rest,
@@ -58,8 +65,9 @@ fn main() -> Result<(), Box<dyn Error>> {
             .nth(n)
             .map_or(Ok(default), |a| a.parse::<usize>())
     };
-    let (simple, lstm) = (epochs(1, 5)?, epochs(2, 2)?);
+    let (simple, lstm, stacked) = (epochs(1, 5)?, epochs(2, 2)?, epochs(3, 2)?);
     train(MnistRnn::new(&mut StdRng::seed_from_u64(42)), simple)?;
     train(MnistLstm::new(&mut StdRng::seed_from_u64(42)), lstm)?;
+    train(MnistStacked::new(&mut StdRng::seed_from_u64(42)), stacked)?;
     Ok(())
 }

@@ -106,13 +106,14 @@
 //!
 //! An input written `(steps, features)` is a sequence, stored step after step (`x_t` at
 //! `t · features`), and `SimpleRNN(units[, activation][, bias = false])` reads it: Keras'
-//! `SimpleRNN` with `return_sequences=False`, `h_t = f(x_t · W_x + h_{t-1} · W_h + b)` from
-//! `h_0 = 0`, giving `h_T`, a vector of `units`. The activation defaults to `tanh`, as in Keras.
-//! `LSTM(units[, bias = false])` is Keras' `LSTM` with its default activations (sigmoid gates,
-//! tanh cell), its gate order and its forget-gate bias of 1 ([`Lstm`](layers::Lstm)). A flat
-//! vector becomes a sequence through `Reshape(steps, features)`; `Flatten` and `Dropout` take
-//! sequences too, and a `Dense` right after one, or a recurrent layer on anything else, does not
-//! compile.
+//! `SimpleRNN`, `h_t = f(x_t · W_x + h_{t-1} · W_h + b)` from `h_0 = 0`, giving `h_T`, a vector
+//! of `units`. The activation defaults to `tanh`, as in Keras. `LSTM(units[, bias = false])` is
+//! Keras' `LSTM` with its default activations (sigmoid gates, tanh cell), its gate order and its
+//! forget-gate bias of 1 ([`Lstm`](layers::Lstm)). With `return_sequences = true` either gives
+//! every step's state, a sequence of `steps` × `units` for another recurrent layer: layers stack
+//! as in Keras. A flat vector becomes a sequence through `Reshape(steps, features)`; `Flatten`
+//! and `Dropout` take sequences too, and a `Dense` right after one, or a recurrent layer on
+//! anything else, does not compile.
 //!
 //! ```
 //! use netdsl::prelude::*;
@@ -120,16 +121,23 @@
 //! network! {
 //!     /// An MNIST image read row by row: 28 steps of 28 pixels into 64 units.
 //!     pub struct MnistRnn<(28, 28) => SimpleRNN(64) => Dense(10, softmax)>;
+//!
+//!     /// Two LSTM layers, the first handing every step's state to the second.
+//!     pub struct Stacked<(28, 28) => LSTM(32, return_sequences = true) => LSTM(32) => Dense(10, softmax)>;
 //! }
 //!
 //! let model = MnistRnn::new(&mut StdRng::seed_from_u64(0));
 //! // Keras' count: kernel 28 × 64, recurrent kernel 64 × 64, bias 64; then the softmax layer.
 //! assert_eq!(model.parameter_count(), (28 * 64 + 64 * 64 + 64) + (64 * 10 + 10));
 //! assert!(model.summary().to_string().contains("simple_rnn_1 (SimpleRNN)"));
+//!
+//! let stacked = Stacked::new(&mut StdRng::seed_from_u64(0));
+//! assert!(stacked.summary().to_string().contains("lstm_1 (LSTM)               (None, 28, 32)"));
 //! ```
 //!
 //! The layer is [`SimpleRnn`](layers::SimpleRnn), which can also be named by type like any layer
-//! (`type Rows = SimpleRnn<28, 28, 64, 784, Tanh>;`, then `=> Rows =>`).
+//! (`type Rows = SimpleRnn<28, 28, 64, 784, 64, Tanh>;`, then `=> Rows =>`; the fifth size is
+//! its output, `64` for the last state or `28 · 64` for every step's).
 //!
 //! ## Composing networks
 //!

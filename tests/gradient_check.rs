@@ -114,6 +114,11 @@ network! {
     #[derive(Clone)]
     struct LongShort<12 => Reshape(4, 3) => LSTM(3) => Dense(2, softmax)>;
 
+    /// Recurrent layers stacked through every step's state: backpropagation through time
+    /// into the layer below at every step.
+    #[derive(Clone)]
+    struct Stacked<(4, 3) => LSTM(3, return_sequences = true) => SimpleRNN(2, sigmoid, return_sequences = true) => Flatten => Dense(2, softmax)>;
+
     /// Average pooling with overlapping windows, a strided convolution and a reshape.
     #[derive(Clone)]
     struct StrideAvgReshape<(7, 7, 2)
@@ -316,7 +321,7 @@ fn composed_networks_count_summarise_and_predict_like_their_parts() {
 }
 
 /// 4 steps of 3 features into 5 sigmoid units.
-type Steps = netdsl::layers::SimpleRnn<4, 3, 5, 12, netdsl::activation::Sigmoid>;
+type Steps = netdsl::layers::SimpleRnn<4, 3, 5, 12, 5, netdsl::activation::Sigmoid>;
 
 #[test]
 fn a_recurrent_layer_matches_finite_differences() {
@@ -335,6 +340,19 @@ fn a_recurrent_layer_matches_finite_differences() {
 fn an_lstm_matches_finite_differences() {
     let t = [[0.0, 1.0], [1.0, 0.0], [0.0, 1.0]];
     let net = LongShort::new(&mut rng());
+    check_on(
+        net,
+        CategoricalCrossentropy,
+        &images::<12>(),
+        t,
+        Kinks::None,
+    );
+}
+
+#[test]
+fn stacked_recurrent_layers_match_finite_differences() {
+    let t = [[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]];
+    let net = Stacked::new(&mut rng());
     check_on(
         net,
         CategoricalCrossentropy,

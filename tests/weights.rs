@@ -45,7 +45,7 @@ network! {
 }
 
 /// 4 steps of 3 features into 5 units.
-type Steps = netdsl::layers::SimpleRnn<4, 3, 5, 12, netdsl::activation::Tanh>;
+type Steps = netdsl::layers::SimpleRnn<4, 3, 5, 12, 5, netdsl::activation::Tanh>;
 
 /// `y = g · x`: one parameter, and no `visit_tensors`, so it cannot be saved.
 #[derive(Clone)]

@@ -32,10 +32,13 @@ network! {
 
     /// An LSTM over the same steps, reshaped by the macro.
     struct LongShort<512 => Reshape(16, 32) => LSTM(8) => Dense(4, softmax)>;
+
+    /// Recurrent layers stacked through every step's state.
+    struct Stacked<512 => Reshape(16, 32) => LSTM(8, return_sequences = true) => SimpleRNN(8, return_sequences = true) => Flatten => Dense(4, softmax)>;
 }
 
 /// 16 steps of 32 features into 8 tanh units.
-type Steps = netdsl::layers::SimpleRnn<16, 32, 8, 512, netdsl::activation::Tanh>;
+type Steps = netdsl::layers::SimpleRnn<16, 32, 8, 512, 8, netdsl::activation::Tanh>;
 
 const BATCH: usize = 32;
 
@@ -114,6 +117,14 @@ fn a_recurrent_layer_trains_evaluates_and_predicts_without_allocating() {
     trains_evaluates_and_predicts_without_allocating(
         Sequences::new(&mut StdRng::seed_from_u64(1)),
         "a simple RNN",
+    );
+}
+
+#[test]
+fn stacked_recurrent_layers_train_evaluate_and_predict_without_allocating() {
+    trains_evaluates_and_predicts_without_allocating(
+        Stacked::new(&mut StdRng::seed_from_u64(1)),
+        "stacked recurrent layers",
     );
 }
 

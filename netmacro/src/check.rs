@@ -78,12 +78,16 @@ pub enum LayerKind {
         units: usize,
         activation: Activation,
         bias: bool,
+        /// Every step's state out, not just the last.
+        sequences: bool,
     },
     /// `LSTM(units, ...)` over a sequence.
     Lstm {
         input: Sequence,
         units: usize,
         bias: bool,
+        /// Every step's state out, not just the last.
+        sequences: bool,
     },
 }
 

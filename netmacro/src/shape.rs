@@ -596,52 +596,74 @@ pub fn dense_after(shape: &Shape, place: &Place, errors: &mut Errors) {
     ));
 }
 
-/// `SimpleRNN(units[, activation][, bias = b])` over a sequence, as Keras' `SimpleRNN` with
-/// `return_sequences=False`: a vector of `units` values. The activation defaults to `tanh`.
+/// `SimpleRNN(units[, activation][, bias = b][, return_sequences = r])` over a sequence, as
+/// Keras' `SimpleRNN`: a vector of `units` values, or with `return_sequences = true` a sequence
+/// of them, one per step. The activation defaults to `tanh`.
 pub fn simple_rnn(
     input: Option<&Shape>,
     place: &Place,
     args: &[LayerArg],
     errors: &mut Errors,
 ) -> Option<(LayerKind, Option<Shape>)> {
-    let (input, units, activation, bias) = recurrent(input, place, args, true, errors)?;
+    let (input, units, activation, options) = recurrent(input, place, args, true, errors)?;
     let kind = LayerKind::SimpleRnn {
         input,
         units,
         activation: activation.unwrap_or(Activation::Tanh),
-        bias,
+        bias: options.bias,
+        sequences: options.sequences,
     };
-    Some((
-        kind,
-        Some(Shape::Flat(Width::Literal(units, Span::call_site()))),
-    ))
+    Some((kind, Some(options.output(input, units))))
 }
 
-/// `LSTM(units[, bias = b])` over a sequence, as Keras' `LSTM` with its default activations and
-/// `return_sequences=False`: a vector of `units` values.
+/// `LSTM(units[, bias = b][, return_sequences = r])` over a sequence, as Keras' `LSTM` with its
+/// default activations: a vector of `units` values, or a sequence of them, one per step.
 pub fn lstm(
     input: Option<&Shape>,
     place: &Place,
     args: &[LayerArg],
     errors: &mut Errors,
 ) -> Option<(LayerKind, Option<Shape>)> {
-    let (input, units, _, bias) = recurrent(input, place, args, false, errors)?;
-    let kind = LayerKind::Lstm { input, units, bias };
-    Some((
-        kind,
-        Some(Shape::Flat(Width::Literal(units, Span::call_site()))),
-    ))
+    let (input, units, _, options) = recurrent(input, place, args, false, errors)?;
+    let kind = LayerKind::Lstm {
+        input,
+        units,
+        bias: options.bias,
+        sequences: options.sequences,
+    };
+    Some((kind, Some(options.output(input, units))))
+}
+
+/// A recurrent layer's named options.
+struct RecurrentOptions {
+    bias: bool,
+    /// `return_sequences = true`: every step's state, not just the last.
+    sequences: bool,
+}
+
+impl RecurrentOptions {
+    /// The output shape: the last state, or a sequence of every step's.
+    fn output(&self, input: Sequence, units: usize) -> Shape {
+        if self.sequences {
+            Shape::Sequence(Sequence {
+                steps: input.steps,
+                features: units,
+            })
+        } else {
+            Shape::Flat(Width::Literal(units, Span::call_site()))
+        }
+    }
 }
 
 /// A recurrent layer's input sequence, units, activation (when `with_activation`, if given)
-/// and bias, or `None` after pushing what is wrong.
+/// and options, or `None` after pushing what is wrong.
 fn recurrent(
     input: Option<&Shape>,
     place: &Place,
     args: &[LayerArg],
     with_activation: bool,
     errors: &mut Errors,
-) -> Option<(Sequence, usize, Option<Activation>, bool)> {
+) -> Option<(Sequence, usize, Option<Activation>, RecurrentOptions)> {
     let text = &place.layer.text;
     let keyword = text.split('(').next().unwrap_or(text);
     let (positional, named) = split_args(args);
@@ -673,21 +695,28 @@ fn recurrent(
     let most = if with_activation { 2 } else { 1 };
     if positional.len() > most {
         let takes = if with_activation {
-            "units, an activation and a `bias` option"
+            "units, an activation, and `bias` and `return_sequences` options"
         } else {
-            "units and a `bias` option"
+            "units, and `bias` and `return_sequences` options"
         };
         errors.push(syn::Error::new_spanned(
             &place.layer.tokens,
             format_args!("`{text}` takes {takes}"),
         ));
     }
-    let mut bias = true;
+    let mut options = RecurrentOptions {
+        bias: true,
+        sequences: false,
+    };
     for (name, value) in named {
         match (name.to_string().as_str(), value) {
-            ("bias", OptionValue::Bool(lit)) => bias = lit.value,
-            ("bias", other) => errors.push_spanned(other.span(), "`bias` takes `true` or `false`"),
-            _ => unknown_option(name, keyword, "`bias`", errors),
+            ("bias", OptionValue::Bool(lit)) => options.bias = lit.value,
+            ("return_sequences", OptionValue::Bool(lit)) => options.sequences = lit.value,
+            (option @ ("bias" | "return_sequences"), other) => errors.push_spanned(
+                other.span(),
+                format_args!("`{option}` takes `true` or `false`"),
+            ),
+            _ => unknown_option(name, keyword, "`bias` or `return_sequences`", errors),
         }
     }
     let sequence = match input? {
@@ -704,7 +733,7 @@ fn recurrent(
             return None;
         }
     };
-    Some((sequence, units?, activation, bias))
+    Some((sequence, units?, activation, options))
 }
 
 #[cfg(test)]

@@ -422,14 +422,14 @@ fn a_simple_rnn_reads_a_sequence_input_or_a_reshaped_vector() {
         &out,
         &[
             // Keras' defaults: tanh, a bias; its name, `simple_rnn`.
-            "pub simple_rnn_1: ::netdsl::__private::SimpleRnn<28, 28, 64, 784, ::netdsl::__private::Tanh>,",
+            "pub simple_rnn_1: ::netdsl::__private::SimpleRnn<28, 28, 64, 784, 64, ::netdsl::__private::Tanh>,",
             "pub dense_1: ::netdsl::__private::Dense<64, 10, ::netdsl::__private::Softmax>,",
             "type In = [f32; 784];",
-            "simple_rnn_1: <::netdsl::__private::SimpleRnn<28, 28, 64, 784, ::netdsl::__private::Tanh>>::keras_default(rng, true),",
+            "simple_rnn_1: <::netdsl::__private::SimpleRnn<28, 28, 64, 784, 64, ::netdsl::__private::Tanh>>::keras_default(rng, true),",
             "output_shape: ::netdsl::__private::vec![64],",
             "pub reshape_1: ::netdsl::__private::Reshape<784>,",
             "output_shape: ::netdsl::__private::vec![28, 28],",
-            "pub simple_rnn_1: ::netdsl::__private::SimpleRnn<28, 28, 32, 784, ::netdsl::__private::Relu>,",
+            "pub simple_rnn_1: ::netdsl::__private::SimpleRnn<28, 28, 32, 784, 32, ::netdsl::__private::Relu>,",
             "keras_default(rng, false)",
         ],
     );
@@ -466,11 +466,31 @@ fn an_lstm_reads_a_sequence_with_keras_defaults() {
     assert_contains(
         &out,
         &[
-            "pub lstm_1: ::netdsl::__private::Lstm<28, 28, 64, 784>,",
-            "lstm_1: <::netdsl::__private::Lstm<28, 28, 64, 784>>::keras_default(rng, true),",
+            "pub lstm_1: ::netdsl::__private::Lstm<28, 28, 64, 784, 64>,",
+            "lstm_1: <::netdsl::__private::Lstm<28, 28, 64, 784, 64>>::keras_default(rng, true),",
             "pub dense_1: ::netdsl::__private::Dense<64, 10, ::netdsl::__private::Softmax>,",
             "`LSTM(64, tanh)`: unexpected argument",
             "`LSTM(64, tanh)` (layer 1 of `Bad`) needs a sequence, found 784 values",
+        ],
+    );
+}
+
+#[test]
+fn recurrent_layers_stack_through_return_sequences() {
+    let out = expand(quote! {
+        struct Stacked<(28, 28) => LSTM(32, return_sequences = true) => Dropout(0.2) => SimpleRNN(16) => Dense(10, softmax)>;
+        struct Bad<(28, 28) => LSTM(32) => LSTM(16)>;
+        struct Worse<(28, 28) => SimpleRNN(8, return_sequences = 1)>;
+    });
+    assert_contains(
+        &out,
+        &[
+            "pub lstm_1: ::netdsl::__private::Lstm<28, 28, 32, 784, 896>,",
+            "output_shape: ::netdsl::__private::vec![28, 32],",
+            "pub dropout_1: ::netdsl::__private::Dropout<896>,",
+            "pub simple_rnn_1: ::netdsl::__private::SimpleRnn<28, 32, 16, 896, 16, ::netdsl::__private::Tanh>,",
+            "`LSTM(16)` (layer 2 of `Bad`) needs a sequence, found 32 values",
+            "`return_sequences` takes `true` or `false`",
         ],
     );
 }

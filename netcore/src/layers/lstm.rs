@@ -12,10 +12,11 @@ use crate::kernels::{self, Isa, Product};
 use crate::layer::{Initialize, Layer, TensorVisitor, TensorVisitorMut};
 
 /// An LSTM layer over sequences of `T` steps of `F` features, with `U` units (Keras'
-/// `LSTM(U)` with `return_sequences=False`): from `h_0 = c_0 = 0`, each step computes
+/// `LSTM(U)`): from `h_0 = c_0 = 0`, each step computes
 /// `z = x_t · W_x + h_{t-1} · W_h + b`, cut into the gates `i = σ(z_i)`, `f = σ(z_f)`,
-/// `g = tanh(z_g)`, `o = σ(z_o)`, then `c_t = f ⊙ c_{t-1} + i ⊙ g` and `h_t = o ⊙ tanh(c_t)`;
-/// the output is `h_T`.
+/// `g = tanh(z_g)`, `o = σ(z_o)`, then `c_t = f ⊙ c_{t-1} + i ⊙ g` and `h_t = o ⊙ tanh(c_t)`.
+/// The output is `h_T` when `OUT = U`, or every `h_t`, step after step, when `OUT = T · U`
+/// (`return_sequences=True`: a sequence for a recurrent layer after it).
 ///
 /// A sample is its steps one after the other, `IN = T · F` values with `x_t` at `t · F`. The
 /// gates are in Keras' order, `i, f, g, o`, each `U` columns of `W_x` (`F × 4U`, Keras'
@@ -36,12 +37,12 @@ use crate::layer::{Initialize, Layer, TensorVisitor, TensorVisitorMut};
 ///
 /// // One feature, one unit, one step, every weight 0 and every bias 0: each gate is σ(0) = ½
 /// // (and g = tanh 0 = 0), so c = 0 and h = 0.
-/// let lstm = Lstm::<1, 1, 1, 1>::from_parameters(vec![0.0; 4], vec![0.0; 4], Some(vec![0.0; 4]));
+/// let lstm = Lstm::<1, 1, 1, 1, 1>::from_parameters(vec![0.0; 4], vec![0.0; 4], Some(vec![0.0; 4]));
 /// let mut y = [[9.0]];
 /// lstm.forward(&[[1.0]], &mut y, &mut lstm.new_cache::<1>());
 /// assert_eq!(y, [[0.0]]);
 /// ```
-pub struct Lstm<const T: usize, const F: usize, const U: usize, const IN: usize> {
+pub struct Lstm<const T: usize, const F: usize, const U: usize, const IN: usize, const OUT: usize> {
     /// `[W_x; W_h]` (`F + U` rows of `4U`, gates `i, f, g, o`) and the bias (`4U` values).
     params: FlatParameters,
 }
@@ -71,7 +72,9 @@ pub struct LstmTape {
     weights_t: Box<[f32]>,
 }
 
-impl<const T: usize, const F: usize, const U: usize, const IN: usize> Lstm<T, F, U, IN> {
+impl<const T: usize, const F: usize, const U: usize, const IN: usize, const OUT: usize>
+    Lstm<T, F, U, IN, OUT>
+{
     /// The width of a step's row, `[x_t | h_{t-1}]`.
     const WIDTH: usize = F + U;
     /// The gates' width, `4U`.
@@ -91,7 +94,15 @@ impl<const T: usize, const F: usize, const U: usize, const IN: usize> Lstm<T, F,
             "`Lstm`: steps, features and units must be at least 1"
         );
         assert!(IN == T * F, "`Lstm`: expected IN = T * F");
+        assert!(
+            OUT == U || OUT == T * U,
+            "`Lstm`: expected OUT = U (the last state) or T * U (every step's)"
+        );
     };
+
+    /// Whether the output is every step's state (Keras' `return_sequences=True`), not just the
+    /// last; with one step they are the same.
+    const SEQUENCES: bool = OUT == T * U;
 
     /// Keras' initialisation: `W_x` Glorot-uniform (`fan_in = F`, `fan_out = 4U`), `W_h` with
     /// orthonormal rows, and, when `bias` is true, a bias of 1 for the forget gate and 0 for
@@ -178,9 +189,11 @@ impl<const T: usize, const F: usize, const U: usize, const IN: usize> Lstm<T, F,
     }
 }
 
-impl<const T: usize, const F: usize, const U: usize, const IN: usize> Layer for Lstm<T, F, U, IN> {
+impl<const T: usize, const F: usize, const U: usize, const IN: usize, const OUT: usize> Layer
+    for Lstm<T, F, U, IN, OUT>
+{
     type In = [f32; IN];
-    type Out = [f32; U];
+    type Out = [f32; OUT];
     type Activation = Linear;
     type Grads = LstmGrads;
     type Cache<const B: usize> = LstmTape;
@@ -205,7 +218,7 @@ impl<const T: usize, const F: usize, const U: usize, const IN: usize> Layer for 
     fn forward<const B: usize>(
         &self,
         x: &[[f32; IN]; B],
-        y: &mut [[f32; U]; B],
+        y: &mut [[f32; OUT]; B],
         tape: &mut LstmTape,
     ) {
         let (width, gates) = (Self::WIDTH, Self::GATES);
@@ -222,26 +235,30 @@ impl<const T: usize, const F: usize, const U: usize, const IN: usize> Layer for 
                 let cells = &mut tape.cells[(b * (T + 1) + t) * U..][..2 * U];
                 let (c_prev, c) = cells.split_at_mut(U);
                 let tanh_c = &mut tape.cells_tanh[(b * T + t) * U..][..U];
-                let h = if t + 1 < T {
-                    &mut tape.steps[(b * T + t + 1) * width + F..][..U]
-                } else {
-                    &mut y[b][..]
-                };
+                // h_t into `dh`, free until the backward pass; then where it goes.
+                let h = &mut tape.dh[b * U..][..U];
                 Self::cell(z, c_prev, c, tanh_c, h);
                 tape.gates[(b * T + t) * gates..][..gates].copy_from_slice(z);
+                if t + 1 < T {
+                    tape.steps[(b * T + t + 1) * width + F..][..U].copy_from_slice(h);
+                }
+                if Self::SEQUENCES {
+                    y[b][t * U..][..U].copy_from_slice(h);
+                } else if t + 1 == T {
+                    y[b].copy_from_slice(h);
+                }
             }
         }
     }
 
     /// One sample's steps in stack buffers, a gate at a time: `x_t · W_x + b`, then that plus
     /// `h_{t-1} · W_h`, for the `U` columns of each gate.
-    fn infer(&self, x: &[f32; IN], y: &mut [f32; U]) {
+    fn infer(&self, x: &[f32; IN], out: &mut [f32; OUT]) {
         let (kernel, recurrent) = self.params.weights.split_at(F * 4 * U);
         let (mut input, mut z) = ([0.0; U], [[0.0; U]; 4]);
-        let (mut c, mut tanh_c) = ([0.0; U], [0.0; U]);
-        y.fill(0.0); // h_0
-        for x_t in x.chunks_exact(F) {
-            let h = *y;
+        let (mut c, mut tanh_c, mut y) = ([0.0; U], [0.0; U], [0.0; U]); // y: h_0
+        for (t, x_t) in x.chunks_exact(F).enumerate() {
+            let h = y;
             for (gate, z) in z.iter_mut().enumerate() {
                 let bias = self.params.bias().map(|b| &b[gate * U..][..U]);
                 Product {
@@ -274,24 +291,39 @@ impl<const T: usize, const F: usize, const U: usize, const IN: usize> Layer for 
                 .run(Isa::selected());
             }
             let c_prev = c;
-            Self::cell(z.as_flattened_mut(), &c_prev, &mut c, &mut tanh_c, y);
+            Self::cell(z.as_flattened_mut(), &c_prev, &mut c, &mut tanh_c, &mut y);
+            if Self::SEQUENCES {
+                out[t * U..][..U].copy_from_slice(&y);
+            }
+        }
+        if !Self::SEQUENCES {
+            out.copy_from_slice(&y);
         }
     }
 
     fn backward<const B: usize>(
         &self,
         _x: &[[f32; IN]; B],
-        dz: &[[f32; U]; B],
+        dz: &[[f32; OUT]; B],
         mut dx: Option<&mut [[f32; IN]; B]>,
         grads: &mut LstmGrads,
         tape: &mut LstmTape,
     ) {
         let (width, gates) = (Self::WIDTH, Self::GATES);
         Self::STEPS.transpose(&self.params.weights, &mut tape.weights_t);
-        // The output is h_T itself: dL/dh_T is `dz`, and nothing flows into c_T yet.
-        tape.dh.copy_from_slice(dz.as_flattened());
+        // The output is the states themselves: dL/dh_t comes from `dz` (for the last step only,
+        // or every step's), plus what flows back from the step after; nothing flows into c_T.
+        tape.dh.fill(0.0);
         tape.dc.fill(0.0);
         for t in (0..T).rev() {
+            if Self::SEQUENCES || t + 1 == T {
+                let at = if Self::SEQUENCES { t * U } else { 0 };
+                for (dh, dz) in tape.dh.chunks_exact_mut(U).zip(dz) {
+                    dh.iter_mut()
+                        .zip(&dz[at..at + U])
+                        .for_each(|(d, g)| *d += g);
+                }
+            }
             for b in 0..B {
                 let row = (b * T + t) * gates;
                 let (i, rest) = tape.gates[row..row + gates].split_at(U);
@@ -358,8 +390,8 @@ impl<const T: usize, const F: usize, const U: usize, const IN: usize> Layer for 
     }
 }
 
-impl<const T: usize, const F: usize, const U: usize, const IN: usize> Initialize
-    for Lstm<T, F, U, IN>
+impl<const T: usize, const F: usize, const U: usize, const IN: usize, const OUT: usize> Initialize
+    for Lstm<T, F, U, IN, OUT>
 {
     /// [`Lstm::keras_default`], with a bias.
     fn initialize<R: Rng + ?Sized>(rng: &mut R) -> Self {
@@ -367,7 +399,9 @@ impl<const T: usize, const F: usize, const U: usize, const IN: usize> Initialize
     }
 }
 
-impl<const T: usize, const F: usize, const U: usize, const IN: usize> Clone for Lstm<T, F, U, IN> {
+impl<const T: usize, const F: usize, const U: usize, const IN: usize, const OUT: usize> Clone
+    for Lstm<T, F, U, IN, OUT>
+{
     fn clone(&self) -> Self {
         Self {
             params: self.params.clone(),
@@ -375,8 +409,8 @@ impl<const T: usize, const F: usize, const U: usize, const IN: usize> Clone for 
     }
 }
 
-impl<const T: usize, const F: usize, const U: usize, const IN: usize> fmt::Debug
-    for Lstm<T, F, U, IN>
+impl<const T: usize, const F: usize, const U: usize, const IN: usize, const OUT: usize> fmt::Debug
+    for Lstm<T, F, U, IN, OUT>
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Lstm")
@@ -405,12 +439,13 @@ mod tests {
         1.0 / (1.0 + (-z).exp())
     }
 
-    /// `h_T` of every sample, in f64, from `w` (`[W_x; W_h]`, gates `i, f, g, o`), `bias` and
-    /// the samples `x`.
+    /// `h_T` (or, with `all`, every `h_t`) of every sample, in f64, from `w` (`[W_x; W_h]`,
+    /// gates `i, f, g, o`), `bias` and the samples `x`.
     fn reference<const T: usize, const F: usize, const U: usize>(
         w: &[f64],
         bias: &[f64],
         x: &[f64],
+        all: bool,
     ) -> Vec<f64> {
         let mut out = Vec::new();
         for x in x.chunks_exact(T * F) {
@@ -429,13 +464,18 @@ mod tests {
                     c[u] = f * c[u] + i * g;
                     h[u] = o * c[u].tanh();
                 }
+                if all {
+                    out.extend(&h);
+                }
             }
-            out.extend(h);
+            if !all {
+                out.extend(h);
+            }
         }
         out
     }
 
-    fn layer() -> Lstm<3, 2, 4, 6> {
+    fn layer() -> Lstm<3, 2, 4, 6, 4> {
         let mut lstm = Lstm::keras_default(&mut StdRng::seed_from_u64(5), true);
         // Bias values other than Keras' 0 and 1, so that every gate works off-centre.
         for (k, b) in lstm
@@ -460,7 +500,7 @@ mod tests {
         let lstm = layer();
         let x = values::<6, 2>(1);
         let (w, b) = (to_f64(&lstm.params.weights), to_f64(lstm.bias().unwrap()));
-        let expected = reference::<3, 2, 4>(&w, &b, &to_f64(x.as_flattened()));
+        let expected = reference::<3, 2, 4>(&w, &b, &to_f64(x.as_flattened()), false);
         let mut y = [[0.0; 4]; 2];
         lstm.forward(&x, &mut y, &mut lstm.new_cache::<2>());
         for (found, e) in y.as_flattened().iter().zip(&expected) {
@@ -493,7 +533,7 @@ mod tests {
             to_f64(x.as_flattened()),
         );
         let objective = |w: &[f64], b: &[f64], x: &[f64]| -> f64 {
-            let h = reference::<3, 2, 4>(w, b, x);
+            let h = reference::<3, 2, 4>(w, b, x, false);
             h.iter()
                 .zip(c.as_flattened())
                 .map(|(h, &c)| h * f64::from(c))
@@ -543,8 +583,82 @@ mod tests {
     }
 
     #[test]
+    fn every_steps_state_matches_an_f64_reference_forward_and_backward() {
+        // `return_sequences`: 3 steps of 4 states, every one in the loss.
+        let last = layer();
+        let lstm = Lstm::<3, 2, 4, 6, 12>::from_parameters(
+            last.kernel().to_vec(),
+            last.recurrent_kernel().to_vec(),
+            last.bias().map(<[f32]>::to_vec),
+        );
+        let (x, c) = (values::<6, 2>(3), values::<12, 2>(4));
+        let mut cache = lstm.new_cache::<2>();
+        let mut y = [[0.0; 12]; 2];
+        lstm.forward(&x, &mut y, &mut cache);
+        let (w, b, x64) = (
+            to_f64(&lstm.params.weights),
+            to_f64(lstm.bias().unwrap()),
+            to_f64(x.as_flattened()),
+        );
+        let expected = reference::<3, 2, 4>(&w, &b, &x64, true);
+        for (found, e) in y.as_flattened().iter().zip(&expected) {
+            assert!((f64::from(*found) - e).abs() < 1e-6, "{found} against {e}");
+        }
+        for (x, y) in x.iter().zip(&y) {
+            let mut single = [9.0; 12];
+            lstm.infer(x, &mut single);
+            for (a, b) in single.iter().zip(y) {
+                assert!((a - b).abs() < 1e-6, "infer {single:?}, forward {y:?}");
+            }
+        }
+
+        let mut grads = lstm.new_grads();
+        let mut dx = [[0.0; 6]; 2];
+        lstm.backward(&x, &c, Some(&mut dx), &mut grads, &mut cache);
+        let objective = |w: &[f64], b: &[f64], x: &[f64]| -> f64 {
+            let h = reference::<3, 2, 4>(w, b, x, true);
+            h.iter()
+                .zip(c.as_flattened())
+                .map(|(h, &c)| h * f64::from(c))
+                .sum()
+        };
+        let eps = 1e-6;
+        let nudged = |v: &[f64], k: usize, delta: f64| {
+            let mut v = v.to_vec();
+            v[k] += delta;
+            v
+        };
+        let check = |analytic: f32, plus: f64, minus: f64, what: String| {
+            let numeric = (plus - minus) / (2.0 * eps);
+            let error = (f64::from(analytic) - numeric).abs() / numeric.abs().max(1e-2);
+            assert!(
+                error < 1e-4,
+                "{what}: backward {analytic}, f64 differences {numeric}"
+            );
+        };
+        for (k, &a) in grads.weights().iter().enumerate() {
+            let (plus, minus) = (nudged(&w, k, eps), nudged(&w, k, -eps));
+            check(
+                a,
+                objective(&plus, &b, &x64),
+                objective(&minus, &b, &x64),
+                format!("weight {k}"),
+            );
+        }
+        for (k, &a) in dx.as_flattened().iter().enumerate() {
+            let (plus, minus) = (nudged(&x64, k, eps), nudged(&x64, k, -eps));
+            check(
+                a,
+                objective(&w, &b, &plus),
+                objective(&w, &b, &minus),
+                format!("dx {k}"),
+            );
+        }
+    }
+
+    #[test]
     fn keras_initialisation_opens_the_forget_gate() {
-        let lstm = Lstm::<2, 3, 4, 6>::keras_default(&mut StdRng::seed_from_u64(1), true);
+        let lstm = Lstm::<2, 3, 4, 6, 4>::keras_default(&mut StdRng::seed_from_u64(1), true);
         let b = lstm.bias().unwrap();
         assert_eq!(&b[..4], &[0.0; 4]);
         assert_eq!(&b[4..8], &[1.0; 4]);

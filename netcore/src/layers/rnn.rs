@@ -12,8 +12,9 @@ use crate::kernels::{Isa, Product};
 use crate::layer::{Initialize, Layer, TensorVisitor, TensorVisitorMut};
 
 /// A recurrent layer over sequences of `T` steps of `F` features:
-/// `h_t = f(x_t · W_x + h_{t-1} · W_h + b)` from `h_0 = 0`, and the output is `h_T`, `U` values
-/// (Keras' `SimpleRNN(U, activation)` with `return_sequences=False`).
+/// `h_t = f(x_t · W_x + h_{t-1} · W_h + b)` from `h_0 = 0`. The output is `h_T` when `OUT = U`
+/// (Keras' `SimpleRNN(U, activation)`), or every `h_t`, step after step, when `OUT = T · U`
+/// (`return_sequences=True`: a sequence for a recurrent layer after it).
 ///
 /// A sample is its steps one after the other, `IN = T · F` values with `x_t` at `t · F`: an
 /// MNIST image read row by row is 28 steps of 28 pixels. Backward runs backpropagation through
@@ -33,7 +34,7 @@ use crate::layer::{Initialize, Layer, TensorVisitor, TensorVisitorMut};
 /// use netcore::layers::SimpleRnn;
 ///
 /// // One feature, one unit, two steps: h_1 = 2·x_1 + 0.5, h_2 = 2·x_2 + 3·h_1 + 0.5.
-/// let rnn = SimpleRnn::<2, 1, 1, 2, Linear>::from_parameters(vec![2.0], vec![3.0], Some(vec![0.5]));
+/// let rnn = SimpleRnn::<2, 1, 1, 2, 1, Linear>::from_parameters(vec![2.0], vec![3.0], Some(vec![0.5]));
 /// let mut y = [[0.0]];
 /// rnn.forward(&[[1.0, 10.0]], &mut y, &mut rnn.new_cache::<1>());
 /// assert_eq!(y, [[2.0 * 10.0 + 3.0 * 2.5 + 0.5]]);
@@ -46,9 +47,16 @@ use crate::layer::{Initialize, Layer, TensorVisitor, TensorVisitorMut};
 /// use netcore::layers::SimpleRnn;
 ///
 /// // 28 steps of 28 features are 784 inputs, not 783.
-/// let rnn = SimpleRnn::<28, 28, 64, 783, Tanh>::from_parameters(vec![0.0; 28 * 64], vec![0.0; 64 * 64], None);
+/// let rnn = SimpleRnn::<28, 28, 64, 783, 64, Tanh>::from_parameters(vec![0.0; 28 * 64], vec![0.0; 64 * 64], None);
 /// ```
-pub struct SimpleRnn<const T: usize, const F: usize, const U: usize, const IN: usize, A> {
+pub struct SimpleRnn<
+    const T: usize,
+    const F: usize,
+    const U: usize,
+    const IN: usize,
+    const OUT: usize,
+    A,
+> {
     /// `[W_x; W_h]` (`F + U` rows of `U`) and the bias (`U` values).
     params: FlatParameters,
     activation: PhantomData<A>,
@@ -66,11 +74,15 @@ pub struct SimpleRnnTape {
     step_grads: Box<[f32]>,
     /// One step's pre-activations, or its `dz_t · [W_x; W_h]ᵀ`, for the whole batch.
     scratch: Box<[f32]>,
+    /// One sample's gradient carried from a step to the one before, `U` values.
+    carry: Box<[f32]>,
     /// `[W_x; W_h]ᵀ`, `U × (F + U)`.
     weights_t: Box<[f32]>,
 }
 
-impl<const T: usize, const F: usize, const U: usize, const IN: usize, A> SimpleRnn<T, F, U, IN, A> {
+impl<const T: usize, const F: usize, const U: usize, const IN: usize, const OUT: usize, A>
+    SimpleRnn<T, F, U, IN, OUT, A>
+{
     /// The width of a step's row, `[x_t | h_{t-1}]`.
     const WIDTH: usize = F + U;
     /// The shape of its rows and weights.
@@ -88,7 +100,15 @@ impl<const T: usize, const F: usize, const U: usize, const IN: usize, A> SimpleR
             "`SimpleRnn`: steps, features and units must be at least 1"
         );
         assert!(IN == T * F, "`SimpleRnn`: expected IN = T * F");
+        assert!(
+            OUT == U || OUT == T * U,
+            "`SimpleRnn`: expected OUT = U (the last state) or T * U (every step's)"
+        );
     };
+
+    /// Whether the output is every step's state (Keras' `return_sequences=True`), not just the
+    /// last; with one step they are the same.
+    const SEQUENCES: bool = OUT == T * U;
 
     /// Keras' initialisation: `W_x` Glorot-uniform (`fan_in = F`, `fan_out = U`), `W_h` a
     /// random orthogonal matrix, and a zero bias when `bias` is true.
@@ -166,11 +186,17 @@ pub(super) fn orthogonal<R: Rng + ?Sized>(rows: usize, cols: usize, rng: &mut R)
     basis.into_iter().flatten().map(|a| a as f32).collect()
 }
 
-impl<const T: usize, const F: usize, const U: usize, const IN: usize, A: Activation> Layer
-    for SimpleRnn<T, F, U, IN, A>
+impl<
+    const T: usize,
+    const F: usize,
+    const U: usize,
+    const IN: usize,
+    const OUT: usize,
+    A: Activation,
+> Layer for SimpleRnn<T, F, U, IN, OUT, A>
 {
     type In = [f32; IN];
-    type Out = [f32; U];
+    type Out = [f32; OUT];
     type Activation = A;
     type Grads = SimpleRnnGrads;
     type Cache<const B: usize> = SimpleRnnTape;
@@ -183,6 +209,7 @@ impl<const T: usize, const F: usize, const U: usize, const IN: usize, A: Activat
             steps: zeros(B * T * Self::WIDTH),
             step_grads: zeros(B * T * U),
             scratch: zeros(B * Self::WIDTH),
+            carry: zeros(U),
             weights_t: zeros(U * Self::WIDTH),
         }
     }
@@ -190,7 +217,7 @@ impl<const T: usize, const F: usize, const U: usize, const IN: usize, A: Activat
     fn forward<const B: usize>(
         &self,
         x: &[[f32; IN]; B],
-        y: &mut [[f32; U]; B],
+        y: &mut [[f32; OUT]; B],
         tape: &mut SimpleRnnTape,
     ) {
         let width = Self::WIDTH;
@@ -203,7 +230,10 @@ impl<const T: usize, const F: usize, const U: usize, const IN: usize, A: Activat
                 A::apply(h);
                 if t + 1 < T {
                     tape.steps[(b * T + t + 1) * width + F..][..U].copy_from_slice(h);
-                } else {
+                }
+                if Self::SEQUENCES {
+                    y[b][t * U..][..U].copy_from_slice(h);
+                } else if t + 1 == T {
                     y[b].copy_from_slice(h);
                 }
             }
@@ -211,11 +241,10 @@ impl<const T: usize, const F: usize, const U: usize, const IN: usize, A: Activat
     }
 
     /// One sample's steps in stack buffers: `x_t · W_x + b`, then that plus `h_{t-1} · W_h`.
-    fn infer(&self, x: &[f32; IN], y: &mut [f32; U]) {
+    fn infer(&self, x: &[f32; IN], out: &mut [f32; OUT]) {
         let (kernel, recurrent) = self.params.weights.split_at(F * U);
-        let mut input = [0.0; U];
-        y.fill(0.0); // h_0
-        for x_t in x.chunks_exact(F) {
+        let (mut input, mut y) = ([0.0; U], [0.0; U]); // y: h_0
+        for (t, x_t) in x.chunks_exact(F).enumerate() {
             Product {
                 m: 1,
                 n: U,
@@ -230,7 +259,7 @@ impl<const T: usize, const F: usize, const U: usize, const IN: usize, A: Activat
                 ldc: U,
             }
             .run(Isa::selected());
-            let h = *y;
+            let h = y;
             Product {
                 m: 1,
                 n: U,
@@ -241,27 +270,39 @@ impl<const T: usize, const F: usize, const U: usize, const IN: usize, A: Activat
                 b: recurrent,
                 ldb: U,
                 bias: Some(&input),
-                c: y,
+                c: &mut y,
                 ldc: U,
             }
             .run(Isa::selected());
-            A::apply(y);
+            A::apply(&mut y);
+            if Self::SEQUENCES {
+                out[t * U..][..U].copy_from_slice(&y);
+            }
+        }
+        if !Self::SEQUENCES {
+            out.copy_from_slice(&y);
         }
     }
 
     fn backward<const B: usize>(
         &self,
         _x: &[[f32; IN]; B],
-        dz: &[[f32; U]; B],
+        dz: &[[f32; OUT]; B],
         mut dx: Option<&mut [[f32; IN]; B]>,
         grads: &mut SimpleRnnGrads,
         tape: &mut SimpleRnnTape,
     ) {
         let width = Self::WIDTH;
         Self::STEPS.transpose(&self.params.weights, &mut tape.weights_t);
-        // dz_T, then back through the steps.
-        for (b, dz) in dz.iter().enumerate() {
-            tape.step_grads[(b * T + T - 1) * U..][..U].copy_from_slice(dz);
+        // What reaches each step from the output (dz_T alone, or every step's), to which the
+        // way back through the steps adds what comes from the step after.
+        for (dz, grads) in dz.iter().zip(tape.step_grads.chunks_exact_mut(T * U)) {
+            if Self::SEQUENCES {
+                grads.copy_from_slice(dz);
+            } else {
+                grads.fill(0.0);
+                grads[(T - 1) * U..].copy_from_slice(dz);
+            }
         }
         for t in (0..T).rev() {
             if t == 0 && dx.is_none() {
@@ -275,11 +316,12 @@ impl<const T: usize, const F: usize, const U: usize, const IN: usize, A: Activat
                     dx[b][t * F..][..F].copy_from_slice(&back[..F]);
                 }
                 if t > 0 {
-                    // dz_{t-1} = dh_{t-1} ⊙ f'(h_{t-1}), with h_{t-1} in step t's row.
+                    // dz_{t-1} += dh_{t-1} ⊙ f'(h_{t-1}), with h_{t-1} in step t's row.
                     let h = &tape.steps[(b * T + t) * width + F..][..U];
+                    tape.carry.copy_from_slice(&back[F..]);
+                    A::backprop(h, &mut tape.carry);
                     let g = &mut tape.step_grads[(b * T + t - 1) * U..][..U];
-                    g.copy_from_slice(&back[F..]);
-                    A::backprop(h, g);
+                    g.iter_mut().zip(&*tape.carry).for_each(|(g, c)| *g += c);
                 }
             }
         }
@@ -312,8 +354,14 @@ impl<const T: usize, const F: usize, const U: usize, const IN: usize, A: Activat
     }
 }
 
-impl<const T: usize, const F: usize, const U: usize, const IN: usize, A: Activation> Initialize
-    for SimpleRnn<T, F, U, IN, A>
+impl<
+    const T: usize,
+    const F: usize,
+    const U: usize,
+    const IN: usize,
+    const OUT: usize,
+    A: Activation,
+> Initialize for SimpleRnn<T, F, U, IN, OUT, A>
 {
     /// [`SimpleRnn::keras_default`], with a bias.
     fn initialize<R: Rng + ?Sized>(rng: &mut R) -> Self {
@@ -321,8 +369,8 @@ impl<const T: usize, const F: usize, const U: usize, const IN: usize, A: Activat
     }
 }
 
-impl<const T: usize, const F: usize, const U: usize, const IN: usize, A> Clone
-    for SimpleRnn<T, F, U, IN, A>
+impl<const T: usize, const F: usize, const U: usize, const IN: usize, const OUT: usize, A> Clone
+    for SimpleRnn<T, F, U, IN, OUT, A>
 {
     fn clone(&self) -> Self {
         Self {
@@ -332,8 +380,14 @@ impl<const T: usize, const F: usize, const U: usize, const IN: usize, A> Clone
     }
 }
 
-impl<const T: usize, const F: usize, const U: usize, const IN: usize, A: Activation> fmt::Debug
-    for SimpleRnn<T, F, U, IN, A>
+impl<
+    const T: usize,
+    const F: usize,
+    const U: usize,
+    const IN: usize,
+    const OUT: usize,
+    A: Activation,
+> fmt::Debug for SimpleRnn<T, F, U, IN, OUT, A>
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SimpleRnn")
@@ -358,8 +412,11 @@ mod tests {
     #[test]
     fn backward_of_literal_values() {
         // h_1 = 2·x_1 + 0.5 = 2.5, h_2 = 2·x_2 + 3·h_1 + 0.5 = 28 (x = [1, 10]), linear.
-        let rnn =
-            SimpleRnn::<2, 1, 1, 2, Linear>::from_parameters(vec![2.0], vec![3.0], Some(vec![0.5]));
+        let rnn = SimpleRnn::<2, 1, 1, 2, 1, Linear>::from_parameters(
+            vec![2.0],
+            vec![3.0],
+            Some(vec![0.5]),
+        );
         let mut cache = rnn.new_cache::<1>();
         let mut y = [[0.0]];
         rnn.forward(&[[1.0, 10.0]], &mut y, &mut cache);
@@ -383,7 +440,7 @@ mod tests {
     #[test]
     fn infer_gives_what_forward_gives() {
         let rnn =
-            SimpleRnn::<4, 3, 5, 12, Tanh>::keras_default(&mut StdRng::seed_from_u64(2), true);
+            SimpleRnn::<4, 3, 5, 12, 5, Tanh>::keras_default(&mut StdRng::seed_from_u64(2), true);
         let x = values::<12, 2>(5);
         let mut batch = [[0.0; 5]; 2];
         rnn.forward(&x, &mut batch, &mut rnn.new_cache::<2>());
@@ -398,7 +455,8 @@ mod tests {
 
     #[test]
     fn the_recurrent_kernel_starts_orthogonal() {
-        let rnn = SimpleRnn::<3, 2, 5, 6, Tanh>::keras_default(&mut StdRng::seed_from_u64(1), true);
+        let rnn =
+            SimpleRnn::<3, 2, 5, 6, 5, Tanh>::keras_default(&mut StdRng::seed_from_u64(1), true);
         let w = rnn.recurrent_kernel();
         for i in 0..5 {
             for j in 0..5 {
@@ -424,7 +482,7 @@ mod tests {
         // below against an f64 reference: through four steps of it, f32 differences of this
         // layer stray by 1.4e-3 on one weight, at steps of 0.01 and 0.0025 alike.
         let mut rng = StdRng::seed_from_u64(3);
-        let mut sigmoid = SimpleRnn::<4, 3, 5, 12, Sigmoid>::keras_default(&mut rng, true);
+        let mut sigmoid = SimpleRnn::<4, 3, 5, 12, 5, Sigmoid>::keras_default(&mut rng, true);
         let mut cache = sigmoid.new_cache::<3>();
         check_gradients(
             &mut sigmoid,
@@ -432,7 +490,7 @@ mod tests {
             &values::<5, 3>(2),
             &mut cache,
         );
-        let mut linear = SimpleRnn::<4, 3, 2, 12, Linear>::keras_default(&mut rng, false);
+        let mut linear = SimpleRnn::<4, 3, 2, 12, 2, Linear>::keras_default(&mut rng, false);
         let mut cache = linear.new_cache::<2>();
         check_gradients(
             &mut linear,
@@ -440,6 +498,36 @@ mod tests {
             &values::<2, 2>(4),
             &mut cache,
         );
+    }
+
+    #[test]
+    fn every_steps_state_matches_finite_differences_and_infer() {
+        // `return_sequences`: 4 steps of 3 states each, every one in the loss.
+        let mut rnn = SimpleRnn::<4, 3, 3, 12, 12, Sigmoid>::keras_default(
+            &mut StdRng::seed_from_u64(4),
+            true,
+        );
+        let x = values::<12, 2>(5);
+        let mut cache = rnn.new_cache::<2>();
+        check_gradients(&mut rnn, &x, &values::<12, 2>(6), &mut cache);
+        let mut batch = [[0.0; 12]; 2];
+        rnn.forward(&x, &mut batch, &mut cache);
+        let last = SimpleRnn::<4, 3, 3, 12, 3, Sigmoid>::from_parameters(
+            rnn.kernel().to_vec(),
+            rnn.recurrent_kernel().to_vec(),
+            rnn.bias().map(<[f32]>::to_vec),
+        );
+        for (x, states) in x.iter().zip(&batch) {
+            let mut y = [9.0; 12];
+            rnn.infer(x, &mut y);
+            for (a, b) in y.iter().zip(states) {
+                assert!((a - b).abs() < 1e-6, "infer {y:?}, forward {states:?}");
+            }
+            // The last of the states is what the layer without sequences gives.
+            let mut h = [9.0; 3];
+            last.infer(x, &mut h);
+            assert_eq!(h, y[9..]);
+        }
     }
 
     /// `Σ c ⊙ h_T` of the layer, in f64 from its f32 parameters `w` (`[W_x; W_h]`) and `bias`.
@@ -476,7 +564,7 @@ mod tests {
     #[test]
     fn tanh_backward_matches_finite_differences_of_an_f64_reference() {
         let rnn =
-            SimpleRnn::<4, 3, 5, 12, Tanh>::keras_default(&mut StdRng::seed_from_u64(3), true);
+            SimpleRnn::<4, 3, 5, 12, 5, Tanh>::keras_default(&mut StdRng::seed_from_u64(3), true);
         let (x, c) = (values::<12, 3>(1), values::<5, 3>(2));
         let mut cache = rnn.new_cache::<3>();
         let mut y = [[0.0; 5]; 3];

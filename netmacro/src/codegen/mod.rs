@@ -173,15 +173,33 @@ impl Layer {
                 input,
                 units,
                 activation,
+                sequences,
                 ..
             } => {
                 let activation = format_ident!("{}", activation.type_name());
-                let [t, f, u, n_in] = [input.steps, input.features, *units, input.len()].map(lit);
-                quote!(#p::SimpleRnn<#t, #f, #u, #n_in, #p::#activation>)
+                let n_out = if *sequences {
+                    input.steps * units
+                } else {
+                    *units
+                };
+                let [t, f, u, n_in, n_out] =
+                    [input.steps, input.features, *units, input.len(), n_out].map(lit);
+                quote!(#p::SimpleRnn<#t, #f, #u, #n_in, #n_out, #p::#activation>)
             }
-            LayerKind::Lstm { input, units, .. } => {
-                let [t, f, u, n_in] = [input.steps, input.features, *units, input.len()].map(lit);
-                quote!(#p::Lstm<#t, #f, #u, #n_in>)
+            LayerKind::Lstm {
+                input,
+                units,
+                sequences,
+                ..
+            } => {
+                let n_out = if *sequences {
+                    input.steps * units
+                } else {
+                    *units
+                };
+                let [t, f, u, n_in, n_out] =
+                    [input.steps, input.features, *units, input.len(), n_out].map(lit);
+                quote!(#p::Lstm<#t, #f, #u, #n_in, #n_out>)
             }
             LayerKind::Flatten | LayerKind::Reshape | LayerKind::Dropout { .. } => {
                 let kind = match self.kind {
