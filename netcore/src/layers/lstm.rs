@@ -256,9 +256,9 @@ impl<const T: usize, const F: usize, const U: usize, const IN: usize, const OUT:
     fn infer(&self, x: &[f32; IN], out: &mut [f32; OUT]) {
         let (kernel, recurrent) = self.params.weights.split_at(F * 4 * U);
         let (mut input, mut z) = ([0.0; U], [[0.0; U]; 4]);
-        let (mut c, mut tanh_c, mut y) = ([0.0; U], [0.0; U], [0.0; U]); // y: h_0
+        let (mut c, mut tanh_c, mut h) = ([0.0; U], [0.0; U], [0.0; U]); // c_0, h_0
         for (t, x_t) in x.chunks_exact(F).enumerate() {
-            let h = y;
+            let h_prev = h;
             for (gate, z) in z.iter_mut().enumerate() {
                 let bias = self.params.bias().map(|b| &b[gate * U..][..U]);
                 Product {
@@ -279,7 +279,7 @@ impl<const T: usize, const F: usize, const U: usize, const IN: usize, const OUT:
                     m: 1,
                     n: U,
                     k: U,
-                    a: &h,
+                    a: &h_prev,
                     a_row: U,
                     a_col: 1,
                     b: &recurrent[gate * U..],
@@ -291,13 +291,13 @@ impl<const T: usize, const F: usize, const U: usize, const IN: usize, const OUT:
                 .run(Isa::selected());
             }
             let c_prev = c;
-            Self::cell(z.as_flattened_mut(), &c_prev, &mut c, &mut tanh_c, &mut y);
+            Self::cell(z.as_flattened_mut(), &c_prev, &mut c, &mut tanh_c, &mut h);
             if Self::SEQUENCES {
-                out[t * U..][..U].copy_from_slice(&y);
+                out[t * U..][..U].copy_from_slice(&h);
             }
         }
         if !Self::SEQUENCES {
-            out.copy_from_slice(&y);
+            out.copy_from_slice(&h);
         }
     }
 

@@ -243,7 +243,7 @@ impl<
     /// One sample's steps in stack buffers: `x_t · W_x + b`, then that plus `h_{t-1} · W_h`.
     fn infer(&self, x: &[f32; IN], out: &mut [f32; OUT]) {
         let (kernel, recurrent) = self.params.weights.split_at(F * U);
-        let (mut input, mut y) = ([0.0; U], [0.0; U]); // y: h_0
+        let (mut input, mut h) = ([0.0; U], [0.0; U]); // h_0
         for (t, x_t) in x.chunks_exact(F).enumerate() {
             Product {
                 m: 1,
@@ -259,28 +259,28 @@ impl<
                 ldc: U,
             }
             .run(Isa::selected());
-            let h = y;
+            let h_prev = h;
             Product {
                 m: 1,
                 n: U,
                 k: U,
-                a: &h,
+                a: &h_prev,
                 a_row: U,
                 a_col: 1,
                 b: recurrent,
                 ldb: U,
                 bias: Some(&input),
-                c: &mut y,
+                c: &mut h,
                 ldc: U,
             }
             .run(Isa::selected());
-            A::apply(&mut y);
+            A::apply(&mut h);
             if Self::SEQUENCES {
-                out[t * U..][..U].copy_from_slice(&y);
+                out[t * U..][..U].copy_from_slice(&h);
             }
         }
         if !Self::SEQUENCES {
-            out.copy_from_slice(&y);
+            out.copy_from_slice(&h);
         }
     }
 
