@@ -5,7 +5,8 @@
 //! training step in GFLOP/s and as a share of the peak; a training step and a whole epoch of the
 //! 60,000 real MNIST images; single-sample `predict`; batched inference over the 10,000 test
 //! images; and heap allocations per step. LeNet-5 rows follow: a training epoch with Adam at
-//! batch 32 and 128, and single-image prediction. Every timing is the best of several
+//! batch 32 and 128, and single-image prediction; then a training epoch of MNIST rows through
+//! `SimpleRNN(64)` and `LSTM(64)`. Every timing is the best of several
 //! repetitions, so a busy machine shows as noise in one direction only. On two cores: an epoch
 //! at batch 128 on one thread and on two (`Fit::threads(2)`, 64 samples each), and the speed-up.
 //! `NETDSL_ISA=avx2+fma` or `portable` selects a slower path for the whole-network rows.
@@ -25,6 +26,12 @@ network! {
         => Conv2d(6, 5, relu, padding = same) => MaxPool2d(2)
         => Conv2d(16, 5, relu) => MaxPool2d(2)
         => Flatten => Dense(120, relu) => Dense(84, relu) => Dense(10, softmax)>;
+
+    /// MNIST rows through a simple RNN, as in examples/mnist_rnn.rs.
+    struct MnistRnn<(28, 28) => SimpleRNN(64) => Dense(10, softmax)>;
+
+    /// MNIST rows through an LSTM, as in examples/mnist_rnn.rs.
+    struct MnistLstm<(28, 28) => LSTM(64) => Dense(10, softmax)>;
 }
 
 /// Multiply-adds of one LeNet-5 sample's forward pass, times two: conv1 28·28·6·25,
@@ -32,6 +39,38 @@ network! {
 const LENET_FORWARD_FLOP: f64 = 2.0 * (117_600.0 + 240_000.0 + 48_000.0 + 10_080.0 + 840.0);
 /// The backward pass: weight gradients of every layer, input gradients of all but the first.
 const LENET_BACKWARD_FLOP: f64 = 2.0 * LENET_FORWARD_FLOP - 2.0 * 117_600.0;
+
+/// Recurrent rows: a training epoch of `model` on `train` with Adam at batch 32 (the best of
+/// two), and allocations per step.
+fn recurrent_rows<N>(name: &str, mut model: N, train: &Dataset<784, 10>, rows: &mut Vec<Row>)
+where
+    N: Network<In = [f32; 784], Out = [f32; 10]>,
+    CategoricalCrossentropy: Loss<N::Activation>,
+{
+    let mut trainer = Trainer::<_, _, _, 32>::new(&model, Adam::default(), CategoricalCrossentropy);
+    let mut rng = StdRng::seed_from_u64(1);
+    let epoch = (0..2)
+        .map(|_| {
+            let start = Instant::now();
+            trainer.train_epoch(&mut model, train, Some(&mut rng));
+            start.elapsed().as_secs_f64()
+        })
+        .fold(f64::INFINITY, f64::min);
+    rows.push(row(
+        format!("{name} training epoch, 60,000 images as 28 steps, batch 32, Adam"),
+        format!("{epoch:.2} s"),
+        format!("{:.0} samples/s", train.len() as f64 / epoch),
+    ));
+    let steps = train.len().div_ceil(32);
+    let info = allocation_counter::measure(|| {
+        trainer.train_epoch(&mut model, train, Some(&mut rng));
+    });
+    rows.push(row(
+        format!("{name} heap allocations per step"),
+        format!("{}", info.count_total as f64 / steps as f64),
+        "counted over a whole epoch",
+    ));
+}
 
 /// LeNet-5 rows: a training epoch of `train` with Adam at batch `B`, and allocations per step.
 fn lenet_rows<const B: usize>(train: &Dataset<784, 10>, peak: f64, rows: &mut Vec<Row>) {
@@ -336,6 +375,15 @@ fn main() {
         format!("{}", info.count_total),
         "",
     ));
+
+    let rng = || StdRng::seed_from_u64(42);
+    recurrent_rows(
+        "SimpleRNN(64)",
+        MnistRnn::new(&mut rng()),
+        &train,
+        &mut rows,
+    );
+    recurrent_rows("LSTM(64)", MnistLstm::new(&mut rng()), &train, &mut rows);
 
     // Last: two cores of AVX-512 at once can lower the clock for a while after.
     parallel_rows(&train, &mut rows);
