@@ -1,11 +1,11 @@
 //! MNIST read row by row by recurrent layers: each image is a sequence of 28 steps of 28
-//! pixels, read by Keras' `SimpleRNN(64)`, then in a second network by `LSTM(64)`, and in a
-//! third by two stacked `LSTM(32)` (the first returning every step's state), each followed by a
+//! pixels, read by Keras' `SimpleRNN(64)`, then in other networks by `LSTM(64)`, by `GRU(64)`,
+//! and by two stacked `LSTM(32)` (the first returning every step's state), each followed by a
 //! softmax layer. Trained with Adam (Keras' defaults) in batches of 32; prints each epoch, the
 //! time per epoch and the test accuracy.
 //!
 //! Run it with `cargo run --release --example mnist_rnn` (pass the number of epochs of each as
-//! the first three arguments; 5, 2 and 2 by default).
+//! the first four arguments, 0 to skip one; 5, 2, 2 and 2 by default).
 
 use std::error::Error;
 
@@ -18,6 +18,9 @@ network! {
 
     /// The same with long short-term memory.
     pub struct MnistLstm<(28, 28) => LSTM(64) => Dense(10, softmax)>;
+
+    /// The same with gated recurrent units.
+    pub struct MnistGru<(28, 28) => GRU(64) => Dense(10, softmax)>;
 
     /// Two LSTM layers, the first handing every step's state to the second.
     pub struct MnistStacked<(28, 28)
@@ -35,6 +38,9 @@ where
     N::Grads: Send,
     CategoricalCrossentropy: Loss<N::Activation>,
 {
+    if epochs == 0 {
+        return Ok(());
+    }
     let mut train = Dataset::mnist("data/mnist", MnistSplit::Train)?;
     let validation = train.split_off(55_000);
     let test = Dataset::mnist("data/mnist", MnistSplit::Test)?;
@@ -65,9 +71,10 @@ fn main() -> Result<(), Box<dyn Error>> {
             .nth(n)
             .map_or(Ok(default), |a| a.parse::<usize>())
     };
-    let (simple, lstm, stacked) = (epochs(1, 5)?, epochs(2, 2)?, epochs(3, 2)?);
-    train(MnistRnn::new(&mut StdRng::seed_from_u64(42)), simple)?;
-    train(MnistLstm::new(&mut StdRng::seed_from_u64(42)), lstm)?;
-    train(MnistStacked::new(&mut StdRng::seed_from_u64(42)), stacked)?;
+    let [simple, lstm, gru, stacked] = [(1, 5), (2, 2), (3, 2), (4, 2)].map(|(n, d)| epochs(n, d));
+    train(MnistRnn::new(&mut StdRng::seed_from_u64(42)), simple?)?;
+    train(MnistLstm::new(&mut StdRng::seed_from_u64(42)), lstm?)?;
+    train(MnistGru::new(&mut StdRng::seed_from_u64(42)), gru?)?;
+    train(MnistStacked::new(&mut StdRng::seed_from_u64(42)), stacked?)?;
     Ok(())
 }

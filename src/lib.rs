@@ -109,7 +109,9 @@
 //! `SimpleRNN`, `h_t = f(x_t · W_x + h_{t-1} · W_h + b)` from `h_0 = 0`, giving `h_T`, a vector
 //! of `units`. The activation defaults to `tanh`, as in Keras. `LSTM(units[, bias = false])` is
 //! Keras' `LSTM` with its default activations (sigmoid gates, tanh cell), its gate order and its
-//! forget-gate bias of 1 ([`Lstm`](layers::Lstm)). With `return_sequences = true` either gives
+//! forget-gate bias of 1 ([`Lstm`](layers::Lstm)), and `GRU(units[, bias = false])` Keras' `GRU`
+//! with its defaults (`reset_after`, two biases; [`Gru`](layers::Gru)). With
+//! `return_sequences = true` each gives
 //! every step's state, a sequence of `steps` × `units` for another recurrent layer: layers stack
 //! as in Keras. A flat vector becomes a sequence through `Reshape(steps, features)`; `Flatten`
 //! and `Dropout` take sequences too, and a `Dense` right after one, or a recurrent layer on
@@ -412,7 +414,7 @@ pub mod __private {
         Initialize, Layer, Row, TensorVisitor, TensorVisitorMut, reinterpret, reinterpret_mut,
     };
     pub use netcore::layers::{
-        AvgPool2d, Conv2d, Dense, Dropout, Flatten, Lstm, MaxPool2d, Reshape, SimpleRnn,
+        AvgPool2d, Conv2d, Dense, Dropout, Flatten, Gru, Lstm, MaxPool2d, Reshape, SimpleRnn,
     };
     pub use netcore::network::Network;
     pub use netcore::summary::{LayerSummary, Summary};

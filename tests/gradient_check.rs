@@ -114,6 +114,10 @@ network! {
     #[derive(Clone)]
     struct LongShort<12 => Reshape(4, 3) => LSTM(3) => Dense(2, softmax)>;
 
+    /// A GRU returning every step's state under another: both of its outputs.
+    #[derive(Clone)]
+    struct Gated<(4, 3) => GRU(3, return_sequences = true) => GRU(2) => Dense(2, softmax)>;
+
     /// Recurrent layers stacked through every step's state: backpropagation through time
     /// into the layer below at every step.
     #[derive(Clone)]
@@ -340,6 +344,19 @@ fn a_recurrent_layer_matches_finite_differences() {
 fn an_lstm_matches_finite_differences() {
     let t = [[0.0, 1.0], [1.0, 0.0], [0.0, 1.0]];
     let net = LongShort::new(&mut rng());
+    check_on(
+        net,
+        CategoricalCrossentropy,
+        &images::<12>(),
+        t,
+        Kinks::None,
+    );
+}
+
+#[test]
+fn stacked_grus_match_finite_differences() {
+    let t = [[0.0, 1.0], [1.0, 0.0], [1.0, 0.0]];
+    let net = Gated::new(&mut rng());
     check_on(
         net,
         CategoricalCrossentropy,

@@ -13,6 +13,9 @@ network! {
     /// The same with `LSTM(64)`.
     struct MnistLstm<(28, 28) => LSTM(64) => Dense(10, softmax)>;
 
+    /// The same with `GRU(64)`.
+    struct MnistGru<(28, 28) => GRU(64) => Dense(10, softmax)>;
+
     /// Two stacked LSTM layers, the first returning every step's state.
     struct MnistStacked<(28, 28) => LSTM(32, return_sequences = true) => LSTM(32) => Dense(10, softmax)>;
 }
@@ -97,4 +100,28 @@ fn stacked_lstms_read_mnist_rows_to_95_percent_test_accuracy_in_two_epochs() {
         "test accuracy {}",
         result.accuracy
     );
+}
+
+#[test]
+fn a_gru_reads_mnist_rows_to_96_percent_test_accuracy_in_two_epochs() {
+    let mut train = Dataset::mnist(bundled(), MnistSplit::Train).unwrap();
+    let validation = train.split_off(55_000);
+    let test = Dataset::mnist(bundled(), MnistSplit::Test).unwrap();
+
+    let mut model = MnistGru::new(&mut StdRng::seed_from_u64(42));
+    // Keras' count (reset_after=True): three blocks of kernel 28 × 64 and recurrent kernel
+    // 64 × 64, and two biases of 3 × 64.
+    assert_eq!(
+        model.parameter_count(),
+        3 * (28 * 64 + 64 * 64) + 2 * 3 * 64 + 64 * 10 + 10
+    );
+    let mut trainer = Trainer::<_, _, _, 32>::new(&model, Adam::default(), CategoricalCrossentropy);
+    let options = Fit::epochs(2)
+        .validation_data(&validation)
+        .seed(42)
+        .verbose(Verbose::Silent);
+    trainer.fit(&mut model, &train, options).unwrap();
+    // Seeded: 0.9665 on AVX-512.
+    let result = trainer.evaluate(&model, &test);
+    assert!(result.accuracy >= 0.96, "test accuracy {}", result.accuracy);
 }

@@ -34,7 +34,7 @@ network! {
     struct LongShort<512 => Reshape(16, 32) => LSTM(8) => Dense(4, softmax)>;
 
     /// Recurrent layers stacked through every step's state.
-    struct Stacked<512 => Reshape(16, 32) => LSTM(8, return_sequences = true) => SimpleRNN(8, return_sequences = true) => Flatten => Dense(4, softmax)>;
+    struct Stacked<512 => Reshape(16, 32) => LSTM(8, return_sequences = true) => SimpleRNN(8, return_sequences = true) => GRU(8, return_sequences = true) => GRU(8) => Dense(4, softmax)>;
 }
 
 /// 16 steps of 32 features into 8 tanh units.

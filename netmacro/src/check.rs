@@ -89,6 +89,14 @@ pub enum LayerKind {
         /// Every step's state out, not just the last.
         sequences: bool,
     },
+    /// `GRU(units, ...)` over a sequence.
+    Gru {
+        input: Sequence,
+        units: usize,
+        bias: bool,
+        /// Every step's state out, not just the last.
+        sequences: bool,
+    },
 }
 
 /// A width known as a literal, as a `const` item the macro cannot evaluate, or as the output of
@@ -175,6 +183,7 @@ const LAYER_KEYWORDS: &[&str] = &[
     "Dropout",
     "SimpleRNN",
     "LSTM",
+    "GRU",
 ];
 
 /// Reports an activation keyword that is not one.
@@ -293,12 +302,15 @@ fn field_name(kind: &LayerKind, layer: &LayerDef, counts: &mut Vec<(String, usiz
             let last = &path.segments.last().expect("a path has a segment").ident;
             (snake_case(&last.to_string()), last.span())
         }
-        // Keras names them `simple_rnn` and `lstm`, not `simple_r_n_n` and `l_s_t_m`.
+        // Keras names them `simple_rnn`, `lstm` and `gru`, not `simple_r_n_n`, `l_s_t_m`...
         (LayerKind::SimpleRnn { .. }, LayerKindDef::Call { keyword, .. }) => {
             ("simple_rnn".to_owned(), keyword.span())
         }
         (LayerKind::Lstm { .. }, LayerKindDef::Call { keyword, .. }) => {
             ("lstm".to_owned(), keyword.span())
+        }
+        (LayerKind::Gru { .. }, LayerKindDef::Call { keyword, .. }) => {
+            ("gru".to_owned(), keyword.span())
         }
         (_, LayerKindDef::Call { keyword, .. }) => {
             (snake_case(&keyword.to_string()), keyword.span())
@@ -388,6 +400,7 @@ fn layer_kind(
             "Dropout" => shape::dropout(input, place, args, errors),
             "SimpleRNN" => shape::simple_rnn(input, place, args, errors),
             "LSTM" => shape::lstm(input, place, args, errors),
+            "GRU" => shape::gru(input, place, args, errors),
             other => {
                 errors.push_spanned(
                     keyword.span(),

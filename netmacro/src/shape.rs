@@ -634,6 +634,24 @@ pub fn lstm(
     Some((kind, Some(options.output(input, units))))
 }
 
+/// `GRU(units[, bias = b][, return_sequences = r])` over a sequence, as Keras' `GRU` with its
+/// defaults: a vector of `units` values, or a sequence of them, one per step.
+pub fn gru(
+    input: Option<&Shape>,
+    place: &Place,
+    args: &[LayerArg],
+    errors: &mut Errors,
+) -> Option<(LayerKind, Option<Shape>)> {
+    let (input, units, _, options) = recurrent(input, place, args, false, errors)?;
+    let kind = LayerKind::Gru {
+        input,
+        units,
+        bias: options.bias,
+        sequences: options.sequences,
+    };
+    Some((kind, Some(options.output(input, units))))
+}
+
 /// A recurrent layer's named options.
 struct RecurrentOptions {
     bias: bool,

@@ -494,3 +494,18 @@ fn recurrent_layers_stack_through_return_sequences() {
         ],
     );
 }
+
+#[test]
+fn a_gru_reads_a_sequence_with_keras_defaults() {
+    let out = expand(quote! {
+        struct Rows<(28, 28) => GRU(64, return_sequences = true) => GRU(32, bias = false) => Dense(10, softmax)>;
+    });
+    assert_contains(
+        &out,
+        &[
+            "pub gru_1: ::netdsl::__private::Gru<28, 28, 64, 784, 1792>,",
+            "pub gru_2: ::netdsl::__private::Gru<28, 64, 32, 1792, 32>,",
+            "gru_2: <::netdsl::__private::Gru<28, 64, 32, 1792, 32>>::keras_default(rng, false),",
+        ],
+    );
+}

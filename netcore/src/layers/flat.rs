@@ -57,18 +57,19 @@ impl FlatParameters {
     }
 
     /// Calls `visit` with a recurrent layer's tensors under Keras' names: `kernel`, the first
-    /// `kernel[0] · kernel[1]` weights, `recurrent_kernel`, the rest, and `bias`.
+    /// `kernel[0] · kernel[1]` weights, `recurrent_kernel`, the rest, and `bias` of shape `bias`.
     pub(super) fn visit_recurrent(
         &self,
         kernel: [usize; 2],
         recurrent: [usize; 2],
+        bias: &[usize],
         visit: &mut TensorVisitor<'_>,
     ) {
         let (k, r) = self.weights.split_at(kernel[0] * kernel[1]);
         visit("kernel", &kernel, k);
         visit("recurrent_kernel", &recurrent, r);
         if let Some(b) = self.bias.as_deref() {
-            visit("bias", &[b.len()], b);
+            visit("bias", bias, b);
         }
     }
 
@@ -77,13 +78,14 @@ impl FlatParameters {
         &mut self,
         kernel: [usize; 2],
         recurrent: [usize; 2],
+        bias: &[usize],
         visit: &mut TensorVisitorMut<'_>,
     ) {
         let (k, r) = self.weights.split_at_mut(kernel[0] * kernel[1]);
         visit("kernel", &kernel, k);
         visit("recurrent_kernel", &recurrent, r);
         if let Some(b) = self.bias.as_deref_mut() {
-            visit("bias", &[b.len()], b);
+            visit("bias", bias, b);
         }
     }
 }

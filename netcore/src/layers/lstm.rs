@@ -381,12 +381,13 @@ impl<const T: usize, const F: usize, const U: usize, const IN: usize, const OUT:
 
     /// `kernel` `[F, 4U]`, `recurrent_kernel` `[U, 4U]` and `bias` `[4U]`, as in Keras.
     fn visit_tensors(&self, visit: &mut TensorVisitor<'_>) {
-        self.params.visit_recurrent([F, 4 * U], [U, 4 * U], visit);
+        self.params
+            .visit_recurrent([F, 4 * U], [U, 4 * U], &[4 * U], visit);
     }
 
     fn visit_tensors_mut(&mut self, visit: &mut TensorVisitorMut<'_>) {
         self.params
-            .visit_recurrent_mut([F, 4 * U], [U, 4 * U], visit);
+            .visit_recurrent_mut([F, 4 * U], [U, 4 * U], &[4 * U], visit);
     }
 }
 

@@ -6,6 +6,7 @@ mod dropout;
 mod flat;
 #[cfg(test)]
 mod gradcheck;
+mod gru;
 mod lstm;
 mod pool;
 mod reshape;
@@ -16,6 +17,7 @@ pub use conv2d::{Conv2d, Conv2dGrads, Conv2dTape};
 pub use dense::{Dense, DenseGrads};
 pub use dropout::{Dropout, DropoutCache};
 pub use flat::FlatParameters;
+pub use gru::{Gru, GruGrads, GruTape};
 pub use lstm::{Lstm, LstmGrads, LstmTape};
 pub use pool::{AvgPool2d, MaxPool2d};
 pub use reshape::{Flatten, Reshape};

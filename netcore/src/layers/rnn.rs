@@ -346,11 +346,11 @@ impl<
 
     /// `kernel` `[F, U]`, `recurrent_kernel` `[U, U]` and `bias` `[U]`, as in Keras.
     fn visit_tensors(&self, visit: &mut TensorVisitor<'_>) {
-        self.params.visit_recurrent([F, U], [U, U], visit);
+        self.params.visit_recurrent([F, U], [U, U], &[U], visit);
     }
 
     fn visit_tensors_mut(&mut self, visit: &mut TensorVisitorMut<'_>) {
-        self.params.visit_recurrent_mut([F, U], [U, U], visit);
+        self.params.visit_recurrent_mut([F, U], [U, U], &[U], visit);
     }
 }
 

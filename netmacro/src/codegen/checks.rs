@@ -49,7 +49,8 @@ pub fn generate(model: &Model) -> TokenStream {
             | LayerKind::Reshape
             | LayerKind::Dropout { .. }
             | LayerKind::SimpleRnn { .. }
-            | LayerKind::Lstm { .. } => None,
+            | LayerKind::Lstm { .. }
+            | LayerKind::Gru { .. } => None,
         };
         if let Some((span, found)) = found {
             checks.extend(input_width(model, layer, span, found));

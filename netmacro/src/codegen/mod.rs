@@ -201,6 +201,21 @@ impl Layer {
                     [input.steps, input.features, *units, input.len(), n_out].map(lit);
                 quote!(#p::Lstm<#t, #f, #u, #n_in, #n_out>)
             }
+            LayerKind::Gru {
+                input,
+                units,
+                sequences,
+                ..
+            } => {
+                let n_out = if *sequences {
+                    input.steps * units
+                } else {
+                    *units
+                };
+                let [t, f, u, n_in, n_out] =
+                    [input.steps, input.features, *units, input.len(), n_out].map(lit);
+                quote!(#p::Gru<#t, #f, #u, #n_in, #n_out>)
+            }
             LayerKind::Flatten | LayerKind::Reshape | LayerKind::Dropout { .. } => {
                 let kind = match self.kind {
                     LayerKind::Flatten => format_ident!("Flatten"),
@@ -301,7 +316,9 @@ impl Layer {
             LayerKind::Dropout { rate } => {
                 quote_spanned!(self.span()=> <#ty>::new(#rate, #p::Rng::next_u64(rng)))
             }
-            LayerKind::SimpleRnn { bias, .. } | LayerKind::Lstm { bias, .. } => {
+            LayerKind::SimpleRnn { bias, .. }
+            | LayerKind::Lstm { bias, .. }
+            | LayerKind::Gru { bias, .. } => {
                 quote_spanned!(self.span()=> <#ty>::keras_default(rng, #bias))
             }
         }
