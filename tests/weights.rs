@@ -42,6 +42,9 @@ network! {
 
     /// A recurrent layer: three tensors.
     struct Recurrent<12 => Steps => Dense(2, softmax)>;
+
+    /// A GRU, whose bias is two rows: Keras' `[2, 3U]`.
+    struct Gated<(4, 3) => GRU(5) => Dense(2, softmax)>;
 }
 
 /// 4 steps of 3 features into 5 units.
@@ -183,6 +186,14 @@ fn tensors_are_named_after_their_layers_in_keras_shapes() {
             ("dense_1.bias".into(), vec![2]),
         ]
     );
+    assert_eq!(
+        tensors(&Gated::new(&mut StdRng::seed_from_u64(1)))[..3],
+        [
+            ("gru_1.kernel".into(), vec![3, 15]),
+            ("gru_1.recurrent_kernel".into(), vec![5, 15]),
+            ("gru_1.bias".into(), vec![2, 15]),
+        ]
+    );
     let outer = tensors(&Outer::new(&mut StdRng::seed_from_u64(1)));
     let names: Vec<&str> = outer.iter().map(|(name, _)| name.as_str()).collect();
     assert_eq!(
@@ -214,6 +225,12 @@ fn image_recurrent_and_nested_networks_round_trip() {
         .load_weights(dir.join("recurrent.safetensors"))
         .unwrap();
     assert_eq!(parameters(&mut other), parameters(&mut recurrent));
+
+    let mut gated = Gated::new(&mut StdRng::seed_from_u64(1));
+    gated.save_weights(dir.join("gated.safetensors")).unwrap();
+    let mut other = Gated::new(&mut StdRng::seed_from_u64(2));
+    other.load_weights(dir.join("gated.safetensors")).unwrap();
+    assert_eq!(parameters(&mut other), parameters(&mut gated));
 
     let mut outer = Outer::new(&mut StdRng::seed_from_u64(1));
     outer.save_weights(dir.join("outer.safetensors")).unwrap();
