@@ -72,31 +72,54 @@ pub enum LayerKind {
     Reshape,
     /// `Dropout(rate)`.
     Dropout { rate: f32 },
-    /// `SimpleRNN(units, ...)` over a sequence.
-    SimpleRnn {
-        input: Sequence,
-        units: usize,
-        activation: Activation,
-        bias: bool,
-        /// Every step's state out, not just the last.
-        sequences: bool,
-    },
-    /// `LSTM(units, ...)` over a sequence.
-    Lstm {
+    /// `SimpleRNN`, `LSTM` or `GRU` over a sequence.
+    Recurrent {
+        cell: Cell,
         input: Sequence,
         units: usize,
         bias: bool,
         /// Every step's state out, not just the last.
         sequences: bool,
     },
-    /// `GRU(units, ...)` over a sequence.
-    Gru {
-        input: Sequence,
-        units: usize,
-        bias: bool,
-        /// Every step's state out, not just the last.
-        sequences: bool,
-    },
+}
+
+/// What a recurrent layer computes at each step.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Cell {
+    /// `SimpleRNN`, with its activation.
+    Simple(Activation),
+    Lstm,
+    Gru,
+}
+
+impl Cell {
+    /// The DSL keyword, as Keras spells the layer.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            Cell::Simple(_) => "SimpleRNN",
+            Cell::Lstm => "LSTM",
+            Cell::Gru => "GRU",
+        }
+    }
+
+    /// The layer's field name before its number, as Keras names it (`simple_rnn`, not
+    /// `simple_r_n_n`).
+    pub fn field(self) -> &'static str {
+        match self {
+            Cell::Simple(_) => "simple_rnn",
+            Cell::Lstm => "lstm",
+            Cell::Gru => "gru",
+        }
+    }
+
+    /// The netcore type implementing it.
+    pub fn type_name(self) -> &'static str {
+        match self {
+            Cell::Simple(_) => "SimpleRnn",
+            Cell::Lstm => "Lstm",
+            Cell::Gru => "Gru",
+        }
+    }
 }
 
 /// A width known as a literal, as a `const` item the macro cannot evaluate, or as the output of
@@ -302,15 +325,8 @@ fn field_name(kind: &LayerKind, layer: &LayerDef, counts: &mut Vec<(String, usiz
             let last = &path.segments.last().expect("a path has a segment").ident;
             (snake_case(&last.to_string()), last.span())
         }
-        // Keras names them `simple_rnn`, `lstm` and `gru`, not `simple_r_n_n`, `l_s_t_m`...
-        (LayerKind::SimpleRnn { .. }, LayerKindDef::Call { keyword, .. }) => {
-            ("simple_rnn".to_owned(), keyword.span())
-        }
-        (LayerKind::Lstm { .. }, LayerKindDef::Call { keyword, .. }) => {
-            ("lstm".to_owned(), keyword.span())
-        }
-        (LayerKind::Gru { .. }, LayerKindDef::Call { keyword, .. }) => {
-            ("gru".to_owned(), keyword.span())
+        (LayerKind::Recurrent { cell, .. }, LayerKindDef::Call { keyword, .. }) => {
+            (cell.field().to_owned(), keyword.span())
         }
         (_, LayerKindDef::Call { keyword, .. }) => {
             (snake_case(&keyword.to_string()), keyword.span())
@@ -398,9 +414,11 @@ fn layer_kind(
             "AvgPool2d" => shape::pool(false, input, place, args, errors),
             "Reshape" => shape::reshape(input, place, args, errors),
             "Dropout" => shape::dropout(input, place, args, errors),
-            "SimpleRNN" => shape::simple_rnn(input, place, args, errors),
-            "LSTM" => shape::lstm(input, place, args, errors),
-            "GRU" => shape::gru(input, place, args, errors),
+            "SimpleRNN" => {
+                shape::recurrent(Cell::Simple(Activation::Tanh), input, place, args, errors)
+            }
+            "LSTM" => shape::recurrent(Cell::Lstm, input, place, args, errors),
+            "GRU" => shape::recurrent(Cell::Gru, input, place, args, errors),
             other => {
                 errors.push_spanned(
                     keyword.span(),

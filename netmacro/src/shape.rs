@@ -5,7 +5,7 @@ use proc_macro2::Span;
 use syn::{Ident, LitInt};
 
 use crate::ast::{LayerArg, LayerDef, OptionValue, Size};
-use crate::check::{Activation, Layer, LayerKind, Width, layer_place};
+use crate::check::{Activation, Cell, Layer, LayerKind, Width, layer_place};
 use crate::errors::Errors;
 
 /// What flows between two layers: a flat vector, a channels-last image, or a sequence.
@@ -596,54 +596,24 @@ pub fn dense_after(shape: &Shape, place: &Place, errors: &mut Errors) {
     ));
 }
 
-/// `SimpleRNN(units[, activation][, bias = b][, return_sequences = r])` over a sequence, as
-/// Keras' `SimpleRNN`: a vector of `units` values, or with `return_sequences = true` a sequence
-/// of them, one per step. The activation defaults to `tanh`.
-pub fn simple_rnn(
+/// `SimpleRNN(units[, activation][, bias = b][, return_sequences = r])`, `LSTM(units, ...)` or
+/// `GRU(units, ...)` over a sequence, as Keras' layers of those names with their defaults: a
+/// vector of `units` values, or with `return_sequences = true` a sequence of them, one per
+/// step. Only `SimpleRNN` takes an activation; `cell` carries its default, `tanh`.
+pub fn recurrent(
+    cell: Cell,
     input: Option<&Shape>,
     place: &Place,
     args: &[LayerArg],
     errors: &mut Errors,
 ) -> Option<(LayerKind, Option<Shape>)> {
-    let (input, units, activation, options) = recurrent(input, place, args, true, errors)?;
-    let kind = LayerKind::SimpleRnn {
-        input,
-        units,
-        activation: activation.unwrap_or(Activation::Tanh),
-        bias: options.bias,
-        sequences: options.sequences,
+    let (input, units, activation, options) = recurrent_args(input, place, args, cell, errors)?;
+    let cell = match (cell, activation) {
+        (Cell::Simple(_), Some(activation)) => Cell::Simple(activation),
+        (cell, _) => cell,
     };
-    Some((kind, Some(options.output(input, units))))
-}
-
-/// `LSTM(units[, bias = b][, return_sequences = r])` over a sequence, as Keras' `LSTM` with its
-/// default activations: a vector of `units` values, or a sequence of them, one per step.
-pub fn lstm(
-    input: Option<&Shape>,
-    place: &Place,
-    args: &[LayerArg],
-    errors: &mut Errors,
-) -> Option<(LayerKind, Option<Shape>)> {
-    let (input, units, _, options) = recurrent(input, place, args, false, errors)?;
-    let kind = LayerKind::Lstm {
-        input,
-        units,
-        bias: options.bias,
-        sequences: options.sequences,
-    };
-    Some((kind, Some(options.output(input, units))))
-}
-
-/// `GRU(units[, bias = b][, return_sequences = r])` over a sequence, as Keras' `GRU` with its
-/// defaults: a vector of `units` values, or a sequence of them, one per step.
-pub fn gru(
-    input: Option<&Shape>,
-    place: &Place,
-    args: &[LayerArg],
-    errors: &mut Errors,
-) -> Option<(LayerKind, Option<Shape>)> {
-    let (input, units, _, options) = recurrent(input, place, args, false, errors)?;
-    let kind = LayerKind::Gru {
+    let kind = LayerKind::Recurrent {
+        cell,
         input,
         units,
         bias: options.bias,
@@ -673,17 +643,18 @@ impl RecurrentOptions {
     }
 }
 
-/// A recurrent layer's input sequence, units, activation (when `with_activation`, if given)
-/// and options, or `None` after pushing what is wrong.
-fn recurrent(
+/// A recurrent layer's input sequence, units, activation (`SimpleRNN`'s, if given) and
+/// options, or `None` after pushing what is wrong.
+fn recurrent_args(
     input: Option<&Shape>,
     place: &Place,
     args: &[LayerArg],
-    with_activation: bool,
+    cell: Cell,
     errors: &mut Errors,
 ) -> Option<(Sequence, usize, Option<Activation>, RecurrentOptions)> {
     let text = &place.layer.text;
-    let keyword = text.split('(').next().unwrap_or(text);
+    let keyword = cell.keyword();
+    let with_activation = matches!(cell, Cell::Simple(_));
     let (positional, named) = split_args(args);
     let units = match positional.first() {
         Some(LayerArg::Positional(size)) => literal(size, "the number of units", place, errors),

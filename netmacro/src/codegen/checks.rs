@@ -48,9 +48,7 @@ pub fn generate(model: &Model) -> TokenStream {
             | LayerKind::Flatten
             | LayerKind::Reshape
             | LayerKind::Dropout { .. }
-            | LayerKind::SimpleRnn { .. }
-            | LayerKind::Lstm { .. }
-            | LayerKind::Gru { .. } => None,
+            | LayerKind::Recurrent { .. } => None,
         };
         if let Some((span, found)) = found {
             checks.extend(input_width(model, layer, span, found));

@@ -12,7 +12,7 @@ mod structs;
 use proc_macro2::{Literal, Span, TokenStream};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
 
-use crate::check::{Layer, LayerKind, Model, Width};
+use crate::check::{Cell, Layer, LayerKind, Model, Width};
 
 /// The batch-size parameter of generated items. Hygiene does not separate generic parameters
 /// from the user's names (a `const BATCH` used as a layer size would be captured), so it has a
@@ -169,14 +169,14 @@ impl Layer {
                 .map(lit);
                 quote!(#p::#kind<#h, #w, #c, #size, #s, #oh, #ow, #n_in, #n_out>)
             }
-            LayerKind::SimpleRnn {
+            LayerKind::Recurrent {
+                cell,
                 input,
                 units,
-                activation,
                 sequences,
                 ..
             } => {
-                let activation = format_ident!("{}", activation.type_name());
+                let kind = format_ident!("{}", cell.type_name());
                 let n_out = if *sequences {
                     input.steps * units
                 } else {
@@ -184,37 +184,13 @@ impl Layer {
                 };
                 let [t, f, u, n_in, n_out] =
                     [input.steps, input.features, *units, input.len(), n_out].map(lit);
-                quote!(#p::SimpleRnn<#t, #f, #u, #n_in, #n_out, #p::#activation>)
-            }
-            LayerKind::Lstm {
-                input,
-                units,
-                sequences,
-                ..
-            } => {
-                let n_out = if *sequences {
-                    input.steps * units
-                } else {
-                    *units
-                };
-                let [t, f, u, n_in, n_out] =
-                    [input.steps, input.features, *units, input.len(), n_out].map(lit);
-                quote!(#p::Lstm<#t, #f, #u, #n_in, #n_out>)
-            }
-            LayerKind::Gru {
-                input,
-                units,
-                sequences,
-                ..
-            } => {
-                let n_out = if *sequences {
-                    input.steps * units
-                } else {
-                    *units
-                };
-                let [t, f, u, n_in, n_out] =
-                    [input.steps, input.features, *units, input.len(), n_out].map(lit);
-                quote!(#p::Gru<#t, #f, #u, #n_in, #n_out>)
+                match cell {
+                    Cell::Simple(activation) => {
+                        let activation = format_ident!("{}", activation.type_name());
+                        quote!(#p::#kind<#t, #f, #u, #n_in, #n_out, #p::#activation>)
+                    }
+                    Cell::Lstm | Cell::Gru => quote!(#p::#kind<#t, #f, #u, #n_in, #n_out>),
+                }
             }
             LayerKind::Flatten | LayerKind::Reshape | LayerKind::Dropout { .. } => {
                 let kind = match self.kind {
@@ -316,9 +292,7 @@ impl Layer {
             LayerKind::Dropout { rate } => {
                 quote_spanned!(self.span()=> <#ty>::new(#rate, #p::Rng::next_u64(rng)))
             }
-            LayerKind::SimpleRnn { bias, .. }
-            | LayerKind::Lstm { bias, .. }
-            | LayerKind::Gru { bias, .. } => {
+            LayerKind::Recurrent { bias, .. } => {
                 quote_spanned!(self.span()=> <#ty>::keras_default(rng, #bias))
             }
         }
