@@ -513,6 +513,7 @@ mod tests {
     use rand::rngs::StdRng;
 
     use super::*;
+    use crate::layers::gradcheck::check_against_reference;
 
     fn values<const N: usize, const B: usize>(seed: usize) -> [[f32; N]; B] {
         std::array::from_fn(|b| {
@@ -561,86 +562,13 @@ mod tests {
         out
     }
 
-    fn to_f64(values: &[f32]) -> Vec<f64> {
-        values.iter().map(|&v| f64::from(v)).collect()
-    }
-
     /// Forward, `infer` and backward of `gru` against the f64 reference, with every output in
     /// the loss.
     fn check<const OUT: usize>(gru: &Gru<3, 2, 4, 6, OUT>) {
-        let all = OUT == 12;
         let (x, c) = (values::<6, 2>(1), values::<OUT, 2>(2));
-        let (w, b, x64) = (
-            to_f64(&gru.params.weights),
-            to_f64(gru.bias().unwrap()),
-            to_f64(x.as_flattened()),
-        );
-        let mut cache = gru.new_cache::<2>();
-        let mut y = [[0.0; OUT]; 2];
-        gru.forward(&x, &mut y, &mut cache);
-        let expected = reference::<3, 2, 4>(&w, &b, &x64, all);
-        for (found, e) in y.as_flattened().iter().zip(&expected) {
-            assert!((f64::from(*found) - e).abs() < 1e-6, "{found} against {e}");
-        }
-        for (x, y) in x.iter().zip(&y) {
-            let mut single = [9.0; OUT];
-            gru.infer(x, &mut single);
-            for (a, b) in single.iter().zip(y) {
-                assert!((a - b).abs() < 1e-6, "infer {single:?}, forward {y:?}");
-            }
-        }
-
-        let mut grads = gru.new_grads();
-        let mut dx = [[0.0; 6]; 2];
-        gru.backward(&x, &c, Some(&mut dx), &mut grads, &mut cache);
-        let objective = |w: &[f64], b: &[f64], x: &[f64]| -> f64 {
-            let h = reference::<3, 2, 4>(w, b, x, all);
-            h.iter()
-                .zip(c.as_flattened())
-                .map(|(h, &c)| h * f64::from(c))
-                .sum()
-        };
-        let eps = 1e-6;
-        let nudged = |v: &[f64], k: usize, delta: f64| {
-            let mut v = v.to_vec();
-            v[k] += delta;
-            v
-        };
-        let compare = |analytic: f32, plus: f64, minus: f64, what: String| {
-            let numeric = (plus - minus) / (2.0 * eps);
-            let error = (f64::from(analytic) - numeric).abs() / numeric.abs().max(1e-2);
-            assert!(
-                error < 1e-4,
-                "{what}: backward {analytic}, f64 differences {numeric}"
-            );
-        };
-        for (k, &a) in grads.weights().iter().enumerate() {
-            let (plus, minus) = (nudged(&w, k, eps), nudged(&w, k, -eps));
-            compare(
-                a,
-                objective(&plus, &b, &x64),
-                objective(&minus, &b, &x64),
-                format!("weight {k}"),
-            );
-        }
-        for (k, &a) in grads.bias().unwrap().iter().enumerate() {
-            let (plus, minus) = (nudged(&b, k, eps), nudged(&b, k, -eps));
-            compare(
-                a,
-                objective(&w, &plus, &x64),
-                objective(&w, &minus, &x64),
-                format!("bias {k}"),
-            );
-        }
-        for (k, &a) in dx.as_flattened().iter().enumerate() {
-            let (plus, minus) = (nudged(&x64, k, eps), nudged(&x64, k, -eps));
-            compare(
-                a,
-                objective(&w, &b, &plus),
-                objective(&w, &b, &minus),
-                format!("dx {k}"),
-            );
-        }
+        check_against_reference(gru, &gru.params, &x, &c, &|w, b, x| {
+            reference::<3, 2, 4>(w, b, x, OUT == 12)
+        });
     }
 
     fn layer<const OUT: usize>() -> Gru<3, 2, 4, 6, OUT> {

@@ -429,6 +429,7 @@ mod tests {
     use rand::rngs::StdRng;
 
     use super::*;
+    use crate::layers::gradcheck::check_against_reference;
 
     fn values<const N: usize, const B: usize>(seed: usize) -> [[f32; N]; B] {
         std::array::from_fn(|b| {
@@ -476,7 +477,9 @@ mod tests {
         out
     }
 
-    fn layer() -> Lstm<3, 2, 4, 6, 4> {
+    /// A layer of 3 steps of 2 features into 4 units, its output `OUT`: the last state or
+    /// every step's.
+    fn layer<const OUT: usize>() -> Lstm<3, 2, 4, 6, OUT> {
         let mut lstm = Lstm::keras_default(&mut StdRng::seed_from_u64(5), true);
         // Bias values other than Keras' 0 and 1, so that every gate works off-centre.
         for (k, b) in lstm
@@ -492,169 +495,22 @@ mod tests {
         lstm
     }
 
-    fn to_f64(values: &[f32]) -> Vec<f64> {
-        values.iter().map(|&v| f64::from(v)).collect()
-    }
-
     #[test]
-    fn forward_and_infer_match_an_f64_reference() {
-        let lstm = layer();
-        let x = values::<6, 2>(1);
-        let (w, b) = (to_f64(&lstm.params.weights), to_f64(lstm.bias().unwrap()));
-        let expected = reference::<3, 2, 4>(&w, &b, &to_f64(x.as_flattened()), false);
-        let mut y = [[0.0; 4]; 2];
-        lstm.forward(&x, &mut y, &mut lstm.new_cache::<2>());
-        for (found, e) in y.as_flattened().iter().zip(&expected) {
-            assert!((f64::from(*found) - e).abs() < 1e-6, "{found} against {e}");
-        }
-        for (x, y) in x.iter().zip(&y) {
-            let mut single = [9.0; 4];
-            lstm.infer(x, &mut single);
-            for (a, b) in single.iter().zip(y) {
-                assert!((a - b).abs() < 1e-6, "infer {single:?}, forward {y:?}");
-            }
-        }
-    }
-
-    #[test]
-    fn backward_matches_finite_differences_of_an_f64_reference() {
-        let lstm = layer();
+    fn the_last_state_matches_an_f64_reference_forward_and_backward() {
+        let lstm = layer::<4>();
         let (x, c) = (values::<6, 2>(1), values::<4, 2>(2));
-        let mut cache = lstm.new_cache::<2>();
-        let mut y = [[0.0; 4]; 2];
-        lstm.forward(&x, &mut y, &mut cache);
-        let mut grads = lstm.new_grads();
-        let mut dx = [[0.0; 6]; 2];
-        lstm.backward(&x, &c, Some(&mut dx), &mut grads, &mut cache);
-
-        // L = Σ c ⊙ h_T, so dL/dh_T = c; each of w, b and x nudged in turn.
-        let (w, b, x) = (
-            to_f64(&lstm.params.weights),
-            to_f64(lstm.bias().unwrap()),
-            to_f64(x.as_flattened()),
-        );
-        let objective = |w: &[f64], b: &[f64], x: &[f64]| -> f64 {
-            let h = reference::<3, 2, 4>(w, b, x, false);
-            h.iter()
-                .zip(c.as_flattened())
-                .map(|(h, &c)| h * f64::from(c))
-                .sum()
-        };
-        let eps = 1e-6;
-        let nudged = |v: &[f64], k: usize, delta: f64| {
-            let mut v = v.to_vec();
-            v[k] += delta;
-            v
-        };
-        let check = |analytic: f32, plus: f64, minus: f64, what: String| {
-            let numeric = (plus - minus) / (2.0 * eps);
-            let error = (f64::from(analytic) - numeric).abs() / numeric.abs().max(1e-2);
-            assert!(
-                error < 1e-4,
-                "{what}: backward {analytic}, f64 differences {numeric}"
-            );
-        };
-        for (k, &a) in grads.weights().iter().enumerate() {
-            let (plus, minus) = (nudged(&w, k, eps), nudged(&w, k, -eps));
-            check(
-                a,
-                objective(&plus, &b, &x),
-                objective(&minus, &b, &x),
-                format!("weight {k}"),
-            );
-        }
-        for (k, &a) in grads.bias().unwrap().iter().enumerate() {
-            let (plus, minus) = (nudged(&b, k, eps), nudged(&b, k, -eps));
-            check(
-                a,
-                objective(&w, &plus, &x),
-                objective(&w, &minus, &x),
-                format!("bias {k}"),
-            );
-        }
-        for (k, &a) in dx.as_flattened().iter().enumerate() {
-            let (plus, minus) = (nudged(&x, k, eps), nudged(&x, k, -eps));
-            check(
-                a,
-                objective(&w, &b, &plus),
-                objective(&w, &b, &minus),
-                format!("dx {k}"),
-            );
-        }
+        check_against_reference(&lstm, &lstm.params, &x, &c, &|w, b, x| {
+            reference::<3, 2, 4>(w, b, x, false)
+        });
     }
 
     #[test]
     fn every_steps_state_matches_an_f64_reference_forward_and_backward() {
-        // `return_sequences`: 3 steps of 4 states, every one in the loss.
-        let last = layer();
-        let lstm = Lstm::<3, 2, 4, 6, 12>::from_parameters(
-            last.kernel().to_vec(),
-            last.recurrent_kernel().to_vec(),
-            last.bias().map(<[f32]>::to_vec),
-        );
+        let lstm = layer::<12>();
         let (x, c) = (values::<6, 2>(3), values::<12, 2>(4));
-        let mut cache = lstm.new_cache::<2>();
-        let mut y = [[0.0; 12]; 2];
-        lstm.forward(&x, &mut y, &mut cache);
-        let (w, b, x64) = (
-            to_f64(&lstm.params.weights),
-            to_f64(lstm.bias().unwrap()),
-            to_f64(x.as_flattened()),
-        );
-        let expected = reference::<3, 2, 4>(&w, &b, &x64, true);
-        for (found, e) in y.as_flattened().iter().zip(&expected) {
-            assert!((f64::from(*found) - e).abs() < 1e-6, "{found} against {e}");
-        }
-        for (x, y) in x.iter().zip(&y) {
-            let mut single = [9.0; 12];
-            lstm.infer(x, &mut single);
-            for (a, b) in single.iter().zip(y) {
-                assert!((a - b).abs() < 1e-6, "infer {single:?}, forward {y:?}");
-            }
-        }
-
-        let mut grads = lstm.new_grads();
-        let mut dx = [[0.0; 6]; 2];
-        lstm.backward(&x, &c, Some(&mut dx), &mut grads, &mut cache);
-        let objective = |w: &[f64], b: &[f64], x: &[f64]| -> f64 {
-            let h = reference::<3, 2, 4>(w, b, x, true);
-            h.iter()
-                .zip(c.as_flattened())
-                .map(|(h, &c)| h * f64::from(c))
-                .sum()
-        };
-        let eps = 1e-6;
-        let nudged = |v: &[f64], k: usize, delta: f64| {
-            let mut v = v.to_vec();
-            v[k] += delta;
-            v
-        };
-        let check = |analytic: f32, plus: f64, minus: f64, what: String| {
-            let numeric = (plus - minus) / (2.0 * eps);
-            let error = (f64::from(analytic) - numeric).abs() / numeric.abs().max(1e-2);
-            assert!(
-                error < 1e-4,
-                "{what}: backward {analytic}, f64 differences {numeric}"
-            );
-        };
-        for (k, &a) in grads.weights().iter().enumerate() {
-            let (plus, minus) = (nudged(&w, k, eps), nudged(&w, k, -eps));
-            check(
-                a,
-                objective(&plus, &b, &x64),
-                objective(&minus, &b, &x64),
-                format!("weight {k}"),
-            );
-        }
-        for (k, &a) in dx.as_flattened().iter().enumerate() {
-            let (plus, minus) = (nudged(&x64, k, eps), nudged(&x64, k, -eps));
-            check(
-                a,
-                objective(&w, &b, &plus),
-                objective(&w, &b, &minus),
-                format!("dx {k}"),
-            );
-        }
+        check_against_reference(&lstm, &lstm.params, &x, &c, &|w, b, x| {
+            reference::<3, 2, 4>(w, b, x, true)
+        });
     }
 
     #[test]

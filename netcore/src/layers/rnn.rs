@@ -407,7 +407,7 @@ mod tests {
 
     use super::*;
     use crate::activation::{Linear, Sigmoid, Tanh};
-    use crate::layers::gradcheck::check_gradients;
+    use crate::layers::gradcheck::{check_against_reference, check_gradients};
 
     #[test]
     fn backward_of_literal_values() {
@@ -530,69 +530,39 @@ mod tests {
         }
     }
 
-    /// `Σ c ⊙ h_T` of the layer, in f64 from its f32 parameters `w` (`[W_x; W_h]`) and `bias`.
-    fn objective_f64<const T: usize, const F: usize, const U: usize, const B: usize>(
+    /// Every sample's `h_T` in f64, from `w` (`[W_x; W_h]`), `bias` and the samples `x`,
+    /// with tanh.
+    fn reference<const T: usize, const F: usize, const U: usize>(
         w: &[f64],
         bias: &[f64],
-        x: &[[f32; 12]; B],
-        c: &[[f32; U]; B],
-    ) -> f64 {
-        let mut total = 0.0;
-        for (x, c) in x.iter().zip(c) {
-            let mut h = [0.0_f64; U];
-            for x_t in x.chunks_exact(F).take(T) {
-                let mut z: [f64; U] = std::array::from_fn(|u| bias[u]);
-                for (u, z) in z.iter_mut().enumerate() {
-                    *z += x_t
-                        .iter()
-                        .enumerate()
-                        .map(|(j, &v)| f64::from(v) * w[j * U + u])
-                        .sum::<f64>();
-                    *z += h
-                        .iter()
-                        .enumerate()
-                        .map(|(j, &v)| v * w[(F + j) * U + u])
-                        .sum::<f64>();
-                }
-                h = z.map(f64::tanh);
+        x: &[f64],
+    ) -> Vec<f64> {
+        let mut out = Vec::new();
+        for x in x.chunks_exact(T * F) {
+            let mut h = vec![0.0; U];
+            for x_t in x.chunks_exact(F) {
+                h = (0..U)
+                    .map(|u| {
+                        let from_x: f64 = (0..F).map(|j| x_t[j] * w[j * U + u]).sum();
+                        let from_h: f64 = (0..U).map(|j| h[j] * w[(F + j) * U + u]).sum();
+                        (bias[u] + from_x + from_h).tanh()
+                    })
+                    .collect();
             }
-            total += h.iter().zip(c).map(|(h, &c)| h * f64::from(c)).sum::<f64>();
+            out.extend(h);
         }
-        total
+        out
     }
 
     #[test]
-    fn tanh_backward_matches_finite_differences_of_an_f64_reference() {
+    fn tanh_matches_an_f64_reference_forward_and_backward() {
+        // Through four tanh steps f32 differences of this layer stray by 1.4e-3 on one weight,
+        // at steps of 0.01 and 0.0025 alike; f64 ones agree with the backward pass.
         let rnn =
             SimpleRnn::<4, 3, 5, 12, 5, Tanh>::keras_default(&mut StdRng::seed_from_u64(3), true);
         let (x, c) = (values::<12, 3>(1), values::<5, 3>(2));
-        let mut cache = rnn.new_cache::<3>();
-        let mut y = [[0.0; 5]; 3];
-        rnn.forward(&x, &mut y, &mut cache);
-        let mut dz = c;
-        for (y, g) in y.iter().zip(&mut dz) {
-            Tanh::backprop(y, g);
-        }
-        let mut grads = rnn.new_grads();
-        rnn.backward(&x, &dz, None, &mut grads, &mut cache);
-
-        let mut parameters: Vec<f64> = rnn.params.weights.iter().map(|&v| f64::from(v)).collect();
-        parameters.extend(rnn.bias().unwrap().iter().map(|&v| f64::from(v)));
-        let analytic = grads.weights().iter().chain(grads.bias().unwrap());
-        let eps = 1e-6;
-        for (i, &a) in analytic.enumerate() {
-            let at = |delta: f64| {
-                let mut p = parameters.clone();
-                p[i] += delta;
-                let (w, b) = p.split_at(8 * 5);
-                objective_f64::<4, 3, 5, 3>(w, b, &x, &c)
-            };
-            let numeric = (at(eps) - at(-eps)) / (2.0 * eps);
-            let error = (f64::from(a) - numeric).abs() / numeric.abs().max(1e-2);
-            assert!(
-                error < 1e-4,
-                "parameter {i}: backward {a}, f64 differences {numeric}"
-            );
-        }
+        check_against_reference(&rnn, &rnn.params, &x, &c, &|w, b, x| {
+            reference::<4, 3, 5>(w, b, x)
+        });
     }
 }
