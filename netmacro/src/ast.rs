@@ -1,7 +1,7 @@
 //! The syntax tree of a `network!` invocation, as written; every node keeps its span.
 
 use proc_macro2::{Span, TokenStream};
-use syn::{Attribute, Ident, LitBool, LitInt, Path, Visibility};
+use syn::{Attribute, Expr, Ident, LitBool, LitFloat, LitInt, Path, Visibility};
 
 /// One invocation: one or more network definitions.
 pub struct Input {
@@ -67,14 +67,17 @@ pub enum LayerArg {
 pub enum OptionValue {
     Bool(LitBool),
     Int(LitInt),
+    Float(LitFloat),
     Path(Path),
 }
 
-/// A size: an integer literal or a path to a `const` item. A bare identifier in argument
-/// position is also how keywords such as `relu` arrive here.
+/// A size: an integer literal, a path to a `const` item, or an expression of them
+/// (`2 * HIDDEN`). A bare identifier in argument position is also how keywords such as `relu`
+/// arrive here.
 pub enum Size {
     Literal(LitInt),
     Const(Path),
+    Expr(Expr),
 }
 
 impl Size {
@@ -82,6 +85,7 @@ impl Size {
         match self {
             Size::Literal(lit) => lit.span(),
             Size::Const(path) => syn::spanned::Spanned::span(path),
+            Size::Expr(expr) => syn::spanned::Spanned::span(expr),
         }
     }
 
@@ -89,7 +93,7 @@ impl Size {
     pub fn as_ident(&self) -> Option<&Ident> {
         match self {
             Size::Const(path) => path.get_ident(),
-            Size::Literal(_) => None,
+            Size::Literal(_) | Size::Expr(_) => None,
         }
     }
 }
@@ -99,7 +103,39 @@ impl OptionValue {
         match self {
             OptionValue::Bool(lit) => lit.span(),
             OptionValue::Int(lit) => lit.span(),
+            OptionValue::Float(lit) => lit.span(),
             OptionValue::Path(path) => syn::spanned::Spanned::span(path),
         }
     }
+}
+
+impl Size {
+    /// As written: `64`, `HIDDEN`, `2 * HIDDEN`.
+    pub fn text(&self) -> String {
+        match self {
+            Size::Literal(lit) => lit.to_string(),
+            Size::Const(path) => path_text(path),
+            Size::Expr(expr) => expr_text(expr),
+        }
+    }
+}
+
+/// A path as written: `HIDDEN`, `sizes::IN`, `::layers::Scale2x`.
+pub fn path_text(path: &Path) -> String {
+    let segments: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
+    let prefix = if path.leading_colon.is_some() {
+        "::"
+    } else {
+        ""
+    };
+    format!("{prefix}{}", segments.join("::"))
+}
+
+/// An expression as written, with the spacing of ordinary Rust: `2 * HIDDEN`, `sizes::IN + 1`.
+pub fn expr_text(expr: &Expr) -> String {
+    quote::ToTokens::to_token_stream(expr)
+        .to_string()
+        .replace(" :: ", "::")
+        .replace("( ", "(")
+        .replace(" )", ")")
 }

@@ -18,6 +18,13 @@ impl Errors {
         self.push(syn::Error::new(span, message));
     }
 
+    /// Adds every error of `other`, after those pushed so far.
+    pub fn extend(&mut self, other: Errors) {
+        if let Some(error) = other.combined {
+            self.push(error);
+        }
+    }
+
     /// `Err` with every error pushed, or `Ok` if there were none.
     pub fn finish(self) -> syn::Result<()> {
         self.combined.map_or(Ok(()), Err)

@@ -1,13 +1,18 @@
 //! Syntax only: the DSL's tokens into the tree of [`crate::ast`]. Meaning is `check`'s job.
 
-use proc_macro2::{Delimiter, Group};
+use proc_macro2::{Delimiter, Group, Spacing, TokenTree};
 use quote::ToTokens;
+use syn::parse::discouraged::Speculative;
 use syn::parse::{Parse, ParseStream, Parser};
 use syn::punctuated::Punctuated;
-use syn::{Attribute, Ident, LitBool, LitInt, Path, Token, Visibility};
+use syn::{
+    Attribute, Expr, ExprLit, ExprPath, Ident, Lit, LitBool, LitFloat, LitInt, Path, Token,
+    Visibility,
+};
 
 use crate::ast::{
     Definition, Input, InputShape, LayerArg, LayerDef, LayerKindDef, NetworkDef, OptionValue, Size,
+    path_text,
 };
 
 const EXAMPLE: &str = "`pub struct Mnist<784 => Dense(64, relu) => Dense(10, softmax)>;`";
@@ -110,7 +115,7 @@ fn shape(input: ParseStream, name: &Ident) -> syn::Result<(InputShape, Vec<Layer
         }
         InputShape::Image(dims)
     } else {
-        InputShape::Flat(input.parse::<Size>().map_err(|_| {
+        InputShape::Flat(input_size(input).map_err(|_| {
             input.error(format_args!(
                 "expected the input size of `{name}` (an integer, a `const`, `(height, width, channels)` or `(steps, features)`), e.g. {EXAMPLE}"
             ))
@@ -159,10 +164,7 @@ impl Parse for LayerDef {
             let keyword: Ident = input.parse()?;
             let group: Group = input.parse()?;
             debug_assert_eq!(group.delimiter(), Delimiter::Parenthesis);
-            let args: Vec<LayerArg> = Punctuated::<LayerArg, Token![,]>::parse_terminated
-                .parse2(group.stream())?
-                .into_iter()
-                .collect();
+            let args = (|input: ParseStream| layer_args(input, &keyword)).parse2(group.stream())?;
             let text = call_text(&keyword, &args);
             let mut tokens = keyword.to_token_stream();
             group.to_tokens(&mut tokens);
@@ -181,13 +183,31 @@ impl Parse for LayerDef {
     }
 }
 
+/// The comma-separated arguments inside a layer's parentheses.
+fn layer_args(input: ParseStream, keyword: &Ident) -> syn::Result<Vec<LayerArg>> {
+    let mut args = Vec::new();
+    while !input.is_empty() {
+        args.push(input.parse()?);
+        if input.is_empty() {
+            break;
+        }
+        if !input.peek(Token![,]) {
+            return Err(input.error(format_args!(
+                "expected `,` or `)` after an argument of `{keyword}`; a size is an integer, a `const` or an arithmetic expression of them, e.g. `{keyword}(2 * HIDDEN, relu)`"
+            )));
+        }
+        input.parse::<Token![,]>()?;
+    }
+    Ok(args)
+}
+
 /// The layer as written, normalised: `Dense(784 -> 64, relu, bias = false)`.
 fn call_text(kind: &Ident, args: &[LayerArg]) -> String {
     let args: Vec<String> = args
         .iter()
         .map(|arg| match arg {
-            LayerArg::Positional(size) => size_text(size),
-            LayerArg::Mapping { from, to } => format!("{} -> {}", size_text(from), size_text(to)),
+            LayerArg::Positional(size) => size.text(),
+            LayerArg::Mapping { from, to } => format!("{} -> {}", from.text(), to.text()),
             LayerArg::Float(lit) => lit.to_string(),
             LayerArg::Named { name, value } => format!("{name} = {}", value_text(value)),
         })
@@ -195,40 +215,26 @@ fn call_text(kind: &Ident, args: &[LayerArg]) -> String {
     format!("{kind}({})", args.join(", "))
 }
 
-pub fn path_text(path: &Path) -> String {
-    let segments: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
-    let prefix = if path.leading_colon.is_some() {
-        "::"
-    } else {
-        ""
-    };
-    format!("{prefix}{}", segments.join("::"))
-}
-
-pub fn size_text(size: &Size) -> String {
-    match size {
-        Size::Literal(lit) => lit.to_string(),
-        Size::Const(path) => path_text(path),
-    }
-}
-
 fn value_text(value: &OptionValue) -> String {
     match value {
         OptionValue::Bool(lit) => lit.value.to_string(),
         OptionValue::Int(lit) => lit.to_string(),
+        OptionValue::Float(lit) => lit.to_string(),
         OptionValue::Path(path) => path_text(path),
     }
 }
 
 impl Parse for LayerArg {
     fn parse(input: ParseStream) -> syn::Result<Self> {
-        if input.peek(Ident) && input.peek2(Token![=]) {
+        if input.peek(Ident) && input.peek2(Token![=]) && !input.peek2(Token![==]) {
             let name: Ident = input.parse()?;
             input.parse::<Token![=]>()?;
             let value = if input.peek(LitBool) {
                 OptionValue::Bool(input.parse()?)
             } else if input.peek(LitInt) {
                 OptionValue::Int(input.parse()?)
+            } else if input.peek(LitFloat) {
+                OptionValue::Float(input.parse()?)
             } else {
                 OptionValue::Path(input.call(Path::parse_mod_style).map_err(|_| {
                     input.error(format_args!(
@@ -238,32 +244,112 @@ impl Parse for LayerArg {
             };
             return Ok(LayerArg::Named { name, value });
         }
-        if input.peek(syn::LitFloat) {
-            return input.parse().map(LayerArg::Float);
-        }
-        let size: Size = input.parse().map_err(|_| {
-            input.error("expected a size (an integer or a `const`), an activation such as `relu`, or an option such as `bias = false`")
-        })?;
+        let expected = || {
+            input.error("expected a size (an integer, a `const` or an arithmetic expression of them), an activation such as `relu`, or an option such as `bias = false`")
+        };
+        let first = argument_before_arrow(input).map_err(|_| expected())?;
         if input.peek(Token![->]) {
             let arrow: Token![->] = input.parse()?;
-            let to = input.parse().map_err(|_| {
+            let to = argument_before_arrow(input).map_err(|_| {
                 syn::Error::new_spanned(
                     arrow,
                     "expected the number of units after `->`, e.g. `Dense(784 -> 64, relu)`",
                 )
             })?;
-            return Ok(LayerArg::Mapping { from: size, to });
+            return Ok(LayerArg::Mapping {
+                from: Size::from(first),
+                to: Size::from(to),
+            });
         }
-        Ok(LayerArg::Positional(size))
+        Ok(match first {
+            Expr::Lit(ExprLit {
+                lit: Lit::Float(lit),
+                attrs,
+            }) if attrs.is_empty() => LayerArg::Float(lit),
+            other => LayerArg::Positional(Size::from(other)),
+        })
     }
 }
 
-impl Parse for Size {
-    fn parse(input: ParseStream) -> syn::Result<Self> {
-        if input.peek(LitInt) {
-            input.parse().map(Size::Literal)
-        } else {
-            input.call(Path::parse_mod_style).map(Size::Const)
+/// One argument's expression: the tokens before a top-level `,` or `->` (which an expression
+/// parser would read as a minus), or when those are not one expression (`64 relu`), the longest
+/// expression they start with, so the caller reports the token after it.
+fn argument_before_arrow(input: ParseStream) -> syn::Result<Expr> {
+    let fork = input.fork();
+    let whole = expression_until(&fork, |c, spacing, next| {
+        c == ',' || (c == '-' && spacing == Spacing::Joint && next == Some('>'))
+    });
+    match whole {
+        Ok(expr) => {
+            input.advance_to(&fork);
+            Ok(expr)
         }
+        Err(_) => input.parse(),
+    }
+}
+
+/// An expression made of the token trees before the first top-level punctuation `stop` accepts
+/// (given the character, its spacing and the character after it).
+fn expression_until(
+    input: ParseStream,
+    stop: impl Fn(char, Spacing, Option<char>) -> bool,
+) -> syn::Result<Expr> {
+    let tokens = input.step(|cursor| {
+        let mut rest = *cursor;
+        let mut tokens = proc_macro2::TokenStream::new();
+        while let Some((tree, next)) = rest.token_tree() {
+            if let TokenTree::Punct(p) = &tree {
+                let following = next.punct().map(|(p, _)| p.as_char());
+                if stop(p.as_char(), p.spacing(), following) {
+                    break;
+                }
+            }
+            tokens.extend([tree]);
+            rest = next;
+        }
+        Ok((tokens, rest))
+    })?;
+    syn::parse2(tokens)
+}
+
+impl From<Expr> for Size {
+    /// An integer literal or a plain path as such (parentheses around one are dropped); anything
+    /// else is kept as an expression, for the checker to accept as arithmetic or reject.
+    fn from(expr: Expr) -> Self {
+        match expr {
+            Expr::Lit(ExprLit {
+                lit: Lit::Int(lit),
+                attrs,
+            }) if attrs.is_empty() => Size::Literal(lit),
+            Expr::Path(ExprPath {
+                qself: None,
+                path,
+                attrs,
+            }) if attrs.is_empty() => Size::Const(path),
+            Expr::Paren(paren)
+                if paren.attrs.is_empty()
+                    && matches!(*paren.expr, Expr::Lit(_) | Expr::Path(_)) =>
+            {
+                Size::from(*paren.expr)
+            }
+            other => Size::Expr(other),
+        }
+    }
+}
+
+/// The input size of a network: an expression before its first `=>` (or the `>` that ends
+/// it), or failing that (`<784 Dense(..)>`) the integer or path it starts with.
+fn input_size(input: ParseStream) -> syn::Result<Size> {
+    let fork = input.fork();
+    let stop =
+        |c, spacing, next| c == '>' || (c == '=' && spacing == Spacing::Joint && next == Some('>'));
+    if let Ok(expr) = expression_until(&fork, stop) {
+        input.advance_to(&fork);
+        return Ok(Size::from(expr));
+    }
+    if input.peek(LitInt) {
+        input.parse().map(Size::Literal)
+    } else {
+        input.call(Path::parse_mod_style).map(Size::Const)
     }
 }

@@ -5,7 +5,8 @@ use quote::quote;
 
 fn expand(tokens: proc_macro2::TokenStream) -> String {
     let input = syn::parse2(tokens).expect("the test input parses");
-    let file: syn::File = syn::parse2(crate::expand(input)).expect("the expansion is valid Rust");
+    let file: syn::File =
+        syn::parse2(crate::expand::network(input)).expect("the expansion is valid Rust");
     prettyplease::unparse(&file)
 }
 
@@ -252,9 +253,30 @@ fn a_bad_network_expands_to_its_errors_and_a_stub() {
             "compile_error! { \"`Dense(0, relu)`: the number of units must be at least 1, found 0\" }",
             "compile_error! { \"unknown activation `sofmax`; expected one of `relu`, `sigmoid`, `tanh`, `softmax`, `linear`\" }",
             "pub struct Net;",
+            "pub fn new<R: ?::core::marker::Sized>(_: &mut R) -> Self {",
         ],
     );
-    assert!(!out.contains("impl"), "no impl for a bad network:\n{out}");
+    assert!(
+        !out.contains("impl ::netdsl::__private::Layer"),
+        "no layer impl for a network of unknown widths:\n{out}"
+    );
+    // Every width known: the stub is a layer of those widths, and a loss fits it as it would fit
+    // the network.
+    let out =
+        expand(quote! { pub struct Net<4 => Dense(3, relu, bias = 1) => Dense(2, softmax)>; });
+    assert_contains(
+        &out,
+        &[
+            "compile_error! { \"`bias` takes `true` or `false`\" }",
+            "pub struct Net;",
+            "impl ::netdsl::__private::Layer for Net {",
+            "type In = [f32; 4];",
+            "type Out = [f32; 2];",
+            "type Activation = <::netdsl::__private::Dense<3, 2, ::netdsl::__private::Softmax> as ::netdsl::__private::Layer>::Activation;",
+            "impl ::netdsl::__private::Network for Net {",
+            "impl ::netdsl::__private::Initialize for Net {",
+        ],
+    );
 }
 
 #[test]
@@ -350,7 +372,7 @@ fn image_layers_that_do_not_fit_are_errors() {
     assert_contains(
         &out,
         &[
-            "`Conv2d(2, 9, relu)` (layer 1 of `Net`) on an 8×8×1 image: a 9×9 kernel does not fit; expected a kernel of at most 8",
+            "`Conv2d(2, 9, relu)` (layer 1 of `Net`) on an 8×8×1 image: a 9×9 kernel does not fit; expected a kernel size of at most 8",
             "`MaxPool2d(0)`: the pool size must be at least 1, found 0",
             "`Dropout(1.5)` takes a rate from 0 up to (not including) 1, e.g. `Dropout(0.5)`",
         ],
@@ -469,7 +491,7 @@ fn an_lstm_reads_a_sequence_with_keras_defaults() {
             "pub lstm_1: ::netdsl::__private::Lstm<28, 28, 64, 784, 64>,",
             "lstm_1: <::netdsl::__private::Lstm<28, 28, 64, 784, 64>>::keras_default(rng, true),",
             "pub dense_1: ::netdsl::__private::Dense<64, 10, ::netdsl::__private::Softmax>,",
-            "`LSTM(64, tanh)`: unexpected argument",
+            "unexpected argument `tanh` in `LSTM(64, tanh)`: `LSTM` takes units, and `bias` and `return_sequences` options",
             "`LSTM(64, tanh)` (layer 1 of `Bad`) needs a sequence, found 784 values",
         ],
     );

@@ -5,51 +5,23 @@
 use proc_macro2::{Span, TokenStream};
 use quote::quote_spanned;
 
-use super::private_at;
-use crate::check::{LayerKind, Model, Width, after_what, layer_place};
+use crate::model::{Layer, Model, Width, after_what, layer_place};
+use crate::tokens::private_at;
 
 pub fn generate(model: &Model) -> TokenStream {
     let mut checks = TokenStream::new();
-    if let Width::Const(path) = &model.input {
+    if let Width::Const(_) | Width::Expr(_) = &model.input {
         let message = format!("the input size of `{}` must be at least 1", model.name);
-        checks.extend(at_least_one(path, &message));
+        checks.extend(at_least_one(&model.input, &message));
     }
     for layer in &model.layers {
-        if let Width::Const(path) = &layer.output {
+        if let Width::Const(_) | Width::Expr(_) = &layer.output {
             checks.extend(at_least_one(
-                path,
+                &layer.output,
                 &format!("`{}`: the number of units must be at least 1", layer.text),
             ));
         }
-        let found = match &layer.kind {
-            LayerKind::Named(path) => {
-                let p = private_at(layer.span());
-                Some((
-                    layer.span(),
-                    quote_spanned!(layer.span()=> <<#path as #p::Layer>::In as #p::Row>::WIDTH),
-                ))
-            }
-            // Two literals were compared by the macro itself.
-            LayerKind::Dense {
-                declared_input: Some(Width::Literal(..)),
-                ..
-            } if matches!(layer.input, Width::Literal(..)) => None,
-            LayerKind::Dense {
-                declared_input: Some(declared),
-                ..
-            } => Some((declared.span(), declared.value())),
-            LayerKind::Dense {
-                declared_input: None,
-                ..
-            } => None,
-            // The macro computed every image and sequence shape itself.
-            LayerKind::Conv2d { .. }
-            | LayerKind::Pool { .. }
-            | LayerKind::Flatten
-            | LayerKind::Reshape
-            | LayerKind::Dropout { .. }
-            | LayerKind::Recurrent { .. } => None,
-        };
+        let found = layer.kind.declared_input(layer);
         if let Some((span, found)) = found {
             checks.extend(input_width(model, layer, span, found));
         }
@@ -58,19 +30,14 @@ pub fn generate(model: &Model) -> TokenStream {
 }
 
 /// Expands to: `const _: () = ::core::assert!(HIDDEN >= 1, "...");`
-fn at_least_one(path: &syn::Path, message: &str) -> TokenStream {
-    let span = syn::spanned::Spanned::span(path);
-    quote_spanned!(span=> const _: () = ::core::assert!(#path >= 1, #message);)
+fn at_least_one(width: &Width, message: &str) -> TokenStream {
+    let value = width.value();
+    quote_spanned!(width.span()=> const _: () = ::core::assert!(#value >= 1, #message);)
 }
 
 /// Expands to a const block that panics, with both widths formatted in, when the width the
 /// layer before gives differs from the width the layer takes.
-fn input_width(
-    model: &Model,
-    layer: &crate::check::Layer,
-    span: Span,
-    found: TokenStream,
-) -> TokenStream {
+fn input_width(model: &Model, layer: &Layer, span: Span, found: TokenStream) -> TokenStream {
     let p = private_at(span);
     let expected = layer.input.value();
     // The message is a format string: braces in user text (there are none in paths and

@@ -5,8 +5,8 @@
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 
-use super::{batch, private, private_at};
-use crate::check::Model;
+use crate::model::Model;
+use crate::tokens::{batch, private, private_at};
 
 pub fn generate(model: &Model) -> TokenStream {
     let (p, batch) = (private(), batch());

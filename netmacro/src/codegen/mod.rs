@@ -8,30 +8,14 @@ mod checks;
 mod layer_impl;
 mod network_impl;
 mod structs;
+mod stub;
 
-use proc_macro2::{Literal, Span, TokenStream};
-use quote::{ToTokens, format_ident, quote, quote_spanned};
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, quote_spanned};
+use syn::Attribute;
 
-use crate::check::{Cell, Layer, LayerKind, Model, Width};
-
-/// The batch-size parameter of generated items. Hygiene does not separate generic parameters
-/// from the user's names (a `const BATCH` used as a layer size would be captured), so it has a
-/// name of its own.
-fn batch() -> syn::Ident {
-    format_ident!("NETDSL_BATCH")
-}
-
-/// The facade's hidden module.
-fn private() -> TokenStream {
-    quote!(::netdsl::__private)
-}
-
-/// The facade's hidden module, spanned on a user's token: in `quote_spanned!`, interpolated
-/// tokens keep their own spans, so paths through this module must carry the span themselves for
-/// an error about them to point at the user's token.
-fn private_at(span: Span) -> TokenStream {
-    quote_spanned!(span=> ::netdsl::__private)
-}
+use crate::model::{Layer, Model, Shape};
+use crate::tokens::{batch, literal, private_at};
 
 /// Everything `network!` generates for one network.
 pub fn network(model: &Model) -> TokenStream {
@@ -39,181 +23,77 @@ pub fn network(model: &Model) -> TokenStream {
     let structs = structs::generate(model);
     let network_impl = network_impl::generate(model);
     let layer_impl = layer_impl::generate(model);
-    quote! {
+    let items = quote! {
         #checks
         #structs
         #network_impl
         #layer_impl
-    }
+    };
+    to_every_item(&model.attrs, items)
 }
 
-/// The errors of a network that failed its checks, and a stub of its struct, so that code
-/// naming the network reports nothing more than the errors themselves.
+/// The errors of a network that failed its checks, and a stub of it, so that code naming the
+/// network reports nothing more than the errors themselves. `partial` is the network as far as
+/// it was checked, if its widths are known.
 pub fn fallback(
-    attrs: &[syn::Attribute],
+    attrs: &[Attribute],
     vis: &syn::Visibility,
     name: &syn::Ident,
     error: &syn::Error,
+    partial: Option<&Model>,
 ) -> TokenStream {
     let errors = error.to_compile_error();
+    let stub = to_every_item(attrs, stub::generate(attrs, vis, name, partial));
     quote! {
         #errors
-        #(#attrs)*
-        #vis struct #name;
+        #stub
     }
 }
 
-impl Width {
-    /// As a const generic argument: `64`, `{ HIDDEN }`, `{ <<Encoder as Layer>::Out as Row>::WIDTH }`.
-    fn generic_arg(&self) -> TokenStream {
-        match self {
-            Width::Literal(n, span) => {
-                let mut lit = Literal::usize_unsuffixed(*n);
-                lit.set_span(*span);
-                lit.into_token_stream()
-            }
-            Width::Const(_) | Width::OutputOf(_) => {
-                let value = self.value();
-                quote_spanned!(self.span()=> { #value })
-            }
-        }
-    }
+/// Whether a network's attribute applies to everything generated for it (`#[cfg]` and the lint
+/// levels, so a configured-out network leaves nothing behind), rather than to its struct alone
+/// (docs, derives, `#[expect]`, which would go unfulfilled on most items).
+fn applies_to_every_item(attr: &Attribute) -> bool {
+    ["cfg", "allow", "warn", "deny", "forbid"]
+        .iter()
+        .any(|name| attr.path().is_ident(name))
+}
 
-    /// As a `usize` expression or an array length: `64`, `HIDDEN`, `<<Encoder as Layer>::Out as Row>::WIDTH`.
-    fn value(&self) -> TokenStream {
-        match self {
-            Width::Literal(..) => self.generic_arg(),
-            Width::Const(path) => path.to_token_stream(),
-            Width::OutputOf(path) => {
-                let p = private_at(self.span());
-                quote_spanned!(self.span()=> <<#path as #p::Layer>::Out as #p::Row>::WIDTH)
-            }
-        }
+/// The attributes that go on the network's struct alone.
+fn struct_attrs(attrs: &[Attribute]) -> impl Iterator<Item = &Attribute> {
+    attrs.iter().filter(|attr| !applies_to_every_item(attr))
+}
+
+/// `items` with the network's item-wide attributes on each of them.
+fn to_every_item(attrs: &[Attribute], items: TokenStream) -> TokenStream {
+    let shared: Vec<&Attribute> = attrs
+        .iter()
+        .filter(|attr| applies_to_every_item(attr))
+        .collect();
+    if shared.is_empty() {
+        return items;
     }
+    let file: syn::File = syn::parse2(items).expect("the generator emits items");
+    file.items
+        .into_iter()
+        .map(|item| quote!(#(#shared)* #item))
+        .collect()
 }
 
 impl Layer {
-    /// The span errors about this layer point at: its keyword or its type's path.
-    fn span(&self) -> Span {
-        self.tokens
-            .clone()
-            .into_iter()
-            .next()
-            .map_or_else(Span::call_site, |t| t.span())
-    }
-
-    /// The layer's type: `::netdsl::__private::Dense<784, 64, ::netdsl::__private::Relu>`, or
-    /// the path of a layer given by name.
+    /// The layer's runtime type, or the path of a layer given by name.
     fn ty(&self) -> TokenStream {
-        let p = private();
-        let lit = Literal::usize_unsuffixed;
-        match &self.kind {
-            LayerKind::Dense { activation, .. } => {
-                let (input, output) = (self.input.generic_arg(), self.output.generic_arg());
-                let activation = format_ident!("{}", activation.type_name());
-                quote!(#p::Dense<#input, #output, #p::#activation>)
-            }
-            LayerKind::Named(path) => path.to_token_stream(),
-            LayerKind::Conv2d {
-                input,
-                filters,
-                kernel,
-                stride,
-                pad_top,
-                pad_left,
-                output,
-                activation,
-                ..
-            } => {
-                let activation = format_ident!("{}", activation.type_name());
-                let [h, w, c, f, k, s, pt, pl, oh, ow, n_in, n_out] = [
-                    input.height,
-                    input.width,
-                    input.channels,
-                    *filters,
-                    *kernel,
-                    *stride,
-                    *pad_top,
-                    *pad_left,
-                    output.height,
-                    output.width,
-                    input.len(),
-                    output.len(),
-                ]
-                .map(lit);
-                quote!(#p::Conv2d<#h, #w, #c, #f, #k, #s, #pt, #pl, #oh, #ow, #n_in, #n_out, #p::#activation>)
-            }
-            LayerKind::Pool {
-                max,
-                input,
-                size,
-                stride,
-                output,
-            } => {
-                let kind = if *max {
-                    format_ident!("MaxPool2d")
-                } else {
-                    format_ident!("AvgPool2d")
-                };
-                let [h, w, c, size, s, oh, ow, n_in, n_out] = [
-                    input.height,
-                    input.width,
-                    input.channels,
-                    *size,
-                    *stride,
-                    output.height,
-                    output.width,
-                    input.len(),
-                    output.len(),
-                ]
-                .map(lit);
-                quote!(#p::#kind<#h, #w, #c, #size, #s, #oh, #ow, #n_in, #n_out>)
-            }
-            LayerKind::Recurrent {
-                cell,
-                input,
-                units,
-                sequences,
-                ..
-            } => {
-                let kind = format_ident!("{}", cell.type_name());
-                let n_out = if *sequences {
-                    input.steps * units
-                } else {
-                    *units
-                };
-                let [t, f, u, n_in, n_out] =
-                    [input.steps, input.features, *units, input.len(), n_out].map(lit);
-                match cell {
-                    Cell::Simple(activation) => {
-                        let activation = format_ident!("{}", activation.type_name());
-                        quote!(#p::#kind<#t, #f, #u, #n_in, #n_out, #p::#activation>)
-                    }
-                    Cell::Lstm | Cell::Gru => quote!(#p::#kind<#t, #f, #u, #n_in, #n_out>),
-                }
-            }
-            LayerKind::Flatten | LayerKind::Reshape | LayerKind::Dropout { .. } => {
-                let kind = match self.kind {
-                    LayerKind::Flatten => format_ident!("Flatten"),
-                    LayerKind::Reshape => format_ident!("Reshape"),
-                    _ => format_ident!("Dropout"),
-                };
-                let width = self.input.generic_arg();
-                quote!(#p::#kind<#width>)
-            }
-        }
+        self.kind.ty(self)
     }
 
     /// The output shape as `summary()` prints it: `[64]` or `[24, 24, 6]`.
     fn output_dims(&self) -> Vec<TokenStream> {
         match &self.output_shape {
-            crate::shape::Shape::Flat(_) => vec![self.output.value()],
-            crate::shape::Shape::Image(image) => [image.height, image.width, image.channels]
-                .map(|n| Literal::usize_unsuffixed(n).into_token_stream())
+            Shape::Flat(_) => vec![self.output.value()],
+            Shape::Image(image) => [image.height, image.width, image.channels]
+                .map(literal)
                 .to_vec(),
-            crate::shape::Shape::Sequence(sequence) => [sequence.steps, sequence.features]
-                .map(|n| Literal::usize_unsuffixed(n).into_token_stream())
-                .to_vec(),
+            Shape::Sequence(sequence) => [sequence.steps, sequence.features].map(literal).to_vec(),
         }
     }
 
@@ -256,45 +136,26 @@ impl Layer {
     /// which the macro cannot name; its width was asserted equal at compile time, so the
     /// previous layer's rows are reinterpreted as its rows.
     fn adapt_input(&self, input: TokenStream) -> TokenStream {
-        match self.kind {
-            LayerKind::Named(_) => {
-                let p = private_at(self.span());
-                quote_spanned!(self.span()=> #p::reinterpret(#input))
-            }
-            _ => input,
+        if self.kind.takes_foreign_rows() {
+            let p = private_at(self.span());
+            quote_spanned!(self.span()=> #p::reinterpret(#input))
+        } else {
+            input
         }
     }
 
     /// [`Layer::adapt_input`] for the mutable input gradient.
     fn adapt_input_mut(&self, input: TokenStream) -> TokenStream {
-        match self.kind {
-            LayerKind::Named(_) => {
-                let p = private_at(self.span());
-                quote_spanned!(self.span()=> #p::reinterpret_mut(#input))
-            }
-            _ => input,
+        if self.kind.takes_foreign_rows() {
+            let p = private_at(self.span());
+            quote_spanned!(self.span()=> #p::reinterpret_mut(#input))
+        } else {
+            input
         }
     }
 
     /// The expression building this layer with fresh weights from `rng`.
     fn constructor(&self) -> TokenStream {
-        let (p, ty) = (private_at(self.span()), self.ty());
-        match &self.kind {
-            LayerKind::Dense { bias, .. } | LayerKind::Conv2d { bias, .. } => {
-                quote_spanned!(self.span()=> <#ty>::glorot_uniform(rng, #bias))
-            }
-            LayerKind::Named(_) => {
-                quote_spanned!(self.span()=> <#ty as #p::Initialize>::initialize(rng))
-            }
-            LayerKind::Pool { .. } | LayerKind::Flatten | LayerKind::Reshape => {
-                quote_spanned!(self.span()=> <#ty as ::core::default::Default>::default())
-            }
-            LayerKind::Dropout { rate } => {
-                quote_spanned!(self.span()=> <#ty>::new(#rate, #p::Rng::next_u64(rng)))
-            }
-            LayerKind::Recurrent { bias, .. } => {
-                quote_spanned!(self.span()=> <#ty>::keras_default(rng, #bias))
-            }
-        }
+        self.kind.constructor(self)
     }
 }

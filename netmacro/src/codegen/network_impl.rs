@@ -3,8 +3,8 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::private;
-use crate::check::Model;
+use crate::model::Model;
+use crate::tokens::private;
 
 pub fn generate(model: &Model) -> TokenStream {
     let p = private();

@@ -3,17 +3,14 @@
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 
-use super::{batch, private, private_at};
-use crate::check::Model;
+use crate::model::Model;
+use crate::tokens::{batch, private, private_at};
 
 pub fn generate(model: &Model) -> TokenStream {
     let (p, batch) = (private(), batch());
+    let attrs = super::struct_attrs(&model.attrs);
     let Model {
-        attrs,
-        vis,
-        name,
-        layers,
-        ..
+        vis, name, layers, ..
     } = model;
     let tape = format_ident!("{name}Tape");
     let grads = format_ident!("{name}Grads");

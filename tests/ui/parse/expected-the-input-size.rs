@@ -1,7 +1,7 @@
 use netdsl::prelude::*;
 
 network! {
-    pub struct Mnist<"784" => Dense(10, softmax)>;
+    pub struct Mnist<=> Dense(10, softmax)>;
 }
 
 fn main() {}

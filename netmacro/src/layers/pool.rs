@@ -1,0 +1,96 @@
+//! `MaxPool2d(size[, stride = s])` and `AvgPool2d(size[, stride = s])`: Keras' `MaxPooling2D` and
+//! `AveragePooling2D`, `valid` padding, the stride defaulting to the size.
+
+use proc_macro2::TokenStream;
+
+use super::{Checked, Cx, Keyword, private_type};
+use crate::args::{Args, Usage};
+use crate::model::{Image, Kind, Layer, Shape, Window};
+use crate::tokens::literal;
+
+pub const MAX_POOL2D: Keyword = Keyword {
+    usage: Usage {
+        name: "MaxPool2d",
+        example: "MaxPool2d(2)",
+        takes: "a pool size and a `stride` option",
+    },
+    field: "max_pool2d",
+    bare: false,
+    check: |cx, args| check(cx, args, Reduce::Max),
+};
+
+pub const AVG_POOL2D: Keyword = Keyword {
+    usage: Usage {
+        name: "AvgPool2d",
+        example: "AvgPool2d(2)",
+        takes: "a pool size and a `stride` option",
+    },
+    field: "avg_pool2d",
+    bare: false,
+    check: |cx, args| check(cx, args, Reduce::Average),
+};
+
+/// What a pool makes of its window.
+#[derive(Clone, Copy)]
+enum Reduce {
+    Max,
+    Average,
+}
+
+struct Pool {
+    reduce: Reduce,
+    window: Window,
+}
+
+fn check(cx: &mut Cx, args: &mut Args, reduce: Reduce) -> Option<Checked> {
+    let size = args.literal("pool size");
+    let size_span = args.last_span();
+    let stride = args.size_option("stride", size.unwrap_or(1));
+    let input = cx.image();
+    let (size, stride, input) = (size?, stride?, input?);
+    if !cx.window_fits(input, size, size_span, "pool") {
+        return None;
+    }
+    let extent = |n: usize| (n - size) / stride + 1;
+    let output = Image::new(extent(input.height), extent(input.width), input.channels)?;
+    let window = Window {
+        input,
+        size,
+        stride,
+        output,
+    };
+    Checked::new(Pool { reduce, window }, Shape::Image(output))
+}
+
+impl Kind for Pool {
+    /// `MaxPool2d<H, W, C, SIZE, S, OH, OW, IN, OUT>`, or `AvgPool2d<...>`.
+    fn ty(&self, _layer: &Layer) -> TokenStream {
+        let Window {
+            input,
+            size,
+            stride,
+            output,
+        } = self.window;
+        let name = match self.reduce {
+            Reduce::Max => "MaxPool2d",
+            Reduce::Average => "AvgPool2d",
+        };
+        let args = [
+            input.height,
+            input.width,
+            input.channels,
+            size,
+            stride,
+            output.height,
+            output.width,
+            input.len(),
+            output.len(),
+        ]
+        .map(literal);
+        private_type(name, &args)
+    }
+
+    fn window(&self) -> Option<Window> {
+        Some(self.window)
+    }
+}

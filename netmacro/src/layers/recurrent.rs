@@ -1,0 +1,136 @@
+//! `SimpleRNN(units[, activation])`, `LSTM(units)` and `GRU(units)`, each with `bias = false` and
+//! `return_sequences = true` options: Keras' recurrent layers of those names with their defaults,
+//! over a sequence. They give a vector of `units` values, the last state, or with
+//! `return_sequences = true` a sequence of every step's state.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, quote_spanned};
+
+use super::{Checked, Cx, Keyword, private_type};
+use crate::args::{Args, Usage};
+use crate::model::{Activation, Kind, Layer, Sequence, Shape, Width};
+use crate::tokens::{literal, private};
+
+pub const SIMPLE_RNN: Keyword = Keyword {
+    usage: Usage {
+        name: "SimpleRNN",
+        example: "SimpleRNN(64)",
+        takes: "units, an activation, and `bias` and `return_sequences` options",
+    },
+    field: "simple_rnn",
+    bare: false,
+    check: |cx, args| check(cx, args, Cell::Simple(Activation::Tanh)),
+};
+
+pub const LSTM: Keyword = Keyword {
+    usage: Usage {
+        name: "LSTM",
+        example: "LSTM(64)",
+        takes: "units, and `bias` and `return_sequences` options",
+    },
+    field: "lstm",
+    bare: false,
+    check: |cx, args| check(cx, args, Cell::Lstm),
+};
+
+pub const GRU: Keyword = Keyword {
+    usage: Usage {
+        name: "GRU",
+        example: "GRU(64)",
+        takes: "units, and `bias` and `return_sequences` options",
+    },
+    field: "gru",
+    bare: false,
+    check: |cx, args| check(cx, args, Cell::Gru),
+};
+
+/// What a recurrent layer computes at each step.
+#[derive(Clone, Copy)]
+enum Cell {
+    /// `SimpleRNN`, with its activation.
+    Simple(Activation),
+    Lstm,
+    Gru,
+}
+
+impl Cell {
+    /// The netcore type implementing it.
+    fn type_name(self) -> &'static str {
+        match self {
+            Cell::Simple(_) => "SimpleRnn",
+            Cell::Lstm => "Lstm",
+            Cell::Gru => "Gru",
+        }
+    }
+
+    /// How many blocks of `units` columns its kernels have: one per gate.
+    fn gates(self) -> usize {
+        match self {
+            Cell::Simple(_) => 1,
+            Cell::Lstm => 4,
+            Cell::Gru => 3,
+        }
+    }
+}
+
+struct Recurrent {
+    cell: Cell,
+    input: Sequence,
+    units: usize,
+    bias: bool,
+    /// Every step's state out, not just the last.
+    sequences: bool,
+}
+
+fn check(cx: &mut Cx, args: &mut Args, cell: Cell) -> Option<Checked> {
+    let units = args.literal("number of units");
+    let cell = match cell {
+        Cell::Simple(default) => Cell::Simple(args.activation(default)),
+        other => other,
+    };
+    let bias = args.flag("bias", true);
+    let sequences = args.flag("return_sequences", false);
+    let input = cx.sequence();
+    let (units, input) = (units?, input?);
+    let rows = input.features.checked_add(units);
+    cx.count("kernels", &[rows?, cell.gates(), units])?;
+    let output = if sequences {
+        cx.count("output", &[input.steps, units])?;
+        Shape::Sequence(Sequence::new(input.steps, units)?)
+    } else {
+        Shape::Flat(Width::Literal(units, proc_macro2::Span::call_site()))
+    };
+    let layer = Recurrent {
+        cell,
+        input,
+        units,
+        bias,
+        sequences,
+    };
+    Checked::new(layer, output)
+}
+
+impl Kind for Recurrent {
+    /// `SimpleRnn<T, F, U, IN, OUT, Activation>`, `Lstm<T, F, U, IN, OUT>` or `Gru<...>`.
+    fn ty(&self, _layer: &Layer) -> TokenStream {
+        let Recurrent { input, units, .. } = *self;
+        let output = if self.sequences {
+            input.steps * units
+        } else {
+            units
+        };
+        let mut args: Vec<TokenStream> = [input.steps, input.features, units, input.len(), output]
+            .map(literal)
+            .to_vec();
+        if let Cell::Simple(activation) = self.cell {
+            let (p, activation) = (private(), format_ident!("{}", activation.type_name()));
+            args.push(quote!(#p::#activation));
+        }
+        private_type(self.cell.type_name(), &args)
+    }
+
+    fn constructor(&self, layer: &Layer) -> TokenStream {
+        let (ty, bias) = (self.ty(layer), self.bias);
+        quote_spanned!(layer.span()=> <#ty>::keras_default(rng, #bias))
+    }
+}

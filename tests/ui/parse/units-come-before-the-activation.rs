@@ -1,0 +1,7 @@
+use netdsl::prelude::*;
+
+network! {
+    pub struct Mnist<784 => Dense(relu, 64) => Dense(10, softmax)>;
+}
+
+fn main() {}
