@@ -24,6 +24,16 @@ pub struct Usage {
     pub takes: &'static str,
 }
 
+impl Usage {
+    pub const fn new(name: &'static str, example: &'static str, takes: &'static str) -> Self {
+        Usage {
+            name,
+            example,
+            takes,
+        }
+    }
+}
+
 /// A layer's arguments, read in order by its kind.
 pub struct Args<'a> {
     usage: &'static Usage,

@@ -14,6 +14,8 @@ mod check;
 mod codegen;
 mod errors;
 mod expand;
+#[cfg(test)]
+mod fuzz;
 mod layers;
 mod model;
 mod parse;

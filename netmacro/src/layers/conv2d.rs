@@ -9,16 +9,15 @@ use crate::args::{Args, Usage};
 use crate::model::{Activation, Image, Kind, Layer, Shape, Window};
 use crate::tokens::{literal, private};
 
-pub const CONV2D: Keyword = Keyword {
-    usage: Usage {
-        name: "Conv2d",
-        example: "Conv2d(6, 5, relu)",
-        takes: "filters, a kernel size, an activation, and `stride`, `padding` and `bias` options",
-    },
-    field: "conv2d",
-    bare: false,
+pub const CONV2D: Keyword = Keyword::call(
+    Usage::new(
+        "Conv2d",
+        "Conv2d(6, 5, relu)",
+        "filters, a kernel size, an activation, and `stride`, `padding` and `bias` options",
+    ),
+    "conv2d",
     check,
-};
+);
 
 /// Padding of a convolution, as Keras' `padding=`.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]

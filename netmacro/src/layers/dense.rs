@@ -8,16 +8,15 @@ use super::{Checked, Cx, Keyword, private_type};
 use crate::args::{Args, Usage};
 use crate::model::{Activation, Kind, Layer, Shape, Width, after_what};
 
-pub const DENSE: Keyword = Keyword {
-    usage: Usage {
-        name: "Dense",
-        example: "Dense(64, relu)",
-        takes: "units, an activation and `bias = false`",
-    },
-    field: "dense",
-    bare: false,
+pub const DENSE: Keyword = Keyword::call(
+    Usage::new(
+        "Dense",
+        "Dense(64, relu)",
+        "units, an activation and `bias = false`",
+    ),
+    "dense",
     check,
-};
+);
 
 struct Dense {
     activation: Activation,

@@ -9,16 +9,11 @@ use crate::args::{Args, Usage};
 use crate::model::{Kind, Layer};
 use crate::tokens::private_at;
 
-pub const DROPOUT: Keyword = Keyword {
-    usage: Usage {
-        name: "Dropout",
-        example: "Dropout(0.5)",
-        takes: "a rate",
-    },
-    field: "dropout",
-    bare: false,
+pub const DROPOUT: Keyword = Keyword::call(
+    Usage::new("Dropout", "Dropout(0.5)", "a rate"),
+    "dropout",
     check,
-};
+);
 
 struct Dropout {
     rate: f32,

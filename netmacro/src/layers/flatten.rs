@@ -7,11 +7,7 @@ use crate::args::{Args, Usage};
 use crate::model::{Kind, Layer, Shape};
 
 pub const FLATTEN: Keyword = Keyword {
-    usage: Usage {
-        name: "Flatten",
-        example: "Flatten",
-        takes: "no arguments",
-    },
+    usage: Usage::new("Flatten", "Flatten", "no arguments"),
     field: "flatten",
     bare: true,
     check,

@@ -36,6 +36,22 @@ pub struct Keyword {
     pub check: fn(&mut Cx, &mut Args) -> Option<Checked>,
 }
 
+impl Keyword {
+    /// A keyword written with parentheses.
+    const fn call(
+        usage: Usage,
+        field: &'static str,
+        check: fn(&mut Cx, &mut Args) -> Option<Checked>,
+    ) -> Self {
+        Keyword {
+            usage,
+            field,
+            bare: false,
+            check,
+        }
+    }
+}
+
 /// Every layer keyword, in the order "expected one of" lists them.
 pub const KEYWORDS: &[&Keyword] = &[
     &dense::DENSE,

@@ -8,27 +8,19 @@ use crate::args::{Args, Usage};
 use crate::model::{Image, Kind, Layer, Shape, Window};
 use crate::tokens::literal;
 
-pub const MAX_POOL2D: Keyword = Keyword {
-    usage: Usage {
-        name: "MaxPool2d",
-        example: "MaxPool2d(2)",
-        takes: "a pool size and a `stride` option",
-    },
-    field: "max_pool2d",
-    bare: false,
-    check: |cx, args| check(cx, args, Reduce::Max),
-};
+const TAKES: &str = "a pool size and a `stride` option";
 
-pub const AVG_POOL2D: Keyword = Keyword {
-    usage: Usage {
-        name: "AvgPool2d",
-        example: "AvgPool2d(2)",
-        takes: "a pool size and a `stride` option",
-    },
-    field: "avg_pool2d",
-    bare: false,
-    check: |cx, args| check(cx, args, Reduce::Average),
-};
+pub const MAX_POOL2D: Keyword = Keyword::call(
+    Usage::new("MaxPool2d", "MaxPool2d(2)", TAKES),
+    "max_pool2d",
+    |cx, args| check(cx, args, Reduce::Max),
+);
+
+pub const AVG_POOL2D: Keyword = Keyword::call(
+    Usage::new("AvgPool2d", "AvgPool2d(2)", TAKES),
+    "avg_pool2d",
+    |cx, args| check(cx, args, Reduce::Average),
+);
 
 /// What a pool makes of its window.
 #[derive(Clone, Copy)]

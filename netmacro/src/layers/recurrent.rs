@@ -11,38 +11,30 @@ use crate::args::{Args, Usage};
 use crate::model::{Activation, Kind, Layer, Sequence, Shape, Width};
 use crate::tokens::{literal, private};
 
-pub const SIMPLE_RNN: Keyword = Keyword {
-    usage: Usage {
-        name: "SimpleRNN",
-        example: "SimpleRNN(64)",
-        takes: "units, an activation, and `bias` and `return_sequences` options",
-    },
-    field: "simple_rnn",
-    bare: false,
-    check: |cx, args| check(cx, args, Cell::Simple(Activation::Tanh)),
-};
+pub const SIMPLE_RNN: Keyword = Keyword::call(
+    Usage::new(
+        "SimpleRNN",
+        "SimpleRNN(64)",
+        "units, an activation, and `bias` and `return_sequences` options",
+    ),
+    "simple_rnn",
+    |cx, args| check(cx, args, Cell::Simple(Activation::Tanh)),
+);
 
-pub const LSTM: Keyword = Keyword {
-    usage: Usage {
-        name: "LSTM",
-        example: "LSTM(64)",
-        takes: "units, and `bias` and `return_sequences` options",
-    },
-    field: "lstm",
-    bare: false,
-    check: |cx, args| check(cx, args, Cell::Lstm),
-};
+/// What the layers with fixed activations take.
+const GATED_TAKES: &str = "units, and `bias` and `return_sequences` options";
 
-pub const GRU: Keyword = Keyword {
-    usage: Usage {
-        name: "GRU",
-        example: "GRU(64)",
-        takes: "units, and `bias` and `return_sequences` options",
-    },
-    field: "gru",
-    bare: false,
-    check: |cx, args| check(cx, args, Cell::Gru),
-};
+pub const LSTM: Keyword = Keyword::call(
+    Usage::new("LSTM", "LSTM(64)", GATED_TAKES),
+    "lstm",
+    |cx, args| check(cx, args, Cell::Lstm),
+);
+
+pub const GRU: Keyword = Keyword::call(
+    Usage::new("GRU", "GRU(64)", GATED_TAKES),
+    "gru",
+    |cx, args| check(cx, args, Cell::Gru),
+);
 
 /// What a recurrent layer computes at each step.
 #[derive(Clone, Copy)]

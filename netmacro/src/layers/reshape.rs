@@ -7,16 +7,15 @@ use super::{Checked, Cx, Keyword, private_type};
 use crate::args::{Args, Usage};
 use crate::model::{Image, Kind, Layer, Sequence, Shape, Width};
 
-pub const RESHAPE: Keyword = Keyword {
-    usage: Usage {
-        name: "Reshape",
-        example: "Reshape(28, 28, 1)",
-        takes: "one size, `(steps, features)` or `(height, width, channels)`",
-    },
-    field: "reshape",
-    bare: false,
+pub const RESHAPE: Keyword = Keyword::call(
+    Usage::new(
+        "Reshape",
+        "Reshape(28, 28, 1)",
+        "one size, `(steps, features)` or `(height, width, channels)`",
+    ),
+    "reshape",
     check,
-};
+);
 
 struct Reshape;
 
