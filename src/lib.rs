@@ -39,8 +39,12 @@
 //! }
 //! ```
 //!
-//! - `INPUTS` and every size are integer literals or paths to `const` items
-//!   (`Dense(HIDDEN, relu)`).
+//! - `INPUTS` and every size are integer literals, paths to `const` items
+//!   (`Dense(HIDDEN, relu)`), or arithmetic on them with `+ - * / %` (`Dense(2 * HIDDEN, relu)`,
+//!   `Dense(64 + 1)`; an input size written so goes in braces, `<{ 28 * 28 } => ...>`). The macro
+//!   works out arithmetic on literals itself, with checked operations; with `const` items,
+//!   rustc does. A size that overflows, goes below zero, or makes a layer's weights or outputs
+//!   more values than an array can hold is an error naming the layer.
 //! - `Dense(units, activation)` is a fully connected layer, `y = f(x · W + b)`. The activation
 //!   is one of `relu`, `sigmoid`, `tanh`, `softmax`, `linear` (the default when omitted), and
 //!   `bias = false` drops the bias. `Dense(784 -> 64, relu)` also states the input width the
@@ -51,7 +55,9 @@
 //!   [`Initialize`](layer::Initialize). Its widths come from its type.
 //! - Image layers (`Conv2d`, pools, `Flatten`, `Reshape`, `Dropout`) and `SimpleRNN` are
 //!   described below, under image networks and sequences.
-//! - Attributes go to the struct: doc comments, `#[derive(Clone, Debug)]`.
+//! - Attributes go to the struct (doc comments, `#[derive(Clone, Debug)]`), except `#[cfg(..)]`
+//!   and lint levels (`#[allow(..)]`, `#[warn(..)]`, `#[deny(..)]`, `#[forbid(..)]`), which go
+//!   to everything generated for the network: a network configured out leaves nothing behind.
 //!
 //! For `pub struct Mnist<784 => Dense(64, relu) => Dense(10, softmax)>;` the macro generates:
 //!
@@ -63,8 +69,9 @@
 //! - `MnistGrads`: the gradient of every parameter, one field per layer;
 //! - an implementation of [`Layer`](layer::Layer), written out layer by layer: `forward` and
 //!   `backward` over a batch of any `const` size with the tape as cache, `infer` for one sample
-//!   in stack buffers, and the parameter visitor optimizers use — so `Mnist` is also a layer of
-//!   bigger networks;
+//!   (its buffers on the stack up to 64 KiB, in storage allocated with the network above it;
+//!   see [`inference`]), and the parameter visitor optimizers use — so `Mnist` is also a layer
+//!   of bigger networks;
 //! - an implementation of [`Network`](network::Network): `summary()` and `predict`.
 //!
 //! ## Image networks
@@ -301,7 +308,9 @@
 //!
 //! Mistakes in the DSL itself — an unknown layer or activation, zero units, a missing input
 //! size, a dangling `=>` — are reported by the macro on the offending token, all of them in one
-//! compile. `tests/ui` holds one case for every message.
+//! compile. A network with mistakes still leaves a stand-in of itself (with `new`, and where its
+//! widths are known the `Layer` and `Network` traits), so code using it reports nothing more.
+//! `tests/ui` holds one case for every message.
 //!
 //! ## How netdsl checks shapes
 //!
@@ -315,7 +324,8 @@
 //! | mistake | caught by | message (abridged) | case |
 //! |---|---|---|---|
 //! | no input size | macro | ``missing input size: `Mnist` must start with the width of its input`` | `parse/missing-input-size` |
-//! | input size not a number | macro | ``expected the input size of `Mnist` (an integer or a `const`)`` | `parse/expected-the-input-size` |
+//! | no input size at all | macro | ``expected the input size of `Mnist` (an integer, a `const`, ...)`` | `parse/expected-the-input-size` |
+//! | input size not a number | macro | ``the input size of `Mnist` must be an integer, a `const`, or arithmetic on them such as `2 * HIDDEN`, found `"784"` `` | `parse/input-size-must-be-an-integer-a-const-or-arithmetic` |
 //! | no layers | macro | ``` `Mnist` has no layers``` | `parse/no-layers` |
 //! | `=>` with no layer after it | macro | ``expected a layer after `=>` `` | `parse/expected-a-layer-after-arrow` |
 //! | two layers without `=>` | macro | ``expected `=>` followed by a layer, or `>` to end the network`` | `parse/expected-arrow-or-end-of-network` |
@@ -323,12 +333,17 @@
 //! | unknown layer keyword (`Dens(64)`) | macro | ``unknown layer `Dens`; expected one of `Dense` `` | `parse/unknown-layer` |
 //! | `Dense` without arguments | macro | ``` `Dense` needs a number of units``` | `parse/dense-without-arguments` |
 //! | unknown activation | macro | ``unknown activation `rleu`; expected one of `relu`, `sigmoid`, ...`` | `parse/unknown-activation` |
-//! | unknown option, or `bias` not a bool | macro | ``unknown option `bais` of `Dense`; expected `bias` `` | `parse/unknown-option`, `parse/bias-takes-true-or-false` |
-//! | extra or malformed argument | macro | ``unexpected argument `7` in `Dense(64, relu, 7)` `` | `parse/unexpected-argument`, `parse/expected-a-size-an-activation-or-an-option`, `parse/expected-a-value-for-the-option` |
+//! | unknown option, or `bias` not a bool | macro | ``unknown option `bais` of `Dense`; expected `bias` `` | `parse/unknown-option`, `parse/bias-takes-true-or-false`, `parse/layer-takes-no-options` |
+//! | an option given twice | macro | `` `bias` is given twice in `Dense(64, relu, bias = true, bias = false)`: expected each option at most once`` | `parse/option-given-twice` |
+//! | arguments in the wrong order | macro | `` `Dense(relu, 64)`: the number of units comes before the activation, e.g. `Dense(64, relu)` `` | `parse/units-come-before-the-activation` |
+//! | extra or malformed argument | macro | ``unexpected argument `7` in `Dense(64, relu, 7)` `` | `parse/unexpected-argument`, `parse/expected-a-size-an-activation-or-an-option`, `parse/expected-a-comma-between-arguments`, `parse/expected-a-value-for-the-option` |
+//! | a size that is not one | macro | `` `Dense("64", relu)`: the number of units must be an integer, a `const`, or arithmetic on them such as `2 * HIDDEN`, found `"64"` `` | `parse/size-must-be-an-integer-a-const-or-arithmetic` |
 //! | missing `;`, `struct` or `<` | macro | ``expected `;` after the definition of `Mnist` `` | `parse/expected-semicolon`, `parse/expected-struct`, `parse/expected-angle-bracket-after-the-name` |
 //! | empty invocation | macro | `expected a network definition` | `parse/expected-a-network-definition` |
 //! | two networks of one name | macro | ``a network named `Mnist` is already defined in this `network!` `` | `parse/a-network-named-twice` |
-//! | zero or oversized size | macro | ``` `Dense(0, relu)`: the number of units must be at least 1, found 0``` | `shape/zero-units`, `shape/input-size-zero`, `shape/size-must-be-a-usize`, `shape/needs-a-number-of-units` |
+//! | zero or missing size | macro | ``` `Dense(0, relu)`: the number of units must be at least 1, found 0``` | `shape/zero-units`, `shape/input-size-zero`, `shape/needs-a-number-of-units` |
+//! | arithmetic below zero or dividing by zero | macro | ``` `Dense(64 - 65, relu)`: the number of units `64 - 65` is below zero``` | `shape/size-expression-below-zero`, `shape/size-expression-divides-by-zero` |
+//! | a size, input, kernel, weights or output beyond what an array holds | macro | ``` `Dense(1000000000000000, relu)` (layer 1 of `Wide`): its weights would be 784 × 1000000000000000 values, more than the 576460752303423487 `f32` values an array can hold``` | `shape/size-too-large-for-an-array`, `shape/input-size-expression-too-large`, `shape/input-shape-too-large-for-an-array`, `shape/weights-too-large-for-an-array`, `shape/kernel-too-large-for-an-array`, `shape/reshape-too-large-for-an-array`, `shape/sequence-output-too-large-for-an-array` |
 //! | `Dense(784 -> 64)` after a 100-wide layer | macro | ``` `Dense(784 -> 64, relu)` (layer 2 of `Net`) after a 100-wide layer: expected 100 inputs, found 784``` | `shape/declared-inputs-differ-from-the-layer-before` |
 //! | a kernel larger than its input (`valid` padding) | macro | ``` `Conv2d(4, 7, relu)` (layer 1 of `Net`) on a 5×5×1 image: a 7×7 kernel does not fit; expected a kernel of at most 5``` | `shape/kernel-larger-than-its-input` |
 //! | a pool size of 0 | macro | ``` `MaxPool2d(0)`: the pool size must be at least 1, found 0``` | `shape/pool-size-zero` |
@@ -340,6 +355,7 @@
 //! | a `const` input width that differs | assertion | ``` `Dense(HIDDEN -> 10, softmax)` (layer 2 of `Net`) after a 64-wide layer: expected 64 inputs, found 100``` | `shape/const-size-mismatch` |
 //! | a network whose input differs | assertion | ``` `Encoder` (layer 2 of `Classifier`) after a 100-wide layer: expected 100 inputs, found 784``` | `shape/composed-network-input-differs` |
 //! | a layer of yours of the wrong width | assertion | ``` `Scale2x` (layer 2 of `Net`) after a 32-wide layer: expected 32 inputs, found 64``` | `shape/custom-layer-of-the-wrong-width` |
+//! | a network with mistakes, used elsewhere | macro | only its own mistakes: its stand-in type-checks where it is built, used as a layer or trained | `usage/a-broken-network-adds-no-errors-where-it-is-used`, `usage/a-broken-network-of-unknown-widths-adds-no-errors-where-it-is-built` |
 //! | a type that is not a layer | rustc | ``` `String` is not a layer``` | `usage/not-a-layer` |
 //! | a layer without `Initialize` | rustc | ``` `network!` cannot build `Scale2x` with `new(&mut rng)` ``` | `usage/layer-without-initialize` |
 //! | `predict` on a sample of the wrong width | rustc | `expected an array with a size of 784, found one with a size of 783` | `usage/predict-wrong-input-width` |
@@ -363,8 +379,8 @@
 extern crate self as netdsl;
 
 pub use netcore::{
-    activation, data, kernels, layer, layers, loss, metrics, network, optim, summary, train,
-    weights,
+    activation, data, inference, kernels, layer, layers, loss, metrics, network, optim, summary,
+    train, weights,
 };
 pub use rand;
 
@@ -410,6 +426,7 @@ pub mod __private {
     pub use bytemuck::{Zeroable, zeroed_box};
     pub use const_format::formatcp;
     pub use netcore::activation::{Activation, Linear, Relu, Sigmoid, Softmax, Tanh};
+    pub use netcore::inference::{INFER_STACK_BUDGET, InferScratch};
     pub use netcore::layer::{
         Initialize, Layer, Row, TensorVisitor, TensorVisitorMut, reinterpret, reinterpret_mut,
     };

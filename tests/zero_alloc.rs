@@ -33,6 +33,13 @@ network! {
     /// An LSTM over the same steps, reshaped by the macro.
     struct LongShort<512 => Reshape(16, 32) => LSTM(8) => Dense(4, softmax)>;
 
+    /// A million hidden units: 4 MB of hidden output for one sample, above the stack budget
+    /// and twice a spawned thread's whole stack.
+    struct Wide<4 => Dense(1_000_000, relu) => Dense(2, softmax)>;
+
+    /// The same with its width from a `const`, so that rustc, not the macro, picks the path.
+    struct WideConst<4 => Dense(WIDE, relu) => Dense(2, softmax)>;
+
     /// Recurrent layers stacked through every step's state.
     struct Stacked<512 => Reshape(16, 32) => LSTM(8, return_sequences = true) => SimpleRNN(8, return_sequences = true) => GRU(8, return_sequences = true) => GRU(8) => Dense(4, softmax)>;
 }
@@ -41,6 +48,7 @@ network! {
 type Steps = netdsl::layers::SimpleRnn<16, 32, 8, 512, 8, netdsl::activation::Tanh>;
 
 const BATCH: usize = 32;
+const WIDE: usize = 1_000_000;
 
 fn model() -> Mnist {
     Mnist::new(&mut StdRng::seed_from_u64(1))
@@ -91,6 +99,36 @@ fn parameters<N: Network>(model: &mut N) -> Vec<f32> {
     let mut all = Vec::new();
     model.visit_parameters(&mut grads, &mut |p, _| all.extend_from_slice(p));
     all
+}
+
+#[test]
+fn predict_beyond_the_stack_budget_uses_the_scratch_allocated_with_the_network() {
+    predicts_on_a_small_stack_without_allocating(Wide::new(&mut StdRng::seed_from_u64(5)));
+    predicts_on_a_small_stack_without_allocating(WideConst::new(&mut StdRng::seed_from_u64(5)));
+}
+
+/// `model.predict` on a thread of 256 KiB, against the batched forward pass (whose buffers are
+/// on the heap), counting allocations.
+fn predicts_on_a_small_stack_without_allocating<N>(model: N)
+where
+    N: Network<In = [f32; 4], Out = [f32; 2]> + Send + 'static,
+{
+    let x = [0.5, -1.0, 0.25, 2.0];
+    let mut tape = model.new_cache::<1>();
+    let mut expected = [[0.0; 2]; 1];
+    model.forward(&[x], &mut expected, &mut tape);
+    let (predicted, info) = std::thread::Builder::new()
+        .stack_size(256 * 1024)
+        .spawn(move || {
+            let mut y = [0.0; 2];
+            let info = measure(|| y = model.predict(std::hint::black_box(&x)));
+            (y, info)
+        })
+        .expect("a thread starts")
+        .join()
+        .expect("predict fits a 256 KiB stack");
+    assert_eq!(info.count_total, 0, "{info:?}");
+    assert_eq!(predicted, expected[0]);
 }
 
 #[test]

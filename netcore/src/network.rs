@@ -27,7 +27,11 @@ pub trait Network: Layer {
     /// The layer table, as Keras' `model.summary()` prints it.
     fn summary(&self) -> Summary;
 
-    /// The output for one sample, computed in stack buffers: no tape, no allocation.
+    /// The output for one sample: no tape, no allocation. The hidden layers' buffers are on the
+    /// stack up to [`INFER_STACK_BUDGET`](crate::inference::INFER_STACK_BUDGET) bytes and in
+    /// storage allocated with the network above it (see [`crate::inference`]), so a wide
+    /// network does not overflow a thread's stack. The output itself is returned by value:
+    /// for an output wider than the budget, call [`Layer::infer`] with a boxed buffer.
     fn predict(&self, x: &Self::In) -> Self::Out {
         let mut y = bytemuck::Zeroable::zeroed();
         self.infer(x, &mut y);

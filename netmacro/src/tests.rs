@@ -106,15 +106,52 @@ fn forward_runs_in_order_and_backward_in_reverse() {
 }
 
 #[test]
-fn infer_uses_stack_buffers() {
+fn infer_uses_the_stack_within_the_budget_and_the_scratch_above_it() {
+    // Within the budget: stack buffers, no scratch field (a struct literal still builds it), and
+    // an assertion that the runtime agrees with the macro's budget.
     let out = expand(quote! { struct Net<4 => Dense(3, relu) => Dense(2, softmax)>; });
     assert_contains(
         &out,
         &[
             "fn infer(&self, x: &[f32; 4], y: &mut [f32; 2]) {",
+            "3 * ::core::mem::size_of::<f32>() <= ::netdsl::__private::INFER_STACK_BUDGET,",
             "let mut dense_1: <::netdsl::__private::Dense<4, 3, ::netdsl::__private::Relu> as ::netdsl::__private::Layer>::Out = ::netdsl::__private::Zeroable::zeroed();",
             "::netdsl::__private::Layer::infer(&self.dense_1, x, &mut dense_1);",
             "::netdsl::__private::Layer::infer(&self.dense_2, &dense_1, y);",
+        ],
+    );
+    assert!(!out.contains("netdsl_infer"), "no scratch:\n{out}");
+
+    // Above it (16,385 values of 4 bytes): every hidden output is a row of the scratch.
+    let out = expand(quote! { struct Wide<4 => Dense(16385, relu) => Dense(2, softmax)>; });
+    assert_contains(
+        &out,
+        &[
+            "netdsl_infer: ::netdsl::__private::InferScratch,",
+            "netdsl_infer: ::netdsl::__private::InferScratch::new(Self::NETDSL_HIDDEN_VALUES),",
+            "const NETDSL_HIDDEN_VALUES: usize = 0 + <<::netdsl::__private::Dense<4, 16385, ::netdsl::__private::Relu> as ::netdsl::__private::Layer>::Out as ::netdsl::__private::Row>::WIDTH;",
+            "let mut netdsl_values = self.netdsl_infer.lock();",
+            "let (dense_1, netdsl_rest) = ::netdsl::__private::InferScratch::take_row::<<::netdsl::__private::Dense<4, 16385, ::netdsl::__private::Relu> as ::netdsl::__private::Layer>::Out>(netdsl_rest);",
+            "::netdsl::__private::Layer::infer(&self.dense_1, x, dense_1);",
+            "::netdsl::__private::Layer::infer(&self.dense_2, &*dense_1, y);",
+        ],
+    );
+    let at_budget = expand(quote! { struct Net<4 => Dense(16384, relu) => Dense(2, softmax)>; });
+    assert!(
+        !at_budget.contains("netdsl_infer"),
+        "64 KiB fit:\n{at_budget}"
+    );
+
+    // A width only rustc knows: both paths, chosen by a constant.
+    let out = expand(quote! { struct Net<4 => Dense(HIDDEN, relu) => Dense(2, softmax)>; });
+    assert_contains(
+        &out,
+        &[
+            "if Self::NETDSL_INFER_ON_STACK { self.netdsl_infer_on_stack(x, y); } else { self.netdsl_infer_in_scratch(x, y); }",
+            "const NETDSL_INFER_ON_STACK: bool = Self::NETDSL_HIDDEN_VALUES * ::core::mem::size_of::<f32>() <= ::netdsl::__private::INFER_STACK_BUDGET;",
+            "netdsl_infer: ::netdsl::__private::InferScratch::new(if Self::NETDSL_INFER_ON_STACK { 0 } else { Self::NETDSL_HIDDEN_VALUES }),",
+            "fn netdsl_infer_on_stack(&self, x: &[f32; 4], y: &mut [f32; 2]) {",
+            "fn netdsl_infer_in_scratch(&self, x: &[f32; 4], y: &mut [f32; 2]) {",
         ],
     );
 }

@@ -65,32 +65,7 @@ pub fn generate(model: &Model) -> TokenStream {
         quote!(#layer_trait::forward(&self.#field, #x, #y, &mut tape.#cache);)
     });
 
-    // One sample in stack buffers. Expands to:
-    //     let mut dense_1: <Dense<..> as Layer>::Out = Zeroable::zeroed();
-    //     Layer::infer(&self.dense_1, x, &mut dense_1);
-    //     Layer::infer(&self.dense_2, &dense_1, y);
-    let infer = layers.iter().enumerate().map(|(i, layer)| {
-        let (field, row, layer_trait) = (&layer.field, layer.out_row(), layer.layer_trait());
-        let zeroed = {
-            let p = private_at(layer.span());
-            quote_spanned!(layer.span()=> #p::Zeroable::zeroed())
-        };
-        let x = if i == 0 {
-            quote!(x)
-        } else {
-            let prev = &layers[i - 1].field;
-            quote!(&#prev)
-        };
-        let x = layer.adapt_input(x);
-        if i + 1 == layers.len() {
-            quote!(#layer_trait::infer(&self.#field, #x, y);)
-        } else {
-            quote! {
-                let mut #field: #row = #zeroed;
-                #layer_trait::infer(&self.#field, #x, &mut #field);
-            }
-        }
-    });
+    let infer = super::infer::body(model);
 
     // Backward, output layer first. Each layer receives dL/dz (the output layer's from the
     // caller) and writes dL/dy of the layer before it, which that layer's activation turns into
@@ -159,7 +134,7 @@ pub fn generate(model: &Model) -> TokenStream {
             }
 
             fn infer(&self, x: &[f32; #input_width], y: &mut [f32; #output_width]) {
-                #( #infer )*
+                #infer
             }
 
             fn backward<const #batch: usize>(

@@ -5,6 +5,7 @@
 //! (`::netdsl::__private::...`), so it compiles whatever the user has in scope.
 
 mod checks;
+mod infer;
 mod layer_impl;
 mod network_impl;
 mod structs;

@@ -71,6 +71,10 @@ pub fn generate(model: &Model) -> TokenStream {
     let grads_doc = format!("The gradients of every parameter of [`{name}`], one field per layer.");
     let new_doc = "A network with fresh weights drawn from `rng`: Glorot-uniform weights and zero biases (Keras' defaults) for its dense layers.";
 
+    let scratch_field = super::infer::field_declaration(model);
+    let scratch_value = super::infer::field_value(model);
+    let inherent_infer = super::infer::inherent_items(model);
+
     // Expands to:
     //     #[attrs] pub struct Mnist { pub dense_1: Dense<784, 64, Relu>, pub dense_2: ... }
     //     pub struct MnistTape<const NETDSL_BATCH: usize> {
@@ -86,6 +90,7 @@ pub fn generate(model: &Model) -> TokenStream {
                 #[doc = #field_docs]
                 pub #fields: #types,
             )*
+            #scratch_field
         }
 
         #[doc = #tape_doc]
@@ -114,8 +119,13 @@ pub fn generate(model: &Model) -> TokenStream {
         impl #name {
             #[doc = #new_doc]
             #vis fn new<R: #p::Rng + ?::core::marker::Sized>(rng: &mut R) -> Self {
-                Self { #( #fields: #constructors, )* }
+                Self {
+                    #( #fields: #constructors, )*
+                    #scratch_value
+                }
             }
+
+            #inherent_infer
         }
     }
 }
