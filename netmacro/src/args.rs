@@ -265,15 +265,21 @@ impl<'a> Args<'a> {
             return default;
         };
         self.next += 1;
-        Activation::from_keyword(&word.to_string()).unwrap_or_else(|| {
+        let word = word.to_string();
+        Activation::from_keyword(&word).unwrap_or_else(|| {
             self.errors.push_spanned(
-                word.span(),
+                size.span(),
                 format_args!(
                     "unknown activation `{word}`; expected one of {}",
                     one_of(Activation::ALL.map(Activation::keyword))
                 ),
             );
-            default
+            // The closest, for the stand-in of the network, so that a loss chosen for the
+            // activation meant still fits it.
+            Activation::ALL
+                .into_iter()
+                .min_by_key(|a| edit_distance(a.keyword(), &word))
+                .unwrap_or(default)
         })
     }
 
@@ -446,6 +452,22 @@ fn activation_keyword(size: &Size) -> Option<Activation> {
         .and_then(|ident| Activation::from_keyword(&ident.to_string()))
 }
 
+/// The Levenshtein distance between two words.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let substitution = diagonal + usize::from(ca != cb);
+            diagonal = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(diagonal + 1);
+        }
+    }
+    row[b.len()]
+}
+
 /// "`a`", "`a` or `b`", "`a`, `b` or `c`".
 pub fn one_or_another(words: &[&str]) -> String {
     match words {
@@ -553,6 +575,15 @@ mod tests {
         assert_eq!(folded("HIDDEN << 1"), Folded::NotASize);
         assert_eq!(folded("f(3)"), Folded::NotASize);
         assert_eq!(folded("2.5 * 4"), Folded::NotASize);
+    }
+
+    #[test]
+    fn edit_distances_count_insertions_deletions_and_substitutions() {
+        assert_eq!(edit_distance("relu", "rleu"), 2);
+        assert_eq!(edit_distance("softmax", "sofmax"), 1);
+        assert_eq!(edit_distance("tanh", "tanh"), 0);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("sigmoid", "sigmiod"), 2);
     }
 
     #[test]

@@ -8,13 +8,13 @@ use crate::args::{self, Args};
 use crate::ast::{InputShape, LayerDef, LayerKindDef, NetworkDef};
 use crate::errors::Errors;
 use crate::layers::{self, Checked, Cx, KEYWORDS};
-use crate::model::{Image, Layer, Model, Sequence, Shape, one_of};
+use crate::model::{Image, Layer, Model, Outline, Sequence, Shape, one_of};
 
-/// A network that failed its checks: every error, and the network as far as it could be
-/// checked, when its input and every layer's output are known (for a stub with its widths).
+/// A network that failed its checks: every error, and its outline when its input and output
+/// are known despite them (for a stub with its widths).
 pub struct Failed {
     pub error: syn::Error,
-    pub partial: Option<Box<Model>>,
+    pub outline: Option<Box<Outline>>,
 }
 
 /// Checks one network definition.
@@ -24,6 +24,8 @@ pub fn network(def: &NetworkDef) -> Result<Model, Failed> {
     let mut previous = input.clone();
     let mut layers: Vec<Layer> = Vec::with_capacity(def.layers.len());
     let mut counts: Vec<(String, usize)> = Vec::new();
+    // The output activation, if the last layer's kind is known.
+    let mut activation = None;
     for (index, layer) in def.layers.iter().enumerate() {
         let mut cx = Cx {
             network: &def.name,
@@ -35,8 +37,10 @@ pub fn network(def: &NetworkDef) -> Result<Model, Failed> {
         };
         let Some(Checked { kind, output }) = check_layer(&mut cx) else {
             previous = None;
+            activation = None;
             continue;
         };
+        activation = Some(kind.activation());
         let field = field_name(layer, &mut counts);
         // A layer after one that failed is checked for what it can be on its own; the rest of
         // the network is checked against its output.
@@ -54,23 +58,26 @@ pub fn network(def: &NetworkDef) -> Result<Model, Failed> {
             kind,
         });
     }
-    let model = match input {
-        Some(input) if layers.len() == def.layers.len() => Some(Box::new(Model {
+    let Err(error) = errors.finish() else {
+        return Ok(Model {
             attrs: def.attrs.clone(),
             vis: def.vis.clone(),
             name: def.name.clone(),
-            input: input.flat(),
+            input: input
+                .expect("an input that fails its checks reports why")
+                .flat(),
             layers,
+        });
+    };
+    let outline = match (input, previous, activation) {
+        (Some(input), Some(output), Some(activation)) => Some(Box::new(Outline {
+            input: input.flat(),
+            output: output.flat(),
+            activation,
         })),
         _ => None,
     };
-    match errors.finish() {
-        Ok(()) => Ok(*model.expect("a layer or an input that fails its checks reports why")),
-        Err(error) => Err(Failed {
-            error,
-            partial: model,
-        }),
-    }
+    Err(Failed { error, outline })
 }
 
 /// The layer's kind and output, or `None` after reporting what is wrong with it.

@@ -39,7 +39,7 @@ pub fn network(input: Input) -> TokenStream {
                     &def.vis,
                     &def.name,
                     &failed.error,
-                    failed.partial.as_deref(),
+                    failed.outline.as_deref(),
                 ),
             },
             Definition::Broken {

@@ -52,6 +52,13 @@ pub trait Kind {
     /// The layer's runtime type: `::netdsl::__private::Dense<784, 64, ::netdsl::__private::Relu>`.
     fn ty(&self, layer: &Layer) -> TokenStream;
 
+    /// The activation the layer ends with: its runtime type's `Layer::Activation`. The default
+    /// is `Linear`, for layers without one.
+    fn activation(&self) -> TokenStream {
+        let p = crate::tokens::private();
+        quote::quote!(#p::Linear)
+    }
+
     /// The expression building the layer, with fresh weights drawn from `rng`. The default is
     /// `Default::default()`, for layers without parameters.
     fn constructor(&self, layer: &Layer) -> TokenStream {
@@ -91,6 +98,14 @@ pub struct Window {
     pub size: usize,
     pub stride: usize,
     pub output: Image,
+}
+
+/// What is known of a network that failed its checks, when it is enough to stand in for it:
+/// its input and output widths and its output activation.
+pub struct Outline {
+    pub input: Width,
+    pub output: Width,
+    pub activation: TokenStream,
 }
 
 /// A width known as a literal, as a `const` expression the macro cannot evaluate, or as the

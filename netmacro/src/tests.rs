@@ -283,12 +283,12 @@ fn summary_lists_every_layer() {
 
 #[test]
 fn a_bad_network_expands_to_its_errors_and_a_stub() {
-    let out = expand(quote! { pub struct Net<4 => Dense(0, relu) => Dense(2, sofmax)>; });
+    // Its output unknown: the stub is a unit struct with `new`.
+    let out = expand(quote! { pub struct Net<4 => Dense(2, relu) => Reshape(0)>; });
     assert_contains(
         &out,
         &[
-            "compile_error! { \"`Dense(0, relu)`: the number of units must be at least 1, found 0\" }",
-            "compile_error! { \"unknown activation `sofmax`; expected one of `relu`, `sigmoid`, `tanh`, `softmax`, `linear`\" }",
+            "compile_error! { \"`Reshape(0)`: the dimension must be at least 1, found 0\" }",
             "pub struct Net;",
             "pub fn new<R: ?::core::marker::Sized>(_: &mut R) -> Self {",
         ],
@@ -296,6 +296,20 @@ fn a_bad_network_expands_to_its_errors_and_a_stub() {
     assert!(
         !out.contains("impl ::netdsl::__private::Layer"),
         "no layer impl for a network of unknown widths:\n{out}"
+    );
+    // Its input and output known, despite a layer between them: a layer of those widths, ending
+    // with the activation the misspelling is closest to.
+    let out = expand(quote! { pub struct Net<4 => Dense(0, relu) => Dense(2, sofmax)>; });
+    assert_contains(
+        &out,
+        &[
+            "compile_error! { \"`Dense(0, relu)`: the number of units must be at least 1, found 0\" }",
+            "compile_error! { \"unknown activation `sofmax`; expected one of `relu`, `sigmoid`, `tanh`, `softmax`, `linear`\" }",
+            "impl ::netdsl::__private::Layer for Net {",
+            "type In = [f32; 4];",
+            "type Out = [f32; 2];",
+            "type Activation = ::netdsl::__private::Softmax;",
+        ],
     );
     // Every width known: the stub is a layer of those widths, and a loss fits it as it would fit
     // the network.
@@ -309,7 +323,7 @@ fn a_bad_network_expands_to_its_errors_and_a_stub() {
             "impl ::netdsl::__private::Layer for Net {",
             "type In = [f32; 4];",
             "type Out = [f32; 2];",
-            "type Activation = <::netdsl::__private::Dense<3, 2, ::netdsl::__private::Softmax> as ::netdsl::__private::Layer>::Activation;",
+            "type Activation = ::netdsl::__private::Softmax;",
             "impl ::netdsl::__private::Network for Net {",
             "impl ::netdsl::__private::Initialize for Net {",
         ],

@@ -4,7 +4,7 @@
 use proc_macro2::{Literal, Span, TokenStream};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
 
-use crate::model::Width;
+use crate::model::{Activation, Width};
 
 /// The batch-size parameter of generated items. Hygiene does not separate generic parameters
 /// from the user's names (a `const BATCH` used as a layer size would be captured), so it has a
@@ -28,6 +28,14 @@ pub fn private_at(span: Span) -> TokenStream {
 /// An unsuffixed integer literal.
 pub fn literal(n: usize) -> TokenStream {
     Literal::usize_unsuffixed(n).into_token_stream()
+}
+
+impl Activation {
+    /// Its netcore type: `::netdsl::__private::Relu`.
+    pub fn ty(self) -> TokenStream {
+        let (p, name) = (private(), format_ident!("{}", self.type_name()));
+        quote!(#p::#name)
+    }
 }
 
 impl Width {

@@ -15,7 +15,7 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 use syn::Attribute;
 
-use crate::model::{Layer, Model, Shape};
+use crate::model::{Layer, Model, Outline, Shape};
 use crate::tokens::{batch, literal, private_at};
 
 /// Everything `network!` generates for one network.
@@ -34,17 +34,17 @@ pub fn network(model: &Model) -> TokenStream {
 }
 
 /// The errors of a network that failed its checks, and a stub of it, so that code naming the
-/// network reports nothing more than the errors themselves. `partial` is the network as far as
-/// it was checked, if its widths are known.
+/// network reports nothing more than the errors themselves. `outline` is what is known of it
+/// despite them.
 pub fn fallback(
     attrs: &[Attribute],
     vis: &syn::Visibility,
     name: &syn::Ident,
     error: &syn::Error,
-    partial: Option<&Model>,
+    outline: Option<&Outline>,
 ) -> TokenStream {
     let errors = error.to_compile_error();
-    let stub = to_every_item(attrs, stub::generate(attrs, vis, name, partial));
+    let stub = to_every_item(attrs, stub::generate(attrs, vis, name, outline));
     quote! {
         #errors
         #stub

@@ -6,21 +6,20 @@ use proc_macro2::TokenStream;
 use quote::quote;
 use syn::{Attribute, Ident, Visibility};
 
-use crate::model::Model;
+use crate::model::Outline;
 use crate::tokens::{batch, private};
 
 pub fn generate(
     attrs: &[Attribute],
     vis: &Visibility,
     name: &Ident,
-    partial: Option<&Model>,
+    outline: Option<&Outline>,
 ) -> TokenStream {
     let (p, b) = (private(), batch());
     let struct_attrs = super::struct_attrs(attrs);
-    let traits = partial.map(|model| {
-        let last = model.layers.last().expect("check rejects networks without layers");
-        let (input, output) = (model.input.value(), last.output.value());
-        let activation = last.assoc(quote!(Activation));
+    let traits = outline.map(|outline| {
+        let (input, output) = (outline.input.value(), outline.output.value());
+        let activation = &outline.activation;
         let kind = name.to_string();
         // Expands to: impl Layer for Net { type In = [f32; 784]; ...; fn forward(..) { unreachable!() } ... }
         quote! {

@@ -2,12 +2,12 @@
 //! Keras' `Conv2D` on a channels-last image, with the output shape Keras computes.
 
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote, quote_spanned};
+use quote::quote_spanned;
 
 use super::{Checked, Cx, Keyword, private_type};
 use crate::args::{Args, Usage};
 use crate::model::{Activation, Image, Kind, Layer, Shape, Window};
-use crate::tokens::{literal, private};
+use crate::tokens::literal;
 
 pub const CONV2D: Keyword = Keyword::call(
     Usage::new(
@@ -93,8 +93,6 @@ impl Kind for Conv2d {
     /// `Conv2d<H, W, C, F, K, S, PT, PL, OH, OW, IN, OUT, Activation>`.
     fn ty(&self, _layer: &Layer) -> TokenStream {
         let (input, output) = (self.input, self.output);
-        let p = private();
-        let activation = format_ident!("{}", self.activation.type_name());
         let mut args: Vec<TokenStream> = [
             input.height,
             input.width,
@@ -111,8 +109,12 @@ impl Kind for Conv2d {
         ]
         .map(literal)
         .to_vec();
-        args.push(quote!(#p::#activation));
+        args.push(self.activation.ty());
         private_type("Conv2d", &args)
+    }
+
+    fn activation(&self) -> TokenStream {
+        self.activation.ty()
     }
 
     fn constructor(&self, layer: &Layer) -> TokenStream {

@@ -2,7 +2,7 @@
 //! `y = f(x · W + b)`, Keras' `Dense`.
 
 use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote_spanned};
+use quote::quote_spanned;
 
 use super::{Checked, Cx, Keyword, private_type};
 use crate::args::{Args, Usage};
@@ -74,16 +74,18 @@ fn check(cx: &mut Cx, args: &mut Args) -> Option<Checked> {
 impl Kind for Dense {
     /// `Dense<784, 64, Relu>`.
     fn ty(&self, layer: &Layer) -> TokenStream {
-        let activation = format_ident!("{}", self.activation.type_name());
-        let p = crate::tokens::private();
         private_type(
             "Dense",
             &[
                 layer.input.generic_arg(),
                 layer.output.generic_arg(),
-                quote::quote!(#p::#activation),
+                self.activation.ty(),
             ],
         )
+    }
+
+    fn activation(&self) -> TokenStream {
+        self.activation.ty()
     }
 
     fn constructor(&self, layer: &Layer) -> TokenStream {

@@ -5,6 +5,7 @@
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote_spanned};
 use syn::Path;
+use syn::spanned::Spanned;
 
 use super::Checked;
 use crate::model::{Kind, Layer, Shape, Width};
@@ -23,6 +24,11 @@ pub fn named(path: &Path) -> Checked {
 impl Kind for Named {
     fn ty(&self, _layer: &Layer) -> TokenStream {
         self.0.to_token_stream()
+    }
+
+    fn activation(&self) -> TokenStream {
+        let (p, path) = (private_at(self.0.span()), &self.0);
+        quote_spanned!(self.0.span()=> <#path as #p::Layer>::Activation)
     }
 
     fn constructor(&self, layer: &Layer) -> TokenStream {

@@ -4,12 +4,12 @@
 //! `return_sequences = true` a sequence of every step's state.
 
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote, quote_spanned};
+use quote::quote_spanned;
 
 use super::{Checked, Cx, Keyword, private_type};
 use crate::args::{Args, Usage};
 use crate::model::{Activation, Kind, Layer, Sequence, Shape, Width};
-use crate::tokens::{literal, private};
+use crate::tokens::literal;
 
 pub const SIMPLE_RNN: Keyword = Keyword::call(
     Usage::new(
@@ -115,10 +115,16 @@ impl Kind for Recurrent {
             .map(literal)
             .to_vec();
         if let Cell::Simple(activation) = self.cell {
-            let (p, activation) = (private(), format_ident!("{}", activation.type_name()));
-            args.push(quote!(#p::#activation));
+            args.push(activation.ty());
         }
         private_type(self.cell.type_name(), &args)
+    }
+
+    fn activation(&self) -> TokenStream {
+        match self.cell {
+            Cell::Simple(activation) => activation.ty(),
+            Cell::Lstm | Cell::Gru => Activation::Linear.ty(),
+        }
     }
 
     fn constructor(&self, layer: &Layer) -> TokenStream {
