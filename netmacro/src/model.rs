@@ -1,10 +1,12 @@
 //! The checked network: its layers and the shapes that flow between them. `check` builds it,
 //! `codegen` reads it; nothing here can fail.
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::{Literal, Span, TokenStream};
+use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::{Attribute, Expr, Ident, Path, Visibility};
 
 use crate::ast::{expr_text, path_text};
+use crate::tokens::{private, private_at};
 
 /// A network whose layers are known to be well formed, with their shapes.
 pub struct Model {
@@ -55,15 +57,14 @@ pub trait Kind {
     /// The activation the layer ends with: its runtime type's `Layer::Activation`. The default
     /// is `Linear`, for layers without one.
     fn activation(&self) -> TokenStream {
-        let p = crate::tokens::private();
-        quote::quote!(#p::Linear)
+        Activation::Linear.ty()
     }
 
     /// The expression building the layer, with fresh weights drawn from `rng`. The default is
     /// `Default::default()`, for layers without parameters.
     fn constructor(&self, layer: &Layer) -> TokenStream {
         let ty = self.ty(layer);
-        quote::quote_spanned!(layer.span()=> <#ty as ::core::default::Default>::default())
+        quote_spanned!(layer.span()=> <#ty as ::core::default::Default>::default())
     }
 
     /// For a width only rustc can compare with the layer before: the span to blame and the
@@ -318,6 +319,47 @@ pub fn after_what(position: usize, width: &str) -> String {
         format!("on {article} {width}-wide input")
     } else {
         format!("after {article} {width}-wide layer")
+    }
+}
+
+impl Activation {
+    /// Its netcore type: `::netdsl::__private::Relu`.
+    pub fn ty(self) -> TokenStream {
+        let (p, name) = (private(), format_ident!("{}", self.type_name()));
+        quote!(#p::#name)
+    }
+}
+
+impl Width {
+    /// As a const generic argument: `64`, `{ HIDDEN }`, `{ 2 * HIDDEN }`,
+    /// `{ <<Encoder as Layer>::Out as Row>::WIDTH }`.
+    pub fn generic_arg(&self) -> TokenStream {
+        match self {
+            Width::Literal(n, span) => {
+                let mut lit = Literal::usize_unsuffixed(*n);
+                lit.set_span(*span);
+                lit.into_token_stream()
+            }
+            Width::Const(_) | Width::Expr(_) | Width::OutputOf(_) => {
+                let value = self.value();
+                quote_spanned!(self.span()=> { #value })
+            }
+        }
+    }
+
+    /// As a `usize` expression or an array length: `64`, `HIDDEN`, `2 * HIDDEN` (parenthesise it
+    /// to compute with it),
+    /// `<<Encoder as Layer>::Out as Row>::WIDTH`.
+    pub fn value(&self) -> TokenStream {
+        match self {
+            Width::Literal(..) => self.generic_arg(),
+            Width::Const(path) => path.to_token_stream(),
+            Width::Expr(expr) => expr.to_token_stream(),
+            Width::OutputOf(path) => {
+                let p = private_at(self.span());
+                quote_spanned!(self.span()=> <<#path as #p::Layer>::Out as #p::Row>::WIDTH)
+            }
+        }
     }
 }
 
