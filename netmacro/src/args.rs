@@ -3,7 +3,9 @@
 //! option" mean the same thing, with the same messages, everywhere.
 //!
 //! A kind asks for what it takes, in order; [`Args::finish`] then reports whatever it did not
-//! ask for: arguments left over, and options it does not know, listing those it asked for.
+//! ask for: arguments left over, and options it does not know, listing those it asked for. So a
+//! kind reads every argument and option before it gives up on a layer, or its options would be
+//! reported as unknown.
 
 use proc_macro2::{Span, TokenStream};
 use quote::ToTokens;
