@@ -44,6 +44,16 @@ pub enum Error {
         /// The dimensions in the header.
         dims: Vec<usize>,
     },
+    /// A gzipped file's header announces more data than a file of its size can decompress to.
+    #[error("`{}` announces {announced} bytes in its header, more than a gzip file of its size can hold ({most} at most)", path.display())]
+    ImplausibleSize {
+        /// The file.
+        path: PathBuf,
+        /// Bytes the header announces (header included).
+        announced: u64,
+        /// The most bytes the file can decompress to.
+        most: u64,
+    },
     /// The file has bytes past the data its header announces.
     #[error("`{}` has data past the {expected} bytes its header announces", path.display())]
     TrailingData {

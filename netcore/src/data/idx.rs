@@ -1,12 +1,15 @@
 //! The IDX format of MNIST: a big-endian `u32` magic number `0x0000_08nn` (`08` for unsigned
 //! bytes, `nn` the number of dimensions), one big-endian `u32` per dimension, then the bytes.
-//! Files may be gzipped; the gzip header is recognised by its first two bytes.
+//! Files may be gzipped, in one gzip member or several (as `pigz` or `cat a.gz b.gz` write
+//! them); the gzip header is recognised by its first two bytes. A header announcing more data
+//! than the file can hold (its size raw, 1032 times its size gzipped) is refused before any data
+//! is read.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use flate2::bufread::GzDecoder;
+use flate2::bufread::MultiGzDecoder;
 
 use super::Error;
 
@@ -23,6 +26,11 @@ pub struct IdxArray {
 /// [`Error::Truncated`] once the real data runs out instead of exhausting memory.
 const MAX_RESERVE: u64 = 256 << 20;
 
+/// The most bytes deflate can expand one compressed byte into (its best case, a long run,
+/// is 258 bytes per 2 bits: 1032 to 1), so a gzip file of `n` bytes holds at most
+/// `n × 1032` bytes of data.
+const MAX_DEFLATE_RATIO: u64 = 1032;
+
 /// Reads an IDX file of unsigned bytes with `dims` dimensions, raw or gzipped.
 ///
 /// ```no_run
@@ -31,82 +39,194 @@ const MAX_RESERVE: u64 = 256 << 20;
 /// # Ok::<(), netcore::data::Error>(())
 /// ```
 pub fn read_idx(path: impl AsRef<Path>, dims: usize) -> Result<IdxArray, Error> {
-    let path = path.as_ref();
-    let io_error = |source: io::Error| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let file = File::open(path).map_err(io_error)?;
-    let mut buffered = BufReader::new(file);
-    let gzipped = buffered
-        .fill_buf()
-        .map_err(io_error)?
-        .starts_with(&[0x1f, 0x8b]);
-    let mut reader: Box<dyn Read> = if gzipped {
-        Box::new(GzDecoder::new(buffered))
-    } else {
-        Box::new(buffered)
-    };
-    read_from(&mut reader, path, dims)
+    IdxFile::open(path, dims)?.read()
 }
 
-fn read_from(reader: &mut dyn Read, path: &Path, dims: usize) -> Result<IdxArray, Error> {
-    let path_buf = || PathBuf::from(path);
-    let io_error = |source: io::Error| Error::Io {
-        path: path_buf(),
-        source,
-    };
+/// An IDX file whose header has been read and found plausible, before its data is read: the
+/// caller checks the dimensions (a shape, a count matching another file) without reading, or
+/// allocating for, data a hostile header announces.
+///
+/// ```no_run
+/// use netcore::data::idx::IdxFile;
+///
+/// let images = IdxFile::open("data/mnist/t10k-images.idx3-ubyte.gz", 3)?;
+/// assert_eq!(images.dims()[1..], [28, 28]);
+/// let images = images.read()?;
+/// # Ok::<(), netcore::data::Error>(())
+/// ```
+pub struct IdxFile {
+    path: PathBuf,
+    reader: Box<dyn Read>,
+    header: Header,
+}
 
-    let header_len = 4 + 4 * dims as u64;
-    let mut header = vec![0; header_len as usize];
-    let found = read_up_to(reader, &mut header).map_err(io_error)?;
-    let magic = u32::from_be_bytes([header[0], header[1], header[2], header[3]]);
-    let expected_magic = 0x0800 | dims as u32;
-    if found >= 4 && magic != expected_magic {
-        return Err(Error::BadMagic {
-            path: path_buf(),
-            dims,
-            found: magic,
-            expected: expected_magic,
-        });
+impl IdxFile {
+    /// Opens the file at `path`, raw or gzipped (any number of gzip members, as `gzip -d`
+    /// reads them), and reads its header of `dims` dimensions.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if it cannot be read, [`Error::BadMagic`], [`Error::Truncated`] or
+    /// [`Error::SizeOverflow`] if its header is not one of `dims` dimensions, and
+    /// [`Error::Truncated`] or [`Error::ImplausibleSize`] if the header announces more data
+    /// than a file of its size can hold.
+    pub fn open(path: impl AsRef<Path>, dims: usize) -> Result<Self, Error> {
+        let path = path.as_ref().to_path_buf();
+        let io_error = |source: io::Error| Error::Io {
+            path: path.clone(),
+            source,
+        };
+        let file = File::open(&path).map_err(io_error)?;
+        let file_len = file.metadata().map_err(io_error)?.len();
+        let mut buffered = BufReader::new(file);
+        let gzipped = buffered
+            .fill_buf()
+            .map_err(io_error)?
+            .starts_with(&[0x1f, 0x8b]);
+        let (mut reader, capacity): (Box<dyn Read>, _) = if gzipped {
+            let capacity = file_len.saturating_mul(MAX_DEFLATE_RATIO);
+            (
+                Box::new(MultiGzDecoder::new(buffered)),
+                Capacity::Gzip(capacity),
+            )
+        } else {
+            (Box::new(buffered), Capacity::Raw(file_len))
+        };
+        let header = Header::read(&mut reader, &path, dims)?;
+        header.check_fits(capacity, &path)?;
+        Ok(IdxFile {
+            path,
+            reader,
+            header,
+        })
     }
-    if found < header.len() {
-        return Err(Error::Truncated {
-            path: path_buf(),
-            expected: header_len,
-            found: found as u64,
-        });
+
+    /// The size of each dimension the header announces, outermost first.
+    pub fn dims(&self) -> &[usize] {
+        &self.header.dims
     }
-    let shape: Vec<usize> = header[4..]
-        .chunks_exact(4)
-        .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
-        .collect();
-    let len = shape
-        .iter()
-        .try_fold(1_u64, |acc, &d| acc.checked_mul(d as u64));
-    let Some(len) = len else {
-        return Err(Error::SizeOverflow {
+
+    /// Reads the data.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if it cannot be read, [`Error::Truncated`] if it ends before the data the
+    /// header announces, and [`Error::TrailingData`] if bytes follow it.
+    pub fn read(mut self) -> Result<IdxArray, Error> {
+        let data = self.header.read_data(&mut self.reader, &self.path)?;
+        Ok(IdxArray {
+            dims: self.header.dims,
+            data,
+        })
+    }
+}
+
+/// What a file can hold, from its size on disk.
+#[derive(Clone, Copy)]
+enum Capacity {
+    /// Raw: exactly its size.
+    Raw(u64),
+    /// Gzipped: at most this many bytes once decompressed.
+    Gzip(u64),
+}
+
+/// An IDX header: its length and the dimensions it announces.
+struct Header {
+    len: u64,
+    dims: Vec<usize>,
+    /// The number of data bytes: the product of `dims`.
+    data_len: u64,
+}
+
+impl Header {
+    fn read(reader: &mut dyn Read, path: &Path, dims: usize) -> Result<Self, Error> {
+        let path_buf = || PathBuf::from(path);
+        let len = 4 + 4 * dims as u64;
+        let mut header = vec![0; len as usize];
+        let found = read_up_to(reader, &mut header).map_err(|source| Error::Io {
             path: path_buf(),
+            source,
+        })?;
+        let magic = u32::from_be_bytes([header[0], header[1], header[2], header[3]]);
+        let expected_magic = 0x0800 | dims as u32;
+        if found >= 4 && magic != expected_magic {
+            return Err(Error::BadMagic {
+                path: path_buf(),
+                dims,
+                found: magic,
+                expected: expected_magic,
+            });
+        }
+        if found < header.len() {
+            return Err(Error::Truncated {
+                path: path_buf(),
+                expected: len,
+                found: found as u64,
+            });
+        }
+        let shape: Vec<usize> = header[4..]
+            .chunks_exact(4)
+            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
+            .collect();
+        let data_len = shape
+            .iter()
+            .try_fold(1_u64, |acc, &d| acc.checked_mul(d as u64));
+        let Some(data_len) = data_len else {
+            return Err(Error::SizeOverflow {
+                path: path_buf(),
+                dims: shape,
+            });
+        };
+        Ok(Header {
+            len,
             dims: shape,
-        });
-    };
+            data_len,
+        })
+    }
 
-    let mut data = Vec::with_capacity(len.min(MAX_RESERVE) as usize);
-    reader.take(len).read_to_end(&mut data).map_err(io_error)?;
-    if (data.len() as u64) < len {
-        return Err(Error::Truncated {
-            path: path_buf(),
-            expected: header_len + len,
-            found: header_len + data.len() as u64,
-        });
+    /// Refuses a header announcing more data than the file can hold, before any is read.
+    fn check_fits(&self, capacity: Capacity, path: &Path) -> Result<(), Error> {
+        let announced = self.len.saturating_add(self.data_len);
+        match capacity {
+            Capacity::Raw(file_len) if announced > file_len => Err(Error::Truncated {
+                path: path.to_path_buf(),
+                expected: announced,
+                found: file_len,
+            }),
+            Capacity::Gzip(most) if announced > most => Err(Error::ImplausibleSize {
+                path: path.to_path_buf(),
+                announced,
+                most,
+            }),
+            _ => Ok(()),
+        }
     }
-    if read_up_to(reader, &mut [0]).map_err(io_error)? > 0 {
-        return Err(Error::TrailingData {
-            path: path_buf(),
-            expected: header_len + len,
-        });
+
+    fn read_data(&self, reader: &mut dyn Read, path: &Path) -> Result<Vec<u8>, Error> {
+        let io_error = |source: io::Error| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut data = Vec::with_capacity(self.data_len.min(MAX_RESERVE) as usize);
+        reader
+            .take(self.data_len)
+            .read_to_end(&mut data)
+            .map_err(io_error)?;
+        if (data.len() as u64) < self.data_len {
+            return Err(Error::Truncated {
+                path: path.to_path_buf(),
+                expected: self.len + self.data_len,
+                found: self.len + data.len() as u64,
+            });
+        }
+        if read_up_to(reader, &mut [0]).map_err(io_error)? > 0 {
+            return Err(Error::TrailingData {
+                path: path.to_path_buf(),
+                expected: self.len + self.data_len,
+            });
+        }
+        Ok(data)
     }
-    Ok(IdxArray { dims: shape, data })
 }
 
 /// Fills `buf` as far as the reader goes, returning how many bytes were read.
@@ -128,7 +248,14 @@ mod tests {
     use super::*;
 
     fn parse(bytes: &[u8], dims: usize) -> Result<IdxArray, Error> {
-        read_from(&mut &bytes[..], Path::new("mem.idx"), dims)
+        let path = Path::new("mem.idx");
+        let mut reader = bytes;
+        let header = Header::read(&mut reader, path, dims)?;
+        let data = header.read_data(&mut reader, path)?;
+        Ok(IdxArray {
+            dims: header.dims,
+            data,
+        })
     }
 
     #[test]

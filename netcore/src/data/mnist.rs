@@ -44,23 +44,26 @@ impl Dataset<784, 10> {
         let dir = dir.as_ref();
         let images_path = locate(dir, &format!("{}-images.idx3-ubyte", split.prefix()));
         let labels_path = locate(dir, &format!("{}-labels.idx1-ubyte", split.prefix()));
-        let images = idx::read_idx(&images_path, 3)?;
-        if images.dims[1..] != [28, 28] {
+        // Both headers are checked before either file's data is read, so a hostile header
+        // fails before the data it announces is decompressed.
+        let images = idx::IdxFile::open(&images_path, 3)?;
+        if images.dims()[1..] != [28, 28] {
             return Err(Error::WrongShape {
                 path: images_path,
                 expected: vec![28, 28],
-                found: images.dims[1..].to_vec(),
+                found: images.dims()[1..].to_vec(),
             });
         }
-        let labels = idx::read_idx(&labels_path, 1)?;
-        if images.dims[0] != labels.dims[0] {
+        let labels = idx::IdxFile::open(&labels_path, 1)?;
+        if images.dims()[0] != labels.dims()[0] {
             return Err(Error::CountMismatch {
                 images_path,
-                images: images.dims[0],
+                images: images.dims()[0],
                 labels_path,
-                labels: labels.dims[0],
+                labels: labels.dims()[0],
             });
         }
+        let (labels, images) = (labels.read()?, images.read()?);
         if let Some(index) = labels.data.iter().position(|&label| label >= 10) {
             return Err(Error::LabelOutOfRange {
                 path: labels_path,
