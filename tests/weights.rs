@@ -457,3 +457,60 @@ fn a_layer_whose_parameters_have_no_names_cannot_be_saved() {
     );
     assert!(!path.exists());
 }
+
+#[cfg(unix)]
+#[test]
+fn a_symbolic_link_stays_one_and_the_file_it_names_is_replaced() {
+    let dir = scratch("symlink");
+    let real = dir.join("real.safetensors");
+    let link = dir.join("link.safetensors");
+    mnist(1).save_weights(&real).unwrap();
+    std::os::unix::fs::symlink("real.safetensors", &link).unwrap();
+    let mut saved = mnist(2);
+    saved.save_weights(&link).unwrap();
+    assert!(
+        fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink(),
+        "the link was replaced by a file"
+    );
+    let mut loaded = mnist(3);
+    loaded.load_weights(&real).unwrap();
+    assert_eq!(parameters(&mut loaded), parameters(&mut saved));
+}
+
+#[test]
+fn a_save_removes_what_a_killed_save_left_behind() {
+    let dir = scratch("orphans");
+    let path = dir.join("mnist.safetensors");
+    // What a save killed before its rename leaves: a temporary file named after the target.
+    let orphan = dir.join(".mnist.safetensors.a1B2c3.netdsl-tmp");
+    fs::write(&orphan, b"half a file").unwrap();
+    let unrelated = dir.join(".other.safetensors.x.netdsl-tmp");
+    fs::write(&unrelated, b"another target's").unwrap();
+    mnist(1).save_weights(&path).unwrap();
+    assert!(!orphan.exists(), "the orphan is removed");
+    assert!(
+        unrelated.exists(),
+        "another target's temporary file is left alone"
+    );
+    let names: Vec<String> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn an_endless_file_is_refused_after_the_most_the_weights_can_take() {
+    let mut model = mnist(1);
+    let before = parameters(&mut model);
+    let error = model.load_weights("/dev/zero").unwrap_err();
+    assert!(
+        matches!(error, Error::Malformed { .. }) && error.to_string().contains("longer than"),
+        "{error}"
+    );
+    assert_eq!(parameters(&mut model), before);
+}

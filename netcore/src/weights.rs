@@ -3,7 +3,9 @@
 //! (`"dense_1.kernel"`, `"conv2d_1.bias"`), f32, little-endian, in Keras' shapes.
 //!
 //! A save writes a temporary file beside the target and renames it over the target, so a save
-//! that fails leaves the previous file as it was. A load checks the whole file against the
+//! that fails, or is killed, leaves the previous file as it was; the directory is synced after
+//! the rename, a symbolic link stays one (the file it names is replaced), and the next save
+//! removes what a killed one left behind (`.{name}.*.netdsl-tmp`). A load checks the whole file against the
 //! network first — every tensor present, of type f32, of the network's shape and finite, and
 //! none left over — and changes the network only if all of it fits.
 //!
@@ -193,11 +195,8 @@ pub fn save<N: Layer + ?Sized>(network: &N, path: &Path) -> Result<(), Error> {
 /// cover its parameters.
 pub fn load<N: Layer + ?Sized>(network: &mut N, path: &Path) -> Result<(), Error> {
     let expected = named_tensors(&*network, path)?;
-    let bytes = std::fs::read(path).map_err(|source| Error::Io {
-        action: "read",
-        path: path.to_owned(),
-        source,
-    })?;
+    let values: usize = expected.iter().map(|tensor| tensor.values.len()).sum();
+    let bytes = read_at_most(path, file_size_limit(values))?;
     let file = SafeTensors::deserialize(&bytes).map_err(|e| Error::Malformed {
         path: path.to_owned(),
         reason: e.to_string(),
@@ -334,20 +333,109 @@ fn named_tensors<N: Layer + ?Sized>(network: &N, path: &Path) -> Result<Vec<Name
     Ok(tensors)
 }
 
-/// Writes `bytes` to a new file beside `path`, then renames it over `path`.
+/// The largest file that can hold `values` f32 values: safetensors' 8-byte header length,
+/// its JSON header (which the format caps at 100 MB), and the data.
+fn file_size_limit(values: usize) -> u64 {
+    8 + 100_000_000 + 4 * values as u64
+}
+
+/// The file at `path`, if it is at most `limit` bytes; a longer one (or an endless one, such as
+/// `/dev/zero`) is refused after `limit + 1` bytes.
+fn read_at_most(path: &Path, limit: u64) -> Result<Vec<u8>, Error> {
+    let io_error = |source| Error::Io {
+        action: "read",
+        path: path.to_owned(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(io_error)?;
+    let mut bytes = Vec::new();
+    io::Read::read_to_end(&mut io::Read::take(file, limit + 1), &mut bytes).map_err(io_error)?;
+    if bytes.len() as u64 > limit {
+        return Err(Error::Malformed {
+            path: path.to_owned(),
+            reason: format!(
+                "it is longer than the {limit} bytes a file of this network's weights can take"
+            ),
+        });
+    }
+    Ok(bytes)
+}
+
+/// What temporary files of saves to `target` are named: `.{name}.` + random + `.netdsl-tmp`,
+/// so that a save killed midway leaves a file the next save recognises and removes.
+const TEMPORARY_SUFFIX: &str = ".netdsl-tmp";
+
+/// Writes `bytes` to a new file beside `path`, syncs it, renames it over `path` and syncs the
+/// directory, so that once this returns the new file survives a power loss, and until the
+/// rename the old one is untouched. A `path` that is a symbolic link keeps it: the file it
+/// points to is replaced.
 fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = match path.parent() {
+    let target = resolve_links(path)?;
+    let dir = match target.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
     };
+    let name = target
+        .file_name()
+        .ok_or_else(|| io::Error::other("the path names no file"))?
+        .to_string_lossy();
+    let prefix = format!(".{name}.");
+    remove_stale_temporaries(dir, &prefix);
     let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(TEMPORARY_SUFFIX);
     // A temporary file is private (0600); the saved file gets what any new file would.
     #[cfg(unix)]
     builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
     let mut file = builder.tempfile_in(dir)?;
     file.write_all(bytes)?;
     file.as_file().sync_all()?;
-    file.persist(path).map_err(|e| e.error)?;
+    file.persist(&target).map_err(|e| e.error)?;
+    sync_directory(dir)
+}
+
+/// `path` with its symbolic links followed to the file they name (which need not exist yet).
+fn resolve_links(path: &Path) -> io::Result<PathBuf> {
+    let mut path = path.to_owned();
+    // As many links as Linux follows before it gives up with ELOOP.
+    for _ in 0..40 {
+        match std::fs::symlink_metadata(&path) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                let link = std::fs::read_link(&path)?;
+                path = match path.parent() {
+                    Some(dir) if link.is_relative() => dir.join(link),
+                    _ => link,
+                };
+            }
+            _ => return Ok(path),
+        }
+    }
+    Err(io::Error::other("too many levels of symbolic links"))
+}
+
+/// Removes what saves to the same target that were killed midway left behind. A save to the
+/// same file running at this moment in another process loses its temporary file and fails
+/// with an error; the target stays whole either way.
+fn remove_stale_temporaries(dir: &Path, prefix: &str) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(prefix) && name.ends_with(TEMPORARY_SUFFIX) {
+            // Best effort: one that cannot be removed is tried again at the next save.
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// Makes the directory's latest rename durable (on Unix; elsewhere the rename is as durable
+/// as the platform makes it).
+fn sync_directory(dir: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    std::fs::File::open(dir)?.sync_all()?;
+    #[cfg(not(unix))]
+    let _ = dir;
     Ok(())
 }
 
