@@ -8,6 +8,7 @@
 
 pub mod activation;
 pub mod data;
+pub mod init;
 pub mod kernels;
 pub mod layer;
 pub mod layers;

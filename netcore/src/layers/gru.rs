@@ -2,11 +2,11 @@
 
 use core::fmt;
 
-use rand::{Rng, RngExt};
+use rand::Rng;
 
 use super::flat::FlatParameters;
-use super::rnn::orthogonal;
 use crate::activation::{Elementwise, Linear, Tanh};
+use crate::init::{self, Initializer};
 use crate::kernels::{self, Isa, Product};
 use crate::layer::{Initialize, Layer, TensorVisitor, TensorVisitorMut};
 
@@ -90,15 +90,9 @@ impl<const T: usize, const F: usize, const U: usize, const IN: usize, const OUT:
     /// Keras' initialisation: `W_x` Glorot-uniform (`fan_in = F`, `fan_out = 3U`), `W_h` with
     /// orthonormal rows, and a zero bias when `bias` is true.
     pub fn keras_default<R: Rng + ?Sized>(rng: &mut R, bias: bool) -> Self {
-        let limit = (6.0 / (F + 3 * U) as f64).sqrt() as f32;
-        let kernel = (0..F * 3 * U)
-            .map(|_| rng.random_range(-limit..limit))
-            .collect();
-        Self::from_parameters(
-            kernel,
-            orthogonal(U, 3 * U, rng),
-            bias.then(|| vec![0.0; 6 * U]),
-        )
+        let kernel = Initializer::GlorotUniform.sample(&[F, 3 * U], rng);
+        let recurrent = init::orthogonal_of_uniform_rows(U, 3 * U, rng);
+        Self::from_parameters(kernel, recurrent, bias.then(|| vec![0.0; 6 * U]))
     }
 
     /// A layer with the given `W_x` (`F × 3U`, row-major, blocks `z, r, n`), `W_h` (`U × 3U`)

@@ -2,12 +2,12 @@
 
 use core::fmt;
 
-use rand::{Rng, RngExt};
+use rand::Rng;
 
 use super::flat::FlatParameters;
-use super::rnn::orthogonal;
 use super::steps::Steps;
 use crate::activation::{Elementwise, Linear, Tanh};
+use crate::init::{self, Initializer};
 use crate::kernels::{self, Isa, Product};
 use crate::layer::{Initialize, Layer, TensorVisitor, TensorVisitorMut};
 
@@ -108,11 +108,8 @@ impl<const T: usize, const F: usize, const U: usize, const IN: usize, const OUT:
     /// orthonormal rows, and, when `bias` is true, a bias of 1 for the forget gate and 0 for
     /// the others.
     pub fn keras_default<R: Rng + ?Sized>(rng: &mut R, bias: bool) -> Self {
-        let limit = (6.0 / (F + 4 * U) as f64).sqrt() as f32;
-        let kernel = (0..F * 4 * U)
-            .map(|_| rng.random_range(-limit..limit))
-            .collect();
-        let recurrent = orthogonal(U, 4 * U, rng);
+        let kernel = Initializer::GlorotUniform.sample(&[F, 4 * U], rng);
+        let recurrent = init::orthogonal_of_uniform_rows(U, 4 * U, rng);
         let bias = bias.then(|| {
             let mut b = vec![0.0; 4 * U];
             b[U..2 * U].fill(1.0);

@@ -3,11 +3,12 @@
 use core::fmt;
 use core::marker::PhantomData;
 
-use rand::{Rng, RngExt};
+use rand::Rng;
 
 use super::flat::FlatParameters;
 use super::steps::Steps;
 use crate::activation::Activation;
+use crate::init::{self, Initializer};
 use crate::kernels::{Isa, Product};
 use crate::layer::{Initialize, Layer, TensorVisitor, TensorVisitorMut};
 
@@ -113,11 +114,9 @@ impl<const T: usize, const F: usize, const U: usize, const IN: usize, const OUT:
     /// Keras' initialisation: `W_x` Glorot-uniform (`fan_in = F`, `fan_out = U`), `W_h` a
     /// random orthogonal matrix, and a zero bias when `bias` is true.
     pub fn keras_default<R: Rng + ?Sized>(rng: &mut R, bias: bool) -> Self {
-        let limit = (6.0 / (F + U) as f64).sqrt() as f32;
-        let kernel = (0..F * U)
-            .map(|_| rng.random_range(-limit..limit))
-            .collect();
-        Self::from_parameters(kernel, orthogonal(U, U, rng), bias.then(|| vec![0.0; U]))
+        let kernel = Initializer::GlorotUniform.sample(&[F, U], rng);
+        let recurrent = init::orthogonal_of_uniform_rows(U, U, rng);
+        Self::from_parameters(kernel, recurrent, bias.then(|| vec![0.0; U]))
     }
 
     /// A layer with the given `W_x` (`F × U`, row-major), `W_h` (`U × U`) and optional bias.
@@ -163,27 +162,6 @@ impl<const T: usize, const F: usize, const U: usize, const IN: usize, const OUT:
     pub fn bias(&self) -> Option<&[f32]> {
         self.params.bias()
     }
-}
-
-/// A random `rows × cols` matrix with orthonormal rows (`rows <= cols`), row-major:
-/// Gram–Schmidt on uniform rows, as Keras' `Orthogonal` initialiser does with a QR
-/// decomposition. Square, it is orthogonal.
-pub(super) fn orthogonal<R: Rng + ?Sized>(rows: usize, cols: usize, rng: &mut R) -> Vec<f32> {
-    assert!(rows <= cols, "orthonormal rows need rows <= cols");
-    let mut basis: Vec<Vec<f64>> = Vec::with_capacity(rows);
-    while basis.len() < rows {
-        let mut v: Vec<f64> = (0..cols).map(|_| rng.random_range(-1.0..1.0)).collect();
-        for r in &basis {
-            let dot: f64 = v.iter().zip(r).map(|(a, b)| a * b).sum();
-            v.iter_mut().zip(r).for_each(|(a, b)| *a -= dot * b);
-        }
-        let norm = v.iter().map(|a| a * a).sum::<f64>().sqrt();
-        // A draw (almost) in the span of the rows so far is drawn again.
-        if norm > 1e-6 {
-            basis.push(v.into_iter().map(|a| a / norm).collect());
-        }
-    }
-    basis.into_iter().flatten().map(|a| a as f32).collect()
 }
 
 impl<
