@@ -66,16 +66,12 @@ impl Cell for GruCell {
     }
 }
 
-/// A GRU layer over sequences of `T` steps of `F` features, with `U` units: Keras' `GRU(U)`
-/// with its defaults (`reset_after=True`, sigmoid gates, tanh candidate), a [`Recurrent`] layer
-/// of [`GruCell`]. From `h_0 = 0`, each step's blocks give `h_t`; the output is `h_T` when
-/// `OUT = U`, or every `h_t`, step after step, when `OUT = T · U` (`return_sequences=True`).
-///
-/// The tensors are Keras': `kernel` `W_x` (`F × 3U`), `recurrent_kernel` `W_h` (`U × 3U`) and
-/// `bias` (`2 × 3U`: `b_x`, then `b_h`). As the reset gate scales only the recurrent part of
-/// the candidate, the two products stay apart: every step's `x_t · W_x` is one product over
-/// the whole batch before the steps, and each step then takes one product with `W_h`. The
-/// output is the state itself, so the layer's activation is [`Linear`].
+/// Keras' `GRU(U)` with its defaults (`reset_after=True`, sigmoid gates, tanh candidate) over
+/// `T` steps of `F` features: a [`Recurrent`] layer of [`GruCell`], from `h_0 = 0`. Its tensors
+/// are Keras': `kernel` `W_x` (`F × 3U`), `recurrent_kernel` `W_h` (`U × 3U`) and `bias`
+/// (`2 × 3U`: `b_x`, then `b_h`); as the reset gate scales only the recurrent part of the
+/// candidate, the products with `W_x` and `W_h` stay apart. The output is the state itself, so
+/// the layer's activation is [`Linear`].
 ///
 /// ```
 /// use netcore::layer::Layer;
@@ -103,17 +99,9 @@ mod tests {
 
     use super::*;
     use crate::layer::Layer;
-    use crate::layers::gradcheck::check_against_reference;
-
-    fn values<const N: usize, const B: usize>(seed: usize) -> [[f32; N]; B] {
-        std::array::from_fn(|b| {
-            std::array::from_fn(|i| (((b * N + i) * 7 + seed * 13) % 17) as f32 / 8.5 - 1.0)
-        })
-    }
-
-    fn sigmoid(z: f64) -> f64 {
-        1.0 / (1.0 + (-z).exp())
-    }
+    use crate::layers::gradcheck::{
+        affine, check_against_reference, off_centre, sequences, sigmoid, unroll,
+    };
 
     /// Every sample's `h_T` (or, with `all`, every `h_t`), in f64, from `w` (`[W_x; W_h]`),
     /// `bias` (`b_x` then `b_h`) and the samples `x`: Keras' GRU with `reset_after=True`.
@@ -123,68 +111,38 @@ mod tests {
         x: &[f64],
         all: bool,
     ) -> Vec<f64> {
-        let mut out = Vec::new();
-        for x in x.chunks_exact(T * F) {
-            let mut h = vec![0.0; U];
-            for x_t in x.chunks_exact(F) {
-                let a: Vec<f64> = (0..3 * U)
-                    .map(|k| bias[k] + (0..F).map(|j| x_t[j] * w[j * 3 * U + k]).sum::<f64>())
-                    .collect();
-                let c: Vec<f64> = (0..3 * U)
-                    .map(|k| {
-                        bias[3 * U + k] + (0..U).map(|j| h[j] * w[(F + j) * 3 * U + k]).sum::<f64>()
-                    })
-                    .collect();
-                for u in 0..U {
-                    let z = sigmoid(a[u] + c[u]);
-                    let r = sigmoid(a[U + u] + c[U + u]);
-                    let n = (a[2 * U + u] + r * c[2 * U + u]).tanh();
-                    h[u] = z * h[u] + (1.0 - z) * n;
-                }
-                if all {
-                    out.extend(&h);
-                }
+        unroll::<T, F, U>(x, all, &[0.0; U], &|x_t, h| {
+            let a = affine(x_t, &w[..F * 3 * U], &bias[..3 * U]);
+            let c = affine(h, &w[F * 3 * U..], &bias[3 * U..]);
+            for u in 0..U {
+                let z = sigmoid(a[u] + c[u]);
+                let r = sigmoid(a[U + u] + c[U + u]);
+                let n = (a[2 * U + u] + r * c[2 * U + u]).tanh();
+                h[u] = z * h[u] + (1.0 - z) * n;
             }
-            if !all {
-                out.extend(h);
-            }
-        }
-        out
+        })
     }
 
-    /// Forward, `infer` and backward of `gru` against the f64 reference, with every output in
-    /// the loss.
-    fn check<const OUT: usize>(gru: &Gru<3, 2, 4, 6, OUT>) {
-        let (x, c) = (values::<6, 2>(1), values::<OUT, 2>(2));
-        check_against_reference(gru, &gru.params, &x, &c, &|w, b, x| {
+    /// A layer of 3 steps of 2 features into 4 units, its biases off-centre, against the f64
+    /// reference: forward, `infer` and backward, every output (the last state or every step's)
+    /// in the loss.
+    fn check<const OUT: usize>() {
+        let mut gru = Gru::<3, 2, 4, 6, OUT>::keras_default(&mut StdRng::seed_from_u64(5), true);
+        off_centre(gru.params.bias.as_deref_mut().unwrap());
+        let (x, c) = (sequences::<6, 2>(1), sequences::<OUT, 2>(2));
+        check_against_reference(&gru, &gru.params, &x, &c, &|w, b, x| {
             reference::<3, 2, 4>(w, b, x, OUT == 12)
         });
     }
 
-    fn layer<const OUT: usize>() -> Gru<3, 2, 4, 6, OUT> {
-        let mut gru = Gru::keras_default(&mut StdRng::seed_from_u64(5), true);
-        // Biases other than Keras' zeros, so that every gate works off-centre.
-        for (k, b) in gru
-            .params
-            .bias
-            .as_deref_mut()
-            .unwrap()
-            .iter_mut()
-            .enumerate()
-        {
-            *b = (k % 5) as f32 * 0.2 - 0.3;
-        }
-        gru
-    }
-
     #[test]
     fn the_last_state_matches_an_f64_reference_forward_and_backward() {
-        check(&layer::<4>());
+        check::<4>();
     }
 
     #[test]
     fn every_steps_state_matches_an_f64_reference_forward_and_backward() {
-        check(&layer::<12>());
+        check::<12>();
     }
 
     #[test]

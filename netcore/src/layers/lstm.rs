@@ -77,17 +77,12 @@ impl Cell for LstmCell {
     }
 }
 
-/// An LSTM layer over sequences of `T` steps of `F` features, with `U` units (Keras'
-/// `LSTM(U)`), a [`Recurrent`] layer of [`LstmCell`]: from `h_0 = c_0 = 0`, each step's gates
-/// give `c_t` and `h_t`. The output is `h_T` when `OUT = U`, or every `h_t`, step after step,
-/// when `OUT = T · U` (`return_sequences=True`).
-///
-/// The gates are in Keras' order, `i, f, g, o`, each `U` columns of `W_x` (`F × 4U`, Keras'
-/// `kernel`), `W_h` (`U × 4U`, its `recurrent_kernel`) and `b` (`4U`), so weights load from and
-/// save to Keras' layout. New layers draw `W_x` Glorot-uniform and `W_h` with orthonormal rows,
-/// with a zero bias but for the forget gate's, 1 (Keras' `unit_forget_bias`). The output `h_T`
-/// is not an activation of a pre-activation, so the layer's activation is [`Linear`]: its
-/// backward pass takes `dL/dh_T`.
+/// Keras' `LSTM(U)` over `T` steps of `F` features: a [`Recurrent`] layer of [`LstmCell`], from
+/// `h_0 = c_0 = 0`. Its gates are in Keras' order, `i, f, g, o`, each `U` columns of `W_x`
+/// (`F × 4U`, Keras' `kernel`), `W_h` (`U × 4U`, `recurrent_kernel`) and `b` (`4U`). New layers
+/// draw `W_x` Glorot-uniform and `W_h` with orthonormal rows, with a zero bias but for the
+/// forget gate's, 1 (Keras' `unit_forget_bias`). The output `h_t` is no activation of a
+/// pre-activation, so the layer's activation is [`Linear`]: its backward pass takes `dL/dh_t`.
 ///
 /// ```
 /// use netcore::layer::Layer;
@@ -115,18 +110,9 @@ mod tests {
     use rand::rngs::StdRng;
 
     use super::*;
-    use crate::layer::Layer;
-    use crate::layers::gradcheck::check_against_reference;
-
-    fn values<const N: usize, const B: usize>(seed: usize) -> [[f32; N]; B] {
-        std::array::from_fn(|b| {
-            std::array::from_fn(|i| (((b * N + i) * 7 + seed * 13) % 17) as f32 / 8.5 - 1.0)
-        })
-    }
-
-    fn sigmoid(z: f64) -> f64 {
-        1.0 / (1.0 + (-z).exp())
-    }
+    use crate::layers::gradcheck::{
+        affine, check_against_reference, off_centre, sequences, sigmoid, unroll,
+    };
 
     /// `h_T` (or, with `all`, every `h_t`) of every sample, in f64, from `w` (`[W_x; W_h]`,
     /// gates `i, f, g, o`), `bias` and the samples `x`.
@@ -136,85 +122,37 @@ mod tests {
         x: &[f64],
         all: bool,
     ) -> Vec<f64> {
-        let mut out = Vec::new();
-        for x in x.chunks_exact(T * F) {
-            let (mut h, mut c) = (vec![0.0; U], vec![0.0; U]);
-            for x_t in x.chunks_exact(F) {
-                let z: Vec<f64> = (0..4 * U)
-                    .map(|k| {
-                        let from_x: f64 = (0..F).map(|j| x_t[j] * w[j * 4 * U + k]).sum();
-                        let from_h: f64 = (0..U).map(|j| h[j] * w[(F + j) * 4 * U + k]).sum();
-                        bias[k] + from_x + from_h
-                    })
-                    .collect();
-                for u in 0..U {
-                    let (i, f) = (sigmoid(z[u]), sigmoid(z[U + u]));
-                    let (g, o) = (z[2 * U + u].tanh(), sigmoid(z[3 * U + u]));
-                    c[u] = f * c[u] + i * g;
-                    h[u] = o * c[u].tanh();
-                }
-                if all {
-                    out.extend(&h);
-                }
+        unroll::<T, F, U>(x, all, &vec![0.0; 2 * U], &|x_t, state| {
+            let z = affine(&[x_t, &state[..U]].concat(), w, bias);
+            let (h, c) = state.split_at_mut(U);
+            for u in 0..U {
+                let (i, f) = (sigmoid(z[u]), sigmoid(z[U + u]));
+                let (g, o) = (z[2 * U + u].tanh(), sigmoid(z[3 * U + u]));
+                c[u] = f * c[u] + i * g;
+                h[u] = o * c[u].tanh();
             }
-            if !all {
-                out.extend(h);
-            }
-        }
-        out
+        })
     }
 
-    /// A layer of 3 steps of 2 features into 4 units, its output `OUT`: the last state or
-    /// every step's.
-    fn layer<const OUT: usize>() -> Lstm<3, 2, 4, 6, OUT> {
-        let mut lstm = Lstm::keras_default(&mut StdRng::seed_from_u64(5), true);
-        // Bias values other than Keras' 0 and 1, so that every gate works off-centre.
-        for (k, b) in lstm
-            .params
-            .bias
-            .as_deref_mut()
-            .unwrap()
-            .iter_mut()
-            .enumerate()
-        {
-            *b = (k % 5) as f32 * 0.2 - 0.3;
-        }
-        lstm
+    /// A layer of 3 steps of 2 features into 4 units, its bias off-centre, against the f64
+    /// reference: forward, `infer` and backward, every output (the last state or every step's)
+    /// in the loss.
+    fn check<const OUT: usize>(seed: usize) {
+        let mut lstm = Lstm::<3, 2, 4, 6, OUT>::keras_default(&mut StdRng::seed_from_u64(5), true);
+        off_centre(lstm.params.bias.as_deref_mut().unwrap());
+        let (x, c) = (sequences::<6, 2>(seed), sequences::<OUT, 2>(seed + 1));
+        check_against_reference(&lstm, &lstm.params, &x, &c, &|w, b, x| {
+            reference::<3, 2, 4>(w, b, x, OUT == 12)
+        });
     }
 
     #[test]
     fn the_last_state_matches_an_f64_reference_forward_and_backward() {
-        let lstm = layer::<4>();
-        let (x, c) = (values::<6, 2>(1), values::<4, 2>(2));
-        check_against_reference(&lstm, &lstm.params, &x, &c, &|w, b, x| {
-            reference::<3, 2, 4>(w, b, x, false)
-        });
+        check::<4>(1);
     }
 
     #[test]
     fn every_steps_state_matches_an_f64_reference_forward_and_backward() {
-        let lstm = layer::<12>();
-        let (x, c) = (values::<6, 2>(3), values::<12, 2>(4));
-        check_against_reference(&lstm, &lstm.params, &x, &c, &|w, b, x| {
-            reference::<3, 2, 4>(w, b, x, true)
-        });
-    }
-
-    #[test]
-    fn keras_initialisation_opens_the_forget_gate() {
-        let lstm = Lstm::<2, 3, 4, 6, 4>::keras_default(&mut StdRng::seed_from_u64(1), true);
-        let b = lstm.bias().unwrap();
-        assert_eq!(&b[..4], &[0.0; 4]);
-        assert_eq!(&b[4..8], &[1.0; 4]);
-        assert_eq!(&b[8..], &[0.0; 8]);
-        let w = lstm.recurrent_kernel();
-        for i in 0..4 {
-            for j in 0..4 {
-                let dot: f32 = (0..16).map(|k| w[i * 16 + k] * w[j * 16 + k]).sum();
-                let expected = if i == j { 1.0 } else { 0.0 };
-                assert!((dot - expected).abs() < 1e-5, "rows {i} and {j}: {dot}");
-            }
-        }
-        assert_eq!(lstm.parameter_count(), 4 * (3 * 4 + 4 * 4 + 4));
+        check::<12>(3);
     }
 }

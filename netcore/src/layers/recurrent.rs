@@ -1,16 +1,11 @@
-//! The recurrent shell: a [`Cell`]'s step run over a sequence, as Keras runs `SimpleRNN`,
-//! `LSTM` and `GRU`. From a zero state, each step computes the pre-activations
-//! `z_t = [x_t | h_{t-1}] · [W_x; W_h] + b`, or, for a cell whose products stay [apart](Cell::APART),
-//! `a_t = x_t · W_x + b_x` and `c_t = h_{t-1} · W_h + b_h`; the cell turns them into `h_t`.
+//! A recurrent layer: from a zero state, each step's pre-activations
+//! `z_t = [x_t | h_{t-1}] · [W_x; W_h] + b` (or, [apart](Cell::APART), `a_t = x_t · W_x + b_x`
+//! and `c_t = h_{t-1} · W_h + b_h`), which a [`Cell`] turns into `h_t`.
 //!
-//! Backward, through time from the last step: the cell turns `dL/dh_t` into `dz_t` (or `da_t`
-//! and `dc_t`), then `dh_{t-1} += dz_t · W_hᵀ`; over every step, `dx_t = dz_t · W_xᵀ`,
-//! `dW_x = Σ_t x_tᵀ · dz_t`, `dW_h = Σ_t h_{t-1}ᵀ · dz_t` and `db = Σ_t dz_t`.
-//!
-//! The shell owns everything but the gate math: the products with the weights, one per step
-//! for the whole batch (two, apart, the input's done for every step at once), the steps, the
-//! output (the last `h_T`, or every `h_t` with Keras' `return_sequences=True`), the parameters,
-//! their initialisation and their Keras names. A new kind of recurrent layer is one [`Cell`].
+//! Backward, through time: the cell turns `dL/dh_t` into `dz_t` (or `da_t`, `dc_t`), then
+//! `dh_{t-1} += dz_t · W_hᵀ`; over every step, `dx_t = dz_t · W_xᵀ`, `dW_x = Σ_t x_tᵀ · dz_t`,
+//! `dW_h = Σ_t h_{t-1}ᵀ · dz_t` and `db = Σ_t dz_t`. The shell owns all but the cell's gate
+//! math, so a new kind of recurrent layer is one [`Cell`].
 
 use core::fmt;
 use core::marker::PhantomData;
@@ -24,25 +19,25 @@ use crate::init::{self, Initializer};
 use crate::kernels::{self, Isa, Product};
 use crate::layer::{Initialize, Layer, TensorVisitor, TensorVisitorMut};
 
-/// The gate math of a recurrent layer, which [`Recurrent`] runs over the steps of a sequence:
-/// one sample's step forward from its pre-activations, and back to their gradient.
+/// The gate math of a recurrent layer, which [`Recurrent`] runs over a sequence: one sample's
+/// step forward from its pre-activations, and back to their gradient.
 pub trait Cell {
     /// Keras' name of the layer, which `summary()` prints: `"LSTM"`.
     const KIND: &'static str;
     /// Blocks of `U` columns in `W_x`, `W_h` and `b`: one per gate.
     const GATES: usize;
-    /// Whether `x_t · W_x + b_x` and `h_{t-1} · W_h + b_h` stay apart, each with its own bias
-    /// (Keras' bias `[2, GATES · U]`), because the cell uses them apart (a GRU's reset gate
-    /// scales the recurrent part only). Otherwise a step is one product of `[x_t | h_{t-1}]`.
+    /// Whether `x_t · W_x + b_x` and `h_{t-1} · W_h + b_h` stay apart, each with its bias (Keras'
+    /// bias `[2, GATES · U]`), for a cell that uses them apart (a GRU's reset gate scales the
+    /// second only); otherwise a step is one product of `[x_t | h_{t-1}]`.
     const APART: bool;
-    /// What a step keeps for its backward pass. Its first values arrive holding the step's
-    /// pre-activations (`z`, or `a` then `c`), which the forward step may overwrite.
+    /// What a step keeps for its backward pass; its first values arrive holding the step's
+    /// pre-activations (`z`, or `a` then `c`).
     type Kept<const U: usize>: Pod;
-    /// What carries from a step to the next, from zero: `h`, then anything else (an LSTM's `c`).
-    /// In the backward pass, its gradient.
+    /// What carries from step to step, from zero: `h`, then the rest (an LSTM's `c`); in the
+    /// backward pass, its gradient.
     type State<const U: usize>: Pod;
     /// The activation of the layer's output, undone before the backward pass: a simple RNN's
-    /// own, [`Linear`](crate::activation::Linear) for an output that is a product of gates.
+    /// own, [`Linear`](crate::activation::Linear) for an output made of gates.
     type Activation: Activation;
 
     /// Keras' initial bias, written over the zeros of `bias`: an LSTM opens its forget gate.
@@ -53,10 +48,9 @@ pub trait Cell {
     fn forward<const U: usize>(kept: &mut Self::Kept<U>, state: &mut Self::State<U>);
 
     /// One step back, from `d_state` (`dL/dh_t`, ... from the step after) and `out` (`dL/dz` of
-    /// this step's output, with respect to [`Cell::Activation`]'s input, if it is part of the
-    /// output): writes the gradient of `z` (or `a`) into `dz` and, apart, of `c` into `dz_rec`
-    /// (empty otherwise), and leaves in `d_state` what reaches `h_{t-1}`, ... other than through
-    /// `W_h`, which the shell adds.
+    /// the step's output, if any, `z` the input of [`Cell::Activation`]): writes the gradient of
+    /// `z` (or `a`) into `dz` and, apart, of `c` into `dz_rec` (empty otherwise), leaving in
+    /// `d_state` what reaches `h_{t-1}`, ... other than through `W_h`, which the shell adds.
     fn backward<const U: usize>(
         kept: &Self::Kept<U>,
         h_prev: &[f32],
@@ -67,15 +61,11 @@ pub trait Cell {
     );
 }
 
-/// A recurrent layer of cell `C` over sequences of `T` steps of `F` features, with `U` units:
-/// the output is `h_T` when `OUT = U`, or every `h_t`, step after step, when `OUT = T · U`
-/// (Keras' `return_sequences=True`, a sequence for a recurrent layer after it). A sample is its
-/// steps one after the other, `IN = T · F` values with `x_t` at `t · F`.
-///
-/// `W_x` (`F × GATES·U`, Keras' `kernel`) and `W_h` (`U × GATES·U`, its `recurrent_kernel`),
-/// row-major with the gates side by side in Keras' order, are stored one above the other, so
-/// that a step is one product of the batch's `[x_t | h_{t-1}]` rows with `[W_x; W_h]`.
-/// [`super::SimpleRnn`], [`super::Lstm`] and [`super::Gru`] are its cells.
+/// A recurrent layer of cell `C` ([`super::SimpleRnn`], [`super::Lstm`], [`super::Gru`]) over
+/// `T` steps of `F` features (`IN = T · F`, `x_t` at `t · F`), with `U` units: its output is
+/// `h_T` when `OUT = U`, or every `h_t` when `OUT = T · U` (Keras' `return_sequences=True`).
+/// `W_x` (`F × GATES·U`, Keras' `kernel`) and `W_h` (`U × GATES·U`, its `recurrent_kernel`) are
+/// stored one above the other, so that a step is one product of each `[x_t | h_{t-1}]` row.
 #[derive(Clone)]
 pub struct Recurrent<
     C,
@@ -145,10 +135,9 @@ impl<C: Cell, const T: usize, const F: usize, const U: usize, const IN: usize, c
     /// Evaluated by every constructor, so that sizes which disagree fail to compile.
     const SHAPES_AGREE: () = {
         assert!(
-            T >= 1 && F >= 1 && U >= 1,
-            "`Recurrent`: steps, features and units must be at least 1"
+            T >= 1 && F >= 1 && U >= 1 && IN == T * F,
+            "`Recurrent`: expected T, F and U of at least 1, and IN = T * F"
         );
-        assert!(IN == T * F, "`Recurrent`: expected IN = T * F");
         assert!(
             OUT == U || OUT == T * U,
             "`Recurrent`: expected OUT = U (the last state) or T * U (every step's)"
@@ -160,14 +149,9 @@ impl<C: Cell, const T: usize, const F: usize, const U: usize, const IN: usize, c
     };
 
     /// Where step `t`'s `h_t` goes in the output, if it is part of it.
-    const fn output_at(t: usize) -> Option<usize> {
-        if Self::SEQUENCES {
-            Some(t * U)
-        } else if t + 1 == T {
-            Some(0)
-        } else {
-            None
-        }
+    fn output_at(t: usize) -> Option<usize> {
+        let at = if Self::SEQUENCES { t * U } else { 0 };
+        (Self::SEQUENCES || t + 1 == T).then_some(at)
     }
 
     /// Keras' initialisation: `W_x` Glorot-uniform (`fan_in = F`, `fan_out = GATES · U`), `W_h`
@@ -192,21 +176,17 @@ impl<C: Cell, const T: usize, const F: usize, const U: usize, const IN: usize, c
     pub fn from_parameters(kernel: Vec<f32>, recurrent: Vec<f32>, bias: Option<Vec<f32>>) -> Self {
         let () = Self::SHAPES_AGREE;
         Isa::selected(); // see `Isa::selected`: decided before any hot path runs
-        for (tensor, found, expected) in [
-            ("kernel", kernel.len(), F * Self::COLS),
-            ("recurrent kernel", recurrent.len(), U * Self::COLS),
-            (
-                "bias",
-                bias.as_ref().map_or(Self::BIAS, Vec::len),
-                Self::BIAS,
-            ),
-        ] {
-            let kind = C::KIND;
-            assert_eq!(
-                found, expected,
-                "`{kind}` {tensor}: expected {expected} values, found {found}"
-            );
-        }
+        let found = [
+            kernel.len(),
+            recurrent.len(),
+            bias.as_ref().map_or(Self::BIAS, Vec::len),
+        ];
+        let expected = [F * Self::COLS, U * Self::COLS, Self::BIAS];
+        let kind = C::KIND;
+        assert_eq!(
+            found, expected,
+            "`{kind}`: values of the kernel, recurrent kernel and bias"
+        );
         let mut weights = kernel;
         weights.extend(recurrent);
         Self {
@@ -228,14 +208,6 @@ impl<C: Cell, const T: usize, const F: usize, const U: usize, const IN: usize, c
     /// The bias, if the layer has one.
     pub fn bias(&self) -> Option<&[f32]> {
         self.params.bias()
-    }
-
-    /// The first and the last `GATES · U` values of the bias: `b_x` and `b_h` apart, the one
-    /// bias twice otherwise.
-    fn biases(&self) -> (Option<&[f32]>, Option<&[f32]>) {
-        let bias = self.params.bias();
-        let last = Self::BIAS - Self::COLS;
-        (bias.map(|b| &b[..Self::COLS]), bias.map(|b| &b[last..]))
     }
 }
 
@@ -276,42 +248,31 @@ impl<C: Cell, const T: usize, const F: usize, const U: usize, const IN: usize, c
                 row[..F].copy_from_slice(x_t);
             }
         }
-        let (bias_x, bias) = self.biases();
-        // Apart, every step's `a_t = x_t · W_x + b_x` at once; a step's product then takes
-        // `h_{t-1}` alone, from column `skip` of its row, and writes `c_t` after `a_t`.
-        let (skip, at) = if C::APART { (F, cols) } else { (0, 0) };
-        if C::APART {
-            Product {
-                m: B * T,
-                n: cols,
-                k: F,
-                a: x.as_flattened(),
-                a_row: F,
-                a_col: 1,
-                b: &self.params.weights,
-                ldb: cols,
-                bias: bias_x,
-                c: &mut tape.kept,
-                ldc: kept,
-            }
-            .run(Isa::selected());
-        }
+        // A step's products, each a run of its rows' columns (`skip`, `k`) into its kept values
+        // at `at`: `z_t`, or, apart, `a_t = x_t · W_x + b_x` then `c_t = h_{t-1} · W_h + b_h`.
+        let parts: &[(usize, usize, usize)] = if C::APART {
+            &[(0, F, 0), (F, U, cols)]
+        } else {
+            &[(0, F + U, 0)]
+        };
         tape.state.fill(0.0);
         for t in 0..T {
-            Product {
-                m: B,
-                n: cols,
-                k: width - skip,
-                a: &tape.rows[t * width + skip..],
-                a_row: T * width,
-                a_col: 1,
-                b: &self.params.weights[skip * cols..],
-                ldb: cols,
-                bias,
-                c: &mut tape.kept[t * kept + at..],
-                ldc: T * kept,
+            for &(skip, k, at) in parts {
+                Product {
+                    m: B,
+                    n: cols,
+                    k,
+                    a: &tape.rows[t * width + skip..],
+                    a_row: T * width,
+                    a_col: 1,
+                    b: &self.params.weights[skip * cols..],
+                    ldb: cols,
+                    bias: self.params.bias().map(|b| &b[at..]),
+                    c: &mut tape.kept[t * kept + at..],
+                    ldc: T * kept,
+                }
+                .run(Isa::selected());
             }
-            .run(Isa::selected());
             let steps: &mut [C::Kept<U>] = bytemuck::cast_slice_mut(&mut tape.kept);
             let states: &mut [C::State<U>] = bytemuck::cast_slice_mut(&mut tape.state);
             for (b, (state, y)) in states.iter_mut().zip(y.iter_mut()).enumerate() {
@@ -327,16 +288,22 @@ impl<C: Cell, const T: usize, const F: usize, const U: usize, const IN: usize, c
         }
     }
 
-    /// One sample's steps in stack buffers: `x_t · W_x` and `h_{t-1} · W_h` into the step's
-    /// kept values side by side (apart), or the second added to the first (otherwise).
+    /// One sample's steps in stack buffers, each in two products: `x_t · W_x`, then `h_{t-1} · W_h`.
     fn infer(&self, x: &[f32; IN], out: &mut [f32; OUT]) {
         let cols = Self::COLS;
         let (kernel, recurrent) = self.params.weights.split_at(F * cols);
-        let (bias_x, bias_h) = self.biases();
+        let bias = self.params.bias();
         let [mut kept, mut from_x]: [C::Kept<U>; 2] = Zeroable::zeroed();
         let mut state: C::State<U> = Zeroable::zeroed();
         for (t, x_t) in x.chunks_exact(F).enumerate() {
-            let from_x = flat_mut(&mut from_x);
+            // `x_t · W_x + b_x` into `into`, then `h_{t-1} · W_h` into `then`: apart, the kept
+            // values' two halves, `+ b_h`; otherwise `from_x`, then the kept values, `+ from_x`.
+            let (kept_values, from_x) = (flat_mut(&mut kept), flat_mut(&mut from_x));
+            let (into, then) = if C::APART {
+                kept_values.split_at_mut(cols)
+            } else {
+                (from_x, kept_values)
+            };
             Product {
                 m: 1,
                 n: cols,
@@ -346,20 +313,11 @@ impl<C: Cell, const T: usize, const F: usize, const U: usize, const IN: usize, c
                 a_col: 1,
                 b: kernel,
                 ldb: cols,
-                bias: bias_x,
-                c: if C::APART {
-                    flat_mut(&mut kept)
-                } else {
-                    &mut *from_x
-                },
+                bias,
+                c: &mut *into,
                 ldc: cols,
             }
             .run(Isa::selected());
-            let (c, bias) = if C::APART {
-                (&mut flat_mut(&mut kept)[cols..], bias_h)
-            } else {
-                (flat_mut(&mut kept), Some(&*from_x))
-            };
             Product {
                 m: 1,
                 n: cols,
@@ -369,8 +327,12 @@ impl<C: Cell, const T: usize, const F: usize, const U: usize, const IN: usize, c
                 a_col: 1,
                 b: recurrent,
                 ldb: cols,
-                bias,
-                c,
+                bias: if C::APART {
+                    bias.map(|b| &b[cols..])
+                } else {
+                    Some(into)
+                },
+                c: then,
                 ldc: cols,
             }
             .run(Isa::selected());
@@ -407,11 +369,10 @@ impl<C: Cell, const T: usize, const F: usize, const U: usize, const IN: usize, c
                     Self::output_at(t).map(|at| &dz[at..][..U]),
                     d_state,
                     &mut tape.d_in[row * cols..][..cols],
-                    if C::APART {
-                        &mut tape.d_rec[row * cols..][..cols]
-                    } else {
-                        &mut []
-                    },
+                    // Empty unless apart.
+                    tape.d_rec
+                        .get_mut(row * cols..(row + 1) * cols)
+                        .unwrap_or_default(),
                 );
             }
             if t == 0 {
@@ -532,5 +493,49 @@ impl<C: Cell, const T: usize, const F: usize, const U: usize, const IN: usize, c
             .field("return_sequences", &Self::SEQUENCES)
             .field("bias", &self.params.bias.is_some())
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+
+    use super::*;
+    use crate::activation::Linear;
+    use crate::layers::{Lstm, SimpleRnn};
+
+    #[test]
+    fn backward_of_literal_values() {
+        // h_1 = 2·x_1 + 0.5 = 2.5, h_2 = 2·x_2 + 3·h_1 + 0.5 = 28 (x = [1, 10]), linear.
+        type Rnn = SimpleRnn<2, 1, 1, 2, 1, Linear>;
+        let rnn = Rnn::from_parameters(vec![2.0], vec![3.0], Some(vec![0.5]));
+        let (x, mut y, mut dx) = ([[1.0, 10.0]], [[0.0]], [[9.0; 2]]);
+        let (mut cache, mut grads) = (rnn.new_cache::<1>(), rnn.new_grads());
+        rnn.forward(&x, &mut y, &mut cache);
+        assert_eq!(y, [[28.0]]);
+        rnn.backward(&x, &[[1.0]], Some(&mut dx), &mut grads, &mut cache);
+        // dz_2 = 1, dz_1 = 3: dW_x = 10·1 + 1·3, dW_h = h_1·1 + h_0·3, db = 1 + 3.
+        assert_eq!(grads.weights(), &[13.0, 2.5]);
+        assert_eq!(grads.bias(), Some(&[4.0][..]));
+        // dx_2 = 2·1, dx_1 = 2·3.
+        assert_eq!(dx, [[6.0, 2.0]]);
+    }
+
+    #[test]
+    fn keras_default_draws_glorot_kernels_orthonormal_recurrent_rows_and_the_cells_bias() {
+        let lstm = Lstm::<2, 3, 4, 6, 4>::keras_default(&mut StdRng::seed_from_u64(1), true);
+        let limit = (6.0_f32 / (3.0 + 16.0)).sqrt();
+        assert!(lstm.kernel().iter().all(|w| w.abs() <= limit));
+        let w = lstm.recurrent_kernel();
+        for (i, j) in (0..4).flat_map(|i| (0..4).map(move |j| (i, j))) {
+            let dot: f32 = (0..16).map(|k| w[i * 16 + k] * w[j * 16 + k]).sum();
+            let expected = if i == j { 1.0 } else { 0.0 };
+            assert!((dot - expected).abs() < 1e-5, "rows {i} and {j}: {dot}");
+        }
+        // Zeros, but for the forget gate's: the LSTM cell's initial bias.
+        let bias = [[0.0; 4], [1.0; 4], [0.0; 4], [0.0; 4]];
+        assert_eq!(lstm.bias(), Some(bias.as_flattened()));
+        assert_eq!(lstm.parameter_count(), 4 * (3 * 4 + 4 * 4 + 4));
     }
 }

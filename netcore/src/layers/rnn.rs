@@ -45,15 +45,10 @@ impl<A: Activation> Cell for SimpleRnnCell<A> {
     }
 }
 
-/// A recurrent layer over sequences of `T` steps of `F` features:
-/// `h_t = f(x_t · W_x + h_{t-1} · W_h + b)` from `h_0 = 0` (Keras' `SimpleRNN(U, activation)`),
-/// a [`Recurrent`] layer of [`SimpleRnnCell`]. The output is `h_T` when `OUT = U`, or every
-/// `h_t`, step after step, when `OUT = T · U` (`return_sequences=True`).
-///
-/// A sample is its steps one after the other, `IN = T · F` values with `x_t` at `t · F`: an
-/// MNIST image read row by row is 28 steps of 28 pixels. `W_x` is `F × U` (Keras' `kernel`),
-/// `W_h` `U × U` (its `recurrent_kernel`), and new layers draw `W_x` Glorot-uniform and `W_h`
-/// orthogonal, with a zero bias, as Keras does.
+/// Keras' `SimpleRNN(U, activation)` over `T` steps of `F` features (an MNIST image read row
+/// by row is 28 steps of 28 pixels): `h_t = f(x_t · W_x + h_{t-1} · W_h + b)` from `h_0 = 0`, a
+/// [`Recurrent`] layer of [`SimpleRnnCell`]. `W_x` is `F × U` (Keras' `kernel`), `W_h` `U × U`
+/// (`recurrent_kernel`); new layers draw `W_x` Glorot-uniform, `W_h` orthogonal and a zero bias.
 ///
 /// ```
 /// use netcore::activation::Linear;
@@ -99,74 +94,9 @@ mod tests {
     use super::*;
     use crate::activation::{Linear, Sigmoid, Tanh};
     use crate::layer::Layer;
-    use crate::layers::gradcheck::{check_against_reference, check_gradients};
-
-    #[test]
-    fn backward_of_literal_values() {
-        // h_1 = 2·x_1 + 0.5 = 2.5, h_2 = 2·x_2 + 3·h_1 + 0.5 = 28 (x = [1, 10]), linear.
-        let rnn = SimpleRnn::<2, 1, 1, 2, 1, Linear>::from_parameters(
-            vec![2.0],
-            vec![3.0],
-            Some(vec![0.5]),
-        );
-        let mut cache = rnn.new_cache::<1>();
-        let mut y = [[0.0]];
-        rnn.forward(&[[1.0, 10.0]], &mut y, &mut cache);
-        assert_eq!(y, [[28.0]]);
-        let mut grads = rnn.new_grads();
-        let mut dx = [[9.0; 2]];
-        rnn.backward(
-            &[[1.0, 10.0]],
-            &[[1.0]],
-            Some(&mut dx),
-            &mut grads,
-            &mut cache,
-        );
-        // dz_2 = 1, dz_1 = 3: dW_x = 10·1 + 1·3, dW_h = h_1·1 + h_0·3, db = 1 + 3.
-        assert_eq!(grads.weights(), &[13.0, 2.5]);
-        assert_eq!(grads.bias(), Some(&[4.0][..]));
-        // dx_2 = 2·1, dx_1 = 2·3.
-        assert_eq!(dx, [[6.0, 2.0]]);
-    }
-
-    #[test]
-    fn infer_gives_what_forward_gives() {
-        let rnn =
-            SimpleRnn::<4, 3, 5, 12, 5, Tanh>::keras_default(&mut StdRng::seed_from_u64(2), true);
-        let x = values::<12, 2>(5);
-        let mut batch = [[0.0; 5]; 2];
-        rnn.forward(&x, &mut batch, &mut rnn.new_cache::<2>());
-        for (x, expected) in x.iter().zip(&batch) {
-            let mut y = [9.0; 5];
-            rnn.infer(x, &mut y);
-            for (a, b) in y.iter().zip(expected) {
-                assert!((a - b).abs() < 1e-6, "{y:?} against {expected:?}");
-            }
-        }
-    }
-
-    #[test]
-    fn the_recurrent_kernel_starts_orthogonal() {
-        let rnn =
-            SimpleRnn::<3, 2, 5, 6, 5, Tanh>::keras_default(&mut StdRng::seed_from_u64(1), true);
-        let w = rnn.recurrent_kernel();
-        for i in 0..5 {
-            for j in 0..5 {
-                let dot: f32 = (0..5).map(|k| w[i * 5 + k] * w[j * 5 + k]).sum();
-                let expected = if i == j { 1.0 } else { 0.0 };
-                assert!((dot - expected).abs() < 1e-5, "rows {i} and {j}: {dot}");
-            }
-        }
-        let limit = (6.0_f32 / 7.0).sqrt();
-        assert!(rnn.kernel().iter().all(|w| w.abs() <= limit));
-        assert_eq!(rnn.bias(), Some(&[0.0; 5][..]));
-    }
-
-    fn values<const N: usize, const B: usize>(seed: usize) -> [[f32; N]; B] {
-        std::array::from_fn(|b| {
-            std::array::from_fn(|i| (((b * N + i) * 7 + seed * 13) % 17) as f32 / 8.5 - 1.0)
-        })
-    }
+    use crate::layers::gradcheck::{
+        affine, check_against_reference, check_gradients, sequences, unroll,
+    };
 
     #[test]
     fn simple_rnn_backward_matches_finite_differences() {
@@ -175,33 +105,23 @@ mod tests {
         // layer stray by 1.4e-3 on one weight, at steps of 0.01 and 0.0025 alike.
         let mut rng = StdRng::seed_from_u64(3);
         let mut sigmoid = SimpleRnn::<4, 3, 5, 12, 5, Sigmoid>::keras_default(&mut rng, true);
+        let (x, c) = (sequences::<12, 3>(1), sequences::<5, 3>(2));
         let mut cache = sigmoid.new_cache::<3>();
-        check_gradients(
-            &mut sigmoid,
-            &values::<12, 3>(1),
-            &values::<5, 3>(2),
-            &mut cache,
-        );
+        check_gradients(&mut sigmoid, &x, &c, &mut cache);
         let mut linear = SimpleRnn::<4, 3, 2, 12, 2, Linear>::keras_default(&mut rng, false);
+        let (x, c) = (sequences::<12, 2>(3), sequences::<2, 2>(4));
         let mut cache = linear.new_cache::<2>();
-        check_gradients(
-            &mut linear,
-            &values::<12, 2>(3),
-            &values::<2, 2>(4),
-            &mut cache,
-        );
+        check_gradients(&mut linear, &x, &c, &mut cache);
     }
 
     #[test]
     fn every_steps_state_matches_finite_differences_and_infer() {
         // `return_sequences`: 4 steps of 3 states each, every one in the loss.
-        let mut rnn = SimpleRnn::<4, 3, 3, 12, 12, Sigmoid>::keras_default(
-            &mut StdRng::seed_from_u64(4),
-            true,
-        );
-        let x = values::<12, 2>(5);
+        let mut rng = StdRng::seed_from_u64(4);
+        let mut rnn = SimpleRnn::<4, 3, 3, 12, 12, Sigmoid>::keras_default(&mut rng, true);
+        let x = sequences::<12, 2>(5);
         let mut cache = rnn.new_cache::<2>();
-        check_gradients(&mut rnn, &x, &values::<12, 2>(6), &mut cache);
+        check_gradients(&mut rnn, &x, &sequences::<12, 2>(6), &mut cache);
         let mut batch = [[0.0; 12]; 2];
         rnn.forward(&x, &mut batch, &mut cache);
         let last = SimpleRnn::<4, 3, 3, 12, 3, Sigmoid>::from_parameters(
@@ -229,21 +149,10 @@ mod tests {
         bias: &[f64],
         x: &[f64],
     ) -> Vec<f64> {
-        let mut out = Vec::new();
-        for x in x.chunks_exact(T * F) {
-            let mut h = vec![0.0; U];
-            for x_t in x.chunks_exact(F) {
-                h = (0..U)
-                    .map(|u| {
-                        let from_x: f64 = (0..F).map(|j| x_t[j] * w[j * U + u]).sum();
-                        let from_h: f64 = (0..U).map(|j| h[j] * w[(F + j) * U + u]).sum();
-                        (bias[u] + from_x + from_h).tanh()
-                    })
-                    .collect();
-            }
-            out.extend(h);
-        }
-        out
+        unroll::<T, F, U>(x, false, &[0.0; U], &|x_t, h| {
+            let z = affine(&[x_t, h].concat(), w, bias);
+            h.iter_mut().zip(z).for_each(|(h, z)| *h = z.tanh());
+        })
     }
 
     #[test]
@@ -252,7 +161,7 @@ mod tests {
         // at steps of 0.01 and 0.0025 alike; f64 ones agree with the backward pass.
         let rnn =
             SimpleRnn::<4, 3, 5, 12, 5, Tanh>::keras_default(&mut StdRng::seed_from_u64(3), true);
-        let (x, c) = (values::<12, 3>(1), values::<5, 3>(2));
+        let (x, c) = (sequences::<12, 3>(1), sequences::<5, 3>(2));
         check_against_reference(&rnn, &rnn.params, &x, &c, &|w, b, x| {
             reference::<4, 3, 5>(w, b, x)
         });
