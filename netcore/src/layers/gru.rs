@@ -8,7 +8,7 @@
 //! `dh_t ⊙ z`, to which [`Recurrent`] adds `dc · W_hᵀ`.
 
 use super::flat::FlatParameters;
-use super::recurrent::{Cell, Recurrent, RecurrentTape};
+use super::recurrent::{Cell, Recurrent};
 use crate::activation::{Elementwise, Linear, Tanh};
 use crate::kernels;
 
@@ -88,9 +88,6 @@ pub type Gru<const T: usize, const F: usize, const U: usize, const IN: usize, co
 
 /// Parameter gradients of a [`Gru`], laid out like its parameters.
 pub type GruGrads = FlatParameters;
-
-/// What a [`Gru`] keeps between the passes of a batch.
-pub type GruTape = RecurrentTape;
 
 #[cfg(test)]
 mod tests {

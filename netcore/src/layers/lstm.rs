@@ -7,7 +7,7 @@
 //! `dh_{t-1} = dz · W_hᵀ`.
 
 use super::flat::FlatParameters;
-use super::recurrent::{Cell, Recurrent, RecurrentTape};
+use super::recurrent::{Cell, Recurrent};
 use crate::activation::{Elementwise, Linear, Tanh};
 use crate::kernels;
 
@@ -100,9 +100,6 @@ pub type Lstm<const T: usize, const F: usize, const U: usize, const IN: usize, c
 
 /// Parameter gradients of an [`Lstm`], laid out like its parameters: `[W_x; W_h]`, then the bias.
 pub type LstmGrads = FlatParameters;
-
-/// What an [`Lstm`] keeps between the passes of a batch.
-pub type LstmTape = RecurrentTape;
 
 #[cfg(test)]
 mod tests {

@@ -6,7 +6,7 @@
 use core::marker::PhantomData;
 
 use super::flat::FlatParameters;
-use super::recurrent::{Cell, Recurrent, RecurrentTape};
+use super::recurrent::{Cell, Recurrent};
 use crate::activation::Activation;
 
 /// The cell of a [`SimpleRnn`]: `h_t = f(z_t)` for the activation `f = A`.
@@ -82,9 +82,6 @@ pub type SimpleRnn<
 
 /// Parameter gradients of a [`SimpleRnn`], laid out like its parameters: `[W_x; W_h]`, then the bias.
 pub type SimpleRnnGrads = FlatParameters;
-
-/// What a [`SimpleRnn`] keeps between the passes of a batch.
-pub type SimpleRnnTape = RecurrentTape;
 
 #[cfg(test)]
 mod tests {
