@@ -40,8 +40,10 @@ pub trait Cell {
     /// own, [`Linear`](crate::activation::Linear) for an output made of gates.
     type Activation: Activation;
 
-    /// Keras' initial bias, written over the zeros of `bias`: an LSTM opens its forget gate.
-    fn initial_bias<const U: usize>(_bias: &mut [f32]) {}
+    /// Keras' initial bias, made from `zeros`: an LSTM opens its forget gate.
+    fn initial_bias<const U: usize>(zeros: Vec<f32>) -> Vec<f32> {
+        zeros
+    }
 
     /// One step forward: from the pre-activations in `kept` and `state` (`h_{t-1}`, ...) to
     /// `state` (`h_t`, ...), keeping in `kept` what [`Cell::backward`] needs.
@@ -84,7 +86,8 @@ pub struct Recurrent<
 /// What a [`Recurrent`] layer keeps between the passes of a batch, and its backward pass's
 /// scratch space: allocated once by [`Layer::new_cache`].
 pub struct RecurrentTape {
-    /// Row `(b, t)`: `[x_t | h_{t-1}]` of sample `b`, `F + U` values (`h_0` stays 0).
+    /// Row `(b, t)`: `[x_t | h_{t-1}]` of sample `b`, `F + U` values (`h_0` stays 0; apart,
+    /// `x_t` is read from the input instead).
     rows: Box<[f32]>,
     /// Row `(b, t)`: what the cell keeps of step `t` of sample `b`, [`Cell::Kept`].
     kept: Box<[f32]>,
@@ -159,11 +162,7 @@ impl<C: Cell, const T: usize, const F: usize, const U: usize, const IN: usize, c
     pub fn keras_default<R: Rng + ?Sized>(rng: &mut R, bias: bool) -> Self {
         let kernel = Initializer::GlorotUniform.sample(&[F, Self::COLS], rng);
         let recurrent = init::orthogonal_of_uniform_rows(U, Self::COLS, rng);
-        let bias = bias.then(|| {
-            let mut b = vec![0.0; Self::BIAS];
-            C::initial_bias::<U>(&mut b);
-            b
-        });
+        let bias = bias.then(|| C::initial_bias::<U>(vec![0.0; Self::BIAS]));
         Self::from_parameters(kernel, recurrent, bias)
     }
 
@@ -176,21 +175,15 @@ impl<C: Cell, const T: usize, const F: usize, const U: usize, const IN: usize, c
     pub fn from_parameters(kernel: Vec<f32>, recurrent: Vec<f32>, bias: Option<Vec<f32>>) -> Self {
         let () = Self::SHAPES_AGREE;
         Isa::selected(); // see `Isa::selected`: decided before any hot path runs
-        let found = [
-            kernel.len(),
-            recurrent.len(),
-            bias.as_ref().map_or(Self::BIAS, Vec::len),
-        ];
-        let expected = [F * Self::COLS, U * Self::COLS, Self::BIAS];
-        let kind = C::KIND;
+        let bias_len = bias.as_ref().map_or(Self::BIAS, Vec::len);
+        let (kind, expected) = (C::KIND, [F * Self::COLS, U * Self::COLS, Self::BIAS]);
         assert_eq!(
-            found, expected,
+            [kernel.len(), recurrent.len(), bias_len],
+            expected,
             "`{kind}`: values of the kernel, recurrent kernel and bias"
         );
-        let mut weights = kernel;
-        weights.extend(recurrent);
         Self {
-            params: FlatParameters::new(weights, bias),
+            params: FlatParameters::new([kernel, recurrent].concat(), bias),
             cell: PhantomData,
         }
     }
@@ -243,36 +236,47 @@ impl<C: Cell, const T: usize, const F: usize, const U: usize, const IN: usize, c
         tape: &mut RecurrentTape,
     ) {
         let (width, cols, kept) = (Self::WIDTH, Self::COLS, Self::KEPT);
-        for (x, rows) in x.iter().zip(tape.rows.chunks_exact_mut(T * width)) {
-            for (x_t, row) in x.chunks_exact(F).zip(rows.chunks_exact_mut(width)) {
-                row[..F].copy_from_slice(x_t);
+        // Apart, every step's `a_t = x_t · W_x + b_x` at once, and then each step's product
+        // takes `h_{t-1}` alone (from column `skip` of its row) into `c_t`, after `a_t`.
+        let (skip, at) = if C::APART { (F, cols) } else { (0, 0) };
+        if C::APART {
+            Product {
+                m: B * T,
+                n: cols,
+                k: F,
+                a: x.as_flattened(),
+                a_row: F,
+                a_col: 1,
+                b: &self.params.weights,
+                ldb: cols,
+                bias: self.params.bias(),
+                c: &mut tape.kept,
+                ldc: kept,
+            }
+            .run(Isa::selected());
+        } else {
+            for (x, rows) in x.iter().zip(tape.rows.chunks_exact_mut(T * width)) {
+                for (x_t, row) in x.chunks_exact(F).zip(rows.chunks_exact_mut(width)) {
+                    row[..F].copy_from_slice(x_t);
+                }
             }
         }
-        // A step's products, each a run of its rows' columns (`skip`, `k`) into its kept values
-        // at `at`: `z_t`, or, apart, `a_t = x_t · W_x + b_x` then `c_t = h_{t-1} · W_h + b_h`.
-        let parts: &[(usize, usize, usize)] = if C::APART {
-            &[(0, F, 0), (F, U, cols)]
-        } else {
-            &[(0, F + U, 0)]
-        };
         tape.state.fill(0.0);
         for t in 0..T {
-            for &(skip, k, at) in parts {
-                Product {
-                    m: B,
-                    n: cols,
-                    k,
-                    a: &tape.rows[t * width + skip..],
-                    a_row: T * width,
-                    a_col: 1,
-                    b: &self.params.weights[skip * cols..],
-                    ldb: cols,
-                    bias: self.params.bias().map(|b| &b[at..]),
-                    c: &mut tape.kept[t * kept + at..],
-                    ldc: T * kept,
-                }
-                .run(Isa::selected());
+            Product {
+                m: B,
+                n: cols,
+                k: width - skip,
+                a: &tape.rows[t * width + skip..],
+                a_row: T * width,
+                a_col: 1,
+                b: &self.params.weights[skip * cols..],
+                ldb: cols,
+                bias: self.params.bias().map(|b| &b[at..]),
+                c: &mut tape.kept[t * kept + at..],
+                ldc: T * kept,
             }
+            .run(Isa::selected());
             let steps: &mut [C::Kept<U>] = bytemuck::cast_slice_mut(&mut tape.kept);
             let states: &mut [C::State<U>] = bytemuck::cast_slice_mut(&mut tape.state);
             for (b, (state, y)) in states.iter_mut().zip(y.iter_mut()).enumerate() {
@@ -297,7 +301,7 @@ impl<C: Cell, const T: usize, const F: usize, const U: usize, const IN: usize, c
         let mut state: C::State<U> = Zeroable::zeroed();
         for (t, x_t) in x.chunks_exact(F).enumerate() {
             // `x_t · W_x + b_x` into `into`, then `h_{t-1} · W_h` into `then`: apart, the kept
-            // values' two halves, `+ b_h`; otherwise `from_x`, then the kept values, `+ from_x`.
+            // values' halves, plus `b_h`; otherwise `from_x`, then the kept values, plus it.
             let (kept_values, from_x) = (flat_mut(&mut kept), flat_mut(&mut from_x));
             let (into, then) = if C::APART {
                 kept_values.split_at_mut(cols)
@@ -345,14 +349,16 @@ impl<C: Cell, const T: usize, const F: usize, const U: usize, const IN: usize, c
 
     fn backward<const B: usize>(
         &self,
-        _x: &[[f32; IN]; B],
+        x: &[[f32; IN]; B],
         dz: &[[f32; OUT]; B],
         dx: Option<&mut [[f32; IN]; B]>,
         grads: &mut FlatParameters,
         tape: &mut RecurrentTape,
     ) {
         let (width, cols) = (Self::WIDTH, Self::COLS);
-        for (j, row) in self.params.weights.chunks_exact(cols).enumerate() {
+        // [W_x; W_h]ᵀ, or only W_hᵀ when no dx is asked for.
+        let rows = self.params.weights.chunks_exact(cols).enumerate();
+        for (j, row) in rows.skip(if dx.is_some() { 0 } else { F }) {
             for (k, &w) in row.iter().enumerate() {
                 tape.weights_t[k * width + j] = w;
             }
@@ -398,18 +404,19 @@ impl<C: Cell, const T: usize, const F: usize, const U: usize, const IN: usize, c
                 dh.zip(back).for_each(|(d, back)| *d += back);
             }
         }
-        // dW_x = Σ x_tᵀ · dz_t and dW_h = Σ h_{t-1}ᵀ · dz_t (or dc_t) over every row of the
-        // batch, read down the columns of the rows; db = Σ dz_t (and Σ dc_t).
+        // dW_x = Σ x_tᵀ · dz_t and dW_h = Σ h_{t-1}ᵀ · dz_t (or dc_t) over every step of the
+        // batch, reading x and the rows' h down their columns; db = Σ dz_t (and Σ dc_t).
         let d_rec = if C::APART { &tape.d_rec } else { &tape.d_in };
         let (dw_x, dw_h) = grads.weights.split_at_mut(F * cols);
-        for (skip, m, d, dw) in [(0, F, &tape.d_in, dw_x), (F, U, d_rec, dw_h)] {
+        let (x, h) = (x.as_flattened(), &tape.rows[F..]);
+        for (a, a_col, m, d, dw) in [(x, F, F, &tape.d_in, dw_x), (h, width, U, d_rec, dw_h)] {
             Product {
                 m,
                 n: cols,
                 k: B * T,
-                a: &tape.rows[skip..],
+                a,
                 a_row: 1,
-                a_col: width,
+                a_col,
                 b: d,
                 ldb: cols,
                 bias: None,
@@ -536,6 +543,5 @@ mod tests {
         // Zeros, but for the forget gate's: the LSTM cell's initial bias.
         let bias = [[0.0; 4], [1.0; 4], [0.0; 4], [0.0; 4]];
         assert_eq!(lstm.bias(), Some(bias.as_flattened()));
-        assert_eq!(lstm.parameter_count(), 4 * (3 * 4 + 4 * 4 + 4));
     }
 }
