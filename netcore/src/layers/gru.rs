@@ -7,7 +7,6 @@
 //! `dr = dn ⊙ c_n ⊙ r(1 - r)`; `da = (dz, dr, dn)`, `dc = (dz, dr, dn ⊙ r)`, and `h_{t-1}` gets
 //! `dh_t ⊙ z`, to which [`Recurrent`] adds `dc · W_hᵀ`.
 
-use super::flat::FlatParameters;
 use super::recurrent::{Cell, Recurrent};
 use crate::activation::{Elementwise, Linear, Tanh};
 use crate::kernels;
@@ -87,9 +86,6 @@ impl Cell for GruCell {
 /// ```
 pub type Gru<const T: usize, const F: usize, const U: usize, const IN: usize, const OUT: usize> =
     Recurrent<GruCell, T, F, U, IN, OUT>;
-
-/// Parameter gradients of a [`Gru`], laid out like its parameters.
-pub type GruGrads = FlatParameters;
 
 #[cfg(test)]
 mod tests {

@@ -6,7 +6,6 @@
 //! `dz_o = dh_t ⊙ tanh(c_t) ⊙ o(1 - o)`, and `dc_{t-1} = dc_t ⊙ f`; [`Recurrent`] adds
 //! `dh_{t-1} = dz · W_hᵀ`.
 
-use super::flat::FlatParameters;
 use super::recurrent::{Cell, Recurrent};
 use crate::activation::{Elementwise, Linear, Tanh};
 use crate::kernels;
@@ -101,9 +100,6 @@ impl Cell for LstmCell {
 pub type Lstm<const T: usize, const F: usize, const U: usize, const IN: usize, const OUT: usize> =
     Recurrent<LstmCell, T, F, U, IN, OUT>;
 
-/// Parameter gradients of an [`Lstm`], laid out like its parameters: `[W_x; W_h]`, then the bias.
-pub type LstmGrads = FlatParameters;
-
 #[cfg(test)]
 mod tests {
     use rand::SeedableRng;
@@ -153,5 +149,12 @@ mod tests {
     #[test]
     fn every_steps_state_matches_an_f64_reference_forward_and_backward() {
         check::<12>(3);
+    }
+
+    #[test]
+    fn keras_initialisation_opens_the_forget_gate() {
+        let lstm = Lstm::<2, 3, 4, 6, 4>::keras_default(&mut StdRng::seed_from_u64(1), true);
+        let bias = [[0.0; 4], [1.0; 4], [0.0; 4], [0.0; 4]];
+        assert_eq!(lstm.bias(), Some(bias.as_flattened()));
     }
 }

@@ -67,7 +67,8 @@ pub trait Cell {
 /// `T` steps of `F` features (`IN = T · F`, `x_t` at `t · F`), with `U` units: its output is
 /// `h_T` when `OUT = U`, or every `h_t` when `OUT = T · U` (Keras' `return_sequences=True`).
 /// `W_x` (`F × GATES·U`, Keras' `kernel`) and `W_h` (`U × GATES·U`, its `recurrent_kernel`) are
-/// stored one above the other, so that a step is one product of each `[x_t | h_{t-1}]` row.
+/// stored one above the other, so that a step is one product of each `[x_t | h_{t-1}]` row;
+/// its gradients, a [`FlatParameters`], are laid out alike, the bias last.
 #[derive(Clone)]
 pub struct Recurrent<
     C,
@@ -508,29 +509,10 @@ mod tests {
     use rand::SeedableRng;
     use rand::rngs::StdRng;
 
-    use super::*;
-    use crate::activation::Linear;
-    use crate::layers::{Lstm, SimpleRnn};
+    use crate::layers::Lstm;
 
     #[test]
-    fn backward_of_literal_values() {
-        // h_1 = 2·x_1 + 0.5 = 2.5, h_2 = 2·x_2 + 3·h_1 + 0.5 = 28 (x = [1, 10]), linear.
-        type Rnn = SimpleRnn<2, 1, 1, 2, 1, Linear>;
-        let rnn = Rnn::from_parameters(vec![2.0], vec![3.0], Some(vec![0.5]));
-        let (x, mut y, mut dx) = ([[1.0, 10.0]], [[0.0]], [[9.0; 2]]);
-        let (mut cache, mut grads) = (rnn.new_cache::<1>(), rnn.new_grads());
-        rnn.forward(&x, &mut y, &mut cache);
-        assert_eq!(y, [[28.0]]);
-        rnn.backward(&x, &[[1.0]], Some(&mut dx), &mut grads, &mut cache);
-        // dz_2 = 1, dz_1 = 3: dW_x = 10·1 + 1·3, dW_h = h_1·1 + h_0·3, db = 1 + 3.
-        assert_eq!(grads.weights(), &[13.0, 2.5]);
-        assert_eq!(grads.bias(), Some(&[4.0][..]));
-        // dx_2 = 2·1, dx_1 = 2·3.
-        assert_eq!(dx, [[6.0, 2.0]]);
-    }
-
-    #[test]
-    fn keras_default_draws_glorot_kernels_orthonormal_recurrent_rows_and_the_cells_bias() {
+    fn keras_default_draws_glorot_kernels_and_orthonormal_recurrent_rows() {
         let lstm = Lstm::<2, 3, 4, 6, 4>::keras_default(&mut StdRng::seed_from_u64(1), true);
         let limit = (6.0_f32 / (3.0 + 16.0)).sqrt();
         assert!(lstm.kernel().iter().all(|w| w.abs() <= limit));
@@ -540,8 +522,5 @@ mod tests {
             let expected = if i == j { 1.0 } else { 0.0 };
             assert!((dot - expected).abs() < 1e-5, "rows {i} and {j}: {dot}");
         }
-        // Zeros, but for the forget gate's: the LSTM cell's initial bias.
-        let bias = [[0.0; 4], [1.0; 4], [0.0; 4], [0.0; 4]];
-        assert_eq!(lstm.bias(), Some(bias.as_flattened()));
     }
 }

@@ -5,7 +5,6 @@
 
 use core::marker::PhantomData;
 
-use super::flat::FlatParameters;
 use super::recurrent::{Cell, Recurrent};
 use crate::activation::Activation;
 
@@ -80,9 +79,6 @@ pub type SimpleRnn<
     A,
 > = Recurrent<SimpleRnnCell<A>, T, F, U, IN, OUT>;
 
-/// Parameter gradients of a [`SimpleRnn`], laid out like its parameters: `[W_x; W_h]`, then the bias.
-pub type SimpleRnnGrads = FlatParameters;
-
 #[cfg(test)]
 mod tests {
     use rand::SeedableRng;
@@ -94,6 +90,23 @@ mod tests {
     use crate::layers::gradcheck::{
         affine, check_against_reference, check_gradients, sequences, unroll,
     };
+
+    #[test]
+    fn backward_of_literal_values() {
+        // h_1 = 2·x_1 + 0.5 = 2.5, h_2 = 2·x_2 + 3·h_1 + 0.5 = 28 (x = [1, 10]), linear.
+        type Rnn = SimpleRnn<2, 1, 1, 2, 1, Linear>;
+        let rnn = Rnn::from_parameters(vec![2.0], vec![3.0], Some(vec![0.5]));
+        let (x, mut y, mut dx) = ([[1.0, 10.0]], [[0.0]], [[9.0; 2]]);
+        let (mut cache, mut grads) = (rnn.new_cache::<1>(), rnn.new_grads());
+        rnn.forward(&x, &mut y, &mut cache);
+        assert_eq!(y, [[28.0]]);
+        rnn.backward(&x, &[[1.0]], Some(&mut dx), &mut grads, &mut cache);
+        // dz_2 = 1, dz_1 = 3: dW_x = 10·1 + 1·3, dW_h = h_1·1 + h_0·3, db = 1 + 3.
+        assert_eq!(grads.weights(), &[13.0, 2.5]);
+        assert_eq!(grads.bias(), Some(&[4.0][..]));
+        // dx_2 = 2·1, dx_1 = 2·3.
+        assert_eq!(dx, [[6.0, 2.0]]);
+    }
 
     #[test]
     fn simple_rnn_backward_matches_finite_differences() {
