@@ -9,6 +9,7 @@
 pub mod activation;
 pub mod data;
 pub mod inference;
+pub mod init;
 pub mod kernels;
 pub mod layer;
 pub mod layers;

@@ -3,10 +3,11 @@
 use core::fmt;
 use core::marker::PhantomData;
 
-use rand::{Rng, RngExt};
+use rand::Rng;
 
 use super::flat::FlatParameters;
 use crate::activation::Activation;
+use crate::init::Initializer;
 use crate::kernels::{self, Gather, Isa, Offsets, Plane, Product};
 use crate::layer::{Layer, TensorVisitor, TensorVisitorMut};
 
@@ -193,10 +194,7 @@ impl<
     pub fn glorot_uniform<R: Rng + ?Sized>(rng: &mut R, bias: bool) -> Self {
         let () = Self::SHAPES_AGREE;
         Isa::selected(); // see `Isa::selected`: decided before any hot path runs
-        let limit = (6.0 / (K * K * C + K * K * F) as f64).sqrt() as f32;
-        let weights = (0..K * K * C * F)
-            .map(|_| rng.random_range(-limit..limit))
-            .collect();
+        let weights = Initializer::GlorotUniform.sample(&[K, K, C, F], rng);
         Self {
             params: FlatParameters::new(weights, bias.then(|| vec![0.0; F])),
             activation: PhantomData,

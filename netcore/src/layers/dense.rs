@@ -3,9 +3,10 @@
 use core::fmt;
 use core::marker::PhantomData;
 
-use rand::{Rng, RngExt};
+use rand::Rng;
 
 use crate::activation::Activation;
+use crate::init::Initializer;
 use crate::kernels;
 use crate::layer::{Layer, TensorVisitor, TensorVisitorMut};
 
@@ -48,11 +49,8 @@ impl<const I: usize, const O: usize, A> Dense<I, O, A> {
     /// zero bias when `bias` is true.
     pub fn glorot_uniform<R: Rng + ?Sized>(rng: &mut R, bias: bool) -> Self {
         crate::kernels::Isa::selected(); // see `Isa::selected`: decided before any hot path runs
-        let limit = (6.0 / (I + O) as f64).sqrt() as f32;
         let mut weights: Box<[[f32; O]; I]> = bytemuck::zeroed_box();
-        for w in weights.as_flattened_mut() {
-            *w = rng.random_range(-limit..limit);
-        }
+        Initializer::GlorotUniform.fill(&[I, O], rng, weights.as_flattened_mut());
         Self {
             weights,
             bias: bias.then(bytemuck::zeroed_box),

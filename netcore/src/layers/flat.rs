@@ -4,7 +4,7 @@
 use crate::layer::{TensorVisitor, TensorVisitorMut};
 
 /// A layer's weights and optional bias, each one flat run of values; the layout of their
-/// gradients too ([`super::Conv2dGrads`], [`super::SimpleRnnGrads`], [`super::LstmGrads`]).
+/// gradients too ([`super::Conv2dGrads`], and those of a [`super::Recurrent`] layer).
 #[derive(Clone)]
 pub struct FlatParameters {
     pub(super) weights: Box<[f32]>,

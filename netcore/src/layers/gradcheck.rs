@@ -125,6 +125,60 @@ pub(crate) fn values<T: bytemuck::Pod, const B: usize>(seed: u32) -> [T; B] {
     out
 }
 
+/// Deterministic inputs or coefficients in `[-1, 1)` for the recurrent layers, `seed` shifting
+/// them: a batch of `B` rows of `N`.
+pub(crate) fn sequences<const N: usize, const B: usize>(seed: usize) -> [[f32; N]; B] {
+    std::array::from_fn(|b| {
+        std::array::from_fn(|i| (((b * N + i) * 7 + seed * 13) % 17) as f32 / 8.5 - 1.0)
+    })
+}
+
+/// Sets a recurrent layer's `bias` to values other than Keras' zeros and ones, so that every
+/// gate of a reference check works off-centre.
+pub(crate) fn off_centre(bias: &mut [f32]) {
+    for (k, b) in bias.iter_mut().enumerate() {
+        *b = (k % 5) as f32 * 0.2 - 0.3;
+    }
+}
+
+/// `bias + x · w` in `f64`, `w` row-major with a column per value of `bias`: the
+/// pre-activations of a reference.
+pub(crate) fn affine(x: &[f64], w: &[f64], bias: &[f64]) -> Vec<f64> {
+    let n = bias.len();
+    let column = |k: usize| x.iter().enumerate().map(move |(j, x)| x * w[j * n + k]);
+    (0..n).map(|k| bias[k] + column(k).sum::<f64>()).collect()
+}
+
+/// A recurrent reference in `f64` over every sample of `x`, `T` steps of `F` values: from the
+/// state `zero`, `step(x_t, state)` updates the state, whose first `U` values are `h_t`. The
+/// output is every `h_t` with `all`, each sample's last `h_T` otherwise.
+pub(crate) fn unroll<const T: usize, const F: usize, const U: usize>(
+    x: &[f64],
+    all: bool,
+    zero: &[f64],
+    step: &dyn Fn(&[f64], &mut [f64]),
+) -> Vec<f64> {
+    let mut out = Vec::new();
+    for x in x.chunks_exact(T * F) {
+        let mut state = zero.to_vec();
+        for x_t in x.chunks_exact(F) {
+            step(x_t, &mut state);
+            if all {
+                out.extend(&state[..U]);
+            }
+        }
+        if !all {
+            out.extend(&state[..U]);
+        }
+    }
+    out
+}
+
+/// The logistic function, for `f64` references.
+pub(crate) fn sigmoid(z: f64) -> f64 {
+    1.0 / (1.0 + (-z).exp())
+}
+
 /// An f64 implementation of a layer: every sample's outputs, flattened, from the layer's
 /// weights, its bias and the batch's inputs.
 pub(crate) type Reference<'a> = dyn Fn(&[f64], &[f64], &[f64]) -> Vec<f64> + 'a;

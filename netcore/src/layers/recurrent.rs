@@ -1,0 +1,526 @@
+//! A recurrent layer: from a zero state, each step's pre-activations
+//! `z_t = [x_t | h_{t-1}] · [W_x; W_h] + b` (or, [apart](Cell::APART), `a_t = x_t · W_x + b_x`
+//! and `c_t = h_{t-1} · W_h + b_h`), which a [`Cell`] turns into `h_t`.
+//!
+//! Backward, through time: the cell turns `dL/dh_t` into `dz_t` (or `da_t`, `dc_t`), then
+//! `dh_{t-1} += dz_t · W_hᵀ`; over every step, `dx_t = dz_t · W_xᵀ`, `dW_x = Σ_t x_tᵀ · dz_t`,
+//! `dW_h = Σ_t h_{t-1}ᵀ · dz_t` and `db = Σ_t dz_t`. The shell owns all but the cell's gate
+//! math, so a new kind of recurrent layer is one [`Cell`].
+
+use core::fmt;
+use core::marker::PhantomData;
+
+use bytemuck::{Pod, Zeroable};
+use rand::Rng;
+
+use super::flat::FlatParameters;
+use crate::activation::Activation;
+use crate::init::{self, Initializer};
+use crate::kernels::{self, Isa, Product};
+use crate::layer::{Initialize, Layer, TensorVisitor, TensorVisitorMut};
+
+/// The gate math of a recurrent layer, which [`Recurrent`] runs over a sequence: one sample's
+/// step forward from its pre-activations, and back to their gradient.
+pub trait Cell {
+    /// Keras' name of the layer, which `summary()` prints: `"LSTM"`.
+    const KIND: &'static str;
+    /// Blocks of `U` columns in `W_x`, `W_h` and `b`: one per gate.
+    const GATES: usize;
+    /// Whether `x_t · W_x + b_x` and `h_{t-1} · W_h + b_h` stay apart, each with its bias (Keras'
+    /// bias `[2, GATES · U]`), for a cell that uses them apart (a GRU's reset gate scales the
+    /// second only); otherwise a step is one product of `[x_t | h_{t-1}]`.
+    const APART: bool;
+    /// What a step keeps for its backward pass; its first values arrive holding the step's
+    /// pre-activations (`z`, or `a` then `c`).
+    type Kept<const U: usize>: Pod;
+    /// What carries from step to step, from zero: `h`, then the rest (an LSTM's `c`); in the
+    /// backward pass, its gradient.
+    type State<const U: usize>: Pod;
+    /// The activation of the layer's output, undone before the backward pass: a simple RNN's
+    /// own, [`Linear`](crate::activation::Linear) for an output made of gates.
+    type Activation: Activation;
+
+    /// Keras' initial bias, made from `zeros`: an LSTM opens its forget gate.
+    fn initial_bias<const U: usize>(zeros: Vec<f32>) -> Vec<f32> {
+        zeros
+    }
+
+    /// One step forward: from the pre-activations in `kept` and `state` (`h_{t-1}`, ...) to
+    /// `state` (`h_t`, ...), keeping in `kept` what [`Cell::backward`] needs.
+    fn forward<const U: usize>(kept: &mut Self::Kept<U>, state: &mut Self::State<U>);
+
+    /// One step back, from `d_state` (`dL/dh_t`, ... from the step after) and `out` (`dL/dz` of
+    /// the step's output, if any, `z` the input of [`Cell::Activation`]): writes the gradient of
+    /// `z` (or `a`) into `dz` and, apart, of `c` into `dz_rec` (empty otherwise), leaving in
+    /// `d_state` what reaches `h_{t-1}`, ... other than through `W_h`, which the shell adds.
+    fn backward<const U: usize>(
+        kept: &Self::Kept<U>,
+        h_prev: &[f32],
+        out: Option<&[f32]>,
+        d_state: &mut Self::State<U>,
+        dz: &mut [f32],
+        dz_rec: &mut [f32],
+    );
+}
+
+/// A recurrent layer of cell `C` ([`super::SimpleRnn`], [`super::Lstm`], [`super::Gru`]) over
+/// `T` steps of `F` features (`IN = T · F`, `x_t` at `t · F`), with `U` units: its output is
+/// `h_T` when `OUT = U`, or every `h_t` when `OUT = T · U` (Keras' `return_sequences=True`).
+/// `W_x` (`F × GATES·U`, Keras' `kernel`) and `W_h` (`U × GATES·U`, its `recurrent_kernel`) are
+/// stored one above the other, so that a step is one product of each `[x_t | h_{t-1}]` row;
+/// its gradients, a [`FlatParameters`], are laid out alike, the bias last.
+#[derive(Clone)]
+pub struct Recurrent<
+    C,
+    const T: usize,
+    const F: usize,
+    const U: usize,
+    const IN: usize,
+    const OUT: usize,
+> {
+    /// `[W_x; W_h]` (`F + U` rows of `GATES · U`) and the bias (`GATES · U` values, or `b_x`
+    /// then `b_h` when apart).
+    pub(super) params: FlatParameters,
+    cell: PhantomData<C>,
+}
+
+/// What a [`Recurrent`] layer keeps between the passes of a batch, and its backward pass's
+/// scratch space: allocated once by [`Layer::new_cache`].
+pub struct RecurrentTape {
+    /// Row `(b, t)`: `[x_t | h_{t-1}]` of sample `b`, `F + U` values (`h_0` stays 0; apart,
+    /// `x_t` is read from the input instead).
+    rows: Box<[f32]>,
+    /// Row `(b, t)`: what the cell keeps of step `t` of sample `b`, [`Cell::Kept`].
+    kept: Box<[f32]>,
+    /// Each sample's [`Cell::State`]; in the backward pass, its gradient.
+    state: Box<[f32]>,
+    /// Row `(b, t)`: the gradient of `z_t` (or `a_t`), `GATES · U` values.
+    d_in: Box<[f32]>,
+    /// Row `(b, t)`: the gradient of `c_t`, apart; empty otherwise.
+    d_rec: Box<[f32]>,
+    /// One step's `dz · W_hᵀ`, `U` values per sample.
+    back: Box<[f32]>,
+    /// `[W_x; W_h]ᵀ`, `GATES · U` rows of `F + U`.
+    weights_t: Box<[f32]>,
+}
+
+/// A slice of the values of `row`.
+fn flat<P: Pod>(row: &P) -> &[f32] {
+    bytemuck::cast_slice(core::slice::from_ref(row))
+}
+
+/// [`flat`], mutably.
+fn flat_mut<P: Pod>(row: &mut P) -> &mut [f32] {
+    bytemuck::cast_slice_mut(core::slice::from_mut(row))
+}
+
+impl<C: Cell, const T: usize, const F: usize, const U: usize, const IN: usize, const OUT: usize>
+    Recurrent<C, T, F, U, IN, OUT>
+{
+    /// Columns of `[W_x; W_h]`, `GATES · U`.
+    const COLS: usize = C::GATES * U;
+    /// Values of the bias: one per column, or two apart.
+    const BIAS: usize = Self::COLS * if C::APART { 2 } else { 1 };
+    /// Keras' shape of the bias.
+    const BIAS_SHAPE: &'static [usize] = if C::APART {
+        &[2, Self::COLS]
+    } else {
+        &[Self::COLS]
+    };
+    /// Values of a step's row, `[x_t | h_{t-1}]`.
+    const WIDTH: usize = F + U;
+    /// Values a step keeps, [`Cell::Kept`].
+    const KEPT: usize = size_of::<C::Kept<U>>() / size_of::<f32>();
+    /// Values of a state, [`Cell::State`].
+    const STATE: usize = size_of::<C::State<U>>() / size_of::<f32>();
+    /// Whether the output is every step's state, not just the last; with one step they agree.
+    const SEQUENCES: bool = OUT == T * U;
+
+    /// Evaluated by every constructor, so that sizes which disagree fail to compile.
+    const SHAPES_AGREE: () = {
+        assert!(
+            T >= 1 && F >= 1 && U >= 1 && IN == T * F,
+            "`Recurrent`: expected T, F and U of at least 1, and IN = T * F"
+        );
+        assert!(
+            OUT == U || OUT == T * U,
+            "`Recurrent`: expected OUT = U (the last state) or T * U (every step's)"
+        );
+        assert!(
+            Self::KEPT >= Self::BIAS && Self::STATE >= U,
+            "`Cell`: `Kept` must hold the pre-activations, and `State` start with `h`"
+        );
+    };
+
+    /// Where step `t`'s `h_t` goes in the output, if it is part of it.
+    fn output_at(t: usize) -> Option<usize> {
+        let at = if Self::SEQUENCES { t * U } else { 0 };
+        (Self::SEQUENCES || t + 1 == T).then_some(at)
+    }
+
+    /// Keras' initialisation: `W_x` Glorot-uniform (`fan_in = F`, `fan_out = GATES · U`), `W_h`
+    /// with orthonormal rows ([`init`]), and, when `bias` is true, the cell's initial bias.
+    pub fn keras_default<R: Rng + ?Sized>(rng: &mut R, bias: bool) -> Self {
+        let kernel = Initializer::GlorotUniform.sample(&[F, Self::COLS], rng);
+        let recurrent = init::orthogonal_of_uniform_rows(U, Self::COLS, rng);
+        let bias = bias.then(|| C::initial_bias::<U>(vec![0.0; Self::BIAS]));
+        Self::from_parameters(kernel, recurrent, bias)
+    }
+
+    /// A layer with the given `W_x` (`F × GATES·U`, row-major), `W_h` (`U × GATES·U`) and
+    /// optional bias (`GATES · U` values, or `b_x` then `b_h` apart).
+    ///
+    /// # Panics
+    ///
+    /// If a tensor does not hold the values its shape needs.
+    pub fn from_parameters(kernel: Vec<f32>, recurrent: Vec<f32>, bias: Option<Vec<f32>>) -> Self {
+        let () = Self::SHAPES_AGREE;
+        Isa::selected(); // see `Isa::selected`: decided before any hot path runs
+        let bias_len = bias.as_ref().map_or(Self::BIAS, Vec::len);
+        let (kind, expected) = (C::KIND, [F * Self::COLS, U * Self::COLS, Self::BIAS]);
+        assert_eq!(
+            [kernel.len(), recurrent.len(), bias_len],
+            expected,
+            "`{kind}`: values of the kernel, recurrent kernel and bias"
+        );
+        Self {
+            params: FlatParameters::new([kernel, recurrent].concat(), bias),
+            cell: PhantomData,
+        }
+    }
+
+    /// `W_x`, `F × GATES·U` row-major (Keras' `kernel`).
+    pub fn kernel(&self) -> &[f32] {
+        &self.params.weights[..F * Self::COLS]
+    }
+
+    /// `W_h`, `U × GATES·U` row-major (Keras' `recurrent_kernel`).
+    pub fn recurrent_kernel(&self) -> &[f32] {
+        &self.params.weights[F * Self::COLS..]
+    }
+
+    /// The bias, if the layer has one.
+    pub fn bias(&self) -> Option<&[f32]> {
+        self.params.bias()
+    }
+}
+
+impl<C: Cell, const T: usize, const F: usize, const U: usize, const IN: usize, const OUT: usize>
+    Layer for Recurrent<C, T, F, U, IN, OUT>
+{
+    type In = [f32; IN];
+    type Out = [f32; OUT];
+    type Activation = C::Activation;
+    type Grads = FlatParameters;
+    type Cache<const B: usize> = RecurrentTape;
+
+    const KIND: &'static str = C::KIND;
+
+    fn new_cache<const B: usize>(&self) -> RecurrentTape {
+        let zeros = |n: usize| vec![0.0; n].into_boxed_slice();
+        let (rows, cols) = (B * T, Self::COLS);
+        RecurrentTape {
+            rows: zeros(rows * Self::WIDTH),
+            kept: zeros(rows * Self::KEPT),
+            state: zeros(B * Self::STATE),
+            d_in: zeros(rows * cols),
+            d_rec: zeros(if C::APART { rows * cols } else { 0 }),
+            back: zeros(B * U),
+            weights_t: zeros(cols * Self::WIDTH),
+        }
+    }
+
+    fn forward<const B: usize>(
+        &self,
+        x: &[[f32; IN]; B],
+        y: &mut [[f32; OUT]; B],
+        tape: &mut RecurrentTape,
+    ) {
+        let (width, cols, kept) = (Self::WIDTH, Self::COLS, Self::KEPT);
+        // Apart, every step's `a_t = x_t · W_x + b_x` at once, and then each step's product
+        // takes `h_{t-1}` alone (from column `skip` of its row) into `c_t`, after `a_t`.
+        let (skip, at) = if C::APART { (F, cols) } else { (0, 0) };
+        if C::APART {
+            Product {
+                m: B * T,
+                n: cols,
+                k: F,
+                a: x.as_flattened(),
+                a_row: F,
+                a_col: 1,
+                b: &self.params.weights,
+                ldb: cols,
+                bias: self.params.bias(),
+                c: &mut tape.kept,
+                ldc: kept,
+            }
+            .run(Isa::selected());
+        } else {
+            for (x, rows) in x.iter().zip(tape.rows.chunks_exact_mut(T * width)) {
+                for (x_t, row) in x.chunks_exact(F).zip(rows.chunks_exact_mut(width)) {
+                    row[..F].copy_from_slice(x_t);
+                }
+            }
+        }
+        tape.state.fill(0.0);
+        for t in 0..T {
+            Product {
+                m: B,
+                n: cols,
+                k: width - skip,
+                a: &tape.rows[t * width + skip..],
+                a_row: T * width,
+                a_col: 1,
+                b: &self.params.weights[skip * cols..],
+                ldb: cols,
+                bias: self.params.bias().map(|b| &b[at..]),
+                c: &mut tape.kept[t * kept + at..],
+                ldc: T * kept,
+            }
+            .run(Isa::selected());
+            let steps: &mut [C::Kept<U>] = bytemuck::cast_slice_mut(&mut tape.kept);
+            let states: &mut [C::State<U>] = bytemuck::cast_slice_mut(&mut tape.state);
+            for (b, (state, y)) in states.iter_mut().zip(y.iter_mut()).enumerate() {
+                C::forward::<U>(&mut steps[b * T + t], state);
+                let h = &flat(state)[..U];
+                if t + 1 < T {
+                    tape.rows[(b * T + t + 1) * width + F..][..U].copy_from_slice(h);
+                }
+                if let Some(at) = Self::output_at(t) {
+                    y[at..][..U].copy_from_slice(h);
+                }
+            }
+        }
+    }
+
+    /// One sample's steps in stack buffers, each in two products: `x_t · W_x`, then `h_{t-1} · W_h`.
+    fn infer(&self, x: &[f32; IN], out: &mut [f32; OUT]) {
+        let cols = Self::COLS;
+        let (kernel, recurrent) = self.params.weights.split_at(F * cols);
+        let bias = self.params.bias();
+        let [mut kept, mut from_x]: [C::Kept<U>; 2] = Zeroable::zeroed();
+        let mut state: C::State<U> = Zeroable::zeroed();
+        for (t, x_t) in x.chunks_exact(F).enumerate() {
+            // `x_t · W_x + b_x` into `into`, then `h_{t-1} · W_h` into `then`: apart, the kept
+            // values' halves, plus `b_h`; otherwise `from_x`, then the kept values, plus it.
+            let (kept_values, from_x) = (flat_mut(&mut kept), flat_mut(&mut from_x));
+            let (into, then) = if C::APART {
+                kept_values.split_at_mut(cols)
+            } else {
+                (from_x, kept_values)
+            };
+            Product {
+                m: 1,
+                n: cols,
+                k: F,
+                a: x_t,
+                a_row: F,
+                a_col: 1,
+                b: kernel,
+                ldb: cols,
+                bias,
+                c: &mut *into,
+                ldc: cols,
+            }
+            .run(Isa::selected());
+            Product {
+                m: 1,
+                n: cols,
+                k: U,
+                a: &flat(&state)[..U],
+                a_row: U,
+                a_col: 1,
+                b: recurrent,
+                ldb: cols,
+                bias: if C::APART {
+                    bias.map(|b| &b[cols..])
+                } else {
+                    Some(into)
+                },
+                c: then,
+                ldc: cols,
+            }
+            .run(Isa::selected());
+            C::forward::<U>(&mut kept, &mut state);
+            if let Some(at) = Self::output_at(t) {
+                out[at..][..U].copy_from_slice(&flat(&state)[..U]);
+            }
+        }
+    }
+
+    fn backward<const B: usize>(
+        &self,
+        x: &[[f32; IN]; B],
+        dz: &[[f32; OUT]; B],
+        dx: Option<&mut [[f32; IN]; B]>,
+        grads: &mut FlatParameters,
+        tape: &mut RecurrentTape,
+    ) {
+        let (width, cols) = (Self::WIDTH, Self::COLS);
+        // [W_x; W_h]ᵀ, or only W_hᵀ when no dx is asked for.
+        let rows = self.params.weights.chunks_exact(cols).enumerate();
+        for (j, row) in rows.skip(if dx.is_some() { 0 } else { F }) {
+            for (k, &w) in row.iter().enumerate() {
+                tape.weights_t[k * width + j] = w;
+            }
+        }
+        tape.state.fill(0.0);
+        let steps: &[C::Kept<U>] = bytemuck::cast_slice(&tape.kept);
+        let d_states: &mut [C::State<U>] = bytemuck::cast_slice_mut(&mut tape.state);
+        for t in (0..T).rev() {
+            for (b, (d_state, dz)) in d_states.iter_mut().zip(dz).enumerate() {
+                let row = b * T + t;
+                C::backward::<U>(
+                    &steps[row],
+                    &tape.rows[row * width + F..][..U],
+                    Self::output_at(t).map(|at| &dz[at..][..U]),
+                    d_state,
+                    &mut tape.d_in[row * cols..][..cols],
+                    // Empty unless apart.
+                    tape.d_rec
+                        .get_mut(row * cols..(row + 1) * cols)
+                        .unwrap_or_default(),
+                );
+            }
+            if t == 0 {
+                break;
+            }
+            // dh_{t-1} += dz_t · W_hᵀ.
+            Product {
+                m: B,
+                n: U,
+                k: cols,
+                a: &(if C::APART { &tape.d_rec } else { &tape.d_in })[t * cols..],
+                a_row: T * cols,
+                a_col: 1,
+                b: &tape.weights_t[F..],
+                ldb: width,
+                bias: None,
+                c: &mut tape.back,
+                ldc: U,
+            }
+            .run(Isa::selected());
+            for (d_state, back) in d_states.iter_mut().zip(tape.back.chunks_exact(U)) {
+                let dh = flat_mut(d_state).iter_mut();
+                dh.zip(back).for_each(|(d, back)| *d += back);
+            }
+        }
+        // dW_x = Σ x_tᵀ · dz_t and dW_h = Σ h_{t-1}ᵀ · dz_t (or dc_t) over every step of the
+        // batch, reading x and the rows' h down their columns; db = Σ dz_t (and Σ dc_t).
+        let d_rec = if C::APART { &tape.d_rec } else { &tape.d_in };
+        let (dw_x, dw_h) = grads.weights.split_at_mut(F * cols);
+        let (x, h) = (x.as_flattened(), &tape.rows[F..]);
+        for (a, a_col, m, d, dw) in [(x, F, F, &tape.d_in, dw_x), (h, width, U, d_rec, dw_h)] {
+            Product {
+                m,
+                n: cols,
+                k: B * T,
+                a,
+                a_row: 1,
+                a_col,
+                b: d,
+                ldb: cols,
+                bias: None,
+                c: dw,
+                ldc: cols,
+            }
+            .run(Isa::selected());
+        }
+        if let Some(db) = grads.bias.as_deref_mut() {
+            let (db_x, db_h) = db.split_at_mut(cols);
+            kernels::column_sums(Isa::selected(), &tape.d_in, cols, db_x);
+            if C::APART {
+                kernels::column_sums(Isa::selected(), &tape.d_rec, cols, db_h);
+            }
+        }
+        // dx: every step's at once, as it feeds nothing back.
+        if let Some(dx) = dx {
+            Product {
+                m: B * T,
+                n: F,
+                k: cols,
+                a: &tape.d_in,
+                a_row: cols,
+                a_col: 1,
+                b: &tape.weights_t,
+                ldb: width,
+                bias: None,
+                c: dx.as_flattened_mut(),
+                ldc: F,
+            }
+            .run(Isa::selected());
+        }
+    }
+
+    fn new_grads(&self) -> FlatParameters {
+        self.params.zeros_like()
+    }
+
+    fn parameter_count(&self) -> usize {
+        self.params.count()
+    }
+
+    fn visit_parameters(
+        &mut self,
+        grads: &mut FlatParameters,
+        visit: &mut dyn FnMut(&mut [f32], &mut [f32]),
+    ) {
+        self.params.visit(grads, visit);
+    }
+
+    /// `kernel` `[F, GATES·U]`, `recurrent_kernel` `[U, GATES·U]` and `bias` `[GATES·U]` (or
+    /// `[2, GATES·U]` apart), as in Keras.
+    fn visit_tensors(&self, visit: &mut TensorVisitor<'_>) {
+        let (kernel, recurrent) = ([F, Self::COLS], [U, Self::COLS]);
+        (self.params).visit_recurrent(kernel, recurrent, Self::BIAS_SHAPE, visit);
+    }
+
+    fn visit_tensors_mut(&mut self, visit: &mut TensorVisitorMut<'_>) {
+        let (kernel, recurrent) = ([F, Self::COLS], [U, Self::COLS]);
+        (self.params).visit_recurrent_mut(kernel, recurrent, Self::BIAS_SHAPE, visit);
+    }
+}
+
+impl<C: Cell, const T: usize, const F: usize, const U: usize, const IN: usize, const OUT: usize>
+    Initialize for Recurrent<C, T, F, U, IN, OUT>
+{
+    /// [`Recurrent::keras_default`], with a bias.
+    fn initialize<R: Rng + ?Sized>(rng: &mut R) -> Self {
+        Self::keras_default(rng, true)
+    }
+}
+
+impl<C: Cell, const T: usize, const F: usize, const U: usize, const IN: usize, const OUT: usize>
+    fmt::Debug for Recurrent<C, T, F, U, IN, OUT>
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct(C::KIND)
+            .field("steps", &T)
+            .field("features", &F)
+            .field("units", &U)
+            .field("return_sequences", &Self::SEQUENCES)
+            .field("bias", &self.params.bias.is_some())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+
+    use crate::layers::Lstm;
+
+    #[test]
+    fn keras_default_draws_glorot_kernels_and_orthonormal_recurrent_rows() {
+        let lstm = Lstm::<2, 3, 4, 6, 4>::keras_default(&mut StdRng::seed_from_u64(1), true);
+        let limit = (6.0_f32 / (3.0 + 16.0)).sqrt();
+        assert!(lstm.kernel().iter().all(|w| w.abs() <= limit));
+        let w = lstm.recurrent_kernel();
+        for (i, j) in (0..4).flat_map(|i| (0..4).map(move |j| (i, j))) {
+            let dot: f32 = (0..16).map(|k| w[i * 16 + k] * w[j * 16 + k]).sum();
+            let expected = if i == j { 1.0 } else { 0.0 };
+            assert!((dot - expected).abs() < 1e-5, "rows {i} and {j}: {dot}");
+        }
+    }
+}
