@@ -379,8 +379,8 @@
 extern crate self as netdsl;
 
 pub use netcore::{
-    activation, data, inference, kernels, layer, layers, loss, metrics, network, optim, summary,
-    train, weights,
+    activation, data, inference, init, kernels, layer, layers, loss, metrics, network, optim,
+    shape, summary, train, weights,
 };
 pub use rand;
 
@@ -434,6 +434,7 @@ pub mod __private {
         AvgPool2d, Conv2d, Dense, Dropout, Flatten, Gru, Lstm, MaxPool2d, Reshape, SimpleRnn,
     };
     pub use netcore::network::Network;
+    pub use netcore::shape::{Image, Kernel, Padding, Window};
     pub use netcore::summary::{LayerSummary, Summary};
     pub use netcore::weights::{visit_prefixed, visit_prefixed_mut};
     pub use rand::Rng;

@@ -17,6 +17,7 @@ pub mod loss;
 pub mod metrics;
 pub mod network;
 pub mod optim;
+pub mod shape;
 pub mod summary;
 pub mod train;
 pub mod weights;

@@ -383,17 +383,17 @@ fn lenet5_shapes_are_computed_at_compile_time() {
     assert_contains(
         &out,
         &[
-            "pub conv2d_1: ::netdsl::__private::Conv2d<28, 28, 1, 6, 5, 1, 2, 2, 28, 28, 784, 4704, ::netdsl::__private::Relu>,",
-            "pub max_pool2d_1: ::netdsl::__private::MaxPool2d<28, 28, 6, 2, 2, 14, 14, 4704, 1176>,",
-            "pub conv2d_2: ::netdsl::__private::Conv2d<14, 14, 6, 16, 5, 1, 0, 0, 10, 10, 1176, 1600, ::netdsl::__private::Relu>,",
-            "pub max_pool2d_2: ::netdsl::__private::MaxPool2d<10, 10, 16, 2, 2, 5, 5, 1600, 400>,",
+            "pub conv2d_1: ::netdsl::__private::Conv2d<::netdsl::__private::Image<28, 28, 1, 784>, ::netdsl::__private::Kernel<6, 5, 1>, ::netdsl::__private::Padding<2, 2>, ::netdsl::__private::Image<28, 28, 6, 4704>, ::netdsl::__private::Relu>,",
+            "pub max_pool2d_1: ::netdsl::__private::MaxPool2d<::netdsl::__private::Image<28, 28, 6, 4704>, ::netdsl::__private::Window<2, 2>, ::netdsl::__private::Image<14, 14, 6, 1176>>,",
+            "pub conv2d_2: ::netdsl::__private::Conv2d<::netdsl::__private::Image<14, 14, 6, 1176>, ::netdsl::__private::Kernel<16, 5, 1>, ::netdsl::__private::Padding<0, 0>, ::netdsl::__private::Image<10, 10, 16, 1600>, ::netdsl::__private::Relu>,",
+            "pub max_pool2d_2: ::netdsl::__private::MaxPool2d<::netdsl::__private::Image<10, 10, 16, 1600>, ::netdsl::__private::Window<2, 2>, ::netdsl::__private::Image<5, 5, 16, 400>>,",
             "pub flatten_1: ::netdsl::__private::Flatten<400>,",
             "pub dropout_1: ::netdsl::__private::Dropout<400>,",
             "pub dense_1: ::netdsl::__private::Dense<400, 120, ::netdsl::__private::Relu>,",
             "type In = [f32; 784];",
             "output_shape: ::netdsl::__private::vec![28, 28, 6],",
             "output_shape: ::netdsl::__private::vec![400],",
-            "conv2d_1: <::netdsl::__private::Conv2d<28, 28, 1, 6, 5, 1, 2, 2, 28, 28, 784, 4704, ::netdsl::__private::Relu>>::glorot_uniform(rng, true),",
+            "conv2d_1: <::netdsl::__private::Conv2d<::netdsl::__private::Image<28, 28, 1, 784>, ::netdsl::__private::Kernel<6, 5, 1>, ::netdsl::__private::Padding<2, 2>, ::netdsl::__private::Image<28, 28, 6, 4704>, ::netdsl::__private::Relu>>::glorot_uniform(rng, true),",
             "dropout_1: <::netdsl::__private::Dropout<400>>::new(0.25f32, ::netdsl::__private::Rng::next_u64(rng)),",
         ],
     );
@@ -409,8 +409,8 @@ fn strides_and_reshapes_follow_keras() {
         &[
             "pub reshape_1: ::netdsl::__private::Reshape<784>,",
             // valid padding floors (28 - 3) / 2 + 1 = 13, and (13 - 3) / 2 + 1 = 6
-            "pub conv2d_1: ::netdsl::__private::Conv2d<28, 28, 1, 4, 3, 2, 0, 0, 13, 13, 784, 676, ::netdsl::__private::Linear>,",
-            "pub avg_pool2d_1: ::netdsl::__private::AvgPool2d<13, 13, 4, 3, 2, 6, 6, 676, 144>,",
+            "pub conv2d_1: ::netdsl::__private::Conv2d<::netdsl::__private::Image<28, 28, 1, 784>, ::netdsl::__private::Kernel<4, 3, 2>, ::netdsl::__private::Padding<0, 0>, ::netdsl::__private::Image<13, 13, 4, 676>, ::netdsl::__private::Linear>,",
+            "pub avg_pool2d_1: ::netdsl::__private::AvgPool2d<::netdsl::__private::Image<13, 13, 4, 676>, ::netdsl::__private::Window<3, 2>, ::netdsl::__private::Image<6, 6, 4, 144>>,",
         ],
     );
 }

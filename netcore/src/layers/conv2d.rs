@@ -10,6 +10,7 @@ use crate::activation::Activation;
 use crate::init::Initializer;
 use crate::kernels::{self, Gather, Isa, Offsets, Plane, Product};
 use crate::layer::{Layer, TensorVisitor, TensorVisitorMut};
+use crate::shape::{Image, Kernel, Padding};
 
 /// 2-D convolution: `y[oy][ox][f] = f(b[f] + Σ_{ky,kx,c} x[oy·S + ky - PT][ox·S + kx - PL][c] · W[ky][kx][c][f])`.
 ///
@@ -17,9 +18,10 @@ use crate::layer::{Layer, TensorVisitor, TensorVisitorMut};
 /// where row `(b, oy, ox)` of `col` is the `K × K × C` patch the output `(oy, ox)` of sample `b`
 /// sees.
 ///
-/// An `H × W × C` image, stored channels-last as a flat row (element `(y, x, c)` at
-/// `(y · W + x) · C + c`, so `IN = H · W · C`), is convolved with `F` filters of `K × K`, stride
-/// `S`, into an `OH × OW × F` image, channels-last too (`OUT = OH · OW · F`). Pixels outside the
+/// The type is `Conv2d<Image<H, W, C, IN>, Kernel<F, K, S>, Padding<PT, PL>, Image<OH, OW, F, OUT>,
+/// A>` (see [`crate::shape`]): an `H × W × C` image, stored channels-last as a flat row (element
+/// `(y, x, c)` at `(y · W + x) · C + c`, so `IN = H · W · C`), is convolved with `F` filters of
+/// `K × K`, stride `S`, into an `OH × OW × F` image, channels-last too (`OUT = OH · OW · F`). Pixels outside the
 /// image read as zero: `PT` rows of padding on top and `PL` columns on the left, and on the
 /// bottom and right whatever `OH` and `OW` need. Keras' `padding="valid"` is `PT = PL = 0`,
 /// `OH = (H - K) / S + 1`; `padding="same"` is `OH = ⌈H / S⌉` and
@@ -46,9 +48,10 @@ use crate::layer::{Layer, TensorVisitor, TensorVisitorMut};
 /// use netcore::activation::Linear;
 /// use netcore::layer::Layer;
 /// use netcore::layers::Conv2d;
+/// use netcore::shape::{Image, Kernel, Padding};
 ///
 /// // A 3×3 single-channel image, one 2×2 filter, stride 1, 'valid' padding: 2×2 outputs.
-/// type Conv = Conv2d<3, 3, 1, 1, 2, 1, 0, 0, 2, 2, 9, 4, Linear>;
+/// type Conv = Conv2d<Image<3, 3, 1, 9>, Kernel<1, 2, 1>, Padding<0, 0>, Image<2, 2, 1, 4>, Linear>;
 /// let layer = Conv::from_parameters(vec![1.0, 2.0, 3.0, 4.0], Some(vec![0.5]));
 /// let x = [[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]];
 /// let mut y = [[0.0; 4]; 1];
@@ -62,29 +65,17 @@ use crate::layer::{Layer, TensorVisitor, TensorVisitorMut};
 /// ```compile_fail
 /// use netcore::activation::Linear;
 /// use netcore::layers::Conv2d;
+/// use netcore::shape::{Image, Kernel, Padding};
 ///
-/// // OUT should be 2 · 2 · 1 = 4.
-/// type Conv = Conv2d<3, 3, 1, 1, 2, 1, 0, 0, 2, 2, 9, 5, Linear>;
+/// // The output holds 2 · 2 · 1 = 4 values, not 5.
+/// type Conv = Conv2d<Image<3, 3, 1, 9>, Kernel<1, 2, 1>, Padding<0, 0>, Image<2, 2, 1, 5>, Linear>;
 /// let layer = Conv::from_parameters(vec![1.0; 4], None);
 /// ```
-pub struct Conv2d<
-    const H: usize,
-    const W: usize,
-    const C: usize,
-    const F: usize,
-    const K: usize,
-    const S: usize,
-    const PT: usize,
-    const PL: usize,
-    const OH: usize,
-    const OW: usize,
-    const IN: usize,
-    const OUT: usize,
-    A,
-> {
+pub struct Conv2d<I, K, P, O, A> {
     /// `W[ky][kx][c][f]` (`K · K · C · F` values) and the bias (`F` values).
     params: FlatParameters,
-    activation: PhantomData<A>,
+    /// The shapes and the activation are types only.
+    types: PhantomData<(I, K, P, O, A)>,
 }
 
 /// Parameter gradients of a [`Conv2d`] layer, laid out like its parameters: `dL/dW` as
@@ -135,7 +126,7 @@ impl<
     const IN: usize,
     const OUT: usize,
     A,
-> Conv2d<H, W, C, F, K, S, PT, PL, OH, OW, IN, OUT, A>
+> Conv2d<Image<H, W, C, IN>, Kernel<F, K, S>, Padding<PT, PL>, Image<OH, OW, F, OUT>, A>
 {
     /// The length of one patch, a row of the im2col matrix.
     const PATCH: usize = K * K * C;
@@ -197,7 +188,7 @@ impl<
         let weights = Initializer::GlorotUniform.sample(&[K, K, C, F], rng);
         Self {
             params: FlatParameters::new(weights, bias.then(|| vec![0.0; F])),
-            activation: PhantomData,
+            types: PhantomData,
         }
     }
 
@@ -226,7 +217,7 @@ impl<
         }
         Self {
             params: FlatParameters::new(weights, bias),
-            activation: PhantomData,
+            types: PhantomData,
         }
     }
 
@@ -297,7 +288,7 @@ impl<
     const IN: usize,
     const OUT: usize,
     A: Activation,
-> Layer for Conv2d<H, W, C, F, K, S, PT, PL, OH, OW, IN, OUT, A>
+> Layer for Conv2d<Image<H, W, C, IN>, Kernel<F, K, S>, Padding<PT, PL>, Image<OH, OW, F, OUT>, A>
 {
     type In = [f32; IN];
     type Out = [f32; OUT];
@@ -524,12 +515,12 @@ impl<
     const IN: usize,
     const OUT: usize,
     A,
-> Clone for Conv2d<H, W, C, F, K, S, PT, PL, OH, OW, IN, OUT, A>
+> Clone for Conv2d<Image<H, W, C, IN>, Kernel<F, K, S>, Padding<PT, PL>, Image<OH, OW, F, OUT>, A>
 {
     fn clone(&self) -> Self {
         Self {
             params: self.params.clone(),
-            activation: PhantomData,
+            types: PhantomData,
         }
     }
 }
@@ -548,7 +539,8 @@ impl<
     const IN: usize,
     const OUT: usize,
     A: Activation,
-> fmt::Debug for Conv2d<H, W, C, F, K, S, PT, PL, OH, OW, IN, OUT, A>
+> fmt::Debug
+    for Conv2d<Image<H, W, C, IN>, Kernel<F, K, S>, Padding<PT, PL>, Image<OH, OW, F, OUT>, A>
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Conv2d")
@@ -591,10 +583,13 @@ mod tests {
 
     #[test]
     fn valid_padding_of_literal_values() {
-        let l = Conv2d::<3, 3, 1, 1, 2, 1, 0, 0, 2, 2, 9, 4, Linear>::from_parameters(
-            kernel(),
-            Some(vec![0.5]),
-        );
+        let l = Conv2d::<
+            Image<3, 3, 1, 9>,
+            Kernel<1, 2, 1>,
+            Padding<0, 0>,
+            Image<2, 2, 1, 4>,
+            Linear,
+        >::from_parameters(kernel(), Some(vec![0.5]));
         // 1·1 + 2·2 + 3·4 + 4·5 = 37, and each step right adds 10, each step down 30.
         assert_eq!(forward_one(&l, &IMAGE), [37.5, 47.5, 67.5, 77.5]);
     }
@@ -602,8 +597,13 @@ mod tests {
     #[test]
     fn same_padding_of_literal_values() {
         // 'same', K = 2, S = 1: OH = 3, one pixel of padding in all, PT = 0, so on the bottom.
-        let l =
-            Conv2d::<3, 3, 1, 1, 2, 1, 0, 0, 3, 3, 9, 9, Linear>::from_parameters(kernel(), None);
+        let l = Conv2d::<
+            Image<3, 3, 1, 9>,
+            Kernel<1, 2, 1>,
+            Padding<0, 0>,
+            Image<3, 3, 1, 9>,
+            Linear,
+        >::from_parameters(kernel(), None);
         #[rustfmt::skip]
         let expected = [
             37.0, 47.0, 1.0 * 3.0 + 3.0 * 6.0,
@@ -617,10 +617,13 @@ mod tests {
     fn same_padding_with_padding_on_top_of_literal_values() {
         // 'same', K = 3, S = 1: two pixels of padding, PT = PL = 1. A 3×3 box filter sums the
         // neighbourhood of each pixel.
-        let l = Conv2d::<3, 3, 1, 1, 3, 1, 1, 1, 3, 3, 9, 9, Linear>::from_parameters(
-            vec![1.0; 9],
-            None,
-        );
+        let l = Conv2d::<
+            Image<3, 3, 1, 9>,
+            Kernel<1, 3, 1>,
+            Padding<1, 1>,
+            Image<3, 3, 1, 9>,
+            Linear,
+        >::from_parameters(vec![1.0; 9], None);
         #[rustfmt::skip]
         let expected = [
             12.0, 21.0, 16.0,
@@ -633,22 +636,35 @@ mod tests {
     #[test]
     fn stride_two_of_literal_values() {
         // 'valid', S = 2: OH = (3 - 2) / 2 + 1 = 1.
-        let valid =
-            Conv2d::<3, 3, 1, 1, 2, 2, 0, 0, 1, 1, 9, 1, Linear>::from_parameters(kernel(), None);
+        let valid = Conv2d::<
+            Image<3, 3, 1, 9>,
+            Kernel<1, 2, 2>,
+            Padding<0, 0>,
+            Image<1, 1, 1, 1>,
+            Linear,
+        >::from_parameters(kernel(), None);
         assert_eq!(forward_one(&valid, &IMAGE), [37.0]);
         // 'same', S = 2: OH = ⌈3 / 2⌉ = 2, padding (2 - 1)·2 + 2 - 3 = 1, PT = 0.
-        let same =
-            Conv2d::<3, 3, 1, 1, 2, 2, 0, 0, 2, 2, 9, 4, Linear>::from_parameters(kernel(), None);
+        let same = Conv2d::<
+            Image<3, 3, 1, 9>,
+            Kernel<1, 2, 2>,
+            Padding<0, 0>,
+            Image<2, 2, 1, 4>,
+            Linear,
+        >::from_parameters(kernel(), None);
         assert_eq!(forward_one(&same, &IMAGE), [37.0, 21.0, 23.0, 9.0]);
     }
 
     #[test]
     fn channels_and_filters_are_laid_out_as_keras_does() {
         // A 1×1 convolution is a matrix product per pixel: W[c][f] = [[1, 10], [100, 1000]].
-        let l = Conv2d::<1, 2, 2, 2, 1, 1, 0, 0, 1, 2, 4, 4, Linear>::from_parameters(
-            vec![1.0, 10.0, 100.0, 1000.0],
-            Some(vec![0.5, -0.5]),
-        );
+        let l = Conv2d::<
+            Image<1, 2, 2, 4>,
+            Kernel<2, 1, 1>,
+            Padding<0, 0>,
+            Image<1, 2, 2, 4>,
+            Linear,
+        >::from_parameters(vec![1.0, 10.0, 100.0, 1000.0], Some(vec![0.5, -0.5]));
         // Pixels (1, 2) and (3, 4).
         let y = forward_one(&l, &[1.0, 2.0, 3.0, 4.0]);
         assert_eq!(y, [201.5, 2009.5, 403.5, 4029.5]);
@@ -659,7 +675,13 @@ mod tests {
         // Keras: OH = 28, padding (28 - 1) + 5 - 28 = 4, PT = PL = 2. A filter that is 1 at
         // the window's centre (ky = kx = 2) reproduces the image; one at its top-left corner
         // shifts it down and right by two pixels.
-        type Same = Conv2d<28, 28, 1, 2, 5, 1, 2, 2, 28, 28, 784, 1568, Linear>;
+        type Same = Conv2d<
+            Image<28, 28, 1, 784>,
+            Kernel<2, 5, 1>,
+            Padding<2, 2>,
+            Image<28, 28, 2, 1568>,
+            Linear,
+        >;
         let mut w = vec![0.0; 25 * 2];
         w[(2 * 5 + 2) * 2] = 1.0;
         w[1] = 1.0;
@@ -684,10 +706,13 @@ mod tests {
     fn backward_of_literal_values() {
         // 'valid' on the 3×3 image, one 2×2 filter, dz = 1 at the top-left output only: dW is
         // the top-left patch, db = 1, and dx is the filter placed at the top-left corner.
-        let l = Conv2d::<3, 3, 1, 1, 2, 1, 0, 0, 2, 2, 9, 4, Linear>::from_parameters(
-            kernel(),
-            Some(vec![0.0]),
-        );
+        let l = Conv2d::<
+            Image<3, 3, 1, 9>,
+            Kernel<1, 2, 1>,
+            Padding<0, 0>,
+            Image<2, 2, 1, 4>,
+            Linear,
+        >::from_parameters(kernel(), Some(vec![0.0]));
         let mut cache = l.new_cache::<1>();
         let mut y = [[0.0; 4]];
         l.forward(&[IMAGE], &mut y, &mut cache);
@@ -708,9 +733,13 @@ mod tests {
     #[test]
     fn glorot_uniform_uses_keras_fans_and_zeroes_the_bias() {
         let mut rng = StdRng::seed_from_u64(1);
-        let l = Conv2d::<28, 28, 1, 32, 5, 1, 2, 2, 28, 28, 784, 25088, Relu>::glorot_uniform(
-            &mut rng, true,
-        );
+        let l = Conv2d::<
+            Image<28, 28, 1, 784>,
+            Kernel<32, 5, 1>,
+            Padding<2, 2>,
+            Image<28, 28, 32, 25088>,
+            Relu,
+        >::glorot_uniform(&mut rng, true);
         let limit = (6.0_f32 / (25.0 + 25.0 * 32.0)).sqrt();
         assert!(l.weights().iter().all(|w| w.abs() <= limit));
         assert!(l.weights().iter().any(|w| w.abs() > 0.9 * limit));
@@ -744,7 +773,8 @@ mod tests {
         A,
     >(
         seed: u64,
-    ) -> Conv2d<H, W, C, F, K, S, PT, PL, OH, OW, IN, OUT, A> {
+    ) -> Conv2d<Image<H, W, C, IN>, Kernel<F, K, S>, Padding<PT, PL>, Image<OH, OW, F, OUT>, A>
+    {
         let mut l = Conv2d::glorot_uniform(&mut StdRng::seed_from_u64(seed), true);
         for (i, b) in l.bias_mut().unwrap().iter_mut().enumerate() {
             *b = 0.1 * i as f32 - 0.05;

@@ -1,11 +1,13 @@
 //! Max and average pooling over channels-last images.
 
 use core::fmt;
+use core::marker::PhantomData;
 
 use rand::Rng;
 
 use crate::activation::Linear;
 use crate::layer::{Initialize, Layer};
+use crate::shape::{Image, Window};
 
 /// Evaluates to the compile-time check of a pooling layer's sizes, named after `kind`.
 macro_rules! pool_shapes_agree {
@@ -54,17 +56,19 @@ macro_rules! pool_shapes_agree {
 /// Backward: `dx = dz` at the position of each window's maximum (the first one on ties), `0`
 /// elsewhere; overlapping windows (`S < P`) add up.
 ///
-/// `P × P` windows with stride `S` and no padding (Keras' `MaxPooling2D(padding="valid")`) over
-/// an `H × W × C` channels-last image (`IN = H · W · C`), each channel alone, giving an
+/// The type is `MaxPool2d<Image<H, W, C, IN>, Window<P, S>, Image<OH, OW, C, OUT>>` (see
+/// [`crate::shape`]): `P × P` windows with stride `S` and no padding (Keras'
+/// `MaxPooling2D(padding="valid")`) over an `H × W × C` channels-last image (`IN = H · W · C`), each channel alone, giving an
 /// `OH × OW × C` image with `OH = (H - P) / S + 1` rounded down (`OUT = OH · OW · C`). The
 /// cache keeps, for each output, the input index of its maximum.
 ///
 /// ```
 /// use netcore::layer::Layer;
 /// use netcore::layers::MaxPool2d;
+/// use netcore::shape::{Image, Window};
 ///
 /// // A 2×2 pool, stride 2, over a 2×4 single-channel image: two outputs.
-/// let pool = MaxPool2d::<2, 4, 1, 2, 2, 1, 2, 8, 2>::new();
+/// let pool = MaxPool2d::<Image<2, 4, 1, 8>, Window<2, 2>, Image<1, 2, 1, 2>>::new();
 /// let mut y = [[0.0; 2]];
 /// let x = [[1.0, 5.0, -1.0, -2.0, 3.0, 2.0, -3.0, -0.5]];
 /// pool.forward(&x, &mut y, &mut pool.new_cache::<1>());
@@ -75,23 +79,15 @@ macro_rules! pool_shapes_agree {
 ///
 /// ```compile_fail
 /// use netcore::layers::MaxPool2d;
+/// use netcore::shape::{Image, Window};
 ///
 /// // Keras floors: a 2×2 pool with stride 2 over 5×5 gives 2×2, not 3×3.
-/// let pool = MaxPool2d::<5, 5, 1, 2, 2, 3, 3, 25, 9>::new();
+/// let pool = MaxPool2d::<Image<5, 5, 1, 25>, Window<2, 2>, Image<3, 3, 1, 9>>::new();
 /// ```
 #[derive(Clone, Copy)]
-pub struct MaxPool2d<
-    const H: usize,
-    const W: usize,
-    const C: usize,
-    const P: usize,
-    const S: usize,
-    const OH: usize,
-    const OW: usize,
-    const IN: usize,
-    const OUT: usize,
-> {
-    _shapes: (),
+pub struct MaxPool2d<I, P, O> {
+    /// The shapes are types only.
+    shapes: PhantomData<(I, P, O)>,
 }
 
 /// Average pooling: `y[oy][ox][c] = (1 / P²) Σ_{py,px < P} x[oy·S + py][ox·S + px][c]`.
@@ -103,26 +99,18 @@ pub struct MaxPool2d<
 /// ```
 /// use netcore::layer::Layer;
 /// use netcore::layers::AvgPool2d;
+/// use netcore::shape::{Image, Window};
 ///
-/// let pool = AvgPool2d::<2, 4, 1, 2, 2, 1, 2, 8, 2>::new();
+/// let pool = AvgPool2d::<Image<2, 4, 1, 8>, Window<2, 2>, Image<1, 2, 1, 2>>::new();
 /// let mut y = [[0.0; 2]];
 /// let x = [[1.0, 5.0, -1.0, -2.0, 3.0, 2.0, -3.0, -0.5]];
 /// pool.forward(&x, &mut y, &mut ());
 /// assert_eq!(y, [[2.75, -1.625]]);
 /// ```
 #[derive(Clone, Copy)]
-pub struct AvgPool2d<
-    const H: usize,
-    const W: usize,
-    const C: usize,
-    const P: usize,
-    const S: usize,
-    const OH: usize,
-    const OW: usize,
-    const IN: usize,
-    const OUT: usize,
-> {
-    _shapes: (),
+pub struct AvgPool2d<I, P, O> {
+    /// The shapes are types only.
+    shapes: PhantomData<(I, P, O)>,
 }
 
 /// Calls `visit(output index, first input index of the window)` for every output of one
@@ -156,7 +144,7 @@ impl<
     const OW: usize,
     const IN: usize,
     const OUT: usize,
-> MaxPool2d<H, W, C, P, S, OH, OW, IN, OUT>
+> MaxPool2d<Image<H, W, C, IN>, Window<P, S>, Image<OH, OW, C, OUT>>
 {
     /// Evaluated by the constructor, so that sizes which disagree fail to compile.
     const SHAPES_AGREE: () = pool_shapes_agree!("MaxPool2d");
@@ -164,7 +152,9 @@ impl<
     /// The pooling layer.
     pub const fn new() -> Self {
         let () = Self::SHAPES_AGREE;
-        Self { _shapes: () }
+        Self {
+            shapes: PhantomData,
+        }
     }
 
     /// The index in `x` of the window's maximum (the first one on ties), and the maximum.
@@ -193,7 +183,7 @@ impl<
     const OW: usize,
     const IN: usize,
     const OUT: usize,
-> Layer for MaxPool2d<H, W, C, P, S, OH, OW, IN, OUT>
+> Layer for MaxPool2d<Image<H, W, C, IN>, Window<P, S>, Image<OH, OW, C, OUT>>
 {
     type In = [f32; IN];
     type Out = [f32; OUT];
@@ -266,7 +256,7 @@ impl<
     const OW: usize,
     const IN: usize,
     const OUT: usize,
-> AvgPool2d<H, W, C, P, S, OH, OW, IN, OUT>
+> AvgPool2d<Image<H, W, C, IN>, Window<P, S>, Image<OH, OW, C, OUT>>
 {
     /// Evaluated by the constructor, so that sizes which disagree fail to compile.
     const SHAPES_AGREE: () = pool_shapes_agree!("AvgPool2d");
@@ -274,7 +264,9 @@ impl<
     /// The pooling layer.
     pub const fn new() -> Self {
         let () = Self::SHAPES_AGREE;
-        Self { _shapes: () }
+        Self {
+            shapes: PhantomData,
+        }
     }
 
     /// `1 / P²`, the weight of each input in its window's mean.
@@ -291,7 +283,7 @@ impl<
     const OW: usize,
     const IN: usize,
     const OUT: usize,
-> Layer for AvgPool2d<H, W, C, P, S, OH, OW, IN, OUT>
+> Layer for AvgPool2d<Image<H, W, C, IN>, Window<P, S>, Image<OH, OW, C, OUT>>
 {
     type In = [f32; IN];
     type Out = [f32; OUT];
@@ -365,7 +357,7 @@ macro_rules! pool_impls {
             const OW: usize,
             const IN: usize,
             const OUT: usize,
-        > Default for $pool<H, W, C, P, S, OH, OW, IN, OUT>
+        > Default for $pool<Image<H, W, C, IN>, Window<P, S>, Image<OH, OW, C, OUT>>
         {
             fn default() -> Self {
                 Self::new()
@@ -383,7 +375,7 @@ macro_rules! pool_impls {
             const OW: usize,
             const IN: usize,
             const OUT: usize,
-        > Initialize for $pool<H, W, C, P, S, OH, OW, IN, OUT>
+        > Initialize for $pool<Image<H, W, C, IN>, Window<P, S>, Image<OH, OW, C, OUT>>
         {
             fn initialize<R: Rng + ?Sized>(_rng: &mut R) -> Self {
                 Self::new()
@@ -400,7 +392,7 @@ macro_rules! pool_impls {
             const OW: usize,
             const IN: usize,
             const OUT: usize,
-        > fmt::Debug for $pool<H, W, C, P, S, OH, OW, IN, OUT>
+        > fmt::Debug for $pool<Image<H, W, C, IN>, Window<P, S>, Image<OH, OW, C, OUT>>
         {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.debug_struct(stringify!($pool))
@@ -443,7 +435,7 @@ mod tests {
 
     #[test]
     fn max_pool_picks_the_maxima() {
-        let pool = MaxPool2d::<4, 4, 1, 2, 2, 2, 2, 16, 4>::new();
+        let pool = MaxPool2d::<Image<4, 4, 1, 16>, Window<2, 2>, Image<2, 2, 1, 4>>::new();
         let mut y = [[0.0; 4]];
         let mut cache = pool.new_cache::<1>();
         pool.forward(&[IMAGE], &mut y, &mut cache);
@@ -474,7 +466,7 @@ mod tests {
     fn max_pool_keeps_channels_apart_and_floors_the_output_size() {
         // 3×3×2, pool 2, stride 2: Keras floors (3 - 2) / 2 + 1 = 1, the last row and column
         // are dropped. Channel 1 is the negated channel 0.
-        let pool = MaxPool2d::<3, 3, 2, 2, 2, 1, 1, 18, 2>::new();
+        let pool = MaxPool2d::<Image<3, 3, 2, 18>, Window<2, 2>, Image<1, 1, 2, 2>>::new();
         let image: Vec<f32> = (0..9).flat_map(|i| [i as f32, -(i as f32)]).collect();
         let mut y = [[0.0; 2]];
         pool.forward(
@@ -489,7 +481,7 @@ mod tests {
     #[test]
     fn max_pool_routes_ties_to_the_first_maximum_and_sums_overlaps() {
         // 2×3, pool 2, stride 1: two overlapping windows sharing the maximum 5.
-        let pool = MaxPool2d::<2, 3, 1, 2, 1, 1, 2, 6, 2>::new();
+        let pool = MaxPool2d::<Image<2, 3, 1, 6>, Window<2, 1>, Image<1, 2, 1, 2>>::new();
         let x = [[5.0, 5.0, 1.0, 5.0, 0.0, 2.0]];
         let mut cache = pool.new_cache::<1>();
         let mut y = [[0.0; 2]];
@@ -502,7 +494,7 @@ mod tests {
 
     #[test]
     fn avg_pool_of_literal_values() {
-        let pool = AvgPool2d::<4, 4, 1, 2, 2, 2, 2, 16, 4>::new();
+        let pool = AvgPool2d::<Image<4, 4, 1, 16>, Window<2, 2>, Image<2, 2, 1, 4>>::new();
         let mut y = [[0.0; 4]];
         pool.forward(&[IMAGE], &mut y, &mut ());
         assert_eq!(y, [[2.5, -1.5, -0.0625, 7.5]]);
@@ -527,12 +519,12 @@ mod tests {
     #[test]
     fn max_pool_backward_matches_finite_differences() {
         let c = values::<[f32; 8], 2>(1);
-        let mut pool = MaxPool2d::<5, 4, 2, 2, 2, 2, 2, 40, 8>::new();
+        let mut pool = MaxPool2d::<Image<5, 4, 2, 40>, Window<2, 2>, Image<2, 2, 2, 8>>::new();
         let mut cache = pool.new_cache::<2>();
         check_gradients(&mut pool, &distinct::<40, 2>(), &c, &mut cache);
         // Overlapping windows: pool 3, stride 1.
         let c = values::<[f32; 6], 4>(2);
-        let mut pool = MaxPool2d::<4, 5, 1, 3, 1, 2, 3, 20, 6>::new();
+        let mut pool = MaxPool2d::<Image<4, 5, 1, 20>, Window<3, 1>, Image<2, 3, 1, 6>>::new();
         let mut cache = pool.new_cache::<4>();
         check_gradients(&mut pool, &distinct::<20, 4>(), &c, &mut cache);
     }
@@ -540,10 +532,10 @@ mod tests {
     #[test]
     fn avg_pool_backward_matches_finite_differences() {
         let c = values::<[f32; 8], 2>(3);
-        let mut pool = AvgPool2d::<5, 4, 2, 2, 2, 2, 2, 40, 8>::new();
+        let mut pool = AvgPool2d::<Image<5, 4, 2, 40>, Window<2, 2>, Image<2, 2, 2, 8>>::new();
         check_gradients(&mut pool, &values(4), &c, &mut ());
         let c = values::<[f32; 6], 2>(5);
-        let mut pool = AvgPool2d::<4, 5, 1, 3, 1, 2, 3, 20, 6>::new();
+        let mut pool = AvgPool2d::<Image<4, 5, 1, 20>, Window<3, 1>, Image<2, 3, 1, 6>>::new();
         check_gradients(&mut pool, &values(6), &c, &mut ());
     }
 }

@@ -2,12 +2,12 @@
 //! Keras' `Conv2D` on a channels-last image, with the output shape Keras computes.
 
 use proc_macro2::TokenStream;
-use quote::quote_spanned;
+use quote::{quote, quote_spanned};
 
-use super::{Checked, Cx, Keyword, private_type};
+use super::{Checked, Cx, Keyword, image_type, private_type};
 use crate::args::{Args, Usage};
 use crate::model::{Activation, Image, Kind, Layer, Shape, Window};
-use crate::tokens::literal;
+use crate::tokens::{literal, private};
 
 pub const CONV2D: Keyword = Keyword::call(
     Usage::new(
@@ -90,31 +90,25 @@ pub fn extent(n: usize, k: usize, s: usize, padding: Padding) -> Option<(usize, 
 }
 
 impl Kind for Conv2d {
-    /// `Conv2d<H, W, C, F, K, S, PT, PL, OH, OW, IN, OUT, Activation>`.
+    /// `Conv2d<Image<H, W, C, IN>, Kernel<F, K, S>, Padding<PT, PL>, Image<OH, OW, F, OUT>, A>`.
     fn ty(&self, _layer: &Layer) -> TokenStream {
-        let (input, output) = (self.input, self.output);
-        let mut args: Vec<TokenStream> = [
-            input.height,
-            input.width,
-            input.channels,
+        let (input, output, p) = (self.input, self.output, private());
+        let [f, k, s, top, left] = [
             output.channels,
             self.kernel,
             self.stride,
             self.pad_top,
             self.pad_left,
-            output.height,
-            output.width,
-            input.len(),
-            output.len(),
         ]
-        .map(literal)
-        .to_vec();
-        args.push(self.activation.ty());
+        .map(literal);
+        let args = [
+            image_type(input),
+            quote!(#p::Kernel<#f, #k, #s>),
+            quote!(#p::Padding<#top, #left>),
+            image_type(output),
+            self.activation.ty(),
+        ];
         private_type("Conv2d", &args)
-    }
-
-    fn activation(&self) -> TokenStream {
-        self.activation.ty()
     }
 
     fn constructor(&self, layer: &Layer) -> TokenStream {

@@ -182,6 +182,13 @@ fn private_type(name: &str, args: &[TokenStream]) -> TokenStream {
     quote::quote!(#p::#name<#(#args),*>)
 }
 
+/// An image's shape type: `::netdsl::__private::Image<28, 28, 1, 784>`.
+fn image_type(image: Image) -> TokenStream {
+    let [h, w, c, n] =
+        [image.height, image.width, image.channels, image.len()].map(crate::tokens::literal);
+    private_type("Image", &[h, w, c, n])
+}
+
 /// The keyword a bare path names: `Flatten`, or `Dense` written without its arguments.
 pub fn keyword_of_path(path: &Path) -> Option<&'static Keyword> {
     path.get_ident().and_then(keyword)

@@ -2,11 +2,12 @@
 //! `AveragePooling2D`, `valid` padding, the stride defaulting to the size.
 
 use proc_macro2::TokenStream;
+use quote::quote;
 
-use super::{Checked, Cx, Keyword, private_type};
+use super::{Checked, Cx, Keyword, image_type, private_type};
 use crate::args::{Args, Usage};
 use crate::model::{Image, Kind, Layer, Shape, Window};
-use crate::tokens::literal;
+use crate::tokens::{literal, private};
 
 const TAKES: &str = "a pool size and a `stride` option";
 
@@ -55,7 +56,7 @@ fn check(cx: &mut Cx, args: &mut Args, reduce: Reduce) -> Option<Checked> {
 }
 
 impl Kind for Pool {
-    /// `MaxPool2d<H, W, C, SIZE, S, OH, OW, IN, OUT>`, or `AvgPool2d<...>`.
+    /// `MaxPool2d<Image<H, W, C, IN>, Window<SIZE, S>, Image<OH, OW, C, OUT>>`, or `AvgPool2d<...>`.
     fn ty(&self, _layer: &Layer) -> TokenStream {
         let Window {
             input,
@@ -67,18 +68,12 @@ impl Kind for Pool {
             Reduce::Max => "MaxPool2d",
             Reduce::Average => "AvgPool2d",
         };
+        let (p, [size, stride]) = (private(), [size, stride].map(literal));
         let args = [
-            input.height,
-            input.width,
-            input.channels,
-            size,
-            stride,
-            output.height,
-            output.width,
-            input.len(),
-            output.len(),
-        ]
-        .map(literal);
+            image_type(input),
+            quote!(#p::Window<#size, #stride>),
+            image_type(output),
+        ];
         private_type(name, &args)
     }
 
