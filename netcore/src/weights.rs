@@ -197,7 +197,42 @@ pub fn load<N: Layer + ?Sized>(network: &mut N, path: &Path) -> Result<(), Error
     let expected = named_tensors(&*network, path)?;
     let values: usize = expected.iter().map(|tensor| tensor.values.len()).sum();
     let bytes = read_at_most(path, file_size_limit(values))?;
-    let file = SafeTensors::deserialize(&bytes).map_err(|e| Error::Malformed {
+    load_checked(network, expected, &bytes, path)
+}
+
+/// [`load`] from the bytes of a safetensors file already in memory (embedded with
+/// `include_bytes!`, say); errors name `origin` as their file.
+///
+/// ```
+/// use netcore::activation::Relu;
+/// use netcore::layers::Dense;
+/// use netcore::weights;
+///
+/// let mut layer = Dense::<2, 3, Relu>::from_parameters([[0.0; 3]; 2], Some([0.0; 3]));
+/// let error = weights::load_bytes(&mut layer, b"not safetensors", "memory".as_ref()).unwrap_err();
+/// assert!(error.to_string().starts_with("`memory` is not a safetensors file"));
+/// ```
+///
+/// # Errors
+///
+/// As [`load`], but for [`Error::Io`].
+pub fn load_bytes<N: Layer + ?Sized>(
+    network: &mut N,
+    bytes: &[u8],
+    origin: &Path,
+) -> Result<(), Error> {
+    let expected = named_tensors(&*network, origin)?;
+    load_checked(network, expected, bytes, origin)
+}
+
+/// Checks `bytes` against the `expected` tensors of `network`, then writes them into it.
+fn load_checked<N: Layer + ?Sized>(
+    network: &mut N,
+    expected: Vec<Named>,
+    bytes: &[u8],
+    path: &Path,
+) -> Result<(), Error> {
+    let file = SafeTensors::deserialize(bytes).map_err(|e| Error::Malformed {
         path: path.to_owned(),
         reason: e.to_string(),
     })?;

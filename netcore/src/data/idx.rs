@@ -78,19 +78,56 @@ impl IdxFile {
         };
         let file = File::open(&path).map_err(io_error)?;
         let file_len = file.metadata().map_err(io_error)?.len();
-        let mut buffered = BufReader::new(file);
-        let gzipped = buffered
+        Self::start(path, Box::new(BufReader::new(file)), file_len, dims)
+    }
+
+    /// [`IdxFile::open`] on bytes in memory (embedded with `include_bytes!`, say); errors name
+    /// `origin` as their file.
+    ///
+    /// ```
+    /// use netcore::data::idx::IdxFile;
+    ///
+    /// let bytes = [0, 0, 8, 1, 0, 0, 0, 3, 7, 8, 9];
+    /// let labels = IdxFile::from_bytes(&bytes, 1, "labels".as_ref())?.read()?;
+    /// assert_eq!(labels.data, [7, 8, 9]);
+    /// # Ok::<(), netcore::data::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`IdxFile::open`].
+    pub fn from_bytes(bytes: &[u8], dims: usize, origin: &Path) -> Result<Self, Error> {
+        let reader = io::Cursor::new(bytes.to_vec());
+        Self::start(
+            origin.to_path_buf(),
+            Box::new(reader),
+            bytes.len() as u64,
+            dims,
+        )
+    }
+
+    /// Reads the header from `source`, `len` bytes raw or gzipped, and checks it fits them.
+    fn start(
+        path: PathBuf,
+        mut source: Box<dyn BufRead>,
+        len: u64,
+        dims: usize,
+    ) -> Result<Self, Error> {
+        let gzipped = source
             .fill_buf()
-            .map_err(io_error)?
+            .map_err(|source| Error::Io {
+                path: path.clone(),
+                source,
+            })?
             .starts_with(&[0x1f, 0x8b]);
         let (mut reader, capacity): (Box<dyn Read>, _) = if gzipped {
-            let capacity = file_len.saturating_mul(MAX_DEFLATE_RATIO);
+            let capacity = len.saturating_mul(MAX_DEFLATE_RATIO);
             (
-                Box::new(MultiGzDecoder::new(buffered)),
+                Box::new(MultiGzDecoder::new(source)),
                 Capacity::Gzip(capacity),
             )
         } else {
-            (Box::new(buffered), Capacity::Raw(file_len))
+            (Box::new(source), Capacity::Raw(len))
         };
         let header = Header::read(&mut reader, &path, dims)?;
         header.check_fits(capacity, &path)?;
