@@ -68,6 +68,8 @@ impl<E: Elementwise> Activation for E {
 /// Rectified linear unit: `f(z) = max(z, 0)`.
 ///
 /// `df = 1` where `y > 0`, else `0` (the derivative at the kink is taken as 0, as Keras does).
+/// A NaN stays NaN, as in Keras and TensorFlow, so a bad input shows in the output rather
+/// than turning into a plausible answer.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Relu;
 
@@ -75,7 +77,8 @@ impl Elementwise for Relu {
     const NAME: &'static str = "relu";
     #[inline(always)]
     fn f(z: f32) -> f32 {
-        z.max(0.0)
+        // Not `z.max(0.0)`, which returns 0 for a NaN.
+        if z < 0.0 { 0.0 } else { z }
     }
     #[inline(always)]
     fn df(y: f32) -> f32 {
@@ -188,6 +191,20 @@ mod tests {
         for (i, (f, e)) in found.iter().zip(expected).enumerate() {
             assert!((f - e).abs() <= tol, "element {i}: found {f}, expected {e}");
         }
+    }
+
+    #[test]
+    fn nan_stays_nan_through_every_activation() {
+        let z = [f32::NAN, 1.0];
+        for found in [
+            applied::<Relu>(&z),
+            applied::<Sigmoid>(&z),
+            applied::<Tanh>(&z),
+            applied::<Linear>(&z),
+        ] {
+            assert!(found[0].is_nan(), "{found:?}");
+        }
+        assert!(applied::<Softmax>(&z).iter().all(|p| p.is_nan()));
     }
 
     #[test]

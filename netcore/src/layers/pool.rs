@@ -53,8 +53,9 @@ macro_rules! pool_shapes_agree {
 
 /// Max pooling: `y[oy][ox][c] = max_{py,px < P} x[oy·S + py][ox·S + px][c]`.
 ///
-/// Backward: `dx = dz` at the position of each window's maximum (the first one on ties), `0`
-/// elsewhere; overlapping windows (`S < P`) add up.
+/// Backward: `dx = dz` at the position of each window's maximum (the first one on ties, the
+/// first NaN if there is one: a NaN propagates), `0` elsewhere; overlapping windows (`S < P`)
+/// add up.
 ///
 /// The type is `MaxPool2d<Image<H, W, C, IN>, Window<P, S>, Image<OH, OW, C, OUT>>` (see
 /// [`crate::shape`]): `P × P` windows with stride `S` and no padding (Keras'
@@ -164,7 +165,8 @@ impl<
         for py in 0..P {
             for px in 0..P {
                 let i = first + (py * W + px) * C;
-                if x[i] > best.1 {
+                // A NaN wins, as in TensorFlow, so that it reaches the output.
+                if x[i] > best.1 || x[i].is_nan() && !best.1.is_nan() {
                     best = (i, x[i]);
                 }
             }
@@ -490,6 +492,21 @@ mod tests {
         let mut dx = [[0.0; 6]];
         pool.backward(&x, &[[1.0, 10.0]], Some(&mut dx), &mut (), &mut cache);
         assert_eq!(dx, [[1.0, 10.0, 0.0, 0.0, 0.0, 0.0]]);
+    }
+
+    #[test]
+    fn max_pool_lets_a_nan_through_wherever_it_is_in_the_window() {
+        let pool = MaxPool2d::<Image<2, 2, 1, 4>, Window<2, 2>, Image<1, 1, 1, 1>>::new();
+        for at in 0..4 {
+            let mut x = [[1.0, 2.0, 3.0, 4.0]];
+            x[0][at] = f32::NAN;
+            let mut y = [[0.0]];
+            pool.forward(&x, &mut y, &mut pool.new_cache::<1>());
+            assert!(y[0][0].is_nan(), "NaN at {at}: {y:?}");
+            let mut y = [0.0];
+            pool.infer(&x[0], &mut y);
+            assert!(y[0].is_nan(), "NaN at {at}: {y:?}");
+        }
     }
 
     #[test]
