@@ -2,6 +2,7 @@
 //! before, into the [`Model`]. Errors are collected, not returned at the first: one compile
 //! lists every bad layer.
 
+use syn::ext::IdentExt;
 use syn::{Ident, LitInt};
 
 use crate::args::{self, Args};
@@ -182,7 +183,8 @@ fn field_name(layer: &LayerDef, counts: &mut Vec<(String, usize)>) -> Ident {
             let last = &path.segments.last().expect("a path has a segment").ident;
             let base = match layers::keyword_of_path(path) {
                 Some(keyword) => keyword.field.to_owned(),
-                None => snake_case(&last.to_string()),
+                // `r#Type` names the type `Type`; a field cannot be named `r#type_1`.
+                None => snake_case(&last.unraw().to_string()),
             };
             (base, last.span())
         }

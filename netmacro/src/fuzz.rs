@@ -95,7 +95,14 @@ fn layer() -> impl Strategy<Value = String> {
     let keywords: Vec<&'static str> = KEYWORDS.iter().map(|k| k.usage.name).collect();
     let names = prop_oneof![
         proptest::sample::select(keywords),
-        pick(&["Conv", "Encoder", "layers::Scale2x", "dense"]),
+        pick(&[
+            "Conv",
+            "Encoder",
+            "layers::Scale2x",
+            "dense",
+            "r#Scale2x",
+            "r#type"
+        ]),
     ];
     (
         names,

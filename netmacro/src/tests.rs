@@ -211,6 +211,16 @@ fn a_named_layer_takes_its_widths_from_its_type_and_is_checked() {
 }
 
 #[test]
+fn a_layer_named_by_a_raw_identifier_gets_a_plain_field_name() {
+    // Found by the fuzzer: `r#atetn_1` is not an identifier, and the macro panicked on it.
+    let out = expand(quote! { struct Net<4 => r#Scale2x => layers::r#type => Dense(2)>; });
+    assert_contains(
+        &out,
+        &["pub scale2x_1: r#Scale2x,", "pub type_1: layers::r#type,"],
+    );
+}
+
+#[test]
 fn declared_inputs_are_compared_by_the_macro_or_asserted() {
     let out = expand(
         quote! { struct Net<784 => Dense(784 -> 64, relu) => Dense(HIDDEN -> 10, softmax)>; },
