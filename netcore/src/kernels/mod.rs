@@ -6,6 +6,14 @@
 //! once per process): register-blocked AVX-512 or AVX2+FMA micro-kernels, or a portable path.
 //! [`reference`](mod@reference) holds the plain triple loops every path is tested against; the paths agree with
 //! it to a relative error of about `1e-6 · √k` for sums of `k` products.
+//!
+//! Public are the entry points whose every argument is sound by its type: products over arrays
+//! sized by const generics, elementwise kernels over slices of one length, [`Isa`] and
+//! [`peak_flops`]. The slice-level kernels the layers are built on (products through strides or
+//! offset tables, single-channel convolutions, col2im, column sums) take their geometry as
+//! run-time numbers; they check it (with checked arithmetic: an overflow is out of bounds) but
+//! stay crate-private, so the layers are their only callers and their signatures can change with
+//! the layers.
 
 mod accumulate;
 mod elementwise;
@@ -18,16 +26,16 @@ pub mod reference;
 mod simd;
 pub(crate) mod updates;
 
-pub use accumulate::{add_windows, column_sums};
+pub(crate) use accumulate::{add_windows, column_sums};
 pub use elementwise::{
     axpy, axpy_with, scale_bytes, scale_bytes_with, sigmoid, sigmoid_with, tanh, tanh_with,
 };
 pub use isa::Isa;
 pub use peak::peak_flops;
-pub use plane::Plane;
+pub(crate) use plane::Plane;
 pub use prefetch::prefetch;
 
-pub use gemm::{Dots, Gather, Offsets, Product};
+pub(crate) use gemm::{Dots, Gather, Offsets, Product};
 
 /// `y[b] = bias + x[b] · W` for every sample `b` (bias taken as zero when absent).
 #[inline]

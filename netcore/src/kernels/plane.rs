@@ -28,7 +28,7 @@ const TAPS: usize = 5;
 /// `(oy, ox)` starts at pixel `(oy, ox)`. The caller pads the images so that all windows lie
 /// inside: `out_height + kernel - 1 <= height`, likewise for widths.
 #[derive(Clone, Copy, Debug)]
-pub struct Plane {
+pub(crate) struct Plane {
     /// Images in the batch.
     pub images: usize,
     /// Rows of each (padded) image.
@@ -49,18 +49,6 @@ impl Plane {
     /// `out[i][oy][ox][f] = bias[f] + Σ_{ky,kx} image[i][oy + ky][ox + kx] · w[ky][kx][f]`:
     /// the convolution, channels-last, overwriting `out`.
     ///
-    /// ```
-    /// use netcore::kernels::{Isa, Plane};
-    ///
-    /// // One 2×3 image, a 2×2 kernel with 2 filters (the sum, and the top-left tap).
-    /// let plane = Plane { images: 1, height: 2, width: 3, kernel: 2, filters: 2, out_height: 1, out_width: 2 };
-    /// let image = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
-    /// let weights = [1.0, 1.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0]; // [ky][kx][f]
-    /// let mut out = [0.0; 4];
-    /// plane.forward(Isa::selected(), &image, &weights, Some(&[0.5, 0.0]), &mut out);
-    /// assert_eq!(out, [12.5, 1.0, 16.5, 2.0]);
-    /// ```
-    ///
     /// # Panics
     ///
     /// If a window leaves its image or a slice is too short for the geometry.
@@ -74,7 +62,7 @@ impl Plane {
     ) {
         self.check(image, weights);
         assert!(
-            out.len() >= self.images * self.out_height * self.out_width * self.filters,
+            self.outputs().is_some_and(|n| n <= out.len()),
             "output too short"
         );
         assert!(
@@ -99,24 +87,20 @@ impl Plane {
     }
 
     /// The scratch space [`Plane::weight_gradient`] needs, in values.
+    ///
+    /// # Panics
+    ///
+    /// If it overflows `usize`.
     pub fn scratch_len(&self) -> usize {
-        self.kernel * self.kernel * self.filters * MAX_LANES + CHUNK * self.filters * RUN
+        product(&[self.kernel, self.kernel, self.filters, MAX_LANES])
+            .zip(product(&[CHUNK, self.filters, RUN]))
+            .and_then(|(partial, transposed)| partial.checked_add(transposed))
+            .expect("a plane's scratch space overflows `usize`")
     }
 
     /// `dw[ky][kx][f] = Σ_{i,oy,ox} image[i][oy + ky][ox + kx] · dz[i][oy][ox][f]`: the weight
     /// gradient, from the channels-last output gradient `dz`, overwriting `dw`. `scratch` holds
     /// [`Plane::scratch_len`] values; their contents do not matter.
-    ///
-    /// ```
-    /// use netcore::kernels::{Isa, Plane};
-    ///
-    /// let plane = Plane { images: 1, height: 2, width: 3, kernel: 2, filters: 1, out_height: 1, out_width: 2 };
-    /// let image = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
-    /// let mut dw = [0.0; 4];
-    /// let mut scratch = vec![0.0; plane.scratch_len()];
-    /// plane.weight_gradient(Isa::selected(), &image, &[1.0, 10.0], &mut dw, &mut scratch);
-    /// assert_eq!(dw, [21.0, 32.0, 54.0, 65.0]);
-    /// ```
     ///
     /// # Panics
     ///
@@ -131,7 +115,7 @@ impl Plane {
     ) {
         self.check(image, dw);
         assert!(
-            dz.len() >= self.images * self.out_height * self.out_width * self.filters,
+            self.outputs().is_some_and(|n| n <= dz.len()),
             "output gradient too short"
         );
         assert!(scratch.len() >= self.scratch_len(), "scratch too short");
@@ -154,22 +138,39 @@ impl Plane {
         }
     }
 
+    /// Checks the geometry against the images and the weights (or their gradient). Every size
+    /// is computed with checked arithmetic: one that overflows is too large for any slice.
     fn check(&self, image: &[f32], weights: &[f32]) {
+        // The last window's last row and column: `out - 1 + kernel - 1 < side`.
+        let inside = |out: usize, side: usize| {
+            self.kernel >= 1
+                && out
+                    .checked_add(self.kernel - 1)
+                    .is_some_and(|end| end <= side)
+        };
         assert!(
-            self.out_height + self.kernel <= self.height + 1
-                && self.out_width + self.kernel <= self.width + 1
-                && self.kernel >= 1,
+            inside(self.out_height, self.height) && inside(self.out_width, self.width),
             "a window leaves the image"
         );
         assert!(
-            image.len() >= self.images * self.height * self.width,
+            product(&[self.images, self.height, self.width]).is_some_and(|n| n <= image.len()),
             "images too short"
         );
         assert!(
-            weights.len() >= self.kernel * self.kernel * self.filters,
+            product(&[self.kernel, self.kernel, self.filters]).is_some_and(|n| n <= weights.len()),
             "weights too short"
         );
     }
+
+    /// Output values of the batch (`None` if they overflow `usize`).
+    fn outputs(&self) -> Option<usize> {
+        product(&[self.images, self.out_height, self.out_width, self.filters])
+    }
+}
+
+/// The product of `factors`, or `None` if it overflows `usize`.
+fn product(factors: &[usize]) -> Option<usize> {
+    factors.iter().try_fold(1_usize, |p, &f| p.checked_mul(f))
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -468,6 +469,40 @@ mod tests {
     }
 
     #[test]
+    fn forward_and_weight_gradient_of_literal_values() {
+        // One 2×3 image [[1, 2, 3], [4, 5, 6]] and a 2×2 kernel.
+        let image = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+        let geometry = |filters| Plane {
+            images: 1,
+            height: 2,
+            width: 3,
+            kernel: 2,
+            filters,
+            out_height: 1,
+            out_width: 2,
+        };
+        for isa in Isa::supported() {
+            // Two filters, `w[ky][kx][f]`: the window's sum, and its top-left tap.
+            let weights = [1.0, 1.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0];
+            let mut out = [0.0; 4];
+            geometry(2).forward(isa, &image, &weights, Some(&[0.5, 0.0]), &mut out);
+            assert_eq!(out, [12.5, 1.0, 16.5, 2.0], "{} forward", isa.name());
+
+            // One filter, output gradients 1 and 10: dw[ky][kx] = x(ky, kx) + 10 x(ky, kx + 1).
+            let plane = geometry(1);
+            let mut dw = [0.0; 4];
+            let mut scratch = vec![0.0; plane.scratch_len()];
+            plane.weight_gradient(isa, &image, &[1.0, 10.0], &mut dw, &mut scratch);
+            assert_eq!(
+                dw,
+                [21.0, 32.0, 54.0, 65.0],
+                "{} weight gradient",
+                isa.name()
+            );
+        }
+    }
+
+    #[test]
     fn forward_matches_the_reference_on_every_path() {
         for (images, height, width, kernel, filters) in SHAPES {
             let plane = plane(images, height, width, kernel, filters);
@@ -552,5 +587,31 @@ mod tests {
             out_width: 2,
         };
         plane.forward(Isa::selected(), &[0.0; 16], &[0.0; 9], None, &mut [0.0; 6]);
+    }
+
+    /// 2³² × 2³² images and a 2³²-wide kernel: `images · height · width` and
+    /// `kernel · kernel · filters` both wrap to 0, so empty slices would pass for them.
+    const WRAPPING: Plane = Plane {
+        images: 1,
+        height: 1 << 32,
+        width: 1 << 32,
+        kernel: 1 << 32,
+        filters: 1,
+        out_height: 1,
+        out_width: 1,
+    };
+
+    #[test]
+    #[should_panic(expected = "images too short")]
+    fn forward_refuses_a_geometry_whose_sizes_wrap() {
+        WRAPPING.forward(Isa::selected(), &[0.0], &[0.0], None, &mut [0.0]);
+    }
+
+    #[test]
+    #[should_panic(expected = "images too short")]
+    fn weight_gradient_refuses_a_geometry_whose_sizes_wrap() {
+        // The scratch size wraps as well: 0 · 16 + 16 · 32.
+        let mut scratch = vec![0.0; CHUNK * RUN];
+        WRAPPING.weight_gradient(Isa::selected(), &[0.0], &[0.0], &mut [0.0], &mut scratch);
     }
 }
