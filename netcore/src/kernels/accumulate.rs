@@ -202,19 +202,21 @@ unsafe fn add_windows_simd<S: Simd>(
 ) {
     // SAFETY: run `r` of window `i` reads `patches[(i·rows + r)·run..][..run]` and writes
     // `image[w - base + r·row_stride..][..run]`, both inside their slices as asserted; each
-    // vector covers `min(LANES, run - j)` lanes of them. `S` as the caller says.
+    // vector covers `min(LANES, run - j)` lanes of them. Pointers are formed only at a run's
+    // start, which is inside its slice, except `src` after the last run: one past the end of
+    // `windows.len() · rows · run <= patches.len()` values at most. `S` as the caller says.
     unsafe {
         let mut src = patches.as_ptr();
         for &window in windows {
-            let mut dst = image.as_mut_ptr().add(window - g.base);
-            for _ in 0..g.rows {
+            let start = window - g.base;
+            for r in 0..g.rows {
+                let dst = image.as_mut_ptr().add(start + r * g.row_stride);
                 for j in (0..g.run).step_by(S::LANES) {
                     let mask = S::mask(S::LANES.min(g.run - j));
                     let (d, s) = (dst.add(j), src.add(j));
                     S::store(d, S::add(S::load(d, mask), S::load(s, mask)), mask);
                 }
                 src = src.add(g.run);
-                dst = dst.add(g.row_stride);
             }
         }
     }

@@ -524,15 +524,17 @@ unsafe fn tile<S: Simd, const R: usize, const NV: usize, RI: Index, CI: Index>(
             // relu outputs are mostly zero, and each skip saves reading a row of B. The nonzero
             // positions are listed first without branches, so the data's pattern of zeros costs
             // no mispredictions. (With several rows, zeros rarely line up across all of them.)
+            // Only whole offsets are added to `ops.a`: with `k` empty, the row's start alone may
+            // lie past the end of `a`.
             let mut nonzero = [0_usize; KC];
             let mut count = 0;
-            let a = ops.a.add(starts[0]);
+            let at = |kk: usize| ops.a.add(starts[0] + ops.cols.at(kk));
             for kk in k {
                 nonzero[count] = kk;
-                count += usize::from(*a.add(ops.cols.at(kk)) != 0.0);
+                count += usize::from(*at(kk) != 0.0);
             }
             for &kk in &nonzero[..count] {
-                fma_row(&mut acc, kk, [*a.add(ops.cols.at(kk)); R]);
+                fma_row(&mut acc, kk, [*at(kk); R]);
             }
         } else {
             for kk in k {
@@ -557,17 +559,17 @@ unsafe fn tile<S: Simd, const R: usize, const NV: usize, RI: Index, CI: Index>(
 unsafe fn dots<S: Simd>(d: &mut Dots) {
     const GROUP: usize = 4;
     // SAFETY (whole body): indices stay below m, n, k, which `Dots::run` checked against the
-    // slices; masks enable only the lanes below k.
+    // slices; masks enable only the lanes below k. Rows of `A` and `Bt` are only addressed at
+    // an element `k0 < k`: with `k` zero, `a` and `bt` may be empty.
     unsafe {
         let (a, bt, c) = (d.a.as_ptr(), d.bt.as_ptr(), d.c.as_mut_ptr());
         for i in 0..d.m {
-            let a_row = a.add(i * d.lda);
             for j0 in (0..d.n).step_by(GROUP) {
                 let group = GROUP.min(d.n - j0);
                 let mut acc = [S::zero(); GROUP];
                 for k0 in (0..d.k).step_by(S::LANES) {
                     let mask = S::mask(S::LANES.min(d.k - k0));
-                    let x = S::load(a_row.add(k0), mask);
+                    let x = S::load(a.add(i * d.lda + k0), mask);
                     for (g, acc) in acc.iter_mut().enumerate().take(group) {
                         let y = S::load(bt.add((j0 + g) * d.ldbt + k0), mask);
                         *acc = S::mul_add(x, y, *acc);
@@ -608,6 +610,45 @@ mod tests {
             }
             .run(isa);
             assert_eq!(y, [12.0, 23.0, 34.0], "{}", isa.name());
+        }
+    }
+
+    /// With nothing to sum, `C` receives its initial value, and `A`, which may be empty, is not
+    /// addressed at all: not even a row's start, which Miri would report past its allocation.
+    #[test]
+    fn products_over_nothing_write_their_initial_value() {
+        for isa in Isa::supported() {
+            let mut c = [9.0; 6];
+            Product {
+                m: 3,
+                n: 2,
+                k: 0,
+                a: &[],
+                a_row: 5,
+                a_col: 1,
+                b: &[],
+                ldb: 2,
+                bias: Some(&[1.0, 2.0]),
+                c: &mut c,
+                ldc: 2,
+            }
+            .run(isa);
+            assert_eq!(c, [1.0, 2.0, 1.0, 2.0, 1.0, 2.0], "{} product", isa.name());
+
+            let mut c = [9.0; 6];
+            Dots {
+                m: 2,
+                n: 3,
+                k: 0,
+                a: &[],
+                lda: 4,
+                bt: &[],
+                ldbt: 4,
+                c: &mut c,
+                ldc: 3,
+            }
+            .run(isa);
+            assert_eq!(c, [0.0; 6], "{} dots", isa.name());
         }
     }
 

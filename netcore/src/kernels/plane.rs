@@ -254,11 +254,13 @@ unsafe fn weight_gradient<S: Simd, const NV: usize, const FG: usize>(
     // SAFETY (whole body): pixels as in `forward`; `dz` at `((i·OH + oy)·OW + ox)·F + f` with
     // `ox < out_width`, `f < filters`; `partial` at `((ky·K + kx)·F + f)·MAX_LANES` plus under
     // `LANES`, and `dz_t` at `(c·F + f)·RUN` plus under `NV · LANES <= RUN`, with `c < CHUNK`:
-    // inside their parts of `scratch`.
+    // inside their parts of `scratch`. Pointers into the image and `dz` are formed only at
+    // values read, or (for an empty vector, see `vectors`) one past the end at most.
     unsafe {
         let (partial, dz_t) = (partial.as_mut_ptr(), dz_t.as_mut_ptr());
         let mut starts = [0_usize; CHUNK];
         let mut masks = [[S::mask(0); NV]; CHUNK];
+        let mut offsets = [[0_usize; NV]; CHUNK];
         for first in (0..runs).step_by(CHUNK) {
             let chunk = CHUNK.min(runs - first);
             for c in 0..chunk {
@@ -267,17 +269,18 @@ unsafe fn weight_gradient<S: Simd, const NV: usize, const FG: usize>(
                 let (i, oy) = (row / p.out_height, row % p.out_height);
                 let valid = block.min(p.out_width - ox);
                 starts[c] = (i * p.height + oy) * p.width + ox;
-                masks[c] = std::array::from_fn(|v| {
-                    S::mask(valid.saturating_sub(v * S::LANES).min(S::LANES))
-                });
+                (masks[c], offsets[c]) = vectors::<S, NV>(valid);
                 let pixels = dz.as_ptr().add((row * p.out_width + ox) * filters);
                 let run_t = dz_t.add(c * filters * RUN);
                 for f in 0..filters {
                     let line = run_t.add(f * RUN);
+                    // Stepped from pixel to pixel (indexing each as `j · filters + f` takes a
+                    // third longer), never past the run's last pixel: `valid >= 1`.
                     let mut pixel = pixels.add(f);
-                    for j in 0..valid {
-                        *line.add(j) = *pixel;
+                    *line = *pixel;
+                    for j in 1..valid {
                         pixel = pixel.add(filters);
+                        *line.add(j) = *pixel;
                     }
                     // Lanes past a short run meet masked (zero) pixels: keep them finite.
                     for j in valid..block {
@@ -302,7 +305,7 @@ unsafe fn weight_gradient<S: Simd, const NV: usize, const FG: usize>(
                                     break;
                                 }
                                 let x: [S::V; NV] = std::array::from_fn(|v| {
-                                    S::load(line.add(t + v * S::LANES), masks[c][v])
+                                    S::load(line.add(t + offsets[c][v]), masks[c][v])
                                 });
                                 for (acc, grads) in acc.iter_mut().zip(&grads) {
                                     for v in 0..NV {
@@ -329,6 +332,25 @@ unsafe fn weight_gradient<S: Simd, const NV: usize, const FG: usize>(
     }
 }
 
+/// A run of `valid` output pixels over `NV` vectors: each vector's mask, and the offset in the
+/// run it is loaded from. That is `v · LANES` for a vector holding pixels, and `valid` for an
+/// empty one, whose load reads nothing but whose pointer must still lie inside the image: a
+/// window's row read from `valid` ends at most one past the image row it lies in, as
+/// `out_width + kernel - 1 <= width`, so an empty vector's pointer is at most one past the end
+/// of the image.
+///
+/// # Safety
+///
+/// `S` usable here.
+#[inline(always)]
+unsafe fn vectors<S: Simd, const NV: usize>(valid: usize) -> ([S::Mask; NV], [usize; NV]) {
+    let masks = std::array::from_fn(|v| {
+        // SAFETY: at most `LANES` lanes; `S` as the caller says.
+        unsafe { S::mask(valid.saturating_sub(v * S::LANES).min(S::LANES)) }
+    });
+    (masks, std::array::from_fn(|v| (v * S::LANES).min(valid)))
+}
+
 /// Runs of `NV` vectors of output pixels by groups of [`FILTERS`] filters: the accumulators of a
 /// group go through a small buffer into the channels-last output.
 ///
@@ -348,7 +370,8 @@ unsafe fn forward<S: Simd, const NV: usize>(
     let mut run = [[0.0_f32; RUN]; FILTERS];
     // SAFETY (whole body): pixels read are `(oy + ky, ox + kx)` with `oy < out_height`,
     // `ox < out_width` (the masks stop at `out_width`) and `ky, kx < kernel`, inside the image
-    // by the checked geometry; weights `(ky·K + kx)·F + f` with `f < filters`; outputs
+    // by the checked geometry, and an empty vector's pointer one past the end at most (see
+    // `vectors`); weights `(ky·K + kx)·F + f` with `f < filters`; outputs
     // `((i·OH + oy)·OW + ox)·F + f` inside `out`.
     unsafe {
         for i in 0..p.images {
@@ -359,9 +382,7 @@ unsafe fn forward<S: Simd, const NV: usize>(
                     .add((i * p.out_height + oy) * p.out_width * filters);
                 for ox in (0..p.out_width).step_by(block) {
                     let valid = block.min(p.out_width - ox);
-                    let masks: [S::Mask; NV] = std::array::from_fn(|v| {
-                        S::mask(valid.saturating_sub(v * S::LANES).min(S::LANES))
-                    });
+                    let (masks, offsets) = vectors::<S, NV>(valid);
                     for f0 in (0..filters).step_by(FILTERS) {
                         let group = FILTERS.min(filters - f0);
                         let mut acc: [[S::V; NV]; FILTERS] = std::array::from_fn(|f| {
@@ -375,7 +396,7 @@ unsafe fn forward<S: Simd, const NV: usize>(
                             let line = img.add((oy + ky) * p.width + ox);
                             for kx in 0..k {
                                 let x: [S::V; NV] = std::array::from_fn(|v| {
-                                    S::load(line.add(kx + v * S::LANES), masks[v])
+                                    S::load(line.add(kx + offsets[v]), masks[v])
                                 });
                                 let w = weights.as_ptr().add((ky * k + kx) * filters + f0);
                                 for (f, acc) in acc.iter_mut().enumerate() {
