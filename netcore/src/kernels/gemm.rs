@@ -425,7 +425,7 @@ unsafe fn column_block<S: Simd, const R: usize, const NV: usize, RI: Index, CI: 
     first: bool,
 ) {
     let mut row = 0;
-    // SAFETY (each call): rows `row..row + rows` are below `m`; the rest as the caller says.
+    // SAFETY: for each call, rows `row..row + rows` are below `m`; the rest as the caller says.
     unsafe {
         while row + R <= m {
             tile_for_width::<S, R, NV, RI, CI>(ops, row, col, k.clone(), vectors, masks, first);
@@ -493,8 +493,8 @@ unsafe fn tile<S: Simd, const R: usize, const NV: usize, RI: Index, CI: Index>(
     masks: &[S::Mask; MAX_VECTORS],
     first: bool,
 ) {
-    // SAFETY (whole body): every pointer stays within the block the caller vouches for; the
-    // trait contract holds because the caller runs with `S`'s target features.
+    // SAFETY: in the whole body, every pointer stays within the block the caller vouches
+    // for; the trait contract holds because the caller runs with `S`'s target features.
     unsafe {
         let c = ops.c.add(row * ops.ldc + col);
         let mut acc: [[S::V; NV]; R] = [[S::zero(); NV]; R];
@@ -558,9 +558,9 @@ unsafe fn tile<S: Simd, const R: usize, const NV: usize, RI: Index, CI: Index>(
 #[inline(always)]
 unsafe fn dots<S: Simd>(d: &mut Dots) {
     const GROUP: usize = 4;
-    // SAFETY (whole body): indices stay below m, n, k, which `Dots::run` checked against the
-    // slices; masks enable only the lanes below k. Rows of `A` and `Bt` are only addressed at
-    // an element `k0 < k`: with `k` zero, `a` and `bt` may be empty.
+    // SAFETY: in the whole body, indices stay below m, n, k, which `Dots::run` checked
+    // against the slices; masks enable only the lanes below k. Rows of `A` and `Bt` are only
+    // addressed at an element `k0 < k`: with `k` zero, `a` and `bt` may be empty.
     unsafe {
         let (a, bt, c) = (d.a.as_ptr(), d.bt.as_ptr(), d.c.as_mut_ptr());
         for i in 0..d.m {

@@ -251,11 +251,12 @@ unsafe fn weight_gradient<S: Simd, const NV: usize, const FG: usize>(
     partial.fill(0.0);
     // SAFETY: the trait contract holds, as the caller says.
     let all = unsafe { S::mask(S::LANES) };
-    // SAFETY (whole body): pixels as in `forward`; `dz` at `((i·OH + oy)·OW + ox)·F + f` with
-    // `ox < out_width`, `f < filters`; `partial` at `((ky·K + kx)·F + f)·MAX_LANES` plus under
-    // `LANES`, and `dz_t` at `(c·F + f)·RUN` plus under `NV · LANES <= RUN`, with `c < CHUNK`:
-    // inside their parts of `scratch`. Pointers into the image and `dz` are formed only at
-    // values read, or (for an empty vector, see `vectors`) one past the end at most.
+    // SAFETY: in the whole body, pixels as in `forward`; `dz` at
+    // `((i·OH + oy)·OW + ox)·F + f` with `ox < out_width`, `f < filters`; `partial` at
+    // `((ky·K + kx)·F + f)·MAX_LANES` plus under `LANES`, and `dz_t` at `(c·F + f)·RUN` plus
+    // under `NV · LANES <= RUN`, with `c < CHUNK`: inside their parts of `scratch`. Pointers
+    // into the image and `dz` are formed only at values read, or (for an empty vector, see
+    // `vectors`) one past the end at most.
     unsafe {
         let (partial, dz_t) = (partial.as_mut_ptr(), dz_t.as_mut_ptr());
         let mut starts = [0_usize; CHUNK];
@@ -368,11 +369,11 @@ unsafe fn forward<S: Simd, const NV: usize>(
     let (k, filters) = (p.kernel, p.filters);
     let block = NV * S::LANES;
     let mut run = [[0.0_f32; RUN]; FILTERS];
-    // SAFETY (whole body): pixels read are `(oy + ky, ox + kx)` with `oy < out_height`,
-    // `ox < out_width` (the masks stop at `out_width`) and `ky, kx < kernel`, inside the image
-    // by the checked geometry, and an empty vector's pointer one past the end at most (see
-    // `vectors`); weights `(ky·K + kx)·F + f` with `f < filters`; outputs
-    // `((i·OH + oy)·OW + ox)·F + f` inside `out`.
+    // SAFETY: in the whole body, pixels read are `(oy + ky, ox + kx)` with
+    // `oy < out_height`, `ox < out_width` (the masks stop at `out_width`) and
+    // `ky, kx < kernel`, inside the image by the checked geometry, and an empty vector's pointer
+    // one past the end at most (see `vectors`); weights `(ky·K + kx)·F + f` with `f < filters`;
+    // outputs `((i·OH + oy)·OW + ox)·F + f` inside `out`.
     unsafe {
         for i in 0..p.images {
             let img = image.as_ptr().add(i * p.height * p.width);
