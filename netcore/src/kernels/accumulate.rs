@@ -13,18 +13,10 @@ const BLOCK: usize = 256;
 /// columns, such as a convolution's bias gradient from its channels-last output gradient,
 /// overwriting `sums`.
 ///
-/// ```
-/// use netcore::kernels::{column_sums, Isa};
-///
-/// let mut sums = [0.0; 3];
-/// column_sums(Isa::selected(), &[1.0, 2.0, 3.0, 10.0, 20.0, 30.0], 3, &mut sums);
-/// assert_eq!(sums, [11.0, 22.0, 33.0]);
-/// ```
-///
 /// # Panics
 ///
 /// If `width` is 0, `values` is not made of whole rows, or `sums` is not `width` long.
-pub fn column_sums(isa: Isa, values: &[f32], width: usize, sums: &mut [f32]) {
+pub(crate) fn column_sums(isa: Isa, values: &[f32], width: usize, sums: &mut [f32]) {
     assert!(
         width > 0 && values.len().is_multiple_of(width),
         "column_sums: {} values are not rows of {width}",
@@ -70,22 +62,13 @@ fn add_blocks_with(isa: Isa, values: &[f32], acc: &mut [f32]) {
 /// back onto the pixels it was read from, a run of `run` contiguous values per window row.
 /// Overlapping windows add up, in order.
 ///
-/// ```
-/// use netcore::kernels::{add_windows, Isa};
-///
-/// // A 3×3 image and two 2×2 windows, at pixels 0 and 4 (the top-left and bottom-right).
-/// let mut image = [0.0; 9];
-/// let patches = [1.0, 2.0, 3.0, 4.0, 10.0, 20.0, 30.0, 40.0];
-/// add_windows(Isa::selected(), &patches, &[0, 4], 0, 2, 2, 3, &mut image);
-/// assert_eq!(image, [1.0, 2.0, 0.0, 3.0, 14.0, 20.0, 0.0, 30.0, 40.0]);
-/// ```
-///
 /// # Panics
 ///
 /// If a window starts below `base`, a run leaves `image`, or `patches` holds fewer than
-/// `windows.len() · rows · run` values.
+/// `windows.len() · rows · run` values (a size that overflows `usize` is too large for any
+/// slice).
 #[allow(clippy::too_many_arguments)]
-pub fn add_windows(
+pub(crate) fn add_windows(
     isa: Isa,
     patches: &[f32],
     windows: &[usize],
@@ -95,20 +78,27 @@ pub fn add_windows(
     row_stride: usize,
     image: &mut [f32],
 ) {
-    let patch = rows * run;
+    let values = rows
+        .checked_mul(run)
+        .and_then(|patch| patch.checked_mul(windows.len()));
     assert!(
-        patches.len() >= windows.len() * patch,
+        values.is_some_and(|values| values <= patches.len()),
         "add_windows: patches too short"
     );
-    if windows.is_empty() || patch == 0 {
+    if windows.is_empty() || rows == 0 || run == 0 {
         return;
     }
     let (low, high) = windows
         .iter()
         .fold((usize::MAX, 0), |(l, h), &w| (l.min(w), h.max(w)));
     assert!(low >= base, "add_windows: a window starts below `base`");
+    // One past the last value the last window writes.
+    let end = (rows - 1)
+        .checked_mul(row_stride)
+        .and_then(|rows| rows.checked_add(run))
+        .and_then(|extent| extent.checked_add(high - base));
     assert!(
-        high - base + (rows - 1) * row_stride + run <= image.len(),
+        end.is_some_and(|end| end <= image.len()),
         "add_windows: a window leaves the image"
     );
     let geometry = Windows {
@@ -212,19 +202,21 @@ unsafe fn add_windows_simd<S: Simd>(
 ) {
     // SAFETY: run `r` of window `i` reads `patches[(i·rows + r)·run..][..run]` and writes
     // `image[w - base + r·row_stride..][..run]`, both inside their slices as asserted; each
-    // vector covers `min(LANES, run - j)` lanes of them. `S` as the caller says.
+    // vector covers `min(LANES, run - j)` lanes of them. Pointers are formed only at a run's
+    // start, which is inside its slice, except `src` after the last run: one past the end of
+    // `windows.len() · rows · run <= patches.len()` values at most. `S` as the caller says.
     unsafe {
         let mut src = patches.as_ptr();
         for &window in windows {
-            let mut dst = image.as_mut_ptr().add(window - g.base);
-            for _ in 0..g.rows {
+            let start = window - g.base;
+            for r in 0..g.rows {
+                let dst = image.as_mut_ptr().add(start + r * g.row_stride);
                 for j in (0..g.run).step_by(S::LANES) {
                     let mask = S::mask(S::LANES.min(g.run - j));
                     let (d, s) = (dst.add(j), src.add(j));
                     S::store(d, S::add(S::load(d, mask), S::load(s, mask)), mask);
                 }
                 src = src.add(g.run);
-                dst = dst.add(g.row_stride);
             }
         }
     }
@@ -233,6 +225,7 @@ unsafe fn add_windows_simd<S: Simd>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::sized;
 
     /// Deterministic values in [-1, 1).
     fn values(len: usize, seed: usize) -> Vec<f32> {
@@ -248,7 +241,7 @@ mod tests {
         for (width, rows) in [
             (1, 5),
             (3, 7),
-            (6, 3200),
+            (6, sized(3200, 100)),
             (16, 33),
             (17, 65),
             (300, 3),
@@ -270,6 +263,15 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    #[test]
+    fn column_sums_of_literal_values() {
+        for isa in Isa::supported() {
+            let mut sums = [0.0; 3];
+            column_sums(isa, &[1.0, 2.0, 3.0, 10.0, 20.0, 30.0], 3, &mut sums);
+            assert_eq!(sums, [11.0, 22.0, 33.0], "{}", isa.name());
         }
     }
 
@@ -304,10 +306,23 @@ mod tests {
     }
 
     #[test]
+    fn add_windows_of_literal_values() {
+        // A 3×3 image and two 2×2 windows, at pixels 0 and 4 (the top-left and bottom-right).
+        let patches = [1.0, 2.0, 3.0, 4.0, 10.0, 20.0, 30.0, 40.0];
+        for isa in Isa::supported() {
+            let mut image = [0.0; 9];
+            add_windows(isa, &patches, &[0, 4], 0, 2, 2, 3, &mut image);
+            let expected = [1.0, 2.0, 0.0, 3.0, 14.0, 20.0, 0.0, 30.0, 40.0];
+            assert_eq!(image, expected, "{}", isa.name());
+        }
+    }
+
+    #[test]
     fn add_windows_matches_the_definition_on_every_path() {
         // LeNet-5's second convolution (5×5 windows of 6 channels over a 14×14 image, so runs
-        // of 30), runs shorter and longer than a vector, and overlapping windows.
-        for (side, k, channels) in [(14, 5, 6), (5, 2, 1), (9, 3, 17), (4, 4, 3)] {
+        // of 30; an 8×8 image under Miri), runs shorter and longer than a vector, and
+        // overlapping windows.
+        for (side, k, channels) in [(sized(14, 8), 5, 6), (5, 2, 1), (9, 3, 17), (4, 4, 3)] {
             let out = side - k + 1;
             let row_stride = side * channels;
             let base = 1000;
@@ -339,6 +354,57 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    #[should_panic(expected = "patches too short")]
+    fn add_windows_refuses_a_patch_count_that_wraps() {
+        // 2 windows · 2⁶³ rows · 1 wraps to 0 <= 1 patch value (rows at stride 0 stay inside).
+        let mut image = [0.0; 1];
+        add_windows(
+            Isa::selected(),
+            &[1.0],
+            &[0, 0],
+            0,
+            1 << 63,
+            1,
+            0,
+            &mut image,
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "leaves the image")]
+    fn add_windows_refuses_a_row_stride_that_wraps() {
+        // (2 - 1) · usize::MAX + 1 wraps to 0 <= 1: the second row would be image[-1].
+        let mut image = [0.0; 1];
+        add_windows(
+            Isa::selected(),
+            &[1.0; 2],
+            &[0],
+            0,
+            2,
+            1,
+            usize::MAX,
+            &mut image,
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "leaves the image")]
+    fn add_windows_refuses_a_window_start_that_wraps() {
+        // usize::MAX - 0 + 0 + 1 wraps to 0 <= 1: the window would be image[-1].
+        let mut image = [0.0; 1];
+        add_windows(
+            Isa::selected(),
+            &[1.0],
+            &[usize::MAX],
+            0,
+            1,
+            1,
+            1,
+            &mut image,
+        );
     }
 
     #[test]

@@ -27,7 +27,7 @@ const KC: usize = 96;
 /// `C[i][j] = init[j] + Σ_k A(i, k) · B[k][j]` for `i < m`, `j < n`, `k < k_len`, where
 /// `A(i, k) = a[i · a_row + k · a_col]`, `init` is `bias` or zero, and `B`, `C` are row-major
 /// with row strides `ldb`, `ldc`.
-pub struct Product<'a> {
+pub(crate) struct Product<'a> {
     /// Rows of `C`.
     pub m: usize,
     /// Columns of `C`.
@@ -53,7 +53,7 @@ pub struct Product<'a> {
 }
 
 /// `C[i][j] = Σ_k A[i][k] · Bt[j][k]`, all row-major with row strides `lda`, `ldbt`, `ldc`.
-pub struct Dots<'a> {
+pub(crate) struct Dots<'a> {
     /// Rows of `C`.
     pub m: usize,
     /// Columns of `C`.
@@ -77,7 +77,7 @@ pub struct Dots<'a> {
 /// Offsets into an operand's storage, with their largest value kept so that a [`Gather`] checks
 /// its bounds in constant time.
 #[derive(Clone, Debug)]
-pub struct Offsets {
+pub(crate) struct Offsets {
     offsets: Box<[usize]>,
     max: usize,
 }
@@ -97,11 +97,6 @@ impl Offsets {
         self.offsets.len()
     }
 
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.offsets.is_empty()
-    }
-
     /// The offsets.
     pub fn as_slice(&self) -> &[usize] {
         &self.offsets
@@ -114,28 +109,7 @@ impl Offsets {
 /// With `rows` the top-left corner of each output pixel's window and `cols` the offset of each
 /// tap within a window, `A` is the im2col matrix of a convolution without being written out;
 /// swapped, it is that matrix transposed, for the weight gradient.
-///
-/// ```
-/// use netcore::kernels::{Gather, Isa, Offsets};
-///
-/// // A 1-D "image" [1, 2, 3, 4] convolved with the 2-tap filter [10, 1]: windows start at 0, 1, 2.
-/// let image = [1.0, 2.0, 3.0, 4.0];
-/// let mut y = [0.0; 3];
-/// Gather {
-///     n: 1,
-///     a: &image,
-///     rows: &Offsets::new(vec![0, 1, 2]),
-///     cols: &Offsets::new(vec![0, 1]),
-///     b: &[10.0, 1.0],
-///     ldb: 1,
-///     bias: None,
-///     c: &mut y,
-///     ldc: 1,
-/// }
-/// .run(Isa::selected());
-/// assert_eq!(y, [12.0, 23.0, 34.0]);
-/// ```
-pub struct Gather<'a> {
+pub(crate) struct Gather<'a> {
     /// Columns of `C`.
     pub n: usize,
     /// The storage `A` is gathered from.
@@ -156,9 +130,18 @@ pub struct Gather<'a> {
     pub ldc: usize,
 }
 
-/// Whether `rows × cols` elements with row stride `row` and column stride `col` fit in `len`.
+/// Whether `rows × cols` elements with row stride `row` and column stride `col` fit in `len`:
+/// the last one, `(rows - 1) · row + (cols - 1) · col`, is below `len`. An offset that
+/// overflows `usize` is out of bounds, never a wrapped small number.
 fn fits(len: usize, rows: usize, cols: usize, row: usize, col: usize) -> bool {
-    rows == 0 || cols == 0 || (rows - 1) * row + (cols - 1) * col < len
+    if rows == 0 || cols == 0 {
+        return true;
+    }
+    let last = (rows - 1)
+        .checked_mul(row)
+        .zip((cols - 1).checked_mul(col))
+        .and_then(|(r, c)| r.checked_add(c));
+    last.is_some_and(|last| last < len)
 }
 
 impl Product<'_> {
@@ -195,7 +178,8 @@ impl Product<'_> {
             c: self.c.as_mut_ptr(),
             ldc: self.ldc,
         };
-        // SAFETY: the asserts above keep every access in bounds.
+        // SAFETY: the asserts above keep every access in bounds: each offset the kernels
+        // compute is at most an operand's last one, which `fits` computed without overflow.
         unsafe { dispatch(isa, ops, m, self.n, k) }
     }
 }
@@ -209,7 +193,11 @@ impl Gather<'_> {
     pub fn run(&mut self, isa: Isa) {
         let (m, k) = (self.rows.len(), self.cols.len());
         assert!(
-            m == 0 || k == 0 || self.rows.max + self.cols.max < self.a.len(),
+            m == 0
+                || k == 0
+                || (self.rows.max)
+                    .checked_add(self.cols.max)
+                    .is_some_and(|last| last < self.a.len()),
             "A out of bounds"
         );
         assert!(
@@ -235,7 +223,7 @@ impl Gather<'_> {
             ldc: self.ldc,
         };
         // SAFETY: the asserts above keep every access in bounds: every `rows[i] + cols[k]` is at
-        // most `rows.max + cols.max`.
+        // most `rows.max + cols.max`, which does not overflow.
         unsafe { dispatch(isa, ops, m, self.n, k) }
     }
 }
@@ -437,7 +425,7 @@ unsafe fn column_block<S: Simd, const R: usize, const NV: usize, RI: Index, CI: 
     first: bool,
 ) {
     let mut row = 0;
-    // SAFETY (each call): rows `row..row + rows` are below `m`; the rest as the caller says.
+    // SAFETY: for each call, rows `row..row + rows` are below `m`; the rest as the caller says.
     unsafe {
         while row + R <= m {
             tile_for_width::<S, R, NV, RI, CI>(ops, row, col, k.clone(), vectors, masks, first);
@@ -505,8 +493,8 @@ unsafe fn tile<S: Simd, const R: usize, const NV: usize, RI: Index, CI: Index>(
     masks: &[S::Mask; MAX_VECTORS],
     first: bool,
 ) {
-    // SAFETY (whole body): every pointer stays within the block the caller vouches for; the
-    // trait contract holds because the caller runs with `S`'s target features.
+    // SAFETY: in the whole body, every pointer stays within the block the caller vouches
+    // for; the trait contract holds because the caller runs with `S`'s target features.
     unsafe {
         let c = ops.c.add(row * ops.ldc + col);
         let mut acc: [[S::V; NV]; R] = [[S::zero(); NV]; R];
@@ -536,15 +524,17 @@ unsafe fn tile<S: Simd, const R: usize, const NV: usize, RI: Index, CI: Index>(
             // relu outputs are mostly zero, and each skip saves reading a row of B. The nonzero
             // positions are listed first without branches, so the data's pattern of zeros costs
             // no mispredictions. (With several rows, zeros rarely line up across all of them.)
+            // Only whole offsets are added to `ops.a`: with `k` empty, the row's start alone may
+            // lie past the end of `a`.
             let mut nonzero = [0_usize; KC];
             let mut count = 0;
-            let a = ops.a.add(starts[0]);
+            let at = |kk: usize| ops.a.add(starts[0] + ops.cols.at(kk));
             for kk in k {
                 nonzero[count] = kk;
-                count += usize::from(*a.add(ops.cols.at(kk)) != 0.0);
+                count += usize::from(*at(kk) != 0.0);
             }
             for &kk in &nonzero[..count] {
-                fma_row(&mut acc, kk, [*a.add(ops.cols.at(kk)); R]);
+                fma_row(&mut acc, kk, [*at(kk); R]);
             }
         } else {
             for kk in k {
@@ -568,18 +558,18 @@ unsafe fn tile<S: Simd, const R: usize, const NV: usize, RI: Index, CI: Index>(
 #[inline(always)]
 unsafe fn dots<S: Simd>(d: &mut Dots) {
     const GROUP: usize = 4;
-    // SAFETY (whole body): indices stay below m, n, k, which `Dots::run` checked against the
-    // slices; masks enable only the lanes below k.
+    // SAFETY: in the whole body, indices stay below m, n, k, which `Dots::run` checked
+    // against the slices; masks enable only the lanes below k. Rows of `A` and `Bt` are only
+    // addressed at an element `k0 < k`: with `k` zero, `a` and `bt` may be empty.
     unsafe {
         let (a, bt, c) = (d.a.as_ptr(), d.bt.as_ptr(), d.c.as_mut_ptr());
         for i in 0..d.m {
-            let a_row = a.add(i * d.lda);
             for j0 in (0..d.n).step_by(GROUP) {
                 let group = GROUP.min(d.n - j0);
                 let mut acc = [S::zero(); GROUP];
                 for k0 in (0..d.k).step_by(S::LANES) {
                     let mask = S::mask(S::LANES.min(d.k - k0));
-                    let x = S::load(a_row.add(k0), mask);
+                    let x = S::load(a.add(i * d.lda + k0), mask);
                     for (g, acc) in acc.iter_mut().enumerate().take(group) {
                         let y = S::load(bt.add((j0 + g) * d.ldbt + k0), mask);
                         *acc = S::mul_add(x, y, *acc);
@@ -590,5 +580,203 @@ unsafe fn dots<S: Simd>(d: &mut Dots) {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! A literal product through offset tables, and arguments whose bounds wrap around
+    //! `usize`: each must be refused, never run.
+
+    use super::*;
+
+    #[test]
+    fn gather_of_literal_values() {
+        // A 1-D "image" [1, 2, 3, 4] convolved with the 2-tap filter [10, 1]: windows start at
+        // 0, 1 and 2.
+        let image = [1.0, 2.0, 3.0, 4.0];
+        for isa in Isa::supported() {
+            let mut y = [0.0; 3];
+            Gather {
+                n: 1,
+                a: &image,
+                rows: &Offsets::new(vec![0, 1, 2]),
+                cols: &Offsets::new(vec![0, 1]),
+                b: &[10.0, 1.0],
+                ldb: 1,
+                bias: None,
+                c: &mut y,
+                ldc: 1,
+            }
+            .run(isa);
+            assert_eq!(y, [12.0, 23.0, 34.0], "{}", isa.name());
+        }
+    }
+
+    /// With nothing to sum, `C` receives its initial value, and `A`, which may be empty, is not
+    /// addressed at all: not even a row's start, which Miri would report past its allocation.
+    #[test]
+    fn products_over_nothing_write_their_initial_value() {
+        for isa in Isa::supported() {
+            let mut c = [9.0; 6];
+            Product {
+                m: 3,
+                n: 2,
+                k: 0,
+                a: &[],
+                a_row: 5,
+                a_col: 1,
+                b: &[],
+                ldb: 2,
+                bias: Some(&[1.0, 2.0]),
+                c: &mut c,
+                ldc: 2,
+            }
+            .run(isa);
+            assert_eq!(c, [1.0, 2.0, 1.0, 2.0, 1.0, 2.0], "{} product", isa.name());
+
+            let mut c = [9.0; 6];
+            Dots {
+                m: 2,
+                n: 3,
+                k: 0,
+                a: &[],
+                lda: 4,
+                bt: &[],
+                ldbt: 4,
+                c: &mut c,
+                ldc: 3,
+            }
+            .run(isa);
+            assert_eq!(c, [0.0; 6], "{} dots", isa.name());
+        }
+    }
+
+    const HALF: usize = 1 << 63;
+
+    fn product(m: usize, n: usize, k: usize, strides: [usize; 4], lens: [usize; 3]) {
+        let [a_row, a_col, ldb, ldc] = strides;
+        Product {
+            m,
+            n,
+            k,
+            a: &vec![1.0; lens[0]],
+            a_row,
+            a_col,
+            b: &vec![1.0; lens[1]],
+            ldb,
+            bias: None,
+            c: &mut vec![0.0; lens[2]],
+            ldc,
+        }
+        .run(Isa::selected());
+    }
+
+    #[test]
+    #[should_panic(expected = "A out of bounds")]
+    fn product_refuses_an_a_whose_extent_wraps() {
+        // (2 - 1) · usize::MAX + (2 - 1) · 1 wraps to 0 < 1: A(1, 0) would be a[-1].
+        product(2, 1, 2, [usize::MAX, 1, 1, 1], [1, 2, 2]);
+    }
+
+    #[test]
+    #[should_panic(expected = "A out of bounds")]
+    fn product_refuses_an_a_whose_row_stride_times_rows_wraps() {
+        // (3 - 1) · 2⁶³ wraps to 0 < 1.
+        product(3, 1, 1, [HALF, 1, 1, 1], [1, 1, 3]);
+    }
+
+    #[test]
+    #[should_panic(expected = "B out of bounds")]
+    fn product_refuses_a_b_whose_extent_wraps() {
+        // (2 - 1) · usize::MAX + (2 - 1) wraps to 0 < 1.
+        product(1, 2, 2, [2, 1, usize::MAX, 2], [2, 1, 2]);
+    }
+
+    #[test]
+    #[should_panic(expected = "C out of bounds")]
+    fn product_refuses_a_c_whose_extent_wraps() {
+        // (3 - 1) · 2⁶³ wraps to 0 < 1: rows 1 and 2 of C would be written outside it.
+        product(3, 1, 1, [1, 1, 1, HALF], [3, 1, 1]);
+    }
+
+    fn dots(m: usize, n: usize, k: usize, strides: [usize; 3], lens: [usize; 3]) {
+        let [lda, ldbt, ldc] = strides;
+        Dots {
+            m,
+            n,
+            k,
+            a: &vec![1.0; lens[0]],
+            lda,
+            bt: &vec![1.0; lens[1]],
+            ldbt,
+            c: &mut vec![0.0; lens[2]],
+            ldc,
+        }
+        .run(Isa::selected());
+    }
+
+    #[test]
+    #[should_panic(expected = "A out of bounds")]
+    fn dots_refuse_an_a_whose_extent_wraps() {
+        // (2 - 1) · usize::MAX + (2 - 1) wraps to 0 < 1.
+        dots(2, 1, 2, [usize::MAX, 2, 1], [1, 2, 2]);
+    }
+
+    #[test]
+    #[should_panic(expected = "Bt out of bounds")]
+    fn dots_refuse_a_bt_whose_extent_wraps() {
+        // (3 - 1) · 2⁶³ wraps to 0 < 1.
+        dots(1, 3, 1, [1, HALF, 3], [1, 1, 3]);
+    }
+
+    #[test]
+    #[should_panic(expected = "C out of bounds")]
+    fn dots_refuse_a_c_whose_extent_wraps() {
+        // (2 - 1) · usize::MAX + (2 - 1) wraps to 0 < 1.
+        dots(2, 2, 1, [1, 1, usize::MAX], [2, 2, 1]);
+    }
+
+    fn gather(
+        rows: Vec<usize>,
+        cols: Vec<usize>,
+        n: usize,
+        ldb: usize,
+        ldc: usize,
+        lens: [usize; 3],
+    ) {
+        Gather {
+            n,
+            a: &vec![1.0; lens[0]],
+            rows: &Offsets::new(rows),
+            cols: &Offsets::new(cols),
+            b: &vec![1.0; lens[1]],
+            ldb,
+            bias: None,
+            c: &mut vec![0.0; lens[2]],
+            ldc,
+        }
+        .run(Isa::selected());
+    }
+
+    #[test]
+    #[should_panic(expected = "A out of bounds")]
+    fn gather_refuses_offsets_whose_sum_wraps() {
+        // rows.max + cols.max = usize::MAX + 1 wraps to 0 < 4: A(1, 0) would be a[-1].
+        gather(vec![0, usize::MAX], vec![0, 1], 1, 1, 1, [4, 2, 2]);
+    }
+
+    #[test]
+    #[should_panic(expected = "B out of bounds")]
+    fn gather_refuses_a_b_whose_extent_wraps() {
+        // (3 - 1) · 2⁶³ wraps to 0 < 1.
+        gather(vec![0], vec![0, 0, 0], 1, HALF, 1, [1, 1, 1]);
+    }
+
+    #[test]
+    #[should_panic(expected = "C out of bounds")]
+    fn gather_refuses_a_c_whose_extent_wraps() {
+        // (2 - 1) · usize::MAX + (2 - 1) wraps to 0 < 1.
+        gather(vec![0, 0], vec![0], 2, 2, usize::MAX, [1, 2, 1]);
     }
 }

@@ -28,7 +28,7 @@ const TAPS: usize = 5;
 /// `(oy, ox)` starts at pixel `(oy, ox)`. The caller pads the images so that all windows lie
 /// inside: `out_height + kernel - 1 <= height`, likewise for widths.
 #[derive(Clone, Copy, Debug)]
-pub struct Plane {
+pub(crate) struct Plane {
     /// Images in the batch.
     pub images: usize,
     /// Rows of each (padded) image.
@@ -49,18 +49,6 @@ impl Plane {
     /// `out[i][oy][ox][f] = bias[f] + Σ_{ky,kx} image[i][oy + ky][ox + kx] · w[ky][kx][f]`:
     /// the convolution, channels-last, overwriting `out`.
     ///
-    /// ```
-    /// use netcore::kernels::{Isa, Plane};
-    ///
-    /// // One 2×3 image, a 2×2 kernel with 2 filters (the sum, and the top-left tap).
-    /// let plane = Plane { images: 1, height: 2, width: 3, kernel: 2, filters: 2, out_height: 1, out_width: 2 };
-    /// let image = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
-    /// let weights = [1.0, 1.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0]; // [ky][kx][f]
-    /// let mut out = [0.0; 4];
-    /// plane.forward(Isa::selected(), &image, &weights, Some(&[0.5, 0.0]), &mut out);
-    /// assert_eq!(out, [12.5, 1.0, 16.5, 2.0]);
-    /// ```
-    ///
     /// # Panics
     ///
     /// If a window leaves its image or a slice is too short for the geometry.
@@ -74,7 +62,7 @@ impl Plane {
     ) {
         self.check(image, weights);
         assert!(
-            out.len() >= self.images * self.out_height * self.out_width * self.filters,
+            self.outputs().is_some_and(|n| n <= out.len()),
             "output too short"
         );
         assert!(
@@ -99,24 +87,20 @@ impl Plane {
     }
 
     /// The scratch space [`Plane::weight_gradient`] needs, in values.
+    ///
+    /// # Panics
+    ///
+    /// If it overflows `usize`.
     pub fn scratch_len(&self) -> usize {
-        self.kernel * self.kernel * self.filters * MAX_LANES + CHUNK * self.filters * RUN
+        product(&[self.kernel, self.kernel, self.filters, MAX_LANES])
+            .zip(product(&[CHUNK, self.filters, RUN]))
+            .and_then(|(partial, transposed)| partial.checked_add(transposed))
+            .expect("a plane's scratch space overflows `usize`")
     }
 
     /// `dw[ky][kx][f] = Σ_{i,oy,ox} image[i][oy + ky][ox + kx] · dz[i][oy][ox][f]`: the weight
     /// gradient, from the channels-last output gradient `dz`, overwriting `dw`. `scratch` holds
     /// [`Plane::scratch_len`] values; their contents do not matter.
-    ///
-    /// ```
-    /// use netcore::kernels::{Isa, Plane};
-    ///
-    /// let plane = Plane { images: 1, height: 2, width: 3, kernel: 2, filters: 1, out_height: 1, out_width: 2 };
-    /// let image = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
-    /// let mut dw = [0.0; 4];
-    /// let mut scratch = vec![0.0; plane.scratch_len()];
-    /// plane.weight_gradient(Isa::selected(), &image, &[1.0, 10.0], &mut dw, &mut scratch);
-    /// assert_eq!(dw, [21.0, 32.0, 54.0, 65.0]);
-    /// ```
     ///
     /// # Panics
     ///
@@ -131,7 +115,7 @@ impl Plane {
     ) {
         self.check(image, dw);
         assert!(
-            dz.len() >= self.images * self.out_height * self.out_width * self.filters,
+            self.outputs().is_some_and(|n| n <= dz.len()),
             "output gradient too short"
         );
         assert!(scratch.len() >= self.scratch_len(), "scratch too short");
@@ -154,22 +138,39 @@ impl Plane {
         }
     }
 
+    /// Checks the geometry against the images and the weights (or their gradient). Every size
+    /// is computed with checked arithmetic: one that overflows is too large for any slice.
     fn check(&self, image: &[f32], weights: &[f32]) {
+        // The last window's last row and column: `out - 1 + kernel - 1 < side`.
+        let inside = |out: usize, side: usize| {
+            self.kernel >= 1
+                && out
+                    .checked_add(self.kernel - 1)
+                    .is_some_and(|end| end <= side)
+        };
         assert!(
-            self.out_height + self.kernel <= self.height + 1
-                && self.out_width + self.kernel <= self.width + 1
-                && self.kernel >= 1,
+            inside(self.out_height, self.height) && inside(self.out_width, self.width),
             "a window leaves the image"
         );
         assert!(
-            image.len() >= self.images * self.height * self.width,
+            product(&[self.images, self.height, self.width]).is_some_and(|n| n <= image.len()),
             "images too short"
         );
         assert!(
-            weights.len() >= self.kernel * self.kernel * self.filters,
+            product(&[self.kernel, self.kernel, self.filters]).is_some_and(|n| n <= weights.len()),
             "weights too short"
         );
     }
+
+    /// Output values of the batch (`None` if they overflow `usize`).
+    fn outputs(&self) -> Option<usize> {
+        product(&[self.images, self.out_height, self.out_width, self.filters])
+    }
+}
+
+/// The product of `factors`, or `None` if it overflows `usize`.
+fn product(factors: &[usize]) -> Option<usize> {
+    factors.iter().try_fold(1_usize, |p, &f| p.checked_mul(f))
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -250,14 +251,17 @@ unsafe fn weight_gradient<S: Simd, const NV: usize, const FG: usize>(
     partial.fill(0.0);
     // SAFETY: the trait contract holds, as the caller says.
     let all = unsafe { S::mask(S::LANES) };
-    // SAFETY (whole body): pixels as in `forward`; `dz` at `((i·OH + oy)·OW + ox)·F + f` with
-    // `ox < out_width`, `f < filters`; `partial` at `((ky·K + kx)·F + f)·MAX_LANES` plus under
-    // `LANES`, and `dz_t` at `(c·F + f)·RUN` plus under `NV · LANES <= RUN`, with `c < CHUNK`:
-    // inside their parts of `scratch`.
+    // SAFETY: in the whole body, pixels as in `forward`; `dz` at
+    // `((i·OH + oy)·OW + ox)·F + f` with `ox < out_width`, `f < filters`; `partial` at
+    // `((ky·K + kx)·F + f)·MAX_LANES` plus under `LANES`, and `dz_t` at `(c·F + f)·RUN` plus
+    // under `NV · LANES <= RUN`, with `c < CHUNK`: inside their parts of `scratch`. Pointers
+    // into the image and `dz` are formed only at values read, or (for an empty vector, see
+    // `vectors`) one past the end at most.
     unsafe {
         let (partial, dz_t) = (partial.as_mut_ptr(), dz_t.as_mut_ptr());
         let mut starts = [0_usize; CHUNK];
         let mut masks = [[S::mask(0); NV]; CHUNK];
+        let mut offsets = [[0_usize; NV]; CHUNK];
         for first in (0..runs).step_by(CHUNK) {
             let chunk = CHUNK.min(runs - first);
             for c in 0..chunk {
@@ -266,17 +270,18 @@ unsafe fn weight_gradient<S: Simd, const NV: usize, const FG: usize>(
                 let (i, oy) = (row / p.out_height, row % p.out_height);
                 let valid = block.min(p.out_width - ox);
                 starts[c] = (i * p.height + oy) * p.width + ox;
-                masks[c] = std::array::from_fn(|v| {
-                    S::mask(valid.saturating_sub(v * S::LANES).min(S::LANES))
-                });
+                (masks[c], offsets[c]) = vectors::<S, NV>(valid);
                 let pixels = dz.as_ptr().add((row * p.out_width + ox) * filters);
                 let run_t = dz_t.add(c * filters * RUN);
                 for f in 0..filters {
                     let line = run_t.add(f * RUN);
+                    // Stepped from pixel to pixel (indexing each as `j · filters + f` measured a
+                    // fifth slower with AVX-512), never past the run's last pixel: `valid >= 1`.
                     let mut pixel = pixels.add(f);
-                    for j in 0..valid {
-                        *line.add(j) = *pixel;
+                    *line = *pixel;
+                    for j in 1..valid {
                         pixel = pixel.add(filters);
+                        *line.add(j) = *pixel;
                     }
                     // Lanes past a short run meet masked (zero) pixels: keep them finite.
                     for j in valid..block {
@@ -301,7 +306,7 @@ unsafe fn weight_gradient<S: Simd, const NV: usize, const FG: usize>(
                                     break;
                                 }
                                 let x: [S::V; NV] = std::array::from_fn(|v| {
-                                    S::load(line.add(t + v * S::LANES), masks[c][v])
+                                    S::load(line.add(t + offsets[c][v]), masks[c][v])
                                 });
                                 for (acc, grads) in acc.iter_mut().zip(&grads) {
                                     for v in 0..NV {
@@ -328,6 +333,25 @@ unsafe fn weight_gradient<S: Simd, const NV: usize, const FG: usize>(
     }
 }
 
+/// A run of `valid` output pixels over `NV` vectors: each vector's mask, and the offset in the
+/// run it is loaded from: `v · LANES` for a vector holding pixels, `valid` for an empty one.
+/// An empty vector's load reads nothing, but its pointer must lie inside the image all the
+/// same: for tap `kx < kernel` of a run starting at column `ox`, offset `valid` points at
+/// column `ox + valid + kx <= out_width + kernel - 1 <= width` of the image row, at most one
+/// past the row's end, so at most one past the end of the image.
+///
+/// # Safety
+///
+/// `S` usable here.
+#[inline(always)]
+unsafe fn vectors<S: Simd, const NV: usize>(valid: usize) -> ([S::Mask; NV], [usize; NV]) {
+    let masks = std::array::from_fn(|v| {
+        // SAFETY: at most `LANES` lanes; `S` as the caller says.
+        unsafe { S::mask(valid.saturating_sub(v * S::LANES).min(S::LANES)) }
+    });
+    (masks, std::array::from_fn(|v| (v * S::LANES).min(valid)))
+}
+
 /// Runs of `NV` vectors of output pixels by groups of [`FILTERS`] filters: the accumulators of a
 /// group go through a small buffer into the channels-last output.
 ///
@@ -345,10 +369,11 @@ unsafe fn forward<S: Simd, const NV: usize>(
     let (k, filters) = (p.kernel, p.filters);
     let block = NV * S::LANES;
     let mut run = [[0.0_f32; RUN]; FILTERS];
-    // SAFETY (whole body): pixels read are `(oy + ky, ox + kx)` with `oy < out_height`,
-    // `ox < out_width` (the masks stop at `out_width`) and `ky, kx < kernel`, inside the image
-    // by the checked geometry; weights `(ky·K + kx)·F + f` with `f < filters`; outputs
-    // `((i·OH + oy)·OW + ox)·F + f` inside `out`.
+    // SAFETY: in the whole body, pixels read are `(oy + ky, ox + kx)` with
+    // `oy < out_height`, `ox < out_width` (the masks stop at `out_width`) and
+    // `ky, kx < kernel`, inside the image by the checked geometry, and an empty vector's pointer
+    // one past the end at most (see `vectors`); weights `(ky·K + kx)·F + f` with `f < filters`;
+    // outputs `((i·OH + oy)·OW + ox)·F + f` inside `out`.
     unsafe {
         for i in 0..p.images {
             let img = image.as_ptr().add(i * p.height * p.width);
@@ -358,9 +383,7 @@ unsafe fn forward<S: Simd, const NV: usize>(
                     .add((i * p.out_height + oy) * p.out_width * filters);
                 for ox in (0..p.out_width).step_by(block) {
                     let valid = block.min(p.out_width - ox);
-                    let masks: [S::Mask; NV] = std::array::from_fn(|v| {
-                        S::mask(valid.saturating_sub(v * S::LANES).min(S::LANES))
-                    });
+                    let (masks, offsets) = vectors::<S, NV>(valid);
                     for f0 in (0..filters).step_by(FILTERS) {
                         let group = FILTERS.min(filters - f0);
                         let mut acc: [[S::V; NV]; FILTERS] = std::array::from_fn(|f| {
@@ -374,7 +397,7 @@ unsafe fn forward<S: Simd, const NV: usize>(
                             let line = img.add((oy + ky) * p.width + ox);
                             for kx in 0..k {
                                 let x: [S::V; NV] = std::array::from_fn(|v| {
-                                    S::load(line.add(kx + v * S::LANES), masks[v])
+                                    S::load(line.add(kx + offsets[v]), masks[v])
                                 });
                                 let w = weights.as_ptr().add((ky * k + kx) * filters + f0);
                                 for (f, acc) in acc.iter_mut().enumerate() {
@@ -407,6 +430,7 @@ unsafe fn forward<S: Simd, const NV: usize>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::sized;
 
     /// The definition, in f64.
     fn reference(p: &Plane, image: &[f32], weights: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
@@ -444,13 +468,17 @@ mod tests {
     }
 
     /// Odd sizes: filters below, at and above a group, output rows shorter and longer than a
-    /// run of pixels, windows not reaching the image's last column.
+    /// run of pixels, windows not reaching the image's last column. Under Miri, the larger
+    /// images shrink to rows of one or two runs of the portable path's 16 pixels, the second
+    /// short enough to leave a vector empty, and the one-filter shape takes more than a
+    /// chunk (16) of runs for the weight gradient.
     const SHAPES: [(usize, usize, usize, usize, usize); 6] = [
         (1, 1, 1, 1, 1),
-        (2, 5, 5, 3, 1),
-        (3, 32, 32, 5, 6),
-        (1, 9, 40, 3, 7),
-        (2, 7, 35, 2, 13),
+        (sized(2, 3), sized(5, 8), 5, 3, 1),
+        // LeNet-5's first layer (under Miri, one smaller image of the same kernel and filters).
+        (sized(3, 1), sized(32, 7), sized(32, 20), 5, 6),
+        (1, sized(9, 5), sized(40, 24), 3, 7),
+        (sized(2, 1), sized(7, 4), sized(35, 20), 2, 13),
         (1, 4, 4, 4, 5),
     ];
 
@@ -464,6 +492,40 @@ mod tests {
             out_height: height + 1 - kernel,
             // One column short of the widest output: windows need not reach the edge.
             out_width: (width + 1 - kernel).max(2) - 1,
+        }
+    }
+
+    #[test]
+    fn forward_and_weight_gradient_of_literal_values() {
+        // One 2×3 image [[1, 2, 3], [4, 5, 6]] and a 2×2 kernel.
+        let image = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+        let geometry = |filters| Plane {
+            images: 1,
+            height: 2,
+            width: 3,
+            kernel: 2,
+            filters,
+            out_height: 1,
+            out_width: 2,
+        };
+        for isa in Isa::supported() {
+            // Two filters, `w[ky][kx][f]`: the window's sum, and its top-left tap.
+            let weights = [1.0, 1.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0];
+            let mut out = [0.0; 4];
+            geometry(2).forward(isa, &image, &weights, Some(&[0.5, 0.0]), &mut out);
+            assert_eq!(out, [12.5, 1.0, 16.5, 2.0], "{} forward", isa.name());
+
+            // One filter, output gradients 1 and 10: dw[ky][kx] = x(ky, kx) + 10 x(ky, kx + 1).
+            let plane = geometry(1);
+            let mut dw = [0.0; 4];
+            let mut scratch = vec![0.0; plane.scratch_len()];
+            plane.weight_gradient(isa, &image, &[1.0, 10.0], &mut dw, &mut scratch);
+            assert_eq!(
+                dw,
+                [21.0, 32.0, 54.0, 65.0],
+                "{} weight gradient",
+                isa.name()
+            );
         }
     }
 
@@ -552,5 +614,31 @@ mod tests {
             out_width: 2,
         };
         plane.forward(Isa::selected(), &[0.0; 16], &[0.0; 9], None, &mut [0.0; 6]);
+    }
+
+    /// 2³² × 2³² images and a 2³²-wide kernel: `images · height · width` and
+    /// `kernel · kernel · filters` both wrap to 0, so empty slices would pass for them.
+    const WRAPPING: Plane = Plane {
+        images: 1,
+        height: 1 << 32,
+        width: 1 << 32,
+        kernel: 1 << 32,
+        filters: 1,
+        out_height: 1,
+        out_width: 1,
+    };
+
+    #[test]
+    #[should_panic(expected = "images too short")]
+    fn forward_refuses_a_geometry_whose_sizes_wrap() {
+        WRAPPING.forward(Isa::selected(), &[0.0], &[0.0], None, &mut [0.0]);
+    }
+
+    #[test]
+    #[should_panic(expected = "images too short")]
+    fn weight_gradient_refuses_a_geometry_whose_sizes_wrap() {
+        // The scratch size wraps as well: 0 · 16 + 16 · 32.
+        let mut scratch = vec![0.0; CHUNK * RUN];
+        WRAPPING.weight_gradient(Isa::selected(), &[0.0], &[0.0], &mut [0.0], &mut scratch);
     }
 }

@@ -34,15 +34,15 @@ use crate::shape::{Image, Kernel, Padding};
 /// to each sample's whole output row, as [`Activation::backprop`] undoes it: elementwise
 /// activations act per value, but a softmax would span every pixel and channel.
 ///
-/// Both `col` products run on [`Gather`], which reads each patch in place from the image through
+/// Both `col` products run on `Gather`, which reads each patch in place from the image through
 /// two offset tables (the window of each output pixel, the tap within a window) instead of
 /// writing the patch matrix out: for LeNet-5's first layer that matrix would be 25 times the
 /// image, and writing it cost more than the products. A padded layer first copies the batch
 /// into a zero-bordered image in its [`Layer::Cache`], so no window needs clipping; `dx` goes
 /// through `dz · Wᵀ` one sample at a time, with `Wᵀ` and the sample's patches in the cache.
 /// A layer with one input channel, stride 1 and fewer than 16 filters (the first layer on grey
-/// images) runs its forward pass and weight gradient on [`Plane`] instead, output pixels across
-/// the vector lanes, as its few filters would leave most lanes of a [`Gather`] idle.
+/// images) runs its forward pass and weight gradient on `Plane` instead, output pixels across
+/// the vector lanes, as its few filters would leave most lanes of a `Gather` idle.
 ///
 /// ```
 /// use netcore::activation::Linear;
