@@ -9,18 +9,64 @@
 
 /// A channels-last image of `H` rows of `W` pixels of `C` channels: `N = H · W · C` values,
 /// element `(y, x, c)` at `(y · W + x) · C + c`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
 pub struct Image<const H: usize, const W: usize, const C: usize, const N: usize>;
 
 /// The kernel of a convolution: `F` filters of `K × K`, sliding with stride `S`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
 pub struct Kernel<const F: usize, const K: usize, const S: usize>;
 
 /// The window of a pool: `K × K`, sliding with stride `S`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
 pub struct Window<const K: usize, const S: usize>;
 
 /// Zero padding before an image: `TOP` rows above it and `LEFT` columns to its left (what the
 /// bottom and right need follows from the output's size).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
 pub struct Padding<const TOP: usize, const LEFT: usize>;
+
+impl<const H: usize, const W: usize, const C: usize, const N: usize> core::fmt::Debug
+    for Image<H, W, C, N>
+{
+    /// `Image(28×28×1)`.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "Image({H}×{W}×{C})")
+    }
+}
+
+impl<const F: usize, const K: usize, const S: usize> core::fmt::Debug for Kernel<F, K, S> {
+    /// `Kernel(6 × 5×5, stride 1)`.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "Kernel({F} × {K}×{K}, stride {S})")
+    }
+}
+
+impl<const K: usize, const S: usize> core::fmt::Debug for Window<K, S> {
+    /// `Window(2×2, stride 2)`.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "Window({K}×{K}, stride {S})")
+    }
+}
+
+impl<const TOP: usize, const LEFT: usize> core::fmt::Debug for Padding<TOP, LEFT> {
+    /// `Padding(top 2, left 2)`.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "Padding(top {TOP}, left {LEFT})")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapes_read_as_their_sizes() {
+        assert_eq!(format!("{:?}", Image::<28, 28, 1, 784>), "Image(28×28×1)");
+        assert_eq!(
+            format!("{:?}", Kernel::<6, 5, 1>),
+            "Kernel(6 × 5×5, stride 1)"
+        );
+        assert_eq!(format!("{:?}", Window::<2, 2>), "Window(2×2, stride 2)");
+        assert_eq!(format!("{:?}", Padding::<2, 1>), "Padding(top 2, left 1)");
+    }
+}

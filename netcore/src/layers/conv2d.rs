@@ -501,22 +501,7 @@ impl<
     }
 }
 
-impl<
-    const H: usize,
-    const W: usize,
-    const C: usize,
-    const F: usize,
-    const K: usize,
-    const S: usize,
-    const PT: usize,
-    const PL: usize,
-    const OH: usize,
-    const OW: usize,
-    const IN: usize,
-    const OUT: usize,
-    A,
-> Clone for Conv2d<Image<H, W, C, IN>, Kernel<F, K, S>, Padding<PT, PL>, Image<OH, OW, F, OUT>, A>
-{
+impl<I, K, P, O, A> Clone for Conv2d<I, K, P, O, A> {
     fn clone(&self) -> Self {
         Self {
             params: self.params.clone(),
@@ -525,31 +510,20 @@ impl<
     }
 }
 
-impl<
-    const H: usize,
-    const W: usize,
-    const C: usize,
-    const F: usize,
-    const K: usize,
-    const S: usize,
-    const PT: usize,
-    const PL: usize,
-    const OH: usize,
-    const OW: usize,
-    const IN: usize,
-    const OUT: usize,
+impl<I, K, P, O, A> fmt::Debug for Conv2d<I, K, P, O, A>
+where
+    I: Default + fmt::Debug,
+    K: Default + fmt::Debug,
+    P: Default + fmt::Debug,
+    O: Default + fmt::Debug,
     A: Activation,
-> fmt::Debug
-    for Conv2d<Image<H, W, C, IN>, Kernel<F, K, S>, Padding<PT, PL>, Image<OH, OW, F, OUT>, A>
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Conv2d")
-            .field("input", &(H, W, C))
-            .field("filters", &F)
-            .field("kernel", &(K, K))
-            .field("stride", &S)
-            .field("padding_top_left", &(PT, PL))
-            .field("output", &(OH, OW, F))
+            .field("input", &I::default())
+            .field("kernel", &K::default())
+            .field("padding", &P::default())
+            .field("output", &O::default())
             .field("activation", &A::NAME)
             .field("bias", &self.params.bias.is_some())
             .finish_non_exhaustive()
