@@ -152,10 +152,10 @@ fn a_composed_network_trains_like_a_flat_one() {
 fn a_network_gives_its_dropout_layers_the_stream_of_its_cache() {
     // What parallel `fit` relies on so that its threads drop different values.
     let model = Dropped::new(&mut StdRng::seed_from_u64(5));
-    model.set_training(true);
     let x = [[0.5, -0.5]; 4];
     let outputs = |stream: Option<u64>| {
         let mut cache = model.new_cache::<4>();
+        model.set_training(&mut cache, true);
         if let Some(stream) = stream {
             model.seed_cache(&mut cache, stream);
         }

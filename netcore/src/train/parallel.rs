@@ -152,6 +152,8 @@ where
         for worker in 1..=shared.helpers.len() {
             let mut shard = Shard::<N, B>::new(&**network);
             network.seed_cache(&mut shard.cache, worker as u64);
+            // A helper's cache only ever trains.
+            network.set_training(&mut shard.cache, true);
             let loss = loss.clone();
             scope.spawn(move || help(shared, worker, shard, loss));
         }
@@ -175,7 +177,7 @@ where
             write(&shared.order).shuffle(rng);
         }
         let steps = read(&shared.order).len().div_ceil(shared.step_samples);
-        read(&shared.network).set_training(true);
+        read(&shared.network).set_training(&mut trainer.shard.cache, true);
         let mut totals = Totals::default();
         let mut failed = None;
         for step in 0..steps {
@@ -194,7 +196,7 @@ where
             drop(network);
             on_batch(step + 1, totals.metrics());
         }
-        read(&shared.network).set_training(false);
+        read(&shared.network).set_training(&mut trainer.shard.cache, false);
         match failed {
             Some(failed) => Err(failed),
             None => Ok(totals.metrics()),

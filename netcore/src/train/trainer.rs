@@ -347,7 +347,7 @@ where
             self.order.shuffle(rng);
         }
         let offset = range.start;
-        network.set_training(true);
+        network.set_training(&mut self.shard.cache, true);
         let mut totals = Totals::default();
         for (batch, start) in (0..range.len()).step_by(B).enumerate() {
             let end = (start + B).min(range.len());
@@ -365,12 +365,12 @@ where
             );
             totals.add(step);
             if let Err(what) = self.apply(network, step.loss, check_finite) {
-                network.set_training(false);
+                network.set_training(&mut self.shard.cache, false);
                 return Err((batch + 1, what));
             }
             on_batch(batch + 1, totals.metrics());
         }
-        network.set_training(false);
+        network.set_training(&mut self.shard.cache, false);
         Ok(totals.metrics())
     }
 
