@@ -141,7 +141,9 @@ fn an_lstm_trains_evaluates_and_predicts_without_allocating() {
 /// change most parameters, so that the count covers real steps.
 fn trains_evaluates_and_predicts_without_allocating<N>(mut model: N, what: &str)
 where
-    N: Network<In = [f32; 512], Out = [f32; 4]>,
+    N: Network<In = [f32; 512], Out = [f32; 4]> + Sync,
+    N::Cache<BATCH>: Send,
+    N::Grads: Send,
     CategoricalCrossentropy: Loss<N::Activation>,
 {
     let data = images();

@@ -16,6 +16,7 @@ mod plane;
 mod prefetch;
 pub mod reference;
 mod simd;
+pub(crate) mod team;
 pub(crate) mod updates;
 
 pub use accumulate::{add_windows, column_sums};

@@ -1,0 +1,173 @@
+//! The epochs of `fit` around the runner: shuffling seed, validation, logs, what is printed,
+//! the history, and the callbacks.
+
+use std::io::{IsTerminal, Write};
+use std::ops::Range;
+use std::time::Instant;
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
+use super::callbacks::{Callback, Context};
+use super::progress::{EpochBar, write_epoch_line};
+use super::runner::{Runner, reset_order};
+use super::{EpochLogs, Fit, History, Metrics, TrainError, Verbose};
+use crate::data::Dataset;
+use crate::layer::Layer;
+use crate::loss::Loss;
+use crate::optim::Optimizer;
+
+impl<N, O, L, const B: usize> Runner<'_, '_, N, O, L, B>
+where
+    N: Layer + Sync,
+    N::Cache<B>: Send,
+    N::Grads: Send,
+    O: Optimizer,
+    L: Loss<N::Activation> + Send,
+{
+    /// `options.epochs` epochs over the samples `train` of `data` (Keras' `model.fit`), the
+    /// rest of `data` being the validation split: see [`super::Trainer::fit`].
+    pub(super) fn fit<const IN: usize, const OUT: usize>(
+        &mut self,
+        network: &mut N,
+        data: &Dataset<IN, OUT>,
+        train: Range<usize>,
+        options: Fit<'_, IN, OUT>,
+    ) -> Result<History, TrainError>
+    where
+        N: Layer<In = [f32; IN], Out = [f32; OUT]>,
+    {
+        let Fit {
+            epochs,
+            validation,
+            validation_split: _,
+            shuffle,
+            seed,
+            verbose,
+            threads: _,
+            mut callbacks,
+            output,
+        } = options;
+        let split = (train.end < data.len()).then(|| train.end..data.len());
+
+        let mut stdout = std::io::stdout();
+        let terminal = output.is_none() && stdout.is_terminal();
+        let out: &mut dyn Write = match output {
+            Some(out) => out,
+            None => &mut stdout,
+        };
+        let verbose = match verbose {
+            Verbose::Auto | Verbose::ProgressBar if terminal => Verbose::ProgressBar,
+            Verbose::Auto | Verbose::ProgressBar => Verbose::EpochLine,
+            other => other,
+        };
+        let check_finite = callbacks.iter().any(|c| c.terminates_on_nan());
+
+        // Every fit starts from the dataset's own order, so the same seed gives the same batches
+        // however the trainer was used before.
+        reset_order(self.order, train.len());
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut history = History::with_capacity(epochs);
+        let steps = train.len().div_ceil(B * self.team.threads());
+        self.run_callbacks(network, &mut callbacks, |callback, context| {
+            callback.on_train_begin(context)
+        });
+        for epoch in 1..=epochs {
+            self.run_callbacks(network, &mut callbacks, |callback, context| {
+                callback.on_epoch_begin(epoch, context)
+            });
+            let bar =
+                (verbose == Verbose::ProgressBar).then(|| EpochBar::start(epoch, epochs, steps));
+            let start = Instant::now();
+            let trained = self.run_epoch(
+                network,
+                data,
+                train.clone(),
+                shuffle.then_some(&mut rng),
+                check_finite,
+                &mut |done, running| {
+                    if let Some(bar) = &bar {
+                        bar.advance(done, running);
+                    }
+                },
+            );
+            let seconds = start.elapsed().as_secs_f64();
+            let train_metrics = match trained {
+                Ok(metrics) => metrics,
+                Err((batch, what)) => {
+                    return Err(TrainError::NonFinite {
+                        epoch,
+                        batch,
+                        what,
+                        history: Box::new(history),
+                    });
+                }
+            };
+            let validation = match (validation, &split) {
+                (Some(val), _) => Some(self.evaluate(network, val, 0..val.len())),
+                (None, Some(range)) => Some(self.evaluate(network, data, range.clone())),
+                (None, None) => None,
+            };
+            let logs = EpochLogs {
+                epoch,
+                train: train_metrics,
+                validation,
+                learning_rate: self.optimizer.learning_rate(),
+                seconds,
+                steps,
+            };
+            history.push(&logs);
+            match bar {
+                Some(bar) => bar.finish(&logs),
+                None if verbose == Verbose::EpochLine => write_epoch_line(out, epochs, &logs),
+                None => {}
+            }
+            let stop = self.run_callbacks(network, &mut callbacks, |callback, context| {
+                callback.on_epoch_end(&logs, context)
+            });
+            if stop {
+                break;
+            }
+        }
+        self.run_callbacks(network, &mut callbacks, |callback, context| {
+            callback.on_train_end(context)
+        });
+        let _ = out.flush();
+        Ok(history)
+    }
+
+    /// The metrics of `network` on the samples `range` of `data`, on the calling thread.
+    fn evaluate<const IN: usize, const OUT: usize>(
+        &mut self,
+        network: &N,
+        data: &Dataset<IN, OUT>,
+        range: Range<usize>,
+    ) -> Metrics
+    where
+        N: Layer<In = [f32; IN], Out = [f32; OUT]>,
+    {
+        let lane = &mut self.lanes[0];
+        let totals = lane.shard.evaluate_range(network, &lane.loss, data, range);
+        totals.metrics()
+    }
+
+    /// Runs `hook` for every callback with a context over the optimizer and the network's
+    /// parameters; returns whether one asked to stop.
+    fn run_callbacks(
+        &mut self,
+        network: &mut N,
+        callbacks: &mut [&mut dyn Callback],
+        mut hook: impl FnMut(&mut dyn Callback, &mut Context<'_>),
+    ) -> bool {
+        // Visiting pairs each tensor with a gradient buffer, which the callbacks do not see.
+        let grads = &mut self.lanes[0].shard.grads;
+        let mut parameters = |visit: &mut dyn FnMut(&mut [f32])| {
+            network.visit_parameters(grads, &mut |p, _| visit(p))
+        };
+        let mut context = Context::new(&mut *self.optimizer, &mut parameters);
+        for callback in callbacks.iter_mut() {
+            hook(&mut **callback, &mut context);
+        }
+        context.stop_requested()
+    }
+}
