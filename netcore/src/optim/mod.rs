@@ -55,6 +55,15 @@ impl Settings {
         self.current
     }
 
+    /// The learning rate in effect: the constant one, or under a schedule the rate of the
+    /// latest step (of the first step, before any).
+    fn learning_rate_in_effect(&self) -> f32 {
+        match &self.schedule {
+            Some(schedule) => schedule.learning_rate(self.iterations.saturating_sub(1)),
+            None => self.learning_rate,
+        }
+    }
+
     /// Advances the step count and fixes this step's learning rate.
     fn begin_step(&mut self) {
         self.current = match &self.schedule {
@@ -164,17 +173,48 @@ pub trait Optimizer {
         rule.update(params, grads, state);
     }
 
-    /// The learning rate without a schedule (Keras' `optimizer.learning_rate`).
+    /// The learning rate in effect (Keras' `optimizer.learning_rate`): the constant rate, or
+    /// under a schedule the rate of the latest step (of the first step, before any). `fit`
+    /// logs it after each epoch (its `learning_rate`), and callbacks read it.
     fn learning_rate(&self) -> f32 {
-        self.settings().learning_rate
+        self.settings().learning_rate_in_effect()
     }
 
-    /// Sets the learning rate; callbacks such as reduce-on-plateau use this.
+    /// Sets a constant learning rate for the steps that follow; callbacks such as
+    /// reduce-on-plateau use this. It ends the schedule, if there is one: the callback wins
+    /// (Keras 3 instead refuses to set the rate of an optimizer given a schedule), and
+    /// [`Optimizer::learning_rate`] reports the rate set.
+    ///
+    /// ```
+    /// use netcore::activation::Linear;
+    /// use netcore::layer::Layer;
+    /// use netcore::layers::Dense;
+    /// use netcore::optim::schedule::StepDecay;
+    /// use netcore::optim::{Optimizer, Sgd};
+    ///
+    /// let mut layer = Dense::<1, 1, Linear>::from_parameters([[0.0]], None);
+    /// let mut grads = layer.new_grads();
+    /// // Halved after each step.
+    /// let mut sgd = Sgd::new(0.1).with_schedule(StepDecay::new(0.1, 0.5, 1));
+    /// sgd.prepare(layer.parameter_count());
+    /// assert_eq!(sgd.learning_rate(), 0.1); // the first step's, before any
+    /// sgd.step(&mut layer, &mut grads);
+    /// sgd.step(&mut layer, &mut grads);
+    /// assert_eq!(sgd.learning_rate(), 0.05); // the second step's
+    ///
+    /// sgd.set_learning_rate(0.01); // the schedule ends
+    /// sgd.step(&mut layer, &mut grads);
+    /// assert_eq!(sgd.settings().current_learning_rate(), 0.01);
+    /// assert_eq!(sgd.learning_rate(), 0.01);
+    /// ```
     fn set_learning_rate(&mut self, learning_rate: f32) {
-        self.settings_mut().learning_rate = learning_rate;
+        let settings = self.settings_mut();
+        settings.schedule = None;
+        settings.learning_rate = learning_rate;
     }
 
-    /// Follows `schedule` instead of a constant learning rate.
+    /// Follows `schedule` instead of a constant learning rate, until
+    /// [`Optimizer::set_learning_rate`] sets one.
     fn with_schedule(mut self, schedule: impl Schedule + 'static) -> Self
     where
         Self: Sized,

@@ -29,12 +29,13 @@ impl<'a> Context<'a> {
         }
     }
 
-    /// The optimizer's learning rate.
+    /// The optimizer's learning rate in effect ([`Optimizer::learning_rate`]).
     pub fn learning_rate(&self) -> f32 {
         self.optimizer.learning_rate()
     }
 
-    /// Changes the optimizer's learning rate.
+    /// Sets a constant learning rate, which ends the optimizer's schedule, if it has one
+    /// ([`Optimizer::set_learning_rate`]).
     pub fn set_learning_rate(&mut self, learning_rate: f32) {
         self.optimizer.set_learning_rate(learning_rate);
     }
@@ -221,7 +222,8 @@ impl Callback for EarlyStopping {
 }
 
 /// Sets the learning rate at the start of each epoch from `schedule(epoch, current)` (Keras'
-/// `LearningRateScheduler`, epochs counted from 1 here).
+/// `LearningRateScheduler`, epochs counted from 1 here). Setting it ends an optimizer's own
+/// schedule, if it has one (see [`Optimizer::set_learning_rate`]).
 pub struct LearningRateScheduler<F> {
     schedule: F,
 }
@@ -242,7 +244,9 @@ impl<F: FnMut(usize, f32) -> f32> Callback for LearningRateScheduler<F> {
 
 /// Multiplies the learning rate by `factor` when the monitored quantity has not improved for
 /// `patience` epochs (Keras' `ReduceLROnPlateau`; defaults: `val_loss`, factor 0.1, patience 10,
-/// `min_delta` 1e-4, cooldown 0, `min_lr` 0).
+/// `min_delta` 1e-4, cooldown 0, `min_lr` 0). Under an optimizer's schedule, it multiplies the
+/// rate in effect, and the reduced rate replaces the schedule (see
+/// [`Optimizer::set_learning_rate`]).
 #[derive(Clone, Debug)]
 pub struct ReduceLrOnPlateau {
     monitor: Monitor,

@@ -171,3 +171,70 @@ where
         context.stop_requested()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::activation::Linear;
+    use crate::data::Dataset;
+    use crate::layers::Dense;
+    use crate::loss::MeanSquaredError;
+    use crate::optim::schedule::StepDecay;
+    use crate::optim::{Optimizer, Sgd};
+    use crate::train::callbacks::{Monitor, ReduceLrOnPlateau};
+    use crate::train::{Fit, Trainer, Verbose};
+
+    /// Eight samples of `y = 2x`: two steps an epoch at batch 4.
+    fn line() -> Dataset<1, 1> {
+        let xs: Vec<f32> = (0..8).map(|i| i as f32 / 8.0).collect();
+        Dataset::from_arrays(
+            xs.iter().map(|&x| [x]).collect(),
+            xs.iter().map(|&x| [2.0 * x]).collect(),
+        )
+        .unwrap()
+    }
+
+    fn model() -> Dense<1, 1, Linear> {
+        Dense::from_parameters([[0.0]], Some([0.0]))
+    }
+
+    #[test]
+    fn the_history_records_the_scheduled_rate_in_effect() {
+        // Halved every 2 steps, once an epoch: 0.1, 0.05, 0.025.
+        let mut model = model();
+        let sgd = Sgd::new(0.1).with_schedule(StepDecay::new(0.1, 0.5, 2));
+        let mut trainer = Trainer::<_, _, _, 4>::new(&model, sgd, MeanSquaredError);
+        let options = Fit::epochs(3).verbose(Verbose::Silent);
+        let history = trainer.fit(&mut model, &line(), options).unwrap();
+        assert_eq!(history.learning_rate, [0.1, 0.05, 0.025]);
+    }
+
+    #[test]
+    fn a_callback_that_sets_the_rate_ends_the_schedule() {
+        // The loss cannot improve by 1e-4 an epoch at these rates: from the second epoch on,
+        // each epoch's end divides the rate in effect by 10, and the schedule stops.
+        let mut model = model();
+        let sgd = Sgd::new(1e-6).with_schedule(StepDecay::new(1e-6, 0.5, 2));
+        let mut trainer = Trainer::<_, _, _, 4>::new(&model, sgd, MeanSquaredError);
+        let mut reduce = ReduceLrOnPlateau::new(Monitor::Loss)
+            .patience(1)
+            .factor(0.1);
+        let options = Fit::epochs(3)
+            .verbose(Verbose::Silent)
+            .callback(&mut reduce);
+        let history = trainer.fit(&mut model, &line(), options).unwrap();
+        let second = 1e-6_f32 * 0.5;
+        let reduced = second * 0.1;
+        assert_eq!(history.learning_rate, [1e-6, second, reduced]);
+        let optimizer = trainer.optimizer();
+        assert_eq!(
+            optimizer.settings().current_learning_rate(),
+            reduced,
+            "the last epoch's steps took the callback's rate"
+        );
+        assert_eq!(
+            optimizer.learning_rate(),
+            reduced * 0.1,
+            "and the next one's"
+        );
+    }
+}

@@ -18,7 +18,8 @@ pub struct EpochLogs {
     pub train: Metrics,
     /// Loss and accuracy on the validation data after the epoch, if there is any.
     pub validation: Option<Metrics>,
-    /// The learning rate at the end of the epoch.
+    /// The learning rate in effect at the end of the epoch: under a schedule, the rate of the
+    /// epoch's last step ([`crate::optim::Optimizer::learning_rate`]).
     pub learning_rate: f32,
     /// Wall-clock seconds of the epoch's training (validation excluded).
     pub seconds: f64,
@@ -38,7 +39,8 @@ pub struct History {
     pub val_loss: Vec<f32>,
     /// Validation accuracy after each epoch.
     pub val_accuracy: Vec<f32>,
-    /// The learning rate at the end of each epoch.
+    /// The learning rate in effect at the end of each epoch: under a schedule, the rate of the
+    /// epoch's last step.
     pub learning_rate: Vec<f32>,
     /// Wall-clock seconds of each epoch's training (validation excluded).
     pub epoch_seconds: Vec<f64>,
