@@ -95,9 +95,9 @@ impl Monitor {
     pub fn value(self, logs: &EpochLogs) -> Option<f32> {
         match self {
             Monitor::Loss => Some(logs.train.loss),
-            Monitor::Accuracy => Some(logs.train.accuracy),
+            Monitor::Accuracy => logs.train.accuracy,
             Monitor::ValLoss => logs.validation.map(|v| v.loss),
-            Monitor::ValAccuracy => logs.validation.map(|v| v.accuracy),
+            Monitor::ValAccuracy => logs.validation.and_then(|v| v.accuracy),
         }
     }
 
@@ -371,11 +371,11 @@ mod tests {
             epoch,
             train: Metrics {
                 loss: 1.0,
-                accuracy: 0.5,
+                accuracy: Some(0.5),
             },
             validation: Some(Metrics {
                 loss: val_loss,
-                accuracy: 0.5,
+                accuracy: Some(0.5),
             }),
             learning_rate: 0.1,
             seconds: 0.0,

@@ -148,7 +148,7 @@ where
     {
         let lane = &mut self.lanes[0];
         let totals = lane.shard.evaluate_range(network, &lane.loss, data, range);
-        totals.metrics()
+        totals.metrics(L::ACCURACY)
     }
 
     /// Runs `hook` for every callback with a context over the optimizer and the network's
@@ -195,6 +195,29 @@ mod tests {
 
     fn model() -> Dense<1, 1, Linear> {
         Dense::from_parameters([[0.0]], Some([0.0]))
+    }
+
+    #[test]
+    fn a_regression_reports_no_accuracy() {
+        let mut model = model();
+        let mut trainer = Trainer::<_, _, _, 4>::new(&model, Sgd::new(0.1), MeanSquaredError);
+        let mut printed = Vec::new();
+        let options = Fit::epochs(2)
+            .validation_split(0.25)
+            .verbose(Verbose::EpochLine)
+            .output(&mut printed);
+        let history = trainer.fit(&mut model, &line(), options).unwrap();
+        assert_eq!(history.val_loss.len(), 2, "{history:?}");
+        assert!(history.accuracy.is_empty(), "{history:?}");
+        assert!(history.val_accuracy.is_empty(), "{history:?}");
+        let printed = String::from_utf8(printed).unwrap();
+        assert!(
+            printed.contains("- loss: ") && printed.contains("- val_loss: "),
+            "{printed}"
+        );
+        assert!(!printed.contains("accuracy"), "{printed}");
+        let result = trainer.evaluate(&model, &line());
+        assert_eq!(result.accuracy, None, "{result:?}");
     }
 
     #[test]

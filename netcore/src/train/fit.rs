@@ -137,7 +137,7 @@ impl<'a, const IN: usize, const OUT: usize> Fit<'a, IN, OUT> {
     /// let options = Fit::epochs(20).threads(2).verbose(Verbose::Silent);
     /// let history = trainer.fit(&mut model, &data, options)?;
     /// assert!(history.loss[19] < history.loss[0]);
-    /// assert_eq!(trainer.evaluate(&model, &data).accuracy, 1.0);
+    /// assert_eq!(trainer.evaluate(&model, &data).accuracy, Some(1.0));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn threads(self, threads: usize) -> Self {

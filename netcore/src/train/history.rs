@@ -5,8 +5,9 @@
 pub struct Metrics {
     /// The mean loss per sample.
     pub loss: f32,
-    /// The fraction of samples predicted correctly.
-    pub accuracy: f32,
+    /// The fraction of samples predicted correctly; `None` when accuracy does not apply to
+    /// the loss (a regression: see [`crate::loss::Loss::ACCURACY`]).
+    pub accuracy: Option<f32>,
 }
 
 /// What one epoch of `fit` measured, as Keras hands `logs` to callbacks.
@@ -28,7 +29,8 @@ pub struct EpochLogs {
 }
 
 /// Per-epoch logs of a `fit`, one entry per epoch in each vector, as Keras' `History.history`.
-/// `val_loss` and `val_accuracy` stay empty without validation data.
+/// `val_loss` and `val_accuracy` stay empty without validation data, `accuracy` and
+/// `val_accuracy` when accuracy does not apply to the loss (a regression).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct History {
     /// Mean training loss of each epoch (averaged over the batches as they were trained).
@@ -60,10 +62,10 @@ impl History {
 
     pub(crate) fn push(&mut self, logs: &EpochLogs) {
         self.loss.push(logs.train.loss);
-        self.accuracy.push(logs.train.accuracy);
+        self.accuracy.extend(logs.train.accuracy);
         if let Some(val) = logs.validation {
             self.val_loss.push(val.loss);
-            self.val_accuracy.push(val.accuracy);
+            self.val_accuracy.extend(val.accuracy);
         }
         self.learning_rate.push(logs.learning_rate);
         self.epoch_seconds.push(logs.seconds);

@@ -116,9 +116,9 @@ where
             totals.add(batch);
             self.update(network, batch.loss, check_finite)
                 .map_err(|what| (step + 1, what))?;
-            on_batch(step + 1, totals.metrics());
+            on_batch(step + 1, totals.metrics(L::ACCURACY));
         }
-        Ok(totals.metrics())
+        Ok(totals.metrics(L::ACCURACY))
     }
 
     /// Every thread gathers and trains its shard of the step that starts at `start` in the

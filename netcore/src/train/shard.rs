@@ -16,11 +16,13 @@ pub(super) struct Totals {
 }
 
 impl Totals {
-    pub(super) fn metrics(&self) -> Metrics {
+    /// The mean loss, and the accuracy if it applies to the loss (see
+    /// [`crate::loss::Loss::ACCURACY`]).
+    pub(super) fn metrics(&self, accuracy: bool) -> Metrics {
         let n = self.samples.max(1) as f64;
         Metrics {
             loss: (self.loss / n) as f32,
-            accuracy: (self.hits as f64 / n) as f32,
+            accuracy: accuracy.then_some((self.hits as f64 / n) as f32),
         }
     }
 

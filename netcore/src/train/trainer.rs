@@ -35,7 +35,7 @@ use crate::optim::Optimizer;
 /// let mut trainer = Trainer::<_, _, _, 4>::new(&model, Sgd::new(1.0), BinaryCrossentropy);
 /// let history = trainer.fit(&mut model, &data, Fit::epochs(200).verbose(Verbose::Silent))?;
 /// assert!(history.loss[199] < history.loss[0]);
-/// assert_eq!(trainer.evaluate(&model, &data).accuracy, 1.0);
+/// assert_eq!(trainer.evaluate(&model, &data).accuracy, Some(1.0));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct Trainer<N: Layer, O, L, const B: usize> {
@@ -148,7 +148,8 @@ where
     }
 
     /// One pass over `data` in batches of `B`, shuffling the order left by the previous epoch
-    /// with `rng` when given. Returns the training loss and accuracy averaged over the epoch.
+    /// with `rng` when given. Returns the training loss and accuracy (when it applies to the
+    /// loss) averaged over the epoch.
     /// The last batch may be partial: its missing rows get a zero gradient and the mean is taken
     /// over the rows present. These are the steps of [`Trainer::fit`] on one thread, hence its
     /// bounds.
@@ -184,7 +185,25 @@ where
         }
     }
 
-    /// The mean loss and the accuracy of `network` on `data` (Keras' `model.evaluate`).
+    /// The mean loss and, when it applies to the loss, the accuracy of `network` on `data`
+    /// (Keras' `model.evaluate`): a regression ([`crate::loss::Loss::ACCURACY`]) reports its
+    /// loss alone.
+    ///
+    /// ```
+    /// use netcore::activation::Linear;
+    /// use netcore::data::Dataset;
+    /// use netcore::layers::Dense;
+    /// use netcore::loss::MeanSquaredError;
+    /// use netcore::optim::Sgd;
+    /// use netcore::train::Trainer;
+    ///
+    /// let data = Dataset::<1, 1>::from_arrays(vec![[1.0], [2.0]], vec![[2.0], [4.0]])?;
+    /// let model = Dense::<1, 1, Linear>::from_parameters([[2.0]], Some([0.5]));
+    /// let mut trainer = Trainer::<_, _, _, 2>::new(&model, Sgd::new(0.1), MeanSquaredError);
+    /// let result = trainer.evaluate(&model, &data);
+    /// assert_eq!((result.loss, result.accuracy), (0.25, None));
+    /// # Ok::<(), netcore::data::Error>(())
+    /// ```
     pub fn evaluate<const IN: usize, const OUT: usize>(
         &mut self,
         network: &N,
@@ -194,7 +213,7 @@ where
         N: Layer<In = [f32; IN], Out = [f32; OUT]>,
     {
         let totals = self.shards[0].evaluate_range(network, &self.loss, data, 0..data.len());
-        totals.metrics()
+        totals.metrics(L::ACCURACY)
     }
 
     /// The outputs of `network` for every sample of `inputs`, computed `B` at a time (Keras'
