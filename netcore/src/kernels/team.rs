@@ -26,7 +26,7 @@ use std::hint::spin_loop;
 use std::marker::PhantomData;
 use std::ops::Range;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -166,7 +166,7 @@ impl Team<'_> {
         // `lend` below and their completion, which `Join` waits for before this function
         // returns or unwinds: no helper calls the job after its borrow ends.
         let lent = unsafe { std::mem::transmute::<Job<'_>, Job<'static>>(job) };
-        shared.lend(lent);
+        shared.lend(&lent);
         /// Waits for the helpers, whether thread 0's part returned or panicked.
         struct Join<'a>(&'a Shared);
         impl Drop for Join<'_> {
@@ -176,11 +176,8 @@ impl Team<'_> {
         }
         let join = Join(shared);
         job(0);
-        drop(join);
-        assert!(
-            !shared.panicked.swap(false, Ordering::SeqCst),
-            "a thread of the team panicked"
-        );
+        std::mem::forget(join);
+        assert!(!shared.join(), "a thread of the team panicked");
     }
 }
 
@@ -229,23 +226,29 @@ impl<T> Parts<T> {
     }
 }
 
-/// What the calling thread and the helpers share. Fields written by one side and watched by
-/// the other sit on cache lines of their own.
+/// What the calling thread and the helpers share. What one side writes and the other watches
+/// sits on cache lines of its own: the calling thread's `start`, the helpers' `running`.
 struct Shared {
     helpers: usize,
-    /// The job being lent, set before `started` moves.
-    job: Mutex<Option<Job<'static>>>,
-    /// Jobs lent so far; a helper runs each one once.
-    started: Padded<AtomicUsize>,
+    start: Padded<Start>,
     /// Helpers still running the current job.
     running: Padded<AtomicUsize>,
-    stopped: AtomicBool,
-    /// Whether a helper's part of the current job panicked.
+    /// Whether a helper's part of the current job panicked (written only then).
     panicked: AtomicBool,
     /// Threads asleep on `wake`, so that waking costs no system call when none is.
     sleepers: AtomicUsize,
     lock: Mutex<()>,
     wake: Condvar,
+}
+
+/// What the calling thread hands the helpers.
+struct Start {
+    /// Twice the jobs lent so far, plus 1 once the team stops: a helper runs each job once,
+    /// and leaves when the count turns odd.
+    count: AtomicUsize,
+    /// The job lent last: a pointer to the caller's reference to it, set before `count` moves
+    /// and valid until the helpers have finished with it.
+    job: AtomicPtr<Job<'static>>,
 }
 
 /// A value alone on its cache lines (two: CPUs fetch lines in adjacent pairs).
@@ -256,10 +259,11 @@ impl Shared {
     fn new(helpers: usize) -> Self {
         Self {
             helpers,
-            job: Mutex::new(None),
-            started: Padded(AtomicUsize::new(0)),
+            start: Padded(Start {
+                count: AtomicUsize::new(0),
+                job: AtomicPtr::new(std::ptr::null_mut()),
+            }),
             running: Padded(AtomicUsize::new(0)),
-            stopped: AtomicBool::new(false),
             panicked: AtomicBool::new(false),
             sleepers: AtomicUsize::new(0),
             lock: Mutex::new(()),
@@ -267,40 +271,47 @@ impl Shared {
         }
     }
 
-    /// Hands `job` to every helper.
-    fn lend(&self, job: Job<'static>) {
-        *lock(&self.job) = Some(job);
-        self.panicked.store(false, Ordering::SeqCst);
+    /// Hands `job` to every helper. `job` must stay where it is until [`Shared::join`]
+    /// returns.
+    fn lend(&self, job: &Job<'static>) {
+        let start = &self.start.0;
+        start.job.store(std::ptr::from_ref(job).cast_mut(), Ordering::SeqCst);
         self.running.0.store(self.helpers, Ordering::SeqCst);
-        self.started.0.fetch_add(1, Ordering::SeqCst);
+        start.count.fetch_add(2, Ordering::SeqCst);
         self.notify();
     }
 
-    /// Waits until every helper has finished the job lent last, then takes it back.
-    fn join(&self) {
+    /// Waits until every helper has finished the job lent last. Returns whether one of them
+    /// panicked.
+    fn join(&self) -> bool {
         self.wait_until(|| self.running.0.load(Ordering::SeqCst) == 0);
-        *lock(&self.job) = None;
+        let panicked = self.panicked.load(Ordering::SeqCst);
+        if panicked {
+            self.panicked.store(false, Ordering::SeqCst);
+        }
+        panicked
     }
 
     /// Ends the helpers, which are between jobs: `join` has returned for the last one.
     fn stop(&self) {
-        self.stopped.store(true, Ordering::SeqCst);
+        self.start.0.count.fetch_add(1, Ordering::SeqCst);
         self.notify();
     }
 
     /// Helper `k`'s life: each job lent, once, until the team stops.
     fn help(&self, k: usize) {
-        let mut done = 0;
+        let start = &self.start.0;
+        let mut seen = 0;
         loop {
-            self.wait_until(|| {
-                self.started.0.load(Ordering::SeqCst) != done || self.stopped.load(Ordering::SeqCst)
-            });
-            if self.stopped.load(Ordering::SeqCst) {
+            self.wait_until(|| start.count.load(Ordering::SeqCst) != seen);
+            seen = start.count.load(Ordering::SeqCst);
+            if seen % 2 == 1 {
                 return;
             }
-            // No new job starts before this helper has finished this one: `started` moved by 1.
-            done += 1;
-            let job = (*lock(&self.job)).expect("a job is lent before it starts");
+            // SAFETY: the count moved, so `lend` stored a pointer to the caller's job, which
+            // stays valid until this helper's `running` decrement below: `dispatch` does not
+            // return or unwind before `join` has seen it.
+            let job = unsafe { *start.job.load(Ordering::SeqCst) };
             if catch_unwind(AssertUnwindSafe(|| job(k))).is_err() {
                 self.panicked.store(true, Ordering::SeqCst);
             }
