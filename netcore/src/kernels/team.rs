@@ -46,9 +46,18 @@ const SHARE_ALIGN: usize = 16;
 /// A job: called once on each thread of the team with the thread's index.
 type Job<'a> = &'a (dyn Fn(usize) + Sync);
 
-/// A job of [`Team::run_split`]: called on each thread with the range its shares cover and its
-/// shares of `M` slices.
-pub(crate) type SplitJob<'a, const M: usize> = &'a (dyn Fn(Range<usize>, [&mut [f32]; M]) + Sync);
+/// A job of [`Team::run_split`]: called on each thread with which share it has and its shares
+/// of `M` slices.
+pub(crate) type SplitJob<'a, const M: usize> = &'a (dyn Fn(Share, [&mut [f32]; M]) + Sync);
+
+/// Which share of the slices of [`Team::run_split`] a thread has.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Share {
+    /// The thread, from 0 (the calling thread).
+    pub(crate) thread: usize,
+    /// The values of the first slice the share covers.
+    pub(crate) range: Range<usize>,
+}
 
 /// Runs `body` with a team of `threads` threads (at least 1): the calling thread and
 /// `threads - 1` helpers, started now and stopped when `body` returns or panics. With one
@@ -127,10 +136,10 @@ impl Team<'_> {
     }
 
     /// Splits each of `slices` into one share per thread, by its own length (slices of equal
-    /// lengths alike, empty ones into empty shares), and runs `job(range, shares)` on every
-    /// thread with its shares and the range the share of `slices[0]` covers; returns when all
-    /// are done. Shares start at multiples of 16 values. A first slice shorter than
-    /// [`SPLIT_MIN`], or a team of one thread, runs `job(0..len, slices)` on the calling thread.
+    /// lengths alike, empty ones into empty shares), and runs `job(share, shares)` on every
+    /// thread with its shares, `share` saying which; returns when all are done. Shares start at
+    /// multiples of 16 values. A first slice shorter than [`SPLIT_MIN`], or a team of one
+    /// thread, is not split: the calling thread runs the job on all of it, as thread 0.
     ///
     /// # Panics
     ///
@@ -138,7 +147,11 @@ impl Team<'_> {
     pub(crate) fn run_split<const M: usize>(&self, slices: [&mut [f32]; M], job: SplitJob<'_, M>) {
         let len = slices.first().map_or(0, |s| s.len());
         if self.threads == 1 || len < SPLIT_MIN {
-            job(0..len, slices);
+            let share = Share {
+                thread: 0,
+                range: 0..len,
+            };
+            job(share, slices);
             return;
         }
         let threads = self.threads;
@@ -151,7 +164,11 @@ impl Team<'_> {
                 // with each `k`, before `run_split` returns, while the slices stay borrowed.
                 unsafe { std::slice::from_raw_parts_mut(start.at(range.start), range.len()) }
             });
-            job(share(k, threads, len), shares);
+            let share = Share {
+                thread: k,
+                range: share(k, threads, len),
+            };
+            job(share, shares);
         });
     }
 
@@ -275,7 +292,9 @@ impl Shared {
     /// returns.
     fn lend(&self, job: &Job<'static>) {
         let start = &self.start.0;
-        start.job.store(std::ptr::from_ref(job).cast_mut(), Ordering::SeqCst);
+        start
+            .job
+            .store(std::ptr::from_ref(job).cast_mut(), Ordering::SeqCst);
         self.running.0.store(self.helpers, Ordering::SeqCst);
         start.count.fetch_add(2, Ordering::SeqCst);
         self.notify();
@@ -409,7 +428,13 @@ mod tests {
             for len in [10, SPLIT_MIN + 7] {
                 let (mut a, mut b) = (vec![1.0_f32; len], vec![2.0_f32; len]);
                 let calls = AtomicUsize::new(0);
-                team.run_split([&mut a, &mut b, &mut []], &|range, [a, b, empty]| {
+                team.run_split([&mut a, &mut b, &mut []], &|share, [a, b, empty]| {
+                    let range = share.range;
+                    if len < SPLIT_MIN {
+                        assert_eq!((share.thread, range.clone()), (0, 0..len));
+                    } else {
+                        assert_eq!(range, super::share(share.thread, 2, len));
+                    }
                     calls.fetch_add(1, Ordering::SeqCst);
                     assert_eq!(
                         (a.len(), b.len(), empty.len()),

@@ -6,23 +6,32 @@ use super::Optimizer;
 use crate::kernels::{self, team::Team};
 use crate::layer::Layer;
 
-/// One optimizer step on `network` with the gradients `grads`, plus `pending` when given:
-/// other threads' gradients summed, flat, not yet added to `grads`. Clipping by norm needs
-/// every tensor's whole gradient first, so then `pending` is added to `grads` before the step;
-/// otherwise each thread adds its share of `grads` to its share of `pending`, which it keeps
-/// in its cache from one step to the next, and updates from that.
+/// Other threads' gradients, summed and flat, not yet added to the gradients a step visits.
+pub(crate) struct Pending<'a> {
+    /// One value per parameter.
+    pub(crate) sum: &'a mut [f32],
+    /// The thread that computed the gradients the step visits. It adds its share of `sum` to
+    /// its share of them; the other threads add theirs to their shares of `sum`. So each
+    /// thread writes memory it wrote before, which is in its cache, not in another core's.
+    pub(crate) owner: usize,
+}
+
+/// One optimizer step on `network` with the gradients `grads`, plus `pending` when given.
+/// Clipping by norm needs every tensor's whole gradient first, so then the pending sum is
+/// added to `grads` before the step; otherwise each thread adds its share of it as it updates
+/// its share of the parameters.
 pub(crate) fn step<O: Optimizer + ?Sized, N: Layer>(
     optimizer: &mut O,
     network: &mut N,
     grads: &mut N::Grads,
-    mut pending: Option<&mut [f32]>,
+    mut pending: Option<Pending<'_>>,
     team: &Team<'_>,
 ) {
     optimizer.settings_mut().begin_step();
     let settings = optimizer.settings();
     let by_norm = settings.clipping.norm.is_some() || settings.global_clip_norm.is_some();
-    if by_norm && let Some(sum) = pending.take() {
-        add(network, grads, sum, team);
+    if by_norm && let Some(pending) = pending.take() {
+        add(network, grads, pending.sum, team);
     }
     let global_scale = match settings.global_clip_norm {
         Some(limit) => {
@@ -37,31 +46,31 @@ pub(crate) fn step<O: Optimizer + ?Sized, N: Layer>(
     };
     // A copy, since `rule` borrows the optimizer.
     let clipping = settings.clipping;
+    let owner = pending.as_ref().map_or(0, |pending| pending.owner);
     let (rule, mut state) = optimizer.rule();
     let mut offset = 0;
     network.visit_parameters(grads, &mut |params, grads| {
         let range = offset..offset + params.len();
         offset = range.end;
         let scale = clipping.tensor_scale(grads, global_scale);
+        let sum = pending.as_mut().map(|pending| &mut *pending.sum);
         let [first, second] = state.each_mut();
-        let [sum, first, second] =
-            [pending.as_deref_mut(), Some(first), Some(second)].map(|s| match s {
-                Some(s) if !s.is_empty() => &mut s[range.clone()],
-                _ => &mut [],
-            });
-        team.run_split([params, grads, sum, first, second], &|_,
-                                                              [
-            p,
-            g,
-            sum,
-            first,
-            second,
-        ]| {
-            let g = if sum.is_empty() {
-                g
-            } else {
-                kernels::axpy(1.0, g, sum);
-                sum
+        let [sum, first, second] = [sum, Some(first), Some(second)].map(|s| match s {
+            Some(s) if !s.is_empty() => &mut s[range.clone()],
+            _ => &mut [],
+        });
+        let slices = [params, grads, sum, first, second];
+        team.run_split(slices, &|share, [p, g, sum, first, second]| {
+            let g = match (sum.is_empty(), share.thread == owner) {
+                (true, _) => g,
+                (false, true) => {
+                    kernels::axpy(1.0, sum, g);
+                    g
+                }
+                (false, false) => {
+                    kernels::axpy(1.0, g, sum);
+                    sum
+                }
             };
             clipping.clip(g, scale);
             rule.update(p, g, [first, second]);
@@ -75,7 +84,9 @@ pub(crate) fn add<N: Layer>(network: &mut N, grads: &mut N::Grads, sum: &[f32], 
     network.visit_parameters(grads, &mut |_, grads| {
         let sum = &sum[offset..offset + grads.len()];
         offset += grads.len();
-        team.run_split([grads], &|share, [g]| kernels::axpy(1.0, &sum[share], g));
+        team.run_split([grads], &|share, [g]| {
+            kernels::axpy(1.0, &sum[share.range], g)
+        });
     });
 }
 
@@ -128,7 +139,10 @@ mod tests {
             for seed in 0..3 {
                 set(&mut layer, &mut grads, &values(seed));
                 let mut other = values(seed + 10);
-                let pending = pending.then_some(&mut other[..]);
+                let pending = pending.then_some(Pending {
+                    sum: &mut other,
+                    owner: seed % threads,
+                });
                 step(&mut optimizer, &mut layer, &mut grads, pending, team);
             }
         });
@@ -179,7 +193,11 @@ mod tests {
         let mut sgd = Sgd::new(1.0);
         let mut pending = other.clone();
         with_team(2, |team| {
-            step(&mut sgd, &mut layer, &mut grads, Some(&mut pending), team)
+            let pending = Pending {
+                sum: &mut pending,
+                owner: 1,
+            };
+            step(&mut sgd, &mut layer, &mut grads, Some(pending), team)
         });
         let found = parameters(&mut layer);
         for (k, ((a, b), w)) in g.iter().zip(&other).zip(found).enumerate() {

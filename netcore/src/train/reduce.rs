@@ -1,37 +1,55 @@
-//! The reduce half of a parallel step's reduce-scatter: the gradients of every thread but the
-//! calling one, summed into one flat vector, each thread summing its own share of each tensor.
-//! (The scatter half, each thread adding the sum to the calling thread's gradients and updating
-//! its share of the parameters, is the optimizer's step: `optim::step`.)
+//! The reduce half of a parallel step's reduce-scatter: the gradients of the threads that
+//! trained samples, all but the last one's, summed into one flat vector. The scatter half,
+//! every thread adding its share of the last one's gradients and updating its share of the
+//! parameters, is the optimizer's step (`optim::step`), which visits the last one's gradients.
+//!
+//! The calling thread copies its own gradients alone: they are in its cache, so a local copy
+//! costs less than a handover and each other thread reading its share from another core. On
+//! two threads, that is the whole reduce, and a step has two handovers: its shards, and the
+//! optimizer step. Further threads' gradients are added by all threads, each its own share.
 
 use super::runner::Lane;
 use crate::kernels::{self, team::Team};
 use crate::layer::Layer;
+use crate::optim::step::Pending;
 
-/// Sums the gradients of the lanes `others` that trained samples this step into `sum`, one
-/// value per parameter, in the order of the lanes, so that a run is reproducible. Returns the
-/// sum, or `None` if no lane had samples (on one thread, or at the end of an epoch).
-pub(super) fn sum<'s, N: Layer, L, const B: usize>(
+/// Sums into `sum` the gradients of the `lanes` that trained samples this step, all but the
+/// last one's, in the order of the lanes, so that a run is reproducible. Returns the last
+/// one's gradients, which the optimizer step visits, and the sum, if there was anything to
+/// sum (not on one thread, nor when only the calling thread had samples, at the end of an
+/// epoch).
+pub(super) fn sum<'l, 's, N: Layer, L, const B: usize>(
     network: &mut N,
-    others: &mut [Lane<'_, N, L, B>],
+    lanes: &'l mut [Lane<'_, N, L, B>],
     sum: &'s mut [f32],
     team: &Team<'_>,
-) -> Option<&'s mut [f32]> {
-    let mut summed = false;
-    for lane in others.iter_mut().filter(|lane| lane.totals.samples > 0) {
+) -> (&'l mut N::Grads, Option<Pending<'s>>) {
+    // Shards are handed out in the order of the lanes: the lanes with samples come first.
+    let trained = lanes
+        .iter()
+        .take_while(|lane| lane.totals.samples > 0)
+        .count();
+    let (last, others) = lanes[..trained.max(1)]
+        .split_last_mut()
+        .expect("a team has at least one thread");
+    for (thread, lane) in others.iter_mut().enumerate() {
         let mut offset = 0;
         network.visit_parameters(&mut lane.shard.grads, &mut |_, grads| {
             let sum = &mut sum[offset..offset + grads.len()];
             offset += grads.len();
+            if thread == 0 {
+                sum.copy_from_slice(grads);
+                return;
+            }
             let grads = &*grads;
             team.run_split([sum], &|share, [sum]| {
-                if summed {
-                    kernels::axpy(1.0, &grads[share], sum);
-                } else {
-                    sum.copy_from_slice(&grads[share]);
-                }
+                kernels::axpy(1.0, &grads[share.range], sum);
             });
         });
-        summed = true;
     }
-    summed.then_some(sum)
+    let pending = (!others.is_empty()).then_some(Pending {
+        sum,
+        owner: others.len(),
+    });
+    (&mut last.shard.grads, pending)
 }

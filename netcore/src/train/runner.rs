@@ -3,14 +3,15 @@
 //!
 //! ```text
 //! every thread k:  gather shard k ─ forward ─ loss ─ backward ─┐
-//! every thread:    sum its share of the other threads' gradients (reduce.rs) ─┐
-//! every thread:    add, clip and update its share of the parameters (optim::step) ─ next step
+//! thread 0:        sum the gradients but the last thread's (reduce.rs) ─┐
+//! every thread:    add the last thread's, clip and update its share of the parameters
+//!                  (optim::step) ─ next step
 //! ```
 //!
-//! Each phase is one job of the team (per large tensor for the last two), so the threads meet
-//! between phases, and the parameters change only while no thread reads them. One thread is
-//! the `n = 1` case of the same step: its shard is the whole batch, there is nothing to sum,
-//! and its share of each tensor is all of it.
+//! The shards are one job of the team, the update one per large tensor (and the sum too from
+//! three threads on), so the threads meet between phases, and the parameters change only
+//! while no thread reads them. One thread is the `n = 1` case of the same step: its shard is
+//! the whole batch, there is nothing to sum, and its share of each tensor is all of it.
 
 use std::ops::Range;
 
@@ -163,8 +164,8 @@ where
     }
 
     /// The optimizer's step with the gradients of a step whose summed loss is `loss`: the
-    /// other threads' gradients summed, then added to the calling thread's, clipped and
-    /// applied, each thread doing its share of each. With `check_finite`, a loss or gradient
+    /// threads' gradients summed, clipped and applied, each thread doing its share of each
+    /// large tensor (see reduce.rs and `optim::step`). With `check_finite`, a loss or gradient
     /// that is not finite is not applied but named.
     fn update(
         &mut self,
@@ -172,18 +173,13 @@ where
         loss: f64,
         check_finite: bool,
     ) -> Result<(), &'static str> {
-        let (first, others) = self
-            .lanes
-            .split_first_mut()
-            .expect("a team has at least one thread");
-        let grads = &mut first.shard.grads;
-        let mut pending = reduce::sum(network, others, self.sum, self.team);
+        let (grads, mut pending) = reduce::sum(network, self.lanes, self.sum, self.team);
         if check_finite {
             if !loss.is_finite() {
                 return Err("loss");
             }
-            if let Some(sum) = pending.take() {
-                step::add(network, grads, sum, self.team);
+            if let Some(pending) = pending.take() {
+                step::add(network, grads, pending.sum, self.team);
             }
             let mut finite = true;
             network.visit_parameters(grads, &mut |_, g| finite &= g.iter().all(|g| g.is_finite()));
