@@ -41,9 +41,12 @@ fn main() -> Result<(), Box<dyn Error>> {
         train.len() as f64 / seconds
     );
     let result = trainer.evaluate(&model, &test);
+    let accuracy = result
+        .accuracy
+        .expect("a classifier's loss reports accuracy");
     println!(
-        "test loss: {:.4} - test accuracy: {:.4}",
-        result.loss, result.accuracy
+        "test loss: {:.4} - test accuracy: {accuracy:.4}",
+        result.loss
     );
     Ok(())
 }

@@ -60,9 +60,12 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     // model.evaluate(x_test, y_test)
     let result = trainer.evaluate(&model, &test);
+    let accuracy = result
+        .accuracy
+        .expect("a classifier's loss reports accuracy");
     println!(
-        "test loss: {:.4} - test accuracy: {:.4}",
-        result.loss, result.accuracy
+        "test loss: {:.4} - test accuracy: {accuracy:.4}",
+        result.loss
     );
 
     println!("confusion matrix of the test set (rows: true digit, columns: predicted):");
@@ -83,9 +86,10 @@ fn main() -> Result<(), Box<dyn Error>> {
     model.save_weights(WEIGHTS)?;
     let mut restored = Mnist::new(&mut StdRng::seed_from_u64(7));
     restored.load_weights(WEIGHTS)?;
+    let restored_accuracy = trainer.evaluate(&restored, &test).accuracy;
     println!(
         "weights saved to {WEIGHTS} and loaded into a new model: test accuracy {:.4}",
-        trainer.evaluate(&restored, &test).accuracy
+        restored_accuracy.expect("a classifier's loss reports accuracy")
     );
     Ok(())
 }

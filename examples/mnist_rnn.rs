@@ -58,9 +58,12 @@ where
         train.len() as f64 / seconds
     );
     let result = trainer.evaluate(&model, &test);
+    let accuracy = result
+        .accuracy
+        .expect("a classifier's loss reports accuracy");
     println!(
-        "test loss: {:.4} - test accuracy: {:.4}\n",
-        result.loss, result.accuracy
+        "test loss: {:.4} - test accuracy: {accuracy:.4}\n",
+        result.loss
     );
     Ok(())
 }

@@ -27,13 +27,19 @@ fn run(
         train,
         Fit::epochs(5).seed(42).verbose(Verbose::Silent),
     )?;
-    let after_5 = trainer.evaluate(&model, test).accuracy;
+    let after_5 = trainer
+        .evaluate(&model, test)
+        .accuracy
+        .ok_or("no accuracy")?;
     let second = trainer.fit(
         &mut model,
         train,
         Fit::epochs(5).seed(43).verbose(Verbose::Silent),
     )?;
-    let after_10 = trainer.evaluate(&model, test).accuracy;
+    let after_10 = trainer
+        .evaluate(&model, test)
+        .accuracy
+        .ok_or("no accuracy")?;
     let seconds = first
         .epoch_seconds
         .iter()

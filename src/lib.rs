@@ -259,7 +259,10 @@
 //! [`CategoricalCrossentropy`](loss::CategoricalCrossentropy) follows `softmax`,
 //! [`CategoricalCrossentropyFromLogits`](loss::CategoricalCrossentropyFromLogits) follows
 //! `linear`, [`BinaryCrossentropy`](loss::BinaryCrossentropy) follows `sigmoid`, and
-//! [`MeanSquaredError`](loss::MeanSquaredError) follows anything.
+//! [`MeanSquaredError`](loss::MeanSquaredError) follows anything. The loss also decides the
+//! metrics, as `metrics=["accuracy"]` would: classification losses report accuracy, the
+//! regression losses (mean squared or absolute error, Huber) their loss alone, so
+//! [`Metrics::accuracy`](train::Metrics::accuracy) is an `Option`.
 //!
 //! ## Shape mistakes do not compile
 //!

@@ -44,7 +44,7 @@ fn test_accuracy_after(optimizer: impl Optimizer, epochs: usize) -> f32 {
             Fit::epochs(epochs).seed(42).verbose(Verbose::Silent),
         )
         .unwrap();
-    trainer.evaluate(&model, &test).accuracy
+    trainer.evaluate(&model, &test).accuracy.unwrap()
 }
 
 #[test]

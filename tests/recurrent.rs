@@ -43,7 +43,11 @@ where
         .seed(42)
         .verbose(Verbose::Silent);
     let history = trainer.fit(&mut model, &train, options).unwrap();
-    (history.val_loss, trainer.evaluate(&model, &test).accuracy)
+    let accuracy = trainer.evaluate(&model, &test).accuracy;
+    (
+        history.val_loss,
+        accuracy.expect("a classifier's loss reports accuracy"),
+    )
 }
 
 #[test]

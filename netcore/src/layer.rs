@@ -160,10 +160,12 @@ pub trait Layer {
         cache: &mut Self::Cache<B>,
     );
 
-    /// Tells the layer whether the batches that follow are training batches (`fit`) or not
-    /// (`evaluate`, `predict`). Only layers that behave differently, such as dropout, care;
-    /// networks pass it on to their layers.
-    fn set_training(&self, _training: bool) {}
+    /// Tells the layer whether the batches that `cache` goes with from now on are training
+    /// batches (`fit`) or not (`evaluate`, `predict`; a new cache starts out not training). Only
+    /// layers that behave differently, such as dropout, care, and keep the mode in their cache
+    /// rather than in the layer, so that each thread of a parallel `fit` sets its own cache while
+    /// all of them share the layer; networks pass it on to their layers' caches.
+    fn set_training<const B: usize>(&self, _cache: &mut Self::Cache<B>, _training: bool) {}
 
     /// Moves the random generators in `cache` (dropout's masks) to stream `stream` of the
     /// layer's seed. Parallel `fit` gives each thread's cache its own stream so that the threads

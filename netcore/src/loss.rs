@@ -27,6 +27,12 @@ pub trait Loss<A: Activation> {
     /// pre-activation. The trainer passes `scale = 1 / batch size` to average over the batch.
     fn delta<const N: usize>(&self, y: &[f32; N], t: &[f32; N], scale: f32, dz: &mut [f32; N]);
 
+    /// Whether accuracy means something for this loss: yes for the classification losses, no
+    /// for the regression ones ([`MeanSquaredError`], [`MeanAbsoluteError`], [`Huber`]), whose
+    /// targets are values, not classes. `fit` and `evaluate` report accuracy only when it does,
+    /// as Keras reports only the metrics a model was compiled with.
+    const ACCURACY: bool = true;
+
     /// Whether the prediction `y` counts as correct for target `t`, the way Keras resolves
     /// `metrics=["accuracy"]`: a 0.5 threshold for one output, the arg-max otherwise.
     fn is_correct<const N: usize>(&self, y: &[f32; N], t: &[f32; N]) -> bool {
@@ -48,6 +54,7 @@ pub struct MeanSquaredError;
 
 impl<A: Activation> Loss<A> for MeanSquaredError {
     const NAME: &'static str = "mean_squared_error";
+    const ACCURACY: bool = false;
 
     fn loss<const N: usize>(&self, y: &[f32; N], t: &[f32; N]) -> f32 {
         y.iter().zip(t).map(|(y, t)| (y - t) * (y - t)).sum::<f32>() / N as f32
@@ -155,6 +162,7 @@ pub struct MeanAbsoluteError;
 
 impl<A: Activation> Loss<A> for MeanAbsoluteError {
     const NAME: &'static str = "mean_absolute_error";
+    const ACCURACY: bool = false;
 
     fn loss<const N: usize>(&self, y: &[f32; N], t: &[f32; N]) -> f32 {
         y.iter().zip(t).map(|(y, t)| (y - t).abs()).sum::<f32>() / N as f32
@@ -189,6 +197,7 @@ impl Default for Huber {
 
 impl<A: Activation> Loss<A> for Huber {
     const NAME: &'static str = "huber";
+    const ACCURACY: bool = false;
 
     fn loss<const N: usize>(&self, y: &[f32; N], t: &[f32; N]) -> f32 {
         let d = self.delta;

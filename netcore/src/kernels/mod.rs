@@ -24,6 +24,7 @@ mod plane;
 mod prefetch;
 pub mod reference;
 mod simd;
+pub(crate) mod team;
 pub(crate) mod updates;
 
 pub(crate) use accumulate::{add_windows, column_sums};

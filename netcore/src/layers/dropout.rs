@@ -1,7 +1,5 @@
 //! Inverted dropout.
 
-use core::sync::atomic::{AtomicBool, Ordering};
-
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
@@ -15,11 +13,13 @@ use crate::layer::Layer;
 ///
 /// This is Keras' inverted dropout: the kept values are scaled up while training so that a
 /// value's expectation is the same in training and in inference, where the layer does nothing.
-/// The layer trains only between [`Layer::set_training`]`(true)` and `set_training(false)`
-/// (`fit` sets both); [`Layer::infer`] never drops anything. Each cache draws its masks from
-/// its own random generator, seeded with the layer's seed when [`Layer::new_cache`] makes it,
-/// so a run is reproducible; [`Layer::seed_cache`] moves a cache to another stream of that
-/// seed, so that the threads of a parallel `fit` drop different values.
+/// Whether a pass trains is the cache's mode, not the layer's: a cache trains between
+/// [`Layer::set_training`]`(cache, true)` and `set_training(cache, false)` (`fit` sets both on
+/// each of its threads' caches), so evaluating or predicting with another cache meanwhile never
+/// drops anything, nor does [`Layer::infer`]. Each cache draws its masks from its own random
+/// generator, seeded with the layer's seed when [`Layer::new_cache`] makes it, so a run is
+/// reproducible; [`Layer::seed_cache`] moves a cache to another stream of that seed, so that the
+/// threads of a parallel `fit` drop different values.
 ///
 /// ```
 /// use netcore::layer::Layer;
@@ -32,35 +32,24 @@ use crate::layer::Layer;
 /// dropout.forward(&[[1.0; 1000]], &mut y, &mut cache);
 /// assert_eq!(y, [[1.0; 1000]]); // not training: the identity
 ///
-/// dropout.set_training(true);
+/// dropout.set_training(&mut cache, true);
 /// dropout.forward(&[[1.0; 1000]], &mut y, &mut cache);
 /// let dropped = y[0].iter().filter(|&&v| v == 0.0).count();
 /// assert!((200..300).contains(&dropped), "{dropped} of 1000 dropped");
 /// assert!(y[0].iter().all(|&v| v == 0.0 || v == 1.0 / 0.75));
 /// ```
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Dropout<const N: usize> {
     rate: f32,
     seed: u64,
-    // Atomic rather than a `Cell` so that a network is `Sync` and parallel `fit` can share it;
-    // the flag only changes between epochs, when no thread is reading it.
-    training: AtomicBool,
 }
 
-impl<const N: usize> Clone for Dropout<N> {
-    fn clone(&self) -> Self {
-        Self {
-            rate: self.rate,
-            seed: self.seed,
-            training: AtomicBool::new(self.is_training()),
-        }
-    }
-}
-
-/// What a [`Dropout`] layer keeps between the passes of a batch of `B`: the mask of the last
-/// training pass and the generator that draws the masks.
+/// What a [`Dropout`] layer keeps between the passes of a batch of `B`: whether the passes
+/// train, the mask of the last training pass and the generator that draws the masks.
 #[derive(Debug)]
 pub struct DropoutCache<const N: usize, const B: usize> {
+    /// Whether forward passes with this cache drop values, as set by [`Layer::set_training`].
+    training: bool,
     /// The factors of the last training pass, `0` or `1 / (1 - rate)`.
     mask: Box<[[f32; N]; B]>,
     /// Draws the masks.
@@ -72,6 +61,11 @@ pub struct DropoutCache<const N: usize, const B: usize> {
 }
 
 impl<const N: usize, const B: usize> DropoutCache<N, B> {
+    /// Whether forward passes with this cache drop values, as set by [`Layer::set_training`].
+    pub fn is_training(&self) -> bool {
+        self.training
+    }
+
     /// The mask of the last training pass: each value's factor, `0` or `1 / (1 - rate)`.
     pub fn mask(&self) -> &[[f32; N]; B] {
         &self.mask
@@ -87,7 +81,7 @@ impl<const N: usize, const B: usize> DropoutCache<N, B> {
 
 impl<const N: usize> Dropout<N> {
     /// A dropout layer that drops each value with probability `rate` while training, drawing
-    /// its masks from a generator seeded with `seed`. It starts out not training.
+    /// its masks from a generator seeded with `seed`. Its caches start out not training.
     ///
     /// # Panics
     ///
@@ -97,11 +91,7 @@ impl<const N: usize> Dropout<N> {
             (0.0..1.0).contains(&rate),
             "`Dropout` rate: expected a value in [0, 1), found {rate}"
         );
-        Self {
-            rate,
-            seed,
-            training: AtomicBool::new(false),
-        }
+        Self { rate, seed }
     }
 
     /// The probability that a value is dropped while training.
@@ -112,11 +102,6 @@ impl<const N: usize> Dropout<N> {
     /// The seed of the generator each new cache draws its masks from.
     pub fn seed(&self) -> u64 {
         self.seed
-    }
-
-    /// Whether forward passes drop values, as set by [`Layer::set_training`].
-    pub fn is_training(&self) -> bool {
-        self.training.load(Ordering::Relaxed)
     }
 
     /// The generator of stream `stream` of this layer's seed: stream 0 is seeded with the seed
@@ -138,6 +123,7 @@ impl<const N: usize> Layer for Dropout<N> {
 
     fn new_cache<const B: usize>(&self) -> DropoutCache<N, B> {
         DropoutCache {
+            training: false,
             mask: bytemuck::zeroed_box(),
             rng: self.generator(0),
             fixed: false,
@@ -151,7 +137,7 @@ impl<const N: usize> Layer for Dropout<N> {
         y: &mut [[f32; N]; B],
         cache: &mut DropoutCache<N, B>,
     ) {
-        cache.applied = self.is_training();
+        cache.applied = cache.training;
         if !cache.applied {
             y.copy_from_slice(x);
             return;
@@ -196,8 +182,8 @@ impl<const N: usize> Layer for Dropout<N> {
         y.copy_from_slice(x);
     }
 
-    fn set_training(&self, training: bool) {
-        self.training.store(training, Ordering::Relaxed);
+    fn set_training<const B: usize>(&self, cache: &mut DropoutCache<N, B>, training: bool) {
+        cache.training = training;
     }
 
     fn seed_cache<const B: usize>(&self, cache: &mut DropoutCache<N, B>, stream: u64) {
@@ -229,7 +215,7 @@ mod tests {
         let mut dx = [[0.0; 3]; 2];
         dropout.backward(&x, &y, Some(&mut dx), &mut (), &mut cache);
         assert_eq!(dx, x);
-        dropout.set_training(true);
+        dropout.set_training(&mut cache, true);
         let mut single = [0.0; 3];
         dropout.infer(&x[0], &mut single);
         assert_eq!(single, x[0]);
@@ -238,8 +224,8 @@ mod tests {
     #[test]
     fn training_drops_at_the_rate_and_scales_the_rest() {
         let dropout = Dropout::<1000>::new(0.3, 42);
-        dropout.set_training(true);
         let mut cache = dropout.new_cache::<10>();
+        dropout.set_training(&mut cache, true);
         let x = values::<[f32; 1000], 10>(1);
         let mut y = [[0.0; 1000]; 10];
         dropout.forward(&x, &mut y, &mut cache);
@@ -267,6 +253,7 @@ mod tests {
         // The same seed gives the same first mask; the next batch gets another one.
         let first = *cache.mask();
         let mut again = dropout.new_cache::<10>();
+        dropout.set_training(&mut again, true);
         dropout.forward(&x, &mut y, &mut again);
         assert_eq!(again.mask(), &first);
         dropout.forward(&x, &mut y, &mut again);
@@ -276,8 +263,8 @@ mod tests {
     #[test]
     fn backward_applies_the_mask_of_the_training_pass() {
         let dropout = Dropout::<4>::new(0.5, 3);
-        dropout.set_training(true);
         let mut cache = dropout.new_cache::<1>();
+        dropout.set_training(&mut cache, true);
         cache.fix_mask(&[[2.0, 0.0, 0.0, 2.0]]);
         let x = [[1.0, 2.0, 3.0, 4.0]];
         let mut y = [[0.0; 4]];
@@ -297,8 +284,8 @@ mod tests {
     #[test]
     fn dropout_backward_matches_finite_differences() {
         let mut dropout = Dropout::<8>::new(0.5, 5);
-        dropout.set_training(true);
         let mut cache = dropout.new_cache::<2>();
+        dropout.set_training(&mut cache, true);
         cache.fix_mask(&[
             [2.0, 0.0, 2.0, 2.0, 0.0, 0.0, 2.0, 0.0],
             [0.0, 2.0, 2.0, 0.0, 2.0, 0.0, 0.0, 2.0],
@@ -310,11 +297,11 @@ mod tests {
     #[test]
     fn streams_of_one_seed_draw_different_masks_and_stream_0_is_the_default() {
         let dropout = Dropout::<64>::new(0.5, 11);
-        dropout.set_training(true);
         let x = [[1.0; 64]; 2];
         let mask = |stream: Option<u64>| {
             let mut y = [[0.0; 64]; 2];
             let mut cache = dropout.new_cache::<2>();
+            dropout.set_training(&mut cache, true);
             if let Some(stream) = stream {
                 dropout.seed_cache(&mut cache, stream);
             }
@@ -328,19 +315,28 @@ mod tests {
     }
 
     #[test]
-    fn a_dropout_layer_is_sync_and_clones_its_training_flag() {
+    fn each_cache_has_its_own_training_mode() {
+        // What lets the threads of a parallel `fit` share the layer: the mode is theirs.
         fn shared<T: Sync + Send>(_: &T) {}
-        let dropout = Dropout::<4>::new(0.5, 1);
+        let dropout = Dropout::<64>::new(0.5, 1);
         shared(&dropout);
-        dropout.set_training(true);
-        assert!(dropout.clone().is_training());
+        let (mut training, mut evaluating) = (dropout.new_cache::<1>(), dropout.new_cache::<1>());
+        dropout.set_training(&mut training, true);
+        let (x, mut y) = ([[1.0; 64]], [[0.0; 64]]);
+        dropout.forward(&x, &mut y, &mut evaluating);
+        assert_eq!(y, x, "a cache not set to train does not drop");
+        dropout.forward(&x, &mut y, &mut training);
+        assert!(y[0].contains(&0.0), "the training cache drops: {y:?}");
+        assert!(training.is_training() && !evaluating.is_training());
+        dropout.set_training(&mut training, false);
+        assert!(!training.is_training());
     }
 
     #[test]
     fn a_zero_rate_keeps_everything() {
         let dropout = Dropout::<5>::new(0.0, 9);
-        dropout.set_training(true);
         let mut cache = dropout.new_cache::<1>();
+        dropout.set_training(&mut cache, true);
         let x = [[1.0, 2.0, 3.0, 4.0, 5.0]];
         let mut y = [[0.0; 5]];
         dropout.forward(&x, &mut y, &mut cache);

@@ -1,6 +1,6 @@
 //! Adagrad.
 
-use super::{Optimizer, Settings};
+use super::{Optimizer, Settings, UpdateRule};
 use crate::kernels::{Isa, updates};
 
 /// Adagrad with Keras' update rule and defaults (learning rate 0.001, initial accumulator 0.1,
@@ -12,8 +12,25 @@ use crate::kernels::{Isa, updates};
 pub struct Adagrad {
     settings: Settings,
     initial_accumulator: f32,
-    epsilon: f32,
+    rule: AdagradRule,
     accumulator: Vec<f32>,
+}
+
+/// Adagrad's update at one step's learning rate.
+#[derive(Clone, Copy, Debug)]
+struct AdagradRule {
+    lr: f32,
+    epsilon: f32,
+}
+
+impl UpdateRule for AdagradRule {
+    fn update(&self, params: &mut [f32], grads: &[f32], [accumulator, _]: [&mut [f32]; 2]) {
+        let step = updates::AdagradStep {
+            lr: self.lr,
+            epsilon: self.epsilon,
+        };
+        updates::apply(Isa::selected(), &step, params, grads, [accumulator]);
+    }
 }
 
 impl Adagrad {
@@ -22,7 +39,10 @@ impl Adagrad {
         Self {
             settings: Settings::new(learning_rate),
             initial_accumulator: 0.1,
-            epsilon: 1e-7,
+            rule: AdagradRule {
+                lr: learning_rate,
+                epsilon: 1e-7,
+            },
             accumulator: Vec::new(),
         }
     }
@@ -53,19 +73,9 @@ impl Optimizer for Adagrad {
         self.accumulator = vec![self.initial_accumulator; parameter_count];
     }
 
-    fn update(&mut self, offset: usize, params: &mut [f32], grads: &[f32]) {
-        let lr = self.settings.current_learning_rate();
-        let acc = &mut self.accumulator[offset..offset + params.len()];
-        updates::apply(
-            Isa::selected(),
-            &updates::AdagradStep {
-                lr,
-                epsilon: self.epsilon,
-            },
-            params,
-            grads,
-            [acc],
-        );
+    fn rule(&mut self) -> (&dyn UpdateRule, [&mut [f32]; 2]) {
+        self.rule.lr = self.settings.current_learning_rate();
+        (&self.rule, [&mut self.accumulator, &mut []])
     }
 }
 

@@ -1,6 +1,6 @@
 //! Adam and AdamW.
 
-use super::{Optimizer, Settings};
+use super::{Optimizer, Settings, UpdateRule};
 use crate::kernels::{Isa, updates};
 
 /// Adam with Keras' update rule and defaults (learning rate 0.001, `β1 = 0.9`, `β2 = 0.999`,
@@ -12,13 +12,36 @@ use crate::kernels::{Isa, updates};
 #[derive(Debug)]
 pub struct Adam {
     settings: Settings,
+    rule: AdamRule,
+    m: Vec<f32>,
+    v: Vec<f32>,
+}
+
+/// Adam's update: its constants, and those of one step.
+#[derive(Clone, Copy, Debug)]
+struct AdamRule {
     beta_1: f32,
     beta_2: f32,
     epsilon: f32,
     /// Decoupled weight decay (AdamW); 0 for Adam.
     weight_decay: f32,
-    m: Vec<f32>,
-    v: Vec<f32>,
+    /// The step's `α`, the learning rate with the bias correction.
+    alpha: f32,
+    /// The step's `lr · λ`.
+    decay: f32,
+}
+
+impl UpdateRule for AdamRule {
+    fn update(&self, params: &mut [f32], grads: &[f32], [m, v]: [&mut [f32]; 2]) {
+        let step = updates::AdamStep {
+            alpha: self.alpha,
+            decay: self.decay,
+            beta_1: self.beta_1,
+            beta_2: self.beta_2,
+            epsilon: self.epsilon,
+        };
+        updates::apply(Isa::selected(), &step, params, grads, [m, v]);
+    }
 }
 
 impl Adam {
@@ -26,10 +49,14 @@ impl Adam {
     pub fn new(learning_rate: f32) -> Self {
         Self {
             settings: Settings::new(learning_rate),
-            beta_1: 0.9,
-            beta_2: 0.999,
-            epsilon: 1e-7,
-            weight_decay: 0.0,
+            rule: AdamRule {
+                beta_1: 0.9,
+                beta_2: 0.999,
+                epsilon: 1e-7,
+                weight_decay: 0.0,
+                alpha: 0.0,
+                decay: 0.0,
+            },
             m: Vec::new(),
             v: Vec::new(),
         }
@@ -37,13 +64,13 @@ impl Adam {
 
     /// Sets `β1` and `β2`.
     pub fn betas(mut self, beta_1: f32, beta_2: f32) -> Self {
-        (self.beta_1, self.beta_2) = (beta_1, beta_2);
+        (self.rule.beta_1, self.rule.beta_2) = (beta_1, beta_2);
         self
     }
 
     /// Sets `ε`.
     pub fn epsilon(mut self, epsilon: f32) -> Self {
-        self.epsilon = epsilon;
+        self.rule.epsilon = epsilon;
         self
     }
 }
@@ -68,26 +95,14 @@ impl Optimizer for Adam {
         self.v = vec![0.0; parameter_count];
     }
 
-    fn update(&mut self, offset: usize, params: &mut [f32], grads: &[f32]) {
+    fn rule(&mut self) -> (&dyn UpdateRule, [&mut [f32]; 2]) {
         let lr = self.settings.current_learning_rate();
         let t = self.settings.iterations() as i32;
-        let (b1, b2) = (self.beta_1, self.beta_2);
-        let alpha = lr * (1.0 - b2.powi(t)).sqrt() / (1.0 - b1.powi(t));
-        let step = updates::AdamStep {
-            alpha,
-            decay: lr * self.weight_decay,
-            beta_1: b1,
-            beta_2: b2,
-            epsilon: self.epsilon,
-        };
-        let range = offset..offset + params.len();
-        updates::apply(
-            Isa::selected(),
-            &step,
-            params,
-            grads,
-            [&mut self.m[range.clone()], &mut self.v[range]],
-        );
+        let rule = &mut self.rule;
+        let (b1, b2) = (rule.beta_1, rule.beta_2);
+        rule.alpha = lr * (1.0 - b2.powi(t)).sqrt() / (1.0 - b1.powi(t));
+        rule.decay = lr * rule.weight_decay;
+        (&self.rule, [&mut self.m, &mut self.v])
     }
 }
 
@@ -99,10 +114,9 @@ pub struct AdamW(Adam);
 impl AdamW {
     /// AdamW with the given learning rate and weight decay `λ`.
     pub fn new(learning_rate: f32, weight_decay: f32) -> Self {
-        Self(Adam {
-            weight_decay,
-            ..Adam::new(learning_rate)
-        })
+        let mut adam = Adam::new(learning_rate);
+        adam.rule.weight_decay = weight_decay;
+        Self(adam)
     }
 }
 
@@ -125,8 +139,8 @@ impl Optimizer for AdamW {
         self.0.prepare(parameter_count);
     }
 
-    fn update(&mut self, offset: usize, params: &mut [f32], grads: &[f32]) {
-        self.0.update(offset, params, grads);
+    fn rule(&mut self) -> (&dyn UpdateRule, [&mut [f32]; 2]) {
+        self.0.rule()
     }
 }
 

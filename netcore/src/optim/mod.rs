@@ -10,6 +10,7 @@ mod adam;
 mod rmsprop;
 pub mod schedule;
 mod sgd;
+pub(crate) mod step;
 
 pub use adagrad::Adagrad;
 pub use adam::{Adam, AdamW};
@@ -17,6 +18,7 @@ pub use rmsprop::RmsProp;
 pub use schedule::Schedule;
 pub use sgd::Sgd;
 
+use crate::kernels::team::Team;
 use crate::layer::Layer;
 
 /// What every optimizer has: learning rate, schedule, clipping, and the step count.
@@ -24,8 +26,7 @@ use crate::layer::Layer;
 pub struct Settings {
     learning_rate: f32,
     schedule: Option<Box<dyn Schedule>>,
-    clip_value: Option<f32>,
-    clip_norm: Option<f32>,
+    clipping: Clipping,
     global_clip_norm: Option<f32>,
     iterations: u64,
     current: f32,
@@ -37,8 +38,7 @@ impl Settings {
         Self {
             learning_rate,
             schedule: None,
-            clip_value: None,
-            clip_norm: None,
+            clipping: Clipping::default(),
             global_clip_norm: None,
             iterations: 0,
             current: learning_rate,
@@ -55,6 +55,15 @@ impl Settings {
         self.current
     }
 
+    /// The learning rate in effect: the constant one, or under a schedule the rate of the
+    /// latest step (of the first step, before any).
+    fn learning_rate_in_effect(&self) -> f32 {
+        match &self.schedule {
+            Some(schedule) => schedule.learning_rate(self.iterations.saturating_sub(1)),
+            None => self.learning_rate,
+        }
+    }
+
     /// Advances the step count and fixes this step's learning rate.
     fn begin_step(&mut self) {
         self.current = match &self.schedule {
@@ -63,20 +72,42 @@ impl Settings {
         };
         self.iterations += 1;
     }
+}
 
-    /// Clips one gradient tensor in place by value and by its own norm, then scales it by
-    /// `global_scale` (the global-norm clipping factor, 1 when unused).
-    fn clip(&self, grads: &mut [f32], global_scale: f32) {
-        if let Some(limit) = self.clip_value {
-            for g in grads.iter_mut() {
-                *g = g.clamp(-limit, limit);
-            }
-        }
+/// Clipping of each gradient tensor on its own: by value, then by its norm (Keras' `clipvalue`
+/// and `clipnorm`).
+#[derive(Clone, Copy, Debug, Default)]
+struct Clipping {
+    value: Option<f32>,
+    norm: Option<f32>,
+}
+
+impl Clipping {
+    /// The factor a gradient tensor is scaled by after clipping by value: `global_scale` (the
+    /// global-norm clipping factor, 1 when unused) times the tensor's own norm clipping factor,
+    /// of its norm after clipping by value.
+    fn tensor_scale(&self, grads: &[f32], global_scale: f32) -> f32 {
         let mut scale = global_scale;
-        if let Some(limit) = self.clip_norm {
-            let norm = grads.iter().map(|g| g * g).sum::<f32>().sqrt();
+        if let Some(limit) = self.norm {
+            let norm = grads
+                .iter()
+                .map(|&g| self.by_value(g))
+                .map(|g| g * g)
+                .sum::<f32>()
+                .sqrt();
             if norm > limit {
                 scale *= limit / norm;
+            }
+        }
+        scale
+    }
+
+    /// Clips any part of a gradient tensor in place: by value, then scaled by the tensor's
+    /// [`Clipping::tensor_scale`].
+    fn clip(&self, grads: &mut [f32], scale: f32) {
+        if self.value.is_some() {
+            for g in grads.iter_mut() {
+                *g = self.by_value(*g);
             }
         }
         if scale != 1.0 {
@@ -85,13 +116,33 @@ impl Settings {
             }
         }
     }
+
+    fn by_value(&self, g: f32) -> f32 {
+        match self.value {
+            Some(limit) => g.clamp(-limit, limit),
+            None => g,
+        }
+    }
+}
+
+/// What an optimizer does to each parameter at one step, with that step's constants (its
+/// learning rate, Adam's bias correction): the same for every parameter, so any slice of the
+/// parameters can be updated on its own. The threads of a parallel `fit` share the rule, each
+/// updating its own slice.
+pub trait UpdateRule: Sync {
+    /// Updates `params` from `grads` and from the optimizer's state of these same parameters:
+    /// one slice per kind of state the optimizer keeps (velocity, moments), as long as
+    /// `params`, in the order [`Optimizer::rule`] gives them, then empty slices.
+    fn update(&self, params: &mut [f32], grads: &[f32], state: [&mut [f32]; 2]);
 }
 
 /// A rule that updates parameters from their gradients.
 ///
-/// A network's parameters reach the optimizer as flat tensors in a fixed order; `offset` is a
-/// tensor's position in the concatenation of all of them, so an optimizer keeps its state
-/// (velocities, moments) in buffers allocated once by [`Optimizer::prepare`], before training.
+/// A network's parameters reach the optimizer as flat tensors in a fixed order, which together
+/// make one flat vector; an optimizer keeps its state (velocities, moments) in flat buffers
+/// laid out alike, allocated once by [`Optimizer::prepare`], before training. Its rule is
+/// element-wise ([`UpdateRule`]), so that a slice of the parameters is updated with the same
+/// slice of each state buffer, by whichever thread owns that slice.
 pub trait Optimizer {
     /// The shared settings.
     fn settings(&self) -> &Settings;
@@ -102,21 +153,68 @@ pub trait Optimizer {
     /// Allocates state for `parameter_count` parameters. Called once, before the first step.
     fn prepare(&mut self, parameter_count: usize);
 
-    /// Updates one parameter tensor from its (clipped) gradient, at this step's learning rate
-    /// (`self.settings().current_learning_rate()`).
-    fn update(&mut self, offset: usize, params: &mut [f32], grads: &[f32]);
+    /// The rule of the current step (fixed by its learning rate and step count, see
+    /// [`Settings`]) and the optimizer's state: one flat buffer per kind of state it keeps,
+    /// laid out as the flat parameters, then empty buffers.
+    fn rule(&mut self) -> (&dyn UpdateRule, [&mut [f32]; 2]);
 
-    /// The learning rate without a schedule (Keras' `optimizer.learning_rate`).
+    /// Updates one parameter tensor from its (clipped) gradient with the current step's rule;
+    /// `offset` is the tensor's position in the flat parameters.
+    fn update(&mut self, offset: usize, params: &mut [f32], grads: &[f32]) {
+        let range = offset..offset + params.len();
+        let (rule, state) = self.rule();
+        let state = state.map(|s| {
+            if s.is_empty() {
+                s
+            } else {
+                &mut s[range.clone()]
+            }
+        });
+        rule.update(params, grads, state);
+    }
+
+    /// The learning rate in effect (Keras' `optimizer.learning_rate`): the constant rate, or
+    /// under a schedule the rate of the latest step (of the first step, before any). `fit`
+    /// logs it after each epoch (its `learning_rate`), and callbacks read it.
     fn learning_rate(&self) -> f32 {
-        self.settings().learning_rate
+        self.settings().learning_rate_in_effect()
     }
 
-    /// Sets the learning rate; callbacks such as reduce-on-plateau use this.
+    /// Sets a constant learning rate for the steps that follow; callbacks such as
+    /// reduce-on-plateau use this. It ends the schedule, if there is one: the callback wins
+    /// (Keras 3 instead refuses to set the rate of an optimizer given a schedule), and
+    /// [`Optimizer::learning_rate`] reports the rate set.
+    ///
+    /// ```
+    /// use netcore::activation::Linear;
+    /// use netcore::layer::Layer;
+    /// use netcore::layers::Dense;
+    /// use netcore::optim::schedule::StepDecay;
+    /// use netcore::optim::{Optimizer, Sgd};
+    ///
+    /// let mut layer = Dense::<1, 1, Linear>::from_parameters([[0.0]], None);
+    /// let mut grads = layer.new_grads();
+    /// // Halved after each step.
+    /// let mut sgd = Sgd::new(0.1).with_schedule(StepDecay::new(0.1, 0.5, 1));
+    /// sgd.prepare(layer.parameter_count());
+    /// assert_eq!(sgd.learning_rate(), 0.1); // the first step's, before any
+    /// sgd.step(&mut layer, &mut grads);
+    /// sgd.step(&mut layer, &mut grads);
+    /// assert_eq!(sgd.learning_rate(), 0.05); // the second step's
+    ///
+    /// sgd.set_learning_rate(0.01); // the schedule ends
+    /// sgd.step(&mut layer, &mut grads);
+    /// assert_eq!(sgd.settings().current_learning_rate(), 0.01);
+    /// assert_eq!(sgd.learning_rate(), 0.01);
+    /// ```
     fn set_learning_rate(&mut self, learning_rate: f32) {
-        self.settings_mut().learning_rate = learning_rate;
+        let settings = self.settings_mut();
+        settings.schedule = None;
+        settings.learning_rate = learning_rate;
     }
 
-    /// Follows `schedule` instead of a constant learning rate.
+    /// Follows `schedule` instead of a constant learning rate, until
+    /// [`Optimizer::set_learning_rate`] sets one.
     fn with_schedule(mut self, schedule: impl Schedule + 'static) -> Self
     where
         Self: Sized,
@@ -130,7 +228,7 @@ pub trait Optimizer {
     where
         Self: Sized,
     {
-        self.settings_mut().clip_value = Some(limit);
+        self.settings_mut().clipping.value = Some(limit);
         self
     }
 
@@ -140,7 +238,7 @@ pub trait Optimizer {
     where
         Self: Sized,
     {
-        self.settings_mut().clip_norm = Some(limit);
+        self.settings_mut().clipping.norm = Some(limit);
         self
     }
 
@@ -159,24 +257,7 @@ pub trait Optimizer {
     where
         Self: Sized,
     {
-        self.settings_mut().begin_step();
-        let global_scale = match self.settings().global_clip_norm {
-            Some(limit) => {
-                let mut sum = 0.0_f32;
-                network.visit_parameters(grads, &mut |_, g| {
-                    sum += g.iter().map(|g| g * g).sum::<f32>()
-                });
-                let norm = sum.sqrt();
-                if norm > limit { limit / norm } else { 1.0 }
-            }
-            None => 1.0,
-        };
-        let mut offset = 0;
-        network.visit_parameters(grads, &mut |params, grads| {
-            self.settings().clip(grads, global_scale);
-            self.update(offset, params, grads);
-            offset += params.len();
-        });
+        step::step(self, network, grads, None, &Team::alone());
     }
 }
 
@@ -194,11 +275,17 @@ pub(crate) mod tests {
             .map(|g| {
                 optimizer.settings_mut().begin_step();
                 let mut g = *g;
-                optimizer.settings().clip(&mut g, 1.0);
+                clip(optimizer.settings(), &mut g);
                 optimizer.update(0, &mut w, &g);
                 w
             })
             .collect()
+    }
+
+    /// Clips a one-tensor gradient as a step does.
+    fn clip(settings: &Settings, grads: &mut [f32]) {
+        let scale = settings.clipping.tensor_scale(grads, 1.0);
+        settings.clipping.clip(grads, scale);
     }
 
     pub fn assert_close(found: &[[f32; 2]], expected: &[[f32; 2]]) {
@@ -218,18 +305,18 @@ pub(crate) mod tests {
     #[test]
     fn clipping_by_value_and_by_norm() {
         let mut s = Settings::new(0.1);
-        s.clip_value = Some(0.5);
+        s.clipping.value = Some(0.5);
         let mut g = [2.0, -0.25, -3.0];
-        s.clip(&mut g, 1.0);
+        clip(&s, &mut g);
         assert_eq!(g, [0.5, -0.25, -0.5]);
 
         let mut s = Settings::new(0.1);
-        s.clip_norm = Some(1.0);
+        s.clipping.norm = Some(1.0);
         let mut g = [3.0, 4.0];
-        s.clip(&mut g, 1.0);
+        clip(&s, &mut g);
         assert_eq!(g, [0.6, 0.8]);
         let mut small = [0.3, 0.4];
-        s.clip(&mut small, 1.0);
+        clip(&s, &mut small);
         assert_eq!(small, [0.3, 0.4], "under the limit: unchanged");
     }
 

@@ -1,6 +1,6 @@
 //! RMSprop.
 
-use super::{Optimizer, Settings};
+use super::{Optimizer, Settings, UpdateRule};
 use crate::kernels::{Isa, updates};
 
 /// RMSprop with Keras' update rule and defaults (learning rate 0.001, `ρ = 0.9`, `ε = 1e-7`,
@@ -11,9 +11,27 @@ use crate::kernels::{Isa, updates};
 #[derive(Debug)]
 pub struct RmsProp {
     settings: Settings,
+    rule: RmsPropRule,
+    v: Vec<f32>,
+}
+
+/// RMSprop's update at one step's learning rate.
+#[derive(Clone, Copy, Debug)]
+struct RmsPropRule {
+    lr: f32,
     rho: f32,
     epsilon: f32,
-    v: Vec<f32>,
+}
+
+impl UpdateRule for RmsPropRule {
+    fn update(&self, params: &mut [f32], grads: &[f32], [v, _]: [&mut [f32]; 2]) {
+        let step = updates::RmsPropStep {
+            lr: self.lr,
+            rho: self.rho,
+            epsilon: self.epsilon,
+        };
+        updates::apply(Isa::selected(), &step, params, grads, [v]);
+    }
 }
 
 impl RmsProp {
@@ -21,15 +39,18 @@ impl RmsProp {
     pub fn new(learning_rate: f32) -> Self {
         Self {
             settings: Settings::new(learning_rate),
-            rho: 0.9,
-            epsilon: 1e-7,
+            rule: RmsPropRule {
+                lr: learning_rate,
+                rho: 0.9,
+                epsilon: 1e-7,
+            },
             v: Vec::new(),
         }
     }
 
     /// Sets the discount `ρ`.
     pub fn rho(mut self, rho: f32) -> Self {
-        self.rho = rho;
+        self.rule.rho = rho;
         self
     }
 }
@@ -53,15 +74,9 @@ impl Optimizer for RmsProp {
         self.v = vec![0.0; parameter_count];
     }
 
-    fn update(&mut self, offset: usize, params: &mut [f32], grads: &[f32]) {
-        let lr = self.settings.current_learning_rate();
-        let v = &mut self.v[offset..offset + params.len()];
-        let step = updates::RmsPropStep {
-            lr,
-            rho: self.rho,
-            epsilon: self.epsilon,
-        };
-        updates::apply(Isa::selected(), &step, params, grads, [v]);
+    fn rule(&mut self) -> (&dyn UpdateRule, [&mut [f32]; 2]) {
+        self.rule.lr = self.settings.current_learning_rate();
+        (&self.rule, [&mut self.v, &mut []])
     }
 }
 

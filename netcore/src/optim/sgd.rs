@@ -1,6 +1,6 @@
 //! Stochastic gradient descent, with optional momentum and Nesterov momentum.
 
-use super::{Optimizer, Settings};
+use super::{Optimizer, Settings, UpdateRule};
 use crate::kernels::{self, Isa, updates};
 
 /// Stochastic gradient descent with Keras' update rule and defaults (learning rate 0.01, no
@@ -23,9 +23,31 @@ use crate::kernels::{self, Isa, updates};
 #[derive(Debug)]
 pub struct Sgd {
     settings: Settings,
+    rule: SgdRule,
+    velocity: Vec<f32>,
+}
+
+/// SGD's update at one step's learning rate.
+#[derive(Clone, Copy, Debug)]
+struct SgdRule {
+    lr: f32,
     momentum: f32,
     nesterov: bool,
-    velocity: Vec<f32>,
+}
+
+impl UpdateRule for SgdRule {
+    fn update(&self, params: &mut [f32], grads: &[f32], [velocity, _]: [&mut [f32]; 2]) {
+        if self.momentum == 0.0 {
+            kernels::axpy(-self.lr, grads, params);
+            return;
+        }
+        let rule = updates::Momentum {
+            lr: self.lr,
+            momentum: self.momentum,
+            nesterov: self.nesterov,
+        };
+        updates::apply(Isa::selected(), &rule, params, grads, [velocity]);
+    }
 }
 
 impl Sgd {
@@ -33,21 +55,24 @@ impl Sgd {
     pub fn new(learning_rate: f32) -> Self {
         Self {
             settings: Settings::new(learning_rate),
-            momentum: 0.0,
-            nesterov: false,
+            rule: SgdRule {
+                lr: learning_rate,
+                momentum: 0.0,
+                nesterov: false,
+            },
             velocity: Vec::new(),
         }
     }
 
     /// Adds momentum `m` (Keras' `momentum`, usually 0.9).
     pub fn momentum(mut self, momentum: f32) -> Self {
-        self.momentum = momentum;
+        self.rule.momentum = momentum;
         self
     }
 
     /// Uses Nesterov momentum (Keras' `nesterov=True`).
     pub fn nesterov(mut self, nesterov: bool) -> Self {
-        self.nesterov = nesterov;
+        self.rule.nesterov = nesterov;
         self
     }
 }
@@ -68,24 +93,14 @@ impl Optimizer for Sgd {
     }
 
     fn prepare(&mut self, parameter_count: usize) {
-        if self.momentum != 0.0 {
+        if self.rule.momentum != 0.0 {
             self.velocity = vec![0.0; parameter_count];
         }
     }
 
-    fn update(&mut self, offset: usize, params: &mut [f32], grads: &[f32]) {
-        let lr = self.settings.current_learning_rate();
-        if self.momentum == 0.0 {
-            kernels::axpy(-lr, grads, params);
-            return;
-        }
-        let velocity = &mut self.velocity[offset..offset + params.len()];
-        let rule = updates::Momentum {
-            lr,
-            momentum: self.momentum,
-            nesterov: self.nesterov,
-        };
-        updates::apply(Isa::selected(), &rule, params, grads, [velocity]);
+    fn rule(&mut self) -> (&dyn UpdateRule, [&mut [f32]; 2]) {
+        self.rule.lr = self.settings.current_learning_rate();
+        (&self.rule, [&mut self.velocity, &mut []])
     }
 }
 

@@ -29,12 +29,13 @@ impl<'a> Context<'a> {
         }
     }
 
-    /// The optimizer's learning rate.
+    /// The optimizer's learning rate in effect ([`Optimizer::learning_rate`]).
     pub fn learning_rate(&self) -> f32 {
         self.optimizer.learning_rate()
     }
 
-    /// Changes the optimizer's learning rate.
+    /// Sets a constant learning rate, which ends the optimizer's schedule, if it has one
+    /// ([`Optimizer::set_learning_rate`]).
     pub fn set_learning_rate(&mut self, learning_rate: f32) {
         self.optimizer.set_learning_rate(learning_rate);
     }
@@ -94,9 +95,9 @@ impl Monitor {
     pub fn value(self, logs: &EpochLogs) -> Option<f32> {
         match self {
             Monitor::Loss => Some(logs.train.loss),
-            Monitor::Accuracy => Some(logs.train.accuracy),
+            Monitor::Accuracy => logs.train.accuracy,
             Monitor::ValLoss => logs.validation.map(|v| v.loss),
-            Monitor::ValAccuracy => logs.validation.map(|v| v.accuracy),
+            Monitor::ValAccuracy => logs.validation.and_then(|v| v.accuracy),
         }
     }
 
@@ -221,7 +222,8 @@ impl Callback for EarlyStopping {
 }
 
 /// Sets the learning rate at the start of each epoch from `schedule(epoch, current)` (Keras'
-/// `LearningRateScheduler`, epochs counted from 1 here).
+/// `LearningRateScheduler`, epochs counted from 1 here). Setting it ends an optimizer's own
+/// schedule, if it has one (see [`Optimizer::set_learning_rate`]).
 pub struct LearningRateScheduler<F> {
     schedule: F,
 }
@@ -242,7 +244,9 @@ impl<F: FnMut(usize, f32) -> f32> Callback for LearningRateScheduler<F> {
 
 /// Multiplies the learning rate by `factor` when the monitored quantity has not improved for
 /// `patience` epochs (Keras' `ReduceLROnPlateau`; defaults: `val_loss`, factor 0.1, patience 10,
-/// `min_delta` 1e-4, cooldown 0, `min_lr` 0).
+/// `min_delta` 1e-4, cooldown 0, `min_lr` 0). Under an optimizer's schedule, it multiplies the
+/// rate in effect, and the reduced rate replaces the schedule (see
+/// [`Optimizer::set_learning_rate`]).
 #[derive(Clone, Debug)]
 pub struct ReduceLrOnPlateau {
     monitor: Monitor,
@@ -367,11 +371,11 @@ mod tests {
             epoch,
             train: Metrics {
                 loss: 1.0,
-                accuracy: 0.5,
+                accuracy: Some(0.5),
             },
             validation: Some(Metrics {
                 loss: val_loss,
-                accuracy: 0.5,
+                accuracy: Some(0.5),
             }),
             learning_rate: 0.1,
             seconds: 0.0,

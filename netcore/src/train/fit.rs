@@ -108,16 +108,17 @@ impl<'a, const IN: usize, const OUT: usize> Fit<'a, IN, OUT> {
     /// applies the mean gradient of all of them. **A step therefore trains `threads × B`
     /// samples: Keras' `batch_size` is `threads × B`**, as with TensorFlow's `MirroredStrategy`
     /// or PyTorch's `DistributedDataParallel`, where the batch size given is per replica. So
-    /// `Trainer::<_, _, _, 64>` with `threads(2)` trains like Keras' `batch_size=128`: on the
-    /// 2-vCPU CI machine, 1.3–1.5× as fast as `Trainer::<_, _, _, 128>` on one thread for the
-    /// tutorial network. Summing the threads' gradients and the optimizer step run on the
-    /// calling thread alone (about a fifth of a step there), so bigger shards scale better.
+    /// `Trainer::<_, _, _, 64>` with `threads(2)` trains like Keras' `batch_size=128`. The
+    /// optimizer step is shared too: each thread sums the others' gradients over its own share
+    /// of every large parameter tensor and updates that share (a reduce-scatter over shared
+    /// memory), so no thread waits while another updates the whole model.
     ///
     /// The threads start once per `fit`, the calling thread being one of them, and a step
-    /// allocates nothing. A given seed and number of threads give the same history run after
-    /// run; another number of threads sums the gradients in another order, and different
-    /// dropout masks, so its results differ within noise. `0` counts as 1 (the default). Use
-    /// at most as many threads as free cores: the threads wait for each other every step.
+    /// allocates nothing. One thread runs the same steps, with one shard of `B` samples. A
+    /// given seed and number of threads give the same history run after run; another number
+    /// of threads sums the gradients in another order, and different dropout masks, so its
+    /// results differ within noise. `0` counts as 1 (the default). Use at most as many threads
+    /// as free cores: the threads wait for each other several times a step.
     ///
     /// ```
     /// use netcore::activation::Sigmoid;
@@ -136,7 +137,7 @@ impl<'a, const IN: usize, const OUT: usize> Fit<'a, IN, OUT> {
     /// let options = Fit::epochs(20).threads(2).verbose(Verbose::Silent);
     /// let history = trainer.fit(&mut model, &data, options)?;
     /// assert!(history.loss[19] < history.loss[0]);
-    /// assert_eq!(trainer.evaluate(&model, &data).accuracy, 1.0);
+    /// assert_eq!(trainer.evaluate(&model, &data).accuracy, Some(1.0));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn threads(self, threads: usize) -> Self {

@@ -5,8 +5,9 @@
 pub struct Metrics {
     /// The mean loss per sample.
     pub loss: f32,
-    /// The fraction of samples predicted correctly.
-    pub accuracy: f32,
+    /// The fraction of samples predicted correctly; `None` when accuracy does not apply to
+    /// the loss (a regression: see [`crate::loss::Loss::ACCURACY`]).
+    pub accuracy: Option<f32>,
 }
 
 /// What one epoch of `fit` measured, as Keras hands `logs` to callbacks.
@@ -18,7 +19,8 @@ pub struct EpochLogs {
     pub train: Metrics,
     /// Loss and accuracy on the validation data after the epoch, if there is any.
     pub validation: Option<Metrics>,
-    /// The learning rate at the end of the epoch.
+    /// The learning rate in effect at the end of the epoch: under a schedule, the rate of the
+    /// epoch's last step ([`crate::optim::Optimizer::learning_rate`]).
     pub learning_rate: f32,
     /// Wall-clock seconds of the epoch's training (validation excluded).
     pub seconds: f64,
@@ -27,7 +29,8 @@ pub struct EpochLogs {
 }
 
 /// Per-epoch logs of a `fit`, one entry per epoch in each vector, as Keras' `History.history`.
-/// `val_loss` and `val_accuracy` stay empty without validation data.
+/// `val_loss` and `val_accuracy` stay empty without validation data, `accuracy` and
+/// `val_accuracy` when accuracy does not apply to the loss (a regression).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct History {
     /// Mean training loss of each epoch (averaged over the batches as they were trained).
@@ -38,7 +41,8 @@ pub struct History {
     pub val_loss: Vec<f32>,
     /// Validation accuracy after each epoch.
     pub val_accuracy: Vec<f32>,
-    /// The learning rate at the end of each epoch.
+    /// The learning rate in effect at the end of each epoch: under a schedule, the rate of the
+    /// epoch's last step.
     pub learning_rate: Vec<f32>,
     /// Wall-clock seconds of each epoch's training (validation excluded).
     pub epoch_seconds: Vec<f64>,
@@ -58,10 +62,10 @@ impl History {
 
     pub(crate) fn push(&mut self, logs: &EpochLogs) {
         self.loss.push(logs.train.loss);
-        self.accuracy.push(logs.train.accuracy);
+        self.accuracy.extend(logs.train.accuracy);
         if let Some(val) = logs.validation {
             self.val_loss.push(val.loss);
-            self.val_accuracy.push(val.accuracy);
+            self.val_accuracy.extend(val.accuracy);
         }
         self.learning_rate.push(logs.learning_rate);
         self.epoch_seconds.push(logs.seconds);

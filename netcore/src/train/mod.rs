@@ -1,13 +1,14 @@
 //! Training: the Keras `compile` / `fit` / `evaluate` loop over a [`crate::layer::Layer`].
 
-mod barrier;
 pub mod callbacks;
+mod epochs;
 mod error;
 mod fit;
 mod history;
-mod parallel;
 mod plot;
 mod progress;
+mod reduce;
+mod runner;
 mod shard;
 mod trainer;
 

@@ -1,5 +1,5 @@
 //! Learning curves: a `History` drawn as an SVG with plotters, loss on the left, accuracy on
-//! the right, training and validation curves in each.
+//! the right (or the loss alone, for a regression), training and validation curves in each.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -79,8 +79,9 @@ fn panel<DB: DrawingBackend>(
 }
 
 impl History {
-    /// Writes the loss and accuracy curves, training and validation, to an SVG file. The file
-    /// is written beside its destination and renamed into place, so a failure never leaves a
+    /// Writes the loss and accuracy curves, training and validation, to an SVG file (the loss
+    /// alone when the history has no accuracy, as for a regression). The file is written
+    /// beside its destination and renamed into place, so a failure never leaves a
     /// half-written plot or destroys a previous one.
     pub fn plot_svg(&self, path: impl AsRef<Path>) -> Result<(), PlotError> {
         let path = path.as_ref();
@@ -95,10 +96,14 @@ impl History {
         {
             let root = SVGBackend::with_string(&mut svg, (960, 380)).into_drawing_area();
             root.fill(&WHITE).map_err(|e| draw_error(&e))?;
-            let (left, right) = root.split_horizontally(480);
-            panel(&left, "loss", &self.loss, &self.val_loss).map_err(|e| draw_error(&e))?;
-            panel(&right, "accuracy", &self.accuracy, &self.val_accuracy)
-                .map_err(|e| draw_error(&e))?;
+            if self.accuracy.is_empty() {
+                panel(&root, "loss", &self.loss, &self.val_loss).map_err(|e| draw_error(&e))?;
+            } else {
+                let (left, right) = root.split_horizontally(480);
+                panel(&left, "loss", &self.loss, &self.val_loss).map_err(|e| draw_error(&e))?;
+                panel(&right, "accuracy", &self.accuracy, &self.val_accuracy)
+                    .map_err(|e| draw_error(&e))?;
+            }
             root.present().map_err(|e| draw_error(&e))?;
         }
         let io_error = |source| PlotError::Io {
@@ -135,6 +140,21 @@ mod tests {
         for text in ["loss", "accuracy", "training", "validation", "epoch"] {
             assert!(svg.contains(text), "the plot shows `{text}`");
         }
+    }
+
+    #[test]
+    fn a_history_without_accuracy_plots_the_loss_alone() {
+        let history = History {
+            loss: vec![0.9, 0.5, 0.3],
+            val_loss: vec![0.8, 0.55, 0.4],
+            ..History::default()
+        };
+        let path = std::env::temp_dir().join(format!("netdsl-loss-{}.svg", std::process::id()));
+        history.plot_svg(&path).unwrap();
+        let svg = fs::read_to_string(&path).unwrap();
+        fs::remove_file(&path).unwrap();
+        assert!(svg.contains("loss") && svg.contains("validation"));
+        assert!(!svg.contains("accuracy"), "no accuracy panel");
     }
 
     #[test]

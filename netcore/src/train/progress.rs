@@ -36,24 +36,15 @@ impl EpochBar {
     pub fn advance(&self, done: usize, running: Metrics) {
         self.bar.set_position(done as u64);
         if done % MESSAGE_EVERY == 1 {
-            self.bar.set_message(format!(
-                "accuracy: {:.4} - loss: {:.4}",
-                running.accuracy, running.loss
-            ));
+            self.bar.set_message(figures("", running));
         }
     }
 
     /// Completes the bar with the epoch's final figures, validation included.
     pub fn finish(self, logs: &EpochLogs) {
-        let mut message = format!(
-            "accuracy: {:.4} - loss: {:.4}",
-            logs.train.accuracy, logs.train.loss
-        );
+        let mut message = figures("", logs.train);
         if let Some(val) = logs.validation {
-            message.push_str(&format!(
-                " - val_accuracy: {:.4} - val_loss: {:.4}",
-                val.accuracy, val.loss
-            ));
+            message.push_str(&format!(" - {}", figures("val_", val)));
         }
         self.bar.finish_with_message(message);
     }
@@ -66,19 +57,26 @@ pub fn write_epoch_line(out: &mut dyn Write, epochs: usize, logs: &EpochLogs) {
     let per_step_us = logs.seconds * 1e6 / logs.steps.max(1) as f64;
     let _ = write!(
         out,
-        "Epoch {}/{epochs}\n{steps}/{steps} - {:.2}s - {per_step_us:.0}us/step - accuracy: {:.4} - loss: {:.4}",
+        "Epoch {}/{epochs}\n{steps}/{steps} - {:.2}s - {per_step_us:.0}us/step - {}",
         logs.epoch,
         logs.seconds,
-        logs.train.accuracy,
-        logs.train.loss,
+        figures("", logs.train),
         steps = logs.steps,
     );
     if let Some(val) = logs.validation {
-        let _ = write!(
-            out,
-            " - val_accuracy: {:.4} - val_loss: {:.4}",
-            val.accuracy, val.loss
-        );
+        let _ = write!(out, " - {}", figures("val_", val));
     }
     let _ = writeln!(out);
+}
+
+/// `accuracy: 0.9438 - loss: 0.2005` (with `prefix` before each name), or only the loss when
+/// accuracy does not apply.
+fn figures(prefix: &str, metrics: Metrics) -> String {
+    match metrics.accuracy {
+        Some(accuracy) => format!(
+            "{prefix}accuracy: {accuracy:.4} - {prefix}loss: {:.4}",
+            metrics.loss
+        ),
+        None => format!("{prefix}loss: {:.4}", metrics.loss),
+    }
 }

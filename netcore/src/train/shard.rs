@@ -1,5 +1,7 @@
 //! One thread's share of a training step: its rows gathered, forward, loss, backward.
 
+use std::ops::Range;
+
 use super::Metrics;
 use crate::data::Dataset;
 use crate::layer::Layer;
@@ -14,11 +16,13 @@ pub(super) struct Totals {
 }
 
 impl Totals {
-    pub(super) fn metrics(&self) -> Metrics {
+    /// The mean loss, and the accuracy if it applies to the loss (see
+    /// [`crate::loss::Loss::ACCURACY`]).
+    pub(super) fn metrics(&self, accuracy: bool) -> Metrics {
         let n = self.samples.max(1) as f64;
         Metrics {
             loss: (self.loss / n) as f32,
-            accuracy: (self.hits as f64 / n) as f32,
+            accuracy: accuracy.then_some((self.hits as f64 / n) as f32),
         }
     }
 
@@ -30,23 +34,30 @@ impl Totals {
 }
 
 /// The buffers one thread trains `B` rows with, allocated once: inputs, targets, outputs,
-/// output gradients and the network's cache.
+/// output gradients, the network's cache and the parameter gradients.
 pub(super) struct Shard<N: Layer, const B: usize> {
     pub(super) x: Box<[N::In; B]>,
     pub(super) y: Box<[N::Out; B]>,
     pub(super) output: Box<[N::Out; B]>,
     pub(super) delta: Box<[N::Out; B]>,
     pub(super) cache: N::Cache<B>,
+    pub(super) grads: N::Grads,
 }
 
 impl<N: Layer, const B: usize> Shard<N, B> {
-    pub(super) fn new(network: &N) -> Self {
+    /// Buffers for `network`, its cache's random generators (dropout's masks) on stream
+    /// `stream` of their seeds: each thread of a parallel `fit` draws its own values, and
+    /// stream 0, the calling thread's, is a new cache's.
+    pub(super) fn new(network: &N, stream: u64) -> Self {
+        let mut cache = network.new_cache();
+        network.seed_cache(&mut cache, stream);
         Self {
             x: bytemuck::zeroed_box(),
             y: bytemuck::zeroed_box(),
             output: bytemuck::zeroed_box(),
             delta: bytemuck::zeroed_box(),
-            cache: network.new_cache(),
+            cache,
+            grads: network.new_grads(),
         }
     }
 
@@ -63,15 +74,15 @@ impl<N: Layer, const B: usize> Shard<N, B> {
     }
 
     /// Forward and backward over the first `rows` rows, the loss gradient of each scaled by
-    /// `scale` (1 / the rows of the whole step); writes the parameter gradients into `grads`.
-    /// Rows past `rows` get a zero gradient. Returns the summed loss and hits of the rows.
+    /// `scale` (1 / the rows of the whole step); writes the parameter gradients into
+    /// `self.grads`. Rows past `rows` get a zero gradient. Returns the summed loss and hits of
+    /// the rows.
     pub(super) fn train<L: Loss<N::Activation>, const OUT: usize>(
         &mut self,
         network: &N,
         loss: &L,
         rows: usize,
         scale: f32,
-        grads: &mut N::Grads,
     ) -> Totals
     where
         N: Layer<Out = [f32; OUT]>,
@@ -89,6 +100,7 @@ impl<N: Layer, const B: usize> Shard<N, B> {
                 delta.fill(0.0);
             }
         }
+        let grads = &mut self.grads;
         network.backward(&self.x, &self.delta, None, grads, &mut self.cache);
         totals
     }
@@ -111,6 +123,26 @@ impl<N: Layer, const B: usize> Shard<N, B> {
         for (y, t) in self.output.iter().zip(self.y.iter()).take(rows) {
             totals.loss += f64::from(loss.loss(y, t));
             totals.hits += usize::from(loss.is_correct(y, t));
+        }
+        totals
+    }
+
+    /// The totals of `network` over the samples `range` of `data`, `B` at a time, in order.
+    pub(super) fn evaluate_range<L: Loss<N::Activation>, const IN: usize, const OUT: usize>(
+        &mut self,
+        network: &N,
+        loss: &L,
+        data: &Dataset<IN, OUT>,
+        range: Range<usize>,
+    ) -> Totals
+    where
+        N: Layer<In = [f32; IN], Out = [f32; OUT]>,
+    {
+        let mut totals = Totals::default();
+        for start in range.clone().step_by(B) {
+            let end = (start + B).min(range.end);
+            let rows = self.gather(data, start..end);
+            totals.add(self.evaluate(network, loss, rows));
         }
         totals
     }

@@ -148,8 +148,8 @@ pub fn generate(model: &Model) -> TokenStream {
                 #( #backward )*
             }
 
-            fn set_training(&self, training: bool) {
-                #( #layer_traits::set_training(&self.#fields, training); )*
+            fn set_training<const #batch: usize>(&self, tape: &mut #tape<#batch>, training: bool) {
+                #( #layer_traits::set_training::<#batch>(&self.#fields, &mut tape.#cache_fields, training); )*
             }
 
             fn seed_cache<const #batch: usize>(&self, tape: &mut #tape<#batch>, stream: u64) {

@@ -1,0 +1,263 @@
+//! The epochs of `fit` around the runner: shuffling seed, validation, logs, what is printed,
+//! the history, and the callbacks.
+
+use std::io::{IsTerminal, Write};
+use std::ops::Range;
+use std::time::Instant;
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
+use super::callbacks::{Callback, Context};
+use super::progress::{EpochBar, write_epoch_line};
+use super::runner::{Runner, reset_order};
+use super::{EpochLogs, Fit, History, Metrics, TrainError, Verbose};
+use crate::data::Dataset;
+use crate::layer::Layer;
+use crate::loss::Loss;
+use crate::optim::Optimizer;
+
+impl<N, O, L, const B: usize> Runner<'_, '_, N, O, L, B>
+where
+    N: Layer + Sync,
+    N::Cache<B>: Send,
+    N::Grads: Send,
+    O: Optimizer,
+    L: Loss<N::Activation> + Send,
+{
+    /// `options.epochs` epochs over the samples `train` of `data` (Keras' `model.fit`), the
+    /// rest of `data` being the validation split: see [`super::Trainer::fit`].
+    pub(super) fn fit<const IN: usize, const OUT: usize>(
+        &mut self,
+        network: &mut N,
+        data: &Dataset<IN, OUT>,
+        train: Range<usize>,
+        options: Fit<'_, IN, OUT>,
+    ) -> Result<History, TrainError>
+    where
+        N: Layer<In = [f32; IN], Out = [f32; OUT]>,
+    {
+        let Fit {
+            epochs,
+            validation,
+            validation_split: _,
+            shuffle,
+            seed,
+            verbose,
+            threads: _,
+            mut callbacks,
+            output,
+        } = options;
+        let split = (train.end < data.len()).then(|| train.end..data.len());
+
+        let mut stdout = std::io::stdout();
+        let terminal = output.is_none() && stdout.is_terminal();
+        let out: &mut dyn Write = match output {
+            Some(out) => out,
+            None => &mut stdout,
+        };
+        let verbose = match verbose {
+            Verbose::Auto | Verbose::ProgressBar if terminal => Verbose::ProgressBar,
+            Verbose::Auto | Verbose::ProgressBar => Verbose::EpochLine,
+            other => other,
+        };
+        let check_finite = callbacks.iter().any(|c| c.terminates_on_nan());
+
+        // Every fit starts from the dataset's own order, so the same seed gives the same batches
+        // however the trainer was used before.
+        reset_order(self.order, train.len());
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut history = History::with_capacity(epochs);
+        let steps = train.len().div_ceil(B * self.team.threads());
+        self.run_callbacks(network, &mut callbacks, |callback, context| {
+            callback.on_train_begin(context)
+        });
+        for epoch in 1..=epochs {
+            self.run_callbacks(network, &mut callbacks, |callback, context| {
+                callback.on_epoch_begin(epoch, context)
+            });
+            let bar =
+                (verbose == Verbose::ProgressBar).then(|| EpochBar::start(epoch, epochs, steps));
+            let start = Instant::now();
+            let trained = self.run_epoch(
+                network,
+                data,
+                train.clone(),
+                shuffle.then_some(&mut rng),
+                check_finite,
+                &mut |done, running| {
+                    if let Some(bar) = &bar {
+                        bar.advance(done, running);
+                    }
+                },
+            );
+            let seconds = start.elapsed().as_secs_f64();
+            let train_metrics = match trained {
+                Ok(metrics) => metrics,
+                Err((batch, what)) => {
+                    return Err(TrainError::NonFinite {
+                        epoch,
+                        batch,
+                        what,
+                        history: Box::new(history),
+                    });
+                }
+            };
+            let validation = match (validation, &split) {
+                (Some(val), _) => Some(self.evaluate(network, val, 0..val.len())),
+                (None, Some(range)) => Some(self.evaluate(network, data, range.clone())),
+                (None, None) => None,
+            };
+            let logs = EpochLogs {
+                epoch,
+                train: train_metrics,
+                validation,
+                learning_rate: self.optimizer.learning_rate(),
+                seconds,
+                steps,
+            };
+            history.push(&logs);
+            match bar {
+                Some(bar) => bar.finish(&logs),
+                None if verbose == Verbose::EpochLine => write_epoch_line(out, epochs, &logs),
+                None => {}
+            }
+            let stop = self.run_callbacks(network, &mut callbacks, |callback, context| {
+                callback.on_epoch_end(&logs, context)
+            });
+            if stop {
+                break;
+            }
+        }
+        self.run_callbacks(network, &mut callbacks, |callback, context| {
+            callback.on_train_end(context)
+        });
+        let _ = out.flush();
+        Ok(history)
+    }
+
+    /// The metrics of `network` on the samples `range` of `data`, on the calling thread.
+    fn evaluate<const IN: usize, const OUT: usize>(
+        &mut self,
+        network: &N,
+        data: &Dataset<IN, OUT>,
+        range: Range<usize>,
+    ) -> Metrics
+    where
+        N: Layer<In = [f32; IN], Out = [f32; OUT]>,
+    {
+        let lane = &mut self.lanes[0];
+        let totals = lane.shard.evaluate_range(network, &lane.loss, data, range);
+        totals.metrics(L::ACCURACY)
+    }
+
+    /// Runs `hook` for every callback with a context over the optimizer and the network's
+    /// parameters; returns whether one asked to stop.
+    fn run_callbacks(
+        &mut self,
+        network: &mut N,
+        callbacks: &mut [&mut dyn Callback],
+        mut hook: impl FnMut(&mut dyn Callback, &mut Context<'_>),
+    ) -> bool {
+        // Visiting pairs each tensor with a gradient buffer, which the callbacks do not see.
+        let grads = &mut self.lanes[0].shard.grads;
+        let mut parameters = |visit: &mut dyn FnMut(&mut [f32])| {
+            network.visit_parameters(grads, &mut |p, _| visit(p))
+        };
+        let mut context = Context::new(&mut *self.optimizer, &mut parameters);
+        for callback in callbacks.iter_mut() {
+            hook(&mut **callback, &mut context);
+        }
+        context.stop_requested()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::activation::Linear;
+    use crate::data::Dataset;
+    use crate::layers::Dense;
+    use crate::loss::MeanSquaredError;
+    use crate::optim::schedule::StepDecay;
+    use crate::optim::{Optimizer, Sgd};
+    use crate::train::callbacks::{Monitor, ReduceLrOnPlateau};
+    use crate::train::{Fit, Trainer, Verbose};
+
+    /// Eight samples of `y = 2x`: two steps an epoch at batch 4.
+    fn line() -> Dataset<1, 1> {
+        let xs: Vec<f32> = (0..8).map(|i| i as f32 / 8.0).collect();
+        Dataset::from_arrays(
+            xs.iter().map(|&x| [x]).collect(),
+            xs.iter().map(|&x| [2.0 * x]).collect(),
+        )
+        .unwrap()
+    }
+
+    fn model() -> Dense<1, 1, Linear> {
+        Dense::from_parameters([[0.0]], Some([0.0]))
+    }
+
+    #[test]
+    fn a_regression_reports_no_accuracy() {
+        let mut model = model();
+        let mut trainer = Trainer::<_, _, _, 4>::new(&model, Sgd::new(0.1), MeanSquaredError);
+        let mut printed = Vec::new();
+        let options = Fit::epochs(2)
+            .validation_split(0.25)
+            .verbose(Verbose::EpochLine)
+            .output(&mut printed);
+        let history = trainer.fit(&mut model, &line(), options).unwrap();
+        assert_eq!(history.val_loss.len(), 2, "{history:?}");
+        assert!(history.accuracy.is_empty(), "{history:?}");
+        assert!(history.val_accuracy.is_empty(), "{history:?}");
+        let printed = String::from_utf8(printed).unwrap();
+        assert!(
+            printed.contains("- loss: ") && printed.contains("- val_loss: "),
+            "{printed}"
+        );
+        assert!(!printed.contains("accuracy"), "{printed}");
+        let result = trainer.evaluate(&model, &line());
+        assert_eq!(result.accuracy, None, "{result:?}");
+    }
+
+    #[test]
+    fn the_history_records_the_scheduled_rate_in_effect() {
+        // Halved every 2 steps, once an epoch: 0.1, 0.05, 0.025.
+        let mut model = model();
+        let sgd = Sgd::new(0.1).with_schedule(StepDecay::new(0.1, 0.5, 2));
+        let mut trainer = Trainer::<_, _, _, 4>::new(&model, sgd, MeanSquaredError);
+        let options = Fit::epochs(3).verbose(Verbose::Silent);
+        let history = trainer.fit(&mut model, &line(), options).unwrap();
+        assert_eq!(history.learning_rate, [0.1, 0.05, 0.025]);
+    }
+
+    #[test]
+    fn a_callback_that_sets_the_rate_ends_the_schedule() {
+        // The loss cannot improve by 1e-4 an epoch at these rates: from the second epoch on,
+        // each epoch's end divides the rate in effect by 10, and the schedule stops.
+        let mut model = model();
+        let sgd = Sgd::new(1e-6).with_schedule(StepDecay::new(1e-6, 0.5, 2));
+        let mut trainer = Trainer::<_, _, _, 4>::new(&model, sgd, MeanSquaredError);
+        let mut reduce = ReduceLrOnPlateau::new(Monitor::Loss)
+            .patience(1)
+            .factor(0.1);
+        let options = Fit::epochs(3)
+            .verbose(Verbose::Silent)
+            .callback(&mut reduce);
+        let history = trainer.fit(&mut model, &line(), options).unwrap();
+        let second = 1e-6_f32 * 0.5;
+        let reduced = second * 0.1;
+        assert_eq!(history.learning_rate, [1e-6, second, reduced]);
+        let optimizer = trainer.optimizer();
+        assert_eq!(
+            optimizer.settings().current_learning_rate(),
+            reduced,
+            "the last epoch's steps took the callback's rate"
+        );
+        assert_eq!(
+            optimizer.learning_rate(),
+            reduced * 0.1,
+            "and the next one's"
+        );
+    }
+}

@@ -1,0 +1,408 @@
+//! The epoch runner: the steps of an epoch on a team of `n` threads, the calling thread being
+//! thread 0. A step trains `n × B` samples:
+//!
+//! ```text
+//! every thread k:  gather shard k ─ forward ─ loss ─ backward ─┐
+//! thread 0:        sum the gradients but the last thread's (reduce.rs) ─┐
+//! every thread:    add the last thread's, clip and update its share of the parameters
+//!                  (optim::step) ─ next step
+//! ```
+//!
+//! The shards are one job of the team, the update one per large tensor (and the sum too from
+//! three threads on), so the threads meet between phases, and the parameters change only
+//! while no thread reads them. One thread is the `n = 1` case of the same step: its shard is
+//! the whole batch, there is nothing to sum, and its share of each tensor is all of it.
+
+use std::ops::Range;
+
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+
+use super::Metrics;
+use super::reduce;
+use super::shard::{Shard, Totals};
+use crate::data::Dataset;
+use crate::kernels::team::Team;
+use crate::layer::Layer;
+use crate::loss::Loss;
+use crate::optim::{Optimizer, step};
+
+/// What one thread of the team trains with: its buffers and gradients, its own copy of the
+/// loss, and the totals of its shard of the current step.
+pub(super) struct Lane<'w, N: Layer, L, const B: usize> {
+    pub(super) shard: &'w mut Shard<N, B>,
+    pub(super) loss: L,
+    pub(super) totals: Totals,
+}
+
+impl<'w, N: Layer, L, const B: usize> Lane<'w, N, L, B> {
+    pub(super) fn new(shard: &'w mut Shard<N, B>, loss: L) -> Self {
+        Self {
+            shard,
+            loss,
+            totals: Totals::default(),
+        }
+    }
+}
+
+/// Everything the steps of an epoch use besides the network and the data: the team and one
+/// lane per thread of it, the flat sum of the other threads' gradients (empty on one thread),
+/// the optimizer, and the order of the training samples.
+pub(super) struct Runner<'r, 'w, N: Layer, O, L, const B: usize> {
+    pub(super) team: &'r Team<'r>,
+    pub(super) lanes: &'r mut [Lane<'w, N, L, B>],
+    pub(super) sum: &'r mut [f32],
+    pub(super) optimizer: &'r mut O,
+    pub(super) order: &'r mut Vec<usize>,
+}
+
+impl<N, O, L, const B: usize> Runner<'_, '_, N, O, L, B>
+where
+    N: Layer + Sync,
+    N::Cache<B>: Send,
+    N::Grads: Send,
+    O: Optimizer,
+    L: Loss<N::Activation> + Send,
+{
+    /// One pass over the samples `range` of `data`, shuffling the order left by the previous
+    /// epoch with `rng` when given, in steps of `threads × B` samples: thread `k` trains the
+    /// `k`-th `B` of each step (the last step may be partial: its missing rows get a zero
+    /// gradient and its mean is over the rows present). Calls `on_batch(steps done, running
+    /// metrics)` after each step. With `check_finite`, a step whose loss or gradients are not
+    /// finite is not applied and ends the epoch with `Err((step, what))`.
+    pub(super) fn run_epoch<const IN: usize, const OUT: usize>(
+        &mut self,
+        network: &mut N,
+        data: &Dataset<IN, OUT>,
+        range: Range<usize>,
+        rng: Option<&mut StdRng>,
+        check_finite: bool,
+        on_batch: &mut dyn FnMut(usize, Metrics),
+    ) -> Result<Metrics, (usize, &'static str)>
+    where
+        N: Layer<In = [f32; IN], Out = [f32; OUT]>,
+    {
+        if self.order.len() != range.len() {
+            reset_order(self.order, range.len());
+        }
+        if let Some(rng) = rng {
+            self.order.shuffle(rng);
+        }
+        for lane in self.lanes.iter_mut() {
+            network.set_training(&mut lane.shard.cache, true);
+        }
+        let trained = self.steps(network, data, range.start, check_finite, on_batch);
+        for lane in self.lanes.iter_mut() {
+            network.set_training(&mut lane.shard.cache, false);
+        }
+        trained
+    }
+
+    /// The steps of [`Runner::run_epoch`] over the samples `offset + order[..]`.
+    fn steps<const IN: usize, const OUT: usize>(
+        &mut self,
+        network: &mut N,
+        data: &Dataset<IN, OUT>,
+        offset: usize,
+        check_finite: bool,
+        on_batch: &mut dyn FnMut(usize, Metrics),
+    ) -> Result<Metrics, (usize, &'static str)>
+    where
+        N: Layer<In = [f32; IN], Out = [f32; OUT]>,
+    {
+        let mut totals = Totals::default();
+        let step_samples = self.team.threads() * B;
+        for (step, start) in (0..self.order.len()).step_by(step_samples).enumerate() {
+            let batch = self.train(network, data, offset, start);
+            totals.add(batch);
+            self.update(network, batch.loss, check_finite)
+                .map_err(|what| (step + 1, what))?;
+            on_batch(step + 1, totals.metrics(L::ACCURACY));
+        }
+        Ok(totals.metrics(L::ACCURACY))
+    }
+
+    /// Every thread gathers and trains its shard of the step that starts at `start` in the
+    /// order, each loss gradient scaled by 1 / the samples of the whole step. An empty shard
+    /// (at the end of an epoch) trains nothing and reports no samples. Returns the step's
+    /// totals, summed in the order of the threads.
+    fn train<const IN: usize, const OUT: usize>(
+        &mut self,
+        network: &N,
+        data: &Dataset<IN, OUT>,
+        offset: usize,
+        start: usize,
+    ) -> Totals
+    where
+        N: Layer<In = [f32; IN], Out = [f32; OUT]>,
+    {
+        let order: &[usize] = self.order;
+        let len = order.len();
+        let step_samples = self.team.threads() * B;
+        let scale = 1.0 / step_samples.min(len - start) as f32;
+        self.team.run(self.lanes, &|k, lane| {
+            let from = (start + k * B).min(len);
+            let to = (from + B).min(len);
+            if from == to {
+                lane.totals = Totals::default();
+                return;
+            }
+            let rows = lane
+                .shard
+                .gather(data, order[from..to].iter().map(|i| i + offset));
+            // Shuffled rows are scattered over memory: fetch this thread's next shard while
+            // this one trains.
+            let next = (from + step_samples).min(len)..(to + step_samples).min(len);
+            data.prefetch(order[next].iter().map(|i| i + offset));
+            lane.totals = lane.shard.train(network, &lane.loss, rows, scale);
+        });
+        let mut totals = Totals::default();
+        for lane in self.lanes.iter() {
+            totals.add(lane.totals);
+        }
+        totals
+    }
+
+    /// The optimizer's step with the gradients of a step whose summed loss is `loss`: the
+    /// threads' gradients summed, clipped and applied, each thread doing its share of each
+    /// large tensor (see reduce.rs and `optim::step`). With `check_finite`, a loss or gradient
+    /// that is not finite is not applied but named.
+    fn update(
+        &mut self,
+        network: &mut N,
+        loss: f64,
+        check_finite: bool,
+    ) -> Result<(), &'static str> {
+        let (grads, mut pending) = reduce::sum(network, self.lanes, self.sum, self.team);
+        if check_finite {
+            if !loss.is_finite() {
+                return Err("loss");
+            }
+            if let Some(pending) = pending.take() {
+                step::add(network, grads, pending.sum, self.team);
+            }
+            let mut finite = true;
+            network.visit_parameters(grads, &mut |_, g| finite &= g.iter().all(|g| g.is_finite()));
+            if !finite {
+                return Err("gradient");
+            }
+        }
+        step::step(self.optimizer, network, grads, pending, self.team);
+        Ok(())
+    }
+}
+
+/// The order of samples becomes `0..len`, reusing the buffer's capacity.
+pub(super) fn reset_order(order: &mut Vec<usize>, len: usize) {
+    order.clear();
+    order.extend(0..len);
+}
+
+#[cfg(test)]
+mod tests {
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+
+    use super::*;
+    use crate::activation::{Linear, Softmax};
+    use crate::layers::Dense;
+    use crate::loss::{CategoricalCrossentropy, MeanSquaredError};
+    use crate::optim::{Adam, Sgd};
+    use crate::train::callbacks::{LambdaCallback, TerminateOnNan};
+    use crate::train::{Fit, History, TrainError, Trainer, Verbose};
+
+    type Classifier = Dense<3, 4, Softmax>;
+
+    fn classifier() -> Classifier {
+        let mut weights = [[0.0; 4]; 3];
+        for (k, w) in weights.as_flattened_mut().iter_mut().enumerate() {
+            *w = ((k * 7 % 11) as f32 - 5.0) / 10.0;
+        }
+        Dense::from_parameters(weights, Some([0.1, -0.2, 0.0, 0.05]))
+    }
+
+    /// `n` samples of 4 classes with inputs that are not separable by a linear model at once.
+    fn samples(n: usize) -> Dataset<3, 4> {
+        let inputs = (0..n)
+            .map(|i| {
+                let i = i as f32;
+                [(i * 0.37).sin(), (i * 0.71).cos(), (i * 0.13).sin() * 2.0]
+            })
+            .collect();
+        Dataset::from_classes(inputs, (0..n as u32).map(|i| i * 5 % 4).collect()).unwrap()
+    }
+
+    /// `epochs` of SGD with momentum on `data`, shuffled, in steps of `threads × B` samples.
+    fn train<const B: usize>(threads: usize, data: &Dataset<3, 4>) -> (Classifier, History) {
+        let mut model = classifier();
+        let mut trainer = Trainer::<_, _, _, B>::new(
+            &model,
+            Sgd::new(0.5).momentum(0.9),
+            CategoricalCrossentropy,
+        );
+        let options = Fit::epochs(3)
+            .seed(3)
+            .threads(threads)
+            .verbose(Verbose::Silent);
+        let history = trainer.fit(&mut model, data, options).unwrap();
+        (model, history)
+    }
+
+    fn assert_close(a: &Classifier, b: &Classifier) {
+        let pairs = a
+            .weights()
+            .as_flattened()
+            .iter()
+            .zip(b.weights().as_flattened());
+        let bias = a.bias().unwrap().iter().zip(b.bias().unwrap());
+        for (k, (x, y)) in pairs.chain(bias).enumerate() {
+            assert!((x - y).abs() < 1e-5, "parameter {k}: {x} and {y}");
+        }
+    }
+
+    #[test]
+    fn threads_take_the_steps_of_one_thread_on_all_their_shards() {
+        // 11 samples: two steps per epoch, the second with 3 samples, all in the first shard.
+        let data = samples(11);
+        let (one, one_history) = train::<8>(1, &data);
+        let (two, two_history) = train::<4>(2, &data);
+        assert_close(&one, &two);
+        let (three, _) = train::<3>(3, &samples(9));
+        let (one_of_nine, _) = train::<9>(1, &samples(9));
+        assert_close(&three, &one_of_nine);
+        assert_ne!(one.weights(), classifier().weights(), "the model trained");
+        for (a, b) in one_history.loss.iter().zip(&two_history.loss) {
+            assert!((a - b).abs() < 1e-5, "losses {a} and {b}");
+        }
+        assert_eq!(one_history.accuracy, two_history.accuracy);
+    }
+
+    #[test]
+    fn threads_share_the_update_of_a_large_tensor_and_match_one_thread() {
+        // 160 × 128 weights: each thread sums and updates its share of them, with Adam's state.
+        type Wide = Dense<160, 128, Linear>;
+        let inputs = (0..24)
+            .map(|i| std::array::from_fn(|j| ((i * 31 + j * 7) % 13) as f32 / 13.0 - 0.5))
+            .collect();
+        let targets = (0..24)
+            .map(|i| std::array::from_fn(|j| ((i + j) % 5) as f32 / 5.0))
+            .collect();
+        let data = Dataset::<160, 128>::from_arrays(inputs, targets).unwrap();
+        fn train<const B: usize>(threads: usize, data: &Dataset<160, 128>) -> (Wide, History) {
+            let mut model = Wide::from_parameters([[0.01; 128]; 160], Some([0.0; 128]));
+            let mut trainer = Trainer::<_, _, _, B>::new(&model, Adam::new(0.01), MeanSquaredError);
+            let options = Fit::epochs(2)
+                .seed(5)
+                .threads(threads)
+                .verbose(Verbose::Silent);
+            let history = trainer.fit(&mut model, data, options).unwrap();
+            (model, history)
+        }
+        let (one, one_history) = train::<8>(1, &data);
+        let (two, two_history) = train::<4>(2, &data);
+        let pairs = one
+            .weights()
+            .as_flattened()
+            .iter()
+            .zip(two.weights().as_flattened());
+        for (k, (a, b)) in pairs.enumerate() {
+            assert!((a - b).abs() < 1e-5, "weight {k}: {a} and {b}");
+        }
+        assert_ne!(one.weights()[0][0], 0.01, "the model trained");
+        for (a, b) in one_history.loss.iter().zip(&two_history.loss) {
+            assert!((a - b).abs() < 1e-5, "losses {a} and {b}");
+        }
+    }
+
+    #[test]
+    fn a_seed_and_a_number_of_threads_give_the_same_run() {
+        let data = samples(40);
+        let (a, a_history) = train::<4>(2, &data);
+        let (b, b_history) = train::<4>(2, &data);
+        assert_eq!(a.weights(), b.weights());
+        assert_eq!(a_history.loss, b_history.loss);
+    }
+
+    #[test]
+    fn a_non_finite_step_stops_a_parallel_fit_without_applying_it() {
+        let data = Dataset::<1, 1>::from_arrays(vec![[1.0]; 8], vec![[3.0]; 8]).unwrap();
+        let mut model = Dense::<1, 1, Linear>::from_parameters([[0.5]], Some([0.0]));
+        let mut trainer = Trainer::<_, _, _, 2>::new(&model, Sgd::new(1e30), MeanSquaredError);
+        let mut guard = TerminateOnNan;
+        let options = Fit::epochs(2)
+            .threads(2)
+            .verbose(Verbose::Silent)
+            .callback(&mut guard);
+        let result = trainer.fit(&mut model, &data, options);
+        let Err(TrainError::NonFinite { epoch, batch, .. }) = result else {
+            panic!("a learning rate of 1e30 overflows: {result:?}")
+        };
+        assert_eq!((epoch, batch), (1, 2));
+        assert!(model.weights()[0][0].is_finite(), "{:?}", model.weights());
+    }
+
+    #[test]
+    fn a_panic_on_the_calling_thread_ends_the_helpers() {
+        let data = samples(16);
+        let mut model = classifier();
+        let mut trainer =
+            Trainer::<_, _, _, 4>::new(&model, Sgd::new(0.1), CategoricalCrossentropy);
+        let mut failing = LambdaCallback::on_epoch_end(|_: &_| panic!("a callback failed"));
+        let options = Fit::epochs(2)
+            .threads(2)
+            .verbose(Verbose::Silent)
+            .callback(&mut failing);
+        let result = catch_unwind(AssertUnwindSafe(|| trainer.fit(&mut model, &data, options)));
+        assert!(result.is_err(), "the callback's panic reaches the caller");
+        let options = Fit::epochs(1).threads(3).verbose(Verbose::Silent);
+        let history = trainer.fit(&mut model, &data, options);
+        assert!(history.is_ok(), "the trainer still fits: {history:?}");
+    }
+
+    /// The identity, except that it panics on any thread without a name: on the helpers of a
+    /// parallel fit, but not on the test's own thread.
+    struct PanicsOnHelpers;
+
+    impl Layer for PanicsOnHelpers {
+        type In = [f32; 1];
+        type Out = [f32; 1];
+        type Activation = Linear;
+        type Grads = ();
+        type Cache<const B: usize> = ();
+        const KIND: &'static str = "PanicsOnHelpers";
+
+        fn new_cache<const B: usize>(&self) {}
+
+        fn forward<const B: usize>(&self, x: &[[f32; 1]; B], y: &mut [[f32; 1]; B], _: &mut ()) {
+            assert!(std::thread::current().name().is_some(), "a helper failed");
+            y.copy_from_slice(x);
+        }
+
+        fn backward<const B: usize>(
+            &self,
+            _: &[[f32; 1]; B],
+            _: &[[f32; 1]; B],
+            _: Option<&mut [[f32; 1]; B]>,
+            _: &mut (),
+            _: &mut (),
+        ) {
+        }
+
+        fn new_grads(&self) {}
+
+        fn parameter_count(&self) -> usize {
+            0
+        }
+
+        fn visit_parameters(&mut self, _: &mut (), _: &mut dyn FnMut(&mut [f32], &mut [f32])) {}
+    }
+
+    #[test]
+    fn a_panic_on_a_helper_reaches_the_caller() {
+        let data = Dataset::<1, 1>::from_arrays(vec![[1.0]; 8], vec![[1.0]; 8]).unwrap();
+        let mut model = PanicsOnHelpers;
+        let mut trainer = Trainer::<_, _, _, 2>::new(&model, Sgd::new(0.1), MeanSquaredError);
+        let options = Fit::epochs(1).threads(2).verbose(Verbose::Silent);
+        let result = catch_unwind(AssertUnwindSafe(|| trainer.fit(&mut model, &data, options)));
+        assert!(result.is_err(), "the helper's panic reaches the caller");
+    }
+}
