@@ -45,7 +45,7 @@ const LENET_BACKWARD_FLOP: f64 = 2.0 * LENET_FORWARD_FLOP - 2.0 * 117_600.0;
 fn recurrent_rows<N>(name: &str, mut model: N, train: &Dataset<784, 10>, rows: &mut Vec<Row>)
 where
     N: Network<In = [f32; 784], Out = [f32; 10]> + Sync,
-    N::Cache<32>: Send,
+    N::Tape<32>: Send,
     N::Grads: Send,
     CategoricalCrossentropy: Loss<N::Activation>,
 {

@@ -56,7 +56,7 @@ fn main() {
 
     // Forward pass on one sample, keeping the intermediates.
     let x = [[X1]];
-    let mut tape = net.new_cache::<1>();
+    let mut tape = net.new_tape::<1>();
     let mut o = [[0.0]];
     net.forward(&x, &mut o, &mut tape);
     let o1 = o[0][0];

@@ -34,7 +34,7 @@ network! {
 fn train<N>(mut model: N, epochs: usize) -> Result<(), Box<dyn Error>>
 where
     N: Network<In = [f32; 784], Out = [f32; 10]> + Send + Sync,
-    N::Cache<32>: Send,
+    N::Tape<32>: Send,
     N::Grads: Send,
     CategoricalCrossentropy: Loss<N::Activation>,
 {

@@ -68,7 +68,7 @@
 //!   hidden layers' outputs are public fields, for inspection);
 //! - `MnistGrads`: the gradient of every parameter, one field per layer;
 //! - an implementation of [`Layer`](layer::Layer), written out layer by layer: `forward` and
-//!   `backward` over a batch of any `const` size with the tape as cache, `infer` for one sample
+//!   `backward` over a batch of any `const` size with the tape as tape, `infer` for one sample
 //!   (its buffers on the stack up to 64 KiB, in storage allocated with the network above it;
 //!   see [`inference`]), and the parameter visitor optimizers use — so `Mnist` is also a layer
 //!   of bigger networks;
@@ -189,10 +189,10 @@
 //!     type Out = [f32; 32];
 //!     type Activation = Linear;
 //!     type Grads = ();
-//!     type Cache<const B: usize> = ();
+//!     type Tape<const B: usize> = ();
 //!     const KIND: &'static str = "Scale2x";
 //!
-//!     fn new_cache<const B: usize>(&self) {}
+//!     fn new_tape<const B: usize>(&self) {}
 //!
 //!     fn forward<const B: usize>(&self, x: &[[f32; 32]; B], y: &mut [[f32; 32]; B], _: &mut ()) {
 //!         for (y, x) in y.iter_mut().flatten().zip(x.iter().flatten()) {
@@ -206,7 +206,7 @@
 //!         dz: &[[f32; 32]; B],
 //!         dx: Option<&mut [[f32; 32]; B]>,
 //!         _grads: &mut (),
-//!         _cache: &mut (),
+//!         _tape: &mut (),
 //!     ) {
 //!         if let Some(dx) = dx {
 //!             for (dx, dz) in dx.iter_mut().flatten().zip(dz.iter().flatten()) {

@@ -40,7 +40,7 @@ fn const_sizes_shape_the_layers_and_the_tape() {
         model.parameter_count(),
         6 * 16 + 16 + 16 * 12 + 12 + 12 * 2 + 2
     );
-    let mut tape = model.new_cache::<4>();
+    let mut tape = model.new_tape::<4>();
     let mut y = [[0.0; 2]; 4];
     model.forward(&[[0.5; 6]; 4], &mut y, &mut tape);
     assert!(

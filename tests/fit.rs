@@ -149,18 +149,18 @@ fn a_composed_network_trains_like_a_flat_one() {
 }
 
 #[test]
-fn a_network_gives_its_dropout_layers_the_stream_of_its_cache() {
+fn a_network_gives_its_dropout_layers_the_stream_of_its_tape() {
     // What parallel `fit` relies on so that its threads drop different values.
     let model = Dropped::new(&mut StdRng::seed_from_u64(5));
     let x = [[0.5, -0.5]; 4];
     let outputs = |stream: Option<u64>| {
-        let mut cache = model.new_cache::<4>();
-        model.set_training(&mut cache, true);
+        let mut tape = model.new_tape::<4>();
+        model.set_training(&mut tape, true);
         if let Some(stream) = stream {
-            model.seed_cache(&mut cache, stream);
+            model.seed_tape(&mut tape, stream);
         }
         let mut y = [[0.0]; 4];
-        model.forward(&x, &mut y, &mut cache);
+        model.forward(&x, &mut y, &mut tape);
         y
     };
     assert_eq!(outputs(Some(0)), outputs(None), "stream 0 is the default");

@@ -26,10 +26,10 @@ impl Layer for Scale2x {
     type Out = [f32; 3];
     type Activation = Linear;
     type Grads = ();
-    type Cache<const B: usize> = ();
+    type Tape<const B: usize> = ();
     const KIND: &'static str = "Scale2x";
 
-    fn new_cache<const B: usize>(&self) {}
+    fn new_tape<const B: usize>(&self) {}
 
     fn forward<const B: usize>(&self, x: &[[f32; 3]; B], y: &mut [[f32; 3]; B], _: &mut ()) {
         for (y, x) in y.iter_mut().flatten().zip(x.iter().flatten()) {
@@ -169,7 +169,7 @@ where
     N: Network<In = [f32; IN], Out = [f32; OUT]>,
     L: Loss<N::Activation>,
 {
-    let mut tape = net.new_cache::<BATCH>();
+    let mut tape = net.new_tape::<BATCH>();
     let mut y = [[0.0; OUT]; BATCH];
     net.forward(x, &mut y, &mut tape);
     y.iter()
@@ -206,7 +206,7 @@ fn check_on<N, L, const IN: usize, const OUT: usize>(
     L: Loss<N::Activation>,
 {
     let eps = 1e-2;
-    let mut tape = net.new_cache::<BATCH>();
+    let mut tape = net.new_tape::<BATCH>();
     let mut y = [[0.0; OUT]; BATCH];
     net.forward(x, &mut y, &mut tape);
     let mut delta = [[0.0; OUT]; BATCH];
@@ -318,7 +318,7 @@ fn composed_networks_count_summarise_and_predict_like_their_parts() {
     );
     // predict (stack buffers, each layer's `infer`) agrees with a batch of one through the tape.
     let x = [0.3, -0.2, 0.9, 0.1];
-    let mut tape = model.new_cache::<1>();
+    let mut tape = model.new_tape::<1>();
     let mut y = [[0.0; 2]; 1];
     model.forward(&[x], &mut y, &mut tape);
     assert_eq!(model.predict(&x), y[0]);

@@ -34,7 +34,7 @@ fn a_nan_pixel_survives_convolution_and_max_pooling() {
         "{probabilities:?}"
     );
     // The batched path agrees.
-    let mut tape = model.new_cache::<1>();
+    let mut tape = model.new_tape::<1>();
     let mut y = [[0.0; 3]];
     model.forward(&[image], &mut y, &mut tape);
     assert!(y[0].iter().all(|p| p.is_nan()), "{y:?}");

@@ -30,7 +30,7 @@ fn bundled() -> PathBuf {
 fn train<N>(mut model: N, epochs: usize) -> (Vec<f32>, f32)
 where
     N: Network<In = [f32; 784], Out = [f32; 10]> + Send + Sync,
-    N::Cache<32>: Send,
+    N::Tape<32>: Send,
     N::Grads: Send,
     CategoricalCrossentropy: Loss<N::Activation>,
 {

@@ -59,10 +59,10 @@ impl Layer for Gain {
     type Out = [f32; 3];
     type Activation = Linear;
     type Grads = [f32; 1];
-    type Cache<const B: usize> = ();
+    type Tape<const B: usize> = ();
     const KIND: &'static str = "Gain";
 
-    fn new_cache<const B: usize>(&self) {}
+    fn new_tape<const B: usize>(&self) {}
 
     fn forward<const B: usize>(&self, x: &[[f32; 3]; B], y: &mut [[f32; 3]; B], _: &mut ()) {
         for (y, x) in y.iter_mut().flatten().zip(x.iter().flatten()) {

@@ -114,7 +114,7 @@ where
     N: Network<In = [f32; 4], Out = [f32; 2]> + Send + 'static,
 {
     let x = [0.5, -1.0, 0.25, 2.0];
-    let mut tape = model.new_cache::<1>();
+    let mut tape = model.new_tape::<1>();
     let mut expected = [[0.0; 2]; 1];
     model.forward(&[x], &mut expected, &mut tape);
     let (predicted, info) = std::thread::Builder::new()
@@ -180,7 +180,7 @@ fn an_lstm_trains_evaluates_and_predicts_without_allocating() {
 fn trains_evaluates_and_predicts_without_allocating<N>(mut model: N, what: &str)
 where
     N: Network<In = [f32; 512], Out = [f32; 4]> + Sync,
-    N::Cache<BATCH>: Send,
+    N::Tape<BATCH>: Send,
     N::Grads: Send,
     CategoricalCrossentropy: Loss<N::Activation>,
 {
@@ -224,7 +224,7 @@ where
 #[test]
 fn forward_and_backward_allocate_nothing() {
     let model = model();
-    let mut tape = model.new_cache::<BATCH>();
+    let mut tape = model.new_tape::<BATCH>();
     let mut grads = model.new_grads();
     let x: Box<[[f32; 784]; BATCH]> = Box::new([[0.25; 784]; BATCH]);
     let mut y = [[0.0; 10]; BATCH];

@@ -34,7 +34,7 @@ pub type TensorVisitorMut<'a> = dyn FnMut(&str, &[usize], &mut [f32]) + 'a;
 /// Batches are arrays of `B` rows, `B` a `const` chosen by the caller, so a layer never
 /// allocates: every buffer is owned by the caller and sized by its type. The network keeps each
 /// layer's input and output for the backward pass; anything else a layer needs between its
-/// forward and backward passes lives in its [`Layer::Cache`], allocated once per batch size.
+/// forward and backward passes lives in its [`Layer::Tape`], allocated once per batch size.
 ///
 /// Every network `network!` defines is also a `Layer`, so networks compose; a type of your own
 /// implementing `Layer` (and [`Initialize`]) is used in `network!` by name, as `=> Scale2x =>`.
@@ -55,10 +55,10 @@ pub type TensorVisitorMut<'a> = dyn FnMut(&str, &[usize], &mut [f32]) + 'a;
 ///     type Out = [f32; 64];
 ///     type Activation = Linear;
 ///     type Grads = ();
-///     type Cache<const B: usize> = ();
+///     type Tape<const B: usize> = ();
 ///     const KIND: &'static str = "Scale2x";
 ///
-///     fn new_cache<const B: usize>(&self) {}
+///     fn new_tape<const B: usize>(&self) {}
 ///
 ///     fn forward<const B: usize>(&self, x: &[[f32; 64]; B], y: &mut [[f32; 64]; B], _: &mut ()) {
 ///         for (y, x) in y.iter_mut().flatten().zip(x.iter().flatten()) {
@@ -72,7 +72,7 @@ pub type TensorVisitorMut<'a> = dyn FnMut(&str, &[usize], &mut [f32]) + 'a;
 ///         dz: &[[f32; 64]; B],
 ///         dx: Option<&mut [[f32; 64]; B]>,
 ///         _grads: &mut (),
-///         _cache: &mut (),
+///         _tape: &mut (),
 ///     ) {
 ///         if let Some(dx) = dx {
 ///             for (dx, dz) in dx.iter_mut().flatten().zip(dz.iter().flatten()) {
@@ -120,36 +120,36 @@ pub trait Layer {
     type Grads;
     /// What the layer keeps between the forward and backward passes of a batch of `B`, besides
     /// its input and output; `()` for most layers, the whole tape for a network used as a layer.
-    type Cache<const B: usize>;
+    type Tape<const B: usize>;
 
     /// The layer's kind as `summary()` prints it, e.g. `"Dense"`.
     const KIND: &'static str;
 
-    /// Allocates the cache for batches of `B` samples.
-    fn new_cache<const B: usize>(&self) -> Self::Cache<B>;
+    /// Allocates the tape for batches of `B` samples.
+    fn new_tape<const B: usize>(&self) -> Self::Tape<B>;
 
     /// `y = f(layer(x))` for every row of the batch.
     fn forward<const B: usize>(
         &self,
         x: &[Self::In; B],
         y: &mut [Self::Out; B],
-        cache: &mut Self::Cache<B>,
+        tape: &mut Self::Tape<B>,
     );
 
     /// `y = f(layer(x))` for one sample, without allocating. The default runs
-    /// [`Layer::forward`] on a batch of one with a fresh cache: override it if
-    /// [`Layer::new_cache`] allocates.
+    /// [`Layer::forward`] on a batch of one with a fresh tape: override it if
+    /// [`Layer::new_tape`] allocates.
     fn infer(&self, x: &Self::In, y: &mut Self::Out) {
-        let mut cache = self.new_cache::<1>();
+        let mut tape = self.new_tape::<1>();
         self.forward(
             core::array::from_ref(x),
             core::array::from_mut(y),
-            &mut cache,
+            &mut tape,
         );
     }
 
     /// Writes the parameter gradients of the batch last passed to [`Layer::forward`] with
-    /// `cache` into `grads` (overwriting, not adding) and, when `dx` is given, the gradient with
+    /// `tape` into `grads` (overwriting, not adding) and, when `dx` is given, the gradient with
     /// respect to the input.
     fn backward<const B: usize>(
         &self,
@@ -157,21 +157,21 @@ pub trait Layer {
         dz: &[Self::Out; B],
         dx: Option<&mut [Self::In; B]>,
         grads: &mut Self::Grads,
-        cache: &mut Self::Cache<B>,
+        tape: &mut Self::Tape<B>,
     );
 
-    /// Tells the layer whether the batches that `cache` goes with from now on are training
-    /// batches (`fit`) or not (`evaluate`, `predict`; a new cache starts out not training). Only
-    /// layers that behave differently, such as dropout, care, and keep the mode in their cache
-    /// rather than in the layer, so that each thread of a parallel `fit` sets its own cache while
-    /// all of them share the layer; networks pass it on to their layers' caches.
-    fn set_training<const B: usize>(&self, _cache: &mut Self::Cache<B>, _training: bool) {}
+    /// Tells the layer whether the batches that `tape` goes with from now on are training
+    /// batches (`fit`) or not (`evaluate`, `predict`; a new tape starts out not training). Only
+    /// layers that behave differently, such as dropout, care, and keep the mode in their tape
+    /// rather than in the layer, so that each thread of a parallel `fit` sets its own tape while
+    /// all of them share the layer; networks pass it on to their layers' tapes.
+    fn set_training<const B: usize>(&self, _tape: &mut Self::Tape<B>, _training: bool) {}
 
-    /// Moves the random generators in `cache` (dropout's masks) to stream `stream` of the
-    /// layer's seed. Parallel `fit` gives each thread's cache its own stream so that the threads
-    /// draw different values; stream 0 is where [`Layer::new_cache`] starts. Layers without
+    /// Moves the random generators in `tape` (dropout's masks) to stream `stream` of the
+    /// layer's seed. Parallel `fit` gives each thread's tape its own stream so that the threads
+    /// draw different values; stream 0 is where [`Layer::new_tape`] starts. Layers without
     /// randomness keep the default, which does nothing; networks pass it on to their layers.
-    fn seed_cache<const B: usize>(&self, _cache: &mut Self::Cache<B>, _stream: u64) {}
+    fn seed_tape<const B: usize>(&self, _tape: &mut Self::Tape<B>, _stream: u64) {}
 
     /// Gradient buffers for this layer, allocated once.
     fn new_grads(&self) -> Self::Grads;

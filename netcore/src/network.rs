@@ -10,7 +10,7 @@ use crate::weights;
 ///
 /// `network!` writes the [`Layer`] implementation out layer by layer — forward passes in order,
 /// backward passes in reverse — and nothing is interpreted at run time. Its
-/// [`Layer::Cache`] is the network's tape, every intermediate the backward pass needs; its
+/// [`Layer::Tape`] is the network's tape, every intermediate the backward pass needs; its
 /// inputs and outputs are plain arrays (`[f32; 784]`), so a sample of the wrong width is a type
 /// error. The training loop in [`crate::train`] drives a network through these two traits, and
 /// a network is itself a layer of bigger networks.

@@ -491,10 +491,10 @@ mod tests {
         type Out = [f32; 1];
         type Activation = Linear;
         type Grads = ();
-        type Cache<const B: usize> = ();
+        type Tape<const B: usize> = ();
         const KIND: &'static str = "Misnamed";
 
-        fn new_cache<const B: usize>(&self) {}
+        fn new_tape<const B: usize>(&self) {}
         fn forward<const B: usize>(&self, x: &[[f32; 1]; B], y: &mut [[f32; 1]; B], _: &mut ()) {
             y.copy_from_slice(x);
         }

@@ -58,7 +58,7 @@ fn dense_layers_become_typed_fields_with_their_shapes() {
             "pub struct MnistTape<const NETDSL_BATCH: usize> {",
             "pub dense_1: ::netdsl::__private::Box<[<::netdsl::__private::Dense<784, 64, ::netdsl::__private::Relu> as ::netdsl::__private::Layer>::Out; NETDSL_BATCH]>,",
             "pub dense_1_grad: ::netdsl::__private::Box<",
-            "dense_1_cache: <::netdsl::__private::Dense<784, 64, ::netdsl::__private::Relu> as ::netdsl::__private::Layer>::Cache<NETDSL_BATCH>,",
+            "dense_1_tape: <::netdsl::__private::Dense<784, 64, ::netdsl::__private::Relu> as ::netdsl::__private::Layer>::Tape<NETDSL_BATCH>,",
             "pub struct MnistGrads {",
             "impl ::netdsl::__private::Layer for Mnist {",
             "type In = [f32; 784];",
@@ -86,18 +86,18 @@ fn forward_runs_in_order_and_backward_in_reverse() {
     });
     let flat = normalise(&out);
     let forward_1 = flat
-        .find("Layer::forward(&self.dense_1,x,&mut*tape.dense_1,&muttape.dense_1_cache)")
+        .find("Layer::forward(&self.dense_1,x,&mut*tape.dense_1,&muttape.dense_1_tape)")
         .expect("forward of dense_1");
     let forward_3 = flat
-        .find("Layer::forward(&self.dense_3,&*tape.dense_2,y,&muttape.dense_3_cache)")
+        .find("Layer::forward(&self.dense_3,&*tape.dense_2,y,&muttape.dense_3_tape)")
         .expect("forward of dense_3");
     assert!(forward_1 < forward_3);
     assert_contains(
         &out,
         &[
-            "::netdsl::__private::Layer::backward(&self.dense_3, &*tape.dense_2, dz, ::core::option::Option::Some(&mut *tape.dense_2_grad), &mut grads.dense_3, &mut tape.dense_3_cache);",
+            "::netdsl::__private::Layer::backward(&self.dense_3, &*tape.dense_2, dz, ::core::option::Option::Some(&mut *tape.dense_2_grad), &mut grads.dense_3, &mut tape.dense_3_tape);",
             "<<::netdsl::__private::Dense<3, 2, ::netdsl::__private::Sigmoid> as ::netdsl::__private::Layer>::Activation as ::netdsl::__private::Activation>::backprop_batch(&*tape.dense_2, &mut *tape.dense_2_grad);",
-            "::netdsl::__private::Layer::backward(&self.dense_1, x, &*tape.dense_1_grad, dx.map(|dx| dx), &mut grads.dense_1, &mut tape.dense_1_cache);",
+            "::netdsl::__private::Layer::backward(&self.dense_1, x, &*tape.dense_1_grad, dx.map(|dx| dx), &mut grads.dense_1, &mut tape.dense_1_tape);",
         ],
     );
     let backward_3 = flat.find("backward(&self.dense_3").unwrap();
@@ -203,8 +203,8 @@ fn a_named_layer_takes_its_widths_from_its_type_and_is_checked() {
             "const FOUND: usize = <<encoders::Encoder as ::netdsl::__private::Layer>::In as ::netdsl::__private::Row>::WIDTH;",
             "::netdsl::__private::formatcp!(\"`encoders::Encoder` (layer 1 of `Classifier`) on a {}-wide input: expected {} inputs, found {}\", EXPECTED, EXPECTED, FOUND)",
             // It is fed through a reinterpretation of equal widths, and built by `Initialize`.
-            "::netdsl::__private::Layer::forward(&self.encoder_1, ::netdsl::__private::reinterpret(x), &mut *tape.encoder_1, &mut tape.encoder_1_cache);",
-            "::netdsl::__private::Layer::backward(&self.encoder_1, ::netdsl::__private::reinterpret(x), &*tape.encoder_1_grad, dx.map(|dx| ::netdsl::__private::reinterpret_mut(dx)), &mut grads.encoder_1, &mut tape.encoder_1_cache);",
+            "::netdsl::__private::Layer::forward(&self.encoder_1, ::netdsl::__private::reinterpret(x), &mut *tape.encoder_1, &mut tape.encoder_1_tape);",
+            "::netdsl::__private::Layer::backward(&self.encoder_1, ::netdsl::__private::reinterpret(x), &*tape.encoder_1_grad, dx.map(|dx| ::netdsl::__private::reinterpret_mut(dx)), &mut grads.encoder_1, &mut tape.encoder_1_tape);",
             "encoder_1: <encoders::Encoder as ::netdsl::__private::Initialize>::initialize(rng),",
         ],
     );

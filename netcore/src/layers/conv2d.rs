@@ -38,8 +38,8 @@ use crate::shape::{Image, Kernel, Padding};
 /// two offset tables (the window of each output pixel, the tap within a window) instead of
 /// writing the patch matrix out: for LeNet-5's first layer that matrix would be 25 times the
 /// image, and writing it cost more than the products. A padded layer first copies the batch
-/// into a zero-bordered image in its [`Layer::Cache`], so no window needs clipping; `dx` goes
-/// through `dz · Wᵀ` one sample at a time, with `Wᵀ` and the sample's patches in the cache.
+/// into a zero-bordered image in its [`Layer::Tape`], so no window needs clipping; `dx` goes
+/// through `dz · Wᵀ` one sample at a time, with `Wᵀ` and the sample's patches in the tape.
 /// A layer with one input channel, stride 1 and fewer than 16 filters (the first layer on grey
 /// images) runs its forward pass and weight gradient on `Plane` instead, output pixels across
 /// the vector lanes, as its few filters would leave most lanes of a `Gather` idle.
@@ -55,7 +55,7 @@ use crate::shape::{Image, Kernel, Padding};
 /// let layer = Conv::from_parameters(vec![1.0, 2.0, 3.0, 4.0], Some(vec![0.5]));
 /// let x = [[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]];
 /// let mut y = [[0.0; 4]; 1];
-/// layer.forward(&x, &mut y, &mut layer.new_cache::<1>());
+/// layer.forward(&x, &mut y, &mut layer.new_tape::<1>());
 /// // Top left: 1·1 + 2·2 + 3·4 + 4·5 + 0.5.
 /// assert_eq!(y, [[37.5, 47.5, 67.5, 77.5]]);
 /// ```
@@ -83,7 +83,7 @@ pub struct Conv2d<I, K, P, O, A> {
 pub type Conv2dGrads = FlatParameters;
 
 /// What a [`Conv2d`] keeps between the forward and backward passes of a batch, and the
-/// scratch space of its backward pass: allocated once by [`Layer::new_cache`].
+/// scratch space of its backward pass: allocated once by [`Layer::new_tape`].
 pub struct Conv2dTape {
     /// The batch with its padding, `HP × WP × C` per sample, borders zero; empty when the
     /// layer has no padding and reads its input in place.
@@ -294,11 +294,11 @@ impl<
     type Out = [f32; OUT];
     type Activation = A;
     type Grads = Conv2dGrads;
-    type Cache<const B: usize> = Conv2dTape;
+    type Tape<const B: usize> = Conv2dTape;
 
     const KIND: &'static str = "Conv2d";
 
-    fn new_cache<const B: usize>(&self) -> Conv2dTape {
+    fn new_tape<const B: usize>(&self) -> Conv2dTape {
         let (hp, wp) = (Self::HP, Self::WP);
         let mut windows = Vec::with_capacity(B * OH * OW);
         for b in 0..B {
@@ -547,11 +547,7 @@ mod tests {
 
     fn forward_one<L: Layer>(layer: &L, x: &L::In) -> L::Out {
         let mut y: [L::Out; 1] = bytemuck::Zeroable::zeroed();
-        layer.forward(
-            core::array::from_ref(x),
-            &mut y,
-            &mut layer.new_cache::<1>(),
-        );
+        layer.forward(core::array::from_ref(x), &mut y, &mut layer.new_tape::<1>());
         y[0]
     }
 
@@ -687,9 +683,9 @@ mod tests {
             Image<2, 2, 1, 4>,
             Linear,
         >::from_parameters(kernel(), Some(vec![0.0]));
-        let mut cache = l.new_cache::<1>();
+        let mut tape = l.new_tape::<1>();
         let mut y = [[0.0; 4]];
-        l.forward(&[IMAGE], &mut y, &mut cache);
+        l.forward(&[IMAGE], &mut y, &mut tape);
         let mut grads = l.new_grads();
         let mut dx = [[9.0; 9]];
         l.backward(
@@ -697,7 +693,7 @@ mod tests {
             &[[1.0, 0.0, 0.0, 0.0]],
             Some(&mut dx),
             &mut grads,
-            &mut cache,
+            &mut tape,
         );
         assert_eq!(grads.weights(), &[1.0, 2.0, 4.0, 5.0]);
         assert_eq!(grads.bias(), Some(&[1.0][..]));
@@ -727,8 +723,8 @@ mod tests {
     {
         let x = values::<[f32; IN], 2>(11);
         let c = values::<[f32; OUT], 2>(12);
-        let mut cache = l.new_cache::<2>();
-        check_gradients(&mut l, &x, &c, &mut cache);
+        let mut tape = l.new_tape::<2>();
+        check_gradients(&mut l, &x, &c, &mut tape);
     }
 
     fn random<

@@ -108,13 +108,13 @@ impl<const I: usize, const O: usize, A: Activation> Layer for Dense<I, O, A> {
     type Out = [f32; O];
     type Activation = A;
     type Grads = DenseGrads<I, O>;
-    type Cache<const B: usize> = ();
+    type Tape<const B: usize> = ();
 
     const KIND: &'static str = "Dense";
 
-    fn new_cache<const B: usize>(&self) {}
+    fn new_tape<const B: usize>(&self) {}
 
-    fn forward<const B: usize>(&self, x: &[[f32; I]; B], y: &mut [[f32; O]; B], _cache: &mut ()) {
+    fn forward<const B: usize>(&self, x: &[[f32; I]; B], y: &mut [[f32; O]; B], _tape: &mut ()) {
         kernels::affine(x, &self.weights, self.bias.as_deref(), y);
         A::apply_batch(y);
     }
@@ -125,7 +125,7 @@ impl<const I: usize, const O: usize, A: Activation> Layer for Dense<I, O, A> {
         dz: &[[f32; O]; B],
         dx: Option<&mut [[f32; I]; B]>,
         grads: &mut DenseGrads<I, O>,
-        _cache: &mut (),
+        _tape: &mut (),
     ) {
         kernels::weight_gradient(x, dz, &mut grads.weights);
         if let Some(db) = grads.bias.as_deref_mut() {

@@ -25,10 +25,10 @@ fn objective<L: Layer, const B: usize>(
     layer: &L,
     x: &[L::In; B],
     c: &[L::Out; B],
-    cache: &mut L::Cache<B>,
+    tape: &mut L::Tape<B>,
 ) -> f64 {
     let mut y: [L::Out; B] = bytemuck::Zeroable::zeroed();
-    layer.forward(x, &mut y, cache);
+    layer.forward(x, &mut y, tape);
     flat(&y)
         .iter()
         .zip(flat(c))
@@ -65,16 +65,16 @@ fn assert_close(analytic: f32, plus: f64, minus: f64, what: &str) {
 }
 
 /// Checks every parameter gradient and every input gradient of `layer` on the batch `x`
-/// against central differences of `L = Σ c ⊙ y`. `cache` is reused for every forward pass.
+/// against central differences of `L = Σ c ⊙ y`. `tape` is reused for every forward pass.
 /// Returns the analytic input gradient, for the callers that also check literal values.
 pub(crate) fn check_gradients<L: Layer, const B: usize>(
     layer: &mut L,
     x: &[L::In; B],
     c: &[L::Out; B],
-    cache: &mut L::Cache<B>,
+    tape: &mut L::Tape<B>,
 ) -> [L::In; B] {
     let mut y: [L::Out; B] = bytemuck::Zeroable::zeroed();
-    layer.forward(x, &mut y, cache);
+    layer.forward(x, &mut y, tape);
     let mut dz = *c;
     let width = <L::Out as Row>::WIDTH;
     for (y, g) in flat(&y)
@@ -85,7 +85,7 @@ pub(crate) fn check_gradients<L: Layer, const B: usize>(
     }
     let mut dx: [L::In; B] = bytemuck::Zeroable::zeroed();
     let mut grads = layer.new_grads();
-    layer.backward(x, &dz, Some(&mut dx), &mut grads, cache);
+    layer.backward(x, &dz, Some(&mut dx), &mut grads, tape);
 
     let mut analytic: Vec<Vec<f32>> = Vec::new();
     layer.visit_parameters(&mut grads, &mut |_, g| analytic.push(g.to_vec()));
@@ -93,9 +93,9 @@ pub(crate) fn check_gradients<L: Layer, const B: usize>(
         for (i, &a) in g.iter().enumerate() {
             let old = set_parameter(layer, &mut grads, t, i, f32::NAN);
             set_parameter(layer, &mut grads, t, i, old + EPS);
-            let plus = objective(layer, x, c, cache);
+            let plus = objective(layer, x, c, tape);
             set_parameter(layer, &mut grads, t, i, old - EPS);
-            let minus = objective(layer, x, c, cache);
+            let minus = objective(layer, x, c, tape);
             set_parameter(layer, &mut grads, t, i, old);
             assert_close(a, plus, minus, &format!("parameter {t}, element {i}"));
         }
@@ -105,8 +105,8 @@ pub(crate) fn check_gradients<L: Layer, const B: usize>(
         let (mut xp, mut xm) = (*x, *x);
         flat_mut(&mut xp)[i] += EPS;
         flat_mut(&mut xm)[i] -= EPS;
-        let plus = objective(layer, &xp, c, cache);
-        let minus = objective(layer, &xm, c, cache);
+        let plus = objective(layer, &xp, c, tape);
+        let minus = objective(layer, &xm, c, tape);
         assert_close(a, plus, minus, &format!("dx, element {i}"));
     }
     dx
@@ -203,9 +203,9 @@ pub(crate) fn check_against_reference<L, const IN: usize, const OUT: usize, cons
         to_f64(params.bias().unwrap_or(&[])),
         to_f64(x.as_flattened()),
     );
-    let mut cache = layer.new_cache::<B>();
+    let mut tape = layer.new_tape::<B>();
     let mut y = [[0.0; OUT]; B];
-    layer.forward(x, &mut y, &mut cache);
+    layer.forward(x, &mut y, &mut tape);
     let expected = reference(&w, &b, &x64);
     for (found, e) in y.as_flattened().iter().zip(&expected) {
         assert!(
@@ -227,7 +227,7 @@ pub(crate) fn check_against_reference<L, const IN: usize, const OUT: usize, cons
     }
     let mut grads = layer.new_grads();
     let mut dx = [[0.0; IN]; B];
-    layer.backward(x, &dz, Some(&mut dx), &mut grads, &mut cache);
+    layer.backward(x, &dz, Some(&mut dx), &mut grads, &mut tape);
 
     let objective = |w: &[f64], b: &[f64], x: &[f64]| -> f64 {
         let y = reference(w, b, x);

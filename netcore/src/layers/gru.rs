@@ -81,7 +81,7 @@ impl Cell for GruCell {
 /// // All weights 0: z = r = ½ and n = 0 at every step, so h stays 0.
 /// let gru = Gru::<2, 1, 1, 2, 1>::from_parameters(vec![0.0; 3], vec![0.0; 3], Some(vec![0.0; 6]));
 /// let mut y = [[9.0]];
-/// gru.forward(&[[1.0, 2.0]], &mut y, &mut gru.new_cache::<1>());
+/// gru.forward(&[[1.0, 2.0]], &mut y, &mut gru.new_tape::<1>());
 /// assert_eq!(y, [[0.0]]);
 /// ```
 pub type Gru<const T: usize, const F: usize, const U: usize, const IN: usize, const OUT: usize> =

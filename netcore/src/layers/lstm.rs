@@ -94,7 +94,7 @@ impl Cell for LstmCell {
 /// // (and g = tanh 0 = 0), so c = 0 and h = 0.
 /// let lstm = Lstm::<1, 1, 1, 1, 1>::from_parameters(vec![0.0; 4], vec![0.0; 4], Some(vec![0.0; 4]));
 /// let mut y = [[9.0]];
-/// lstm.forward(&[[1.0]], &mut y, &mut lstm.new_cache::<1>());
+/// lstm.forward(&[[1.0]], &mut y, &mut lstm.new_tape::<1>());
 /// assert_eq!(y, [[0.0]]);
 /// ```
 pub type Lstm<const T: usize, const F: usize, const U: usize, const IN: usize, const OUT: usize> =

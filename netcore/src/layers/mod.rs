@@ -15,7 +15,7 @@ mod rnn;
 
 pub use conv2d::{Conv2d, Conv2dGrads, Conv2dTape};
 pub use dense::{Dense, DenseGrads};
-pub use dropout::{Dropout, DropoutCache};
+pub use dropout::{Dropout, DropoutTape};
 pub use flat::FlatParameters;
 pub use gru::{Gru, GruCell};
 pub use lstm::{Lstm, LstmCell};

@@ -61,7 +61,7 @@ macro_rules! pool_shapes_agree {
 /// [`crate::shape`]): `P × P` windows with stride `S` and no padding (Keras'
 /// `MaxPooling2D(padding="valid")`) over an `H × W × C` channels-last image (`IN = H · W · C`), each channel alone, giving an
 /// `OH × OW × C` image with `OH = (H - P) / S + 1` rounded down (`OUT = OH · OW · C`). The
-/// cache keeps, for each output, the input index of its maximum.
+/// tape keeps, for each output, the input index of its maximum.
 ///
 /// ```
 /// use netcore::layer::Layer;
@@ -72,7 +72,7 @@ macro_rules! pool_shapes_agree {
 /// let pool = MaxPool2d::<Image<2, 4, 1, 8>, Window<2, 2>, Image<1, 2, 1, 2>>::new();
 /// let mut y = [[0.0; 2]];
 /// let x = [[1.0, 5.0, -1.0, -2.0, 3.0, 2.0, -3.0, -0.5]];
-/// pool.forward(&x, &mut y, &mut pool.new_cache::<1>());
+/// pool.forward(&x, &mut y, &mut pool.new_tape::<1>());
 /// assert_eq!(y, [[5.0, -0.5]]);
 /// ```
 ///
@@ -193,11 +193,11 @@ impl<
     type Grads = ();
     /// For each output of the batch, `B · OUT` of them, the index of its maximum in its
     /// sample's input row.
-    type Cache<const B: usize> = Box<[u32]>;
+    type Tape<const B: usize> = Box<[u32]>;
 
     const KIND: &'static str = "MaxPool2d";
 
-    fn new_cache<const B: usize>(&self) -> Box<[u32]> {
+    fn new_tape<const B: usize>(&self) -> Box<[u32]> {
         vec![0; B * OUT].into_boxed_slice()
     }
 
@@ -205,9 +205,9 @@ impl<
         &self,
         x: &[[f32; IN]; B],
         y: &mut [[f32; OUT]; B],
-        cache: &mut Box<[u32]>,
+        tape: &mut Box<[u32]>,
     ) {
-        for ((x, y), argmax) in x.iter().zip(y).zip(cache.chunks_exact_mut(OUT)) {
+        for ((x, y), argmax) in x.iter().zip(y).zip(tape.chunks_exact_mut(OUT)) {
             for_each_window::<W, C, S, OH, OW>(|o, first| {
                 let (i, max) = Self::argmax(x, first);
                 y[o] = max;
@@ -223,10 +223,10 @@ impl<
         dz: &[[f32; OUT]; B],
         dx: Option<&mut [[f32; IN]; B]>,
         _grads: &mut (),
-        cache: &mut Box<[u32]>,
+        tape: &mut Box<[u32]>,
     ) {
         let Some(dx) = dx else { return };
-        for ((dx, dz), argmax) in dx.iter_mut().zip(dz).zip(cache.chunks_exact(OUT)) {
+        for ((dx, dz), argmax) in dx.iter_mut().zip(dz).zip(tape.chunks_exact(OUT)) {
             dx.fill(0.0);
             for (&g, &i) in dz.iter().zip(argmax) {
                 dx[i as usize] += g;
@@ -234,7 +234,7 @@ impl<
         }
     }
 
-    /// The maxima computed without the cache (so without allocating).
+    /// The maxima computed without the tape (so without allocating).
     fn infer(&self, x: &[f32; IN], y: &mut [f32; OUT]) {
         for_each_window::<W, C, S, OH, OW>(|o, first| y[o] = Self::argmax(x, first).1);
     }
@@ -291,11 +291,11 @@ impl<
     type Out = [f32; OUT];
     type Activation = Linear;
     type Grads = ();
-    type Cache<const B: usize> = ();
+    type Tape<const B: usize> = ();
 
     const KIND: &'static str = "AvgPool2d";
 
-    fn new_cache<const B: usize>(&self) {}
+    fn new_tape<const B: usize>(&self) {}
 
     fn forward<const B: usize>(&self, x: &[[f32; IN]; B], y: &mut [[f32; OUT]; B], _: &mut ()) {
         for (x, y) in x.iter().zip(y) {
@@ -309,7 +309,7 @@ impl<
         dz: &[[f32; OUT]; B],
         dx: Option<&mut [[f32; IN]; B]>,
         _grads: &mut (),
-        _cache: &mut (),
+        _tape: &mut (),
     ) {
         let Some(dx) = dx else { return };
         for (dx, dz) in dx.iter_mut().zip(dz) {
@@ -439,17 +439,17 @@ mod tests {
     fn max_pool_picks_the_maxima() {
         let pool = MaxPool2d::<Image<4, 4, 1, 16>, Window<2, 2>, Image<2, 2, 1, 4>>::new();
         let mut y = [[0.0; 4]];
-        let mut cache = pool.new_cache::<1>();
-        pool.forward(&[IMAGE], &mut y, &mut cache);
+        let mut tape = pool.new_tape::<1>();
+        pool.forward(&[IMAGE], &mut y, &mut tape);
         assert_eq!(y, [[4.0, 0.0, 0.5, 9.0]]);
-        assert_eq!(&cache[..], &[4, 3, 8, 11]);
+        assert_eq!(&tape[..], &[4, 3, 8, 11]);
         let mut dx = [[5.0; 16]];
         pool.backward(
             &[IMAGE],
             &[[1.0, 2.0, 3.0, 4.0]],
             Some(&mut dx),
             &mut (),
-            &mut cache,
+            &mut tape,
         );
         #[rustfmt::skip]
         let expected = [
@@ -474,7 +474,7 @@ mod tests {
         pool.forward(
             &[image.try_into().unwrap()],
             &mut y,
-            &mut pool.new_cache::<1>(),
+            &mut pool.new_tape::<1>(),
         );
         // Window pixels 0, 1, 3, 4: max 4 in channel 0, max -0 in channel 1.
         assert_eq!(y, [[4.0, 0.0]]);
@@ -485,12 +485,12 @@ mod tests {
         // 2×3, pool 2, stride 1: two overlapping windows sharing the maximum 5.
         let pool = MaxPool2d::<Image<2, 3, 1, 6>, Window<2, 1>, Image<1, 2, 1, 2>>::new();
         let x = [[5.0, 5.0, 1.0, 5.0, 0.0, 2.0]];
-        let mut cache = pool.new_cache::<1>();
+        let mut tape = pool.new_tape::<1>();
         let mut y = [[0.0; 2]];
-        pool.forward(&x, &mut y, &mut cache);
+        pool.forward(&x, &mut y, &mut tape);
         assert_eq!(y, [[5.0, 5.0]]);
         let mut dx = [[0.0; 6]];
-        pool.backward(&x, &[[1.0, 10.0]], Some(&mut dx), &mut (), &mut cache);
+        pool.backward(&x, &[[1.0, 10.0]], Some(&mut dx), &mut (), &mut tape);
         assert_eq!(dx, [[1.0, 10.0, 0.0, 0.0, 0.0, 0.0]]);
     }
 
@@ -501,7 +501,7 @@ mod tests {
             let mut x = [[1.0, 2.0, 3.0, 4.0]];
             x[0][at] = f32::NAN;
             let mut y = [[0.0]];
-            pool.forward(&x, &mut y, &mut pool.new_cache::<1>());
+            pool.forward(&x, &mut y, &mut pool.new_tape::<1>());
             assert!(y[0][0].is_nan(), "NaN at {at}: {y:?}");
             let mut y = [0.0];
             pool.infer(&x[0], &mut y);
@@ -537,13 +537,13 @@ mod tests {
     fn max_pool_backward_matches_finite_differences() {
         let c = values::<[f32; 8], 2>(1);
         let mut pool = MaxPool2d::<Image<5, 4, 2, 40>, Window<2, 2>, Image<2, 2, 2, 8>>::new();
-        let mut cache = pool.new_cache::<2>();
-        check_gradients(&mut pool, &distinct::<40, 2>(), &c, &mut cache);
+        let mut tape = pool.new_tape::<2>();
+        check_gradients(&mut pool, &distinct::<40, 2>(), &c, &mut tape);
         // Overlapping windows: pool 3, stride 1.
         let c = values::<[f32; 6], 4>(2);
         let mut pool = MaxPool2d::<Image<4, 5, 1, 20>, Window<3, 1>, Image<2, 3, 1, 6>>::new();
-        let mut cache = pool.new_cache::<4>();
-        check_gradients(&mut pool, &distinct::<20, 4>(), &c, &mut cache);
+        let mut tape = pool.new_tape::<4>();
+        check_gradients(&mut pool, &distinct::<20, 4>(), &c, &mut tape);
     }
 
     #[test]

@@ -85,7 +85,7 @@ pub struct Recurrent<
 }
 
 /// What a [`Recurrent`] layer keeps between the passes of a batch, and its backward pass's
-/// scratch space: allocated once by [`Layer::new_cache`].
+/// scratch space: allocated once by [`Layer::new_tape`].
 pub struct RecurrentTape {
     /// Row `(b, t)`: `[x_t | h_{t-1}]` of sample `b`, `F + U` values (`h_0` stays 0; apart,
     /// `x_t` is read from the input instead).
@@ -212,11 +212,11 @@ impl<C: Cell, const T: usize, const F: usize, const U: usize, const IN: usize, c
     type Out = [f32; OUT];
     type Activation = C::Activation;
     type Grads = FlatParameters;
-    type Cache<const B: usize> = RecurrentTape;
+    type Tape<const B: usize> = RecurrentTape;
 
     const KIND: &'static str = C::KIND;
 
-    fn new_cache<const B: usize>(&self) -> RecurrentTape {
+    fn new_tape<const B: usize>(&self) -> RecurrentTape {
         let zeros = |n: usize| vec![0.0; n].into_boxed_slice();
         let (rows, cols) = (B * T, Self::COLS);
         RecurrentTape {

@@ -24,11 +24,11 @@ macro_rules! identity_layer {
             type Out = [f32; N];
             type Activation = Linear;
             type Grads = ();
-            type Cache<const B: usize> = ();
+            type Tape<const B: usize> = ();
 
             const KIND: &'static str = stringify!($name);
 
-            fn new_cache<const B: usize>(&self) {}
+            fn new_tape<const B: usize>(&self) {}
 
             fn forward<const B: usize>(
                 &self,
@@ -45,7 +45,7 @@ macro_rules! identity_layer {
                 dz: &[[f32; N]; B],
                 dx: Option<&mut [[f32; N]; B]>,
                 _grads: &mut (),
-                _cache: &mut (),
+                _tape: &mut (),
             ) {
                 if let Some(dx) = dx {
                     dx.copy_from_slice(dz);

@@ -57,7 +57,7 @@ impl<A: Activation> Cell for SimpleRnnCell<A> {
 /// // One feature, one unit, two steps: h_1 = 2·x_1 + 0.5, h_2 = 2·x_2 + 3·h_1 + 0.5.
 /// let rnn = SimpleRnn::<2, 1, 1, 2, 1, Linear>::from_parameters(vec![2.0], vec![3.0], Some(vec![0.5]));
 /// let mut y = [[0.0]];
-/// rnn.forward(&[[1.0, 10.0]], &mut y, &mut rnn.new_cache::<1>());
+/// rnn.forward(&[[1.0, 10.0]], &mut y, &mut rnn.new_tape::<1>());
 /// assert_eq!(y, [[2.0 * 10.0 + 3.0 * 2.5 + 0.5]]);
 /// ```
 ///
@@ -97,10 +97,10 @@ mod tests {
         type Rnn = SimpleRnn<2, 1, 1, 2, 1, Linear>;
         let rnn = Rnn::from_parameters(vec![2.0], vec![3.0], Some(vec![0.5]));
         let (x, mut y, mut dx) = ([[1.0, 10.0]], [[0.0]], [[9.0; 2]]);
-        let (mut cache, mut grads) = (rnn.new_cache::<1>(), rnn.new_grads());
-        rnn.forward(&x, &mut y, &mut cache);
+        let (mut tape, mut grads) = (rnn.new_tape::<1>(), rnn.new_grads());
+        rnn.forward(&x, &mut y, &mut tape);
         assert_eq!(y, [[28.0]]);
-        rnn.backward(&x, &[[1.0]], Some(&mut dx), &mut grads, &mut cache);
+        rnn.backward(&x, &[[1.0]], Some(&mut dx), &mut grads, &mut tape);
         // dz_2 = 1, dz_1 = 3: dW_x = 10·1 + 1·3, dW_h = h_1·1 + h_0·3, db = 1 + 3.
         assert_eq!(grads.weights(), &[13.0, 2.5]);
         assert_eq!(grads.bias(), Some(&[4.0][..]));
@@ -116,12 +116,12 @@ mod tests {
         let mut rng = StdRng::seed_from_u64(3);
         let mut sigmoid = SimpleRnn::<4, 3, 5, 12, 5, Sigmoid>::keras_default(&mut rng, true);
         let (x, c) = (sequences::<12, 3>(1), sequences::<5, 3>(2));
-        let mut cache = sigmoid.new_cache::<3>();
-        check_gradients(&mut sigmoid, &x, &c, &mut cache);
+        let mut tape = sigmoid.new_tape::<3>();
+        check_gradients(&mut sigmoid, &x, &c, &mut tape);
         let mut linear = SimpleRnn::<4, 3, 2, 12, 2, Linear>::keras_default(&mut rng, false);
         let (x, c) = (sequences::<12, 2>(3), sequences::<2, 2>(4));
-        let mut cache = linear.new_cache::<2>();
-        check_gradients(&mut linear, &x, &c, &mut cache);
+        let mut tape = linear.new_tape::<2>();
+        check_gradients(&mut linear, &x, &c, &mut tape);
     }
 
     #[test]
@@ -130,10 +130,10 @@ mod tests {
         let mut rng = StdRng::seed_from_u64(4);
         let mut rnn = SimpleRnn::<4, 3, 3, 12, 12, Sigmoid>::keras_default(&mut rng, true);
         let x = sequences::<12, 2>(5);
-        let mut cache = rnn.new_cache::<2>();
-        check_gradients(&mut rnn, &x, &sequences::<12, 2>(6), &mut cache);
+        let mut tape = rnn.new_tape::<2>();
+        check_gradients(&mut rnn, &x, &sequences::<12, 2>(6), &mut tape);
         let mut batch = [[0.0; 12]; 2];
-        rnn.forward(&x, &mut batch, &mut cache);
+        rnn.forward(&x, &mut batch, &mut tape);
         let last = SimpleRnn::<4, 3, 3, 12, 3, Sigmoid>::from_parameters(
             rnn.kernel().to_vec(),
             rnn.recurrent_kernel().to_vec(),

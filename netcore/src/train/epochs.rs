@@ -20,7 +20,7 @@ use crate::optim::Optimizer;
 impl<N, O, L, const B: usize> Runner<'_, '_, N, O, L, B>
 where
     N: Layer + Sync,
-    N::Cache<B>: Send,
+    N::Tape<B>: Send,
     N::Grads: Send,
     O: Optimizer,
     L: Loss<N::Activation> + Send,

@@ -59,7 +59,7 @@ pub(super) struct Runner<'r, 'w, N: Layer, O, L, const B: usize> {
 impl<N, O, L, const B: usize> Runner<'_, '_, N, O, L, B>
 where
     N: Layer + Sync,
-    N::Cache<B>: Send,
+    N::Tape<B>: Send,
     N::Grads: Send,
     O: Optimizer,
     L: Loss<N::Activation> + Send,
@@ -89,11 +89,11 @@ where
             self.order.shuffle(rng);
         }
         for lane in self.lanes.iter_mut() {
-            network.set_training(&mut lane.shard.cache, true);
+            network.set_training(&mut lane.shard.tape, true);
         }
         let trained = self.steps(network, data, range.start, check_finite, on_batch);
         for lane in self.lanes.iter_mut() {
-            network.set_training(&mut lane.shard.cache, false);
+            network.set_training(&mut lane.shard.tape, false);
         }
         trained
     }
@@ -367,10 +367,10 @@ mod tests {
         type Out = [f32; 1];
         type Activation = Linear;
         type Grads = ();
-        type Cache<const B: usize> = ();
+        type Tape<const B: usize> = ();
         const KIND: &'static str = "PanicsOnHelpers";
 
-        fn new_cache<const B: usize>(&self) {}
+        fn new_tape<const B: usize>(&self) {}
 
         fn forward<const B: usize>(&self, x: &[[f32; 1]; B], y: &mut [[f32; 1]; B], _: &mut ()) {
             assert!(std::thread::current().name().is_some(), "a helper failed");

@@ -34,29 +34,29 @@ impl Totals {
 }
 
 /// The buffers one thread trains `B` rows with, allocated once: inputs, targets, outputs,
-/// output gradients, the network's cache and the parameter gradients.
+/// output gradients, the network's tape and the parameter gradients.
 pub(super) struct Shard<N: Layer, const B: usize> {
     pub(super) x: Box<[N::In; B]>,
     pub(super) y: Box<[N::Out; B]>,
     pub(super) output: Box<[N::Out; B]>,
     pub(super) delta: Box<[N::Out; B]>,
-    pub(super) cache: N::Cache<B>,
+    pub(super) tape: N::Tape<B>,
     pub(super) grads: N::Grads,
 }
 
 impl<N: Layer, const B: usize> Shard<N, B> {
-    /// Buffers for `network`, its cache's random generators (dropout's masks) on stream
+    /// Buffers for `network`, its tape's random generators (dropout's masks) on stream
     /// `stream` of their seeds: each thread of a parallel `fit` draws its own values, and
-    /// stream 0, the calling thread's, is a new cache's.
+    /// stream 0, the calling thread's, is a new tape's.
     pub(super) fn new(network: &N, stream: u64) -> Self {
-        let mut cache = network.new_cache();
-        network.seed_cache(&mut cache, stream);
+        let mut tape = network.new_tape();
+        network.seed_tape(&mut tape, stream);
         Self {
             x: bytemuck::zeroed_box(),
             y: bytemuck::zeroed_box(),
             output: bytemuck::zeroed_box(),
             delta: bytemuck::zeroed_box(),
-            cache,
+            tape,
             grads: network.new_grads(),
         }
     }
@@ -101,7 +101,7 @@ impl<N: Layer, const B: usize> Shard<N, B> {
             }
         }
         let grads = &mut self.grads;
-        network.backward(&self.x, &self.delta, None, grads, &mut self.cache);
+        network.backward(&self.x, &self.delta, None, grads, &mut self.tape);
         totals
     }
 
@@ -115,7 +115,7 @@ impl<N: Layer, const B: usize> Shard<N, B> {
     where
         N: Layer<Out = [f32; OUT]>,
     {
-        network.forward(&self.x, &mut self.output, &mut self.cache);
+        network.forward(&self.x, &mut self.output, &mut self.tape);
         let mut totals = Totals {
             samples: rows,
             ..Totals::default()

@@ -85,7 +85,7 @@ where
     /// and applies the mean gradient of all `n × B`, each thread summing and applying its own
     /// share of it. The network is shared between the threads, hence the `Sync` and `Send`
     /// bounds, which one thread needs too, since it runs the same steps (every layer of netdsl
-    /// meets them); each thread owns a clone of the loss and its own cache and gradients,
+    /// meets them); each thread owns a clone of the loss and its own tape and gradients,
     /// allocated when `fit` starts.
     ///
     /// # Errors
@@ -100,7 +100,7 @@ where
     ) -> Result<History, TrainError>
     where
         N: Layer<In = [f32; IN], Out = [f32; OUT]> + Sync,
-        N::Cache<B>: Send,
+        N::Tape<B>: Send,
         N::Grads: Send,
         L: Clone + Send,
     {
@@ -161,7 +161,7 @@ where
     ) -> Metrics
     where
         N: Layer<In = [f32; IN], Out = [f32; OUT]> + Sync,
-        N::Cache<B>: Send,
+        N::Tape<B>: Send,
         N::Grads: Send,
         L: Clone + Send,
     {
@@ -247,10 +247,10 @@ where
         for (inputs, outputs) in inputs.chunks(B).zip(outputs.chunks_mut(B)) {
             let shard = &mut self.shards[0];
             match <&[N::In; B]>::try_from(inputs) {
-                Ok(batch) => network.forward(batch, &mut shard.output, &mut shard.cache),
+                Ok(batch) => network.forward(batch, &mut shard.output, &mut shard.tape),
                 Err(_) => {
                     shard.x[..inputs.len()].copy_from_slice(inputs);
-                    network.forward(&shard.x, &mut shard.output, &mut shard.cache);
+                    network.forward(&shard.x, &mut shard.output, &mut shard.tape);
                 }
             }
             outputs.copy_from_slice(&shard.output[..outputs.len()]);

@@ -32,7 +32,7 @@ pub fn generate(model: &Model) -> TokenStream {
     let hidden = &layers[..layers.len() - 1];
     let hidden_fields: Vec<_> = hidden.iter().map(|l| &l.field).collect();
     let grad_fields: Vec<_> = hidden.iter().map(|l| l.grad_field()).collect();
-    let cache_fields: Vec<_> = layers.iter().map(|l| l.cache_field()).collect();
+    let tape_fields: Vec<_> = layers.iter().map(|l| l.tape_field()).collect();
     let layer_traits: Vec<_> = layers.iter().map(|l| l.layer_trait()).collect();
     // Each buffer's type involves its layer's `Out`: spanned on the layer, so that an error
     // about the layer points at it.
@@ -46,10 +46,10 @@ pub fn generate(model: &Model) -> TokenStream {
 
     // Forward: each layer reads the previous layer's output (the first reads `x`) and the last
     // writes `y`. Expands to:
-    //     Layer::forward(&self.dense_1, x, &mut *tape.dense_1, &mut tape.dense_1_cache);
-    //     Layer::forward(&self.dense_2, &*tape.dense_1, y, &mut tape.dense_2_cache);
+    //     Layer::forward(&self.dense_1, x, &mut *tape.dense_1, &mut tape.dense_1_tape);
+    //     Layer::forward(&self.dense_2, &*tape.dense_1, y, &mut tape.dense_2_tape);
     let forward = layers.iter().enumerate().map(|(i, layer)| {
-        let (field, cache, layer_trait) = (&layer.field, layer.cache_field(), layer.layer_trait());
+        let (field, tape, layer_trait) = (&layer.field, layer.tape_field(), layer.layer_trait());
         let x = if i == 0 {
             quote!(x)
         } else {
@@ -62,7 +62,7 @@ pub fn generate(model: &Model) -> TokenStream {
         } else {
             quote!(&mut *tape.#field)
         };
-        quote!(#layer_trait::forward(&self.#field, #x, #y, &mut tape.#cache);)
+        quote!(#layer_trait::forward(&self.#field, #x, #y, &mut tape.#tape);)
     });
 
     let infer = super::infer::body(model);
@@ -70,17 +70,17 @@ pub fn generate(model: &Model) -> TokenStream {
     // Backward, output layer first. Each layer receives dL/dz (the output layer's from the
     // caller) and writes dL/dy of the layer before it, which that layer's activation turns into
     // its own dL/dz. Expands to:
-    //     Layer::backward(&self.dense_2, &*tape.dense_1, dz, Some(&mut *tape.dense_1_grad), &mut grads.dense_2, &mut tape.dense_2_cache);
+    //     Layer::backward(&self.dense_2, &*tape.dense_1, dz, Some(&mut *tape.dense_1_grad), &mut grads.dense_2, &mut tape.dense_2_tape);
     //     <<Dense<..> as Layer>::Activation as Activation>::backprop_batch(&*tape.dense_1, &mut *tape.dense_1_grad);
-    //     Layer::backward(&self.dense_1, x, &*tape.dense_1_grad, dx, &mut grads.dense_1, &mut tape.dense_1_cache);
+    //     Layer::backward(&self.dense_1, x, &*tape.dense_1_grad, dx, &mut grads.dense_1, &mut tape.dense_1_tape);
     let backward = layers.iter().enumerate().rev().map(|(i, layer)| {
-        let (field, cache, layer_trait) = (&layer.field, layer.cache_field(), layer.layer_trait());
+        let (field, tape, layer_trait) = (&layer.field, layer.tape_field(), layer.layer_trait());
         let dz = if i + 1 == layers.len() { quote!(dz) } else { let g = layer.grad_field(); quote!(&*tape.#g) };
         if i == 0 {
             let dx = layer.adapt_input_mut(quote!(dx));
             let x = layer.adapt_input(quote!(x));
             return quote! {
-                #layer_trait::backward(&self.#field, #x, #dz, dx.map(|dx| #dx), &mut grads.#field, &mut tape.#cache);
+                #layer_trait::backward(&self.#field, #x, #dz, dx.map(|dx| #dx), &mut grads.#field, &mut tape.#tape);
             };
         }
         let prev = &layers[i - 1];
@@ -94,7 +94,7 @@ pub fn generate(model: &Model) -> TokenStream {
                 #dz,
                 ::core::option::Option::Some(#dx),
                 &mut grads.#field,
-                &mut tape.#cache,
+                &mut tape.#tape,
             );
             <#prev_activation as #p::Activation>::backprop_batch(
                 &*tape.#prev_field,
@@ -112,15 +112,15 @@ pub fn generate(model: &Model) -> TokenStream {
             type Out = [f32; #output_width];
             type Activation = #output_activation;
             type Grads = #grads;
-            type Cache<const #batch: usize> = #tape<#batch>;
+            type Tape<const #batch: usize> = #tape<#batch>;
 
             const KIND: &'static str = #name_str;
 
-            fn new_cache<const #batch: usize>(&self) -> #tape<#batch> {
+            fn new_tape<const #batch: usize>(&self) -> #tape<#batch> {
                 #tape {
                     #( #hidden_fields: #zeroed_boxes, )*
                     #( #grad_fields: #zeroed_boxes, )*
-                    #( #cache_fields: #layer_traits::new_cache::<#batch>(&self.#fields), )*
+                    #( #tape_fields: #layer_traits::new_tape::<#batch>(&self.#fields), )*
                 }
             }
 
@@ -149,11 +149,11 @@ pub fn generate(model: &Model) -> TokenStream {
             }
 
             fn set_training<const #batch: usize>(&self, tape: &mut #tape<#batch>, training: bool) {
-                #( #layer_traits::set_training::<#batch>(&self.#fields, &mut tape.#cache_fields, training); )*
+                #( #layer_traits::set_training::<#batch>(&self.#fields, &mut tape.#tape_fields, training); )*
             }
 
-            fn seed_cache<const #batch: usize>(&self, tape: &mut #tape<#batch>, stream: u64) {
-                #( #layer_traits::seed_cache::<#batch>(&self.#fields, &mut tape.#cache_fields, stream); )*
+            fn seed_tape<const #batch: usize>(&self, tape: &mut #tape<#batch>, stream: u64) {
+                #( #layer_traits::seed_tape::<#batch>(&self.#fields, &mut tape.#tape_fields, stream); )*
             }
 
             fn new_grads(&self) -> #grads {

@@ -128,9 +128,9 @@ impl Layer {
         format_ident!("{}_grad", self.field)
     }
 
-    /// The tape field holding this layer's cache.
-    fn cache_field(&self) -> syn::Ident {
-        format_ident!("{}_cache", self.field)
+    /// The tape field holding this layer's tape.
+    fn tape_field(&self) -> syn::Ident {
+        format_ident!("{}_tape", self.field)
     }
 
     /// `input`, adapted to this layer's input type. A layer given by name takes `<T as Layer>::In`,

@@ -58,10 +58,10 @@ pub fn generate(model: &Model) -> TokenStream {
             )
         })
         .collect();
-    let cache_fields: Vec<_> = layers.iter().map(|l| l.cache_field()).collect();
-    let cache_types: Vec<_> = layers
+    let tape_fields: Vec<_> = layers.iter().map(|l| l.tape_field()).collect();
+    let tape_types: Vec<_> = layers
         .iter()
-        .map(|l| l.assoc(quote!(Cache<#batch>)))
+        .map(|l| l.assoc(quote!(Tape<#batch>)))
         .collect();
     let grads_types: Vec<_> = layers.iter().map(|l| l.assoc(quote!(Grads))).collect();
 
@@ -79,7 +79,7 @@ pub fn generate(model: &Model) -> TokenStream {
     //     #[attrs] pub struct Mnist { pub dense_1: Dense<784, 64, Relu>, pub dense_2: ... }
     //     pub struct MnistTape<const NETDSL_BATCH: usize> {
     //         pub dense_1: Box<[<Dense<..> as Layer>::Out; NETDSL_BATCH]>, ...,
-    //         pub dense_1_grad: ..., dense_1_cache: <Dense<..> as Layer>::Cache<NETDSL_BATCH>, ...
+    //         pub dense_1_grad: ..., dense_1_tape: <Dense<..> as Layer>::Tape<NETDSL_BATCH>, ...
     //     }
     //     pub struct MnistGrads { pub dense_1: <Dense<..> as Layer>::Grads, ... }
     //     impl Mnist { pub fn new<R: Rng + ?Sized>(rng: &mut R) -> Self { ... } }
@@ -103,7 +103,7 @@ pub fn generate(model: &Model) -> TokenStream {
                 #[doc = #grad_docs]
                 pub #grad_fields: #grad_types,
             )*
-            #( #cache_fields: #cache_types, )*
+            #( #tape_fields: #tape_types, )*
         }
 
         #[doc = #grads_doc]

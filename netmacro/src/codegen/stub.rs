@@ -30,9 +30,9 @@ pub fn generate(
                 type Out = [f32; #output];
                 type Activation = #activation;
                 type Grads = ();
-                type Cache<const #b: usize> = ();
+                type Tape<const #b: usize> = ();
                 const KIND: &'static str = #kind;
-                fn new_cache<const #b: usize>(&self) {}
+                fn new_tape<const #b: usize>(&self) {}
                 fn forward<const #b: usize>(&self, _: &[Self::In; #b], _: &mut [Self::Out; #b], _: &mut ()) {
                     ::core::unreachable!()
                 }

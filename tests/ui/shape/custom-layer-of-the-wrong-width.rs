@@ -10,9 +10,9 @@ impl Layer for Scale2x {
     type Out = [f32; 64];
     type Activation = Linear;
     type Grads = ();
-    type Cache<const B: usize> = ();
+    type Tape<const B: usize> = ();
     const KIND: &'static str = "Scale2x";
-    fn new_cache<const B: usize>(&self) {}
+    fn new_tape<const B: usize>(&self) {}
     fn forward<const B: usize>(&self, x: &[[f32; 64]; B], y: &mut [[f32; 64]; B], _: &mut ()) {
         for (y, x) in y.iter_mut().flatten().zip(x.iter().flatten()) {
             *y = 2.0 * x;

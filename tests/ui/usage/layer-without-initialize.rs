@@ -9,9 +9,9 @@ impl Layer for Scale2x {
     type Out = [f32; 64];
     type Activation = Linear;
     type Grads = ();
-    type Cache<const B: usize> = ();
+    type Tape<const B: usize> = ();
     const KIND: &'static str = "Scale2x";
-    fn new_cache<const B: usize>(&self) {}
+    fn new_tape<const B: usize>(&self) {}
     fn forward<const B: usize>(&self, _: &[[f32; 64]; B], _: &mut [[f32; 64]; B], _: &mut ()) {}
     fn backward<const B: usize>(&self, _: &[[f32; 64]; B], _: &[[f32; 64]; B], _: Option<&mut [[f32; 64]; B]>, _: &mut (), _: &mut ()) {}
     fn new_grads(&self) {}
