@@ -1,6 +1,7 @@
 //! `fit` on small data: deterministic for a seed, correct with a partial last batch.
 
 use netdsl::prelude::*;
+use netdsl::train::TrainError;
 
 network! {
     #[derive(Clone)]
@@ -170,4 +171,68 @@ fn a_network_gives_its_dropout_layers_the_stream_of_its_tape() {
         "a stream is reproducible"
     );
     assert_ne!(outputs(Some(1)), outputs(Some(0)), "streams differ");
+}
+
+#[test]
+fn nothing_to_train_on_is_an_error_not_a_loss_of_zero() {
+    let mut model = Xor::new(&mut StdRng::seed_from_u64(0));
+    let mut trainer = Trainer::<_, _, _, 4>::new(&model, Sgd::new(0.1), MeanSquaredError);
+    let empty = Dataset::<2, 1>::from_arrays(Vec::new(), Vec::new()).unwrap();
+    let error = trainer
+        .fit(&mut model, &empty, Fit::epochs(2).verbose(Verbose::Silent))
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            TrainError::NoTrainingData {
+                samples: 0,
+                held_out: 0
+            }
+        ),
+        "{error}"
+    );
+    let data = Dataset::<2, 1>::from_arrays(vec![[0.0, 1.0]; 8], vec![[1.0]; 8]).unwrap();
+    let error = trainer
+        .fit(
+            &mut model,
+            &data,
+            Fit::epochs(2)
+                .validation_split(1.0)
+                .verbose(Verbose::Silent),
+        )
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            TrainError::NoTrainingData {
+                samples: 8,
+                held_out: 8
+            }
+        ),
+        "{error}"
+    );
+    let error = trainer
+        .fit(
+            &mut model,
+            &data,
+            Fit::epochs(2)
+                .validation_data(&empty)
+                .verbose(Verbose::Silent),
+        )
+        .unwrap_err();
+    assert!(matches!(error, TrainError::NoValidationData), "{error}");
+    let metrics = trainer.evaluate(&model, &empty);
+    assert!(metrics.loss.is_nan(), "{metrics:?}");
+    // The public field set past 1 holds everything out (it underflowed before), and NaN nothing.
+    let mut options = Fit::epochs(1).verbose(Verbose::Silent);
+    options.validation_split = 2.5;
+    let error = trainer.fit(&mut model, &data, options).unwrap_err();
+    assert!(
+        matches!(error, TrainError::NoTrainingData { held_out: 8, .. }),
+        "{error}"
+    );
+    let mut options = Fit::epochs(1).verbose(Verbose::Silent);
+    options.validation_split = f32::NAN;
+    let history = trainer.fit(&mut model, &data, options).unwrap();
+    assert!(history.val_loss.is_empty());
 }

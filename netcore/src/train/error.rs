@@ -19,4 +19,18 @@ pub enum TrainError {
         /// The history of the epochs completed before.
         history: Box<History>,
     },
+    /// There is nothing to train on: the dataset is empty, or `validation_split` holds all of
+    /// it out. Keras raises here too, rather than report a loss of 0.
+    #[error(
+        "nothing to train on: the dataset holds {samples} sample(s) and `validation_split` holds out {held_out}"
+    )]
+    NoTrainingData {
+        /// Samples in the dataset.
+        samples: usize,
+        /// Samples held out for validation.
+        held_out: usize,
+    },
+    /// The validation data given is empty: its loss would be meaningless.
+    #[error("the validation data holds no samples")]
+    NoValidationData,
 }

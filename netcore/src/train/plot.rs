@@ -44,6 +44,9 @@ fn panel<DB: DrawingBackend>(
     let (low, high) = values.fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), v| {
         (lo.min(v), hi.max(v))
     });
+    // A panel with no finite value at all (a diverged fit) gets an empty 0..1 range: plotters
+    // never returns from an axis of inf..-inf.
+    let (low, high) = if low <= high { (low, high) } else { (0.0, 1.0) };
     let margin = ((high - low) * 0.05).max(1e-3);
     let epochs = train.len().max(val.len()).max(2) as f32;
     let mut chart = ChartBuilder::on(area)
@@ -57,6 +60,7 @@ fn panel<DB: DrawingBackend>(
         values
             .iter()
             .enumerate()
+            .filter(|(_, v)| v.is_finite())
             .map(|(i, &v)| (i as f32 + 1.0, v))
             .collect::<Vec<_>>()
     };
@@ -155,6 +159,26 @@ mod tests {
         fs::remove_file(&path).unwrap();
         assert!(svg.contains("loss") && svg.contains("validation"));
         assert!(!svg.contains("accuracy"), "no accuracy panel");
+    }
+
+    #[test]
+    fn a_history_of_nothing_but_nan_and_infinity_plots_without_hanging() {
+        let history = History {
+            loss: vec![f32::NAN, f32::INFINITY, f32::NAN],
+            accuracy: vec![f32::NAN; 3],
+            val_loss: vec![f32::NEG_INFINITY; 3],
+            val_accuracy: vec![f32::NAN; 3],
+            ..History::default()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("diverged.svg");
+        let (sender, receiver) = std::sync::mpsc::channel();
+        let target = path.clone();
+        std::thread::spawn(move || sender.send(history.plot_svg(&target).is_ok()));
+        let plotted = receiver
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("plot_svg returns (it looped forever on an axis of inf..-inf)");
+        assert!(plotted && path.exists());
     }
 
     #[test]

@@ -18,8 +18,9 @@ pub(super) struct Totals {
 impl Totals {
     /// The mean loss, and the accuracy if it applies to the loss (see
     /// [`crate::loss::Loss::ACCURACY`]).
+    /// The mean loss and accuracy: NaN over no samples at all, not a perfect-looking 0.
     pub(super) fn metrics(&self, accuracy: bool) -> Metrics {
-        let n = self.samples.max(1) as f64;
+        let n = self.samples as f64;
         Metrics {
             loss: (self.loss / n) as f32,
             accuracy: accuracy.then_some((self.hits as f64 / n) as f32),

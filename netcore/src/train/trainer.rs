@@ -91,7 +91,10 @@ where
     /// # Errors
     ///
     /// [`TrainError::NonFinite`] when a [`TerminateOnNan`](super::callbacks::TerminateOnNan)
-    /// callback is given and a batch's loss or gradients are not finite.
+    /// callback is given and a batch's loss or gradients are not finite;
+    /// [`TrainError::NoTrainingData`] when `data` is empty or `validation_split` holds all of it
+    /// out, and [`TrainError::NoValidationData`] when the validation data given is empty, before
+    /// anything is trained.
     pub fn fit<const IN: usize, const OUT: usize>(
         &mut self,
         network: &mut N,
@@ -106,11 +109,25 @@ where
     {
         // Keras' validation_split holds out the last samples, before any shuffling.
         let held_out = if options.validation.is_none() {
-            (data.len() as f32 * options.validation_split) as usize
+            // The field is public: a fraction outside [0, 1] (or NaN) is taken as the nearest.
+            let split = options.validation_split.clamp(0.0, 1.0);
+            ((data.len() as f32 * split) as usize).min(data.len())
         } else {
             0
         };
         let train = 0..data.len() - held_out;
+        if train.is_empty() {
+            return Err(TrainError::NoTrainingData {
+                samples: data.len(),
+                held_out,
+            });
+        }
+        if options
+            .validation
+            .is_some_and(|validation| validation.is_empty())
+        {
+            return Err(TrainError::NoValidationData);
+        }
         let threads = options.threads.max(1);
         let Self {
             optimizer,
@@ -187,7 +204,8 @@ where
 
     /// The mean loss and, when it applies to the loss, the accuracy of `network` on `data`
     /// (Keras' `model.evaluate`): a regression ([`crate::loss::Loss::ACCURACY`]) reports its
-    /// loss alone.
+    /// loss alone. Over an empty dataset both are NaN: there is no mean of nothing, and 0
+    /// would read as a perfect loss.
     ///
     /// ```
     /// use netcore::activation::Linear;
