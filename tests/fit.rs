@@ -236,3 +236,25 @@ fn nothing_to_train_on_is_an_error_not_a_loss_of_zero() {
     let history = trainer.fit(&mut model, &data, options).unwrap();
     assert!(history.val_loss.is_empty());
 }
+
+#[test]
+fn a_learning_rate_that_would_ruin_the_weights_is_refused_before_training() {
+    let data = Dataset::<2, 1>::from_arrays(vec![[0.0, 1.0]; 8], vec![[1.0]; 8]).unwrap();
+    for rate in [f32::NAN, f32::INFINITY, -0.1] {
+        let mut model = Xor::new(&mut StdRng::seed_from_u64(0));
+        let before = model.predict(&[0.5, 0.5]);
+        let mut trainer = Trainer::<_, _, _, 4>::new(&model, Adam::new(rate), MeanSquaredError);
+        let error = trainer
+            .fit(&mut model, &data, Fit::epochs(1).verbose(Verbose::Silent))
+            .unwrap_err();
+        assert!(
+            matches!(error, TrainError::InvalidLearningRate { .. }),
+            "{rate}: {error}"
+        );
+        assert_eq!(
+            model.predict(&[0.5, 0.5]),
+            before,
+            "{rate}: the weights changed"
+        );
+    }
+}

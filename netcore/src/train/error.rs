@@ -30,6 +30,15 @@ pub enum TrainError {
         /// Samples held out for validation.
         held_out: usize,
     },
+    /// The optimizer's learning rate is negative, NaN or infinite: its first update would ruin
+    /// every weight (a NaN rate makes them all NaN), so nothing is trained.
+    #[error(
+        "the learning rate is {learning_rate}; expected a finite rate of at least 0, such as 0.01"
+    )]
+    InvalidLearningRate {
+        /// The rate in effect when `fit` was called.
+        learning_rate: f32,
+    },
     /// The validation data given is empty: its loss would be meaningless.
     #[error("the validation data holds no samples")]
     NoValidationData,

@@ -93,8 +93,9 @@ where
     /// [`TrainError::NonFinite`] when a [`TerminateOnNan`](super::callbacks::TerminateOnNan)
     /// callback is given and a batch's loss or gradients are not finite;
     /// [`TrainError::NoTrainingData`] when `data` is empty or `validation_split` holds all of it
-    /// out, and [`TrainError::NoValidationData`] when the validation data given is empty, before
-    /// anything is trained.
+    /// out, [`TrainError::NoValidationData`] when the validation data given is empty, and
+    /// [`TrainError::InvalidLearningRate`] when the optimizer's learning rate is negative, NaN or
+    /// infinite, before anything is trained.
     pub fn fit<const IN: usize, const OUT: usize>(
         &mut self,
         network: &mut N,
@@ -127,6 +128,10 @@ where
             .is_some_and(|validation| validation.is_empty())
         {
             return Err(TrainError::NoValidationData);
+        }
+        let learning_rate = self.optimizer.learning_rate();
+        if !(learning_rate.is_finite() && learning_rate >= 0.0) {
+            return Err(TrainError::InvalidLearningRate { learning_rate });
         }
         let threads = options.threads.max(1);
         let Self {
