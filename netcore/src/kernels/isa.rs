@@ -50,8 +50,9 @@ impl Isa {
     }
 
     /// The path the kernels use: the fastest this CPU supports, unless the environment variable
-    /// `NETDSL_ISA` names another (`avx512`, `avx2+fma` or `portable`), which benchmarks use to
-    /// compare paths; a name that is unknown or not supported by this CPU selects `portable`.
+    /// `NETDSL_ISA` names another (`avx512`, `avx2+fma` or `portable`, in any case), which
+    /// benchmarks use to compare paths. A name that is unknown, or a path this CPU cannot run,
+    /// selects `portable`, and says so on standard error once.
     ///
     /// Decided once per process, on the first call. Reading the environment allocates, so
     /// layer constructors and `Trainer::new` call this before any hot path runs.
@@ -59,13 +60,72 @@ impl Isa {
         static SELECTED: OnceLock<Isa> = OnceLock::new();
         *SELECTED.get_or_init(|| {
             let requested = std::env::var("NETDSL_ISA").ok();
-            let mut supported = Isa::supported();
-            match requested {
-                Some(name) => supported
-                    .find(|isa| isa.name() == name)
-                    .unwrap_or(Isa::Portable),
-                None => supported.next().unwrap_or(Isa::Portable),
+            let (isa, warning) = Isa::choose(requested.as_deref(), Isa::supported());
+            if let Some(warning) = warning {
+                eprintln!("netdsl: {warning}");
             }
+            isa
         })
+    }
+
+    /// The path for a `NETDSL_ISA` of `requested` on a CPU that runs `supported` (fastest
+    /// first), and what to warn about when the request cannot be followed.
+    fn choose(
+        requested: Option<&str>,
+        mut supported: impl Iterator<Item = Isa>,
+    ) -> (Isa, Option<String>) {
+        let Some(requested) = requested else {
+            return (supported.next().unwrap_or(Isa::Portable), None);
+        };
+        let name = requested.trim().to_ascii_lowercase();
+        let known = [Isa::Avx512, Isa::Avx2Fma, Isa::Portable]
+            .into_iter()
+            .find(|isa| isa.name() == name);
+        match known {
+            Some(isa) if supported.any(|s| s == isa) => (isa, None),
+            Some(isa) => (
+                Isa::Portable,
+                Some(format!(
+                    "NETDSL_ISA={requested}: this CPU cannot run {}; using portable",
+                    isa.name()
+                )),
+            ),
+            None => (
+                Isa::Portable,
+                Some(format!(
+                    "NETDSL_ISA={requested} is not a path; expected avx512, avx2+fma or portable; using portable"
+                )),
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL: [Isa; 3] = [Isa::Avx512, Isa::Avx2Fma, Isa::Portable];
+
+    #[test]
+    fn a_request_is_followed_in_any_case_and_a_bad_one_is_said() {
+        assert_eq!(Isa::choose(None, ALL.into_iter()), (Isa::Avx512, None));
+        assert_eq!(
+            Isa::choose(Some("AVX2+FMA"), ALL.into_iter()),
+            (Isa::Avx2Fma, None)
+        );
+        assert_eq!(
+            Isa::choose(Some(" portable "), ALL.into_iter()),
+            (Isa::Portable, None)
+        );
+        let (isa, warning) = Isa::choose(Some("avx-512"), ALL.into_iter());
+        assert_eq!(isa, Isa::Portable);
+        assert!(
+            warning
+                .unwrap()
+                .contains("is not a path; expected avx512, avx2+fma or portable")
+        );
+        let (isa, warning) = Isa::choose(Some("avx512"), [Isa::Portable].into_iter());
+        assert_eq!(isa, Isa::Portable);
+        assert!(warning.unwrap().contains("this CPU cannot run avx512"));
     }
 }
