@@ -91,6 +91,16 @@ pub enum Monitor {
 }
 
 impl Monitor {
+    /// Keras' name for it: `loss`, `accuracy`, `val_loss`, `val_accuracy`.
+    pub fn keras_name(self) -> &'static str {
+        match self {
+            Monitor::Loss => "loss",
+            Monitor::Accuracy => "accuracy",
+            Monitor::ValLoss => "val_loss",
+            Monitor::ValAccuracy => "val_accuracy",
+        }
+    }
+
     /// The watched value in `logs`, if it was measured.
     pub fn value(self, logs: &EpochLogs) -> Option<f32> {
         match self {
@@ -125,6 +135,8 @@ pub struct EarlyStopping {
     wait: usize,
     stopped_epoch: Option<usize>,
     best_weights: Vec<f32>,
+    /// Whether it said that its value is not measured (once per fit, as Keras warns).
+    warned: bool,
 }
 
 impl EarlyStopping {
@@ -140,6 +152,7 @@ impl EarlyStopping {
             wait: 0,
             stopped_epoch: None,
             best_weights: Vec::new(),
+            warned: false,
         }
     }
 
@@ -189,6 +202,7 @@ impl EarlyStopping {
 impl Callback for EarlyStopping {
     fn on_train_begin(&mut self, context: &mut Context<'_>) {
         (self.best, self.best_epoch, self.wait, self.stopped_epoch) = (None, 0, 0, None);
+        self.warned = false;
         if self.restore_best_weights {
             let mut count = 0;
             context.visit_parameters(&mut |params| count += params.len());
@@ -198,6 +212,13 @@ impl Callback for EarlyStopping {
 
     fn on_epoch_end(&mut self, logs: &EpochLogs, context: &mut Context<'_>) {
         let Some(value) = self.monitor.value(logs) else {
+            if !self.warned {
+                self.warned = true;
+                eprintln!(
+                    "netdsl: EarlyStopping watches `{}`, which this fit does not measure (no validation data, or no accuracy for this loss); it will not stop training",
+                    self.monitor.keras_name()
+                );
+            }
             return;
         };
         let improved = self
@@ -421,6 +442,25 @@ mod tests {
         );
         assert_eq!(early.stopped_epoch(), Some(4));
         assert_eq!(weight, 2.0, "the weights of epoch 2, the best, are back");
+    }
+
+    #[test]
+    fn early_stopping_says_once_that_its_value_is_not_measured() {
+        // The logs `run` gives have validation; watching training accuracy of a fit that
+        // measures none (a regression) is the case Keras warns about.
+        let mut early = EarlyStopping::new(Monitor::Accuracy);
+        let mut logs_without = logs(1, 0.5);
+        logs_without.train.accuracy = None;
+        let mut optimizer = Sgd::new(0.1);
+        let mut weight = [0.0_f32];
+        let mut visit = |f: &mut dyn FnMut(&mut [f32])| f(&mut weight);
+        let mut context = Context::new(&mut optimizer, &mut visit);
+        early.on_train_begin(&mut context);
+        assert!(!early.warned);
+        early.on_epoch_end(&logs_without, &mut context);
+        assert!(early.warned, "the missing value is reported");
+        assert!(!context.stop_requested());
+        assert_eq!(Monitor::ValLoss.keras_name(), "val_loss");
     }
 
     #[test]
