@@ -538,6 +538,10 @@ mod tests {
     use rand::SeedableRng;
     use rand::rngs::StdRng;
 
+    /// The 3×3 single-channel image through one 2×2 filter, stride 1, `valid`: 2×2 outputs.
+    type Valid2x2 =
+        Conv2d<Image<3, 3, 1, 9>, Kernel<1, 2, 1>, Padding<0, 0>, Image<2, 2, 1, 4>, Linear>;
+
     /// The 3×3 image 1..9, one channel.
     const IMAGE: [f32; 9] = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0];
     /// One 2×2 filter: `[[1, 2], [3, 4]]`.
@@ -553,13 +557,7 @@ mod tests {
 
     #[test]
     fn valid_padding_of_literal_values() {
-        let l = Conv2d::<
-            Image<3, 3, 1, 9>,
-            Kernel<1, 2, 1>,
-            Padding<0, 0>,
-            Image<2, 2, 1, 4>,
-            Linear,
-        >::from_parameters(kernel(), Some(vec![0.5]));
+        let l = Valid2x2::from_parameters(kernel(), Some(vec![0.5]));
         // 1·1 + 2·2 + 3·4 + 4·5 = 37, and each step right adds 10, each step down 30.
         assert_eq!(forward_one(&l, &IMAGE), [37.5, 47.5, 67.5, 77.5]);
     }
@@ -676,13 +674,7 @@ mod tests {
     fn backward_of_literal_values() {
         // 'valid' on the 3×3 image, one 2×2 filter, dz = 1 at the top-left output only: dW is
         // the top-left patch, db = 1, and dx is the filter placed at the top-left corner.
-        let l = Conv2d::<
-            Image<3, 3, 1, 9>,
-            Kernel<1, 2, 1>,
-            Padding<0, 0>,
-            Image<2, 2, 1, 4>,
-            Linear,
-        >::from_parameters(kernel(), Some(vec![0.0]));
+        let l = Valid2x2::from_parameters(kernel(), Some(vec![0.0]));
         let mut tape = l.new_tape::<1>();
         let mut y = [[0.0; 4]];
         l.forward(&[IMAGE], &mut y, &mut tape);
