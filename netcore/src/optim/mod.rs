@@ -4,6 +4,10 @@
 //! and gradient clipping by value, by norm or by global norm, as Keras' `clipvalue`,
 //! `clipnorm` and `global_clipnorm`. Clipping happens in place on the gradients, so a step
 //! allocates nothing.
+//!
+//! Each optimizer here is an [`ElementWise`] optimizer: the settings, a [`Rule`] (its formula
+//! and constants) and the state the rule keeps per parameter. [`Sgd`], [`Adam`] and the others
+//! name one rule each, and a new optimizer of this kind is one new rule.
 
 mod adagrad;
 mod adam;
@@ -12,11 +16,13 @@ pub mod schedule;
 mod sgd;
 pub(crate) mod step;
 
-pub use adagrad::Adagrad;
-pub use adam::{Adam, AdamW};
-pub use rmsprop::RmsProp;
+pub use adagrad::{Adagrad, AdagradRule};
+pub use adam::{Adam, AdamRule, AdamW};
+pub use rmsprop::{RmsProp, RmsPropRule};
 pub use schedule::Schedule;
-pub use sgd::Sgd;
+pub use sgd::{Sgd, SgdRule};
+
+use std::fmt::Debug;
 
 use crate::kernels::team::Team;
 use crate::layer::Layer;
@@ -261,13 +267,127 @@ pub trait Optimizer {
     }
 }
 
+/// The formula of an [`ElementWise`] optimizer: the state it keeps per parameter, the
+/// constants it takes from each step's learning rate and count, and (as an [`UpdateRule`]) the
+/// update itself.
+pub trait Rule: UpdateRule + Debug {
+    /// The state buffers the rule keeps, each as long as the flat parameters and passed to
+    /// [`UpdateRule::update`] in this order: the starting value of each, or `None` for a buffer
+    /// not kept.
+    fn state(&self) -> [Option<f32>; 2];
+
+    /// Fixes the constants of step `step` (counted from 1), whose learning rate is
+    /// `learning_rate`.
+    fn begin_step(&mut self, learning_rate: f32, step: u64);
+}
+
+/// An optimizer that updates every parameter by the same [`Rule`]: the shared [`Settings`], the
+/// rule, and the rule's state. [`Sgd`], [`Adam`], [`AdamW`], [`RmsProp`] and [`Adagrad`] are
+/// this type with their own rules.
+///
+/// ```
+/// use netcore::optim::{ElementWise, Optimizer, Rule, UpdateRule};
+///
+/// /// Sign descent: `w ← w - lr · sign(g)`.
+/// #[derive(Debug)]
+/// struct SignRule(f32);
+///
+/// impl UpdateRule for SignRule {
+///     fn update(&self, params: &mut [f32], grads: &[f32], _: [&mut [f32]; 2]) {
+///         for (w, g) in params.iter_mut().zip(grads) {
+///             *w -= self.0 * g.signum();
+///         }
+///     }
+/// }
+///
+/// impl Rule for SignRule {
+///     fn state(&self) -> [Option<f32>; 2] {
+///         [None, None]
+///     }
+///     fn begin_step(&mut self, learning_rate: f32, _step: u64) {
+///         self.0 = learning_rate;
+///     }
+/// }
+///
+/// let mut sign = ElementWise::with_rule(0.5, SignRule(0.0));
+/// sign.prepare(2);
+/// let mut w = [1.0, 1.0];
+/// sign.update(0, &mut w, &[0.25, -3.0]);
+/// assert_eq!(w, [0.5, 1.5]);
+/// ```
+#[derive(Debug)]
+pub struct ElementWise<R> {
+    settings: Settings,
+    rule: R,
+    state: [Vec<f32>; 2],
+}
+
+impl<R> ElementWise<R> {
+    /// An optimizer following `rule`, at a constant `learning_rate`, without clipping.
+    pub fn with_rule(learning_rate: f32, rule: R) -> Self {
+        Self {
+            settings: Settings::new(learning_rate),
+            rule,
+            state: [Vec::new(), Vec::new()],
+        }
+    }
+}
+
+/// A rule with Keras' defaults: the optimizer's default learning rate and the rule's constants.
+/// It gives its [`ElementWise`] optimizer `new(learning_rate)` and [`Default`].
+pub trait KerasDefaults: Rule + Sized {
+    /// Keras' default learning rate for this optimizer.
+    const LEARNING_RATE: f32;
+
+    /// The rule with Keras' constants.
+    const RULE: Self;
+}
+
+impl<R: KerasDefaults> ElementWise<R> {
+    /// The optimizer at `learning_rate`, with Keras' other defaults.
+    pub fn new(learning_rate: f32) -> Self {
+        Self::with_rule(learning_rate, R::RULE)
+    }
+}
+
+impl<R: KerasDefaults> Default for ElementWise<R> {
+    /// The optimizer with all of Keras' defaults.
+    fn default() -> Self {
+        Self::new(R::LEARNING_RATE)
+    }
+}
+
+impl<R: Rule> Optimizer for ElementWise<R> {
+    fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    fn settings_mut(&mut self) -> &mut Settings {
+        &mut self.settings
+    }
+
+    fn prepare(&mut self, parameter_count: usize) {
+        for (buffer, start) in self.state.iter_mut().zip(self.rule.state()) {
+            *buffer = start.map_or_else(Vec::new, |start| vec![start; parameter_count]);
+        }
+    }
+
+    fn rule(&mut self) -> (&dyn UpdateRule, [&mut [f32]; 2]) {
+        let settings = &self.settings;
+        self.rule
+            .begin_step(settings.current_learning_rate(), settings.iterations());
+        let [first, second] = &mut self.state;
+        (&self.rule, [first, second])
+    }
+}
+
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
 
     /// Three updates of `w = [1, -2]` with gradients `[0.5, 1]`, `[-1, 0.25]`, `[2, 0]`, through
     /// [`Optimizer::step`] on a one-tensor "network".
-    pub fn three_updates(mut optimizer: impl Optimizer) -> Vec<[f32; 2]> {
+    fn three_updates(mut optimizer: impl Optimizer) -> Vec<[f32; 2]> {
         optimizer.prepare(2);
         let mut w = [1.0, -2.0];
         [[0.5, 1.0], [-1.0, 0.25], [2.0, 0.0]]
@@ -288,16 +408,98 @@ pub(crate) mod tests {
         settings.clipping.clip(grads, scale);
     }
 
-    pub fn assert_close(found: &[[f32; 2]], expected: &[[f32; 2]]) {
-        for (step, (f, e)) in found.iter().zip(expected).enumerate() {
-            for k in 0..2 {
-                assert!(
-                    (f[k] - e[k]).abs() < 1e-5,
-                    "step {}: w[{k}] = {}, expected {}",
-                    step + 1,
-                    f[k],
-                    e[k]
-                );
+    #[test]
+    fn every_rule_first_three_updates() {
+        // Worked by hand from Keras' formulas; w = [1, -2], g = (0.5, 1), (-1, 0.25), (2, 0).
+        let cases = [
+            // w -= 0.1 g
+            (
+                "sgd",
+                three_updates(Sgd::new(0.1)),
+                [[0.95, -2.1], [1.05, -2.125], [0.85, -2.125]],
+            ),
+            // v1 = (-0.05, -0.1); v2 = 0.9 v1 - 0.1 g2 = (0.055, -0.115); v3 = (-0.1505, -0.1035)
+            (
+                "momentum",
+                three_updates(Sgd::new(0.1).momentum(0.9)),
+                [[0.95, -2.1], [1.005, -2.215], [0.8545, -2.3185]],
+            ),
+            // w += 0.9 v - 0.1 g with the v of momentum:
+            // step 1: 0.9(-0.05, -0.1) - (0.05, 0.1) = (-0.095, -0.19)
+            // step 2: 0.9(0.055, -0.115) - (-0.1, 0.025) = (0.1495, -0.1285)
+            // step 3: 0.9(-0.1505, -0.1035) - (0.2, 0) = (-0.33545, -0.09315)
+            (
+                "nesterov",
+                three_updates(Sgd::new(0.1).momentum(0.9).nesterov(true)),
+                [[0.905, -2.19], [1.0545, -2.3185], [0.71905, -2.41165]],
+            ),
+            // g clipped to [-0.5, 0.5]: (0.5, 0.5), (-0.5, 0.25), (0.5, 0)
+            (
+                "sgd clipped by value",
+                three_updates(Sgd::new(0.1).clip_value(0.5)),
+                [[0.95, -2.05], [1.0, -2.075], [0.95, -2.075]],
+            ),
+            // lr 0.1, β 0.9/0.999, ε 1e-7. At t = 1 the bias correction makes the step
+            // lr · g/|g| (up to ε): w = (0.9, -2.1). Then
+            // t=2: m = (-0.055, 0.115), v = (0.0012498, 0.0010615), α = 0.1·√(1-0.999²)/(1-0.9²)
+            // t=3: m = (0.1505, 0.1035), v = (0.0052485, 0.0010604), α = 0.1·√(1-0.999³)/(1-0.9³)
+            (
+                "adam",
+                three_updates(Adam::new(0.1)),
+                [
+                    [0.900_000_6, -2.099_999_7],
+                    [0.936_610_9, -2.183_059_2],
+                    [0.894_645_4, -2.247_264_4],
+                ],
+            ),
+            // As Adam, after w -= lr·λ·w = 0.01 w at each step (lr 0.1, λ 0.1).
+            (
+                "adamw",
+                three_updates(AdamW::new(0.1).weight_decay(0.1)),
+                [
+                    [0.890_000_6, -2.079_999_7],
+                    [0.917_710_9, -2.142_259_2],
+                    [0.866_568_3, -2.185_042],
+                ],
+            ),
+            // lr 0.1, ρ 0.9:
+            // v1 = (0.025, 0.1): w -= 0.1 g/√(v + ε) ≈ (0.316228, 0.316227) → (0.6837729, -2.3162276)
+            // v2 = (0.1225, 0.09625): step (-0.285714, 0.080582) → (0.969487, -2.3968099)
+            // v3 = (0.51025, 0.086625): step (0.279987, 0) → (0.6894997, -2.3968099)
+            (
+                "rmsprop",
+                three_updates(RmsProp::new(0.1)),
+                [
+                    [0.683_772_9, -2.316_227_6],
+                    [0.969_487, -2.396_809_9],
+                    [0.689_499_7, -2.396_809_9],
+                ],
+            ),
+            // lr 0.1, a0 = 0.1:
+            // a1 = (0.35, 1.1): step (0.0845154, 0.0953463) → (0.9154846, -2.0953463)
+            // a2 = (1.35, 1.1625): step (-0.0860663, 0.0231869) → (1.0015509, -2.1185332)
+            // a3 = (5.35, 1.1625): step (0.0864675, 0) → (0.9150834, -2.1185332)
+            (
+                "adagrad",
+                three_updates(Adagrad::new(0.1)),
+                [
+                    [0.915_484_6, -2.095_346_3],
+                    [1.001_550_9, -2.118_533_2],
+                    [0.915_083_4, -2.118_533_2],
+                ],
+            ),
+        ];
+        for (name, found, expected) in cases {
+            for (step, (f, e)) in found.iter().zip(expected).enumerate() {
+                for k in 0..2 {
+                    assert!(
+                        (f[k] - e[k]).abs() < 1e-5,
+                        "{name}, step {}: w[{k}] = {}, expected {}",
+                        step + 1,
+                        f[k],
+                        e[k]
+                    );
+                }
             }
         }
     }
