@@ -10,20 +10,15 @@ use rand::rngs::StdRng;
 
 use super::callbacks::{Callback, Context};
 use super::progress::{EpochBar, write_epoch_line};
-use super::runner::{Runner, reset_order};
+use super::runner::{Runner, Shared, reset_order};
 use super::{EpochLogs, Fit, History, Metrics, TrainError, Verbose};
 use crate::data::Dataset;
 use crate::layer::Layer;
 use crate::loss::Loss;
 use crate::optim::Optimizer;
 
-impl<N, O, L, const B: usize> Runner<'_, '_, N, O, L, B>
-where
-    N: Layer + Sync,
-    N::Tape<B>: Send,
-    N::Grads: Send,
-    O: Optimizer,
-    L: Loss<N::Activation> + Send,
+impl<N: Shared<B>, O: Optimizer, L: Loss<N::Activation> + Send, const B: usize>
+    Runner<'_, '_, N, O, L, B>
 {
     /// `options.epochs` epochs over the samples `train` of `data` (Keras' `model.fit`), the
     /// rest of `data` being the validation split: see [`super::Trainer::fit`].

@@ -27,6 +27,12 @@ use crate::layer::Layer;
 use crate::loss::Loss;
 use crate::optim::{Optimizer, step};
 
+/// A network the threads of a `fit` can share: each reads it during a step and owns its tape
+/// and gradients, which are made on the calling thread. Every layer of netdsl is one.
+pub(super) trait Shared<const B: usize>: Layer<Tape<B>: Send, Grads: Send> + Sync {}
+
+impl<N: Layer<Tape<B>: Send, Grads: Send> + Sync, const B: usize> Shared<B> for N {}
+
 /// What one thread of the team trains with: its buffers and gradients, its own copy of the
 /// loss, and the totals of its shard of the current step.
 pub(super) struct Lane<'w, N: Layer, L, const B: usize> {
@@ -56,13 +62,8 @@ pub(super) struct Runner<'r, 'w, N: Layer, O, L, const B: usize> {
     pub(super) order: &'r mut Vec<usize>,
 }
 
-impl<N, O, L, const B: usize> Runner<'_, '_, N, O, L, B>
-where
-    N: Layer + Sync,
-    N::Tape<B>: Send,
-    N::Grads: Send,
-    O: Optimizer,
-    L: Loss<N::Activation> + Send,
+impl<N: Shared<B>, O: Optimizer, L: Loss<N::Activation> + Send, const B: usize>
+    Runner<'_, '_, N, O, L, B>
 {
     /// One pass over the samples `range` of `data`, shuffling the order left by the previous
     /// epoch with `rng` when given, in steps of `threads × B` samples: thread `k` trains the
