@@ -112,6 +112,11 @@ pub(crate) fn check_gradients<L: Layer, const B: usize>(
     dx
 }
 
+/// A generator seeded with `seed`, for drawing layers the same way in every run.
+pub(crate) fn seeded(seed: u64) -> rand::rngs::StdRng {
+    rand::SeedableRng::seed_from_u64(seed)
+}
+
 /// Deterministic coefficients or inputs in `[-1, 1)`, none of them zero.
 pub(crate) fn values<T: bytemuck::Pod, const B: usize>(seed: u32) -> [T; B] {
     let mut out: [T; B] = bytemuck::Zeroable::zeroed();

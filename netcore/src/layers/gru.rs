@@ -89,13 +89,10 @@ pub type Gru<const T: usize, const F: usize, const U: usize, const IN: usize, co
 
 #[cfg(test)]
 mod tests {
-    use rand::SeedableRng;
-    use rand::rngs::StdRng;
-
     use super::*;
     use crate::layer::Layer;
     use crate::layers::gradcheck::{
-        affine, check_against_reference, off_centre, sequences, sigmoid, unroll,
+        affine, check_against_reference, off_centre, seeded, sequences, sigmoid, unroll,
     };
 
     /// Every sample's `h_T` (or, with `all`, every `h_t`), in f64, from `w` (`[W_x; W_h]`),
@@ -121,7 +118,7 @@ mod tests {
     /// A layer of 3 steps of 2 features into 4 units, its biases off-centre, against the f64
     /// reference, every output (the last state or every step's) in the loss.
     fn check<const OUT: usize>() {
-        let mut gru = Gru::<3, 2, 4, 6, OUT>::keras_default(&mut StdRng::seed_from_u64(5), true);
+        let mut gru = Gru::<3, 2, 4, 6, OUT>::keras_default(&mut seeded(5), true);
         off_centre(gru.params.bias.as_deref_mut().unwrap());
         let (x, c) = (sequences::<6, 2>(1), sequences::<OUT, 2>(2));
         check_against_reference(&gru, &gru.params, &x, &c, &|w, b, x| {
@@ -141,7 +138,7 @@ mod tests {
 
     #[test]
     fn keras_initialisation_and_parameter_count() {
-        let gru = Gru::<2, 3, 4, 6, 4>::keras_default(&mut StdRng::seed_from_u64(1), true);
+        let gru = Gru::<2, 3, 4, 6, 4>::keras_default(&mut seeded(1), true);
         assert_eq!(gru.bias(), Some(&[0.0; 24][..]));
         assert_eq!(gru.parameter_count(), 3 * (3 * 4 + 4 * 4) + 2 * 3 * 4);
     }

@@ -90,24 +90,24 @@ impl Cell for LstmCell {
 /// use netcore::layer::Layer;
 /// use netcore::layers::Lstm;
 ///
-/// // One feature, one unit, one step, every weight 0 and every bias 0: each gate is σ(0) = ½
-/// // (and g = tanh 0 = 0), so c = 0 and h = 0.
-/// let lstm = Lstm::<1, 1, 1, 1, 1>::from_parameters(vec![0.0; 4], vec![0.0; 4], Some(vec![0.0; 4]));
-/// let mut y = [[9.0]];
-/// lstm.forward(&[[1.0]], &mut y, &mut lstm.new_tape::<1>());
-/// assert_eq!(y, [[0.0]]);
+/// // One feature, one unit, one step. W_x's columns are the gates i, f, g, o: only the
+/// // candidate g sees x, so i = f = o = σ(0) = ½ and g = tanh(x).
+/// let w_x = vec![0.0, 0.0, 1.0, 0.0];
+/// let lstm = Lstm::<1, 1, 1, 1, 1>::from_parameters(w_x, vec![0.0; 4], None);
+/// let mut h = [[0.0]];
+/// lstm.forward(&[[2.0]], &mut h, &mut lstm.new_tape::<1>());
+/// // c = f · c_0 + i · g = ½ tanh 2, and h = o · tanh c.
+/// let c = 0.5 * 2f32.tanh();
+/// assert!((h[0][0] - 0.5 * c.tanh()).abs() < 1e-6);
 /// ```
 pub type Lstm<const T: usize, const F: usize, const U: usize, const IN: usize, const OUT: usize> =
     Recurrent<LstmCell, T, F, U, IN, OUT>;
 
 #[cfg(test)]
 mod tests {
-    use rand::SeedableRng;
-    use rand::rngs::StdRng;
-
     use super::*;
     use crate::layers::gradcheck::{
-        affine, check_against_reference, off_centre, sequences, sigmoid, unroll,
+        affine, check_against_reference, off_centre, seeded, sequences, sigmoid, unroll,
     };
 
     /// `h_T` (or, with `all`, every `h_t`) of every sample, in f64, from `w` (`[W_x; W_h]`,
@@ -133,7 +133,7 @@ mod tests {
     /// A layer of 3 steps of 2 features into 4 units, its bias off-centre, against the f64
     /// reference, every output (the last state or every step's) in the loss.
     fn check<const OUT: usize>(seed: usize) {
-        let mut lstm = Lstm::<3, 2, 4, 6, OUT>::keras_default(&mut StdRng::seed_from_u64(5), true);
+        let mut lstm = Lstm::<3, 2, 4, 6, OUT>::keras_default(&mut seeded(5), true);
         off_centre(lstm.params.bias.as_deref_mut().unwrap());
         let (x, c) = (sequences::<6, 2>(seed), sequences::<OUT, 2>(seed + 1));
         check_against_reference(&lstm, &lstm.params, &x, &c, &|w, b, x| {
@@ -153,7 +153,7 @@ mod tests {
 
     #[test]
     fn keras_initialisation_opens_the_forget_gate() {
-        let lstm = Lstm::<2, 3, 4, 6, 4>::keras_default(&mut StdRng::seed_from_u64(1), true);
+        let lstm = Lstm::<2, 3, 4, 6, 4>::keras_default(&mut seeded(1), true);
         let bias = [[0.0; 4], [1.0; 4], [0.0; 4], [0.0; 4]];
         assert_eq!(lstm.bias(), Some(bias.as_flattened()));
     }

@@ -81,14 +81,11 @@ pub type SimpleRnn<
 
 #[cfg(test)]
 mod tests {
-    use rand::SeedableRng;
-    use rand::rngs::StdRng;
-
     use super::*;
     use crate::activation::{Linear, Sigmoid, Tanh};
     use crate::layer::Layer;
     use crate::layers::gradcheck::{
-        affine, check_against_reference, check_gradients, sequences, unroll,
+        affine, check_against_reference, check_gradients, seeded, sequences, unroll,
     };
 
     #[test]
@@ -113,7 +110,7 @@ mod tests {
         // Sigmoid with a bias and linear without, over 4 steps of 3 features. Tanh is checked
         // below against an f64 reference: through four steps of it, f32 differences of this
         // layer stray by 1.4e-3 on one weight, at steps of 0.01 and 0.0025 alike.
-        let mut rng = StdRng::seed_from_u64(3);
+        let mut rng = seeded(3);
         let mut sigmoid = SimpleRnn::<4, 3, 5, 12, 5, Sigmoid>::keras_default(&mut rng, true);
         let (x, c) = (sequences::<12, 3>(1), sequences::<5, 3>(2));
         let mut tape = sigmoid.new_tape::<3>();
@@ -127,7 +124,7 @@ mod tests {
     #[test]
     fn every_steps_state_matches_finite_differences_and_infer() {
         // `return_sequences`: 4 steps of 3 states each, every one in the loss.
-        let mut rng = StdRng::seed_from_u64(4);
+        let mut rng = seeded(4);
         let mut rnn = SimpleRnn::<4, 3, 3, 12, 12, Sigmoid>::keras_default(&mut rng, true);
         let x = sequences::<12, 2>(5);
         let mut tape = rnn.new_tape::<2>();
@@ -169,8 +166,7 @@ mod tests {
     fn tanh_matches_an_f64_reference_forward_and_backward() {
         // Through four tanh steps f32 differences of this layer stray by 1.4e-3 on one weight,
         // at steps of 0.01 and 0.0025 alike; f64 ones agree with the backward pass.
-        let rnn =
-            SimpleRnn::<4, 3, 5, 12, 5, Tanh>::keras_default(&mut StdRng::seed_from_u64(3), true);
+        let rnn = SimpleRnn::<4, 3, 5, 12, 5, Tanh>::keras_default(&mut seeded(3), true);
         let (x, c) = (sequences::<12, 3>(1), sequences::<5, 3>(2));
         check_against_reference(&rnn, &rnn.params, &x, &c, &|w, b, x| {
             reference::<4, 3, 5>(w, b, x)
