@@ -11,6 +11,16 @@ use crate::activation::Activation;
 pub trait Row: bytemuck::Pod {
     /// The number of values.
     const WIDTH: usize;
+
+    /// The values, as a slice.
+    fn values(&self) -> &[f32] {
+        bytemuck::cast_slice(core::slice::from_ref(self))
+    }
+
+    /// The values, as a mutable slice.
+    fn values_mut(&mut self) -> &mut [f32] {
+        bytemuck::cast_slice_mut(core::slice::from_mut(self))
+    }
 }
 
 impl<const N: usize> Row for [f32; N] {

@@ -7,6 +7,8 @@
 //! sizes agree, and a layer whose sizes disagree does not compile. `network!` works all of them
 //! out.
 
+use crate::layer::Row;
+
 /// A channels-last image of `H` rows of `W` pixels of `C` channels: `N = H · W · C` values,
 /// element `(y, x, c)` at `(y · W + x) · C + c`.
 #[derive(Clone, Copy, Default, PartialEq, Eq)]
@@ -24,6 +26,43 @@ pub struct Window<const K: usize, const S: usize>;
 /// bottom and right need follows from the output's size).
 #[derive(Clone, Copy, Default, PartialEq, Eq)]
 pub struct Padding<const TOP: usize, const LEFT: usize>;
+
+/// The sizes of an [`Image`] type, so that a layer can be generic over its images with one type
+/// parameter each: `impl<I: ImageShape, O: ImageShape> Layer for MyPool<I, O>`.
+pub trait ImageShape {
+    /// Rows, `H`.
+    const HEIGHT: usize;
+    /// Pixels in a row, `W`.
+    const WIDTH: usize;
+    /// Channels of a pixel, `C`.
+    const CHANNELS: usize;
+    /// One image's values, `[f32; N]`.
+    type Values: Row;
+    /// The number of values, `N`, which a layer checks against `H · W · C`.
+    const LEN: usize = <Self::Values as Row>::WIDTH;
+}
+
+impl<const H: usize, const W: usize, const C: usize, const N: usize> ImageShape
+    for Image<H, W, C, N>
+{
+    const HEIGHT: usize = H;
+    const WIDTH: usize = W;
+    const CHANNELS: usize = C;
+    type Values = [f32; N];
+}
+
+/// The sizes of a [`Window`] type.
+pub trait WindowShape {
+    /// The side of the square window, `K`.
+    const SIZE: usize;
+    /// How far it slides, `S`.
+    const STRIDE: usize;
+}
+
+impl<const K: usize, const S: usize> WindowShape for Window<K, S> {
+    const SIZE: usize = K;
+    const STRIDE: usize = S;
+}
 
 impl<const H: usize, const W: usize, const C: usize, const N: usize> core::fmt::Debug
     for Image<H, W, C, N>

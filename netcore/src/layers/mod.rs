@@ -19,7 +19,7 @@ pub use dropout::{Dropout, DropoutTape};
 pub use flat::FlatParameters;
 pub use gru::{Gru, GruCell};
 pub use lstm::{Lstm, LstmCell};
-pub use pool::{AvgPool2d, MaxPool2d};
+pub use pool::{AvgPool2d, Max, MaxPool2d, Mean, Pool2d, PoolWindow, Reduce};
 pub use recurrent::{Cell, Recurrent, RecurrentTape};
 pub use reshape::{Flatten, Reshape};
 pub use rnn::{SimpleRnn, SimpleRnnCell};

@@ -1,4 +1,5 @@
-//! Max and average pooling over channels-last images.
+//! Max and average pooling over channels-last images: one [`Pool2d`] layer owning the windows,
+//! the tape and the shape checks, and a [`Reduce`] for each way of pooling a window.
 
 use core::fmt;
 use core::marker::PhantomData;
@@ -6,52 +7,118 @@ use core::marker::PhantomData;
 use rand::Rng;
 
 use crate::activation::Linear;
-use crate::layer::{Initialize, Layer};
-use crate::shape::{Image, Window};
+use crate::layer::{Initialize, Layer, Row};
+use crate::shape::{ImageShape, WindowShape};
 
-/// Evaluates to the compile-time check of a pooling layer's sizes, named after `kind`.
-macro_rules! pool_shapes_agree {
-    ($kind:literal) => {{
-        assert!(
-            H >= 1 && W >= 1 && C >= 1,
-            concat!(
-                "`",
-                $kind,
-                "`: the image needs at least one pixel and one channel"
-            )
-        );
-        assert!(
-            P >= 1 && S >= 1,
-            concat!("`", $kind, "`: pool size and stride must be at least 1")
-        );
-        assert!(
-            P <= H && P <= W,
-            concat!("`", $kind, "`: the pool is larger than the image")
-        );
-        assert!(
-            IN == H * W * C,
-            concat!("`", $kind, "`: expected IN = H * W * C")
-        );
-        assert!(
-            OH == (H - P) / S + 1 && OW == (W - P) / S + 1,
-            concat!(
-                "`",
-                $kind,
-                "`: expected OH = (H - P) / S + 1 and OW = (W - P) / S + 1"
-            )
-        );
-        assert!(
-            OUT == OH * OW * C,
-            concat!("`", $kind, "`: expected OUT = OH * OW * C")
-        );
-        assert!(
-            IN <= u32::MAX as usize,
-            concat!("`", $kind, "`: more than 2³² inputs")
-        );
-    }};
+/// One window of a pool over one sample: `size × size` inputs from index `first`, a row of the
+/// image `row` values on and a pixel `col` values on.
+#[derive(Clone, Copy, Debug)]
+pub struct PoolWindow {
+    first: usize,
+    size: usize,
+    row: usize,
+    col: usize,
 }
 
-/// Max pooling: `y[oy][ox][c] = max_{py,px < P} x[oy·S + py][ox·S + px][c]`.
+impl PoolWindow {
+    /// The indices of the window's inputs, row by row.
+    #[inline]
+    pub fn inputs(self) -> impl Iterator<Item = usize> {
+        (0..self.size).flat_map(move |py| {
+            (0..self.size).map(move |px| self.first + py * self.row + px * self.col)
+        })
+    }
+
+    /// How many inputs the window covers.
+    pub fn len(self) -> usize {
+        self.size * self.size
+    }
+
+    /// Whether the window covers no input (never, in a pool whose sizes agree).
+    pub fn is_empty(self) -> bool {
+        self.size == 0
+    }
+}
+
+/// How a pool reduces a window to one value, forward and backward: [`Max`] or [`Mean`].
+pub trait Reduce {
+    /// The layer's kind as `summary()` prints it.
+    const KIND: &'static str;
+
+    /// Whether the forward pass keeps, for each output, the index of the input it came from
+    /// (the [`Pool2d`]'s tape), for the backward pass.
+    const KEEPS_INDEX: bool;
+
+    /// The window's value and, for a reduction that keeps one, the index of the input it came
+    /// from.
+    fn reduce(x: &[f32], window: PoolWindow) -> (f32, usize);
+
+    /// Adds `g`, the gradient of the window's value, to the window's inputs in `dx`; `index` is
+    /// what [`Reduce::reduce`] returned with the value.
+    fn spread(dx: &mut [f32], g: f32, index: usize, window: PoolWindow);
+}
+
+/// Max pooling: the window's maximum, the first one on ties, the first NaN if there is one (a
+/// NaN propagates, as in TensorFlow). Backward, its input alone gets the gradient.
+#[derive(Clone, Copy, Debug)]
+pub enum Max {}
+
+impl Reduce for Max {
+    const KIND: &'static str = "MaxPool2d";
+    const KEEPS_INDEX: bool = true;
+
+    #[inline]
+    fn reduce(x: &[f32], window: PoolWindow) -> (f32, usize) {
+        let mut best = (x[window.first], window.first);
+        for i in window.inputs() {
+            if x[i] > best.0 || x[i].is_nan() && !best.0.is_nan() {
+                best = (x[i], i);
+            }
+        }
+        best
+    }
+
+    #[inline]
+    fn spread(dx: &mut [f32], g: f32, index: usize, _: PoolWindow) {
+        dx[index] += g;
+    }
+}
+
+/// Average pooling: the window's mean. Backward, each of its inputs gets `1 / P²` of the
+/// gradient.
+#[derive(Clone, Copy, Debug)]
+pub enum Mean {}
+
+impl Reduce for Mean {
+    const KIND: &'static str = "AvgPool2d";
+    const KEEPS_INDEX: bool = false;
+
+    #[inline]
+    fn reduce(x: &[f32], window: PoolWindow) -> (f32, usize) {
+        let sum: f32 = window.inputs().map(|i| x[i]).sum();
+        (sum * (1.0 / window.len() as f32), 0)
+    }
+
+    #[inline]
+    fn spread(dx: &mut [f32], g: f32, _: usize, window: PoolWindow) {
+        let g = g * (1.0 / window.len() as f32);
+        for i in window.inputs() {
+            dx[i] += g;
+        }
+    }
+}
+
+/// A pooling layer: `P × P` windows with stride `S` and no padding (Keras'
+/// `padding="valid"`) over an `H × W × C` channels-last image `I`, each channel alone, reduced
+/// by `R`, giving an `OH × OW × C` image `O` with `OH = (H - P) / S + 1` rounded down. Use it
+/// as [`MaxPool2d`] or [`AvgPool2d`].
+#[derive(Clone, Copy)]
+pub struct Pool2d<R, I, P, O> {
+    /// The reduction and the shapes are types only.
+    shapes: PhantomData<(R, I, P, O)>,
+}
+
+/// Max pooling, a [`Pool2d`] of [`Max`]: `y[oy][ox][c] = max_{py,px < P} x[oy·S + py][ox·S + px][c]`.
 ///
 /// Backward: `dx = dz` at the position of each window's maximum (the first one on ties, the
 /// first NaN if there is one: a NaN propagates), `0` elsewhere; overlapping windows (`S < P`)
@@ -85,13 +152,9 @@ macro_rules! pool_shapes_agree {
 /// // Keras floors: a 2×2 pool with stride 2 over 5×5 gives 2×2, not 3×3.
 /// let pool = MaxPool2d::<Image<5, 5, 1, 25>, Window<2, 2>, Image<3, 3, 1, 9>>::new();
 /// ```
-#[derive(Clone, Copy)]
-pub struct MaxPool2d<I, P, O> {
-    /// The shapes are types only.
-    shapes: PhantomData<(I, P, O)>,
-}
+pub type MaxPool2d<I, P, O> = Pool2d<Max, I, P, O>;
 
-/// Average pooling: `y[oy][ox][c] = (1 / P²) Σ_{py,px < P} x[oy·S + py][ox·S + px][c]`.
+/// Average pooling, a [`Pool2d`] of [`Mean`]: `y[oy][ox][c] = (1 / P²) Σ_{py,px < P} x[oy·S + py][ox·S + px][c]`.
 ///
 /// Backward: `dx[iy][ix][c] = (1 / P²) Σ dz[oy][ox][c]` over the windows that cover `(iy, ix)`.
 ///
@@ -105,50 +168,36 @@ pub struct MaxPool2d<I, P, O> {
 /// let pool = AvgPool2d::<Image<2, 4, 1, 8>, Window<2, 2>, Image<1, 2, 1, 2>>::new();
 /// let mut y = [[0.0; 2]];
 /// let x = [[1.0, 5.0, -1.0, -2.0, 3.0, 2.0, -3.0, -0.5]];
-/// pool.forward(&x, &mut y, &mut ());
+/// pool.forward(&x, &mut y, &mut pool.new_tape::<1>());
 /// assert_eq!(y, [[2.75, -1.625]]);
 /// ```
-#[derive(Clone, Copy)]
-pub struct AvgPool2d<I, P, O> {
-    /// The shapes are types only.
-    shapes: PhantomData<(I, P, O)>,
-}
+pub type AvgPool2d<I, P, O> = Pool2d<Mean, I, P, O>;
 
-/// Calls `visit(output index, first input index of the window)` for every output of one
-/// sample; the window's other inputs are at `first + (py · W + px) · C`.
-#[inline]
-fn for_each_window<
-    const W: usize,
-    const C: usize,
-    const S: usize,
-    const OH: usize,
-    const OW: usize,
->(
-    mut visit: impl FnMut(usize, usize),
-) {
-    for oy in 0..OH {
-        for ox in 0..OW {
-            for c in 0..C {
-                visit((oy * OW + ox) * C + c, (oy * S * W + ox * S) * C + c);
-            }
-        }
-    }
-}
-
-impl<
-    const H: usize,
-    const W: usize,
-    const C: usize,
-    const P: usize,
-    const S: usize,
-    const OH: usize,
-    const OW: usize,
-    const IN: usize,
-    const OUT: usize,
-> MaxPool2d<Image<H, W, C, IN>, Window<P, S>, Image<OH, OW, C, OUT>>
-{
+impl<R: Reduce, I: ImageShape, P: WindowShape, O: ImageShape> Pool2d<R, I, P, O> {
     /// Evaluated by the constructor, so that sizes which disagree fail to compile.
-    const SHAPES_AGREE: () = pool_shapes_agree!("MaxPool2d");
+    const SHAPES_AGREE: () = {
+        let (h, w, c, p, s) = (I::HEIGHT, I::WIDTH, I::CHANNELS, P::SIZE, P::STRIDE);
+        let (oh, ow) = (O::HEIGHT, O::WIDTH);
+        assert!(
+            h >= 1 && w >= 1 && c >= 1,
+            "a pool's image needs at least one pixel and one channel"
+        );
+        assert!(p >= 1 && s >= 1, "pool size and stride must be at least 1");
+        assert!(p <= h && p <= w, "the pool is larger than the image");
+        assert!(I::LEN == h * w * c, "a pool's input needs N = H * W * C");
+        assert!(
+            oh == (h - p) / s + 1 && ow == (w - p) / s + 1,
+            "a pool's output needs OH = (H - P) / S + 1 and OW = (W - P) / S + 1"
+        );
+        assert!(
+            O::CHANNELS == c && O::LEN == oh * ow * c,
+            "a pool's output needs the input's channels, and N = OH * OW * C"
+        );
+        assert!(
+            I::LEN <= u32::MAX as usize,
+            "a pool of more than 2³² inputs"
+        );
+    };
 
     /// The pooling layer.
     pub const fn new() -> Self {
@@ -158,85 +207,88 @@ impl<
         }
     }
 
-    /// The index in `x` of the window's maximum (the first one on ties), and the maximum.
+    /// Calls `visit(output index, window)` for every output of one sample.
     #[inline]
-    fn argmax(x: &[f32; IN], first: usize) -> (usize, f32) {
-        let mut best = (first, x[first]);
-        for py in 0..P {
-            for px in 0..P {
-                let i = first + (py * W + px) * C;
-                // A NaN wins, as in TensorFlow, so that it reaches the output.
-                if x[i] > best.1 || x[i].is_nan() && !best.1.is_nan() {
-                    best = (i, x[i]);
+    fn for_each_window(mut visit: impl FnMut(usize, PoolWindow)) {
+        let (w, c, s) = (I::WIDTH, I::CHANNELS, P::STRIDE);
+        for oy in 0..O::HEIGHT {
+            for ox in 0..O::WIDTH {
+                for ch in 0..c {
+                    let window = PoolWindow {
+                        first: (oy * s * w + ox * s) * c + ch,
+                        size: P::SIZE,
+                        row: w * c,
+                        col: c,
+                    };
+                    visit((oy * O::WIDTH + ox) * c + ch, window);
                 }
             }
         }
-        best
     }
 }
 
-impl<
-    const H: usize,
-    const W: usize,
-    const C: usize,
-    const P: usize,
-    const S: usize,
-    const OH: usize,
-    const OW: usize,
-    const IN: usize,
-    const OUT: usize,
-> Layer for MaxPool2d<Image<H, W, C, IN>, Window<P, S>, Image<OH, OW, C, OUT>>
-{
-    type In = [f32; IN];
-    type Out = [f32; OUT];
+impl<R: Reduce, I: ImageShape, P: WindowShape, O: ImageShape> Layer for Pool2d<R, I, P, O> {
+    type In = I::Values;
+    type Out = O::Values;
     type Activation = Linear;
     type Grads = ();
-    /// For each output of the batch, `B · OUT` of them, the index of its maximum in its
-    /// sample's input row.
+    /// With [`Max`], for each output of the batch, `B · OUT` of them, the index of its maximum
+    /// in its sample's input row; empty with [`Mean`].
     type Tape<const B: usize> = Box<[u32]>;
 
-    const KIND: &'static str = "MaxPool2d";
+    const KIND: &'static str = R::KIND;
 
     fn new_tape<const B: usize>(&self) -> Box<[u32]> {
-        vec![0; B * OUT].into_boxed_slice()
+        let len = if R::KEEPS_INDEX { B * O::LEN } else { 0 };
+        vec![0; len].into_boxed_slice()
     }
 
     fn forward<const B: usize>(
         &self,
-        x: &[[f32; IN]; B],
-        y: &mut [[f32; OUT]; B],
+        x: &[I::Values; B],
+        y: &mut [O::Values; B],
         tape: &mut Box<[u32]>,
     ) {
-        for ((x, y), argmax) in x.iter().zip(y).zip(tape.chunks_exact_mut(OUT)) {
-            for_each_window::<W, C, S, OH, OW>(|o, first| {
-                let (i, max) = Self::argmax(x, first);
-                y[o] = max;
-                // In range: `SHAPES_AGREE` bounds IN by u32::MAX.
-                argmax[o] = i as u32;
+        for (k, (x, y)) in x.iter().zip(y).enumerate() {
+            let (x, y) = (x.values(), y.values_mut());
+            Self::for_each_window(|o, window| {
+                let (value, index) = R::reduce(x, window);
+                y[o] = value;
+                if R::KEEPS_INDEX {
+                    // In range: `SHAPES_AGREE` bounds the inputs by u32::MAX.
+                    tape[k * O::LEN + o] = index as u32;
+                }
             });
         }
     }
 
     fn backward<const B: usize>(
         &self,
-        _x: &[[f32; IN]; B],
-        dz: &[[f32; OUT]; B],
-        dx: Option<&mut [[f32; IN]; B]>,
+        _x: &[I::Values; B],
+        dz: &[O::Values; B],
+        dx: Option<&mut [I::Values; B]>,
         _grads: &mut (),
         tape: &mut Box<[u32]>,
     ) {
         let Some(dx) = dx else { return };
-        for ((dx, dz), argmax) in dx.iter_mut().zip(dz).zip(tape.chunks_exact(OUT)) {
+        for (k, (dx, dz)) in dx.iter_mut().zip(dz).enumerate() {
+            let (dx, dz) = (dx.values_mut(), dz.values());
             dx.fill(0.0);
-            for (&g, &i) in dz.iter().zip(argmax) {
-                dx[i as usize] += g;
-            }
+            Self::for_each_window(|o, window| {
+                let index = if R::KEEPS_INDEX {
+                    tape[k * O::LEN + o] as usize
+                } else {
+                    0
+                };
+                R::spread(dx, dz[o], index, window);
+            });
         }
     }
 
-    /// The maxima computed without the tape (so without allocating).
-    fn infer(&self, x: &[f32; IN], y: &mut [f32; OUT]) {
-        for_each_window::<W, C, S, OH, OW>(|o, first| y[o] = Self::argmax(x, first).1);
+    /// The pooled values computed without the tape (so without allocating).
+    fn infer(&self, x: &I::Values, y: &mut O::Values) {
+        let (x, y) = (x.values(), y.values_mut());
+        Self::for_each_window(|o, window| y[o] = R::reduce(x, window).0);
     }
 
     fn new_grads(&self) {}
@@ -248,173 +300,35 @@ impl<
     fn visit_parameters(&mut self, _: &mut (), _: &mut dyn FnMut(&mut [f32], &mut [f32])) {}
 }
 
-impl<
-    const H: usize,
-    const W: usize,
-    const C: usize,
-    const P: usize,
-    const S: usize,
-    const OH: usize,
-    const OW: usize,
-    const IN: usize,
-    const OUT: usize,
-> AvgPool2d<Image<H, W, C, IN>, Window<P, S>, Image<OH, OW, C, OUT>>
-{
-    /// Evaluated by the constructor, so that sizes which disagree fail to compile.
-    const SHAPES_AGREE: () = pool_shapes_agree!("AvgPool2d");
-
-    /// The pooling layer.
-    pub const fn new() -> Self {
-        let () = Self::SHAPES_AGREE;
-        Self {
-            shapes: PhantomData,
-        }
+impl<R: Reduce, I: ImageShape, P: WindowShape, O: ImageShape> Default for Pool2d<R, I, P, O> {
+    fn default() -> Self {
+        Self::new()
     }
-
-    /// `1 / P²`, the weight of each input in its window's mean.
-    const SCALE: f32 = 1.0 / (P * P) as f32;
 }
 
-impl<
-    const H: usize,
-    const W: usize,
-    const C: usize,
-    const P: usize,
-    const S: usize,
-    const OH: usize,
-    const OW: usize,
-    const IN: usize,
-    const OUT: usize,
-> Layer for AvgPool2d<Image<H, W, C, IN>, Window<P, S>, Image<OH, OW, C, OUT>>
-{
-    type In = [f32; IN];
-    type Out = [f32; OUT];
-    type Activation = Linear;
-    type Grads = ();
-    type Tape<const B: usize> = ();
-
-    const KIND: &'static str = "AvgPool2d";
-
-    fn new_tape<const B: usize>(&self) {}
-
-    fn forward<const B: usize>(&self, x: &[[f32; IN]; B], y: &mut [[f32; OUT]; B], _: &mut ()) {
-        for (x, y) in x.iter().zip(y) {
-            self.infer(x, y);
-        }
+/// A pooling layer has no parameters: `network!` builds it with `new()`.
+impl<R: Reduce, I: ImageShape, P: WindowShape, O: ImageShape> Initialize for Pool2d<R, I, P, O> {
+    fn initialize<G: Rng + ?Sized>(_rng: &mut G) -> Self {
+        Self::new()
     }
-
-    fn backward<const B: usize>(
-        &self,
-        _x: &[[f32; IN]; B],
-        dz: &[[f32; OUT]; B],
-        dx: Option<&mut [[f32; IN]; B]>,
-        _grads: &mut (),
-        _tape: &mut (),
-    ) {
-        let Some(dx) = dx else { return };
-        for (dx, dz) in dx.iter_mut().zip(dz) {
-            dx.fill(0.0);
-            for_each_window::<W, C, S, OH, OW>(|o, first| {
-                let g = dz[o] * Self::SCALE;
-                for py in 0..P {
-                    for px in 0..P {
-                        dx[first + (py * W + px) * C] += g;
-                    }
-                }
-            });
-        }
-    }
-
-    fn infer(&self, x: &[f32; IN], y: &mut [f32; OUT]) {
-        for_each_window::<W, C, S, OH, OW>(|o, first| {
-            let mut sum = 0.0;
-            for py in 0..P {
-                for px in 0..P {
-                    sum += x[first + (py * W + px) * C];
-                }
-            }
-            y[o] = sum * Self::SCALE;
-        });
-    }
-
-    fn new_grads(&self) {}
-
-    fn parameter_count(&self) -> usize {
-        0
-    }
-
-    fn visit_parameters(&mut self, _: &mut (), _: &mut dyn FnMut(&mut [f32], &mut [f32])) {}
 }
 
-/// The traits every pooling layer implements alike.
-macro_rules! pool_impls {
-    ($pool:ident) => {
-        impl<
-            const H: usize,
-            const W: usize,
-            const C: usize,
-            const P: usize,
-            const S: usize,
-            const OH: usize,
-            const OW: usize,
-            const IN: usize,
-            const OUT: usize,
-        > Default for $pool<Image<H, W, C, IN>, Window<P, S>, Image<OH, OW, C, OUT>>
-        {
-            fn default() -> Self {
-                Self::new()
-            }
-        }
-
-        /// A pooling layer has no parameters: `network!` builds it with `new()`.
-        impl<
-            const H: usize,
-            const W: usize,
-            const C: usize,
-            const P: usize,
-            const S: usize,
-            const OH: usize,
-            const OW: usize,
-            const IN: usize,
-            const OUT: usize,
-        > Initialize for $pool<Image<H, W, C, IN>, Window<P, S>, Image<OH, OW, C, OUT>>
-        {
-            fn initialize<R: Rng + ?Sized>(_rng: &mut R) -> Self {
-                Self::new()
-            }
-        }
-
-        impl<
-            const H: usize,
-            const W: usize,
-            const C: usize,
-            const P: usize,
-            const S: usize,
-            const OH: usize,
-            const OW: usize,
-            const IN: usize,
-            const OUT: usize,
-        > fmt::Debug for $pool<Image<H, W, C, IN>, Window<P, S>, Image<OH, OW, C, OUT>>
-        {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.debug_struct(stringify!($pool))
-                    .field("input", &(H, W, C))
-                    .field("pool", &(P, P))
-                    .field("stride", &S)
-                    .field("output", &(OH, OW, C))
-                    .finish()
-            }
-        }
-    };
+impl<R: Reduce, I: ImageShape, P: WindowShape, O: ImageShape> fmt::Debug for Pool2d<R, I, P, O> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct(R::KIND)
+            .field("input", &(I::HEIGHT, I::WIDTH, I::CHANNELS))
+            .field("pool", &(P::SIZE, P::SIZE))
+            .field("stride", &P::STRIDE)
+            .field("output", &(O::HEIGHT, O::WIDTH, O::CHANNELS))
+            .finish()
+    }
 }
-
-pool_impls!(MaxPool2d);
-pool_impls!(AvgPool2d);
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::layers::gradcheck::{check_gradients, values};
+    use crate::shape::{Image, Window};
 
     /// Inputs all distinct and at least 0.1 apart, so no finite-difference step of 1e-2
     /// changes which input of a window is its maximum.
@@ -513,7 +427,7 @@ mod tests {
     fn avg_pool_of_literal_values() {
         let pool = AvgPool2d::<Image<4, 4, 1, 16>, Window<2, 2>, Image<2, 2, 1, 4>>::new();
         let mut y = [[0.0; 4]];
-        pool.forward(&[IMAGE], &mut y, &mut ());
+        pool.forward(&[IMAGE], &mut y, &mut pool.new_tape::<1>());
         assert_eq!(y, [[2.5, -1.5, -0.0625, 7.5]]);
         let mut dx = [[5.0; 16]];
         pool.backward(
@@ -521,7 +435,7 @@ mod tests {
             &[[4.0, 8.0, -4.0, 0.0]],
             Some(&mut dx),
             &mut (),
-            &mut (),
+            &mut pool.new_tape::<1>(),
         );
         #[rustfmt::skip]
         let expected = [
@@ -550,9 +464,11 @@ mod tests {
     fn avg_pool_backward_matches_finite_differences() {
         let c = values::<[f32; 8], 2>(3);
         let mut pool = AvgPool2d::<Image<5, 4, 2, 40>, Window<2, 2>, Image<2, 2, 2, 8>>::new();
-        check_gradients(&mut pool, &values(4), &c, &mut ());
+        let mut tape = pool.new_tape::<2>();
+        check_gradients(&mut pool, &values(4), &c, &mut tape);
         let c = values::<[f32; 6], 2>(5);
         let mut pool = AvgPool2d::<Image<4, 5, 1, 20>, Window<3, 1>, Image<2, 3, 1, 6>>::new();
-        check_gradients(&mut pool, &values(6), &c, &mut ());
+        let mut tape = pool.new_tape::<2>();
+        check_gradients(&mut pool, &values(6), &c, &mut tape);
     }
 }
