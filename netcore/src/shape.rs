@@ -64,6 +64,35 @@ impl<const K: usize, const S: usize> WindowShape for Window<K, S> {
     const STRIDE: usize = S;
 }
 
+/// The sizes of a [`Kernel`] type.
+pub trait KernelShape {
+    /// The number of filters, `F`.
+    const FILTERS: usize;
+    /// The side of each square filter, `K`.
+    const SIZE: usize;
+    /// How far it slides, `S`.
+    const STRIDE: usize;
+}
+
+impl<const F: usize, const K: usize, const S: usize> KernelShape for Kernel<F, K, S> {
+    const FILTERS: usize = F;
+    const SIZE: usize = K;
+    const STRIDE: usize = S;
+}
+
+/// The sizes of a [`Padding`] type.
+pub trait PaddingShape {
+    /// Rows of zeros above the image.
+    const TOP: usize;
+    /// Columns of zeros to its left.
+    const LEFT: usize;
+}
+
+impl<const TOP: usize, const LEFT: usize> PaddingShape for Padding<TOP, LEFT> {
+    const TOP: usize = TOP;
+    const LEFT: usize = LEFT;
+}
+
 impl<const H: usize, const W: usize, const C: usize, const N: usize> core::fmt::Debug
     for Image<H, W, C, N>
 {

@@ -10,7 +10,7 @@ use crate::activation::Activation;
 use crate::init::Initializer;
 use crate::kernels::{self, Gather, Isa, Offsets, Plane, Product};
 use crate::layer::{Layer, TensorVisitor, TensorVisitorMut};
-use crate::shape::{Image, Kernel, Padding};
+use crate::shape::{Image, ImageShape, Kernel, KernelShape, Padding, PaddingShape};
 
 /// 2-D convolution: `y[oy][ox][f] = f(b[f] + Σ_{ky,kx,c} x[oy·S + ky - PT][ox·S + kx - PL][c] · W[ky][kx][c][f])`.
 ///
@@ -112,34 +112,21 @@ fn taps(o: usize, s: usize, pad: usize, k: usize, len: usize) -> (usize, usize) 
     (lo, hi.max(lo))
 }
 
-impl<
-    const H: usize,
-    const W: usize,
-    const C: usize,
-    const F: usize,
-    const K: usize,
-    const S: usize,
-    const PT: usize,
-    const PL: usize,
-    const OH: usize,
-    const OW: usize,
-    const IN: usize,
-    const OUT: usize,
-    A,
-> Conv2d<Image<H, W, C, IN>, Kernel<F, K, S>, Padding<PT, PL>, Image<OH, OW, F, OUT>, A>
-{
+impl<I: ImageShape, K: KernelShape, P: PaddingShape, O: ImageShape, A> Conv2d<I, K, P, O, A> {
+    /// The kernel's shape as Keras gives it, `[K, K, C, F]`.
+    const KERNEL_SHAPE: [usize; 4] = [K::SIZE, K::SIZE, I::CHANNELS, K::FILTERS];
     /// The length of one patch, a row of the im2col matrix.
-    const PATCH: usize = K * K * C;
+    const PATCH: usize = K::SIZE * K::SIZE * I::CHANNELS;
     /// The padded image's height: every window inside it, and the image at row `PT`.
-    const HP: usize = max((OH - 1) * S + K, PT + H);
+    const HP: usize = max((O::HEIGHT - 1) * K::STRIDE + K::SIZE, P::TOP + I::HEIGHT);
     /// The padded image's width.
-    const WP: usize = max((OW - 1) * S + K, PL + W);
+    const WP: usize = max((O::WIDTH - 1) * K::STRIDE + K::SIZE, P::LEFT + I::WIDTH);
     /// Whether the input must be copied into a padded image, or can be read in place.
-    const PADDED: bool = Self::HP * Self::WP != H * W;
+    const PADDED: bool = Self::HP * Self::WP != I::HEIGHT * I::WIDTH;
     /// Whether the forward pass and the weight gradient put output pixels across the vector
     /// lanes ([`Plane`]): for one input channel at stride 1 with fewer filters than an AVX-512
     /// vector has lanes.
-    const PLANE: bool = C == 1 && S == 1 && F < 16;
+    const PLANE: bool = I::CHANNELS == 1 && K::STRIDE == 1 && K::FILTERS < 16;
 
     /// The geometry of the [`Plane`] kernels for a batch of `B`.
     const fn plane<const B: usize>() -> Plane {
@@ -147,35 +134,41 @@ impl<
             images: B,
             height: Self::HP,
             width: Self::WP,
-            kernel: K,
-            filters: F,
-            out_height: OH,
-            out_width: OW,
+            kernel: K::SIZE,
+            filters: K::FILTERS,
+            out_height: O::HEIGHT,
+            out_width: O::WIDTH,
         }
     }
 
     /// Evaluated by every constructor, so that sizes which disagree fail to compile.
     const SHAPES_AGREE: () = {
+        let (h, w, c) = (I::HEIGHT, I::WIDTH, I::CHANNELS);
+        let (f, k, s) = (K::FILTERS, K::SIZE, K::STRIDE);
+        let (oh, ow, pt, pl) = (O::HEIGHT, O::WIDTH, P::TOP, P::LEFT);
         assert!(
-            H >= 1 && W >= 1 && C >= 1 && F >= 1,
+            h >= 1 && w >= 1 && c >= 1 && f >= 1,
             "`Conv2d`: the image and the filters need at least one pixel, channel and filter"
         );
         assert!(
-            K >= 1 && S >= 1,
+            k >= 1 && s >= 1,
             "`Conv2d`: kernel size and stride must be at least 1"
         );
-        assert!(IN == H * W * C, "`Conv2d`: expected IN = H * W * C");
-        assert!(OUT == OH * OW * F, "`Conv2d`: expected OUT = OH * OW * F");
+        assert!(I::LEN == h * w * c, "`Conv2d`: expected IN = H * W * C");
         assert!(
-            OH >= 1 && OW >= 1,
+            O::CHANNELS == f && O::LEN == oh * ow * f,
+            "`Conv2d`: expected an output of F channels, OUT = OH * OW * F"
+        );
+        assert!(
+            oh >= 1 && ow >= 1,
             "`Conv2d`: the output needs at least one pixel"
         );
         assert!(
-            PT < K && PL < K,
+            pt < k && pl < k,
             "`Conv2d`: padding must be smaller than the kernel"
         );
         assert!(
-            (OH - 1) * S < H + PT && (OW - 1) * S < W + PL,
+            (oh - 1) * s < h + pt && (ow - 1) * s < w + pl,
             "`Conv2d`: the last window of a row or column lies wholly in the padding"
         );
     };
@@ -185,9 +178,9 @@ impl<
     pub fn glorot_uniform<R: Rng + ?Sized>(rng: &mut R, bias: bool) -> Self {
         let () = Self::SHAPES_AGREE;
         Isa::selected(); // see `Isa::selected`: decided before any hot path runs
-        let weights = Initializer::GlorotUniform.sample(&[K, K, C, F], rng);
+        let weights = Initializer::GlorotUniform.sample(&Self::KERNEL_SHAPE, rng);
         Self {
-            params: FlatParameters::new(weights, bias.then(|| vec![0.0; F])),
+            params: FlatParameters::new(weights, bias.then(|| vec![0.0; K::FILTERS])),
             types: PhantomData,
         }
     }
@@ -200,18 +193,19 @@ impl<
     pub fn from_parameters(weights: Vec<f32>, bias: Option<Vec<f32>>) -> Self {
         let () = Self::SHAPES_AGREE;
         Isa::selected(); // see `Isa::selected`: decided before any hot path runs
+        let expected = Self::PATCH * K::FILTERS;
         assert_eq!(
             weights.len(),
-            K * K * C * F,
-            "`Conv2d` weights: expected K * K * C * F = {} values, found {}",
-            K * K * C * F,
+            expected,
+            "`Conv2d` weights: expected K * K * C * F = {expected} values, found {}",
             weights.len()
         );
         if let Some(bias) = &bias {
             assert_eq!(
                 bias.len(),
-                F,
-                "`Conv2d` bias: expected F = {F} values, found {}",
+                K::FILTERS,
+                "`Conv2d` bias: expected F = {} values, found {}",
+                K::FILTERS,
                 bias.len()
             );
         }
@@ -243,10 +237,12 @@ impl<
 
     /// Copies each sample of `x` into the interior of its zero-bordered padded image.
     fn pad(x: &[f32], image: &mut [f32]) {
-        let padded = image.chunks_exact_mut(Self::HP * Self::WP * C);
-        for (sample, padded) in x.chunks_exact(IN).zip(padded) {
-            for (row, line) in sample.chunks_exact(W * C).enumerate() {
-                padded[((row + PT) * Self::WP + PL) * C..][..W * C].copy_from_slice(line);
+        let c = I::CHANNELS;
+        let padded = image.chunks_exact_mut(Self::HP * Self::WP * c);
+        for (sample, padded) in x.chunks_exact(I::LEN).zip(padded) {
+            for (row, line) in sample.chunks_exact(I::WIDTH * c).enumerate() {
+                let start = ((row + P::TOP) * Self::WP + P::LEFT) * c;
+                padded[start..][..line.len()].copy_from_slice(line);
             }
         }
     }
@@ -262,9 +258,9 @@ impl<
             patch_grads,
             windows,
             windows[0],
-            K,
-            K * C,
-            Self::WP * C,
+            K::SIZE,
+            K::SIZE * I::CHANNELS,
+            Self::WP * I::CHANNELS,
             image,
         );
     }
@@ -487,14 +483,14 @@ impl<
 
     /// `kernel` of shape `[K, K, C, F]` and `bias` of shape `[F]`, as in Keras.
     fn visit_tensors(&self, visit: &mut TensorVisitor<'_>) {
-        visit("kernel", &[K, K, C, F], &self.params.weights);
+        visit("kernel", &Self::KERNEL_SHAPE, &self.params.weights);
         if let Some(b) = self.params.bias.as_deref() {
             visit("bias", &[F], b);
         }
     }
 
     fn visit_tensors_mut(&mut self, visit: &mut TensorVisitorMut<'_>) {
-        visit("kernel", &[K, K, C, F], &mut self.params.weights);
+        visit("kernel", &Self::KERNEL_SHAPE, &mut self.params.weights);
         if let Some(b) = self.params.bias.as_deref_mut() {
             visit("bias", &[F], b);
         }
@@ -719,24 +715,10 @@ mod tests {
         check_gradients(&mut l, &x, &c, &mut tape);
     }
 
-    fn random<
-        const H: usize,
-        const W: usize,
-        const C: usize,
-        const F: usize,
-        const K: usize,
-        const S: usize,
-        const PT: usize,
-        const PL: usize,
-        const OH: usize,
-        const OW: usize,
-        const IN: usize,
-        const OUT: usize,
-        A,
-    >(
+    /// A Glorot-uniform layer of these shapes, with a bias of distinct values.
+    fn random<I: ImageShape, K: KernelShape, P: PaddingShape, O: ImageShape, A>(
         seed: u64,
-    ) -> Conv2d<Image<H, W, C, IN>, Kernel<F, K, S>, Padding<PT, PL>, Image<OH, OW, F, OUT>, A>
-    {
+    ) -> Conv2d<I, K, P, O, A> {
         let mut l = Conv2d::glorot_uniform(&mut StdRng::seed_from_u64(seed), true);
         for (i, b) in l.bias_mut().unwrap().iter_mut().enumerate() {
             *b = 0.1 * i as f32 - 0.05;
@@ -745,33 +727,38 @@ mod tests {
     }
 
     #[test]
+    #[rustfmt::skip] // one layer a line
     fn conv2d_valid_backward_matches_finite_differences() {
-        check(random::<4, 4, 2, 3, 3, 1, 0, 0, 2, 2, 32, 12, Sigmoid>(1));
+        check(random::<Image<4, 4, 2, 32>, Kernel<3, 3, 1>, Padding<0, 0>, Image<2, 2, 3, 12>, Sigmoid>(1));
     }
 
     #[test]
+    #[rustfmt::skip] // one layer a line
     fn conv2d_same_backward_matches_finite_differences() {
-        check(random::<4, 5, 2, 3, 3, 1, 1, 1, 4, 5, 40, 60, Tanh>(2));
+        check(random::<Image<4, 5, 2, 40>, Kernel<3, 3, 1>, Padding<1, 1>, Image<4, 5, 3, 60>, Tanh>(2));
     }
 
     #[test]
+    #[rustfmt::skip] // one layer a line
     fn conv2d_stride_two_backward_matches_finite_differences() {
         // 'same', K = 3, S = 2 on 5×4: OH = 3 (padding 2, PT = 1), OW = 2 (padding 1, PL = 0).
-        check(random::<5, 4, 2, 2, 3, 2, 1, 0, 3, 2, 40, 12, Linear>(3));
+        check(random::<Image<5, 4, 2, 40>, Kernel<2, 3, 2>, Padding<1, 0>, Image<3, 2, 2, 12>, Linear>(3));
         // 'valid', K = 2, S = 2 on 5×5: OH = OW = 2, the last row and column unread.
-        check(random::<5, 5, 1, 2, 2, 2, 0, 0, 2, 2, 25, 8, Sigmoid>(4));
+        check(random::<Image<5, 5, 1, 25>, Kernel<2, 2, 2>, Padding<0, 0>, Image<2, 2, 2, 8>, Sigmoid>(4));
     }
 
     /// One channel at stride 1 takes the [`Plane`] kernels; the others the [`Gather`] ones.
     #[test]
+    #[rustfmt::skip] // one layer a line
     fn conv2d_single_channel_backward_matches_finite_differences() {
         // 'valid', K = 3 on 5×6: OH = 3, OW = 4.
-        check(random::<5, 6, 1, 3, 3, 1, 0, 0, 3, 4, 30, 36, Sigmoid>(5));
+        check(random::<Image<5, 6, 1, 30>, Kernel<3, 3, 1>, Padding<0, 0>, Image<3, 4, 3, 36>, Sigmoid>(5));
         // 'same', K = 4 on 6×5: the odd pixel of padding at the bottom and right.
-        check(random::<6, 5, 1, 2, 4, 1, 1, 1, 6, 5, 30, 60, Sigmoid>(6));
+        check(random::<Image<6, 5, 1, 30>, Kernel<2, 4, 1>, Padding<1, 1>, Image<6, 5, 2, 60>, Sigmoid>(6));
     }
 
     #[test]
+    #[rustfmt::skip] // one layer a line
     fn infer_equals_forward_on_a_batch_of_one() {
         fn compare<
             L: Layer<In = [f32; IN], Out = [f32; OUT]>,
@@ -788,8 +775,8 @@ mod tests {
                 assert!((a - b).abs() <= 1e-5, "output {i}: forward {a}, infer {b}");
             }
         }
-        compare(random::<6, 5, 3, 4, 3, 1, 1, 1, 6, 5, 90, 120, Tanh>(5));
-        compare(random::<6, 5, 3, 4, 3, 2, 1, 1, 3, 3, 90, 36, Relu>(6));
-        compare(random::<6, 5, 3, 4, 2, 2, 0, 0, 3, 2, 90, 24, Linear>(7));
+        compare(random::<Image<6, 5, 3, 90>, Kernel<4, 3, 1>, Padding<1, 1>, Image<6, 5, 4, 120>, Tanh>(5));
+        compare(random::<Image<6, 5, 3, 90>, Kernel<4, 3, 2>, Padding<1, 1>, Image<3, 3, 4, 36>, Relu>(6));
+        compare(random::<Image<6, 5, 3, 90>, Kernel<4, 2, 2>, Padding<0, 0>, Image<3, 2, 4, 24>, Linear>(7));
     }
 }

@@ -190,13 +190,7 @@ impl<const N: usize> Layer for Dropout<N> {
         tape.rng = self.generator(stream);
     }
 
-    fn new_grads(&self) {}
-
-    fn parameter_count(&self) -> usize {
-        0
-    }
-
-    fn visit_parameters(&mut self, _: &mut (), _: &mut dyn FnMut(&mut [f32], &mut [f32])) {}
+    without_parameters!();
 }
 
 #[cfg(test)]

@@ -1,5 +1,21 @@
 //! Layers, one per file.
 
+/// The [`Layer`](crate::layer::Layer) methods of a layer without parameters (whose `Grads` is
+/// `()`), written once for all of them: no gradients, no parameters, nothing to visit.
+macro_rules! without_parameters {
+    () => {
+        fn new_grads(&self) {}
+
+        fn parameter_count(&self) -> usize {
+            0
+        }
+
+        fn visit_parameters(&mut self, _: &mut (), _: &mut dyn FnMut(&mut [f32], &mut [f32])) {}
+    };
+}
+#[cfg(test)] // for the test layers elsewhere in the crate
+pub(crate) use without_parameters;
+
 mod conv2d;
 mod dense;
 mod dropout;

@@ -291,13 +291,7 @@ impl<R: Reduce, I: ImageShape, P: WindowShape, O: ImageShape> Layer for Pool2d<R
         Self::for_each_window(|o, window| y[o] = R::reduce(x, window).0);
     }
 
-    fn new_grads(&self) {}
-
-    fn parameter_count(&self) -> usize {
-        0
-    }
-
-    fn visit_parameters(&mut self, _: &mut (), _: &mut dyn FnMut(&mut [f32], &mut [f32])) {}
+    without_parameters!();
 }
 
 impl<R: Reduce, I: ImageShape, P: WindowShape, O: ImageShape> Default for Pool2d<R, I, P, O> {

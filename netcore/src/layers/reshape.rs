@@ -56,18 +56,7 @@ macro_rules! identity_layer {
                 y.copy_from_slice(x);
             }
 
-            fn new_grads(&self) {}
-
-            fn parameter_count(&self) -> usize {
-                0
-            }
-
-            fn visit_parameters(
-                &mut self,
-                _: &mut (),
-                _: &mut dyn FnMut(&mut [f32], &mut [f32]),
-            ) {
-            }
+            without_parameters!();
         }
 
         /// The layer has no parameters: `network!` builds it with `new()`.

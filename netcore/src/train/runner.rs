@@ -388,13 +388,7 @@ mod tests {
         ) {
         }
 
-        fn new_grads(&self) {}
-
-        fn parameter_count(&self) -> usize {
-            0
-        }
-
-        fn visit_parameters(&mut self, _: &mut (), _: &mut dyn FnMut(&mut [f32], &mut [f32])) {}
+        crate::layers::without_parameters!();
     }
 
     #[test]
