@@ -481,6 +481,10 @@ impl<
         self.params.visit(grads, visit);
     }
 
+    fn visit_gradients(grads: &mut Conv2dGrads, visit: &mut dyn FnMut(&mut [f32])) -> bool {
+        grads.visit_gradients(visit)
+    }
+
     /// `kernel` of shape `[K, K, C, F]` and `bias` of shape `[F]`, as in Keras.
     fn visit_tensors(&self, visit: &mut TensorVisitor<'_>) {
         visit("kernel", &Self::KERNEL_SHAPE, &self.params.weights);

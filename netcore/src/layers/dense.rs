@@ -161,6 +161,14 @@ impl<const I: usize, const O: usize, A: Activation> Layer for Dense<I, O, A> {
         }
     }
 
+    fn visit_gradients(grads: &mut DenseGrads<I, O>, visit: &mut dyn FnMut(&mut [f32])) -> bool {
+        visit(grads.weights.as_flattened_mut());
+        if let Some(db) = grads.bias.as_deref_mut() {
+            visit(db);
+        }
+        true
+    }
+
     /// `kernel` of shape `[I, O]` and `bias` of shape `[O]`, as in Keras.
     fn visit_tensors(&self, visit: &mut TensorVisitor<'_>) {
         visit("kernel", &[I, O], self.weights.as_flattened());

@@ -56,6 +56,15 @@ impl FlatParameters {
         }
     }
 
+    /// Calls `visit` with each tensor as gradients, in the order of [`FlatParameters::visit`].
+    pub(super) fn visit_gradients(&mut self, visit: &mut dyn FnMut(&mut [f32])) -> bool {
+        visit(&mut self.weights);
+        if let Some(b) = self.bias.as_deref_mut() {
+            visit(b);
+        }
+        true
+    }
+
     /// Calls `visit` with a recurrent layer's tensors under Keras' names: `kernel`, the first
     /// `kernel[0] · kernel[1]` weights, `recurrent_kernel`, the rest, and `bias` of shape `bias`.
     pub(super) fn visit_recurrent(

@@ -11,6 +11,10 @@ macro_rules! without_parameters {
         }
 
         fn visit_parameters(&mut self, _: &mut (), _: &mut dyn FnMut(&mut [f32], &mut [f32])) {}
+
+        fn visit_gradients(_: &mut (), _: &mut dyn FnMut(&mut [f32])) -> bool {
+            true
+        }
     };
 }
 #[cfg(test)] // for the test layers elsewhere in the crate

@@ -468,6 +468,10 @@ impl<C: Cell, const T: usize, const F: usize, const U: usize, const IN: usize, c
         self.params.visit(grads, visit);
     }
 
+    fn visit_gradients(grads: &mut FlatParameters, visit: &mut dyn FnMut(&mut [f32])) -> bool {
+        grads.visit_gradients(visit)
+    }
+
     /// `kernel` `[F, GATES·U]`, `recurrent_kernel` `[U, GATES·U]` and `bias` `[GATES·U]` (or
     /// `[2, GATES·U]` apart), as in Keras.
     fn visit_tensors(&self, visit: &mut TensorVisitor<'_>) {

@@ -2,18 +2,52 @@
 //! of a team: every thread clips and updates its own share of each tensor (and of the
 //! optimizer's state) at once. On a team of one, the step is a loop over the tensors.
 
+use std::ops::Range;
+
 use super::Optimizer;
 use crate::kernels::{self, team::Team};
 use crate::layer::Layer;
 
-/// Other threads' gradients, summed and flat, not yet added to the gradients a step visits.
-pub(crate) struct Pending<'a> {
-    /// One value per parameter.
-    pub(crate) sum: &'a mut [f32],
-    /// The thread that computed the gradients the step visits. It adds its share of `sum` to
-    /// its share of them; the other threads add theirs to their shares of `sum`. So each
-    /// thread writes memory it wrote before, which is in its cache, not in another core's.
+/// Other threads' gradients, not yet added to the gradients a step visits.
+pub(crate) struct Pending<'a, N: Layer> {
+    /// Their sum.
+    pub(crate) others: Others<'a, N>,
+    /// The thread that computed the gradients the step visits. It adds its share of the
+    /// others to its share of them; the other threads add theirs to their shares of the
+    /// others. So each thread writes memory it wrote before, which is in its cache, not in
+    /// another core's.
     pub(crate) owner: usize,
+}
+
+/// The gradients of the threads whose gradients a step does not visit, summed.
+pub(crate) enum Others<'a, N: Layer> {
+    /// Flat: one value per parameter.
+    Flat(&'a mut [f32]),
+    /// One thread's gradients as it computed them, reached with [`Layer::visit_gradients`]
+    /// (which the network supports): nothing was copied.
+    Thread(&'a mut N::Grads),
+}
+
+impl<N: Layer> Others<'_, N> {
+    /// Calls `f` with the other gradients of tensor `index` of the flat parameters, which spans
+    /// `range` of them.
+    fn with_tensor(&mut self, index: usize, range: Range<usize>, f: impl FnOnce(&mut [f32])) {
+        match self {
+            Others::Flat(sum) => f(&mut sum[range]),
+            Others::Thread(grads) => {
+                let (mut f, mut at) = (Some(f), 0);
+                N::visit_gradients(grads, &mut |tensor| {
+                    if at == index
+                        && let Some(f) = f.take()
+                    {
+                        f(tensor);
+                    }
+                    at += 1;
+                });
+                debug_assert!(f.is_none(), "tensor {index} not visited");
+            }
+        }
+    }
 }
 
 /// One optimizer step on `network` with the gradients `grads`, plus `pending` when given.
@@ -24,14 +58,14 @@ pub(crate) fn step<O: Optimizer + ?Sized, N: Layer>(
     optimizer: &mut O,
     network: &mut N,
     grads: &mut N::Grads,
-    mut pending: Option<Pending<'_>>,
+    mut pending: Option<Pending<'_, N>>,
     team: &Team<'_>,
 ) {
     optimizer.settings_mut().begin_step();
     let settings = optimizer.settings();
     let by_norm = settings.clipping.norm.is_some() || settings.global_clip_norm.is_some();
     if by_norm && let Some(pending) = pending.take() {
-        add(network, grads, pending.sum, team);
+        add(network, grads, pending.others, team);
     }
     let global_scale = match settings.global_clip_norm {
         Some(limit) => {
@@ -48,45 +82,56 @@ pub(crate) fn step<O: Optimizer + ?Sized, N: Layer>(
     let clipping = settings.clipping;
     let owner = pending.as_ref().map_or(0, |pending| pending.owner);
     let (rule, mut state) = optimizer.rule();
-    let mut offset = 0;
+    let (mut offset, mut index) = (0, 0);
     network.visit_parameters(grads, &mut |params, grads| {
         let range = offset..offset + params.len();
         offset = range.end;
         let scale = clipping.tensor_scale(grads, global_scale);
-        let sum = pending.as_mut().map(|pending| &mut *pending.sum);
-        let [first, second] = state.each_mut();
-        let [sum, first, second] = [sum, Some(first), Some(second)].map(|s| match s {
-            Some(s) if !s.is_empty() => &mut s[range.clone()],
-            _ => &mut [],
+        let [first, second] = state.each_mut().map(|s| match s.is_empty() {
+            true => &mut [][..],
+            false => &mut s[range.clone()],
         });
-        let slices = [params, grads, sum, first, second];
-        team.run_split(slices, &|share, [p, g, sum, first, second]| {
-            let g = match (sum.is_empty(), share.thread == owner) {
-                (true, _) => g,
-                (false, true) => {
-                    kernels::axpy(1.0, sum, g);
-                    g
-                }
-                (false, false) => {
-                    kernels::axpy(1.0, g, sum);
-                    sum
-                }
-            };
-            clipping.clip(g, scale);
-            rule.update(p, g, [first, second]);
-        });
+        let update = |sum: &mut [f32]| {
+            let slices = [params, grads, sum, first, second];
+            team.run_split(slices, &|share, [p, g, sum, first, second]| {
+                let g = match (sum.is_empty(), share.thread == owner) {
+                    (true, _) => g,
+                    (false, true) => {
+                        kernels::axpy(1.0, sum, g);
+                        g
+                    }
+                    (false, false) => {
+                        kernels::axpy(1.0, g, sum);
+                        sum
+                    }
+                };
+                clipping.clip(g, scale);
+                rule.update(p, g, [first, second]);
+            });
+        };
+        match pending.as_mut() {
+            Some(pending) => pending.others.with_tensor(index, range, update),
+            None => update(&mut []),
+        }
+        index += 1;
     });
 }
 
-/// `grads += sum`, `sum` flat, each tensor split between the team's threads.
-pub(crate) fn add<N: Layer>(network: &mut N, grads: &mut N::Grads, sum: &[f32], team: &Team<'_>) {
-    let mut offset = 0;
+/// `grads += others`, each tensor split between the team's threads.
+pub(crate) fn add<N: Layer>(
+    network: &mut N,
+    grads: &mut N::Grads,
+    mut others: Others<'_, N>,
+    team: &Team<'_>,
+) {
+    let (mut offset, mut index) = (0, 0);
     network.visit_parameters(grads, &mut |_, grads| {
-        let sum = &sum[offset..offset + grads.len()];
-        offset += grads.len();
-        team.run_split([grads], &|share, [g]| {
-            kernels::axpy(1.0, &sum[share.range], g)
+        let range = offset..offset + grads.len();
+        offset = range.end;
+        others.with_tensor(index, range, |sum| {
+            team.run_split([grads, sum], &|_, [g, sum]| kernels::axpy(1.0, sum, g));
         });
+        index += 1;
     });
 }
 
@@ -140,7 +185,7 @@ mod tests {
                 set(&mut layer, &mut grads, &values(seed));
                 let mut other = values(seed + 10);
                 let pending = pending.then_some(Pending {
-                    sum: &mut other,
+                    others: Others::Flat(&mut other),
                     owner: seed % threads,
                 });
                 step(&mut optimizer, &mut layer, &mut grads, pending, team);
@@ -194,7 +239,7 @@ mod tests {
         let mut pending = other.clone();
         with_team(2, |team| {
             let pending = Pending {
-                sum: &mut pending,
+                others: Others::Flat(&mut pending),
                 owner: 1,
             };
             step(&mut sgd, &mut layer, &mut grads, Some(pending), team)

@@ -3,27 +3,30 @@
 //! every thread adding its share of the last one's gradients and updating its share of the
 //! parameters, is the optimizer's step (`optim::step`), which visits the last one's gradients.
 //!
-//! The calling thread copies its own gradients alone: they are in its cache, so a local copy
-//! costs less than a handover and each other thread reading its share from another core. On
-//! two threads, that is the whole reduce, and a step has two handovers: its shards, and the
-//! optimizer step. Further threads' gradients are added by all threads, each its own share.
+//! On two threads there is nothing to do here: the optimizer step reads the calling thread's
+//! gradients where they are, each thread adding its share of the other's, and a step has two
+//! handovers, its shards and the optimizer step. From three threads on (or for a network that
+//! cannot visit its gradients on their own), the calling thread first copies its own gradients
+//! into the flat sum alone (they are in its cache, so a local copy costs less than a handover),
+//! and further threads' gradients are added by all threads, each its own share.
 
 use super::runner::Lane;
 use crate::kernels::{self, team::Team};
 use crate::layer::Layer;
-use crate::optim::step::Pending;
+use crate::optim::step::{Others, Pending};
 
-/// Sums into `sum` the gradients of the `lanes` that trained samples this step, all but the
-/// last one's, in the order of the lanes, so that a run is reproducible. Returns the last
-/// one's gradients, which the optimizer step visits, and the sum, if there was anything to
-/// sum (not on one thread, nor when only the calling thread had samples, at the end of an
-/// epoch).
-pub(super) fn sum<'l, 's, N: Layer, L, const B: usize>(
+/// Sums the gradients of the `lanes` that trained samples this step, all but the last one's,
+/// in the order of the lanes, so that a run is reproducible. Returns the last one's gradients,
+/// which the optimizer step visits, and the others, if there are any (not on one thread, nor
+/// when only the calling thread had samples, at the end of an epoch): on two threads the
+/// calling thread's gradients as they are, when the network can visit them without itself
+/// ([`Layer::visit_gradients`]); otherwise their sum, flat, in `sum`.
+pub(super) fn sum<'a, N: Layer, L, const B: usize>(
     network: &mut N,
-    lanes: &'l mut [Lane<'_, N, L, B>],
-    sum: &'s mut [f32],
+    lanes: &'a mut [Lane<'_, N, L, B>],
+    sum: &'a mut [f32],
     team: &Team<'_>,
-) -> (&'l mut N::Grads, Option<Pending<'s>>) {
+) -> (&'a mut N::Grads, Option<Pending<'a, N>>) {
     // Shards are handed out in the order of the lanes: the lanes with samples come first.
     let trained = lanes
         .iter()
@@ -32,6 +35,12 @@ pub(super) fn sum<'l, 's, N: Layer, L, const B: usize>(
     let (last, others) = lanes[..trained.max(1)]
         .split_last_mut()
         .expect("a team has at least one thread");
+    let owner = others.len();
+    let in_place = owner == 1 && N::visit_gradients(&mut others[0].shard.grads, &mut |_| {});
+    if in_place {
+        let others = Others::Thread(&mut others[0].shard.grads);
+        return (&mut last.shard.grads, Some(Pending { others, owner }));
+    }
     for (thread, lane) in others.iter_mut().enumerate() {
         let mut offset = 0;
         network.visit_parameters(&mut lane.shard.grads, &mut |_, grads| {
@@ -47,9 +56,7 @@ pub(super) fn sum<'l, 's, N: Layer, L, const B: usize>(
             });
         });
     }
-    let pending = (!others.is_empty()).then_some(Pending {
-        sum,
-        owner: others.len(),
-    });
+    let others = Others::Flat(sum);
+    let pending = (owner > 0).then_some(Pending { others, owner });
     (&mut last.shard.grads, pending)
 }

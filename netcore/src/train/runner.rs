@@ -180,7 +180,7 @@ impl<N: Shared<B>, O: Optimizer, L: Loss<N::Activation> + Send, const B: usize>
                 return Err("loss");
             }
             if let Some(pending) = pending.take() {
-                step::add(network, grads, pending.sum, self.team);
+                step::add(network, grads, pending.others, self.team);
             }
             let mut finite = true;
             network.visit_parameters(grads, &mut |_, g| finite &= g.iter().all(|g| g.is_finite()));
@@ -312,6 +312,68 @@ mod tests {
         for (a, b) in one_history.loss.iter().zip(&two_history.loss) {
             assert!((a - b).abs() < 1e-5, "losses {a} and {b}");
         }
+    }
+
+    /// A [`Classifier`] that keeps [`Layer::visit_gradients`]'s default: `fit` copies its
+    /// gradients instead of reading them in place.
+    struct Opaque(Classifier);
+
+    impl Layer for Opaque {
+        type In = [f32; 3];
+        type Out = [f32; 4];
+        type Activation = Softmax;
+        type Grads = <Classifier as Layer>::Grads;
+        type Tape<const B: usize> = ();
+        const KIND: &'static str = "Opaque";
+
+        fn new_tape<const B: usize>(&self) {}
+
+        fn forward<const B: usize>(&self, x: &[[f32; 3]; B], y: &mut [[f32; 4]; B], _: &mut ()) {
+            self.0.forward(x, y, &mut ());
+        }
+
+        fn backward<const B: usize>(
+            &self,
+            x: &[[f32; 3]; B],
+            dz: &[[f32; 4]; B],
+            dx: Option<&mut [[f32; 3]; B]>,
+            grads: &mut Self::Grads,
+            _: &mut (),
+        ) {
+            self.0.backward(x, dz, dx, grads, &mut ());
+        }
+
+        fn new_grads(&self) -> Self::Grads {
+            self.0.new_grads()
+        }
+
+        fn parameter_count(&self) -> usize {
+            self.0.parameter_count()
+        }
+
+        fn visit_parameters(
+            &mut self,
+            grads: &mut Self::Grads,
+            visit: &mut dyn FnMut(&mut [f32], &mut [f32]),
+        ) {
+            self.0.visit_parameters(grads, visit);
+        }
+    }
+
+    #[test]
+    fn two_threads_sum_in_place_or_through_a_copy_alike() {
+        let data = samples(40);
+        let (in_place, _) = train::<4>(2, &data);
+        let mut model = Opaque(classifier());
+        let mut trainer = Trainer::<_, _, _, 4>::new(
+            &model,
+            Sgd::new(0.5).momentum(0.9),
+            CategoricalCrossentropy,
+        );
+        let options = Fit::epochs(3).seed(3).threads(2).verbose(Verbose::Silent);
+        trainer.fit(&mut model, &data, options).unwrap();
+        assert_eq!(model.0.weights(), in_place.weights());
+        assert_eq!(model.0.bias(), in_place.bias());
     }
 
     #[test]

@@ -34,6 +34,10 @@ pub fn generate(model: &Model) -> TokenStream {
     let grad_fields: Vec<_> = hidden.iter().map(|l| l.grad_field()).collect();
     let tape_fields: Vec<_> = layers.iter().map(|l| l.tape_field()).collect();
     let layer_traits: Vec<_> = layers.iter().map(|l| l.layer_trait()).collect();
+    let visit_gradients: Vec<_> = layers
+        .iter()
+        .map(|l| l.assoc(quote!(visit_gradients)))
+        .collect();
     // Each buffer's type involves its layer's `Out`: spanned on the layer, so that an error
     // about the layer points at it.
     let zeroed_boxes: Vec<_> = hidden
@@ -170,6 +174,13 @@ pub fn generate(model: &Model) -> TokenStream {
                 visit: &mut dyn ::core::ops::FnMut(&mut [f32], &mut [f32]),
             ) {
                 #( #layer_traits::visit_parameters(&mut self.#fields, &mut grads.#fields, visit); )*
+            }
+
+            fn visit_gradients(
+                grads: &mut #grads,
+                visit: &mut dyn ::core::ops::FnMut(&mut [f32]),
+            ) -> bool {
+                true #( && #visit_gradients(&mut grads.#fields, visit) )*
             }
 
             fn visit_tensors(&self, visit: &mut #p::TensorVisitor<'_>) {
