@@ -1,7 +1,9 @@
 //! `fit` on small data: deterministic for a seed, correct with a partial last batch.
 
+use netdsl::optim::Schedule;
 use netdsl::prelude::*;
-use netdsl::train::TrainError;
+use netdsl::train::callbacks::{Callback, Context, LearningRateScheduler};
+use netdsl::train::{EpochLogs, History, TrainError};
 
 network! {
     #[derive(Clone)]
@@ -248,7 +250,11 @@ fn a_learning_rate_that_would_ruin_the_weights_is_refused_before_training() {
             .fit(&mut model, &data, Fit::epochs(1).verbose(Verbose::Silent))
             .unwrap_err();
         assert!(
-            matches!(error, TrainError::InvalidLearningRate { .. }),
+            matches!(
+                &error,
+                TrainError::InvalidLearningRate { epoch: 1, batch: 1, history, .. }
+                    if history.epochs() == 0
+            ),
             "{rate}: {error}"
         );
         assert_eq!(
@@ -257,4 +263,120 @@ fn a_learning_rate_that_would_ruin_the_weights_is_refused_before_training() {
             "{rate}: the weights changed"
         );
     }
+}
+
+/// The inputs of `xor`, to compare two models by their predictions.
+fn predictions(model: &Xor) -> Vec<[f32; 1]> {
+    [[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]]
+        .iter()
+        .map(|x| model.predict(x))
+        .collect()
+}
+
+/// `epochs` of `optimizer` on 8 XOR samples (two steps an epoch at batch 4) from seeded weights,
+/// with `callback` if given.
+fn fit_xor(
+    optimizer: Sgd,
+    epochs: usize,
+    callback: Option<&mut dyn Callback>,
+) -> (Xor, Result<History, TrainError>) {
+    let mut model = Xor::new(&mut StdRng::seed_from_u64(1));
+    let mut trainer = Trainer::<_, _, _, 4>::new(&model, optimizer, BinaryCrossentropy);
+    let mut options = Fit::epochs(epochs).seed(7).verbose(Verbose::Silent);
+    if let Some(callback) = callback {
+        options = options.callback(callback);
+    }
+    let result = trainer.fit(&mut model, &xor(2), options);
+    (model, result)
+}
+
+/// 0.3 at every step but one, where it is NaN.
+#[derive(Debug)]
+struct NanAtStep(u64);
+
+impl Schedule for NanAtStep {
+    fn learning_rate(&self, step: u64) -> f32 {
+        if step == self.0 { f32::NAN } else { 0.3 }
+    }
+}
+
+#[test]
+fn a_schedule_that_turns_nan_stops_fit_before_the_epoch_that_would_train_with_it() {
+    // Step 5 (from 0) is the second batch of epoch 3: none of epoch 3 trains.
+    let (two_epochs, expected) = fit_xor(Sgd::new(0.3), 2, None);
+    let expected = expected.unwrap();
+    let (model, result) = fit_xor(Sgd::new(0.3).with_schedule(NanAtStep(5)), 4, None);
+    let error = result.unwrap_err();
+    let TrainError::InvalidLearningRate {
+        learning_rate,
+        epoch,
+        batch,
+        history,
+    } = &error
+    else {
+        panic!("expected an invalid learning rate: {error}")
+    };
+    assert!(learning_rate.is_nan(), "{error}");
+    assert_eq!((*epoch, *batch), (3, 2), "{error}");
+    assert!(error.to_string().contains("epoch 3"), "{error}");
+    assert_eq!(history.loss, expected.loss, "the history of epochs 1 and 2");
+    assert_eq!(
+        predictions(&model),
+        predictions(&two_epochs),
+        "the weights after epoch 2"
+    );
+}
+
+#[test]
+fn a_scheduler_callback_that_returns_infinity_stops_fit_before_that_epoch() {
+    // 0.15, 0.3, then 0.3 / 0 at epoch 3.
+    let rate = |epoch: usize, _: f32| 0.3 / (3.0 - epoch as f32);
+    let (two_epochs, expected) = fit_xor(
+        Sgd::new(0.3),
+        2,
+        Some(&mut LearningRateScheduler::new(rate)),
+    );
+    let expected = expected.unwrap();
+    let (model, result) = fit_xor(
+        Sgd::new(0.3),
+        4,
+        Some(&mut LearningRateScheduler::new(rate)),
+    );
+    let error = result.unwrap_err();
+    assert!(
+        matches!(
+            &error,
+            TrainError::InvalidLearningRate { learning_rate, epoch: 3, batch: 1, history }
+                if *learning_rate == f32::INFINITY && history.loss == expected.loss
+        ),
+        "{error}"
+    );
+    assert_eq!(predictions(&model), predictions(&two_epochs));
+}
+
+/// Sets a negative learning rate at the end of the first epoch.
+struct NegativeAfterFirstEpoch;
+
+impl Callback for NegativeAfterFirstEpoch {
+    fn on_epoch_end(&mut self, logs: &EpochLogs, context: &mut Context<'_>) {
+        if logs.epoch == 1 {
+            context.set_learning_rate(-0.1);
+        }
+    }
+}
+
+#[test]
+fn a_callback_that_sets_a_negative_rate_stops_fit_before_the_next_epoch() {
+    let (one_epoch, _) = fit_xor(Sgd::new(0.3), 1, None);
+    let (model, result) = fit_xor(Sgd::new(0.3), 3, Some(&mut NegativeAfterFirstEpoch));
+    let error = result.unwrap_err();
+    assert!(
+        matches!(
+            &error,
+            TrainError::InvalidLearningRate { learning_rate, epoch: 2, batch: 1, history }
+                if *learning_rate == -0.1 && history.epochs() == 1
+        ),
+        "{error}"
+    );
+    assert_eq!(predictions(&one_epoch), predictions(&model));
 }

@@ -17,7 +17,14 @@ fn bundled() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist")
 }
 
+// Training on all of MNIST takes seconds optimised but minutes in a debug build, so
+// `cargo test --workspace` lists such tests as ignored, with the reason, and runs the rest;
+// the `--release` run (the README's, and CI's) runs them (why so: see .ci/run).
 #[test]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "trains on all of MNIST, 4 min unoptimised: run with --release"
+)]
 fn keras_tutorial_recipe_reaches_94_percent_test_accuracy() {
     let mut train = Dataset::mnist(bundled(), MnistSplit::Train).unwrap();
     let validation = train.split_off(50_000);
@@ -73,6 +80,10 @@ fn argmax(values: &[f32]) -> usize {
 }
 
 #[test]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "trains on all of MNIST twice, 1.5 min unoptimised: run with --release"
+)]
 fn two_threads_train_as_well_as_one_at_the_same_total_batch() {
     // Batch 128: one thread with B = 128, or two threads with B = 64 each.
     let train = Dataset::mnist(bundled(), MnistSplit::Train).unwrap();

@@ -50,7 +50,14 @@ where
     )
 }
 
+// Training on all of MNIST takes seconds optimised but minutes in a debug build, so
+// `cargo test --workspace` lists such tests as ignored, with the reason, and runs the rest;
+// the `--release` run (the README's, and CI's) runs them (why so: see .ci/run).
 #[test]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "trains on all of MNIST, over 5 min unoptimised: run with --release"
+)]
 fn a_simple_rnn_reads_mnist_rows_to_95_percent_test_accuracy_in_five_epochs() {
     let model = MnistRnn::new(&mut StdRng::seed_from_u64(42));
     assert_eq!(
@@ -67,6 +74,10 @@ fn a_simple_rnn_reads_mnist_rows_to_95_percent_test_accuracy_in_five_epochs() {
 }
 
 #[test]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "trains on all of MNIST, over 5 min unoptimised: run with --release"
+)]
 fn an_lstm_reads_mnist_rows_to_96_percent_test_accuracy_in_two_epochs() {
     let model = MnistLstm::new(&mut StdRng::seed_from_u64(42));
     // Keras' count: four gates of kernel 28 × 64, recurrent kernel 64 × 64 and bias 64.
@@ -80,6 +91,10 @@ fn an_lstm_reads_mnist_rows_to_96_percent_test_accuracy_in_two_epochs() {
 }
 
 #[test]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "trains on all of MNIST, over 5 min unoptimised: run with --release"
+)]
 fn stacked_lstms_read_mnist_rows_to_95_percent_test_accuracy_in_two_epochs() {
     let model = MnistStacked::new(&mut StdRng::seed_from_u64(42));
     assert_eq!(
@@ -93,6 +108,10 @@ fn stacked_lstms_read_mnist_rows_to_95_percent_test_accuracy_in_two_epochs() {
 }
 
 #[test]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "trains on all of MNIST, over 5 min unoptimised: run with --release"
+)]
 fn a_gru_reads_mnist_rows_to_96_percent_test_accuracy_in_two_epochs() {
     let model = MnistGru::new(&mut StdRng::seed_from_u64(42));
     // Keras' count (reset_after=True): three blocks of kernel 28 × 64 and recurrent kernel

@@ -70,6 +70,25 @@ impl Settings {
         }
     }
 
+    /// The first of the learning rates of the next `steps` steps that is negative, NaN or
+    /// infinite, with its step counted from 0 (the next one); `None` when every one is a
+    /// finite rate of at least 0. `fit` asks before each epoch, so that no step of it trains
+    /// with a rate that would ruin the weights (a NaN rate makes them all NaN).
+    pub(crate) fn first_invalid_rate(&self, steps: u64) -> Option<(u64, f32)> {
+        let invalid = |rate: f32| !(rate.is_finite() && rate >= 0.0);
+        match &self.schedule {
+            Some(schedule) => (0..steps)
+                .map(|step| {
+                    (
+                        step,
+                        schedule.learning_rate(self.iterations.saturating_add(step)),
+                    )
+                })
+                .find(|&(_, rate)| invalid(rate)),
+            None => invalid(self.learning_rate).then_some((0, self.learning_rate)),
+        }
+    }
+
     /// Advances the step count and fixes this step's learning rate.
     fn begin_step(&mut self) {
         self.current = match &self.schedule {

@@ -71,6 +71,18 @@ impl<N: Shared<B>, O: Optimizer, L: Loss<N::Activation> + Send, const B: usize>
             self.run_callbacks(network, &mut callbacks, |callback, context| {
                 callback.on_epoch_begin(epoch, context)
             });
+            // The rate of every step of the epoch, as the callbacks (between epochs) and the
+            // schedule (of each step) left it: none may ruin the weights.
+            if let Some((step, learning_rate)) =
+                self.optimizer.settings().first_invalid_rate(steps as u64)
+            {
+                return Err(TrainError::InvalidLearningRate {
+                    learning_rate,
+                    epoch,
+                    batch: step as usize + 1,
+                    history: Box::new(history),
+                });
+            }
             let bar =
                 (verbose == Verbose::ProgressBar).then(|| EpochBar::start(epoch, epochs, steps));
             let start = Instant::now();

@@ -30,14 +30,24 @@ pub enum TrainError {
         /// Samples held out for validation.
         held_out: usize,
     },
-    /// The optimizer's learning rate is negative, NaN or infinite: its first update would ruin
-    /// every weight (a NaN rate makes them all NaN), so nothing is trained.
+    /// A step would have trained with a learning rate that is negative, NaN or infinite (a
+    /// NaN rate makes every weight NaN): the optimizer's rate when `fit` is called, one a
+    /// callback set, or one its schedule gives later. `fit` looks at the rates of an epoch's
+    /// steps before training it, so nothing is trained with the rate: the model keeps the
+    /// weights of the epoch before (or those it had, at epoch 1).
     #[error(
-        "the learning rate is {learning_rate}; expected a finite rate of at least 0, such as 0.01"
+        "training stopped before epoch {epoch}: its batch {batch} would train with a learning rate of {learning_rate}; expected a finite rate of at least 0, such as 0.01 (the weights of the epochs before are kept)"
     )]
     InvalidLearningRate {
-        /// The rate in effect when `fit` was called.
+        /// The rate.
         learning_rate: f32,
+        /// The epoch that would have trained with it, from 1; it did not train.
+        epoch: usize,
+        /// The batch within that epoch whose step would have used it, from 1 (past 1 under an
+        /// optimizer's schedule only).
+        batch: usize,
+        /// The history of the epochs completed before.
+        history: Box<History>,
     },
     /// The validation data given is empty: its loss would be meaningless.
     #[error("the validation data holds no samples")]

@@ -94,8 +94,13 @@ where
     /// callback is given and a batch's loss or gradients are not finite;
     /// [`TrainError::NoTrainingData`] when `data` is empty or `validation_split` holds all of it
     /// out, [`TrainError::NoValidationData`] when the validation data given is empty, and
-    /// [`TrainError::InvalidLearningRate`] when the optimizer's learning rate is negative, NaN or
-    /// infinite, before anything is trained.
+    /// [`TrainError::InvalidLearningRate`] when a step would train with a learning rate that is
+    /// negative, NaN or infinite: the optimizer's rate when `fit` is called, or at a later epoch
+    /// one that a callback set (a [`LearningRateScheduler`](super::callbacks::LearningRateScheduler)
+    /// returning NaN) or that the optimizer's [schedule](crate::optim::Schedule) gives for any
+    /// step of that epoch. The rates of an epoch are checked before it trains, after the
+    /// callbacks' `on_epoch_begin`, so the model keeps the weights of the epochs before and
+    /// the error holds their history.
     pub fn fit<const IN: usize, const OUT: usize>(
         &mut self,
         network: &mut N,
@@ -129,9 +134,15 @@ where
         {
             return Err(TrainError::NoValidationData);
         }
-        let learning_rate = self.optimizer.learning_rate();
-        if !(learning_rate.is_finite() && learning_rate >= 0.0) {
-            return Err(TrainError::InvalidLearningRate { learning_rate });
+        // The first step's rate, before callbacks run or threads start; each epoch's are
+        // checked again before it trains (`Runner::fit`).
+        if let Some((_, learning_rate)) = self.optimizer.settings().first_invalid_rate(1) {
+            return Err(TrainError::InvalidLearningRate {
+                learning_rate,
+                epoch: 1,
+                batch: 1,
+                history: Box::default(),
+            });
         }
         let threads = options.threads.max(1);
         let Self {
