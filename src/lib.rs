@@ -381,7 +381,7 @@
 // Lets the generated code's `::netdsl::...` paths resolve inside this crate's own tests.
 extern crate self as netdsl;
 
-pub use netcore::{
+pub use netdsl_core::{
     activation, data, inference, init, kernels, layer, layers, loss, metrics, network, optim,
     shape, summary, train, weights,
 };
@@ -405,7 +405,7 @@ pub use rand;
 /// let probabilities = model.predict(&[0.0; 784]);
 /// assert!((probabilities.iter().sum::<f32>() - 1.0).abs() < 1e-5);
 /// ```
-pub use netmacro::network;
+pub use netdsl_macros::network;
 
 /// Everything a training program needs, in one `use netdsl::prelude::*;`.
 pub mod prelude {
@@ -428,18 +428,18 @@ pub mod prelude {
 pub mod __private {
     pub use bytemuck::{Zeroable, zeroed_box};
     pub use const_format::formatcp;
-    pub use netcore::activation::{Activation, Linear, Relu, Sigmoid, Softmax, Tanh};
-    pub use netcore::inference::{INFER_STACK_BUDGET, InferScratch};
-    pub use netcore::layer::{
+    pub use netdsl_core::activation::{Activation, Linear, Relu, Sigmoid, Softmax, Tanh};
+    pub use netdsl_core::inference::{INFER_STACK_BUDGET, InferScratch};
+    pub use netdsl_core::layer::{
         Initialize, Layer, Row, TensorVisitor, TensorVisitorMut, reinterpret, reinterpret_mut,
     };
-    pub use netcore::layers::{
+    pub use netdsl_core::layers::{
         AvgPool2d, Conv2d, Dense, Dropout, Flatten, Gru, Lstm, MaxPool2d, Reshape, SimpleRnn,
     };
-    pub use netcore::network::Network;
-    pub use netcore::shape::{Image, Kernel, Padding, Window};
-    pub use netcore::summary::{LayerSummary, Summary};
-    pub use netcore::weights::{visit_prefixed, visit_prefixed_mut};
+    pub use netdsl_core::network::Network;
+    pub use netdsl_core::shape::{Image, Kernel, Padding, Window};
+    pub use netdsl_core::summary::{LayerSummary, Summary};
+    pub use netdsl_core::weights::{visit_prefixed, visit_prefixed_mut};
     pub use rand::Rng;
     pub use std::boxed::Box;
     pub use std::vec;

@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use netcore::data::idx::IdxFile;
+use netdsl_core::data::idx::IdxFile;
 
 fuzz_target!(|data: &[u8]| {
     for dims in 1..=3 {

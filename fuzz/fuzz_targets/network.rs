@@ -1,31 +1,31 @@
 //! `network!`'s parser and checker on arbitrary text: they never panic, and whatever they expand
 //! to (a network, or its errors and stand-in) is valid Rust items.
 //!
-//! A proc-macro crate exports only its macros, so this target compiles netmacro's modules itself,
+//! A proc-macro crate exports only its macros, so this target compiles netdsl-macros's modules itself,
 //! from their sources, and calls the entry point `network!` calls, `expand::network`. The list
-//! below is netmacro's module tree minus its proc-macro entry and its tests.
+//! below is netdsl-macros's module tree minus its proc-macro entry and its tests.
 
 #![no_main]
 
-#[path = "../../netmacro/src/args.rs"]
+#[path = "../../netdsl-macros/src/args.rs"]
 mod args;
-#[path = "../../netmacro/src/ast.rs"]
+#[path = "../../netdsl-macros/src/ast.rs"]
 mod ast;
-#[path = "../../netmacro/src/check.rs"]
+#[path = "../../netdsl-macros/src/check.rs"]
 mod check;
-#[path = "../../netmacro/src/codegen/mod.rs"]
+#[path = "../../netdsl-macros/src/codegen/mod.rs"]
 mod codegen;
-#[path = "../../netmacro/src/errors.rs"]
+#[path = "../../netdsl-macros/src/errors.rs"]
 mod errors;
-#[path = "../../netmacro/src/expand.rs"]
+#[path = "../../netdsl-macros/src/expand.rs"]
 mod expand;
-#[path = "../../netmacro/src/layers/mod.rs"]
+#[path = "../../netdsl-macros/src/layers/mod.rs"]
 mod layers;
-#[path = "../../netmacro/src/model.rs"]
+#[path = "../../netdsl-macros/src/model.rs"]
 mod model;
-#[path = "../../netmacro/src/parse.rs"]
+#[path = "../../netdsl-macros/src/parse.rs"]
 mod parse;
-#[path = "../../netmacro/src/tokens.rs"]
+#[path = "../../netdsl-macros/src/tokens.rs"]
 mod tokens;
 
 use std::str::FromStr;

@@ -4,10 +4,10 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use netcore::activation::Relu;
-use netcore::layer::Layer;
-use netcore::layers::{Dense, Lstm};
-use netcore::weights;
+use netdsl_core::activation::Relu;
+use netdsl_core::layer::Layer;
+use netdsl_core::layers::{Dense, Lstm};
+use netdsl_core::weights;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 

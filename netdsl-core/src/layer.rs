@@ -1,0 +1,258 @@
+//! The trait every layer of a network implements, and the helpers `network!` builds on.
+
+use rand::Rng;
+
+use crate::activation::Activation;
+
+/// One sample's values: `[f32; N]`, whose width the type carries.
+///
+/// `network!` reads a layer's widths through this trait (`<L::In as Row>::WIDTH`), so a layer
+/// defined elsewhere — another network, a type of yours — needs no other declaration of them.
+pub trait Row: bytemuck::Pod {
+    /// The number of values.
+    const WIDTH: usize;
+
+    /// The values, as a slice.
+    fn values(&self) -> &[f32] {
+        bytemuck::cast_slice(core::slice::from_ref(self))
+    }
+
+    /// The values, as a mutable slice.
+    fn values_mut(&mut self) -> &mut [f32] {
+        bytemuck::cast_slice_mut(core::slice::from_mut(self))
+    }
+}
+
+impl<const N: usize> Row for [f32; N] {
+    const WIDTH: usize = N;
+}
+
+/// What [`Layer::visit_tensors`] calls with each parameter tensor: its name, shape and values.
+pub type TensorVisitor<'a> = dyn FnMut(&str, &[usize], &[f32]) + 'a;
+
+/// What [`Layer::visit_tensors_mut`] calls with each parameter tensor.
+pub type TensorVisitorMut<'a> = dyn FnMut(&str, &[usize], &mut [f32]) + 'a;
+
+/// One layer: parameters with compile-time sizes, a batched forward pass and its backward.
+///
+/// A layer ends with an [`Activation`] (use [`crate::activation::Linear`] for none). The
+/// forward pass applies it; the backward pass starts *after* it, from `dz = dL/dz`, the
+/// gradient with respect to the pre-activation output. The network in between undoes the
+/// activation with [`Activation::backprop`], or lets the loss do it in one fused step for the
+/// output layer (softmax with cross-entropy gives `dz = y - t`).
+///
+/// Batches are arrays of `B` rows, `B` a `const` chosen by the caller, so a layer never
+/// allocates: every buffer is owned by the caller and sized by its type. The network keeps each
+/// layer's input and output for the backward pass; anything else a layer needs between its
+/// forward and backward passes lives in its [`Layer::Tape`], allocated once per batch size.
+///
+/// Every network `network!` defines is also a `Layer`, so networks compose; a type of your own
+/// implementing `Layer` (and [`Initialize`]) is used in `network!` by name, as `=> Scale2x =>`.
+///
+/// # Example: a layer of your own
+///
+/// A layer without parameters that doubles its input, `y = 2x`, `dx = 2 dz`:
+///
+/// ```
+/// use netdsl_core::activation::Linear;
+/// use netdsl_core::layer::{Initialize, Layer};
+///
+/// /// Doubles each of its 64 inputs.
+/// struct Scale2x;
+///
+/// impl Layer for Scale2x {
+///     type In = [f32; 64];
+///     type Out = [f32; 64];
+///     type Activation = Linear;
+///     type Grads = ();
+///     type Tape<const B: usize> = ();
+///     const KIND: &'static str = "Scale2x";
+///
+///     fn new_tape<const B: usize>(&self) {}
+///
+///     fn forward<const B: usize>(&self, x: &[[f32; 64]; B], y: &mut [[f32; 64]; B], _: &mut ()) {
+///         for (y, x) in y.iter_mut().flatten().zip(x.iter().flatten()) {
+///             *y = 2.0 * x;
+///         }
+///     }
+///
+///     fn backward<const B: usize>(
+///         &self,
+///         _x: &[[f32; 64]; B],
+///         dz: &[[f32; 64]; B],
+///         dx: Option<&mut [[f32; 64]; B]>,
+///         _grads: &mut (),
+///         _tape: &mut (),
+///     ) {
+///         if let Some(dx) = dx {
+///             for (dx, dz) in dx.iter_mut().flatten().zip(dz.iter().flatten()) {
+///                 *dx = 2.0 * dz;
+///             }
+///         }
+///     }
+///
+///     fn new_grads(&self) {}
+///     fn parameter_count(&self) -> usize { 0 }
+///     fn visit_parameters(&mut self, _: &mut (), _: &mut dyn FnMut(&mut [f32], &mut [f32])) {}
+/// }
+///
+/// /// How `network!`'s `new(&mut rng)` builds it.
+/// impl Initialize for Scale2x {
+///     fn initialize<R: rand::Rng + ?Sized>(_rng: &mut R) -> Self {
+///         Scale2x
+///     }
+/// }
+///
+/// let mut y = [[0.0; 64]; 2];
+/// Scale2x.forward(&[[1.5; 64]; 2], &mut y, &mut ());
+/// assert_eq!(y, [[3.0; 64]; 2]);
+/// let mut dx = [[0.0; 64]; 2];
+/// Scale2x.backward(&[[1.5; 64]; 2], &[[0.25; 64]; 2], Some(&mut dx), &mut (), &mut ());
+/// assert_eq!(dx, [[0.5; 64]; 2]);
+/// ```
+///
+/// With it in scope, `network! { struct Net<64 => Scale2x => Dense(10, softmax)>; }` compiles,
+/// and `network! { struct Net<32 => Scale2x => ...>; }` does not: its input width is checked
+/// against the 64 `Scale2x` takes.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a layer",
+    label = "not a layer",
+    note = "a layer of `network!` is `Dense(..)`, a network defined with `network!`, or a type implementing `netdsl::layer::Layer`"
+)]
+pub trait Layer {
+    /// One input row, `[f32; I]`.
+    type In: Row;
+    /// One output row, `[f32; O]`.
+    type Out: Row;
+    /// The activation the forward pass ends with.
+    type Activation: Activation;
+    /// The gradients of this layer's parameters, shaped like the parameters.
+    type Grads;
+    /// What the layer keeps between the forward and backward passes of a batch of `B`, besides
+    /// its input and output; `()` for most layers, the whole tape for a network used as a layer.
+    type Tape<const B: usize>;
+
+    /// The layer's kind as `summary()` prints it, e.g. `"Dense"`.
+    const KIND: &'static str;
+
+    /// Allocates the tape for batches of `B` samples.
+    fn new_tape<const B: usize>(&self) -> Self::Tape<B>;
+
+    /// `y = f(layer(x))` for every row of the batch.
+    fn forward<const B: usize>(
+        &self,
+        x: &[Self::In; B],
+        y: &mut [Self::Out; B],
+        tape: &mut Self::Tape<B>,
+    );
+
+    /// `y = f(layer(x))` for one sample, without allocating. The default runs
+    /// [`Layer::forward`] on a batch of one with a fresh tape: override it if
+    /// [`Layer::new_tape`] allocates.
+    fn infer(&self, x: &Self::In, y: &mut Self::Out) {
+        let mut tape = self.new_tape::<1>();
+        self.forward(
+            core::array::from_ref(x),
+            core::array::from_mut(y),
+            &mut tape,
+        );
+    }
+
+    /// Writes the parameter gradients of the batch last passed to [`Layer::forward`] with
+    /// `tape` into `grads` (overwriting, not adding) and, when `dx` is given, the gradient with
+    /// respect to the input.
+    fn backward<const B: usize>(
+        &self,
+        x: &[Self::In; B],
+        dz: &[Self::Out; B],
+        dx: Option<&mut [Self::In; B]>,
+        grads: &mut Self::Grads,
+        tape: &mut Self::Tape<B>,
+    );
+
+    /// Tells the layer whether the batches that `tape` goes with from now on are training
+    /// batches (`fit`) or not (`evaluate`, `predict`; a new tape starts out not training). Only
+    /// layers that behave differently, such as dropout, care, and keep the mode in their tape
+    /// rather than in the layer, so that each thread of a parallel `fit` sets its own tape while
+    /// all of them share the layer; networks pass it on to their layers' tapes.
+    fn set_training<const B: usize>(&self, _tape: &mut Self::Tape<B>, _training: bool) {}
+
+    /// Moves the random generators in `tape` (dropout's masks) to stream `stream` of the
+    /// layer's seed. Parallel `fit` gives each thread's tape its own stream so that the threads
+    /// draw different values; stream 0 is where [`Layer::new_tape`] starts. Layers without
+    /// randomness keep the default, which does nothing; networks pass it on to their layers.
+    fn seed_tape<const B: usize>(&self, _tape: &mut Self::Tape<B>, _stream: u64) {}
+
+    /// Gradient buffers for this layer, allocated once.
+    fn new_grads(&self) -> Self::Grads;
+
+    /// The number of trainable parameters.
+    fn parameter_count(&self) -> usize;
+
+    /// Calls `visit` with each parameter tensor and its gradient, flattened, in a fixed order.
+    /// Optimizers update parameters through this, clipping the gradients in place first if
+    /// asked to.
+    fn visit_parameters(
+        &mut self,
+        grads: &mut Self::Grads,
+        visit: &mut dyn FnMut(&mut [f32], &mut [f32]),
+    );
+
+    /// Calls `visit` with each gradient tensor of `grads`, in the order of
+    /// [`Layer::visit_parameters`], without the layer, and returns `true`; or returns `false`
+    /// having visited nothing, or not all. The default returns `false`.
+    ///
+    /// On several threads, `fit` sums the gradients of two threads in place when the network
+    /// visits them this way, and otherwise copies one thread's first: the same result, a few
+    /// microseconds slower a step. Every layer of netdsl and every network `network!` defines
+    /// visits them.
+    fn visit_gradients(grads: &mut Self::Grads, visit: &mut dyn FnMut(&mut [f32])) -> bool {
+        let _ = (grads, visit);
+        false
+    }
+
+    /// Calls `visit` with each parameter tensor's name, shape and values, for
+    /// [saving](crate::weights): Keras' names (`"kernel"`, `"bias"`) and shapes (`[inputs,
+    /// units]` for a dense kernel). Networks visit their layers with the layer's name in front
+    /// (`"dense_1.kernel"`). Layers without parameters keep the default, which visits nothing;
+    /// a layer with parameters that keeps it cannot be saved (an error, not a silent loss).
+    /// Implementations spell the argument with the alias: `visit: &mut TensorVisitor<'_>`.
+    fn visit_tensors(&self, _visit: &mut TensorVisitor<'_>) {}
+
+    /// [`Layer::visit_tensors`] with the values mutable, for loading: the same names and shapes.
+    fn visit_tensors_mut(&mut self, _visit: &mut TensorVisitorMut<'_>) {}
+}
+
+/// How `network!`'s `new(&mut rng)` builds a layer given by name (a network, or a type of
+/// yours): networks draw fresh weights, parameterless layers just exist.
+#[diagnostic::on_unimplemented(
+    message = "`network!` cannot build `{Self}` with `new(&mut rng)`",
+    label = "`Initialize` is not implemented for this layer",
+    note = "implement `netdsl::layer::Initialize` for `{Self}` to say how a new network creates it"
+)]
+pub trait Initialize {
+    /// A new layer, drawing any random weights from `rng`.
+    fn initialize<R: Rng + ?Sized>(rng: &mut R) -> Self;
+}
+
+/// Views a batch of rows as a batch of another row type of the same width: how `network!`
+/// feeds a layer given by name, whose input type it cannot name. The widths are equal whenever
+/// the network compiles, because `network!` asserts it at compile time.
+///
+/// # Panics
+///
+/// If the two batches differ in size, which the compile-time width checks rule out.
+#[inline(always)]
+pub fn reinterpret<A: bytemuck::Pod, B: bytemuck::Pod>(batch: &A) -> &B {
+    bytemuck::cast_ref(batch)
+}
+
+/// [`reinterpret`], mutably.
+///
+/// # Panics
+///
+/// As for [`reinterpret`].
+#[inline(always)]
+pub fn reinterpret_mut<A: bytemuck::Pod, B: bytemuck::Pod>(batch: &mut A) -> &mut B {
+    bytemuck::cast_mut(batch)
+}

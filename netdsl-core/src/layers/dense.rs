@@ -1,0 +1,353 @@
+//! Fully connected layer.
+
+use core::fmt;
+use core::marker::PhantomData;
+
+use rand::Rng;
+
+use crate::activation::Activation;
+use crate::init::Initializer;
+use crate::kernels;
+use crate::layer::{Layer, TensorVisitor, TensorVisitorMut};
+
+/// Fully connected layer: `y = f(x · W + b)`.
+///
+/// Backward, from `dz = dL/dz`: `dW = xᵀ · dz`, `db = Σ_batch dz`, `dx = dz · Wᵀ`.
+///
+/// `I` inputs, `O` outputs, activation `A`. Weights are stored input-major, `W[i][o]`, so the
+/// batch loops run along contiguous output rows. This is Keras' `(in, out)` kernel layout;
+/// PyTorch's `nn.Linear.weight` is `(out, in)` and must be transposed when imported. The
+/// parameters live on the heap, so a `Dense<784, 64, Relu>` is two words on the stack.
+///
+/// ```
+/// use netdsl_core::activation::Relu;
+/// use netdsl_core::layer::Layer;
+/// use netdsl_core::layers::Dense;
+///
+/// let layer = Dense::<2, 3, Relu>::from_parameters(
+///     [[1.0, 0.0, -1.0], [0.5, 2.0, 3.0]],
+///     Some([0.25, 0.0, 1.0]),
+/// );
+/// let mut y = [[0.0; 3]; 1];
+/// layer.forward(&[[1.0, -2.0]], &mut y, &mut ());
+/// assert_eq!(y, [[0.25, 0.0, 0.0]]); // relu(0.25, -4, -6)
+/// ```
+pub struct Dense<const I: usize, const O: usize, A> {
+    weights: Box<[[f32; O]; I]>,
+    bias: Option<Box<[f32; O]>>,
+    activation: PhantomData<A>,
+}
+
+/// Parameter gradients of a [`Dense`] layer, shaped like its parameters.
+pub struct DenseGrads<const I: usize, const O: usize> {
+    weights: Box<[[f32; O]; I]>,
+    bias: Option<Box<[f32; O]>>,
+}
+
+impl<const I: usize, const O: usize, A> Dense<I, O, A> {
+    /// Glorot-uniform weights (Keras' default): `W ~ U(-l, l)`, `l = √(6 / (I + O))`, and a
+    /// zero bias when `bias` is true.
+    pub fn glorot_uniform<R: Rng + ?Sized>(rng: &mut R, bias: bool) -> Self {
+        crate::kernels::Isa::selected(); // see `Isa::selected`: decided before any hot path runs
+        let mut weights: Box<[[f32; O]; I]> = bytemuck::zeroed_box();
+        Initializer::GlorotUniform.fill(&[I, O], rng, weights.as_flattened_mut());
+        Self {
+            weights,
+            bias: bias.then(bytemuck::zeroed_box),
+            activation: PhantomData,
+        }
+    }
+
+    /// A layer with the given weights (`W[i][o]`, Keras' layout) and optional bias.
+    pub fn from_parameters(weights: [[f32; O]; I], bias: Option<[f32; O]>) -> Self {
+        crate::kernels::Isa::selected(); // see `Isa::selected`: decided before any hot path runs
+        let mut boxed: Box<[[f32; O]; I]> = bytemuck::zeroed_box();
+        *boxed = weights;
+        Self {
+            weights: boxed,
+            bias: bias.map(Box::new),
+            activation: PhantomData,
+        }
+    }
+
+    /// The weights, `W[i][o]`.
+    pub fn weights(&self) -> &[[f32; O]; I] {
+        &self.weights
+    }
+
+    /// The weights, mutably.
+    pub fn weights_mut(&mut self) -> &mut [[f32; O]; I] {
+        &mut self.weights
+    }
+
+    /// The bias, if the layer has one.
+    pub fn bias(&self) -> Option<&[f32; O]> {
+        self.bias.as_deref()
+    }
+
+    /// The bias, mutably, if the layer has one.
+    pub fn bias_mut(&mut self) -> Option<&mut [f32; O]> {
+        self.bias.as_deref_mut()
+    }
+}
+
+impl<const I: usize, const O: usize> DenseGrads<I, O> {
+    /// `dL/dW`, shaped like the weights.
+    pub fn weights(&self) -> &[[f32; O]; I] {
+        &self.weights
+    }
+
+    /// `dL/db`, if the layer has a bias.
+    pub fn bias(&self) -> Option<&[f32; O]> {
+        self.bias.as_deref()
+    }
+}
+
+impl<const I: usize, const O: usize, A: Activation> Layer for Dense<I, O, A> {
+    type In = [f32; I];
+    type Out = [f32; O];
+    type Activation = A;
+    type Grads = DenseGrads<I, O>;
+    type Tape<const B: usize> = ();
+
+    const KIND: &'static str = "Dense";
+
+    fn new_tape<const B: usize>(&self) {}
+
+    fn forward<const B: usize>(&self, x: &[[f32; I]; B], y: &mut [[f32; O]; B], _tape: &mut ()) {
+        kernels::affine(x, &self.weights, self.bias.as_deref(), y);
+        A::apply_batch(y);
+    }
+
+    fn backward<const B: usize>(
+        &self,
+        x: &[[f32; I]; B],
+        dz: &[[f32; O]; B],
+        dx: Option<&mut [[f32; I]; B]>,
+        grads: &mut DenseGrads<I, O>,
+        _tape: &mut (),
+    ) {
+        kernels::weight_gradient(x, dz, &mut grads.weights);
+        if let Some(db) = grads.bias.as_deref_mut() {
+            kernels::bias_gradient(dz, db);
+        }
+        if let Some(dx) = dx {
+            kernels::input_gradient(dz, &self.weights, dx);
+        }
+    }
+
+    fn new_grads(&self) -> DenseGrads<I, O> {
+        DenseGrads {
+            weights: bytemuck::zeroed_box(),
+            bias: self.bias.is_some().then(bytemuck::zeroed_box),
+        }
+    }
+
+    fn parameter_count(&self) -> usize {
+        I * O + if self.bias.is_some() { O } else { 0 }
+    }
+
+    fn visit_parameters(
+        &mut self,
+        grads: &mut DenseGrads<I, O>,
+        visit: &mut dyn FnMut(&mut [f32], &mut [f32]),
+    ) {
+        visit(
+            self.weights.as_flattened_mut(),
+            grads.weights.as_flattened_mut(),
+        );
+        if let (Some(b), Some(db)) = (self.bias.as_deref_mut(), grads.bias.as_deref_mut()) {
+            visit(b, db);
+        }
+    }
+
+    fn visit_gradients(grads: &mut DenseGrads<I, O>, visit: &mut dyn FnMut(&mut [f32])) -> bool {
+        visit(grads.weights.as_flattened_mut());
+        if let Some(db) = grads.bias.as_deref_mut() {
+            visit(db);
+        }
+        true
+    }
+
+    /// `kernel` of shape `[I, O]` and `bias` of shape `[O]`, as in Keras.
+    fn visit_tensors(&self, visit: &mut TensorVisitor<'_>) {
+        visit("kernel", &[I, O], self.weights.as_flattened());
+        if let Some(b) = self.bias.as_deref() {
+            visit("bias", &[O], b);
+        }
+    }
+
+    fn visit_tensors_mut(&mut self, visit: &mut TensorVisitorMut<'_>) {
+        visit("kernel", &[I, O], self.weights.as_flattened_mut());
+        if let Some(b) = self.bias.as_deref_mut() {
+            visit("bias", &[O], b);
+        }
+    }
+}
+
+impl<const I: usize, const O: usize, A> Clone for Dense<I, O, A> {
+    fn clone(&self) -> Self {
+        // `Box::clone` may build the array on the stack first; copy into a heap buffer instead.
+        let mut weights: Box<[[f32; O]; I]> = bytemuck::zeroed_box();
+        weights.copy_from_slice(&self.weights[..]);
+        Self {
+            weights,
+            bias: self.bias.clone(),
+            activation: PhantomData,
+        }
+    }
+}
+
+impl<const I: usize, const O: usize, A: Activation> fmt::Debug for Dense<I, O, A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Dense")
+            .field("inputs", &I)
+            .field("outputs", &O)
+            .field("activation", &A::NAME)
+            .field("bias", &self.bias.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::activation::{Linear, Sigmoid};
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+
+    fn layer() -> Dense<2, 3, Linear> {
+        Dense::from_parameters([[1.0, 0.0, -1.0], [0.5, 2.0, 3.0]], Some([0.25, 0.0, 1.0]))
+    }
+
+    #[test]
+    fn forward_of_literal_values() {
+        let mut y = [[0.0; 3]; 2];
+        layer().forward(&[[1.0, 2.0], [0.0, -1.0]], &mut y, &mut ());
+        assert_eq!(y, [[2.25, 4.0, 6.0], [-0.25, -2.0, -2.0]]);
+    }
+
+    #[test]
+    fn backward_of_literal_values() {
+        let l = layer();
+        let x = [[1.0, 2.0], [0.0, -1.0]];
+        let dz = [[1.0, 0.0, 2.0], [0.5, -1.0, 0.0]];
+        let mut dx = [[9.0; 2]; 2];
+        let mut grads = l.new_grads();
+        l.backward(&x, &dz, Some(&mut dx), &mut grads, &mut ());
+        // dW = xᵀ dz: row 0 = 1·dz0 + 0·dz1, row 1 = 2·dz0 - 1·dz1
+        assert_eq!(grads.weights(), &[[1.0, 0.0, 2.0], [1.5, 1.0, 4.0]]);
+        assert_eq!(grads.bias(), Some(&[1.5, -1.0, 2.0]));
+        // dx = dz Wᵀ: sample 0 = (1 - 2, 0.5 + 6), sample 1 = (0.5, 0.25 - 2)
+        assert_eq!(dx, [[-1.0, 6.5], [0.5, -1.75]]);
+    }
+
+    #[test]
+    fn backward_overwrites_previous_gradients() {
+        let l = layer();
+        let mut grads = l.new_grads();
+        let x = [[1.0, 2.0]];
+        let dz = [[1.0, 1.0, 1.0]];
+        l.backward(&x, &dz, None, &mut grads, &mut ());
+        l.backward(&x, &dz, None, &mut grads, &mut ());
+        assert_eq!(grads.weights(), &[[1.0, 1.0, 1.0], [2.0, 2.0, 2.0]]);
+    }
+
+    #[test]
+    fn glorot_uniform_stays_within_its_limit_and_zeroes_the_bias() {
+        let mut rng = StdRng::seed_from_u64(1);
+        let l = Dense::<784, 64, Sigmoid>::glorot_uniform(&mut rng, true);
+        let limit = (6.0_f32 / (784.0 + 64.0)).sqrt();
+        let w = l.weights().as_flattened();
+        assert!(w.iter().all(|v| v.abs() <= limit));
+        let mean = w.iter().sum::<f32>() / w.len() as f32;
+        let var = w.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / w.len() as f32;
+        // U(-l, l) has variance l²/3.
+        let expected = limit * limit / 3.0;
+        assert!(
+            (var - expected).abs() < 0.02 * expected,
+            "variance {var}, expected {expected}"
+        );
+        assert_eq!(l.bias(), Some(&[0.0; 64]));
+        assert_eq!(l.parameter_count(), 784 * 64 + 64);
+        let no_bias = Dense::<784, 64, Sigmoid>::glorot_uniform(&mut rng, false);
+        assert_eq!(no_bias.parameter_count(), 784 * 64);
+    }
+
+    #[test]
+    fn dense_backward_matches_finite_differences() {
+        // L = Σ_b,o c[b][o] · y[b][o] with a sigmoid layer, so dL/dy = c.
+        let mut rng = StdRng::seed_from_u64(3);
+        let mut l = Dense::<3, 4, Sigmoid>::glorot_uniform(&mut rng, true);
+        l.bias_mut()
+            .unwrap()
+            .copy_from_slice(&[0.1, -0.2, 0.3, 0.05]);
+        let x = [[0.5, -1.0, 2.0], [1.5, 0.25, -0.75]];
+        let c = [[1.0, -2.0, 0.5, 1.5], [0.3, 0.7, -1.1, 2.0]];
+        let objective = |l: &Dense<3, 4, Sigmoid>, x: &[[f32; 3]; 2]| -> f64 {
+            let mut y = [[0.0; 4]; 2];
+            l.forward(x, &mut y, &mut ());
+            y.as_flattened()
+                .iter()
+                .zip(c.as_flattened())
+                .map(|(y, c)| f64::from(y * c))
+                .sum()
+        };
+        let mut y = [[0.0; 4]; 2];
+        l.forward(&x, &mut y, &mut ());
+        let mut dz = c;
+        Sigmoid::backprop_batch(&y, &mut dz);
+        let mut dx = [[0.0; 3]; 2];
+        let mut grads = l.new_grads();
+        l.backward(&x, &dz, Some(&mut dx), &mut grads, &mut ());
+
+        let eps = 1e-2;
+        let check = |analytic: f32, plus: f64, minus: f64, what: &str| {
+            let numeric = ((plus - minus) / (2.0 * eps as f64)) as f32;
+            let rel = (analytic - numeric).abs() / analytic.abs().max(numeric.abs()).max(1e-2);
+            assert!(
+                rel <= 1e-3,
+                "{what}: analytic {analytic}, numeric {numeric}, relative error {rel}"
+            );
+        };
+        for i in 0..3 {
+            for o in 0..4 {
+                let mut p = l.clone();
+                p.weights_mut()[i][o] += eps;
+                let mut m = l.clone();
+                m.weights_mut()[i][o] -= eps;
+                check(
+                    grads.weights()[i][o],
+                    objective(&p, &x),
+                    objective(&m, &x),
+                    &format!("dW[{i}][{o}]"),
+                );
+            }
+        }
+        for o in 0..4 {
+            let mut p = l.clone();
+            p.bias_mut().unwrap()[o] += eps;
+            let mut m = l.clone();
+            m.bias_mut().unwrap()[o] -= eps;
+            check(
+                grads.bias().unwrap()[o],
+                objective(&p, &x),
+                objective(&m, &x),
+                &format!("db[{o}]"),
+            );
+        }
+        for b in 0..2 {
+            for i in 0..3 {
+                let (mut xp, mut xm) = (x, x);
+                xp[b][i] += eps;
+                xm[b][i] -= eps;
+                check(
+                    dx[b][i],
+                    objective(&l, &xp),
+                    objective(&l, &xm),
+                    &format!("dx[{b}][{i}]"),
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,468 @@
+//! Max and average pooling over channels-last images: one [`Pool2d`] layer owning the windows,
+//! the tape and the shape checks, and a [`Reduce`] for each way of pooling a window.
+
+use core::fmt;
+use core::marker::PhantomData;
+
+use rand::Rng;
+
+use crate::activation::Linear;
+use crate::layer::{Initialize, Layer, Row};
+use crate::shape::{ImageShape, WindowShape};
+
+/// One window of a pool over one sample: `size × size` inputs from index `first`, a row of the
+/// image `row` values on and a pixel `col` values on.
+#[derive(Clone, Copy, Debug)]
+pub struct PoolWindow {
+    first: usize,
+    size: usize,
+    row: usize,
+    col: usize,
+}
+
+impl PoolWindow {
+    /// The indices of the window's inputs, row by row.
+    #[inline]
+    pub fn inputs(self) -> impl Iterator<Item = usize> {
+        (0..self.size).flat_map(move |py| {
+            (0..self.size).map(move |px| self.first + py * self.row + px * self.col)
+        })
+    }
+
+    /// How many inputs the window covers.
+    pub fn len(self) -> usize {
+        self.size * self.size
+    }
+
+    /// Whether the window covers no input (never, in a pool whose sizes agree).
+    pub fn is_empty(self) -> bool {
+        self.size == 0
+    }
+}
+
+/// How a pool reduces a window to one value, forward and backward: [`Max`] or [`Mean`].
+pub trait Reduce {
+    /// The layer's kind as `summary()` prints it.
+    const KIND: &'static str;
+
+    /// Whether the forward pass keeps, for each output, the index of the input it came from
+    /// (the [`Pool2d`]'s tape), for the backward pass.
+    const KEEPS_INDEX: bool;
+
+    /// The window's value and, for a reduction that keeps one, the index of the input it came
+    /// from.
+    fn reduce(x: &[f32], window: PoolWindow) -> (f32, usize);
+
+    /// Adds `g`, the gradient of the window's value, to the window's inputs in `dx`; `index` is
+    /// what [`Reduce::reduce`] returned with the value.
+    fn spread(dx: &mut [f32], g: f32, index: usize, window: PoolWindow);
+}
+
+/// Max pooling: the window's maximum, the first one on ties, the first NaN if there is one (a
+/// NaN propagates, as in TensorFlow). Backward, its input alone gets the gradient.
+#[derive(Clone, Copy, Debug)]
+pub enum Max {}
+
+impl Reduce for Max {
+    const KIND: &'static str = "MaxPool2d";
+    const KEEPS_INDEX: bool = true;
+
+    #[inline]
+    fn reduce(x: &[f32], window: PoolWindow) -> (f32, usize) {
+        let mut best = (x[window.first], window.first);
+        for i in window.inputs() {
+            if x[i] > best.0 || x[i].is_nan() && !best.0.is_nan() {
+                best = (x[i], i);
+            }
+        }
+        best
+    }
+
+    #[inline]
+    fn spread(dx: &mut [f32], g: f32, index: usize, _: PoolWindow) {
+        dx[index] += g;
+    }
+}
+
+/// Average pooling: the window's mean. Backward, each of its inputs gets `1 / P²` of the
+/// gradient.
+#[derive(Clone, Copy, Debug)]
+pub enum Mean {}
+
+impl Reduce for Mean {
+    const KIND: &'static str = "AvgPool2d";
+    const KEEPS_INDEX: bool = false;
+
+    #[inline]
+    fn reduce(x: &[f32], window: PoolWindow) -> (f32, usize) {
+        let sum: f32 = window.inputs().map(|i| x[i]).sum();
+        (sum * (1.0 / window.len() as f32), 0)
+    }
+
+    #[inline]
+    fn spread(dx: &mut [f32], g: f32, _: usize, window: PoolWindow) {
+        let g = g * (1.0 / window.len() as f32);
+        for i in window.inputs() {
+            dx[i] += g;
+        }
+    }
+}
+
+/// A pooling layer: `P × P` windows with stride `S` and no padding (Keras'
+/// `padding="valid"`) over an `H × W × C` channels-last image `I`, each channel alone, reduced
+/// by `R`, giving an `OH × OW × C` image `O` with `OH = (H - P) / S + 1` rounded down. Use it
+/// as [`MaxPool2d`] or [`AvgPool2d`].
+#[derive(Clone, Copy)]
+pub struct Pool2d<R, I, P, O> {
+    /// The reduction and the shapes are types only.
+    shapes: PhantomData<(R, I, P, O)>,
+}
+
+/// Max pooling, a [`Pool2d`] of [`Max`]: `y[oy][ox][c] = max_{py,px < P} x[oy·S + py][ox·S + px][c]`.
+///
+/// Backward: `dx = dz` at the position of each window's maximum (the first one on ties, the
+/// first NaN if there is one: a NaN propagates), `0` elsewhere; overlapping windows (`S < P`)
+/// add up.
+///
+/// The type is `MaxPool2d<Image<H, W, C, IN>, Window<P, S>, Image<OH, OW, C, OUT>>` (see
+/// [`crate::shape`]): `P × P` windows with stride `S` and no padding (Keras'
+/// `MaxPooling2D(padding="valid")`) over an `H × W × C` channels-last image (`IN = H · W · C`), each channel alone, giving an
+/// `OH × OW × C` image with `OH = (H - P) / S + 1` rounded down (`OUT = OH · OW · C`). The
+/// tape keeps, for each output, the input index of its maximum.
+///
+/// ```
+/// use netdsl_core::layer::Layer;
+/// use netdsl_core::layers::MaxPool2d;
+/// use netdsl_core::shape::{Image, Window};
+///
+/// // A 2×2 pool, stride 2, over a 2×4 single-channel image: two outputs.
+/// let pool = MaxPool2d::<Image<2, 4, 1, 8>, Window<2, 2>, Image<1, 2, 1, 2>>::new();
+/// let mut y = [[0.0; 2]];
+/// let x = [[1.0, 5.0, -1.0, -2.0, 3.0, 2.0, -3.0, -0.5]];
+/// pool.forward(&x, &mut y, &mut pool.new_tape::<1>());
+/// assert_eq!(y, [[5.0, -0.5]]);
+/// ```
+///
+/// Sizes that disagree are rejected when the layer is built:
+///
+/// ```compile_fail
+/// use netdsl_core::layers::MaxPool2d;
+/// use netdsl_core::shape::{Image, Window};
+///
+/// // Keras floors: a 2×2 pool with stride 2 over 5×5 gives 2×2, not 3×3.
+/// let pool = MaxPool2d::<Image<5, 5, 1, 25>, Window<2, 2>, Image<3, 3, 1, 9>>::new();
+/// ```
+pub type MaxPool2d<I, P, O> = Pool2d<Max, I, P, O>;
+
+/// Average pooling, a [`Pool2d`] of [`Mean`]: `y[oy][ox][c] = (1 / P²) Σ_{py,px < P} x[oy·S + py][ox·S + px][c]`.
+///
+/// Backward: `dx[iy][ix][c] = (1 / P²) Σ dz[oy][ox][c]` over the windows that cover `(iy, ix)`.
+///
+/// Shapes as for [`MaxPool2d`]: Keras' `AveragePooling2D(padding="valid")`.
+///
+/// ```
+/// use netdsl_core::layer::Layer;
+/// use netdsl_core::layers::AvgPool2d;
+/// use netdsl_core::shape::{Image, Window};
+///
+/// let pool = AvgPool2d::<Image<2, 4, 1, 8>, Window<2, 2>, Image<1, 2, 1, 2>>::new();
+/// let mut y = [[0.0; 2]];
+/// let x = [[1.0, 5.0, -1.0, -2.0, 3.0, 2.0, -3.0, -0.5]];
+/// pool.forward(&x, &mut y, &mut pool.new_tape::<1>());
+/// assert_eq!(y, [[2.75, -1.625]]);
+/// ```
+pub type AvgPool2d<I, P, O> = Pool2d<Mean, I, P, O>;
+
+impl<R: Reduce, I: ImageShape, P: WindowShape, O: ImageShape> Pool2d<R, I, P, O> {
+    /// Evaluated by the constructor, so that sizes which disagree fail to compile.
+    const SHAPES_AGREE: () = {
+        let (h, w, c, p, s) = (I::HEIGHT, I::WIDTH, I::CHANNELS, P::SIZE, P::STRIDE);
+        let (oh, ow) = (O::HEIGHT, O::WIDTH);
+        assert!(
+            h >= 1 && w >= 1 && c >= 1,
+            "a pool's image needs at least one pixel and one channel"
+        );
+        assert!(p >= 1 && s >= 1, "pool size and stride must be at least 1");
+        assert!(p <= h && p <= w, "the pool is larger than the image");
+        assert!(I::LEN == h * w * c, "a pool's input needs N = H * W * C");
+        assert!(
+            oh == (h - p) / s + 1 && ow == (w - p) / s + 1,
+            "a pool's output needs OH = (H - P) / S + 1 and OW = (W - P) / S + 1"
+        );
+        assert!(
+            O::CHANNELS == c && O::LEN == oh * ow * c,
+            "a pool's output needs the input's channels, and N = OH * OW * C"
+        );
+        assert!(
+            I::LEN <= u32::MAX as usize,
+            "a pool of more than 2³² inputs"
+        );
+    };
+
+    /// The pooling layer.
+    pub const fn new() -> Self {
+        let () = Self::SHAPES_AGREE;
+        Self {
+            shapes: PhantomData,
+        }
+    }
+
+    /// Calls `visit(output index, window)` for every output of one sample.
+    #[inline]
+    fn for_each_window(mut visit: impl FnMut(usize, PoolWindow)) {
+        let (w, c, s) = (I::WIDTH, I::CHANNELS, P::STRIDE);
+        for oy in 0..O::HEIGHT {
+            for ox in 0..O::WIDTH {
+                for ch in 0..c {
+                    let window = PoolWindow {
+                        first: (oy * s * w + ox * s) * c + ch,
+                        size: P::SIZE,
+                        row: w * c,
+                        col: c,
+                    };
+                    visit((oy * O::WIDTH + ox) * c + ch, window);
+                }
+            }
+        }
+    }
+}
+
+impl<R: Reduce, I: ImageShape, P: WindowShape, O: ImageShape> Layer for Pool2d<R, I, P, O> {
+    type In = I::Values;
+    type Out = O::Values;
+    type Activation = Linear;
+    type Grads = ();
+    /// With [`Max`], for each output of the batch, `B · OUT` of them, the index of its maximum
+    /// in its sample's input row; empty with [`Mean`].
+    type Tape<const B: usize> = Box<[u32]>;
+
+    const KIND: &'static str = R::KIND;
+
+    fn new_tape<const B: usize>(&self) -> Box<[u32]> {
+        let len = if R::KEEPS_INDEX { B * O::LEN } else { 0 };
+        vec![0; len].into_boxed_slice()
+    }
+
+    fn forward<const B: usize>(
+        &self,
+        x: &[I::Values; B],
+        y: &mut [O::Values; B],
+        tape: &mut Box<[u32]>,
+    ) {
+        for (k, (x, y)) in x.iter().zip(y).enumerate() {
+            let (x, y) = (x.values(), y.values_mut());
+            Self::for_each_window(|o, window| {
+                let (value, index) = R::reduce(x, window);
+                y[o] = value;
+                if R::KEEPS_INDEX {
+                    // In range: `SHAPES_AGREE` bounds the inputs by u32::MAX.
+                    tape[k * O::LEN + o] = index as u32;
+                }
+            });
+        }
+    }
+
+    fn backward<const B: usize>(
+        &self,
+        _x: &[I::Values; B],
+        dz: &[O::Values; B],
+        dx: Option<&mut [I::Values; B]>,
+        _grads: &mut (),
+        tape: &mut Box<[u32]>,
+    ) {
+        let Some(dx) = dx else { return };
+        for (k, (dx, dz)) in dx.iter_mut().zip(dz).enumerate() {
+            let (dx, dz) = (dx.values_mut(), dz.values());
+            dx.fill(0.0);
+            Self::for_each_window(|o, window| {
+                let index = if R::KEEPS_INDEX {
+                    tape[k * O::LEN + o] as usize
+                } else {
+                    0
+                };
+                R::spread(dx, dz[o], index, window);
+            });
+        }
+    }
+
+    /// The pooled values computed without the tape (so without allocating).
+    fn infer(&self, x: &I::Values, y: &mut O::Values) {
+        let (x, y) = (x.values(), y.values_mut());
+        Self::for_each_window(|o, window| y[o] = R::reduce(x, window).0);
+    }
+
+    without_parameters!();
+}
+
+impl<R: Reduce, I: ImageShape, P: WindowShape, O: ImageShape> Default for Pool2d<R, I, P, O> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A pooling layer has no parameters: `network!` builds it with `new()`.
+impl<R: Reduce, I: ImageShape, P: WindowShape, O: ImageShape> Initialize for Pool2d<R, I, P, O> {
+    fn initialize<G: Rng + ?Sized>(_rng: &mut G) -> Self {
+        Self::new()
+    }
+}
+
+impl<R: Reduce, I: ImageShape, P: WindowShape, O: ImageShape> fmt::Debug for Pool2d<R, I, P, O> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct(R::KIND)
+            .field("input", &(I::HEIGHT, I::WIDTH, I::CHANNELS))
+            .field("pool", &(P::SIZE, P::SIZE))
+            .field("stride", &P::STRIDE)
+            .field("output", &(O::HEIGHT, O::WIDTH, O::CHANNELS))
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layers::gradcheck::{check_gradients, values};
+    use crate::shape::{Image, Window};
+
+    /// Inputs all distinct and at least 0.1 apart, so no finite-difference step of 1e-2
+    /// changes which input of a window is its maximum.
+    fn distinct<const N: usize, const B: usize>() -> [[f32; N]; B] {
+        let mut x = [[0.0; N]; B];
+        for (i, v) in x.as_flattened_mut().iter_mut().enumerate() {
+            // 37 is prime to every N · B used here, so the values are a permutation.
+            *v = ((i * 37) % (N * B)) as f32 * 0.1 - 1.0;
+        }
+        x
+    }
+
+    #[rustfmt::skip]
+    const IMAGE: [f32; 16] = [
+        1.0, 2.0, -1.0, 0.0,
+        4.0, 3.0, -2.0, -3.0,
+        0.5, 0.0, 7.0, 9.0,
+        -1.0, 0.25, 8.0, 6.0,
+    ];
+
+    #[test]
+    fn max_pool_picks_the_maxima() {
+        let pool = MaxPool2d::<Image<4, 4, 1, 16>, Window<2, 2>, Image<2, 2, 1, 4>>::new();
+        let mut y = [[0.0; 4]];
+        let mut tape = pool.new_tape::<1>();
+        pool.forward(&[IMAGE], &mut y, &mut tape);
+        assert_eq!(y, [[4.0, 0.0, 0.5, 9.0]]);
+        assert_eq!(&tape[..], &[4, 3, 8, 11]);
+        let mut dx = [[5.0; 16]];
+        pool.backward(
+            &[IMAGE],
+            &[[1.0, 2.0, 3.0, 4.0]],
+            Some(&mut dx),
+            &mut (),
+            &mut tape,
+        );
+        #[rustfmt::skip]
+        let expected = [
+            0.0, 0.0, 0.0, 2.0,
+            1.0, 0.0, 0.0, 0.0,
+            3.0, 0.0, 0.0, 4.0,
+            0.0, 0.0, 0.0, 0.0,
+        ];
+        assert_eq!(dx, [expected]);
+        let mut single = [0.0; 4];
+        pool.infer(&IMAGE, &mut single);
+        assert_eq!(single, y[0]);
+    }
+
+    #[test]
+    fn max_pool_keeps_channels_apart_and_floors_the_output_size() {
+        // 3×3×2, pool 2, stride 2: Keras floors (3 - 2) / 2 + 1 = 1, the last row and column
+        // are dropped. Channel 1 is the negated channel 0.
+        let pool = MaxPool2d::<Image<3, 3, 2, 18>, Window<2, 2>, Image<1, 1, 2, 2>>::new();
+        let image: Vec<f32> = (0..9).flat_map(|i| [i as f32, -(i as f32)]).collect();
+        let mut y = [[0.0; 2]];
+        pool.forward(
+            &[image.try_into().unwrap()],
+            &mut y,
+            &mut pool.new_tape::<1>(),
+        );
+        // Window pixels 0, 1, 3, 4: max 4 in channel 0, max -0 in channel 1.
+        assert_eq!(y, [[4.0, 0.0]]);
+    }
+
+    #[test]
+    fn max_pool_routes_ties_to_the_first_maximum_and_sums_overlaps() {
+        // 2×3, pool 2, stride 1: two overlapping windows sharing the maximum 5.
+        let pool = MaxPool2d::<Image<2, 3, 1, 6>, Window<2, 1>, Image<1, 2, 1, 2>>::new();
+        let x = [[5.0, 5.0, 1.0, 5.0, 0.0, 2.0]];
+        let mut tape = pool.new_tape::<1>();
+        let mut y = [[0.0; 2]];
+        pool.forward(&x, &mut y, &mut tape);
+        assert_eq!(y, [[5.0, 5.0]]);
+        let mut dx = [[0.0; 6]];
+        pool.backward(&x, &[[1.0, 10.0]], Some(&mut dx), &mut (), &mut tape);
+        assert_eq!(dx, [[1.0, 10.0, 0.0, 0.0, 0.0, 0.0]]);
+    }
+
+    #[test]
+    fn max_pool_lets_a_nan_through_wherever_it_is_in_the_window() {
+        let pool = MaxPool2d::<Image<2, 2, 1, 4>, Window<2, 2>, Image<1, 1, 1, 1>>::new();
+        for at in 0..4 {
+            let mut x = [[1.0, 2.0, 3.0, 4.0]];
+            x[0][at] = f32::NAN;
+            let mut y = [[0.0]];
+            pool.forward(&x, &mut y, &mut pool.new_tape::<1>());
+            assert!(y[0][0].is_nan(), "NaN at {at}: {y:?}");
+            let mut y = [0.0];
+            pool.infer(&x[0], &mut y);
+            assert!(y[0].is_nan(), "NaN at {at}: {y:?}");
+        }
+    }
+
+    #[test]
+    fn avg_pool_of_literal_values() {
+        let pool = AvgPool2d::<Image<4, 4, 1, 16>, Window<2, 2>, Image<2, 2, 1, 4>>::new();
+        let mut y = [[0.0; 4]];
+        pool.forward(&[IMAGE], &mut y, &mut pool.new_tape::<1>());
+        assert_eq!(y, [[2.5, -1.5, -0.0625, 7.5]]);
+        let mut dx = [[5.0; 16]];
+        pool.backward(
+            &[IMAGE],
+            &[[4.0, 8.0, -4.0, 0.0]],
+            Some(&mut dx),
+            &mut (),
+            &mut pool.new_tape::<1>(),
+        );
+        #[rustfmt::skip]
+        let expected = [
+            1.0, 1.0, 2.0, 2.0,
+            1.0, 1.0, 2.0, 2.0,
+            -1.0, -1.0, 0.0, 0.0,
+            -1.0, -1.0, 0.0, 0.0,
+        ];
+        assert_eq!(dx, [expected]);
+    }
+
+    #[test]
+    fn max_pool_backward_matches_finite_differences() {
+        let c = values::<[f32; 8], 2>(1);
+        let mut pool = MaxPool2d::<Image<5, 4, 2, 40>, Window<2, 2>, Image<2, 2, 2, 8>>::new();
+        let mut tape = pool.new_tape::<2>();
+        check_gradients(&mut pool, &distinct::<40, 2>(), &c, &mut tape);
+        // Overlapping windows: pool 3, stride 1.
+        let c = values::<[f32; 6], 4>(2);
+        let mut pool = MaxPool2d::<Image<4, 5, 1, 20>, Window<3, 1>, Image<2, 3, 1, 6>>::new();
+        let mut tape = pool.new_tape::<4>();
+        check_gradients(&mut pool, &distinct::<20, 4>(), &c, &mut tape);
+    }
+
+    #[test]
+    fn avg_pool_backward_matches_finite_differences() {
+        let c = values::<[f32; 8], 2>(3);
+        let mut pool = AvgPool2d::<Image<5, 4, 2, 40>, Window<2, 2>, Image<2, 2, 2, 8>>::new();
+        let mut tape = pool.new_tape::<2>();
+        check_gradients(&mut pool, &values(4), &c, &mut tape);
+        let c = values::<[f32; 6], 2>(5);
+        let mut pool = AvgPool2d::<Image<4, 5, 1, 20>, Window<3, 1>, Image<2, 3, 1, 6>>::new();
+        let mut tape = pool.new_tape::<2>();
+        check_gradients(&mut pool, &values(6), &c, &mut tape);
+    }
+}

@@ -1,0 +1,128 @@
+//! The layer table of a network, printed like Keras' `model.summary()`.
+
+use core::fmt;
+
+/// One row of a [`Summary`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LayerSummary {
+    /// The layer's field name in the network struct, e.g. `dense_1`.
+    pub name: &'static str,
+    /// The layer's kind, e.g. `Dense`.
+    pub kind: &'static str,
+    /// The shape of one output sample: `[64]`, or `[24, 24, 6]` for an image (height, width,
+    /// channels).
+    pub output_shape: Vec<usize>,
+    /// Its trainable parameters.
+    pub parameters: usize,
+}
+
+/// A network's layers with their output shapes and parameter counts.
+///
+/// ```
+/// use netdsl_core::summary::{LayerSummary, Summary};
+///
+/// let summary = Summary {
+///     name: "Tiny",
+///     layers: vec![LayerSummary { name: "dense_1", kind: "Dense", output_shape: vec![3], parameters: 9 }],
+/// };
+/// assert_eq!(summary.total_parameters(), 9);
+/// assert!(summary.to_string().contains("dense_1 (Dense)"));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Summary {
+    /// The network's type name.
+    pub name: &'static str,
+    /// Its layers, input to output.
+    pub layers: Vec<LayerSummary>,
+}
+
+impl Summary {
+    /// The sum of every layer's parameters.
+    pub fn total_parameters(&self) -> usize {
+        self.layers.iter().map(|l| l.parameters).sum()
+    }
+}
+
+/// `50890` as `50,890`.
+fn grouped(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const RULE: &str = "─────────────────────────────────────────────────────────────────";
+        writeln!(f, "Model: \"{}\"", self.name)?;
+        writeln!(f, "{RULE}")?;
+        writeln!(
+            f,
+            " {:<28}{:<26}{:>9}",
+            "Layer (type)", "Output Shape", "Param #"
+        )?;
+        writeln!(f, "{}", RULE.replace('─', "═"))?;
+        for layer in &self.layers {
+            let name = format!("{} ({})", layer.name, layer.kind);
+            let dims: Vec<String> = layer.output_shape.iter().map(usize::to_string).collect();
+            let shape = format!("(None, {})", dims.join(", "));
+            writeln!(f, " {name:<28}{shape:<26}{:>9}", grouped(layer.parameters))?;
+        }
+        writeln!(f, "{RULE}")?;
+        let total = grouped(self.total_parameters());
+        writeln!(f, " Total params: {total}")?;
+        writeln!(f, " Trainable params: {total}")?;
+        write!(f, " Non-trainable params: 0")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prints_the_keras_table() {
+        let summary = Summary {
+            name: "Mnist",
+            layers: vec![
+                LayerSummary {
+                    name: "dense_1",
+                    kind: "Dense",
+                    output_shape: vec![64],
+                    parameters: 50_240,
+                },
+                LayerSummary {
+                    name: "dense_2",
+                    kind: "Dense",
+                    output_shape: vec![10],
+                    parameters: 650,
+                },
+            ],
+        };
+        let text = summary.to_string();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "Model: \"Mnist\"");
+        assert_eq!(
+            lines[4],
+            " dense_1 (Dense)             (None, 64)                   50,240"
+        );
+        assert_eq!(
+            lines[5],
+            " dense_2 (Dense)             (None, 10)                      650"
+        );
+        assert_eq!(lines[7], " Total params: 50,890");
+    }
+
+    #[test]
+    fn groups_thousands() {
+        assert_eq!(grouped(0), "0");
+        assert_eq!(grouped(999), "999");
+        assert_eq!(grouped(1000), "1,000");
+        assert_eq!(grouped(1_234_567), "1,234,567");
+    }
+}

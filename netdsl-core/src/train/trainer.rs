@@ -1,0 +1,300 @@
+//! The trainer (Keras' compiled model): optimizer, loss and buffers, and the calls a user
+//! makes: `fit`, `train_epoch`, `evaluate`, `predict`.
+
+use rand::rngs::StdRng;
+
+use super::runner::{Lane, Runner};
+use super::shard::Shard;
+use super::{Fit, History, Metrics, TrainError};
+use crate::data::Dataset;
+use crate::kernels::team::{Team, with_team};
+use crate::layer::Layer;
+use crate::loss::Loss;
+use crate::optim::Optimizer;
+
+/// A network's (or any [`Layer`]'s) training state for batches of `B` samples: optimizer, loss, and every buffer a
+/// step needs, allocated once by [`Trainer::new`] (Keras' `model.compile`). After that,
+/// [`Trainer::evaluate`] allocates nothing, nor does [`Trainer::train_epoch`] once it has sized
+/// its shuffling order to the dataset (on its first call for a dataset of a new length, or at the
+/// start of [`Trainer::fit`]).
+///
+/// ```
+/// use netdsl_core::activation::Sigmoid;
+/// use netdsl_core::data::Dataset;
+/// use netdsl_core::layers::Dense;
+/// use netdsl_core::loss::BinaryCrossentropy;
+/// use netdsl_core::optim::Sgd;
+/// use netdsl_core::train::{Fit, Trainer, Verbose};
+///
+/// // OR: the output is 1 when either input is. One sigmoid layer (logistic regression) does.
+/// let data = Dataset::<2, 1>::from_arrays(
+///     vec![[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]],
+///     vec![[0.0], [1.0], [1.0], [1.0]],
+/// )?;
+/// let mut model = Dense::<2, 1, Sigmoid>::from_parameters([[0.0], [0.0]], Some([0.0]));
+/// let mut trainer = Trainer::<_, _, _, 4>::new(&model, Sgd::new(1.0), BinaryCrossentropy);
+/// let history = trainer.fit(&mut model, &data, Fit::epochs(200).verbose(Verbose::Silent))?;
+/// assert!(history.loss[199] < history.loss[0]);
+/// assert_eq!(trainer.evaluate(&model, &data).accuracy, Some(1.0));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Trainer<N: Layer, O, L, const B: usize> {
+    optimizer: O,
+    loss: L,
+    /// The calling thread's buffers; during a parallel fit, the other threads' after them.
+    shards: Vec<Shard<N, B>>,
+    /// The order of the training samples, shuffled before each epoch.
+    order: Vec<usize>,
+}
+
+impl<N, O, L, const B: usize> Trainer<N, O, L, B>
+where
+    N: Layer,
+    O: Optimizer,
+    L: Loss<N::Activation>,
+{
+    /// Allocates the buffers for `network` and prepares the optimizer's state.
+    ///
+    /// # Panics
+    ///
+    /// If `B` is 0.
+    pub fn new(network: &N, mut optimizer: O, loss: L) -> Self {
+        assert!(B > 0, "a batch needs at least one sample");
+        optimizer.prepare(network.parameter_count());
+        // Decide the kernels' instruction set now: deciding reads the environment, which
+        // allocates, and must not happen inside the first step.
+        crate::kernels::Isa::selected();
+        Self {
+            optimizer,
+            loss,
+            shards: vec![Shard::new(network, 0)],
+            order: Vec::new(),
+        }
+    }
+
+    /// The optimizer, e.g. to read or change its learning rate between epochs.
+    pub fn optimizer(&mut self) -> &mut O {
+        &mut self.optimizer
+    }
+
+    /// Trains on `epochs` passes over `data` (Keras' `model.fit`): shuffled with the seed,
+    /// evaluated after each epoch on the validation data or split, printed as `verbose` says,
+    /// with the callbacks run around each epoch.
+    ///
+    /// With [`Fit::threads`]`(n)`, each step trains `n` shards of `B` samples on `n` threads
+    /// and applies the mean gradient of all `n × B`, each thread summing and applying its own
+    /// share of it. The network is shared between the threads, hence the `Sync` and `Send`
+    /// bounds, which one thread needs too, since it runs the same steps (every layer of netdsl
+    /// meets them); each thread owns a clone of the loss and its own tape and gradients,
+    /// allocated when `fit` starts.
+    ///
+    /// # Errors
+    ///
+    /// [`TrainError::NonFinite`] when a [`TerminateOnNan`](super::callbacks::TerminateOnNan)
+    /// callback is given and a batch's loss or gradients are not finite;
+    /// [`TrainError::NoTrainingData`] when `data` is empty or `validation_split` holds all of it
+    /// out, [`TrainError::NoValidationData`] when the validation data given is empty, and
+    /// [`TrainError::InvalidLearningRate`] when a step would train with a learning rate that is
+    /// negative, NaN or infinite: the optimizer's rate when `fit` is called, or at a later epoch
+    /// one that a callback set (a [`LearningRateScheduler`](super::callbacks::LearningRateScheduler)
+    /// returning NaN) or that the optimizer's [schedule](crate::optim::Schedule) gives for any
+    /// step of that epoch. The rates of an epoch are checked before it trains, after the
+    /// callbacks' `on_epoch_begin`, so the model keeps the weights of the epochs before and
+    /// the error holds their history.
+    pub fn fit<const IN: usize, const OUT: usize>(
+        &mut self,
+        network: &mut N,
+        data: &Dataset<IN, OUT>,
+        options: Fit<'_, IN, OUT>,
+    ) -> Result<History, TrainError>
+    where
+        N: Layer<In = [f32; IN], Out = [f32; OUT]> + Sync,
+        N::Tape<B>: Send,
+        N::Grads: Send,
+        L: Clone + Send,
+    {
+        // Keras' validation_split holds out the last samples, before any shuffling.
+        let held_out = if options.validation.is_none() {
+            // The field is public: a fraction outside [0, 1] (or NaN) is taken as the nearest.
+            let split = options.validation_split.clamp(0.0, 1.0);
+            ((data.len() as f32 * split) as usize).min(data.len())
+        } else {
+            0
+        };
+        let train = 0..data.len() - held_out;
+        if train.is_empty() {
+            return Err(TrainError::NoTrainingData {
+                samples: data.len(),
+                held_out,
+            });
+        }
+        if options
+            .validation
+            .is_some_and(|validation| validation.is_empty())
+        {
+            return Err(TrainError::NoValidationData);
+        }
+        // The first step's rate, before callbacks run or threads start; each epoch's are
+        // checked again before it trains (`Runner::fit`).
+        if let Some((_, learning_rate)) = self.optimizer.settings().first_invalid_rate(1) {
+            return Err(TrainError::InvalidLearningRate {
+                learning_rate,
+                epoch: 1,
+                batch: 1,
+                history: Box::default(),
+            });
+        }
+        let threads = options.threads.max(1);
+        let Self {
+            optimizer,
+            loss,
+            shards,
+            order,
+        } = self;
+        // (A fit that panicked may have left its other threads' buffers behind.)
+        shards.truncate(1);
+        shards.extend((1..threads).map(|thread| Shard::new(network, thread as u64)));
+        let mut sum = vec![
+            0.0;
+            if threads > 1 {
+                network.parameter_count()
+            } else {
+                0
+            }
+        ];
+        let history = with_team(threads, |team| {
+            let mut lanes: Vec<_> = shards
+                .iter_mut()
+                .map(|shard| Lane::new(shard, loss.clone()))
+                .collect();
+            let mut runner = Runner {
+                team,
+                lanes: &mut lanes,
+                sum: &mut sum,
+                optimizer,
+                order,
+            };
+            runner.fit(network, data, train, options)
+        });
+        shards.truncate(1);
+        history
+    }
+
+    /// One pass over `data` in batches of `B`, shuffling the order left by the previous epoch
+    /// with `rng` when given. Returns the training loss and accuracy (when it applies to the
+    /// loss) averaged over the epoch.
+    /// The last batch may be partial: its missing rows get a zero gradient and the mean is taken
+    /// over the rows present. These are the steps of [`Trainer::fit`] on one thread, hence its
+    /// bounds.
+    pub fn train_epoch<const IN: usize, const OUT: usize>(
+        &mut self,
+        network: &mut N,
+        data: &Dataset<IN, OUT>,
+        rng: Option<&mut StdRng>,
+    ) -> Metrics
+    where
+        N: Layer<In = [f32; IN], Out = [f32; OUT]> + Sync,
+        N::Tape<B>: Send,
+        N::Grads: Send,
+        L: Clone + Send,
+    {
+        let Self {
+            optimizer,
+            loss,
+            shards,
+            order,
+        } = self;
+        let mut lane = Lane::new(&mut shards[0], loss.clone());
+        let mut runner = Runner {
+            team: &Team::alone(),
+            lanes: std::slice::from_mut(&mut lane),
+            sum: &mut [],
+            optimizer,
+            order,
+        };
+        match runner.run_epoch(network, data, 0..data.len(), rng, false, &mut |_, _| {}) {
+            Ok(metrics) => metrics,
+            Err(_) => unreachable!("finiteness is only checked when asked"),
+        }
+    }
+
+    /// The mean loss and, when it applies to the loss, the accuracy of `network` on `data`
+    /// (Keras' `model.evaluate`): a regression ([`crate::loss::Loss::ACCURACY`]) reports its
+    /// loss alone. Over an empty dataset both are NaN: there is no mean of nothing, and 0
+    /// would read as a perfect loss.
+    ///
+    /// ```
+    /// use netdsl_core::activation::Linear;
+    /// use netdsl_core::data::Dataset;
+    /// use netdsl_core::layers::Dense;
+    /// use netdsl_core::loss::MeanSquaredError;
+    /// use netdsl_core::optim::Sgd;
+    /// use netdsl_core::train::Trainer;
+    ///
+    /// let data = Dataset::<1, 1>::from_arrays(vec![[1.0], [2.0]], vec![[2.0], [4.0]])?;
+    /// let model = Dense::<1, 1, Linear>::from_parameters([[2.0]], Some([0.5]));
+    /// let mut trainer = Trainer::<_, _, _, 2>::new(&model, Sgd::new(0.1), MeanSquaredError);
+    /// let result = trainer.evaluate(&model, &data);
+    /// assert_eq!((result.loss, result.accuracy), (0.25, None));
+    /// # Ok::<(), netdsl_core::data::Error>(())
+    /// ```
+    pub fn evaluate<const IN: usize, const OUT: usize>(
+        &mut self,
+        network: &N,
+        data: &Dataset<IN, OUT>,
+    ) -> Metrics
+    where
+        N: Layer<In = [f32; IN], Out = [f32; OUT]>,
+    {
+        let totals = self.shards[0].evaluate_range(network, &self.loss, data, 0..data.len());
+        totals.metrics(L::ACCURACY)
+    }
+
+    /// The outputs of `network` for every sample of `inputs`, computed `B` at a time (Keras'
+    /// `model.predict(x, batch_size=B)`), written to `outputs`. Allocates nothing: whole batches
+    /// are read in place, and only a last, shorter one is copied into the trainer's buffers.
+    ///
+    /// ```
+    /// use netdsl_core::activation::Linear;
+    /// use netdsl_core::layers::Dense;
+    /// use netdsl_core::loss::MeanSquaredError;
+    /// use netdsl_core::optim::Sgd;
+    /// use netdsl_core::train::Trainer;
+    ///
+    /// let model = Dense::<2, 1, Linear>::from_parameters([[1.0], [10.0]], Some([0.5]));
+    /// let mut trainer = Trainer::<_, _, _, 2>::new(&model, Sgd::new(0.1), MeanSquaredError);
+    /// let inputs = [[1.0, 0.0], [0.0, 1.0], [2.0, 3.0]];
+    /// let mut outputs = [[0.0]; 3];
+    /// trainer.predict_into(&model, &inputs, &mut outputs);
+    /// assert_eq!(outputs, [[1.5], [10.5], [32.5]]);
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If `outputs` and `inputs` differ in length.
+    pub fn predict_into(&mut self, network: &N, inputs: &[N::In], outputs: &mut [N::Out]) {
+        assert_eq!(
+            inputs.len(),
+            outputs.len(),
+            "`predict_into` writes one output per input"
+        );
+        for (inputs, outputs) in inputs.chunks(B).zip(outputs.chunks_mut(B)) {
+            let shard = &mut self.shards[0];
+            match <&[N::In; B]>::try_from(inputs) {
+                Ok(batch) => network.forward(batch, &mut shard.output, &mut shard.tape),
+                Err(_) => {
+                    shard.x[..inputs.len()].copy_from_slice(inputs);
+                    network.forward(&shard.x, &mut shard.output, &mut shard.tape);
+                }
+            }
+            outputs.copy_from_slice(&shard.output[..outputs.len()]);
+        }
+    }
+
+    /// [`Trainer::predict_into`] into a new vector, the one allocation: an output per input.
+    pub fn predict(&mut self, network: &N, inputs: &[N::In]) -> Vec<N::Out> {
+        let mut outputs = vec![bytemuck::Zeroable::zeroed(); inputs.len()];
+        self.predict_into(network, inputs, &mut outputs);
+        outputs
+    }
+}

@@ -1,0 +1,391 @@
+//! The checked network: its layers and the shapes that flow between them. `check` builds it,
+//! `codegen` reads it; nothing here can fail.
+
+use proc_macro2::{Literal, Span, TokenStream};
+use quote::{ToTokens, format_ident, quote, quote_spanned};
+use syn::{Attribute, Expr, Ident, Path, Visibility};
+
+use crate::ast::{expr_text, path_text};
+use crate::tokens::{private, private_at};
+
+/// A network whose layers are known to be well formed, with their shapes.
+pub struct Model {
+    pub attrs: Vec<Attribute>,
+    pub vis: Visibility,
+    pub name: Ident,
+    pub input: Width,
+    pub layers: Vec<Layer>,
+}
+
+/// A checked layer.
+pub struct Layer {
+    /// The field of the network struct holding it: `dense_1`, `encoder_1`, ...
+    pub field: Ident,
+    /// The layer as written, e.g. `Dense(64, relu)`.
+    pub text: String,
+    /// Its tokens, for spans.
+    pub tokens: TokenStream,
+    /// Its place in the network, from 1.
+    pub position: usize,
+    /// The flat width the layer before it gives (the network's input for the first layer).
+    pub input: Width,
+    /// The flat width of its output.
+    pub output: Width,
+    /// The output as the next layer sees it: a vector, an image or a sequence.
+    pub output_shape: Shape,
+    /// What the layer's keyword (or type) makes of it: its runtime type and constructor.
+    pub kind: Box<dyn Kind>,
+}
+
+impl Layer {
+    /// The span errors about this layer point at: its keyword or its type's path.
+    pub fn span(&self) -> Span {
+        self.tokens
+            .clone()
+            .into_iter()
+            .next()
+            .map_or_else(Span::call_site, |t| t.span())
+    }
+}
+
+/// What a layer kind makes of a checked layer: everything `codegen` needs that differs from one
+/// kind to another. Each kind under `layers/` implements it next to its checks.
+pub trait Kind {
+    /// The layer's runtime type: `::netdsl::__private::Dense<784, 64, ::netdsl::__private::Relu>`.
+    fn ty(&self, layer: &Layer) -> TokenStream;
+
+    /// The activation the layer ends with: its runtime type's `Layer::Activation`. The default
+    /// is `Linear`, for layers without one.
+    fn activation(&self) -> TokenStream {
+        Activation::Linear.ty()
+    }
+
+    /// The expression building the layer, with fresh weights drawn from `rng`. The default is
+    /// `Default::default()`, for layers without parameters.
+    fn constructor(&self, layer: &Layer) -> TokenStream {
+        let ty = self.ty(layer);
+        quote_spanned!(layer.span()=> <#ty as ::core::default::Default>::default())
+    }
+
+    /// For a width only rustc can compare with the layer before: the span to blame and the
+    /// width the layer takes, as an expression.
+    fn declared_input(&self, _layer: &Layer) -> Option<(Span, TokenStream)> {
+        None
+    }
+
+    /// Whether the layer's input rows are of a type the macro cannot name (a layer given by
+    /// name), so the rows before it are reinterpreted as its own.
+    fn takes_foreign_rows(&self) -> bool {
+        false
+    }
+
+    /// The window a `valid`-padded convolution or pool slides, for the note explaining a size
+    /// it rounded down.
+    fn window(&self) -> Option<Window> {
+        None
+    }
+
+    /// Whether the layer keeps its input's values where they are (`Flatten`, `Dropout`), so a
+    /// note about a rounded size looks through it.
+    fn keeps_values(&self) -> bool {
+        false
+    }
+}
+
+/// A `size`×`size` window sliding with `stride` over `input`, without padding, giving `output`.
+#[derive(Clone, Copy)]
+pub struct Window {
+    pub input: Image,
+    pub size: usize,
+    pub stride: usize,
+    pub output: Image,
+}
+
+/// What is known of a network that failed its checks, when it is enough to stand in for it:
+/// its input and output widths and its output activation.
+pub struct Outline {
+    pub input: Width,
+    pub output: Width,
+    pub activation: TokenStream,
+}
+
+/// A width known as a literal, as a `const` expression the macro cannot evaluate, or as the
+/// output of a layer given by name.
+#[derive(Clone)]
+pub enum Width {
+    Literal(usize, Span),
+    Const(Path),
+    Expr(Expr),
+    OutputOf(Path),
+}
+
+impl Width {
+    /// The user's token for it.
+    pub fn span(&self) -> Span {
+        match self {
+            Width::Literal(_, span) => *span,
+            Width::Const(path) | Width::OutputOf(path) => syn::spanned::Spanned::span(path),
+            Width::Expr(expr) => syn::spanned::Spanned::span(expr),
+        }
+    }
+
+    /// As the user wrote it: `64`, `HIDDEN`, `2 * HIDDEN`, `the outputs of Encoder`.
+    pub fn text(&self) -> String {
+        match self {
+            Width::Literal(n, _) => n.to_string(),
+            Width::Const(path) => path_text(path),
+            Width::Expr(expr) => expr_text(expr),
+            Width::OutputOf(path) => format!("the outputs of `{}`", path_text(path)),
+        }
+    }
+
+    /// The value, if the macro knows it.
+    pub fn literal(&self) -> Option<usize> {
+        match self {
+            Width::Literal(n, _) => Some(*n),
+            _ => None,
+        }
+    }
+}
+
+/// What flows between two layers: a flat vector, a channels-last image, or a sequence.
+#[derive(Clone)]
+pub enum Shape {
+    Flat(Width),
+    Image(Image),
+    Sequence(Sequence),
+}
+
+impl Shape {
+    /// The flat width of one sample.
+    pub fn flat(&self) -> Width {
+        match self {
+            Shape::Flat(width) => width.clone(),
+            Shape::Image(image) => Width::Literal(image.len(), Span::call_site()),
+            Shape::Sequence(sequence) => Width::Literal(sequence.len(), Span::call_site()),
+        }
+    }
+
+    /// For messages: "784 values", "a 28×28×1 image", "an 8×8×1 image".
+    pub fn text(&self) -> String {
+        match self {
+            Shape::Flat(width) => format!("{} values", width.text()),
+            Shape::Image(image) => format!("{} {} image", article(image.height), image.text()),
+            Shape::Sequence(Sequence { steps, features }) => {
+                format!("a sequence of {steps} steps of {features} features")
+            }
+        }
+    }
+}
+
+/// The most `f32` values one array may hold: rustc rejects types of 2⁶¹ bytes or more on 64-bit
+/// targets ("too big for the target architecture"), and a buffer of them could never be
+/// allocated anyway.
+pub const MAX_VALUES: usize = (1 << 61) / 4 - 1;
+
+/// The product of `factors`, if it is at most [`MAX_VALUES`]: every count of values the macro
+/// computes goes through here, so none overflows.
+pub fn count(factors: &[usize]) -> Option<usize> {
+    factors
+        .iter()
+        .try_fold(1_usize, |product, &factor| product.checked_mul(factor))
+        .filter(|&n| n <= MAX_VALUES)
+}
+
+/// A sequence of `steps` steps of `features` values each, stored step after step. Built only
+/// through [`Sequence::new`], so its length is known to fit.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Sequence {
+    pub steps: usize,
+    pub features: usize,
+}
+
+impl Sequence {
+    /// The sequence, if its values fit one array.
+    pub fn new(steps: usize, features: usize) -> Option<Self> {
+        count(&[steps, features]).map(|_| Sequence { steps, features })
+    }
+
+    pub fn len(self) -> usize {
+        self.steps * self.features
+    }
+}
+
+/// A channels-last image, `height × width × channels`, stored row by row with the channels of
+/// a pixel together. Built only through [`Image::new`], so its length is known to fit.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Image {
+    pub height: usize,
+    pub width: usize,
+    pub channels: usize,
+}
+
+impl Image {
+    /// The image, if its values fit one array.
+    pub fn new(height: usize, width: usize, channels: usize) -> Option<Self> {
+        count(&[height, width, channels]).map(|_| Image {
+            height,
+            width,
+            channels,
+        })
+    }
+
+    pub fn len(self) -> usize {
+        self.height * self.width * self.channels
+    }
+
+    pub fn text(self) -> String {
+        format!("{}×{}×{}", self.height, self.width, self.channels)
+    }
+}
+
+/// The English article before the number `n` read aloud: "an" for eight, eleven, eighteen,
+/// eighty... and their thousands, "a" otherwise.
+pub fn article(n: usize) -> &'static str {
+    let digits = n.to_string();
+    // Eleven and eighteen are read as such when they lead a group of three digits.
+    let leads = |group: &str| digits.len() % 3 == 2 && digits.starts_with(group);
+    if digits.starts_with('8') || leads("11") || leads("18") {
+        "an"
+    } else {
+        "a"
+    }
+}
+
+/// An activation, as the DSL names it and netdsl-core implements it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Activation {
+    Relu,
+    Sigmoid,
+    Tanh,
+    Softmax,
+    Linear,
+}
+
+impl Activation {
+    pub const ALL: [Activation; 5] = [
+        Activation::Relu,
+        Activation::Sigmoid,
+        Activation::Tanh,
+        Activation::Softmax,
+        Activation::Linear,
+    ];
+
+    /// The DSL keyword.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            Activation::Relu => "relu",
+            Activation::Sigmoid => "sigmoid",
+            Activation::Tanh => "tanh",
+            Activation::Softmax => "softmax",
+            Activation::Linear => "linear",
+        }
+    }
+
+    /// The netdsl-core type implementing it.
+    pub fn type_name(self) -> &'static str {
+        match self {
+            Activation::Relu => "Relu",
+            Activation::Sigmoid => "Sigmoid",
+            Activation::Tanh => "Tanh",
+            Activation::Softmax => "Softmax",
+            Activation::Linear => "Linear",
+        }
+    }
+
+    pub fn from_keyword(keyword: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.keyword() == keyword)
+    }
+}
+
+/// `` `a`, `b`, `c` ``, for "expected one of" messages.
+pub fn one_of<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
+    names
+        .into_iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Which layer, for messages: "`Encoder` (layer 2 of `Classifier`)".
+pub fn layer_place(position: usize, network: &Ident, text: &str) -> String {
+    format!("`{text}` (layer {position} of `{network}`)")
+}
+
+/// What the layer before gives, for messages: "after a 100-wide layer", "on an 8-wide input".
+pub fn after_what(position: usize, width: &str) -> String {
+    let article = width.parse().map_or("a", article);
+    if position == 1 {
+        format!("on {article} {width}-wide input")
+    } else {
+        format!("after {article} {width}-wide layer")
+    }
+}
+
+impl Activation {
+    /// Its netdsl-core type: `::netdsl::__private::Relu`.
+    pub fn ty(self) -> TokenStream {
+        let (p, name) = (private(), format_ident!("{}", self.type_name()));
+        quote!(#p::#name)
+    }
+}
+
+impl Width {
+    /// As a const generic argument: `64`, `{ HIDDEN }`, `{ 2 * HIDDEN }`,
+    /// `{ <<Encoder as Layer>::Out as Row>::WIDTH }`.
+    pub fn generic_arg(&self) -> TokenStream {
+        match self {
+            Width::Literal(n, span) => {
+                let mut lit = Literal::usize_unsuffixed(*n);
+                lit.set_span(*span);
+                lit.into_token_stream()
+            }
+            Width::Const(_) | Width::Expr(_) | Width::OutputOf(_) => {
+                let value = self.value();
+                quote_spanned!(self.span()=> { #value })
+            }
+        }
+    }
+
+    /// As a `usize` expression or an array length: `64`, `HIDDEN`, `2 * HIDDEN` (parenthesise it
+    /// to compute with it),
+    /// `<<Encoder as Layer>::Out as Row>::WIDTH`.
+    pub fn value(&self) -> TokenStream {
+        match self {
+            Width::Literal(..) => self.generic_arg(),
+            Width::Const(path) => path.to_token_stream(),
+            Width::Expr(expr) => expr.to_token_stream(),
+            Width::OutputOf(path) => {
+                let p = private_at(self.span());
+                quote_spanned!(self.span()=> <<#path as #p::Layer>::Out as #p::Row>::WIDTH)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn articles_follow_the_number_read_aloud() {
+        for n in [8, 11, 18, 80, 88, 800, 8_000, 11_000, 18_500] {
+            assert_eq!(article(n), "an", "{n}");
+        }
+        for n in [1, 7, 10, 12, 28, 110, 180, 1_100, 1_800, 111_000] {
+            assert_eq!(article(n), "a", "{n}");
+        }
+    }
+
+    #[test]
+    fn counts_refuse_what_overflows_or_cannot_be_an_array() {
+        assert_eq!(count(&[28, 28, 1]), Some(784));
+        assert_eq!(count(&[]), Some(1));
+        assert_eq!(count(&[usize::MAX, 2]), None);
+        assert_eq!(count(&[1 << 32, 1 << 32]), None);
+        assert_eq!(count(&[MAX_VALUES]), Some(MAX_VALUES));
+        assert_eq!(count(&[MAX_VALUES, 1, 1]), Some(MAX_VALUES));
+        assert_eq!(count(&[MAX_VALUES + 1]), None);
+        assert_eq!(Image::new(1 << 30, 1 << 30, 1 << 2), None);
+    }
+}
