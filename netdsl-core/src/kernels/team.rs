@@ -14,7 +14,8 @@
 //! outlives any one job, so the job's lifetime is erased while it is lent; and each thread's
 //! item or share is reached through a pointer into the caller's slice. Both are sound because a
 //! call does not return, nor unwind, before every helper has finished its part of the job, and
-//! the parts are disjoint by construction.
+//! the parts are disjoint by construction. Loom checks the handover, a helper's failure and the
+//! team's stop over two and three threads (the `loom_checks` tests below).
 //!
 //! ```text
 //! thread 0:  lend job ─ job(0) ───── wait for the helpers ─ return
@@ -22,17 +23,39 @@
 //! ```
 
 use std::cell::Cell;
-use std::hint::spin_loop;
 use std::marker::PhantomData;
 use std::ops::Range;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::PoisonError;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
+
+use sync::{AtomicBool, AtomicPtr, AtomicUsize, Condvar, Mutex, MutexGuard, spin_loop};
+
+/// What the handover is built on: std's primitives, or loom's when the `loom` tests below
+/// check it (`--cfg loom`, in test builds only: loom is a dev-dependency).
+mod sync {
+    #[cfg(all(test, loom))]
+    pub(super) use loom::{
+        hint::spin_loop,
+        sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize},
+        sync::{Condvar, Mutex, MutexGuard},
+    };
+    #[cfg(not(all(test, loom)))]
+    pub(super) use std::{
+        hint::spin_loop,
+        sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize},
+        sync::{Condvar, Mutex, MutexGuard},
+    };
+}
 
 /// How long a thread spins before it sleeps. Within an epoch a job comes every few
 /// microseconds, which a sleep and wake-up would double; between epochs (while validation and
 /// callbacks run) the helpers wait for milliseconds and should leave the core alone.
+#[cfg_attr(
+    all(test, loom),
+    expect(dead_code, reason = "under loom, a wait counts its spins instead")
+)]
 pub(crate) const SPIN: Duration = Duration::from_micros(200);
 
 /// Slices shorter than this are not split by [`Team::run_split`]: the calling thread does all
@@ -68,26 +91,64 @@ pub(crate) fn with_team<R>(threads: usize, body: impl FnOnce(&Team<'_>) -> R) ->
     if threads <= 1 {
         return body(&Team::alone());
     }
-    let shared = Shared::new(threads - 1);
-    std::thread::scope(|scope| {
-        for k in 1..threads {
-            let shared = &shared;
-            scope.spawn(move || shared.help(k));
-        }
-        /// Stops the helpers when `body` returns or unwinds, so that the scope can join them.
-        struct Stop<'a>(&'a Shared);
-        impl Drop for Stop<'_> {
-            fn drop(&mut self) {
-                self.0.stop();
-            }
-        }
-        let _stop = Stop(&shared);
+    with_helpers(Shared::new(threads - 1), |shared| {
         body(&Team {
             threads,
-            shared: Some(&shared),
+            shared: Some(shared),
             unshared: PhantomData,
         })
     })
+}
+
+/// Runs `body` while helper threads 1 to `shared.helpers` watch `shared`; stops them when
+/// `body` returns or unwinds, and returns once they have ended.
+#[cfg(not(all(test, loom)))]
+fn with_helpers<R>(shared: Shared, body: impl FnOnce(&Shared) -> R) -> R {
+    std::thread::scope(|scope| {
+        for k in 1..=shared.helpers {
+            let shared = &shared;
+            scope.spawn(move || shared.help(k));
+        }
+        let _stop = Stop(&shared);
+        body(&shared)
+    })
+}
+
+/// [`with_helpers`] on loom's threads, which have no scoped form: the helpers hold `shared`
+/// through an `Arc`, and are joined once `Stop` has stopped them, as the scope joins them.
+#[cfg(all(test, loom))]
+fn with_helpers<R>(shared: Shared, body: impl FnOnce(&Shared) -> R) -> R {
+    use loom::sync::Arc;
+    use loom::thread::{self, JoinHandle};
+
+    /// Joins the helpers, whether `body` returned or unwound.
+    struct Joined(Vec<JoinHandle<()>>);
+    impl Drop for Joined {
+        fn drop(&mut self) {
+            for helper in self.0.drain(..) {
+                helper.join().expect("a helper catches its job's panics");
+            }
+        }
+    }
+
+    let shared = Arc::new(shared);
+    let helpers = (1..=shared.helpers).map(|k| {
+        let shared = Arc::clone(&shared);
+        thread::spawn(move || shared.help(k))
+    });
+    // Dropped in the reverse order: stopped, then joined.
+    let _joined = Joined(helpers.collect());
+    let _stop = Stop(&shared);
+    body(&shared)
+}
+
+/// Stops the helpers when `body` returns or unwinds, so that they can be joined.
+struct Stop<'a>(&'a Shared);
+
+impl Drop for Stop<'_> {
+    fn drop(&mut self) {
+        self.0.stop();
+    }
 }
 
 /// A handle on a team's threads, used from the calling thread only: [`with_team`] lends it to
@@ -276,7 +337,7 @@ struct Padded<T>(T);
 
 impl Shared {
     fn new(helpers: usize) -> Self {
-        Self {
+        let shared = Self {
             helpers,
             start: Padded(Start {
                 count: AtomicUsize::new(0),
@@ -287,7 +348,25 @@ impl Shared {
             sleepers: AtomicUsize::new(0),
             lock: Mutex::new(()),
             wake: Condvar::new(),
+        };
+        // Loom takes an atomic's initial value for a release store, which its SeqCst loads may
+        // still return after a later SeqCst store (tokio-rs/loom#180: the store-then-load of
+        // `notify` and the sleepers then deadlocks). Std's may not: the value was set before any
+        // other thread could see it. Stored again, SeqCst, it falls under loom's rule that a
+        // SeqCst load returns the latest SeqCst store, as every access to these atomics is.
+        #[cfg(all(test, loom))]
+        {
+            shared.start.0.count.store(0, Ordering::SeqCst);
+            shared
+                .start
+                .0
+                .job
+                .store(std::ptr::null_mut(), Ordering::SeqCst);
+            shared.running.0.store(0, Ordering::SeqCst);
+            shared.panicked.store(false, Ordering::SeqCst);
+            shared.sleepers.store(0, Ordering::SeqCst);
         }
+        shared
     }
 
     /// Hands `job` to every helper. `job` must stay where it is until [`Shared::join`]
@@ -348,7 +427,7 @@ impl Shared {
         while !ready() {
             spin_loop();
             spins = spins.wrapping_add(1);
-            if spins.is_multiple_of(64) && start.elapsed() > SPIN {
+            if spun_out(spins, start) {
                 let mut guard = lock(&self.lock);
                 self.sleepers.fetch_add(1, Ordering::SeqCst);
                 while !ready() {
@@ -375,13 +454,27 @@ impl Shared {
     }
 }
 
+/// Whether a wait that began at `start` and has spun `spins` times should sleep: once it has
+/// spun for [`SPIN`], the clock read every 64 spins only.
+#[cfg(not(all(test, loom)))]
+fn spun_out(spins: u32, start: Instant) -> bool {
+    spins.is_multiple_of(64) && start.elapsed() > SPIN
+}
+
+/// Under loom, after one spin: loom has no clock, and a count keeps the model finite while it
+/// still covers both ways a wait ends, seeing the change while spinning or asleep.
+#[cfg(all(test, loom))]
+fn spun_out(spins: u32, _start: Instant) -> bool {
+    spins >= 1
+}
+
 /// A lock's guard, whether or not a thread panicked while holding it: the data behind these
 /// locks stays valid.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     use std::panic::{AssertUnwindSafe, catch_unwind};
 
@@ -517,6 +610,192 @@ mod tests {
                 team.run(&mut items, &|_, item| *item += 1);
             }
             assert_eq!(items, [3, 3]);
+        });
+    }
+}
+
+/// The handover checked by loom: every interleaving of a team's threads, and every value each
+/// atomic load may return, up to a bound on preemptions per run (threads switched while the
+/// running one could go on). Run with
+/// `RUSTFLAGS="--cfg loom" cargo test -p netcore --release --lib kernels::team`, as `.ci/run`
+/// does (other tests that start a team would fail outside a loom model). Items are loom cells,
+/// which fail an access from one thread not ordered after another thread's write to them, so
+/// a caller that read the helpers' writes before they were done would fail; plain memory,
+/// as the shares of `run_split`, is not watched, so that test reports through atomics. A check
+/// that fails may abort the test binary: loom's panic unwinds through the team's guards, which
+/// call into loom again; the message printed before the abort is loom's finding.
+#[cfg(all(test, loom))]
+mod loom_checks {
+    use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+
+    use loom::cell::Cell;
+    use loom::sync::atomic::Ordering::Relaxed;
+
+    use super::*;
+
+    /// The preemption bound of two-thread models, which take well under a second with it (run
+    /// without a bound, the two jobs on two threads took 9 min, 15 million runs).
+    const TWO_THREADS: usize = 4;
+
+    /// The preemption bound of three-thread models: two jobs on three threads take 548 297
+    /// runs, 30 s, with it; one more multiplies the runs of the one-job models by 20.
+    const THREE_THREADS: usize = 2;
+
+    fn check(preemptions: usize, model: impl Fn() + Sync + Send + 'static) {
+        let mut builder = loom::model::Builder::new();
+        builder.preemption_bound = Some(preemptions);
+        builder.check(model);
+    }
+
+    /// Fails the job on its thread, mid-job, without printing a message each run.
+    fn fail() {
+        resume_unwind(Box::new("a thread's part of the job failed"));
+    }
+
+    /// Keeps the caller's panic that reports a failed helper from printing once per run, which
+    /// would bury the message of a test that fails; other panics print as before.
+    fn quiet_team_panics() {
+        static QUIET: std::sync::Once = std::sync::Once::new();
+        QUIET.call_once(|| {
+            let print = std::panic::take_hook();
+            std::panic::set_hook(Box::new(move |info| {
+                if info.payload().downcast_ref() != Some(&"a thread of the team panicked") {
+                    print(info);
+                }
+            }));
+        });
+    }
+
+    /// Two jobs in a row, so that the helpers go back to waiting and take the next one.
+    fn two_jobs(threads: usize, preemptions: usize) {
+        check(preemptions, move || {
+            with_team(threads, |team| {
+                let mut items: Vec<_> = (0..threads).map(|_| Cell::new(0)).collect();
+                for round in 1..=2 {
+                    team.run(&mut items, &|k, item| item.set(item.get() + k + 1));
+                    for (k, item) in items.iter().enumerate() {
+                        assert_eq!(item.get(), round * (k + 1));
+                    }
+                }
+            });
+        });
+    }
+
+    #[test]
+    fn two_jobs_on_two_threads() {
+        two_jobs(2, TWO_THREADS);
+    }
+
+    #[test]
+    fn two_jobs_on_three_threads() {
+        two_jobs(3, THREE_THREADS);
+    }
+
+    /// Runs a job in which every thread writes its item twice, except helper 1, which fails
+    /// between the two writes; then, with `again`, a second job.
+    fn a_helper_fails(threads: usize, again: bool, preemptions: usize) {
+        quiet_team_panics();
+        check(preemptions, move || {
+            with_team(threads, |team| {
+                let mut items: Vec<_> = (0..threads).map(|_| Cell::new(0)).collect();
+                let failed = catch_unwind(AssertUnwindSafe(|| {
+                    team.run(&mut items, &|k, item| {
+                        item.set(1);
+                        if k == 1 {
+                            fail();
+                        }
+                        item.set(2);
+                    });
+                }));
+                assert!(failed.is_err(), "the helper's failure reaches the caller");
+                for (k, item) in items.iter().enumerate() {
+                    assert_eq!(item.get(), if k == 1 { 1 } else { 2 });
+                }
+                if again {
+                    team.run(&mut items, &|_, item| item.set(3));
+                    assert!(items.iter().all(|item| item.get() == 3));
+                }
+            });
+        });
+    }
+
+    #[test]
+    fn a_helper_failing_mid_job_reaches_the_caller_once_all_three_threads_are_done() {
+        a_helper_fails(3, false, THREE_THREADS);
+    }
+
+    #[test]
+    fn after_a_helper_failed_the_team_goes_on() {
+        a_helper_fails(2, true, TWO_THREADS);
+    }
+
+    /// The caller fails once the helper has started its part, as loom runs its threads on one
+    /// thread of the process, which counts the panics in flight for all of them: a lock that a
+    /// helper took before the caller's panic and released during it would poison loom's own
+    /// mutex. A helper inside its job holds no lock.
+    #[test]
+    fn the_caller_failing_mid_job_waits_for_the_helper() {
+        check(TWO_THREADS, || {
+            with_team(2, |team| {
+                let started = AtomicBool::new(false);
+                let mut items = [Cell::new(0), Cell::new(0)];
+                let failed = catch_unwind(AssertUnwindSafe(|| {
+                    team.run(&mut items, &|k, item| {
+                        if k == 0 {
+                            while !started.load(Relaxed) {
+                                loom::thread::yield_now();
+                            }
+                            fail();
+                        }
+                        started.store(true, Relaxed);
+                        item.set(1);
+                    });
+                }));
+                assert!(failed.is_err());
+                assert_eq!(
+                    items[1].get(),
+                    1,
+                    "the helper was done before `run` unwound"
+                );
+            });
+        });
+    }
+
+    #[test]
+    fn run_split_gives_each_thread_its_own_share() {
+        const THREADS: usize = 3;
+        check(THREE_THREADS, || {
+            with_team(THREADS, |team| {
+                let len = SPLIT_MIN + 5;
+                let (mut a, mut b) = (vec![0.0_f32; len], vec![0.0_f32; len]);
+                // Each thread's share length, written relaxed: a load that the run's end does
+                // not order after the write may return the 0 before it.
+                let lens: [AtomicUsize; THREADS] = std::array::from_fn(|_| AtomicUsize::new(0));
+                team.run_split([&mut a, &mut b], &|share, [a, b]| {
+                    a.fill(share.thread as f32 + 1.0);
+                    b.fill(share.thread as f32 + 1.0);
+                    lens[share.thread].store(a.len() + b.len(), Relaxed);
+                });
+                for (k, len_k) in lens.iter().enumerate() {
+                    let range = share(k, THREADS, len);
+                    assert_eq!(len_k.load(Relaxed), 2 * range.len());
+                    assert!(a[range.clone()].iter().all(|&a| a == k as f32 + 1.0));
+                    assert!(b[range].iter().all(|&b| b == k as f32 + 1.0));
+                }
+            });
+        });
+    }
+
+    #[test]
+    fn helpers_stop_whether_waiting_asleep_or_spinning() {
+        check(THREE_THREADS, || with_team(3, |_| {}));
+        check(TWO_THREADS, || with_team(2, |_| {}));
+    }
+
+    #[test]
+    fn helpers_stop_after_a_job() {
+        check(TWO_THREADS, || {
+            with_team(2, |team| team.run(&mut [(), ()], &|_, ()| {}));
         });
     }
 }
