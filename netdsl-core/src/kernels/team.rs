@@ -617,7 +617,7 @@ mod tests {
 /// The handover checked by loom: every interleaving of a team's threads, and every value each
 /// atomic load may return, up to a bound on preemptions per run (threads switched while the
 /// running one could go on). Run with
-/// `RUSTFLAGS="--cfg loom" cargo test -p netcore --release --lib kernels::team`, as `.ci/run`
+/// `RUSTFLAGS="--cfg loom" cargo test -p netdsl-core --release --lib kernels::team`, as `.ci/run`
 /// does (other tests that start a team would fail outside a loom model). Items are loom cells,
 /// which fail an access from one thread not ordered after another thread's write to them, so
 /// a caller that read the helpers' writes before they were done would fail; plain memory,
