@@ -21,12 +21,15 @@ pub struct PoolWindow {
 }
 
 impl PoolWindow {
-    /// The indices of the window's inputs, row by row.
+    /// Calls `visit` with the index of each of the window's inputs, row by row.
     #[inline]
-    pub fn inputs(self) -> impl Iterator<Item = usize> {
-        (0..self.size).flat_map(move |py| {
-            (0..self.size).map(move |px| self.first + py * self.row + px * self.col)
-        })
+    pub fn for_each_input(self, mut visit: impl FnMut(usize)) {
+        for py in 0..self.size {
+            let row = self.first + py * self.row;
+            for px in 0..self.size {
+                visit(row + px * self.col);
+            }
+        }
     }
 
     /// How many inputs the window covers.
@@ -70,11 +73,11 @@ impl Reduce for Max {
     #[inline]
     fn reduce(x: &[f32], window: PoolWindow) -> (f32, usize) {
         let mut best = (x[window.first], window.first);
-        for i in window.inputs() {
+        window.for_each_input(|i| {
             if x[i] > best.0 || x[i].is_nan() && !best.0.is_nan() {
                 best = (x[i], i);
             }
-        }
+        });
         best
     }
 
@@ -95,16 +98,15 @@ impl Reduce for Mean {
 
     #[inline]
     fn reduce(x: &[f32], window: PoolWindow) -> (f32, usize) {
-        let sum: f32 = window.inputs().map(|i| x[i]).sum();
+        let mut sum = 0.0;
+        window.for_each_input(|i| sum += x[i]);
         (sum * (1.0 / window.len() as f32), 0)
     }
 
     #[inline]
     fn spread(dx: &mut [f32], g: f32, _: usize, window: PoolWindow) {
         let g = g * (1.0 / window.len() as f32);
-        for i in window.inputs() {
-            dx[i] += g;
-        }
+        window.for_each_input(|i| dx[i] += g);
     }
 }
 
@@ -249,15 +251,19 @@ impl<R: Reduce, I: ImageShape, P: WindowShape, O: ImageShape> Layer for Pool2d<R
         y: &mut [O::Values; B],
         tape: &mut Box<[u32]>,
     ) {
-        for (k, (x, y)) in x.iter().zip(y).enumerate() {
+        if !R::KEEPS_INDEX {
+            for (x, y) in x.iter().zip(y) {
+                self.infer(x, y);
+            }
+            return;
+        }
+        for ((x, y), indices) in x.iter().zip(y).zip(tape.chunks_exact_mut(O::LEN)) {
             let (x, y) = (x.values(), y.values_mut());
             Self::for_each_window(|o, window| {
                 let (value, index) = R::reduce(x, window);
                 y[o] = value;
-                if R::KEEPS_INDEX {
-                    // In range: `SHAPES_AGREE` bounds the inputs by u32::MAX.
-                    tape[k * O::LEN + o] = index as u32;
-                }
+                // In range: `SHAPES_AGREE` bounds the inputs by u32::MAX.
+                indices[o] = index as u32;
             });
         }
     }
@@ -273,13 +279,11 @@ impl<R: Reduce, I: ImageShape, P: WindowShape, O: ImageShape> Layer for Pool2d<R
         let Some(dx) = dx else { return };
         for (k, (dx, dz)) in dx.iter_mut().zip(dz).enumerate() {
             let (dx, dz) = (dx.values_mut(), dz.values());
+            // With an index per output, this sample's; none otherwise.
+            let indices = tape.get(k * O::LEN..(k + 1) * O::LEN).unwrap_or_default();
             dx.fill(0.0);
             Self::for_each_window(|o, window| {
-                let index = if R::KEEPS_INDEX {
-                    tape[k * O::LEN + o] as usize
-                } else {
-                    0
-                };
+                let index = indices.get(o).map_or(0, |&i| i as usize);
                 R::spread(dx, dz[o], index, window);
             });
         }
