@@ -465,25 +465,7 @@ impl<
         A::apply(y);
     }
 
-    fn new_grads(&self) -> Conv2dGrads {
-        self.params.zeros_like()
-    }
-
-    fn parameter_count(&self) -> usize {
-        self.params.count()
-    }
-
-    fn visit_parameters(
-        &mut self,
-        grads: &mut Conv2dGrads,
-        visit: &mut dyn FnMut(&mut [f32], &mut [f32]),
-    ) {
-        self.params.visit(grads, visit);
-    }
-
-    fn visit_gradients(grads: &mut Conv2dGrads, visit: &mut dyn FnMut(&mut [f32])) -> bool {
-        grads.visit_gradients(visit)
-    }
+    flat_parameters!();
 
     /// `kernel` of shape `[K, K, C, F]` and `bias` of shape `[F]`, as in Keras.
     fn visit_tensors(&self, visit: &mut TensorVisitor<'_>) {

@@ -20,6 +20,33 @@ macro_rules! without_parameters {
 #[cfg(test)] // for the test layers elsewhere in the crate
 pub(crate) use without_parameters;
 
+/// The [`Layer`](crate::layer::Layer) methods of a layer whose parameters are the
+/// [`FlatParameters`] in its `params` field, and its gradients alike (`Grads` is
+/// `FlatParameters`), written once for all of them.
+macro_rules! flat_parameters {
+    () => {
+        fn new_grads(&self) -> FlatParameters {
+            self.params.zeros_like()
+        }
+
+        fn parameter_count(&self) -> usize {
+            self.params.count()
+        }
+
+        fn visit_parameters(
+            &mut self,
+            grads: &mut FlatParameters,
+            visit: &mut dyn FnMut(&mut [f32], &mut [f32]),
+        ) {
+            self.params.visit(grads, visit);
+        }
+
+        fn visit_gradients(grads: &mut FlatParameters, visit: &mut dyn FnMut(&mut [f32])) -> bool {
+            grads.visit_gradients(visit)
+        }
+    };
+}
+
 mod conv2d;
 mod dense;
 mod dropout;

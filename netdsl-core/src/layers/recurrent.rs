@@ -452,25 +452,7 @@ impl<C: Cell, const T: usize, const F: usize, const U: usize, const IN: usize, c
         }
     }
 
-    fn new_grads(&self) -> FlatParameters {
-        self.params.zeros_like()
-    }
-
-    fn parameter_count(&self) -> usize {
-        self.params.count()
-    }
-
-    fn visit_parameters(
-        &mut self,
-        grads: &mut FlatParameters,
-        visit: &mut dyn FnMut(&mut [f32], &mut [f32]),
-    ) {
-        self.params.visit(grads, visit);
-    }
-
-    fn visit_gradients(grads: &mut FlatParameters, visit: &mut dyn FnMut(&mut [f32])) -> bool {
-        grads.visit_gradients(visit)
-    }
+    flat_parameters!();
 
     /// `kernel` `[F, GATES·U]`, `recurrent_kernel` `[U, GATES·U]` and `bias` `[GATES·U]` (or
     /// `[2, GATES·U]` apart), as in Keras.
