@@ -29,6 +29,9 @@ fn peak_flops_in_blocks(isa: Isa, seconds: f64, iterations: u64) -> f64 {
             // SAFETY: as above.
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2Fma if isa.is_supported() => unsafe { fma_loop_avx2(iterations) },
+            // SAFETY: #[cfg(all(target_arch = "aarch64", target_feature = "neon"))] is enabled for the whole build.
+            #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
+            Isa::Neon => unsafe { fma_loop::<super::simd::Neon>(iterations) },
             // SAFETY: the portable path needs no CPU feature.
             _ => unsafe { fma_loop::<super::simd::Portable>(iterations) },
         };
