@@ -52,6 +52,9 @@ fn add_blocks_with(isa: Isa, values: &[f32], acc: &mut [f32]) {
         // SAFETY: as above, for AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2Fma if isa.is_supported() => unsafe { add_blocks_avx2(values, acc) },
+        // SAFETY: whole blocks, checked above; #[cfg(all(target_arch = "aarch64", target_feature = "neon"))] is enabled for the whole build.
+        #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
+        Isa::Neon => unsafe { add_blocks::<super::simd::Neon>(values, acc) },
         // SAFETY: whole blocks, checked above; no CPU feature needed.
         _ => unsafe { add_blocks::<super::simd::Portable>(values, acc) },
     }
@@ -118,6 +121,11 @@ pub(crate) fn add_windows(
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2Fma if isa.is_supported() => unsafe {
             add_windows_avx2(geometry, patches, windows, image);
+        },
+        // SAFETY: as above; #[cfg(all(target_arch = "aarch64", target_feature = "neon"))] is enabled for the whole build.
+        #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
+        Isa::Neon => unsafe {
+            add_windows_simd::<super::simd::Neon>(geometry, patches, windows, image);
         },
         // SAFETY: as above; no CPU feature needed.
         _ => unsafe {

@@ -28,6 +28,9 @@ pub fn scale_bytes_with(isa: Isa, src: &[u8], scale: f32, dst: &mut [f32]) {
         // SAFETY: as above, for AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2Fma if isa.is_supported() => unsafe { scale_bytes_avx2(src, scale, dst) },
+        // SAFETY: lengths checked above; #[cfg(all(target_arch = "aarch64", target_feature = "neon"))] is enabled for the whole build.
+        #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
+        Isa::Neon => unsafe { scale_bytes_simd::<super::simd::Neon>(src, scale, dst) },
         // SAFETY: lengths checked above; no CPU feature needed.
         _ => unsafe { scale_bytes_simd::<super::simd::Portable>(src, scale, dst) },
     }
@@ -52,6 +55,9 @@ pub fn axpy_with(isa: Isa, alpha: f32, x: &[f32], y: &mut [f32]) {
         // SAFETY: as above, for AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2Fma if isa.is_supported() => unsafe { axpy_avx2(alpha, x, y) },
+        // SAFETY: lengths checked above; #[cfg(all(target_arch = "aarch64", target_feature = "neon"))] is enabled for the whole build.
+        #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
+        Isa::Neon => unsafe { axpy_simd::<super::simd::Neon>(alpha, x, y) },
         // SAFETY: lengths checked above; no CPU feature needed.
         _ => unsafe { axpy_simd::<super::simd::Portable>(alpha, x, y) },
     }
@@ -75,6 +81,9 @@ pub fn tanh_with(isa: Isa, values: &mut [f32]) {
         // SAFETY: AVX2 and FMA supported (checked in the guard).
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2Fma if isa.is_supported() => unsafe { tanh_avx2(values) },
+        // SAFETY: #[cfg(all(target_arch = "aarch64", target_feature = "neon"))] is enabled for the whole build.
+        #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
+        Isa::Neon => unsafe { tanh_simd::<super::simd::Neon>(values) },
         // SAFETY: no CPU feature needed.
         _ => unsafe { tanh_simd::<super::simd::Portable>(values) },
     }
@@ -189,6 +198,9 @@ pub fn sigmoid_with(isa: Isa, values: &mut [f32]) {
         // SAFETY: AVX2 and FMA supported (checked in the guard).
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2Fma if isa.is_supported() => unsafe { sigmoid_avx2(values) },
+        // SAFETY: #[cfg(all(target_arch = "aarch64", target_feature = "neon"))] is enabled for the whole build.
+        #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
+        Isa::Neon => unsafe { sigmoid_simd::<super::simd::Neon>(values) },
         // SAFETY: no CPU feature needed.
         _ => unsafe { sigmoid_simd::<super::simd::Portable>(values) },
     }

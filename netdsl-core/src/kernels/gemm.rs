@@ -1,5 +1,5 @@
-//! Register-blocked matrix products, written once over [`Simd`] and compiled three times: for
-//! AVX-512, for AVX2+FMA (each behind `#[target_feature]`) and portably.
+//! Register-blocked matrix products, written once over [`Simd`] and compiled for each path: for
+//! AVX-512, for AVX2+FMA (each behind `#[target_feature]`), for NEON on aarch64 and portably.
 //!
 //! Two shapes cover a dense layer:
 //!
@@ -18,7 +18,8 @@ use super::simd::Simd;
 /// The most vectors of `C` columns one micro-kernel computes. Each entry point picks its tile,
 /// `R` rows (samples, for the forward pass) by `NV <= MAX_VECTORS` vectors, so that the `R × NV`
 /// accumulators, `NV` vectors of `B` and a broadcast fit the instruction set's registers: 6 × 4
-/// of AVX-512's 32, 6 × 2 of AVX2's 16, 4 × 1 of the portable path's 8-lane arrays.
+/// of AVX-512's 32 (and of NEON's 32), 6 × 2 of AVX2's 16, 4 × 1 of the portable path's 8-lane
+/// arrays.
 const MAX_VECTORS: usize = 4;
 /// Rows of `B` summed before the accumulators go back to memory, so that a `KC × 64` panel of `B`
 /// (24 KiB with AVX-512) stays in the L1 cache while every row block of `A` passes over it.
@@ -248,6 +249,10 @@ unsafe fn dispatch<RI: Index, CI: Index>(
         // SAFETY: as above, for AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2Fma if isa.is_supported() => unsafe { product_avx2(ops, m, n, k) },
+        // SAFETY: in bounds by the caller; #[cfg(all(target_arch = "aarch64", target_feature = "neon"))] is enabled for the whole build (see `Neon`).
+        // Its 32 registers hold 6 × 4 accumulators, as AVX-512's do.
+        #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
+        Isa::Neon => unsafe { product::<super::simd::Neon, 6, 4, RI, CI>(ops, m, n, k) },
         // SAFETY: in bounds as above; the portable path needs no CPU feature.
         _ => unsafe { product::<super::simd::Portable, 4, 1, RI, CI>(ops, m, n, k) },
     }
@@ -279,6 +284,9 @@ impl Dots<'_> {
             // SAFETY: as above, for AVX2 and FMA.
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2Fma if isa.is_supported() => unsafe { dots_avx2(self) },
+            // SAFETY: in bounds by the asserts; #[cfg(all(target_arch = "aarch64", target_feature = "neon"))] is enabled for the whole build.
+            #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
+            Isa::Neon => unsafe { dots::<super::simd::Neon>(self) },
             // SAFETY: in bounds as above; no CPU feature needed.
             _ => unsafe { dots::<super::simd::Portable>(self) },
         }

@@ -11,6 +11,9 @@ pub enum Isa {
     Avx512,
     /// AVX2 with FMA: 8 lanes, fused multiply-add.
     Avx2Fma,
+    /// NEON (Advanced SIMD) on aarch64, part of every aarch64 CPU that runs a standard
+    /// library: 4 lanes, fused multiply-add.
+    Neon,
     /// Plain Rust on arrays of 8 lanes, vectorised by the compiler for whatever the build
     /// targets.
     Portable,
@@ -22,6 +25,7 @@ impl Isa {
         match self {
             Isa::Avx512 => "avx512",
             Isa::Avx2Fma => "avx2+fma",
+            Isa::Neon => "neon",
             Isa::Portable => "portable",
         }
     }
@@ -38,19 +42,23 @@ impl Isa {
             }
             #[cfg(not(target_arch = "x86_64"))]
             Isa::Avx512 | Isa::Avx2Fma => false,
+            // Decided at compile time: the kernels' NEON path is built where the target enables
+            // NEON for the whole crate, as every aarch64 target with a standard library does.
+            Isa::Neon => cfg!(all(target_arch = "aarch64", target_feature = "neon")),
             Isa::Portable => true,
         }
     }
 
+    /// Every path, fastest first within each architecture.
+    const ALL: [Isa; 4] = [Isa::Avx512, Isa::Avx2Fma, Isa::Neon, Isa::Portable];
+
     /// Every path this CPU can run, fastest first.
     pub fn supported() -> impl Iterator<Item = Isa> {
-        [Isa::Avx512, Isa::Avx2Fma, Isa::Portable]
-            .into_iter()
-            .filter(|isa| isa.is_supported())
+        Isa::ALL.into_iter().filter(|isa| isa.is_supported())
     }
 
     /// The path the kernels use: the fastest this CPU supports, unless the environment variable
-    /// `NETDSL_ISA` names another (`avx512`, `avx2+fma` or `portable`, in any case), which
+    /// `NETDSL_ISA` names another (`avx512`, `avx2+fma`, `neon` or `portable`, in any case), which
     /// benchmarks use to compare paths. A name that is unknown, or a path this CPU cannot run,
     /// selects `portable`, and says so on standard error once.
     ///
@@ -78,9 +86,7 @@ impl Isa {
             return (supported.next().unwrap_or(Isa::Portable), None);
         };
         let name = requested.trim().to_ascii_lowercase();
-        let known = [Isa::Avx512, Isa::Avx2Fma, Isa::Portable]
-            .into_iter()
-            .find(|isa| isa.name() == name);
+        let known = Isa::ALL.into_iter().find(|isa| isa.name() == name);
         match known {
             Some(isa) if supported.any(|s| s == isa) => (isa, None),
             Some(isa) => (
@@ -93,7 +99,7 @@ impl Isa {
             None => (
                 Isa::Portable,
                 Some(format!(
-                    "NETDSL_ISA={requested} is not a path; expected avx512, avx2+fma or portable; using portable"
+                    "NETDSL_ISA={requested} is not a path; expected avx512, avx2+fma, neon or portable; using portable"
                 )),
             ),
         }
@@ -122,10 +128,43 @@ mod tests {
         assert!(
             warning
                 .unwrap()
-                .contains("is not a path; expected avx512, avx2+fma or portable")
+                .contains("is not a path; expected avx512, avx2+fma, neon or portable")
         );
         let (isa, warning) = Isa::choose(Some("avx512"), [Isa::Portable].into_iter());
         assert_eq!(isa, Isa::Portable);
         assert!(warning.unwrap().contains("this CPU cannot run avx512"));
+    }
+
+    #[test]
+    fn neon_is_chosen_on_aarch64_and_refused_elsewhere() {
+        let aarch64 = [Isa::Neon, Isa::Portable];
+        assert_eq!(Isa::choose(None, aarch64.into_iter()), (Isa::Neon, None));
+        assert_eq!(
+            Isa::choose(Some("NEON"), aarch64.into_iter()),
+            (Isa::Neon, None)
+        );
+        let x86 = [Isa::Avx512, Isa::Avx2Fma, Isa::Portable];
+        let (isa, warning) = Isa::choose(Some("neon"), x86.into_iter());
+        assert_eq!(isa, Isa::Portable);
+        assert!(warning.unwrap().contains("this CPU cannot run neon"));
+        assert_eq!(
+            Isa::Neon.is_supported(),
+            cfg!(target_arch = "aarch64"),
+            "NEON is supported exactly on aarch64"
+        );
+        // This process's own choice: NEON by default on aarch64, and a path `NETDSL_ISA` names
+        // if this CPU runs it (as `.ci/aarch64` checks with `NETDSL_ISA=portable`).
+        match std::env::var("NETDSL_ISA") {
+            Err(_) if cfg!(target_arch = "aarch64") => {
+                assert_eq!(Isa::selected(), Isa::Neon, "the default path on aarch64");
+            }
+            Ok(requested) => {
+                let name = requested.trim().to_ascii_lowercase();
+                if let Some(isa) = Isa::supported().find(|isa| isa.name() == name) {
+                    assert_eq!(Isa::selected(), isa, "NETDSL_ISA={requested}");
+                }
+            }
+            Err(_) => {}
+        }
     }
 }

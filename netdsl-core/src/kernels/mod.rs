@@ -3,7 +3,8 @@
 //! Shapes follow the layer: a batch `x` is `[[f32; I]; B]` (one row per sample) and weights
 //! are `[[f32; O]; I]` (one row per input), so the inner loops run along contiguous output rows.
 //! Each product runs on the fastest instruction set the CPU offers ([`Isa::selected`], decided
-//! once per process): register-blocked AVX-512 or AVX2+FMA micro-kernels, or a portable path.
+//! once per process): register-blocked AVX-512, AVX2+FMA or (on aarch64) NEON micro-kernels, or
+//! a portable path.
 //! [`reference`](mod@reference) holds the plain triple loops every path is tested against; the paths agree with
 //! it to a relative error of about `1e-6 · √k` for sums of `k` products.
 //!

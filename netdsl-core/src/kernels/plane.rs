@@ -11,9 +11,11 @@
 use super::isa::Isa;
 use super::simd::Simd;
 
-/// Filters computed together: their accumulators, for two vectors of pixels, stay in registers.
+/// Filters computed together: their accumulators, for two vectors of pixels (four of NEON's
+/// narrower ones), stay in registers.
 const FILTERS: usize = 6;
-/// The most output pixels one pass computes: two vectors of AVX-512 (or AVX2, or portable).
+/// The most output pixels one pass computes: two vectors of AVX-512 (or AVX2, or portable, or
+/// four of NEON).
 const RUN: usize = 32;
 /// The widest vector, in lanes.
 const MAX_LANES: usize = 16;
@@ -81,6 +83,12 @@ impl Plane {
             Isa::Avx2Fma if isa.is_supported() => unsafe {
                 forward_avx2(self, image, weights, bias, out)
             },
+            // SAFETY: in bounds as above; #[cfg(all(target_arch = "aarch64", target_feature = "neon"))] is enabled for the whole build. Four vectors
+            // of 4 pixels: 6 × 4 accumulators of its 32 registers.
+            #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
+            Isa::Neon => unsafe {
+                forward::<super::simd::Neon, 4>(self, image, weights, bias, out)
+            },
             // SAFETY: in bounds as above; no CPU feature needed.
             _ => unsafe { forward::<super::simd::Portable, 2>(self, image, weights, bias, out) },
         }
@@ -130,6 +138,12 @@ impl Plane {
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2Fma if isa.is_supported() => unsafe {
                 weight_gradient_avx2(self, image, dz, dw, scratch)
+            },
+            // SAFETY: in bounds as above; #[cfg(all(target_arch = "aarch64", target_feature = "neon"))] is enabled for the whole build. AVX-512's
+            // tile, which fits the same 32 registers.
+            #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
+            Isa::Neon => unsafe {
+                weight_gradient::<super::simd::Neon, 2, 3>(self, image, dz, dw, scratch)
             },
             // SAFETY: in bounds as above; no CPU feature needed.
             _ => unsafe {

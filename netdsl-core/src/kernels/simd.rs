@@ -1,8 +1,10 @@
-//! One vector abstraction, three implementations (AVX-512, AVX2+FMA, portable), so the
+//! One vector abstraction, four implementations (AVX-512, AVX2+FMA, NEON, portable), so the
 //! micro-kernels in [`super::gemm`] are written once.
 //!
 //! The methods are `#[inline(always)]` and carry no target features of their own: inlined into
 //! a `#[target_feature]` entry point, their intrinsics compile with that entry point's features.
+//! NEON needs no such entry point: it is part of every aarch64 target with a standard library,
+//! so the whole crate is compiled with it there.
 
 /// A vector of `LANES` f32 values and the operations the kernels need.
 ///
@@ -211,6 +213,9 @@ unsafe impl Simd for Portable {
 
 #[cfg(target_arch = "x86_64")]
 pub(super) use x86::{Avx2Fma, Avx512};
+
+#[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
+pub(super) use aarch64::Neon;
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
@@ -421,6 +426,134 @@ mod x86 {
         unsafe fn store(p: *mut f32, v: __m256, mask: __m256i) {
             // SAFETY: the caller guarantees the masked lanes are writable.
             unsafe { _mm256_maskstore_ps(p, mask, v) }
+        }
+    }
+}
+
+#[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
+mod aarch64 {
+    use std::arch::aarch64::*;
+
+    use super::Simd;
+
+    /// NEON (Advanced SIMD), 4 lanes, fused multiply-add. NEON has no masked loads or stores:
+    /// a mask is the number of valid lanes, and a partial vector goes through a 4-lane buffer
+    /// on the stack, of which only the valid lanes are copied from or to memory.
+    pub struct Neon;
+
+    // SAFETY: compiled only where the target enables NEON for the whole crate (every aarch64
+    // target with a standard library), so every CPU the build runs on has it; `load` and `store`
+    // touch only the first `mask` lanes, copying a partial vector through a stack buffer.
+    unsafe impl Simd for Neon {
+        const LANES: usize = 4;
+        type V = float32x4_t;
+        type Mask = usize;
+
+        #[inline(always)]
+        unsafe fn mask(valid: usize) -> usize {
+            valid
+        }
+        #[inline(always)]
+        unsafe fn zero() -> float32x4_t {
+            // SAFETY: NEON is enabled for the whole build (see the `unsafe impl`).
+            unsafe { vdupq_n_f32(0.0) }
+        }
+        #[inline(always)]
+        unsafe fn splat(x: f32) -> float32x4_t {
+            // SAFETY: as above, NEON is enabled for the whole build.
+            unsafe { vdupq_n_f32(x) }
+        }
+        #[inline(always)]
+        unsafe fn mul_add(a: float32x4_t, b: float32x4_t, c: float32x4_t) -> float32x4_t {
+            // `vfmaq_f32(c, a, b)` is `c + a · b`, rounded once.
+            // SAFETY: as above, NEON is enabled for the whole build.
+            unsafe { vfmaq_f32(c, a, b) }
+        }
+        #[inline(always)]
+        unsafe fn mul(a: float32x4_t, b: float32x4_t) -> float32x4_t {
+            // SAFETY: as above, NEON is enabled for the whole build.
+            unsafe { vmulq_f32(a, b) }
+        }
+        #[inline(always)]
+        unsafe fn add(a: float32x4_t, b: float32x4_t) -> float32x4_t {
+            // SAFETY: as above, NEON is enabled for the whole build.
+            unsafe { vaddq_f32(a, b) }
+        }
+        #[inline(always)]
+        unsafe fn sub(a: float32x4_t, b: float32x4_t) -> float32x4_t {
+            // SAFETY: as above, NEON is enabled for the whole build.
+            unsafe { vsubq_f32(a, b) }
+        }
+        #[inline(always)]
+        unsafe fn div(a: float32x4_t, b: float32x4_t) -> float32x4_t {
+            // SAFETY: as above, NEON is enabled for the whole build.
+            unsafe { vdivq_f32(a, b) }
+        }
+        #[inline(always)]
+        unsafe fn sqrt(a: float32x4_t) -> float32x4_t {
+            // SAFETY: as above, NEON is enabled for the whole build.
+            unsafe { vsqrtq_f32(a) }
+        }
+        #[inline(always)]
+        unsafe fn clamp(a: float32x4_t, limit: f32) -> float32x4_t {
+            // `fmin` and `fmax` return NaN when either operand is NaN, so NaN lanes stay NaN.
+            // SAFETY: as above, NEON is enabled for the whole build.
+            unsafe { vmaxq_f32(vdupq_n_f32(-limit), vminq_f32(vdupq_n_f32(limit), a)) }
+        }
+        #[inline(always)]
+        unsafe fn flush_subnormal(a: float32x4_t) -> float32x4_t {
+            // SAFETY: as above, NEON is enabled for the whole build.
+            unsafe {
+                // `|a| < MIN_POSITIVE`, ordered: false for NaN lanes, which are kept.
+                let subnormal = vcaltq_f32(a, vdupq_n_f32(f32::MIN_POSITIVE));
+                vreinterpretq_f32_u32(vbicq_u32(vreinterpretq_u32_f32(a), subnormal))
+            }
+        }
+        #[inline(always)]
+        unsafe fn reduce(v: float32x4_t) -> f32 {
+            // SAFETY: as above, NEON is enabled for the whole build.
+            unsafe { vaddvq_f32(v) }
+        }
+        #[inline(always)]
+        unsafe fn load_bytes(p: *const u8) -> float32x4_t {
+            // Only 4 bytes are readable, half a 64-bit NEON load: through a buffer.
+            let mut bytes = [0_u8; 8];
+            // SAFETY: the caller guarantees 4 readable bytes at `p`; `bytes` holds 8.
+            unsafe { std::ptr::copy_nonoverlapping(p, bytes.as_mut_ptr(), 4) };
+            // SAFETY: `bytes` is 8 readable bytes; NEON as above.
+            unsafe {
+                let widened = vmovl_u16(vget_low_u16(vmovl_u8(vld1_u8(bytes.as_ptr()))));
+                vcvtq_f32_u32(widened)
+            }
+        }
+        #[inline(always)]
+        unsafe fn load(p: *const f32, mask: usize) -> float32x4_t {
+            if mask == 4 {
+                // SAFETY: the caller guarantees 4 readable lanes at `p`; `ld1` needs no
+                // alignment beyond the element's.
+                return unsafe { vld1q_f32(p) };
+            }
+            let mut lanes = [0.0_f32; 4];
+            // SAFETY: the caller guarantees `mask` (< 4) readable lanes at `p`; `lanes` has 4,
+            // and is then read whole.
+            unsafe {
+                std::ptr::copy_nonoverlapping(p, lanes.as_mut_ptr(), mask);
+                vld1q_f32(lanes.as_ptr())
+            }
+        }
+        #[inline(always)]
+        unsafe fn store(p: *mut f32, v: float32x4_t, mask: usize) {
+            if mask == 4 {
+                // SAFETY: the caller guarantees 4 writable lanes at `p`.
+                return unsafe { vst1q_f32(p, v) };
+            }
+            let mut lanes = [0.0_f32; 4];
+            // SAFETY: `lanes` is 4 writable lanes; the caller guarantees `mask` (< 4) writable
+            // lanes at `p`, the only ones copied there.
+            unsafe {
+                vst1q_f32(lanes.as_mut_ptr(), v);
+                std::ptr::copy_nonoverlapping(lanes.as_ptr(), p, mask);
+            }
         }
     }
 }

@@ -141,6 +141,9 @@ pub(crate) fn apply<R: Rule<K>, const K: usize>(
         // SAFETY: as above, for AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2Fma if isa.is_supported() => unsafe { apply_avx2(rule, params, grads, states) },
+        // SAFETY: lengths checked above; #[cfg(all(target_arch = "aarch64", target_feature = "neon"))] is enabled for the whole build.
+        #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
+        Isa::Neon => unsafe { apply_simd::<super::simd::Neon, R, K>(rule, params, grads, states) },
         // SAFETY: lengths checked above; no CPU feature needed.
         _ => unsafe { apply_simd::<super::simd::Portable, R, K>(rule, params, grads, states) },
     }
