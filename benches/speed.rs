@@ -9,7 +9,8 @@
 //! `SimpleRNN(64)` and `LSTM(64)`. Every timing is the best of several
 //! repetitions, so a busy machine shows as noise in one direction only. On two cores: an epoch
 //! at batch 128 on one thread and on two (`Fit::threads(2)`, 64 samples each), and the speed-up.
-//! `NETDSL_ISA=avx2+fma` or `portable` selects a slower path for the whole-network rows.
+//! `NETDSL_ISA=avx2+fma` or `portable` selects a slower path for the whole-network rows (`neon`
+//! is the fast path on aarch64).
 
 use std::hint::black_box;
 use std::time::Instant;

@@ -5,7 +5,10 @@ use std::sync::OnceLock;
 /// An instruction-set path of the kernels. Every path computes the same products; results may
 /// differ in the last bits because the SIMD paths fuse multiply and add (one rounding) where the
 /// portable path rounds twice, and because sums are accumulated in a different order.
+///
+/// Non-exhaustive: paths are added as CPUs gain instructions worth using.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Isa {
     /// AVX-512F: 16 lanes, fused multiply-add.
     Avx512,
