@@ -48,9 +48,18 @@ pub trait Reduce {
     /// The layer's kind as `summary()` prints it.
     const KIND: &'static str;
 
-    /// Whether the forward pass keeps, for each output, the index of the input it came from
-    /// (the [`Pool2d`]'s tape), for the backward pass.
-    const KEEPS_INDEX: bool;
+    /// What the forward pass of a batch keeps for the backward one (the [`Pool2d`]'s tape).
+    type Tape;
+
+    /// The tape of a batch of `outputs` outputs in all.
+    fn new_tape(outputs: usize) -> Self::Tape;
+
+    /// Keeps in `tape` what the backward pass needs of output `at` of the batch: `index`, as
+    /// [`Reduce::reduce`] returned it.
+    fn keep(tape: &mut Self::Tape, at: usize, index: usize);
+
+    /// What [`Reduce::keep`] kept of output `at` (0 when nothing is kept).
+    fn kept(tape: &Self::Tape, at: usize) -> usize;
 
     /// The window's value and, for a reduction that keeps one, the index of the input it came
     /// from.
@@ -68,7 +77,23 @@ pub enum Max {}
 
 impl Reduce for Max {
     const KIND: &'static str = "MaxPool2d";
-    const KEEPS_INDEX: bool = true;
+    /// For each output of the batch, the index of its maximum in its sample's input row.
+    type Tape = Box<[u32]>;
+
+    fn new_tape(outputs: usize) -> Box<[u32]> {
+        vec![0; outputs].into_boxed_slice()
+    }
+
+    #[inline]
+    fn keep(tape: &mut Box<[u32]>, at: usize, index: usize) {
+        // In range: `Pool2d::SHAPES_AGREE` bounds the inputs by u32::MAX.
+        tape[at] = index as u32;
+    }
+
+    #[inline]
+    fn kept(tape: &Box<[u32]>, at: usize) -> usize {
+        tape[at] as usize
+    }
 
     #[inline]
     fn reduce(x: &[f32], window: PoolWindow) -> (f32, usize) {
@@ -94,7 +119,18 @@ pub enum Mean {}
 
 impl Reduce for Mean {
     const KIND: &'static str = "AvgPool2d";
-    const KEEPS_INDEX: bool = false;
+    /// Nothing: the backward pass spreads each gradient over its whole window.
+    type Tape = ();
+
+    fn new_tape(_: usize) {}
+
+    #[inline]
+    fn keep(_: &mut (), _: usize, _: usize) {}
+
+    #[inline]
+    fn kept(_: &(), _: usize) -> usize {
+        0
+    }
 
     #[inline]
     fn reduce(x: &[f32], window: PoolWindow) -> (f32, usize) {
@@ -170,7 +206,7 @@ pub type MaxPool2d<I, P, O> = Pool2d<Max, I, P, O>;
 /// let pool = AvgPool2d::<Image<2, 4, 1, 8>, Window<2, 2>, Image<1, 2, 1, 2>>::new();
 /// let mut y = [[0.0; 2]];
 /// let x = [[1.0, 5.0, -1.0, -2.0, 3.0, 2.0, -3.0, -0.5]];
-/// pool.forward(&x, &mut y, &mut pool.new_tape::<1>());
+/// pool.forward(&x, &mut y, &mut ());
 /// assert_eq!(y, [[2.75, -1.625]]);
 /// ```
 pub type AvgPool2d<I, P, O> = Pool2d<Mean, I, P, O>;
@@ -234,36 +270,28 @@ impl<R: Reduce, I: ImageShape, P: WindowShape, O: ImageShape> Layer for Pool2d<R
     type Out = O::Values;
     type Activation = Linear;
     type Grads = ();
-    /// With [`Max`], for each output of the batch, `B · OUT` of them, the index of its maximum
-    /// in its sample's input row; empty with [`Mean`].
-    type Tape<const B: usize> = Box<[u32]>;
+    /// The reduction's: with [`Max`], for each output of the batch, `B · OUT` of them, the index
+    /// of its maximum in its sample's input row; nothing with [`Mean`].
+    type Tape<const B: usize> = R::Tape;
 
     const KIND: &'static str = R::KIND;
 
-    fn new_tape<const B: usize>(&self) -> Box<[u32]> {
-        let len = if R::KEEPS_INDEX { B * O::LEN } else { 0 };
-        vec![0; len].into_boxed_slice()
+    fn new_tape<const B: usize>(&self) -> R::Tape {
+        R::new_tape(B * O::LEN)
     }
 
     fn forward<const B: usize>(
         &self,
         x: &[I::Values; B],
         y: &mut [O::Values; B],
-        tape: &mut Box<[u32]>,
+        tape: &mut R::Tape,
     ) {
-        if !R::KEEPS_INDEX {
-            for (x, y) in x.iter().zip(y) {
-                self.infer(x, y);
-            }
-            return;
-        }
-        for ((x, y), indices) in x.iter().zip(y).zip(tape.chunks_exact_mut(O::LEN)) {
+        for (k, (x, y)) in x.iter().zip(y).enumerate() {
             let (x, y) = (x.values(), y.values_mut());
             Self::for_each_window(|o, window| {
                 let (value, index) = R::reduce(x, window);
                 y[o] = value;
-                // In range: `SHAPES_AGREE` bounds the inputs by u32::MAX.
-                indices[o] = index as u32;
+                R::keep(tape, k * O::LEN + o, index);
             });
         }
     }
@@ -274,16 +302,14 @@ impl<R: Reduce, I: ImageShape, P: WindowShape, O: ImageShape> Layer for Pool2d<R
         dz: &[O::Values; B],
         dx: Option<&mut [I::Values; B]>,
         _grads: &mut (),
-        tape: &mut Box<[u32]>,
+        tape: &mut R::Tape,
     ) {
         let Some(dx) = dx else { return };
         for (k, (dx, dz)) in dx.iter_mut().zip(dz).enumerate() {
             let (dx, dz) = (dx.values_mut(), dz.values());
-            // With an index per output, this sample's; none otherwise.
-            let indices = tape.get(k * O::LEN..(k + 1) * O::LEN).unwrap_or_default();
             dx.fill(0.0);
             Self::for_each_window(|o, window| {
-                let index = indices.get(o).map_or(0, |&i| i as usize);
+                let index = R::kept(tape, k * O::LEN + o);
                 R::spread(dx, dz[o], index, window);
             });
         }
@@ -425,7 +451,7 @@ mod tests {
     fn avg_pool_of_literal_values() {
         let pool = AvgPool2d::<Image<4, 4, 1, 16>, Window<2, 2>, Image<2, 2, 1, 4>>::new();
         let mut y = [[0.0; 4]];
-        pool.forward(&[IMAGE], &mut y, &mut pool.new_tape::<1>());
+        pool.forward(&[IMAGE], &mut y, &mut ());
         assert_eq!(y, [[2.5, -1.5, -0.0625, 7.5]]);
         let mut dx = [[5.0; 16]];
         pool.backward(
@@ -433,7 +459,7 @@ mod tests {
             &[[4.0, 8.0, -4.0, 0.0]],
             Some(&mut dx),
             &mut (),
-            &mut pool.new_tape::<1>(),
+            &mut (),
         );
         #[rustfmt::skip]
         let expected = [
@@ -462,11 +488,9 @@ mod tests {
     fn avg_pool_backward_matches_finite_differences() {
         let c = values::<[f32; 8], 2>(3);
         let mut pool = AvgPool2d::<Image<5, 4, 2, 40>, Window<2, 2>, Image<2, 2, 2, 8>>::new();
-        let mut tape = pool.new_tape::<2>();
-        check_gradients(&mut pool, &values(4), &c, &mut tape);
+        check_gradients(&mut pool, &values(4), &c, &mut ());
         let c = values::<[f32; 6], 2>(5);
         let mut pool = AvgPool2d::<Image<4, 5, 1, 20>, Window<3, 1>, Image<2, 3, 1, 6>>::new();
-        let mut tape = pool.new_tape::<2>();
-        check_gradients(&mut pool, &values(6), &c, &mut tape);
+        check_gradients(&mut pool, &values(6), &c, &mut ());
     }
 }

@@ -17,7 +17,7 @@ pub type Adam = ElementWise<AdamRule<false>>;
 /// ```
 /// use netdsl_core::optim::{AdamW, Optimizer};
 ///
-/// let adamw = AdamW::new(0.01).weight_decay(0.1);
+/// let adamw = AdamW::new(0.01, 0.1);
 /// assert_eq!(adamw.learning_rate(), 0.01);
 /// ```
 pub type AdamW = ElementWise<AdamRule<true>>;
@@ -63,23 +63,37 @@ impl<const DECOUPLED_DECAY: bool> Rule for AdamRule<DECOUPLED_DECAY> {
     }
 }
 
-impl<const DECOUPLED_DECAY: bool> KerasDefaults for AdamRule<DECOUPLED_DECAY> {
+impl<const DECOUPLED_DECAY: bool> AdamRule<DECOUPLED_DECAY> {
+    /// Keras' constants, with weight decay `λ`.
+    const fn keras(weight_decay: f32) -> Self {
+        Self {
+            beta_1: 0.9,
+            beta_2: 0.999,
+            epsilon: 1e-7,
+            weight_decay,
+            alpha: 0.0,
+            decay: 0.0,
+        }
+    }
+}
+
+impl KerasDefaults for AdamRule<false> {
     const LEARNING_RATE: f32 = 0.001;
-    const RULE: Self = Self {
-        beta_1: 0.9,
-        beta_2: 0.999,
-        epsilon: 1e-7,
-        weight_decay: if DECOUPLED_DECAY { 0.004 } else { 0.0 },
-        alpha: 0.0,
-        decay: 0.0,
-    };
+    const RULE: Self = Self::keras(0.0);
 }
 
 impl AdamW {
-    /// Sets the weight decay `λ`.
-    pub fn weight_decay(mut self, weight_decay: f32) -> Self {
-        self.rule.weight_decay = weight_decay;
-        self
+    /// AdamW with the given learning rate and weight decay `λ` (Keras' `weight_decay`), Keras'
+    /// other defaults.
+    pub fn new(learning_rate: f32, weight_decay: f32) -> Self {
+        Self::with_rule(learning_rate, AdamRule::keras(weight_decay))
+    }
+}
+
+impl Default for AdamW {
+    /// AdamW with all of Keras' defaults: learning rate 0.001, weight decay 0.004.
+    fn default() -> Self {
+        Self::new(0.001, 0.004)
     }
 }
 

@@ -474,7 +474,7 @@ mod tests {
             // As Adam, after w -= lr·λ·w = 0.01 w at each step (lr 0.1, λ 0.1).
             (
                 "adamw",
-                three_updates(AdamW::new(0.1).weight_decay(0.1)),
+                three_updates(AdamW::new(0.1, 0.1)),
                 [
                     [0.890_000_6, -2.079_999_7],
                     [0.917_710_9, -2.142_259_2],

@@ -213,7 +213,7 @@ mod tests {
         check("sgd", || Sgd::new(0.1));
         check("nesterov", || Sgd::new(0.1).momentum(0.9).nesterov(true));
         check("adam", || Adam::new(0.01));
-        check("adamw", || AdamW::new(0.01).weight_decay(0.1));
+        check("adamw", || AdamW::new(0.01, 0.1));
         check("rmsprop", || RmsProp::new(0.01));
         check("adagrad", || Adagrad::new(0.1));
         check("clip by value", || Sgd::new(0.1).clip_value(0.3));
