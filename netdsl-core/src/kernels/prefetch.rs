@@ -2,6 +2,7 @@
 //! shuffled batch's rows arrive while the previous batch computes.
 
 /// Bytes per cache line on every x86-64 CPU in use.
+#[cfg(target_arch = "x86_64")]
 const LINE: usize = 64;
 
 /// Hints that `data` will be read soon. Does nothing on CPUs without a prefetch instruction.

@@ -20,6 +20,10 @@ pub(crate) struct Pending<'a, N: Layer> {
 }
 
 /// The gradients of the threads whose gradients a step does not visit, summed.
+#[cfg_attr(
+    not(feature = "std"),
+    expect(dead_code, reason = "made by `fit`, which needs `std`")
+)]
 pub(crate) enum Others<'a, N: Layer> {
     /// Flat: one value per parameter.
     Flat(&'a mut [f32]),
