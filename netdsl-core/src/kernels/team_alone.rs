@@ -24,7 +24,10 @@ pub(crate) struct Share {
 
 /// Runs `body` with the calling thread as the team. Callers check `threads` first: without the
 /// `parallel` feature, `fit` refuses more than one thread.
-#[cfg_attr(not(feature = "std"), expect(dead_code, reason = "`fit` needs `std`"))]
+#[cfg_attr(
+    all(not(feature = "std"), not(test)),
+    expect(dead_code, reason = "`fit` needs `std`")
+)]
 pub(crate) fn with_team<R>(threads: usize, body: impl FnOnce(&Team<'_>) -> R) -> R {
     debug_assert!(threads <= 1, "threads need the `parallel` feature");
     body(&Team::alone())
