@@ -377,13 +377,17 @@
 //! malformed file is an [`Error`](data::Error) naming the file and what is wrong with it.
 
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 // Lets the generated code's `::netdsl::...` paths resolve inside this crate's own tests.
 extern crate self as netdsl;
 
+#[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+pub use netdsl_core::train;
 pub use netdsl_core::{
     activation, data, inference, init, kernels, layer, layers, loss, metrics, network, optim,
-    shape, summary, train, weights,
+    shape, summary, weights,
 };
 pub use rand;
 
@@ -409,7 +413,9 @@ pub use netdsl_macros::network;
 
 /// Everything a training program needs, in one `use netdsl::prelude::*;`.
 pub mod prelude {
-    pub use crate::data::{Dataset, MnistSplit};
+    pub use crate::data::Dataset;
+    #[cfg(feature = "idx")]
+    pub use crate::data::MnistSplit;
     pub use crate::layer::Layer;
     pub use crate::loss::{
         BinaryCrossentropy, CategoricalCrossentropy, CategoricalCrossentropyFromLogits, Loss,
@@ -418,6 +424,7 @@ pub mod prelude {
     pub use crate::network;
     pub use crate::network::Network;
     pub use crate::optim::{Adagrad, Adam, AdamW, Optimizer, RmsProp, Sgd};
+    #[cfg(feature = "std")]
     pub use crate::train::{Fit, History, Metrics, Trainer, Verbose};
     pub use rand::SeedableRng;
     pub use rand::rngs::StdRng;

@@ -5,6 +5,7 @@
 //! type here is also usable by hand, as the examples in the item docs show.
 
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod activation;
 pub mod data;
@@ -19,5 +20,7 @@ pub mod network;
 pub mod optim;
 pub mod shape;
 pub mod summary;
+#[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub mod train;
 pub mod weights;

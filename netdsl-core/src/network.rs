@@ -1,9 +1,11 @@
 //! The trait `network!` implements for every network it generates.
 
+#[cfg(all(feature = "std", feature = "safetensors"))]
 use std::path::Path;
 
 use crate::layer::Layer;
 use crate::summary::Summary;
+#[cfg(all(feature = "std", feature = "safetensors"))]
 use crate::weights;
 
 /// A whole network: a [`Layer`] made of layers, with a summary and single-sample prediction.
@@ -38,6 +40,8 @@ pub trait Network: Layer {
         y
     }
 
+    #[cfg(all(feature = "std", feature = "safetensors"))]
+    #[cfg_attr(docsrs, doc(cfg(all(feature = "std", feature = "safetensors"))))]
     /// Writes every weight to `path` as safetensors (Keras' `model.save_weights`), each tensor
     /// under its layer's name (`"dense_1.kernel"`). The file is replaced only once the new one
     /// is complete; see [`weights`] for the format.
@@ -53,6 +57,8 @@ pub trait Network: Layer {
         weights::save(self, path.as_ref())
     }
 
+    #[cfg(all(feature = "std", feature = "safetensors"))]
+    #[cfg_attr(docsrs, doc(cfg(all(feature = "std", feature = "safetensors"))))]
     /// Reads weights saved by [`Network::save_weights`] (Keras' `model.load_weights`), after
     /// checking every tensor of the file against this network's names, shapes and types.
     ///

@@ -31,14 +31,26 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+#[cfg(feature = "safetensors")]
 use std::collections::{HashMap, HashSet};
-use std::io::{self, Write};
+#[cfg(feature = "safetensors")]
+use std::io;
+#[cfg(all(feature = "std", feature = "safetensors"))]
+use std::io::Write;
+#[cfg(feature = "safetensors")]
 use std::path::{Path, PathBuf};
 
-use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+#[cfg(all(feature = "std", feature = "safetensors"))]
+use safetensors::tensor::TensorView;
+#[cfg(feature = "safetensors")]
+use safetensors::tensor::{Dtype, SafeTensors};
 
-use crate::layer::{Layer, TensorVisitor, TensorVisitorMut};
+#[cfg(feature = "safetensors")]
+use crate::layer::Layer;
+use crate::layer::{TensorVisitor, TensorVisitorMut};
 
+#[cfg(feature = "safetensors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "safetensors")))]
 /// Everything that can go wrong saving or loading weights. Each names the file, and the tensor
 /// where one is at fault.
 #[derive(Debug, thiserror::Error)]
@@ -142,6 +154,8 @@ pub enum Error {
     },
 }
 
+#[cfg(all(feature = "std", feature = "safetensors"))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "std", feature = "safetensors"))))]
 /// Writes every parameter tensor of `network` to `path` as safetensors, replacing the file
 /// only once the new one is complete.
 ///
@@ -183,6 +197,8 @@ pub fn save<N: Layer + ?Sized>(network: &N, path: &Path) -> Result<(), Error> {
     write_atomically(path, &file).map_err(write_error)
 }
 
+#[cfg(all(feature = "std", feature = "safetensors"))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "std", feature = "safetensors"))))]
 /// Reads the weights at `path` into `network`, checking the whole file first: on any error
 /// `network` is unchanged.
 ///
@@ -200,6 +216,8 @@ pub fn load<N: Layer + ?Sized>(network: &mut N, path: &Path) -> Result<(), Error
     load_checked(network, expected, &bytes, path)
 }
 
+#[cfg(feature = "safetensors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "safetensors")))]
 /// [`load`] from the bytes of a safetensors file already in memory (embedded with
 /// `include_bytes!`, say); errors name `origin` as their file.
 ///
@@ -225,6 +243,7 @@ pub fn load_bytes<N: Layer + ?Sized>(
     load_checked(network, expected, bytes, origin)
 }
 
+#[cfg(feature = "safetensors")]
 /// Checks `bytes` against the `expected` tensors of `network`, then writes them into it.
 fn load_checked<N: Layer + ?Sized>(
     network: &mut N,
@@ -320,6 +339,7 @@ pub fn visit_prefixed_mut(
     });
 }
 
+#[cfg(feature = "safetensors")]
 /// One parameter tensor, copied out of a network.
 struct Named {
     name: String,
@@ -327,6 +347,7 @@ struct Named {
     values: Vec<f32>,
 }
 
+#[cfg(feature = "safetensors")]
 /// The network's tensors, checked to cover its parameters once each, each in a shape that
 /// holds its values.
 fn named_tensors<N: Layer + ?Sized>(network: &N, path: &Path) -> Result<Vec<Named>, Error> {
@@ -368,12 +389,14 @@ fn named_tensors<N: Layer + ?Sized>(network: &N, path: &Path) -> Result<Vec<Name
     Ok(tensors)
 }
 
+#[cfg(all(feature = "std", feature = "safetensors"))]
 /// The largest file that can hold `values` f32 values: safetensors' 8-byte header length,
 /// its JSON header (which the format caps at 100 MB), and the data.
 fn file_size_limit(values: usize) -> u64 {
     8 + 100_000_000 + 4 * values as u64
 }
 
+#[cfg(all(feature = "std", feature = "safetensors"))]
 /// The file at `path`, if it is at most `limit` bytes; a longer one (or an endless one, such as
 /// `/dev/zero`) is refused after `limit + 1` bytes.
 fn read_at_most(path: &Path, limit: u64) -> Result<Vec<u8>, Error> {
@@ -396,10 +419,12 @@ fn read_at_most(path: &Path, limit: u64) -> Result<Vec<u8>, Error> {
     Ok(bytes)
 }
 
+#[cfg(all(feature = "std", feature = "safetensors"))]
 /// What temporary files of saves to `target` are named: `.{name}.` + random + `.netdsl-tmp`,
 /// so that a save killed midway leaves a file the next save recognises and removes.
 const TEMPORARY_SUFFIX: &str = ".netdsl-tmp";
 
+#[cfg(all(feature = "std", feature = "safetensors"))]
 /// Writes `bytes` to a new file beside `path`, syncs it, renames it over `path` and syncs the
 /// directory, so that once this returns the new file survives a power loss, and until the
 /// rename the old one is untouched. A `path` that is a symbolic link keeps it: the file it
@@ -428,6 +453,7 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     sync_directory(dir)
 }
 
+#[cfg(all(feature = "std", feature = "safetensors"))]
 /// `path` with its symbolic links followed to the file they name (which need not exist yet).
 fn resolve_links(path: &Path) -> io::Result<PathBuf> {
     let mut path = path.to_owned();
@@ -447,6 +473,7 @@ fn resolve_links(path: &Path) -> io::Result<PathBuf> {
     Err(io::Error::other("too many levels of symbolic links"))
 }
 
+#[cfg(all(feature = "std", feature = "safetensors"))]
 /// Removes what saves to the same target that were killed midway left behind. A save to the
 /// same file running at this moment in another process loses its temporary file and fails
 /// with an error; the target stays whole either way.
@@ -464,6 +491,7 @@ fn remove_stale_temporaries(dir: &Path, prefix: &str) {
     }
 }
 
+#[cfg(all(feature = "std", feature = "safetensors"))]
 /// Makes the directory's latest rename durable (on Unix; elsewhere the rename is as durable
 /// as the platform makes it).
 fn sync_directory(dir: &Path) -> io::Result<()> {
@@ -474,7 +502,7 @@ fn sync_directory(dir: &Path) -> io::Result<()> {
     Ok(())
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "std", feature = "safetensors"))]
 mod tests {
     use super::*;
     use crate::activation::Linear;

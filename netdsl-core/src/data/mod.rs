@@ -2,9 +2,14 @@
 
 mod dataset;
 mod error;
+#[cfg(feature = "idx")]
+#[cfg_attr(docsrs, doc(cfg(feature = "idx")))]
 pub mod idx;
+#[cfg(feature = "idx")]
 mod mnist;
 
 pub use dataset::Dataset;
 pub use error::Error;
+#[cfg(feature = "idx")]
+#[cfg_attr(docsrs, doc(cfg(feature = "idx")))]
 pub use mnist::MnistSplit;

@@ -20,11 +20,17 @@ mod accumulate;
 mod elementwise;
 mod gemm;
 mod isa;
+#[cfg(feature = "std")]
 mod peak;
 mod plane;
 mod prefetch;
 pub mod reference;
 mod simd;
+#[cfg(feature = "parallel")]
+pub(crate) mod team;
+/// Without `parallel`, the team is the calling thread alone, behind the same interface.
+#[cfg(not(feature = "parallel"))]
+#[path = "team_alone.rs"]
 pub(crate) mod team;
 pub(crate) mod updates;
 
@@ -33,6 +39,8 @@ pub use elementwise::{
     axpy, axpy_with, scale_bytes, scale_bytes_with, sigmoid, sigmoid_with, tanh, tanh_with,
 };
 pub use isa::Isa;
+#[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub use peak::peak_flops;
 pub(crate) use plane::Plane;
 pub use prefetch::prefetch;

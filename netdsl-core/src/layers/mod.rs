@@ -17,7 +17,7 @@ macro_rules! without_parameters {
         }
     };
 }
-#[cfg(test)] // for the test layers elsewhere in the crate
+#[cfg(all(test, feature = "std"))] // for the test layers of `train`
 pub(crate) use without_parameters;
 
 /// The [`Layer`](crate::layer::Layer) methods of a layer whose parameters are the

@@ -74,6 +74,7 @@ impl Settings {
     /// infinite, with its step counted from 0 (the next one); `None` when every one is a
     /// finite rate of at least 0. `fit` asks before each epoch, so that no step of it trains
     /// with a rate that would ruin the weights (a NaN rate makes them all NaN).
+    #[cfg_attr(not(feature = "std"), expect(dead_code, reason = "`fit` needs `std`"))]
     pub(crate) fn first_invalid_rate(&self, steps: u64) -> Option<(u64, f32)> {
         let invalid = |rate: f32| !(rate.is_finite() && rate >= 0.0);
         match &self.schedule {

@@ -20,6 +20,10 @@ pub(crate) struct Pending<'a, N: Layer> {
 }
 
 /// The gradients of the threads whose gradients a step does not visit, summed.
+#[cfg_attr(
+    not(feature = "std"),
+    expect(dead_code, reason = "made by `fit`, which needs `std`")
+)]
 pub(crate) enum Others<'a, N: Layer> {
     /// Flat: one value per parameter.
     Flat(&'a mut [f32]),
@@ -195,6 +199,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(not(feature = "parallel"), ignore = "trains on several threads")]
     fn a_step_split_between_threads_is_the_step_of_one_thread_bit_for_bit() {
         const { assert!(160 * 128 >= SPLIT_MIN, "the weights are split") };
         fn check<O: Optimizer>(name: &str, optimizer: impl Fn() -> O) {
@@ -229,6 +234,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(not(feature = "parallel"), ignore = "trains on several threads")]
     fn a_pending_sum_is_added_to_the_gradients() {
         // Plain SGD at rate 1 from zero weights: w = -(g + pending).
         let mut layer = Wide::from_parameters([[0.0; 128]; 160], Some([0.0; 128]));

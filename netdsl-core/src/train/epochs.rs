@@ -52,7 +52,10 @@ impl<N: Shared<B>, O: Optimizer, L: Loss<N::Activation> + Send, const B: usize>
             None => &mut stdout,
         };
         let verbose = match verbose {
-            Verbose::Auto | Verbose::ProgressBar if terminal => Verbose::ProgressBar,
+            // Without the `progress` feature there is no bar: one line per epoch instead.
+            Verbose::Auto | Verbose::ProgressBar if terminal && cfg!(feature = "progress") => {
+                Verbose::ProgressBar
+            }
             Verbose::Auto | Verbose::ProgressBar => Verbose::EpochLine,
             other => other,
         };
@@ -83,8 +86,7 @@ impl<N: Shared<B>, O: Optimizer, L: Loss<N::Activation> + Send, const B: usize>
                     history: Box::new(history),
                 });
             }
-            let bar =
-                (verbose == Verbose::ProgressBar).then(|| EpochBar::start(epoch, epochs, steps));
+            let bar = EpochBar::start_if(verbose == Verbose::ProgressBar, epoch, epochs, steps);
             let start = Instant::now();
             let trained = self.run_epoch(
                 network,

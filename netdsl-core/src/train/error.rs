@@ -49,6 +49,15 @@ pub enum TrainError {
         /// The history of the epochs completed before.
         history: Box<History>,
     },
+    /// [`Fit::threads`](super::Fit::threads) asked for more than one thread, and netdsl-core was
+    /// built without its `parallel` feature. Nothing was trained.
+    #[error(
+        "`Fit::threads({threads})` needs netdsl's `parallel` feature, which this build does not have; train on one thread or enable the feature"
+    )]
+    ThreadsUnavailable {
+        /// The threads asked for.
+        threads: usize,
+    },
     /// The validation data given is empty: its loss would be meaningless.
     #[error("the validation data holds no samples")]
     NoValidationData,

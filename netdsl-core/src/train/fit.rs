@@ -8,13 +8,15 @@ use crate::data::Dataset;
 /// How much `fit` prints (Keras' `verbose`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Verbose {
-    /// A progress bar on a terminal, one line per epoch otherwise (Keras' `"auto"`).
+    /// A progress bar on a terminal, one line per epoch otherwise (Keras' `"auto"`). Without
+    /// the `progress` feature, one line per epoch.
     #[default]
     Auto,
     /// Nothing (Keras' `verbose=0`).
     Silent,
     /// A progress bar per epoch with an ETA and the running loss and accuracy (Keras'
-    /// `verbose=1`); one line per epoch when the output is not a terminal.
+    /// `verbose=1`); one line per epoch when the output is not a terminal, or without the
+    /// `progress` feature.
     ProgressBar,
     /// One line per epoch (Keras' `verbose=2`).
     EpochLine,
@@ -121,6 +123,13 @@ impl<'a, const IN: usize, const OUT: usize> Fit<'a, IN, OUT> {
     /// of threads sums the gradients in another order, and different dropout masks, so its
     /// results differ within noise. `0` counts as 1 (the default). Use at most as many threads
     /// as free cores: the threads wait for each other several times a step.
+    ///
+    /// Threads need the `parallel` feature (on by default). Without it, this still compiles,
+    /// and `fit` with more than one thread returns [`TrainError::ThreadsUnavailable`] before
+    /// training anything: running on one thread instead would silently change the number of
+    /// samples of a step, hence the batch size.
+    ///
+    /// [`TrainError::ThreadsUnavailable`]: super::TrainError::ThreadsUnavailable
     ///
     /// ```
     /// use netdsl_core::activation::Sigmoid;

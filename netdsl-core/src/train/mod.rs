@@ -5,6 +5,7 @@ mod epochs;
 mod error;
 mod fit;
 mod history;
+#[cfg(feature = "plot")]
 mod plot;
 mod progress;
 mod reduce;
@@ -15,5 +16,7 @@ mod trainer;
 pub use error::TrainError;
 pub use fit::{Fit, Verbose};
 pub use history::{EpochLogs, History, Metrics};
+#[cfg(feature = "plot")]
+#[cfg_attr(docsrs, doc(cfg(feature = "plot")))]
 pub use plot::PlotError;
 pub use trainer::Trainer;

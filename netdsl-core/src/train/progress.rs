@@ -2,22 +2,32 @@
 //! per epoch elsewhere.
 
 use std::io::Write;
+#[cfg(feature = "progress")]
 use std::time::Duration;
 
+#[cfg(feature = "progress")]
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::{EpochLogs, Metrics};
 
 /// Batches between updates of the bar's running loss and accuracy: formatting them allocates,
 /// so they are refreshed a few times a second, not at every step.
+#[cfg(feature = "progress")]
 const MESSAGE_EVERY: usize = 64;
 
 /// The bar of one epoch: `1563/1563 [=====>....] - ETA 0s - accuracy: 0.94 - loss: 0.21`.
+#[cfg(feature = "progress")]
 pub struct EpochBar {
     bar: ProgressBar,
 }
 
+#[cfg(feature = "progress")]
 impl EpochBar {
+    /// Starts a bar when `verbose` asks for one (see [`EpochBar::start`]).
+    pub fn start_if(verbose: bool, epoch: usize, epochs: usize, steps: usize) -> Option<Self> {
+        verbose.then(|| Self::start(epoch, epochs, steps))
+    }
+
     /// Prints `Epoch 3/10` and starts a bar of `steps` batches on standard output.
     pub fn start(epoch: usize, epochs: usize, steps: usize) -> Self {
         println!("Epoch {epoch}/{epochs}");
@@ -47,6 +57,28 @@ impl EpochBar {
             message.push_str(&format!(" - {}", figures("val_", val)));
         }
         self.bar.finish_with_message(message);
+    }
+}
+
+/// Without the `progress` feature there is no bar: `fit` prints one line per epoch instead.
+#[cfg(not(feature = "progress"))]
+pub enum EpochBar {}
+
+#[cfg(not(feature = "progress"))]
+impl EpochBar {
+    /// No bar, whatever `verbose` asks.
+    pub fn start_if(_verbose: bool, _epoch: usize, _epochs: usize, _steps: usize) -> Option<Self> {
+        None
+    }
+
+    /// Never called: there is no bar.
+    pub fn advance(&self, _done: usize, _running: Metrics) {
+        match *self {}
+    }
+
+    /// Never called: there is no bar.
+    pub fn finish(self, _logs: &EpochLogs) {
+        match self {}
     }
 }
 

@@ -261,6 +261,28 @@ mod tests {
     }
 
     #[test]
+    #[cfg(not(feature = "parallel"))]
+    fn without_the_parallel_feature_threads_are_refused_before_training() {
+        let data = samples(16);
+        let mut model = classifier();
+        let before = model.weights().to_owned();
+        let mut trainer =
+            Trainer::<_, _, _, 4>::new(&model, Sgd::new(0.5), CategoricalCrossentropy);
+        let options = Fit::epochs(1).threads(2).verbose(Verbose::Silent);
+        let error = trainer.fit(&mut model, &data, options).unwrap_err();
+        assert!(
+            matches!(error, TrainError::ThreadsUnavailable { threads: 2 }),
+            "{error}"
+        );
+        assert!(error.to_string().contains("`parallel` feature"));
+        assert_eq!(model.weights(), &before);
+        // One thread trains as ever.
+        let options = Fit::epochs(1).threads(1).verbose(Verbose::Silent);
+        assert!(trainer.fit(&mut model, &data, options).is_ok());
+    }
+
+    #[test]
+    #[cfg_attr(not(feature = "parallel"), ignore = "trains on several threads")]
     fn threads_take_the_steps_of_one_thread_on_all_their_shards() {
         // 11 samples: two steps per epoch, the second with 3 samples, all in the first shard.
         let data = samples(11);
@@ -278,6 +300,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(not(feature = "parallel"), ignore = "trains on several threads")]
     fn threads_share_the_update_of_a_large_tensor_and_match_one_thread() {
         // 160 × 128 weights: each thread sums and updates its share of them, with Adam's state.
         type Wide = Dense<160, 128, Linear>;
@@ -361,6 +384,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(not(feature = "parallel"), ignore = "trains on several threads")]
     fn two_threads_sum_in_place_or_through_a_copy_alike() {
         let data = samples(40);
         let (in_place, _) = train::<4>(2, &data);
@@ -377,6 +401,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(not(feature = "parallel"), ignore = "trains on several threads")]
     fn a_seed_and_a_number_of_threads_give_the_same_run() {
         let data = samples(40);
         let (a, a_history) = train::<4>(2, &data);
@@ -386,6 +411,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(not(feature = "parallel"), ignore = "trains on several threads")]
     fn a_non_finite_step_stops_a_parallel_fit_without_applying_it() {
         let data = Dataset::<1, 1>::from_arrays(vec![[1.0]; 8], vec![[3.0]; 8]).unwrap();
         let mut model = Dense::<1, 1, Linear>::from_parameters([[0.5]], Some([0.0]));
@@ -404,6 +430,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(not(feature = "parallel"), ignore = "trains on several threads")]
     fn a_panic_on_the_calling_thread_ends_the_helpers() {
         let data = samples(16);
         let mut model = classifier();
@@ -454,6 +481,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(not(feature = "parallel"), ignore = "trains on several threads")]
     fn a_panic_on_a_helper_reaches_the_caller() {
         let data = Dataset::<1, 1>::from_arrays(vec![[1.0]; 8], vec![[1.0]; 8]).unwrap();
         let mut model = PanicsOnHelpers;

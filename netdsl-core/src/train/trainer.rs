@@ -94,6 +94,8 @@ where
     /// callback is given and a batch's loss or gradients are not finite;
     /// [`TrainError::NoTrainingData`] when `data` is empty or `validation_split` holds all of it
     /// out, [`TrainError::NoValidationData`] when the validation data given is empty, and
+    /// [`TrainError::ThreadsUnavailable`] when [`Fit::threads`] asks for more than one thread
+    /// and the `parallel` feature is off (before anything is trained),
     /// [`TrainError::InvalidLearningRate`] when a step would train with a learning rate that is
     /// negative, NaN or infinite: the optimizer's rate when `fit` is called, or at a later epoch
     /// one that a callback set (a [`LearningRateScheduler`](super::callbacks::LearningRateScheduler)
@@ -145,6 +147,11 @@ where
             });
         }
         let threads = options.threads.max(1);
+        // Without `parallel`, more threads would also change the samples of a step
+        // (`threads × B`), so they are refused rather than run on one thread.
+        if threads > 1 && !cfg!(feature = "parallel") {
+            return Err(TrainError::ThreadsUnavailable { threads });
+        }
         let Self {
             optimizer,
             loss,
