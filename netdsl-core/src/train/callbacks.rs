@@ -2,8 +2,12 @@
 //!
 //! A callback sees each epoch's [`EpochLogs`] and, through a [`Context`], the optimizer's
 //! learning rate, the model's parameters and a way to stop training. Buffers a callback needs
-//! (the best weights of [`EarlyStopping`]) are allocated in [`Callback::on_train_begin`]; the
-//! per-epoch hooks of the callbacks here allocate nothing.
+//! (the best weights of [`EarlyStopping`], the file buffer of [`CsvLogger`]) are allocated in
+//! [`Callback::on_train_begin`]; the per-epoch hooks of the callbacks here allocate nothing.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
 
 use super::EpochLogs;
 use crate::optim::Optimizer;
@@ -381,11 +385,194 @@ impl<F: FnMut(&EpochLogs)> Callback for LambdaCallback<F> {
     }
 }
 
+/// Writes each epoch's logs as a row of a CSV file (Keras' `CSVLogger(filename, separator=",",
+/// append=False)`).
+///
+/// The columns are Keras 3's, its log keys sorted: `epoch` (from 0, as Keras counts in the
+/// file), `accuracy` (when the loss has one), `learning_rate`, `loss`, then `val_accuracy` and
+/// `val_loss` when there is validation data (without it, Keras 3 adds `val_` columns of `NA`,
+/// meant for `validation_freq`, which `fit` does not have; they are left out here). Numbers are Rust's shortest round-trip `{}` of the
+/// `f32` logs; rows end in `\r\n`, as Python's `csv` module writes them. The header goes into a
+/// new or empty file only, so appending to an earlier log continues its table. Each row is
+/// flushed: a fit killed midway leaves the rows of its finished epochs.
+///
+/// A log that cannot be written does not stop training: the first I/O error is kept
+/// ([`CsvLogger::error`]), printed once to standard error, and no more rows are written in that
+/// fit (a partial row followed by others would not parse).
+///
+/// ```
+/// use netdsl_core::activation::Sigmoid;
+/// use netdsl_core::data::Dataset;
+/// use netdsl_core::layers::Dense;
+/// use netdsl_core::loss::BinaryCrossentropy;
+/// use netdsl_core::optim::Sgd;
+/// use netdsl_core::train::callbacks::CsvLogger;
+/// use netdsl_core::train::{Fit, Trainer, Verbose};
+///
+/// let inputs = [[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]];
+/// let data = Dataset::<2, 1>::from_arrays(inputs.to_vec(), vec![[0.0], [0.0], [0.0], [1.0]])?;
+/// let mut model = Dense::<2, 1, Sigmoid>::from_parameters([[0.0], [0.0]], Some([0.0]));
+/// let mut trainer = Trainer::<_, _, _, 4>::new(&model, Sgd::new(1.0), BinaryCrossentropy);
+///
+/// let path = std::env::temp_dir().join(format!("netdsl-csv-logger-{}.csv", std::process::id()));
+/// let mut logger = CsvLogger::new(&path);
+/// let options = Fit::epochs(2).validation_data(&data).verbose(Verbose::Silent).callback(&mut logger);
+/// let history = trainer.fit(&mut model, &data, options)?;
+/// assert!(logger.error().is_none());
+///
+/// let log = std::fs::read_to_string(&path)?;
+/// let mut lines = log.lines();
+/// assert_eq!(lines.next(), Some("epoch,accuracy,learning_rate,loss,val_accuracy,val_loss"));
+/// assert_eq!(lines.next().unwrap(), format!("0,{},1,{},{},{}",
+///     history.accuracy[0], history.loss[0], history.val_accuracy[0], history.val_loss[0]));
+/// assert_eq!(lines.count(), 1);
+/// std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct CsvLogger {
+    path: PathBuf,
+    separator: char,
+    append: bool,
+    file: Option<BufWriter<File>>,
+    /// Whether the next row needs the header above it: the file had no content when opened.
+    header_due: bool,
+    error: Option<io::Error>,
+}
+
+impl CsvLogger {
+    /// Logs to `path`, separated by commas, replacing the file's content at each fit's start.
+    pub fn new(path: impl AsRef<Path>) -> Self {
+        Self {
+            path: path.as_ref().to_path_buf(),
+            separator: ',',
+            append: false,
+            file: None,
+            header_due: false,
+            error: None,
+        }
+    }
+
+    /// The field separator (Keras' `separator`; default `,`). Nothing is quoted, so it must not
+    /// occur in numbers or column names (`.`, `_`, digits, letters).
+    pub fn separator(mut self, separator: char) -> Self {
+        self.separator = separator;
+        self
+    }
+
+    /// Adds rows to the file's content instead of replacing it (Keras' `append`; default no).
+    pub fn append(mut self, append: bool) -> Self {
+        self.append = append;
+        self
+    }
+
+    /// The file it writes.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The first I/O error of the last fit, if the log could not be opened or written; the rows
+    /// before it are in the file.
+    pub fn error(&self) -> Option<&io::Error> {
+        self.error.as_ref()
+    }
+
+    fn open(&mut self) -> io::Result<BufWriter<File>> {
+        let file = if self.append {
+            OpenOptions::new()
+                .append(true)
+                .create(true)
+                .open(&self.path)?
+        } else {
+            File::create(&self.path)?
+        };
+        // Keras writes the header when the file's first line is empty, i.e. the file is.
+        self.header_due = file.metadata()?.len() == 0;
+        Ok(BufWriter::new(file))
+    }
+
+    /// Keeps the first error and says it once: later hooks find no file and do nothing.
+    fn fail(&mut self, error: io::Error) {
+        self.file = None;
+        if self.error.is_none() {
+            eprintln!(
+                "netdsl: CsvLogger cannot write `{}`: {error}; training goes on without its log",
+                self.path.display()
+            );
+            self.error = Some(error);
+        }
+    }
+}
+
+/// One row of `logs`, under the header if `header`; the columns present are those of `logs`.
+fn write_csv_row(out: &mut dyn Write, sep: char, header: bool, logs: &EpochLogs) -> io::Result<()> {
+    if header {
+        out.write_all(b"epoch")?;
+        if logs.train.accuracy.is_some() {
+            write!(out, "{sep}accuracy")?;
+        }
+        write!(out, "{sep}learning_rate{sep}loss")?;
+        if let Some(validation) = logs.validation {
+            if validation.accuracy.is_some() {
+                write!(out, "{sep}val_accuracy")?;
+            }
+            write!(out, "{sep}val_loss")?;
+        }
+        out.write_all(b"\r\n")?;
+    }
+    write!(out, "{}", logs.epoch - 1)?;
+    if let Some(accuracy) = logs.train.accuracy {
+        write!(out, "{sep}{accuracy}")?;
+    }
+    write!(out, "{sep}{}{sep}{}", logs.learning_rate, logs.train.loss)?;
+    if let Some(validation) = logs.validation {
+        if let Some(accuracy) = validation.accuracy {
+            write!(out, "{sep}{accuracy}")?;
+        }
+        write!(out, "{sep}{}", validation.loss)?;
+    }
+    out.write_all(b"\r\n")
+}
+
+impl Callback for CsvLogger {
+    fn on_train_begin(&mut self, _context: &mut Context<'_>) {
+        (self.file, self.error) = (None, None);
+        match self.open() {
+            Ok(file) => self.file = Some(file),
+            Err(error) => self.fail(error),
+        }
+    }
+
+    fn on_epoch_end(&mut self, logs: &EpochLogs, _context: &mut Context<'_>) {
+        let Some(file) = self.file.as_mut() else {
+            return;
+        };
+        let written = write_csv_row(file, self.separator, self.header_due, logs);
+        match written.and_then(|()| file.flush()) {
+            Ok(()) => self.header_due = false,
+            Err(error) => self.fail(error),
+        }
+    }
+
+    fn on_train_end(&mut self, _context: &mut Context<'_>) {
+        // Every row is flushed already; this closes the file, as Keras does.
+        if let Some(mut file) = self.file.take()
+            && let Err(error) = file.flush()
+        {
+            self.fail(error);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::activation::{Linear, Sigmoid};
+    use crate::data::Dataset;
+    use crate::layers::Dense;
+    use crate::loss::{BinaryCrossentropy, MeanSquaredError};
     use crate::optim::Sgd;
-    use crate::train::Metrics;
+    use crate::train::{Fit, History, Metrics, Trainer, Verbose};
 
     fn logs(epoch: usize, val_loss: f32) -> EpochLogs {
         EpochLogs {
@@ -484,5 +671,145 @@ mod tests {
         let mut scheduler = LearningRateScheduler::new(|epoch, _| 1.0 / epoch as f32);
         let (_, lr, _) = run(&mut scheduler, &[0.5, 0.5, 0.5, 0.5]);
         assert_eq!(lr, 0.25);
+    }
+
+    /// AND of two inputs, 4 copies: two steps an epoch at batch 8.
+    fn and() -> Dataset<2, 1> {
+        let inputs = [[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]];
+        let targets = [[0.0], [0.0], [0.0], [1.0]];
+        Dataset::from_arrays(inputs.repeat(4), targets.repeat(4)).unwrap()
+    }
+
+    /// `epochs` of a logistic regression on AND, validated on AND, logged by `logger`.
+    fn fit_and(logger: &mut CsvLogger, epochs: usize) -> History {
+        let data = and();
+        let mut model = Dense::<2, 1, Sigmoid>::from_parameters([[0.0], [0.0]], Some([0.0]));
+        let mut trainer = Trainer::<_, _, _, 8>::new(&model, Sgd::new(1.0), BinaryCrossentropy);
+        let options = Fit::epochs(epochs)
+            .validation_data(&data)
+            .verbose(Verbose::Silent)
+            .callback(logger);
+        trainer.fit(&mut model, &data, options).unwrap()
+    }
+
+    /// The file's lines, each split at `sep`; checks the `\r\n` ends.
+    fn read_csv(path: &Path, sep: char) -> Vec<Vec<String>> {
+        let text = std::fs::read_to_string(path).unwrap();
+        assert!(text.ends_with("\r\n"), "{text:?}");
+        let rows = text.strip_suffix("\r\n").unwrap().split("\r\n");
+        rows.map(|row| row.split(sep).map(str::to_owned).collect())
+            .collect()
+    }
+
+    fn numbers(row: &[String]) -> Vec<f32> {
+        row[1..]
+            .iter()
+            .map(|field| field.parse().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn the_csv_logger_writes_a_header_and_the_history_of_each_epoch() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log.csv");
+        let mut logger = CsvLogger::new(&path);
+        let history = fit_and(&mut logger, 3);
+        assert!(logger.error().is_none(), "{:?}", logger.error());
+        let rows = read_csv(&path, ',');
+        assert_eq!(
+            rows[0],
+            [
+                "epoch",
+                "accuracy",
+                "learning_rate",
+                "loss",
+                "val_accuracy",
+                "val_loss"
+            ]
+        );
+        assert_eq!(rows.len(), 4, "the header and 3 rows: {rows:?}");
+        for (epoch, row) in rows[1..].iter().enumerate() {
+            assert_eq!(row[0], epoch.to_string(), "epochs from 0, as Keras");
+            let expected = [
+                history.accuracy[epoch],
+                history.learning_rate[epoch],
+                history.loss[epoch],
+                history.val_accuracy[epoch],
+                history.val_loss[epoch],
+            ];
+            assert_eq!(numbers(row), expected, "the shortest `{{}}` round-trips");
+        }
+    }
+
+    #[test]
+    fn appending_adds_rows_under_one_header_and_not_appending_starts_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log.csv");
+        let mut logger = CsvLogger::new(&path).append(true);
+        let first = fit_and(&mut logger, 2);
+        fit_and(&mut logger, 2);
+        let rows = read_csv(&path, ',');
+        assert_eq!(rows.len(), 5, "one header, 2 + 2 rows: {rows:?}");
+        assert_eq!(rows[0][0], "epoch");
+        let epochs: Vec<&str> = rows[1..].iter().map(|row| row[0].as_str()).collect();
+        assert_eq!(epochs, ["0", "1", "0", "1"]);
+        assert_eq!(numbers(&rows[3])[2], first.loss[0], "the same seeded fit");
+
+        let mut logger = CsvLogger::new(&path);
+        fit_and(&mut logger, 1);
+        assert_eq!(
+            read_csv(&path, ',').len(),
+            2,
+            "replaced: the header and 1 row"
+        );
+    }
+
+    #[test]
+    fn a_regression_has_no_accuracy_columns() {
+        let xs: Vec<f32> = (0..8).map(|i| i as f32 / 8.0).collect();
+        let data = Dataset::<1, 1>::from_arrays(
+            xs.iter().map(|&x| [x]).collect(),
+            xs.iter().map(|&x| [2.0 * x]).collect(),
+        )
+        .unwrap();
+        let mut model = Dense::<1, 1, Linear>::from_parameters([[0.0]], Some([0.0]));
+        let mut trainer = Trainer::<_, _, _, 4>::new(&model, Sgd::new(0.1), MeanSquaredError);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log.csv");
+        let mut logger = CsvLogger::new(&path).separator(';');
+        let options = Fit::epochs(2)
+            .validation_split(0.25)
+            .verbose(Verbose::Silent)
+            .callback(&mut logger);
+        let history = trainer.fit(&mut model, &data, options).unwrap();
+        let rows = read_csv(&path, ';');
+        assert_eq!(rows[0], ["epoch", "learning_rate", "loss", "val_loss"]);
+        assert_eq!(rows.len(), 3, "{rows:?}");
+        let expected = [
+            history.learning_rate[1],
+            history.loss[1],
+            history.val_loss[1],
+        ];
+        assert_eq!(numbers(&rows[2]), expected);
+    }
+
+    #[test]
+    fn an_unwritable_log_is_reported_and_training_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("no such directory").join("log.csv");
+        for path in [dir.path(), missing.as_path()] {
+            let mut logger = CsvLogger::new(path);
+            let history = fit_and(&mut logger, 3);
+            assert_eq!(history.epochs(), 3, "{}", path.display());
+            assert!(logger.error().is_some(), "{}", path.display());
+        }
+        assert!(!missing.exists());
+        // The next fit to a good path starts without the old error.
+        let mut logger = CsvLogger::new(&missing);
+        fit_and(&mut logger, 1);
+        assert!(logger.error().is_some());
+        std::fs::create_dir(missing.parent().unwrap()).unwrap();
+        fit_and(&mut logger, 1);
+        assert!(logger.error().is_none(), "{:?}", logger.error());
     }
 }
