@@ -18,9 +18,10 @@ use crate::optim::step::{Others, Pending};
 /// Sums the gradients of the `lanes` that trained samples this step, all but the last one's,
 /// in the order of the lanes, so that a run is reproducible. Returns the last one's gradients,
 /// which the optimizer step visits, and the others, if there are any (not on one thread, nor
-/// when only the calling thread had samples, at the end of an epoch): on two threads the
-/// calling thread's gradients as they are, when the network can visit them without itself
-/// ([`Layer::visit_gradients`]); otherwise their sum, flat, in `sum`.
+/// when only the calling thread had samples, at the end of an epoch): with an empty `sum`, the
+/// calling thread's gradients as they are (`fit` leaves `sum` empty on two threads when the
+/// network visits its gradients on their own, [`Layer::visit_gradients`]); otherwise their
+/// sum, flat, in `sum`.
 pub(super) fn sum<'a, N: Layer, L, const B: usize>(
     network: &mut N,
     lanes: &'a mut [Lane<'_, N, L, B>],
@@ -36,8 +37,7 @@ pub(super) fn sum<'a, N: Layer, L, const B: usize>(
         .split_last_mut()
         .expect("a team has at least one thread");
     let owner = others.len();
-    let in_place = owner == 1 && N::visit_gradients(&mut others[0].shard.grads, &mut |_| {});
-    if in_place {
+    if owner == 1 && sum.is_empty() {
         let others = Others::Thread(&mut others[0].shard.grads);
         return (&mut last.shard.grads, Some(Pending { others, owner }));
     }

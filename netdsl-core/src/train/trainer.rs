@@ -161,14 +161,11 @@ where
         // (A fit that panicked may have left its other threads' buffers behind.)
         shards.truncate(1);
         shards.extend((1..threads).map(|thread| Shard::new(network, thread as u64)));
-        let mut sum = vec![
-            0.0;
-            if threads > 1 {
-                network.parameter_count()
-            } else {
-                0
-            }
-        ];
+        // The flat sum of the threads' gradients (see reduce.rs): not needed on one thread, nor
+        // on two when the network visits its gradients on their own, as every netdsl layer does.
+        let in_place = threads == 2 && N::visit_gradients(&mut shards[0].grads, &mut |_| {});
+        let flat = threads > 1 && !in_place;
+        let mut sum = vec![0.0; if flat { network.parameter_count() } else { 0 }];
         let history = with_team(threads, |team| {
             let mut lanes: Vec<_> = shards
                 .iter_mut()
