@@ -5,6 +5,9 @@
 //! ([`Activation`] is implemented for all of them at once); only [`Softmax`], which couples the
 //! outputs of a row, has its own backward.
 
+#[cfg(not(any(feature = "std", test)))]
+use crate::math::Float;
+
 /// An activation applied to a layer's output, one row (one sample) at a time.
 pub trait Activation {
     /// The name Keras gives this activation (`"relu"`, `"softmax"`, ...).

@@ -12,17 +12,28 @@
 //! `predict` returns the output by value, so a network whose *output* is wider than the budget
 //! is better asked through [`Layer::infer`] with an output buffer of the caller's (a `Box`).
 //!
+//! Without the `std` feature there is no lock to lend a scratch under: every network keeps its
+//! buffers on the stack, whose size is the program's to choose (on a microcontroller, in its
+//! linker script), and [`INFER_STACK_BUDGET`] is unbounded.
+//!
 //! [`Layer::infer`]: crate::layer::Layer::infer
 //! [`Network::predict`]: crate::network::Network::predict
 
+#[cfg(feature = "std")]
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use crate::layer::Row;
 
 /// The most bytes of hidden-layer buffers a generated `infer` keeps on the stack: 64 KiB, a
 /// thirty-second of a spawned thread's 2 MiB stack. LeNet-5 needs 35 KiB; the tutorial network
-/// 256 bytes.
+/// 256 bytes. Without the `std` feature, unbounded (see the [module](self)).
+#[cfg(feature = "std")]
 pub const INFER_STACK_BUDGET: usize = 64 * 1024;
+
+/// The most bytes of hidden-layer buffers a generated `infer` keeps on the stack: without the
+/// `std` feature, all of them (see the [module](self)).
+#[cfg(not(feature = "std"))]
+pub const INFER_STACK_BUDGET: usize = usize::MAX;
 
 /// A network's inference buffers when they exceed [`INFER_STACK_BUDGET`]: `len` values on the
 /// heap, allocated once with the network, lent to one `infer` call at a time (calls from several
@@ -37,10 +48,51 @@ pub const INFER_STACK_BUDGET: usize = 64 * 1024;
 /// first[3] = 1.5;
 /// assert_eq!(rest.len(), 2);
 /// ```
+#[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub struct InferScratch {
     values: Mutex<Box<[f32]>>,
 }
 
+/// A network's inference buffers when they exceed [`INFER_STACK_BUDGET`], which without the
+/// `std` feature they never do: this stand-in holds nothing, and the generated code never asks
+/// it for a row.
+#[cfg(not(feature = "std"))]
+#[derive(Clone, Debug)]
+pub struct InferScratch {
+    _nothing: (),
+}
+
+#[cfg(not(feature = "std"))]
+impl InferScratch {
+    /// Nothing: without `std`, every network's buffers are on the stack.
+    pub const fn new(_len: usize) -> Self {
+        InferScratch { _nothing: () }
+    }
+
+    /// No values.
+    pub fn lock(&self) -> [f32; 0] {
+        []
+    }
+}
+
+impl InferScratch {
+    /// The first `R::WIDTH` values as one row of type `R`, and the values after them.
+    ///
+    /// # Panics
+    ///
+    /// If fewer than `R::WIDTH` values are left, which the generated code rules out by sizing
+    /// the scratch as the sum of the rows it takes.
+    pub fn take_row<R: Row>(values: &mut [f32]) -> (&mut R, &mut [f32]) {
+        let (row, rest) = values.split_at_mut(R::WIDTH);
+        (
+            bytemuck::from_bytes_mut(bytemuck::cast_slice_mut(row)),
+            rest,
+        )
+    }
+}
+
+#[cfg(feature = "std")]
 impl InferScratch {
     /// Room for `len` values; `InferScratch::new(0)` allocates nothing.
     pub fn new(len: usize) -> Self {
@@ -56,25 +108,12 @@ impl InferScratch {
         self.values.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The first `R::WIDTH` values as one row of type `R`, and the values after them.
-    ///
-    /// # Panics
-    ///
-    /// If fewer than `R::WIDTH` values are left, which the generated code rules out by sizing
-    /// the scratch as the sum of the rows it takes.
-    pub fn take_row<R: Row>(values: &mut [f32]) -> (&mut R, &mut [f32]) {
-        let (row, rest) = values.split_at_mut(R::WIDTH);
-        (
-            bytemuck::from_bytes_mut(bytemuck::cast_slice_mut(row)),
-            rest,
-        )
-    }
-
     fn len(&self) -> usize {
         self.lock().len()
     }
 }
 
+#[cfg(feature = "std")]
 impl Clone for InferScratch {
     /// Fresh room of the same size: buffers are written before they are read, so there is
     /// nothing to copy.
@@ -83,6 +122,7 @@ impl Clone for InferScratch {
     }
 }
 
+#[cfg(feature = "std")]
 impl core::fmt::Debug for InferScratch {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("InferScratch")
@@ -91,7 +131,7 @@ impl core::fmt::Debug for InferScratch {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "std"))]
 mod tests {
     use super::*;
 

@@ -35,6 +35,12 @@
 //! assert_eq!(Initializer::from_name("glorot_unifrom"), None);
 //! ```
 
+#[cfg(all(feature = "alloc", not(feature = "std")))]
+use crate::alloc_prelude::*;
+
+#[cfg(not(any(feature = "std", test)))]
+use crate::math::Float;
+
 use rand::{Rng, RngExt};
 
 /// The standard deviation of a unit normal truncated at ±2 standard deviations: Keras'

@@ -4,6 +4,9 @@
 //! layer's *pre-activation*, where the network's backward pass starts. Pairing a loss with an
 //! activation it does not fit (categorical cross-entropy after a sigmoid, say) does not compile.
 
+#[cfg(not(any(feature = "std", test)))]
+use crate::math::Float;
+
 use crate::activation::{Activation, Linear, Sigmoid, Softmax};
 use crate::metrics;
 

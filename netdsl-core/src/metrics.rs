@@ -1,8 +1,14 @@
 //! Accuracy in its forms (categorical, binary, top-k) and the confusion matrix of a classifier.
 
+#[cfg(all(feature = "alloc", not(feature = "std")))]
+use crate::alloc_prelude::*;
+
+#[cfg(feature = "alloc")]
 use core::fmt;
 
+#[cfg(feature = "std")]
 use crate::data::Dataset;
+#[cfg(feature = "std")]
 use crate::network::Network;
 
 /// The index of the largest value (the first one on ties), as `numpy.argmax`.
@@ -41,6 +47,8 @@ pub fn top_k_hit(y: &[f32], t: &[f32], k: usize) -> bool {
 }
 
 /// The fraction of `data` whose class is among the `k` largest outputs of `network`.
+#[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub fn top_k_accuracy<N, const IN: usize, const OUT: usize>(
     network: &N,
     data: &Dataset<IN, OUT>,
@@ -68,11 +76,14 @@ where
 /// assert!((m.accuracy() - 2.0 / 3.0).abs() < 1e-6);
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg(feature = "alloc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub struct ConfusionMatrix {
     classes: usize,
     counts: Vec<usize>,
 }
 
+#[cfg(feature = "alloc")]
 impl ConfusionMatrix {
     /// An empty matrix for `classes` classes.
     pub fn new(classes: usize) -> Self {
@@ -83,6 +94,8 @@ impl ConfusionMatrix {
     }
 
     /// The matrix of `network`'s arg-max predictions on `data`.
+    #[cfg(feature = "std")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     pub fn of<N, const IN: usize, const OUT: usize>(network: &N, data: &Dataset<IN, OUT>) -> Self
     where
         N: Network<In = [f32; IN], Out = [f32; OUT]>,
@@ -123,6 +136,7 @@ impl ConfusionMatrix {
     }
 }
 
+#[cfg(feature = "alloc")]
 impl fmt::Display for ConfusionMatrix {
     /// Rows are true classes, columns predicted ones.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -148,7 +162,7 @@ impl fmt::Display for ConfusionMatrix {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "alloc"))]
 mod tests {
     use super::*;
 

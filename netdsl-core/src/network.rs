@@ -1,11 +1,12 @@
 //! The trait `network!` implements for every network it generates.
 
-#[cfg(all(feature = "std", feature = "safetensors"))]
+#[cfg(feature = "safetensors")]
 use std::path::Path;
 
 use crate::layer::Layer;
+#[cfg(feature = "alloc")]
 use crate::summary::Summary;
-#[cfg(all(feature = "std", feature = "safetensors"))]
+#[cfg(feature = "safetensors")]
 use crate::weights;
 
 /// A whole network: a [`Layer`] made of layers, with a summary and single-sample prediction.
@@ -27,6 +28,8 @@ use crate::weights;
 /// ```
 pub trait Network: Layer {
     /// The layer table, as Keras' `model.summary()` prints it.
+    #[cfg(feature = "alloc")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
     fn summary(&self) -> Summary;
 
     /// The output for one sample: no tape, no allocation. The hidden layers' buffers are on the
@@ -40,8 +43,8 @@ pub trait Network: Layer {
         y
     }
 
-    #[cfg(all(feature = "std", feature = "safetensors"))]
-    #[cfg_attr(docsrs, doc(cfg(all(feature = "std", feature = "safetensors"))))]
+    #[cfg(feature = "safetensors")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "safetensors")))]
     /// Writes every weight to `path` as safetensors (Keras' `model.save_weights`), each tensor
     /// under its layer's name (`"dense_1.kernel"`). The file is replaced only once the new one
     /// is complete; see [`weights`] for the format.
@@ -57,8 +60,8 @@ pub trait Network: Layer {
         weights::save(self, path.as_ref())
     }
 
-    #[cfg(all(feature = "std", feature = "safetensors"))]
-    #[cfg_attr(docsrs, doc(cfg(all(feature = "std", feature = "safetensors"))))]
+    #[cfg(feature = "safetensors")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "safetensors")))]
     /// Reads weights saved by [`Network::save_weights`] (Keras' `model.load_weights`), after
     /// checking every tensor of the file against this network's names, shapes and types.
     ///

@@ -1,5 +1,8 @@
 //! The layer table of a network, printed like Keras' `model.summary()`.
 
+#[cfg(all(feature = "alloc", not(feature = "std")))]
+use crate::alloc_prelude::*;
+
 use core::fmt;
 
 /// One row of a [`Summary`].

@@ -2,7 +2,8 @@
 //! WebAssembly without wasm-bindgen: plain exports over linear memory. The host writes a
 //! safetensors file into memory from [`alloc`] and loads it with [`load_weights`], writes an
 //! image into [`input`] and calls [`predict`]. netdsl is built with its `safetensors` feature
-//! alone: no files, threads, clocks or OS randomness, which wasm32-unknown-unknown lacks.
+//! alone (and the `std` it needs): no threads, clocks, terminal or OS randomness, which
+//! wasm32-unknown-unknown lacks.
 
 use std::sync::Mutex;
 

@@ -12,6 +12,9 @@
 //!   [`Offsets`]: a convolution's patches read in place from the image (implicit im2col), so
 //!   that no patch matrix is written out.
 
+#[cfg(all(feature = "alloc", not(feature = "std")))]
+use crate::alloc_prelude::*;
+
 use super::isa::Isa;
 use super::simd::Simd;
 
@@ -77,12 +80,14 @@ pub(crate) struct Dots<'a> {
 
 /// Offsets into an operand's storage, with their largest value kept so that a [`Gather`] checks
 /// its bounds in constant time.
+#[cfg(feature = "alloc")]
 #[derive(Clone, Debug)]
 pub(crate) struct Offsets {
     offsets: Box<[usize]>,
     max: usize,
 }
 
+#[cfg(feature = "alloc")]
 impl Offsets {
     /// Wraps `offsets`.
     pub fn new(offsets: Vec<usize>) -> Self {
@@ -110,6 +115,7 @@ impl Offsets {
 /// With `rows` the top-left corner of each output pixel's window and `cols` the offset of each
 /// tap within a window, `A` is the im2col matrix of a convolution without being written out;
 /// swapped, it is that matrix transposed, for the weight gradient.
+#[cfg(feature = "alloc")]
 pub(crate) struct Gather<'a> {
     /// Columns of `C`.
     pub n: usize,
@@ -185,6 +191,7 @@ impl Product<'_> {
     }
 }
 
+#[cfg(feature = "alloc")]
 impl Gather<'_> {
     /// Computes the product with the selected instruction set.
     ///
@@ -348,9 +355,11 @@ impl Index for Stride {
 }
 
 /// Offsets read from the table of an [`Offsets`].
+#[cfg(feature = "alloc")]
 #[derive(Clone, Copy)]
 struct Table(*const usize);
 
+#[cfg(feature = "alloc")]
 impl Index for Table {
     #[inline(always)]
     unsafe fn at(self, i: usize) -> usize {
@@ -395,7 +404,7 @@ unsafe fn product<S: Simd, const R: usize, const NV: usize, RI: Index, CI: Index
             let width = block.min(n - col);
             let vectors = width.div_ceil(S::LANES);
             // SAFETY: `1 <= valid <= LANES` for each mask; the trait contract holds here.
-            let masks: [S::Mask; MAX_VECTORS] = std::array::from_fn(|v| unsafe {
+            let masks: [S::Mask; MAX_VECTORS] = core::array::from_fn(|v| unsafe {
                 S::mask((width.saturating_sub(v * S::LANES)).clamp(1, S::LANES))
             });
             // SAFETY: columns `col..col + width` are in bounds, `vectors <= NV`; a single
@@ -427,7 +436,7 @@ unsafe fn column_block<S: Simd, const R: usize, const NV: usize, RI: Index, CI: 
     ops: Operands<RI, CI>,
     m: usize,
     col: usize,
-    k: std::ops::Range<usize>,
+    k: core::ops::Range<usize>,
     vectors: usize,
     masks: &[S::Mask; MAX_VECTORS],
     first: bool,
@@ -468,7 +477,7 @@ unsafe fn tile_for_width<S: Simd, const R: usize, const NV: usize, RI: Index, CI
     ops: Operands<RI, CI>,
     row: usize,
     col: usize,
-    k: std::ops::Range<usize>,
+    k: core::ops::Range<usize>,
     vectors: usize,
     masks: &[S::Mask; MAX_VECTORS],
     first: bool,
@@ -497,7 +506,7 @@ unsafe fn tile<S: Simd, const R: usize, const NV: usize, RI: Index, CI: Index>(
     ops: Operands<RI, CI>,
     row: usize,
     col: usize,
-    k: std::ops::Range<usize>,
+    k: core::ops::Range<usize>,
     masks: &[S::Mask; MAX_VECTORS],
     first: bool,
 ) {
@@ -516,10 +525,10 @@ unsafe fn tile<S: Simd, const R: usize, const NV: usize, RI: Index, CI: Index>(
             }
         }
         // Where each of the tile's rows of A starts; `ops.cols` adds the column.
-        let starts: [usize; R] = std::array::from_fn(|r| ops.rows.at(row + r));
+        let starts: [usize; R] = core::array::from_fn(|r| ops.rows.at(row + r));
         let fma_row = |acc: &mut [[S::V; NV]; R], kk: usize, a_k: [f32; R]| {
             let b = ops.b.add(kk * ops.ldb + col);
-            let b_k: [S::V; NV] = std::array::from_fn(|v| S::load(b.add(v * S::LANES), masks[v]));
+            let b_k: [S::V; NV] = core::array::from_fn(|v| S::load(b.add(v * S::LANES), masks[v]));
             for r in 0..R {
                 let x = S::splat(a_k[r]);
                 for v in 0..NV {
@@ -547,7 +556,7 @@ unsafe fn tile<S: Simd, const R: usize, const NV: usize, RI: Index, CI: Index>(
         } else {
             for kk in k {
                 let col = ops.a.add(ops.cols.at(kk));
-                fma_row(&mut acc, kk, std::array::from_fn(|r| *col.add(starts[r])));
+                fma_row(&mut acc, kk, core::array::from_fn(|r| *col.add(starts[r])));
             }
         }
         for (r, acc_row) in acc.iter().enumerate() {
@@ -591,7 +600,7 @@ unsafe fn dots<S: Simd>(d: &mut Dots) {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "alloc"))]
 mod tests {
     //! A literal product through offset tables, and arguments whose bounds wrap around
     //! `usize`: each must be refused, never run.

@@ -1,7 +1,5 @@
 //! Which instruction set the kernels use, detected once per process.
 
-use std::sync::OnceLock;
-
 /// An instruction-set path of the kernels. Every path computes the same products; results may
 /// differ in the last bits because the SIMD paths fuse multiply and add (one rounding) where the
 /// portable path rounds twice, and because sums are accumulated in a different order.
@@ -33,16 +31,22 @@ impl Isa {
         }
     }
 
-    /// Whether this CPU can run the path.
+    /// Whether this CPU can run the path. Without the `std` feature, which detects the CPU's
+    /// features at run time, the x86 paths count as supported when the build enables their
+    /// instructions for the whole crate (`-C target-feature`, `-C target-cpu`).
     pub fn is_supported(self) -> bool {
         match self {
-            #[cfg(target_arch = "x86_64")]
+            #[cfg(all(target_arch = "x86_64", feature = "std"))]
             Isa::Avx512 => std::arch::is_x86_feature_detected!("avx512f"),
-            #[cfg(target_arch = "x86_64")]
+            #[cfg(all(target_arch = "x86_64", feature = "std"))]
             Isa::Avx2Fma => {
                 std::arch::is_x86_feature_detected!("avx2")
                     && std::arch::is_x86_feature_detected!("fma")
             }
+            #[cfg(all(target_arch = "x86_64", not(feature = "std")))]
+            Isa::Avx512 => cfg!(target_feature = "avx512f"),
+            #[cfg(all(target_arch = "x86_64", not(feature = "std")))]
+            Isa::Avx2Fma => cfg!(all(target_feature = "avx2", target_feature = "fma")),
             #[cfg(not(target_arch = "x86_64"))]
             Isa::Avx512 | Isa::Avx2Fma => false,
             // Decided at compile time: the kernels' NEON path is built where the target enables
@@ -67,8 +71,12 @@ impl Isa {
     ///
     /// Decided once per process, on the first call. Reading the environment allocates, so
     /// layer constructors and `Trainer::new` call this before any hot path runs.
+    ///
+    /// Without the `std` feature there is no environment to read: the path is the fastest the
+    /// build enables (on a microcontroller, `portable`).
+    #[cfg(feature = "std")]
     pub fn selected() -> Isa {
-        static SELECTED: OnceLock<Isa> = OnceLock::new();
+        static SELECTED: std::sync::OnceLock<Isa> = std::sync::OnceLock::new();
         *SELECTED.get_or_init(|| {
             let requested = std::env::var("NETDSL_ISA").ok();
             let (isa, warning) = Isa::choose(requested.as_deref(), Isa::supported());
@@ -79,6 +87,14 @@ impl Isa {
         })
     }
 
+    /// The path the kernels use: the fastest the build enables, decided at compile time.
+    #[cfg(not(feature = "std"))]
+    #[inline]
+    pub fn selected() -> Isa {
+        Isa::supported().next().unwrap_or(Isa::Portable)
+    }
+
+    #[cfg(feature = "std")]
     /// The path for a `NETDSL_ISA` of `requested` on a CPU that runs `supported` (fastest
     /// first), and what to warn about when the request cannot be followed.
     fn choose(
@@ -109,7 +125,7 @@ impl Isa {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "std"))]
 mod tests {
     use super::*;
 

@@ -16,12 +16,15 @@
 //! stay crate-private, so the layers are their only callers and their signatures can change with
 //! the layers.
 
+// The convolutions' and pools' kernels, reachable only from layers that need `alloc`.
+#[cfg(feature = "alloc")]
 mod accumulate;
 mod elementwise;
 mod gemm;
 mod isa;
 #[cfg(feature = "std")]
 mod peak;
+#[cfg(feature = "alloc")]
 mod plane;
 mod prefetch;
 pub mod reference;
@@ -29,11 +32,14 @@ mod simd;
 #[cfg(feature = "parallel")]
 pub(crate) mod team;
 /// Without `parallel`, the team is the calling thread alone, behind the same interface.
-#[cfg(not(feature = "parallel"))]
+#[cfg(all(feature = "alloc", not(feature = "parallel")))]
 #[path = "team_alone.rs"]
 pub(crate) mod team;
+/// The optimizers' updates.
+#[cfg(feature = "alloc")]
 pub(crate) mod updates;
 
+#[cfg(feature = "alloc")]
 pub(crate) use accumulate::{add_windows, column_sums};
 pub use elementwise::{
     axpy, axpy_with, scale_bytes, scale_bytes_with, sigmoid, sigmoid_with, tanh, tanh_with,
@@ -42,10 +48,13 @@ pub use isa::Isa;
 #[cfg(feature = "std")]
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub use peak::peak_flops;
+#[cfg(feature = "alloc")]
 pub(crate) use plane::Plane;
 pub use prefetch::prefetch;
 
-pub(crate) use gemm::{Dots, Gather, Offsets, Product};
+pub(crate) use gemm::{Dots, Product};
+#[cfg(feature = "alloc")]
+pub(crate) use gemm::{Gather, Offsets};
 
 /// `y[b] = bias + x[b] · W` for every sample `b` (bias taken as zero when absent).
 #[inline]
@@ -201,7 +210,7 @@ pub fn bias_gradient<const O: usize, const B: usize>(dz: &[[f32; O]; B], db: &mu
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "alloc"))]
 mod tests {
     use super::*;
 

@@ -310,16 +310,16 @@ unsafe fn weight_gradient<S: Simd, const NV: usize, const FG: usize>(
                         for c in 0..chunk {
                             let line = image.as_ptr().add(starts[c] + ky * p.width + kx0);
                             let run_t = dz_t.add((c * filters + f0) * RUN);
-                            let grads: [[S::V; NV]; FG] = std::array::from_fn(|f| {
+                            let grads: [[S::V; NV]; FG] = core::array::from_fn(|f| {
                                 // Filters past the end repeat the last one, never stored.
                                 let line = run_t.add(f.min(filters - 1 - f0) * RUN);
-                                std::array::from_fn(|v| S::load(line.add(v * S::LANES), all))
+                                core::array::from_fn(|v| S::load(line.add(v * S::LANES), all))
                             });
                             for (t, acc) in acc.iter_mut().enumerate() {
                                 if kx0 + t >= k {
                                     break;
                                 }
-                                let x: [S::V; NV] = std::array::from_fn(|v| {
+                                let x: [S::V; NV] = core::array::from_fn(|v| {
                                     S::load(line.add(t + offsets[c][v]), masks[c][v])
                                 });
                                 for (acc, grads) in acc.iter_mut().zip(&grads) {
@@ -340,7 +340,7 @@ unsafe fn weight_gradient<S: Simd, const NV: usize, const FG: usize>(
                 }
             }
         }
-        let partial = std::slice::from_raw_parts(partial, k * k * filters * MAX_LANES);
+        let partial = core::slice::from_raw_parts(partial, k * k * filters * MAX_LANES);
         for (w, sums) in dw.iter_mut().zip(partial.chunks_exact(MAX_LANES)) {
             *w = sums[..S::LANES].iter().sum();
         }
@@ -359,11 +359,11 @@ unsafe fn weight_gradient<S: Simd, const NV: usize, const FG: usize>(
 /// `S` usable here.
 #[inline(always)]
 unsafe fn vectors<S: Simd, const NV: usize>(valid: usize) -> ([S::Mask; NV], [usize; NV]) {
-    let masks = std::array::from_fn(|v| {
+    let masks = core::array::from_fn(|v| {
         // SAFETY: at most `LANES` lanes; `S` as the caller says.
         unsafe { S::mask(valid.saturating_sub(v * S::LANES).min(S::LANES)) }
     });
-    (masks, std::array::from_fn(|v| (v * S::LANES).min(valid)))
+    (masks, core::array::from_fn(|v| (v * S::LANES).min(valid)))
 }
 
 /// Runs of `NV` vectors of output pixels by groups of [`FILTERS`] filters: the accumulators of a
@@ -400,7 +400,7 @@ unsafe fn forward<S: Simd, const NV: usize>(
                     let (masks, offsets) = vectors::<S, NV>(valid);
                     for f0 in (0..filters).step_by(FILTERS) {
                         let group = FILTERS.min(filters - f0);
-                        let mut acc: [[S::V; NV]; FILTERS] = std::array::from_fn(|f| {
+                        let mut acc: [[S::V; NV]; FILTERS] = core::array::from_fn(|f| {
                             let b = match bias {
                                 Some(b) if f < group => b[f0 + f],
                                 _ => 0.0,
@@ -410,7 +410,7 @@ unsafe fn forward<S: Simd, const NV: usize>(
                         for ky in 0..k {
                             let line = img.add((oy + ky) * p.width + ox);
                             for kx in 0..k {
-                                let x: [S::V; NV] = std::array::from_fn(|v| {
+                                let x: [S::V; NV] = core::array::from_fn(|v| {
                                     S::load(line.add(kx + offsets[v]), masks[v])
                                 });
                                 let w = weights.as_ptr().add((ky * k + kx) * filters + f0);

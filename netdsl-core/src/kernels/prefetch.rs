@@ -10,9 +10,9 @@ const LINE: usize = 64;
 pub fn prefetch<T>(data: &[T]) {
     #[cfg(target_arch = "x86_64")]
     {
-        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        use core::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
         let start = data.as_ptr().cast::<i8>();
-        let len = std::mem::size_of_val(data);
+        let len = core::mem::size_of_val(data);
         for offset in (0..len).step_by(LINE) {
             // SAFETY: `_mm_prefetch` needs SSE, part of the x86-64 baseline; a prefetch never
             // faults and has no architectural effect, and `offset < len` keeps the address inside

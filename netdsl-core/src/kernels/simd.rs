@@ -6,6 +6,9 @@
 //! NEON needs no such entry point: it is part of every aarch64 target with a standard library,
 //! so the whole crate is compiled with it there.
 
+#[cfg(not(any(feature = "std", test)))]
+use crate::math::Float;
+
 /// A vector of `LANES` f32 values and the operations the kernels need.
 ///
 /// # Safety
@@ -13,6 +16,13 @@
 /// Implementations for an instruction set may only be called, after inlining, inside a function
 /// compiled with that instruction set's target features on a CPU that supports them. Loads and
 /// stores touch exactly the lanes their mask enables.
+#[cfg_attr(
+    not(feature = "alloc"),
+    allow(
+        dead_code,
+        reason = "the optimizers' updates, which need `alloc`, use every method"
+    )
+)]
 pub(crate) unsafe trait Simd {
     /// Lanes per vector.
     const LANES: usize;
@@ -139,23 +149,23 @@ unsafe impl Simd for Portable {
     }
     #[inline(always)]
     unsafe fn mul_add(a: [f32; 8], b: [f32; 8], c: [f32; 8]) -> [f32; 8] {
-        std::array::from_fn(|l| a[l] * b[l] + c[l])
+        core::array::from_fn(|l| a[l] * b[l] + c[l])
     }
     #[inline(always)]
     unsafe fn mul(a: [f32; 8], b: [f32; 8]) -> [f32; 8] {
-        std::array::from_fn(|l| a[l] * b[l])
+        core::array::from_fn(|l| a[l] * b[l])
     }
     #[inline(always)]
     unsafe fn add(a: [f32; 8], b: [f32; 8]) -> [f32; 8] {
-        std::array::from_fn(|l| a[l] + b[l])
+        core::array::from_fn(|l| a[l] + b[l])
     }
     #[inline(always)]
     unsafe fn sub(a: [f32; 8], b: [f32; 8]) -> [f32; 8] {
-        std::array::from_fn(|l| a[l] - b[l])
+        core::array::from_fn(|l| a[l] - b[l])
     }
     #[inline(always)]
     unsafe fn div(a: [f32; 8], b: [f32; 8]) -> [f32; 8] {
-        std::array::from_fn(|l| a[l] / b[l])
+        core::array::from_fn(|l| a[l] / b[l])
     }
     #[inline(always)]
     unsafe fn sqrt(a: [f32; 8]) -> [f32; 8] {
@@ -185,7 +195,7 @@ unsafe impl Simd for Portable {
     #[inline(always)]
     unsafe fn load_bytes(p: *const u8) -> [f32; 8] {
         // SAFETY: the caller guarantees 8 readable bytes at `p`.
-        std::array::from_fn(|l| f32::from(unsafe { *p.add(l) }))
+        core::array::from_fn(|l| f32::from(unsafe { *p.add(l) }))
     }
     #[inline(always)]
     unsafe fn load(p: *const f32, mask: usize) -> [f32; 8] {
@@ -197,7 +207,7 @@ unsafe impl Simd for Portable {
         }
         let mut v = [0.0; 8];
         // SAFETY: the caller guarantees `mask` readable lanes at `p`.
-        unsafe { std::ptr::copy_nonoverlapping(p, v.as_mut_ptr(), mask) };
+        unsafe { core::ptr::copy_nonoverlapping(p, v.as_mut_ptr(), mask) };
         v
     }
     #[inline(always)]
@@ -207,7 +217,7 @@ unsafe impl Simd for Portable {
             return unsafe { p.cast::<[f32; 8]>().write_unaligned(v) };
         }
         // SAFETY: the caller guarantees `mask` writable lanes at `p`.
-        unsafe { std::ptr::copy_nonoverlapping(v.as_ptr(), p, mask) };
+        unsafe { core::ptr::copy_nonoverlapping(v.as_ptr(), p, mask) };
     }
 }
 
@@ -219,7 +229,7 @@ pub(super) use aarch64::Neon;
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use std::arch::x86_64::*;
+    use core::arch::x86_64::*;
 
     use super::Simd;
 
@@ -432,7 +442,7 @@ mod x86 {
 
 #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
 mod aarch64 {
-    use std::arch::aarch64::*;
+    use core::arch::aarch64::*;
 
     use super::Simd;
 
@@ -519,7 +529,7 @@ mod aarch64 {
             // Only 4 bytes are readable, half a 64-bit NEON load: through a buffer.
             let mut bytes = [0_u8; 8];
             // SAFETY: the caller guarantees 4 readable bytes at `p`; `bytes` holds 8.
-            unsafe { std::ptr::copy_nonoverlapping(p, bytes.as_mut_ptr(), 4) };
+            unsafe { core::ptr::copy_nonoverlapping(p, bytes.as_mut_ptr(), 4) };
             // SAFETY: `bytes` is 8 readable bytes; NEON as above.
             unsafe {
                 let widened = vmovl_u16(vget_low_u16(vmovl_u8(vld1_u8(bytes.as_ptr()))));
@@ -537,7 +547,7 @@ mod aarch64 {
             // SAFETY: the caller guarantees `mask` (< 4) readable lanes at `p`; `lanes` has 4,
             // and is then read whole.
             unsafe {
-                std::ptr::copy_nonoverlapping(p, lanes.as_mut_ptr(), mask);
+                core::ptr::copy_nonoverlapping(p, lanes.as_mut_ptr(), mask);
                 vld1q_f32(lanes.as_ptr())
             }
         }
@@ -552,7 +562,7 @@ mod aarch64 {
             // lanes at `p`, the only ones copied there.
             unsafe {
                 vst1q_f32(lanes.as_mut_ptr(), v);
-                std::ptr::copy_nonoverlapping(lanes.as_ptr(), p, mask);
+                core::ptr::copy_nonoverlapping(lanes.as_ptr(), p, mask);
             }
         }
     }

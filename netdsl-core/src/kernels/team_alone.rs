@@ -2,8 +2,8 @@
 //! the same interface, so the epoch runner and the optimizer step are one code path whether
 //! threads are compiled in or not. No thread is started and nothing here is `unsafe`.
 
-use std::marker::PhantomData;
-use std::ops::Range;
+use core::marker::PhantomData;
+use core::ops::Range;
 
 /// Slices shorter than this are not split by the threaded team; kept for the tests that
 /// size their tensors by it.

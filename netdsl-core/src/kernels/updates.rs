@@ -191,7 +191,7 @@ unsafe fn apply_simd<S: Simd, R: Rule<K>, const K: usize>(
             let mut w = S::load(params.as_ptr().add(i), mask);
             let g = S::load(grads.as_ptr().add(i), mask);
             let mut state: [S::V; K] =
-                std::array::from_fn(|k| S::load(states[k].as_ptr().add(i), mask));
+                core::array::from_fn(|k| S::load(states[k].as_ptr().add(i), mask));
             rule.apply::<S>(&mut w, g, &mut state);
             S::store(params.as_mut_ptr().add(i), w, mask);
             // State decays geometrically where gradients stop (momentum, Adam's moments):

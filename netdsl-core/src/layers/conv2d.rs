@@ -1,5 +1,8 @@
 //! Two-dimensional convolution over channels-last images.
 
+#[cfg(all(feature = "alloc", not(feature = "std")))]
+use crate::alloc_prelude::*;
+
 use core::fmt;
 use core::marker::PhantomData;
 

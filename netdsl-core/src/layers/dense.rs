@@ -3,9 +3,13 @@
 use core::fmt;
 use core::marker::PhantomData;
 
+#[cfg(feature = "alloc")]
 use rand::Rng;
 
+use super::parameter::Parameter;
 use crate::activation::Activation;
+use crate::buffer::Buffer;
+#[cfg(feature = "alloc")]
 use crate::init::Initializer;
 use crate::kernels;
 use crate::layer::{Layer, TensorVisitor, TensorVisitorMut};
@@ -17,7 +21,8 @@ use crate::layer::{Layer, TensorVisitor, TensorVisitorMut};
 /// `I` inputs, `O` outputs, activation `A`. Weights are stored input-major, `W[i][o]`, so the
 /// batch loops run along contiguous output rows. This is Keras' `(in, out)` kernel layout;
 /// PyTorch's `nn.Linear.weight` is `(out, in)` and must be transposed when imported. The
-/// parameters live on the heap, so a `Dense<784, 64, Relu>` is two words on the stack.
+/// parameters live on the heap or in `static`s ([`Dense::from_static`]), so a
+/// `Dense<784, 64, Relu>` is four words on the stack.
 ///
 /// ```
 /// use netdsl_core::activation::Relu;
@@ -33,61 +38,103 @@ use crate::layer::{Layer, TensorVisitor, TensorVisitorMut};
 /// assert_eq!(y, [[0.25, 0.0, 0.0]]); // relu(0.25, -4, -6)
 /// ```
 pub struct Dense<const I: usize, const O: usize, A> {
-    weights: Box<[[f32; O]; I]>,
-    bias: Option<Box<[f32; O]>>,
+    weights: Parameter<[[f32; O]; I]>,
+    bias: Option<Parameter<[f32; O]>>,
     activation: PhantomData<A>,
 }
 
 /// Parameter gradients of a [`Dense`] layer, shaped like its parameters.
 pub struct DenseGrads<const I: usize, const O: usize> {
-    weights: Box<[[f32; O]; I]>,
-    bias: Option<Box<[f32; O]>>,
+    weights: Buffer<[[f32; O]; I]>,
+    bias: Option<Buffer<[f32; O]>>,
 }
 
 impl<const I: usize, const O: usize, A> Dense<I, O, A> {
     /// Glorot-uniform weights (Keras' default): `W ~ U(-l, l)`, `l = √(6 / (I + O))`, and a
     /// zero bias when `bias` is true.
+    #[cfg(feature = "alloc")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
     pub fn glorot_uniform<R: Rng + ?Sized>(rng: &mut R, bias: bool) -> Self {
         crate::kernels::Isa::selected(); // see `Isa::selected`: decided before any hot path runs
-        let mut weights: Box<[[f32; O]; I]> = bytemuck::zeroed_box();
-        Initializer::GlorotUniform.fill(&[I, O], rng, weights.as_flattened_mut());
+        let mut weights = Parameter::<[[f32; O]; I]>::zeroed();
+        Initializer::GlorotUniform.fill(&[I, O], rng, weights.make_mut().as_flattened_mut());
         Self {
             weights,
-            bias: bias.then(bytemuck::zeroed_box),
+            bias: bias.then(Parameter::zeroed),
             activation: PhantomData,
         }
     }
 
     /// A layer with the given weights (`W[i][o]`, Keras' layout) and optional bias.
+    #[cfg(feature = "alloc")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
     pub fn from_parameters(weights: [[f32; O]; I], bias: Option<[f32; O]>) -> Self {
         crate::kernels::Isa::selected(); // see `Isa::selected`: decided before any hot path runs
-        let mut boxed: Box<[[f32; O]; I]> = bytemuck::zeroed_box();
-        *boxed = weights;
         Self {
-            weights: boxed,
-            bias: bias.map(Box::new),
+            weights: Parameter::copied(&weights),
+            bias: bias.as_ref().map(Parameter::copied),
+            activation: PhantomData,
+        }
+    }
+
+    /// A layer whose weights and bias are `static`s, borrowed rather than copied: how a
+    /// program carries a trained network in its binary (in a microcontroller's flash), with no
+    /// heap. A `const fn`, so a whole network can be a `static` too.
+    ///
+    /// With the `alloc` feature the layer can still be trained or loaded into: its first change
+    /// copies the parameters to the heap. Without it they cannot change:
+    /// [`Layer::visit_parameters`] and [`Layer::visit_tensors_mut`] skip them.
+    ///
+    /// ```
+    /// use netdsl_core::activation::Relu;
+    /// use netdsl_core::layer::Layer;
+    /// use netdsl_core::layers::Dense;
+    ///
+    /// static WEIGHTS: [[f32; 3]; 2] = [[1.0, 0.0, -1.0], [0.5, 2.0, 3.0]];
+    /// static BIAS: [f32; 3] = [0.25, 0.0, 1.0];
+    /// static LAYER: Dense<2, 3, Relu> = Dense::from_static(&WEIGHTS, Some(&BIAS));
+    ///
+    /// let mut y = [0.0; 3];
+    /// LAYER.infer(&[1.0, -2.0], &mut y);
+    /// assert_eq!(y, [0.25, 0.0, 0.0]);
+    /// ```
+    pub const fn from_static(
+        weights: &'static [[f32; O]; I],
+        bias: Option<&'static [f32; O]>,
+    ) -> Self {
+        Self {
+            weights: Parameter::from_static(weights),
+            bias: match bias {
+                Some(bias) => Some(Parameter::from_static(bias)),
+                None => None,
+            },
             activation: PhantomData,
         }
     }
 
     /// The weights, `W[i][o]`.
     pub fn weights(&self) -> &[[f32; O]; I] {
-        &self.weights
+        self.weights.get()
     }
 
-    /// The weights, mutably.
+    /// The weights, mutably (copied to the heap first if they were [`Dense::from_static`]).
+    #[cfg(feature = "alloc")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
     pub fn weights_mut(&mut self) -> &mut [[f32; O]; I] {
-        &mut self.weights
+        self.weights.make_mut()
     }
 
     /// The bias, if the layer has one.
     pub fn bias(&self) -> Option<&[f32; O]> {
-        self.bias.as_deref()
+        self.bias.as_ref().map(Parameter::get)
     }
 
-    /// The bias, mutably, if the layer has one.
+    /// The bias, mutably, if the layer has one (copied to the heap first if it was
+    /// [`Dense::from_static`]).
+    #[cfg(feature = "alloc")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
     pub fn bias_mut(&mut self) -> Option<&mut [f32; O]> {
-        self.bias.as_deref_mut()
+        self.bias.as_mut().map(Parameter::make_mut)
     }
 }
 
@@ -115,7 +162,7 @@ impl<const I: usize, const O: usize, A: Activation> Layer for Dense<I, O, A> {
     fn new_tape<const B: usize>(&self) {}
 
     fn forward<const B: usize>(&self, x: &[[f32; I]; B], y: &mut [[f32; O]; B], _tape: &mut ()) {
-        kernels::affine(x, &self.weights, self.bias.as_deref(), y);
+        kernels::affine(x, self.weights(), self.bias(), y);
         A::apply_batch(y);
     }
 
@@ -132,14 +179,14 @@ impl<const I: usize, const O: usize, A: Activation> Layer for Dense<I, O, A> {
             kernels::bias_gradient(dz, db);
         }
         if let Some(dx) = dx {
-            kernels::input_gradient(dz, &self.weights, dx);
+            kernels::input_gradient(dz, self.weights(), dx);
         }
     }
 
     fn new_grads(&self) -> DenseGrads<I, O> {
         DenseGrads {
-            weights: bytemuck::zeroed_box(),
-            bias: self.bias.is_some().then(bytemuck::zeroed_box),
+            weights: Buffer::zeroed(),
+            bias: self.bias.is_some().then(Buffer::zeroed),
         }
     }
 
@@ -152,11 +199,11 @@ impl<const I: usize, const O: usize, A: Activation> Layer for Dense<I, O, A> {
         grads: &mut DenseGrads<I, O>,
         visit: &mut dyn FnMut(&mut [f32], &mut [f32]),
     ) {
-        visit(
-            self.weights.as_flattened_mut(),
-            grads.weights.as_flattened_mut(),
-        );
-        if let (Some(b), Some(db)) = (self.bias.as_deref_mut(), grads.bias.as_deref_mut()) {
+        if let Some(w) = self.weights.get_mut() {
+            visit(w.as_flattened_mut(), grads.weights.as_flattened_mut());
+        }
+        let bias = self.bias.as_mut().and_then(Parameter::get_mut);
+        if let (Some(b), Some(db)) = (bias, grads.bias.as_deref_mut()) {
             visit(b, db);
         }
     }
@@ -171,27 +218,27 @@ impl<const I: usize, const O: usize, A: Activation> Layer for Dense<I, O, A> {
 
     /// `kernel` of shape `[I, O]` and `bias` of shape `[O]`, as in Keras.
     fn visit_tensors(&self, visit: &mut TensorVisitor<'_>) {
-        visit("kernel", &[I, O], self.weights.as_flattened());
-        if let Some(b) = self.bias.as_deref() {
+        visit("kernel", &[I, O], self.weights().as_flattened());
+        if let Some(b) = self.bias() {
             visit("bias", &[O], b);
         }
     }
 
     fn visit_tensors_mut(&mut self, visit: &mut TensorVisitorMut<'_>) {
-        visit("kernel", &[I, O], self.weights.as_flattened_mut());
-        if let Some(b) = self.bias.as_deref_mut() {
+        if let Some(w) = self.weights.get_mut() {
+            visit("kernel", &[I, O], w.as_flattened_mut());
+        }
+        if let Some(b) = self.bias.as_mut().and_then(Parameter::get_mut) {
             visit("bias", &[O], b);
         }
     }
 }
 
 impl<const I: usize, const O: usize, A> Clone for Dense<I, O, A> {
+    /// Owned parameters are copied; `static` ones stay borrowed.
     fn clone(&self) -> Self {
-        // `Box::clone` may build the array on the stack first; copy into a heap buffer instead.
-        let mut weights: Box<[[f32; O]; I]> = bytemuck::zeroed_box();
-        weights.copy_from_slice(&self.weights[..]);
         Self {
-            weights,
+            weights: self.weights.clone(),
             bias: self.bias.clone(),
             activation: PhantomData,
         }
@@ -209,7 +256,7 @@ impl<const I: usize, const O: usize, A: Activation> fmt::Debug for Dense<I, O, A
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "alloc"))]
 mod tests {
     use super::*;
     use crate::activation::{Linear, Sigmoid};
@@ -240,6 +287,31 @@ mod tests {
         assert_eq!(grads.bias(), Some(&[1.5, -1.0, 2.0]));
         // dx = dz Wᵀ: sample 0 = (1 - 2, 0.5 + 6), sample 1 = (0.5, 0.25 - 2)
         assert_eq!(dx, [[-1.0, 6.5], [0.5, -1.75]]);
+    }
+
+    static WEIGHTS: [[f32; 3]; 2] = [[1.0, 0.0, -1.0], [0.5, 2.0, 3.0]];
+    static BIAS: [f32; 3] = [0.25, 0.0, 1.0];
+
+    #[test]
+    fn a_layer_of_statics_computes_like_an_owned_one_and_is_copied_when_changed() {
+        let mut borrowed = Dense::<2, 3, Linear>::from_static(&WEIGHTS, Some(&BIAS));
+        let (mut a, mut b) = ([[0.0; 3]; 2], [[0.0; 3]; 2]);
+        let x = [[1.0, 2.0], [0.0, -1.0]];
+        borrowed.forward(&x, &mut a, &mut ());
+        layer().forward(&x, &mut b, &mut ());
+        assert_eq!(a, b);
+        assert!(core::ptr::eq(borrowed.weights(), &WEIGHTS));
+
+        // An optimizer's step through `visit_parameters`: the statics stay as they are.
+        let mut grads = borrowed.new_grads();
+        borrowed.backward(&x, &[[1.0; 3]; 2], None, &mut grads, &mut ());
+        borrowed.visit_parameters(&mut grads, &mut |w, g| {
+            w.iter_mut().zip(g.iter()).for_each(|(w, g)| *w -= g);
+        });
+        assert_eq!(borrowed.weights(), &[[0.0, -1.0, -2.0], [-0.5, 1.0, 2.0]]);
+        assert_eq!(borrowed.bias(), Some(&[-1.75, -2.0, -1.0]));
+        assert_eq!(WEIGHTS, [[1.0, 0.0, -1.0], [0.5, 2.0, 3.0]]);
+        assert_eq!(BIAS, [0.25, 0.0, 1.0]);
     }
 
     #[test]

@@ -4,6 +4,7 @@ use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
 use crate::activation::Linear;
+use crate::buffer::Buffer;
 use crate::layer::Layer;
 
 /// Dropout while training: `y = x ⊙ m`, `m_i = 0` with probability `rate`, else `1 / (1 - rate)`;
@@ -51,7 +52,7 @@ pub struct DropoutTape<const N: usize, const B: usize> {
     /// Whether forward passes with this tape drop values, as set by [`Layer::set_training`].
     training: bool,
     /// The factors of the last training pass, `0` or `1 / (1 - rate)`.
-    mask: Box<[[f32; N]; B]>,
+    mask: Buffer<[[f32; N]; B]>,
     /// Draws the masks.
     rng: StdRng,
     /// Whether the mask was pinned by [`DropoutTape::fix_mask`] rather than drawn.
@@ -124,7 +125,7 @@ impl<const N: usize> Layer for Dropout<N> {
     fn new_tape<const B: usize>(&self) -> DropoutTape<N, B> {
         DropoutTape {
             training: false,
-            mask: bytemuck::zeroed_box(),
+            mask: Buffer::zeroed(),
             rng: self.generator(0),
             fixed: false,
             applied: false,
@@ -193,7 +194,7 @@ impl<const N: usize> Layer for Dropout<N> {
     without_parameters!();
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "alloc"))]
 mod tests {
     use super::*;
     use crate::layers::gradcheck::{check_gradients, values};

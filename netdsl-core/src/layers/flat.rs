@@ -1,6 +1,9 @@
 //! Weights and an optional bias kept as flat runs of values: the parameters of the layers whose
 //! weights are not a plain matrix (convolutions, recurrent layers), and their gradients.
 
+#[cfg(all(feature = "alloc", not(feature = "std")))]
+use crate::alloc_prelude::*;
+
 use crate::layer::{TensorVisitor, TensorVisitorMut};
 
 /// A layer's weights and optional bias, each one flat run of values; the layout of their

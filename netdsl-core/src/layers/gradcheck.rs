@@ -133,8 +133,8 @@ pub(crate) fn values<T: bytemuck::Pod, const B: usize>(seed: u32) -> [T; B] {
 /// Deterministic inputs or coefficients in `[-1, 1)` for the recurrent layers, `seed` shifting
 /// them: a batch of `B` rows of `N`.
 pub(crate) fn sequences<const N: usize, const B: usize>(seed: usize) -> [[f32; N]; B] {
-    std::array::from_fn(|b| {
-        std::array::from_fn(|i| (((b * N + i) * 7 + seed * 13) % 17) as f32 / 8.5 - 1.0)
+    core::array::from_fn(|b| {
+        core::array::from_fn(|i| (((b * N + i) * 7 + seed * 13) % 17) as f32 / 8.5 - 1.0)
     })
 }
 

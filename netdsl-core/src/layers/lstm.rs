@@ -6,6 +6,9 @@
 //! `dz_o = dh_t ⊙ tanh(c_t) ⊙ o(1 - o)`, and `dc_{t-1} = dc_t ⊙ f`; [`Recurrent`] adds
 //! `dh_{t-1} = dz · W_hᵀ`.
 
+#[cfg(all(feature = "alloc", not(feature = "std")))]
+use crate::alloc_prelude::*;
+
 use super::recurrent::{Cell, Recurrent};
 use crate::activation::{Elementwise, Linear, Tanh};
 use crate::kernels;

@@ -23,6 +23,7 @@ pub(crate) use without_parameters;
 /// The [`Layer`](crate::layer::Layer) methods of a layer whose parameters are the
 /// [`FlatParameters`] in its `params` field, and its gradients alike (`Grads` is
 /// `FlatParameters`), written once for all of them.
+#[cfg(feature = "alloc")]
 macro_rules! flat_parameters {
     () => {
         fn new_grads(&self) -> FlatParameters {
@@ -47,26 +48,51 @@ macro_rules! flat_parameters {
     };
 }
 
+// Every layer kind needs `alloc` but dense, dropout and the reshapes, whose buffers are arrays
+// sized by their const generics. The others keep buffers whose lengths are products of
+// their sizes (`B * OH * OW`), which stable Rust cannot write as an array type.
+#[cfg(feature = "alloc")]
 mod conv2d;
 mod dense;
 mod dropout;
+#[cfg(feature = "alloc")]
 mod flat;
-#[cfg(test)]
+#[cfg(all(test, feature = "alloc"))]
 mod gradcheck;
+#[cfg(feature = "alloc")]
 mod gru;
+#[cfg(feature = "alloc")]
 mod lstm;
+mod parameter;
+#[cfg(feature = "alloc")]
 mod pool;
+#[cfg(feature = "alloc")]
 mod recurrent;
 mod reshape;
+#[cfg(feature = "alloc")]
 mod rnn;
 
+#[cfg(feature = "alloc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub use conv2d::{Conv2d, Conv2dGrads, Conv2dTape};
 pub use dense::{Dense, DenseGrads};
 pub use dropout::{Dropout, DropoutTape};
+#[cfg(feature = "alloc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub use flat::FlatParameters;
+#[cfg(feature = "alloc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub use gru::{Gru, GruCell};
+#[cfg(feature = "alloc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub use lstm::{Lstm, LstmCell};
+#[cfg(feature = "alloc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub use pool::{AvgPool2d, Max, MaxPool2d, Mean, Pool2d, PoolWindow, Reduce};
+#[cfg(feature = "alloc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub use recurrent::{Cell, Recurrent, RecurrentTape};
 pub use reshape::{Flatten, Reshape};
+#[cfg(feature = "alloc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub use rnn::{SimpleRnn, SimpleRnnCell};

@@ -1,6 +1,9 @@
 //! Max and average pooling over channels-last images: one [`Pool2d`] layer owning the windows,
 //! the tape and the shape checks, and a [`Reduce`] for each way of pooling a window.
 
+#[cfg(all(feature = "alloc", not(feature = "std")))]
+use crate::alloc_prelude::*;
+
 use core::fmt;
 use core::marker::PhantomData;
 

@@ -7,6 +7,9 @@
 //! `dW_h = Σ_t h_{t-1}ᵀ · dz_t` and `db = Σ_t dz_t`. The shell owns all but the cell's gate
 //! math, so a new kind of recurrent layer is one [`Cell`].
 
+#[cfg(all(feature = "alloc", not(feature = "std")))]
+use crate::alloc_prelude::*;
+
 use core::fmt;
 use core::marker::PhantomData;
 

@@ -107,7 +107,7 @@ identity_layer!(
     Reshape
 );
 
-#[cfg(test)]
+#[cfg(all(test, feature = "alloc"))]
 mod tests {
     use super::*;
     use crate::layers::gradcheck::{check_gradients, values};

@@ -1,5 +1,8 @@
 //! Adam and AdamW.
 
+#[cfg(not(any(feature = "std", test)))]
+use crate::math::Float;
+
 use super::{ElementWise, KerasDefaults, Rule, UpdateRule};
 use crate::kernels::{Isa, updates};
 

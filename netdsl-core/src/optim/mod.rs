@@ -9,6 +9,11 @@
 //! and constants) and the state the rule keeps per parameter. [`Sgd`], [`Adam`] and the others
 //! name one rule each, and a new optimizer of this kind is one new rule.
 
+#[cfg(all(feature = "alloc", not(feature = "std")))]
+use crate::alloc_prelude::*;
+#[cfg(not(any(feature = "std", test)))]
+use crate::math::Float;
+
 mod adagrad;
 mod adam;
 mod rmsprop;
@@ -22,7 +27,7 @@ pub use rmsprop::{RmsProp, RmsPropRule};
 pub use schedule::Schedule;
 pub use sgd::{Sgd, SgdRule};
 
-use std::fmt::Debug;
+use core::fmt::Debug;
 
 use crate::kernels::team::Team;
 use crate::layer::Layer;

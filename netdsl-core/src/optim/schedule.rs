@@ -1,6 +1,9 @@
 //! Learning-rate schedules: the learning rate as a function of the step, as Keras'
 //! `LearningRateSchedule`s.
 
+#[cfg(not(any(feature = "std", test)))]
+use crate::math::Float;
+
 use core::fmt::Debug;
 
 /// A learning rate for each step (counted from 0).
@@ -95,7 +98,7 @@ impl CosineDecay {
 impl Schedule for CosineDecay {
     fn learning_rate(&self, step: u64) -> f32 {
         let progress = step.min(self.decay_steps) as f64 / self.decay_steps as f64;
-        let cosine = 0.5 * (1.0 + (std::f64::consts::PI * progress).cos());
+        let cosine = 0.5 * (1.0 + (core::f64::consts::PI * progress).cos());
         (f64::from(self.initial) * ((1.0 - f64::from(self.alpha)) * cosine + f64::from(self.alpha)))
             as f32
     }
@@ -115,7 +118,7 @@ mod tests {
         let exp = ExponentialDecay::new(1.0, 10, 0.5);
         assert_eq!(exp.learning_rate(0), 1.0);
         assert!(
-            (exp.learning_rate(5) - std::f32::consts::FRAC_1_SQRT_2).abs() < 1e-6,
+            (exp.learning_rate(5) - core::f32::consts::FRAC_1_SQRT_2).abs() < 1e-6,
             "0.5^0.5"
         );
         assert_eq!(exp.staircase().learning_rate(15), 0.5);

@@ -2,7 +2,10 @@
 //! of a team: every thread clips and updates its own share of each tensor (and of the
 //! optimizer's state) at once. On a team of one, the step is a loop over the tensors.
 
-use std::ops::Range;
+#[cfg(not(any(feature = "std", test)))]
+use crate::math::Float;
+
+use core::ops::Range;
 
 use super::Optimizer;
 use crate::kernels::{self, team::Team};

@@ -1,9 +1,11 @@
 //! Single-sample inference (`Layer::infer`, so `Network::predict`): the hidden layers' buffers
 //! on the stack when they fit netdsl-core's `INFER_STACK_BUDGET`, otherwise in the network's
-//! `InferScratch`, allocated once with it. When every width is a literal the macro picks the
-//! path (and a network on the stack has no scratch field, so it can still be built with a struct
-//! literal); otherwise rustc picks it from the widths, each path its own method so that the
-//! other's buffers are never reserved.
+//! `InferScratch`, allocated once with it. When every width is a literal and they fit the
+//! budget, the macro puts them on the stack (and the network has no scratch field, so it can be
+//! built with a struct literal, even in a `static`); otherwise rustc picks the path from the
+//! widths and the budget, which depends on netdsl's features (without `std` there is no scratch
+//! and the budget is unbounded), each path its own method so that the other's buffers are never
+//! reserved.
 
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
@@ -11,18 +13,17 @@ use quote::{quote, quote_spanned};
 use crate::model::Model;
 use crate::tokens::{literal, private, private_at};
 
-/// netdsl-core's `inference::INFER_STACK_BUDGET`; the code generated for a network on the stack
-/// asserts that the two agree.
+/// netdsl-core's `inference::INFER_STACK_BUDGET` with `std` (without it, the budget is
+/// unbounded); the code generated for a network on the stack asserts that it fits.
 const INFER_STACK_BUDGET: usize = 64 * 1024;
 
 /// Where a network's hidden buffers for one sample go.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Storage {
-    /// On the stack: they fit the budget.
+    /// On the stack: they fit the budget, whatever netdsl's features.
     Stack,
-    /// In the scratch: they do not.
-    Scratch,
-    /// Some width is only known to rustc, which chooses.
+    /// Some width is only known to rustc, or the widths exceed the budget of a `std` build:
+    /// rustc chooses, from the widths and the budget of the features in use.
     ChosenByRustc,
 }
 
@@ -38,7 +39,7 @@ pub fn storage(model: &Model) -> Storage {
     if bytes <= INFER_STACK_BUDGET as u128 {
         Storage::Stack
     } else {
-        Storage::Scratch
+        Storage::ChosenByRustc
     }
 }
 
@@ -65,7 +66,6 @@ pub fn field_value(model: &Model) -> TokenStream {
     let (p, field) = (private(), field());
     match storage(model) {
         Storage::Stack => TokenStream::new(),
-        Storage::Scratch => quote!(#field: #p::InferScratch::new(Self::NETDSL_HIDDEN_VALUES),),
         Storage::ChosenByRustc => quote! {
             #field: #p::InferScratch::new(if Self::NETDSL_INFER_ON_STACK { 0 } else { Self::NETDSL_HIDDEN_VALUES }),
         },
@@ -75,7 +75,9 @@ pub fn field_value(model: &Model) -> TokenStream {
 /// The inherent items: the size of the hidden buffers and, when rustc chooses, both paths.
 pub fn inherent_items(model: &Model) -> TokenStream {
     let p = private();
-    let storage = storage(model);
+    if storage(model) == Storage::Stack {
+        return TokenStream::new();
+    }
     let hidden = &model.layers[..model.layers.len() - 1];
     let widths = hidden.iter().map(|l| {
         let row = l.out_row();
@@ -85,11 +87,6 @@ pub fn inherent_items(model: &Model) -> TokenStream {
         /// The values of every hidden layer's output for one sample.
         const NETDSL_HIDDEN_VALUES: usize = 0 #( + #widths )*;
     };
-    match storage {
-        Storage::Stack => return TokenStream::new(),
-        Storage::Scratch => return values,
-        Storage::ChosenByRustc => {}
-    }
     let (input, output) = (
         model.input.value(),
         model.layers.last().map(|l| l.output.value()),
@@ -135,7 +132,6 @@ pub fn body(model: &Model) -> TokenStream {
                 #on_stack
             }
         }
-        Storage::Scratch => in_scratch(model),
         Storage::ChosenByRustc => quote! {
             if Self::NETDSL_INFER_ON_STACK {
                 self.netdsl_infer_on_stack(x, y);

@@ -40,11 +40,11 @@ pub fn generate(model: &Model) -> TokenStream {
         .collect();
     // Each buffer's type involves its layer's `Out`: spanned on the layer, so that an error
     // about the layer points at it.
-    let zeroed_boxes: Vec<_> = hidden
+    let zeroed_buffers: Vec<_> = hidden
         .iter()
         .map(|l| {
             let p = private_at(l.span());
-            quote_spanned!(l.span()=> #p::zeroed_box())
+            quote_spanned!(l.span()=> #p::Buffer::zeroed())
         })
         .collect();
 
@@ -122,8 +122,8 @@ pub fn generate(model: &Model) -> TokenStream {
 
             fn new_tape<const #batch: usize>(&self) -> #tape<#batch> {
                 #tape {
-                    #( #hidden_fields: #zeroed_boxes, )*
-                    #( #grad_fields: #zeroed_boxes, )*
+                    #( #hidden_fields: #zeroed_buffers, )*
+                    #( #grad_fields: #zeroed_buffers, )*
                     #( #tape_fields: #layer_traits::new_tape::<#batch>(&self.#fields), )*
                 }
             }
@@ -192,10 +192,12 @@ pub fn generate(model: &Model) -> TokenStream {
             }
         }
 
-        #[automatically_derived]
-        impl #p::Initialize for #name {
-            fn initialize<R: #p::Rng + ?::core::marker::Sized>(rng: &mut R) -> Self {
-                Self::new(rng)
+        #p::with_alloc! {
+            #[automatically_derived]
+            impl #p::Initialize for #name {
+                fn initialize<R: #p::Rng + ?::core::marker::Sized>(rng: &mut R) -> Self {
+                    Self::new(rng)
+                }
             }
         }
     }

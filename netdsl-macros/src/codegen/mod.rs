@@ -77,7 +77,15 @@ fn to_every_item(attrs: &[Attribute], items: TokenStream) -> TokenStream {
     let file: syn::File = syn::parse2(items).expect("the generator emits items");
     file.items
         .into_iter()
-        .map(|item| quote!(#(#shared)* #item))
+        .map(|item| match item {
+            // `with_alloc! { items }`: a lint level on the invocation would be ignored, so the
+            // attributes go on the items inside.
+            syn::Item::Macro(mut invocation) => {
+                invocation.mac.tokens = to_every_item(attrs, invocation.mac.tokens);
+                quote!(#invocation)
+            }
+            item => quote!(#(#shared)* #item),
+        })
         .collect()
 }
 

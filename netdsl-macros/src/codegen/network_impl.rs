@@ -21,17 +21,19 @@ pub fn generate(model: &Model) -> TokenStream {
         #[automatically_derived]
         #[allow(clippy::all, clippy::pedantic)]
         impl #p::Network for #name {
-            fn summary(&self) -> #p::Summary {
-                #p::Summary {
-                    name: #name_str,
-                    layers: #p::vec![#(
-                        #p::LayerSummary {
-                            name: #names,
-                            kind: #kinds,
-                            output_shape: #p::vec![#(#shapes),*],
-                            parameters: #layer_traits::parameter_count(&self.#fields),
-                        },
-                    )*],
+            #p::with_alloc! {
+                fn summary(&self) -> #p::Summary {
+                    #p::Summary {
+                        name: #name_str,
+                        layers: #p::vec![#(
+                            #p::LayerSummary {
+                                name: #names,
+                                kind: #kinds,
+                                output_shape: #p::vec![#(#shapes),*],
+                                parameters: #layer_traits::parameter_count(&self.#fields),
+                            },
+                        )*],
+                    }
                 }
             }
         }

@@ -40,7 +40,7 @@ pub fn generate(model: &Model) -> TokenStream {
         .iter()
         .map(|l| {
             let (batch, p) = (l.output_batch(), private_at(l.span()));
-            quote_spanned!(l.span()=> #p::Box<#batch>)
+            quote_spanned!(l.span()=> #p::Buffer<#batch>)
         })
         .collect();
     let output_docs: Vec<String> = hidden
@@ -66,7 +66,7 @@ pub fn generate(model: &Model) -> TokenStream {
     let grads_types: Vec<_> = layers.iter().map(|l| l.assoc(quote!(Grads))).collect();
 
     let tape_doc = format!(
-        "Every intermediate of a batch of `NETDSL_BATCH` samples through [`{name}`] that its backward pass needs, allocated once on the heap."
+        "Every intermediate of a batch of `NETDSL_BATCH` samples through [`{name}`] that its backward pass needs, allocated once (on the heap with netdsl's `alloc` feature)."
     );
     let grads_doc = format!("The gradients of every parameter of [`{name}`], one field per layer.");
     let new_doc = "A network with fresh weights drawn from `rng`: Glorot-uniform weights and zero biases (Keras' defaults) for its dense layers.";
@@ -78,11 +78,11 @@ pub fn generate(model: &Model) -> TokenStream {
     // Expands to:
     //     #[attrs] pub struct Mnist { pub dense_1: Dense<784, 64, Relu>, pub dense_2: ... }
     //     pub struct MnistTape<const NETDSL_BATCH: usize> {
-    //         pub dense_1: Box<[<Dense<..> as Layer>::Out; NETDSL_BATCH]>, ...,
+    //         pub dense_1: Buffer<[<Dense<..> as Layer>::Out; NETDSL_BATCH]>, ...,
     //         pub dense_1_grad: ..., dense_1_tape: <Dense<..> as Layer>::Tape<NETDSL_BATCH>, ...
     //     }
     //     pub struct MnistGrads { pub dense_1: <Dense<..> as Layer>::Grads, ... }
-    //     impl Mnist { pub fn new<R: Rng + ?Sized>(rng: &mut R) -> Self { ... } }
+    //     impl Mnist { with_alloc! { pub fn new<R: Rng + ?Sized>(rng: &mut R) -> Self { ... } } }
     quote! {
         #(#attrs)*
         #vis struct #name {
@@ -117,11 +117,15 @@ pub fn generate(model: &Model) -> TokenStream {
         #[automatically_derived]
         #[allow(clippy::all, clippy::pedantic)]
         impl #name {
-            #[doc = #new_doc]
-            #vis fn new<R: #p::Rng + ?::core::marker::Sized>(rng: &mut R) -> Self {
-                Self {
-                    #( #fields: #constructors, )*
-                    #scratch_value
+            // Fresh weights live on the heap: without netdsl's `alloc` feature, a network is
+            // built from `static` weights with a struct literal instead.
+            #p::with_alloc! {
+                #[doc = #new_doc]
+                #vis fn new<R: #p::Rng + ?::core::marker::Sized>(rng: &mut R) -> Self {
+                    Self {
+                        #( #fields: #constructors, )*
+                        #scratch_value
+                    }
                 }
             }
 

@@ -57,8 +57,10 @@ pub fn generate(
 
             #[automatically_derived]
             impl #p::Network for #name {
-                fn summary(&self) -> #p::Summary {
-                    ::core::unreachable!()
+                #p::with_alloc! {
+                    fn summary(&self) -> #p::Summary {
+                        ::core::unreachable!()
+                    }
                 }
             }
 

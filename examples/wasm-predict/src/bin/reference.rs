@@ -1,6 +1,8 @@
-//! The native side of `.ci/wasm`: trains the tutorial network for one epoch on MNIST (seeded),
-//! saves its weights and the first test images into a directory for the Node script, and
-//! prints the classes it predicts for them, which the wasm module must print too.
+//! The native side of `.ci/wasm` and `.ci/firmware`: trains the tutorial network for one epoch
+//! on MNIST (seeded), saves its weights and the first test images into a directory for the Node
+//! script and the firmware's build, and prints the classes it predicts for them, which the wasm
+//! module must print too. It also writes `predictions.txt`: per image, the class and the ten
+//! probabilities as Rust's `Debug` prints them (every bit), as the firmware prints them.
 //!
 //! `cargo run --release --features native --bin reference -- <mnist dir> <output dir> [images]`
 
@@ -29,12 +31,17 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     let mut images = Vec::with_capacity(count * 784 * 4);
     let mut classes = Vec::with_capacity(count);
+    let mut predictions = String::new();
     for index in 0..count {
         let image = test.input(index);
         images.extend(image.iter().flat_map(|p| p.to_le_bytes()));
-        classes.push(classify(&model, &image).to_string());
+        let class = classify(&model, &image);
+        classes.push(class.to_string());
+        let probabilities = model.predict(&image).map(|p| format!("{p:?}"));
+        predictions.push_str(&format!("{class} {}\n", probabilities.join(" ")));
     }
     std::fs::write(out.join("images.f32"), images)?;
+    std::fs::write(out.join("predictions.txt"), predictions)?;
     println!("{}", classes.join(" "));
     Ok(())
 }

@@ -32,15 +32,22 @@
 //! ```
 
 #[cfg(feature = "safetensors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "safetensors")))]
+mod embed;
+
+#[cfg(feature = "safetensors")]
+pub use embed::{embed, embed_bytes};
+
+#[cfg(feature = "safetensors")]
 use std::collections::{HashMap, HashSet};
 #[cfg(feature = "safetensors")]
 use std::io;
-#[cfg(all(feature = "std", feature = "safetensors"))]
+#[cfg(feature = "safetensors")]
 use std::io::Write;
 #[cfg(feature = "safetensors")]
 use std::path::{Path, PathBuf};
 
-#[cfg(all(feature = "std", feature = "safetensors"))]
+#[cfg(feature = "safetensors")]
 use safetensors::tensor::TensorView;
 #[cfg(feature = "safetensors")]
 use safetensors::tensor::{Dtype, SafeTensors};
@@ -154,8 +161,8 @@ pub enum Error {
     },
 }
 
-#[cfg(all(feature = "std", feature = "safetensors"))]
-#[cfg_attr(docsrs, doc(cfg(all(feature = "std", feature = "safetensors"))))]
+#[cfg(feature = "safetensors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "safetensors")))]
 /// Writes every parameter tensor of `network` to `path` as safetensors, replacing the file
 /// only once the new one is complete.
 ///
@@ -197,8 +204,8 @@ pub fn save<N: Layer + ?Sized>(network: &N, path: &Path) -> Result<(), Error> {
     write_atomically(path, &file).map_err(write_error)
 }
 
-#[cfg(all(feature = "std", feature = "safetensors"))]
-#[cfg_attr(docsrs, doc(cfg(all(feature = "std", feature = "safetensors"))))]
+#[cfg(feature = "safetensors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "safetensors")))]
 /// Reads the weights at `path` into `network`, checking the whole file first: on any error
 /// `network` is unchanged.
 ///
@@ -311,32 +318,84 @@ fn load_checked<N: Layer + ?Sized>(
 
 /// Runs `visit_layer` with a visitor that puts `prefix.` in front of each tensor's name and
 /// hands it on to `visit`: how a network names the tensors of its layer `prefix`
-/// (`"dense_1.kernel"`).
+/// (`"dense_1.kernel"`). Without the `alloc` feature the name is built in a buffer of
+/// [`NAME_CAPACITY`] bytes and cut (at a character boundary) if longer.
 pub fn visit_prefixed(
     prefix: &str,
     visit: &mut TensorVisitor<'_>,
     visit_layer: impl FnOnce(&mut TensorVisitor<'_>),
 ) {
-    let mut name = String::new();
+    let mut name = Name::default();
     visit_layer(&mut |tensor, shape, values| {
-        name.clear();
-        name.extend([prefix, ".", tensor]);
-        visit(&name, shape, values);
+        visit(name.joined(prefix, tensor), shape, values);
     });
 }
 
-/// [`visit_prefixed`], for [`Layer::visit_tensors_mut`].
+/// [`visit_prefixed`], for [`Layer::visit_tensors_mut`](crate::layer::Layer::visit_tensors_mut).
 pub fn visit_prefixed_mut(
     prefix: &str,
     visit: &mut TensorVisitorMut<'_>,
     visit_layer: impl FnOnce(&mut TensorVisitorMut<'_>),
 ) {
-    let mut name = String::new();
+    let mut name = Name::default();
     visit_layer(&mut |tensor, shape, values| {
-        name.clear();
-        name.extend([prefix, ".", tensor]);
-        visit(&name, shape, values);
+        visit(name.joined(prefix, tensor), shape, values);
     });
+}
+
+/// The longest tensor name [`visit_prefixed`] builds without the `alloc` feature, in bytes.
+pub const NAME_CAPACITY: usize = 256;
+
+/// The buffer `prefix.tensor` names are built in, reused for every tensor of a layer.
+#[derive(Default)]
+struct Name {
+    #[cfg(feature = "alloc")]
+    text: alloc::string::String,
+    #[cfg(not(feature = "alloc"))]
+    text: NameBuffer,
+}
+
+impl Name {
+    fn joined(&mut self, prefix: &str, tensor: &str) -> &str {
+        #[cfg(feature = "alloc")]
+        {
+            self.text.clear();
+            self.text.extend([prefix, ".", tensor]);
+            &self.text
+        }
+        #[cfg(not(feature = "alloc"))]
+        {
+            self.text.len = 0;
+            for part in [prefix, ".", tensor] {
+                let room = NAME_CAPACITY - self.text.len;
+                let mut take = part.len().min(room);
+                while !part.is_char_boundary(take) {
+                    take -= 1;
+                }
+                self.text.bytes[self.text.len..self.text.len + take]
+                    .copy_from_slice(&part.as_bytes()[..take]);
+                self.text.len += take;
+            }
+            // Whole characters of `str`s were copied, so the bytes are UTF-8.
+            core::str::from_utf8(&self.text.bytes[..self.text.len]).unwrap_or_default()
+        }
+    }
+}
+
+#[cfg(not(feature = "alloc"))]
+struct NameBuffer {
+    bytes: [u8; NAME_CAPACITY],
+    len: usize,
+}
+
+#[cfg(not(feature = "alloc"))]
+impl Default for NameBuffer {
+    fn default() -> Self {
+        NameBuffer {
+            bytes: [0; NAME_CAPACITY],
+            len: 0,
+        }
+    }
 }
 
 #[cfg(feature = "safetensors")]
@@ -389,14 +448,14 @@ fn named_tensors<N: Layer + ?Sized>(network: &N, path: &Path) -> Result<Vec<Name
     Ok(tensors)
 }
 
-#[cfg(all(feature = "std", feature = "safetensors"))]
+#[cfg(feature = "safetensors")]
 /// The largest file that can hold `values` f32 values: safetensors' 8-byte header length,
 /// its JSON header (which the format caps at 100 MB), and the data.
 fn file_size_limit(values: usize) -> u64 {
     8 + 100_000_000 + 4 * values as u64
 }
 
-#[cfg(all(feature = "std", feature = "safetensors"))]
+#[cfg(feature = "safetensors")]
 /// The file at `path`, if it is at most `limit` bytes; a longer one (or an endless one, such as
 /// `/dev/zero`) is refused after `limit + 1` bytes.
 fn read_at_most(path: &Path, limit: u64) -> Result<Vec<u8>, Error> {
@@ -419,12 +478,12 @@ fn read_at_most(path: &Path, limit: u64) -> Result<Vec<u8>, Error> {
     Ok(bytes)
 }
 
-#[cfg(all(feature = "std", feature = "safetensors"))]
+#[cfg(feature = "safetensors")]
 /// What temporary files of saves to `target` are named: `.{name}.` + random + `.netdsl-tmp`,
 /// so that a save killed midway leaves a file the next save recognises and removes.
 const TEMPORARY_SUFFIX: &str = ".netdsl-tmp";
 
-#[cfg(all(feature = "std", feature = "safetensors"))]
+#[cfg(feature = "safetensors")]
 /// Writes `bytes` to a new file beside `path`, syncs it, renames it over `path` and syncs the
 /// directory, so that once this returns the new file survives a power loss, and until the
 /// rename the old one is untouched. A `path` that is a symbolic link keeps it: the file it
@@ -453,7 +512,7 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     sync_directory(dir)
 }
 
-#[cfg(all(feature = "std", feature = "safetensors"))]
+#[cfg(feature = "safetensors")]
 /// `path` with its symbolic links followed to the file they name (which need not exist yet).
 fn resolve_links(path: &Path) -> io::Result<PathBuf> {
     let mut path = path.to_owned();
@@ -473,7 +532,7 @@ fn resolve_links(path: &Path) -> io::Result<PathBuf> {
     Err(io::Error::other("too many levels of symbolic links"))
 }
 
-#[cfg(all(feature = "std", feature = "safetensors"))]
+#[cfg(feature = "safetensors")]
 /// Removes what saves to the same target that were killed midway left behind. A save to the
 /// same file running at this moment in another process loses its temporary file and fails
 /// with an error; the target stays whole either way.
@@ -491,7 +550,7 @@ fn remove_stale_temporaries(dir: &Path, prefix: &str) {
     }
 }
 
-#[cfg(all(feature = "std", feature = "safetensors"))]
+#[cfg(feature = "safetensors")]
 /// Makes the directory's latest rename durable (on Unix; elsewhere the rename is as durable
 /// as the platform makes it).
 fn sync_directory(dir: &Path) -> io::Result<()> {
@@ -502,7 +561,7 @@ fn sync_directory(dir: &Path) -> io::Result<()> {
     Ok(())
 }
 
-#[cfg(all(test, feature = "std", feature = "safetensors"))]
+#[cfg(all(test, feature = "safetensors"))]
 mod tests {
     use super::*;
     use crate::activation::Linear;
