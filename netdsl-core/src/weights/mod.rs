@@ -331,7 +331,7 @@ pub fn visit_prefixed(
     });
 }
 
-/// [`visit_prefixed`], for [`Layer::visit_tensors_mut`](crate::layer::Layer::visit_tensors_mut).
+/// [`visit_prefixed`], for [`Layer::visit_tensors_mut`].
 pub fn visit_prefixed_mut(
     prefix: &str,
     visit: &mut TensorVisitorMut<'_>,
