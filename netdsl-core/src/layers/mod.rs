@@ -61,6 +61,7 @@ mod flat;
 mod gradcheck;
 #[cfg(feature = "alloc")]
 mod gru;
+mod join;
 #[cfg(feature = "alloc")]
 mod lstm;
 mod parameter;
@@ -77,6 +78,10 @@ mod rnn;
 pub use conv2d::{Conv2d, Conv2dGrads, Conv2dTape};
 pub use dense::{Dense, DenseGrads};
 pub use dropout::{Dropout, DropoutTape};
+pub use join::{
+    Add, BranchTape, Channels, Concatenate, Join, JoinGrads, JoinRule, JoinTape, Residual,
+    ResidualTape, Sum,
+};
 #[cfg(feature = "alloc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub use flat::FlatParameters;
