@@ -450,9 +450,9 @@ pub mod __private {
     pub use netdsl_core::layer::{
         Initialize, Layer, Row, TensorVisitor, TensorVisitorMut, reinterpret, reinterpret_mut,
     };
+    pub use netdsl_core::layers::{Add, Concatenate, Dense, Dropout, Flatten, Reshape, Residual};
     #[cfg(feature = "alloc")]
     pub use netdsl_core::layers::{AvgPool2d, Conv2d, Gru, Lstm, MaxPool2d, SimpleRnn};
-    pub use netdsl_core::layers::{Dense, Dropout, Flatten, Reshape};
     pub use netdsl_core::network::Network;
     pub use netdsl_core::shape::{Image, Kernel, Padding, Window};
     #[cfg(feature = "alloc")]

@@ -135,8 +135,6 @@ pub struct ResidualTape<L: Layer, const B: usize> {
 
 impl<L, A> Layer for Residual<L, A>
 where
-    L: Layer,
-    L::In: Row,
     L: Layer<Out = <L as Layer>::In>,
     A: Activation,
 {
@@ -274,9 +272,7 @@ impl<J, L1: Clone, L2: Clone> Clone for Join<J, L1, L2> {
     }
 }
 
-impl<J: JoinRule, L1: core::fmt::Debug, L2: core::fmt::Debug> core::fmt::Debug
-    for Join<J, L1, L2>
-{
+impl<J: JoinRule, L1: core::fmt::Debug, L2: core::fmt::Debug> core::fmt::Debug for Join<J, L1, L2> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct(J::KIND)
             .field("first", &self.first)
@@ -327,7 +323,7 @@ impl<O: Row, const POSITIONS: usize> Channels<O, POSITIONS> {
     /// The channels of each branch at a position, checked as the join is compiled.
     const fn channels(a: usize, b: usize) -> (usize, usize) {
         assert!(
-            a % POSITIONS == 0 && b % POSITIONS == 0 && a + b == O::WIDTH,
+            a.is_multiple_of(POSITIONS) && b.is_multiple_of(POSITIONS) && a + b == O::WIDTH,
             "Concatenate: the branches' rows do not split into positions of channels that add up to the output's"
         );
         (a / POSITIONS, b / POSITIONS)
@@ -393,8 +389,7 @@ pub type Add<L1, L2> = Join<Sum, L1, L2>;
 /// Concatenate::<_, _, [f32; 3], 1>::new(double, total).infer(&[1.0, 10.0], &mut y);
 /// assert_eq!(y, [2.0, 20.0, 11.0]);
 /// ```
-pub type Concatenate<L1, L2, O, const POSITIONS: usize> =
-    Join<Channels<O, POSITIONS>, L1, L2>;
+pub type Concatenate<L1, L2, O, const POSITIONS: usize> = Join<Channels<O, POSITIONS>, L1, L2>;
 
 /// What a [`Join`] keeps between the passes of a batch of `B`: each branch's tape, and the
 /// second branch's gradient with respect to the input, before it is added to the first's.
@@ -470,9 +465,21 @@ where
         let (first, second) = (&mut tape.first, &mut tape.second);
         match dx {
             Some(dx) => {
-                first.backward(&self.first, x, |b| share(b).0, Some(&mut *dx), &mut grads.first);
+                first.backward(
+                    &self.first,
+                    x,
+                    |b| share(b).0,
+                    Some(&mut *dx),
+                    &mut grads.first,
+                );
                 let second_dx = &mut *tape.second_dx;
-                second.backward(&self.second, x, |b| share(b).1, Some(&mut *second_dx), &mut grads.second);
+                second.backward(
+                    &self.second,
+                    x,
+                    |b| share(b).1,
+                    Some(&mut *second_dx),
+                    &mut grads.second,
+                );
                 for (dx, other) in dx.iter_mut().zip(second_dx.iter()) {
                     *dx = sum(dx, other);
                 }
@@ -515,7 +522,8 @@ where
     }
 
     fn visit_gradients(grads: &mut Self::Grads, visit: &mut dyn FnMut(&mut [f32])) -> bool {
-        L1::visit_gradients(&mut grads.first, visit) && L2::visit_gradients(&mut grads.second, visit)
+        L1::visit_gradients(&mut grads.first, visit)
+            && L2::visit_gradients(&mut grads.second, visit)
     }
 
     /// Each branch's tensors under their own names (unique: see [`Residual::visit_tensors`]).
@@ -578,7 +586,13 @@ mod tests {
         assert_eq!(y, [[12.5, 20.5]]);
         let mut dx = [[0.0; 2]];
         let mut grads = add.new_grads();
-        add.backward(&[[1.0, 10.0]], &[[1.0, 3.0]], Some(&mut dx), &mut grads, &mut tape);
+        add.backward(
+            &[[1.0, 10.0]],
+            &[[1.0, 3.0]],
+            Some(&mut dx),
+            &mut grads,
+            &mut tape,
+        );
         // Both branches get dz: 2·dz + swap(dz).
         assert_eq!(dx, [[5.0, 7.0]]);
 
@@ -597,13 +611,17 @@ mod tests {
         // a gets (1, 2), b gets (0.5, 0.25, 0, 1): dx = (1 + 0.5 + 0.5 + 0 + 4, 2).
         assert_eq!(dx, [[6.0, 2.0]]);
         assert_eq!(concat.parameter_count(), 4 + 8);
-        assert_eq!(<Concatenate<Dense<2, 2, Linear>, Dense<2, 4, Linear>, [f32; 6], 2> as Layer>::KIND, "Concatenate");
+        assert_eq!(
+            <Concatenate<Dense<2, 2, Linear>, Dense<2, 4, Linear>, [f32; 6], 2> as Layer>::KIND,
+            "Concatenate"
+        );
     }
 
     #[test]
     fn inference_agrees_with_the_batch() {
         let mut rng = seeded(5);
-        let block = Residual::<_, Tanh>::new(Dense::<4, 4, Sigmoid>::glorot_uniform(&mut rng, true));
+        let block =
+            Residual::<_, Tanh>::new(Dense::<4, 4, Sigmoid>::glorot_uniform(&mut rng, true));
         let x = values::<[f32; 4], 3>(9);
         let mut y = [[0.0; 4]; 3];
         block.forward(&x, &mut y, &mut block.new_tape());
@@ -617,7 +635,8 @@ mod tests {
     #[test]
     fn residual_backward_matches_finite_differences() {
         let mut rng = seeded(1);
-        let mut block = Residual::<_, Sigmoid>::new(Dense::<3, 3, Tanh>::glorot_uniform(&mut rng, true));
+        let mut block =
+            Residual::<_, Sigmoid>::new(Dense::<3, 3, Tanh>::glorot_uniform(&mut rng, true));
         let mut tape = block.new_tape::<2>();
         check_gradients(&mut block, &values(2), &values::<[f32; 3], 2>(3), &mut tape);
     }
@@ -637,6 +656,11 @@ mod tests {
             Dense::<3, 4, Sigmoid>::glorot_uniform(&mut rng, true),
         );
         let mut tape = concat.new_tape::<2>();
-        check_gradients(&mut concat, &values(7), &values::<[f32; 6], 2>(8), &mut tape);
+        check_gradients(
+            &mut concat,
+            &values(7),
+            &values::<[f32; 6], 2>(8),
+            &mut tape,
+        );
     }
 }

@@ -78,16 +78,16 @@ mod rnn;
 pub use conv2d::{Conv2d, Conv2dGrads, Conv2dTape};
 pub use dense::{Dense, DenseGrads};
 pub use dropout::{Dropout, DropoutTape};
-pub use join::{
-    Add, BranchTape, Channels, Concatenate, Join, JoinGrads, JoinRule, JoinTape, Residual,
-    ResidualTape, Sum,
-};
 #[cfg(feature = "alloc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub use flat::FlatParameters;
 #[cfg(feature = "alloc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub use gru::{Gru, GruCell};
+pub use join::{
+    Add, BranchTape, Channels, Concatenate, Join, JoinGrads, JoinRule, JoinTape, Residual,
+    ResidualTape, Sum,
+};
 #[cfg(feature = "alloc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub use lstm::{Lstm, LstmCell};
