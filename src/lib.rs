@@ -168,6 +168,42 @@
 //! assert!((scores.iter().sum::<f32>() - 1.0).abs() < 1e-5);
 //! ```
 //!
+//! ## Residual blocks and branches
+//!
+//! A chain of layers is one branch; `Residual(chain, activation)` adds its output to its input
+//! (`f(x + chain(x))`, a ResNet block), and `Add(branch, branch, ...)` and
+//! `Concatenate(branch, branch, ...)` join several branches from one input, value by value or
+//! along the last axis (the channels of an image, the features of a sequence), as Keras' `Add`
+//! and `Concatenate` do. The macro computes the joined shape and refuses, naming the shapes, a
+//! residual chain that changes its input's shape or branches that cannot be joined.
+//!
+//! ```
+//! use netdsl::prelude::*;
+//!
+//! network! {
+//!     /// A residual block, then an Inception-style pair of branches.
+//!     pub struct Blocks<(8, 8, 1)
+//!         => Conv2d(8, 3, relu, padding = same)
+//!         => Residual(Conv2d(8, 3, relu, padding = same) => Conv2d(8, 3, linear, padding = same), relu)
+//!         => Concatenate(MaxPool2d(2), Conv2d(4, 3, relu, padding = same, stride = 2))  // 4×4×12
+//!         => Flatten
+//!         => Dense(10, softmax)>;
+//! }
+//!
+//! let model = Blocks::new(&mut StdRng::seed_from_u64(0));
+//! let table = model.summary().to_string();
+//! assert!(table.contains("residual_1 (Residual)") && table.contains("(None, 4, 4, 12)"));
+//! // The branches' layers are numbered with the others, as Keras names them.
+//! let mut names = Vec::new();
+//! model.visit_tensors(&mut |name, _, _| names.push(name.to_owned()));
+//! assert_eq!(names[..4], ["conv2d_1.kernel", "conv2d_1.bias", "conv2d_2.kernel", "conv2d_2.bias"]);
+//! assert!(names.contains(&"conv2d_4.kernel".to_owned()));
+//! ```
+//!
+//! Each branch is generated as a network of its own (`BlocksResidual1`,
+//! `BlocksConcatenate1Branch2`), and the join is [`Residual`](layers::Residual) or nested pairs
+//! of [`Join`](layers::Join) around them.
+//!
 //! ## Layers of your own
 //!
 //! Implement [`Layer`](layer::Layer) (its documentation has the complete contract) and
@@ -450,9 +486,9 @@ pub mod __private {
     pub use netdsl_core::layer::{
         Initialize, Layer, Row, TensorVisitor, TensorVisitorMut, reinterpret, reinterpret_mut,
     };
+    pub use netdsl_core::layers::{Add, Concatenate, Dense, Dropout, Flatten, Reshape, Residual};
     #[cfg(feature = "alloc")]
     pub use netdsl_core::layers::{AvgPool2d, Conv2d, Gru, Lstm, MaxPool2d, SimpleRnn};
-    pub use netdsl_core::layers::{Dense, Dropout, Flatten, Reshape};
     pub use netdsl_core::network::Network;
     pub use netdsl_core::shape::{Image, Kernel, Padding, Window};
     #[cfg(feature = "alloc")]

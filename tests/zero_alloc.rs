@@ -40,6 +40,15 @@ network! {
     /// The same with its width from a `const`, so that rustc, not the macro, picks the path.
     struct WideConst<4 => Dense(WIDE, relu) => Dense(2, softmax)>;
 
+    /// A residual block of convolutions and two branches concatenated on their channels.
+    struct Graph<(16, 16, 2)
+        => Conv2d(8, 3, relu, padding = same)
+        => Residual(Conv2d(8, 3, relu, padding = same) => Dropout(0.1) => Conv2d(8, 3, linear, padding = same), relu)
+        => Concatenate(MaxPool2d(2), Conv2d(4, 3, relu, padding = same, stride = 2))
+        => Flatten
+        => Add(Dense(16, relu), Dense(16, tanh))
+        => Dense(4, softmax)>;
+
     /// Recurrent layers stacked through every step's state.
     struct Stacked<512 => Reshape(16, 32) => LSTM(8, return_sequences = true) => SimpleRNN(8, return_sequences = true) => GRU(8, return_sequences = true) => GRU(8) => Dense(4, softmax)>;
 }
@@ -147,6 +156,14 @@ fn training_and_evaluating_through_every_image_layer_allocate_nothing_after_setu
     trains_evaluates_and_predicts_without_allocating(
         Images::new(&mut StdRng::seed_from_u64(1)),
         "every image layer",
+    );
+}
+
+#[test]
+fn residual_blocks_and_branches_train_evaluate_and_predict_without_allocating() {
+    trains_evaluates_and_predicts_without_allocating(
+        Graph::new(&mut StdRng::seed_from_u64(1)),
+        "a residual block and joined branches",
     );
 }
 

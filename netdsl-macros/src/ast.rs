@@ -49,7 +49,18 @@ pub enum LayerKindDef {
     Call { keyword: Ident, args: Vec<LayerArg> },
     /// A type implementing `Layer`, by path: `Encoder`, `layers::Scale2x`.
     Named(Path),
+    /// Branches from one input, joined: `Residual(chain, relu)`, `Add(chain, chain)`,
+    /// `Concatenate(chain, chain)`; each chain is `Layer => Layer ...`.
+    Join {
+        keyword: Ident,
+        branches: Vec<Vec<LayerDef>>,
+        /// The activation after the join, written as its last argument: `relu`.
+        activation: Option<Ident>,
+    },
 }
+
+/// The keywords that join branches, with what each takes.
+pub const JOINS: [&str; 3] = ["Residual", "Add", "Concatenate"];
 
 /// One argument of a layer.
 pub enum LayerArg {

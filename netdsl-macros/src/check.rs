@@ -22,19 +22,76 @@ pub struct Failed {
 pub fn network(def: &NetworkDef) -> Result<Model, Failed> {
     let mut errors = Errors::default();
     let input = input_shape(def, &mut errors);
-    let mut previous = input.clone();
-    let mut layers: Vec<Layer> = Vec::with_capacity(def.layers.len());
-    let mut counts: Vec<(String, usize)> = Vec::new();
-    // The output activation, if the last layer's kind is known.
+    let mut counts = Vec::new();
+    let checked = chain(
+        &def.name,
+        None,
+        &def.vis,
+        input.clone(),
+        &def.layers,
+        &mut counts,
+        &mut errors,
+    );
+    let Err(error) = errors.finish() else {
+        return Ok(Model {
+            attrs: def.attrs.clone(),
+            vis: def.vis.clone(),
+            name: def.name.clone(),
+            input: input
+                .expect("an input that fails its checks reports why")
+                .flat(),
+            layers: checked.layers,
+        });
+    };
+    let outline = match (input, checked.output, checked.activation) {
+        (Some(input), Some(output), Some(activation)) => Some(Box::new(Outline {
+            input: input.flat(),
+            output: output.flat(),
+            activation,
+        })),
+        _ => None,
+    };
+    Err(Failed { error, outline })
+}
+
+/// A chain of layers as far as its checks went.
+pub struct Chain {
+    pub layers: Vec<Layer>,
+    /// The last layer's output, if every layer was well formed.
+    pub output: Option<Shape>,
+    /// The output activation, if the last layer's kind is known.
+    pub activation: Option<proc_macro2::TokenStream>,
+}
+
+/// Checks the layers `defs` of the network (or branch) `network`, from `input`. `counts`
+/// numbers the fields per kind (`dense_1`, `dense_2`), shared with the branches of joins so
+/// that every layer of a network has its own name, as in Keras. A branch's messages say
+/// where it is (`place`: "branch 2 of `Add(..)` (layer 3 of `Net`)").
+pub fn chain(
+    network: &Ident,
+    place: Option<&str>,
+    vis: &syn::Visibility,
+    input: Option<Shape>,
+    defs: &[LayerDef],
+    counts: &mut Vec<(String, usize)>,
+    errors: &mut Errors,
+) -> Chain {
+    let mut previous = input;
+    let mut layers: Vec<Layer> = Vec::with_capacity(defs.len());
     let mut activation = None;
-    for (index, layer) in def.layers.iter().enumerate() {
+    for (index, layer) in defs.iter().enumerate() {
+        let field = field_name(layer, counts);
         let mut cx = Cx {
-            network: &def.name,
+            network,
+            place,
+            vis,
+            field: &field,
             position: index + 1,
             layer,
             before: &layers,
             input: previous.as_ref(),
-            errors: &mut errors,
+            counts,
+            errors,
         };
         let Some(Checked { kind, output }) = check_layer(&mut cx) else {
             previous = None;
@@ -42,7 +99,6 @@ pub fn network(def: &NetworkDef) -> Result<Model, Failed> {
             continue;
         };
         activation = Some(kind.activation());
-        let field = field_name(layer, &mut counts);
         // A layer after one that failed is checked for what it can be on its own; the rest of
         // the network is checked against its output.
         let Some(input) = previous.replace(output.clone()) else {
@@ -59,31 +115,21 @@ pub fn network(def: &NetworkDef) -> Result<Model, Failed> {
             kind,
         });
     }
-    let Err(error) = errors.finish() else {
-        return Ok(Model {
-            attrs: def.attrs.clone(),
-            vis: def.vis.clone(),
-            name: def.name.clone(),
-            input: input
-                .expect("an input that fails its checks reports why")
-                .flat(),
-            layers,
-        });
-    };
-    let outline = match (input, previous, activation) {
-        (Some(input), Some(output), Some(activation)) => Some(Box::new(Outline {
-            input: input.flat(),
-            output: output.flat(),
-            activation,
-        })),
-        _ => None,
-    };
-    Err(Failed { error, outline })
+    Chain {
+        layers,
+        output: previous,
+        activation,
+    }
 }
 
 /// The layer's kind and output, or `None` after reporting what is wrong with it.
 fn check_layer(cx: &mut Cx) -> Option<Checked> {
     let (keyword, args) = match &cx.layer.kind {
+        LayerKindDef::Join {
+            keyword,
+            branches,
+            activation,
+        } => return layers::join::check(cx, keyword, branches, activation.as_ref()),
         LayerKindDef::Call { keyword, args } => match layers::keyword(keyword) {
             Some(found) => (found, args.as_slice()),
             None => {
@@ -178,6 +224,9 @@ fn field_name(layer: &LayerDef, counts: &mut Vec<(String, usize)>) -> Ident {
         LayerKindDef::Call { keyword, .. } => {
             let field = layers::keyword(keyword).map_or("layer", |k| k.field);
             (field.to_owned(), keyword.span())
+        }
+        LayerKindDef::Join { keyword, .. } => {
+            (layers::join::field(keyword).to_owned(), keyword.span())
         }
         LayerKindDef::Named(path) => {
             let last = &path.segments.last().expect("a path has a segment").ident;

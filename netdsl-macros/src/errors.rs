@@ -25,6 +25,13 @@ impl Errors {
         }
     }
 
+    /// How many errors were pushed.
+    pub fn count(&self) -> usize {
+        self.combined
+            .as_ref()
+            .map_or(0, |combined| combined.into_iter().count())
+    }
+
     /// `Err` with every error pushed, or `Ok` if there were none.
     pub fn finish(self) -> syn::Result<()> {
         self.combined.map_or(Ok(()), Err)

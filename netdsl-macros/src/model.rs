@@ -90,6 +90,11 @@ pub trait Kind {
     fn keeps_values(&self) -> bool {
         false
     }
+
+    /// The networks of a join's branches, generated beside the network; none for other layers.
+    fn branches(&self) -> &[Model] {
+        &[]
+    }
 }
 
 /// A `size`×`size` window sliding with `stride` over `input`, without padding, giving `output`.

@@ -11,8 +11,8 @@ use syn::{
 };
 
 use crate::ast::{
-    Definition, Input, InputShape, LayerArg, LayerDef, LayerKindDef, NetworkDef, OptionValue, Size,
-    path_text,
+    Definition, Input, InputShape, JOINS, LayerArg, LayerDef, LayerKindDef, NetworkDef,
+    OptionValue, Size, path_text,
 };
 
 const EXAMPLE: &str = "`pub struct Mnist<784 => Dense(64, relu) => Dense(10, softmax)>;`";
@@ -161,6 +161,10 @@ impl Parse for LayerDef {
             );
         }
         if input.peek(Ident) && input.peek2(syn::token::Paren) {
+            let keyword: Ident = input.fork().parse()?;
+            if JOINS.iter().any(|join| keyword == join) {
+                return join(input);
+            }
             let keyword: Ident = input.parse()?;
             let group: Group = input.parse()?;
             debug_assert_eq!(group.delimiter(), Delimiter::Parenthesis);
@@ -180,6 +184,103 @@ impl Parse for LayerDef {
             tokens: path.to_token_stream(),
             kind: LayerKindDef::Named(path),
         })
+    }
+}
+
+/// `Residual(chain, relu)`, `Add(chain, chain, ...)`, `Concatenate(chain, chain, ...)`: the
+/// chains separated by commas, each `Layer => Layer ...`, and a last argument that is a bare
+/// identifier other than a layer keyword taken as the activation after the join.
+fn join(input: ParseStream) -> syn::Result<LayerDef> {
+    let keyword: Ident = input.parse()?;
+    let group: Group = input.parse()?;
+    let parse_branches = |input: ParseStream| {
+        let mut branches: Vec<Vec<LayerDef>> = Vec::new();
+        let mut activation = None;
+        while !input.is_empty() {
+            let last = input.peek(Ident)
+                && (input.peek2(Token![,]) || {
+                    let fork = input.fork();
+                    fork.parse::<Ident>().is_ok() && fork.is_empty()
+                });
+            if last && !branches.is_empty() {
+                let ident: Ident = input.fork().parse()?;
+                if crate::model::Activation::from_keyword(&ident.to_string()).is_some() {
+                    input.parse::<Ident>()?;
+                    activation = Some(ident);
+                    if !input.is_empty() {
+                        return Err(input.error(format_args!(
+                            "expected `)` after the activation of `{keyword}`, e.g. `{keyword}(Dense(64) => Dense(64), relu)`"
+                        )));
+                    }
+                    break;
+                }
+            }
+            let mut chain = vec![input.parse::<LayerDef>()?];
+            while input.peek(Token![=>]) {
+                let arrow: Token![=>] = input.parse()?;
+                if input.is_empty() || input.peek(Token![,]) || input.peek(Token![=>]) {
+                    return Err(syn::Error::new_spanned(
+                        arrow,
+                        "expected a layer after `=>`, e.g. `=> Dense(10, softmax)`",
+                    ));
+                }
+                chain.push(input.parse()?);
+            }
+            branches.push(chain);
+            if input.is_empty() {
+                break;
+            }
+            if !input.peek(Token![,]) {
+                return Err(input.error(format_args!(
+                    "expected `=>` and a layer, `,` and another branch, or `)` in `{keyword}`"
+                )));
+            }
+            input.parse::<Token![,]>()?;
+        }
+        Ok((branches, activation))
+    };
+    let (branches, activation) = parse_branches.parse2(group.stream())?;
+    if branches.is_empty() {
+        return Err(syn::Error::new(
+            group.span(),
+            format_args!(
+                "`{keyword}` needs its branches, e.g. `{}`",
+                join_example(&keyword)
+            ),
+        ));
+    }
+    let chains: Vec<String> = branches
+        .iter()
+        .map(|chain| {
+            let layers: Vec<&str> = chain.iter().map(|l| l.text.as_str()).collect();
+            layers.join(" => ")
+        })
+        .collect();
+    let text = match &activation {
+        Some(activation) => format!("{keyword}({}, {activation})", chains.join(", ")),
+        None => format!("{keyword}({})", chains.join(", ")),
+    };
+    let mut tokens = keyword.to_token_stream();
+    group.to_tokens(&mut tokens);
+    Ok(LayerDef {
+        kind: LayerKindDef::Join {
+            keyword,
+            branches,
+            activation,
+        },
+        tokens,
+        text,
+    })
+}
+
+/// How a join keyword is written, for messages.
+pub fn join_example(keyword: &Ident) -> &'static str {
+    if keyword == "Residual" {
+        "Residual(Dense(64, relu) => Dense(64), relu)"
+    } else if keyword == "Add" {
+        "Add(Dense(64, relu), Dense(32) => Dense(64))"
+    } else {
+        "Concatenate(Dense(64, relu), Dense(32, relu))"
     }
 }
 

@@ -61,6 +61,7 @@ mod flat;
 mod gradcheck;
 #[cfg(feature = "alloc")]
 mod gru;
+mod join;
 #[cfg(feature = "alloc")]
 mod lstm;
 mod parameter;
@@ -83,6 +84,10 @@ pub use flat::FlatParameters;
 #[cfg(feature = "alloc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub use gru::{Gru, GruCell};
+pub use join::{
+    Add, BranchTape, Channels, Concatenate, Join, JoinGrads, JoinRule, JoinTape, Residual,
+    ResidualTape, Sum,
+};
 #[cfg(feature = "alloc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub use lstm::{Lstm, LstmCell};

@@ -34,6 +34,24 @@ pub fn generate(model: &Model) -> TokenStream {
     let grad_fields: Vec<_> = hidden.iter().map(|l| l.grad_field()).collect();
     let tape_fields: Vec<_> = layers.iter().map(|l| l.tape_field()).collect();
     let layer_traits: Vec<_> = layers.iter().map(|l| l.layer_trait()).collect();
+    // A join's tensors keep their own names (`conv2d_2.kernel`): its branches are numbered with
+    // the network's other layers, as Keras numbers them.
+    let visit_tensors = layers.iter().zip(&names).map(|(l, name)| {
+        let (field, layer_trait) = (&l.field, l.layer_trait());
+        if l.kind.branches().is_empty() {
+            quote!(#p::visit_prefixed(#name, visit, |visit| #layer_trait::visit_tensors(&self.#field, visit));)
+        } else {
+            quote!(#layer_trait::visit_tensors(&self.#field, visit);)
+        }
+    });
+    let visit_tensors_mut = layers.iter().zip(&names).map(|(l, name)| {
+        let (field, layer_trait) = (&l.field, l.layer_trait());
+        if l.kind.branches().is_empty() {
+            quote!(#p::visit_prefixed_mut(#name, visit, |visit| #layer_trait::visit_tensors_mut(&mut self.#field, visit));)
+        } else {
+            quote!(#layer_trait::visit_tensors_mut(&mut self.#field, visit);)
+        }
+    });
     let visit_gradients: Vec<_> = layers
         .iter()
         .map(|l| l.assoc(quote!(visit_gradients)))
@@ -184,11 +202,11 @@ pub fn generate(model: &Model) -> TokenStream {
             }
 
             fn visit_tensors(&self, visit: &mut #p::TensorVisitor<'_>) {
-                #( #p::visit_prefixed(#names, visit, |visit| #layer_traits::visit_tensors(&self.#fields, visit)); )*
+                #( #visit_tensors )*
             }
 
             fn visit_tensors_mut(&mut self, visit: &mut #p::TensorVisitorMut<'_>) {
-                #( #p::visit_prefixed_mut(#names, visit, |visit| #layer_traits::visit_tensors_mut(&mut self.#fields, visit)); )*
+                #( #visit_tensors_mut )*
             }
         }
 

@@ -20,17 +20,33 @@ use crate::tokens::{batch, literal, private_at};
 
 /// Everything `network!` generates for one network.
 pub fn network(model: &Model) -> TokenStream {
+    let derives: Vec<&Attribute> = struct_attrs(&model.attrs)
+        .filter(|attr| !attr.path().is_ident("doc"))
+        .collect();
+    to_every_item(&model.attrs, items(model, &[], &derives))
+}
+
+/// The items of `model` (its struct with `inherited` attributes too) and of the networks of its
+/// joins' branches, which inherit `derives`, those of the network they are part of
+/// (`#[derive(Clone)]` on it needs them on its branches).
+fn items(model: &Model, inherited: &[&Attribute], derives: &[&Attribute]) -> TokenStream {
+    let branches: TokenStream = model
+        .layers
+        .iter()
+        .flat_map(|layer| layer.kind.branches())
+        .map(|branch| items(branch, derives, derives))
+        .collect();
     let checks = checks::generate(model);
-    let structs = structs::generate(model);
+    let structs = structs::generate(model, inherited);
     let network_impl = network_impl::generate(model);
     let layer_impl = layer_impl::generate(model);
-    let items = quote! {
+    quote! {
+        #branches
         #checks
         #structs
         #network_impl
         #layer_impl
-    };
-    to_every_item(&model.attrs, items)
+    }
 }
 
 /// The errors of a network that failed its checks, and a stub of it, so that code naming the

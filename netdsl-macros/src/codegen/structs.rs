@@ -6,9 +6,11 @@ use quote::{format_ident, quote, quote_spanned};
 use crate::model::Model;
 use crate::tokens::{batch, private, private_at};
 
-pub fn generate(model: &Model) -> TokenStream {
+/// The items of `model`, its struct with `inherited` attributes too (a branch's network gets the
+/// derives of the network it is part of).
+pub fn generate(model: &Model, inherited: &[&syn::Attribute]) -> TokenStream {
     let (p, batch) = (private(), batch());
-    let attrs = super::struct_attrs(&model.attrs);
+    let attrs = super::struct_attrs(&model.attrs).chain(inherited.iter().copied());
     let Model {
         vis, name, layers, ..
     } = model;

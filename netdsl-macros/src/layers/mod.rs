@@ -8,6 +8,7 @@ mod conv2d;
 mod dense;
 mod dropout;
 mod flatten;
+pub mod join;
 mod named;
 mod pool;
 mod recurrent;
@@ -89,6 +90,12 @@ impl Checked {
 /// What a layer's check knows of its surroundings, and where its errors go.
 pub struct Cx<'a> {
     pub network: &'a Ident,
+    /// Where a branch's chain is, for its messages: "branch 2 of `Add(..)` (layer 3 of `Net`)".
+    pub place: Option<&'a str>,
+    /// The network's visibility, which the networks of a join's branches share.
+    pub vis: &'a syn::Visibility,
+    /// The layer's field in the network: `dense_1`.
+    pub field: &'a Ident,
     /// The layer's place in the network, from 1.
     pub position: usize,
     pub layer: &'a LayerDef,
@@ -96,13 +103,18 @@ pub struct Cx<'a> {
     pub before: &'a [Layer],
     /// The shape the layer before gives, if the layers before were well formed.
     pub input: Option<&'a Shape>,
+    /// The fields numbered so far per kind, for the layers of a join's branches.
+    pub counts: &'a mut Vec<(String, usize)>,
     pub errors: &'a mut Errors,
 }
 
 impl Cx<'_> {
     /// "`Encoder` (layer 2 of `Classifier`)".
     pub fn name(&self) -> String {
-        layer_place(self.position, self.network, &self.layer.text)
+        match self.place {
+            Some(place) => format!("`{}` (layer {} of {place})", self.layer.text, self.position),
+            None => layer_place(self.position, self.network, &self.layer.text),
+        }
     }
 
     /// The layer as written.

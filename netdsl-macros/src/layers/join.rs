@@ -1,0 +1,350 @@
+//! Joins of branches: `Residual(chain, relu)` (`f(x + chain(x))`), `Add(chain, chain, ...)` and
+//! `Concatenate(chain, chain, ...)` (on the last axis). Each branch is checked as a network of
+//! its own from the join's input, numbered with the network around it (`conv2d_2` after
+//! `conv2d_1`, as Keras names them) and generated as a network struct
+//! (`NetResidual1`, `NetConcatenate1Branch2`); the join is netdsl-core's `Residual` or nested
+//! pairs of its `Join`.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+use syn::Ident;
+
+use super::{Checked, Cx};
+use crate::check;
+use crate::model::{Activation, Image, Kind, Layer, Model, Sequence, Shape, Width};
+use crate::parse::join_example;
+use crate::tokens::{literal, private};
+
+/// How branches are joined.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Rule {
+    /// `f(x + chain(x))`.
+    Residual,
+    /// Value by value.
+    Add,
+    /// Along the last axis.
+    Concatenate,
+}
+
+/// The field name Keras gives the join: `residual_1`, `add_1`, `concatenate_1`.
+pub fn field(keyword: &Ident) -> &'static str {
+    match rule(keyword) {
+        Rule::Residual => "residual",
+        Rule::Add => "add",
+        Rule::Concatenate => "concatenate",
+    }
+}
+
+fn rule(keyword: &Ident) -> Rule {
+    if keyword == "Residual" {
+        Rule::Residual
+    } else if keyword == "Add" {
+        Rule::Add
+    } else {
+        Rule::Concatenate
+    }
+}
+
+/// The join and its output, or `None` after reporting what is wrong with it or its branches.
+pub fn check(
+    cx: &mut Cx,
+    keyword: &Ident,
+    branches: &[Vec<crate::ast::LayerDef>],
+    activation: Option<&Ident>,
+) -> Option<Checked> {
+    let rule = rule(keyword);
+    let example = join_example(keyword);
+    let mut well_formed = true;
+    match rule {
+        Rule::Residual if branches.len() != 1 => {
+            let message = format!(
+                "{} takes one chain of layers and an optional activation, found {} branches; join several branches with `Add` or `Concatenate`, e.g. `{example}`",
+                cx.name(),
+                branches.len()
+            );
+            cx.error(message);
+            well_formed = false;
+        }
+        Rule::Add | Rule::Concatenate if branches.len() < 2 => {
+            let message = format!(
+                "{} joins two or more branches, found one; a block that adds its input to a chain's output is `Residual`, e.g. `{}`",
+                cx.name(),
+                join_example(&Ident::new("Residual", keyword.span()))
+            );
+            cx.error(message);
+            well_formed = false;
+        }
+        _ => {}
+    }
+    let activation = match (rule, activation) {
+        (_, None) => Activation::Linear,
+        (Rule::Residual, Some(name)) => {
+            Activation::from_keyword(&name.to_string()).expect("the parser takes activations only")
+        }
+        (_, Some(name)) => {
+            let message = format!(
+                "{} has no activation, found `{name}`; Keras' `{keyword}` has none either: give the layer after it one, or the last layer of each branch",
+                cx.name()
+            );
+            cx.errors.push_spanned(name.span(), message);
+            Activation::Linear
+        }
+    };
+
+    let input = cx.input.cloned();
+    let mut models = Vec::with_capacity(branches.len());
+    let mut outputs = Vec::with_capacity(branches.len());
+    let join = cx.name();
+    for (index, branch) in branches.iter().enumerate() {
+        let name = branch_name(cx.network, cx.field, rule, index, branches.len());
+        let place = match rule {
+            Rule::Residual => format!("the chain of {join}"),
+            _ => format!("branch {} of {join}", index + 1),
+        };
+        let errors_before = cx.errors.count();
+        let chain = check::chain(
+            &name,
+            Some(&place),
+            cx.vis,
+            input.clone(),
+            branch,
+            cx.counts,
+            cx.errors,
+        );
+        let (Some(input), Some(output)) = (&input, chain.output) else {
+            well_formed = false;
+            continue;
+        };
+        if chain.layers.len() < branch.len() || cx.errors.count() > errors_before {
+            well_formed = false;
+            continue;
+        }
+        outputs.push(output);
+        let doc = format!(
+            "Branch {} of `{}` (layer {} of `{}`): a network from the join's input.",
+            index + 1,
+            cx.text(),
+            cx.position,
+            cx.network
+        );
+        models.push(Model {
+            attrs: vec![syn::parse_quote!(#[doc = #doc])],
+            vis: cx.vis.clone(),
+            name,
+            input: input.flat(),
+            layers: chain.layers,
+        });
+    }
+    let input = input?;
+    if !well_formed {
+        return None;
+    }
+    let output = match rule {
+        Rule::Residual => {
+            let output = &outputs[0];
+            if let Some(changed) = differs(&input, output) {
+                let message = format!(
+                    "{}: its chain changes {} into {changed}; a residual block adds the chain's output to its input, so the chain must give {}: end it with a layer of that shape",
+                    cx.name(),
+                    input.text(),
+                    input.text()
+                );
+                cx.error(message);
+                return None;
+            }
+            input.clone()
+        }
+        Rule::Add => {
+            for (index, output) in outputs.iter().enumerate().skip(1) {
+                if let Some(other) = differs(&outputs[0], output) {
+                    let message = format!(
+                        "{}: its branch 1 gives {} but branch {} gives {other}; `Add` adds values one for one, so every branch must end in the same shape",
+                        cx.name(),
+                        outputs[0].text(),
+                        index + 1
+                    );
+                    cx.error(message);
+                    return None;
+                }
+            }
+            outputs[0].clone()
+        }
+        Rule::Concatenate => concatenated(cx, &outputs)?,
+    };
+    let positions = positions(&output);
+    Checked::new(
+        Join {
+            rule,
+            activation,
+            models,
+            positions,
+        },
+        output,
+    )
+}
+
+/// `NetResidual1`, `NetAdd1Branch2`: the network struct of a branch.
+fn branch_name(network: &Ident, field: &Ident, rule: Rule, index: usize, count: usize) -> Ident {
+    let camel: String = field
+        .to_string()
+        .split('_')
+        .map(|part| {
+            let mut chars = part.chars();
+            chars.next().map_or_else(String::new, |first| {
+                first.to_uppercase().chain(chars).collect()
+            })
+        })
+        .collect();
+    if rule == Rule::Residual || count == 1 {
+        format_ident!("{network}{camel}", span = field.span())
+    } else {
+        format_ident!("{network}{camel}Branch{}", index + 1, span = field.span())
+    }
+}
+
+/// How `b` differs from `a`, for messages ("an 8×8×16 image"), or `None` when they are the same
+/// shape as far as the macro knows (widths it cannot see are rustc's to compare).
+fn differs(a: &Shape, b: &Shape) -> Option<String> {
+    let same = match (a, b) {
+        (Shape::Flat(x), Shape::Flat(y)) => match (x.literal(), y.literal()) {
+            (Some(x), Some(y)) => x == y,
+            _ => true,
+        },
+        (Shape::Image(x), Shape::Image(y)) => x == y,
+        (Shape::Sequence(x), Shape::Sequence(y)) => x == y,
+        _ => false,
+    };
+    (!same).then(|| b.text())
+}
+
+/// The branches' outputs side by side on their last axis: the same positions, their channels
+/// (features, values) added up.
+fn concatenated(cx: &mut Cx, outputs: &[Shape]) -> Option<Shape> {
+    let mismatch = |cx: &mut Cx, index: usize| {
+        let message = format!(
+            "{}: its branch 1 gives {} but branch {} gives {}; `Concatenate` joins along the last axis, so the branches must agree on every other (the same height and width for images, the same steps for sequences)",
+            cx.name(),
+            outputs[0].text(),
+            index + 1,
+            outputs[index].text()
+        );
+        cx.error(message);
+    };
+    match &outputs[0] {
+        Shape::Flat(_) => {
+            let mut sum: Vec<TokenStream> = Vec::new();
+            let mut literal_sum = Some(0_usize);
+            for (index, output) in outputs.iter().enumerate() {
+                let Shape::Flat(width) = output else {
+                    mismatch(cx, index);
+                    return None;
+                };
+                literal_sum = literal_sum.zip(width.literal()).map(|(a, b)| a + b);
+                let value = width.value();
+                sum.push(quote!((#value)));
+            }
+            Some(Shape::Flat(match literal_sum {
+                Some(n) => Width::Literal(n, cx.field.span()),
+                None => Width::Expr(syn::parse_quote!(#(#sum)+*)),
+            }))
+        }
+        Shape::Image(first) => {
+            let mut channels = 0;
+            for (index, output) in outputs.iter().enumerate() {
+                match output {
+                    Shape::Image(image)
+                        if (image.height, image.width) == (first.height, first.width) =>
+                    {
+                        channels += image.channels;
+                    }
+                    _ => {
+                        mismatch(cx, index);
+                        return None;
+                    }
+                }
+            }
+            Image::new(first.height, first.width, channels).map(Shape::Image)
+        }
+        Shape::Sequence(first) => {
+            let mut features = 0;
+            for (index, output) in outputs.iter().enumerate() {
+                match output {
+                    Shape::Sequence(sequence) if sequence.steps == first.steps => {
+                        features += sequence.features;
+                    }
+                    _ => {
+                        mismatch(cx, index);
+                        return None;
+                    }
+                }
+            }
+            Sequence::new(first.steps, features).map(Shape::Sequence)
+        }
+    }
+}
+
+/// The positions along which `Concatenate` interleaves: pixels, steps, or one for a vector.
+fn positions(shape: &Shape) -> usize {
+    match shape {
+        Shape::Flat(_) => 1,
+        Shape::Image(image) => image.height * image.width,
+        Shape::Sequence(sequence) => sequence.steps,
+    }
+}
+
+/// A checked join: its branches as networks.
+struct Join {
+    rule: Rule,
+    activation: Activation,
+    models: Vec<Model>,
+    positions: usize,
+}
+
+impl Join {
+    /// The join of the branches from `index` on: the last one alone, or `Join<first, rest>`.
+    fn nested(&self, index: usize) -> TokenStream {
+        let p = private();
+        let branch = &self.models[index].name;
+        if index + 1 == self.models.len() {
+            return quote!(#branch);
+        }
+        let rest = self.nested(index + 1);
+        match self.rule {
+            Rule::Residual | Rule::Add => quote!(#p::Add<#branch, #rest>),
+            Rule::Concatenate => {
+                let widths = self.models[index..].iter().map(|m| {
+                    let name = &m.name;
+                    quote!(<<#name as #p::Layer>::Out as #p::Row>::WIDTH)
+                });
+                let positions = literal(self.positions);
+                quote!(#p::Concatenate<#branch, #rest, [f32; 0 #(+ #widths)*], #positions>)
+            }
+        }
+    }
+}
+
+impl Kind for Join {
+    fn ty(&self, _layer: &Layer) -> TokenStream {
+        let p = private();
+        match self.rule {
+            Rule::Residual => {
+                let (branch, activation) = (&self.models[0].name, self.activation.ty());
+                quote!(#p::Residual<#branch, #activation>)
+            }
+            Rule::Add | Rule::Concatenate => self.nested(0),
+        }
+    }
+
+    fn activation(&self) -> TokenStream {
+        self.activation.ty()
+    }
+
+    fn constructor(&self, layer: &Layer) -> TokenStream {
+        let (p, ty) = (private(), self.ty(layer));
+        quote!(<#ty as #p::Initialize>::initialize(rng))
+    }
+
+    fn branches(&self) -> &[Model] {
+        &self.models
+    }
+}

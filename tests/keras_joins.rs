@@ -1,0 +1,145 @@
+//! Keras parity of the joins: the same weights in Keras 3 and netdsl give the same outputs and
+//! the same one-batch gradients (of `sum(output * upstream)`), within 1e-5 relative. The
+//! fixtures come from `python/fixtures/joins.py` (which says how to rerun it); no Python here.
+
+use std::path::Path;
+
+use netdsl::activation::Activation;
+use netdsl::prelude::*;
+use safetensors::SafeTensors;
+
+network! {
+    struct ResidualMlp<4 => Dense(5, tanh) => Residual(Dense(5, sigmoid) => Dense(5), tanh) => Dense(3, softmax)>;
+
+    struct AddedBranches<4 => Add(Dense(3, tanh), Dense(3, sigmoid), Dense(2, tanh) => Dense(3)) => Dense(2, softmax)>;
+
+    struct ConcatenatedImages<(5, 5, 2)
+        => Concatenate(Conv2d(2, 3, tanh, padding = same), Conv2d(1, 1, sigmoid) => Conv2d(3, 3, tanh, padding = same))
+        => Flatten => Dense(2, sigmoid)>;
+}
+
+/// One fixture's tensors, as flat `f32`s.
+struct Fixture {
+    bytes: Vec<u8>,
+}
+
+impl Fixture {
+    fn open(case: &str) -> Self {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/keras/joins")
+            .join(format!("{case}.safetensors"));
+        Fixture {
+            bytes: std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+        }
+    }
+
+    fn tensor(&self, name: &str) -> Vec<f32> {
+        let file = SafeTensors::deserialize(&self.bytes).unwrap();
+        let view = file
+            .tensor(name)
+            .unwrap_or_else(|_| panic!("no tensor `{name}`"));
+        view.data()
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect()
+    }
+
+    fn rows<const N: usize, const B: usize>(&self, name: &str) -> [[f32; N]; B] {
+        let values = self.tensor(name);
+        assert_eq!(values.len(), N * B, "`{name}`");
+        std::array::from_fn(|b| std::array::from_fn(|i| values[b * N + i]))
+    }
+}
+
+/// The largest difference between `a` and Keras' `b`, relative to the largest magnitude of `b`:
+/// a value near zero is compared with the tensor's scale, since its own last bits are rounding
+/// (a sum of products in another order).
+fn worst(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    let scale = b
+        .iter()
+        .fold(0.0_f32, |m, v| m.max(v.abs()))
+        .max(f32::MIN_POSITIVE);
+    a.iter()
+        .zip(b)
+        .map(|(a, b)| (a - b).abs() / scale)
+        .fold(0.0, f32::max)
+}
+
+/// Loads the fixture's weights into `net`, then compares its outputs, its input gradient and
+/// every weight's gradient with Keras'; returns the largest relative difference.
+fn compare<N, const IN: usize, const OUT: usize, const B: usize>(mut net: N, case: &str) -> f32
+where
+    N: Network<In = [f32; IN], Out = [f32; OUT]>,
+{
+    let fixture = Fixture::open(case);
+    net.visit_tensors_mut(&mut |name, _, values| {
+        values.copy_from_slice(&fixture.tensor(name));
+    });
+    let x: [[f32; IN]; B] = fixture.rows("input");
+    let upstream: [[f32; OUT]; B] = fixture.rows("upstream");
+    let mut tape = net.new_tape::<B>();
+    net.set_training(&mut tape, true);
+    let mut y = [[0.0; OUT]; B];
+    net.forward(&x, &mut y, &mut tape);
+    let mut worst_seen = worst(y.as_flattened(), &fixture.tensor("output"));
+
+    let mut dz = upstream;
+    for (y, dz) in y.iter().zip(&mut dz) {
+        N::Activation::backprop(y, dz);
+    }
+    let (mut dx, mut grads) = ([[0.0; IN]; B], net.new_grads());
+    net.backward(&x, &dz, Some(&mut dx), &mut grads, &mut tape);
+    worst_seen = worst_seen.max(worst(dx.as_flattened(), &fixture.tensor("grad.input")));
+
+    // The gradients in the order of `visit_parameters`, which is that of `visit_tensors`.
+    let mut names = Vec::new();
+    net.visit_tensors(&mut |name, _, _| names.push(name.to_owned()));
+    let mut index = 0;
+    net.visit_parameters(&mut grads, &mut |_, g| {
+        let keras = fixture.tensor(&format!("grad.{}", names[index]));
+        worst_seen = worst_seen.max(worst(g, &keras));
+        index += 1;
+    });
+    assert_eq!(index, names.len(), "every tensor compared");
+    worst_seen
+}
+
+#[test]
+fn a_residual_block_computes_as_in_keras() {
+    let worst = compare::<_, 4, 3, 3>(
+        ResidualMlp::new(&mut StdRng::seed_from_u64(0)),
+        "residual_mlp",
+    );
+    println!("residual block: largest relative difference {worst:.1e}");
+    assert!(
+        worst < 1e-5,
+        "residual block: largest relative difference {worst}"
+    );
+}
+
+#[test]
+fn added_branches_compute_as_in_keras() {
+    let worst = compare::<_, 4, 2, 3>(
+        AddedBranches::new(&mut StdRng::seed_from_u64(0)),
+        "added_branches",
+    );
+    println!("added branches: largest relative difference {worst:.1e}");
+    assert!(
+        worst < 1e-5,
+        "added branches: largest relative difference {worst}"
+    );
+}
+
+#[test]
+fn concatenated_image_branches_compute_as_in_keras() {
+    let worst = compare::<_, 50, 2, 2>(
+        ConcatenatedImages::new(&mut StdRng::seed_from_u64(0)),
+        "concatenated_images",
+    );
+    println!("concatenated branches: largest relative difference {worst:.1e}");
+    assert!(
+        worst < 1e-5,
+        "concatenated branches: largest relative difference {worst}"
+    );
+}
