@@ -200,6 +200,25 @@
 //! assert!(names.contains(&"conv2d_4.kernel".to_owned()));
 //! ```
 //!
+//! `Bidirectional(LSTM(32))` is Keras' wrapper with its `concat` merge: the recurrent layer over
+//! the sequence and a copy of it over the reversed sequence, concatenated (`64` values, or with
+//! `return_sequences = true` each step's two states side by side). It is the join
+//! `Concatenate(LSTM(32), Reverse => LSTM(32))`, written for you:
+//!
+//! ```
+//! use netdsl::prelude::*;
+//!
+//! network! {
+//!     /// MNIST rows read both ways.
+//!     pub struct BiRows<(28, 28) => Bidirectional(LSTM(32)) => Dense(10, softmax)>;
+//! }
+//!
+//! let model = BiRows::new(&mut StdRng::seed_from_u64(0));
+//! // Keras' count: two LSTMs of 4 × (32 × (28 + 32) + 32) parameters, then the dense layer.
+//! assert_eq!(model.parameter_count(), 2 * 4 * (32 * (28 + 32) + 32) + 64 * 10 + 10);
+//! assert!(model.summary().to_string().contains("bidirectional_1 (Bidirectional) (None, 64)"));
+//! ```
+//!
 //! Each branch is generated as a network of its own (`BlocksResidual1`,
 //! `BlocksConcatenate1Branch2`), and the join is [`Residual`](layers::Residual) or nested pairs
 //! of [`Join`](layers::Join) around them.
@@ -486,7 +505,9 @@ pub mod __private {
     pub use netdsl_core::layer::{
         Initialize, Layer, Row, TensorVisitor, TensorVisitorMut, reinterpret, reinterpret_mut,
     };
-    pub use netdsl_core::layers::{Add, Concatenate, Dense, Dropout, Flatten, Reshape, Residual};
+    pub use netdsl_core::layers::{
+        Add, Bidirectional, Concatenate, Dense, Dropout, Flatten, Reshape, Residual, Reverse,
+    };
     #[cfg(feature = "alloc")]
     pub use netdsl_core::layers::{AvgPool2d, Conv2d, Gru, Lstm, MaxPool2d, SimpleRnn};
     pub use netdsl_core::network::Network;

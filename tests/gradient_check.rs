@@ -145,6 +145,17 @@ network! {
     #[derive(Clone)]
     struct ResidualSequence<(4, 3) => Residual(LSTM(3, return_sequences = true), tanh) => Flatten => Dense(2, softmax)>;
 
+    /// A bidirectional GRU returning every step under a bidirectional simple RNN.
+    #[derive(Clone)]
+    struct BothWays<(4, 3)
+        => Bidirectional(GRU(2, return_sequences = true))
+        => Bidirectional(SimpleRNN(3))
+        => Dense(2, softmax)>;
+
+    /// A bidirectional LSTM, the first layer.
+    #[derive(Clone)]
+    struct BothWaysLstm<(4, 3) => Bidirectional(LSTM(3)) => Dense(2, softmax)>;
+
     /// Average pooling with overlapping windows, a strided convolution and a reshape.
     #[derive(Clone)]
     struct StrideAvgReshape<(7, 7, 2)
@@ -462,4 +473,25 @@ fn added_and_concatenated_branches_match_finite_differences() {
     let t = [[1.0, 0.0], [0.0, 0.0], [1.0, 1.0]];
     let net = BranchedImages::new(&mut rng());
     check_on(net, BinaryCrossentropy, &images::<50>(), t, Kinks::None);
+}
+
+#[test]
+fn bidirectional_layers_match_finite_differences() {
+    let t = [[0.0, 1.0], [1.0, 0.0], [0.0, 1.0]];
+    let net = BothWays::new(&mut rng());
+    check_on(
+        net,
+        CategoricalCrossentropy,
+        &images::<12>(),
+        t,
+        Kinks::None,
+    );
+    let net = BothWaysLstm::new(&mut rng());
+    check_on(
+        net,
+        CategoricalCrossentropy,
+        &images::<12>(),
+        t,
+        Kinks::None,
+    );
 }

@@ -49,6 +49,9 @@ network! {
         => Add(Dense(16, relu), Dense(16, tanh))
         => Dense(4, softmax)>;
 
+    /// A bidirectional LSTM over the same steps.
+    struct BothWays<512 => Reshape(16, 32) => Bidirectional(LSTM(8)) => Dense(4, softmax)>;
+
     /// Recurrent layers stacked through every step's state.
     struct Stacked<512 => Reshape(16, 32) => LSTM(8, return_sequences = true) => SimpleRNN(8, return_sequences = true) => GRU(8, return_sequences = true) => GRU(8) => Dense(4, softmax)>;
 }
@@ -164,6 +167,14 @@ fn residual_blocks_and_branches_train_evaluate_and_predict_without_allocating() 
     trains_evaluates_and_predicts_without_allocating(
         Graph::new(&mut StdRng::seed_from_u64(1)),
         "a residual block and joined branches",
+    );
+}
+
+#[test]
+fn a_bidirectional_lstm_trains_evaluates_and_predicts_without_allocating() {
+    trains_evaluates_and_predicts_without_allocating(
+        BothWays::new(&mut StdRng::seed_from_u64(1)),
+        "a bidirectional LSTM",
     );
 }
 

@@ -71,7 +71,11 @@ impl fmt::Display for Summary {
         )?;
         writeln!(f, "{}", RULE.replace('─', "═"))?;
         for layer in &self.layers {
-            let name = format!("{} ({})", layer.name, layer.kind);
+            let mut name = format!("{} ({})", layer.name, layer.kind);
+            if name.chars().count() >= 28 {
+                // A name as wide as its column still gets a space before the shape.
+                name.push(' ');
+            }
             let dims: Vec<String> = layer.output_shape.iter().map(usize::to_string).collect();
             let shape = format!("(None, {})", dims.join(", "));
             writeln!(f, " {name:<28}{shape:<26}{:>9}", grouped(layer.parameters))?;

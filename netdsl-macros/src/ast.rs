@@ -35,6 +35,7 @@ pub enum InputShape {
 }
 
 /// A layer: `Kind(arg, arg, name = value)`, or a layer type given by name.
+#[derive(Clone)]
 pub struct LayerDef {
     pub kind: LayerKindDef,
     /// The whole layer's tokens, `Dense(64, relu)`, so errors about it underline all of it.
@@ -44,13 +45,15 @@ pub struct LayerDef {
 }
 
 /// How a layer is written.
+#[derive(Clone)]
 pub enum LayerKindDef {
     /// A keyword with arguments: `Dense(64, relu)`.
     Call { keyword: Ident, args: Vec<LayerArg> },
     /// A type implementing `Layer`, by path: `Encoder`, `layers::Scale2x`.
     Named(Path),
     /// Branches from one input, joined: `Residual(chain, relu)`, `Add(chain, chain)`,
-    /// `Concatenate(chain, chain)`; each chain is `Layer => Layer ...`.
+    /// `Concatenate(chain, chain)`; each chain is `Layer => Layer ...`. `Bidirectional(layer)`
+    /// arrives here too, its one layer as one branch.
     Join {
         keyword: Ident,
         branches: Vec<Vec<LayerDef>>,
@@ -60,9 +63,10 @@ pub enum LayerKindDef {
 }
 
 /// The keywords that join branches, with what each takes.
-pub const JOINS: [&str; 3] = ["Residual", "Add", "Concatenate"];
+pub const JOINS: [&str; 4] = ["Residual", "Add", "Concatenate", "Bidirectional"];
 
 /// One argument of a layer.
+#[derive(Clone)]
 pub enum LayerArg {
     /// A size or a keyword: `64`, `HIDDEN`, `relu`.
     Positional(Size),
@@ -75,6 +79,7 @@ pub enum LayerArg {
 }
 
 /// The value of a named option.
+#[derive(Clone)]
 pub enum OptionValue {
     Bool(LitBool),
     Int(LitInt),
@@ -85,6 +90,7 @@ pub enum OptionValue {
 /// A size: an integer literal, a path to a `const` item, or an expression of them
 /// (`2 * HIDDEN`). A bare identifier in argument position is also how keywords such as `relu`
 /// arrive here.
+#[derive(Clone)]
 pub enum Size {
     Literal(LitInt),
     Const(Path),

@@ -279,6 +279,8 @@ pub fn join_example(keyword: &Ident) -> &'static str {
         "Residual(Dense(64, relu) => Dense(64), relu)"
     } else if keyword == "Add" {
         "Add(Dense(64, relu), Dense(32) => Dense(64))"
+    } else if keyword == "Bidirectional" {
+        "Bidirectional(LSTM(32))"
     } else {
         "Concatenate(Dense(64, relu), Dense(32, relu))"
     }

@@ -391,6 +391,29 @@ pub type Add<L1, L2> = Join<Sum, L1, L2>;
 /// ```
 pub type Concatenate<L1, L2, O, const POSITIONS: usize> = Join<Channels<O, POSITIONS>, L1, L2>;
 
+/// The two lines of a bidirectional recurrent layer concatenated on the last axis, as
+/// [`Channels`] does; only the name differs, so that `summary()` says `Bidirectional`.
+pub struct Lines<O, const POSITIONS: usize>(PhantomData<O>);
+
+impl<O: Row, const POSITIONS: usize> JoinRule for Lines<O, POSITIONS> {
+    const KIND: &'static str = "Bidirectional";
+    type Out<A: Row, B: Row> = O;
+
+    fn join<A: Row, B: Row>(a: &A, b: &B, out: &mut O) {
+        Channels::<O, POSITIONS>::join(a, b, out);
+    }
+
+    fn split<A: Row, B: Row>(grad: &O, a: &mut A, b: &mut B) {
+        Channels::<O, POSITIONS>::split(grad, a, b);
+    }
+}
+
+/// Keras' `Bidirectional` wrapper with its `concat` merge: the recurrent layer `L1` over the
+/// sequence and `L2` (a `Reverse`, a copy of the layer, and when it returns every step another
+/// `Reverse`) over the reversed one, concatenated on the last axis. `network!` writes it
+/// `=> Bidirectional(LSTM(32)) =>`.
+pub type Bidirectional<L1, L2, O, const POSITIONS: usize> = Join<Lines<O, POSITIONS>, L1, L2>;
+
 /// What a [`Join`] keeps between the passes of a batch of `B`: each branch's tape, and the
 /// second branch's gradient with respect to the input, before it is added to the first's.
 pub struct JoinTape<L1: Layer, L2: Layer, const B: usize> {

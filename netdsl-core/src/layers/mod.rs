@@ -70,6 +70,7 @@ mod pool;
 #[cfg(feature = "alloc")]
 mod recurrent;
 mod reshape;
+mod reverse;
 #[cfg(feature = "alloc")]
 mod rnn;
 
@@ -85,8 +86,8 @@ pub use flat::FlatParameters;
 #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub use gru::{Gru, GruCell};
 pub use join::{
-    Add, BranchTape, Channels, Concatenate, Join, JoinGrads, JoinRule, JoinTape, Residual,
-    ResidualTape, Sum,
+    Add, Bidirectional, BranchTape, Channels, Concatenate, Join, JoinGrads, JoinRule, JoinTape,
+    Lines, Residual, ResidualTape, Sum,
 };
 #[cfg(feature = "alloc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
@@ -98,6 +99,7 @@ pub use pool::{AvgPool2d, Max, MaxPool2d, Mean, Pool2d, PoolWindow, Reduce};
 #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub use recurrent::{Cell, Recurrent, RecurrentTape};
 pub use reshape::{Flatten, Reshape};
+pub use reverse::Reverse;
 #[cfg(feature = "alloc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub use rnn::{SimpleRnn, SimpleRnnCell};

@@ -1,5 +1,8 @@
-//! Joins of branches: `Residual(chain, relu)` (`f(x + chain(x))`), `Add(chain, chain, ...)` and
-//! `Concatenate(chain, chain, ...)` (on the last axis). Each branch is checked as a network of
+//! Joins of branches: `Residual(chain, relu)` (`f(x + chain(x))`), `Add(chain, chain, ...)`,
+//! `Concatenate(chain, chain, ...)` (on the last axis), and `Bidirectional(LSTM(32))`, Keras'
+//! wrapper with its `concat` merge: the layer over the sequence, concatenated with a copy of
+//! it over the reversed sequence (`Reverse => LSTM(32)`, and `=> Reverse` again when it returns
+//! every step, so that step `t` of both lines up). Each branch is checked as a network of
 //! its own from the join's input, numbered with the network around it (`conv2d_2` after
 //! `conv2d_1`, as Keras names them) and generated as a network struct
 //! (`NetResidual1`, `NetConcatenate1Branch2`); the join is netdsl-core's `Residual` or nested
@@ -10,6 +13,7 @@ use quote::{format_ident, quote};
 use syn::Ident;
 
 use super::{Checked, Cx};
+use crate::ast::{LayerArg, LayerDef, LayerKindDef, OptionValue};
 use crate::check;
 use crate::model::{Activation, Image, Kind, Layer, Model, Sequence, Shape, Width};
 use crate::parse::join_example;
@@ -24,6 +28,8 @@ enum Rule {
     Add,
     /// Along the last axis.
     Concatenate,
+    /// A recurrent layer forwards and backwards, concatenated.
+    Bidirectional,
 }
 
 /// The field name Keras gives the join: `residual_1`, `add_1`, `concatenate_1`.
@@ -32,6 +38,7 @@ pub fn field(keyword: &Ident) -> &'static str {
         Rule::Residual => "residual",
         Rule::Add => "add",
         Rule::Concatenate => "concatenate",
+        Rule::Bidirectional => "bidirectional",
     }
 }
 
@@ -40,6 +47,8 @@ fn rule(keyword: &Ident) -> Rule {
         Rule::Residual
     } else if keyword == "Add" {
         Rule::Add
+    } else if keyword == "Bidirectional" {
+        Rule::Bidirectional
     } else {
         Rule::Concatenate
     }
@@ -49,12 +58,20 @@ fn rule(keyword: &Ident) -> Rule {
 pub fn check(
     cx: &mut Cx,
     keyword: &Ident,
-    branches: &[Vec<crate::ast::LayerDef>],
+    branches: &[Vec<LayerDef>],
     activation: Option<&Ident>,
 ) -> Option<Checked> {
     let rule = rule(keyword);
     let example = join_example(keyword);
     let mut well_formed = true;
+    let wrapped;
+    let branches = match rule {
+        Rule::Bidirectional => {
+            wrapped = bidirectional(cx, branches)?;
+            &wrapped[..]
+        }
+        _ => branches,
+    };
     match rule {
         Rule::Residual if branches.len() != 1 => {
             let message = format!(
@@ -97,8 +114,10 @@ pub fn check(
     let join = cx.name();
     for (index, branch) in branches.iter().enumerate() {
         let name = branch_name(cx.network, cx.field, rule, index, branches.len());
-        let place = match rule {
-            Rule::Residual => format!("the chain of {join}"),
+        let place = match (rule, index) {
+            (Rule::Residual, _) => format!("the chain of {join}"),
+            (Rule::Bidirectional, 0) => format!("the forward line of {join}"),
+            (Rule::Bidirectional, _) => format!("the backward line of {join}"),
             _ => format!("branch {} of {join}", index + 1),
         };
         let errors_before = cx.errors.count();
@@ -169,7 +188,7 @@ pub fn check(
             }
             outputs[0].clone()
         }
-        Rule::Concatenate => concatenated(cx, &outputs)?,
+        Rule::Concatenate | Rule::Bidirectional => concatenated(cx, &outputs)?,
     };
     let positions = positions(&output);
     Checked::new(
@@ -181,6 +200,70 @@ pub fn check(
         },
         output,
     )
+}
+
+/// The two lines of `Bidirectional(layer)`: `[layer]` and `[Reverse, layer]`, with `Reverse`
+/// again after a layer that returns every step; or `None` after saying that it wraps something
+/// other than one recurrent layer.
+fn bidirectional(cx: &mut Cx, branches: &[Vec<LayerDef>]) -> Option<Vec<Vec<LayerDef>>> {
+    let recurrent = ["SimpleRNN", "LSTM", "GRU"];
+    let layer = match branches {
+        [chain] if chain.len() == 1 => &chain[0],
+        _ => {
+            let message = format!(
+                "{} wraps one recurrent layer, found {}; write `Bidirectional(LSTM(32))`, then the layers after it",
+                cx.name(),
+                if branches.len() > 1 {
+                    "several branches"
+                } else {
+                    "a chain of layers"
+                }
+            );
+            cx.error(message);
+            return None;
+        }
+    };
+    let return_sequences = match &layer.kind {
+        LayerKindDef::Call { keyword, args } if recurrent.iter().any(|r| keyword == r) => {
+            args.iter().any(|arg| {
+                matches!(arg, LayerArg::Named { name, value: OptionValue::Bool(value) }
+                    if name == "return_sequences" && value.value)
+            })
+        }
+        _ => {
+            let message = format!(
+                "{} wraps a recurrent layer (`SimpleRNN`, `LSTM` or `GRU`), found `{}`",
+                cx.name(),
+                layer.text
+            );
+            cx.errors
+                .push(syn::Error::new_spanned(&layer.tokens, message));
+            return None;
+        }
+    };
+    let reverse = LayerDef {
+        kind: LayerKindDef::Named(syn::Path::from(syn::Ident::new(
+            "Reverse",
+            first_span(layer),
+        ))),
+        tokens: layer.tokens.clone(),
+        text: "Reverse".to_owned(),
+    };
+    let mut backward = vec![reverse.clone(), layer.clone()];
+    if return_sequences {
+        backward.push(reverse);
+    }
+    Some(vec![vec![layer.clone()], backward])
+}
+
+/// The span of a layer's first token, its keyword.
+fn first_span(layer: &LayerDef) -> proc_macro2::Span {
+    layer
+        .tokens
+        .clone()
+        .into_iter()
+        .next()
+        .map_or_else(proc_macro2::Span::call_site, |t| t.span())
 }
 
 /// `NetResidual1`, `NetAdd1Branch2`: the network struct of a branch.
@@ -197,6 +280,9 @@ fn branch_name(network: &Ident, field: &Ident, rule: Rule, index: usize, count: 
         .collect();
     if rule == Rule::Residual || count == 1 {
         format_ident!("{network}{camel}", span = field.span())
+    } else if rule == Rule::Bidirectional {
+        let line = if index == 0 { "Forward" } else { "Backward" };
+        format_ident!("{network}{camel}{line}", span = field.span())
     } else {
         format_ident!("{network}{camel}Branch{}", index + 1, span = field.span())
     }
@@ -311,13 +397,18 @@ impl Join {
         let rest = self.nested(index + 1);
         match self.rule {
             Rule::Residual | Rule::Add => quote!(#p::Add<#branch, #rest>),
-            Rule::Concatenate => {
+            Rule::Concatenate | Rule::Bidirectional => {
                 let widths = self.models[index..].iter().map(|m| {
                     let name = &m.name;
                     quote!(<<#name as #p::Layer>::Out as #p::Row>::WIDTH)
                 });
                 let positions = literal(self.positions);
-                quote!(#p::Concatenate<#branch, #rest, [f32; 0 #(+ #widths)*], #positions>)
+                let join = if self.rule == Rule::Bidirectional {
+                    quote!(Bidirectional)
+                } else {
+                    quote!(Concatenate)
+                };
+                quote!(#p::#join<#branch, #rest, [f32; 0 #(+ #widths)*], #positions>)
             }
         }
     }
@@ -331,7 +422,7 @@ impl Kind for Join {
                 let (branch, activation) = (&self.models[0].name, self.activation.ty());
                 quote!(#p::Residual<#branch, #activation>)
             }
-            Rule::Add | Rule::Concatenate => self.nested(0),
+            Rule::Add | Rule::Concatenate | Rule::Bidirectional => self.nested(0),
         }
     }
 

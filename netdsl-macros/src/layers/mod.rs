@@ -13,6 +13,7 @@ mod named;
 mod pool;
 mod recurrent;
 mod reshape;
+mod reverse;
 
 use proc_macro2::{Span, TokenStream};
 use syn::{Ident, Path};
@@ -62,6 +63,7 @@ pub const KEYWORDS: &[&Keyword] = &[
     &flatten::FLATTEN,
     &reshape::RESHAPE,
     &dropout::DROPOUT,
+    &reverse::REVERSE,
     &recurrent::SIMPLE_RNN,
     &recurrent::LSTM,
     &recurrent::GRU,
