@@ -36,7 +36,7 @@ fn every_compile_fail_case_is_in_the_guide_and_every_listed_case_exists() {
     }
     for listed in guide
         .split('`')
-        .filter(|s| s.starts_with("parse/") || s.starts_with("shape/") || s.starts_with("usage/"))
+        .filter(|s| ["parse/", "shape/", "usage/", "join/"].iter().any(|f| s.starts_with(f)))
     {
         assert!(
             cases.iter().any(|c| c == listed),
