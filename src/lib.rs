@@ -506,12 +506,13 @@ pub mod __private {
         Initialize, Layer, Row, TensorVisitor, TensorVisitorMut, reinterpret, reinterpret_mut,
     };
     pub use netdsl_core::layers::{
-        Add, Bidirectional, Concatenate, Dense, Dropout, Flatten, Reshape, Residual, Reverse,
+        Add, Bidirectional, Concatenate, Dense, Dropout, Flatten, GlobalAvgPool, GlobalMaxPool,
+        Reshape, Residual, Reverse, UpSampling2d, ZeroPadding2d,
     };
     #[cfg(feature = "alloc")]
-    pub use netdsl_core::layers::{AvgPool2d, Conv2d, Gru, Lstm, MaxPool2d, SimpleRnn};
+    pub use netdsl_core::layers::{AvgPool2d, Conv1d, Conv2d, Gru, Lstm, MaxPool2d, SimpleRnn};
     pub use netdsl_core::network::Network;
-    pub use netdsl_core::shape::{Image, Kernel, Padding, Window};
+    pub use netdsl_core::shape::{Image, Kernel, Kernel1d, Padding, Padding1d, Sequence, Window};
     #[cfg(feature = "alloc")]
     pub use netdsl_core::summary::{LayerSummary, Summary};
     pub use netdsl_core::weights::{visit_prefixed, visit_prefixed_mut};
