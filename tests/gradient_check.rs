@@ -181,6 +181,15 @@ network! {
         => Conv2d(2, 3, sigmoid, padding = same)     // 6×4×2
         => GlobalAveragePooling2D => Dense(2, softmax)>;
 
+    /// The new layers inside joins: a residual dilated convolution over a sequence, then the
+    /// sequence's average and maximum concatenated, as Keras text classifiers often end.
+    #[derive(Clone)]
+    struct PooledTwice<(8, 3)
+        => Conv1D(4, 2, tanh)                                                     // 7×4
+        => Residual(Conv1D(4, 3, tanh, padding = same, dilation_rate = 2), tanh)  // 7×4
+        => Concatenate(GlobalAveragePooling1D, GlobalMaxPooling1D)                // 8
+        => Dense(2, softmax)>;
+
     /// Global max pooling of an image.
     #[derive(Clone)]
     struct MaxPixels<(4, 3, 2) => Conv2d(3, 2, tanh) => GlobalMaxPooling2D => Dense(2, sigmoid)>;
@@ -566,4 +575,17 @@ fn global_max_pooling_of_an_image_matches_finite_differences() {
     // apart and the difference crosses the kink: 3 % off at both steps).
     let net = MaxPixels::new(&mut StdRng::seed_from_u64(16));
     check_on(net, BinaryCrossentropy, &images::<24>(), t, Kinks::Possible);
+}
+
+#[test]
+fn global_pools_and_a_sequence_convolution_inside_joins_match_finite_differences() {
+    let t = [[0.0, 1.0], [1.0, 0.0], [1.0, 0.0]];
+    let net = PooledTwice::new(&mut rng());
+    check_on(
+        net,
+        CategoricalCrossentropy,
+        &images::<24>(),
+        t,
+        Kinks::Possible,
+    );
 }
