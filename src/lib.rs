@@ -53,7 +53,8 @@
 //!   a network defined with `network!` — in this invocation, another module or another crate —
 //!   or a type of yours implementing [`Layer`](layer::Layer) and
 //!   [`Initialize`](layer::Initialize). Its widths come from its type.
-//! - Image layers (`Conv2d`, pools, `Flatten`, `Reshape`, `Dropout`) and `SimpleRNN` are
+//! - Image layers (`Conv2d`, pools, `ZeroPadding2D`, `UpSampling2D`, `Flatten`, `Reshape`,
+//!   `Dropout`) and sequence layers (`Conv1D`, `SimpleRNN`, `LSTM`, `GRU`, global pools) are
 //!   described below, under image networks and sequences.
 //! - Attributes go to the struct (doc comments, `#[derive(Clone, Debug)]`), except `#[cfg(..)]`
 //!   and lint levels (`#[allow(..)]`, `#[warn(..)]`, `#[deny(..)]`, `#[forbid(..)]`), which go
@@ -83,6 +84,16 @@
 //!   convolves `kernel`×`kernel` windows; the stride defaults to 1 and the padding to `valid`.
 //! - `MaxPool2d(size[, stride = s])` and `AvgPool2d(size[, stride = s])` pool `size`×`size`
 //!   windows; the stride defaults to the size.
+//! - `GlobalAveragePooling2D` and `GlobalMaxPooling2D` (bare, or with `()`) give one value per
+//!   channel, its mean or its maximum over every pixel: Keras' layers of those names, a vector of
+//!   `channels` values.
+//! - `ZeroPadding2D(padding)` adds rows and columns of zeros around the image, written as in
+//!   Keras: `ZeroPadding2D(2)` on every side, `ZeroPadding2D((1, 2))` for one row on top and at
+//!   the bottom and two columns left and right, `ZeroPadding2D(((1, 0), (2, 1)))` for
+//!   `((top, bottom), (left, right))`; without an argument, Keras' default of 1.
+//! - `UpSampling2D(size)` repeats each pixel `size` times down and across (Keras' default
+//!   nearest-neighbour interpolation): `UpSampling2D(2)`, or `UpSampling2D((2, 3))` for rows and
+//!   columns; without an argument, Keras' default of 2.
 //! - `Flatten` makes an image a vector (a `Dense` after an image needs one);
 //!   `Reshape(n)` or `Reshape(height, width, channels)` reads the same values in another shape;
 //!   `Dropout(rate)` drops that fraction of the values while training and none in `predict`.
@@ -107,6 +118,32 @@
 //! // (28 - 3) / 2 + 1 = 13.5, rounded down.
 //! assert!(model.summary().to_string().contains("(None, 13, 13, 8)"));
 //! assert_eq!(model.parameter_count(), (3 * 3 * 8 + 8) + (13 * 13 * 8 * 10 + 10));
+//! ```
+//!
+//! Padding and upsampling grow an image as Keras does, and the global pools end it in a vector
+//! that `Dense` takes without `Flatten`:
+//!
+//! ```
+//! use netdsl::prelude::*;
+//!
+//! network! {
+//!     /// MNIST padded to 32×32, then down to 16×16 and back up to 32×32.
+//!     pub struct Hourglass<(28, 28, 1)
+//!         => ZeroPadding2D(((0, 4), (0, 4)))          // 32×32×1: zeros at the bottom and right
+//!         => Conv2d(8, 3, relu, padding = same)       // 32×32×8
+//!         => MaxPool2d(2)                             // 16×16×8
+//!         => UpSampling2D                             // 32×32×8
+//!         => Conv2d(4, 3, relu, padding = same)       // 32×32×4
+//!         => GlobalAveragePooling2D                   // 4
+//!         => Dense(10, softmax)>;
+//! }
+//!
+//! let model = Hourglass::new(&mut StdRng::seed_from_u64(0));
+//! let table = model.summary().to_string();
+//! assert!(table.contains("zero_padding2d_1 (ZeroPadding2D) (None, 32, 32, 1)"), "{table}");
+//! assert!(table.contains("up_sampling2d_1 (UpSampling2D) (None, 32, 32, 8)"), "{table}");
+//! assert!(table.contains("(None, 4)"), "{table}");
+//! assert_eq!(model.parameter_count(), (3 * 3 * 8 + 8) + (3 * 3 * 8 * 4 + 4) + (4 * 10 + 10));
 //! ```
 //!
 //! ## Sequences
@@ -142,6 +179,39 @@
 //!
 //! let stacked = Stacked::new(&mut StdRng::seed_from_u64(0));
 //! assert!(stacked.summary().to_string().contains("lstm_1 (LSTM)               (None, 28, 32)"));
+//! ```
+//!
+//! `Conv1D(filters, kernel_size[, activation][, strides = s][, padding = valid|same|causal]
+//! [, dilation_rate = d][, bias = false])` is Keras' `Conv1D` on a sequence: each output step
+//! sums `kernel_size` steps, `dilation_rate` steps apart, giving a sequence of `filters`
+//! features. Its output lengths are Keras': with the span `(kernel_size - 1) · dilation_rate + 1`,
+//! `valid` gives `(steps - span) / strides + 1` steps (rounded down), `same` and `causal` give
+//! `ceil(steps / strides)`; `causal` pads only before the sequence, so that no output sees a
+//! later step. As in Keras, `strides` and `dilation_rate` cannot both be above 1, the activation
+//! defaults to `linear`, and the kernel is Keras' `(kernel_size, features, filters)`.
+//! `GlobalAveragePooling1D` and `GlobalMaxPooling1D` give one value per feature over every step.
+//! The layers added with them are spelt as Keras spells them, arguments included (`strides`,
+//! `dilation_rate`), where the older `Conv2d(.., stride = s)` and pools are spelt as their
+//! Rust types; a keyword written in the other case gets a message saying which.
+//!
+//! ```
+//! use netdsl::prelude::*;
+//!
+//! network! {
+//!     /// Dilated causal convolutions over 100 steps of 8 features, as in WaveNet.
+//!     pub struct Wave<(100, 8)
+//!         => Conv1D(16, 3, relu, padding = causal)
+//!         => Conv1D(16, 3, relu, padding = causal, dilation_rate = 2)
+//!         => Conv1D(16, 3, relu, padding = causal, dilation_rate = 4)
+//!         => GlobalMaxPooling1D => Dense(2, softmax)>;
+//! }
+//!
+//! let model = Wave::new(&mut StdRng::seed_from_u64(0));
+//! let table = model.summary().to_string();
+//! assert!(table.contains("conv1d_3 (Conv1D)           (None, 100, 16)"), "{table}");
+//! assert!(table.contains("global_max_pooling1d_1 (GlobalMaxPooling1D) (None, 16)"), "{table}");
+//! // Keras' counts: a kernel of 3 × 8 × 16 and 16 biases, then 3 × 16 × 16 and 16 twice.
+//! assert_eq!(model.parameter_count(), (3 * 8 * 16 + 16) + 2 * (3 * 16 * 16 + 16) + (16 * 2 + 2));
 //! ```
 //!
 //! The layer is [`SimpleRnn`](layers::SimpleRnn), which can also be named by type like any layer
@@ -389,6 +459,8 @@
 //! | two layers without `=>` | macro | ``expected `=>` followed by a layer, or `>` to end the network`` | `parse/expected-arrow-or-end-of-network` |
 //! | not a layer at all (`=> 64 =>`) | macro | ``expected a layer, e.g. `Dense(64, relu)` `` | `parse/expected-a-layer` |
 //! | unknown layer keyword (`Dens(64)`) | macro | ``unknown layer `Dens`; expected one of `Dense` `` | `parse/unknown-layer` |
+//! | a keyword in another case (`Conv1d`, `Conv2D`) | macro | ``unknown layer `Conv1d`; expected `Conv1D`, as the DSL spells it`` | `parse/unknown-layer-spelt-in-another-case` |
+//! | a padding or size not in Keras' forms | macro | `` `ZeroPadding2D((1, 2, 3))`: expected the padding as an integer, `(rows, columns)` or `((top, bottom), (left, right))`, found `(1, 2, 3)` `` | `parse/expected-the-padding-as-an-integer-or-pairs` |
 //! | `Dense` without arguments | macro | ``` `Dense` needs a number of units``` | `parse/dense-without-arguments` |
 //! | unknown activation | macro | ``unknown activation `rleu`; expected one of `relu`, `sigmoid`, ...`` | `parse/unknown-activation` |
 //! | unknown option, or `bias` not a bool | macro | ``unknown option `bais` of `Dense`; expected `bias` `` | `parse/unknown-option`, `parse/bias-takes-true-or-false`, `parse/layer-takes-no-options` |
@@ -408,6 +480,12 @@
 //! | `Reshape` to another number of values | macro | ``` `Reshape(10, 10, 2)` (layer 2 of `Net`) on 100 values: expected 100 elements, found 10×10×2 = 200``` | `shape/reshape-element-count-differs-from-its-input` |
 //! | a size that ignores `valid` padding's flooring | macro | ``` `Reshape(14, 14, 8)` (layer 2 of `Net`) on a 13×13×8 image: expected 1352 elements, found 14×14×8 = 1568; `Conv2d(8, 3, relu, stride = 2)` (layer 1) gives 13×13×8: valid padding rounds (28 - 3) / 2 + 1 down to 13, as in Keras``` | `shape/valid-padding-floors-the-output-size` |
 //! | a `SimpleRNN` on a vector | macro | ``` `SimpleRNN(64)` (layer 1 of `Net`) needs a sequence, found 784 values; declare the network's input as `(steps, features)` or add `Reshape(steps, features)` before it``` | `shape/simple-rnn-needs-a-sequence` |
+//! | a `Conv1D` kernel, with its dilation, longer than its sequence (`valid` padding) | macro | ``` `Conv1D(4, 3, relu, dilation_rate = 4)` (layer 1 of `Net`) on a sequence of 8 steps of 2 features: a kernel of 3 with `dilation_rate = 4` spans 9 steps and does not fit; expected a span `(kernel_size - 1) · dilation_rate + 1` of at most 8, or `padding = same` or `causal` ``` | `shape/conv1d-kernel-with-dilation-larger-than-its-sequence` |
+//! | `strides` and `dilation_rate` both above 1 | macro | ``` `Conv1D(4, 3, relu, strides = 2, dilation_rate = 2)`: `strides` and `dilation_rate` cannot both be above 1, as in Keras; keep one of them at 1``` | `shape/conv1d-strides-and-dilation-rate-both-above-one` |
+//! | a sequence layer on an image | macro | ``` `Conv1D(8, 3, relu)` (layer 1 of `Net`) needs a sequence, found a 28×28×1 image; add `Reshape(28, 28)` before it to read the image's rows as steps``` | `shape/sequence-layer-on-an-image` |
+//! | a global pool of the other rank | macro | ``` `GlobalMaxPooling2D` (layer 2 of `Net`) needs an image, found a sequence of 96 steps of 16 features; use `GlobalMaxPooling1D` on a sequence``` | `shape/global-pooling2d-on-a-sequence`, `shape/global-pooling1d-on-an-image` |
+//! | an image layer on a sequence | macro | ``` `ZeroPadding2D(1)` (layer 1 of `Net`) needs an image, found a sequence of 10 steps of 3 features; add `Reshape(10, 3, 1)` before it to read the sequence as a 10×3×1 image``` | `shape/image-layer-on-a-sequence` |
+//! | an image layer on a vector | macro | ``` `UpSampling2D(2)` (layer 1 of `Net`) needs an image, found a vector of 784 values; declare the network's input as `(height, width, channels)` or add `Reshape(height, width, channels)` before it``` | `shape/image-layer-on-a-vector` |
 //! | `Dense` right after an image | macro | ``` `Dense(10, softmax)` (layer 3 of `Net`) after a 12×12×6 image: add `Flatten` before it``` | `shape/dense-after-an-image-without-flatten` |
 //! | a residual chain that changes its input's shape | macro | ``` `Residual(Conv2d(32, 3, relu, padding = same) => Conv2d(16, 3, linear, padding = same), relu)` (layer 2 of `ResNet`): its chain changes an 8×8×32 image into an 8×8×16 image; a residual block adds the chain's output to its input, so the chain must give an 8×8×32 image``` | `join/residual-chain-changes-the-shape` |
 //! | branches that cannot be added or concatenated | macro | ``` `Concatenate(..)` (layer 1 of `Inception`): its branch 1 gives an 8×8×4 image but branch 2 gives a 2×2×4 image; `Concatenate` joins along the last axis, so the branches must agree on every other``` | `join/branches-cannot-be-added`, `join/branches-cannot-be-concatenated` |
@@ -511,12 +589,13 @@ pub mod __private {
         Initialize, Layer, Row, TensorVisitor, TensorVisitorMut, reinterpret, reinterpret_mut,
     };
     pub use netdsl_core::layers::{
-        Add, Bidirectional, Concatenate, Dense, Dropout, Flatten, Reshape, Residual, Reverse,
+        Add, Bidirectional, Concatenate, Dense, Dropout, Flatten, GlobalAvgPool, GlobalMaxPool,
+        Reshape, Residual, Reverse, UpSampling2d, ZeroPadding2d,
     };
     #[cfg(feature = "alloc")]
-    pub use netdsl_core::layers::{AvgPool2d, Conv2d, Gru, Lstm, MaxPool2d, SimpleRnn};
+    pub use netdsl_core::layers::{AvgPool2d, Conv1d, Conv2d, Gru, Lstm, MaxPool2d, SimpleRnn};
     pub use netdsl_core::network::Network;
-    pub use netdsl_core::shape::{Image, Kernel, Padding, Window};
+    pub use netdsl_core::shape::{Image, Kernel, Kernel1d, Padding, Padding1d, Sequence, Window};
     #[cfg(feature = "alloc")]
     pub use netdsl_core::summary::{LayerSummary, Summary};
     pub use netdsl_core::weights::{visit_prefixed, visit_prefixed_mut};

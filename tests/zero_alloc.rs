@@ -1,7 +1,8 @@
 //! No heap allocation after setup: `predict`, `forward` + `backward`, an optimizer step, a whole
-//! training epoch and an evaluation, of a dense network and of one with every image layer,
-//! counted by `allocation-counter`'s counting global allocator (per thread, so tests running in
-//! parallel do not disturb each other).
+//! training epoch and an evaluation, of a dense network, of one with every image layer, of
+//! sequence convolutions, of padding, upsampling and global pooling, of joins and of recurrent
+//! layers, counted by `allocation-counter`'s counting global allocator (per thread, so tests
+//! running in parallel do not disturb each other).
 //!
 //! Counting per thread, it sees only the calling thread of a parallel `fit` (which trains a
 //! shard, sums the gradients and steps the optimizer); tests/zero_alloc_threads.rs counts the
@@ -51,6 +52,21 @@ network! {
 
     /// A bidirectional LSTM over the same steps.
     struct BothWays<512 => Reshape(16, 32) => Bidirectional(LSTM(8)) => Dense(4, softmax)>;
+
+    /// Convolutions over the same images read as 16 steps of 32 values: dilated with `same`
+    /// padding, strided, dilated with `causal` padding, then global max pooling.
+    struct Convolved<(16, 32)
+        => Conv1D(8, 3, relu, padding = same, dilation_rate = 2)     // 16×8
+        => Conv1D(8, 3, tanh, strides = 2)                           // 7×8
+        => Conv1D(8, 2, relu, padding = causal, dilation_rate = 2)   // 7×8
+        => GlobalMaxPooling1D => Dense(4, softmax)>;
+
+    /// Zero padding, upsampling and global average pooling of the images.
+    struct Padded<(16, 16, 2)
+        => ZeroPadding2D(((1, 0), (0, 1)))                           // 17×17×2
+        => Conv2d(4, 3, relu, stride = 2)                            // 8×8×4
+        => UpSampling2D                                              // 16×16×4
+        => GlobalAveragePooling2D => Dense(4, softmax)>;
 
     /// Recurrent layers stacked through every step's state.
     struct Stacked<512 => Reshape(16, 32) => LSTM(8, return_sequences = true) => SimpleRNN(8, return_sequences = true) => GRU(8, return_sequences = true) => GRU(8) => Dense(4, softmax)>;
@@ -191,6 +207,22 @@ fn stacked_recurrent_layers_train_evaluate_and_predict_without_allocating() {
     trains_evaluates_and_predicts_without_allocating(
         Stacked::new(&mut StdRng::seed_from_u64(1)),
         "stacked recurrent layers",
+    );
+}
+
+#[test]
+fn sequence_convolutions_train_evaluate_and_predict_without_allocating() {
+    trains_evaluates_and_predicts_without_allocating(
+        Convolved::new(&mut StdRng::seed_from_u64(1)),
+        "Conv1D and global max pooling",
+    );
+}
+
+#[test]
+fn padding_upsampling_and_global_pooling_train_evaluate_and_predict_without_allocating() {
+    trains_evaluates_and_predicts_without_allocating(
+        Padded::new(&mut StdRng::seed_from_u64(1)),
+        "zero padding, upsampling and global average pooling",
     );
 }
 

@@ -3,9 +3,9 @@
 //! Image<28, 28, 6, 4704>, Relu>` rather than as thirteen numbers in a row.
 //!
 //! They are markers, never values. Stable Rust cannot compute `H · W · C` in a type, so an
-//! image also carries its number of values, `N`; each layer checks when it is built that the
-//! sizes agree, and a layer whose sizes disagree does not compile. `network!` works all of them
-//! out.
+//! image (and a [`Sequence`]) also carries its number of values, `N`; each layer checks when it
+//! is built that the sizes agree, and a layer whose sizes disagree does not compile. `network!`
+//! works all of them out.
 
 use crate::layer::Row;
 
@@ -14,9 +14,19 @@ use crate::layer::Row;
 #[derive(Clone, Copy, Default, PartialEq, Eq)]
 pub struct Image<const H: usize, const W: usize, const C: usize, const N: usize>;
 
+/// A sequence of `T` steps of `F` features: `N = T · F` values, feature `f` of step `t` at
+/// `t · F + f` (Keras' `(steps, features)`, channels last).
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub struct Sequence<const T: usize, const F: usize, const N: usize>;
+
 /// The kernel of a convolution: `F` filters of `K × K`, sliding with stride `S`.
 #[derive(Clone, Copy, Default, PartialEq, Eq)]
 pub struct Kernel<const F: usize, const K: usize, const S: usize>;
+
+/// The kernel of a one-dimensional convolution: `F` filters of `K` taps, `D` steps apart (the
+/// dilation rate), sliding with stride `S`. It spans `(K - 1) · D + 1` steps.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub struct Kernel1d<const F: usize, const K: usize, const S: usize, const D: usize>;
 
 /// The window of a pool: `K × K`, sliding with stride `S`.
 #[derive(Clone, Copy, Default, PartialEq, Eq)]
@@ -26,6 +36,11 @@ pub struct Window<const K: usize, const S: usize>;
 /// bottom and right need follows from the output's size).
 #[derive(Clone, Copy, Default, PartialEq, Eq)]
 pub struct Padding<const TOP: usize, const LEFT: usize>;
+
+/// Zero padding before a sequence: `LEFT` steps before its first (what its end needs follows
+/// from the output's length).
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub struct Padding1d<const LEFT: usize>;
 
 /// The sizes of an [`Image`] type, so that a layer can be generic over its images with one type
 /// parameter each: `impl<I: ImageShape, O: ImageShape> Layer for MyPool<I, O>`.
@@ -49,6 +64,57 @@ impl<const H: usize, const W: usize, const C: usize, const N: usize> ImageShape
     const WIDTH: usize = W;
     const CHANNELS: usize = C;
     type Values = [f32; N];
+}
+
+/// The sizes of a [`Sequence`] type.
+pub trait SequenceShape {
+    /// Steps, `T`.
+    const STEPS: usize;
+    /// Features of a step, `F`.
+    const FEATURES: usize;
+    /// One sequence's values, `[f32; N]`.
+    type Values: Row;
+    /// The number of values, `N`, which a layer checks against `T · F`.
+    const LEN: usize = <Self::Values as Row>::WIDTH;
+}
+
+impl<const T: usize, const F: usize, const N: usize> SequenceShape for Sequence<T, F, N> {
+    const STEPS: usize = T;
+    const FEATURES: usize = F;
+    type Values = [f32; N];
+}
+
+/// A shape stored channels last, as a global pool sees it: `POSITIONS` positions (a sequence's
+/// steps, an image's pixels) of `CHANNELS` values each, `N = POSITIONS · CHANNELS` values.
+pub trait ChannelsLast {
+    /// 1 for a [`Sequence`], 2 for an [`Image`].
+    const RANK: usize;
+    /// Steps of a sequence, `T`; pixels of an image, `H · W`.
+    const POSITIONS: usize;
+    /// Features of a step, or channels of a pixel.
+    const CHANNELS: usize;
+    /// All the values, `[f32; N]`.
+    type Values: Row;
+    /// One position's values, `[f32; CHANNELS]`.
+    type Channels: Row;
+}
+
+impl<const T: usize, const F: usize, const N: usize> ChannelsLast for Sequence<T, F, N> {
+    const RANK: usize = 1;
+    const POSITIONS: usize = T;
+    const CHANNELS: usize = F;
+    type Values = [f32; N];
+    type Channels = [f32; F];
+}
+
+impl<const H: usize, const W: usize, const C: usize, const N: usize> ChannelsLast
+    for Image<H, W, C, N>
+{
+    const RANK: usize = 2;
+    const POSITIONS: usize = H * W;
+    const CHANNELS: usize = C;
+    type Values = [f32; N];
+    type Channels = [f32; C];
 }
 
 /// The sizes of a [`Window`] type.
@@ -80,6 +146,29 @@ impl<const F: usize, const K: usize, const S: usize> KernelShape for Kernel<F, K
     const STRIDE: usize = S;
 }
 
+/// The sizes of a [`Kernel1d`] type.
+pub trait Kernel1dShape {
+    /// The number of filters, `F`.
+    const FILTERS: usize;
+    /// Taps of each filter, `K`.
+    const SIZE: usize;
+    /// How far it slides, `S`.
+    const STRIDE: usize;
+    /// Steps between two taps, `D` (Keras' `dilation_rate`).
+    const DILATION: usize;
+    /// The steps it spans, `(K - 1) · D + 1`.
+    const SPAN: usize = (Self::SIZE - 1) * Self::DILATION + 1;
+}
+
+impl<const F: usize, const K: usize, const S: usize, const D: usize> Kernel1dShape
+    for Kernel1d<F, K, S, D>
+{
+    const FILTERS: usize = F;
+    const SIZE: usize = K;
+    const STRIDE: usize = S;
+    const DILATION: usize = D;
+}
+
 /// The sizes of a [`Padding`] type.
 pub trait PaddingShape {
     /// Rows of zeros above the image.
@@ -91,6 +180,39 @@ pub trait PaddingShape {
 impl<const TOP: usize, const LEFT: usize> PaddingShape for Padding<TOP, LEFT> {
     const TOP: usize = TOP;
     const LEFT: usize = LEFT;
+}
+
+/// The size of a [`Padding1d`] type.
+pub trait Padding1dShape {
+    /// Steps of zeros before the sequence.
+    const LEFT: usize;
+}
+
+impl<const LEFT: usize> Padding1dShape for Padding1d<LEFT> {
+    const LEFT: usize = LEFT;
+}
+
+impl<const T: usize, const F: usize, const N: usize> core::fmt::Debug for Sequence<T, F, N> {
+    /// `Sequence(10×2)`: 10 steps of 2 features.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "Sequence({T}×{F})")
+    }
+}
+
+impl<const F: usize, const K: usize, const S: usize, const D: usize> core::fmt::Debug
+    for Kernel1d<F, K, S, D>
+{
+    /// `Kernel1d(3 × 5, stride 1, dilation 2)`.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "Kernel1d({F} × {K}, stride {S}, dilation {D})")
+    }
+}
+
+impl<const LEFT: usize> core::fmt::Debug for Padding1d<LEFT> {
+    /// `Padding1d(left 2)`.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "Padding1d(left {LEFT})")
+    }
 }
 
 impl<const H: usize, const W: usize, const C: usize, const N: usize> core::fmt::Debug
@@ -136,5 +258,21 @@ mod tests {
         );
         assert_eq!(format!("{:?}", Window::<2, 2>), "Window(2×2, stride 2)");
         assert_eq!(format!("{:?}", Padding::<2, 1>), "Padding(top 2, left 1)");
+        assert_eq!(format!("{:?}", Sequence::<10, 2, 20>), "Sequence(10×2)");
+        assert_eq!(
+            format!("{:?}", Kernel1d::<3, 5, 1, 2>),
+            "Kernel1d(3 × 5, stride 1, dilation 2)"
+        );
+        assert_eq!(format!("{:?}", Padding1d::<4>), "Padding1d(left 4)");
+    }
+
+    #[test]
+    fn sequences_and_images_read_as_positions_of_channels() {
+        fn sizes<S: ChannelsLast>() -> [usize; 3] {
+            [S::RANK, S::POSITIONS, S::CHANNELS]
+        }
+        assert_eq!(sizes::<Sequence<10, 3, 30>>(), [1, 10, 3]);
+        assert_eq!(sizes::<Image<4, 5, 2, 40>>(), [2, 20, 2]);
+        assert_eq!(<Kernel1d<4, 3, 1, 2> as Kernel1dShape>::SPAN, 5);
     }
 }

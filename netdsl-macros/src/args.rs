@@ -308,6 +308,52 @@ impl<'a> Args<'a> {
         rate
     }
 
+    /// The next positional argument, as integer literals nested in tuples: Keras' way of giving
+    /// a size per axis or per side, `2`, `(2, 3)` or `((1, 0), (2, 1))`. `read` makes of it what
+    /// the layer takes, or `None` if it is not one of the `forms` the layer accepts (e.g. "an
+    /// integer or `(rows, columns)`"), which is then reported as such. Without an argument,
+    /// `default`. Also returns the argument's span, to report a value in it.
+    pub fn nested<T>(
+        &mut self,
+        what: &str,
+        forms: &str,
+        default: T,
+        read: impl FnOnce(&Nested) -> Option<T>,
+    ) -> Option<(T, Span)> {
+        let Some(arg) = self.positional.get(self.next).copied() else {
+            return Some((default, Span::call_site()));
+        };
+        self.next += 1;
+        let (span, shown, nested) = match arg {
+            LayerArg::Positional(size) => {
+                let nested = match size {
+                    Size::Literal(lit) => lit.base10_parse().ok().map(Nested::Int),
+                    Size::Const(_) => None,
+                    Size::Expr(expr) => Nested::of(expr),
+                };
+                (size.span(), size.text(), nested)
+            }
+            LayerArg::Float(lit) => (lit.span(), lit.to_string(), None),
+            LayerArg::Mapping { from, to } => (
+                from.span(),
+                format!("{} -> {}", from.text(), to.text()),
+                None,
+            ),
+            LayerArg::Named { .. } => unreachable!("options are kept apart"),
+        };
+        let value = nested.as_ref().and_then(read);
+        if value.is_none() {
+            self.errors.push_spanned(
+                span,
+                format_args!(
+                    "`{}`: expected the {what} as {forms}, found `{shown}`",
+                    self.text
+                ),
+            );
+        }
+        value.map(|value| (value, span))
+    }
+
     /// The value of a `true`/`false` option, or `default` if it is not given.
     pub fn flag(&mut self, name: &'static str, default: bool) -> bool {
         match self.option(name) {
@@ -383,6 +429,59 @@ impl<'a> Args<'a> {
             &mut self.errors,
         )
         .and_then(|width| width.literal())
+    }
+}
+
+/// Integer literals nested in tuples, as [`Args::nested`] reads them: `1`, `(1, 2)`,
+/// `((1, 0), (2, 1))`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Nested {
+    Int(usize),
+    Tuple(Vec<Nested>),
+}
+
+impl Nested {
+    /// The integers and tuples of `expr`, if it is made of nothing else.
+    fn of(expr: &Expr) -> Option<Nested> {
+        match expr {
+            Expr::Lit(ExprLit {
+                lit: Lit::Int(lit), ..
+            }) => lit.base10_parse().ok().map(Nested::Int),
+            Expr::Paren(inner) => Nested::of(&inner.expr),
+            Expr::Group(inner) => Nested::of(&inner.expr),
+            Expr::Tuple(tuple) => tuple
+                .elems
+                .iter()
+                .map(Nested::of)
+                .collect::<Option<_>>()
+                .map(Nested::Tuple),
+            _ => None,
+        }
+    }
+
+    /// The integer, if this is one.
+    pub fn int(&self) -> Option<usize> {
+        match self {
+            Nested::Int(n) => Some(*n),
+            Nested::Tuple(_) => None,
+        }
+    }
+
+    /// The two elements, if this is a pair.
+    pub fn pair(&self) -> Option<[&Nested; 2]> {
+        match self {
+            Nested::Tuple(elems) => match &elems[..] {
+                [a, b] => Some([a, b]),
+                _ => None,
+            },
+            Nested::Int(_) => None,
+        }
+    }
+
+    /// The two integers, if this is a pair of them.
+    pub fn int_pair(&self) -> Option<[usize; 2]> {
+        let [a, b] = self.pair()?;
+        Some([a.int()?, b.int()?])
     }
 }
 
@@ -586,6 +685,24 @@ mod tests {
         assert_eq!(edit_distance("tanh", "tanh"), 0);
         assert_eq!(edit_distance("", "abc"), 3);
         assert_eq!(edit_distance("sigmoid", "sigmiod"), 2);
+    }
+
+    #[test]
+    fn integers_nested_in_tuples_are_read_as_such() {
+        let nested = |text: &str| Nested::of(&syn::parse_str(text).expect("an expression"));
+        assert_eq!(nested("(2)"), Some(Nested::Int(2)));
+        assert_eq!(nested("(1, 2)").and_then(|n| n.int_pair()), Some([1, 2]));
+        let sides = nested("((1, 0), (2, 1))").expect("pairs of pairs");
+        let [rows, columns] = sides.pair().expect("a pair");
+        assert_eq!(
+            [rows.int_pair(), columns.int_pair()],
+            [Some([1, 0]), Some([2, 1])]
+        );
+        assert_eq!(nested("(1, 2, 3)").and_then(|n| n.int_pair()), None);
+        assert_eq!(nested("(1,)").and_then(|n| n.int_pair()), None);
+        assert_eq!(nested("(1, PAD)"), None);
+        assert_eq!(nested("(1, 2 + 1)"), None);
+        assert_eq!(nested("(1, 99999999999999999999999)"), None);
     }
 
     #[test]

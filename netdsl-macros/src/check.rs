@@ -133,13 +133,23 @@ fn check_layer(cx: &mut Cx) -> Option<Checked> {
         LayerKindDef::Call { keyword, args } => match layers::keyword(keyword) {
             Some(found) => (found, args.as_slice()),
             None => {
-                cx.errors.push_spanned(
-                    keyword.span(),
-                    format_args!(
-                        "unknown layer `{keyword}`; expected one of {} (networks and layer types are written by name, without arguments: `=> Encoder =>`)",
+                let written = keyword.to_string();
+                // `Conv1d` for `Conv1D`, `Conv2D` for `Conv2d`: the DSL spells some layers as
+                // Keras does and some as Rust types are, so say which.
+                let message = match KEYWORDS
+                    .iter()
+                    .find(|k| k.usage.name.eq_ignore_ascii_case(&written))
+                {
+                    Some(k) => format!(
+                        "unknown layer `{written}`; expected `{}`, as the DSL spells it",
+                        k.usage.name
+                    ),
+                    None => format!(
+                        "unknown layer `{written}`; expected one of {} (networks and layer types are written by name, without arguments: `=> Encoder =>`)",
                         one_of(KEYWORDS.iter().map(|k| k.usage.name))
                     ),
-                );
+                };
+                cx.errors.push_spanned(keyword.span(), message);
                 return None;
             }
         },

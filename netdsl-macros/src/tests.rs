@@ -597,3 +597,156 @@ fn a_gru_reads_a_sequence_with_keras_defaults() {
         ],
     );
 }
+
+#[test]
+fn conv1d_follows_keras_output_lengths_for_every_padding() {
+    let out = expand(quote! {
+        struct Net<(10, 2)
+            => Conv1D(3, 3, padding = same, dilation_rate = 2)
+            => Conv1D(4, 3, relu, strides = 2)
+            => Conv1D(2, 2, tanh, padding = causal, dilation_rate = 3, bias = false)
+            => Flatten => Dense(2, softmax)>;
+    });
+    let p = "::netdsl::__private::";
+    let conv1 = format!(
+        "pub conv1d_1: {p}Conv1d<{p}Sequence<10, 2, 20>, {p}Kernel1d<3, 3, 1, 2>, {p}Padding1d<2>, {p}Sequence<10, 3, 30>, {p}Linear>,"
+    );
+    // valid, stride 2: (10 - 3) / 2 + 1 = 4 steps.
+    let conv2 = format!(
+        "pub conv1d_2: {p}Conv1d<{p}Sequence<10, 3, 30>, {p}Kernel1d<4, 3, 2, 1>, {p}Padding1d<0>, {p}Sequence<4, 4, 16>, {p}Relu>,"
+    );
+    // causal: span 4, three steps of zeros before the sequence, as many steps out as in.
+    let conv3 = format!(
+        "pub conv1d_3: {p}Conv1d<{p}Sequence<4, 4, 16>, {p}Kernel1d<2, 2, 1, 3>, {p}Padding1d<3>, {p}Sequence<4, 2, 8>, {p}Tanh>,"
+    );
+    assert_contains(
+        &out,
+        &[
+            &conv1,
+            &conv2,
+            &conv3,
+            "output_shape: ::netdsl::__private::vec![10, 3],",
+            "output_shape: ::netdsl::__private::vec![4, 4],",
+            "Tanh>>::glorot_uniform(rng, false),",
+        ],
+    );
+}
+
+#[test]
+fn conv1d_that_does_not_fit_or_mixes_strides_and_dilation_is_an_error() {
+    let out = expand(quote! {
+        struct Net<(8, 2) => Conv1D(4, 3, dilation_rate = 4)>;
+        struct Long<(8, 2) => Conv1D(4, 9, relu)>;
+        struct Both<(8, 2) => Conv1D(4, 3, strides = 2, dilation_rate = 2)>;
+        struct Image<(8, 8, 1) => Conv1D(4, 3)>;
+        struct Misspelt<(8, 2) => Conv1d(4, 3) => Conv2D(4, 3)>;
+    });
+    assert_contains(
+        &out,
+        &[
+            "`Conv1D(4, 3, dilation_rate = 4)` (layer 1 of `Net`) on a sequence of 8 steps of 2 features: a kernel of 3 with `dilation_rate = 4` spans 9 steps and does not fit; expected a span `(kernel_size - 1) · dilation_rate + 1` of at most 8, or `padding = same` or `causal`",
+            "`Conv1D(4, 9, relu)` (layer 1 of `Long`) on a sequence of 8 steps of 2 features: a kernel of 9 steps does not fit; expected a kernel size of at most 8, or `padding = same` or `causal`",
+            "`Conv1D(4, 3, strides = 2, dilation_rate = 2)`: `strides` and `dilation_rate` cannot both be above 1, as in Keras; keep one of them at 1",
+            "`Conv1D(4, 3)` (layer 1 of `Image`) needs a sequence, found an 8×8×1 image; add `Reshape(8, 8)` before it to read the image's rows as steps",
+            "unknown layer `Conv1d`; expected `Conv1D`, as the DSL spells it",
+            "unknown layer `Conv2D`; expected `Conv2d`, as the DSL spells it",
+        ],
+    );
+}
+
+#[test]
+fn global_pools_give_one_value_per_channel() {
+    let out = expand(quote! {
+        struct Steps<(10, 3) => GlobalAveragePooling1D => Dense(2)>;
+        struct Maxed<(10, 3) => GlobalMaxPooling1D() => Dense(2)>;
+        struct Pixels<(6, 5, 4) => GlobalAveragePooling2D>;
+        struct Twice<(6, 5, 4) => GlobalAveragePooling2D => GlobalMaxPooling2D>;
+    });
+    let p = "::netdsl::__private::";
+    assert_contains(
+        &out,
+        &[
+            &format!("pub global_average_pooling1d_1: {p}GlobalAvgPool<{p}Sequence<10, 3, 30>>,"),
+            &format!("pub dense_1: {p}Dense<3, 2, {p}Linear>,"),
+            &format!("pub global_max_pooling1d_1: {p}GlobalMaxPool<{p}Sequence<10, 3, 30>>,"),
+            &format!("pub global_average_pooling2d_1: {p}GlobalAvgPool<{p}Image<6, 5, 4, 120>>,"),
+            "output_shape: ::netdsl::__private::vec![3],",
+            // A vector is no image: the second pool is an error.
+            "`GlobalMaxPooling2D` (layer 2 of `Twice`) needs an image, found a vector of 4 values",
+        ],
+    );
+}
+
+#[test]
+fn layers_of_one_rank_on_the_other_say_what_to_use() {
+    let out = expand(quote! {
+        struct A<(8, 8, 3) => GlobalAveragePooling1D>;
+        struct B<(10, 3) => GlobalMaxPooling2D>;
+        struct C<(10, 3) => ZeroPadding2D(1)>;
+        struct D<30 => UpSampling2D>;
+        struct E<(8, 8, 3) => GlobalAveragePooling1D(keepdims = true)>;
+    });
+    assert_contains(
+        &out,
+        &[
+            "`GlobalAveragePooling1D` (layer 1 of `A`) needs a sequence, found an 8×8×3 image; use `GlobalAveragePooling2D` on an image",
+            "`GlobalMaxPooling2D` (layer 1 of `B`) needs an image, found a sequence of 10 steps of 3 features; use `GlobalMaxPooling1D` on a sequence",
+            "`ZeroPadding2D(1)` (layer 1 of `C`) needs an image, found a sequence of 10 steps of 3 features; add `Reshape(10, 3, 1)` before it to read the sequence as a 10×3×1 image",
+            "`UpSampling2D` (layer 1 of `D`) needs an image, found a vector of 30 values; declare the network's input as `(height, width, channels)` or add `Reshape(height, width, channels)` before it",
+            "unknown option `keepdims`: `GlobalAveragePooling1D` takes no options",
+        ],
+    );
+}
+
+#[test]
+fn zero_padding_and_up_sampling_take_keras_forms() {
+    let out = expand(quote! {
+        struct Padded<(4, 5, 2)
+            => ZeroPadding2D                    // 6×7
+            => ZeroPadding2D(2)                 // 10×11
+            => ZeroPadding2D((1, 0))            // 12×11
+            => ZeroPadding2D(((0, 1), (3, 2)))  // 13×16
+            => UpSampling2D                     // 26×32
+            => UpSampling2D((1, 3))             // 26×96
+            => UpSampling2D(2)>;                // 52×192
+    });
+    let p = "::netdsl::__private::";
+    assert_contains(
+        &out,
+        &[
+            &format!(
+                "pub zero_padding2d_1: {p}ZeroPadding2d<{p}Image<4, 5, 2, 40>, {p}Padding<1, 1>, {p}Image<6, 7, 2, 84>>,"
+            ),
+            &format!(
+                "pub zero_padding2d_2: {p}ZeroPadding2d<{p}Image<6, 7, 2, 84>, {p}Padding<2, 2>, {p}Image<10, 11, 2, 220>>,"
+            ),
+            &format!(
+                "pub zero_padding2d_3: {p}ZeroPadding2d<{p}Image<10, 11, 2, 220>, {p}Padding<1, 0>, {p}Image<12, 11, 2, 264>>,"
+            ),
+            &format!(
+                "pub zero_padding2d_4: {p}ZeroPadding2d<{p}Image<12, 11, 2, 264>, {p}Padding<0, 3>, {p}Image<13, 16, 2, 416>>,"
+            ),
+            &format!(
+                "pub up_sampling2d_1: {p}UpSampling2d<{p}Image<13, 16, 2, 416>, {p}Image<26, 32, 2, 1664>>,"
+            ),
+            &format!(
+                "pub up_sampling2d_2: {p}UpSampling2d<{p}Image<26, 32, 2, 1664>, {p}Image<26, 96, 2, 4992>>,"
+            ),
+            &format!(
+                "pub up_sampling2d_3: {p}UpSampling2d<{p}Image<26, 96, 2, 4992>, {p}Image<52, 192, 2, 19968>>,"
+            ),
+        ],
+    );
+    let out = expand(quote! {
+        struct Bad<(4, 5, 2) => ZeroPadding2D((1, 2, 3)) => UpSampling2D(0) => UpSampling2D(((1, 1), (1, 1))) => ZeroPadding2D(PAD)>;
+    });
+    assert_contains(
+        &out,
+        &[
+            "`ZeroPadding2D((1, 2, 3))`: expected the padding as an integer, `(rows, columns)` or `((top, bottom), (left, right))`, found `(1, 2, 3)`",
+            "`UpSampling2D(0)`: the size must be at least 1, found 0",
+            "`UpSampling2D(((1, 1), (1, 1)))`: expected the size as an integer or `(rows, columns)`, found `((1, 1), (1, 1))`",
+            "`ZeroPadding2D(PAD)`: expected the padding as an integer, `(rows, columns)` or `((top, bottom), (left, right))`, found `PAD`",
+        ],
+    );
+}

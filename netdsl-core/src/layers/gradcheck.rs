@@ -130,6 +130,22 @@ pub(crate) fn values<T: bytemuck::Pod, const B: usize>(seed: u32) -> [T; B] {
     out
 }
 
+/// Inputs all distinct and at least 0.1 apart, so no finite-difference step of 1e-2 changes
+/// which input of a window or channel is its maximum.
+pub(crate) fn distinct<const N: usize, const B: usize>() -> [[f32; N]; B] {
+    let mut x = [[0.0; N]; B];
+    assert!(
+        !(N * B).is_multiple_of(37),
+        "37 must be prime to N · B = {}",
+        N * B
+    );
+    for (i, v) in x.as_flattened_mut().iter_mut().enumerate() {
+        // 37 is prime to N · B, so the values are a permutation.
+        *v = ((i * 37) % (N * B)) as f32 * 0.1 - 1.0;
+    }
+    x
+}
+
 /// Deterministic inputs or coefficients in `[-1, 1)` for the recurrent layers, `seed` shifting
 /// them: a batch of `B` rows of `N`.
 pub(crate) fn sequences<const N: usize, const B: usize>(seed: usize) -> [[f32; N]; B] {

@@ -48,15 +48,19 @@ macro_rules! flat_parameters {
     };
 }
 
-// Every layer kind needs `alloc` but dense, dropout and the reshapes, whose buffers are arrays
-// sized by their const generics. The others keep buffers whose lengths are products of
-// their sizes (`B * OH * OW`), which stable Rust cannot write as an array type.
+// Every layer kind needs `alloc` but dense, dropout, the reshapes, global pooling, zero padding
+// and upsampling, whose buffers are arrays sized by their const generics. The others keep
+// buffers whose lengths are products of their sizes (`B * OH * OW`), which stable Rust cannot
+// write as an array type.
+#[cfg(feature = "alloc")]
+mod conv1d;
 #[cfg(feature = "alloc")]
 mod conv2d;
 mod dense;
 mod dropout;
 #[cfg(feature = "alloc")]
 mod flat;
+mod global_pool;
 #[cfg(all(test, feature = "alloc"))]
 mod gradcheck;
 #[cfg(feature = "alloc")]
@@ -73,7 +77,12 @@ mod reshape;
 mod reverse;
 #[cfg(feature = "alloc")]
 mod rnn;
+mod up_sampling;
+mod zero_padding;
 
+#[cfg(feature = "alloc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
+pub use conv1d::{Conv1d, Conv1dGrads, Conv1dTape};
 #[cfg(feature = "alloc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub use conv2d::{Conv2d, Conv2dGrads, Conv2dTape};
@@ -82,6 +91,9 @@ pub use dropout::{Dropout, DropoutTape};
 #[cfg(feature = "alloc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub use flat::FlatParameters;
+pub use global_pool::{
+    GlobalAvgPool, GlobalMax, GlobalMaxPool, GlobalMean, GlobalPool, GlobalReduce,
+};
 #[cfg(feature = "alloc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub use gru::{Gru, GruCell};
@@ -103,3 +115,5 @@ pub use reverse::Reverse;
 #[cfg(feature = "alloc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub use rnn::{SimpleRnn, SimpleRnnCell};
+pub use up_sampling::UpSampling2d;
+pub use zero_padding::ZeroPadding2d;

@@ -354,19 +354,8 @@ impl<R: Reduce, I: ImageShape, P: WindowShape, O: ImageShape> fmt::Debug for Poo
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::layers::gradcheck::{check_gradients, values};
+    use crate::layers::gradcheck::{check_gradients, distinct, values};
     use crate::shape::{Image, Window};
-
-    /// Inputs all distinct and at least 0.1 apart, so no finite-difference step of 1e-2
-    /// changes which input of a window is its maximum.
-    fn distinct<const N: usize, const B: usize>() -> [[f32; N]; B] {
-        let mut x = [[0.0; N]; B];
-        for (i, v) in x.as_flattened_mut().iter_mut().enumerate() {
-            // 37 is prime to every N · B used here, so the values are a permutation.
-            *v = ((i * 37) % (N * B)) as f32 * 0.1 - 1.0;
-        }
-        x
-    }
 
     #[rustfmt::skip]
     const IMAGE: [f32; 16] = [

@@ -4,16 +4,20 @@
 //! Adding a layer kind is one file here (a [`Keyword`] and a [`Kind`]), one line in
 //! [`KEYWORDS`], and the runtime type it names.
 
+mod conv1d;
 mod conv2d;
 mod dense;
 mod dropout;
 mod flatten;
+mod global_pool;
 pub mod join;
 mod named;
 mod pool;
 mod recurrent;
 mod reshape;
 mod reverse;
+mod up_sampling;
+mod zero_padding;
 
 use proc_macro2::{Span, TokenStream};
 use syn::{Ident, Path};
@@ -67,6 +71,13 @@ pub const KEYWORDS: &[&Keyword] = &[
     &recurrent::SIMPLE_RNN,
     &recurrent::LSTM,
     &recurrent::GRU,
+    &conv1d::CONV1D,
+    &global_pool::GLOBAL_AVERAGE_POOLING1D,
+    &global_pool::GLOBAL_MAX_POOLING1D,
+    &global_pool::GLOBAL_AVERAGE_POOLING2D,
+    &global_pool::GLOBAL_MAX_POOLING2D,
+    &zero_padding::ZERO_PADDING2D,
+    &up_sampling::UP_SAMPLING2D,
 ];
 
 /// The keyword written `name`, if there is one.
@@ -133,39 +144,73 @@ impl Cx<'_> {
     /// The image the layer needs, or `None` after saying what it got instead (nothing is said
     /// when the layers before were not well formed).
     pub fn image(&mut self) -> Option<Image> {
-        match self.input? {
-            Shape::Image(image) => Some(*image),
-            Shape::Flat(width) => {
-                let message = format!(
-                    "{} needs an image, found a vector of {} values; declare the network's input as `(height, width, channels)` or add `Reshape(height, width, channels)` before it",
+        self.image_or_twin(None)
+    }
+
+    /// [`Cx::image`] for a layer with a `twin` of the same name that takes sequences
+    /// (`GlobalAveragePooling2D` and `GlobalAveragePooling1D`): given a sequence, the message
+    /// says to use the twin.
+    pub fn image_or_twin(&mut self, twin: Option<&str>) -> Option<Image> {
+        let message = match self.input? {
+            Shape::Image(image) => return Some(*image),
+            Shape::Flat(width) => format!(
+                "{} needs an image, found a vector of {} values; declare the network's input as `(height, width, channels)` or add `Reshape(height, width, channels)` before it",
+                self.name(),
+                width.text()
+            ),
+            other @ Shape::Sequence(sequence) => {
+                let fix = match twin {
+                    Some(twin) => format!("use `{twin}` on a sequence"),
+                    None => format!(
+                        "add `Reshape({steps}, {features}, 1)` before it to read the sequence as a {steps}×{features}×1 image",
+                        steps = sequence.steps,
+                        features = sequence.features,
+                    ),
+                };
+                format!(
+                    "{} needs an image, found {}; {fix}",
                     self.name(),
-                    width.text()
-                );
-                self.error(message);
-                None
+                    other.text()
+                )
             }
-            other @ Shape::Sequence(_) => {
-                let message = format!("{} needs an image, found {}", self.name(), other.text());
-                self.error(message);
-                None
-            }
-        }
+        };
+        self.error(message);
+        None
     }
 
     /// The sequence the layer needs, or `None` after saying what it got instead.
     pub fn sequence(&mut self) -> Option<Sequence> {
-        match self.input? {
-            Shape::Sequence(sequence) => Some(*sequence),
-            other => {
-                let message = format!(
-                    "{} needs a sequence, found {}; declare the network's input as `(steps, features)` or add `Reshape(steps, features)` before it",
+        self.sequence_or_twin(None)
+    }
+
+    /// [`Cx::sequence`] for a layer with a `twin` of the same name that takes images: given
+    /// an image, the message says to use the twin.
+    pub fn sequence_or_twin(&mut self, twin: Option<&str>) -> Option<Sequence> {
+        let message = match self.input? {
+            Shape::Sequence(sequence) => return Some(*sequence),
+            other @ Shape::Image(image) => {
+                let fix = match twin {
+                    Some(twin) => format!("use `{twin}` on an image"),
+                    None => format!(
+                        "add `Reshape({}, {})` before it to read the image's rows as steps",
+                        image.height,
+                        image.width * image.channels
+                    ),
+                };
+                format!(
+                    "{} needs a sequence, found {}; {fix}",
                     self.name(),
                     other.text()
-                );
-                self.error(message);
-                None
+                )
             }
-        }
+            other @ Shape::Flat(_) => format!(
+                "{} needs a sequence, found {}; declare the network's input as `(steps, features)` or add `Reshape(steps, features)` before it",
+                self.name(),
+                other.text()
+            ),
+        };
+        self.error(message);
+        None
     }
 
     /// `factors` multiplied, if the product is a number of values an array can hold; otherwise
@@ -201,6 +246,12 @@ fn image_type(image: Image) -> TokenStream {
     let [h, w, c, n] =
         [image.height, image.width, image.channels, image.len()].map(crate::tokens::literal);
     private_type("Image", &[h, w, c, n])
+}
+
+/// A sequence's shape type: `::netdsl::__private::Sequence<10, 2, 20>`.
+fn sequence_type(sequence: Sequence) -> TokenStream {
+    let [t, f, n] = [sequence.steps, sequence.features, sequence.len()].map(crate::tokens::literal);
+    private_type("Sequence", &[t, f, n])
 }
 
 /// The keyword a bare path names: `Flatten`, or `Dense` written without its arguments.
