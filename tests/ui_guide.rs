@@ -34,10 +34,11 @@ fn every_compile_fail_case_is_in_the_guide_and_every_listed_case_exists() {
             "tests/ui/{case}.rs is missing from the guide's table"
         );
     }
-    for listed in guide
-        .split('`')
-        .filter(|s| ["parse/", "shape/", "usage/", "join/"].iter().any(|f| s.starts_with(f)))
-    {
+    for listed in guide.split('`').filter(|s| {
+        ["parse/", "shape/", "usage/", "join/"]
+            .iter()
+            .any(|f| s.starts_with(f))
+    }) {
         assert!(
             cases.iter().any(|c| c == listed),
             "the guide lists `{listed}`, which tests/ui does not have"
