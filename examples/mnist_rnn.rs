@@ -1,11 +1,11 @@
 //! MNIST read row by row by recurrent layers: each image is a sequence of 28 steps of 28
 //! pixels, read by Keras' `SimpleRNN(64)`, then in other networks by `LSTM(64)`, by `GRU(64)`,
-//! and by two stacked `LSTM(32)` (the first returning every step's state), each followed by a
-//! softmax layer. Trained with Adam (Keras' defaults) in batches of 32; prints each epoch, the
+//! by two stacked `LSTM(32)` (the first returning every step's state) and by
+//! `Bidirectional(LSTM(32))`, each followed by a softmax layer. Trained with Adam (Keras' defaults) in batches of 32; prints each epoch, the
 //! time per epoch and the test accuracy.
 //!
 //! Run it with `cargo run --release --example mnist_rnn` (pass the number of epochs of each as
-//! the first four arguments, 0 to skip one; 5, 2, 2 and 2 by default).
+//! the first five arguments, 0 to skip one; 5, 2, 2, 2 and 2 by default).
 
 use std::error::Error;
 
@@ -27,6 +27,9 @@ network! {
         => LSTM(32, return_sequences = true)
         => LSTM(32)
         => Dense(10, softmax)>;
+
+    /// The rows read downwards and upwards by two LSTMs, their last states side by side.
+    pub struct MnistBidirectional<(28, 28) => Bidirectional(LSTM(32)) => Dense(10, softmax)>;
 }
 
 /// Trains `model` for `epochs` on the first 55,000 training images, validating on the rest,
@@ -74,10 +77,12 @@ fn main() -> Result<(), Box<dyn Error>> {
             .nth(n)
             .map_or(Ok(default), |a| a.parse::<usize>())
     };
-    let [simple, lstm, gru, stacked] = [(1, 5), (2, 2), (3, 2), (4, 2)].map(|(n, d)| epochs(n, d));
+    let [simple, lstm, gru, stacked, both] =
+        [(1, 5), (2, 2), (3, 2), (4, 2), (5, 2)].map(|(n, d)| epochs(n, d));
     train(MnistRnn::new(&mut StdRng::seed_from_u64(42)), simple?)?;
     train(MnistLstm::new(&mut StdRng::seed_from_u64(42)), lstm?)?;
     train(MnistGru::new(&mut StdRng::seed_from_u64(42)), gru?)?;
     train(MnistStacked::new(&mut StdRng::seed_from_u64(42)), stacked?)?;
+    train(MnistBidirectional::new(&mut StdRng::seed_from_u64(42)), both?)?;
     Ok(())
 }
