@@ -413,10 +413,10 @@ fn a_parallel_fit_allocates_per_fit_not_per_step_on_the_calling_thread() {
 #[test]
 fn every_callback_allocates_nothing_after_train_begin() {
     use netdsl::train::callbacks::{
-        Callback, Context, EarlyStopping, LambdaCallback, LearningRateScheduler, Monitor,
-        ReduceLrOnPlateau, TerminateOnNan,
+        Callback, Context, EarlyStopping, LambdaCallback, LayerAccess, LearningRateScheduler,
+        ModelCheckpoint, Monitor, ReduceLrOnPlateau, SaveFreq, TerminateOnNan,
     };
-    use netdsl::train::{EpochLogs, Metrics};
+    use netdsl::train::{BatchLogs, EpochLogs, Metrics};
 
     let mut model = model();
     let mut grads = model.new_grads();
@@ -429,18 +429,27 @@ fn every_callback_allocates_nothing_after_train_begin() {
     let mut scheduler = LearningRateScheduler::new(|epoch, lr| lr / epoch as f32);
     let mut lambda = LambdaCallback::on_epoch_end(|_: &EpochLogs| calls += 1);
     let mut nan = TerminateOnNan;
-    let callbacks: [&mut dyn Callback; 5] = [
+    // Checkpoints allocate when they write a file, and only then: these never save (no value
+    // beats 0, and 1000 steps never pass).
+    let mut best = ModelCheckpoint::new("never/{epoch}.safetensors")
+        .unwrap()
+        .save_best_only(true)
+        .initial_value_threshold(0.0);
+    let mut periodic = ModelCheckpoint::new("never/{batch}.safetensors")
+        .unwrap()
+        .save_freq(SaveFreq::Batches(1000));
+    let callbacks: [&mut dyn Callback; 7] = [
         &mut early,
         &mut plateau,
         &mut scheduler,
         &mut lambda,
         &mut nan,
+        &mut best,
+        &mut periodic,
     ];
 
-    let mut parameters = |visit: &mut dyn FnMut(&mut [f32])| {
-        model.visit_parameters(&mut grads, &mut |p, _| visit(p))
-    };
-    let mut context = Context::new(&mut optimizer, &mut parameters);
+    let mut access = LayerAccess::new(&mut model, &mut grads);
+    let mut context = Context::new(&mut optimizer, &mut access);
     for callback in callbacks {
         callback.on_train_begin(&mut context);
         // Improving, then worse: every branch runs, restoring the best weights included.
@@ -460,8 +469,15 @@ fn every_callback_allocates_nothing_after_train_begin() {
                 seconds: 0.0,
                 steps: 1,
             };
+            let batch = BatchLogs {
+                epoch,
+                batch: 1,
+                train: logs.train,
+                learning_rate: 0.1,
+            };
             info += measure(|| {
                 callback.on_epoch_begin(epoch, &mut context);
+                callback.on_train_batch_end(&batch, &mut context);
                 callback.on_epoch_end(&logs, &mut context);
             });
         }

@@ -1,35 +1,88 @@
 //! Callbacks: code that runs between epochs of `fit`, as Keras' `callbacks=[...]`.
 //!
-//! A callback sees each epoch's [`EpochLogs`] and, through a [`Context`], the optimizer's
-//! learning rate, the model's parameters and a way to stop training. Buffers a callback needs
-//! (the best weights of [`EarlyStopping`], the file buffer of [`CsvLogger`]) are allocated in
-//! [`Callback::on_train_begin`]; the per-epoch hooks of the callbacks here allocate nothing.
+//! A callback sees each epoch's [`EpochLogs`] (and each step's [`BatchLogs`]) and, through a
+//! [`Context`], the optimizer's learning rate, the model's parameters, a way to save its weights
+//! ([`Context::save_weights`]), and ways to stop training, or to fail it with an error. Buffers a
+//! callback needs (the best weights of [`EarlyStopping`], the file buffer of [`CsvLogger`]) are
+//! allocated in [`Callback::on_train_begin`]; the per-epoch and per-step hooks of the callbacks
+//! here allocate nothing, except [`ModelCheckpoint`] when it writes a file.
 
+use std::error::Error;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use super::EpochLogs;
+use super::{BatchLogs, EpochLogs};
+use crate::layer::Layer;
 use crate::optim::Optimizer;
 
-/// Something that calls a visitor with each parameter tensor of a model, in a fixed order.
-pub type ParameterAccess<'a> = dyn FnMut(&mut dyn FnMut(&mut [f32])) + 'a;
+#[cfg(feature = "safetensors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "safetensors")))]
+pub use super::checkpoint::{CheckpointError, Mode, ModelCheckpoint, SaveFreq};
+
+/// The model as a [`Context`] shows it to callbacks: its parameter tensors and, with the
+/// `safetensors` feature, its weights file. `fit` gives a [`LayerAccess`] over the network it
+/// trains.
+pub trait ModelAccess {
+    /// Calls `visit` with each parameter tensor of the model, in a fixed order.
+    fn visit_parameters(&mut self, visit: &mut dyn FnMut(&mut [f32]));
+
+    /// Writes the model's weights to `path` as [`Network::save_weights`] does: safetensors,
+    /// each tensor under its name, the file replaced only once the new one is complete.
+    ///
+    /// [`Network::save_weights`]: crate::network::Network::save_weights
+    ///
+    /// # Errors
+    ///
+    /// As [`crate::weights::save`]; the file at `path` is then unchanged.
+    #[cfg(feature = "safetensors")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "safetensors")))]
+    fn save_weights(&self, path: &Path) -> Result<(), crate::weights::Error>;
+}
+
+/// A [`Layer`] (a network) and a gradient buffer of it, as a [`ModelAccess`]: visiting
+/// parameters pairs each tensor with its gradient, which callbacks do not see.
+pub struct LayerAccess<'a, N: Layer> {
+    layer: &'a mut N,
+    grads: &'a mut N::Grads,
+}
+
+impl<'a, N: Layer> LayerAccess<'a, N> {
+    /// Access to `layer`, visiting its parameters with `grads` (from [`Layer::new_grads`]).
+    pub fn new(layer: &'a mut N, grads: &'a mut N::Grads) -> Self {
+        Self { layer, grads }
+    }
+}
+
+impl<N: Layer> ModelAccess for LayerAccess<'_, N> {
+    fn visit_parameters(&mut self, visit: &mut dyn FnMut(&mut [f32])) {
+        self.layer
+            .visit_parameters(self.grads, &mut |parameters, _| visit(parameters));
+    }
+
+    #[cfg(feature = "safetensors")]
+    fn save_weights(&self, path: &Path) -> Result<(), crate::weights::Error> {
+        crate::weights::save(&*self.layer, path)
+    }
+}
 
 /// Access to the training run from inside a callback.
 pub struct Context<'a> {
     optimizer: &'a mut dyn Optimizer,
-    parameters: &'a mut ParameterAccess<'a>,
+    model: &'a mut dyn ModelAccess,
     stop: bool,
+    error: Option<Box<dyn Error + Send + Sync>>,
 }
 
 impl<'a> Context<'a> {
-    /// A context over an optimizer and a visitor of the model's parameter tensors (in their
-    /// fixed order). `fit` builds one for each hook.
-    pub fn new(optimizer: &'a mut dyn Optimizer, parameters: &'a mut ParameterAccess<'a>) -> Self {
+    /// A context over an optimizer and the model (see [`LayerAccess`]). `fit` builds one for
+    /// each hook.
+    pub fn new(optimizer: &'a mut dyn Optimizer, model: &'a mut dyn ModelAccess) -> Self {
         Self {
             optimizer,
-            parameters,
+            model,
             stop: false,
+            error: None,
         }
     }
 
@@ -46,7 +99,18 @@ impl<'a> Context<'a> {
 
     /// Calls `visit` with each parameter tensor of the model, in a fixed order.
     pub fn visit_parameters(&mut self, visit: &mut dyn FnMut(&mut [f32])) {
-        (self.parameters)(visit);
+        self.model.visit_parameters(visit);
+    }
+
+    /// Writes the model's weights to `path` (see [`ModelAccess::save_weights`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`crate::weights::save`]; the file at `path` is then unchanged.
+    #[cfg(feature = "safetensors")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "safetensors")))]
+    pub fn save_weights(&self, path: &Path) -> Result<(), crate::weights::Error> {
+        self.model.save_weights(path)
     }
 
     /// Asks `fit` to stop after this epoch (Keras' `model.stop_training = True`).
@@ -54,19 +118,43 @@ impl<'a> Context<'a> {
         self.stop = true;
     }
 
-    /// Whether a callback asked to stop.
+    /// Whether a callback asked to stop, or failed.
     pub fn stop_requested(&self) -> bool {
-        self.stop
+        self.stop || self.error.is_some()
+    }
+
+    /// Stops training at once with `error`, as a Keras callback that raises: `fit` runs no
+    /// other callback and returns [`TrainError::Callback`](super::TrainError::Callback) with
+    /// it, the model keeping the weights trained so far. The first error is kept.
+    pub fn fail(&mut self, error: impl Into<Box<dyn Error + Send + Sync>>) {
+        if self.error.is_none() {
+            self.error = Some(error.into());
+        }
+    }
+
+    /// The error a callback failed with, if one did.
+    pub fn error(&self) -> Option<&(dyn Error + Send + Sync + 'static)> {
+        self.error.as_deref()
+    }
+
+    pub(super) fn take_error(&mut self) -> Option<Box<dyn Error + Send + Sync>> {
+        self.error.take()
     }
 }
 
-/// Code run by `fit` at the start, around each epoch and at the end of training.
+/// Code run by `fit` at the start, around each epoch, after each step and at the end of
+/// training.
 pub trait Callback {
     /// Before the first epoch; allocate what the callback needs here.
     fn on_train_begin(&mut self, _context: &mut Context<'_>) {}
 
     /// Before each epoch (from 1).
     fn on_epoch_begin(&mut self, _epoch: usize, _context: &mut Context<'_>) {}
+
+    /// After each step (Keras' `on_train_batch_end`), once the optimizer has applied it, with
+    /// the running logs of the epoch. [`Context::stop_training`] here ends the epoch after this
+    /// step; its validation and `on_epoch_end` still run, as in Keras.
+    fn on_train_batch_end(&mut self, _logs: &BatchLogs, _context: &mut Context<'_>) {}
 
     /// After each epoch, with its logs.
     fn on_epoch_end(&mut self, _logs: &EpochLogs, _context: &mut Context<'_>) {}
@@ -113,6 +201,21 @@ impl Monitor {
             Monitor::ValLoss => logs.validation.map(|v| v.loss),
             Monitor::ValAccuracy => logs.validation.and_then(|v| v.accuracy),
         }
+    }
+
+    /// The watched value in a step's running `logs`: the training loss or accuracy (the
+    /// validation values are measured after the epoch only).
+    pub fn batch_value(self, logs: &BatchLogs) -> Option<f32> {
+        match self {
+            Monitor::Loss => Some(logs.train.loss),
+            Monitor::Accuracy => logs.train.accuracy,
+            Monitor::ValLoss | Monitor::ValAccuracy => None,
+        }
+    }
+
+    /// Whether a lower value is better (a loss), as Keras' `mode="auto"` decides.
+    pub(super) fn lower_is_better(self) -> bool {
+        matches!(self, Monitor::Loss | Monitor::ValLoss)
     }
 
     /// Whether `value` improves on `best` by more than `min_delta` (losses fall, accuracies
@@ -595,18 +698,18 @@ mod tests {
     /// is set to the epoch number before each epoch ends; returns (weight, lr, epochs run).
     fn run(callback: &mut dyn Callback, losses: &[f32]) -> (f32, f32, usize) {
         let mut optimizer = Sgd::new(0.1);
-        let mut weight = [0.0_f32];
+        let mut model = Dense::<1, 1, Linear>::from_parameters([[0.0]], None);
+        let mut grads = model.new_grads();
+        let mut access = LayerAccess::new(&mut model, &mut grads);
         let mut epochs = 0;
         {
-            let mut visit = |f: &mut dyn FnMut(&mut [f32])| f(&mut weight);
-            let mut context = Context::new(&mut optimizer, &mut visit);
+            let mut context = Context::new(&mut optimizer, &mut access);
             callback.on_train_begin(&mut context);
         }
         for (i, &loss) in losses.iter().enumerate() {
             let epoch = i + 1;
-            weight[0] = epoch as f32;
-            let mut visit = |f: &mut dyn FnMut(&mut [f32])| f(&mut weight);
-            let mut context = Context::new(&mut optimizer, &mut visit);
+            access.visit_parameters(&mut |p| p[0] = epoch as f32);
+            let mut context = Context::new(&mut optimizer, &mut access);
             callback.on_epoch_begin(epoch, &mut context);
             callback.on_epoch_end(&logs(epoch, loss), &mut context);
             epochs = epoch;
@@ -614,7 +717,9 @@ mod tests {
                 break;
             }
         }
-        (weight[0], optimizer.learning_rate(), epochs)
+        let mut weight = 0.0;
+        access.visit_parameters(&mut |p| weight = p[0]);
+        (weight, optimizer.learning_rate(), epochs)
     }
 
     #[test]
@@ -639,9 +744,10 @@ mod tests {
         let mut logs_without = logs(1, 0.5);
         logs_without.train.accuracy = None;
         let mut optimizer = Sgd::new(0.1);
-        let mut weight = [0.0_f32];
-        let mut visit = |f: &mut dyn FnMut(&mut [f32])| f(&mut weight);
-        let mut context = Context::new(&mut optimizer, &mut visit);
+        let mut model = Dense::<1, 1, Linear>::from_parameters([[0.0]], None);
+        let mut grads = model.new_grads();
+        let mut access = LayerAccess::new(&mut model, &mut grads);
+        let mut context = Context::new(&mut optimizer, &mut access);
         early.on_train_begin(&mut context);
         assert!(!early.warned);
         early.on_epoch_end(&logs_without, &mut context);

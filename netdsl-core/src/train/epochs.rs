@@ -1,6 +1,7 @@
 //! The epochs of `fit` around the runner: shuffling seed, validation, logs, what is printed,
 //! the history, and the callbacks.
 
+use std::error::Error;
 use std::io::{IsTerminal, Write};
 use std::ops::Range;
 use std::time::Instant;
@@ -8,10 +9,10 @@ use std::time::Instant;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
-use super::callbacks::{Callback, Context};
+use super::callbacks::{Callback, Context, LayerAccess};
 use super::progress::{EpochBar, write_epoch_line};
 use super::runner::{Runner, Shared, reset_order};
-use super::{EpochLogs, Fit, History, Metrics, TrainError, Verbose};
+use super::{BatchLogs, EpochLogs, Fit, History, Metrics, TrainError, Verbose};
 use crate::data::Dataset;
 use crate::layer::Layer;
 use crate::loss::Loss;
@@ -67,13 +68,24 @@ impl<N: Shared<B>, O: Optimizer, L: Loss<N::Activation> + Send, const B: usize>
         let mut rng = StdRng::seed_from_u64(seed);
         let mut history = History::with_capacity(epochs);
         let steps = train.len().div_ceil(B * self.team.threads());
-        self.run_callbacks(network, &mut callbacks, |callback, context| {
+        // A callback that fails stops `fit` at once with its error and the epochs done.
+        let failed = |epoch, batch, source, history| TrainError::Callback {
+            epoch,
+            batch,
+            source,
+            history: Box::new(history),
+        };
+        if let Err(source) = self.run_callbacks(network, &mut callbacks, |callback, context| {
             callback.on_train_begin(context)
-        });
+        }) {
+            return Err(failed(0, None, source, history));
+        }
         for epoch in 1..=epochs {
-            self.run_callbacks(network, &mut callbacks, |callback, context| {
+            if let Err(source) = self.run_callbacks(network, &mut callbacks, |callback, context| {
                 callback.on_epoch_begin(epoch, context)
-            });
+            }) {
+                return Err(failed(epoch, None, source, history));
+            }
             // The rate of every step of the epoch, as the callbacks (between epochs) and the
             // schedule (of each step) left it: none may ruin the weights.
             if let Some((step, learning_rate)) =
@@ -88,18 +100,36 @@ impl<N: Shared<B>, O: Optimizer, L: Loss<N::Activation> + Send, const B: usize>
             }
             let bar = EpochBar::start_if(verbose == Verbose::ProgressBar, epoch, epochs, steps);
             let start = Instant::now();
+            let (mut done, mut stopped, mut batch_error) = (0, false, None);
             let trained = self.run_epoch(
                 network,
                 data,
                 train.clone(),
                 shuffle.then_some(&mut rng),
                 check_finite,
-                &mut |done, running| {
+                &mut |runner, network, steps_done, running| {
                     if let Some(bar) = &bar {
-                        bar.advance(done, running);
+                        bar.advance(steps_done, running);
                     }
+                    done = steps_done;
+                    let logs = BatchLogs {
+                        epoch,
+                        batch: steps_done,
+                        train: running,
+                        learning_rate: runner.optimizer.learning_rate(),
+                    };
+                    match runner.run_callbacks(network, &mut callbacks, |callback, context| {
+                        callback.on_train_batch_end(&logs, context)
+                    }) {
+                        Ok(stop) => stopped = stop,
+                        Err(error) => batch_error = Some(error),
+                    }
+                    stopped || batch_error.is_some()
                 },
             );
+            if let Some(source) = batch_error {
+                return Err(failed(epoch, Some(done), source, history));
+            }
             let seconds = start.elapsed().as_secs_f64();
             let train_metrics = match trained {
                 Ok(metrics) => metrics,
@@ -123,7 +153,7 @@ impl<N: Shared<B>, O: Optimizer, L: Loss<N::Activation> + Send, const B: usize>
                 validation,
                 learning_rate: self.optimizer.learning_rate(),
                 seconds,
-                steps,
+                steps: done,
             };
             history.push(&logs);
             match bar {
@@ -131,16 +161,20 @@ impl<N: Shared<B>, O: Optimizer, L: Loss<N::Activation> + Send, const B: usize>
                 None if verbose == Verbose::EpochLine => write_epoch_line(out, epochs, &logs),
                 None => {}
             }
-            let stop = self.run_callbacks(network, &mut callbacks, |callback, context| {
+            match self.run_callbacks(network, &mut callbacks, |callback, context| {
                 callback.on_epoch_end(&logs, context)
-            });
-            if stop {
-                break;
+            }) {
+                Ok(stop) if stop || stopped => break,
+                Ok(_) => {}
+                Err(source) => return Err(failed(epoch, None, source, history)),
             }
         }
-        self.run_callbacks(network, &mut callbacks, |callback, context| {
+        if let Err(source) = self.run_callbacks(network, &mut callbacks, |callback, context| {
             callback.on_train_end(context)
-        });
+        }) {
+            let epoch = history.epochs();
+            return Err(failed(epoch, None, source, history));
+        }
         let _ = out.flush();
         Ok(history)
     }
@@ -160,24 +194,25 @@ impl<N: Shared<B>, O: Optimizer, L: Loss<N::Activation> + Send, const B: usize>
         totals.metrics(L::ACCURACY)
     }
 
-    /// Runs `hook` for every callback with a context over the optimizer and the network's
-    /// parameters; returns whether one asked to stop.
+    /// Runs `hook` for every callback with a context over the optimizer and the network;
+    /// returns whether one asked to stop, or the error of the first that failed (the callbacks
+    /// after it do not run).
     fn run_callbacks(
         &mut self,
         network: &mut N,
         callbacks: &mut [&mut dyn Callback],
         mut hook: impl FnMut(&mut dyn Callback, &mut Context<'_>),
-    ) -> bool {
+    ) -> Result<bool, Box<dyn Error + Send + Sync>> {
         // Visiting pairs each tensor with a gradient buffer, which the callbacks do not see.
-        let grads = &mut self.lanes[0].shard.grads;
-        let mut parameters = |visit: &mut dyn FnMut(&mut [f32])| {
-            network.visit_parameters(grads, &mut |p, _| visit(p))
-        };
-        let mut context = Context::new(&mut *self.optimizer, &mut parameters);
+        let mut model = LayerAccess::new(network, &mut self.lanes[0].shard.grads);
+        let mut context = Context::new(&mut *self.optimizer, &mut model);
         for callback in callbacks.iter_mut() {
             hook(&mut **callback, &mut context);
+            if let Some(error) = context.take_error() {
+                return Err(error);
+            }
         }
-        context.stop_requested()
+        Ok(context.stop_requested())
     }
 }
 

@@ -58,6 +58,25 @@ pub enum TrainError {
         /// The threads asked for.
         threads: usize,
     },
+    /// A callback could not do its work and stopped training with
+    /// [`Context::fail`](super::callbacks::Context::fail): a
+    /// [`ModelCheckpoint`](super::callbacks::ModelCheckpoint) that cannot write its file, for
+    /// one, as Keras raises. The model keeps the weights trained up to then, and no other
+    /// callback runs after the failing one (`on_train_end` included).
+    #[error(
+        "training stopped at epoch {epoch}{}: {source}; the weights trained so far are kept",
+        batch.map_or(String::new(), |batch| format!(", batch {batch}"))
+    )]
+    Callback {
+        /// The epoch, from 1 (0 when it failed in `on_train_begin`, before any epoch).
+        epoch: usize,
+        /// The batch within the epoch, from 1, when it failed after a batch.
+        batch: Option<usize>,
+        /// What the callback reported.
+        source: Box<dyn std::error::Error + Send + Sync>,
+        /// The history of the epochs completed before.
+        history: Box<History>,
+    },
     /// The validation data given is empty: its loss would be meaningless.
     #[error("the validation data holds no samples")]
     NoValidationData,

@@ -28,6 +28,20 @@ pub struct EpochLogs {
     pub steps: usize,
 }
 
+/// What one step of `fit` measured, as Keras hands `logs` to `on_train_batch_end`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BatchLogs {
+    /// The epoch, from 1.
+    pub epoch: usize,
+    /// The step within the epoch, from 1 (a step trains `threads × B` samples).
+    pub batch: usize,
+    /// Training loss and accuracy averaged over the epoch's steps so far, this one included
+    /// (Keras' running metrics).
+    pub train: Metrics,
+    /// The learning rate in effect after the step ([`crate::optim::Optimizer::learning_rate`]).
+    pub learning_rate: f32,
+}
+
 /// Per-epoch logs of a `fit`, one entry per epoch in each vector, as Keras' `History.history`.
 /// `val_loss` and `val_accuracy` stay empty without validation data, `accuracy` and
 /// `val_accuracy` when accuracy does not apply to the loss (a regression).

@@ -1,6 +1,8 @@
 //! Training: the Keras `compile` / `fit` / `evaluate` loop over a [`crate::layer::Layer`].
 
 pub mod callbacks;
+#[cfg(feature = "safetensors")]
+mod checkpoint;
 mod epochs;
 mod error;
 mod fit;
@@ -11,11 +13,13 @@ mod progress;
 mod reduce;
 mod runner;
 mod shard;
+#[cfg(feature = "safetensors")]
+mod template;
 mod trainer;
 
 pub use error::TrainError;
 pub use fit::{Fit, Verbose};
-pub use history::{EpochLogs, History, Metrics};
+pub use history::{BatchLogs, EpochLogs, History, Metrics};
 #[cfg(feature = "plot")]
 #[cfg_attr(docsrs, doc(cfg(feature = "plot")))]
 pub use plot::PlotError;

@@ -33,6 +33,10 @@ pub(super) trait Shared<const B: usize>: Layer<Tape<B>: Send, Grads: Send> + Syn
 
 impl<N: Layer<Tape<B>: Send, Grads: Send> + Sync, const B: usize> Shared<B> for N {}
 
+/// What the runner calls after each step: `(runner, network, steps done, running metrics)`,
+/// returning whether to end the epoch there.
+pub(super) type OnBatch<'a, R, N> = dyn FnMut(&mut R, &mut N, usize, Metrics) -> bool + 'a;
+
 /// What one thread of the team trains with: its buffers and gradients, its own copy of the
 /// loss, and the totals of its shard of the current step.
 pub(super) struct Lane<'w, N: Layer, L, const B: usize> {
@@ -69,7 +73,8 @@ impl<N: Shared<B>, O: Optimizer, L: Loss<N::Activation> + Send, const B: usize>
     /// epoch with `rng` when given, in steps of `threads × B` samples: thread `k` trains the
     /// `k`-th `B` of each step (the last step may be partial: its missing rows get a zero
     /// gradient and its mean is over the rows present). Calls `on_batch(steps done, running
-    /// metrics)` after each step. With `check_finite`, a step whose loss or gradients are not
+    /// metrics)` after each step, with the runner and the network, and ends the epoch after that
+    /// step when it returns `true`. With `check_finite`, a step whose loss or gradients are not
     /// finite is not applied and ends the epoch with `Err((step, what))`.
     pub(super) fn run_epoch<const IN: usize, const OUT: usize>(
         &mut self,
@@ -78,7 +83,7 @@ impl<N: Shared<B>, O: Optimizer, L: Loss<N::Activation> + Send, const B: usize>
         range: Range<usize>,
         rng: Option<&mut StdRng>,
         check_finite: bool,
-        on_batch: &mut dyn FnMut(usize, Metrics),
+        on_batch: &mut OnBatch<'_, Self, N>,
     ) -> Result<Metrics, (usize, &'static str)>
     where
         N: Layer<In = [f32; IN], Out = [f32; OUT]>,
@@ -106,7 +111,7 @@ impl<N: Shared<B>, O: Optimizer, L: Loss<N::Activation> + Send, const B: usize>
         data: &Dataset<IN, OUT>,
         offset: usize,
         check_finite: bool,
-        on_batch: &mut dyn FnMut(usize, Metrics),
+        on_batch: &mut OnBatch<'_, Self, N>,
     ) -> Result<Metrics, (usize, &'static str)>
     where
         N: Layer<In = [f32; IN], Out = [f32; OUT]>,
@@ -118,7 +123,9 @@ impl<N: Shared<B>, O: Optimizer, L: Loss<N::Activation> + Send, const B: usize>
             totals.add(batch);
             self.update(network, batch.loss, check_finite)
                 .map_err(|what| (step + 1, what))?;
-            on_batch(step + 1, totals.metrics(L::ACCURACY));
+            if on_batch(self, network, step + 1, totals.metrics(L::ACCURACY)) {
+                break;
+            }
         }
         Ok(totals.metrics(L::ACCURACY))
     }

@@ -216,7 +216,14 @@ where
             optimizer,
             order,
         };
-        match runner.run_epoch(network, data, 0..data.len(), rng, false, &mut |_, _| {}) {
+        match runner.run_epoch(
+            network,
+            data,
+            0..data.len(),
+            rng,
+            false,
+            &mut |_, _, _, _| false,
+        ) {
             Ok(metrics) => metrics,
             Err(_) => unreachable!("finiteness is only checked when asked"),
         }
