@@ -375,10 +375,49 @@
 //! | `model.summary()` | [`model.summary()`](network::Network::summary) |
 //! | `history.history["val_accuracy"]` | [`history.val_accuracy`](train::History) |
 //! | `model.save_weights(path)`, `model.load_weights(path)` | [`model.save_weights(path)?`](network::Network::save_weights), [`model.load_weights(path)?`](network::Network::load_weights): safetensors, see [`weights`] |
+//! | `callbacks=[EarlyStopping(patience=3), CSVLogger("log.csv"), ...]` | [`Fit::epochs(n).callback(&mut early).callback(&mut logger)`](train::Fit::callback), see [`train::callbacks`] |
+//! | `ModelCheckpoint("{epoch:02d}-{val_loss:.2f}.weights.h5", save_best_only=True, save_weights_only=True)` | [`ModelCheckpoint::new("{epoch:02d}-{val_loss:.2f}.safetensors")?.save_best_only(true)`](train::callbacks::ModelCheckpoint) |
 //!
 //! The batch size is a `const` (`BATCH` above), so every buffer of a training step is sized by
 //! its type and allocated once, when the trainer is created; epochs, steps and predictions
 //! then allocate nothing. The `mnist` example is the Keras tutorial line for line.
+//!
+//! Callbacks are Keras' ([`train::callbacks`]). [`ModelCheckpoint`](train::callbacks::ModelCheckpoint)
+//! saves the weights during `fit`, after every epoch or every `n` steps, or only when the
+//! monitored value improves, under a file name of Keras' template (`{epoch:02d}`,
+//! `{val_loss:.2f}`, ...; checked when the callback is built) that must end in `.safetensors`.
+//! It writes through the same atomic save as `save_weights`, so a load reads it back; a file
+//! that cannot be written stops `fit` with an error naming it:
+//!
+//! ```
+//! use netdsl::prelude::*;
+//! use netdsl::train::callbacks::{ModelCheckpoint, Monitor};
+//!
+//! network! {
+//!     pub struct Or<2 => Dense(1, sigmoid)>;
+//! }
+//!
+//! let data = Dataset::<2, 1>::from_arrays(
+//!     vec![[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]],
+//!     vec![[0.0], [1.0], [1.0], [1.0]],
+//! )?;
+//! let mut model = Or::new(&mut StdRng::seed_from_u64(1));
+//! let mut trainer = Trainer::<_, _, _, 4>::new(&model, Sgd::new(1.0), BinaryCrossentropy);
+//!
+//! let dir = tempfile::tempdir()?;
+//! // Keras: ModelCheckpoint("best.weights.h5", monitor="val_loss", save_best_only=True, save_weights_only=True)
+//! let mut best = ModelCheckpoint::new(dir.path().join("best.safetensors"))?
+//!     .monitor(Monitor::ValLoss)
+//!     .save_best_only(true);
+//! let options = Fit::epochs(20).validation_data(&data).verbose(Verbose::Silent).callback(&mut best);
+//! let history = trainer.fit(&mut model, &data, options)?;
+//!
+//! let mut restored = Or::new(&mut StdRng::seed_from_u64(2));
+//! restored.load_weights(dir.path().join("best.safetensors"))?;
+//! let lowest = history.val_loss.iter().copied().fold(f32::INFINITY, f32::min);
+//! assert_eq!(trainer.evaluate(&restored, &data).loss, lowest);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 //!
 //! Losses fit the output layer's activation, and another pairing does not compile:
 //! [`CategoricalCrossentropy`](loss::CategoricalCrossentropy) follows `softmax`,

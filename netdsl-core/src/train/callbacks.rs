@@ -221,9 +221,10 @@ impl Monitor {
     /// Whether `value` improves on `best` by more than `min_delta` (losses fall, accuracies
     /// rise, as Keras' `mode="auto"` decides).
     fn improves(self, value: f32, best: f32, min_delta: f32) -> bool {
-        match self {
-            Monitor::Loss | Monitor::ValLoss => value < best - min_delta,
-            Monitor::Accuracy | Monitor::ValAccuracy => value > best + min_delta,
+        if self.lower_is_better() {
+            value < best - min_delta
+        } else {
+            value > best + min_delta
         }
     }
 }
