@@ -224,8 +224,8 @@ mod tests {
     use crate::loss::MeanSquaredError;
     use crate::optim::schedule::StepDecay;
     use crate::optim::{Optimizer, Sgd};
-    use crate::train::callbacks::{Monitor, ReduceLrOnPlateau};
-    use crate::train::{Fit, Trainer, Verbose};
+    use crate::train::callbacks::{Callback, Context, Monitor, ReduceLrOnPlateau};
+    use crate::train::{BatchLogs, EpochLogs, Fit, Trainer, Verbose};
 
     /// Eight samples of `y = 2x`: two steps an epoch at batch 4.
     fn line() -> Dataset<1, 1> {
@@ -273,6 +273,47 @@ mod tests {
         let options = Fit::epochs(3).verbose(Verbose::Silent);
         let history = trainer.fit(&mut model, &line(), options).unwrap();
         assert_eq!(history.learning_rate, [0.1, 0.05, 0.025]);
+    }
+
+    /// Stops training after the first step, and keeps the logs it sees.
+    #[derive(Default)]
+    struct StopAfterOneStep {
+        batches: Vec<BatchLogs>,
+        epochs: Vec<EpochLogs>,
+    }
+
+    impl Callback for StopAfterOneStep {
+        fn on_train_batch_end(&mut self, logs: &BatchLogs, context: &mut Context<'_>) {
+            self.batches.push(*logs);
+            context.stop_training();
+        }
+
+        fn on_epoch_end(&mut self, logs: &EpochLogs, _context: &mut Context<'_>) {
+            self.epochs.push(*logs);
+        }
+    }
+
+    #[test]
+    fn stopping_after_a_step_ends_the_epoch_there_and_still_validates_it() {
+        let mut model = model();
+        let mut trainer = Trainer::<_, _, _, 4>::new(&model, Sgd::new(0.1), MeanSquaredError);
+        let mut stop = StopAfterOneStep::default();
+        let data = line();
+        let options = Fit::epochs(3)
+            .validation_data(&data)
+            .verbose(Verbose::Silent)
+            .callback(&mut stop);
+        let history = trainer.fit(&mut model, &data, options).unwrap();
+        assert_eq!(history.epochs(), 1, "{history:?}");
+        assert_eq!(stop.batches.len(), 1, "one of the epoch's two steps ran");
+        let (batch, epoch) = (stop.batches[0], stop.epochs[0]);
+        assert_eq!((batch.epoch, batch.batch, batch.learning_rate), (1, 1, 0.1));
+        assert_eq!(epoch.steps, 1);
+        assert_eq!(
+            epoch.train, batch.train,
+            "the epoch's metrics are its one step's"
+        );
+        assert_eq!(history.val_loss.len(), 1, "the stopped epoch is validated");
     }
 
     #[test]
