@@ -621,7 +621,11 @@ pub mod __private {
     pub use alloc::vec;
     pub use bytemuck::Zeroable;
     pub use const_format::formatcp;
-    pub use netdsl_core::activation::{Activation, Linear, Relu, Sigmoid, Softmax, Tanh};
+    pub use netdsl_core::activation::{
+        Activation, Elu, Exponential, Gelu, GeluTanh, HardSigmoid, HardSilu, Kept, LeakyRelu,
+        Linear, LogSoftmax, Mish, Relu, Relu6, Selu, Sigmoid, Silu, Softmax, Softplus, Softsign,
+        Tanh,
+    };
     pub use netdsl_core::buffer::Buffer;
     pub use netdsl_core::inference::{INFER_STACK_BUDGET, InferScratch};
     pub use netdsl_core::layer::{

@@ -2,7 +2,9 @@
 //! loss in every parameter: for every activation, both fused losses and mean squared error,
 //! networks of three layers, networks composed of other networks and a layer of our own,
 //! image networks through every image layer, sequence convolutions and global pools, and
-//! recurrent layers.
+//! recurrent layers. Every activation of the DSL is also checked through a network of two
+//! layers ending with it, against an f64 reference of the network: forward, and backward in
+//! every weight and input.
 
 use netdsl::activation::Linear;
 use netdsl::layer::Initialize;
@@ -281,9 +283,8 @@ fn check_on<N, L, const IN: usize, const OUT: usize>(
     let mut y = [[0.0; OUT]; BATCH];
     net.forward(x, &mut y, &mut tape);
     let mut delta = [[0.0; OUT]; BATCH];
-    for b in 0..BATCH {
-        loss.delta(&y[b], &t[b], 1.0 / BATCH as f32, &mut delta[b]);
-    }
+    let kept = N::kept(&tape);
+    loss.deltas(&y, kept, &t, BATCH, 1.0 / BATCH as f32, &mut delta);
     let mut grads = net.new_grads();
     net.backward(x, &delta, None, &mut grads, &mut tape);
     let mut analytic = Vec::new();
@@ -587,5 +588,340 @@ fn global_pools_and_a_sequence_convolution_inside_joins_match_finite_differences
         &images::<24>(),
         t,
         Kinks::Possible,
+    );
+}
+
+// Every activation, as a hidden layer (the network's backward pass undoes it, from what its
+// layer kept) and as the output layer (the loss does, from what the network returns from
+// `Layer::kept`), against the same network computed in f64.
+
+macro_rules! through_two_layers {
+    ($($name:ident: $hidden:ident => $output:ident),* $(,)?) => {
+        network! {
+            $(
+                /// `4 => Dense(5, f) => Dense(3, g)` for activations `f` and `g`.
+                #[derive(Clone)]
+                struct $name<4 => Dense(5, $hidden) => Dense(3, $output)>;
+            )*
+        }
+
+        /// Each network above, checked with mean squared error.
+        #[test]
+        fn every_activation_through_a_network_matches_an_f64_reference() {
+            $(
+                let net = $name::new(&mut StdRng::seed_from_u64(11));
+                let activations = concat!(stringify!($hidden), " then ", stringify!($output));
+                check_against_f64(net, activations, MeanSquaredError, &mse);
+            )*
+        }
+    };
+}
+
+through_two_layers! {
+    ThroughRelu: relu => relu,
+    ThroughRelu6: relu6 => relu6,
+    ThroughLeakyRelu: leaky_relu => leaky_relu,
+    ThroughElu: elu => elu,
+    ThroughSelu: selu => selu,
+    ThroughSigmoid: sigmoid => sigmoid,
+    ThroughHardSigmoid: hard_sigmoid => hard_sigmoid,
+    ThroughTanh: tanh => tanh,
+    ThroughSoftplus: softplus => softplus,
+    ThroughSoftsign: softsign => softsign,
+    // Twice would overflow: e^(e^10).
+    ThroughExponential: exponential => linear,
+    IntoExponential: sigmoid => exponential,
+    ThroughSilu: silu => silu,
+    ThroughSwish: swish => swish,
+    ThroughHardSilu: hard_silu => hard_silu,
+    ThroughHardSwish: hard_swish => hard_swish,
+    ThroughGelu: gelu => gelu,
+    ThroughGeluTanh: gelu_tanh => gelu_tanh,
+    ThroughMish: mish => mish,
+    ThroughSoftmax: softmax => softmax,
+    ThroughLogSoftmax: log_softmax => log_softmax,
+    ThroughLinear: linear => linear,
+}
+
+network! {
+    /// Log-probabilities out, for the fused cross-entropy from logits.
+    #[derive(Clone)]
+    struct LogProbabilities<4 => Dense(5, gelu) => Dense(3, log_softmax)>;
+
+    /// An activation that keeps its inputs before a fused softmax.
+    #[derive(Clone)]
+    struct MishSoftmax<4 => Dense(5, mish) => Dense(3, softmax)>;
+}
+
+network! {
+    /// A convolution and recurrent layers whose activations keep their inputs, hidden and as
+    /// the output, where the loss reads what the recurrent layer kept of its last step.
+    #[derive(Clone)]
+    struct ConvGelu<(5, 5, 2) => Conv2d(3, 3, gelu, padding = same) => Flatten => Dense(2, softmax)>;
+
+    #[derive(Clone)]
+    struct RecurrentSilu<(4, 3)
+        => SimpleRNN(3, silu, return_sequences = true)
+        => SimpleRNN(2, hard_silu)>;
+
+    /// A network ending with an activation that keeps its inputs...
+    #[derive(Clone)]
+    struct InnerGelu<4 => Dense(5, tanh) => Dense(3, gelu_tanh)>;
+
+    /// ...inside another, in the middle and as its output layer: what it kept is reached
+    /// through the outer network's tape.
+    #[derive(Clone)]
+    struct OuterMiddle<4 => InnerGelu => Dense(2, softmax)>;
+
+    #[derive(Clone)]
+    struct OuterLast<4 => Dense(4, elu) => InnerGelu>;
+}
+
+#[test]
+fn a_convolution_that_keeps_its_inputs_matches_finite_differences() {
+    let t = [[0.0, 1.0], [1.0, 0.0], [0.0, 1.0]];
+    let net = ConvGelu::new(&mut rng());
+    check_on(
+        net,
+        CategoricalCrossentropy,
+        &images::<50>(),
+        t,
+        Kinks::None,
+    );
+}
+
+#[test]
+fn recurrent_layers_that_keep_their_inputs_match_finite_differences() {
+    let t = [[0.5, -0.5], [1.0, 0.25], [-0.2, 0.3]];
+    let net = RecurrentSilu::new(&mut rng());
+    // hard_silu's kinks at ±3 lie far from these pre-activations.
+    check_on(net, MeanSquaredError, &images::<12>(), t, Kinks::None);
+}
+
+#[test]
+fn a_network_that_keeps_its_inputs_matches_finite_differences_inside_another() {
+    let t = [[0.0, 1.0], [1.0, 0.0], [0.0, 1.0]];
+    check(OuterMiddle::new(&mut rng()), CategoricalCrossentropy, t);
+    let t = [[0.5, -0.1, 0.2], [0.0, 1.0, 0.3], [-0.4, 0.6, 0.9]];
+    check(OuterLast::new(&mut rng()), MeanSquaredError, t);
+}
+
+#[test]
+fn log_softmax_with_cross_entropy_from_logits_matches_an_f64_reference() {
+    let net = LogProbabilities::new(&mut StdRng::seed_from_u64(12));
+    let loss = |y: &[f64], t: &[f64]| -> f64 {
+        // From logits: -Σ t ln softmax(y), y already log-probabilities.
+        let mut p = y.to_vec();
+        activation_f64("log_softmax", &mut p);
+        -p.iter().zip(t).map(|(p, t)| t * p).sum::<f64>()
+    };
+    check_against_f64(
+        net,
+        "gelu then log_softmax",
+        CategoricalCrossentropyFromLogits,
+        &loss,
+    );
+}
+
+#[test]
+fn mish_then_softmax_with_categorical_crossentropy_matches_an_f64_reference() {
+    let net = MishSoftmax::new(&mut StdRng::seed_from_u64(13));
+    let loss =
+        |y: &[f64], t: &[f64]| -> f64 { -y.iter().zip(t).map(|(y, t)| t * y.ln()).sum::<f64>() };
+    check_against_f64(net, "mish then softmax", CategoricalCrossentropy, &loss);
+}
+
+/// Keras' mean squared error of one sample, in f64.
+fn mse(y: &[f64], t: &[f64]) -> f64 {
+    y.iter().zip(t).map(|(y, t)| (y - t) * (y - t)).sum::<f64>() / y.len() as f64
+}
+
+/// Keras 3's activation `name` applied to a row, in f64: the reference, written from Keras'
+/// formulas apart from netdsl-core's.
+fn activation_f64(name: &str, z: &mut [f64]) {
+    let row = |z: &mut [f64], softmax: bool| {
+        let max = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let log_sum = z.iter().map(|z| (z - max).exp()).sum::<f64>().ln();
+        for z in z {
+            *z = if softmax {
+                (*z - max - log_sum).exp()
+            } else {
+                *z - max - log_sum
+            };
+        }
+    };
+    let f: fn(f64) -> f64 = match name {
+        "softmax" => return row(z, true),
+        "log_softmax" => return row(z, false),
+        "linear" => |z| z,
+        "relu" => |z| z.max(0.0),
+        "relu6" => |z| z.clamp(0.0, 6.0),
+        "leaky_relu" => |z| if z > 0.0 { z } else { 0.2 * z },
+        "elu" => |z| if z > 0.0 { z } else { z.exp_m1() },
+        "selu" => |z| {
+            let (alpha, scale) = (1.673_263_242_354_377_3, 1.050_700_987_355_480_5);
+            if z > 0.0 {
+                scale * z
+            } else {
+                scale * alpha * z.exp_m1()
+            }
+        },
+        "sigmoid" => |z| 1.0 / (1.0 + (-z).exp()),
+        "hard_sigmoid" => |z| (z + 3.0).clamp(0.0, 6.0) / 6.0,
+        "tanh" => f64::tanh,
+        "softplus" => |z| {
+            if z > 0.0 {
+                z + (-z).exp().ln_1p()
+            } else {
+                z.exp().ln_1p()
+            }
+        },
+        "softsign" => |z| z / (1.0 + z.abs()),
+        "exponential" => f64::exp,
+        "silu" | "swish" => |z| z / (1.0 + (-z).exp()),
+        "hard_silu" | "hard_swish" => |z| z * (z + 3.0).clamp(0.0, 6.0) / 6.0,
+        "gelu" => |z| 0.5 * z * (1.0 + libm::erf(z / std::f64::consts::SQRT_2)),
+        "gelu_tanh" => |z| {
+            let u = (2.0 / std::f64::consts::PI).sqrt() * (z + 0.044_715 * z * z * z);
+            0.5 * z * (1.0 + u.tanh())
+        },
+        "mish" => |z| {
+            let softplus = if z > 0.0 {
+                z + (-z).exp().ln_1p()
+            } else {
+                z.exp().ln_1p()
+            };
+            z * softplus.tanh()
+        },
+        other => panic!("no f64 reference for `{other}`"),
+    };
+    for z in z {
+        *z = f(*z);
+    }
+}
+
+/// Inputs whose pre-activations reach past every kink (0, ±3, 6), none on one.
+const WIDE: [[f32; 4]; BATCH] = [
+    [2.5, -3.0, 4.0, 0.3],
+    [-4.5, 1.25, -0.75, 3.6],
+    [0.9, 5.5, -2.2, -1.7],
+];
+
+/// Checks `net`, two dense layers of 4, 5 and 3 units with `activations` (`"gelu then tanh"`),
+/// with `loss`
+/// (`loss_f64` its per-sample value in f64): the forward pass within 1e-5 of the network in f64,
+/// and every weight, bias and input gradient of the mean loss within a relative 1e-4 of central
+/// differences (step 1e-6) of the f64 network, which the f32 rounding of the network's own
+/// outputs does not blur.
+fn check_against_f64<N, L>(
+    mut net: N,
+    activations: &str,
+    loss: L,
+    loss_f64: &dyn Fn(&[f64], &[f64]) -> f64,
+) where
+    N: Network<In = [f32; 4], Out = [f32; 3]>,
+    L: Loss<N::Activation>,
+{
+    let t = [[0.2, -0.4, 0.9], [0.0, 1.0, 0.0], [0.5, 0.25, 0.25]];
+    // The network's parameters, f64: kernel 1 (4 × 5), bias 1, kernel 2 (5 × 3), bias 2.
+    let params: Vec<f64> = parameters(&mut net).iter().map(|&p| f64::from(p)).collect();
+    assert_eq!(params.len(), 4 * 5 + 5 + 5 * 3 + 3);
+    let (hidden, output) = activations
+        .split_once(" then ")
+        .expect("`hidden then output`");
+    let forward = |params: &[f64], x: &[f64]| -> Vec<f64> {
+        let (w1, rest) = params.split_at(20);
+        let (b1, rest) = rest.split_at(5);
+        let (w2, b2) = rest.split_at(15);
+        let mut h: Vec<f64> = (0..5)
+            .map(|j| b1[j] + (0..4).map(|i| x[i] * w1[i * 5 + j]).sum::<f64>())
+            .collect();
+        activation_f64(hidden, &mut h);
+        let mut y: Vec<f64> = (0..3)
+            .map(|k| b2[k] + (0..5).map(|j| h[j] * w2[j * 3 + k]).sum::<f64>())
+            .collect();
+        activation_f64(output, &mut y);
+        y
+    };
+    let x64: Vec<Vec<f64>> = WIDE
+        .iter()
+        .map(|x| x.iter().map(|&v| f64::from(v)).collect())
+        .collect();
+    let t64: Vec<Vec<f64>> = t
+        .iter()
+        .map(|t| t.iter().map(|&v| f64::from(v)).collect())
+        .collect();
+    let mean_loss = |params: &[f64], x: &[Vec<f64>]| -> f64 {
+        x.iter()
+            .zip(&t64)
+            .map(|(x, t)| loss_f64(&forward(params, x), t))
+            .sum::<f64>()
+            / BATCH as f64
+    };
+
+    let mut tape = net.new_tape::<BATCH>();
+    let mut y = [[0.0; 3]; BATCH];
+    net.forward(&WIDE, &mut y, &mut tape);
+    for (found, x) in y.iter().zip(&x64) {
+        for (found, expected) in found.iter().zip(forward(&params, x)) {
+            assert!(
+                (f64::from(*found) - expected).abs() <= 1e-5 * expected.abs().max(1.0),
+                "{activations}: forward {found}, f64 {expected}"
+            );
+        }
+    }
+    let mut delta = [[0.0; 3]; BATCH];
+    loss.deltas(
+        &y,
+        N::kept(&tape),
+        &t,
+        BATCH,
+        1.0 / BATCH as f32,
+        &mut delta,
+    );
+    let (mut grads, mut dx) = (net.new_grads(), [[0.0; 4]; BATCH]);
+    net.backward(&WIDE, &delta, Some(&mut dx), &mut grads, &mut tape);
+    let mut analytic = Vec::new();
+    net.visit_parameters(&mut grads, &mut |_, g| analytic.extend_from_slice(g));
+
+    let eps = 1e-6;
+    let mut worst = 0.0_f64;
+    let mut compare = |a: f32, numeric: f64, what: String| {
+        let error = (f64::from(a) - numeric).abs() / numeric.abs().max(1e-2);
+        worst = worst.max(error);
+        assert!(
+            error <= 1e-4,
+            "{activations}: {what}: backward {a}, f64 differences {numeric}, relative error {error:.2e}"
+        );
+    };
+    for (k, &a) in analytic.iter().enumerate() {
+        let nudged = |delta: f64| {
+            let mut p = params.clone();
+            p[k] += delta;
+            mean_loss(&p, &x64)
+        };
+        compare(
+            a,
+            (nudged(eps) - nudged(-eps)) / (2.0 * eps),
+            format!("parameter {k}"),
+        );
+    }
+    for (b, dx) in dx.iter().enumerate() {
+        for (i, &a) in dx.iter().enumerate() {
+            let nudged = |delta: f64| {
+                let mut x = x64.clone();
+                x[b][i] += delta;
+                mean_loss(&params, &x)
+            };
+            compare(
+                a,
+                (nudged(eps) - nudged(-eps)) / (2.0 * eps),
+                format!("dx[{b}][{i}]"),
+            );
+        }
+    }
+    println!(
+        "{activations} with {}: worst relative error {worst:.2e}",
+        L::NAME
     );
 }

@@ -97,9 +97,7 @@ where
     let mut worst_seen = worst(y.as_flattened(), &fixture.tensor("output"));
 
     let mut dz = upstream;
-    for (y, dz) in y.iter().zip(&mut dz) {
-        N::Activation::backprop(y, dz);
-    }
+    N::Activation::backprop_batch(&y, N::kept(&tape), &mut dz);
     let (mut dx, mut grads) = ([[0.0; IN]; B], net.new_grads());
     net.backward(&x, &dz, Some(&mut dx), &mut grads, &mut tape);
     worst_seen = worst_seen.max(worst(dx.as_flattened(), &fixture.tensor("grad.input")));

@@ -149,7 +149,7 @@ where
     ));
 
     let mut dz = fixture.rows::<OUT>("upstream");
-    N::Activation::backprop_batch(&y, &mut dz);
+    N::Activation::backprop_batch(&y, N::kept(&tape), &mut dz);
     let mut grads = net.new_grads();
     let mut dx = [[0.0; IN]; 2];
     net.backward(&x, &dz, Some(&mut dx), &mut grads, &mut tape);

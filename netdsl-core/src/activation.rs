@@ -1,47 +1,301 @@
-//! Activation functions, each an `f` / `df` pair.
+//! Activation functions, each an `f` / `df` pair, with Keras 3's formulas and defaults.
 //!
-//! Every derivative is written in terms of the activation's *output* `y`, so the backward pass
-//! needs only what the forward pass already stored. [`Elementwise`] activations share one loop
-//! ([`Activation`] is implemented for all of them at once); only [`Softmax`], which couples the
-//! outputs of a row, has its own backward.
+//! | DSL and Keras name | type | `f(z)` | its derivative reads |
+//! |---|---|---|---|
+//! | `linear` | [`Linear`] | `z` | the output |
+//! | `relu` | [`Relu`] | `max(z, 0)` | the output |
+//! | `relu6` | [`Relu6`] | `min(max(z, 0), 6)` | the output |
+//! | `leaky_relu` | [`LeakyRelu`] | `z` if `z > 0`, else `0.2 z` | the output |
+//! | `elu` | [`Elu`] | `z` if `z > 0`, else `e^z - 1` | the output |
+//! | `selu` | [`Selu`] | `λ z` if `z > 0`, else `λ α (e^z - 1)` | the output |
+//! | `sigmoid` | [`Sigmoid`] | `1 / (1 + e^-z)` | the output |
+//! | `hard_sigmoid` | [`HardSigmoid`] | `relu6(z + 3) / 6` | the output |
+//! | `tanh` | [`Tanh`] | `tanh z` | the output |
+//! | `softplus` | [`Softplus`] | `ln(1 + e^z)` | the output |
+//! | `softsign` | [`Softsign`] | `z / (1 + \|z\|)` | the output |
+//! | `exponential` | [`Exponential`] | `e^z` | the output |
+//! | `silu`, `swish` | [`Silu`] | `z σ(z)` | the input |
+//! | `hard_silu`, `hard_swish` | [`HardSilu`] | `z · relu6(z + 3) / 6` | the input |
+//! | `gelu` | [`Gelu`] | `z/2 · (1 + erf(z / √2))` | the input |
+//! | `gelu_tanh` | [`GeluTanh`] | `z/2 · (1 + tanh(√(2/π) (z + 0.044715 z³)))` | the input |
+//! | `mish` | [`Mish`] | `z tanh(softplus(z))` | the input |
+//! | `softmax` | [`Softmax`] | `e^(z_i) / Σ_j e^(z_j)` over a row | the output |
+//! | `log_softmax` | [`LogSoftmax`] | `z_i - ln Σ_j e^(z_j)` over a row | the output |
+//!
+//! `gelu_tanh` is Keras' `gelu(x, approximate=True)` (PyTorch's `GELU(approximate="tanh")`),
+//! which Keras cannot name by a string; `gelu` is Keras' default, `approximate=False`.
+//! `swish` and `hard_swish` are Keras' other names for `silu` and `hard_silu`: the same
+//! function, the same type.
+//!
+//! # What the backward pass keeps
+//!
+//! A layer ends with its activation, `y = f(z)`, and its backward pass starts from `dL/dz =
+//! f'(z) ⊙ dL/dy`. The network keeps every layer's output `y` anyway (the next layer's input),
+//! so when `f'` is a function of `y` — relu, sigmoid, tanh, elu, softplus, softmax, ... —
+//! nothing else needs keeping, and `df` is written in terms of `y`. Some activations cannot
+//! recover `z` from `y`: `silu`, `gelu` and `mish` dip below zero and so give the same output
+//! for two inputs, and there `f'` differs. Their `df` is written in terms of `z`, which the
+//! layer must then keep from its forward pass to its backward pass.
+//!
+//! Each activation states which through its [`Activation::Keeps`]: [`Outputs`] or [`Inputs`].
+//! [`Keep`] turns that into what a layer's tape holds, [`Kept<A, Row, B>`](Kept): `()` for
+//! `Outputs`, a buffer of the batch's pre-activations for `Inputs`. There is one code path:
+//! every layer passes its kept values to [`Activation::apply_batch`] in its forward pass and
+//! returns them from [`Layer::kept`](crate::layer::Layer::kept); the network hands them to
+//! [`Activation::backprop_batch`], and the trainer gives each sample's to its
+//! [`Loss`](crate::loss::Loss). For the activations that read their outputs, `Kept` is `()` and
+//! every one of these calls compiles to what it did before `Keeps` existed: no buffer, no
+//! copy, the same loop. An activation that reads its inputs costs one copy of the
+//! pre-activations per forward pass and a buffer of them per layer, allocated once with the
+//! tape: forward and backward still allocate nothing.
+//!
+//! The alternatives were worse: recomputing `z` in the backward pass repeats the layer's
+//! matrix product; keeping `z` for every layer doubles every tape; writing `z` into the output
+//! buffer and applying the activation in the next layer spreads one layer's math over two.
+//!
+//! [`Elementwise`] activations share one loop ([`Activation`] is implemented for all of them at
+//! once); only [`Softmax`] and [`LogSoftmax`], which couple the values of a row, have their own
+//! backward. Keras' `leaky_relu` and `elu` take a parameter; netdsl has their defaults, a
+//! slope of 0.2 and `α = 1`.
+
+use core::f32::consts::{FRAC_1_SQRT_2, FRAC_2_SQRT_PI, SQRT_2};
 
 #[cfg(not(any(feature = "std", test)))]
 use crate::math::Float;
+
+use crate::buffer::Buffer;
+use crate::kernels::{self, Piecewise};
+use crate::layer::Row;
 
 /// An activation applied to a layer's output, one row (one sample) at a time.
 pub trait Activation {
     /// The name Keras gives this activation (`"relu"`, `"softmax"`, ...).
     const NAME: &'static str;
 
+    /// What its derivative reads, [`Outputs`] or [`Inputs`], and so what a layer keeps for the
+    /// backward pass (see the [module](self)).
+    type Keeps: Keep;
+
     /// Replaces the pre-activations `z` in `row` by `f(z)`.
     fn apply(row: &mut [f32]);
 
-    /// Turns `dL/dy` in `grad` into `dL/dz`, given the outputs `y = f(z)` of the same row.
-    fn backprop(y: &[f32], grad: &mut [f32]);
+    /// Turns `dL/dy` in `grad` into `dL/dz` for one row, the derivative taken at `at`: the
+    /// row's outputs `y = f(z)` when [`Activation::Keeps`] is [`Outputs`], its inputs `z` when
+    /// it is [`Inputs`] ([`Keep::read`] picks the right one).
+    fn backprop(at: &[f32], grad: &mut [f32]);
 
-    /// [`Activation::apply`] to every row of a batch.
-    fn apply_batch<const N: usize, const B: usize>(rows: &mut [[f32; N]; B]) {
+    /// [`Activation::apply`] to every row of a batch, keeping in `kept` what
+    /// [`Activation::backprop_batch`] will read: nothing, or the pre-activations.
+    fn apply_batch<R: Row, const B: usize>(
+        rows: &mut [R; B],
+        kept: &mut <Self::Keeps as Keep>::Batch<R, B>,
+    ) {
+        Self::Keeps::keep(rows, kept);
         for row in rows {
-            Self::apply(row);
+            Self::apply(row.values_mut());
         }
     }
 
-    /// [`Activation::backprop`] for every row of a batch.
-    fn backprop_batch<const N: usize, const B: usize>(y: &[[f32; N]; B], grad: &mut [[f32; N]; B]) {
-        for (y, grad) in y.iter().zip(grad) {
-            Self::backprop(y, grad);
+    /// [`Activation::backprop`] for every row of a batch, from its outputs `y` and what
+    /// [`Activation::apply_batch`] kept.
+    fn backprop_batch<R: Row, const B: usize>(
+        y: &[R; B],
+        kept: &<Self::Keeps as Keep>::Batch<R, B>,
+        grad: &mut [R; B],
+    ) {
+        let at = Self::Keeps::read_batch(y, kept);
+        for (at, grad) in at.iter().zip(grad) {
+            Self::backprop(at.values(), grad.values_mut());
         }
     }
 }
 
-/// An activation that acts on each value alone: `y = f(z)`, `dy/dz = df(y)`.
+/// What activation `A` keeps of a batch of `B` rows `R` for its backward pass: `()`, or the
+/// pre-activations. A layer ending with `A` holds one in its tape.
+pub type Kept<A, R, const B: usize> = <<A as Activation>::Keeps as Keep>::Batch<R, B>;
+
+/// What activation `A` keeps of one row `R`: `()`, or the row's pre-activations. A
+/// [`Loss`](crate::loss::Loss) gets it with each sample's output.
+pub type KeptRow<A, R> = <<A as Activation>::Keeps as Keep>::Row<R>;
+
+/// What an activation's derivative reads, so what a layer keeps for the backward pass: the
+/// activation's outputs ([`Outputs`], which the network keeps anyway) or its inputs ([`Inputs`],
+/// the pre-activations, which the layer keeps). Sealed: these two are all there are.
+pub trait Keep: private::Sealed {
+    /// What is kept of one row `R`.
+    type Row<R: Row>;
+    /// What is kept of a batch of `B` rows `R`, allocated once with the tape.
+    type Batch<R: Row, const B: usize>;
+
+    /// A new batch of kept values (zeros).
+    fn new_batch<R: Row, const B: usize>() -> Self::Batch<R, B>;
+
+    /// Before the activation is applied to `z`: keeps what its derivative will read.
+    fn keep<R: Row, const B: usize>(z: &[R; B], kept: &mut Self::Batch<R, B>);
+
+    /// Keeps `z`, the pre-activations of values `at..at + z.len()` of row `b` only: how a
+    /// recurrent layer keeps those of its output steps.
+    fn keep_part<R: Row, const B: usize>(
+        kept: &mut Self::Batch<R, B>,
+        b: usize,
+        at: usize,
+        z: &[f32],
+    );
+
+    /// What is kept of row `b` of a batch.
+    fn row<R: Row, const B: usize>(kept: &Self::Batch<R, B>, b: usize) -> &Self::Row<R>;
+
+    /// Where the derivative is taken for one row: its output `y`, or its kept inputs.
+    fn read<'a, R: Row>(y: &'a R, kept: &'a Self::Row<R>) -> &'a R;
+
+    /// [`Keep::read`] for a whole batch.
+    fn read_batch<'a, R: Row, const B: usize>(
+        y: &'a [R; B],
+        kept: &'a Self::Batch<R, B>,
+    ) -> &'a [R; B];
+
+    /// Applies `A` to one row, `y = f(z)`, leaving in `z` what `A`'s derivative reads: `y`, or
+    /// `z` as it was. How a recurrent cell steps.
+    fn apply_into<A: Activation + ?Sized>(z: &mut [f32], y: &mut [f32]);
+
+    /// What [`Layer::kept`](crate::layer::Layer::kept) returns by default: nothing, for
+    /// [`Outputs`]. For [`Inputs`] there is no default, and a layer that keeps its default with
+    /// such an activation does not build (the message says to implement `Layer::kept`).
+    fn nothing_kept<'a, R: Row, const B: usize>() -> &'a Self::Batch<R, B>;
+}
+
+/// The derivative reads the activation's outputs, which the network keeps anyway: nothing more
+/// is kept (`()`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Outputs;
+
+/// The derivative reads the activation's inputs, the pre-activations `z`, which the layer keeps
+/// in its tape: a [`Buffer`] of them per batch.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Inputs;
+
+mod private {
+    pub trait Sealed {}
+    impl Sealed for super::Outputs {}
+    impl Sealed for super::Inputs {}
+}
+
+impl Keep for Outputs {
+    type Row<R: Row> = ();
+    type Batch<R: Row, const B: usize> = ();
+
+    #[inline(always)]
+    fn new_batch<R: Row, const B: usize>() {}
+
+    #[inline(always)]
+    fn keep<R: Row, const B: usize>(_z: &[R; B], _kept: &mut ()) {}
+
+    #[inline(always)]
+    fn keep_part<R: Row, const B: usize>(_kept: &mut (), _b: usize, _at: usize, _z: &[f32]) {}
+
+    #[inline(always)]
+    fn row<R: Row, const B: usize>(kept: &(), _b: usize) -> &() {
+        kept
+    }
+
+    #[inline(always)]
+    fn read<'a, R: Row>(y: &'a R, _kept: &'a ()) -> &'a R {
+        y
+    }
+
+    #[inline(always)]
+    fn read_batch<'a, R: Row, const B: usize>(y: &'a [R; B], _kept: &'a ()) -> &'a [R; B] {
+        y
+    }
+
+    #[inline(always)]
+    fn apply_into<A: Activation + ?Sized>(z: &mut [f32], y: &mut [f32]) {
+        A::apply(z);
+        y.copy_from_slice(z);
+    }
+
+    #[inline(always)]
+    fn nothing_kept<'a, R: Row, const B: usize>() -> &'a () {
+        &()
+    }
+}
+
+/// Evaluated where a layer whose activation reads its inputs kept the default
+/// [`Layer::kept`](crate::layer::Layer::kept): a build error, not a wrong gradient.
+struct NoDefault<R, const B: usize>(core::marker::PhantomData<R>);
+
+impl<R, const B: usize> NoDefault<R, B> {
+    const KEPT: () = panic!(
+        "a layer whose activation reads its inputs (`Keeps = Inputs`: silu, gelu, mish, \
+         hard_silu...) keeps them in its tape: implement `Layer::kept` to return them"
+    );
+}
+
+impl Keep for Inputs {
+    type Row<R: Row> = R;
+    type Batch<R: Row, const B: usize> = Buffer<[R; B]>;
+
+    fn new_batch<R: Row, const B: usize>() -> Buffer<[R; B]> {
+        Buffer::zeroed()
+    }
+
+    #[inline(always)]
+    fn keep<R: Row, const B: usize>(z: &[R; B], kept: &mut Buffer<[R; B]>) {
+        kept.copy_from_slice(z);
+    }
+
+    #[inline(always)]
+    fn keep_part<R: Row, const B: usize>(
+        kept: &mut Buffer<[R; B]>,
+        b: usize,
+        at: usize,
+        z: &[f32],
+    ) {
+        kept[b].values_mut()[at..][..z.len()].copy_from_slice(z);
+    }
+
+    #[inline(always)]
+    fn row<R: Row, const B: usize>(kept: &Buffer<[R; B]>, b: usize) -> &R {
+        &kept[b]
+    }
+
+    #[inline(always)]
+    fn read<'a, R: Row>(_y: &'a R, kept: &'a R) -> &'a R {
+        kept
+    }
+
+    #[inline(always)]
+    fn read_batch<'a, R: Row, const B: usize>(
+        _y: &'a [R; B],
+        kept: &'a Buffer<[R; B]>,
+    ) -> &'a [R; B] {
+        kept
+    }
+
+    #[inline(always)]
+    fn apply_into<A: Activation + ?Sized>(z: &mut [f32], y: &mut [f32]) {
+        y.copy_from_slice(z);
+        A::apply(y);
+    }
+
+    fn nothing_kept<'a, R: Row, const B: usize>() -> &'a Buffer<[R; B]> {
+        let () = NoDefault::<R, B>::KEPT;
+        unreachable!("the constant above fails to evaluate")
+    }
+}
+
+/// An activation that acts on each value alone: `y = f(z)`, its derivative `df` a function of
+/// `y` ([`Outputs`]) or of `z` ([`Inputs`]).
 pub trait Elementwise {
     /// The name Keras gives this activation.
     const NAME: &'static str;
+    /// What `df` reads: [`Outputs`] or [`Inputs`].
+    type Keeps: Keep;
     /// The activation itself.
     fn f(z: f32) -> f32;
-    /// Its derivative `dy/dz`, expressed through the output `y = f(z)`.
-    fn df(y: f32) -> f32;
+    /// Its derivative `dy/dz`, taken at the output `y = f(z)` when [`Elementwise::Keeps`] is
+    /// [`Outputs`], at the input `z` when it is [`Inputs`].
+    fn df(at: f32) -> f32;
     /// [`Elementwise::f`] on every value; an activation with a vector kernel overrides it.
     fn apply_all(values: &mut [f32]) {
         for v in values {
@@ -52,19 +306,33 @@ pub trait Elementwise {
 
 impl<E: Elementwise> Activation for E {
     const NAME: &'static str = E::NAME;
+    type Keeps = E::Keeps;
 
     fn apply(row: &mut [f32]) {
         E::apply_all(row);
     }
 
-    fn apply_batch<const N: usize, const B: usize>(rows: &mut [[f32; N]; B]) {
-        E::apply_all(rows.as_flattened_mut());
+    fn apply_batch<R: Row, const B: usize>(
+        rows: &mut [R; B],
+        kept: &mut <E::Keeps as Keep>::Batch<R, B>,
+    ) {
+        E::Keeps::keep(rows, kept);
+        E::apply_all(bytemuck::cast_slice_mut(rows));
     }
 
-    fn backprop(y: &[f32], grad: &mut [f32]) {
-        for (g, &y) in grad.iter_mut().zip(y) {
-            *g *= E::df(y);
+    fn backprop(at: &[f32], grad: &mut [f32]) {
+        for (g, &at) in grad.iter_mut().zip(at) {
+            *g *= E::df(at);
         }
+    }
+
+    fn backprop_batch<R: Row, const B: usize>(
+        y: &[R; B],
+        kept: &<E::Keeps as Keep>::Batch<R, B>,
+        grad: &mut [R; B],
+    ) {
+        let at = E::Keeps::read_batch(y, kept);
+        Self::backprop(bytemuck::cast_slice(at), bytemuck::cast_slice_mut(grad));
     }
 }
 
@@ -78,6 +346,7 @@ pub struct Relu;
 
 impl Elementwise for Relu {
     const NAME: &'static str = "relu";
+    type Keeps = Outputs;
     #[inline(always)]
     fn f(z: f32) -> f32 {
         // Not `z.max(0.0)`, which returns 0 for a NaN.
@@ -89,6 +358,116 @@ impl Elementwise for Relu {
     }
 }
 
+/// Relu capped at 6, Keras' `relu6`: `f(z) = min(max(z, 0), 6)` (on batches through
+/// [`kernels::piecewise`], exactly).
+///
+/// `df = 1` where `0 < y < 6`, else `0` (0 at both kinks, as in TensorFlow).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Relu6;
+
+impl Elementwise for Relu6 {
+    const NAME: &'static str = "relu6";
+    type Keeps = Outputs;
+    #[inline(always)]
+    fn f(z: f32) -> f32 {
+        // `f32::clamp` keeps a NaN.
+        z.clamp(0.0, 6.0)
+    }
+    #[inline(always)]
+    fn df(y: f32) -> f32 {
+        if y > 0.0 && y < 6.0 { 1.0 } else { 0.0 }
+    }
+    fn apply_all(values: &mut [f32]) {
+        kernels::piecewise(Piecewise::Relu6, values);
+    }
+}
+
+/// Leaky relu with Keras 3's default slope: `f(z) = z` where `z > 0`, else `0.2 z` (on batches
+/// through [`kernels::piecewise`], exactly). Keras 2 and `keras.layers.LeakyReLU` used 0.3;
+/// `keras.activations.leaky_relu` uses 0.2.
+///
+/// `df = 1` where `y > 0`, else `0.2` (the slope at the kink, as in TensorFlow).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LeakyRelu;
+
+impl LeakyRelu {
+    /// Keras 3's `negative_slope`.
+    pub const NEGATIVE_SLOPE: f32 = 0.2;
+}
+
+impl Elementwise for LeakyRelu {
+    const NAME: &'static str = "leaky_relu";
+    type Keeps = Outputs;
+    #[inline(always)]
+    fn f(z: f32) -> f32 {
+        if z > 0.0 { z } else { Self::NEGATIVE_SLOPE * z }
+    }
+    #[inline(always)]
+    fn df(y: f32) -> f32 {
+        // The slope is positive, so `y` has the sign of `z`.
+        if y > 0.0 { 1.0 } else { Self::NEGATIVE_SLOPE }
+    }
+    fn apply_all(values: &mut [f32]) {
+        kernels::piecewise(Piecewise::LeakyRelu(Self::NEGATIVE_SLOPE), values);
+    }
+}
+
+/// Exponential linear unit with Keras' default `α = 1`: `f(z) = z` where `z > 0`, else
+/// `e^z - 1` (`exp_m1`, exact near zero).
+///
+/// `df = 1` where `y ≥ 0`, else `y + 1` (`= e^z`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Elu;
+
+impl Elementwise for Elu {
+    const NAME: &'static str = "elu";
+    type Keeps = Outputs;
+    #[inline(always)]
+    fn f(z: f32) -> f32 {
+        if z > 0.0 { z } else { z.exp_m1() }
+    }
+    #[inline(always)]
+    fn df(y: f32) -> f32 {
+        if y < 0.0 { y + 1.0 } else { 1.0 }
+    }
+}
+
+/// Scaled exponential linear unit: `f(z) = λ z` where `z > 0`, else `λ α (e^z - 1)`, with
+/// Klambauer et al.'s `α = 1.6732632…` and `λ = 1.0507009…` (TensorFlow's constants, `λ α`
+/// rounded once).
+///
+/// `df = λ` where `y ≥ 0`, else `y + λ α` (`= λ α e^z`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Selu;
+
+impl Selu {
+    /// `λ`.
+    pub const SCALE: f32 = 1.050_701;
+    /// `λ α`.
+    pub const SCALE_ALPHA: f32 = 1.758_099_3;
+}
+
+impl Elementwise for Selu {
+    const NAME: &'static str = "selu";
+    type Keeps = Outputs;
+    #[inline(always)]
+    fn f(z: f32) -> f32 {
+        if z > 0.0 {
+            Self::SCALE * z
+        } else {
+            Self::SCALE_ALPHA * z.exp_m1()
+        }
+    }
+    #[inline(always)]
+    fn df(y: f32) -> f32 {
+        if y < 0.0 {
+            y + Self::SCALE_ALPHA
+        } else {
+            Self::SCALE
+        }
+    }
+}
+
 /// Logistic sigmoid: `f(z) = 1 / (1 + e^-z)`.
 ///
 /// `df = y (1 - y)`.
@@ -97,13 +476,43 @@ pub struct Sigmoid;
 
 impl Elementwise for Sigmoid {
     const NAME: &'static str = "sigmoid";
+    type Keeps = Outputs;
     #[inline(always)]
     fn f(z: f32) -> f32 {
-        1.0 / (1.0 + (-z).exp())
+        sigmoid(z)
     }
     #[inline(always)]
     fn df(y: f32) -> f32 {
         y * (1.0 - y)
+    }
+}
+
+/// `1 / (1 + e^-z)`.
+#[inline(always)]
+fn sigmoid(z: f32) -> f32 {
+    1.0 / (1.0 + (-z).exp())
+}
+
+/// Keras 3's hard sigmoid: `f(z) = relu6(z + 3) / 6`, so 0 up to -3, 1 from 3, `z/6 + 1/2`
+/// between (on batches through [`kernels::piecewise`], exactly). Keras 2's had a slope of 0.2.
+///
+/// `df = 1/6` where `0 < y < 1`, else `0`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HardSigmoid;
+
+impl Elementwise for HardSigmoid {
+    const NAME: &'static str = "hard_sigmoid";
+    type Keeps = Outputs;
+    #[inline(always)]
+    fn f(z: f32) -> f32 {
+        Relu6::f(z + 3.0) / 6.0
+    }
+    #[inline(always)]
+    fn df(y: f32) -> f32 {
+        if y > 0.0 && y < 1.0 { 1.0 / 6.0 } else { 0.0 }
+    }
+    fn apply_all(values: &mut [f32]) {
+        kernels::piecewise(Piecewise::HardSigmoid, values);
     }
 }
 
@@ -116,6 +525,7 @@ pub struct Tanh;
 
 impl Elementwise for Tanh {
     const NAME: &'static str = "tanh";
+    type Keeps = Outputs;
     #[inline(always)]
     fn f(z: f32) -> f32 {
         z.tanh()
@@ -130,6 +540,206 @@ impl Elementwise for Tanh {
     }
 }
 
+/// Softplus: `f(z) = ln(1 + e^z)`, computed as `z + ln(1 + e^-z)` for positive `z` so that
+/// neither side overflows or loses its digits.
+///
+/// `df = σ(z) = 1 - e^-y`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Softplus;
+
+impl Elementwise for Softplus {
+    const NAME: &'static str = "softplus";
+    type Keeps = Outputs;
+    #[inline(always)]
+    fn f(z: f32) -> f32 {
+        softplus(z)
+    }
+    #[inline(always)]
+    fn df(y: f32) -> f32 {
+        -(-y).exp_m1()
+    }
+}
+
+/// `ln(1 + e^z)` without overflow; NaN stays NaN.
+#[inline(always)]
+fn softplus(z: f32) -> f32 {
+    if z > 0.0 {
+        z + (-z).exp().ln_1p()
+    } else {
+        z.exp().ln_1p()
+    }
+}
+
+/// Softsign: `f(z) = z / (1 + |z|)`.
+///
+/// `df = 1 / (1 + |z|)² = (1 - |y|)²`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Softsign;
+
+impl Elementwise for Softsign {
+    const NAME: &'static str = "softsign";
+    type Keeps = Outputs;
+    #[inline(always)]
+    fn f(z: f32) -> f32 {
+        z / (z.abs() + 1.0)
+    }
+    #[inline(always)]
+    fn df(y: f32) -> f32 {
+        let d = 1.0 - y.abs();
+        d * d
+    }
+}
+
+/// Exponential: `f(z) = e^z`.
+///
+/// `df = y`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Exponential;
+
+impl Elementwise for Exponential {
+    const NAME: &'static str = "exponential";
+    type Keeps = Outputs;
+    #[inline(always)]
+    fn f(z: f32) -> f32 {
+        z.exp()
+    }
+    #[inline(always)]
+    fn df(y: f32) -> f32 {
+        y
+    }
+}
+
+/// Sigmoid linear unit, also called swish: `f(z) = z σ(z)`.
+///
+/// `df = σ(z) (1 + z (1 - σ(z)))`, read at `z`: `f` has a minimum at `z ≈ -1.28`, so one
+/// output comes from two inputs with different slopes ([`Inputs`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Silu;
+
+/// Keras' other name for [`Silu`].
+pub type Swish = Silu;
+
+impl Elementwise for Silu {
+    const NAME: &'static str = "silu";
+    type Keeps = Inputs;
+    #[inline(always)]
+    fn f(z: f32) -> f32 {
+        z * sigmoid(z)
+    }
+    #[inline(always)]
+    fn df(z: f32) -> f32 {
+        let s = sigmoid(z);
+        s * (1.0 + z * (1.0 - s))
+    }
+}
+
+/// Hard silu, also called hard swish: `f(z) = z · relu6(z + 3) / 6` (on batches through
+/// [`kernels::piecewise`], exactly).
+///
+/// `df = 0` up to -3, `(2z + 3) / 6` between, `1` from 3, read at `z` ([`Inputs`]: outputs in
+/// `(-3/8, 0)` come from two inputs).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HardSilu;
+
+/// Keras' other name for [`HardSilu`].
+pub type HardSwish = HardSilu;
+
+impl Elementwise for HardSilu {
+    const NAME: &'static str = "hard_silu";
+    type Keeps = Inputs;
+    #[inline(always)]
+    fn f(z: f32) -> f32 {
+        z * HardSigmoid::f(z)
+    }
+    #[inline(always)]
+    fn df(z: f32) -> f32 {
+        // The product rule through the hard sigmoid, whose slope (1/6 inside, 0 at its kinks
+        // and outside) is decided on `z + 3`, as TensorFlow's relu6 decides it.
+        let s = z + 3.0;
+        let slope = if s > 0.0 && s < 6.0 { z / 6.0 } else { 0.0 };
+        Relu6::f(s) / 6.0 + slope
+    }
+    fn apply_all(values: &mut [f32]) {
+        kernels::piecewise(Piecewise::HardSilu, values);
+    }
+}
+
+/// Gaussian error linear unit, exact (Keras' default, `approximate=False`):
+/// `f(z) = z/2 · (1 + erf(z / √2)) = z Φ(z)`.
+///
+/// `df = Φ(z) + z φ(z)`, `φ(z) = e^(-z²/2) / √(2π)`, read at `z` ([`Inputs`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Gelu;
+
+impl Elementwise for Gelu {
+    const NAME: &'static str = "gelu";
+    type Keeps = Inputs;
+    #[inline(always)]
+    fn f(z: f32) -> f32 {
+        0.5 * z * (1.0 + libm::erff(z / SQRT_2))
+    }
+    #[inline(always)]
+    fn df(z: f32) -> f32 {
+        // 1/√(2π) = (1/√2) · (2/√π) / 2.
+        let density = FRAC_1_SQRT_2 * FRAC_2_SQRT_PI * 0.5 * (-0.5 * z * z).exp();
+        0.5 * (1.0 + libm::erff(z / SQRT_2)) + z * density
+    }
+}
+
+/// Gaussian error linear unit, tanh approximation: Keras' `gelu(x, approximate=True)`,
+/// PyTorch's `GELU(approximate="tanh")`: `f(z) = z/2 · (1 + tanh u)`,
+/// `u = √(2/π) (z + 0.044715 z³)`.
+///
+/// `df = (1 + tanh u)/2 + z/2 · (1 - tanh² u) · √(2/π) (1 + 3 · 0.044715 z²)`, read at `z`
+/// ([`Inputs`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GeluTanh;
+
+impl GeluTanh {
+    /// `√(2/π)`.
+    const SQRT_2_OVER_PI: f32 = 0.797_884_6;
+    /// The cubic term's coefficient.
+    const CUBIC: f32 = 0.044_715;
+}
+
+impl Elementwise for GeluTanh {
+    /// Keras has no name for it (it is `gelu` with `approximate=True`): the DSL's.
+    const NAME: &'static str = "gelu_tanh";
+    type Keeps = Inputs;
+    #[inline(always)]
+    fn f(z: f32) -> f32 {
+        let u = Self::SQRT_2_OVER_PI * (z + Self::CUBIC * (z * z * z));
+        0.5 * z * (1.0 + u.tanh())
+    }
+    #[inline(always)]
+    fn df(z: f32) -> f32 {
+        let u = Self::SQRT_2_OVER_PI * (z + Self::CUBIC * (z * z * z));
+        let t = u.tanh();
+        let du = Self::SQRT_2_OVER_PI * (1.0 + 3.0 * Self::CUBIC * z * z);
+        0.5 * (1.0 + t) + 0.5 * z * (1.0 - t * t) * du
+    }
+}
+
+/// Mish: `f(z) = z tanh(softplus(z))`.
+///
+/// `df = tanh(sp) + z (1 - tanh²(sp)) σ(z)`, `sp = softplus(z)`, read at `z` ([`Inputs`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Mish;
+
+impl Elementwise for Mish {
+    const NAME: &'static str = "mish";
+    type Keeps = Inputs;
+    #[inline(always)]
+    fn f(z: f32) -> f32 {
+        z * softplus(z).tanh()
+    }
+    #[inline(always)]
+    fn df(z: f32) -> f32 {
+        let t = softplus(z).tanh();
+        t + z * (1.0 - t * t) * sigmoid(z)
+    }
+}
+
 /// Identity: `f(z) = z`, for layers without an activation.
 ///
 /// `df = 1`.
@@ -138,6 +748,7 @@ pub struct Linear;
 
 impl Elementwise for Linear {
     const NAME: &'static str = "linear";
+    type Keeps = Outputs;
     #[inline(always)]
     fn f(z: f32) -> f32 {
         z
@@ -146,6 +757,12 @@ impl Elementwise for Linear {
     fn df(_y: f32) -> f32 {
         1.0
     }
+}
+
+/// `(max z, ln Σ e^(z - max))` of a row: `logsumexp(z)` is their sum. A NaN anywhere gives NaN.
+pub(crate) fn log_sum_exp(z: &[f32]) -> (f32, f32) {
+    let max = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    (max, z.iter().map(|z| (z - max).exp()).sum::<f32>().ln())
 }
 
 /// Softmax over a row: `y_i = e^(z_i) / Σ_j e^(z_j)`.
@@ -157,6 +774,7 @@ pub struct Softmax;
 
 impl Activation for Softmax {
     const NAME: &'static str = "softmax";
+    type Keeps = Outputs;
 
     fn apply(row: &mut [f32]) {
         // Subtracting the maximum keeps `exp` finite; it cancels in the ratio.
@@ -180,6 +798,35 @@ impl Activation for Softmax {
     }
 }
 
+/// Log-softmax over a row, Keras' `log_softmax` (over the last axis, as [`Softmax`]):
+/// `y_i = z_i - ln Σ_j e^(z_j)`, the logarithms of the softmax's probabilities, computed
+/// without forming them (as `(z_i - max) - ln Σ_j e^(z_j - max)`), so that none rounds to zero.
+///
+/// `dL/dz_i = dL/dy_i - e^(y_i) Σ_j dL/dy_j`. Paired with
+/// [`CategoricalCrossentropyFromLogits`](crate::loss::CategoricalCrossentropyFromLogits), whose
+/// softmax ignores the shift, the two fuse into `dL/dz = e^y - t`, the same as from logits.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LogSoftmax;
+
+impl Activation for LogSoftmax {
+    const NAME: &'static str = "log_softmax";
+    type Keeps = Outputs;
+
+    fn apply(row: &mut [f32]) {
+        let (max, log_sum) = log_sum_exp(row);
+        for v in row {
+            *v = (*v - max) - log_sum;
+        }
+    }
+
+    fn backprop(y: &[f32], grad: &mut [f32]) {
+        let sum: f32 = grad.iter().sum();
+        for (g, &y) in grad.iter_mut().zip(y) {
+            *g -= y.exp() * sum;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -190,24 +837,62 @@ mod tests {
         row
     }
 
+    /// `dy_i/dz_i` of a batch of one row through the training path: `apply_batch` keeping what
+    /// the activation keeps, then `backprop_batch` of ones.
+    fn derivative<A: Activation, const N: usize>(z: [f32; N]) -> [f32; N] {
+        let (mut y, mut kept) = ([z], A::Keeps::new_batch::<[f32; N], 1>());
+        A::apply_batch(&mut y, &mut kept);
+        let mut grad = [[1.0; N]];
+        A::backprop_batch(&y, &kept, &mut grad);
+        grad[0]
+    }
+
     fn assert_close(found: &[f32], expected: &[f32], tol: f32) {
         for (i, (f, e)) in found.iter().zip(expected).enumerate() {
             assert!((f - e).abs() <= tol, "element {i}: found {f}, expected {e}");
         }
     }
 
+    /// An activation's row path, [`applied`].
+    type Apply = fn(&[f32]) -> Vec<f32>;
+
+    /// Every elementwise activation: its name and its row path.
+    fn elementwise() -> Vec<(&'static str, Apply)> {
+        macro_rules! each {
+            ($($a:ty),*) => {
+                vec![$((<$a as Activation>::NAME, applied::<$a> as Apply)),*]
+            };
+        }
+        each!(
+            Relu,
+            Relu6,
+            LeakyRelu,
+            Elu,
+            Selu,
+            Sigmoid,
+            HardSigmoid,
+            Tanh,
+            Softplus,
+            Softsign,
+            Exponential,
+            Silu,
+            HardSilu,
+            Gelu,
+            GeluTanh,
+            Mish,
+            Linear
+        )
+    }
+
     #[test]
     fn nan_stays_nan_through_every_activation() {
         let z = [f32::NAN, 1.0];
-        for found in [
-            applied::<Relu>(&z),
-            applied::<Sigmoid>(&z),
-            applied::<Tanh>(&z),
-            applied::<Linear>(&z),
-        ] {
-            assert!(found[0].is_nan(), "{found:?}");
+        for (name, apply) in elementwise() {
+            let found = apply(&z);
+            assert!(found[0].is_nan(), "{name}: {found:?}");
         }
         assert!(applied::<Softmax>(&z).iter().all(|p| p.is_nan()));
+        assert!(applied::<LogSoftmax>(&z).iter().all(|p| p.is_nan()));
     }
 
     #[test]
@@ -230,12 +915,253 @@ mod tests {
             &[0.048_610_824, 0.359_188_1, 0.592_201_07],
             1e-7,
         );
+        // ln of the softmax's probabilities.
+        assert_close(
+            &applied::<LogSoftmax>(&z),
+            &[-3.023_909, -1.023_909_1, -0.523_909_06],
+            1e-6,
+        );
+    }
+
+    /// `f` and `df` of activation `A` at `Z`, against values computed in f64 from Keras 3's
+    /// formulas (TensorFlow's conventions at the kinks), within `1e-6 · max(1, |value|)`.
+    fn literal_values<A: Activation>(f: [f64; 7], df: [f64; 7]) {
+        const Z: [f32; 7] = [-4.0, -1.5, -0.25, 0.0, 0.5, 2.0, 6.5];
+        let (found_f, found_df) = (applied::<A>(&Z), derivative::<A, 7>(Z));
+        for (what, found, expected) in [("f", &found_f[..], f), ("df", &found_df[..], df)] {
+            for ((z, &found), expected) in Z.iter().zip(found).zip(expected) {
+                assert!(
+                    (f64::from(found) - expected).abs() <= 1e-6 * expected.abs().max(1.0),
+                    "{} {what}({z}) = {found}, expected {expected}",
+                    A::NAME
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn new_activations_and_their_derivatives_at_literal_points() {
+        // At z = -4, -1.5, -0.25, 0, 0.5, 2, 6.5.
+        literal_values::<Relu6>(
+            [0.0, 0.0, 0.0, 0.0, 0.5, 2.0, 6.0],
+            [0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 0.0],
+        );
+        literal_values::<LeakyRelu>(
+            [-0.8, -0.3, -0.05, 0.0, 0.5, 2.0, 6.5],
+            [0.2, 0.2, 0.2, 0.2, 1.0, 1.0, 1.0],
+        );
+        literal_values::<Elu>(
+            [
+                -0.981_684_36,
+                -0.776_869_84,
+                -0.221_199_22,
+                0.0,
+                0.5,
+                2.0,
+                6.5,
+            ],
+            [
+                0.018_315_639,
+                0.223_130_16,
+                0.778_800_78,
+                1.0,
+                1.0,
+                1.0,
+                1.0,
+            ],
+        );
+        literal_values::<Selu>(
+            [
+                -1.725_898_6,
+                -1.365_814_4,
+                -0.388_890_2,
+                0.0,
+                0.525_350_49,
+                2.101_402,
+                6.829_556_4,
+            ],
+            [
+                0.032_200_713,
+                0.392_284_99,
+                1.369_209_1,
+                1.050_701,
+                1.050_701,
+                1.050_701,
+                1.050_701,
+            ],
+        );
+        literal_values::<HardSigmoid>(
+            [
+                0.0,
+                0.25,
+                0.458_333_33,
+                0.5,
+                0.583_333_33,
+                0.833_333_33,
+                1.0,
+            ],
+            [
+                0.0,
+                1.0 / 6.0,
+                1.0 / 6.0,
+                1.0 / 6.0,
+                1.0 / 6.0,
+                1.0 / 6.0,
+                0.0,
+            ],
+        );
+        literal_values::<Softplus>(
+            [
+                0.018_149_928,
+                0.201_413_28,
+                0.575_939_42,
+                core::f64::consts::LN_2,
+                0.974_076_98,
+                2.126_928,
+                6.501_502_3,
+            ],
+            [
+                0.017_986_21,
+                0.182_425_52,
+                0.437_823_5,
+                0.5,
+                0.622_459_33,
+                0.880_797_08,
+                0.998_498_82,
+            ],
+        );
+        literal_values::<Softsign>(
+            [
+                -0.8,
+                -0.6,
+                -0.2,
+                0.0,
+                0.333_333_33,
+                0.666_666_67,
+                0.866_666_67,
+            ],
+            [
+                0.04,
+                0.16,
+                0.64,
+                1.0,
+                0.444_444_44,
+                0.111_111_11,
+                0.017_777_778,
+            ],
+        );
+        let exp: [f64; 7] = [
+            0.018_315_639,
+            0.223_130_16,
+            0.778_800_78,
+            1.0,
+            1.648_721_3,
+            7.389_056_1,
+            665.141_63,
+        ];
+        literal_values::<Exponential>(exp, exp);
+        literal_values::<Silu>(
+            [
+                -0.071_944_84,
+                -0.273_638_29,
+                -0.109_455_87,
+                0.0,
+                0.311_229_67,
+                1.761_594_2,
+                6.490_242_3,
+            ],
+            [
+                -0.052_664_615,
+                -0.041_294_154,
+                0.376_289_98,
+                0.5,
+                0.739_961_19,
+                1.090_784_2,
+                1.008_241_9,
+            ],
+        );
+        literal_values::<HardSilu>(
+            [
+                0.0,
+                -0.375,
+                -0.114_583_33,
+                0.0,
+                0.291_666_67,
+                1.666_666_7,
+                6.5,
+            ],
+            [0.0, 0.0, 0.416_666_67, 0.5, 0.666_666_67, 1.166_666_7, 1.0],
+        );
+        literal_values::<Gelu>(
+            [
+                -0.000_126_684_97,
+                -0.100_210_8,
+                -0.100_323_42,
+                0.0,
+                0.345_731_23,
+                1.954_499_7,
+                6.5,
+            ],
+            [
+                -0.000_503_649_66,
+                -0.127_469_19,
+                0.304_626_65,
+                0.5,
+                0.867_495_12,
+                1.085_231_8,
+                1.0,
+            ],
+        );
+        literal_values::<GeluTanh>(
+            [
+                -7.024_594_8e-5,
+                -0.100_428_42,
+                -0.100_324_65,
+                0.0,
+                0.345_714_01,
+                1.954_597_7,
+                6.5,
+            ],
+            [
+                -0.000_335_123_2,
+                -0.127_710_79,
+                0.304_645_9,
+                0.5,
+                0.867_369_9,
+                1.086_099_3,
+                1.0,
+            ],
+        );
+        literal_values::<Mish>(
+            [
+                -0.072_591_741,
+                -0.298_099_74,
+                -0.129_926_96,
+                0.0,
+                0.375_245_21,
+                1.943_959,
+                6.499_970_7,
+            ],
+            [
+                -0.053_773_21,
+                -0.064_097_816,
+                0.439_815_6,
+                0.6,
+                0.886_424_38,
+                1.069_317_9,
+                1.000_054,
+            ],
+        );
     }
 
     #[test]
     fn softmax_survives_large_inputs() {
         let y = applied::<Softmax>(&[1000.0, 1000.0]);
         assert_close(&y, &[0.5, 0.5], 0.0);
+        // ln ½, where softmax followed by ln would give ln 0 = -∞ for the first.
+        let y = applied::<LogSoftmax>(&[1000.0, 1000.0, -1000.0]);
+        let ln_half = -core::f32::consts::LN_2;
+        assert_close(&y, &[ln_half, ln_half, -2_000.0 + ln_half], 1e-3);
     }
 
     #[test]
@@ -256,46 +1182,109 @@ mod tests {
         let mut g = [1.0, 0.0];
         Softmax::backprop(&[0.25, 0.75], &mut g);
         assert_eq!(g, [0.1875, -0.1875]);
+        // Log-softmax with y = ln(0.25, 0.75), g = (1, 0): dz = g - e^y Σg = (0.75, -0.75).
+        let mut g = [1.0, 0.0];
+        LogSoftmax::backprop(&[0.25_f32.ln(), 0.75_f32.ln()], &mut g);
+        assert_close(&g, &[0.75, -0.75], 1e-7);
+        // The row of `forward_values_match_the_formulas`, g = (1, -0.5, 2).
+        let mut g = [[1.0, -0.5, 2.0]];
+        let y = [[-3.023_909, -1.023_909_1, -0.523_909_06]];
+        LogSoftmax::backprop_batch(&y, &(), &mut g);
+        assert_close(&g[0], &[0.878_472_9, -1.397_970_3, 0.519_497_32], 1e-6);
     }
 
-    /// Checks `backprop` against central differences of `apply` for a weighted sum of outputs.
-    fn check_against_finite_differences<A: Activation>(z: &[f32]) {
-        let weights: Vec<f32> = (0..z.len()).map(|i| 0.3 + 0.2 * i as f32).collect();
+    #[test]
+    fn only_activations_that_read_their_inputs_keep_them() {
+        // Nothing kept, nothing allocated, for those that read their outputs.
+        assert_eq!(size_of::<Kept<Relu, [f32; 64], 32>>(), 0);
+        assert_eq!(size_of::<Kept<Softmax, [f32; 64], 32>>(), 0);
+        assert_eq!(size_of::<Kept<LogSoftmax, [f32; 64], 32>>(), 0);
+        // Silu keeps the pre-activations and reads them: two inputs with one output (to f32
+        // rounding) have different slopes, which the output alone could not tell apart.
+        let z = [[-0.5, -2.508_807_2]];
+        let (mut y, mut kept) = (z, Inputs::new_batch::<[f32; 2], 1>());
+        Silu::apply_batch(&mut y, &mut kept);
+        assert_eq!(*kept, z);
+        assert!((y[0][0] - y[0][1]).abs() < 1e-7, "{y:?}");
+        let mut grad = [[1.0, 1.0]];
+        Silu::backprop_batch(&y, &kept, &mut grad);
+        assert_close(&grad[0], &[0.260_038_8, -0.099_323_62], 1e-6);
+    }
+
+    /// Checks `backprop_batch` against central differences of `apply` for a weighted sum of
+    /// outputs.
+    fn check_against_finite_differences<A: Activation, const N: usize>(z: [f32; N]) {
+        let weights: [f32; N] = core::array::from_fn(|i| 0.3 + 0.2 * i as f32);
         let objective = |z: &[f32]| -> f64 {
             applied::<A>(z)
                 .iter()
                 .zip(&weights)
-                .map(|(y, w)| f64::from(y * w))
+                .map(|(y, w)| f64::from(*y) * f64::from(*w))
                 .sum()
         };
-        let y = applied::<A>(z);
-        let mut analytic = weights.clone();
-        A::backprop(&y, &mut analytic);
+        let (mut y, mut kept) = ([z], A::Keeps::new_batch::<[f32; N], 1>());
+        A::apply_batch(&mut y, &mut kept);
+        let mut analytic = [weights];
+        A::backprop_batch(&y, &kept, &mut analytic);
         let eps = 1e-2_f32;
-        for i in 0..z.len() {
-            let (mut plus, mut minus) = (z.to_vec(), z.to_vec());
+        for i in 0..N {
+            let (mut plus, mut minus) = (z, z);
             plus[i] += eps;
             minus[i] -= eps;
             let numeric = ((objective(&plus) - objective(&minus)) / (2.0 * f64::from(eps))) as f32;
-            let rel =
-                (analytic[i] - numeric).abs() / analytic[i].abs().max(numeric.abs()).max(1e-3);
+            let a = analytic[0][i];
+            // Relative, floored at 2e-2: f32 outputs near 1 are rounded to 6e-8, so their
+            // differences over 2·eps are good to about 1e-5, which decides near saturation
+            // (tanh at 6.6 has a slope of 7e-6, and its f32 differences give 0).
+            let rel = (a - numeric).abs() / a.abs().max(numeric.abs()).max(2e-2);
             assert!(
                 rel <= 1e-3,
-                "{}: dL/dz[{i}] analytic {} vs numeric {numeric}, relative error {rel}",
+                "{}: dL/dz[{i}] at {} analytic {a} vs numeric {numeric}, relative error {rel}",
                 A::NAME,
-                analytic[i]
+                z[i]
             );
         }
     }
 
     #[test]
     fn every_activation_backprop_matches_finite_differences() {
-        // Points kept away from relu's kink at 0.
-        let z = [-1.3, -0.4, 0.2, 0.9, 1.7];
-        check_against_finite_differences::<Relu>(&z);
-        check_against_finite_differences::<Sigmoid>(&z);
-        check_against_finite_differences::<Tanh>(&z);
-        check_against_finite_differences::<Linear>(&z);
-        check_against_finite_differences::<Softmax>(&z);
+        // Points kept away from the kinks at 0, ±3 and 6, on every side of them.
+        let z = [-3.7, -1.3, -0.4, 0.2, 0.9, 1.7, 3.4, 6.6];
+        check_against_finite_differences::<Relu, 8>(z);
+        check_against_finite_differences::<Relu6, 8>(z);
+        check_against_finite_differences::<LeakyRelu, 8>(z);
+        check_against_finite_differences::<Elu, 8>(z);
+        check_against_finite_differences::<Selu, 8>(z);
+        check_against_finite_differences::<Sigmoid, 8>(z);
+        check_against_finite_differences::<HardSigmoid, 8>(z);
+        check_against_finite_differences::<Tanh, 8>(z);
+        check_against_finite_differences::<Softplus, 8>(z);
+        check_against_finite_differences::<Softsign, 8>(z);
+        check_against_finite_differences::<Exponential, 8>(z);
+        check_against_finite_differences::<Silu, 8>(z);
+        check_against_finite_differences::<HardSilu, 8>(z);
+        check_against_finite_differences::<Gelu, 8>(z);
+        check_against_finite_differences::<GeluTanh, 8>(z);
+        check_against_finite_differences::<Mish, 8>(z);
+        check_against_finite_differences::<Linear, 8>(z);
+        check_against_finite_differences::<Softmax, 8>(z);
+        check_against_finite_differences::<LogSoftmax, 8>(z);
+    }
+
+    #[test]
+    fn the_vector_kernels_compute_the_scalar_formulas() {
+        // Long enough for full vectors and a tail, across every kink.
+        let z: Vec<f32> = (-80..=80).map(|i| i as f32 / 10.0 + 0.05).collect();
+        for (name, apply) in elementwise() {
+            let found = apply(&z);
+            let scalar: Vec<f32> = match name {
+                "relu6" => z.iter().map(|&z| Relu6::f(z)).collect(),
+                "leaky_relu" => z.iter().map(|&z| LeakyRelu::f(z)).collect(),
+                "hard_sigmoid" => z.iter().map(|&z| HardSigmoid::f(z)).collect(),
+                "hard_silu" => z.iter().map(|&z| HardSilu::f(z)).collect(),
+                _ => continue,
+            };
+            assert_eq!(found, scalar, "{name}");
+        }
     }
 }

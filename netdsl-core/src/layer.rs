@@ -2,7 +2,7 @@
 
 use rand::Rng;
 
-use crate::activation::Activation;
+use crate::activation::{Activation, Keep, Kept};
 
 /// One sample's values: `[f32; N]`, whose width the type carries.
 ///
@@ -38,13 +38,16 @@ pub type TensorVisitorMut<'a> = dyn FnMut(&str, &[usize], &mut [f32]) + 'a;
 /// A layer ends with an [`Activation`] (use [`crate::activation::Linear`] for none). The
 /// forward pass applies it; the backward pass starts *after* it, from `dz = dL/dz`, the
 /// gradient with respect to the pre-activation output. The network in between undoes the
-/// activation with [`Activation::backprop`], or lets the loss do it in one fused step for the
-/// output layer (softmax with cross-entropy gives `dz = y - t`).
+/// activation with [`Activation::backprop_batch`], from the layer's outputs and what
+/// [`Layer::kept`] returns, or lets the loss do it in one fused step for the output layer
+/// (softmax with cross-entropy gives `dz = y - t`).
 ///
 /// Batches are arrays of `B` rows, `B` a `const` chosen by the caller, so a layer never
 /// allocates: every buffer is owned by the caller and sized by its type. The network keeps each
 /// layer's input and output for the backward pass; anything else a layer needs between its
-/// forward and backward passes lives in its [`Layer::Tape`], allocated once per batch size.
+/// forward and backward passes lives in its [`Layer::Tape`], allocated once per batch size,
+/// including the pre-activations of an activation whose derivative reads them (see
+/// [`Layer::kept`]).
 ///
 /// Every network `network!` defines is also a `Layer`, so networks compose; a type of your own
 /// implementing `Layer` (and [`Initialize`]) is used in `network!` by name, as `=> Scale2x =>`.
@@ -169,6 +172,21 @@ pub trait Layer {
         grads: &mut Self::Grads,
         tape: &mut Self::Tape<B>,
     );
+
+    /// What the activation kept of the batch last passed to [`Layer::forward`] with `tape`,
+    /// which [`Activation::backprop_batch`] reads: nothing (`()`) for an activation whose
+    /// derivative reads its outputs ([`Outputs`](crate::activation::Outputs): relu, sigmoid,
+    /// tanh, softmax, ...), the batch's pre-activations for one that reads its inputs
+    /// ([`Inputs`](crate::activation::Inputs): silu, gelu, mish, hard_silu).
+    ///
+    /// The default returns nothing, and fits every layer whose activation reads its outputs. A
+    /// layer ending with an activation that reads its inputs keeps them in its tape, handing
+    /// them to [`Activation::apply_batch`] in its forward pass, and returns them here; with the
+    /// default, a network using it does not build (the error names `Layer::kept`).
+    fn kept<const B: usize>(tape: &Self::Tape<B>) -> &Kept<Self::Activation, Self::Out, B> {
+        let _ = tape;
+        <<Self::Activation as Activation>::Keeps as Keep>::nothing_kept()
+    }
 
     /// Tells the layer whether the batches that `tape` goes with from now on are training
     /// batches (`fit`) or not (`evaluate`, `predict`; a new tape starts out not training). Only

@@ -15,7 +15,9 @@
 )]
 pub(crate) trait Float: Sized {
     fn exp(self) -> Self;
+    fn exp_m1(self) -> Self;
     fn ln(self) -> Self;
+    fn ln_1p(self) -> Self;
     fn tanh(self) -> Self;
     fn sqrt(self) -> Self;
     fn powi(self, n: i32) -> Self;
@@ -28,8 +30,14 @@ impl Float for f32 {
     fn exp(self) -> f32 {
         libm::expf(self)
     }
+    fn exp_m1(self) -> f32 {
+        libm::expm1f(self)
+    }
     fn ln(self) -> f32 {
         libm::logf(self)
+    }
+    fn ln_1p(self) -> f32 {
+        libm::log1pf(self)
     }
     fn tanh(self) -> f32 {
         libm::tanhf(self)
@@ -55,8 +63,14 @@ impl Float for f64 {
     fn exp(self) -> f64 {
         libm::exp(self)
     }
+    fn exp_m1(self) -> f64 {
+        libm::expm1(self)
+    }
     fn ln(self) -> f64 {
         libm::log(self)
+    }
+    fn ln_1p(self) -> f64 {
+        libm::log1p(self)
     }
     fn tanh(self) -> f64 {
         libm::tanh(self)
@@ -117,9 +131,11 @@ mod tests {
                 a == b || (a - b).abs() <= 2.0 * f32::EPSILON * a.abs().max(b.abs())
             };
             assert!(close(Float::exp(x), x.exp()), "exp({x})");
+            assert!(close(Float::exp_m1(x), x.exp_m1()), "exp_m1({x})");
             assert!(close(Float::tanh(x), x.tanh()), "tanh({x})");
             let y = x.abs() + 0.5;
             assert!(close(Float::ln(y), y.ln()), "ln({y})");
+            assert!(close(Float::ln_1p(y), y.ln_1p()), "ln_1p({y})");
             assert!(close(Float::sqrt(y), y.sqrt()), "sqrt({y})");
             for n in [-3, 0, 1, 2, 7, 30] {
                 assert!(close(Float::powi(x, n), x.powi(n)), "powi({x}, {n})");

@@ -22,8 +22,9 @@ use crate::weights;
 ///
 /// ```text
 /// model.forward(&x, &mut y, &mut tape);                    // y: the outputs of the batch
-/// loss.delta(&y[b], &t[b], 1.0 / B as f32, &mut dz[b]);    // for every sample b
-/// model.backward(&x, &dz, None, &mut grads, &mut tape);    // dz: dL/dz of the output layer
+/// let kept = Model::kept(&tape);                           // what the output activation kept
+/// loss.deltas(&y, kept, &t, B, 1.0 / B as f32, &mut dz);   // dz: dL/dz of the output layer
+/// model.backward(&x, &dz, None, &mut grads, &mut tape);
 /// optimizer.step(&mut model, &grads);
 /// ```
 pub trait Network: Layer {

@@ -257,22 +257,59 @@ pub fn article(n: usize) -> &'static str {
     }
 }
 
-/// An activation, as the DSL names it and netdsl-core implements it.
+/// An activation, as the DSL names it and netdsl-core implements it: Keras 3's argument-free
+/// activations by their Keras names (with Keras' defaults for `leaky_relu` and `elu`), and
+/// `gelu_tanh` for Keras' `gelu(x, approximate=True)`.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Activation {
     Relu,
+    Relu6,
+    LeakyRelu,
+    Elu,
+    Selu,
     Sigmoid,
+    HardSigmoid,
     Tanh,
+    Softplus,
+    Softsign,
+    Exponential,
+    Silu,
+    /// Keras' other name for `silu`.
+    Swish,
+    HardSilu,
+    /// Keras' other name for `hard_silu`.
+    HardSwish,
+    Gelu,
+    GeluTanh,
+    Mish,
     Softmax,
+    LogSoftmax,
     Linear,
 }
 
 impl Activation {
-    pub const ALL: [Activation; 5] = [
+    /// Every activation, in the order messages list them.
+    pub const ALL: [Activation; 21] = [
         Activation::Relu,
+        Activation::Relu6,
+        Activation::LeakyRelu,
+        Activation::Elu,
+        Activation::Selu,
         Activation::Sigmoid,
+        Activation::HardSigmoid,
         Activation::Tanh,
+        Activation::Softplus,
+        Activation::Softsign,
+        Activation::Exponential,
+        Activation::Silu,
+        Activation::Swish,
+        Activation::HardSilu,
+        Activation::HardSwish,
+        Activation::Gelu,
+        Activation::GeluTanh,
+        Activation::Mish,
         Activation::Softmax,
+        Activation::LogSoftmax,
         Activation::Linear,
     ];
 
@@ -280,20 +317,50 @@ impl Activation {
     pub fn keyword(self) -> &'static str {
         match self {
             Activation::Relu => "relu",
+            Activation::Relu6 => "relu6",
+            Activation::LeakyRelu => "leaky_relu",
+            Activation::Elu => "elu",
+            Activation::Selu => "selu",
             Activation::Sigmoid => "sigmoid",
+            Activation::HardSigmoid => "hard_sigmoid",
             Activation::Tanh => "tanh",
+            Activation::Softplus => "softplus",
+            Activation::Softsign => "softsign",
+            Activation::Exponential => "exponential",
+            Activation::Silu => "silu",
+            Activation::Swish => "swish",
+            Activation::HardSilu => "hard_silu",
+            Activation::HardSwish => "hard_swish",
+            Activation::Gelu => "gelu",
+            Activation::GeluTanh => "gelu_tanh",
+            Activation::Mish => "mish",
             Activation::Softmax => "softmax",
+            Activation::LogSoftmax => "log_softmax",
             Activation::Linear => "linear",
         }
     }
 
-    /// The netdsl-core type implementing it.
+    /// The netdsl-core type implementing it (one type for both of Keras' names).
     pub fn type_name(self) -> &'static str {
         match self {
             Activation::Relu => "Relu",
+            Activation::Relu6 => "Relu6",
+            Activation::LeakyRelu => "LeakyRelu",
+            Activation::Elu => "Elu",
+            Activation::Selu => "Selu",
             Activation::Sigmoid => "Sigmoid",
+            Activation::HardSigmoid => "HardSigmoid",
             Activation::Tanh => "Tanh",
+            Activation::Softplus => "Softplus",
+            Activation::Softsign => "Softsign",
+            Activation::Exponential => "Exponential",
+            Activation::Silu | Activation::Swish => "Silu",
+            Activation::HardSilu | Activation::HardSwish => "HardSilu",
+            Activation::Gelu => "Gelu",
+            Activation::GeluTanh => "GeluTanh",
+            Activation::Mish => "Mish",
             Activation::Softmax => "Softmax",
+            Activation::LogSoftmax => "LogSoftmax",
             Activation::Linear => "Linear",
         }
     }

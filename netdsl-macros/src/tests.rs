@@ -1,6 +1,7 @@
 //! Expansion tests: parse, expand and pretty-print, then assert on the text, so the shape of
 //! the generated code is pinned without a compiler round trip.
 
+use crate::model::Activation;
 use quote::quote;
 
 fn expand(tokens: proc_macro2::TokenStream) -> String {
@@ -83,6 +84,30 @@ fn dense_layers_become_typed_fields_with_their_shapes() {
 }
 
 #[test]
+fn every_activation_keyword_names_its_type_and_keras_aliases_share_one() {
+    for activation in Activation::ALL {
+        let keyword = proc_macro2::Ident::new(activation.keyword(), proc_macro2::Span::call_site());
+        let out = expand(quote! { struct Net<4 => Dense(3, #keyword)>; });
+        let expected = format!(
+            "pub dense_1: ::netdsl::__private::Dense<4, 3, ::netdsl::__private::{}>,",
+            activation.type_name()
+        );
+        assert_contains(&out, &[expected.as_str()]);
+    }
+    let out = expand(quote! {
+        struct Net<4 => Dense(3, swish) => Dense(3, hard_swish) => Dense(2, gelu_tanh)>;
+    });
+    assert_contains(
+        &out,
+        &[
+            "pub dense_1: ::netdsl::__private::Dense<4, 3, ::netdsl::__private::Silu>,",
+            "pub dense_2: ::netdsl::__private::Dense<3, 3, ::netdsl::__private::HardSilu>,",
+            "pub dense_3: ::netdsl::__private::Dense<3, 2, ::netdsl::__private::GeluTanh>,",
+        ],
+    );
+}
+
+#[test]
 fn forward_runs_in_order_and_backward_in_reverse() {
     let out = expand(quote! {
         struct Net<4 => Dense(3, tanh) => Dense(2, sigmoid) => Dense(1, linear)>;
@@ -99,7 +124,9 @@ fn forward_runs_in_order_and_backward_in_reverse() {
         &out,
         &[
             "::netdsl::__private::Layer::backward(&self.dense_3, &*tape.dense_2, dz, ::core::option::Option::Some(&mut *tape.dense_2_grad), &mut grads.dense_3, &mut tape.dense_3_tape);",
-            "<<::netdsl::__private::Dense<3, 2, ::netdsl::__private::Sigmoid> as ::netdsl::__private::Layer>::Activation as ::netdsl::__private::Activation>::backprop_batch(&*tape.dense_2, &mut *tape.dense_2_grad);",
+            "<<::netdsl::__private::Dense<3, 2, ::netdsl::__private::Sigmoid> as ::netdsl::__private::Layer>::Activation as ::netdsl::__private::Activation>::backprop_batch(&*tape.dense_2, <::netdsl::__private::Dense<3, 2, ::netdsl::__private::Sigmoid> as ::netdsl::__private::Layer>::kept::<NETDSL_BATCH>(&tape.dense_2_tape), &mut *tape.dense_2_grad);",
+            // What the network's activation kept is its output layer's.
+            "<::netdsl::__private::Dense<2, 1, ::netdsl::__private::Linear> as ::netdsl::__private::Layer>::kept::<NETDSL_BATCH>(&tape.dense_3_tape)",
             "::netdsl::__private::Layer::backward(&self.dense_1, x, &*tape.dense_1_grad, dx.map(|dx| dx), &mut grads.dense_1, &mut tape.dense_1_tape);",
         ],
     );
@@ -319,7 +346,7 @@ fn a_bad_network_expands_to_its_errors_and_a_stub() {
         &out,
         &[
             "compile_error! { \"`Dense(0, relu)`: the number of units must be at least 1, found 0\" }",
-            "compile_error! { \"unknown activation `sofmax`; expected one of `relu`, `sigmoid`, `tanh`, `softmax`, `linear`\" }",
+            "compile_error! { \"unknown activation `sofmax`; expected one of `relu`, `relu6`, `leaky_relu`, `elu`, `selu`, `sigmoid`, `hard_sigmoid`, `tanh`, `softplus`, `softsign`, `exponential`, `silu`, `swish`, `hard_silu`, `hard_swish`, `gelu`, `gelu_tanh`, `mish`, `softmax`, `log_softmax`, `linear`\" }",
             "impl ::netdsl::__private::Layer for Net {",
             "type In = [f32; 4];",
             "type Out = [f32; 2];",

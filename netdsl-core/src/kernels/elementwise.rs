@@ -1,5 +1,6 @@
 //! Elementwise kernels over long slices: scaling bytes into floats (gathering a batch of
-//! images), `y += αx` (the SGD update), `tanh` and the logistic sigmoid.
+//! images), `y += αx` (the SGD update), `tanh`, the logistic sigmoid, and the piecewise-linear
+//! activations.
 
 use super::isa::Isa;
 use super::simd::Simd;
@@ -220,6 +221,91 @@ unsafe fn sigmoid_avx2(values: &mut [f32]) {
     unsafe { sigmoid_simd::<super::simd::Avx2Fma>(values) }
 }
 
+/// A piecewise-linear activation [`piecewise`] computes, each exactly as Keras 3 defines it (the
+/// TensorFlow backend's operations, in the same order), so every path gives the scalar result to
+/// the bit (but for the sign of a zero). NaN stays NaN.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Piecewise {
+    /// `z` where `z > 0`, else `slope · z`: Keras' `leaky_relu(x, negative_slope)`, computed as
+    /// `max(z, 0) + slope · min(z, 0)`.
+    LeakyRelu(f32),
+    /// `min(max(z, 0), 6)`: Keras' `relu6`.
+    Relu6,
+    /// `relu6(z + 3) / 6`: Keras' `hard_sigmoid`.
+    HardSigmoid,
+    /// `z · (relu6(z + 3) / 6)`: Keras' `hard_silu` (`hard_swish`).
+    HardSilu,
+}
+
+/// Replaces each value of `values` by `op` of it on the selected instruction set: 16 values to
+/// a few instructions on AVX-512, where the scalar loop branches on each value.
+pub fn piecewise(op: Piecewise, values: &mut [f32]) {
+    piecewise_with(Isa::selected(), op, values);
+}
+
+/// [`piecewise`] on a given instruction set (the portable one if the CPU lacks it).
+pub fn piecewise_with(isa: Isa, op: Piecewise, values: &mut [f32]) {
+    match isa {
+        // SAFETY: AVX-512F supported (checked in the guard).
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 if isa.is_supported() => unsafe { piecewise_avx512(op, values) },
+        // SAFETY: AVX2 and FMA supported (checked in the guard).
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2Fma if isa.is_supported() => unsafe { piecewise_avx2(op, values) },
+        // SAFETY: #[cfg(all(target_arch = "aarch64", target_feature = "neon"))] is enabled for the whole build.
+        #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
+        Isa::Neon => unsafe { piecewise_simd::<super::simd::Neon>(op, values) },
+        // SAFETY: no CPU feature needed.
+        _ => unsafe { piecewise_simd::<super::simd::Portable>(op, values) },
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn piecewise_avx512(op: Piecewise, values: &mut [f32]) {
+    // SAFETY: forwarded from the caller: AVX-512F enabled and supported.
+    unsafe { piecewise_simd::<super::simd::Avx512>(op, values) }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn piecewise_avx2(op: Piecewise, values: &mut [f32]) {
+    // SAFETY: forwarded from the caller: AVX2 and FMA enabled and supported.
+    unsafe { piecewise_simd::<super::simd::Avx2Fma>(op, values) }
+}
+
+/// One loop per activation, the match outside it.
+///
+/// # Safety
+///
+/// `S` usable here.
+#[inline(always)]
+unsafe fn piecewise_simd<S: Simd>(op: Piecewise, values: &mut [f32]) {
+    // SAFETY: arithmetic under `S`, which the caller vouches for; `map_simd` keeps to `values`.
+    // Every `min` and `max` takes its bound first and the data second, so that NaN data stays
+    // NaN (see `Simd::min`).
+    unsafe {
+        let (zero, three, six) = (S::zero(), S::splat(3.0), S::splat(6.0));
+        let relu6 = |x| S::min(six, S::max(zero, x));
+        match op {
+            Piecewise::LeakyRelu(slope) => {
+                // One of `min` and `max` is zero, so the fused sum rounds once, as `slope · z`.
+                let slope = S::splat(slope);
+                map_simd::<S>(values, |x| {
+                    S::mul_add(slope, S::min(zero, x), S::max(zero, x))
+                });
+            }
+            Piecewise::Relu6 => map_simd::<S>(values, relu6),
+            Piecewise::HardSigmoid => {
+                map_simd::<S>(values, |x| S::div(relu6(S::add(x, three)), six));
+            }
+            Piecewise::HardSilu => {
+                map_simd::<S>(values, |x| S::mul(x, S::div(relu6(S::add(x, three)), six)))
+            }
+        }
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 unsafe fn scale_bytes_avx512(src: &[u8], scale: f32, dst: &mut [f32]) {
@@ -376,6 +462,60 @@ mod tests {
                 nan.iter().all(|v| v.is_nan()),
                 "{} sigmoid(NaN) = {nan:?}",
                 isa.name()
+            );
+        }
+    }
+
+    #[test]
+    fn piecewise_activations_match_their_scalar_definitions_on_every_path() {
+        use crate::activation::{Elementwise, HardSigmoid, HardSilu, LeakyRelu, Relu6};
+        // The activations' own `f` is the reference, and a leaky relu of other slopes.
+        let leaky = |slope: f32| move |z: f32| if z > 0.0 { z } else { slope * z };
+        let cases: [(Piecewise, &dyn Fn(f32) -> f32); 6] = [
+            (Piecewise::LeakyRelu(0.2), &LeakyRelu::f),
+            (Piecewise::LeakyRelu(0.0), &leaky(0.0)),
+            (Piecewise::LeakyRelu(1.5), &leaky(1.5)),
+            (Piecewise::Relu6, &Relu6::f),
+            (Piecewise::HardSigmoid, &HardSigmoid::f),
+            (Piecewise::HardSilu, &HardSilu::f),
+        ];
+        // Every 1/64 (1/8 under Miri) from -8 to 8, across every kink (0, ±3, 6), and the edges.
+        let mut inputs = sweep(8, sized(64, 8) as i32);
+        inputs.extend([
+            1e-30,
+            -1e-30,
+            -0.0,
+            6.000_001,
+            -3.000_000_2,
+            f32::MAX,
+            f32::MIN,
+        ]);
+        inputs.extend([f32::INFINITY, f32::NEG_INFINITY, f32::NAN]);
+        for (op, reference) in cases {
+            for len in [0, 1, 7, 8, 15, 16, 17, 33] {
+                let inputs = inputs.iter().copied().cycle().skip(len * 3);
+                let inputs: Vec<f32> = inputs.take(len).collect();
+                for isa in Isa::supported() {
+                    let mut values = inputs.clone();
+                    piecewise_with(isa, op, &mut values);
+                    for (&z, &y) in inputs.iter().zip(&values) {
+                        let expected = reference(z);
+                        assert!(
+                            y == expected || (y.is_nan() && expected.is_nan()),
+                            "{} {op:?}({z}) = {y}, expected {expected}",
+                            isa.name()
+                        );
+                    }
+                }
+            }
+            let mut all = inputs.clone();
+            piecewise(op, &mut all);
+            let expected: Vec<f32> = inputs.iter().map(|&z| reference(z)).collect();
+            assert!(
+                all.iter()
+                    .zip(&expected)
+                    .all(|(y, e)| y == e || (y.is_nan() && e.is_nan())),
+                "{op:?} over the whole sweep"
             );
         }
     }

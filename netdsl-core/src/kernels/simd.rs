@@ -86,6 +86,20 @@ pub(crate) unsafe trait Simd {
     ///
     /// See the trait.
     unsafe fn sqrt(a: Self::V) -> Self::V;
+    /// The smaller of `a` and `b`, lane by lane. Where `b` is NaN the lane is NaN (where only `a`
+    /// is, it is `b` on x86 and NaN on NEON): callers pass their bound as `a` and the data as
+    /// `b`, so that NaN data stays NaN on every path.
+    ///
+    /// # Safety
+    ///
+    /// See the trait.
+    unsafe fn min(a: Self::V, b: Self::V) -> Self::V;
+    /// The larger of `a` and `b`, lane by lane, NaN as for [`Simd::min`].
+    ///
+    /// # Safety
+    ///
+    /// See the trait.
+    unsafe fn max(a: Self::V, b: Self::V) -> Self::V;
     /// `a` limited to `[-limit, limit]` lane by lane; NaN lanes stay NaN.
     ///
     /// # Safety
@@ -170,6 +184,16 @@ unsafe impl Simd for Portable {
     #[inline(always)]
     unsafe fn sqrt(a: [f32; 8]) -> [f32; 8] {
         a.map(f32::sqrt)
+    }
+    #[inline(always)]
+    unsafe fn min(a: [f32; 8], b: [f32; 8]) -> [f32; 8] {
+        // As x86's `minps`: `b` unless `a < b`, so a NaN in either gives `b`.
+        core::array::from_fn(|l| if a[l] < b[l] { a[l] } else { b[l] })
+    }
+    #[inline(always)]
+    unsafe fn max(a: [f32; 8], b: [f32; 8]) -> [f32; 8] {
+        // As x86's `maxps`: `b` unless `a > b`.
+        core::array::from_fn(|l| if a[l] > b[l] { a[l] } else { b[l] })
     }
     #[inline(always)]
     unsafe fn clamp(a: [f32; 8], limit: f32) -> [f32; 8] {
@@ -289,6 +313,18 @@ mod x86 {
             unsafe { _mm512_sqrt_ps(a) }
         }
         #[inline(always)]
+        unsafe fn min(a: __m512, b: __m512) -> __m512 {
+            // `b` unless `a < b`: a NaN in either gives `b`.
+            // SAFETY: as above, the trait contract gives the target features.
+            unsafe { _mm512_min_ps(a, b) }
+        }
+        #[inline(always)]
+        unsafe fn max(a: __m512, b: __m512) -> __m512 {
+            // `b` unless `a > b`.
+            // SAFETY: as above, the trait contract gives the target features.
+            unsafe { _mm512_max_ps(a, b) }
+        }
+        #[inline(always)]
         unsafe fn clamp(a: __m512, limit: f32) -> __m512 {
             // `min` and `max` return their second operand when either is NaN: `a` goes second.
             // SAFETY: as above, the trait contract gives the target features.
@@ -392,6 +428,18 @@ mod x86 {
         unsafe fn sqrt(a: __m256) -> __m256 {
             // SAFETY: as above, the trait contract gives the target features.
             unsafe { _mm256_sqrt_ps(a) }
+        }
+        #[inline(always)]
+        unsafe fn min(a: __m256, b: __m256) -> __m256 {
+            // `b` unless `a < b`: a NaN in either gives `b`.
+            // SAFETY: as above, the trait contract gives the target features.
+            unsafe { _mm256_min_ps(a, b) }
+        }
+        #[inline(always)]
+        unsafe fn max(a: __m256, b: __m256) -> __m256 {
+            // `b` unless `a > b`.
+            // SAFETY: as above, the trait contract gives the target features.
+            unsafe { _mm256_max_ps(a, b) }
         }
         #[inline(always)]
         unsafe fn clamp(a: __m256, limit: f32) -> __m256 {
@@ -503,6 +551,18 @@ mod aarch64 {
         unsafe fn sqrt(a: float32x4_t) -> float32x4_t {
             // SAFETY: as above, NEON is enabled for the whole build.
             unsafe { vsqrtq_f32(a) }
+        }
+        #[inline(always)]
+        unsafe fn min(a: float32x4_t, b: float32x4_t) -> float32x4_t {
+            // `fmin`: NaN when either lane is NaN.
+            // SAFETY: as above, NEON is enabled for the whole build.
+            unsafe { vminq_f32(a, b) }
+        }
+        #[inline(always)]
+        unsafe fn max(a: float32x4_t, b: float32x4_t) -> float32x4_t {
+            // `fmax`: NaN when either lane is NaN.
+            // SAFETY: as above, NEON is enabled for the whole build.
+            unsafe { vmaxq_f32(a, b) }
         }
         #[inline(always)]
         unsafe fn clamp(a: float32x4_t, limit: f32) -> float32x4_t {

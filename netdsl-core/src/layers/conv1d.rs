@@ -9,7 +9,7 @@ use core::marker::PhantomData;
 use rand::Rng;
 
 use super::flat::FlatParameters;
-use crate::activation::Activation;
+use crate::activation::{Activation, Keep, Kept};
 use crate::init::Initializer;
 use crate::kernels::{self, Gather, Isa, Offsets, Product};
 use crate::layer::{Layer, TensorVisitor, TensorVisitorMut};
@@ -83,7 +83,10 @@ pub type Conv1dGrads = FlatParameters;
 
 /// What a [`Conv1d`] keeps between the forward and backward passes of a batch, and the scratch
 /// space of its backward pass: allocated once by [`Layer::new_tape`].
-pub struct Conv1dTape {
+pub struct Conv1dTape<K = ()> {
+    /// What the activation keeps for the backward pass ([`Layer::kept`]): nothing, or the
+    /// batch's pre-activations.
+    kept: K,
     /// The batch with its padding, `TP × C` per sample, the padding zero; empty when the layer
     /// has no padding and reads its input in place.
     sequence: Box<[f32]>,
@@ -226,11 +229,11 @@ impl<
     type Out = [f32; OUT];
     type Activation = A;
     type Grads = Conv1dGrads;
-    type Tape<const B: usize> = Conv1dTape;
+    type Tape<const B: usize> = Conv1dTape<Kept<A, [f32; OUT], B>>;
 
     const KIND: &'static str = "Conv1D";
 
-    fn new_tape<const B: usize>(&self) -> Conv1dTape {
+    fn new_tape<const B: usize>(&self) -> Self::Tape<B> {
         let tp = Self::TP;
         let windows = (0..B)
             .flat_map(|b| (0..OT).map(move |o| (b * tp + o * S) * C))
@@ -240,6 +243,7 @@ impl<
             .collect();
         let padded = if Self::PADDED { tp * C } else { 0 };
         Conv1dTape {
+            kept: A::Keeps::new_batch(),
             sequence: vec![0.0; B * padded].into_boxed_slice(),
             windows: Offsets::new(windows),
             taps: Offsets::new(taps),
@@ -253,7 +257,7 @@ impl<
         &self,
         x: &[[f32; IN]; B],
         y: &mut [[f32; OUT]; B],
-        tape: &mut Conv1dTape,
+        tape: &mut Self::Tape<B>,
     ) {
         let sequence = if Self::PADDED {
             // Each sample at step `PL` of its padded sequence; the padding stays zero.
@@ -277,7 +281,11 @@ impl<
             ldc: F,
         }
         .run(Isa::selected());
-        A::apply_batch(y);
+        A::apply_batch(y, &mut tape.kept);
+    }
+
+    fn kept<const B: usize>(tape: &Self::Tape<B>) -> &Kept<A, [f32; OUT], B> {
+        &tape.kept
     }
 
     fn backward<const B: usize>(
@@ -286,7 +294,7 @@ impl<
         dz: &[[f32; OUT]; B],
         dx: Option<&mut [[f32; IN]; B]>,
         grads: &mut Conv1dGrads,
-        tape: &mut Conv1dTape,
+        tape: &mut Self::Tape<B>,
     ) {
         let sequence = if Self::PADDED {
             &tape.sequence

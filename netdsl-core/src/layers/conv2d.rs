@@ -9,7 +9,7 @@ use core::marker::PhantomData;
 use rand::Rng;
 
 use super::flat::FlatParameters;
-use crate::activation::Activation;
+use crate::activation::{Activation, Keep, Kept};
 use crate::init::Initializer;
 use crate::kernels::{self, Gather, Isa, Offsets, Plane, Product};
 use crate::layer::{Layer, TensorVisitor, TensorVisitorMut};
@@ -34,7 +34,7 @@ use crate::shape::{Image, ImageShape, Kernel, KernelShape, Padding, PaddingShape
 ///
 /// Weights are stored `W[ky][kx][c][f]`, Keras' `(K, K, C, F)` kernel layout; PyTorch's
 /// `Conv2d.weight` is `(F, C, K, K)` and must be permuted when imported. The activation applies
-/// to each sample's whole output row, as [`Activation::backprop`] undoes it: elementwise
+/// to each sample's whole output row, as [`Activation::backprop_batch`] undoes it: elementwise
 /// activations act per value, but a softmax would span every pixel and channel.
 ///
 /// Both `col` products run on `Gather`, which reads each patch in place from the image through
@@ -87,7 +87,10 @@ pub type Conv2dGrads = FlatParameters;
 
 /// What a [`Conv2d`] keeps between the forward and backward passes of a batch, and the
 /// scratch space of its backward pass: allocated once by [`Layer::new_tape`].
-pub struct Conv2dTape {
+pub struct Conv2dTape<K = ()> {
+    /// What the activation keeps for the backward pass ([`Layer::kept`]): nothing, or the
+    /// batch's pre-activations.
+    kept: K,
     /// The batch with its padding, `HP × WP × C` per sample, borders zero; empty when the
     /// layer has no padding and reads its input in place.
     image: Box<[f32]>,
@@ -293,11 +296,11 @@ impl<
     type Out = [f32; OUT];
     type Activation = A;
     type Grads = Conv2dGrads;
-    type Tape<const B: usize> = Conv2dTape;
+    type Tape<const B: usize> = Conv2dTape<Kept<A, [f32; OUT], B>>;
 
     const KIND: &'static str = "Conv2d";
 
-    fn new_tape<const B: usize>(&self) -> Conv2dTape {
+    fn new_tape<const B: usize>(&self) -> Self::Tape<B> {
         let (hp, wp) = (Self::HP, Self::WP);
         let mut windows = Vec::with_capacity(B * OH * OW);
         for b in 0..B {
@@ -315,6 +318,7 @@ impl<
         }
         let padded = if Self::PADDED { hp * wp * C } else { 0 };
         Conv2dTape {
+            kept: A::Keeps::new_batch(),
             image: vec![0.0; B * padded].into_boxed_slice(),
             windows: Offsets::new(windows),
             taps: Offsets::new(taps),
@@ -333,7 +337,7 @@ impl<
         &self,
         x: &[[f32; IN]; B],
         y: &mut [[f32; OUT]; B],
-        tape: &mut Conv2dTape,
+        tape: &mut Self::Tape<B>,
     ) {
         let image = if Self::PADDED {
             Self::pad(x.as_flattened(), &mut tape.image);
@@ -363,7 +367,11 @@ impl<
             }
             .run(Isa::selected());
         }
-        A::apply_batch(y);
+        A::apply_batch(y, &mut tape.kept);
+    }
+
+    fn kept<const B: usize>(tape: &Self::Tape<B>) -> &Kept<A, [f32; OUT], B> {
+        &tape.kept
     }
 
     fn backward<const B: usize>(
@@ -372,7 +380,7 @@ impl<
         dz: &[[f32; OUT]; B],
         dx: Option<&mut [[f32; IN]; B]>,
         grads: &mut Conv2dGrads,
-        tape: &mut Conv2dTape,
+        tape: &mut Self::Tape<B>,
     ) {
         let image = if Self::PADDED {
             &tape.image

@@ -7,7 +7,7 @@ use core::marker::PhantomData;
 use rand::Rng;
 
 use super::parameter::Parameter;
-use crate::activation::Activation;
+use crate::activation::{Activation, Keep, Kept};
 use crate::buffer::Buffer;
 #[cfg(feature = "alloc")]
 use crate::init::Initializer;
@@ -23,6 +23,10 @@ use crate::layer::{Layer, TensorVisitor, TensorVisitorMut};
 /// PyTorch's `nn.Linear.weight` is `(out, in)` and must be transposed when imported. The
 /// parameters live on the heap or in `static`s ([`Dense::from_static`]), so a
 /// `Dense<784, 64, Relu>` is four words on the stack.
+///
+/// Its [`Layer::Tape`] is what the activation keeps for the backward pass
+/// ([`Kept`]): `()` for most activations, so that `&mut ()` is a dense layer's tape, and a buffer
+/// of the batch's pre-activations for those whose derivative reads them (`Silu`, `Gelu`, ...).
 ///
 /// ```
 /// use netdsl_core::activation::Relu;
@@ -155,15 +159,37 @@ impl<const I: usize, const O: usize, A: Activation> Layer for Dense<I, O, A> {
     type Out = [f32; O];
     type Activation = A;
     type Grads = DenseGrads<I, O>;
-    type Tape<const B: usize> = ();
+    type Tape<const B: usize> = Kept<A, [f32; O], B>;
 
     const KIND: &'static str = "Dense";
 
-    fn new_tape<const B: usize>(&self) {}
+    fn new_tape<const B: usize>(&self) -> Kept<A, [f32; O], B> {
+        A::Keeps::new_batch()
+    }
 
-    fn forward<const B: usize>(&self, x: &[[f32; I]; B], y: &mut [[f32; O]; B], _tape: &mut ()) {
+    fn forward<const B: usize>(
+        &self,
+        x: &[[f32; I]; B],
+        y: &mut [[f32; O]; B],
+        kept: &mut Kept<A, [f32; O], B>,
+    ) {
         kernels::affine(x, self.weights(), self.bias(), y);
-        A::apply_batch(y);
+        A::apply_batch(y, kept);
+    }
+
+    /// The batch path on one row, keeping nothing.
+    fn infer(&self, x: &[f32; I], y: &mut [f32; O]) {
+        kernels::affine(
+            core::array::from_ref(x),
+            self.weights(),
+            self.bias(),
+            core::array::from_mut(y),
+        );
+        A::apply(y);
+    }
+
+    fn kept<const B: usize>(kept: &Kept<A, [f32; O], B>) -> &Kept<A, [f32; O], B> {
+        kept
     }
 
     fn backward<const B: usize>(
@@ -172,7 +198,7 @@ impl<const I: usize, const O: usize, A: Activation> Layer for Dense<I, O, A> {
         dz: &[[f32; O]; B],
         dx: Option<&mut [[f32; I]; B]>,
         grads: &mut DenseGrads<I, O>,
-        _tape: &mut (),
+        _kept: &mut Kept<A, [f32; O], B>,
     ) {
         kernels::weight_gradient(x, dz, &mut grads.weights);
         if let Some(db) = grads.bias.as_deref_mut() {
@@ -368,7 +394,7 @@ mod tests {
         let mut y = [[0.0; 4]; 2];
         l.forward(&x, &mut y, &mut ());
         let mut dz = c;
-        Sigmoid::backprop_batch(&y, &mut dz);
+        Sigmoid::backprop_batch(&y, &(), &mut dz);
         let mut dx = [[0.0; 3]; 2];
         let mut grads = l.new_grads();
         l.backward(&x, &dz, Some(&mut dx), &mut grads, &mut ());

@@ -5,7 +5,7 @@
 
 use super::FlatParameters;
 use crate::activation::Activation;
-use crate::layer::{Layer, Row};
+use crate::layer::Layer;
 
 /// The step of the central differences.
 const EPS: f32 = 1e-2;
@@ -76,13 +76,7 @@ pub(crate) fn check_gradients<L: Layer, const B: usize>(
     let mut y: [L::Out; B] = bytemuck::Zeroable::zeroed();
     layer.forward(x, &mut y, tape);
     let mut dz = *c;
-    let width = <L::Out as Row>::WIDTH;
-    for (y, g) in flat(&y)
-        .chunks_exact(width)
-        .zip(flat_mut(&mut dz).chunks_exact_mut(width))
-    {
-        L::Activation::backprop(y, g);
-    }
+    L::Activation::backprop_batch(&y, L::kept(tape), &mut dz);
     let mut dx: [L::In; B] = bytemuck::Zeroable::zeroed();
     let mut grads = layer.new_grads();
     layer.backward(x, &dz, Some(&mut dx), &mut grads, tape);
@@ -243,9 +237,7 @@ pub(crate) fn check_against_reference<L, const IN: usize, const OUT: usize, cons
     }
 
     let mut dz = *c;
-    for (y, g) in y.iter().zip(&mut dz) {
-        L::Activation::backprop(y, g);
-    }
+    L::Activation::backprop_batch(&y, L::kept(&tape), &mut dz);
     let mut grads = layer.new_grads();
     let mut dx = [[0.0; IN]; B];
     layer.backward(x, &dz, Some(&mut dx), &mut grads, &mut tape);

@@ -10,7 +10,7 @@ use core::marker::PhantomData;
 use bytemuck::Zeroable;
 use rand::Rng;
 
-use crate::activation::{Activation, Linear};
+use crate::activation::{Activation, Keep, Kept, Linear};
 use crate::buffer::Buffer;
 use crate::layer::{Initialize, Layer, Row, TensorVisitor, TensorVisitorMut};
 
@@ -42,7 +42,7 @@ impl<L: Layer, const B: usize> BranchTape<L, B> {
     }
 
     /// Runs the branch backward from `grad`, the gradient of the loss with respect to its
-    /// output (after its activation), which it undoes first.
+    /// output (after its activation), which it undoes first, from what the activation kept.
     fn backward(
         &mut self,
         layer: &L,
@@ -51,10 +51,10 @@ impl<L: Layer, const B: usize> BranchTape<L, B> {
         dx: Option<&mut [L::In; B]>,
         grads: &mut L::Grads,
     ) {
-        for (b, (y, g)) in self.output.iter().zip(self.grad.iter_mut()).enumerate() {
+        for (b, g) in self.grad.iter_mut().enumerate() {
             *g = grad(b);
-            L::Activation::backprop(y.values(), g.values_mut());
         }
+        L::Activation::backprop_batch(&self.output, L::kept(&self.tape), &mut self.grad);
         layer.backward(x, &self.grad, dx, grads, &mut self.tape);
     }
 }
@@ -128,9 +128,11 @@ impl<L: core::fmt::Debug, A: Activation> core::fmt::Debug for Residual<L, A> {
     }
 }
 
-/// What a [`Residual`] block keeps between the passes of a batch of `B`.
-pub struct ResidualTape<L: Layer, const B: usize> {
+/// What a [`Residual`] block keeps between the passes of a batch of `B`: the chain's tape, and
+/// what the block's activation keeps ([`Layer::kept`]: nothing, or the sums `x + g(x)`).
+pub struct ResidualTape<L: Layer, const B: usize, K = ()> {
     branch: BranchTape<L, B>,
+    kept: K,
 }
 
 impl<L, A> Layer for Residual<L, A>
@@ -142,13 +144,14 @@ where
     type Out = L::In;
     type Activation = A;
     type Grads = L::Grads;
-    type Tape<const B: usize> = ResidualTape<L, B>;
+    type Tape<const B: usize> = ResidualTape<L, B, Kept<A, L::In, B>>;
 
     const KIND: &'static str = "Residual";
 
-    fn new_tape<const B: usize>(&self) -> ResidualTape<L, B> {
+    fn new_tape<const B: usize>(&self) -> Self::Tape<B> {
         ResidualTape {
             branch: BranchTape::new(&self.inner),
+            kept: A::Keeps::new_batch(),
         }
     }
 
@@ -156,13 +159,17 @@ where
         &self,
         x: &[L::In; B],
         y: &mut [L::In; B],
-        tape: &mut ResidualTape<L, B>,
+        tape: &mut Self::Tape<B>,
     ) {
         tape.branch.forward(&self.inner, x);
         for ((y, x), g) in y.iter_mut().zip(x).zip(tape.branch.output.iter()) {
             *y = sum(x, g);
-            A::apply(y.values_mut());
         }
+        A::apply_batch(y, &mut tape.kept);
+    }
+
+    fn kept<const B: usize>(tape: &Self::Tape<B>) -> &Kept<A, L::In, B> {
+        &tape.kept
     }
 
     fn infer(&self, x: &L::In, y: &mut L::In) {
@@ -178,7 +185,7 @@ where
         dz: &[L::In; B],
         dx: Option<&mut [L::In; B]>,
         grads: &mut L::Grads,
-        tape: &mut ResidualTape<L, B>,
+        tape: &mut Self::Tape<B>,
     ) {
         match dx {
             Some(dx) => {
@@ -192,11 +199,11 @@ where
         }
     }
 
-    fn set_training<const B: usize>(&self, tape: &mut ResidualTape<L, B>, training: bool) {
+    fn set_training<const B: usize>(&self, tape: &mut Self::Tape<B>, training: bool) {
         self.inner.set_training(&mut tape.branch.tape, training);
     }
 
-    fn seed_tape<const B: usize>(&self, tape: &mut ResidualTape<L, B>, stream: u64) {
+    fn seed_tape<const B: usize>(&self, tape: &mut Self::Tape<B>, stream: u64) {
         self.inner.seed_tape(&mut tape.branch.tape, stream);
     }
 

@@ -17,7 +17,7 @@ use bytemuck::{Pod, Zeroable};
 use rand::Rng;
 
 use super::flat::FlatParameters;
-use crate::activation::Activation;
+use crate::activation::{Activation, Keep, Kept};
 use crate::init::{self, Initializer};
 use crate::kernels::{self, Isa, Product};
 use crate::layer::{Initialize, Layer, TensorVisitor, TensorVisitorMut};
@@ -40,7 +40,9 @@ pub trait Cell {
     /// backward pass, its gradient.
     type State<const U: usize>: Pod;
     /// The activation of the layer's output, undone before the backward pass: a simple RNN's
-    /// own, [`Linear`](crate::activation::Linear) for an output made of gates.
+    /// own, which gives `h_t` from the first `U` pre-activations of step `t` (the shell keeps
+    /// those of the output steps when the activation's derivative reads them),
+    /// [`Linear`](crate::activation::Linear) for an output made of gates.
     type Activation: Activation;
 
     /// Keras' initial bias, made from `zeros`: an LSTM opens its forget gate.
@@ -89,7 +91,10 @@ pub struct Recurrent<
 
 /// What a [`Recurrent`] layer keeps between the passes of a batch, and its backward pass's
 /// scratch space: allocated once by [`Layer::new_tape`].
-pub struct RecurrentTape {
+pub struct RecurrentTape<K = ()> {
+    /// What the output's activation keeps ([`Layer::kept`]): nothing, or the pre-activations of
+    /// the output steps.
+    activation: K,
     /// Row `(b, t)`: `[x_t | h_{t-1}]` of sample `b`, `F + U` values (`h_0` stays 0; apart,
     /// `x_t` is read from the input instead).
     rows: Box<[f32]>,
@@ -215,14 +220,15 @@ impl<C: Cell, const T: usize, const F: usize, const U: usize, const IN: usize, c
     type Out = [f32; OUT];
     type Activation = C::Activation;
     type Grads = FlatParameters;
-    type Tape<const B: usize> = RecurrentTape;
+    type Tape<const B: usize> = RecurrentTape<Kept<C::Activation, [f32; OUT], B>>;
 
     const KIND: &'static str = C::KIND;
 
-    fn new_tape<const B: usize>(&self) -> RecurrentTape {
+    fn new_tape<const B: usize>(&self) -> Self::Tape<B> {
         let zeros = |n: usize| vec![0.0; n].into_boxed_slice();
         let (rows, cols) = (B * T, Self::COLS);
         RecurrentTape {
+            activation: <C::Activation as Activation>::Keeps::new_batch(),
             rows: zeros(rows * Self::WIDTH),
             kept: zeros(rows * Self::KEPT),
             state: zeros(B * Self::STATE),
@@ -237,7 +243,7 @@ impl<C: Cell, const T: usize, const F: usize, const U: usize, const IN: usize, c
         &self,
         x: &[[f32; IN]; B],
         y: &mut [[f32; OUT]; B],
-        tape: &mut RecurrentTape,
+        tape: &mut Self::Tape<B>,
     ) {
         let (width, cols, kept) = (Self::WIDTH, Self::COLS, Self::KEPT);
         // Apart, every step's `a_t = x_t · W_x + b_x` at once, and then each step's product
@@ -284,6 +290,10 @@ impl<C: Cell, const T: usize, const F: usize, const U: usize, const IN: usize, c
             let steps: &mut [C::Kept<U>] = bytemuck::cast_slice_mut(&mut tape.kept);
             let states: &mut [C::State<U>] = bytemuck::cast_slice_mut(&mut tape.state);
             for (b, (state, y)) in states.iter_mut().zip(y.iter_mut()).enumerate() {
+                if let Some(at) = Self::output_at(t) {
+                    let z = &flat(&steps[b * T + t])[..U];
+                    <C::Activation as Activation>::Keeps::keep_part(&mut tape.activation, b, at, z);
+                }
                 C::forward::<U>(&mut steps[b * T + t], state);
                 let h = &flat(state)[..U];
                 if t + 1 < T {
@@ -357,7 +367,7 @@ impl<C: Cell, const T: usize, const F: usize, const U: usize, const IN: usize, c
         dz: &[[f32; OUT]; B],
         dx: Option<&mut [[f32; IN]; B]>,
         grads: &mut FlatParameters,
-        tape: &mut RecurrentTape,
+        tape: &mut Self::Tape<B>,
     ) {
         let (width, cols) = (Self::WIDTH, Self::COLS);
         // [W_x; W_h]ᵀ, or only W_hᵀ when no dx is asked for.
@@ -453,6 +463,10 @@ impl<C: Cell, const T: usize, const F: usize, const U: usize, const IN: usize, c
             }
             .run(Isa::selected());
         }
+    }
+
+    fn kept<const B: usize>(tape: &Self::Tape<B>) -> &Kept<C::Activation, [f32; OUT], B> {
+        &tape.activation
     }
 
     flat_parameters!();

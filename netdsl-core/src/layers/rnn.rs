@@ -1,12 +1,12 @@
 //! Keras' `SimpleRNN`: `h_t = f(z_t)`, `z_t = x_t · W_x + h_{t-1} · W_h + b`, from `h_0 = 0`.
 //!
-//! Backward: `dz_t = f'(h_t) ⊙ dh_t` (plus what the output gives `z_t` directly) and
+//! Backward: `dz_t = f'(z_t) ⊙ dh_t` (plus what the output gives `z_t` directly) and
 //! `dh_{t-1} = dz_t · W_hᵀ`, which [`Recurrent`] computes with the weight gradients.
 
 use core::marker::PhantomData;
 
 use super::recurrent::{Cell, Recurrent};
-use crate::activation::Activation;
+use crate::activation::{Activation, Keep};
 
 /// The cell of a [`SimpleRnn`]: `h_t = f(z_t)` for the activation `f = A`.
 #[derive(Clone, Copy, Debug, Default)]
@@ -16,19 +16,18 @@ impl<A: Activation> Cell for SimpleRnnCell<A> {
     const KIND: &'static str = "SimpleRNN";
     const GATES: usize = 1;
     const APART: bool = false;
-    /// `z_t`, then `h_t`.
+    /// `z_t`, then what the activation's derivative reads: `h_t`, or `z_t` still.
     type Kept<const U: usize> = [f32; U];
     /// `h`.
     type State<const U: usize> = [f32; U];
     type Activation = A;
 
     fn forward<const U: usize>(kept: &mut [f32; U], h: &mut [f32; U]) {
-        A::apply(kept);
-        *h = *kept;
+        A::Keeps::apply_into::<A>(kept, h);
     }
 
     fn backward<const U: usize>(
-        h: &[f32; U],
+        at: &[f32; U],
         _h_prev: &[f32],
         out: Option<&[f32]>,
         dh: &mut [f32; U],
@@ -36,7 +35,7 @@ impl<A: Activation> Cell for SimpleRnnCell<A> {
         _dz_rec: &mut [f32],
     ) {
         dz.copy_from_slice(dh);
-        A::backprop(h, dz);
+        A::backprop(at, dz);
         if let Some(out) = out {
             dz.iter_mut().zip(out).for_each(|(d, out)| *d += out);
         }

@@ -89,18 +89,8 @@ impl<N: Layer, const B: usize> Shard<N, B> {
         N: Layer<Out = [f32; OUT]>,
     {
         let totals = self.evaluate(network, loss, rows);
-        let rows_and_deltas = self
-            .output
-            .iter()
-            .zip(self.y.iter())
-            .zip(self.delta.iter_mut());
-        for (r, ((y, t), delta)) in rows_and_deltas.enumerate() {
-            if r < rows {
-                loss.delta(y, t, scale, delta);
-            } else {
-                delta.fill(0.0);
-            }
-        }
+        let kept = N::kept(&self.tape);
+        loss.deltas(&self.output, kept, &self.y, rows, scale, &mut self.delta);
         let grads = &mut self.grads;
         network.backward(&self.x, &self.delta, None, grads, &mut self.tape);
         totals

@@ -24,6 +24,7 @@ pub fn generate(model: &Model) -> TokenStream {
     let input_width = input.value();
     let output_width = last.output.value();
     let output_activation = last.assoc(quote!(Activation));
+    let (last_kept, last_tape) = (last.assoc(quote!(kept::<#batch>)), last.tape_field());
     let name_str = name.to_string();
 
     let fields: Vec<_> = layers.iter().map(|l| &l.field).collect();
@@ -91,9 +92,10 @@ pub fn generate(model: &Model) -> TokenStream {
 
     // Backward, output layer first. Each layer receives dL/dz (the output layer's from the
     // caller) and writes dL/dy of the layer before it, which that layer's activation turns into
-    // its own dL/dz. Expands to:
+    // its own dL/dz, from the layer's outputs and what the activation kept in the layer's tape
+    // (nothing, for most). Expands to:
     //     Layer::backward(&self.dense_2, &*tape.dense_1, dz, Some(&mut *tape.dense_1_grad), &mut grads.dense_2, &mut tape.dense_2_tape);
-    //     <<Dense<..> as Layer>::Activation as Activation>::backprop_batch(&*tape.dense_1, &mut *tape.dense_1_grad);
+    //     <<Dense<..> as Layer>::Activation as Activation>::backprop_batch(&*tape.dense_1, <Dense<..> as Layer>::kept::<NETDSL_BATCH>(&tape.dense_1_tape), &mut *tape.dense_1_grad);
     //     Layer::backward(&self.dense_1, x, &*tape.dense_1_grad, dx, &mut grads.dense_1, &mut tape.dense_1_tape);
     let backward = layers.iter().enumerate().rev().map(|(i, layer)| {
         let (field, tape, layer_trait) = (&layer.field, layer.tape_field(), layer.layer_trait());
@@ -107,6 +109,7 @@ pub fn generate(model: &Model) -> TokenStream {
         }
         let prev = &layers[i - 1];
         let (prev_field, prev_grad, prev_activation) = (&prev.field, prev.grad_field(), prev.assoc(quote!(Activation)));
+        let (prev_kept, prev_tape) = (prev.assoc(quote!(kept::<#batch>)), prev.tape_field());
         let x = layer.adapt_input(quote!(&*tape.#prev_field));
         let dx = layer.adapt_input_mut(quote!(&mut *tape.#prev_grad));
         quote! {
@@ -120,6 +123,7 @@ pub fn generate(model: &Model) -> TokenStream {
             );
             <#prev_activation as #p::Activation>::backprop_batch(
                 &*tape.#prev_field,
+                #prev_kept(&tape.#prev_tape),
                 &mut *tape.#prev_grad,
             );
         }
@@ -157,6 +161,13 @@ pub fn generate(model: &Model) -> TokenStream {
 
             fn infer(&self, x: &[f32; #input_width], y: &mut [f32; #output_width]) {
                 #infer
+            }
+
+            /// What the output layer's activation kept.
+            fn kept<const #batch: usize>(
+                tape: &#tape<#batch>,
+            ) -> &#p::Kept<#output_activation, [f32; #output_width], #batch> {
+                #last_kept(&tape.#last_tape)
             }
 
             fn backward<const #batch: usize>(

@@ -36,6 +36,9 @@ pub fn generate(
                 fn forward<const #b: usize>(&self, _: &[Self::In; #b], _: &mut [Self::Out; #b], _: &mut ()) {
                     ::core::unreachable!()
                 }
+                fn kept<const #b: usize>(_: &()) -> &#p::Kept<#activation, [f32; #output], #b> {
+                    ::core::unreachable!()
+                }
                 fn backward<const #b: usize>(
                     &self,
                     _: &[Self::In; #b],

@@ -51,9 +51,7 @@ fn main() -> ! {
         if step % 500 == 0 {
             hprintln!("step {step}: loss {}", total / 4.0);
         }
-        for ((y, t), dz) in y.iter().zip(&T).zip(&mut dz) {
-            loss.delta(y, t, 0.25, dz);
-        }
+        loss.deltas(&y, Xor::kept(&tape), &T, 4, 0.25, &mut dz);
         model.backward(&X, &dz, None, &mut grads, &mut tape);
         optimizer.step(&mut model, &mut grads);
     }
