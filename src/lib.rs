@@ -622,9 +622,10 @@ pub mod __private {
     pub use bytemuck::Zeroable;
     pub use const_format::formatcp;
     pub use netdsl_core::activation::{
-        Activation, Elu, Exponential, Gelu, GeluTanh, HardSigmoid, HardSilu, Kept, LeakyRelu,
-        Linear, LogSoftmax, Mish, Relu, Relu6, Selu, Sigmoid, Silu, Softmax, Softplus, Softsign,
-        Tanh,
+        Activation, Elu, Exponential, Gelu, GeluTanh, HardShrink, HardSigmoid, HardSilu, HardTanh,
+        Kept, LeakyRelu, Linear, LogSigmoid, LogSoftmax, Mish, Relu, Relu6, Selu, Sigmoid, Silu,
+        SoftShrink, Softmax, Softplus, Softsign, SparsePlus, SparseSigmoid, Squareplus, Tanh,
+        TanhShrink,
     };
     pub use netdsl_core::buffer::Buffer;
     pub use netdsl_core::inference::{INFER_STACK_BUDGET, InferScratch};

@@ -638,6 +638,15 @@ through_two_layers! {
     ThroughGelu: gelu => gelu,
     ThroughGeluTanh: gelu_tanh => gelu_tanh,
     ThroughMish: mish => mish,
+    ThroughCelu: celu => celu,
+    ThroughHardTanh: hard_tanh => hard_tanh,
+    ThroughHardShrink: hard_shrink => hard_shrink,
+    ThroughSoftShrink: soft_shrink => soft_shrink,
+    ThroughTanhShrink: tanh_shrink => tanh_shrink,
+    ThroughLogSigmoid: log_sigmoid => log_sigmoid,
+    ThroughSparsePlus: sparse_plus => sparse_plus,
+    ThroughSparseSigmoid: sparse_sigmoid => sparse_sigmoid,
+    ThroughSquareplus: squareplus => squareplus,
     ThroughSoftmax: softmax => softmax,
     ThroughLogSoftmax: log_softmax => log_softmax,
     ThroughLinear: linear => linear,
@@ -785,6 +794,37 @@ fn activation_f64(name: &str, z: &mut [f64]) {
             let u = (2.0 / std::f64::consts::PI).sqrt() * (z + 0.044_715 * z * z * z);
             0.5 * z * (1.0 + u.tanh())
         },
+        "celu" => |z| z.max(0.0) + z.min(0.0).exp_m1(),
+        "hard_tanh" => |z| z.clamp(-1.0, 1.0),
+        "hard_shrink" => |z| if z.abs() > 0.5 { z } else { 0.0 },
+        "soft_shrink" => |z| {
+            if z > 0.5 {
+                z - 0.5
+            } else if z < -0.5 {
+                z + 0.5
+            } else {
+                0.0
+            }
+        },
+        "tanh_shrink" => |z| z - z.tanh(),
+        "log_sigmoid" => |z| {
+            -(if z < 0.0 {
+                -z + z.exp().ln_1p()
+            } else {
+                (-z).exp().ln_1p()
+            })
+        },
+        "sparse_plus" => |z| {
+            if z <= -1.0 {
+                0.0
+            } else if z < 1.0 {
+                (z + 1.0) * (z + 1.0) / 4.0
+            } else {
+                z
+            }
+        },
+        "sparse_sigmoid" => |z| (z.clamp(-1.0, 1.0) + 1.0) / 2.0,
+        "squareplus" => |z| (z + (z * z + 4.0).sqrt()) / 2.0,
         "mish" => |z| {
             let softplus = if z > 0.0 {
                 z + (-z).exp().ln_1p()
@@ -800,7 +840,7 @@ fn activation_f64(name: &str, z: &mut [f64]) {
     }
 }
 
-/// Inputs whose pre-activations reach past every kink (0, ±3, 6), none on one.
+/// Inputs whose pre-activations reach past every kink (0, ±1/2, ±1, ±3, 6), none on one.
 const WIDE: [[f32; 4]; BATCH] = [
     [2.5, -3.0, 4.0, 0.3],
     [-4.5, 1.25, -0.75, 3.6],

@@ -19,6 +19,15 @@
 //! | `gelu` | [`Gelu`] | `z/2 · (1 + erf(z / √2))` | the input |
 //! | `gelu_tanh` | [`GeluTanh`] | `z/2 · (1 + tanh(√(2/π) (z + 0.044715 z³)))` | the input |
 //! | `mish` | [`Mish`] | `z tanh(softplus(z))` | the input |
+//! | `celu` | [`Celu`] (= [`Elu`]) | `max(z, 0) + e^(min(z, 0)) - 1` | the output |
+//! | `hard_tanh` | [`HardTanh`] | `min(max(z, -1), 1)` | the output |
+//! | `hard_shrink` | [`HardShrink`] | `z` if `\|z\| > 0.5`, else 0 | the output |
+//! | `soft_shrink` | [`SoftShrink`] | `z ∓ 0.5` if `\|z\| > 0.5`, else 0 | the output |
+//! | `tanh_shrink` | [`TanhShrink`] | `z - tanh z` | the input |
+//! | `log_sigmoid` | [`LogSigmoid`] | `ln σ(z)` | the output |
+//! | `sparse_plus` | [`SparsePlus`] | 0, `(z + 1)² / 4`, `z` at -1 and 1 | the output |
+//! | `sparse_sigmoid` | [`SparseSigmoid`] | 0, `(z + 1) / 2`, 1 at -1 and 1 | the output |
+//! | `squareplus` | [`Squareplus`] | `(z + √(z² + 4)) / 2` | the output |
 //! | `softmax` | [`Softmax`] | `e^(z_i) / Σ_j e^(z_j)` over a row | the output |
 //! | `log_softmax` | [`LogSoftmax`] | `z_i - ln Σ_j e^(z_j)` over a row | the output |
 //!
@@ -55,8 +64,12 @@
 //!
 //! [`Elementwise`] activations share one loop ([`Activation`] is implemented for all of them at
 //! once); only [`Softmax`] and [`LogSoftmax`], which couple the values of a row, have their own
-//! backward. Keras' `leaky_relu` and `elu` take a parameter; netdsl has their defaults, a
-//! slope of 0.2 and `α = 1`.
+//! backward. Keras' `leaky_relu`, `elu`, `celu`, `hard_shrink`, `soft_shrink` and `squareplus`
+//! take a parameter; netdsl has their defaults (a slope of 0.2, `α = 1`, a threshold of 0.5,
+//! `b = 4`). Of Keras 3's other activations, `glu` halves its input (a layer, not an
+//! activation, in netdsl's terms), `threshold` has no defaults, and `sparsemax` is left out
+//! until Keras' TensorFlow backend computes it right (Keras 3.15 gives `[0.25, 0, 0]` for
+//! `[1, 0.5, 0]`, whose sparsemax is `[0.75, 0.25, 0]`).
 
 use core::f32::consts::{FRAC_1_SQRT_2, FRAC_2_SQRT_PI, SQRT_2};
 
@@ -432,6 +445,10 @@ impl Elementwise for Elu {
     }
 }
 
+/// Keras' `celu(x, alpha)` with its default `α = 1`, `max(z, 0) + α (e^(min(z, 0) / α) - 1)`: the
+/// same function as [`Elu`]'s.
+pub type Celu = Elu;
+
 /// Scaled exponential linear unit: `f(z) = λ z` where `z > 0`, else `λ α (e^z - 1)`, with
 /// Klambauer et al.'s `α = 1.6732632…` and `λ = 1.0507009…` (TensorFlow's constants, `λ α`
 /// rounded once).
@@ -740,6 +757,192 @@ impl Elementwise for Mish {
     }
 }
 
+/// Hard tanh, Keras' `hard_tanh`: `f(z) = min(max(z, -1), 1)` (on batches through
+/// [`kernels::piecewise`], exactly).
+///
+/// `df = 1` where `-1 < y < 1`, else `0` (TensorFlow's `clip_by_value` also passes the gradient
+/// at exactly ±1).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HardTanh;
+
+impl Elementwise for HardTanh {
+    const NAME: &'static str = "hard_tanh";
+    type Keeps = Outputs;
+    #[inline(always)]
+    fn f(z: f32) -> f32 {
+        z.clamp(-1.0, 1.0)
+    }
+    #[inline(always)]
+    fn df(y: f32) -> f32 {
+        if y > -1.0 && y < 1.0 { 1.0 } else { 0.0 }
+    }
+    fn apply_all(values: &mut [f32]) {
+        kernels::piecewise(Piecewise::HardTanh, values);
+    }
+}
+
+/// Hard shrink with Keras' default threshold: `f(z) = z` where `|z| > 0.5`, else `0`.
+///
+/// `df = 1` where `y ≠ 0`, else `0`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HardShrink;
+
+impl HardShrink {
+    /// Keras' `threshold`.
+    pub const THRESHOLD: f32 = 0.5;
+}
+
+impl Elementwise for HardShrink {
+    const NAME: &'static str = "hard_shrink";
+    type Keeps = Outputs;
+    #[inline(always)]
+    fn f(z: f32) -> f32 {
+        // A NaN is not within the threshold: it stays NaN (TensorFlow's gives 0).
+        if z.abs() <= Self::THRESHOLD { 0.0 } else { z }
+    }
+    #[inline(always)]
+    fn df(y: f32) -> f32 {
+        if y == 0.0 { 0.0 } else { 1.0 }
+    }
+}
+
+/// Soft shrink with Keras' default threshold: `f(z) = z - 0.5` above 0.5, `z + 0.5` below -0.5,
+/// else `0` (on batches through [`kernels::piecewise`], exactly).
+///
+/// `df = 1` where `y ≠ 0`, else `0`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SoftShrink;
+
+impl SoftShrink {
+    /// Keras' `threshold`.
+    pub const THRESHOLD: f32 = 0.5;
+}
+
+impl Elementwise for SoftShrink {
+    const NAME: &'static str = "soft_shrink";
+    type Keeps = Outputs;
+    #[inline(always)]
+    fn f(z: f32) -> f32 {
+        z - z.clamp(-Self::THRESHOLD, Self::THRESHOLD)
+    }
+    #[inline(always)]
+    fn df(y: f32) -> f32 {
+        if y == 0.0 { 0.0 } else { 1.0 }
+    }
+    fn apply_all(values: &mut [f32]) {
+        kernels::piecewise(Piecewise::SoftShrink(Self::THRESHOLD), values);
+    }
+}
+
+/// Tanh shrink: `f(z) = z - tanh z`.
+///
+/// `df = tanh² z`, read at `z` ([`Inputs`]: `f` rises everywhere, but `z` has no closed form in
+/// `y`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TanhShrink;
+
+impl Elementwise for TanhShrink {
+    const NAME: &'static str = "tanh_shrink";
+    type Keeps = Inputs;
+    #[inline(always)]
+    fn f(z: f32) -> f32 {
+        z - z.tanh()
+    }
+    #[inline(always)]
+    fn df(z: f32) -> f32 {
+        let t = z.tanh();
+        t * t
+    }
+}
+
+/// Log-sigmoid: `f(z) = ln σ(z) = -softplus(-z)`.
+///
+/// `df = σ(-z) = 1 - e^y`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LogSigmoid;
+
+impl Elementwise for LogSigmoid {
+    const NAME: &'static str = "log_sigmoid";
+    type Keeps = Outputs;
+    #[inline(always)]
+    fn f(z: f32) -> f32 {
+        -softplus(-z)
+    }
+    #[inline(always)]
+    fn df(y: f32) -> f32 {
+        -y.exp_m1()
+    }
+}
+
+/// Sparse plus: `f(z) = 0` up to -1, `(z + 1)² / 4` up to 1, `z` from 1.
+///
+/// `df = 0`, `(z + 1) / 2 = √y`, `1`: `√y` where `y < 1`, else `1`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SparsePlus;
+
+impl Elementwise for SparsePlus {
+    const NAME: &'static str = "sparse_plus";
+    type Keeps = Outputs;
+    #[inline(always)]
+    fn f(z: f32) -> f32 {
+        // NaN fails both comparisons and stays NaN.
+        if z <= -1.0 {
+            0.0
+        } else if z < 1.0 {
+            0.25 * ((z + 1.0) * (z + 1.0))
+        } else {
+            z
+        }
+    }
+    #[inline(always)]
+    fn df(y: f32) -> f32 {
+        if y < 1.0 { y.sqrt() } else { 1.0 }
+    }
+}
+
+/// Sparse sigmoid: `f(z) = 0` up to -1, `(z + 1) / 2` up to 1, `1` from 1 (on batches through
+/// [`kernels::piecewise`], exactly).
+///
+/// `df = 1/2` where `0 < y < 1`, else `0`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SparseSigmoid;
+
+impl Elementwise for SparseSigmoid {
+    const NAME: &'static str = "sparse_sigmoid";
+    type Keeps = Outputs;
+    #[inline(always)]
+    fn f(z: f32) -> f32 {
+        0.5 * (z.clamp(-1.0, 1.0) + 1.0)
+    }
+    #[inline(always)]
+    fn df(y: f32) -> f32 {
+        if y > 0.0 && y < 1.0 { 0.5 } else { 0.0 }
+    }
+    fn apply_all(values: &mut [f32]) {
+        kernels::piecewise(Piecewise::SparseSigmoid, values);
+    }
+}
+
+/// Squareplus with Keras' default `b = 4`: `f(z) = (z + √(z² + 4)) / 2`.
+///
+/// `df = (1 + z / √(z² + 4)) / 2 = y² / (y² + 1)` (as `z = y - 1/y`), written
+/// `1 / (1 + 1/y²)` so that it does not overflow.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Squareplus;
+
+impl Elementwise for Squareplus {
+    const NAME: &'static str = "squareplus";
+    type Keeps = Outputs;
+    #[inline(always)]
+    fn f(z: f32) -> f32 {
+        (z + (z * z + 4.0).sqrt()) / 2.0
+    }
+    #[inline(always)]
+    fn df(y: f32) -> f32 {
+        1.0 / (1.0 + 1.0 / (y * y))
+    }
+}
+
 /// Identity: `f(z) = z`, for layers without an activation.
 ///
 /// `df = 1`.
@@ -880,6 +1083,14 @@ mod tests {
             Gelu,
             GeluTanh,
             Mish,
+            HardTanh,
+            HardShrink,
+            SoftShrink,
+            TanhShrink,
+            LogSigmoid,
+            SparsePlus,
+            SparseSigmoid,
+            Squareplus,
             Linear
         )
     }
@@ -1155,6 +1366,92 @@ mod tests {
     }
 
     #[test]
+    fn keras_3_later_activations_and_their_derivatives_at_literal_points() {
+        // At z = -4, -1.5, -0.25, 0, 0.5, 2, 6.5: 0.5 is the shrinks' threshold, where Keras
+        // gives 0 and a slope of 0.
+        literal_values::<HardTanh>(
+            [-1.0, -1.0, -0.25, 0.0, 0.5, 1.0, 1.0],
+            [0.0, 0.0, 1.0, 1.0, 1.0, 0.0, 0.0],
+        );
+        literal_values::<HardShrink>(
+            [-4.0, -1.5, 0.0, 0.0, 0.0, 2.0, 6.5],
+            [1.0, 1.0, 0.0, 0.0, 0.0, 1.0, 1.0],
+        );
+        literal_values::<SoftShrink>(
+            [-3.5, -1.0, 0.0, 0.0, 0.0, 1.5, 6.0],
+            [1.0, 1.0, 0.0, 0.0, 0.0, 1.0, 1.0],
+        );
+        literal_values::<TanhShrink>(
+            [
+                -3.000_670_7,
+                -0.594_851_75,
+                -0.005_081_337_6,
+                0.0,
+                0.037_882_843,
+                1.035_972_4,
+                5.500_004_5,
+            ],
+            [
+                0.998_659_05,
+                0.819_293_36,
+                0.059_985_151,
+                0.0,
+                0.213_552_27,
+                0.929_349_18,
+                0.999_990_96,
+            ],
+        );
+        literal_values::<LogSigmoid>(
+            [
+                -4.018_149_9,
+                -1.701_413_3,
+                -0.825_939_42,
+                -core::f64::consts::LN_2,
+                -0.474_076_98,
+                -0.126_928_01,
+                -0.001_502_310_2,
+            ],
+            [
+                0.982_013_79,
+                0.817_574_48,
+                0.562_176_5,
+                0.5,
+                0.377_540_67,
+                0.119_202_92,
+                0.001_501_182_3,
+            ],
+        );
+        literal_values::<SparsePlus>(
+            [0.0, 0.0, 0.140_625, 0.25, 0.5625, 2.0, 6.5],
+            [0.0, 0.0, 0.375, 0.5, 0.75, 1.0, 1.0],
+        );
+        literal_values::<SparseSigmoid>(
+            [0.0, 0.0, 0.375, 0.5, 0.75, 1.0, 1.0],
+            [0.0, 0.0, 0.5, 0.5, 0.5, 0.0, 0.0],
+        );
+        literal_values::<Squareplus>(
+            [
+                0.236_067_98,
+                0.5,
+                0.882_782_22,
+                1.0,
+                1.280_776_4,
+                2.414_213_6,
+                6.650_367_6,
+            ],
+            [
+                0.052_786_405,
+                0.2,
+                0.437_982_63,
+                0.5,
+                0.621_267_81,
+                0.853_553_39,
+                0.977_889_5,
+            ],
+        );
+    }
+
+    #[test]
     fn softmax_survives_large_inputs() {
         let y = applied::<Softmax>(&[1000.0, 1000.0]);
         assert_close(&y, &[0.5, 0.5], 0.0);
@@ -1248,7 +1545,7 @@ mod tests {
 
     #[test]
     fn every_activation_backprop_matches_finite_differences() {
-        // Points kept away from the kinks at 0, ±3 and 6, on every side of them.
+        // Points kept away from the kinks at 0, ±1/2, ±1, ±3 and 6, on every side of them.
         let z = [-3.7, -1.3, -0.4, 0.2, 0.9, 1.7, 3.4, 6.6];
         check_against_finite_differences::<Relu, 8>(z);
         check_against_finite_differences::<Relu6, 8>(z);
@@ -1266,6 +1563,14 @@ mod tests {
         check_against_finite_differences::<Gelu, 8>(z);
         check_against_finite_differences::<GeluTanh, 8>(z);
         check_against_finite_differences::<Mish, 8>(z);
+        check_against_finite_differences::<HardTanh, 8>(z);
+        check_against_finite_differences::<HardShrink, 8>(z);
+        check_against_finite_differences::<SoftShrink, 8>(z);
+        check_against_finite_differences::<TanhShrink, 8>(z);
+        check_against_finite_differences::<LogSigmoid, 8>(z);
+        check_against_finite_differences::<SparsePlus, 8>(z);
+        check_against_finite_differences::<SparseSigmoid, 8>(z);
+        check_against_finite_differences::<Squareplus, 8>(z);
         check_against_finite_differences::<Linear, 8>(z);
         check_against_finite_differences::<Softmax, 8>(z);
         check_against_finite_differences::<LogSoftmax, 8>(z);
@@ -1282,6 +1587,9 @@ mod tests {
                 "leaky_relu" => z.iter().map(|&z| LeakyRelu::f(z)).collect(),
                 "hard_sigmoid" => z.iter().map(|&z| HardSigmoid::f(z)).collect(),
                 "hard_silu" => z.iter().map(|&z| HardSilu::f(z)).collect(),
+                "hard_tanh" => z.iter().map(|&z| HardTanh::f(z)).collect(),
+                "soft_shrink" => z.iter().map(|&z| SoftShrink::f(z)).collect(),
+                "sparse_sigmoid" => z.iter().map(|&z| SparseSigmoid::f(z)).collect(),
                 _ => continue,
             };
             assert_eq!(found, scalar, "{name}");

@@ -258,7 +258,7 @@ pub fn article(n: usize) -> &'static str {
 }
 
 /// An activation, as the DSL names it and netdsl-core implements it: Keras 3's argument-free
-/// activations by their Keras names (with Keras' defaults for `leaky_relu` and `elu`), and
+/// activations by their Keras names (with Keras' defaults where one takes a parameter), and
 /// `gelu_tanh` for Keras' `gelu(x, approximate=True)`.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Activation {
@@ -266,12 +266,22 @@ pub enum Activation {
     Relu6,
     LeakyRelu,
     Elu,
+    /// Keras' `celu` with its default `alpha = 1`: the same function as `elu`.
+    Celu,
     Selu,
     Sigmoid,
     HardSigmoid,
+    SparseSigmoid,
+    LogSigmoid,
     Tanh,
+    HardTanh,
+    TanhShrink,
     Softplus,
+    SparsePlus,
+    Squareplus,
     Softsign,
+    SoftShrink,
+    HardShrink,
     Exponential,
     Silu,
     /// Keras' other name for `silu`.
@@ -289,17 +299,26 @@ pub enum Activation {
 
 impl Activation {
     /// Every activation, in the order messages list them.
-    pub const ALL: [Activation; 21] = [
+    pub const ALL: [Activation; 30] = [
         Activation::Relu,
         Activation::Relu6,
         Activation::LeakyRelu,
         Activation::Elu,
+        Activation::Celu,
         Activation::Selu,
         Activation::Sigmoid,
         Activation::HardSigmoid,
+        Activation::SparseSigmoid,
+        Activation::LogSigmoid,
         Activation::Tanh,
+        Activation::HardTanh,
+        Activation::TanhShrink,
         Activation::Softplus,
+        Activation::SparsePlus,
+        Activation::Squareplus,
         Activation::Softsign,
+        Activation::SoftShrink,
+        Activation::HardShrink,
         Activation::Exponential,
         Activation::Silu,
         Activation::Swish,
@@ -313,19 +332,28 @@ impl Activation {
         Activation::Linear,
     ];
 
-    /// The DSL keyword.
+    /// The DSL keyword: Keras' name.
     pub fn keyword(self) -> &'static str {
         match self {
             Activation::Relu => "relu",
             Activation::Relu6 => "relu6",
             Activation::LeakyRelu => "leaky_relu",
             Activation::Elu => "elu",
+            Activation::Celu => "celu",
             Activation::Selu => "selu",
             Activation::Sigmoid => "sigmoid",
             Activation::HardSigmoid => "hard_sigmoid",
+            Activation::SparseSigmoid => "sparse_sigmoid",
+            Activation::LogSigmoid => "log_sigmoid",
             Activation::Tanh => "tanh",
+            Activation::HardTanh => "hard_tanh",
+            Activation::TanhShrink => "tanh_shrink",
             Activation::Softplus => "softplus",
+            Activation::SparsePlus => "sparse_plus",
+            Activation::Squareplus => "squareplus",
             Activation::Softsign => "softsign",
+            Activation::SoftShrink => "soft_shrink",
+            Activation::HardShrink => "hard_shrink",
             Activation::Exponential => "exponential",
             Activation::Silu => "silu",
             Activation::Swish => "swish",
@@ -340,19 +368,27 @@ impl Activation {
         }
     }
 
-    /// The netdsl-core type implementing it (one type for both of Keras' names).
+    /// The netdsl-core type implementing it (one type for the names Keras gives one function).
     pub fn type_name(self) -> &'static str {
         match self {
             Activation::Relu => "Relu",
             Activation::Relu6 => "Relu6",
             Activation::LeakyRelu => "LeakyRelu",
-            Activation::Elu => "Elu",
+            Activation::Elu | Activation::Celu => "Elu",
             Activation::Selu => "Selu",
             Activation::Sigmoid => "Sigmoid",
             Activation::HardSigmoid => "HardSigmoid",
+            Activation::SparseSigmoid => "SparseSigmoid",
+            Activation::LogSigmoid => "LogSigmoid",
             Activation::Tanh => "Tanh",
+            Activation::HardTanh => "HardTanh",
+            Activation::TanhShrink => "TanhShrink",
             Activation::Softplus => "Softplus",
+            Activation::SparsePlus => "SparsePlus",
+            Activation::Squareplus => "Squareplus",
             Activation::Softsign => "Softsign",
+            Activation::SoftShrink => "SoftShrink",
+            Activation::HardShrink => "HardShrink",
             Activation::Exponential => "Exponential",
             Activation::Silu | Activation::Swish => "Silu",
             Activation::HardSilu | Activation::HardSwish => "HardSilu",

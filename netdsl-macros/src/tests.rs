@@ -346,7 +346,7 @@ fn a_bad_network_expands_to_its_errors_and_a_stub() {
         &out,
         &[
             "compile_error! { \"`Dense(0, relu)`: the number of units must be at least 1, found 0\" }",
-            "compile_error! { \"unknown activation `sofmax`; expected one of `relu`, `relu6`, `leaky_relu`, `elu`, `selu`, `sigmoid`, `hard_sigmoid`, `tanh`, `softplus`, `softsign`, `exponential`, `silu`, `swish`, `hard_silu`, `hard_swish`, `gelu`, `gelu_tanh`, `mish`, `softmax`, `log_softmax`, `linear`\" }",
+            "compile_error! { \"unknown activation `sofmax`; expected one of `relu`, `relu6`, `leaky_relu`, `elu`, `celu`, `selu`, `sigmoid`, `hard_sigmoid`, `sparse_sigmoid`, `log_sigmoid`, `tanh`, `hard_tanh`, `tanh_shrink`, `softplus`, `sparse_plus`, `squareplus`, `softsign`, `soft_shrink`, `hard_shrink`, `exponential`, `silu`, `swish`, `hard_silu`, `hard_swish`, `gelu`, `gelu_tanh`, `mish`, `softmax`, `log_softmax`, `linear`\" }",
             "impl ::netdsl::__private::Layer for Net {",
             "type In = [f32; 4];",
             "type Out = [f32; 2];",

@@ -235,6 +235,13 @@ pub enum Piecewise {
     HardSigmoid,
     /// `z · (relu6(z + 3) / 6)`: Keras' `hard_silu` (`hard_swish`).
     HardSilu,
+    /// `min(max(z, -1), 1)`: Keras' `hard_tanh`.
+    HardTanh,
+    /// `z - t` above `t`, `z + t` below `-t`, else 0: Keras' `soft_shrink(x, threshold)`, computed
+    /// as `z - min(max(z, -t), t)`.
+    SoftShrink(f32),
+    /// `(min(max(z, -1), 1) + 1) / 2`: Keras' `sparse_sigmoid`.
+    SparseSigmoid,
 }
 
 /// Replaces each value of `values` by `op` of it on the selected instruction set: 16 values to
@@ -301,6 +308,14 @@ unsafe fn piecewise_simd<S: Simd>(op: Piecewise, values: &mut [f32]) {
             }
             Piecewise::HardSilu => {
                 map_simd::<S>(values, |x| S::mul(x, S::div(relu6(S::add(x, three)), six)))
+            }
+            Piecewise::HardTanh => map_simd::<S>(values, |x| S::clamp(x, 1.0)),
+            Piecewise::SoftShrink(threshold) => {
+                map_simd::<S>(values, |x| S::sub(x, S::clamp(x, threshold)));
+            }
+            Piecewise::SparseSigmoid => {
+                let (half, one) = (S::splat(0.5), S::splat(1.0));
+                map_simd::<S>(values, |x| S::mul(half, S::add(S::clamp(x, 1.0), one)));
             }
         }
     }
@@ -468,40 +483,59 @@ mod tests {
 
     #[test]
     fn piecewise_activations_match_their_scalar_definitions_on_every_path() {
-        use crate::activation::{Elementwise, HardSigmoid, HardSilu, LeakyRelu, Relu6};
-        // The activations' own `f` is the reference, and a leaky relu of other slopes.
+        use crate::activation::{
+            Elementwise, HardSigmoid, HardSilu, HardTanh, LeakyRelu, Relu6, SoftShrink,
+            SparseSigmoid,
+        };
+        // The activations' own `f` is the reference, and a leaky relu and a soft shrink of
+        // other parameters, as Keras defines them.
         let leaky = |slope: f32| move |z: f32| if z > 0.0 { z } else { slope * z };
-        let cases: [(Piecewise, &dyn Fn(f32) -> f32); 6] = [
+        let shrink = |z: f32| {
+            if z > 2.0 {
+                z - 2.0
+            } else if z < -2.0 {
+                z + 2.0
+            } else if z.is_nan() {
+                z
+            } else {
+                0.0
+            }
+        };
+        let cases: [(Piecewise, &dyn Fn(f32) -> f32); 10] = [
             (Piecewise::LeakyRelu(0.2), &LeakyRelu::f),
             (Piecewise::LeakyRelu(0.0), &leaky(0.0)),
             (Piecewise::LeakyRelu(1.5), &leaky(1.5)),
             (Piecewise::Relu6, &Relu6::f),
             (Piecewise::HardSigmoid, &HardSigmoid::f),
             (Piecewise::HardSilu, &HardSilu::f),
+            (Piecewise::HardTanh, &HardTanh::f),
+            (Piecewise::SoftShrink(0.5), &SoftShrink::f),
+            (Piecewise::SoftShrink(2.0), &shrink),
+            (Piecewise::SparseSigmoid, &SparseSigmoid::f),
         ];
-        // Every 1/64 (1/8 under Miri) from -8 to 8, across every kink (0, ±3, 6), and the edges.
+        // Every 1/64 (1/8 under Miri) from -8 to 8, across every kink (0, ±1/2, ±1, ±2, ±3, 6),
+        // and the edges: a length with a partial vector at the end on every path.
         let mut inputs = sweep(8, sized(64, 8) as i32);
+        inputs.extend([1e-30, -1e-30, -0.0, 6.000_001, -3.000_000_2, 0.500_000_06]);
         inputs.extend([
-            1e-30,
-            -1e-30,
-            -0.0,
-            6.000_001,
-            -3.000_000_2,
             f32::MAX,
             f32::MIN,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::NAN,
         ]);
-        inputs.extend([f32::INFINITY, f32::NEG_INFINITY, f32::NAN]);
+        let same = |y: f32, expected: f32| y == expected || (y.is_nan() && expected.is_nan());
         for (op, reference) in cases {
-            for len in [0, 1, 7, 8, 15, 16, 17, 33] {
-                let inputs = inputs.iter().copied().cycle().skip(len * 3);
-                let inputs: Vec<f32> = inputs.take(len).collect();
-                for isa in Isa::supported() {
-                    let mut values = inputs.clone();
+            for isa in Isa::supported() {
+                // The whole sweep, and short slices of it for every mask.
+                let slices = [0, 1, 7, 8, 15, 16, 17, 33].map(|len| &inputs[inputs.len() - len..]);
+                for inputs in slices.into_iter().chain([&inputs[..]]) {
+                    let mut values = inputs.to_vec();
                     piecewise_with(isa, op, &mut values);
                     for (&z, &y) in inputs.iter().zip(&values) {
                         let expected = reference(z);
                         assert!(
-                            y == expected || (y.is_nan() && expected.is_nan()),
+                            same(y, expected),
                             "{} {op:?}({z}) = {y}, expected {expected}",
                             isa.name()
                         );
@@ -510,13 +544,8 @@ mod tests {
             }
             let mut all = inputs.clone();
             piecewise(op, &mut all);
-            let expected: Vec<f32> = inputs.iter().map(|&z| reference(z)).collect();
-            assert!(
-                all.iter()
-                    .zip(&expected)
-                    .all(|(y, e)| y == e || (y.is_nan() && e.is_nan())),
-                "{op:?} over the whole sweep"
-            );
+            let expected = inputs.iter().map(|&z| reference(z));
+            assert!(all.iter().zip(expected).all(|(&y, e)| same(y, e)), "{op:?}");
         }
     }
 
