@@ -45,10 +45,19 @@
 //!   works out arithmetic on literals itself, with checked operations; with `const` items,
 //!   rustc does. A size that overflows, goes below zero, or makes a layer's weights or outputs
 //!   more values than an array can hold is an error naming the layer.
-//! - `Dense(units, activation)` is a fully connected layer, `y = f(x · W + b)`. The activation
-//!   is one of `relu`, `sigmoid`, `tanh`, `softmax`, `linear` (the default when omitted), and
+//! - `Dense(units, activation)` is a fully connected layer, `y = f(x · W + b)`, and
 //!   `bias = false` drops the bias. `Dense(784 -> 64, relu)` also states the input width the
 //!   layer expects, as a check.
+//! - An activation (of `Dense`, `Conv2d`, `SimpleRNN`) is any argument-free activation of
+//!   Keras 3, by its Keras name, with Keras' formulas and defaults: `relu`, `relu6`,
+//!   `leaky_relu` (Keras 3's slope, 0.2), `elu`, `celu`, `selu`, `sigmoid`, `hard_sigmoid`
+//!   (Keras 3's `relu6(x + 3) / 6`), `sparse_sigmoid`, `log_sigmoid`, `tanh`, `hard_tanh`,
+//!   `tanh_shrink`, `softplus`, `sparse_plus`, `squareplus`, `softsign`, `soft_shrink`,
+//!   `hard_shrink`, `exponential`, `silu` (also `swish`), `hard_silu` (also `hard_swish`), `gelu`
+//!   (exact, with erf, Keras' default), `gelu_tanh` (its tanh approximation, Keras'
+//!   `gelu(x, approximate=True)`), `mish`, `softmax` and `log_softmax` (over each sample's
+//!   values), and `linear`, the default when omitted. [`activation`] has each formula and its
+//!   derivative; their outputs and gradients match Keras' to float rounding.
 //! - A layer written by name, without arguments (`=> Encoder =>`, `=> layers::Scale2x =>`), is
 //!   a network defined with `network!` — in this invocation, another module or another crate —
 //!   or a type of yours implementing [`Layer`](layer::Layer) and
@@ -422,11 +431,37 @@
 //! Losses fit the output layer's activation, and another pairing does not compile:
 //! [`CategoricalCrossentropy`](loss::CategoricalCrossentropy) follows `softmax`,
 //! [`CategoricalCrossentropyFromLogits`](loss::CategoricalCrossentropyFromLogits) follows
-//! `linear`, [`BinaryCrossentropy`](loss::BinaryCrossentropy) follows `sigmoid`, and
+//! `linear` (logits) or `log_softmax` (log-probabilities; categorical cross-entropy after it
+//! would take their logarithm again, and does not compile),
+//! [`BinaryCrossentropy`](loss::BinaryCrossentropy) follows `sigmoid`, and
 //! [`MeanSquaredError`](loss::MeanSquaredError) follows anything. The loss also decides the
 //! metrics, as `metrics=["accuracy"]` would: classification losses report accuracy, the
 //! regression losses (mean squared or absolute error, Huber) their loss alone, so
 //! [`Metrics::accuracy`](train::Metrics::accuracy) is an `Option`.
+//!
+//! Activations whose derivative needs their input (`gelu`, `silu`, `mish`, ...) keep it in their
+//! layer's tape, allocated once with the tape, so they train like the others:
+//!
+//! ```
+//! use netdsl::prelude::*;
+//!
+//! network! {
+//!     /// GELU and SiLU hidden layers, log-probabilities out.
+//!     pub struct Modern<16 => Dense(32, gelu) => Dense(32, silu) => Dense(4, log_softmax)>;
+//! }
+//!
+//! let mut model = Modern::new(&mut StdRng::seed_from_u64(0));
+//! let samples: Vec<[f32; 16]> = (0..32).map(|i| [i as f32 / 32.0 - 0.5; 16]).collect();
+//! let classes: Vec<u32> = (0..32).map(|i| i / 8).collect();
+//! let data = Dataset::from_classes(samples, classes).unwrap();
+//! let mut trainer =
+//!     Trainer::<_, _, _, 8>::new(&model, Adam::default(), CategoricalCrossentropyFromLogits);
+//! let history = trainer.fit(&mut model, &data, Fit::epochs(20).verbose(Verbose::Silent)).unwrap();
+//! assert!(history.loss[19] < history.loss[0]);
+//! // The outputs are the logarithms of probabilities.
+//! let log_p = model.predict(&[0.25; 16]);
+//! assert!((log_p.iter().map(|l| l.exp()).sum::<f32>() - 1.0).abs() < 1e-5);
+//! ```
 //!
 //! ## Shape mistakes do not compile
 //!

@@ -182,7 +182,48 @@ pub trait Layer {
     /// The default returns nothing, and fits every layer whose activation reads its outputs. A
     /// layer ending with an activation that reads its inputs keeps them in its tape, handing
     /// them to [`Activation::apply_batch`] in its forward pass, and returns them here; with the
-    /// default, a network using it does not build (the error names `Layer::kept`).
+    /// default, a network using it does not build (`cargo build`, not `cargo check`, reports
+    /// it: the check is a constant evaluated when the default is compiled for that layer):
+    ///
+    /// ```compile_fail,E0080
+    /// use netdsl_core::activation::{Activation, Silu};
+    /// use netdsl_core::layer::Layer;
+    ///
+    /// /// `y = silu(x)` on 4 values, keeping nothing for its backward pass.
+    /// struct Forgetful;
+    ///
+    /// impl Layer for Forgetful {
+    ///     type In = [f32; 4];
+    ///     type Out = [f32; 4];
+    ///     type Activation = Silu;
+    ///     type Grads = ();
+    ///     type Tape<const B: usize> = ();
+    ///     const KIND: &'static str = "Forgetful";
+    ///
+    ///     fn new_tape<const B: usize>(&self) {}
+    ///     fn forward<const B: usize>(&self, x: &[[f32; 4]; B], y: &mut [[f32; 4]; B], _: &mut ()) {
+    ///         *y = *x;
+    ///         y.iter_mut().for_each(|y| Silu::apply(y));
+    ///     }
+    ///     fn backward<const B: usize>(
+    ///         &self,
+    ///         _: &[[f32; 4]; B],
+    ///         dz: &[[f32; 4]; B],
+    ///         dx: Option<&mut [[f32; 4]; B]>,
+    ///         _: &mut (),
+    ///         _: &mut (),
+    ///     ) {
+    ///         dx.map(|dx| *dx = *dz);
+    ///     }
+    ///     fn new_grads(&self) {}
+    ///     fn parameter_count(&self) -> usize { 0 }
+    ///     fn visit_parameters(&mut self, _: &mut (), _: &mut dyn FnMut(&mut [f32], &mut [f32])) {}
+    /// }
+    ///
+    /// // What a network's backward pass asks of it, which the default cannot give: "a layer
+    /// // whose activation reads its inputs [...] keeps them in its tape: implement `Layer::kept`"
+    /// let _ = Forgetful::kept::<1>(&());
+    /// ```
     fn kept<const B: usize>(tape: &Self::Tape<B>) -> &Kept<Self::Activation, Self::Out, B> {
         let _ = tape;
         <<Self::Activation as Activation>::Keeps as Keep>::nothing_kept()
