@@ -68,6 +68,18 @@ network! {
         => UpSampling2D                                              // 16×16×4
         => GlobalAveragePooling2D => Dense(4, softmax)>;
 
+    /// Activations that keep their inputs for the backward pass, in every layer kind that
+    /// applies one: the kept values are allocated with the tape, not per step.
+    struct KeepingInputs<(16, 16, 2)
+        => Conv2d(4, 3, gelu, stride = 2)                            // 7×7×4
+        => Residual(Conv2d(4, 3, linear, padding = same), mish)
+        => Flatten
+        => Dense(32, silu)
+        => Reshape(4, 8)
+        => Conv1D(8, 3, hard_silu, padding = same)                   // 4×8
+        => SimpleRNN(8, gelu_tanh)
+        => Dense(4, softmax)>;
+
     /// Recurrent layers stacked through every step's state.
     struct Stacked<512 => Reshape(16, 32) => LSTM(8, return_sequences = true) => SimpleRNN(8, return_sequences = true) => GRU(8, return_sequences = true) => GRU(8) => Dense(4, softmax)>;
 }
@@ -223,6 +235,14 @@ fn padding_upsampling_and_global_pooling_train_evaluate_and_predict_without_allo
     trains_evaluates_and_predicts_without_allocating(
         Padded::new(&mut StdRng::seed_from_u64(1)),
         "zero padding, upsampling and global average pooling",
+    );
+}
+
+#[test]
+fn activations_that_keep_their_inputs_train_evaluate_and_predict_without_allocating() {
+    trains_evaluates_and_predicts_without_allocating(
+        KeepingInputs::new(&mut StdRng::seed_from_u64(1)),
+        "gelu, mish, silu, hard_silu and gelu_tanh layers",
     );
 }
 
