@@ -2,34 +2,34 @@
 //!
 //! | DSL and Keras name | type | `f(z)` | its derivative reads |
 //! |---|---|---|---|
-//! | `linear` | [`Linear`] | `z` | the output |
 //! | `relu` | [`Relu`] | `max(z, 0)` | the output |
 //! | `relu6` | [`Relu6`] | `min(max(z, 0), 6)` | the output |
 //! | `leaky_relu` | [`LeakyRelu`] | `z` if `z > 0`, else `0.2 z` | the output |
 //! | `elu` | [`Elu`] | `z` if `z > 0`, else `e^z - 1` | the output |
+//! | `celu` | [`Celu`] (= [`Elu`]) | `max(z, 0) + e^(min(z, 0)) - 1` | the output |
 //! | `selu` | [`Selu`] | `λ z` if `z > 0`, else `λ α (e^z - 1)` | the output |
 //! | `sigmoid` | [`Sigmoid`] | `1 / (1 + e^-z)` | the output |
 //! | `hard_sigmoid` | [`HardSigmoid`] | `relu6(z + 3) / 6` | the output |
+//! | `sparse_sigmoid` | [`SparseSigmoid`] | 0, `(z + 1) / 2`, 1 at -1 and 1 | the output |
+//! | `log_sigmoid` | [`LogSigmoid`] | `ln σ(z)` | the output |
 //! | `tanh` | [`Tanh`] | `tanh z` | the output |
+//! | `hard_tanh` | [`HardTanh`] | `min(max(z, -1), 1)` | the output |
+//! | `tanh_shrink` | [`TanhShrink`] | `z - tanh z` | the input |
 //! | `softplus` | [`Softplus`] | `ln(1 + e^z)` | the output |
+//! | `sparse_plus` | [`SparsePlus`] | 0, `(z + 1)² / 4`, `z` at -1 and 1 | the output |
+//! | `squareplus` | [`Squareplus`] | `(z + √(z² + 4)) / 2` | the output |
 //! | `softsign` | [`Softsign`] | `z / (1 + \|z\|)` | the output |
+//! | `soft_shrink` | [`SoftShrink`] | `z ∓ 0.5` if `\|z\| > 0.5`, else 0 | the output |
+//! | `hard_shrink` | [`HardShrink`] | `z` if `\|z\| > 0.5`, else 0 | the output |
 //! | `exponential` | [`Exponential`] | `e^z` | the output |
 //! | `silu`, `swish` | [`Silu`] | `z σ(z)` | the input |
 //! | `hard_silu`, `hard_swish` | [`HardSilu`] | `z · relu6(z + 3) / 6` | the input |
 //! | `gelu` | [`Gelu`] | `z/2 · (1 + erf(z / √2))` | the input |
 //! | `gelu_tanh` | [`GeluTanh`] | `z/2 · (1 + tanh(√(2/π) (z + 0.044715 z³)))` | the input |
 //! | `mish` | [`Mish`] | `z tanh(softplus(z))` | the input |
-//! | `celu` | [`Celu`] (= [`Elu`]) | `max(z, 0) + e^(min(z, 0)) - 1` | the output |
-//! | `hard_tanh` | [`HardTanh`] | `min(max(z, -1), 1)` | the output |
-//! | `hard_shrink` | [`HardShrink`] | `z` if `\|z\| > 0.5`, else 0 | the output |
-//! | `soft_shrink` | [`SoftShrink`] | `z ∓ 0.5` if `\|z\| > 0.5`, else 0 | the output |
-//! | `tanh_shrink` | [`TanhShrink`] | `z - tanh z` | the input |
-//! | `log_sigmoid` | [`LogSigmoid`] | `ln σ(z)` | the output |
-//! | `sparse_plus` | [`SparsePlus`] | 0, `(z + 1)² / 4`, `z` at -1 and 1 | the output |
-//! | `sparse_sigmoid` | [`SparseSigmoid`] | 0, `(z + 1) / 2`, 1 at -1 and 1 | the output |
-//! | `squareplus` | [`Squareplus`] | `(z + √(z² + 4)) / 2` | the output |
 //! | `softmax` | [`Softmax`] | `e^(z_i) / Σ_j e^(z_j)` over a row | the output |
 //! | `log_softmax` | [`LogSoftmax`] | `z_i - ln Σ_j e^(z_j)` over a row | the output |
+//! | `linear` | [`Linear`] | `z` | the output |
 //!
 //! `gelu_tanh` is Keras' `gelu(x, approximate=True)` (PyTorch's `GELU(approximate="tanh")`),
 //! which Keras cannot name by a string; `gelu` is Keras' default, `approximate=False`.
@@ -42,9 +42,10 @@
 //! f'(z) ⊙ dL/dy`. The network keeps every layer's output `y` anyway (the next layer's input),
 //! so when `f'` is a function of `y` — relu, sigmoid, tanh, elu, softplus, softmax, ... —
 //! nothing else needs keeping, and `df` is written in terms of `y`. Some activations cannot
-//! recover `z` from `y`: `silu`, `gelu` and `mish` dip below zero and so give the same output
-//! for two inputs, and there `f'` differs. Their `df` is written in terms of `z`, which the
-//! layer must then keep from its forward pass to its backward pass.
+//! recover `z` from `y`: `silu`, `hard_silu`, `gelu` and `mish` dip below zero and so give the
+//! same output for two inputs, where `f'` differs, and `tanh_shrink`'s inverse has no closed
+//! form. Their `df` is written in terms of `z`, which the layer must then keep from its forward
+//! pass to its backward pass.
 //!
 //! Each activation states which through its [`Activation::Keeps`]: [`Outputs`] or [`Inputs`].
 //! [`Keep`] turns that into what a layer's tape holds, [`Kept<A, Row, B>`](Kept): `()` for

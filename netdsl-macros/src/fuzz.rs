@@ -44,7 +44,17 @@ const SIZES: &[&str] = &[
 ];
 
 const ACTIVATIONS: &[&str] = &[
-    "relu", "softmax", "sigmoid", "tanh", "linear", "rleu", "gelu",
+    "relu",
+    "softmax",
+    "sigmoid",
+    "tanh",
+    "linear",
+    "gelu",
+    "swish",
+    "log_softmax",
+    "hard_silu",
+    "rleu",
+    "gleu",
 ];
 
 const OPTIONS: &[&str] = &[
