@@ -673,6 +673,17 @@ network! {
         => SimpleRNN(3, silu, return_sequences = true)
         => SimpleRNN(2, hard_silu)>;
 
+    /// A residual block whose activation keeps its inputs (the sums `x + g(x)`), a branch of
+    /// joined branches ending with one, and a sequence convolution keeping its own.
+    #[derive(Clone)]
+    struct ResidualGelu<4 => Dense(5, tanh) => Residual(Dense(5, silu) => Dense(5), gelu) => Add(Dense(3, mish), Dense(3, tanh)) => Dense(2, softmax)>;
+
+    #[derive(Clone)]
+    struct SequencesSilu<(8, 3)
+        => Conv1D(4, 3, silu, padding = same)      // 8×4
+        => Conv1D(3, 2, gelu_tanh, strides = 2)    // 4×3
+        => GlobalAveragePooling1D => Dense(2, softmax)>;
+
     /// A network ending with an activation that keeps its inputs...
     #[derive(Clone)]
     struct InnerGelu<4 => Dense(5, tanh) => Dense(3, gelu_tanh)>;
@@ -705,6 +716,20 @@ fn recurrent_layers_that_keep_their_inputs_match_finite_differences() {
     let net = RecurrentSilu::new(&mut rng());
     // hard_silu's kinks at ±3 lie far from these pre-activations.
     check_on(net, MeanSquaredError, &images::<12>(), t, Kinks::None);
+}
+
+#[test]
+fn joins_and_sequence_convolutions_that_keep_their_inputs_match_finite_differences() {
+    let t = [[0.0, 1.0], [1.0, 0.0], [0.0, 1.0]];
+    check(ResidualGelu::new(&mut rng()), CategoricalCrossentropy, t);
+    let net = SequencesSilu::new(&mut rng());
+    check_on(
+        net,
+        CategoricalCrossentropy,
+        &images::<24>(),
+        t,
+        Kinks::None,
+    );
 }
 
 #[test]
