@@ -83,6 +83,9 @@ fn main() -> Result<(), Box<dyn Error>> {
     train(MnistLstm::new(&mut StdRng::seed_from_u64(42)), lstm?)?;
     train(MnistGru::new(&mut StdRng::seed_from_u64(42)), gru?)?;
     train(MnistStacked::new(&mut StdRng::seed_from_u64(42)), stacked?)?;
-    train(MnistBidirectional::new(&mut StdRng::seed_from_u64(42)), both?)?;
+    train(
+        MnistBidirectional::new(&mut StdRng::seed_from_u64(42)),
+        both?,
+    )?;
     Ok(())
 }
