@@ -242,11 +242,54 @@ pub trait Layer {
     /// randomness keep the default, which does nothing; networks pass it on to their layers.
     fn seed_tape<const B: usize>(&self, _tape: &mut Self::Tape<B>, _stream: u64) {}
 
+    /// Tells the layer that only the first `rows` rows of the batches that `tape` goes with
+    /// from now on are samples, the others padding: the last batch of an epoch may hold fewer
+    /// than `B` samples, and `fit` fills the rest of the batch with whatever the rows held
+    /// before, ignores their outputs and gives them a zero gradient. A new tape takes all `B`
+    /// rows as samples. Only layers that mix the samples of a batch care, such as batch
+    /// normalization, which leaves the padding out of its statistics (and gives it no input
+    /// gradient); networks pass it on to their layers.
+    fn set_rows<const B: usize>(&self, _tape: &mut Self::Tape<B>, _rows: usize) {}
+
+    /// Moves the state the layer keeps without training it (batch normalization's moving
+    /// statistics, see [`Layer::visit_non_trainable`]) by what the last forward pass with
+    /// `tape` measured, if that pass trained.
+    ///
+    /// `fit` calls it once per training step, after the optimizer's update, with the tape of
+    /// each of the `threads` threads that trained the step (one without `Fit::threads`),
+    /// `thread` going from 0 up: the state moves by the mean of what the threads measured, each
+    /// on its own `B` samples, as Keras' layers under TensorFlow's `MirroredStrategy` do. A
+    /// moving average `m ← m · momentum + batch · (1 - momentum)` thus decays `m` when `thread`
+    /// is 0 and adds `batch_k · (1 - momentum) / threads` for each thread `k`. Layers without
+    /// such state keep the default, which does nothing; networks pass it on to their layers.
+    fn update_state<const B: usize>(
+        &mut self,
+        _tape: &Self::Tape<B>,
+        _thread: usize,
+        _threads: usize,
+    ) {
+    }
+
     /// Gradient buffers for this layer, allocated once.
     fn new_grads(&self) -> Self::Grads;
 
     /// The number of trainable parameters.
     fn parameter_count(&self) -> usize;
+
+    /// The number of values the layer keeps without training them: Keras' non-trainable
+    /// weights, such as batch normalization's moving mean and variance. They are saved with the
+    /// weights ([`Layer::visit_tensors`]) and moved by [`Layer::update_state`], never by an
+    /// optimizer. The default is 0; networks add up their layers'.
+    fn non_trainable_count(&self) -> usize {
+        0
+    }
+
+    /// Calls `visit` with each tensor the layer keeps without training it, flattened, in a
+    /// fixed order ([`Layer::non_trainable_count`] values in all). Optimizers never see them;
+    /// `fit`'s callbacks do, after the parameters, so that `EarlyStopping` restores a whole
+    /// model as Keras' `get_weights` and `set_weights` would. The default visits nothing;
+    /// networks visit their layers'.
+    fn visit_non_trainable(&mut self, _visit: &mut dyn FnMut(&mut [f32])) {}
 
     /// Calls `visit` with each parameter tensor and its gradient, flattened, in a fixed order.
     /// Optimizers update parameters through this, clipping the gradients in place first if
@@ -272,9 +315,11 @@ pub trait Layer {
 
     /// Calls `visit` with each parameter tensor's name, shape and values, for
     /// [saving](crate::weights): Keras' names (`"kernel"`, `"bias"`) and shapes (`[inputs,
-    /// units]` for a dense kernel). Networks visit their layers with the layer's name in front
-    /// (`"dense_1.kernel"`). Layers without parameters keep the default, which visits nothing;
-    /// a layer with parameters that keeps it cannot be saved (an error, not a silent loss).
+    /// units]` for a dense kernel), the non-trainable tensors included (batch normalization's
+    /// `"moving_mean"`), as Keras saves them. Networks visit their layers with the layer's name
+    /// in front (`"dense_1.kernel"`). Layers without parameters keep the default, which visits
+    /// nothing; a layer with parameters that keeps it cannot be saved (an error, not a silent
+    /// loss).
     /// Implementations spell the argument with the alias: `visit: &mut TensorVisitor<'_>`.
     fn visit_tensors(&self, _visit: &mut TensorVisitor<'_>) {}
 

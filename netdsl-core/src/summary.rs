@@ -15,21 +15,38 @@ pub struct LayerSummary {
     /// The shape of one output sample: `[64]`, or `[24, 24, 6]` for an image (height, width,
     /// channels).
     pub output_shape: Vec<usize>,
-    /// Its trainable parameters.
+    /// Its trainable parameters ([`Layer::parameter_count`](crate::layer::Layer::parameter_count)).
     pub parameters: usize,
+    /// The values it keeps without training them, such as batch normalization's moving
+    /// statistics ([`Layer::non_trainable_count`](crate::layer::Layer::non_trainable_count)).
+    pub non_trainable: usize,
 }
 
-/// A network's layers with their output shapes and parameter counts.
+/// A network's layers with their output shapes and parameter counts. As in Keras, a layer's
+/// "Param #" counts its trainable parameters and the values it keeps without training them
+/// (batch normalization's moving statistics), and the totals say how many of each.
 ///
 /// ```
 /// use netdsl_core::summary::{LayerSummary, Summary};
 ///
 /// let summary = Summary {
 ///     name: "Tiny",
-///     layers: vec![LayerSummary { name: "dense_1", kind: "Dense", output_shape: vec![3], parameters: 9 }],
+///     layers: vec![
+///         LayerSummary { name: "dense_1", kind: "Dense", output_shape: vec![3], parameters: 9, non_trainable: 0 },
+///         LayerSummary {
+///             name: "batch_normalization_1",
+///             kind: "BatchNormalization",
+///             output_shape: vec![3],
+///             parameters: 6,
+///             non_trainable: 6,
+///         },
+///     ],
 /// };
-/// assert_eq!(summary.total_parameters(), 9);
-/// assert!(summary.to_string().contains("dense_1 (Dense)"));
+/// assert_eq!(summary.total_parameters(), 21);
+/// assert_eq!(summary.trainable_parameters(), 15);
+/// let table = summary.to_string();
+/// assert!(table.contains("dense_1 (Dense)"));
+/// assert!(table.ends_with(" Trainable params: 15\n Non-trainable params: 6"));
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Summary {
@@ -40,9 +57,19 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// The sum of every layer's parameters.
+    /// Every layer's values, trainable or not: Keras' "Total params".
     pub fn total_parameters(&self) -> usize {
+        self.trainable_parameters() + self.non_trainable_parameters()
+    }
+
+    /// Every layer's trainable parameters: Keras' "Trainable params".
+    pub fn trainable_parameters(&self) -> usize {
         self.layers.iter().map(|l| l.parameters).sum()
+    }
+
+    /// Every layer's values kept without training: Keras' "Non-trainable params".
+    pub fn non_trainable_parameters(&self) -> usize {
+        self.layers.iter().map(|l| l.non_trainable).sum()
     }
 }
 
@@ -78,13 +105,21 @@ impl fmt::Display for Summary {
             }
             let dims: Vec<String> = layer.output_shape.iter().map(usize::to_string).collect();
             let shape = format!("(None, {})", dims.join(", "));
-            writeln!(f, " {name:<28}{shape:<26}{:>9}", grouped(layer.parameters))?;
+            let count = grouped(layer.parameters + layer.non_trainable);
+            writeln!(f, " {name:<28}{shape:<26}{count:>9}")?;
         }
         writeln!(f, "{RULE}")?;
-        let total = grouped(self.total_parameters());
-        writeln!(f, " Total params: {total}")?;
-        writeln!(f, " Trainable params: {total}")?;
-        write!(f, " Non-trainable params: 0")
+        writeln!(f, " Total params: {}", grouped(self.total_parameters()))?;
+        writeln!(
+            f,
+            " Trainable params: {}",
+            grouped(self.trainable_parameters())
+        )?;
+        write!(
+            f,
+            " Non-trainable params: {}",
+            grouped(self.non_trainable_parameters())
+        )
     }
 }
 
@@ -102,12 +137,14 @@ mod tests {
                     kind: "Dense",
                     output_shape: vec![64],
                     parameters: 50_240,
+                    non_trainable: 0,
                 },
                 LayerSummary {
                     name: "dense_2",
                     kind: "Dense",
                     output_shape: vec![10],
                     parameters: 650,
+                    non_trainable: 0,
                 },
             ],
         };
@@ -123,6 +160,50 @@ mod tests {
             " dense_2 (Dense)             (None, 10)                      650"
         );
         assert_eq!(lines[7], " Total params: 50,890");
+        assert_eq!(lines[8], " Trainable params: 50,890");
+        assert_eq!(lines[9], " Non-trainable params: 0");
+    }
+
+    #[test]
+    fn counts_what_is_not_trained_in_the_row_and_apart_in_the_totals() {
+        // Keras' summary of `Dense(6)` then `BatchNormalization()` on 4 inputs.
+        let summary = Summary {
+            name: "Normalized",
+            layers: vec![
+                LayerSummary {
+                    name: "dense_1",
+                    kind: "Dense",
+                    output_shape: vec![6],
+                    parameters: 30,
+                    non_trainable: 0,
+                },
+                LayerSummary {
+                    name: "batch_normalization_1",
+                    kind: "BatchNormalization",
+                    output_shape: vec![6],
+                    parameters: 12,
+                    non_trainable: 12,
+                },
+            ],
+        };
+        let text = summary.to_string();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[4],
+            " dense_1 (Dense)             (None, 6)                        30"
+        );
+        assert_eq!(
+            lines[5],
+            " batch_normalization_1 (BatchNormalization) (None, 6)                        24"
+        );
+        assert_eq!(
+            lines[7..],
+            [
+                " Total params: 54",
+                " Trainable params: 42",
+                " Non-trainable params: 12"
+            ]
+        );
     }
 
     #[test]

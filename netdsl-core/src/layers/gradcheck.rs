@@ -3,7 +3,7 @@
 //! The loss is `L = Σ c ⊙ y` for fixed coefficients `c`, so `dL/dy = c`; the analytic gradients
 //! of [`Layer::backward`] are compared with central differences of `L`, accumulated in `f64`.
 
-use super::FlatParameters;
+use super::{FlatParameters, NormalizationGrads};
 use crate::activation::Activation;
 use crate::layer::Layer;
 
@@ -270,4 +270,80 @@ pub(crate) fn check_against_reference<L, const IN: usize, const OUT: usize, cons
         check(db, &b, &|b| objective(&w, b, &x64), "bias");
     }
     check(dx.as_flattened(), &x64, &|x| objective(&w, &b, x), "dx");
+}
+
+/// A normalization in `f64`: the outputs of the batch `x` (flattened) given `γ` and `β`.
+pub(crate) type NormalizationReference<'a> = dyn Fn(&[f64], &[f64], &[f64]) -> Vec<f64> + 'a;
+
+/// Checks a normalization `layer` (with `γ` and `β`) on the batch `x` against `reference`:
+/// its forward pass to within 1e-6, and its gradients of `L = Σ c ⊙ y` with respect to the
+/// input, `γ` and `β` to a relative 1e-4 of central differences of the reference (step 1e-6).
+/// A normalization couples the values it normalizes together, so that a nudge moves every one
+/// of their outputs: f32 differences would measure their rounding as much as the derivative.
+pub(crate) fn check_normalization<L, const N: usize, const C: usize, const B: usize>(
+    layer: &L,
+    x: &[[f32; N]; B],
+    c: &[[f32; N]; B],
+    tape: &mut L::Tape<B>,
+    reference: &NormalizationReference<'_>,
+) where
+    L: Layer<In = [f32; N], Out = [f32; N], Grads = NormalizationGrads<C>>,
+{
+    let wide = |v: &[f32]| v.iter().map(|&v| f64::from(v)).collect::<Vec<f64>>();
+    let mut y = [[0.0; N]; B];
+    layer.forward(x, &mut y, tape);
+    let mut dz = *c;
+    L::Activation::backprop_batch(&y, L::kept(tape), &mut dz);
+    let (mut dx, mut grads) = ([[0.0; N]; B], layer.new_grads());
+    layer.backward(x, &dz, Some(&mut dx), &mut grads, tape);
+
+    // `γ` and `β` by name, 1 and 0 where the layer has none.
+    let mut tensors = Vec::new();
+    layer.visit_tensors(&mut |name, _, values| tensors.push((name.to_owned(), wide(values))));
+    let tensor = |name: &str, otherwise: f64| {
+        let found = tensors.iter().find(|(n, _)| n == name);
+        found.map_or_else(|| vec![otherwise; C], |(_, values)| values.clone())
+    };
+    let (gamma, beta) = (tensor("gamma", 1.0), tensor("beta", 0.0));
+    let x64 = wide(x.as_flattened());
+    for (found, expected) in y.as_flattened().iter().zip(reference(&x64, &gamma, &beta)) {
+        assert!(
+            (f64::from(*found) - expected).abs() < 1e-6,
+            "forward {found}, reference {expected}"
+        );
+    }
+    let objective = |x: &[f64], gamma: &[f64], beta: &[f64]| -> f64 {
+        let y = reference(x, gamma, beta);
+        y.iter()
+            .zip(c.as_flattened())
+            .map(|(y, &c)| y * f64::from(c))
+            .sum()
+    };
+    let check = |analytic: &[f32], at: &[f64], objective: &dyn Fn(&[f64]) -> f64, what: &str| {
+        for (k, &a) in analytic.iter().enumerate() {
+            let nudged = |delta: f64| {
+                let mut v = at.to_vec();
+                v[k] += delta;
+                objective(&v)
+            };
+            let numeric = (nudged(1e-6) - nudged(-1e-6)) / 2e-6;
+            let error = (f64::from(a) - numeric).abs() / numeric.abs().max(1e-2);
+            assert!(
+                error < 1e-4,
+                "{what} {k}: backward {a}, f64 differences {numeric}"
+            );
+        }
+    };
+    check(
+        dx.as_flattened(),
+        &x64,
+        &|x| objective(x, &gamma, &beta),
+        "dx",
+    );
+    if let Some(dgamma) = grads.gamma() {
+        check(dgamma, &gamma, &|gamma| objective(&x64, gamma, &beta), "dγ");
+    }
+    if let Some(dbeta) = grads.beta() {
+        check(dbeta, &beta, &|beta| objective(&x64, &gamma, beta), "dβ");
+    }
 }

@@ -207,12 +207,33 @@ where
         self.inner.seed_tape(&mut tape.branch.tape, stream);
     }
 
+    fn set_rows<const B: usize>(&self, tape: &mut Self::Tape<B>, rows: usize) {
+        self.inner.set_rows(&mut tape.branch.tape, rows);
+    }
+
+    fn update_state<const B: usize>(
+        &mut self,
+        tape: &Self::Tape<B>,
+        thread: usize,
+        threads: usize,
+    ) {
+        self.inner.update_state(&tape.branch.tape, thread, threads);
+    }
+
     fn new_grads(&self) -> L::Grads {
         self.inner.new_grads()
     }
 
     fn parameter_count(&self) -> usize {
         self.inner.parameter_count()
+    }
+
+    fn non_trainable_count(&self) -> usize {
+        self.inner.non_trainable_count()
+    }
+
+    fn visit_non_trainable(&mut self, visit: &mut dyn FnMut(&mut [f32])) {
+        self.inner.visit_non_trainable(visit);
     }
 
     fn visit_parameters(
@@ -531,6 +552,21 @@ where
         self.second.seed_tape(&mut tape.second.tape, stream);
     }
 
+    fn set_rows<const B: usize>(&self, tape: &mut JoinTape<L1, L2, B>, rows: usize) {
+        self.first.set_rows(&mut tape.first.tape, rows);
+        self.second.set_rows(&mut tape.second.tape, rows);
+    }
+
+    fn update_state<const B: usize>(
+        &mut self,
+        tape: &JoinTape<L1, L2, B>,
+        thread: usize,
+        threads: usize,
+    ) {
+        self.first.update_state(&tape.first.tape, thread, threads);
+        self.second.update_state(&tape.second.tape, thread, threads);
+    }
+
     fn new_grads(&self) -> Self::Grads {
         JoinGrads {
             first: self.first.new_grads(),
@@ -540,6 +576,15 @@ where
 
     fn parameter_count(&self) -> usize {
         self.first.parameter_count() + self.second.parameter_count()
+    }
+
+    fn non_trainable_count(&self) -> usize {
+        self.first.non_trainable_count() + self.second.non_trainable_count()
+    }
+
+    fn visit_non_trainable(&mut self, visit: &mut dyn FnMut(&mut [f32])) {
+        self.first.visit_non_trainable(visit);
+        self.second.visit_non_trainable(visit);
     }
 
     fn visit_parameters(

@@ -48,10 +48,11 @@ macro_rules! flat_parameters {
     };
 }
 
-// Every layer kind needs `alloc` but dense, dropout, the reshapes, global pooling, zero padding
-// and upsampling, whose buffers are arrays sized by their const generics. The others keep
-// buffers whose lengths are products of their sizes (`B * OH * OW`), which stable Rust cannot
-// write as an array type.
+// Every layer kind needs `alloc` but dense, dropout, the normalizations, the reshapes, global
+// pooling, zero padding and upsampling, whose buffers are arrays sized by their const
+// generics. The others keep buffers whose lengths are products of their sizes
+// (`B * OH * OW`), which stable Rust cannot write as an array type.
+mod batch_normalization;
 #[cfg(feature = "alloc")]
 mod conv1d;
 #[cfg(feature = "alloc")]
@@ -66,8 +67,10 @@ mod gradcheck;
 #[cfg(feature = "alloc")]
 mod gru;
 mod join;
+mod layer_normalization;
 #[cfg(feature = "alloc")]
 mod lstm;
+mod normalization;
 mod parameter;
 #[cfg(feature = "alloc")]
 mod pool;
@@ -80,6 +83,7 @@ mod rnn;
 mod up_sampling;
 mod zero_padding;
 
+pub use batch_normalization::{BatchNormalization, BatchNormalizationTape};
 #[cfg(feature = "alloc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub use conv1d::{Conv1d, Conv1dGrads, Conv1dTape};
@@ -101,9 +105,11 @@ pub use join::{
     Add, Bidirectional, BranchTape, Channels, Concatenate, Join, JoinGrads, JoinRule, JoinTape,
     Lines, Residual, ResidualTape, Sum,
 };
+pub use layer_normalization::LayerNormalization;
 #[cfg(feature = "alloc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub use lstm::{Lstm, LstmCell};
+pub use normalization::NormalizationGrads;
 #[cfg(feature = "alloc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub use pool::{AvgPool2d, Max, MaxPool2d, Mean, Pool2d, PoolWindow, Reduce};

@@ -20,11 +20,13 @@ use crate::optim::Optimizer;
 #[cfg_attr(docsrs, doc(cfg(feature = "safetensors")))]
 pub use super::checkpoint::{CheckpointError, Mode, ModelCheckpoint, SaveFreq};
 
-/// The model as a [`Context`] shows it to callbacks: its parameter tensors and, with the
+/// The model as a [`Context`] shows it to callbacks: its weight tensors and, with the
 /// `safetensors` feature, its weights file. `fit` gives a [`LayerAccess`] over the network it
 /// trains.
 pub trait ModelAccess {
-    /// Calls `visit` with each parameter tensor of the model, in a fixed order.
+    /// Calls `visit` with each weight tensor of the model, in a fixed order: its parameters,
+    /// then what it keeps without training (batch normalization's moving statistics), as
+    /// Keras' `model.get_weights()` lists them.
     fn visit_parameters(&mut self, visit: &mut dyn FnMut(&mut [f32]));
 
     /// Writes the model's weights to `path` as [`Network::save_weights`] does: safetensors,
@@ -41,7 +43,8 @@ pub trait ModelAccess {
 }
 
 /// A [`Layer`] (a network) and a gradient buffer of it, as a [`ModelAccess`]: visiting
-/// parameters pairs each tensor with its gradient, which callbacks do not see.
+/// parameters pairs each tensor with its gradient, which callbacks do not see, then visits
+/// [`Layer::visit_non_trainable`].
 pub struct LayerAccess<'a, N: Layer> {
     layer: &'a mut N,
     grads: &'a mut N::Grads,
@@ -58,6 +61,7 @@ impl<N: Layer> ModelAccess for LayerAccess<'_, N> {
     fn visit_parameters(&mut self, visit: &mut dyn FnMut(&mut [f32])) {
         self.layer
             .visit_parameters(self.grads, &mut |parameters, _| visit(parameters));
+        self.layer.visit_non_trainable(visit);
     }
 
     #[cfg(feature = "safetensors")]
@@ -97,7 +101,10 @@ impl<'a> Context<'a> {
         self.optimizer.set_learning_rate(learning_rate);
     }
 
-    /// Calls `visit` with each parameter tensor of the model, in a fixed order.
+    /// Calls `visit` with each weight tensor of the model, in a fixed order: its parameters,
+    /// then what it keeps without training (batch normalization's moving statistics), as
+    /// Keras' `model.get_weights()` lists them, so that a callback saving and restoring them
+    /// restores the whole model.
     pub fn visit_parameters(&mut self, visit: &mut dyn FnMut(&mut [f32])) {
         self.model.visit_parameters(visit);
     }

@@ -194,7 +194,8 @@ impl<N: Shared<B>, O: Optimizer, L: Loss<N::Activation> + Send, const B: usize>
         totals.metrics(L::ACCURACY)
     }
 
-    /// Runs `hook` for every callback with a context over the optimizer and the network;
+    /// Runs `hook` for every callback with a context over the optimizer and the network (its
+    /// parameters, then what it keeps without training, as Keras' `get_weights` lists them);
     /// returns whether one asked to stop, or the error of the first that failed (the callbacks
     /// after it do not run).
     fn run_callbacks(

@@ -12,6 +12,11 @@
 //! three threads on), so the threads meet between phases, and the parameters change only
 //! while no thread reads them. One thread is the `n = 1` case of the same step: its shard is
 //! the whole batch, there is nothing to sum, and its share of each tensor is all of it.
+//!
+//! After the update, the calling thread moves the state the network keeps without training it
+//! (batch normalization's moving statistics) by the mean of what each thread's forward pass
+//! measured on its shard ([`Layer::update_state`]), reading the other threads' tapes while
+//! they wait for the next step.
 
 use std::ops::Range;
 
@@ -123,6 +128,7 @@ impl<N: Shared<B>, O: Optimizer, L: Loss<N::Activation> + Send, const B: usize>
             totals.add(batch);
             self.update(network, batch.loss, check_finite)
                 .map_err(|what| (step + 1, what))?;
+            self.update_state(network);
             if on_batch(self, network, step + 1, totals.metrics(L::ACCURACY)) {
                 break;
             }
@@ -200,6 +206,22 @@ impl<N: Shared<B>, O: Optimizer, L: Loss<N::Activation> + Send, const B: usize>
     }
 }
 
+impl<N: Layer, O, L, const B: usize> Runner<'_, '_, N, O, L, B> {
+    /// Moves the network's non-trainable state by the mean of what the threads that trained
+    /// this step measured, each on its own shard: [`Layer::update_state`] with each of their
+    /// tapes in turn, thread 0's first. The threads with samples come first (see `train`).
+    fn update_state(&mut self, network: &mut N) {
+        let lanes = &*self.lanes;
+        let trained = lanes
+            .iter()
+            .take_while(|lane| lane.totals.samples > 0)
+            .count();
+        for (thread, lane) in lanes[..trained].iter().enumerate() {
+            network.update_state(&lane.shard.tape, thread, trained);
+        }
+    }
+}
+
 /// The order of samples becomes `0..len`, reusing the buffer's capacity.
 pub(super) fn reset_order(order: &mut Vec<usize>, len: usize) {
     order.clear();
@@ -212,7 +234,7 @@ mod tests {
 
     use super::*;
     use crate::activation::{Linear, Softmax};
-    use crate::layers::Dense;
+    use crate::layers::{BatchNormalization, Dense};
     use crate::loss::{CategoricalCrossentropy, MeanSquaredError};
     use crate::optim::{Adam, Sgd};
     use crate::train::callbacks::{LambdaCallback, TerminateOnNan};
@@ -342,6 +364,54 @@ mod tests {
         for (a, b) in one_history.loss.iter().zip(&two_history.loss) {
             assert!((a - b).abs() < 1e-5, "losses {a} and {b}");
         }
+    }
+
+    /// Two channels, normalized over batches of 2: five samples, one step of two shards and a
+    /// step of one sample on two threads, or two steps of 2 and one of 1 on one thread.
+    fn normalized(threads: usize) -> BatchNormalization<2, 2> {
+        let data = Dataset::<2, 2>::from_arrays(
+            vec![[0.0, 1.0], [2.0, 5.0], [4.0, -1.0], [8.0, 3.0], [3.0, 7.0]],
+            vec![[0.5, -0.5]; 5],
+        )
+        .unwrap();
+        let mut model = BatchNormalization::<2, 2>::new().momentum(0.5);
+        let mut trainer = Trainer::<_, _, _, 2>::new(&model, Sgd::new(0.1), MeanSquaredError);
+        let options = Fit::epochs(1)
+            .shuffle(false)
+            .threads(threads)
+            .verbose(Verbose::Silent);
+        trainer.fit(&mut model, &data, options).unwrap();
+        model
+    }
+
+    #[test]
+    #[cfg_attr(not(feature = "parallel"), ignore = "trains on several threads")]
+    fn threads_move_the_moving_statistics_by_the_mean_of_their_shards() {
+        let model = normalized(2);
+        // Step 1: shard 0 holds (0, 1), (2, 5): means (1, 3), variances (1, 4); shard 1 holds
+        // (4, -1), (8, 3): means (6, 1), variances (4, 4). At momentum 0.5, from 0 and 1:
+        // mean 0.5 · (3.5, 2) = (1.75, 1), variance 0.5 + 0.5 · (2.5, 4) = (1.75, 2.5).
+        // Step 2: only thread 0 trains, on (3, 7), variance 0: mean (0.875 + 1.5, 0.5 + 3.5),
+        // variance (0.875, 1.25).
+        assert_eq!(model.moving_mean(), &[2.375, 4.0]);
+        assert_eq!(model.moving_variance(), &[0.875, 1.25]);
+        assert_ne!(model.beta(), Some(&[0.0; 2]), "the optimizer trained β");
+    }
+
+    #[test]
+    fn one_thread_moves_the_moving_statistics_by_each_batch() {
+        let model = normalized(1);
+        // Means (1, 3), (6, 1), (3, 7); variances (1, 4), (4, 4), (0, 0), at momentum 0.5.
+        let mean = [
+            ((0.0 + 1.0) / 2.0 + 6.0) / 4.0 + 1.5,
+            ((0.0 + 3.0) / 2.0 + 1.0) / 4.0 + 3.5,
+        ];
+        let variance = [
+            ((1.0 + 1.0) / 2.0 + 4.0) / 4.0,
+            ((1.0 + 4.0) / 2.0 + 4.0) / 4.0,
+        ];
+        assert_eq!(model.moving_mean(), &mean);
+        assert_eq!(model.moving_variance(), &variance);
     }
 
     /// A [`Classifier`] that keeps [`Layer::visit_gradients`]'s default: `fit` copies its

@@ -76,8 +76,9 @@ impl<N: Layer, const B: usize> Shard<N, B> {
 
     /// Forward and backward over the first `rows` rows, the loss gradient of each scaled by
     /// `scale` (1 / the rows of the whole step); writes the parameter gradients into
-    /// `self.grads`. Rows past `rows` get a zero gradient. Returns the summed loss and hits of
-    /// the rows.
+    /// `self.grads`. Rows past `rows` get a zero gradient, and the layers that mix a batch's
+    /// samples (batch normalization) leave them out ([`Layer::set_rows`]). Returns the summed
+    /// loss and hits of the rows.
     pub(super) fn train<L: Loss<N::Activation>, const OUT: usize>(
         &mut self,
         network: &N,
@@ -88,6 +89,7 @@ impl<N: Layer, const B: usize> Shard<N, B> {
     where
         N: Layer<Out = [f32; OUT]>,
     {
+        network.set_rows(&mut self.tape, rows);
         let totals = self.evaluate(network, loss, rows);
         let kept = N::kept(&self.tape);
         loss.deltas(&self.output, kept, &self.y, rows, scale, &mut self.delta);

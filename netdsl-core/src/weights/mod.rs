@@ -1,6 +1,7 @@
 //! Saving and loading a network's weights as [safetensors](https://huggingface.co/docs/safetensors),
 //! Keras' `save_weights` / `load_weights`: every parameter tensor under its layer's name
-//! (`"dense_1.kernel"`, `"conv2d_1.bias"`), f32, little-endian, in Keras' shapes.
+//! (`"dense_1.kernel"`, `"conv2d_1.bias"`), and the tensors kept without training
+//! (`"batch_normalization_1.moving_mean"`), f32, little-endian, in Keras' shapes.
 //!
 //! A save writes a temporary file beside the target and renames it over the target, so a save
 //! that fails, or is killed, leaves the previous file as it was; the directory is synced after
@@ -136,7 +137,8 @@ pub enum Error {
         path: PathBuf,
         /// Values in named tensors.
         named: usize,
-        /// [`Layer::parameter_count`].
+        /// [`Layer::parameter_count`] and [`Layer::non_trainable_count`]: every value a file
+        /// of the network holds.
         parameters: usize,
     },
     /// Two tensors of the network have the same name.
@@ -419,7 +421,7 @@ fn named_tensors<N: Layer + ?Sized>(network: &N, path: &Path) -> Result<Vec<Name
         });
     });
     let named = tensors.iter().map(|t| t.values.len()).sum();
-    let parameters = network.parameter_count();
+    let parameters = network.parameter_count() + network.non_trainable_count();
     if named != parameters {
         return Err(Error::Unnamed {
             path: path.to_owned(),

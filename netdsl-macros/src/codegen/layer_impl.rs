@@ -189,12 +189,33 @@ pub fn generate(model: &Model) -> TokenStream {
                 #( #layer_traits::seed_tape::<#batch>(&self.#fields, &mut tape.#tape_fields, stream); )*
             }
 
+            fn set_rows<const #batch: usize>(&self, tape: &mut #tape<#batch>, rows: usize) {
+                #( #layer_traits::set_rows::<#batch>(&self.#fields, &mut tape.#tape_fields, rows); )*
+            }
+
+            fn update_state<const #batch: usize>(
+                &mut self,
+                tape: &#tape<#batch>,
+                thread: usize,
+                threads: usize,
+            ) {
+                #( #layer_traits::update_state::<#batch>(&mut self.#fields, &tape.#tape_fields, thread, threads); )*
+            }
+
             fn new_grads(&self) -> #grads {
                 #grads { #( #fields: #layer_traits::new_grads(&self.#fields), )* }
             }
 
             fn parameter_count(&self) -> usize {
                 0 #( + #layer_traits::parameter_count(&self.#fields) )*
+            }
+
+            fn non_trainable_count(&self) -> usize {
+                0 #( + #layer_traits::non_trainable_count(&self.#fields) )*
+            }
+
+            fn visit_non_trainable(&mut self, visit: &mut dyn ::core::ops::FnMut(&mut [f32])) {
+                #( #layer_traits::visit_non_trainable(&mut self.#fields, visit); )*
             }
 
             fn visit_parameters(

@@ -31,6 +31,7 @@ pub fn generate(model: &Model) -> TokenStream {
                                 kind: #kinds,
                                 output_shape: #p::vec![#(#shapes),*],
                                 parameters: #layer_traits::parameter_count(&self.#fields),
+                                non_trainable: #layer_traits::non_trainable_count(&self.#fields),
                             },
                         )*],
                     }
