@@ -63,8 +63,8 @@
 //!   or a type of yours implementing [`Layer`](layer::Layer) and
 //!   [`Initialize`](layer::Initialize). Its widths come from its type.
 //! - Image layers (`Conv2d`, pools, `ZeroPadding2D`, `UpSampling2D`, `Flatten`, `Reshape`,
-//!   `Dropout`) and sequence layers (`Conv1D`, `SimpleRNN`, `LSTM`, `GRU`, global pools) are
-//!   described below, under image networks and sequences.
+//!   `Dropout`), sequence layers (`Conv1D`, `SimpleRNN`, `LSTM`, `GRU`, global pools) and the
+//!   normalizations are described below, under image networks, sequences and normalization.
 //! - Attributes go to the struct (doc comments, `#[derive(Clone, Debug)]`), except `#[cfg(..)]`
 //!   and lint levels (`#[allow(..)]`, `#[warn(..)]`, `#[deny(..)]`, `#[forbid(..)]`), which go
 //!   to everything generated for the network: a network configured out leaves nothing behind.
@@ -301,6 +301,62 @@
 //! Each branch is generated as a network of its own (`BlocksResidual1`,
 //! `BlocksConcatenate1Branch2`), and the join is [`Residual`](layers::Residual) or nested pairs
 //! of [`Join`](layers::Join) around them.
+//!
+//! ## Normalization
+//!
+//! `BatchNormalization` and `LayerNormalization` (also written `BatchNorm` and `LayerNorm`) are
+//! Keras' layers of those names. They normalize along the last axis — a vector's values, each
+//! pixel's channels, each step's features — and keep their input's shape, so they go after any
+//! layer, bare (`=> BatchNormalization =>`) or with an activation applied after them (Keras
+//! writes `BatchNormalization()` then `Activation("relu")`) and Keras' options, here at their
+//! defaults: `BatchNormalization(relu, momentum = 0.99, epsilon = 0.001, center = true,
+//! scale = true)`, `LayerNormalization(relu, epsilon = 0.001, center = true, scale = true)`.
+//! `center = false` leaves out `β`, `scale = false` leaves out `γ`.
+//!
+//! - **Batch normalization** ([`BatchNormalization`](layers::BatchNormalization)) normalizes
+//!   each channel by its mean and variance over the batch (and every pixel or step) while
+//!   training, and by its moving mean and variance otherwise: `evaluate`, `predict`, `infer`.
+//!   After each training step `fit` moves them, `moving = moving · momentum + batch · (1 -
+//!   momentum)`. With [`Fit::threads`](train::Fit::threads)`(n)`, each thread normalizes its
+//!   own `BATCH` samples and the moving statistics move by the mean of the `n` threads'
+//!   statistics, as Keras' layer does under TensorFlow's `MirroredStrategy`. The statistics of a
+//!   short last batch leave out the rows that pad it.
+//! - **Layer normalization** ([`LayerNormalization`](layers::LayerNormalization)) normalizes
+//!   each sample's values along the last axis on their own, the same in training and inference;
+//!   on a last axis of one value (a 28×28×1 image) every output would be `β`, and the macro
+//!   refuses it.
+//!
+//! `γ` and `β` are trained; the moving mean and variance are not (optimizers never see them),
+//! but they are saved and loaded with the weights under Keras' names
+//! (`batch_normalization_1.moving_mean`), and `summary()` counts them as Keras does, in the
+//! layer's "Param #" and in "Non-trainable params".
+//!
+//! ```
+//! use netdsl::prelude::*;
+//!
+//! network! {
+//!     /// A convolution normalized before its relu, and a residual block of two.
+//!     pub struct Normalized<(8, 8, 1)
+//!         => Conv2d(8, 3, linear, padding = same) => BatchNormalization(relu)
+//!         => Residual(Conv2d(8, 3, linear, padding = same) => BatchNorm(relu)
+//!             => Conv2d(8, 3, linear, padding = same) => BatchNorm, relu)
+//!         => Flatten => Dense(16) => LayerNormalization(tanh) => Dense(10, softmax)>;
+//! }
+//!
+//! let model = Normalized::new(&mut StdRng::seed_from_u64(0));
+//! let table = model.summary().to_string();
+//! // γ, β, the moving mean and variance of 8 channels, as Keras counts them.
+//! assert!(table.contains("batch_normalization_1 (BatchNormalization) (None, 8, 8, 8)                  32"));
+//! assert!(table.ends_with(" Non-trainable params: 48"));
+//! let mut names = Vec::new();
+//! model.visit_tensors(&mut |name, _, _| names.push(name.to_owned()));
+//! assert_eq!(names[2..6], [
+//!     "batch_normalization_1.gamma",
+//!     "batch_normalization_1.beta",
+//!     "batch_normalization_1.moving_mean",
+//!     "batch_normalization_1.moving_variance",
+//! ]);
+//! ```
 //!
 //! ## Layers of your own
 //!
@@ -560,6 +616,9 @@
 //! | a global pool of the other rank | macro | ``` `GlobalMaxPooling2D` (layer 2 of `Net`) needs an image, found a sequence of 96 steps of 16 features; use `GlobalMaxPooling1D` on a sequence``` | `shape/global-pooling2d-on-a-sequence`, `shape/global-pooling1d-on-an-image` |
 //! | an image layer on a sequence | macro | ``` `ZeroPadding2D(1)` (layer 1 of `Net`) needs an image, found a sequence of 10 steps of 3 features; add `Reshape(10, 3, 1)` before it to read the sequence as a 10×3×1 image``` | `shape/image-layer-on-a-sequence` |
 //! | an image layer on a vector | macro | ``` `UpSampling2D(2)` (layer 1 of `Net`) needs an image, found a vector of 784 values; declare the network's input as `(height, width, channels)` or add `Reshape(height, width, channels)` before it``` | `shape/image-layer-on-a-vector` |
+//! | a normalization's option out of range, or not a number | macro | ``` `BatchNormalization(relu, momentum = 1.5)`: `momentum` takes a value from 0 up to (not including) 1, found `1.5` ``` | `parse/momentum-takes-a-value-from-0-up-to-1`, `parse/epsilon-takes-a-value-above-0`, `parse/epsilon-takes-a-number` |
+//! | units given to a normalization | macro | ``unexpected argument `64` in `BatchNormalization(64)`: `BatchNormalization` takes an activation and the options `momentum`, `epsilon`, `center` and `scale`, and no units`` | `parse/normalization-takes-no-units` |
+//! | `LayerNormalization` of one value at a time | macro | ``` `LayerNormalization` (layer 1 of `Net`) on a 28×28×1 image: its last axis holds 1 value, and a value normalized on its own is always 0, so every output would be `beta` ``` | `shape/layer-normalization-of-single-values` |
 //! | `Dense` right after an image | macro | ``` `Dense(10, softmax)` (layer 3 of `Net`) after a 12×12×6 image: add `Flatten` before it``` | `shape/dense-after-an-image-without-flatten` |
 //! | a residual chain that changes its input's shape | macro | ``` `Residual(Conv2d(32, 3, relu, padding = same) => Conv2d(16, 3, linear, padding = same), relu)` (layer 2 of `ResNet`): its chain changes an 8×8×32 image into an 8×8×16 image; a residual block adds the chain's output to its input, so the chain must give an 8×8×32 image``` | `join/residual-chain-changes-the-shape` |
 //! | branches that cannot be added or concatenated | macro | ``` `Concatenate(..)` (layer 1 of `Inception`): its branch 1 gives an 8×8×4 image but branch 2 gives a 2×2×4 image; `Concatenate` joins along the last axis, so the branches must agree on every other``` | `join/branches-cannot-be-added`, `join/branches-cannot-be-concatenated` |
@@ -668,8 +727,9 @@ pub mod __private {
         Initialize, Layer, Row, TensorVisitor, TensorVisitorMut, reinterpret, reinterpret_mut,
     };
     pub use netdsl_core::layers::{
-        Add, Bidirectional, Concatenate, Dense, Dropout, Flatten, GlobalAvgPool, GlobalMaxPool,
-        Reshape, Residual, Reverse, UpSampling2d, ZeroPadding2d,
+        Add, BatchNormalization, Bidirectional, Concatenate, Dense, Dropout, Flatten,
+        GlobalAvgPool, GlobalMaxPool, LayerNormalization, Reshape, Residual, Reverse, UpSampling2d,
+        ZeroPadding2d,
     };
     #[cfg(feature = "alloc")]
     pub use netdsl_core::layers::{AvgPool2d, Conv1d, Conv2d, Gru, Lstm, MaxPool2d, SimpleRnn};

@@ -1,10 +1,14 @@
 //! The backward passes `network!` generates, checked against central finite differences of the
 //! loss in every parameter: for every activation, both fused losses and mean squared error,
 //! networks of three layers, networks composed of other networks and a layer of our own,
-//! image networks through every image layer, sequence convolutions and global pools, and
-//! recurrent layers. Every activation of the DSL is also checked through a network of two
-//! layers ending with it, against an f64 reference of the network: forward, and backward in
-//! every weight and input.
+//! image networks through every image layer, sequence convolutions and global pools,
+//! recurrent layers, and both normalizations. Every activation of the DSL is also checked
+//! through a network of two layers ending with it, against an f64 reference of the network:
+//! forward, and backward in every weight and input.
+//!
+//! Every pass runs in training mode, as `fit` runs it, and the loss is the mean over the whole
+//! batch: batch normalization couples the samples of a batch through its statistics, so each
+//! nudged parameter changes every sample's output.
 
 use netdsl::activation::Linear;
 use netdsl::layer::Initialize;
@@ -202,6 +206,32 @@ network! {
         => Conv2d(3, 3, tanh, stride = 2)           // 3×3×3
         => AvgPool2d(2, stride = 1)                 // 2×2×3
         => Reshape(12) => Dense(2, sigmoid)>;
+
+    /// Batch normalization of a dense layer's units over the batch, with an activation that
+    /// keeps its inputs, and of the output layer's logits without `β`.
+    #[derive(Clone)]
+    struct BatchNormDense<4 => Dense(5, linear) => BatchNormalization(gelu) => Dense(3) => BatchNorm(center = false) => Dense(3, softmax)>;
+
+    /// Batch normalization of each channel over the batch and every pixel, inside a residual
+    /// block as in a ResNet, and first, where it hands back no input gradient.
+    #[derive(Clone)]
+    struct BatchNormImages<(5, 5, 2)
+        => BatchNormalization(momentum = 0.9)
+        => Conv2d(3, 3, linear, padding = same) => BatchNormalization(relu)
+        => Residual(Conv2d(3, 3, linear, padding = same) => BatchNormalization, tanh)
+        => Flatten => Dense(2, softmax)>;
+
+    /// Layer normalization of a vector, then of each step of a sequence.
+    #[derive(Clone)]
+    struct LayerNormSteps<12
+        => LayerNormalization(epsilon = 0.01)
+        => Reshape(4, 3) => LayerNorm(sigmoid, scale = false) => LSTM(3) => Dense(2, softmax)>;
+
+    /// Layer normalization of each pixel's channels, with an activation that keeps its inputs.
+    #[derive(Clone)]
+    struct LayerNormPixels<(2, 2, 3)
+        => Conv2d(4, 1, linear) => LayerNormalization(silu, center = false) => Conv2d(2, 2, tanh)
+        => Flatten => Dense(2, softmax)>;
 }
 
 const BATCH: usize = 3;
@@ -243,6 +273,7 @@ where
     L: Loss<N::Activation>,
 {
     let mut tape = net.new_tape::<BATCH>();
+    net.set_training(&mut tape, true);
     let mut y = [[0.0; OUT]; BATCH];
     net.forward(x, &mut y, &mut tape);
     y.iter()
@@ -280,6 +311,7 @@ fn check_on<N, L, const IN: usize, const OUT: usize>(
 {
     let eps = 1e-2;
     let mut tape = net.new_tape::<BATCH>();
+    net.set_training(&mut tape, true);
     let mut y = [[0.0; OUT]; BATCH];
     net.forward(x, &mut y, &mut tape);
     let mut delta = [[0.0; OUT]; BATCH];
@@ -306,11 +338,16 @@ fn check_on<N, L, const IN: usize, const OUT: usize>(
         let mut rel = error(a, numeric);
         if rel > 1e-3 {
             // A central difference errs by O(eps²) through the curvature of the activations it
-            // crosses, which a residual block's chain of them brings near 1e-3: half the step
-            // quarters that error (and doubles the rounding error, still far below it).
+            // crosses, which a residual block's chain of them brings near 1e-3 (a normalization
+            // too, through 1 / σ of the few values it normalizes together): half the step
+            // quarters that error (and doubles the rounding error, still far below it), and
+            // Richardson's extrapolation of the two, (4 D(eps / 2) - D(eps)) / 3, cancels it.
             let half = central(k, eps / 2.0);
-            if error(a, half) < rel {
-                (numeric, rel) = (half, error(a, half));
+            let extrapolated = (4.0 * half - numeric) / 3.0;
+            for candidate in [half, extrapolated] {
+                if error(a, candidate) < rel {
+                    (numeric, rel) = (candidate, error(a, candidate));
+                }
             }
         }
         if rel > 1e-3 && kinks == Kinks::Possible {
@@ -989,4 +1026,31 @@ fn check_against_f64<N, L>(
         "{activations} with {}: worst relative error {worst:.2e}",
         L::NAME
     );
+}
+
+#[test]
+fn batch_normalization_in_training_matches_finite_differences() {
+    let t = [[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]];
+    check(BatchNormDense::new(&mut rng()), CategoricalCrossentropy, t);
+    let t = [[0.0, 1.0], [1.0, 0.0], [0.0, 1.0]];
+    let net = BatchNormImages::new(&mut rng());
+    check_on(
+        net,
+        CategoricalCrossentropy,
+        &images::<50>(),
+        t,
+        Kinks::None,
+    );
+}
+
+#[test]
+fn layer_normalization_matches_finite_differences() {
+    // Inputs in [-3, 3): a difference's step (0.01) must be small beside the spread of the
+    // values normalized together, or their curvature (through 1 / σ) swamps it.
+    let x = images::<12>().map(|x| x.map(|v| 3.0 * v));
+    let t = [[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]];
+    let net = LayerNormSteps::new(&mut rng());
+    check_on(net, CategoricalCrossentropy, &x, t, Kinks::None);
+    let net = LayerNormPixels::new(&mut rng());
+    check_on(net, CategoricalCrossentropy, &x, t, Kinks::None);
 }

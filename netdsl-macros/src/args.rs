@@ -369,6 +369,46 @@ impl<'a> Args<'a> {
         }
     }
 
+    /// The value of a number option (`momentum = 0.99`, `epsilon = 1e-3`, an integer too),
+    /// `default` if it is not given. A value that is not a number, or that `valid` refuses, is
+    /// reported ("`` `momentum` takes {expected}, found `1.5`{note} ``") and gives `default`,
+    /// so that the layers after it are still checked.
+    pub fn number_option(
+        &mut self,
+        name: &'static str,
+        default: f64,
+        valid: fn(f64) -> bool,
+        expected: &str,
+        note: &str,
+    ) -> f64 {
+        let Some(value) = self.option(name) else {
+            return default;
+        };
+        let (number, found) = match value {
+            OptionValue::Float(lit) => (lit.base10_parse::<f64>().ok(), lit.to_string()),
+            OptionValue::Int(lit) => (lit.base10_parse::<f64>().ok(), lit.to_string()),
+            OptionValue::Bool(_) | OptionValue::Path(_) => {
+                let example = format!("{name} = {default}");
+                self.errors.push_spanned(
+                    value.span(),
+                    format_args!("`{}`: `{name}` takes a number, e.g. `{example}`", self.text),
+                );
+                return default;
+            }
+        };
+        if let Some(number) = number.filter(|&n| valid(n)) {
+            return number;
+        }
+        self.errors.push_spanned(
+            value.span(),
+            format_args!(
+                "`{}`: `{name}` takes {expected}, found `{found}`{note}",
+                self.text
+            ),
+        );
+        default
+    }
+
     /// The value of a size option (`stride = 2`), `default` if it is not given, or `None`
     /// after reporting a value that is not a size of at least 1.
     pub fn size_option(&mut self, name: &'static str, default: usize) -> Option<usize> {

@@ -135,14 +135,17 @@ fn check_layer(cx: &mut Cx) -> Option<Checked> {
             None => {
                 let written = keyword.to_string();
                 // `Conv1d` for `Conv1D`, `Conv2D` for `Conv2d`: the DSL spells some layers as
-                // Keras does and some as Rust types are, so say which.
-                let message = match KEYWORDS
+                // Keras does and some as Rust types are, so say which (`BatchNorm` for
+                // `Batchnorm`: an alias is a spelling too).
+                let spellings = KEYWORDS
                     .iter()
-                    .find(|k| k.usage.name.eq_ignore_ascii_case(&written))
+                    .flat_map(|k| core::iter::once(k.usage.name).chain(k.aliases.iter().copied()));
+                let message = match spellings
+                    .into_iter()
+                    .find(|name| name.eq_ignore_ascii_case(&written))
                 {
-                    Some(k) => format!(
-                        "unknown layer `{written}`; expected `{}`, as the DSL spells it",
-                        k.usage.name
+                    Some(name) => format!(
+                        "unknown layer `{written}`; expected `{name}`, as the DSL spells it"
                     ),
                     None => format!(
                         "unknown layer `{written}`; expected one of {} (networks and layer types are written by name, without arguments: `=> Encoder =>`)",

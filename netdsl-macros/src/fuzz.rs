@@ -75,6 +75,14 @@ const OPTIONS: &[&str] = &[
     "return_sequences = 1",
     "bais = false",
     "momentum = 0.99",
+    "momentum = 1",
+    "momentum = -0.5",
+    "epsilon = 1e-3",
+    "epsilon = 0",
+    "epsilon = -1e40",
+    "epsilon = 1e-50",
+    "center = false",
+    "scale = 0.5",
     "units =",
 ];
 

@@ -85,8 +85,8 @@ pub trait Kind {
         None
     }
 
-    /// Whether the layer keeps its input's values where they are (`Flatten`, `Dropout`), so a
-    /// note about a rounded size looks through it.
+    /// Whether the layer keeps its input's shape and each value where it is (`Flatten`,
+    /// `Dropout`, the normalizations), so a note about a rounded size looks through it.
     fn keeps_values(&self) -> bool {
         false
     }

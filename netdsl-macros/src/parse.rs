@@ -338,6 +338,17 @@ impl Parse for LayerArg {
                 OptionValue::Int(input.parse()?)
             } else if input.peek(LitFloat) {
                 OptionValue::Float(input.parse()?)
+            } else if input.peek(Token![-]) && (input.peek2(LitInt) || input.peek2(LitFloat)) {
+                // A negative number (`momentum = -0.5`), read as one literal for the checks
+                // to refuse with the value as written.
+                input.parse::<Token![-]>()?;
+                if input.peek(LitInt) {
+                    let lit: LitInt = input.parse()?;
+                    OptionValue::Int(LitInt::new(&negated(&lit.to_string()), lit.span()))
+                } else {
+                    let lit: LitFloat = input.parse()?;
+                    OptionValue::Float(LitFloat::new(&negated(&lit.to_string()), lit.span()))
+                }
             } else {
                 OptionValue::Path(input.call(Path::parse_mod_style).map_err(|_| {
                     input.error(format_args!(
@@ -371,6 +382,15 @@ impl Parse for LayerArg {
             }) if attrs.is_empty() => LayerArg::Float(lit),
             other => LayerArg::Positional(Size::from(other)),
         })
+    }
+}
+
+/// A number literal's text with its sign flipped: a token stream built from a string can hold a
+/// negative literal (`- -0.5` is `-` and the literal `-0.5`).
+fn negated(literal: &str) -> String {
+    match literal.strip_prefix('-') {
+        Some(positive) => positive.to_owned(),
+        None => format!("-{literal}"),
     }
 }
 

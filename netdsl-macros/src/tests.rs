@@ -777,3 +777,76 @@ fn zero_padding_and_up_sampling_take_keras_forms() {
         ],
     );
 }
+
+#[test]
+fn normalizations_normalize_the_last_axis_with_keras_options() {
+    let out = expand(quote! {
+        struct Net<(8, 8, 3)
+            => BatchNormalization
+            => Conv2d(4, 3, linear) => BatchNorm(relu, momentum = 0.9, epsilon = 1e-5, center = false)
+            => Flatten => Dense(HIDDEN) => LayerNormalization(scale = false)
+            => Dense(6) => Reshape(2, 3) => LayerNorm(tanh, epsilon = 0.01)
+            => Flatten => Dense(2, softmax)>;
+    });
+    assert_contains(
+        &out,
+        &[
+            // Keras' field names, whichever spelling; the channels are the last axis.
+            "pub batch_normalization_1: ::netdsl::__private::BatchNormalization<192, 3, ::netdsl::__private::Linear>,",
+            "pub batch_normalization_2: ::netdsl::__private::BatchNormalization<144, 4, ::netdsl::__private::Relu>,",
+            "pub layer_normalization_1: ::netdsl::__private::LayerNormalization<{ HIDDEN }, { HIDDEN }, ::netdsl::__private::Linear>,",
+            "pub layer_normalization_2: ::netdsl::__private::LayerNormalization<6, 3, ::netdsl::__private::Tanh>,",
+            // Keras' defaults, or the options given.
+            "batch_normalization_1: <::netdsl::__private::BatchNormalization<192, 3, ::netdsl::__private::Linear>>::new().momentum(0.99f32).epsilon(0.001f32).center(true).scale(true),",
+            "batch_normalization_2: <::netdsl::__private::BatchNormalization<144, 4, ::netdsl::__private::Relu>>::new().momentum(0.9f32).epsilon(0.00001f32).center(false).scale(true),",
+            "layer_normalization_1: <::netdsl::__private::LayerNormalization<{ HIDDEN }, { HIDDEN }, ::netdsl::__private::Linear>>::new().epsilon(0.001f32).center(true).scale(false),",
+            // The network passes the batch's rows and its state's update on to its layers, and
+            // counts what they keep without training.
+            "fn set_rows<const NETDSL_BATCH: usize>(&self, tape: &mut NetTape<NETDSL_BATCH>, rows: usize) {",
+            "::netdsl::__private::Layer::set_rows::<NETDSL_BATCH>(&self.batch_normalization_1, &mut tape.batch_normalization_1_tape, rows);",
+            "::netdsl::__private::Layer::update_state::<NETDSL_BATCH>(&mut self.batch_normalization_2, &tape.batch_normalization_2_tape, thread, threads);",
+            "fn non_trainable_count(&self) -> usize {",
+            "::netdsl::__private::Layer::visit_non_trainable(&mut self.batch_normalization_1, visit);",
+            "non_trainable: ::netdsl::__private::Layer::non_trainable_count(&self.batch_normalization_1),",
+        ],
+    );
+}
+
+#[test]
+fn normalization_options_out_of_range_and_units_are_errors() {
+    let out = expand(quote! {
+        struct Net<4 => BatchNormalization(momentum = 1.5) => BatchNormalization(momentum = -0.1)
+            => BatchNorm(epsilon = 0) => LayerNormalization(epsilon = -1e-3) => BatchNormalization(64)
+            => LayerNorm(momentum = 0.9) => BatchNormalization(epsilon = true)>;
+    });
+    assert_contains(
+        &out,
+        &[
+            "compile_error! { \"`BatchNormalization(momentum = 1.5)`: `momentum` takes a value from 0 up to (not including) 1, found `1.5`; at each step the moving statistics keep that fraction of themselves and take the rest from the batch\" }",
+            "found `-0.1`;",
+            "compile_error! { \"`BatchNorm(epsilon = 0)`: `epsilon` takes a value above 0, found `0`; it is added to the variance, so that values without spread are not divided by 0\" }",
+            "found `-1e-3`;",
+            "compile_error! { \"unexpected argument `64` in `BatchNormalization(64)`: `BatchNormalization` takes an activation and the options `momentum`, `epsilon`, `center` and `scale`, and no units: it keeps the shape of its input\" }",
+            "compile_error! { \"unknown option `momentum` of `LayerNormalization`; expected `epsilon`, `center` or `scale`\" }",
+            "compile_error! { \"`BatchNormalization(epsilon = true)`: `epsilon` takes a number, e.g. `epsilon = 0.001`\" }",
+        ],
+    );
+}
+
+#[test]
+fn layer_normalization_of_single_values_is_an_error() {
+    let out = expand(
+        quote! { struct Net<(28, 28, 1) => LayerNormalization => Flatten => Dense(10, softmax)>; },
+    );
+    assert_contains(
+        &out,
+        &[
+            "compile_error! { \"`LayerNormalization` (layer 1 of `Net`) on a 28×28×1 image: its last axis holds 1 value, and a value normalized on its own is always 0, so every output would be `beta`; `LayerNormalization` normalizes together the values of a vector, the channels of a pixel or the features of a step: give it more than one, or use `BatchNormalization`, which normalizes each channel over the batch\" }",
+        ],
+    );
+    // Batch normalization of one channel normalizes it over the batch: no error.
+    let out = expand(
+        quote! { struct Net<(28, 28, 1) => BatchNormalization => Flatten => Dense(10, softmax)>; },
+    );
+    assert!(!out.contains("compile_error"), "{out}");
+}

@@ -10,6 +10,7 @@ pub const FLATTEN: Keyword = Keyword {
     usage: Usage::new("Flatten", "Flatten", "no arguments"),
     field: "flatten",
     bare: true,
+    aliases: &[],
     check,
 };
 

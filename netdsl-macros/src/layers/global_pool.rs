@@ -40,6 +40,7 @@ const fn global(
         usage: Usage::new(name, name, "no arguments"),
         field,
         bare: true,
+        aliases: &[],
         check,
     }
 }

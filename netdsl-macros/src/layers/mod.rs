@@ -12,6 +12,7 @@ mod flatten;
 mod global_pool;
 pub mod join;
 mod named;
+mod normalization;
 mod pool;
 mod recurrent;
 mod reshape;
@@ -38,6 +39,8 @@ pub struct Keyword {
     pub field: &'static str,
     /// Whether it is also written bare, without parentheses (`=> Flatten =>`).
     pub bare: bool,
+    /// Other spellings it answers to (`BatchNorm`), which "expected one of" lists leave out.
+    pub aliases: &'static [&'static str],
     /// Reads its arguments and works out its output, reporting every mistake.
     pub check: fn(&mut Cx, &mut Args) -> Option<Checked>,
 }
@@ -53,6 +56,7 @@ impl Keyword {
             usage,
             field,
             bare: false,
+            aliases: &[],
             check,
         }
     }
@@ -68,6 +72,8 @@ pub const KEYWORDS: &[&Keyword] = &[
     &reshape::RESHAPE,
     &dropout::DROPOUT,
     &reverse::REVERSE,
+    &normalization::BATCH_NORMALIZATION,
+    &normalization::LAYER_NORMALIZATION,
     &recurrent::SIMPLE_RNN,
     &recurrent::LSTM,
     &recurrent::GRU,
@@ -80,9 +86,12 @@ pub const KEYWORDS: &[&Keyword] = &[
     &up_sampling::UP_SAMPLING2D,
 ];
 
-/// The keyword written `name`, if there is one.
+/// The keyword written `name` (or one of its aliases), if there is one.
 pub fn keyword(name: &Ident) -> Option<&'static Keyword> {
-    KEYWORDS.iter().copied().find(|k| name == k.usage.name)
+    KEYWORDS
+        .iter()
+        .copied()
+        .find(|k| name == k.usage.name || k.aliases.iter().any(|alias| name == alias))
 }
 
 /// A layer that passed its checks, as far as they went: its kind and its output shape.

@@ -12,6 +12,7 @@ pub const REVERSE: Keyword = Keyword {
     usage: Usage::new("Reverse", "Reverse", "no arguments"),
     field: "reverse",
     bare: true,
+    aliases: &[],
     check,
 };
 

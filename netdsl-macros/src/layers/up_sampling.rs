@@ -16,6 +16,7 @@ pub const UP_SAMPLING2D: Keyword = Keyword {
     ),
     field: "up_sampling2d",
     bare: true,
+    aliases: &[],
     check,
 };
 

@@ -22,6 +22,7 @@ pub const ZERO_PADDING2D: Keyword = Keyword {
     ),
     field: "zero_padding2d",
     bare: true,
+    aliases: &[],
     check,
 };
 
