@@ -45,6 +45,9 @@ network! {
 
     /// A GRU, whose bias is two rows: Keras' `[2, 3U]`.
     struct Gated<(4, 3) => GRU(5) => Dense(2, softmax)>;
+
+    /// Batch normalization, with its moving statistics, and layer normalization without `β`.
+    struct Normalized<4 => Dense(3) => BatchNormalization(relu) => Dense(2) => LayerNorm(center = false)>;
 }
 
 /// 4 steps of 3 features into 5 units.
@@ -237,6 +240,47 @@ fn image_recurrent_and_nested_networks_round_trip() {
     let mut other = Outer::new(&mut StdRng::seed_from_u64(2));
     other.load_weights(dir.join("outer.safetensors")).unwrap();
     assert_eq!(parameters(&mut other), parameters(&mut outer));
+}
+
+#[test]
+fn normalizations_save_and_load_their_moving_statistics_under_keras_names() {
+    let mut saved = Normalized::new(&mut StdRng::seed_from_u64(1));
+    let norm = &mut saved.batch_normalization_1;
+    norm.moving_mean_mut().copy_from_slice(&[0.5, -0.25, 1.0]);
+    norm.moving_variance_mut()
+        .copy_from_slice(&[2.0, 0.75, 1.5]);
+    norm.gamma_mut().unwrap().copy_from_slice(&[1.5, 0.5, -1.0]);
+    let names: Vec<(String, Vec<usize>)> = tensors(&saved);
+    assert_eq!(
+        names[2..],
+        [
+            ("batch_normalization_1.gamma".into(), vec![3]),
+            ("batch_normalization_1.beta".into(), vec![3]),
+            ("batch_normalization_1.moving_mean".into(), vec![3]),
+            ("batch_normalization_1.moving_variance".into(), vec![3]),
+            ("dense_2.kernel".into(), vec![3, 2]),
+            ("dense_2.bias".into(), vec![2]),
+            ("layer_normalization_1.gamma".into(), vec![2]),
+        ]
+    );
+    let path = scratch("normalized").join("normalized.safetensors");
+    saved.save_weights(&path).unwrap();
+    let mut loaded = Normalized::new(&mut StdRng::seed_from_u64(2));
+    loaded.load_weights(&path).unwrap();
+    let values = |model: &Normalized| {
+        let mut all = Vec::new();
+        model.visit_tensors(&mut |_, _, values| all.extend_from_slice(values));
+        all
+    };
+    assert_eq!(values(&loaded), values(&saved));
+    let norm = &loaded.batch_normalization_1;
+    assert_eq!(norm.moving_variance(), &[2.0, 0.75, 1.5]);
+    let x = [0.5, -1.0, 0.25, 2.0];
+    assert_eq!(
+        loaded.predict(&x),
+        saved.predict(&x),
+        "predict uses the moving statistics"
+    );
 }
 
 /// Loads `path` into a fresh tutorial network, expecting an error, and checks that the network

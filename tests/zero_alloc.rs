@@ -80,6 +80,16 @@ network! {
         => SimpleRNN(8, gelu_tanh)
         => Dense(4, softmax)>;
 
+    /// Batch normalization of images, inside a residual block too, and of units; layer
+    /// normalization of units.
+    struct Normalized<(16, 16, 2)
+        => Conv2d(8, 3, linear, padding = same) => BatchNormalization(relu)
+        => Residual(Conv2d(8, 3, linear, padding = same) => BatchNorm(relu)
+            => Conv2d(8, 3, linear, padding = same) => BatchNorm, relu)
+        => MaxPool2d(2) => Flatten
+        => Dense(16) => BatchNormalization(gelu) => Dense(8) => LayerNormalization(relu)
+        => Dense(4, softmax)>;
+
     /// Recurrent layers stacked through every step's state.
     struct Stacked<512 => Reshape(16, 32) => LSTM(8, return_sequences = true) => SimpleRNN(8, return_sequences = true) => GRU(8, return_sequences = true) => GRU(8) => Dense(4, softmax)>;
 }
@@ -185,7 +195,7 @@ fn predict_through_every_image_layer_allocates_nothing() {
 fn training_and_evaluating_through_every_image_layer_allocate_nothing_after_setup() {
     // Forward (dropout training), backward and an Adam step for each of three batches.
     trains_evaluates_and_predicts_without_allocating(
-        Images::new(&mut StdRng::seed_from_u64(1)),
+        &mut Images::new(&mut StdRng::seed_from_u64(1)),
         "every image layer",
     );
 }
@@ -193,15 +203,24 @@ fn training_and_evaluating_through_every_image_layer_allocate_nothing_after_setu
 #[test]
 fn residual_blocks_and_branches_train_evaluate_and_predict_without_allocating() {
     trains_evaluates_and_predicts_without_allocating(
-        Graph::new(&mut StdRng::seed_from_u64(1)),
+        &mut Graph::new(&mut StdRng::seed_from_u64(1)),
         "a residual block and joined branches",
     );
 }
 
 #[test]
+fn normalizations_train_evaluate_and_predict_without_allocating() {
+    // Each step moves the moving statistics, and the partial last batch sets the rows.
+    let mut model = Normalized::new(&mut StdRng::seed_from_u64(1));
+    let before = *model.batch_normalization_1.moving_mean();
+    trains_evaluates_and_predicts_without_allocating(&mut model, "normalizations");
+    assert_ne!(model.batch_normalization_1.moving_mean(), &before);
+}
+
+#[test]
 fn a_bidirectional_lstm_trains_evaluates_and_predicts_without_allocating() {
     trains_evaluates_and_predicts_without_allocating(
-        BothWays::new(&mut StdRng::seed_from_u64(1)),
+        &mut BothWays::new(&mut StdRng::seed_from_u64(1)),
         "a bidirectional LSTM",
     );
 }
@@ -209,7 +228,7 @@ fn a_bidirectional_lstm_trains_evaluates_and_predicts_without_allocating() {
 #[test]
 fn a_recurrent_layer_trains_evaluates_and_predicts_without_allocating() {
     trains_evaluates_and_predicts_without_allocating(
-        Sequences::new(&mut StdRng::seed_from_u64(1)),
+        &mut Sequences::new(&mut StdRng::seed_from_u64(1)),
         "a simple RNN",
     );
 }
@@ -217,7 +236,7 @@ fn a_recurrent_layer_trains_evaluates_and_predicts_without_allocating() {
 #[test]
 fn stacked_recurrent_layers_train_evaluate_and_predict_without_allocating() {
     trains_evaluates_and_predicts_without_allocating(
-        Stacked::new(&mut StdRng::seed_from_u64(1)),
+        &mut Stacked::new(&mut StdRng::seed_from_u64(1)),
         "stacked recurrent layers",
     );
 }
@@ -225,7 +244,7 @@ fn stacked_recurrent_layers_train_evaluate_and_predict_without_allocating() {
 #[test]
 fn sequence_convolutions_train_evaluate_and_predict_without_allocating() {
     trains_evaluates_and_predicts_without_allocating(
-        Convolved::new(&mut StdRng::seed_from_u64(1)),
+        &mut Convolved::new(&mut StdRng::seed_from_u64(1)),
         "Conv1D and global max pooling",
     );
 }
@@ -233,7 +252,7 @@ fn sequence_convolutions_train_evaluate_and_predict_without_allocating() {
 #[test]
 fn padding_upsampling_and_global_pooling_train_evaluate_and_predict_without_allocating() {
     trains_evaluates_and_predicts_without_allocating(
-        Padded::new(&mut StdRng::seed_from_u64(1)),
+        &mut Padded::new(&mut StdRng::seed_from_u64(1)),
         "zero padding, upsampling and global average pooling",
     );
 }
@@ -241,7 +260,7 @@ fn padding_upsampling_and_global_pooling_train_evaluate_and_predict_without_allo
 #[test]
 fn activations_that_keep_their_inputs_train_evaluate_and_predict_without_allocating() {
     trains_evaluates_and_predicts_without_allocating(
-        KeepingInputs::new(&mut StdRng::seed_from_u64(1)),
+        &mut KeepingInputs::new(&mut StdRng::seed_from_u64(1)),
         "gelu, mish, silu, hard_silu and gelu_tanh layers",
     );
 }
@@ -249,7 +268,7 @@ fn activations_that_keep_their_inputs_train_evaluate_and_predict_without_allocat
 #[test]
 fn an_lstm_trains_evaluates_and_predicts_without_allocating() {
     trains_evaluates_and_predicts_without_allocating(
-        LongShort::new(&mut StdRng::seed_from_u64(1)),
+        &mut LongShort::new(&mut StdRng::seed_from_u64(1)),
         "an LSTM",
     );
 }
@@ -257,7 +276,7 @@ fn an_lstm_trains_evaluates_and_predicts_without_allocating() {
 /// After a first epoch (setup: it sizes the shuffling order), a training epoch with Adam over
 /// `images()`, an evaluation and a `predict` through `model` allocate nothing; the epoch must
 /// change most parameters, so that the count covers real steps.
-fn trains_evaluates_and_predicts_without_allocating<N>(mut model: N, what: &str)
+fn trains_evaluates_and_predicts_without_allocating<N>(model: &mut N, what: &str)
 where
     N: Network<In = [f32; 512], Out = [f32; 4]> + Sync,
     N::Tape<BATCH>: Send,
@@ -266,19 +285,19 @@ where
 {
     let data = images();
     let mut trainer =
-        Trainer::<_, _, _, BATCH>::new(&model, Adam::default(), CategoricalCrossentropy);
+        Trainer::<_, _, _, BATCH>::new(model, Adam::default(), CategoricalCrossentropy);
     let mut rng = StdRng::seed_from_u64(2);
-    trainer.train_epoch(&mut model, &data, Some(&mut rng));
-    let before = parameters(&mut model);
+    trainer.train_epoch(model, &data, Some(&mut rng));
+    let before = parameters(model);
 
     let mut epoch = Metrics::default();
-    let info = measure(|| epoch = trainer.train_epoch(&mut model, &data, Some(&mut rng)));
+    let info = measure(|| epoch = trainer.train_epoch(model, &data, Some(&mut rng)));
     assert_eq!(
         info.count_total, 0,
         "a training epoch through {what} allocated: {info:?}"
     );
     assert!(epoch.loss.is_finite(), "{epoch:?}");
-    let after = parameters(&mut model);
+    let after = parameters(model);
     let changed = before.iter().zip(&after).filter(|(b, a)| b != a).count();
     assert!(
         changed > after.len() / 2,
@@ -286,7 +305,7 @@ where
         after.len()
     );
 
-    let info = measure(|| epoch = trainer.evaluate(&model, &data));
+    let info = measure(|| epoch = trainer.evaluate(model, &data));
     assert_eq!(
         info.count_total, 0,
         "an evaluation through {what} allocated: {info:?}"

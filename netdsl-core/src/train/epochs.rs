@@ -221,7 +221,7 @@ impl<N: Shared<B>, O: Optimizer, L: Loss<N::Activation> + Send, const B: usize>
 mod tests {
     use crate::activation::Linear;
     use crate::data::Dataset;
-    use crate::layers::Dense;
+    use crate::layers::{BatchNormalization, Dense};
     use crate::loss::MeanSquaredError;
     use crate::optim::schedule::StepDecay;
     use crate::optim::{Optimizer, Sgd};
@@ -263,6 +263,34 @@ mod tests {
         assert!(!printed.contains("accuracy"), "{printed}");
         let result = trainer.evaluate(&model, &line());
         assert_eq!(result.accuracy, None, "{result:?}");
+    }
+
+    /// Records, at the end of each epoch, every weight the callbacks' context visits.
+    struct Weights(Vec<Vec<f32>>);
+
+    impl Callback for Weights {
+        fn on_epoch_end(&mut self, _: &EpochLogs, context: &mut Context<'_>) {
+            let mut all = Vec::new();
+            context.visit_parameters(&mut |weights| all.extend_from_slice(weights));
+            self.0.push(all);
+        }
+    }
+
+    #[test]
+    fn callbacks_see_the_parameters_then_the_moving_statistics() {
+        let mut model = BatchNormalization::<1, 1>::new().momentum(0.5);
+        let mut trainer = Trainer::<_, _, _, 4>::new(&model, Sgd::new(0.1), MeanSquaredError);
+        let mut weights = Weights(Vec::new());
+        let options = Fit::epochs(1)
+            .shuffle(false)
+            .verbose(Verbose::Silent)
+            .callback(&mut weights);
+        trainer.fit(&mut model, &line(), options).unwrap();
+        // γ, β, then the moving mean and variance (of the two batches' 0.1875 and 0.6875).
+        let (gamma, beta) = (model.gamma().unwrap()[0], model.beta().unwrap()[0]);
+        let (mean, variance) = (model.moving_mean()[0], model.moving_variance()[0]);
+        assert_eq!(weights.0, [vec![gamma, beta, mean, variance]]);
+        assert_eq!(mean, 0.5 * 0.5 * 0.1875 + 0.5 * 0.6875);
     }
 
     #[test]
