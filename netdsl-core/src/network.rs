@@ -21,11 +21,14 @@ use crate::weights;
 /// By hand, one training step is:
 ///
 /// ```text
+/// model.set_training(&mut tape, true);                     // once: dropout drops, batch
+///                                                          // normalization uses the batch
 /// model.forward(&x, &mut y, &mut tape);                    // y: the outputs of the batch
 /// let kept = Model::kept(&tape);                           // what the output activation kept
 /// loss.deltas(&y, kept, &t, B, 1.0 / B as f32, &mut dz);   // dz: dL/dz of the output layer
 /// model.backward(&x, &dz, None, &mut grads, &mut tape);
 /// optimizer.step(&mut model, &grads);
+/// model.update_state(&tape, 0, 1);                         // moving statistics
 /// ```
 pub trait Network: Layer {
     /// The layer table, as Keras' `model.summary()` prints it.

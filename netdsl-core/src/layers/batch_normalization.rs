@@ -92,6 +92,8 @@ pub struct BatchNormalizationTape<const C: usize, const B: usize, K = ()> {
     shift: Buffer<[f32; C]>,
     /// Per-channel sums in `f64`: the statistics, and the backward pass's `Σ dz`, `Σ dz · x̂`.
     sums: Buffer<[[f64; C]; 2]>,
+    /// Per-channel sums of one row in `f32`, then the backward pass's means of `dz`, `dz · x̂`.
+    partial: Buffer<[[f32; C]; 2]>,
     /// What the activation keeps.
     kept: K,
 }
@@ -278,31 +280,90 @@ impl<const N: usize, const C: usize, A> BatchNormalization<N, C, A> {
     }
 }
 
-/// The mean and biased variance of each channel over every position of `rows`, worked out in
-/// `f64`: the mean into `sums[0]`, the variance (of the deviations from it) into `sums[1]`.
-fn measure<const N: usize, const C: usize>(rows: &[[f32; N]], sums: &mut [[f64; C]; 2]) {
-    let [mean, variance] = sums;
+/// The mean and biased variance of each channel over every position of `rows`, into `mean`
+/// (and, exactly, `sums`) and `variance`: the sum of the values as [`sum_rows`] sums, the
+/// squared deviations from the mean in `f64`, value by value, since the variance's rounding
+/// would show in every output, through `1 / σ`.
+fn measure<const N: usize, const C: usize>(
+    rows: &[[f32; N]],
+    sums: &mut [f64; C],
+    row: &mut [f32; C],
+    mean: &mut [f32; C],
+    variance: &mut [f64; C],
+) {
     let count = (rows.len() * (N / C)) as f64;
-    mean.fill(0.0);
-    for position in positions::<N, C>(rows) {
-        for (m, &x) in mean.iter_mut().zip(position) {
-            *m += f64::from(x);
+    sum_rows(rows, sums, row, |row, x| {
+        for (sum, &x) in row.iter_mut().zip(x) {
+            *sum += x;
         }
+    });
+    sums.iter_mut().for_each(|sum| *sum /= count);
+    for (mean, &exact) in mean.iter_mut().zip(sums.iter()) {
+        *mean = exact as f32;
     }
-    mean.iter_mut().for_each(|m| *m /= count);
     variance.fill(0.0);
-    for position in positions::<N, C>(rows) {
-        for ((v, &m), &x) in variance.iter_mut().zip(mean.iter()).zip(position) {
-            let d = f64::from(x) - m;
-            *v += d * d;
+    for position in rows.iter().flat_map(|x| x.chunks_exact(C)) {
+        for ((sum, &x), &mean) in variance.iter_mut().zip(position).zip(sums.iter()) {
+            let d = f64::from(x) - mean;
+            *sum += d * d;
         }
     }
     variance.iter_mut().for_each(|v| *v /= count);
 }
 
-/// The positions of `rows`, each a slice of `C` channels.
-fn positions<const N: usize, const C: usize>(rows: &[[f32; N]]) -> impl Iterator<Item = &[f32]> {
-    rows.iter().flat_map(|row| row.chunks_exact(C))
+/// `sums = Σ_rows Σ_positions term(position)`, channel by channel: each row's sum in `f32`
+/// (in `row`, which `term` adds a position to), the rows' in `f64`, so that the loops over the
+/// values run on `f32` vectors, and a batch of many rows loses no precision.
+#[inline]
+fn sum_rows<const N: usize, const C: usize>(
+    rows: &[[f32; N]],
+    sums: &mut [f64; C],
+    row: &mut [f32; C],
+    term: impl Fn(&mut [f32; C], &[f32]),
+) {
+    sums.fill(0.0);
+    for x in rows {
+        row.fill(0.0);
+        for position in x.chunks_exact(C) {
+            term(row, position);
+        }
+        for (sum, &row) in sums.iter_mut().zip(row.iter()) {
+            *sum += f64::from(row);
+        }
+    }
+}
+
+/// `Σ dz` and `Σ dz · x̂` of each channel over the rows `x` and `dz` (each of positions of `C`
+/// channels), with `x̂ = (x - mean) · inv_std`, into `sum_dz` and `sum_dz_xhat`: summed as
+/// [`sum_rows`] sums, each row's in `row_dz` and `row_dz_xhat` first.
+fn gradient_sums<const N: usize, const C: usize>(
+    x: &[[f32; N]],
+    dz: &[[f32; N]],
+    mean: &[f32; C],
+    inv_std: &[f32; C],
+    [sum_dz, sum_dz_xhat]: [&mut [f64; C]; 2],
+    [row_dz, row_dz_xhat]: [&mut [f32; C]; 2],
+) {
+    sum_dz.fill(0.0);
+    sum_dz_xhat.fill(0.0);
+    for (x, dz) in x.iter().zip(dz) {
+        row_dz.fill(0.0);
+        row_dz_xhat.fill(0.0);
+        for (x, dz) in x.chunks_exact(C).zip(dz.chunks_exact(C)) {
+            let statistics = mean.iter().zip(inv_std);
+            let sums = row_dz.iter_mut().zip(row_dz_xhat.iter_mut());
+            for (((x, dz), (m, s)), (sum, sum_xhat)) in x.iter().zip(dz).zip(statistics).zip(sums) {
+                let xhat = (x - m) * s;
+                *sum += dz;
+                *sum_xhat += dz * xhat;
+            }
+        }
+        for (sums, row) in [(&mut *sum_dz, &*row_dz), (&mut *sum_dz_xhat, &*row_dz_xhat)] {
+            for (sum, &row) in sums.iter_mut().zip(row.iter()) {
+                *sum += f64::from(row);
+            }
+        }
+    }
 }
 
 /// `y = x · scale + shift`, channel by channel at every position of a row.
@@ -340,6 +401,7 @@ impl<const N: usize, const C: usize, A: Activation> Layer for BatchNormalization
             scale: Buffer::zeroed(),
             shift: Buffer::zeroed(),
             sums: Buffer::zeroed(),
+            partial: Buffer::zeroed(),
             kept: A::Keeps::new_batch(),
         }
     }
@@ -353,12 +415,18 @@ impl<const N: usize, const C: usize, A: Activation> Layer for BatchNormalization
         tape.measured = tape.training;
         if tape.training {
             let rows = tape.rows();
-            measure(&x[..rows], &mut tape.sums);
-            let [mean, variance] = &*tape.sums;
-            for c in 0..C {
-                tape.mean[c] = mean[c] as f32;
-                tape.variance[c] = variance[c] as f32;
-                tape.inv_std[c] = inverse_std(variance[c], self.epsilon);
+            let [sums, variance] = &mut *tape.sums;
+            measure(
+                &x[..rows],
+                sums,
+                &mut tape.partial[0],
+                &mut tape.mean,
+                variance,
+            );
+            let batch = tape.variance.iter_mut().zip(tape.inv_std.iter_mut());
+            for ((batch, inv_std), &variance) in batch.zip(variance.iter()) {
+                *batch = variance as f32;
+                *inv_std = inverse_std(variance, self.epsilon);
             }
         } else {
             let variance = self.moving_variance.get();
@@ -390,19 +458,17 @@ impl<const N: usize, const C: usize, A: Activation> Layer for BatchNormalization
         tape: &mut Self::Tape<B>,
     ) {
         let rows = if tape.measured { tape.rows() } else { B };
-        let (mean, inv_std) = (&*tape.mean, &*tape.inv_std);
+        let (mean, inv_std, scale) = (&*tape.mean, &*tape.inv_std, &*tape.scale);
         let [sum_dz, sum_dz_xhat] = &mut *tape.sums;
-        sum_dz.fill(0.0);
-        sum_dz_xhat.fill(0.0);
-        for (x, dz) in positions::<N, C>(&x[..rows]).zip(positions::<N, C>(&dz[..rows])) {
-            let sums = sum_dz.iter_mut().zip(sum_dz_xhat.iter_mut());
-            let statistics = mean.iter().zip(inv_std);
-            for (((x, dz), (m, s)), (sum, sum_xhat)) in x.iter().zip(dz).zip(statistics).zip(sums) {
-                let xhat = (x - m) * s;
-                *sum += f64::from(*dz);
-                *sum_xhat += f64::from(dz * xhat);
-            }
-        }
+        let [row_dz, row_dz_xhat] = &mut *tape.partial;
+        gradient_sums(
+            &x[..rows],
+            &dz[..rows],
+            mean,
+            inv_std,
+            [sum_dz, sum_dz_xhat],
+            [row_dz, row_dz_xhat],
+        );
         let (dgamma, dbeta) = grads.parts_mut();
         if let Some(dgamma) = dgamma {
             for (g, &sum) in dgamma.iter_mut().zip(sum_dz_xhat.iter()) {
@@ -415,7 +481,6 @@ impl<const N: usize, const C: usize, A: Activation> Layer for BatchNormalization
             }
         }
         let Some(dx) = dx else { return };
-        let scale = &*tape.scale;
         if !tape.measured {
             // Fixed statistics: an affine map of each value.
             for (dx, dz) in dx.iter_mut().zip(dz) {
@@ -427,10 +492,15 @@ impl<const N: usize, const C: usize, A: Activation> Layer for BatchNormalization
             }
             return;
         }
-        // The means of dz and of dz · x̂ over the channel's values.
+        // The means of dz and of dz · x̂ over the channel's values, in f32 for the loop below.
         let n = (rows * (N / C)) as f64;
-        sum_dz.iter_mut().for_each(|s| *s /= n);
-        sum_dz_xhat.iter_mut().for_each(|s| *s /= n);
+        let (mean_dz, mean_dz_xhat) = (row_dz, row_dz_xhat);
+        for (mean, &sum) in mean_dz.iter_mut().zip(sum_dz.iter()) {
+            *mean = (sum / n) as f32;
+        }
+        for (mean, &sum) in mean_dz_xhat.iter_mut().zip(sum_dz_xhat.iter()) {
+            *mean = (sum / n) as f32;
+        }
         for (b, (dx, (x, dz))) in dx.iter_mut().zip(x.iter().zip(dz)).enumerate() {
             if b >= rows {
                 // Padding: no sample of it reached the statistics.
@@ -443,12 +513,12 @@ impl<const N: usize, const C: usize, A: Activation> Layer for BatchNormalization
                 .zip(dz.chunks_exact(C))
             {
                 let statistics = mean.iter().zip(inv_std).zip(scale);
-                let means = sum_dz.iter().zip(sum_dz_xhat.iter());
+                let means = mean_dz.iter().zip(mean_dz_xhat.iter());
                 for ((((dx, x), dz), ((m, s), k)), (mean_dz, mean_dz_xhat)) in
                     dx.iter_mut().zip(x).zip(dz).zip(statistics).zip(means)
                 {
                     let xhat = (x - m) * s;
-                    *dx = k * (dz - *mean_dz as f32 - xhat * *mean_dz_xhat as f32);
+                    *dx = k * (dz - mean_dz - xhat * mean_dz_xhat);
                 }
             }
         }
