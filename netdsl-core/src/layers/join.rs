@@ -41,19 +41,16 @@ impl<L: Layer, const B: usize> BranchTape<L, B> {
         layer.forward(x, &mut self.output, &mut self.tape);
     }
 
-    /// Runs the branch backward from `grad`, the gradient of the loss with respect to its
-    /// output (after its activation), which it undoes first, from what the activation kept.
+    /// Runs the branch backward from the gradient of the loss with respect to its output
+    /// (after its activation), which the join has written into `self.grad`; the activation is
+    /// undone first, from what it kept.
     fn backward(
         &mut self,
         layer: &L,
         x: &[L::In; B],
-        grad: impl Fn(usize) -> L::Out,
         dx: Option<&mut [L::In; B]>,
         grads: &mut L::Grads,
     ) {
-        for (b, g) in self.grad.iter_mut().enumerate() {
-            *g = grad(b);
-        }
         L::Activation::backprop_batch(&self.output, L::kept(&self.tape), &mut self.grad);
         layer.backward(x, &self.grad, dx, grads, &mut self.tape);
     }
@@ -187,15 +184,15 @@ where
         grads: &mut L::Grads,
         tape: &mut Self::Tape<B>,
     ) {
+        tape.branch.grad.copy_from_slice(dz);
         match dx {
             Some(dx) => {
-                tape.branch
-                    .backward(&self.inner, x, |b| dz[b], Some(&mut *dx), grads);
+                tape.branch.backward(&self.inner, x, Some(&mut *dx), grads);
                 for (dx, dz) in dx.iter_mut().zip(dz) {
                     *dx = sum(dx, dz);
                 }
             }
-            None => tape.branch.backward(&self.inner, x, |b| dz[b], None, grads),
+            None => tape.branch.backward(&self.inner, x, None, grads),
         }
     }
 
@@ -507,37 +504,27 @@ where
         grads: &mut Self::Grads,
         tape: &mut JoinTape<L1, L2, B>,
     ) {
-        // Each branch's share of the gradient, computed where its backward pass reads it.
-        let share = |b: usize| {
-            let (mut first, mut second) = (L1::Out::zeroed(), L2::Out::zeroed());
-            J::split(&dz[b], &mut first, &mut second);
-            (first, second)
-        };
         let (first, second) = (&mut tape.first, &mut tape.second);
+        // Each branch's share of the gradient, split once into the buffers its pass reads.
+        for ((dz, a), b) in dz
+            .iter()
+            .zip(first.grad.iter_mut())
+            .zip(second.grad.iter_mut())
+        {
+            J::split(dz, a, b);
+        }
         match dx {
             Some(dx) => {
-                first.backward(
-                    &self.first,
-                    x,
-                    |b| share(b).0,
-                    Some(&mut *dx),
-                    &mut grads.first,
-                );
+                first.backward(&self.first, x, Some(&mut *dx), &mut grads.first);
                 let second_dx = &mut *tape.second_dx;
-                second.backward(
-                    &self.second,
-                    x,
-                    |b| share(b).1,
-                    Some(&mut *second_dx),
-                    &mut grads.second,
-                );
+                second.backward(&self.second, x, Some(&mut *second_dx), &mut grads.second);
                 for (dx, other) in dx.iter_mut().zip(second_dx.iter()) {
                     *dx = sum(dx, other);
                 }
             }
             None => {
-                first.backward(&self.first, x, |b| share(b).0, None, &mut grads.first);
-                second.backward(&self.second, x, |b| share(b).1, None, &mut grads.second);
+                first.backward(&self.first, x, None, &mut grads.first);
+                second.backward(&self.second, x, None, &mut grads.second);
             }
         }
     }
