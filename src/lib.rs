@@ -657,7 +657,8 @@ extern crate alloc;
 extern crate self as netdsl;
 
 pub use netdsl_core::{
-    activation, buffer, inference, kernels, layer, layers, loss, metrics, network, shape, weights,
+    activation, buffer, inference, kernels, layer, layers, loss, metrics, network, shape, tokens,
+    weights,
 };
 #[cfg(feature = "std")]
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
@@ -702,6 +703,7 @@ pub mod prelude {
     pub use crate::network::Network;
     #[cfg(feature = "alloc")]
     pub use crate::optim::{Adagrad, Adam, AdamW, Optimizer, RmsProp, Sgd};
+    pub use crate::tokens::Tokens;
     #[cfg(feature = "std")]
     pub use crate::train::{Fit, History, Metrics, Trainer, Verbose};
     pub use rand::SeedableRng;
@@ -732,11 +734,14 @@ pub mod __private {
         ZeroPadding2d,
     };
     #[cfg(feature = "alloc")]
-    pub use netdsl_core::layers::{AvgPool2d, Conv1d, Conv2d, Gru, Lstm, MaxPool2d, SimpleRnn};
+    pub use netdsl_core::layers::{
+        AvgPool2d, Conv1d, Conv2d, Embedding, Gru, Lstm, MaxPool2d, SimpleRnn,
+    };
     pub use netdsl_core::network::Network;
     pub use netdsl_core::shape::{Image, Kernel, Kernel1d, Padding, Padding1d, Sequence, Window};
     #[cfg(feature = "alloc")]
     pub use netdsl_core::summary::{LayerSummary, Summary};
+    pub use netdsl_core::tokens::Tokens;
     pub use netdsl_core::weights::{visit_prefixed, visit_prefixed_mut};
     pub use rand::Rng;
 

@@ -103,6 +103,11 @@ network! {
     #[derive(Clone)]
     struct Sandwich<4 => Dense(4, relu, bias = false) => encoders::Encoder => Dense(2, sigmoid)>;
 
+    /// Token ids looked up in a table, then a sequence convolution and a recurrent layer: the
+    /// table's gradient collects every step of every sample that reads a row.
+    #[derive(Clone)]
+    struct Embedded<5 => Embedding(4, 3) => Conv1D(3, 2, tanh) => LSTM(2) => Dense(2, softmax)>;
+
     /// Images through both paddings, a stride of 2 and max pooling: every generated image
     /// backward pass hands its input gradient to the layer before.
     #[derive(Clone)]
@@ -262,14 +267,14 @@ fn nudge<N: Network>(net: &mut N, index: usize, delta: f32) {
 }
 
 /// The mean loss over the batch `x`, accumulated in f64.
-fn mean_loss<N, L, const IN: usize, const OUT: usize>(
+fn mean_loss<N, L, const OUT: usize>(
     net: &N,
     loss: &L,
-    x: &[[f32; IN]; BATCH],
+    x: &[N::In; BATCH],
     t: &[[f32; OUT]; BATCH],
 ) -> f64
 where
-    N: Network<In = [f32; IN], Out = [f32; OUT]>,
+    N: Network<Out = [f32; OUT]>,
     L: Loss<N::Activation>,
 {
     let mut tape = net.new_tape::<BATCH>();
@@ -298,15 +303,16 @@ enum Kinks {
     Possible,
 }
 
-/// [`check`] on the batch `x`, each parameter nudged by `±0.01`.
-fn check_on<N, L, const IN: usize, const OUT: usize>(
+/// [`check`] on the batch `x` (floats, or the tokens of an `Embedding`), each parameter nudged
+/// by `±0.01`.
+fn check_on<N, L, const OUT: usize>(
     mut net: N,
     loss: L,
-    x: &[[f32; IN]; BATCH],
+    x: &[N::In; BATCH],
     t: [[f32; OUT]; BATCH],
     kinks: Kinks,
 ) where
-    N: Network<In = [f32; IN], Out = [f32; OUT]> + Clone,
+    N: Network<Out = [f32; OUT]> + Clone,
     L: Loss<N::Activation>,
 {
     let eps = 1e-2;
@@ -1052,5 +1058,15 @@ fn layer_normalization_matches_finite_differences() {
     let net = LayerNormSteps::new(&mut rng());
     check_on(net, CategoricalCrossentropy, &x, t, Kinks::None);
     let net = LayerNormPixels::new(&mut rng());
+    check_on(net, CategoricalCrossentropy, &x, t, Kinks::None);
+}
+
+#[test]
+fn an_embedding_table_matches_finite_differences() {
+    // Every id of the vocabulary, some repeated within a sample and across the batch.
+    let ids = [[0, 1, 2, 3, 1], [3, 3, 0, 2, 2], [1, 0, 0, 1, 3]];
+    let x = ids.map(|ids| Tokens::new(ids).unwrap());
+    let t = [[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]];
+    let net = Embedded::new(&mut rng());
     check_on(net, CategoricalCrossentropy, &x, t, Kinks::None);
 }

@@ -1,4 +1,5 @@
-//! Keras 3 parity of `Conv1D`, the global pools, `ZeroPadding2D` and `UpSampling2D`. Each file of
+//! Keras 3 parity of `Conv1D`, the global pools, `ZeroPadding2D`, `UpSampling2D` and `Embedding`
+//! (its token ids stored as floats, and without an input gradient). Each file of
 //! tests/fixtures/keras/layers (written by python/fixtures/layers.py, whose top says how) holds a
 //! tiny Keras model's weights, a batch of 2, the model's output, the gradients of
 //! `sum(output * upstream)` with respect to every weight and the input, and Keras' summary of
@@ -9,6 +10,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use bytemuck::Zeroable;
 use netdsl::activation::Activation;
 use netdsl::prelude::*;
 use safetensors::SafeTensors;
@@ -26,6 +28,8 @@ network! {
     struct PaddedRowsColumns<(3, 3, 1) => ZeroPadding2D((1, 2)) => Conv2d(2, 2)>;
     struct UpSampled<(3, 2, 2) => UpSampling2D((2, 3)) => Conv2d(2, 3, tanh)>;
     struct UpSampledByDefault<(2, 3, 1) => UpSampling2D => Conv2d(2, 2, sigmoid, padding = same)>;
+    struct EmbeddedConvolution<6 => Embedding(7, 3) => Conv1D(4, 2, tanh) => GlobalMaxPooling1D>;
+    struct EmbeddedLstm<5 => Embedding(6, 4) => LSTM(3)>;
 }
 
 /// The tolerance: `|netdsl - keras| <= TOLERANCE · scale`, the scale being the largest magnitude
@@ -77,11 +81,16 @@ impl Fixture {
         values
     }
 
-    /// The batch-of-2 tensor `name` as rows.
-    fn rows<const N: usize>(&self, name: &str) -> [[f32; N]; 2] {
+    /// The batch-of-2 tensor `name` as rows: floats, or the token ids of an `Embedding`.
+    fn rows<R: netdsl::layer::Row>(&self, name: &str) -> [R; 2] {
         let values = self.values(name);
-        assert_eq!(values.len(), 2 * N, "{}: `{name}` of 2 × {N}", self.case);
-        std::array::from_fn(|b| std::array::from_fn(|i| values[b * N + i]))
+        let n = R::WIDTH;
+        assert_eq!(values.len(), 2 * n, "{}: `{name}` of 2 × {n}", self.case);
+        std::array::from_fn(|b| {
+            let mut row = R::zeroed();
+            row.values_mut().copy_from_slice(&values[b * n..][..n]);
+            row
+        })
     }
 }
 
@@ -108,9 +117,9 @@ fn compare(case: &str, what: &str, found: &[f32], expected: &[f32]) -> f32 {
 /// Loads the fixture `case` into `net`, runs it forward and backward on the fixture's batch
 /// and compares the output, every gradient and the summary with Keras'. Returns the largest
 /// errors of the output and of the gradients.
-fn check<N, const IN: usize, const OUT: usize>(mut net: N, case: &str) -> (f32, f32)
+fn check<N, const OUT: usize>(mut net: N, case: &str) -> (f32, f32)
 where
-    N: Network<In = [f32; IN], Out = [f32; OUT]>,
+    N: Network<Out = [f32; OUT]>,
 {
     let fixture = Fixture::read(case);
     let mut names = Vec::new();
@@ -134,7 +143,7 @@ where
         "{case}: every weight of the file, and only those"
     );
 
-    let x = fixture.rows::<IN>("input");
+    let x = fixture.rows::<N::In>("input");
     let mut tape = net.new_tape::<2>();
     let mut y = [[0.0; OUT]; 2];
     net.forward(&x, &mut y, &mut tape);
@@ -148,32 +157,44 @@ where
         fixture.values("output"),
     ));
 
-    let mut dz = fixture.rows::<OUT>("upstream");
+    let mut dz = fixture.rows::<[f32; OUT]>("upstream");
     N::Activation::backprop_batch(&y, N::kept(&tape), &mut dz);
     let mut grads = net.new_grads();
-    let mut dx = [[0.0; IN]; 2];
+    let mut dx = [N::In::zeroed(); 2];
     net.backward(&x, &dz, Some(&mut dx), &mut grads, &mut tape);
-    let mut gradient = compare(
-        case,
-        "grad.input",
-        dx.as_flattened(),
-        fixture.values("grad.input"),
-    );
-    // `visit_parameters` visits the tensors in `visit_tensors`' order: check it by their values,
-    // then name each gradient after its tensor.
-    let mut at = 0;
-    net.visit_parameters(&mut grads, &mut |parameters, grad| {
-        let name = &names[at];
-        assert_eq!(
-            parameters,
-            fixture.values(name),
-            "{case}: `{name}` visited out of order"
-        );
-        let what = format!("grad.{name}");
-        gradient = gradient.max(compare(case, &what, grad, fixture.values(&what)));
-        at += 1;
+    // Token ids have no gradient, and their fixtures none.
+    let mut gradient = match fixture.tensors.contains_key("grad.input") {
+        true => compare(
+            case,
+            "grad.input",
+            bytemuck::cast_slice(&dx),
+            fixture.values("grad.input"),
+        ),
+        false => 0.0,
+    };
+    // `visit_parameters` visits the tensors in `visit_tensors`' order, some joined in one slice
+    // (a recurrent layer's kernels): check it by their values, then cut the gradients into
+    // their tensors.
+    let (mut parameters, mut gradients) = (Vec::new(), Vec::new());
+    net.visit_parameters(&mut grads, &mut |p, g| {
+        parameters.extend_from_slice(p);
+        gradients.extend_from_slice(g);
     });
-    assert_eq!(at, names.len(), "{case}: every tensor has a gradient");
+    let named: Vec<f32> = names
+        .iter()
+        .flat_map(|name| fixture.values(name))
+        .copied()
+        .collect();
+    assert_eq!(parameters, named, "{case}: tensors visited out of order");
+    let mut at = 0;
+    for name in &names {
+        let what = format!("grad.{name}");
+        let expected = fixture.values(&what);
+        let found = &gradients[at..at + expected.len()];
+        gradient = gradient.max(compare(case, &what, found, expected));
+        at += expected.len();
+    }
+    assert_eq!(at, gradients.len(), "{case}: every gradient has a tensor");
 
     let summary = net.summary();
     let rows: Vec<String> = summary
@@ -266,4 +287,14 @@ fn up_sampling2d_matches_keras() {
 #[test]
 fn up_sampling2d_by_keras_default_size_matches_keras() {
     check(UpSampledByDefault::new(&mut rng()), "up_sampling2d_default");
+}
+
+#[test]
+fn embedding_then_conv1d_matches_keras() {
+    check(EmbeddedConvolution::new(&mut rng()), "embedding_conv1d");
+}
+
+#[test]
+fn embedding_then_lstm_matches_keras() {
+    check(EmbeddedLstm::new(&mut rng()), "embedding_lstm");
 }

@@ -14,6 +14,7 @@
 //! | `he_normal` | truncated `N(0, σ²)`, `σ = √(2 / fan_in) / 0.8796…` |
 //! | `lecun_normal` | truncated `N(0, σ²)`, `σ = √(1 / fan_in) / 0.8796…` |
 //! | `orthogonal` | `Q` of the QR decomposition of a standard normal matrix: orthonormal rows, or columns when there are more rows than columns (Keras' default recurrent kernel) |
+//! | `uniform` | `U(-0.05, 0.05)` (Keras' `RandomUniform` with its defaults, the default of `Embedding`) |
 //! | `zeros`, `ones` | `0`, `1` (Keras' default bias is `zeros`) |
 //!
 //! A truncated normal draws again any value more than two standard deviations from 0; as that
@@ -67,17 +68,21 @@ pub enum Initializer {
     /// Orthonormal rows (or columns, for a tall tensor): the `Q` of a standard normal matrix's
     /// QR decomposition, with gain 1. The rows are everything but the last axis.
     Orthogonal,
+    /// `U(-0.05, 0.05)`: Keras' `"uniform"` (`RandomUniform` with its default bounds), which
+    /// `Embedding` starts from.
+    Uniform,
 }
 
 impl Initializer {
     /// Every initialiser, in the order of the module's table.
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 9] = [
         Self::GlorotUniform,
         Self::GlorotNormal,
         Self::HeUniform,
         Self::HeNormal,
         Self::LecunNormal,
         Self::Orthogonal,
+        Self::Uniform,
         Self::Zeros,
         Self::Ones,
     ];
@@ -93,6 +98,7 @@ impl Initializer {
             Self::HeNormal => "he_normal",
             Self::LecunNormal => "lecun_normal",
             Self::Orthogonal => "orthogonal",
+            Self::Uniform => "uniform",
         }
     }
 
@@ -120,6 +126,7 @@ impl Initializer {
         match self {
             Self::Zeros => values.fill(0.0),
             Self::Ones => values.fill(1.0),
+            Self::Uniform => uniform(0.05, rng, values),
             Self::GlorotUniform => uniform((6.0 / fan_sum).sqrt() as f32, rng, values),
             Self::HeUniform => uniform((6.0 / fan_in).sqrt() as f32, rng, values),
             Self::GlorotNormal => truncated_normal((2.0 / fan_sum).sqrt(), rng, values),

@@ -17,6 +17,18 @@ pub struct Model {
     pub layers: Vec<Layer>,
 }
 
+impl Model {
+    /// One input sample's type: `[f32; width]`, or what the first layer reads instead
+    /// ([`Kind::input_row`]).
+    pub fn input_row(&self) -> TokenStream {
+        let first = self.layers.first().and_then(|l| l.kind.input_row());
+        first.unwrap_or_else(|| {
+            let width = self.input.value();
+            quote!([f32; #width])
+        })
+    }
+}
+
 /// A checked layer.
 pub struct Layer {
     /// The field of the network struct holding it: `dense_1`, `encoder_1`, ...
@@ -89,6 +101,12 @@ pub trait Kind {
     /// `Dropout`, the normalizations), so a note about a rounded size looks through it.
     fn keeps_values(&self) -> bool {
         false
+    }
+
+    /// The row type the layer reads when it is a network's first layer, if not `[f32; width]`:
+    /// `Tokens<T, V>` for an `Embedding`. It becomes the network's input type.
+    fn input_row(&self) -> Option<TokenStream> {
+        None
     }
 
     /// The networks of a join's branches, generated beside the network; none for other layers.

@@ -2,6 +2,48 @@
 
 use super::Error;
 use crate::kernels;
+use crate::layer::Row;
+use crate::tokens::{TokenError, Tokens};
+
+/// A row a [`Dataset`] of `IN` inputs per sample fills: `[f32; IN]`, or [`Tokens<IN, V>`]
+/// for a network that starts with an `Embedding`. Training and evaluation take the network's
+/// input type through it, so a dataset of the wrong width does not compile.
+#[diagnostic::on_unimplemented(
+    message = "a dataset of {IN} inputs per sample cannot fill `{Self}`",
+    label = "the network's input",
+    note = "the network takes `{Self}`: a `Dataset<{IN}, _>` fills `[f32; {IN}]` or `Tokens<{IN}, _>`"
+)]
+pub trait Sample<const IN: usize>: Row + Send + Sync + sealed::Sealed {
+    /// Whether a dataset's values must be checked before they are read as this row: true for
+    /// tokens, whose values must be ids.
+    const CHECKED: bool = false;
+
+    /// Whether the `IN` values of one sample may be read as this row.
+    ///
+    /// # Errors
+    ///
+    /// What is wrong with the first value that may not.
+    fn check(_values: &[f32]) -> Result<(), TokenError> {
+        Ok(())
+    }
+}
+
+impl<const IN: usize> Sample<IN> for [f32; IN] {}
+
+impl<const IN: usize, const V: usize> Sample<IN> for Tokens<IN, V> {
+    const CHECKED: bool = true;
+
+    fn check(values: &[f32]) -> Result<(), TokenError> {
+        Tokens::<IN, V>::check_values(values)
+    }
+}
+
+mod sealed {
+    /// Rows of exactly `IN` values, so that a dataset can fill them.
+    pub trait Sealed {}
+    impl<const IN: usize> Sealed for [f32; IN] {}
+    impl<const IN: usize, const V: usize> Sealed for super::Tokens<IN, V> {}
+}
 
 /// Samples with `IN` inputs and `OUT` target values each.
 ///
@@ -99,6 +141,73 @@ impl<const IN: usize, const OUT: usize> Dataset<IN, OUT> {
         )
     }
 
+    /// Token inputs (`IN` ids per sample, each below the vocabulary `V`) and class indices
+    /// below `OUT`: the data of a network that starts with `Embedding(V, ..)`. Ids are kept as
+    /// bytes when the vocabulary allows.
+    ///
+    /// ```
+    /// use netdsl_core::data::Dataset;
+    /// use netdsl_core::tokens::Tokens;
+    ///
+    /// let sentences = vec![Tokens::<3, 20>::new([4, 19, 0])?, Tokens::new([7, 7, 1])?];
+    /// let data = Dataset::<3, 2>::from_tokens(sentences, vec![1, 0])?;
+    /// assert_eq!(data.input(0), [4.0, 19.0, 0.0]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn from_tokens<const V: usize>(
+        inputs: Vec<Tokens<IN, V>>,
+        classes: Vec<u32>,
+    ) -> Result<Self, Error> {
+        if inputs.len() != classes.len() {
+            return Err(Error::LengthMismatch {
+                inputs: inputs.len(),
+                targets: classes.len(),
+            });
+        }
+        let ids = inputs.iter().flat_map(Tokens::ids);
+        let inputs = if V <= 256 {
+            Inputs::Bytes {
+                values: ids.map(|id| id as u8).collect(),
+                scale: 1.0,
+            }
+        } else {
+            Inputs::Floats(ids.map(|id| id as f32).collect())
+        };
+        Self::with_classes(inputs, classes)
+    }
+
+    /// Checks that every sample can be read as the rows `X` of a network's input: that its
+    /// values are token ids of the vocabulary, for [`Tokens`]; nothing to check for floats.
+    ///
+    /// ```
+    /// use netdsl_core::data::Dataset;
+    /// use netdsl_core::tokens::Tokens;
+    ///
+    /// let pixels = Dataset::<2, 2>::from_classes(vec![[1.0, 0.5]], vec![0])?;
+    /// assert!(pixels.check_inputs::<[f32; 2]>().is_ok());
+    /// let err = pixels.check_inputs::<Tokens<2, 16>>().unwrap_err();
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "sample 0 cannot be read as tokens: value 0.5 at position 1 is not a token id: expected a whole number from 0 to 15"
+    /// );
+    /// # Ok::<(), netdsl_core::data::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotTokens`] for the first sample that cannot.
+    pub fn check_inputs<X: Sample<IN>>(&self) -> Result<(), Error> {
+        if !X::CHECKED {
+            return Ok(());
+        }
+        let mut x = vec![0.0; IN];
+        for index in 0..self.len() {
+            self.write_input(index, (&mut x[..]).try_into().expect("IN values"));
+            X::check(&x).map_err(|source| Error::NotTokens { index, source })?;
+        }
+        Ok(())
+    }
+
     fn with_classes(inputs: Inputs, classes: Vec<u32>) -> Result<Self, Error> {
         if let Some(index) = classes.iter().position(|&c| c as usize >= OUT) {
             return Err(Error::ClassOutOfRange {
@@ -176,14 +285,19 @@ impl<const IN: usize, const OUT: usize> Dataset<IN, OUT> {
 
     /// Copies the samples at `indices` into the first rows of `x` and `y`, returning how many
     /// were copied (at most `B`; rows past that are left as they were). Allocates nothing.
-    pub fn gather<const B: usize>(
+    ///
+    /// The rows `X` are `[f32; IN]`, or [`Tokens<IN, V>`] whose values
+    /// [`Dataset::check_inputs`] checked.
+    pub fn gather<X: Sample<IN>, const B: usize>(
         &self,
         indices: impl IntoIterator<Item = usize>,
-        x: &mut [[f32; IN]; B],
+        x: &mut [X; B],
         y: &mut [[f32; OUT]; B],
     ) -> usize {
         let mut rows = 0;
         for ((index, x), y) in indices.into_iter().zip(x.iter_mut()).zip(y.iter_mut()) {
+            // `Sample<IN>` is sealed to rows of `IN` values.
+            let x: &mut [f32; IN] = x.values_mut().try_into().expect("IN values");
             self.write_input(index, x);
             self.write_target(index, y);
             rows += 1;

@@ -114,6 +114,15 @@ pub enum Error {
         /// The number of outputs.
         classes: usize,
     },
+    /// A sample's inputs are read as token ids (the network starts with an `Embedding`), and
+    /// one of them is not an id of the vocabulary.
+    #[error("sample {index} cannot be read as tokens: {source}")]
+    NotTokens {
+        /// The sample.
+        index: usize,
+        /// Which value, and why.
+        source: crate::tokens::TokenError,
+    },
     /// An input or target is NaN or infinite.
     #[error("sample {index} holds a non-finite value ({value})")]
     NonFinite {

@@ -8,7 +8,7 @@ pub mod idx;
 #[cfg(feature = "idx")]
 mod mnist;
 
-pub use dataset::Dataset;
+pub use dataset::{Dataset, Sample};
 pub use error::Error;
 #[cfg(feature = "idx")]
 #[cfg_attr(docsrs, doc(cfg(feature = "idx")))]

@@ -60,6 +60,8 @@ mod conv2d;
 mod dense;
 mod dropout;
 #[cfg(feature = "alloc")]
+mod embedding;
+#[cfg(feature = "alloc")]
 mod flat;
 mod global_pool;
 #[cfg(all(test, feature = "alloc"))]
@@ -92,6 +94,9 @@ pub use conv1d::{Conv1d, Conv1dGrads, Conv1dTape};
 pub use conv2d::{Conv2d, Conv2dGrads, Conv2dTape};
 pub use dense::{Dense, DenseGrads};
 pub use dropout::{Dropout, DropoutTape};
+#[cfg(feature = "alloc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
+pub use embedding::Embedding;
 #[cfg(feature = "alloc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub use flat::FlatParameters;

@@ -13,7 +13,7 @@ use super::callbacks::{Callback, Context, LayerAccess};
 use super::progress::{EpochBar, write_epoch_line};
 use super::runner::{Runner, Shared, reset_order};
 use super::{BatchLogs, EpochLogs, Fit, History, Metrics, TrainError, Verbose};
-use crate::data::Dataset;
+use crate::data::{Dataset, Sample};
 use crate::layer::Layer;
 use crate::loss::Loss;
 use crate::optim::Optimizer;
@@ -31,7 +31,7 @@ impl<N: Shared<B>, O: Optimizer, L: Loss<N::Activation> + Send, const B: usize>
         options: Fit<'_, IN, OUT>,
     ) -> Result<History, TrainError>
     where
-        N: Layer<In = [f32; IN], Out = [f32; OUT]>,
+        N: Layer<In: Sample<IN>, Out = [f32; OUT]>,
     {
         let Fit {
             epochs,
@@ -187,7 +187,7 @@ impl<N: Shared<B>, O: Optimizer, L: Loss<N::Activation> + Send, const B: usize>
         range: Range<usize>,
     ) -> Metrics
     where
-        N: Layer<In = [f32; IN], Out = [f32; OUT]>,
+        N: Layer<In: Sample<IN>, Out = [f32; OUT]>,
     {
         let lane = &mut self.lanes[0];
         let totals = lane.shard.evaluate_range(network, &lane.loss, data, range);

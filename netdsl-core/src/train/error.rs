@@ -77,6 +77,19 @@ pub enum TrainError {
         /// The history of the epochs completed before.
         history: Box<History>,
     },
+    /// A sample cannot be read as the network's input: a value that is not a token id of the
+    /// vocabulary, for a network that starts with an `Embedding`. Checked before anything is
+    /// trained.
+    #[error(
+        "the {} data cannot be fed to the network: {source}",
+        if *validation { "validation" } else { "training" }
+    )]
+    InvalidInput {
+        /// Whether the sample is in the validation data.
+        validation: bool,
+        /// Which sample, and why.
+        source: crate::data::Error,
+    },
     /// The validation data given is empty: its loss would be meaningless.
     #[error("the validation data holds no samples")]
     NoValidationData,

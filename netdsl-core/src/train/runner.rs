@@ -26,7 +26,7 @@ use rand::seq::SliceRandom;
 use super::Metrics;
 use super::reduce;
 use super::shard::{Shard, Totals};
-use crate::data::Dataset;
+use crate::data::{Dataset, Sample};
 use crate::kernels::team::Team;
 use crate::layer::Layer;
 use crate::loss::Loss;
@@ -91,7 +91,7 @@ impl<N: Shared<B>, O: Optimizer, L: Loss<N::Activation> + Send, const B: usize>
         on_batch: &mut OnBatch<'_, Self, N>,
     ) -> Result<Metrics, (usize, &'static str)>
     where
-        N: Layer<In = [f32; IN], Out = [f32; OUT]>,
+        N: Layer<In: Sample<IN>, Out = [f32; OUT]>,
     {
         if self.order.len() != range.len() {
             reset_order(self.order, range.len());
@@ -119,7 +119,7 @@ impl<N: Shared<B>, O: Optimizer, L: Loss<N::Activation> + Send, const B: usize>
         on_batch: &mut OnBatch<'_, Self, N>,
     ) -> Result<Metrics, (usize, &'static str)>
     where
-        N: Layer<In = [f32; IN], Out = [f32; OUT]>,
+        N: Layer<In: Sample<IN>, Out = [f32; OUT]>,
     {
         let mut totals = Totals::default();
         let step_samples = self.team.threads() * B;
@@ -148,7 +148,7 @@ impl<N: Shared<B>, O: Optimizer, L: Loss<N::Activation> + Send, const B: usize>
         start: usize,
     ) -> Totals
     where
-        N: Layer<In = [f32; IN], Out = [f32; OUT]>,
+        N: Layer<In: Sample<IN>, Out = [f32; OUT]>,
     {
         let order: &[usize] = self.order;
         let len = order.len();

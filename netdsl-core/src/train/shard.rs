@@ -3,7 +3,7 @@
 use std::ops::Range;
 
 use super::Metrics;
-use crate::data::Dataset;
+use crate::data::{Dataset, Sample};
 use crate::layer::Layer;
 use crate::loss::Loss;
 
@@ -69,7 +69,7 @@ impl<N: Layer, const B: usize> Shard<N, B> {
         indices: impl IntoIterator<Item = usize>,
     ) -> usize
     where
-        N: Layer<In = [f32; IN], Out = [f32; OUT]>,
+        N: Layer<In: Sample<IN>, Out = [f32; OUT]>,
     {
         data.gather(indices, &mut self.x, &mut self.y)
     }
@@ -129,7 +129,7 @@ impl<N: Layer, const B: usize> Shard<N, B> {
         range: Range<usize>,
     ) -> Totals
     where
-        N: Layer<In = [f32; IN], Out = [f32; OUT]>,
+        N: Layer<In: Sample<IN>, Out = [f32; OUT]>,
     {
         let mut totals = Totals::default();
         for start in range.clone().step_by(B) {

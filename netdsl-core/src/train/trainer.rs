@@ -6,7 +6,7 @@ use rand::rngs::StdRng;
 use super::runner::{Lane, Runner};
 use super::shard::Shard;
 use super::{Fit, History, Metrics, TrainError};
-use crate::data::Dataset;
+use crate::data::{Dataset, Sample};
 use crate::kernels::team::{Team, with_team};
 use crate::layer::Layer;
 use crate::loss::Loss;
@@ -96,6 +96,8 @@ where
     /// out, [`TrainError::NoValidationData`] when the validation data given is empty, and
     /// [`TrainError::ThreadsUnavailable`] when [`Fit::threads`] asks for more than one thread
     /// and the `parallel` feature is off (before anything is trained),
+    /// [`TrainError::InvalidInput`] when a sample of `data` or of the validation data is not
+    /// token ids of the vocabulary of a network that starts with an `Embedding`,
     /// [`TrainError::InvalidLearningRate`] when a step would train with a learning rate that is
     /// negative, NaN or infinite: the optimizer's rate when `fit` is called, or at a later epoch
     /// one that a callback set (a [`LearningRateScheduler`](super::callbacks::LearningRateScheduler)
@@ -110,7 +112,7 @@ where
         options: Fit<'_, IN, OUT>,
     ) -> Result<History, TrainError>
     where
-        N: Layer<In = [f32; IN], Out = [f32; OUT]> + Sync,
+        N: Layer<In: Sample<IN>, Out = [f32; OUT]> + Sync,
         N::Tape<B>: Send,
         N::Grads: Send,
         L: Clone + Send,
@@ -135,6 +137,13 @@ where
             .is_some_and(|validation| validation.is_empty())
         {
             return Err(TrainError::NoValidationData);
+        }
+        let inputs = [(data, false)]
+            .into_iter()
+            .chain(options.validation.map(|v| (v, true)));
+        for (data, validation) in inputs {
+            data.check_inputs::<N::In>()
+                .map_err(|source| TrainError::InvalidInput { validation, source })?;
         }
         // The first step's rate, before callbacks run or threads start; each epoch's are
         // checked again before it trains (`Runner::fit`).
@@ -197,7 +206,7 @@ where
         rng: Option<&mut StdRng>,
     ) -> Metrics
     where
-        N: Layer<In = [f32; IN], Out = [f32; OUT]> + Sync,
+        N: Layer<In: Sample<IN>, Out = [f32; OUT]> + Sync,
         N::Tape<B>: Send,
         N::Grads: Send,
         L: Clone + Send,
@@ -255,7 +264,7 @@ where
         data: &Dataset<IN, OUT>,
     ) -> Metrics
     where
-        N: Layer<In = [f32; IN], Out = [f32; OUT]>,
+        N: Layer<In: Sample<IN>, Out = [f32; OUT]>,
     {
         let totals = self.shards[0].evaluate_range(network, &self.loss, data, 0..data.len());
         totals.metrics(L::ACCURACY)

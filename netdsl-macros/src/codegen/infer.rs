@@ -88,7 +88,7 @@ pub fn inherent_items(model: &Model) -> TokenStream {
         const NETDSL_HIDDEN_VALUES: usize = 0 #( + #widths )*;
     };
     let (input, output) = (
-        model.input.value(),
+        model.input_row(),
         model.layers.last().map(|l| l.output.value()),
     );
     let on_stack = on_stack(model);
@@ -104,11 +104,11 @@ pub fn inherent_items(model: &Model) -> TokenStream {
         const NETDSL_INFER_ON_STACK: bool =
             Self::NETDSL_HIDDEN_VALUES * ::core::mem::size_of::<f32>() <= #p::INFER_STACK_BUDGET;
 
-        fn netdsl_infer_on_stack(&self, x: &[f32; #input], y: &mut [f32; #output]) {
+        fn netdsl_infer_on_stack(&self, x: &#input, y: &mut [f32; #output]) {
             #on_stack
         }
 
-        fn netdsl_infer_in_scratch(&self, x: &[f32; #input], y: &mut [f32; #output]) {
+        fn netdsl_infer_in_scratch(&self, x: &#input, y: &mut [f32; #output]) {
             #in_scratch
         }
     }

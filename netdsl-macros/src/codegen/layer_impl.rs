@@ -10,18 +10,13 @@ use crate::tokens::{batch, private, private_at};
 
 pub fn generate(model: &Model) -> TokenStream {
     let (p, batch) = (private(), batch());
-    let Model {
-        name,
-        layers,
-        input,
-        ..
-    } = model;
+    let Model { name, layers, .. } = model;
     let tape = format_ident!("{name}Tape");
     let grads = format_ident!("{name}Grads");
     let last = layers
         .last()
         .expect("check rejects networks without layers");
-    let input_width = input.value();
+    let input_row = model.input_row();
     let output_width = last.output.value();
     let output_activation = last.assoc(quote!(Activation));
     let (last_kept, last_tape) = (last.assoc(quote!(kept::<#batch>)), last.tape_field());
@@ -134,7 +129,7 @@ pub fn generate(model: &Model) -> TokenStream {
         #[automatically_derived]
         #[allow(clippy::all, clippy::pedantic)]
         impl #p::Layer for #name {
-            type In = [f32; #input_width];
+            type In = #input_row;
             type Out = [f32; #output_width];
             type Activation = #output_activation;
             type Grads = #grads;
@@ -152,14 +147,14 @@ pub fn generate(model: &Model) -> TokenStream {
 
             fn forward<const #batch: usize>(
                 &self,
-                x: &[[f32; #input_width]; #batch],
+                x: &[#input_row; #batch],
                 y: &mut [[f32; #output_width]; #batch],
                 tape: &mut #tape<#batch>,
             ) {
                 #( #forward )*
             }
 
-            fn infer(&self, x: &[f32; #input_width], y: &mut [f32; #output_width]) {
+            fn infer(&self, x: &#input_row, y: &mut [f32; #output_width]) {
                 #infer
             }
 
@@ -172,9 +167,9 @@ pub fn generate(model: &Model) -> TokenStream {
 
             fn backward<const #batch: usize>(
                 &self,
-                x: &[[f32; #input_width]; #batch],
+                x: &[#input_row; #batch],
                 dz: &[[f32; #output_width]; #batch],
-                dx: ::core::option::Option<&mut [[f32; #input_width]; #batch]>,
+                dx: ::core::option::Option<&mut [#input_row; #batch]>,
                 grads: &mut #grads,
                 tape: &mut #tape<#batch>,
             ) {

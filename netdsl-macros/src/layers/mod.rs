@@ -8,6 +8,7 @@ mod conv1d;
 mod conv2d;
 mod dense;
 mod dropout;
+mod embedding;
 mod flatten;
 mod global_pool;
 pub mod join;
@@ -84,6 +85,7 @@ pub const KEYWORDS: &[&Keyword] = &[
     &global_pool::GLOBAL_MAX_POOLING2D,
     &zero_padding::ZERO_PADDING2D,
     &up_sampling::UP_SAMPLING2D,
+    &embedding::EMBEDDING,
 ];
 
 /// The keyword written `name` (or one of its aliases), if there is one.

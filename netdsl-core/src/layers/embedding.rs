@@ -1,0 +1,258 @@
+//! Embedding: each token id of a sample looks up its row of a trainable table.
+
+use core::fmt;
+
+use rand::Rng;
+
+use super::parameter::Parameter;
+use crate::activation::Linear;
+use crate::buffer::Buffer;
+use crate::init::Initializer;
+use crate::layer::{Initialize, Layer, Row, TensorVisitor, TensorVisitorMut};
+use crate::tokens::{Tokens, index_of};
+
+/// Keras' `Embedding(input_dim = V, output_dim = D)` on `T` tokens: row `id` of a `V × D` table
+/// (Keras' `embeddings`) for each token, giving a sequence of `T` steps of `D` features
+/// (`N = T · D` values).
+///
+/// Its input is [`Tokens<T, V>`](Tokens), whose ids were checked against the vocabulary when
+/// they were built; a row of them made some other way (bytes cast to tokens) with a value that
+/// is not an id gives a step of NaN, never an out-of-bounds read, and no gradient. Tokens have
+/// no gradient of their own: `dx`, when asked for, is set to zeros.
+///
+/// ```
+/// use netdsl_core::layer::Layer;
+/// use netdsl_core::layers::Embedding;
+/// use netdsl_core::tokens::Tokens;
+///
+/// // Three ids of a vocabulary of 4, two features each.
+/// let table = [[0.0, 0.5], [1.0, 1.5], [2.0, 2.5], [3.0, 3.5]];
+/// let embedding = Embedding::<3, 4, 2, 6>::from_table(table);
+/// let mut y = [0.0; 6];
+/// embedding.infer(&Tokens::new([2, 0, 2])?, &mut y);
+/// assert_eq!(y, [2.0, 2.5, 0.0, 0.5, 2.0, 2.5]);
+/// # Ok::<(), netdsl_core::tokens::TokenError>(())
+/// ```
+pub struct Embedding<const T: usize, const V: usize, const D: usize, const N: usize> {
+    table: Parameter<[[f32; D]; V]>,
+}
+
+impl<const T: usize, const V: usize, const D: usize, const N: usize> Embedding<T, V, D, N> {
+    /// Evaluated by every constructor, so that sizes which disagree fail to compile.
+    const SHAPES_AGREE: () = assert!(
+        T >= 1 && D >= 1 && N == T * D,
+        "`Embedding`: expected T and D of at least 1, and N = T * D"
+    );
+
+    /// A layer with Keras' initial table: `U(-0.05, 0.05)` ([`Initializer::Uniform`]).
+    pub fn keras_default<R: Rng + ?Sized>(rng: &mut R) -> Self {
+        let () = Self::SHAPES_AGREE;
+        let mut table = Parameter::<[[f32; D]; V]>::zeroed();
+        Initializer::Uniform.fill(&[V, D], rng, table.make_mut().as_flattened_mut());
+        Self { table }
+    }
+
+    /// A layer with the given table, row `id` for token `id`.
+    pub fn from_table(table: [[f32; D]; V]) -> Self {
+        let () = Self::SHAPES_AGREE;
+        Self {
+            table: Parameter::copied(&table),
+        }
+    }
+
+    /// The table, `V` rows of `D`.
+    pub fn table(&self) -> &[[f32; D]; V] {
+        self.table.get()
+    }
+
+    /// The table, mutably.
+    pub fn table_mut(&mut self) -> &mut [[f32; D]; V] {
+        self.table.make_mut()
+    }
+
+    /// Writes each token's row into `y`.
+    fn look_up(&self, x: &Tokens<T, V>, y: &mut [f32; N]) {
+        let table = self.table();
+        for (&id, step) in x.values().iter().zip(y.chunks_exact_mut(D)) {
+            match index_of::<V>(id) {
+                Some(row) => step.copy_from_slice(&table[row]),
+                None => step.fill(f32::NAN),
+            }
+        }
+    }
+}
+
+impl<const T: usize, const V: usize, const D: usize, const N: usize> Layer
+    for Embedding<T, V, D, N>
+{
+    type In = Tokens<T, V>;
+    type Out = [f32; N];
+    type Activation = Linear;
+    type Grads = Buffer<[[f32; D]; V]>;
+    type Tape<const B: usize> = ();
+
+    const KIND: &'static str = "Embedding";
+
+    fn new_tape<const B: usize>(&self) {}
+
+    fn forward<const B: usize>(&self, x: &[Tokens<T, V>; B], y: &mut [[f32; N]; B], _: &mut ()) {
+        for (x, y) in x.iter().zip(y.iter_mut()) {
+            self.look_up(x, y);
+        }
+    }
+
+    fn infer(&self, x: &Tokens<T, V>, y: &mut [f32; N]) {
+        self.look_up(x, y);
+    }
+
+    /// `d table[id] = Σ dz` of the steps whose token is `id`.
+    fn backward<const B: usize>(
+        &self,
+        x: &[Tokens<T, V>; B],
+        dz: &[[f32; N]; B],
+        dx: Option<&mut [Tokens<T, V>; B]>,
+        grads: &mut Buffer<[[f32; D]; V]>,
+        _: &mut (),
+    ) {
+        grads.as_flattened_mut().fill(0.0);
+        for (x, dz) in x.iter().zip(dz) {
+            for (&id, dz) in x.values().iter().zip(dz.chunks_exact(D)) {
+                if let Some(row) = index_of::<V>(id) {
+                    grads[row].iter_mut().zip(dz).for_each(|(g, d)| *g += d);
+                }
+            }
+        }
+        if let Some(dx) = dx {
+            dx.fill(Tokens::default());
+        }
+    }
+
+    fn new_grads(&self) -> Buffer<[[f32; D]; V]> {
+        Buffer::zeroed()
+    }
+
+    fn parameter_count(&self) -> usize {
+        V * D
+    }
+
+    fn visit_parameters(
+        &mut self,
+        grads: &mut Buffer<[[f32; D]; V]>,
+        visit: &mut dyn FnMut(&mut [f32], &mut [f32]),
+    ) {
+        visit(
+            self.table.make_mut().as_flattened_mut(),
+            grads.as_flattened_mut(),
+        );
+    }
+
+    fn visit_gradients(
+        grads: &mut Buffer<[[f32; D]; V]>,
+        visit: &mut dyn FnMut(&mut [f32]),
+    ) -> bool {
+        visit(grads.as_flattened_mut());
+        true
+    }
+
+    fn visit_tensors(&self, visit: &mut TensorVisitor<'_>) {
+        visit("embeddings", &[V, D], self.table().as_flattened());
+    }
+
+    fn visit_tensors_mut(&mut self, visit: &mut TensorVisitorMut<'_>) {
+        visit(
+            "embeddings",
+            &[V, D],
+            self.table.make_mut().as_flattened_mut(),
+        );
+    }
+}
+
+impl<const T: usize, const V: usize, const D: usize, const N: usize> Initialize
+    for Embedding<T, V, D, N>
+{
+    fn initialize<R: Rng + ?Sized>(rng: &mut R) -> Self {
+        Self::keras_default(rng)
+    }
+}
+
+impl<const T: usize, const V: usize, const D: usize, const N: usize> Clone
+    for Embedding<T, V, D, N>
+{
+    fn clone(&self) -> Self {
+        Self {
+            table: self.table.clone(),
+        }
+    }
+}
+
+impl<const T: usize, const V: usize, const D: usize, const N: usize> fmt::Debug
+    for Embedding<T, V, D, N>
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Embedding")
+            .field("tokens", &T)
+            .field("vocabulary", &V)
+            .field("features", &D)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+
+    fn layer() -> Embedding<2, 3, 2, 4> {
+        Embedding::from_table([[0.0, 0.5], [1.0, 1.5], [2.0, 2.5]])
+    }
+
+    #[test]
+    fn forward_looks_up_each_token() {
+        let x = [Tokens::new([2, 1]).unwrap(), Tokens::new([0, 0]).unwrap()];
+        let mut y = [[9.0; 4]; 2];
+        layer().forward(&x, &mut y, &mut ());
+        assert_eq!(y, [[2.0, 2.5, 1.0, 1.5], [0.0, 0.5, 0.0, 0.5]]);
+    }
+
+    #[test]
+    fn backward_sums_the_gradients_of_each_tokens_steps() {
+        let l = layer();
+        let x = [Tokens::new([2, 2]).unwrap(), Tokens::new([0, 2]).unwrap()];
+        let dz = [[1.0, 2.0, 3.0, 4.0], [0.5, 0.25, -1.0, -2.0]];
+        let mut grads = l.new_grads();
+        let mut dx = [Tokens::new([1, 1]).unwrap(); 2];
+        l.backward(&x, &dz, Some(&mut dx), &mut grads, &mut ());
+        // Row 2 collects three steps: (1, 2) + (3, 4) + (-1, -2); row 1 none.
+        assert_eq!(*grads, [[0.5, 0.25], [0.0, 0.0], [3.0, 4.0]]);
+        assert_eq!(dx, [Tokens::default(); 2]);
+        // Overwritten, not added.
+        l.backward(&x, &dz, None, &mut grads, &mut ());
+        assert_eq!(*grads, [[0.5, 0.25], [0.0, 0.0], [3.0, 4.0]]);
+    }
+
+    #[test]
+    fn a_value_that_is_no_id_gives_nan_and_no_gradient() {
+        let l = layer();
+        // Tokens are plain values: bytes cast to them can hold anything.
+        let x: [Tokens<2, 3>; 1] = [bytemuck::cast([1.0_f32, 3.0])];
+        let mut y = [[0.0; 4]];
+        l.forward(&x, &mut y, &mut ());
+        assert_eq!(y[0][..2], [1.0, 1.5]);
+        assert!(y[0][2..].iter().all(|v| v.is_nan()), "{y:?}");
+        let mut grads = l.new_grads();
+        l.backward(&x, &[[1.0; 4]], None, &mut grads, &mut ());
+        assert_eq!(*grads, [[0.0, 0.0], [1.0, 1.0], [0.0, 0.0]]);
+    }
+
+    #[test]
+    fn keras_default_draws_within_five_hundredths() {
+        let l = Embedding::<4, 100, 8, 32>::keras_default(&mut StdRng::seed_from_u64(3));
+        let table = l.table().as_flattened();
+        assert!(table.iter().all(|v| v.abs() <= 0.05), "{table:?}");
+        assert!(table.iter().any(|v| v.abs() > 0.04));
+        let mut names = Vec::new();
+        l.visit_tensors(&mut |name, shape, _| names.push((name.to_owned(), shape.to_vec())));
+        assert_eq!(names, [("embeddings".to_owned(), vec![100, 8])]);
+    }
+}
