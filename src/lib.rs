@@ -255,6 +255,10 @@
 //! along the last axis (the channels of an image, the features of a sequence), as Keras' `Add`
 //! and `Concatenate` do. The macro computes the joined shape and refuses, naming the shapes, a
 //! residual chain that changes its input's shape or branches that cannot be joined.
+//! `summary()` lists a join as Keras' functional model does: each layer of each branch, then the
+//! merging layer (`add_1 (Add)`, `concatenate_1 (Concatenate)`; a residual block's
+//! `residual_1 (Add)`, then `activation_1 (Activation)`), the layers in Keras' order, farthest
+//! from the output first.
 //!
 //! ```
 //! use netdsl::prelude::*;
@@ -271,7 +275,16 @@
 //!
 //! let model = Blocks::new(&mut StdRng::seed_from_u64(0));
 //! let table = model.summary().to_string();
-//! assert!(table.contains("residual_1 (Residual)") && table.contains("(None, 4, 4, 12)"));
+//! for row in [
+//!     " conv2d_3 (Conv2d)           (None, 8, 8, 8)                 584",
+//!     " residual_1 (Add)            (None, 8, 8, 8)                   0",
+//!     " activation_1 (Activation)   (None, 8, 8, 8)                   0",
+//!     " max_pool2d_1 (MaxPool2d)    (None, 4, 4, 8)                   0",
+//!     " conv2d_4 (Conv2d)           (None, 4, 4, 4)                 292",
+//!     " concatenate_1 (Concatenate) (None, 4, 4, 12)                  0",
+//! ] {
+//!     assert!(table.contains(row), "{row} in\n{table}");
+//! }
 //! // The branches' layers are numbered with the others, as Keras names them.
 //! let mut names = Vec::new();
 //! model.visit_tensors(&mut |name, _, _| names.push(name.to_owned()));

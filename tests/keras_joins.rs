@@ -1,7 +1,11 @@
 //! Keras parity of the joins: the same weights in Keras 3 and netdsl give the same outputs and
-//! the same one-batch gradients (of `sum(output * upstream)`), within 1e-5 relative. The
+//! the same one-batch gradients (of `sum(output * upstream)`), within 1e-5 relative, and the
+//! summary lists each layer of each branch and the layers merging them as Keras' does. The
 //! fixtures come from `python/fixtures/joins.py` (which says how to rerun it); no Python here.
 
+mod keras_summary;
+
+use std::collections::HashMap;
 use std::path::Path;
 
 use netdsl::activation::Activation;
@@ -28,6 +32,11 @@ network! {
         => Bidirectional(GRU(2, return_sequences = true))
         => Bidirectional(SimpleRNN(3))
         => Dense(2, softmax)>;
+
+    #[derive(Clone)]
+    struct NestedJoins<4 => Dense(6, tanh)
+        => Concatenate(Residual(Dense(6, bias = false) => BatchNormalization, relu), Dense(3, tanh) => BatchNormalization => Dense(2))
+        => Dense(2, softmax)>;
 }
 
 /// One fixture's tensors, as flat `f32`s.
@@ -43,6 +52,27 @@ impl Fixture {
         Fixture {
             bytes: std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
         }
+    }
+
+    /// Keras' summary and versions: the file's metadata.
+    fn metadata(&self) -> HashMap<String, String> {
+        let (_, header) = SafeTensors::read_metadata(&self.bytes).unwrap();
+        header.metadata().clone().unwrap_or_default()
+    }
+
+    /// Whether the file holds the tensor `name`.
+    fn has(&self, name: &str) -> bool {
+        let file = SafeTensors::deserialize(&self.bytes).unwrap();
+        file.names().contains(&name)
+    }
+
+    /// How many weights have a gradient in the file: Keras' trainable weights.
+    fn gradients(&self) -> usize {
+        let file = SafeTensors::deserialize(&self.bytes).unwrap();
+        file.names()
+            .iter()
+            .filter(|name| name.starts_with("grad.") && **name != "grad.input")
+            .count()
     }
 
     fn tensor(&self, name: &str) -> Vec<f32> {
@@ -78,8 +108,9 @@ fn worst(a: &[f32], b: &[f32]) -> f32 {
         .fold(0.0, f32::max)
 }
 
-/// Loads the fixture's weights into `net`, then compares its outputs, its input gradient and
-/// every weight's gradient with Keras'; returns the largest relative difference.
+/// Loads the fixture's weights into `net`, then compares its outputs, its input gradient, every
+/// trainable weight's gradient and its summary with Keras'; returns the largest relative
+/// difference.
 fn compare<N, const IN: usize, const OUT: usize, const B: usize>(mut net: N, case: &str) -> f32
 where
     N: Network<In = [f32; IN], Out = [f32; OUT]> + Clone,
@@ -104,16 +135,24 @@ where
 
     // The gradients by name: written over the parameters of a copy of the network (each
     // parameter tensor and its gradient share a layout), then read back through
-    // `visit_tensors`, which names them in Keras' layout.
+    // `visit_tensors`, which names them in Keras' layout. The weights without a gradient in
+    // the file (batch normalization's moving statistics) are not parameters.
     let mut gradients = net.clone();
     gradients.visit_parameters(&mut grads, &mut |p, g| p.copy_from_slice(g));
     let mut compared = 0;
     gradients.visit_tensors(&mut |name, _, g| {
-        let keras = fixture.tensor(&format!("grad.{name}"));
-        worst_seen = worst_seen.max(worst(g, &keras));
-        compared += 1;
+        let grad = format!("grad.{name}");
+        if fixture.has(&grad) {
+            worst_seen = worst_seen.max(worst(g, &fixture.tensor(&grad)));
+            compared += 1;
+        }
     });
-    assert!(compared > 0, "no tensor compared");
+    assert_eq!(
+        compared,
+        fixture.gradients(),
+        "{case}: every weight gradient of the file compared"
+    );
+    keras_summary::assert_matches(case, &net.summary(), &fixture.metadata());
     worst_seen
 }
 
@@ -175,5 +214,18 @@ fn bidirectional_layers_compute_as_in_keras() {
     assert!(
         worst < 1e-5,
         "bidirectional sequences: largest relative difference {worst}"
+    );
+}
+
+#[test]
+fn nested_joins_with_batch_normalization_compute_and_summarise_as_in_keras() {
+    let worst = compare::<_, 4, 2, 3>(
+        NestedJoins::new(&mut StdRng::seed_from_u64(0)),
+        "nested_joins",
+    );
+    println!("nested joins: largest relative difference {worst:.1e}");
+    assert!(
+        worst < 1e-5,
+        "nested joins: largest relative difference {worst}"
     );
 }

@@ -7,6 +7,8 @@
 //! output and gradients within 1e-5 of each tensor's scale, and its summary Keras' output shapes
 //! and parameter counts. No Python is needed to run it.
 
+mod keras_summary;
+
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -196,22 +198,7 @@ where
     }
     assert_eq!(at, gradients.len(), "{case}: every gradient has a tensor");
 
-    let summary = net.summary();
-    let rows: Vec<String> = summary
-        .layers
-        .iter()
-        .map(|layer| {
-            let dims: Vec<String> = layer.output_shape.iter().map(usize::to_string).collect();
-            // Keras calls the netdsl's `Conv2d` `Conv2D`; every other kind here has Keras' name.
-            let kind = layer.kind.replace("Conv2d", "Conv2D");
-            format!("{kind}|(None, {})|{}", dims.join(", "), layer.parameters)
-        })
-        .collect();
-    assert_eq!(
-        rows.join("\n"),
-        fixture.metadata["summary"],
-        "{case}: summary rows as Keras has them (kind|output shape|parameters)"
-    );
+    keras_summary::assert_matches(case, &net.summary(), &fixture.metadata);
     println!("{case}: output {output:.1e}, gradients {gradient:.1e}");
     (output, gradient)
 }

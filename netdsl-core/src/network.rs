@@ -31,7 +31,8 @@ use crate::weights;
 /// model.update_state(&tape, 0, 1);                         // moving statistics
 /// ```
 pub trait Network: Layer {
-    /// The layer table, as Keras' `model.summary()` prints it.
+    /// The layer table, as Keras' `model.summary()` prints it: a join as the layers of its
+    /// branches and the layer merging them, as in Keras' functional model (see [`Summary`]).
     #[cfg(feature = "alloc")]
     #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
     fn summary(&self) -> Summary;

@@ -8,7 +8,11 @@ use core::fmt;
 /// One row of a [`Summary`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LayerSummary {
-    /// The layer's field name in the network struct, e.g. `dense_1`.
+    /// The layer's field name in the network struct, e.g. `dense_1`; for a layer of a join's
+    /// branch, its field in the branch's network, numbered with the network's (`dense_3`). The
+    /// layer Keras merges the branches with is named after the join's field (`add_1`,
+    /// `concatenate_1`, `residual_1`), and the activation after a residual block's addition,
+    /// which has no field, as Keras numbers it (`activation_1`).
     pub name: &'static str,
     /// The layer's kind, e.g. `Dense`.
     pub kind: &'static str,
@@ -25,6 +29,12 @@ pub struct LayerSummary {
 /// A network's layers with their output shapes and parameter counts. As in Keras, a layer's
 /// "Param #" counts its trainable parameters and the values it keeps without training them
 /// (batch normalization's moving statistics), and the totals say how many of each.
+///
+/// A join has the rows Keras' functional model has for the layers it stands for: each layer of
+/// each branch, then the layer merging them (`Add`, `Concatenate`; a residual block's `Add`,
+/// then an `Activation` unless it is linear), with no parameters. `Bidirectional` is one row,
+/// as it is one layer in Keras. The rows are in Keras' order, so that the two tables can be
+/// read side by side: farthest from the output first, layers as far from it branch by branch.
 ///
 /// ```
 /// use netdsl_core::summary::{LayerSummary, Summary};
@@ -52,7 +62,7 @@ pub struct LayerSummary {
 pub struct Summary {
     /// The network's type name.
     pub name: &'static str,
-    /// Its layers, input to output.
+    /// Its layers, each after the layers it reads, in Keras' order.
     pub layers: Vec<LayerSummary>,
 }
 

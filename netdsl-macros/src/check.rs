@@ -251,17 +251,23 @@ fn field_name(layer: &LayerDef, counts: &mut Vec<(String, usize)>) -> Ident {
             (base, last.span())
         }
     };
+    Ident::new(&numbered(&base, counts), span)
+}
+
+/// `base` numbered after the names `counts` has given it so far: `dense_1`, then `dense_2`. One
+/// count per network, so that every name of a network is its own, as in Keras.
+pub fn numbered(base: &str, counts: &mut Vec<(String, usize)>) -> String {
     let count = match counts.iter_mut().find(|(b, _)| *b == base) {
         Some((_, count)) => {
             *count += 1;
             *count
         }
         None => {
-            counts.push((base.clone(), 1));
+            counts.push((base.to_owned(), 1));
             1
         }
     };
-    Ident::new(&format!("{base}_{count}"), span)
+    format!("{base}_{count}")
 }
 
 /// `Scale2x` as `scale2x`, `MyEncoder` as `my_encoder`.

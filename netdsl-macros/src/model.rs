@@ -113,6 +113,23 @@ pub trait Kind {
     fn branches(&self) -> &[Model] {
         &[]
     }
+
+    /// How `summary()` shows a join that Keras' functional model builds of several layers: its
+    /// branches' layers, then the layers merging them. `None` for a layer shown as one row,
+    /// `Bidirectional` included (one layer in Keras too).
+    fn unfolded(&self) -> Option<Unfolded<'_>> {
+        None
+    }
+}
+
+/// A join as the layers Keras builds it of, for the summary.
+pub struct Unfolded<'a> {
+    /// Each branch's network, in the order of [`Kind::branches`], reached from the join's value
+    /// by a method call: `.inner()`, `.first()`, `.second().first()`.
+    pub paths: Vec<TokenStream>,
+    /// Keras' layers after the branches, input to output, by name and kind: `add_1` (`Add`), or
+    /// for a residual block `residual_1` (`Add`) then `activation_1` (`Activation`).
+    pub merges: &'a [(String, &'static str)],
 }
 
 /// A `size`×`size` window sliding with `stride` over `input`, without padding, giving `output`.

@@ -324,6 +324,49 @@ fn summary_lists_every_layer() {
 }
 
 #[test]
+fn summary_lists_branch_layers_and_merges_in_keras_order() {
+    let out = expand(quote! {
+        struct Net<4 => Dense(4) => Add(Dense(4), Dense(2) => Dense(4)) => Residual(Dense(4), relu) => Dense(1)>;
+    });
+    let flat = normalise(&out);
+    let summary = &flat[flat
+        .find("impl::netdsl::__private::NetworkforNet{")
+        .expect("the network's summary")..];
+    assert_contains(
+        summary,
+        &[
+            "Layer::parameter_count(&self.add_1.first().dense_2)",
+            "Layer::parameter_count(&self.add_1.second().dense_3)",
+            "Layer::parameter_count(&self.residual_1.inner().dense_5)",
+            "name: \"add_1\", kind: \"Add\", output_shape: ::netdsl::__private::vec![4], parameters: 0, non_trainable: 0",
+            "name: \"activation_1\", kind: \"Activation\"",
+        ],
+    );
+    // Farthest from the output first, as Keras lists a functional model: branch 2's first
+    // layer before branch 1's only one.
+    let order = [
+        "dense_1",
+        "dense_3",
+        "dense_2",
+        "dense_4",
+        "add_1",
+        "dense_5",
+        "residual_1",
+        "activation_1",
+        "dense_6",
+    ];
+    let at: Vec<usize> = order
+        .iter()
+        .map(|name| {
+            summary
+                .find(&format!("name:\"{name}\""))
+                .unwrap_or_else(|| panic!("a row for `{name}`:\n{out}"))
+        })
+        .collect();
+    assert!(at.is_sorted(), "rows in the order {order:?}:\n{out}");
+}
+
+#[test]
 fn a_bad_network_expands_to_its_errors_and_a_stub() {
     // Its output unknown: the stub is a unit struct with `new`.
     let out = expand(quote! { pub struct Net<4 => Dense(2, relu) => Reshape(0)>; });

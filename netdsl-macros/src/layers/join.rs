@@ -15,7 +15,7 @@ use syn::Ident;
 use super::{Checked, Cx};
 use crate::ast::{LayerArg, LayerDef, LayerKindDef, OptionValue};
 use crate::check;
-use crate::model::{Activation, Image, Kind, Layer, Model, Sequence, Shape, Width};
+use crate::model::{Activation, Image, Kind, Layer, Model, Sequence, Shape, Unfolded, Width};
 use crate::parse::join_example;
 use crate::tokens::{literal, private};
 
@@ -191,12 +191,23 @@ pub fn check(
         Rule::Concatenate | Rule::Bidirectional => concatenated(cx, &outputs)?,
     };
     let positions = positions(&output);
+    // Numbered once the branches are, as Keras numbers the layers of the model written out.
+    let merges = match rule {
+        Rule::Residual if activation != Activation::Linear => vec![
+            (cx.field.to_string(), "Add"),
+            (check::numbered("activation", cx.counts), "Activation"),
+        ],
+        Rule::Residual | Rule::Add => vec![(cx.field.to_string(), "Add")],
+        Rule::Concatenate => vec![(cx.field.to_string(), "Concatenate")],
+        Rule::Bidirectional => Vec::new(),
+    };
     Checked::new(
         Join {
             rule,
             activation,
             models,
             positions,
+            merges,
         },
         output,
     )
@@ -384,6 +395,10 @@ struct Join {
     activation: Activation,
     models: Vec<Model>,
     positions: usize,
+    /// The rows `summary()` shows after the branches' ([`Unfolded::merges`]): Keras' `Add` or
+    /// `Concatenate`, and the `Activation` after a residual block's `Add` unless it is linear;
+    /// none for `Bidirectional`, one row.
+    merges: Vec<(String, &'static str)>,
 }
 
 impl Join {
@@ -437,5 +452,28 @@ impl Kind for Join {
 
     fn branches(&self) -> &[Model] {
         &self.models
+    }
+
+    /// The residual's chain is `.inner()`; of nested pairs, branch `i` is `.second()` `i` times,
+    /// then `.first()` but for the last.
+    fn unfolded(&self) -> Option<Unfolded<'_>> {
+        if self.merges.is_empty() {
+            return None;
+        }
+        let last = self.models.len() - 1;
+        let paths = (0..=last)
+            .map(|i| match self.rule {
+                Rule::Residual => quote!(.inner()),
+                _ => {
+                    let seconds = std::iter::repeat_n(quote!(.second()), i);
+                    let first = (i < last).then(|| quote!(.first()));
+                    quote!(#(#seconds)* #first)
+                }
+            })
+            .collect();
+        Some(Unfolded {
+            paths,
+            merges: &self.merges,
+        })
     }
 }
