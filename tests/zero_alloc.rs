@@ -9,6 +9,9 @@
 //! helper threads too.
 
 use allocation_counter::measure;
+use bytemuck::Zeroable;
+use netdsl::data::Sample;
+use netdsl::layer::Row;
 use netdsl::prelude::*;
 
 network! {
@@ -91,6 +94,9 @@ network! {
         => Dense(4, softmax)>;
 
     /// Recurrent layers stacked through every step's state.
+    /// Token ids looked up, then a sequence convolution and a global pool.
+    struct Embedded<512 => Embedding(4, 3) => Conv1D(4, 3, relu) => GlobalMaxPooling1D => Dense(4, softmax)>;
+
     struct Stacked<512 => Reshape(16, 32) => LSTM(8, return_sequences = true) => SimpleRNN(8, return_sequences = true) => GRU(8, return_sequences = true) => GRU(8) => Dense(4, softmax)>;
 }
 
@@ -141,6 +147,25 @@ fn images() -> Dataset<512, 4> {
         })
         .unzip();
     Dataset::from_classes(inputs, classes).expect("one class per image")
+}
+
+/// [`images`] as 512 token ids of a vocabulary of 4: 3 in the class's quadrant, noise elsewhere.
+fn tokens() -> Dataset<512, 4> {
+    let image_data = images();
+    let (inputs, classes) = (0..image_data.len())
+        .map(|i| {
+            let ids: [u32; 512] = std::array::from_fn(|p| {
+                if image_data.input(i)[p] > 0.5 {
+                    3
+                } else {
+                    (p % 3) as u32
+                }
+            });
+            let class = image_data.target(i).iter().position(|&t| t == 1.0).unwrap();
+            (Tokens::<512, 4>::new(ids).unwrap(), class as u32)
+        })
+        .unzip();
+    Dataset::from_tokens(inputs, classes).expect("one class per sample")
 }
 
 /// Every parameter of `model`, in visiting order.
@@ -278,20 +303,33 @@ fn an_lstm_trains_evaluates_and_predicts_without_allocating() {
 /// change most parameters, so that the count covers real steps.
 fn trains_evaluates_and_predicts_without_allocating<N>(model: &mut N, what: &str)
 where
-    N: Network<In = [f32; 512], Out = [f32; 4]> + Sync,
+    N: Network<In: Sample<512>, Out = [f32; 4]> + Sync,
     N::Tape<BATCH>: Send,
     N::Grads: Send,
     CategoricalCrossentropy: Loss<N::Activation>,
 {
-    let data = images();
+    trains_evaluates_and_predicts_on_without_allocating(model, &images(), what);
+}
+
+/// [`trains_evaluates_and_predicts_without_allocating`] on `data`.
+fn trains_evaluates_and_predicts_on_without_allocating<N>(
+    model: &mut N,
+    data: &Dataset<512, 4>,
+    what: &str,
+) where
+    N: Network<In: Sample<512>, Out = [f32; 4]> + Sync,
+    N::Tape<BATCH>: Send,
+    N::Grads: Send,
+    CategoricalCrossentropy: Loss<N::Activation>,
+{
     let mut trainer =
         Trainer::<_, _, _, BATCH>::new(model, Adam::default(), CategoricalCrossentropy);
     let mut rng = StdRng::seed_from_u64(2);
-    trainer.train_epoch(model, &data, Some(&mut rng));
+    trainer.train_epoch(model, data, Some(&mut rng));
     let before = parameters(model);
 
     let mut epoch = Metrics::default();
-    let info = measure(|| epoch = trainer.train_epoch(model, &data, Some(&mut rng)));
+    let info = measure(|| epoch = trainer.train_epoch(model, data, Some(&mut rng)));
     assert_eq!(
         info.count_total, 0,
         "a training epoch through {what} allocated: {info:?}"
@@ -305,12 +343,13 @@ where
         after.len()
     );
 
-    let info = measure(|| epoch = trainer.evaluate(model, &data));
+    let info = measure(|| epoch = trainer.evaluate(model, data));
     assert_eq!(
         info.count_total, 0,
         "an evaluation through {what} allocated: {info:?}"
     );
-    let x = data.input(0);
+    let mut x = N::In::zeroed();
+    x.values_mut().copy_from_slice(&data.input(0));
     let mut y = [0.0; 4];
     let info = measure(|| y = model.predict(std::hint::black_box(&x)));
     assert_eq!(
@@ -318,6 +357,12 @@ where
         "a predict through {what} allocated: {info:?}"
     );
     assert!((y.iter().sum::<f32>() - 1.0).abs() < 1e-5, "{y:?}");
+}
+
+#[test]
+fn an_embedding_trains_evaluates_and_predicts_without_allocating() {
+    let mut model = Embedded::new(&mut StdRng::seed_from_u64(1));
+    trains_evaluates_and_predicts_on_without_allocating(&mut model, &tokens(), "Embedding");
 }
 
 #[test]
