@@ -743,12 +743,13 @@ pub mod __private {
     };
     pub use netdsl_core::layers::{
         Add, BatchNormalization, Bidirectional, Concatenate, Dense, Dropout, Flatten,
-        GlobalAvgPool, GlobalMaxPool, LayerNormalization, Reshape, Residual, Reverse, UpSampling2d,
-        ZeroPadding2d,
+        GlobalAvgPool, GlobalMaxPool, LayerNormalization, Reshape, Residual, Reverse,
+        SinePositionEncoding, UpSampling2d, ZeroPadding2d,
     };
     #[cfg(feature = "alloc")]
     pub use netdsl_core::layers::{
-        AvgPool2d, Conv1d, Conv2d, Embedding, Gru, Lstm, MaxPool2d, SimpleRnn,
+        AvgPool2d, Conv1d, Conv2d, DenseSteps, Embedding, Gru, Lstm, MaxPool2d, PositionEmbedding,
+        SimpleRnn,
     };
     pub use netdsl_core::network::Network;
     pub use netdsl_core::shape::{Image, Kernel, Kernel1d, Padding, Padding1d, Sequence, Window};

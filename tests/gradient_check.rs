@@ -103,6 +103,10 @@ network! {
     #[derive(Clone)]
     struct Sandwich<4 => Dense(4, relu, bias = false) => encoders::Encoder => Dense(2, sigmoid)>;
 
+    /// Dense layers on each step of a sequence, then flattened.
+    #[derive(Clone)]
+    struct DenseSteps<(4, 3) => Dense(5, gelu) => Dense(2, tanh, bias = false) => Flatten => Dense(3, softmax)>;
+
     /// Token ids looked up in a table, then a sequence convolution and a recurrent layer: the
     /// table's gradient collects every step of every sample that reads a row.
     #[derive(Clone)]
@@ -1069,4 +1073,35 @@ fn an_embedding_table_matches_finite_differences() {
     let t = [[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]];
     let net = Embedded::new(&mut rng());
     check_on(net, CategoricalCrossentropy, &x, t, Kinks::None);
+}
+
+#[test]
+fn dense_layers_on_each_step_match_finite_differences() {
+    let x = images::<12>();
+    let t = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]];
+    check_on(
+        DenseSteps::new(&mut rng()),
+        CategoricalCrossentropy,
+        &x,
+        t,
+        Kinks::None,
+    );
+}
+
+network! {
+    /// Positions learned and fixed, added to a sequence read by dense layers on each step.
+    #[derive(Clone)]
+    struct Positioned<(4, 3)
+        => PositionEmbedding(sequence_length = 6)
+        => SinePositionEncoding
+        => Dense(4, tanh)
+        => Flatten
+        => Dense(2, softmax)>;
+}
+
+#[test]
+fn position_embeddings_match_finite_differences() {
+    let x = images::<12>();
+    let t = [[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]];
+    check_on(Positioned::new(&mut rng()), CategoricalCrossentropy, &x, t, Kinks::None);
 }

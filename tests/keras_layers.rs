@@ -1,5 +1,6 @@
-//! Keras 3 parity of `Conv1D`, the global pools, `ZeroPadding2D`, `UpSampling2D` and `Embedding`
-//! (its token ids stored as floats, and without an input gradient). Each file of
+//! Keras 3 parity of `Conv1D`, the global pools, `ZeroPadding2D`, `UpSampling2D`, `Embedding`
+//! (its token ids stored as floats, and without an input gradient) and `Dense` on each step of
+//! a sequence. Each file of
 //! tests/fixtures/keras/layers (written by python/fixtures/layers.py, whose top says how) holds a
 //! tiny Keras model's weights, a batch of 2, the model's output, the gradients of
 //! `sum(output * upstream)` with respect to every weight and the input, and Keras' summary of
@@ -32,6 +33,7 @@ network! {
     struct UpSampledByDefault<(2, 3, 1) => UpSampling2D => Conv2d(2, 2, sigmoid, padding = same)>;
     struct EmbeddedConvolution<6 => Embedding(7, 3) => Conv1D(4, 2, tanh) => GlobalMaxPooling1D>;
     struct EmbeddedLstm<5 => Embedding(6, 4) => LSTM(3)>;
+    struct DenseOnSteps<(5, 3) => Dense(4, tanh) => Dense(2, bias = false)>;
 }
 
 /// The tolerance: `|netdsl - keras| <= TOLERANCE · scale`, the scale being the largest magnitude
@@ -284,4 +286,9 @@ fn embedding_then_conv1d_matches_keras() {
 #[test]
 fn embedding_then_lstm_matches_keras() {
     check(EmbeddedLstm::new(&mut rng()), "embedding_lstm");
+}
+
+#[test]
+fn dense_on_each_step_of_a_sequence_matches_keras() {
+    check(DenseOnSteps::new(&mut rng()), "dense_on_steps");
 }

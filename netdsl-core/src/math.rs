@@ -22,6 +22,7 @@ pub(crate) trait Float: Sized {
     fn sqrt(self) -> Self;
     fn powi(self, n: i32) -> Self;
     fn cos(self) -> Self;
+    fn sin(self) -> Self;
     fn floor(self) -> Self;
     fn powf(self, n: Self) -> Self;
 }
@@ -50,6 +51,9 @@ impl Float for f32 {
     }
     fn cos(self) -> f32 {
         libm::cosf(self)
+    }
+    fn sin(self) -> f32 {
+        libm::sinf(self)
     }
     fn floor(self) -> f32 {
         libm::floorf(self)
@@ -83,6 +87,9 @@ impl Float for f64 {
     }
     fn cos(self) -> f64 {
         libm::cos(self)
+    }
+    fn sin(self) -> f64 {
+        libm::sin(self)
     }
     fn floor(self) -> f64 {
         libm::floor(self)

@@ -2,13 +2,15 @@
 //! before, into the [`Model`]. Errors are collected, not returned at the first: one compile
 //! lists every bad layer.
 
+use std::collections::VecDeque;
+
 use syn::ext::IdentExt;
 use syn::{Ident, LitInt};
 
 use crate::args::{self, Args};
 use crate::ast::{InputShape, LayerDef, LayerKindDef, NetworkDef};
 use crate::errors::Errors;
-use crate::layers::{self, Checked, Cx, KEYWORDS};
+use crate::layers::{self, Checked, Cx, KEYWORDS, transformer_encoder};
 use crate::model::{Image, Layer, Model, Outline, Sequence, Shape, one_of};
 
 /// A network that failed its checks: every error, and its outline when its input and output
@@ -79,14 +81,35 @@ pub fn chain(
     let mut previous = input;
     let mut layers: Vec<Layer> = Vec::with_capacity(defs.len());
     let mut activation = None;
-    for (index, layer) in defs.iter().enumerate() {
+    // Each layer with its place as written: the layers a `TransformerEncoder` stands for take
+    // its place, in its stead.
+    let mut pending: VecDeque<(usize, LayerDef)> = defs
+        .iter()
+        .cloned()
+        .enumerate()
+        .map(|(i, d)| (i + 1, d))
+        .collect();
+    while let Some((position, def)) = pending.pop_front() {
+        let layer = &def;
+        if transformer_encoder::is_written(layer) {
+            let input = previous.as_ref();
+            match transformer_encoder::expand(network, place, position, layer, input, errors) {
+                Some(expanded) => {
+                    for def in expanded.into_iter().rev() {
+                        pending.push_front((position, def));
+                    }
+                }
+                None => (previous, activation) = (None, None),
+            }
+            continue;
+        }
         let field = field_name(layer, counts);
         let mut cx = Cx {
             network,
             place,
             vis,
             field: &field,
-            position: index + 1,
+            position,
             layer,
             before: &layers,
             input: previous.as_ref(),
@@ -108,7 +131,7 @@ pub fn chain(
             field,
             text: layer.text.clone(),
             tokens: layer.tokens.clone(),
-            position: index + 1,
+            position,
             input: input.flat(),
             output: output.flat(),
             output_shape: output,

@@ -76,8 +76,28 @@ pub fn affine_with<const I: usize, const O: usize, const B: usize>(
     bias: Option<&[f32; O]>,
     y: &mut [[f32; O]; B],
 ) {
+    affine_rows(isa, x, w, bias, y);
+}
+
+/// [`affine_with`] on any number of rows: the steps of a batch of sequences, say.
+///
+/// # Panics
+///
+/// If `x` and `y` differ in length.
+pub fn affine_rows<const I: usize, const O: usize>(
+    isa: Isa,
+    x: &[[f32; I]],
+    w: &[[f32; O]; I],
+    bias: Option<&[f32; O]>,
+    y: &mut [[f32; O]],
+) {
+    assert_eq!(
+        x.len(),
+        y.len(),
+        "`affine_rows`: one output row per input row"
+    );
     Product {
-        m: B,
+        m: x.len(),
         n: O,
         k: I,
         a: x.as_flattened(),
@@ -109,11 +129,30 @@ pub fn weight_gradient_with<const I: usize, const O: usize, const B: usize>(
     dz: &[[f32; O]; B],
     dw: &mut [[f32; O]; I],
 ) {
-    // Row i of dW sums over the batch: A(i, b) = x[b][i], read down a column of x.
+    weight_gradient_rows(isa, x, dz, dw);
+}
+
+/// [`weight_gradient_with`] summed over any number of rows.
+///
+/// # Panics
+///
+/// If `x` and `dz` differ in length.
+pub fn weight_gradient_rows<const I: usize, const O: usize>(
+    isa: Isa,
+    x: &[[f32; I]],
+    dz: &[[f32; O]],
+    dw: &mut [[f32; O]; I],
+) {
+    assert_eq!(
+        x.len(),
+        dz.len(),
+        "`weight_gradient_rows`: one gradient row per input row"
+    );
+    // Row i of dW sums over the rows: A(i, b) = x[b][i], read down a column of x.
     Product {
         m: I,
         n: O,
-        k: B,
+        k: x.len(),
         a: x.as_flattened(),
         a_row: 1,
         a_col: I,
@@ -143,6 +182,26 @@ pub fn input_gradient_with<const I: usize, const O: usize, const B: usize>(
     w: &[[f32; O]; I],
     dx: &mut [[f32; I]; B],
 ) {
+    input_gradient_rows(isa, dz, w, dx);
+}
+
+/// [`input_gradient_with`] on any number of rows.
+///
+/// # Panics
+///
+/// If `dz` and `dx` differ in length.
+pub fn input_gradient_rows<const I: usize, const O: usize>(
+    isa: Isa,
+    dz: &[[f32; O]],
+    w: &[[f32; O]; I],
+    dx: &mut [[f32; I]],
+) {
+    assert_eq!(
+        dz.len(),
+        dx.len(),
+        "`input_gradient_rows`: one input row per gradient row"
+    );
+    let rows = dz.len();
     if O <= WT_MAX_OUTPUTS {
         // Few outputs: dot products of `O` terms would spend about as long reducing their
         // vectors as multiplying. Instead `dx = dz · Wᵀ` as a product, `Wᵀ` transposed a block
@@ -156,7 +215,7 @@ pub fn input_gradient_with<const I: usize, const O: usize, const B: usize>(
                 }
             }
             Product {
-                m: B,
+                m: rows,
                 n: cols,
                 k: O,
                 a: dz.as_flattened(),
@@ -174,7 +233,7 @@ pub fn input_gradient_with<const I: usize, const O: usize, const B: usize>(
     }
     // dx[b][i] = dz[b] · W[i]: both rows are contiguous along the summed outputs.
     Dots {
-        m: B,
+        m: rows,
         n: I,
         k: O,
         a: dz.as_flattened(),

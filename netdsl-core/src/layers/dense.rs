@@ -49,8 +49,8 @@ pub struct Dense<const I: usize, const O: usize, A> {
 
 /// Parameter gradients of a [`Dense`] layer, shaped like its parameters.
 pub struct DenseGrads<const I: usize, const O: usize> {
-    weights: Buffer<[[f32; O]; I]>,
-    bias: Option<Buffer<[f32; O]>>,
+    pub(super) weights: Buffer<[[f32; O]; I]>,
+    pub(super) bias: Option<Buffer<[f32; O]>>,
 }
 
 impl<const I: usize, const O: usize, A> Dense<I, O, A> {

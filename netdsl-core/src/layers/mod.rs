@@ -58,6 +58,8 @@ mod conv1d;
 #[cfg(feature = "alloc")]
 mod conv2d;
 mod dense;
+#[cfg(feature = "alloc")]
+mod dense_steps;
 mod dropout;
 #[cfg(feature = "alloc")]
 mod embedding;
@@ -77,11 +79,14 @@ mod parameter;
 #[cfg(feature = "alloc")]
 mod pool;
 #[cfg(feature = "alloc")]
+mod position_embedding;
+#[cfg(feature = "alloc")]
 mod recurrent;
 mod reshape;
 mod reverse;
 #[cfg(feature = "alloc")]
 mod rnn;
+mod sine_position_encoding;
 mod up_sampling;
 mod zero_padding;
 
@@ -93,6 +98,9 @@ pub use conv1d::{Conv1d, Conv1dGrads, Conv1dTape};
 #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub use conv2d::{Conv2d, Conv2dGrads, Conv2dTape};
 pub use dense::{Dense, DenseGrads};
+#[cfg(feature = "alloc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
+pub use dense_steps::DenseSteps;
 pub use dropout::{Dropout, DropoutTape};
 #[cfg(feature = "alloc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
@@ -120,11 +128,15 @@ pub use normalization::NormalizationGrads;
 pub use pool::{AvgPool2d, Max, MaxPool2d, Mean, Pool2d, PoolWindow, Reduce};
 #[cfg(feature = "alloc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
+pub use position_embedding::PositionEmbedding;
+#[cfg(feature = "alloc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub use recurrent::{Cell, Recurrent, RecurrentTape};
 pub use reshape::{Flatten, Reshape};
 pub use reverse::Reverse;
 #[cfg(feature = "alloc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub use rnn::{SimpleRnn, SimpleRnnCell};
+pub use sine_position_encoding::SinePositionEncoding;
 pub use up_sampling::UpSampling2d;
 pub use zero_padding::ZeroPadding2d;

@@ -1,12 +1,14 @@
 //! `Dense([inputs ->] units[, activation][, bias = false])`: a fully connected layer,
-//! `y = f(x · W + b)`, Keras' `Dense`.
+//! `y = f(x · W + b)`, Keras' `Dense`. On a sequence it acts on each step, as Keras' `Dense`
+//! acts on the last axis.
 
 use proc_macro2::{Span, TokenStream};
 use quote::quote_spanned;
 
 use super::{Checked, Cx, Keyword, private_type};
 use crate::args::{Args, Usage};
-use crate::model::{Activation, Kind, Layer, Shape, Width, after_what};
+use crate::model::{Activation, Kind, Layer, Sequence, Shape, Width, after_what};
+use crate::tokens::literal;
 
 pub const DENSE: Keyword = Keyword::call(
     Usage::new(
@@ -25,8 +27,19 @@ struct Dense {
     declared_input: Option<Width>,
 }
 
+/// `Dense` on each step of a sequence.
+struct DenseSteps {
+    input: Sequence,
+    output: Sequence,
+    activation: Activation,
+    bias: bool,
+}
+
 fn check(cx: &mut Cx, args: &mut Args) -> Option<Checked> {
-    if let Some(shape @ (Shape::Image(_) | Shape::Sequence(_))) = cx.input {
+    if let Some(Shape::Sequence(input)) = cx.input {
+        return check_steps(cx, args, *input);
+    }
+    if let Some(shape @ Shape::Image(_)) = cx.input {
         let message = format!(
             "{} after {}: add `Flatten` before it (`Dense` takes a vector of values)",
             cx.name(),
@@ -69,6 +82,59 @@ fn check(cx: &mut Cx, args: &mut Args) -> Option<Checked> {
         },
         Shape::Flat(units),
     )
+}
+
+/// `Dense(units, activation)` on each step of `input`.
+fn check_steps(cx: &mut Cx, args: &mut Args, input: Sequence) -> Option<Checked> {
+    let units = args.literal("number of units");
+    let activation = args.activation(Activation::Linear);
+    let bias = args.flag("bias", true);
+    let units = units?;
+    if let Activation::Softmax | Activation::LogSoftmax = activation {
+        let message = format!(
+            "{} on {}: `Dense` acts on each step there, and `{name}` over each step is not supported; end the network with `Flatten => Dense(.., {name})` or `GlobalAveragePooling1D => Dense(.., {name})`",
+            cx.name(),
+            Shape::Sequence(input).text(),
+            name = activation.keyword(),
+        );
+        cx.error(message);
+        return None;
+    }
+    cx.count("weights", &[input.features, units])?;
+    cx.count("output", &[input.steps, units])?;
+    let output = Sequence::new(input.steps, units)?;
+    let dense = DenseSteps {
+        input,
+        output,
+        activation,
+        bias,
+    };
+    Checked::new(dense, Shape::Sequence(output))
+}
+
+impl Kind for DenseSteps {
+    /// `DenseSteps<T, F, U, IN, OUT, A>`.
+    fn ty(&self, _layer: &Layer) -> TokenStream {
+        let sizes = [
+            self.input.steps,
+            self.input.features,
+            self.output.features,
+            self.input.len(),
+            self.output.len(),
+        ];
+        let mut args: Vec<TokenStream> = sizes.into_iter().map(literal).collect();
+        args.push(self.activation.ty());
+        private_type("DenseSteps", &args)
+    }
+
+    fn activation(&self) -> TokenStream {
+        self.activation.ty()
+    }
+
+    fn constructor(&self, layer: &Layer) -> TokenStream {
+        let (ty, bias) = (self.ty(layer), self.bias);
+        quote_spanned!(layer.span()=> <#ty>::glorot_uniform(rng, #bias))
+    }
 }
 
 impl Kind for Dense {

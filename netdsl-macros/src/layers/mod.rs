@@ -12,12 +12,16 @@ mod embedding;
 mod flatten;
 mod global_pool;
 pub mod join;
+mod multi_head_attention;
 mod named;
 mod normalization;
 mod pool;
+mod position_embedding;
 mod recurrent;
 mod reshape;
 mod reverse;
+mod sine_position_encoding;
+pub mod transformer_encoder;
 mod up_sampling;
 mod zero_padding;
 
@@ -86,6 +90,9 @@ pub const KEYWORDS: &[&Keyword] = &[
     &zero_padding::ZERO_PADDING2D,
     &up_sampling::UP_SAMPLING2D,
     &embedding::EMBEDDING,
+    &multi_head_attention::MULTI_HEAD_ATTENTION,
+    &position_embedding::POSITION_EMBEDDING,
+    &sine_position_encoding::SINE_POSITION_ENCODING,
 ];
 
 /// The keyword written `name` (or one of its aliases), if there is one.

@@ -1,0 +1,107 @@
+//! `MultiHeadAttention(heads = H[, key_dim = K][, causal = true])`: Keras' `MultiHeadAttention`
+//! as self-attention on a sequence, keeping its shape. Without `key_dim`, each head gets an
+//! equal share of the features, which must then divide among the heads.
+
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned};
+
+use super::{Checked, Cx, Keyword, private_type, sequence_type};
+use crate::args::{Args, Usage};
+use crate::model::{Kind, Layer, Sequence, Shape};
+use crate::tokens::{literal, private};
+
+pub const MULTI_HEAD_ATTENTION: Keyword = Keyword::call(
+    Usage::new(
+        "MultiHeadAttention",
+        "MultiHeadAttention(heads = 4, key_dim = 16)",
+        "the options `heads`, `key_dim` and `causal`",
+    ),
+    "multi_head_attention",
+    check,
+);
+
+struct MultiHeadAttention {
+    input: Sequence,
+    heads: usize,
+    key_dim: usize,
+    causal: bool,
+}
+
+fn check(cx: &mut Cx, args: &mut Args) -> Option<Checked> {
+    // 0 stands for "not given": a size option is at least 1.
+    let heads = args.size_option("heads", 0);
+    let key_dim = args.size_option("key_dim", 0);
+    let causal = args.flag("causal", false);
+    let input = cx.sequence();
+    let (heads, key_dim, input) = (heads?, key_dim?, input?);
+    if heads == 0 {
+        let message = format!(
+            "{} needs its number of heads, e.g. `MultiHeadAttention(heads = 4, key_dim = 16)`",
+            cx.name()
+        );
+        cx.error(message);
+        return None;
+    }
+    let key_dim = match key_dim {
+        0 => split_features(cx, input, heads)?,
+        given => given,
+    };
+    cx.count("kernels", &[input.features, heads, key_dim])?;
+    cx.count("projections", &[input.steps, heads, key_dim])?;
+    cx.count("scores", &[input.steps, input.steps])?;
+    let attention = MultiHeadAttention {
+        input,
+        heads,
+        key_dim,
+        causal,
+    };
+    Checked::new(attention, Shape::Sequence(input))
+}
+
+/// Each head's share of `input`'s features, if they divide among `heads`; otherwise `None`
+/// after saying so.
+pub fn split_features(cx: &mut Cx, input: Sequence, heads: usize) -> Option<usize> {
+    let features = input.features;
+    if features % heads == 0 {
+        return Some(features / heads);
+    }
+    let divisors: Vec<String> = (1..=features)
+        .filter(|d| features % d == 0)
+        .map(|d| d.to_string())
+        .collect();
+    let message = format!(
+        "{} on {}: {features} features do not split into {heads} heads; expected a number of heads dividing {features} ({}), or `key_dim` for projections of another width",
+        cx.name(),
+        Shape::Sequence(input).text(),
+        divisors.join(", ")
+    );
+    cx.error(message);
+    None
+}
+
+impl Kind for MultiHeadAttention {
+    /// `MultiHeadAttention<Sequence<T, F, N>, Attention<H, K, TK, TT>, CAUSAL>`.
+    fn ty(&self, _layer: &Layer) -> TokenStream {
+        let p = private();
+        let steps = self.input.steps;
+        let [h, k, tk, tt] = [
+            self.heads,
+            self.key_dim,
+            steps * self.heads * self.key_dim,
+            steps * steps,
+        ]
+        .map(literal);
+        let causal = self.causal;
+        let args = [
+            sequence_type(self.input),
+            quote!(#p::Attention<#h, #k, #tk, #tt>),
+            quote!(#causal),
+        ];
+        private_type("MultiHeadAttention", &args)
+    }
+
+    fn constructor(&self, layer: &Layer) -> TokenStream {
+        let ty = self.ty(layer);
+        quote_spanned!(layer.span()=> <#ty>::keras_default(rng))
+    }
+}
