@@ -371,6 +371,63 @@
 //! ]);
 //! ```
 //!
+//! ## Tokens, positions and attention
+//!
+//! - `Embedding(vocabulary, features)` is Keras' `Embedding`. It reads the network's input as
+//!   token ids, so it comes first, and the network's input type becomes
+//!   [`Tokens<steps, vocabulary>`](tokens::Tokens): ids checked against the vocabulary when they
+//!   are built (`Tokens::new([3, 1, 4])?`), an id outside it a
+//!   [`TokenError`](tokens::TokenError), never an out-of-bounds read. A dataset of them is
+//!   [`Dataset::from_tokens`](data::Dataset::from_tokens); `fit` refuses a dataset whose values
+//!   are not ids of the vocabulary before training.
+//! - `Dense` on a sequence acts on each step, as Keras' `Dense` acts on the last axis:
+//!   `(16, 64) => Dense(128, relu)` gives 16 steps of 128, with one `[64, 128]` kernel.
+//! - `PositionEmbedding` adds a learned vector to each position (keras_hub's
+//!   `PositionEmbedding`, added as its models add it; `sequence_length = L` for a table of more
+//!   positions than the sequence has, never fewer), `SinePositionEncoding` the fixed sinusoidal
+//!   one (`max_wavelength = 10000`).
+//! - `MultiHeadAttention(heads = H, key_dim = K)` is Keras' `MultiHeadAttention` as
+//!   self-attention on a sequence, keeping its shape; `causal = true` lets each step see only
+//!   the steps before it (Keras' `use_causal_mask`). Without `key_dim`, each head gets an equal
+//!   share of the features, which must then divide among the heads.
+//! - `TransformerEncoder(heads = H, ff = D)` is keras_hub's `TransformerEncoder`, written out
+//!   as the layers it is made of, each checked, named, saved and summarised on its own. Post-norm
+//!   by default, as keras_hub's: `Residual(MultiHeadAttention(heads = H, key_dim = F / H)) =>
+//!   LayerNormalization(epsilon = 1e-5) => Residual(Dense(D, relu) => Dense(F)) =>
+//!   LayerNormalization(epsilon = 1e-5)`; `norm = pre` moves each normalization to the start of
+//!   its residual block (keras_hub's `normalize_first=True`). Its options: an activation for the
+//!   feed-forward layer (`gelu`), `key_dim` (then `H · key_dim` must be the features `F`), and
+//!   `causal`.
+//!
+//! ```
+//! use netdsl::prelude::*;
+//!
+//! network! {
+//!     /// A vision transformer: 16 patches of 7×7, two encoder blocks.
+//!     pub struct Vit<(28, 28, 1)
+//!         => Conv2d(64, 7, stride = 7) => Reshape(16, 64)
+//!         => PositionEmbedding
+//!         => TransformerEncoder(heads = 4, ff = 128)
+//!         => TransformerEncoder(heads = 4, ff = 128, norm = pre)
+//!         => GlobalAveragePooling1D => Dense(10, softmax)>;
+//!
+//!     /// A keyword spotter on 50 token ids of a vocabulary of 1,000.
+//!     pub struct Spotter<50 => Embedding(1000, 32) => Conv1D(64, 5, relu) => GlobalMaxPooling1D
+//!         => Dense(2, softmax)>;
+//! }
+//!
+//! let vit = Vit::new(&mut StdRng::seed_from_u64(0));
+//! let table = vit.summary().to_string();
+//! assert!(table.contains("multi_head_attention_2 (MultiHeadAttention) (None, 16, 64)"), "{table}");
+//! assert_eq!(vit.predict(&[0.5; 784]).len(), 10);
+//!
+//! let spotter = Spotter::new(&mut StdRng::seed_from_u64(0));
+//! let words = Tokens::new([7; 50])?;
+//! assert_eq!(spotter.predict(&words).len(), 2);
+//! assert!(Tokens::<50, 1000>::new([1000; 50]).is_err());
+//! # Ok::<(), netdsl::tokens::TokenError>(())
+//! ```
+//!
 //! ## Layers of your own
 //!
 //! Implement [`Layer`](layer::Layer) (its documentation has the complete contract) and
