@@ -805,11 +805,13 @@ pub mod __private {
     };
     #[cfg(feature = "alloc")]
     pub use netdsl_core::layers::{
-        AvgPool2d, Conv1d, Conv2d, DenseSteps, Embedding, Gru, Lstm, MaxPool2d, PositionEmbedding,
-        SimpleRnn,
+        AvgPool2d, Conv1d, Conv2d, DenseSteps, Embedding, Gru, Lstm, MaxPool2d, MultiHeadAttention,
+        PositionEmbedding, SimpleRnn,
     };
     pub use netdsl_core::network::Network;
-    pub use netdsl_core::shape::{Image, Kernel, Kernel1d, Padding, Padding1d, Sequence, Window};
+    pub use netdsl_core::shape::{
+        Attention, Image, Kernel, Kernel1d, Padding, Padding1d, Sequence, Window,
+    };
     #[cfg(feature = "alloc")]
     pub use netdsl_core::summary::{LayerSummary, Summary};
     pub use netdsl_core::tokens::Tokens;

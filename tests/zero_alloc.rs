@@ -1,8 +1,8 @@
 //! No heap allocation after setup: `predict`, `forward` + `backward`, an optimizer step, a whole
 //! training epoch and an evaluation, of a dense network, of one with every image layer, of
-//! sequence convolutions, of padding, upsampling and global pooling, of joins and of recurrent
-//! layers, counted by `allocation-counter`'s counting global allocator (per thread, so tests
-//! running in parallel do not disturb each other).
+//! sequence convolutions, of padding, upsampling and global pooling, of joins, of recurrent
+//! layers and of multi-head attention, counted by `allocation-counter`'s counting global
+//! allocator (per thread, so tests running in parallel do not disturb each other).
 //!
 //! Counting per thread, it sees only the calling thread of a parallel `fit` (which trains a
 //! shard, sums the gradients and steps the optimizer); tests/zero_alloc_threads.rs counts the
@@ -380,6 +380,33 @@ fn forward_and_backward_allocate_nothing() {
     assert_eq!(
         info.count_total, 0,
         "forward + backward allocated: {info:?}"
+    );
+}
+
+#[test]
+fn multi_head_attention_trains_and_infers_without_allocating() {
+    use netdsl::layers::MultiHeadAttention;
+    use netdsl::shape::{Attention, Sequence};
+    // The ViT example's sizes, causal so that the masked softmax runs too; the runtime layer
+    // by hand, as `network!` uses it.
+    type Mha = MultiHeadAttention<Sequence<16, 64, 1024>, Attention<4, 16, 1024, 256>, true>;
+    let mut layer = Mha::keras_default(&mut StdRng::seed_from_u64(1));
+    let mut tape = layer.new_tape::<8>();
+    let mut grads = layer.new_grads();
+    let mut adam = Adam::default();
+    adam.prepare(layer.parameter_count());
+    let x: Box<[[f32; 1024]; 8]> = Box::new([[0.25; 1024]; 8]);
+    let (mut y, mut dx) = (Box::new([[0.0; 1024]; 8]), Box::new([[0.0; 1024]; 8]));
+    let mut single = [0.0; 1024];
+    let info = measure(|| {
+        layer.forward(&x, &mut y, &mut tape);
+        layer.backward(&x, &y, Some(&mut dx), &mut grads, &mut tape);
+        adam.step(&mut layer, &mut grads);
+        layer.infer(&x[0], &mut single);
+    });
+    assert_eq!(
+        info.count_total, 0,
+        "attention's forward, backward, step and infer allocated: {info:?}"
     );
 }
 

@@ -19,6 +19,12 @@ pub struct Image<const H: usize, const W: usize, const C: usize, const N: usize>
 #[derive(Clone, Copy, Default, PartialEq, Eq)]
 pub struct Sequence<const T: usize, const F: usize, const N: usize>;
 
+/// The heads of a multi-head attention over a sequence of `T` steps: `H` heads of `K` values
+/// each (Keras' `num_heads` and `key_dim`), `TK = T · H · K` the values of one projection of the
+/// whole sequence (its queries, its keys or its values) and `TT = T · T` the scores of one head.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub struct Attention<const H: usize, const K: usize, const TK: usize, const TT: usize>;
+
 /// The kernel of a convolution: `F` filters of `K × K`, sliding with stride `S`.
 #[derive(Clone, Copy, Default, PartialEq, Eq)]
 pub struct Kernel<const F: usize, const K: usize, const S: usize>;
@@ -82,6 +88,27 @@ impl<const T: usize, const F: usize, const N: usize> SequenceShape for Sequence<
     const STEPS: usize = T;
     const FEATURES: usize = F;
     type Values = [f32; N];
+}
+
+/// The sizes of an [`Attention`] type.
+pub trait AttentionShape {
+    /// Heads, `H`.
+    const HEADS: usize;
+    /// Values of a head's query, key and value, `K` (Keras' `key_dim`, and its `value_dim`).
+    const KEY_DIM: usize;
+    /// One projection of a sequence, `TK`, which a layer checks against `T · H · K`.
+    const PROJECTED: usize;
+    /// One head's scores, `TT`, which a layer checks against `T · T`.
+    const SCORES: usize;
+}
+
+impl<const H: usize, const K: usize, const TK: usize, const TT: usize> AttentionShape
+    for Attention<H, K, TK, TT>
+{
+    const HEADS: usize = H;
+    const KEY_DIM: usize = K;
+    const PROJECTED: usize = TK;
+    const SCORES: usize = TT;
 }
 
 /// A shape stored channels last, as a global pool sees it: `POSITIONS` positions (a sequence's
@@ -208,6 +235,15 @@ impl<const F: usize, const K: usize, const S: usize, const D: usize> core::fmt::
     }
 }
 
+impl<const H: usize, const K: usize, const TK: usize, const TT: usize> core::fmt::Debug
+    for Attention<H, K, TK, TT>
+{
+    /// `Attention(2 heads × 3)`.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "Attention({H} heads × {K})")
+    }
+}
+
 impl<const LEFT: usize> core::fmt::Debug for Padding1d<LEFT> {
     /// `Padding1d(left 2)`.
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -264,6 +300,10 @@ mod tests {
             "Kernel1d(3 × 5, stride 1, dilation 2)"
         );
         assert_eq!(format!("{:?}", Padding1d::<4>), "Padding1d(left 4)");
+        assert_eq!(
+            format!("{:?}", Attention::<2, 3, 30, 25>),
+            "Attention(2 heads × 3)"
+        );
     }
 
     #[test]

@@ -106,6 +106,14 @@ pub(crate) unsafe trait Simd {
     ///
     /// See the trait.
     unsafe fn clamp(a: Self::V, limit: f32) -> Self::V;
+    /// `2^n` for lanes holding whole numbers `n` from -126 to 127, the normal powers of two:
+    /// `n + 127` written into the exponent bits above a zero mantissa. Other lanes give
+    /// unspecified values.
+    ///
+    /// # Safety
+    ///
+    /// See the trait.
+    unsafe fn pow2(n: Self::V) -> Self::V;
     /// `a` with its subnormal lanes (magnitude below `f32::MIN_POSITIVE`) set to zero; NaN
     /// lanes are kept.
     ///
@@ -206,6 +214,15 @@ unsafe impl Simd for Portable {
             } else {
                 x
             }
+        })
+    }
+    #[inline(always)]
+    unsafe fn pow2(n: [f32; 8]) -> [f32; 8] {
+        // Adding `1.5 · 2^23` puts a whole `n` in the low bits of the sum (`0x4B40_0000 + n`),
+        // which integer lanes then shift into the exponent: no float-to-integer conversion,
+        // whose saturating `as` would not vectorise.
+        n.map(|n| {
+            f32::from_bits((n + 12_582_912.0).to_bits().wrapping_sub(0x4B40_0000 - 127) << 23)
         })
     }
     #[inline(always)]
@@ -334,6 +351,14 @@ mod x86 {
             }
         }
         #[inline(always)]
+        unsafe fn pow2(n: __m512) -> __m512 {
+            // SAFETY: as above, the trait contract gives the target features.
+            unsafe {
+                let biased = _mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127));
+                _mm512_castsi512_ps(_mm512_slli_epi32::<23>(biased))
+            }
+        }
+        #[inline(always)]
         unsafe fn flush_subnormal(a: __m512) -> __m512 {
             // SAFETY: as above, the trait contract gives the target features.
             unsafe {
@@ -456,6 +481,14 @@ mod x86 {
             unsafe { _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(p.cast()))) }
         }
         #[inline(always)]
+        unsafe fn pow2(n: __m256) -> __m256 {
+            // SAFETY: as above, the trait contract gives the target features.
+            unsafe {
+                let biased = _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127));
+                _mm256_castsi256_ps(_mm256_slli_epi32::<23>(biased))
+            }
+        }
+        #[inline(always)]
         unsafe fn flush_subnormal(a: __m256) -> __m256 {
             // SAFETY: as above, the trait contract gives the target features.
             unsafe {
@@ -569,6 +602,14 @@ mod aarch64 {
             // `fmin` and `fmax` return NaN when either operand is NaN, so NaN lanes stay NaN.
             // SAFETY: as above, NEON is enabled for the whole build.
             unsafe { vmaxq_f32(vdupq_n_f32(-limit), vminq_f32(vdupq_n_f32(limit), a)) }
+        }
+        #[inline(always)]
+        unsafe fn pow2(n: float32x4_t) -> float32x4_t {
+            // SAFETY: as above, NEON is enabled for the whole build.
+            unsafe {
+                let biased = vaddq_s32(vcvtnq_s32_f32(n), vdupq_n_s32(127));
+                vreinterpretq_f32_s32(vshlq_n_s32::<23>(biased))
+            }
         }
         #[inline(always)]
         unsafe fn flush_subnormal(a: float32x4_t) -> float32x4_t {

@@ -74,6 +74,8 @@ mod join;
 mod layer_normalization;
 #[cfg(feature = "alloc")]
 mod lstm;
+#[cfg(feature = "alloc")]
+mod multi_head_attention;
 mod normalization;
 mod parameter;
 #[cfg(feature = "alloc")]
@@ -122,6 +124,11 @@ pub use layer_normalization::LayerNormalization;
 #[cfg(feature = "alloc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub use lstm::{Lstm, LstmCell};
+#[cfg(feature = "alloc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
+pub use multi_head_attention::{
+    MultiHeadAttention, MultiHeadAttentionGrads, MultiHeadAttentionTape,
+};
 pub use normalization::NormalizationGrads;
 #[cfg(feature = "alloc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
