@@ -49,7 +49,10 @@ fn main() -> Result<(), Box<dyn Error>> {
     let accuracy = result
         .accuracy
         .expect("a classifier's loss reports accuracy");
-    println!("test loss: {:.4} - test accuracy: {accuracy:.4}", result.loss);
+    println!(
+        "test loss: {:.4} - test accuracy: {accuracy:.4}",
+        result.loss
+    );
 
     // One image at a time, as an application would ask: the best of 5 rounds of 1,000.
     let image = test.input(0);

@@ -1103,5 +1103,11 @@ network! {
 fn position_embeddings_match_finite_differences() {
     let x = images::<12>();
     let t = [[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]];
-    check_on(Positioned::new(&mut rng()), CategoricalCrossentropy, &x, t, Kinks::None);
+    check_on(
+        Positioned::new(&mut rng()),
+        CategoricalCrossentropy,
+        &x,
+        t,
+        Kinks::None,
+    );
 }

@@ -28,10 +28,18 @@ fn learned_and_sinusoidal_positions_match_keras_hub() {
 
 #[test]
 fn a_post_norm_transformer_encoder_matches_keras_hub() {
-    keras_fixture::check(PostNorm::new(&mut rng()), "transformer", "transformer_post_norm");
+    keras_fixture::check(
+        PostNorm::new(&mut rng()),
+        "transformer",
+        "transformer_post_norm",
+    );
 }
 
 #[test]
 fn a_pre_norm_transformer_encoder_matches_keras_hub() {
-    keras_fixture::check(PreNorm::new(&mut rng()), "transformer", "transformer_pre_norm");
+    keras_fixture::check(
+        PreNorm::new(&mut rng()),
+        "transformer",
+        "transformer_pre_norm",
+    );
 }
