@@ -1074,7 +1074,7 @@ mod tests {
         let mut scores = vec![0.0; 256];
         let flops = (B * heads) as f64 * 2.0 * 16.0 * 16.0 * 16.0;
         let products = |product: &mut dyn FnMut(usize, usize)| {
-            let seconds = best_of(20, || {
+            let seconds = best_of(200, || {
                 for _ in 0..20 {
                     for b in 0..B {
                         (0..heads).for_each(|h| product(b, h));
