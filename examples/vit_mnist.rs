@@ -11,6 +11,7 @@ use std::error::Error;
 use std::time::Instant;
 
 use netdsl::optim::Adam;
+use netdsl::optim::schedule::CosineDecay;
 use netdsl::prelude::*;
 
 network! {
@@ -19,8 +20,9 @@ network! {
         => Conv2d(64, 7, stride = 7)                  // 4×4 patches × 64
         => Reshape(16, 64)                            // 16 steps of 64
         => PositionEmbedding
-        => TransformerEncoder(heads = 4, ff = 128)
-        => TransformerEncoder(heads = 4, ff = 128)
+        => TransformerEncoder(heads = 4, ff = 128, gelu, norm = pre)
+        => TransformerEncoder(heads = 4, ff = 128, gelu, norm = pre)
+        => LayerNormalization(epsilon = 1e-5)
         => GlobalAveragePooling1D
         => Dense(10, softmax)>;
 }
@@ -33,7 +35,10 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     let mut model = VisionTransformer::new(&mut StdRng::seed_from_u64(42));
     println!("{}", model.summary());
-    let mut trainer = Trainer::<_, _, _, 32>::new(&model, Adam::default(), CategoricalCrossentropy);
+    // Keras: Adam(CosineDecay(1e-3, decay_steps=epochs * 1719)).
+    let steps = (epochs * train.len().div_ceil(32)) as u64;
+    let adam = Adam::default().with_schedule(CosineDecay::new(1e-3, steps, 0.0));
+    let mut trainer = Trainer::<_, _, _, 32>::new(&model, adam, CategoricalCrossentropy);
     let history = trainer.fit(
         &mut model,
         &train,

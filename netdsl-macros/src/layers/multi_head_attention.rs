@@ -62,11 +62,11 @@ fn check(cx: &mut Cx, args: &mut Args) -> Option<Checked> {
 /// after saying so.
 pub fn split_features(cx: &mut Cx, input: Sequence, heads: usize) -> Option<usize> {
     let features = input.features;
-    if features % heads == 0 {
+    if features.is_multiple_of(heads) {
         return Some(features / heads);
     }
     let divisors: Vec<String> = (1..=features)
-        .filter(|d| features % d == 0)
+        .filter(|&d| features.is_multiple_of(d))
         .map(|d| d.to_string())
         .collect();
     let message = format!(

@@ -95,7 +95,7 @@ pub fn expand(
     };
     let features = sequence.features;
     let key_dim = match key_dim {
-        0 if features % heads == 0 => features / heads,
+        0 if features.is_multiple_of(heads) => features / heads,
         0 => {
             return fail(format!(
                 "{name} on {}: {features} features do not split into {heads} heads; expected a number of heads dividing {features}",
