@@ -315,6 +315,72 @@
 //! `BlocksConcatenate1Branch2`), and the join is [`Residual`](layers::Residual) or nested pairs
 //! of [`Join`](layers::Join) around them.
 //!
+//! ## Masking padded sequences
+//!
+//! Sequences of different lengths share a batch by padding, and `Masking` (or
+//! `Masking(mask_value = -1.0)`; Keras' default value is 0) tells the recurrent layers after it
+//! which steps are padding: those whose features all equal the mask value, which it zeroes. As
+//! in Keras, a recurrent layer leaves its state as it was over a padded step and outputs that
+//! state again (zeros before any data), or zeros with `zero_output_for_mask = true`; its last
+//! state is the one the last step of data reached. `Bidirectional` gives its backward line the
+//! reversed mask and, as Keras' wrapper does, outputs zeros over padding when it returns every
+//! step. The backward passes are the gradients of exactly that, and `predict` reads the mask
+//! too, without allocating.
+//!
+//! The mask goes on, as in Keras, through `Dropout`, `Dense` on each step, recurrent layers and
+//! `Bidirectional` that return every step, joins whose branches keep it, and networks given by
+//! name; `Flatten`, `Reshape`, `Conv1D`, `GlobalMaxPooling1D` and the position encodings drop
+//! it, as Keras' do, and the layers after them see none. Where Keras would pass it on or read it
+//! and netdsl's layer cannot, the macro refuses the network rather than compute something else:
+//! a `LayerNormalization` between the mask and a recurrent layer, a `BatchNormalization` (Keras
+//! leaves padded steps out of its statistics), `GlobalAveragePooling1D` (Keras averages the
+//! steps of data) or `MultiHeadAttention` (Keras leaves padded steps out of the attention, in a
+//! `TransformerEncoder` too) reached by a mask. The mask ends at the network's output: the loss
+//! reads every value (Keras weights the loss of a sequence output by its mask). How a layer of
+//! your own makes or reads a mask is in [`mask`].
+//!
+//! ```
+//! use netdsl::prelude::*;
+//!
+//! network! {
+//!     /// Reviews of up to 20 words of 8 features, padded with zeros after their last word.
+//!     pub struct Reviews<(20, 8) => Masking => Bidirectional(LSTM(16)) => Dense(2, softmax)>;
+//!
+//!     /// The same layers over reviews of exactly 3 words.
+//!     pub struct ThreeWords<(3, 8) => Bidirectional(LSTM(16)) => Dense(2, softmax)>;
+//! }
+//!
+//! let model = Reviews::new(&mut StdRng::seed_from_u64(0));
+//! let table = model.summary().to_string();
+//! assert!(table.contains("masking_1 (Masking)         (None, 20, 8)                     0"), "{table}");
+//!
+//! // Given the same weights, a review of 3 words padded to 20 is classified as the 3 words
+//! // alone: both lines of the LSTM skip the padding.
+//! let mut short = ThreeWords::new(&mut StdRng::seed_from_u64(1));
+//! let mut weights = Vec::new();
+//! model.visit_tensors(&mut |_, _, w| weights.push(w.to_vec()));
+//! let mut weights = weights.into_iter();
+//! short.visit_tensors_mut(&mut |_, _, w| w.copy_from_slice(&weights.next().unwrap()));
+//! let words: [f32; 24] = std::array::from_fn(|i| (i as f32 * 0.37).sin());
+//! let mut review = [0.0; 160];
+//! review[..24].copy_from_slice(&words);
+//! let (padded, alone) = (model.predict(&review), short.predict(&words));
+//! assert!((padded[0] - alone[0]).abs() < 1e-5, "{padded:?} {alone:?}");
+//! ```
+//!
+//! A mask Keras would give a recurrent layer that netdsl's layers cannot hand on does not
+//! compile:
+//!
+//! ```compile_fail
+//! use netdsl::prelude::*;
+//!
+//! network! {
+//!     // `LayerNormalization` (layer 2 of `Reviews`) cannot pass on the mask of `Masking`
+//!     // (layer 1 of `Reviews`), which Keras passes on to `LSTM(16)` (layer 3 of `Reviews`)
+//!     pub struct Reviews<(20, 8) => Masking => LayerNormalization => LSTM(16) => Dense(2, softmax)>;
+//! }
+//! ```
+//!
 //! ## Normalization
 //!
 //! `BatchNormalization` and `LayerNormalization` (also written `BatchNorm` and `LayerNorm`) are
@@ -694,6 +760,9 @@
 //! | branches that cannot be added or concatenated | macro | ``` `Concatenate(..)` (layer 1 of `Inception`): its branch 1 gives an 8×8×4 image but branch 2 gives a 2×2×4 image; `Concatenate` joins along the last axis, so the branches must agree on every other``` | `join/branches-cannot-be-added`, `join/branches-cannot-be-concatenated` |
 //! | a join of the wrong arity, or with an activation it cannot have | macro | ``` `Add(Dense(16))` (layer 1 of `B`) joins two or more branches, found one``` | `join/join-arguments` |
 //! | a mistake inside a branch | macro | ``` `Dense(4, relu)` (layer 1 of branch 2 of `Concatenate(..)` (layer 1 of `Branchy`)) after an 8×8×1 image: add `Flatten` before it``` | `join/error-inside-a-branch` |
+//! | a mask Keras would pass on to a recurrent layer through a layer that cannot | macro | ``` `LayerNormalization` (layer 2 of `Reviews`) cannot pass on the mask of `Masking` (layer 1 of `Reviews`), which Keras passes on to `LSTM(16)` (layer 3 of `Reviews`); put `LSTM(16)` right after `Masking` ...``` | `mask/mask-lost-before-a-recurrent-layer` |
+//! | a mask reaching a layer whose Keras counterpart reads it | macro | ``` `GlobalAveragePooling1D` (layer 2 of `Reviews`) cannot read the mask of `Masking` (layer 1 of `Reviews`), which Keras' layer reads to average only the steps of data``` | `mask/mask-read-by-a-layer-that-cannot` |
+//! | a mask value no `f32` holds | macro | ``` `Masking(mask_value = 1e40)`: `mask_value` takes a number an `f32` holds, found `1e40` ``` | `parse/mask-value-takes-a-number-an-f32-holds` |
 //! | `Bidirectional` around a layer that is not recurrent | macro | ``` `Bidirectional(Dense(32, relu))` (layer 1 of `Rows`) wraps a recurrent layer (`SimpleRNN`, `LSTM` or `GRU`), found `Dense(32, relu)` ``` | `join/bidirectional-around-a-dense-layer` |
 //! | a `const` size of 0 | assertion | ``` `Dense(HIDDEN, relu)`: the number of units must be at least 1``` | `shape/const-size-zero` |
 //! | a `const` input width that differs | assertion | ``` `Dense(HIDDEN -> 10, softmax)` (layer 2 of `Net`) after a 64-wide layer: expected 64 inputs, found 100``` | `shape/const-size-mismatch` |
@@ -727,8 +796,8 @@ extern crate alloc;
 extern crate self as netdsl;
 
 pub use netdsl_core::{
-    activation, buffer, inference, kernels, layer, layers, loss, metrics, network, shape, tokens,
-    weights,
+    activation, buffer, inference, kernels, layer, layers, loss, mask, metrics, network, shape,
+    tokens, weights,
 };
 #[cfg(feature = "std")]
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
@@ -800,7 +869,7 @@ pub mod __private {
     };
     pub use netdsl_core::layers::{
         Add, BatchNormalization, Bidirectional, Concatenate, Dense, Dropout, Flatten,
-        GlobalAvgPool, GlobalMaxPool, LayerNormalization, Reshape, Residual, Reverse,
+        GlobalAvgPool, GlobalMaxPool, LayerNormalization, Masking, Reshape, Residual, Reverse,
         SinePositionEncoding, UpSampling2d, ZeroPadding2d,
     };
     #[cfg(feature = "alloc")]
@@ -808,6 +877,7 @@ pub mod __private {
         AvgPool2d, Conv1d, Conv2d, DenseSteps, Embedding, Gru, Lstm, MaxPool2d, MultiHeadAttention,
         PositionEmbedding, SimpleRnn,
     };
+    pub use netdsl_core::mask::StepMask;
     pub use netdsl_core::network::Network;
     pub use netdsl_core::shape::{
         Attention, Image, Kernel, Kernel1d, Padding, Padding1d, Sequence, Window,

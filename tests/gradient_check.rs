@@ -2,7 +2,7 @@
 //! loss in every parameter: for every activation, both fused losses and mean squared error,
 //! networks of three layers, networks composed of other networks and a layer of our own,
 //! image networks through every image layer, sequence convolutions and global pools,
-//! recurrent layers, and both normalizations. Every activation of the DSL is also checked
+//! recurrent layers (over padded steps too, masked by `Masking`), and both normalizations. Every activation of the DSL is also checked
 //! through a network of two layers ending with it, against an f64 reference of the network:
 //! forward, and backward in every weight and input.
 //!
@@ -235,6 +235,28 @@ network! {
     struct LayerNormSteps<12
         => LayerNormalization(epsilon = 0.01)
         => Reshape(4, 3) => LayerNorm(sigmoid, scale = false) => LSTM(3) => Dense(2, softmax)>;
+
+    /// An LSTM over padded steps: the mask of `Masking` keeps its state over them.
+    #[derive(Clone)]
+    struct MaskedLstm<(4, 3) => Masking => LSTM(3) => Dense(2, softmax)>;
+
+    /// A GRU returning every step hands the mask on, through dropout, to a simple RNN.
+    #[derive(Clone)]
+    struct MaskedGru<(4, 3) => Masking => GRU(3, return_sequences = true) => Dropout(0.25) => SimpleRNN(2, sigmoid) => Dense(2, softmax)>;
+
+    /// A simple RNN whose outputs over padding repeat its state, through an activation that
+    /// keeps its inputs: their gradient goes back to the step that made the state.
+    #[derive(Clone)]
+    struct MaskedSimpleRnn<(4, 3) => Masking => SimpleRNN(3, gelu, return_sequences = true) => Flatten => Dense(2, softmax)>;
+
+    /// Bidirectional layers over padded steps: the backward line reads the reversed mask, the
+    /// first layer outputs zeros over padding and hands the mask on to the second.
+    #[derive(Clone)]
+    struct MaskedBothWays<(4, 3)
+        => Masking
+        => Bidirectional(LSTM(2, return_sequences = true))
+        => Bidirectional(GRU(2))
+        => Dense(2, softmax)>;
 
     /// Layer normalization of each pixel's channels, with an activation that keeps its inputs.
     #[derive(Clone)]
@@ -613,6 +635,86 @@ fn bidirectional_layers_match_finite_differences() {
         t,
         Kinks::None,
     );
+}
+
+/// `images()` read as 4 steps of 3 features, padded with zeros: step 3 of the first sample, steps
+/// 0 and 1 of the second, step 2 of the third.
+fn padded() -> [[f32; 12]; BATCH] {
+    let mut x = images::<12>();
+    for (x, steps) in x.iter_mut().zip([&[3][..], &[0, 1], &[2]]) {
+        for &t in steps {
+            x[t * 3..][..3].fill(0.0);
+        }
+    }
+    x
+}
+
+/// [`check_on`] over [`padded`] steps, and the input gradient: zero over padding (`Masking`
+/// zeroes it), central differences of the mean loss elsewhere (a nudged value leaves its step
+/// data, the other features of the step being non-zero).
+fn check_padded<N>(net: N)
+where
+    N: Network<In = [f32; 12], Out = [f32; 2]> + Clone,
+    CategoricalCrossentropy: Loss<N::Activation>,
+{
+    let (x, t) = (padded(), [[0.0, 1.0], [1.0, 0.0], [0.0, 1.0]]);
+    let loss = CategoricalCrossentropy;
+    let mut tape = net.new_tape::<BATCH>();
+    net.set_training(&mut tape, true);
+    let mut y = [[0.0; 2]; BATCH];
+    net.forward(&x, &mut y, &mut tape);
+    let mut delta = [[0.0; 2]; BATCH];
+    loss.deltas(
+        &y,
+        N::kept(&tape),
+        &t,
+        BATCH,
+        1.0 / BATCH as f32,
+        &mut delta,
+    );
+    let (mut grads, mut dx) = (net.new_grads(), [[9.0; 12]; BATCH]);
+    net.backward(&x, &delta, Some(&mut dx), &mut grads, &mut tape);
+    let eps = 1e-2;
+    for (b, i) in (0..BATCH).flat_map(|b| (0..12).map(move |i| (b, i))) {
+        let (a, padding) = (dx[b][i], x[b][i / 3 * 3..][..3] == [0.0; 3]);
+        if padding {
+            assert_eq!(a, 0.0, "dx[{b}][{i}] over padding");
+            continue;
+        }
+        let nudged = |delta: f32| {
+            let mut x = x;
+            x[b][i] += delta;
+            mean_loss(&net, &loss, &x, &t)
+        };
+        let numeric = ((nudged(eps) - nudged(-eps)) / (2.0 * f64::from(eps))) as f32;
+        let error = (a - numeric).abs() / a.abs().max(numeric.abs()).max(1e-2);
+        assert!(
+            error <= 1e-3,
+            "{}: dx[{b}][{i}]: backward {a}, finite difference {numeric}, relative error {error}",
+            std::any::type_name::<N>()
+        );
+    }
+    check_on(net, loss, &x, t, Kinks::None);
+}
+
+#[test]
+fn an_lstm_over_padded_steps_matches_finite_differences() {
+    check_padded(MaskedLstm::new(&mut rng()));
+}
+
+#[test]
+fn a_gru_handing_its_mask_to_a_simple_rnn_matches_finite_differences() {
+    check_padded(MaskedGru::new(&mut rng()));
+}
+
+#[test]
+fn a_simple_rnn_repeating_its_state_over_padding_matches_finite_differences() {
+    check_padded(MaskedSimpleRnn::new(&mut rng()));
+}
+
+#[test]
+fn bidirectional_layers_over_padded_steps_match_finite_differences() {
+    check_padded(MaskedBothWays::new(&mut rng()));
 }
 
 #[test]

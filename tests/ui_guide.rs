@@ -35,7 +35,7 @@ fn every_compile_fail_case_is_in_the_guide_and_every_listed_case_exists() {
         );
     }
     for listed in guide.split('`').filter(|s| {
-        ["parse/", "shape/", "usage/", "join/"]
+        ["parse/", "shape/", "usage/", "join/", "mask/"]
             .iter()
             .any(|f| s.starts_with(f))
     }) {

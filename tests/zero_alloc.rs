@@ -1,8 +1,9 @@
 //! No heap allocation after setup: `predict`, `forward` + `backward`, an optimizer step, a whole
 //! training epoch and an evaluation, of a dense network, of one with every image layer, of
 //! sequence convolutions, of padding, upsampling and global pooling, of joins, of recurrent
-//! layers and of multi-head attention, counted by `allocation-counter`'s counting global
-//! allocator (per thread, so tests running in parallel do not disturb each other).
+//! layers (reading padded sequences through a mask too) and of multi-head attention, counted by
+//! `allocation-counter`'s counting global allocator (per thread, so tests running in parallel do
+//! not disturb each other).
 //!
 //! Counting per thread, it sees only the calling thread of a parallel `fit` (which trains a
 //! shard, sums the gradients and steps the optimizer); tests/zero_alloc_threads.rs counts the
@@ -51,6 +52,15 @@ network! {
         => Concatenate(MaxPool2d(2), Conv2d(4, 3, relu, padding = same, stride = 2))
         => Flatten
         => Add(Dense(16, relu), Dense(16, tanh))
+        => Dense(4, softmax)>;
+
+    /// Padded sequences of the same steps: `Masking`, a bidirectional LSTM returning every step
+    /// (each line reading the mask, the backward one reversed), and a GRU reading the mask it
+    /// passes on.
+    struct Masked<(16, 32)
+        => Masking
+        => Bidirectional(LSTM(8, return_sequences = true))
+        => GRU(8)
         => Dense(4, softmax)>;
 
     /// A bidirectional LSTM over the same steps.
@@ -134,6 +144,12 @@ fn predict_allocates_nothing() {
 /// 71 images of 16×16×2 in 4 classes, each class brighter in its own quadrant: two full
 /// batches and a partial one.
 fn images() -> Dataset<512, 4> {
+    images_padded(|_| 0)
+}
+
+/// [`images`] read as 16 steps of 32 values, the last `padding(i)` of them zeroed in image `i`:
+/// padded sequences, for `Masking`.
+fn images_padded(padding: impl Fn(usize) -> usize) -> Dataset<512, 4> {
     let (inputs, classes) = (0..2 * BATCH + 7)
         .map(|i| {
             let class = i % 4;
@@ -143,6 +159,7 @@ fn images() -> Dataset<512, 4> {
                 let quadrant = row / 8 * 2 + column / 8;
                 *x = if quadrant == class { 0.9 } else { 0.1 } + (p % 7 + i % 5) as f32 * 0.01;
             }
+            x[(16 - padding(i)) * 32..].fill(0.0);
             (x, class as u32)
         })
         .unzip();
@@ -251,6 +268,16 @@ fn a_bidirectional_lstm_trains_evaluates_and_predicts_without_allocating() {
 }
 
 #[test]
+fn masked_recurrent_layers_train_evaluate_and_predict_without_allocating() {
+    // Up to 6 of the 16 steps of each sample are padding.
+    trains_evaluates_and_predicts_on_without_allocating(
+        &mut Masked::new(&mut StdRng::seed_from_u64(1)),
+        &images_padded(|i| i % 7),
+        "masked recurrent layers",
+    );
+}
+
+#[test]
 fn a_recurrent_layer_trains_evaluates_and_predicts_without_allocating() {
     trains_evaluates_and_predicts_without_allocating(
         &mut Sequences::new(&mut StdRng::seed_from_u64(1)),
@@ -348,8 +375,9 @@ fn trains_evaluates_and_predicts_on_without_allocating<N>(
         info.count_total, 0,
         "an evaluation through {what} allocated: {info:?}"
     );
+    // Sample 6: padded with 6 steps in the masked network's `images_padded(|i| i % 7)`.
     let mut x = N::In::zeroed();
-    x.values_mut().copy_from_slice(&data.input(0));
+    x.values_mut().copy_from_slice(&data.input(6));
     let mut y = [0.0; 4];
     let info = measure(|| y = model.predict(std::hint::black_box(&x)));
     assert_eq!(

@@ -21,6 +21,8 @@ mod errors;
 mod expand;
 #[path = "../../netdsl-macros/src/layers/mod.rs"]
 mod layers;
+#[path = "../../netdsl-macros/src/mask.rs"]
+mod mask;
 #[path = "../../netdsl-macros/src/model.rs"]
 mod model;
 #[path = "../../netdsl-macros/src/parse.rs"]

@@ -229,6 +229,48 @@ pub trait Layer {
         <<Self::Activation as Activation>::Keeps as Keep>::nothing_kept()
     }
 
+    /// The mask of the output of the batch last passed to [`Layer::forward`] with `tape`: `B`
+    /// rows of one flag per step of the output sequence, `false` where a step is padding (see
+    /// [`crate::mask`]), or `None` when the output carries no mask of the layer's making.
+    ///
+    /// The default makes none. A layer that makes masks (`Masking`) keeps the batch's in its
+    /// tape, in a [`StepMask`](crate::mask::StepMask), and returns it here; `network!` hands it
+    /// to the layers after it that read masks, through [`Layer::set_input_mask`].
+    fn output_mask<const B: usize>(tape: &Self::Tape<B>) -> Option<&[bool]> {
+        let _ = tape;
+        None
+    }
+
+    /// Gives the layer the mask of its input, `B` rows of one flag per step (see
+    /// [`crate::mask`]), for the forward passes with `tape` from now on and their backward
+    /// passes; `None` takes it back (a new tape has none).
+    ///
+    /// The default ignores it. A layer that reads masks (a recurrent layer, which leaves its
+    /// state as it was over a padded step) copies it into its tape, where its backward pass
+    /// finds it too; `network!` calls this before the layer's forward pass.
+    fn set_input_mask<const B: usize>(&self, _tape: &mut Self::Tape<B>, _mask: Option<&[bool]>) {}
+
+    /// [`Layer::infer`] of one sample whose steps `mask` says are data or padding (its first
+    /// flags, one per step), writing the mask of the output into the start of `output_mask`
+    /// (one flag per step) when the layer makes one, and returning whether it did. An empty
+    /// `output_mask` asks for none: the layer writes nothing and returns `false`.
+    ///
+    /// The default infers without the mask and makes none, which fits every layer that neither
+    /// reads nor makes masks. Single-sample inference (`predict`) of a network reads and hands
+    /// on masks through it, as its forward pass does through [`Layer::set_input_mask`] and
+    /// [`Layer::output_mask`].
+    fn infer_masked(
+        &self,
+        x: &Self::In,
+        mask: Option<&[bool]>,
+        y: &mut Self::Out,
+        output_mask: &mut [bool],
+    ) -> bool {
+        let _ = (mask, output_mask);
+        self.infer(x, y);
+        false
+    }
+
     /// Tells the layer whether the batches that `tape` goes with from now on are training
     /// batches (`fit`) or not (`evaluate`, `predict`; a new tape starts out not training). Only
     /// layers that behave differently, such as dropout, care, and keep the mode in their tape

@@ -34,6 +34,7 @@ pub mod kernels;
 pub mod layer;
 pub mod layers;
 pub mod loss;
+pub mod mask;
 #[cfg(any(not(feature = "std"), test))]
 mod math;
 pub mod metrics;

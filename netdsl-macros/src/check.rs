@@ -11,7 +11,8 @@ use crate::args::{self, Args};
 use crate::ast::{InputShape, LayerDef, LayerKindDef, NetworkDef};
 use crate::errors::Errors;
 use crate::layers::{self, Checked, Cx, KEYWORDS, transformer_encoder};
-use crate::model::{Image, Layer, Model, Outline, Sequence, Shape, one_of};
+use crate::mask::{self, At, MaskState, Route};
+use crate::model::{Image, Layer, Model, Outline, OutputMask, Sequence, Shape, one_of};
 
 /// A network that failed its checks: every error, and its outline when its input and output
 /// are known despite them (for a stub with its widths).
@@ -29,19 +30,19 @@ pub fn network(def: &NetworkDef) -> Result<Model, Failed> {
         &def.name,
         None,
         &def.vis,
-        input.clone(),
+        (input.clone(), MaskState::given(&def.name)),
         &def.layers,
         &mut counts,
         &mut errors,
     );
     let Err(error) = errors.finish() else {
+        let input = input.expect("an input that fails its checks reports why");
         return Ok(Model {
             attrs: def.attrs.clone(),
             vis: def.vis.clone(),
             name: def.name.clone(),
-            input: input
-                .expect("an input that fails its checks reports why")
-                .flat(),
+            output_mask: output_mask(&checked.mask, &input),
+            input: input.flat(),
             layers: checked.layers,
         });
     };
@@ -63,22 +64,40 @@ pub struct Chain {
     pub output: Option<Shape>,
     /// The output activation, if the last layer's kind is known.
     pub activation: Option<proc_macro2::TokenStream>,
+    /// What the last layer's output carries of masks.
+    pub mask: MaskState,
 }
 
-/// Checks the layers `defs` of the network (or branch) `network`, from `input`. `counts`
-/// numbers the fields per kind (`dense_1`, `dense_2`), shared with the branches of joins so
-/// that every layer of a network has its own name, as in Keras. A branch's messages say
-/// where it is (`place`: "branch 2 of `Add(..)` (layer 3 of `Net`)").
+/// The mask a network's output carries, after `mask`, from its `input`: one of its layers
+/// made, or the one it is given with a sequence input.
+fn output_mask(mask: &MaskState, input: &Shape) -> Option<OutputMask> {
+    let MaskState::Carried(mask) = mask else {
+        return None;
+    };
+    match (&mask.route, input) {
+        (Route::Layer(field), _) => Some(OutputMask::Made(field.clone())),
+        (Route::Input, Shape::Sequence(sequence)) => Some(OutputMask::Given {
+            steps: sequence.steps,
+        }),
+        (Route::Input, Shape::Flat(_) | Shape::Image(_)) => None,
+    }
+}
+
+/// Checks the layers `defs` of the network (or branch) `network`, from `input` and the mask it
+/// carries. `counts` numbers the fields per kind (`dense_1`, `dense_2`), shared with the
+/// branches of joins so that every layer of a network has its own name, as in Keras. A branch's
+/// messages say where it is (`place`: "branch 2 of `Add(..)` (layer 3 of `Net`)").
 pub fn chain(
     network: &Ident,
     place: Option<&str>,
     vis: &syn::Visibility,
-    input: Option<Shape>,
+    (input, input_mask): (Option<Shape>, MaskState),
     defs: &[LayerDef],
     counts: &mut Vec<(String, usize)>,
     errors: &mut Errors,
 ) -> Chain {
     let mut previous = input;
+    let mut mask = input_mask;
     let mut layers: Vec<Layer> = Vec::with_capacity(defs.len());
     let mut activation = None;
     // Each layer with its place as written: the layers a `TransformerEncoder` stands for take
@@ -99,7 +118,7 @@ pub fn chain(
                         pending.push_front((position, def));
                     }
                 }
-                None => (previous, activation) = (None, None),
+                None => (previous, activation, mask) = (None, None, MaskState::None),
             }
             continue;
         }
@@ -113,14 +132,26 @@ pub fn chain(
             layer,
             before: &layers,
             input: previous.as_ref(),
+            mask: &mask,
             counts,
             errors,
         };
-        let Some(Checked { kind, output }) = check_layer(&mut cx) else {
+        let checked = check_layer(&mut cx);
+        let name = cx.name();
+        let Some(Checked { kind, output }) = checked else {
             previous = None;
+            mask = MaskState::None;
             activation = None;
             continue;
         };
+        let at = At {
+            field: &field,
+            name,
+            text: &layer.text,
+            tokens: &layer.tokens,
+        };
+        let (reads, after) = mask::through(&mask, &kind.mask_rule(), &at, errors);
+        mask = after;
         activation = Some(kind.activation());
         // A layer after one that failed is checked for what it can be on its own; the rest of
         // the network is checked against its output.
@@ -136,12 +167,14 @@ pub fn chain(
             output: output.flat(),
             output_shape: output,
             kind,
+            mask: reads,
         });
     }
     Chain {
         layers,
         output: previous,
         activation,
+        mask,
     }
 }
 

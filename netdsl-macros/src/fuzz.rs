@@ -83,6 +83,10 @@ const OPTIONS: &[&str] = &[
     "epsilon = 1e-50",
     "center = false",
     "scale = 0.5",
+    "mask_value = 0.0",
+    "mask_value = -1",
+    "mask_value = 1e40",
+    "zero_output_for_mask = true",
     "units =",
 ];
 

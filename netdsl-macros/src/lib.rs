@@ -17,6 +17,7 @@ mod expand;
 #[cfg(test)]
 mod fuzz;
 mod layers;
+mod mask;
 mod model;
 mod parse;
 #[cfg(test)]

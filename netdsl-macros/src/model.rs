@@ -6,6 +6,7 @@ use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::{Attribute, Expr, Ident, Path, Visibility};
 
 use crate::ast::{expr_text, path_text};
+use crate::mask::{MaskRule, Route};
 use crate::tokens::{private, private_at};
 
 /// A network whose layers are known to be well formed, with their shapes.
@@ -15,9 +16,45 @@ pub struct Model {
     pub name: Ident,
     pub input: Width,
     pub layers: Vec<Layer>,
+    /// The mask the output carries, which the network gives as a layer (`Layer::output_mask`).
+    pub output_mask: Option<OutputMask>,
+}
+
+/// The mask a network's output carries.
+pub enum OutputMask {
+    /// The one the layer in this field made.
+    Made(Ident),
+    /// The one the network was given with its input, a sequence of `steps` steps: its tape
+    /// keeps a copy to give back.
+    Given { steps: usize },
 }
 
 impl Model {
+    /// The layer in `field`.
+    pub fn layer(&self, field: &Ident) -> &Layer {
+        self.layers
+            .iter()
+            .find(|layer| layer.field == *field)
+            .expect("a mask's route names a layer of its network")
+    }
+
+    /// Whether a layer reads the mask of `field`'s output, or the network gives it.
+    pub fn mask_is_read(&self, field: &Ident) -> bool {
+        let route = Some(Route::Layer(field.clone()));
+        let given = matches!(&self.output_mask, Some(OutputMask::Made(maker)) if maker == field);
+        given || self.layers.iter().any(|l| l.mask == route)
+    }
+
+    /// Whether a layer reads the network's input mask.
+    pub fn reads_input_mask(&self) -> bool {
+        self.layers.iter().any(|l| l.mask == Some(Route::Input))
+    }
+
+    /// Whether the network uses the mask it is given: a layer reads it, or it gives it back.
+    pub fn takes_input_mask(&self) -> bool {
+        self.reads_input_mask() || matches!(self.output_mask, Some(OutputMask::Given { .. }))
+    }
+
     /// One input sample's type: `[f32; width]`, or what the first layer reads instead
     /// ([`Kind::input_row`]).
     pub fn input_row(&self) -> TokenStream {
@@ -47,6 +84,8 @@ pub struct Layer {
     pub output_shape: Shape,
     /// What the layer's keyword (or type) makes of it: its runtime type and constructor.
     pub kind: Box<dyn Kind>,
+    /// Where the generated code finds the mask the layer reads, if it reads one.
+    pub mask: Option<Route>,
 }
 
 impl Layer {
@@ -119,6 +158,12 @@ pub trait Kind {
     /// `Bidirectional` included (one layer in Keras too).
     fn unfolded(&self) -> Option<Unfolded<'_>> {
         None
+    }
+
+    /// What the layer does with the mask of padded steps its input may carry. The default is
+    /// Keras' for a layer that does not support masking: it drops it.
+    fn mask_rule(&self) -> MaskRule {
+        MaskRule::Drops
     }
 }
 

@@ -627,7 +627,7 @@ fn an_lstm_reads_a_sequence_with_keras_defaults() {
             "pub lstm_1: ::netdsl::__private::Lstm<28, 28, 64, 784, 64>,",
             "lstm_1: <::netdsl::__private::Lstm<28, 28, 64, 784, 64>>::keras_default(rng, true),",
             "pub dense_1: ::netdsl::__private::Dense<64, 10, ::netdsl::__private::Softmax>,",
-            "unexpected argument `tanh` in `LSTM(64, tanh)`: `LSTM` takes units, and `bias` and `return_sequences` options",
+            "unexpected argument `tanh` in `LSTM(64, tanh)`: `LSTM` takes units, and `bias`, `return_sequences` and `zero_output_for_mask` options",
             "`LSTM(64, tanh)` (layer 1 of `Bad`) needs a sequence, found 784 values",
         ],
     );
@@ -892,4 +892,143 @@ fn layer_normalization_of_single_values_is_an_error() {
         quote! { struct Net<(28, 28, 1) => BatchNormalization => Flatten => Dense(10, softmax)>; },
     );
     assert!(!out.contains("compile_error"), "{out}");
+}
+
+#[test]
+fn masking_makes_a_mask_that_the_recurrent_layers_after_it_read() {
+    let out = expand(quote! {
+        struct Net<(4, 3) => Masking => Dropout(0.5) => LSTM(8, return_sequences = true) => GRU(4) => Dense(2, softmax)>;
+        struct Padded<(4, 3) => Masking(mask_value = -1.0) => GRU(4, return_sequences = true)>;
+        struct Steps<(4, 3) => Masking => Dense(5, tanh) => SimpleRNN(2)>;
+    });
+    let batch_mask_of_masking = "<::netdsl::__private::Masking<4, 3, 12> as ::netdsl::__private::Layer>::output_mask::<NETDSL_BATCH>(&tape.masking_1_tape)";
+    assert_contains(
+        &out,
+        &[
+            "pub masking_1: ::netdsl::__private::Masking<4, 3, 12>,",
+            "masking_1: <::netdsl::__private::Masking<4, 3, 12>>::new(0f32),",
+            "masking_1: <::netdsl::__private::Masking<4, 3, 12>>::new(-1f32),",
+            // Forward: each recurrent layer is given the mask before its pass, dropout none.
+            &format!(
+                "::netdsl::__private::Layer::set_input_mask::<NETDSL_BATCH>(&self.lstm_1, &mut tape.lstm_1_tape, {batch_mask_of_masking});"
+            ),
+            &format!(
+                "::netdsl::__private::Layer::set_input_mask::<NETDSL_BATCH>(&self.gru_1, &mut tape.gru_1_tape, {batch_mask_of_masking});"
+            ),
+            // One sample: the mask in a stack array, handed to both readers.
+            "let mut masking_1_flags = [false; 4];",
+            "let masking_1_mask = ::netdsl::__private::Layer::infer_masked(&self.masking_1, x, ::core::option::Option::None, &mut masking_1, &mut masking_1_flags).then_some(&masking_1_flags[..]);",
+            "::netdsl::__private::Layer::infer(&self.dropout_1, &masking_1, &mut dropout_1);",
+            "::netdsl::__private::Layer::infer_masked(&self.lstm_1, &dropout_1, masking_1_mask, &mut lstm_1, &mut []);",
+            "::netdsl::__private::Layer::infer_masked(&self.gru_1, &lstm_1, masking_1_mask, &mut gru_1, &mut []);",
+            // `Dense` on each step passes it on, as Keras' does.
+            "::netdsl::__private::Layer::set_input_mask::<NETDSL_BATCH>(&self.simple_rnn_1, &mut tape.simple_rnn_1_tape, <::netdsl::__private::Masking<4, 3, 12> as ::netdsl::__private::Layer>::output_mask::<NETDSL_BATCH>(&tape.masking_1_tape));",
+            // A network whose output carries the mask gives it, as a layer of another.
+            "fn output_mask<const NETDSL_BATCH: usize>(tape: &PaddedTape<NETDSL_BATCH>) -> ::core::option::Option<&[bool]> {",
+            "fn infer_masked(&self, x: &[f32; 12], _: ::core::option::Option<&[bool]>, y: &mut [f32; 16], netdsl_output_mask: &mut [bool]) -> bool {",
+            "::netdsl::__private::Layer::infer_masked(self, x, ::core::option::Option::None, y, &mut []);",
+        ],
+    );
+    // `Net` neither reads its input's mask nor gives its output's.
+    let net = &out[..out.find("struct Padded").expect("both networks")];
+    for absent in ["fn set_input_mask", "fn output_mask", "fn infer_masked"] {
+        assert!(!net.contains(absent), "`Net` has `{absent}`:\n{net}");
+    }
+}
+
+#[test]
+fn bidirectional_gives_its_lines_the_mask_and_zero_outputs_when_returning_every_step() {
+    let out = expand(quote! {
+        struct Bi<(4, 3) => Masking => Bidirectional(LSTM(3, return_sequences = true)) => Bidirectional(GRU(2)) => Dense(2, softmax)>;
+    });
+    assert_contains(
+        &out,
+        &[
+            // The lines read the join's input mask, the backward one reversed.
+            "impl ::netdsl::__private::Layer for BiBidirectional1Forward {",
+            "::netdsl::__private::Layer::set_input_mask::<NETDSL_BATCH>(&self.lstm_1, &mut tape.lstm_1_tape, mask);",
+            "::netdsl::__private::Layer::set_input_mask::<NETDSL_BATCH>(&self.reverse_1, &mut tape.reverse_1_tape, mask);",
+            "::netdsl::__private::Layer::set_input_mask::<NETDSL_BATCH>(&self.lstm_2, &mut tape.lstm_2_tape, <::netdsl::__private::Reverse<4, 3, 12> as ::netdsl::__private::Layer>::output_mask::<NETDSL_BATCH>(&tape.reverse_1_tape));",
+            // Returning every step, both lines output zeros over padding; the GRUs do not.
+            "lstm_1: <::netdsl::__private::Lstm<4, 3, 3, 12, 12>>::keras_default(rng, true).zero_output_for_mask(true),",
+            "lstm_2: <::netdsl::__private::Lstm<4, 3, 3, 12, 12>>::keras_default(rng, true).zero_output_for_mask(true),",
+            "gru_1: <::netdsl::__private::Gru<4, 6, 2, 24, 2>>::keras_default(rng, true),",
+            // The first passes the mask of `Masking` on to the second.
+            "::netdsl::__private::Layer::set_input_mask::<NETDSL_BATCH>(&self.bidirectional_2, &mut tape.bidirectional_2_tape, <::netdsl::__private::Masking<4, 3, 12> as ::netdsl::__private::Layer>::output_mask::<NETDSL_BATCH>(&tape.masking_1_tape));",
+        ],
+    );
+}
+
+#[test]
+fn a_mask_keras_would_pass_on_or_read_where_netdsl_cannot_is_an_error() {
+    let out = expand(quote! {
+        struct Lost<(4, 3) => Masking => LayerNormalization => LSTM(8)>;
+        struct LostBothWays<(4, 3) => Masking => LayerNorm => Bidirectional(GRU(2))>;
+        struct Read<(4, 3) => Masking => Dropout(0.5) => GlobalAveragePooling1D>;
+        struct Statistics<(4, 3) => Masking => GRU(3, return_sequences = true) => BatchNormalization => Flatten => Dense(2)>;
+        struct Attended<(4, 4) => Masking => MultiHeadAttention(heads = 2)>;
+        struct Encoded<(4, 4) => Masking => TransformerEncoder(heads = 2, ff = 8)>;
+    });
+    assert_contains(
+        &out,
+        &[
+            "`LayerNormalization` (layer 2 of `Lost`) cannot pass on the mask of `Masking` (layer 1 of `Lost`), which Keras passes on to `LSTM(8)` (layer 3 of `Lost`); put `LSTM(8)` right after `Masking` (only `Dropout` and recurrent layers with `return_sequences = true` keep the mask between them), or leave the mask out",
+            "`LayerNorm` (layer 2 of `LostBothWays`) cannot pass on the mask of `Masking` (layer 1 of `LostBothWays`), which Keras passes on to `GRU(2)` (layer 1 of the forward line of `Bidirectional(GRU(2))` (layer 3 of `LostBothWays`))",
+            "`GlobalAveragePooling1D` (layer 3 of `Read`) cannot read the mask of `Masking` (layer 1 of `Read`), which Keras' layer reads to average only the steps of data; read the sequence with a recurrent layer without `return_sequences` before it, or leave the mask out",
+            "`BatchNormalization` (layer 3 of `Statistics`) cannot read the mask of `Masking` (layer 1 of `Statistics`), which Keras' layer reads to leave padded steps out of its statistics",
+            "`MultiHeadAttention(heads = 2)` (layer 2 of `Attended`) cannot read the mask of `Masking` (layer 1 of `Attended`), which Keras' layer reads to leave padded steps out of the attention",
+            "cannot read the mask of `Masking` (layer 1 of `Encoded`), which Keras' layer reads to leave padded steps out of the attention",
+        ],
+    );
+    // The two lines of a `Bidirectional` meet the lost mask once each: one error.
+    assert_eq!(
+        out.matches("cannot pass on the mask of `Masking` (layer 1 of `LostBothWays`)")
+            .count(),
+        1,
+        "{out}"
+    );
+}
+
+#[test]
+fn a_mask_that_keras_drops_or_no_layer_reads_is_no_error() {
+    let out = expand(quote! {
+        // Keras' `Conv1D`, `Flatten`, `Reshape` and `GlobalMaxPooling1D` drop the mask: the
+        // layers after them see none.
+        struct Convolved<(4, 3) => Masking => Conv1D(4, 2) => LSTM(3)>;
+        struct Reshaped<(4, 3) => Masking => Reshape(3, 4) => LSTM(3)>;
+        struct Pooled<(4, 3) => Masking => GlobalMaxPooling1D => Dense(2)>;
+        // Nothing reads the mask a layer normalization loses.
+        struct Unread<(4, 3) => Masking => LayerNormalization => Flatten => Dense(2)>;
+    });
+    assert!(!out.contains("compile_error"), "{out}");
+    assert!(!out.contains("set_input_mask"), "{out}");
+    assert_contains(
+        &out,
+        &["::netdsl::__private::Layer::infer(&self.lstm_1, &conv1d_1, y);"],
+    );
+    // A recurrent layer without `return_sequences` reads the mask and ends it.
+    let out = expand(quote! {
+        struct Ended<(4, 3) => Masking => LSTM(3) => BatchNormalization => Dense(2)>;
+    });
+    assert!(!out.contains("compile_error"), "{out}");
+    assert_eq!(out.matches("set_input_mask").count(), 1, "{out}");
+}
+
+#[test]
+fn joins_give_their_branches_the_mask_and_pass_on_the_one_they_share() {
+    let out = expand(quote! {
+        struct Both<(4, 3) => Masking => Concatenate(GRU(2, return_sequences = true), LSTM(3, return_sequences = true)) => SimpleRNN(2)>;
+        struct Own<(4, 3) => Add(Masking => GRU(2, return_sequences = true), GRU(2, return_sequences = true)) => SimpleRNN(2)>;
+    });
+    assert_contains(
+        &out,
+        &[
+            "::netdsl::__private::Layer::set_input_mask::<NETDSL_BATCH>(&self.gru_1, &mut tape.gru_1_tape, mask);",
+            "::netdsl::__private::Layer::set_input_mask::<NETDSL_BATCH>(&self.lstm_1, &mut tape.lstm_1_tape, mask);",
+            "::netdsl::__private::Layer::set_input_mask::<NETDSL_BATCH>(&self.simple_rnn_1, &mut tape.simple_rnn_1_tape, <::netdsl::__private::Masking<4, 3, 12> as ::netdsl::__private::Layer>::output_mask::<NETDSL_BATCH>(&tape.masking_1_tape));",
+            // Keras would give the `SimpleRNN` the mask of the branch's `Masking`, which the
+            // join cannot pass on.
+            "(layer 1 of `Own`) cannot pass on the mask of `Masking` (layer 1 of branch 1 of `Add(Masking => GRU(2, return_sequences = true), GRU(2, return_sequences = true))` (layer 1 of `Own`)), which Keras passes on to `SimpleRNN(2)` (layer 2 of `Own`)",
+        ],
+    );
 }

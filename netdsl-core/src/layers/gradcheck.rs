@@ -173,17 +173,62 @@ pub(crate) fn unroll<const T: usize, const F: usize, const U: usize>(
     zero: &[f64],
     step: &dyn Fn(&[f64], &mut [f64]),
 ) -> Vec<f64> {
+    unroll_masked::<T, F, U>(x, all, Padding::NONE, zero, step)
+}
+
+/// A mask of 4 samples of 3 steps: padding first, in the middle, last, and everywhere.
+pub(crate) const PADDED: [bool; 12] = [
+    false, true, true, //
+    true, false, true, //
+    true, true, false, //
+    false, false, false,
+];
+
+/// Which steps of a batch a recurrent reference skips, and what it outputs there.
+#[derive(Clone, Copy)]
+pub(crate) struct Padding<'a> {
+    /// One flag per step of each sample, `false` for padding; `None` for none.
+    pub(crate) mask: Option<&'a [bool]>,
+    /// Keras' `zero_output_for_mask`: zeros over padding, rather than the state again.
+    pub(crate) zero_output: bool,
+}
+
+impl Padding<'_> {
+    pub(crate) const NONE: Padding<'static> = Padding {
+        mask: None,
+        zero_output: false,
+    };
+}
+
+/// [`unroll`] as Keras' `backend.rnn` runs it with a mask: over a padded step the state stands
+/// and the output is the state again, or zeros with `zero_output` (the last output too).
+pub(crate) fn unroll_masked<const T: usize, const F: usize, const U: usize>(
+    x: &[f64],
+    all: bool,
+    padding: Padding<'_>,
+    zero: &[f64],
+    step: &dyn Fn(&[f64], &mut [f64]),
+) -> Vec<f64> {
     let mut out = Vec::new();
-    for x in x.chunks_exact(T * F) {
+    for (b, x) in x.chunks_exact(T * F).enumerate() {
         let mut state = zero.to_vec();
-        for x_t in x.chunks_exact(F) {
-            step(x_t, &mut state);
+        let mut last = Vec::new();
+        for (t, x_t) in x.chunks_exact(F).enumerate() {
+            let data = padding.mask.is_none_or(|mask| mask[b * T + t]);
+            if data {
+                step(x_t, &mut state);
+            }
+            last = if data || !padding.zero_output {
+                state[..U].to_vec()
+            } else {
+                vec![0.0; U]
+            };
             if all {
-                out.extend(&state[..U]);
+                out.extend(&last);
             }
         }
         if !all {
-            out.extend(&state[..U]);
+            out.extend(&last);
         }
     }
     out
@@ -212,6 +257,22 @@ pub(crate) fn check_against_reference<L, const IN: usize, const OUT: usize, cons
 ) where
     L: Layer<In = [f32; IN], Out = [f32; OUT], Grads = FlatParameters>,
 {
+    check_masked_against_reference(layer, params, x, None, c, reference);
+}
+
+/// [`check_against_reference`] of a layer given `mask` (`B` rows of one flag per step) with
+/// [`Layer::set_input_mask`], and each sample's row with [`Layer::infer_masked`]; `reference`
+/// applies the same mask.
+pub(crate) fn check_masked_against_reference<L, const IN: usize, const OUT: usize, const B: usize>(
+    layer: &L,
+    params: &FlatParameters,
+    x: &[[f32; IN]; B],
+    mask: Option<&[bool]>,
+    c: &[[f32; OUT]; B],
+    reference: &Reference<'_>,
+) where
+    L: Layer<In = [f32; IN], Out = [f32; OUT], Grads = FlatParameters>,
+{
     let to_f64 = |v: &[f32]| v.iter().map(|&v| f64::from(v)).collect::<Vec<f64>>();
     let (w, b, x64) = (
         to_f64(params.weights()),
@@ -219,6 +280,7 @@ pub(crate) fn check_against_reference<L, const IN: usize, const OUT: usize, cons
         to_f64(x.as_flattened()),
     );
     let mut tape = layer.new_tape::<B>();
+    layer.set_input_mask(&mut tape, mask);
     let mut y = [[0.0; OUT]; B];
     layer.forward(x, &mut y, &mut tape);
     let expected = reference(&w, &b, &x64);
@@ -228,9 +290,11 @@ pub(crate) fn check_against_reference<L, const IN: usize, const OUT: usize, cons
             "forward {found}, reference {e}"
         );
     }
-    for (x, y) in x.iter().zip(&y) {
+    for (sample, (x, y)) in x.iter().zip(&y).enumerate() {
         let mut single = [9.0; OUT];
-        layer.infer(x, &mut single);
+        let steps = mask.map(|mask| mask.len() / B);
+        let row = mask.zip(steps).map(|(mask, n)| &mask[sample * n..][..n]);
+        layer.infer_masked(x, row, &mut single, &mut []);
         for (a, b) in single.iter().zip(y) {
             assert!((a - b).abs() < 1e-6, "infer {single:?}, forward {y:?}");
         }

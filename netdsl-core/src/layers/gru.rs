@@ -92,7 +92,8 @@ mod tests {
     use super::*;
     use crate::layer::Layer;
     use crate::layers::gradcheck::{
-        affine, check_against_reference, off_centre, seeded, sequences, sigmoid, unroll,
+        PADDED, Padding, affine, check_masked_against_reference, off_centre, seeded, sequences,
+        sigmoid, unroll_masked,
     };
 
     /// Every sample's `h_T` (or, with `all`, every `h_t`), in f64, from `w` (`[W_x; W_h]`),
@@ -102,8 +103,9 @@ mod tests {
         bias: &[f64],
         x: &[f64],
         all: bool,
+        padding: Padding<'_>,
     ) -> Vec<f64> {
-        unroll::<T, F, U>(x, all, &[0.0; U], &|x_t, h| {
+        unroll_masked::<T, F, U>(x, all, padding, &[0.0; U], &|x_t, h| {
             let a = affine(x_t, &w[..F * 3 * U], &bias[..3 * U]);
             let c = affine(h, &w[F * 3 * U..], &bias[3 * U..]);
             for u in 0..U {
@@ -116,24 +118,38 @@ mod tests {
     }
 
     /// A layer of 3 steps of 2 features into 4 units, its biases off-centre, against the f64
-    /// reference, every output (the last state or every step's) in the loss.
-    fn check<const OUT: usize>() {
-        let mut gru = Gru::<3, 2, 4, 6, OUT>::keras_default(&mut seeded(5), true);
+    /// reference, every output (the last state or every step's) in the loss, over `B` samples
+    /// which `padding` may mask.
+    fn check<const OUT: usize, const B: usize>(padding: Padding<'_>) {
+        let gru = Gru::<3, 2, 4, 6, OUT>::keras_default(&mut seeded(5), true);
+        let mut gru = gru.zero_output_for_mask(padding.zero_output);
         off_centre(gru.params.bias.as_deref_mut().unwrap());
-        let (x, c) = (sequences::<6, 2>(1), sequences::<OUT, 2>(2));
-        check_against_reference(&gru, &gru.params, &x, &c, &|w, b, x| {
-            reference::<3, 2, 4>(w, b, x, OUT == 12)
+        let (x, c) = (sequences::<6, B>(1), sequences::<OUT, B>(2));
+        check_masked_against_reference(&gru, &gru.params, &x, padding.mask, &c, &|w, b, x| {
+            reference::<3, 2, 4>(w, b, x, OUT == 12, padding)
         });
     }
 
     #[test]
     fn the_last_state_matches_an_f64_reference_forward_and_backward() {
-        check::<4>();
+        check::<4, 2>(Padding::NONE);
     }
 
     #[test]
     fn every_steps_state_matches_an_f64_reference_forward_and_backward() {
-        check::<12>();
+        check::<12, 2>(Padding::NONE);
+    }
+
+    #[test]
+    fn padded_steps_keep_the_state_as_an_f64_reference_forward_and_backward() {
+        for zero_output in [false, true] {
+            let padding = Padding {
+                mask: Some(&PADDED),
+                zero_output,
+            };
+            check::<4, 4>(padding);
+            check::<12, 4>(padding);
+        }
     }
 
     #[test]

@@ -4,6 +4,10 @@
 //! Each branch is a [`Layer`] (`network!` makes one network per branch), so a join is written
 //! once for every kind of branch. A branch's tape keeps its output and a buffer for the
 //! gradient arriving at it, allocated with the tape like every other buffer of a batch.
+//!
+//! A join given the mask of its input ([`crate::mask`]) gives it to each branch, as Keras gives
+//! a tensor's mask to every layer reading it; the mask of the join's output is `network!`'s to
+//! work out (a `Bidirectional` that returns every step passes its input's on).
 
 use core::marker::PhantomData;
 
@@ -170,10 +174,25 @@ where
     }
 
     fn infer(&self, x: &L::In, y: &mut L::In) {
+        self.infer_masked(x, None, y, &mut []);
+    }
+
+    fn infer_masked(
+        &self,
+        x: &L::In,
+        mask: Option<&[bool]>,
+        y: &mut L::In,
+        _output_mask: &mut [bool],
+    ) -> bool {
         let mut g = L::In::zeroed();
-        self.inner.infer(x, &mut g);
+        self.inner.infer_masked(x, mask, &mut g, &mut []);
         *y = sum(x, &g);
         A::apply(y.values_mut());
+        false
+    }
+
+    fn set_input_mask<const B: usize>(&self, tape: &mut Self::Tape<B>, mask: Option<&[bool]>) {
+        self.inner.set_input_mask(&mut tape.branch.tape, mask);
     }
 
     fn backward<const B: usize>(
@@ -490,10 +509,30 @@ where
     }
 
     fn infer(&self, x: &L1::In, y: &mut Self::Out) {
+        self.infer_masked(x, None, y, &mut []);
+    }
+
+    fn infer_masked(
+        &self,
+        x: &L1::In,
+        mask: Option<&[bool]>,
+        y: &mut Self::Out,
+        _output_mask: &mut [bool],
+    ) -> bool {
         let (mut a, mut b) = (L1::Out::zeroed(), L2::Out::zeroed());
-        self.first.infer(x, &mut a);
-        self.second.infer(x, &mut b);
+        self.first.infer_masked(x, mask, &mut a, &mut []);
+        self.second.infer_masked(x, mask, &mut b, &mut []);
         J::join(&a, &b, y);
+        false
+    }
+
+    fn set_input_mask<const B: usize>(
+        &self,
+        tape: &mut JoinTape<L1, L2, B>,
+        mask: Option<&[bool]>,
+    ) {
+        self.first.set_input_mask(&mut tape.first.tape, mask);
+        self.second.set_input_mask(&mut tape.second.tape, mask);
     }
 
     fn backward<const B: usize>(

@@ -110,7 +110,8 @@ pub type Lstm<const T: usize, const F: usize, const U: usize, const IN: usize, c
 mod tests {
     use super::*;
     use crate::layers::gradcheck::{
-        affine, check_against_reference, off_centre, seeded, sequences, sigmoid, unroll,
+        PADDED, Padding, affine, check_masked_against_reference, off_centre, seeded, sequences,
+        sigmoid, unroll_masked,
     };
 
     /// `h_T` (or, with `all`, every `h_t`) of every sample, in f64, from `w` (`[W_x; W_h]`,
@@ -120,8 +121,9 @@ mod tests {
         bias: &[f64],
         x: &[f64],
         all: bool,
+        padding: Padding<'_>,
     ) -> Vec<f64> {
-        unroll::<T, F, U>(x, all, &vec![0.0; 2 * U], &|x_t, state| {
+        unroll_masked::<T, F, U>(x, all, padding, &vec![0.0; 2 * U], &|x_t, state| {
             let z = affine(&[x_t, &state[..U]].concat(), w, bias);
             let (h, c) = state.split_at_mut(U);
             for u in 0..U {
@@ -134,24 +136,38 @@ mod tests {
     }
 
     /// A layer of 3 steps of 2 features into 4 units, its bias off-centre, against the f64
-    /// reference, every output (the last state or every step's) in the loss.
-    fn check<const OUT: usize>(seed: usize) {
-        let mut lstm = Lstm::<3, 2, 4, 6, OUT>::keras_default(&mut seeded(5), true);
+    /// reference, every output (the last state or every step's) in the loss, over `B` samples
+    /// which `padding` may mask.
+    fn check<const OUT: usize, const B: usize>(seed: usize, padding: Padding<'_>) {
+        let lstm = Lstm::<3, 2, 4, 6, OUT>::keras_default(&mut seeded(5), true);
+        let mut lstm = lstm.zero_output_for_mask(padding.zero_output);
         off_centre(lstm.params.bias.as_deref_mut().unwrap());
-        let (x, c) = (sequences::<6, 2>(seed), sequences::<OUT, 2>(seed + 1));
-        check_against_reference(&lstm, &lstm.params, &x, &c, &|w, b, x| {
-            reference::<3, 2, 4>(w, b, x, OUT == 12)
+        let (x, c) = (sequences::<6, B>(seed), sequences::<OUT, B>(seed + 1));
+        check_masked_against_reference(&lstm, &lstm.params, &x, padding.mask, &c, &|w, b, x| {
+            reference::<3, 2, 4>(w, b, x, OUT == 12, padding)
         });
     }
 
     #[test]
     fn the_last_state_matches_an_f64_reference_forward_and_backward() {
-        check::<4>(1);
+        check::<4, 2>(1, Padding::NONE);
     }
 
     #[test]
     fn every_steps_state_matches_an_f64_reference_forward_and_backward() {
-        check::<12>(3);
+        check::<12, 2>(3, Padding::NONE);
+    }
+
+    #[test]
+    fn padded_steps_keep_the_state_as_an_f64_reference_forward_and_backward() {
+        for zero_output in [false, true] {
+            let padding = Padding {
+                mask: Some(&PADDED),
+                zero_output,
+            };
+            check::<4, 4>(1, padding);
+            check::<12, 4>(3, padding);
+        }
     }
 
     #[test]

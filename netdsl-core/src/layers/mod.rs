@@ -49,8 +49,8 @@ macro_rules! flat_parameters {
 }
 
 // Every layer kind needs `alloc` but dense, dropout, the normalizations, the reshapes, global
-// pooling, zero padding and upsampling, whose buffers are arrays sized by their const
-// generics. The others keep buffers whose lengths are products of their sizes
+// pooling, zero padding, upsampling, masking and reversal, whose buffers are arrays sized by
+// their const generics. The others keep buffers whose lengths are products of their sizes
 // (`B * OH * OW`), which stable Rust cannot write as an array type.
 mod batch_normalization;
 #[cfg(feature = "alloc")]
@@ -74,6 +74,7 @@ mod join;
 mod layer_normalization;
 #[cfg(feature = "alloc")]
 mod lstm;
+mod masking;
 #[cfg(feature = "alloc")]
 mod multi_head_attention;
 mod normalization;
@@ -124,6 +125,7 @@ pub use layer_normalization::LayerNormalization;
 #[cfg(feature = "alloc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub use lstm::{Lstm, LstmCell};
+pub use masking::Masking;
 #[cfg(feature = "alloc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub use multi_head_attention::{

@@ -6,6 +6,11 @@
 //! `dh_{t-1} += dz_t · W_hᵀ`; over every step, `dx_t = dz_t · W_xᵀ`, `dW_x = Σ_t x_tᵀ · dz_t`,
 //! `dW_h = Σ_t h_{t-1}ᵀ · dz_t` and `db = Σ_t dz_t`. The shell owns all but the cell's gate
 //! math, so a new kind of recurrent layer is one [`Cell`].
+//!
+//! Given a mask ([`crate::mask`]), a padded step `t` leaves the state as it was, `s_t = s_{t-1}`,
+//! and outputs that state again (Keras' default), or zeros with `zero_output_for_mask`; backward,
+//! its `dz_t` is 0, the state's gradient passes through it unchanged, and the gradient of a
+//! repeated output joins that of the step whose state it repeats.
 
 #[cfg(all(feature = "alloc", not(feature = "std")))]
 use crate::alloc_prelude::*;
@@ -21,6 +26,7 @@ use crate::activation::{Activation, Keep, Kept};
 use crate::init::{self, Initializer};
 use crate::kernels::{self, Isa, Product};
 use crate::layer::{Initialize, Layer, TensorVisitor, TensorVisitorMut};
+use crate::mask::StepMask;
 
 /// The gate math of a recurrent layer, which [`Recurrent`] runs over a sequence: one sample's
 /// step forward from its pre-activations, and back to their gradient.
@@ -74,6 +80,12 @@ pub trait Cell {
 /// `W_x` (`F × GATES·U`, Keras' `kernel`) and `W_h` (`U × GATES·U`, its `recurrent_kernel`) are
 /// stored one above the other, so that a step is one product of each `[x_t | h_{t-1}]` row;
 /// its gradients, a [`FlatParameters`], are laid out alike, the bias last.
+///
+/// Given the mask of its input ([`Layer::set_input_mask`], [`Layer::infer_masked`]), the layer
+/// leaves its state as it was over each padded step, as Keras' recurrent layers do: the step's
+/// output is the state again (zeros at the start), or zeros with
+/// [`Recurrent::zero_output_for_mask`], and the last state is the one the last step of data
+/// reached.
 #[derive(Clone)]
 pub struct Recurrent<
     C,
@@ -86,15 +98,23 @@ pub struct Recurrent<
     /// `[W_x; W_h]` (`F + U` rows of `GATES · U`) and the bias (`GATES · U` values, or `b_x`
     /// then `b_h` when apart).
     pub(super) params: FlatParameters,
+    /// Whether a padded step outputs zeros rather than the state again (Keras'
+    /// `zero_output_for_mask`, which `Bidirectional` sets when it returns every step).
+    zero_output_for_mask: bool,
     cell: PhantomData<C>,
 }
 
 /// What a [`Recurrent`] layer keeps between the passes of a batch, and its backward pass's
 /// scratch space: allocated once by [`Layer::new_tape`].
-pub struct RecurrentTape<K = ()> {
+pub struct RecurrentTape<K = (), M = ()> {
     /// What the output's activation keeps ([`Layer::kept`]): nothing, or the pre-activations of
     /// the output steps.
     activation: K,
+    /// The mask of the input, if the layer was given one: which steps to skip.
+    mask: M,
+    /// Per sample, `U` values: in a masked backward pass, the gradient of the outputs that
+    /// repeat a state, carried back to the step that made it.
+    carried: Box<[f32]>,
     /// Row `(b, t)`: `[x_t | h_{t-1}]` of sample `b`, `F + U` values (`h_0` stays 0; apart,
     /// `x_t` is read from the input instead).
     rows: Box<[f32]>,
@@ -193,8 +213,18 @@ impl<C: Cell, const T: usize, const F: usize, const U: usize, const IN: usize, c
         );
         Self {
             params: FlatParameters::new([kernel, recurrent].concat(), bias),
+            zero_output_for_mask: false,
             cell: PhantomData,
         }
+    }
+
+    /// The layer, with a padded step's output zeros (`true`) or the state again (`false`, the
+    /// default): Keras' `zero_output_for_mask`. `Bidirectional` sets it to `return_sequences`
+    /// for both its layers, so that each step's pair of states is zeros where the step is
+    /// padding. Without a mask it changes nothing.
+    pub fn zero_output_for_mask(mut self, zero: bool) -> Self {
+        self.zero_output_for_mask = zero;
+        self
     }
 
     /// `W_x`, `F × GATES·U` row-major (Keras' `kernel`).
@@ -220,7 +250,7 @@ impl<C: Cell, const T: usize, const F: usize, const U: usize, const IN: usize, c
     type Out = [f32; OUT];
     type Activation = C::Activation;
     type Grads = FlatParameters;
-    type Tape<const B: usize> = RecurrentTape<Kept<C::Activation, [f32; OUT], B>>;
+    type Tape<const B: usize> = RecurrentTape<Kept<C::Activation, [f32; OUT], B>, StepMask<T, B>>;
 
     const KIND: &'static str = C::KIND;
 
@@ -229,6 +259,8 @@ impl<C: Cell, const T: usize, const F: usize, const U: usize, const IN: usize, c
         let (rows, cols) = (B * T, Self::COLS);
         RecurrentTape {
             activation: <C::Activation as Activation>::Keeps::new_batch(),
+            mask: StepMask::new(),
+            carried: zeros(B * U),
             rows: zeros(rows * Self::WIDTH),
             kept: zeros(rows * Self::KEPT),
             state: zeros(B * Self::STATE),
@@ -272,6 +304,7 @@ impl<C: Cell, const T: usize, const F: usize, const U: usize, const IN: usize, c
             }
         }
         tape.state.fill(0.0);
+        let mask = tape.mask.rows();
         for t in 0..T {
             Product {
                 m: B,
@@ -290,30 +323,70 @@ impl<C: Cell, const T: usize, const F: usize, const U: usize, const IN: usize, c
             let steps: &mut [C::Kept<U>] = bytemuck::cast_slice_mut(&mut tape.kept);
             let states: &mut [C::State<U>] = bytemuck::cast_slice_mut(&mut tape.state);
             for (b, (state, y)) in states.iter_mut().zip(y.iter_mut()).enumerate() {
+                let row = b * T + t;
+                let data = mask.is_none_or(|mask| mask[b][t]);
+                if !data {
+                    // Over padding the state stands, and so does what its step kept: an output
+                    // that repeats the state is undone through the pre-activations that made it.
+                    steps[row] = if t == 0 {
+                        Zeroable::zeroed()
+                    } else {
+                        steps[row - 1]
+                    };
+                }
                 if let Some(at) = Self::output_at(t) {
-                    let z = &flat(&steps[b * T + t])[..U];
+                    let z = &flat(&steps[row])[..U];
                     <C::Activation as Activation>::Keeps::keep_part(&mut tape.activation, b, at, z);
                 }
-                C::forward::<U>(&mut steps[b * T + t], state);
+                if data {
+                    C::forward::<U>(&mut steps[row], state);
+                }
                 let h = &flat(state)[..U];
                 if t + 1 < T {
-                    tape.rows[(b * T + t + 1) * width + F..][..U].copy_from_slice(h);
+                    tape.rows[(row + 1) * width + F..][..U].copy_from_slice(h);
                 }
                 if let Some(at) = Self::output_at(t) {
-                    y[at..][..U].copy_from_slice(h);
+                    let out = &mut y[at..][..U];
+                    if data || !self.zero_output_for_mask {
+                        out.copy_from_slice(h);
+                    } else {
+                        out.fill(0.0);
+                    }
                 }
             }
         }
     }
 
-    /// One sample's steps in stack buffers, each in two products: `x_t · W_x`, then `h_{t-1} · W_h`.
     fn infer(&self, x: &[f32; IN], out: &mut [f32; OUT]) {
+        self.infer_masked(x, None, out, &mut []);
+    }
+
+    /// One sample's steps in stack buffers, each in two products: `x_t · W_x`, then
+    /// `h_{t-1} · W_h`; a padded step computes nothing. The layer makes no mask.
+    fn infer_masked(
+        &self,
+        x: &[f32; IN],
+        mask: Option<&[bool]>,
+        out: &mut [f32; OUT],
+        _output_mask: &mut [bool],
+    ) -> bool {
         let cols = Self::COLS;
         let (kernel, recurrent) = self.params.weights.split_at(F * cols);
         let bias = self.params.bias();
         let [mut kept, mut from_x]: [C::Kept<U>; 2] = Zeroable::zeroed();
         let mut state: C::State<U> = Zeroable::zeroed();
         for (t, x_t) in x.chunks_exact(F).enumerate() {
+            if mask.is_some_and(|mask| !mask[t]) {
+                if let Some(at) = Self::output_at(t) {
+                    let out = &mut out[at..][..U];
+                    if self.zero_output_for_mask {
+                        out.fill(0.0);
+                    } else {
+                        out.copy_from_slice(&flat(&state)[..U]);
+                    }
+                }
+                continue;
+            }
             // `x_t · W_x + b_x` into `into`, then `h_{t-1} · W_h` into `then`: apart, the kept
             // values' halves, plus `b_h`; otherwise `from_x`, then the kept values, plus it.
             let (kept_values, from_x) = (flat_mut(&mut kept), flat_mut(&mut from_x));
@@ -359,6 +432,11 @@ impl<C: Cell, const T: usize, const F: usize, const U: usize, const IN: usize, c
                 out[at..][..U].copy_from_slice(&flat(&state)[..U]);
             }
         }
+        false
+    }
+
+    fn set_input_mask<const B: usize>(&self, tape: &mut Self::Tape<B>, mask: Option<&[bool]>) {
+        tape.mask.set(mask);
     }
 
     fn backward<const B: usize>(
@@ -378,22 +456,42 @@ impl<C: Cell, const T: usize, const F: usize, const U: usize, const IN: usize, c
             }
         }
         tape.state.fill(0.0);
+        tape.carried.fill(0.0);
+        let mask = tape.mask.rows();
         let steps: &[C::Kept<U>] = bytemuck::cast_slice(&tape.kept);
         let d_states: &mut [C::State<U>] = bytemuck::cast_slice_mut(&mut tape.state);
         for t in (0..T).rev() {
             for (b, (d_state, dz)) in d_states.iter_mut().zip(dz).enumerate() {
                 let row = b * T + t;
-                C::backward::<U>(
-                    &steps[row],
+                let (h_prev, out) = (
                     &tape.rows[row * width + F..][..U],
                     Self::output_at(t).map(|at| &dz[at..][..U]),
-                    d_state,
-                    &mut tape.d_in[row * cols..][..cols],
-                    // Empty unless apart.
-                    tape.d_rec
-                        .get_mut(row * cols..(row + 1) * cols)
-                        .unwrap_or_default(),
                 );
+                let d_in = &mut tape.d_in[row * cols..][..cols];
+                // Empty unless apart.
+                let d_rec = (tape.d_rec)
+                    .get_mut(row * cols..(row + 1) * cols)
+                    .unwrap_or_default();
+                let Some(mask) = mask else {
+                    C::backward::<U>(&steps[row], h_prev, out, d_state, d_in, d_rec);
+                    continue;
+                };
+                // An output over padding repeats the state of the last step of data before it
+                // (unless it is zeros): its gradient waits here for that step's.
+                let carried = &mut tape.carried[b * U..][..U];
+                if let Some(out) = out
+                    && (mask[b][t] || !self.zero_output_for_mask)
+                {
+                    carried.iter_mut().zip(out).for_each(|(c, out)| *c += out);
+                }
+                if mask[b][t] {
+                    C::backward::<U>(&steps[row], h_prev, Some(carried), d_state, d_in, d_rec);
+                    carried.fill(0.0);
+                } else {
+                    // A padded step computed nothing, and the state's gradient passes through.
+                    d_in.fill(0.0);
+                    d_rec.fill(0.0);
+                }
             }
             if t == 0 {
                 break;
@@ -502,6 +600,7 @@ impl<C: Cell, const T: usize, const F: usize, const U: usize, const IN: usize, c
             .field("features", &F)
             .field("units", &U)
             .field("return_sequences", &Self::SEQUENCES)
+            .field("zero_output_for_mask", &self.zero_output_for_mask)
             .field("bias", &self.params.bias.is_some())
             .finish()
     }
@@ -512,7 +611,127 @@ mod tests {
     use rand::SeedableRng;
     use rand::rngs::StdRng;
 
-    use crate::layers::Lstm;
+    use super::{Cell, Recurrent};
+    use crate::activation::{Linear, Tanh};
+    use crate::layer::Layer;
+    use crate::layers::{GruCell, Lstm, LstmCell, SimpleRnn, SimpleRnnCell};
+
+    /// `h_t = 2·x_t + h_{t-1}` over 3 steps of one feature, every step out, padding outputs
+    /// zeros or not.
+    fn running_sum(zero_output: bool) -> SimpleRnn<3, 1, 1, 3, 3, Linear> {
+        let rnn = SimpleRnn::from_parameters(vec![2.0], vec![1.0], None);
+        rnn.zero_output_for_mask(zero_output)
+    }
+
+    /// What [`through_a_padded_step`] measures.
+    struct Passes {
+        y: [f32; 3],
+        dw_x: f32,
+        dw_h: f32,
+        dx: [f32; 3],
+    }
+
+    /// Forward and backward of `rnn` on `x = [1, 5, 3]`, its second step padding, from
+    /// `dz = [1, 10, 100]`; single-sample inference must agree with the forward pass.
+    fn through_a_padded_step(rnn: &SimpleRnn<3, 1, 1, 3, 3, Linear>) -> Passes {
+        let (x, mut y, mut dx) = ([[1.0, 5.0, 3.0]], [[9.0; 3]], [[9.0; 3]]);
+        let (mut tape, mut grads) = (rnn.new_tape::<1>(), rnn.new_grads());
+        rnn.set_input_mask(&mut tape, Some(&[true, false, true]));
+        rnn.forward(&x, &mut y, &mut tape);
+        let mut single = [9.0; 3];
+        rnn.infer_masked(&x[0], Some(&[true, false, true]), &mut single, &mut []);
+        assert_eq!(single, y[0], "infer and forward");
+        rnn.backward(
+            &x,
+            &[[1.0, 10.0, 100.0]],
+            Some(&mut dx),
+            &mut grads,
+            &mut tape,
+        );
+        let &[dw_x, dw_h] = grads.weights() else {
+            panic!("two weights, found {:?}", grads.weights());
+        };
+        Passes {
+            y: y[0],
+            dw_x,
+            dw_h,
+            dx: dx[0],
+        }
+    }
+
+    #[test]
+    fn a_padded_step_keeps_the_state_and_outputs_it_again() {
+        // h_1 = 2, then the state stands over step 2 (its output repeats h_1), h_3 = 6 + 2.
+        let Passes { y, dw_x, dw_h, dx } = through_a_padded_step(&running_sum(false));
+        assert_eq!(y, [2.0, 2.0, 8.0]);
+        // h_1 reaches the loss three times: dz_1 = 1 + 10 + 100, dz_2 = 0, dz_3 = 100. So
+        // dW_x = 1·111 + 3·100, dW_h = h_0·111 + h_2·100 (h_2 = h_1 = 2), dx = 2·dz.
+        assert_eq!((dw_x, dw_h), (411.0, 200.0));
+        assert_eq!(dx, [222.0, 0.0, 200.0]);
+    }
+
+    #[test]
+    fn a_padded_step_outputs_zeros_with_zero_output_for_mask() {
+        let Passes { y, dw_x, dw_h, dx } = through_a_padded_step(&running_sum(true));
+        assert_eq!(y, [2.0, 0.0, 8.0]);
+        // The zeros depend on nothing: dz_1 = 1 + 100, dz_3 = 100.
+        assert_eq!((dw_x, dw_h), (401.0, 200.0));
+        assert_eq!(dx, [202.0, 0.0, 200.0]);
+    }
+
+    #[test]
+    fn leading_padding_outputs_the_zero_state_and_a_mask_taken_back_reads_every_step() {
+        let rnn = running_sum(false);
+        let (x, mut y) = ([[1.0, 5.0, 3.0]], [[9.0; 3]]);
+        let mut tape = rnn.new_tape::<1>();
+        rnn.set_input_mask(&mut tape, Some(&[false, false, true]));
+        rnn.forward(&x, &mut y, &mut tape);
+        assert_eq!(y, [[0.0, 0.0, 6.0]]);
+        rnn.set_input_mask(&mut tape, None);
+        rnn.forward(&x, &mut y, &mut tape);
+        assert_eq!(y, [[2.0, 12.0, 18.0]]);
+    }
+
+    /// A layer of cell `C` over 4 steps, two of them padding, gives what the same weights give
+    /// over the 2 steps of data alone, state for state: padding changes neither `h` nor an
+    /// LSTM's `c`. Padding outputs the state reached before it (zeros before any data).
+    fn padding_is_skipped<C: Cell>() {
+        let full =
+            Recurrent::<C, 4, 2, 3, 8, 12>::keras_default(&mut StdRng::seed_from_u64(1), true);
+        let short = Recurrent::<C, 2, 2, 3, 4, 6>::from_parameters(
+            full.kernel().to_vec(),
+            full.recurrent_kernel().to_vec(),
+            full.bias().map(<[f32]>::to_vec),
+        );
+        // The padded steps hold values, which the mask, not their value, makes padding.
+        let x = [[9.0, -9.0, 0.5, -0.25, 7.0, 7.0, -1.0, 0.75]];
+        let mask = [false, true, false, true];
+        let (mut y, mut tape) = ([[0.0; 12]], full.new_tape::<1>());
+        full.set_input_mask(&mut tape, Some(&mask));
+        full.forward(&x, &mut y, &mut tape);
+        let mut expected = [[0.0; 6]];
+        short.forward(
+            &[[0.5, -0.25, -1.0, 0.75]],
+            &mut expected,
+            &mut short.new_tape(),
+        );
+        let [a, b] = [&expected[0][..3], &expected[0][3..]];
+        let steps: Vec<&[f32]> = y[0].chunks(3).collect();
+        for (found, wanted) in steps.iter().zip([&[0.0; 3][..], a, a, b]) {
+            let close = found.iter().zip(wanted).all(|(f, w)| (f - w).abs() < 1e-6);
+            assert!(close, "{}: steps {steps:?}, short {expected:?}", C::KIND);
+        }
+        let mut single = [9.0; 12];
+        full.infer_masked(&x[0], Some(&mask), &mut single, &mut []);
+        assert_eq!(single, y[0], "{}: infer and forward", C::KIND);
+    }
+
+    #[test]
+    fn padding_is_skipped_as_if_its_steps_were_absent() {
+        padding_is_skipped::<LstmCell>();
+        padding_is_skipped::<GruCell>();
+        padding_is_skipped::<SimpleRnnCell<Tanh>>();
+    }
 
     #[test]
     fn keras_default_draws_glorot_kernels_and_orthonormal_recurrent_rows() {

@@ -81,10 +81,11 @@ pub type SimpleRnn<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::activation::{Linear, Sigmoid, Tanh};
+    use crate::activation::{Linear, Sigmoid, Silu, Tanh};
     use crate::layer::Layer;
     use crate::layers::gradcheck::{
-        affine, check_against_reference, check_gradients, seeded, sequences, unroll,
+        PADDED, Padding, affine, check_against_reference, check_gradients,
+        check_masked_against_reference, seeded, sequences, sigmoid, unroll, unroll_masked,
     };
 
     #[test]
@@ -159,6 +160,49 @@ mod tests {
             let z = affine(&[x_t, h].concat(), w, bias);
             h.iter_mut().zip(z).for_each(|(h, z)| *h = z.tanh());
         })
+    }
+
+    /// Every sample's `h_T` (or, with `all`, every `h_t`) in f64 with the activation `f`, over
+    /// the steps `padding` leaves.
+    fn masked_reference<const T: usize, const F: usize, const U: usize>(
+        (w, bias, x): (&[f64], &[f64], &[f64]),
+        all: bool,
+        padding: Padding<'_>,
+        f: fn(f64) -> f64,
+    ) -> Vec<f64> {
+        unroll_masked::<T, F, U>(x, all, padding, &[0.0; U], &|x_t, h| {
+            let z = affine(&[x_t, h].concat(), w, bias);
+            h.iter_mut().zip(z).for_each(|(h, z)| *h = f(z));
+        })
+    }
+
+    /// 3 steps of 2 features into 4 units with activation `A` (`f` in f64), over the samples of
+    /// [`PADDED`], against the f64 reference: both outputs, both outputs over padding.
+    fn check_padded<A: Activation>(f: fn(f64) -> f64) {
+        fn one<A: Activation, const OUT: usize>(f: fn(f64) -> f64, zero_output: bool) {
+            let rnn = SimpleRnn::<3, 2, 4, 6, OUT, A>::keras_default(&mut seeded(2), true);
+            let rnn = rnn.zero_output_for_mask(zero_output);
+            let padding = Padding {
+                mask: Some(&PADDED),
+                zero_output,
+            };
+            let (x, c) = (sequences::<6, 4>(5), sequences::<OUT, 4>(6));
+            check_masked_against_reference(&rnn, &rnn.params, &x, padding.mask, &c, &|w, b, x| {
+                masked_reference::<3, 2, 4>((w, b, x), OUT == 12, padding, f)
+            });
+        }
+        for zero_output in [false, true] {
+            one::<A, 4>(f, zero_output);
+            one::<A, 12>(f, zero_output);
+        }
+    }
+
+    #[test]
+    fn padded_steps_keep_the_state_as_an_f64_reference_forward_and_backward() {
+        // Tanh's derivative reads its outputs, silu's its inputs: an output over padding is
+        // undone through the pre-activations of the state it repeats.
+        check_padded::<Tanh>(f64::tanh);
+        check_padded::<Silu>(|z| z * sigmoid(z));
     }
 
     #[test]

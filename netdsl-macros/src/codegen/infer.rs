@@ -6,11 +6,17 @@
 //! widths and the budget, which depends on netdsl's features (without `std` there is no scratch
 //! and the budget is unbounded), each path its own method so that the other's buffers are never
 //! reserved.
+//!
+//! Masks go from layer to layer as in the forward pass: a layer whose mask another reads writes
+//! it into a stack array of one flag per step (`Layer::infer_masked`), which the readers are
+//! given. When the network reads its input's mask or gives its output's, it implements
+//! `Layer::infer_masked` itself, and `infer` is that without a mask.
 
 use proc_macro2::TokenStream;
-use quote::{quote, quote_spanned};
+use quote::{format_ident, quote, quote_spanned};
 
-use crate::model::Model;
+use crate::mask::Route;
+use crate::model::{Layer, Model, OutputMask, Shape};
 use crate::tokens::{literal, private, private_at};
 
 /// netdsl-core's `inference::INFER_STACK_BUDGET` with `std` (without it, the budget is
@@ -87,12 +93,10 @@ pub fn inherent_items(model: &Model) -> TokenStream {
         /// The values of every hidden layer's output for one sample.
         const NETDSL_HIDDEN_VALUES: usize = 0 #( + #widths )*;
     };
-    let (input, output) = (
-        model.input_row(),
-        model.layers.last().map(|l| l.output.value()),
-    );
     let on_stack = on_stack(model);
     let in_scratch = in_scratch(model);
+    let on_stack_fn = signature(model, &format_ident!("netdsl_infer_on_stack"));
+    let in_scratch_fn = signature(model, &format_ident!("netdsl_infer_in_scratch"));
     // Expands to:
     //     const NETDSL_HIDDEN_VALUES: usize = 0 + <<Dense<..> as Layer>::Out as Row>::WIDTH;
     //     const NETDSL_INFER_ON_STACK: bool = NETDSL_HIDDEN_VALUES * 4 <= INFER_STACK_BUDGET;
@@ -104,18 +108,88 @@ pub fn inherent_items(model: &Model) -> TokenStream {
         const NETDSL_INFER_ON_STACK: bool =
             Self::NETDSL_HIDDEN_VALUES * ::core::mem::size_of::<f32>() <= #p::INFER_STACK_BUDGET;
 
-        fn netdsl_infer_on_stack(&self, x: &#input, y: &mut [f32; #output]) {
+        #on_stack_fn {
             #on_stack
         }
 
-        fn netdsl_infer_in_scratch(&self, x: &#input, y: &mut [f32; #output]) {
+        #in_scratch_fn {
             #in_scratch
         }
     }
 }
 
-/// The body of `Layer::infer`.
-pub fn body(model: &Model) -> TokenStream {
+/// Whether masks cross the network's boundary: it takes its input's or gives its output's, and
+/// implements `Layer::infer_masked`.
+fn masks_cross(model: &Model) -> bool {
+    model.takes_input_mask() || model.output_mask.is_some()
+}
+
+/// The signature of a single-sample path `name`: `infer`'s, or `infer_masked`'s when masks
+/// cross the network's boundary (a mask parameter the network has no use for is `_`).
+fn signature(model: &Model, name: &syn::Ident) -> TokenStream {
+    let (input, output) = (
+        model.input_row(),
+        model.layers.last().map(|l| l.output.value()),
+    );
+    if !masks_cross(model) {
+        return quote!(fn #name(&self, x: &#input, y: &mut [f32; #output]));
+    }
+    let mask = if model.takes_input_mask() {
+        quote!(netdsl_mask)
+    } else {
+        quote!(_)
+    };
+    let output_mask = if model.output_mask.is_some() {
+        quote!(netdsl_output_mask)
+    } else {
+        quote!(_)
+    };
+    quote! {
+        fn #name(
+            &self,
+            x: &#input,
+            #mask: ::core::option::Option<&[bool]>,
+            y: &mut [f32; #output],
+            #output_mask: &mut [bool],
+        ) -> bool
+    }
+}
+
+/// `Layer::infer`, and `Layer::infer_masked` when masks cross the network's boundary (then
+/// `infer` is it without a mask). Expands to:
+///     fn infer(&self, x: &[f32; 12], y: &mut [f32; 2]) { ... }
+/// or
+///     fn infer(&self, x: &[f32; 12], y: &mut [f32; 2]) { Layer::infer_masked(self, x, None, y, &mut []); }
+///     fn infer_masked(&self, x: &[f32; 12], netdsl_mask: Option<&[bool]>, y: &mut [f32; 2], _: &mut [bool]) -> bool { ... }
+pub fn items(model: &Model) -> TokenStream {
+    let p = private();
+    let (input, output) = (
+        model.input_row(),
+        model.layers.last().map(|l| l.output.value()),
+    );
+    let body = body(model);
+    if !masks_cross(model) {
+        return quote! {
+            fn infer(&self, x: &#input, y: &mut [f32; #output]) {
+                #body
+            }
+        };
+    }
+    let infer_masked = signature(model, &format_ident!("infer_masked"));
+    quote! {
+        fn infer(&self, x: &#input, y: &mut [f32; #output]) {
+            #p::Layer::infer_masked(self, x, ::core::option::Option::None, y, &mut []);
+        }
+
+        #infer_masked {
+            #body
+        }
+    }
+}
+
+/// The body of `Layer::infer`, or of `Layer::infer_masked` when masks cross the network's
+/// boundary.
+fn body(model: &Model) -> TokenStream {
     match storage(model) {
         Storage::Stack => {
             let p = private();
@@ -132,13 +206,32 @@ pub fn body(model: &Model) -> TokenStream {
                 #on_stack
             }
         }
-        Storage::ChosenByRustc => quote! {
+        Storage::ChosenByRustc if !masks_cross(model) => quote! {
             if Self::NETDSL_INFER_ON_STACK {
                 self.netdsl_infer_on_stack(x, y);
             } else {
                 self.netdsl_infer_in_scratch(x, y);
             }
         },
+        Storage::ChosenByRustc => {
+            let mask = if model.takes_input_mask() {
+                quote!(netdsl_mask)
+            } else {
+                quote!(::core::option::Option::None)
+            };
+            let output_mask = if model.output_mask.is_some() {
+                quote!(netdsl_output_mask)
+            } else {
+                quote!(&mut [])
+            };
+            quote! {
+                if Self::NETDSL_INFER_ON_STACK {
+                    self.netdsl_infer_on_stack(x, #mask, y, #output_mask)
+                } else {
+                    self.netdsl_infer_in_scratch(x, #mask, y, #output_mask)
+                }
+            }
+        }
     }
 }
 
@@ -148,26 +241,29 @@ pub fn body(model: &Model) -> TokenStream {
 ///     Layer::infer(&self.dense_2, &dense_1, y);
 fn on_stack(model: &Model) -> TokenStream {
     let layers = &model.layers;
-    layers
+    let steps: TokenStream = layers
         .iter()
         .enumerate()
         .map(|(i, layer)| {
-            let (field, row, layer_trait) = (&layer.field, layer.out_row(), layer.layer_trait());
+            let (field, row) = (&layer.field, layer.out_row());
             let zeroed = {
                 let p = private_at(layer.span());
                 quote_spanned!(layer.span()=> #p::Zeroable::zeroed())
             };
             let x = layer.adapt_input(previous_output(model, i, |field| quote!(&#field)));
             if i + 1 == layers.len() {
-                quote!(#layer_trait::infer(&self.#field, #x, y);)
+                call(model, layer, &x, &quote!(y))
             } else {
+                let call = call(model, layer, &x, &quote!(&mut #field));
                 quote! {
                     let mut #field: #row = #zeroed;
-                    #layer_trait::infer(&self.#field, #x, &mut #field);
+                    #call
                 }
             }
         })
-        .collect()
+        .collect();
+    let output_mask = output_mask(model);
+    quote!(#steps #output_mask)
 }
 
 /// One sample in the scratch, each hidden output a row taken from it in turn. Expands to:
@@ -180,22 +276,99 @@ fn in_scratch(model: &Model) -> TokenStream {
     let (p, scratch) = (private(), field());
     let layers = &model.layers;
     let steps = layers.iter().enumerate().map(|(i, layer)| {
-        let (field, row, layer_trait) = (&layer.field, layer.out_row(), layer.layer_trait());
+        let (field, row) = (&layer.field, layer.out_row());
         let x = layer.adapt_input(previous_output(model, i, |field| quote!(&*#field)));
         if i + 1 == layers.len() {
-            quote!(#layer_trait::infer(&self.#field, #x, y);)
+            call(model, layer, &x, &quote!(y))
         } else {
+            let call = call(model, layer, &x, &quote!(#field));
             quote! {
                 let (#field, netdsl_rest) = #p::InferScratch::take_row::<#row>(netdsl_rest);
-                #layer_trait::infer(&self.#field, #x, #field);
+                #call
             }
         }
     });
+    let output_mask = output_mask(model);
     quote! {
         let mut netdsl_values = self.#scratch.lock();
         let netdsl_rest: &mut [f32] = &mut netdsl_values;
         #( #steps )*
         let _ = netdsl_rest;
+        #output_mask
+    }
+}
+
+/// One layer's call from `x` into `y`: `infer`, or `infer_masked` when it reads a mask or makes
+/// one another layer reads, which it writes into a stack array of one flag per step of its
+/// output. Expands to:
+///     Layer::infer(&self.dense_1, x, &mut dense_1);
+/// or
+///     let mut masking_1_flags = [false; 28];
+///     let masking_1_mask = Layer::infer_masked(&self.masking_1, x, None, &mut masking_1, &mut masking_1_flags)
+///         .then_some(&masking_1_flags[..]);
+///     Layer::infer_masked(&self.lstm_1, &masking_1, masking_1_mask, y, &mut []);
+fn call(model: &Model, layer: &Layer, x: &TokenStream, y: &TokenStream) -> TokenStream {
+    let (field, layer_trait) = (&layer.field, layer.layer_trait());
+    let makes = model.mask_is_read(field);
+    let reads = layer.mask.as_ref().map(|route| match route {
+        Route::Input => quote!(netdsl_mask),
+        Route::Layer(maker) => {
+            let made = mask_of(maker);
+            quote!(#made)
+        }
+    });
+    if reads.is_none() && !makes {
+        return quote!(#layer_trait::infer(&self.#field, #x, #y););
+    }
+    let mask = reads.unwrap_or_else(|| quote!(::core::option::Option::None));
+    if !makes {
+        return quote!(#layer_trait::infer_masked(&self.#field, #x, #mask, #y, &mut []););
+    }
+    let (flags, made) = (format_ident!("{field}_flags"), mask_of(field));
+    let steps = match &layer.output_shape {
+        Shape::Sequence(sequence) => literal(sequence.steps),
+        // A layer given by name: as many flags as values, at least one per step.
+        Shape::Flat(_) | Shape::Image(_) => {
+            let (p, row) = (private(), layer.out_row());
+            quote!(<#row as #p::Row>::WIDTH)
+        }
+    };
+    quote! {
+        let mut #flags = [false; #steps];
+        let #made = #layer_trait::infer_masked(&self.#field, #x, #mask, #y, &mut #flags)
+            .then_some(&#flags[..]);
+    }
+}
+
+/// The local holding the mask the layer in `field` made, an `Option<&[bool]>`.
+fn mask_of(field: &syn::Ident) -> syn::Ident {
+    format_ident!("{field}_mask")
+}
+
+/// The end of `infer_masked`: the mask the output carries copied into `netdsl_output_mask`, and
+/// whether there was one; nothing for `infer`. Expands to:
+///     match masking_1_mask {
+///         Some(flags) => { let n = ...; netdsl_output_mask[..n].copy_from_slice(&flags[..n]); n > 0 }
+///         None => false,
+///     }
+fn output_mask(model: &Model) -> TokenStream {
+    if !masks_cross(model) {
+        return TokenStream::new();
+    }
+    let made = match &model.output_mask {
+        Some(OutputMask::Made(maker)) => mask_of(maker),
+        Some(OutputMask::Given { .. }) => format_ident!("netdsl_mask"),
+        None => return quote!(false),
+    };
+    quote! {
+        match #made {
+            ::core::option::Option::Some(flags) => {
+                let n = flags.len().min(netdsl_output_mask.len());
+                netdsl_output_mask[..n].copy_from_slice(&flags[..n]);
+                n > 0
+            }
+            ::core::option::Option::None => false,
+        }
     }
 }
 

@@ -5,7 +5,8 @@
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 
-use crate::model::Model;
+use crate::mask::Route;
+use crate::model::{Model, OutputMask};
 use crate::tokens::{batch, private, private_at};
 
 pub fn generate(model: &Model) -> TokenStream {
@@ -63,9 +64,11 @@ pub fn generate(model: &Model) -> TokenStream {
         .collect();
 
     // Forward: each layer reads the previous layer's output (the first reads `x`) and the last
-    // writes `y`. Expands to:
-    //     Layer::forward(&self.dense_1, x, &mut *tape.dense_1, &mut tape.dense_1_tape);
-    //     Layer::forward(&self.dense_2, &*tape.dense_1, y, &mut tape.dense_2_tape);
+    // writes `y`; a layer that reads the mask another layer made is given it first. Expands to:
+    //     Layer::forward(&self.masking_1, x, &mut *tape.masking_1, &mut tape.masking_1_tape);
+    //     Layer::set_input_mask::<NETDSL_BATCH>(&self.lstm_1, &mut tape.lstm_1_tape,
+    //         <Masking<..> as Layer>::output_mask::<NETDSL_BATCH>(&tape.masking_1_tape));
+    //     Layer::forward(&self.lstm_1, &*tape.masking_1, y, &mut tape.lstm_1_tape);
     let forward = layers.iter().enumerate().map(|(i, layer)| {
         let (field, tape, layer_trait) = (&layer.field, layer.tape_field(), layer.layer_trait());
         let x = if i == 0 {
@@ -80,10 +83,27 @@ pub fn generate(model: &Model) -> TokenStream {
         } else {
             quote!(&mut *tape.#field)
         };
-        quote!(#layer_trait::forward(&self.#field, #x, #y, &mut tape.#tape);)
+        let mask = match &layer.mask {
+            Some(Route::Layer(maker)) => {
+                let maker = model.layer(maker);
+                let (output_mask, maker_tape) =
+                    (maker.assoc(quote!(output_mask::<#batch>)), maker.tape_field());
+                quote!(#layer_trait::set_input_mask::<#batch>(&self.#field, &mut tape.#tape, #output_mask(&tape.#maker_tape));)
+            }
+            Some(Route::Input) | None => TokenStream::new(),
+        };
+        quote! {
+            #mask
+            #layer_trait::forward(&self.#field, #x, #y, &mut tape.#tape);
+        }
     });
+    let masks = masks(model);
+    let given_mask = match model.output_mask {
+        Some(OutputMask::Given { .. }) => quote!(netdsl_given_mask: #p::StepMask::new(),),
+        _ => TokenStream::new(),
+    };
 
-    let infer = super::infer::body(model);
+    let infer = super::infer::items(model);
 
     // Backward, output layer first. Each layer receives dL/dz (the output layer's from the
     // caller) and writes dL/dy of the layer before it, which that layer's activation turns into
@@ -142,6 +162,7 @@ pub fn generate(model: &Model) -> TokenStream {
                     #( #hidden_fields: #zeroed_buffers, )*
                     #( #grad_fields: #zeroed_buffers, )*
                     #( #tape_fields: #layer_traits::new_tape::<#batch>(&self.#fields), )*
+                    #given_mask
                 }
             }
 
@@ -154,9 +175,9 @@ pub fn generate(model: &Model) -> TokenStream {
                 #( #forward )*
             }
 
-            fn infer(&self, x: &#input_row, y: &mut [f32; #output_width]) {
-                #infer
-            }
+            #infer
+
+            #masks
 
             /// What the output layer's activation kept.
             fn kept<const #batch: usize>(
@@ -246,4 +267,58 @@ pub fn generate(model: &Model) -> TokenStream {
             }
         }
     }
+}
+
+/// The network's `set_input_mask`, handing its input's mask to the layers that read it (and
+/// keeping a copy when it gives it back), and its `output_mask`, the mask its output carries;
+/// nothing when it takes no mask and gives none (the trait's defaults). Expands to:
+///     fn set_input_mask<const NETDSL_BATCH: usize>(&self, tape: &mut NetTape<NETDSL_BATCH>, mask: Option<&[bool]>) {
+///         Layer::set_input_mask::<NETDSL_BATCH>(&self.lstm_1, &mut tape.lstm_1_tape, mask);
+///     }
+///     fn output_mask<const NETDSL_BATCH: usize>(tape: &NetTape<NETDSL_BATCH>) -> Option<&[bool]> {
+///         <Masking<..> as Layer>::output_mask::<NETDSL_BATCH>(&tape.masking_1_tape)
+///     }
+fn masks(model: &Model) -> TokenStream {
+    let batch = batch();
+    let tape = format_ident!("{}Tape", model.name);
+    let set_input_mask = model.takes_input_mask().then(|| {
+        let readers = model.layers.iter().filter(|l| l.mask == Some(Route::Input));
+        let calls = readers.map(|l| {
+            let (field, tape, layer_trait) = (&l.field, l.tape_field(), l.layer_trait());
+            quote!(#layer_trait::set_input_mask::<#batch>(&self.#field, &mut tape.#tape, mask);)
+        });
+        let keep = matches!(model.output_mask, Some(OutputMask::Given { .. }))
+            .then(|| quote!(tape.netdsl_given_mask.set(mask);));
+        quote! {
+            fn set_input_mask<const #batch: usize>(
+                &self,
+                tape: &mut #tape<#batch>,
+                mask: ::core::option::Option<&[bool]>,
+            ) {
+                #( #calls )*
+                #keep
+            }
+        }
+    });
+    let output_mask = model.output_mask.as_ref().map(|output_mask| {
+        let mask = match output_mask {
+            OutputMask::Made(maker) => {
+                let maker = model.layer(maker);
+                let (output_mask, maker_tape) = (
+                    maker.assoc(quote!(output_mask::<#batch>)),
+                    maker.tape_field(),
+                );
+                quote!(#output_mask(&tape.#maker_tape))
+            }
+            OutputMask::Given { .. } => quote!(tape.netdsl_given_mask.flags()),
+        };
+        quote! {
+            fn output_mask<const #batch: usize>(
+                tape: &#tape<#batch>,
+            ) -> ::core::option::Option<&[bool]> {
+                #mask
+            }
+        }
+    });
+    quote!(#set_input_mask #output_mask)
 }

@@ -3,8 +3,8 @@
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 
-use crate::model::Model;
-use crate::tokens::{batch, private, private_at};
+use crate::model::{Model, OutputMask};
+use crate::tokens::{batch, literal, private, private_at};
 
 /// The items of `model`, its struct with `inherited` attributes too (a branch's network gets the
 /// derives of the network it is part of).
@@ -73,6 +73,14 @@ pub fn generate(model: &Model, inherited: &[&syn::Attribute]) -> TokenStream {
     let grads_doc = format!("The gradients of every parameter of [`{name}`], one field per layer.");
     let new_doc = "A network with fresh weights drawn from `rng`: Glorot-uniform weights and zero biases (Keras' defaults) for its dense layers.";
 
+    // The mask the network was given, when it gives it back with its output.
+    let given_mask = match model.output_mask {
+        Some(OutputMask::Given { steps }) => {
+            let steps = literal(steps);
+            quote!(netdsl_given_mask: #p::StepMask<#steps, #batch>,)
+        }
+        _ => TokenStream::new(),
+    };
     let scratch_field = super::infer::field_declaration(model);
     let scratch_value = super::infer::field_value(model);
     let inherent_infer = super::infer::inherent_items(model);
@@ -106,6 +114,7 @@ pub fn generate(model: &Model, inherited: &[&syn::Attribute]) -> TokenStream {
                 pub #grad_fields: #grad_types,
             )*
             #( #tape_fields: #tape_types, )*
+            #given_mask
         }
 
         #[doc = #grads_doc]

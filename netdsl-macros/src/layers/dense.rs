@@ -7,6 +7,7 @@ use quote::quote_spanned;
 
 use super::{Checked, Cx, Keyword, private_type};
 use crate::args::{Args, Usage};
+use crate::mask::MaskRule;
 use crate::model::{Activation, Kind, Layer, Sequence, Shape, Width, after_what};
 use crate::tokens::literal;
 
@@ -135,6 +136,11 @@ impl Kind for DenseSteps {
         let (ty, bias) = (self.ty(layer), self.bias);
         quote_spanned!(layer.span()=> <#ty>::glorot_uniform(rng, #bias))
     }
+
+    /// Keras' `Dense` passes its input's mask on; on each step, so does this one, exactly.
+    fn mask_rule(&self) -> MaskRule {
+        MaskRule::PassesOn
+    }
 }
 
 impl Kind for Dense {
@@ -162,5 +168,10 @@ impl Kind for Dense {
     fn declared_input(&self, _layer: &Layer) -> Option<(Span, TokenStream)> {
         let declared = self.declared_input.as_ref()?;
         Some((declared.span(), declared.value()))
+    }
+
+    /// As Keras' `Dense`: a mask a layer given by name put on a vector goes on.
+    fn mask_rule(&self) -> MaskRule {
+        MaskRule::PassesOn
     }
 }

@@ -6,6 +6,7 @@ use quote::quote_spanned;
 
 use super::{Checked, Cx, Keyword, private_type};
 use crate::args::{Args, Usage};
+use crate::mask::MaskRule;
 use crate::model::{Kind, Layer};
 use crate::tokens::private_at;
 
@@ -37,5 +38,9 @@ impl Kind for Dropout {
 
     fn keeps_values(&self) -> bool {
         true
+    }
+
+    fn mask_rule(&self) -> MaskRule {
+        MaskRule::PassesOn
     }
 }

@@ -6,6 +6,7 @@ use proc_macro2::{Span, TokenStream};
 
 use super::{Checked, Cx, Keyword, image_type, private_type, sequence_type};
 use crate::args::{Args, Usage};
+use crate::mask::MaskRule;
 use crate::model::{Image, Kind, Layer, Sequence, Shape, Width};
 
 pub const GLOBAL_AVERAGE_POOLING1D: Keyword = global(
@@ -109,5 +110,16 @@ impl Kind for GlobalPool {
             Input::Image(image) => image_type(image),
         };
         private_type(name, &[shape])
+    }
+
+    /// Keras' `GlobalAveragePooling1D` averages the steps of data alone; the other pools do
+    /// not support masking.
+    fn mask_rule(&self) -> MaskRule {
+        match (self.reduce, &self.input) {
+            (Reduce::Average, Input::Sequence(_)) => {
+                MaskRule::CannotRead("to average only the steps of data")
+            }
+            _ => MaskRule::Drops,
+        }
     }
 }

@@ -7,6 +7,11 @@
 //! `conv2d_1`, as Keras names them) and generated as a network struct
 //! (`NetResidual1`, `NetConcatenate1Branch2`); the join is netdsl-core's `Residual` or nested
 //! pairs of its `Join`.
+//!
+//! A join gives the mask of its input to its branches, as Keras gives a tensor's mask to every
+//! layer reading it, and its output carries the mask Keras' merge gives (the mask the branches
+//! share), or with `Bidirectional` the input's when it returns every step. Keras' `Bidirectional`
+//! sets its layers' `zero_output_for_mask` to their `return_sequences`, and so does this one.
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
@@ -15,6 +20,7 @@ use syn::Ident;
 use super::{Checked, Cx};
 use crate::ast::{LayerArg, LayerDef, LayerKindDef, OptionValue};
 use crate::check;
+use crate::mask::{self, JoinOutput, MaskRule};
 use crate::model::{Activation, Image, Kind, Layer, Model, Sequence, Shape, Unfolded, Width};
 use crate::parse::join_example;
 use crate::tokens::{literal, private};
@@ -64,13 +70,16 @@ pub fn check(
     let rule = rule(keyword);
     let example = join_example(keyword);
     let mut well_formed = true;
-    let wrapped;
+    let (wrapped, return_sequences);
     let branches = match rule {
         Rule::Bidirectional => {
-            wrapped = bidirectional(cx, branches)?;
+            (wrapped, return_sequences) = bidirectional(cx, branches)?;
             &wrapped[..]
         }
-        _ => branches,
+        _ => {
+            return_sequences = false;
+            branches
+        }
     };
     match rule {
         Rule::Residual if branches.len() != 1 => {
@@ -111,6 +120,7 @@ pub fn check(
     let input = cx.input.cloned();
     let mut models = Vec::with_capacity(branches.len());
     let mut outputs = Vec::with_capacity(branches.len());
+    let mut masks = Vec::with_capacity(branches.len());
     let join = cx.name();
     for (index, branch) in branches.iter().enumerate() {
         let name = branch_name(cx.network, cx.field, rule, index, branches.len());
@@ -125,12 +135,12 @@ pub fn check(
             &name,
             Some(&place),
             cx.vis,
-            input.clone(),
+            (input.clone(), cx.mask.for_branch()),
             branch,
             cx.counts,
             cx.errors,
         );
-        let (Some(input), Some(output)) = (&input, chain.output) else {
+        let (Some(input), Some(output)) = (&input, chain.output.clone()) else {
             well_formed = false;
             continue;
         };
@@ -139,6 +149,7 @@ pub fn check(
             continue;
         }
         outputs.push(output);
+        masks.push(chain.mask.clone());
         let doc = format!(
             "Branch {} of `{}` (layer {} of `{}`): a network from the join's input.",
             index + 1,
@@ -151,6 +162,8 @@ pub fn check(
             vis: cx.vis.clone(),
             name,
             input: input.flat(),
+            // What the join's output carries is worked out from the branches' masks above.
+            output_mask: None,
             layers: chain.layers,
         });
     }
@@ -201,6 +214,16 @@ pub fn check(
         Rule::Concatenate => vec![(cx.field.to_string(), "Concatenate")],
         Rule::Bidirectional => Vec::new(),
     };
+    let mask_output = match rule {
+        Rule::Bidirectional if return_sequences => JoinOutput::Input,
+        Rule::Bidirectional => JoinOutput::Nothing,
+        Rule::Residual => mask::merged(&masks, true),
+        Rule::Add | Rule::Concatenate => mask::merged(&masks, false),
+    };
+    let mask_rule = MaskRule::Join {
+        reads: models.iter().any(Model::reads_input_mask),
+        output: mask_output,
+    };
     Checked::new(
         Join {
             rule,
@@ -208,15 +231,17 @@ pub fn check(
             models,
             positions,
             merges,
+            mask_rule,
         },
         output,
     )
 }
 
 /// The two lines of `Bidirectional(layer)`: `[layer]` and `[Reverse, layer]`, with `Reverse`
-/// again after a layer that returns every step; or `None` after saying that it wraps something
-/// other than one recurrent layer.
-fn bidirectional(cx: &mut Cx, branches: &[Vec<LayerDef>]) -> Option<Vec<Vec<LayerDef>>> {
+/// again after a layer that returns every step, and whether it does; or `None` after saying
+/// that it wraps something other than one recurrent layer. Both copies of the layer output
+/// zeros over padded steps when they return every step, as Keras' wrapper sets them.
+fn bidirectional(cx: &mut Cx, branches: &[Vec<LayerDef>]) -> Option<(Vec<Vec<LayerDef>>, bool)> {
     let recurrent = ["SimpleRNN", "LSTM", "GRU"];
     let layer = match branches {
         [chain] if chain.len() == 1 => &chain[0],
@@ -260,11 +285,28 @@ fn bidirectional(cx: &mut Cx, branches: &[Vec<LayerDef>]) -> Option<Vec<Vec<Laye
         tokens: layer.tokens.clone(),
         text: "Reverse".to_owned(),
     };
+    let layer = zero_output_for_mask(layer, return_sequences);
     let mut backward = vec![reverse.clone(), layer.clone()];
     if return_sequences {
         backward.push(reverse);
     }
-    Some(vec![vec![layer.clone()], backward])
+    Some((vec![vec![layer], backward], return_sequences))
+}
+
+/// The recurrent layer `layer` with its option `zero_output_for_mask = zero` (in place of any
+/// given).
+fn zero_output_for_mask(layer: &LayerDef, zero: bool) -> LayerDef {
+    let span = first_span(layer);
+    let mut layer = layer.clone();
+    if let LayerKindDef::Call { args, .. } = &mut layer.kind {
+        let name = "zero_output_for_mask";
+        args.retain(|arg| !matches!(arg, LayerArg::Named { name: given, .. } if given == name));
+        args.push(LayerArg::Named {
+            name: Ident::new(name, span),
+            value: OptionValue::Bool(syn::LitBool::new(zero, span)),
+        });
+    }
+    layer
 }
 
 /// The span of a layer's first token, its keyword.
@@ -399,6 +441,8 @@ struct Join {
     /// `Concatenate`, and the `Activation` after a residual block's `Add` unless it is linear;
     /// none for `Bidirectional`, one row.
     merges: Vec<(String, &'static str)>,
+    /// What the join does with its input's mask, worked out from its branches'.
+    mask_rule: MaskRule,
 }
 
 impl Join {
@@ -475,5 +519,9 @@ impl Kind for Join {
             paths,
             merges: &self.merges,
         })
+    }
+
+    fn mask_rule(&self) -> MaskRule {
+        self.mask_rule.clone()
     }
 }

@@ -12,6 +12,7 @@ mod embedding;
 mod flatten;
 mod global_pool;
 pub mod join;
+mod masking;
 mod multi_head_attention;
 mod named;
 mod normalization;
@@ -31,6 +32,7 @@ use syn::{Ident, Path};
 use crate::args::{Args, Usage};
 use crate::ast::LayerDef;
 use crate::errors::Errors;
+use crate::mask::MaskState;
 use crate::model::{Image, Kind, Layer, Sequence, Shape, Window, layer_place};
 
 pub use named::named;
@@ -79,6 +81,7 @@ pub const KEYWORDS: &[&Keyword] = &[
     &reverse::REVERSE,
     &normalization::BATCH_NORMALIZATION,
     &normalization::LAYER_NORMALIZATION,
+    &masking::MASKING,
     &recurrent::SIMPLE_RNN,
     &recurrent::LSTM,
     &recurrent::GRU,
@@ -134,6 +137,8 @@ pub struct Cx<'a> {
     pub before: &'a [Layer],
     /// The shape the layer before gives, if the layers before were well formed.
     pub input: Option<&'a Shape>,
+    /// What the input carries of masks, for the branches of a join.
+    pub mask: &'a MaskState,
     /// The fields numbered so far per kind, for the layers of a join's branches.
     pub counts: &'a mut Vec<(String, usize)>,
     pub errors: &'a mut Errors,

@@ -7,6 +7,7 @@ use quote::{quote, quote_spanned};
 
 use super::{Checked, Cx, Keyword, private_type, sequence_type};
 use crate::args::{Args, Usage};
+use crate::mask::MaskRule;
 use crate::model::{Kind, Layer, Sequence, Shape};
 use crate::tokens::{literal, private};
 
@@ -103,5 +104,10 @@ impl Kind for MultiHeadAttention {
     fn constructor(&self, layer: &Layer) -> TokenStream {
         let ty = self.ty(layer);
         quote_spanned!(layer.span()=> <#ty>::keras_default(rng))
+    }
+
+    /// Keras' attention leaves padded steps out of every step's attention.
+    fn mask_rule(&self) -> MaskRule {
+        MaskRule::CannotRead("to leave padded steps out of the attention")
     }
 }

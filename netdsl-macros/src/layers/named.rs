@@ -8,6 +8,7 @@ use syn::Path;
 use syn::spanned::Spanned;
 
 use super::Checked;
+use crate::mask::MaskRule;
 use crate::model::{Kind, Layer, Shape, Width};
 use crate::tokens::private_at;
 
@@ -48,5 +49,12 @@ impl Kind for Named {
 
     fn takes_foreign_rows(&self) -> bool {
         true
+    }
+
+    /// Given the mask of its input, it may read it and make one (`Layer::set_input_mask`,
+    /// `Layer::output_mask`), whatever the macro knows of it: a network with `Masking` inside,
+    /// or a layer of yours.
+    fn mask_rule(&self) -> MaskRule {
+        MaskRule::Unknown
     }
 }

@@ -9,6 +9,7 @@ use quote::quote_spanned;
 
 use super::{Checked, Cx, Keyword, private_type};
 use crate::args::{Args, Usage};
+use crate::mask::MaskRule;
 use crate::model::{Activation, Kind, Layer, Shape, Width};
 
 pub const BATCH_NORMALIZATION: Keyword = Keyword {
@@ -147,5 +148,16 @@ impl Kind for Normalization {
 
     fn keeps_values(&self) -> bool {
         true
+    }
+
+    /// Keras' batch normalization leaves padded steps out of its statistics; its layer
+    /// normalization passes the mask on, which netdsl's does not.
+    fn mask_rule(&self) -> MaskRule {
+        match self.rule {
+            Rule::Batch { .. } => {
+                MaskRule::CannotRead("to leave padded steps out of its statistics")
+            }
+            Rule::Layer => MaskRule::CannotPassOn,
+        }
     }
 }

@@ -1,13 +1,15 @@
-//! `SimpleRNN(units[, activation])`, `LSTM(units)` and `GRU(units)`, each with `bias = false` and
-//! `return_sequences = true` options: Keras' recurrent layers of those names with their defaults,
-//! over a sequence. They give a vector of `units` values, the last state, or with
-//! `return_sequences = true` a sequence of every step's state.
+//! `SimpleRNN(units[, activation])`, `LSTM(units)` and `GRU(units)`, each with `bias = false`,
+//! `return_sequences = true` and `zero_output_for_mask = true` options: Keras' recurrent layers
+//! of those names with their defaults, over a sequence. They give a vector of `units` values,
+//! the last state, or with `return_sequences = true` a sequence of every step's state. They
+//! read the mask of their input, and pass it on when they return every step.
 
 use proc_macro2::TokenStream;
 use quote::quote_spanned;
 
 use super::{Checked, Cx, Keyword, private_type};
 use crate::args::{Args, Usage};
+use crate::mask::MaskRule;
 use crate::model::{Activation, Kind, Layer, Sequence, Shape, Width};
 use crate::tokens::literal;
 
@@ -15,14 +17,15 @@ pub const SIMPLE_RNN: Keyword = Keyword::call(
     Usage::new(
         "SimpleRNN",
         "SimpleRNN(64)",
-        "units, an activation, and `bias` and `return_sequences` options",
+        "units, an activation, and `bias`, `return_sequences` and `zero_output_for_mask` options",
     ),
     "simple_rnn",
     |cx, args| check(cx, args, Cell::Simple(Activation::Tanh)),
 );
 
 /// What the layers with fixed activations take.
-const GATED_TAKES: &str = "units, and `bias` and `return_sequences` options";
+const GATED_TAKES: &str =
+    "units, and `bias`, `return_sequences` and `zero_output_for_mask` options";
 
 pub const LSTM: Keyword = Keyword::call(
     Usage::new("LSTM", "LSTM(64)", GATED_TAKES),
@@ -72,6 +75,8 @@ struct Recurrent {
     bias: bool,
     /// Every step's state out, not just the last.
     sequences: bool,
+    /// Zeros out over padded steps, rather than the state again.
+    zero_output_for_mask: bool,
 }
 
 fn check(cx: &mut Cx, args: &mut Args, cell: Cell) -> Option<Checked> {
@@ -82,6 +87,7 @@ fn check(cx: &mut Cx, args: &mut Args, cell: Cell) -> Option<Checked> {
     };
     let bias = args.flag("bias", true);
     let sequences = args.flag("return_sequences", false);
+    let zero_output_for_mask = args.flag("zero_output_for_mask", false);
     let input = cx.sequence();
     let (units, input) = (units?, input?);
     let rows = input.features.checked_add(units);
@@ -98,6 +104,7 @@ fn check(cx: &mut Cx, args: &mut Args, cell: Cell) -> Option<Checked> {
         units,
         bias,
         sequences,
+        zero_output_for_mask,
     };
     Checked::new(layer, output)
 }
@@ -127,8 +134,19 @@ impl Kind for Recurrent {
         }
     }
 
+    /// Expands to `<Lstm<..>>::keras_default(rng, true)`, then
+    /// `.zero_output_for_mask(true)` if asked.
     fn constructor(&self, layer: &Layer) -> TokenStream {
         let (ty, bias) = (self.ty(layer), self.bias);
-        quote_spanned!(layer.span()=> <#ty>::keras_default(rng, #bias))
+        let zero_output = self
+            .zero_output_for_mask
+            .then(|| quote_spanned!(layer.span()=> .zero_output_for_mask(true)));
+        quote_spanned!(layer.span()=> <#ty>::keras_default(rng, #bias) #zero_output)
+    }
+
+    fn mask_rule(&self) -> MaskRule {
+        MaskRule::Reads {
+            passes_on: self.sequences,
+        }
     }
 }

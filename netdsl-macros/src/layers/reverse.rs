@@ -1,10 +1,11 @@
 //! `Reverse`: a sequence with its steps in the opposite order, as `Bidirectional` reads it for its
-//! backward line.
+//! backward line; its mask, if it carries one, reversed too.
 
 use proc_macro2::TokenStream;
 
 use super::{Checked, Cx, Keyword, private_type};
 use crate::args::{Args, Usage};
+use crate::mask::MaskRule;
 use crate::model::{Kind, Layer, Sequence, Shape};
 use crate::tokens::literal;
 
@@ -31,5 +32,9 @@ impl Kind for Reverse {
             "Reverse",
             &[literal(steps), literal(features), literal(self.0.len())],
         )
+    }
+
+    fn mask_rule(&self) -> MaskRule {
+        MaskRule::Remakes
     }
 }
