@@ -1234,7 +1234,18 @@ network! {
 fn transformer_encoder_blocks_and_attention_match_finite_differences() {
     let x = images::<24>();
     let t = [[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]];
-    check_on(Encoded::new(&mut rng()), CategoricalCrossentropy, &x, t, Kinks::None);
-    check_on(PreEncoded::new(&mut rng()), CategoricalCrossentropy, &x, t, Kinks::None);
+    check_on(
+        Encoded::new(&mut rng()),
+        CategoricalCrossentropy,
+        &x,
+        t,
+        Kinks::None,
+    );
+    check_on(
+        PreEncoded::new(&mut rng()),
+        CategoricalCrossentropy,
+        &x,
+        t,
+        Kinks::None,
+    );
 }
-

@@ -29,6 +29,8 @@ network! {
     struct EmbeddedConvolution<6 => Embedding(7, 3) => Conv1D(4, 2, tanh) => GlobalMaxPooling1D>;
     struct EmbeddedLstm<5 => Embedding(6, 4) => LSTM(3)>;
     struct DenseOnSteps<(5, 3) => Dense(4, tanh) => Dense(2, bias = false)>;
+    struct MaskedByIdZero<6 => Embedding(5, 3, mask_zero = true) => LSTM(4)>;
+    struct MaskedByIdZeroStacked<6 => Embedding(5, 3, mask_zero = true) => GRU(4, return_sequences = true) => SimpleRNN(2)>;
 }
 
 /// Checks `net` against the fixture `case` of tests/fixtures/keras/layers.
@@ -125,4 +127,17 @@ fn embedding_then_lstm_matches_keras() {
 #[test]
 fn dense_on_each_step_of_a_sequence_matches_keras() {
     check(DenseOnSteps::new(&mut rng()), "dense_on_steps");
+}
+
+#[test]
+fn embedding_with_mask_zero_then_lstm_matches_keras() {
+    check(MaskedByIdZero::new(&mut rng()), "embedding_mask_zero_lstm");
+}
+
+#[test]
+fn embedding_with_mask_zero_through_stacked_recurrent_layers_matches_keras() {
+    check(
+        MaskedByIdZeroStacked::new(&mut rng()),
+        "embedding_mask_zero_stacked",
+    );
 }

@@ -596,7 +596,7 @@ fn a_simple_rnn_reads_a_sequence_input_or_a_reshaped_vector() {
 #[test]
 fn sequence_layers_that_do_not_fit_are_errors() {
     let out = expand(quote! {
-        struct Net<(28, 28) => Dense(10)>;
+        struct Net<(28, 28) => Dense(10, softmax)>;
         struct Flat<784 => SimpleRNN(64)>;
         struct Pooled<(28, 28) => MaxPool2d(2)>;
         struct Bad<784 => Reshape(27, 28) => SimpleRNN(0, sigmoud, stride = 2)>;
@@ -604,7 +604,7 @@ fn sequence_layers_that_do_not_fit_are_errors() {
     assert_contains(
         &out,
         &[
-            "`Dense(10)` (layer 1 of `Net`) after a sequence of 28 steps of 28 features: add `Flatten` before it (`Dense` takes a vector of values)",
+            "`Dense(10, softmax)` (layer 1 of `Net`) on a sequence of 28 steps of 28 features: `Dense` acts on each step there, and `softmax` over each step is not supported; end the network with `Flatten => Dense(.., softmax)` or `GlobalAveragePooling1D => Dense(.., softmax)`",
             "`SimpleRNN(64)` (layer 1 of `Flat`) needs a sequence, found 784 values; declare the network's input as `(steps, features)` or add `Reshape(steps, features)` before it",
             "`MaxPool2d(2)` (layer 1 of `Pooled`) needs an image, found a sequence of 28 steps of 28 features",
             "`Reshape(27, 28)` (layer 1 of `Bad`) on 784 values: expected 784 elements, found 27×28 = 756",

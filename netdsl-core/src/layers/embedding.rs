@@ -9,11 +9,16 @@ use crate::activation::Linear;
 use crate::buffer::Buffer;
 use crate::init::Initializer;
 use crate::layer::{Initialize, Layer, Row, TensorVisitor, TensorVisitorMut};
+use crate::mask::StepMask;
 use crate::tokens::{Tokens, index_of};
 
 /// Keras' `Embedding(input_dim = V, output_dim = D)` on `T` tokens: row `id` of a `V × D` table
 /// (Keras' `embeddings`) for each token, giving a sequence of `T` steps of `D` features
 /// (`N = T · D` values).
+///
+/// With [`Embedding::with_mask_zero`] (Keras' `mask_zero=True`), id 0 is padding: the output
+/// carries a mask of the steps whose id is not 0 ([`crate::mask`]), which the recurrent layers
+/// after it read.
 ///
 /// Its input is [`Tokens<T, V>`](Tokens), whose ids were checked against the vocabulary when
 /// they were built; a row of them made some other way (bytes cast to tokens) with a value that
@@ -35,6 +40,8 @@ use crate::tokens::{Tokens, index_of};
 /// ```
 pub struct Embedding<const T: usize, const V: usize, const D: usize, const N: usize> {
     table: Parameter<[[f32; D]; V]>,
+    /// Whether id 0 marks padding, masked in the output.
+    mask_zero: bool,
 }
 
 impl<const T: usize, const V: usize, const D: usize, const N: usize> Embedding<T, V, D, N> {
@@ -49,7 +56,10 @@ impl<const T: usize, const V: usize, const D: usize, const N: usize> Embedding<T
         let () = Self::SHAPES_AGREE;
         let mut table = Parameter::<[[f32; D]; V]>::zeroed();
         Initializer::Uniform.fill(&[V, D], rng, table.make_mut().as_flattened_mut());
-        Self { table }
+        Self {
+            table,
+            mask_zero: false,
+        }
     }
 
     /// A layer with the given table, row `id` for token `id`.
@@ -57,7 +67,33 @@ impl<const T: usize, const V: usize, const D: usize, const N: usize> Embedding<T
         let () = Self::SHAPES_AGREE;
         Self {
             table: Parameter::copied(&table),
+            mask_zero: false,
         }
+    }
+
+    /// The layer with id 0 as padding when `mask_zero` is true (Keras' `mask_zero=True`): its
+    /// output carries the mask of the steps whose id is not 0.
+    ///
+    /// ```
+    /// use netdsl_core::layer::Layer;
+    /// use netdsl_core::layers::Embedding;
+    /// use netdsl_core::tokens::Tokens;
+    ///
+    /// let embedding = Embedding::<3, 4, 1, 3>::from_table([[0.0], [1.0], [2.0], [3.0]])
+    ///     .with_mask_zero(true);
+    /// let (mut y, mut mask) = ([0.0; 3], [true; 3]);
+    /// assert!(embedding.infer_masked(&Tokens::new([2, 3, 0])?, None, &mut y, &mut mask));
+    /// assert_eq!((y, mask), ([2.0, 3.0, 0.0], [true, true, false]));
+    /// # Ok::<(), netdsl_core::tokens::TokenError>(())
+    /// ```
+    pub fn with_mask_zero(mut self, mask_zero: bool) -> Self {
+        self.mask_zero = mask_zero;
+        self
+    }
+
+    /// Whether id 0 is padding.
+    pub fn masks_zero(&self) -> bool {
+        self.mask_zero
     }
 
     /// The table, `V` rows of `D`.
@@ -89,20 +125,57 @@ impl<const T: usize, const V: usize, const D: usize, const N: usize> Layer
     type Out = [f32; N];
     type Activation = Linear;
     type Grads = Buffer<[[f32; D]; V]>;
-    type Tape<const B: usize> = ();
+    /// The mask of the batch's ids, with `mask_zero`.
+    type Tape<const B: usize> = StepMask<T, B>;
 
     const KIND: &'static str = "Embedding";
 
-    fn new_tape<const B: usize>(&self) {}
+    fn new_tape<const B: usize>(&self) -> StepMask<T, B> {
+        StepMask::new()
+    }
 
-    fn forward<const B: usize>(&self, x: &[Tokens<T, V>; B], y: &mut [[f32; N]; B], _: &mut ()) {
+    fn forward<const B: usize>(
+        &self,
+        x: &[Tokens<T, V>; B],
+        y: &mut [[f32; N]; B],
+        mask: &mut StepMask<T, B>,
+    ) {
         for (x, y) in x.iter().zip(y.iter_mut()) {
             self.look_up(x, y);
+        }
+        if self.mask_zero {
+            for (x, mask) in x.iter().zip(mask.rows_mut()) {
+                mask_of(x, mask);
+            }
         }
     }
 
     fn infer(&self, x: &Tokens<T, V>, y: &mut [f32; N]) {
         self.look_up(x, y);
+    }
+
+    fn output_mask<const B: usize>(mask: &StepMask<T, B>) -> Option<&[bool]> {
+        mask.flags()
+    }
+
+    fn infer_masked(
+        &self,
+        x: &Tokens<T, V>,
+        _mask: Option<&[bool]>,
+        y: &mut [f32; N],
+        output_mask: &mut [bool],
+    ) -> bool {
+        self.look_up(x, y);
+        let out = output_mask
+            .get_mut(..T)
+            .and_then(|out| <&mut [bool; T]>::try_from(out).ok());
+        match out {
+            Some(out) if self.mask_zero => {
+                mask_of(x, out);
+                true
+            }
+            _ => false,
+        }
     }
 
     /// `d table[id] = Σ dz` of the steps whose token is `id`.
@@ -112,7 +185,7 @@ impl<const T: usize, const V: usize, const D: usize, const N: usize> Layer
         dz: &[[f32; N]; B],
         dx: Option<&mut [Tokens<T, V>; B]>,
         grads: &mut Buffer<[[f32; D]; V]>,
-        _: &mut (),
+        _: &mut StepMask<T, B>,
     ) {
         grads.as_flattened_mut().fill(0.0);
         for (x, dz) in x.iter().zip(dz) {
@@ -167,6 +240,13 @@ impl<const T: usize, const V: usize, const D: usize, const N: usize> Layer
     }
 }
 
+/// Keras' mask of `mask_zero`: a step is data when its id is not 0.
+fn mask_of<const T: usize, const V: usize>(x: &Tokens<T, V>, mask: &mut [bool; T]) {
+    for (flag, &id) in mask.iter_mut().zip(x.values()) {
+        *flag = id != 0.0;
+    }
+}
+
 impl<const T: usize, const V: usize, const D: usize, const N: usize> Initialize
     for Embedding<T, V, D, N>
 {
@@ -181,6 +261,7 @@ impl<const T: usize, const V: usize, const D: usize, const N: usize> Clone
     fn clone(&self) -> Self {
         Self {
             table: self.table.clone(),
+            mask_zero: self.mask_zero,
         }
     }
 }
@@ -193,6 +274,7 @@ impl<const T: usize, const V: usize, const D: usize, const N: usize> fmt::Debug
             .field("tokens", &T)
             .field("vocabulary", &V)
             .field("features", &D)
+            .field("mask_zero", &self.mask_zero)
             .finish_non_exhaustive()
     }
 }
@@ -211,7 +293,7 @@ mod tests {
     fn forward_looks_up_each_token() {
         let x = [Tokens::new([2, 1]).unwrap(), Tokens::new([0, 0]).unwrap()];
         let mut y = [[9.0; 4]; 2];
-        layer().forward(&x, &mut y, &mut ());
+        layer().forward(&x, &mut y, &mut StepMask::new());
         assert_eq!(y, [[2.0, 2.5, 1.0, 1.5], [0.0, 0.5, 0.0, 0.5]]);
     }
 
@@ -222,12 +304,12 @@ mod tests {
         let dz = [[1.0, 2.0, 3.0, 4.0], [0.5, 0.25, -1.0, -2.0]];
         let mut grads = l.new_grads();
         let mut dx = [Tokens::new([1, 1]).unwrap(); 2];
-        l.backward(&x, &dz, Some(&mut dx), &mut grads, &mut ());
+        l.backward(&x, &dz, Some(&mut dx), &mut grads, &mut StepMask::new());
         // Row 2 collects three steps: (1, 2) + (3, 4) + (-1, -2); row 1 none.
         assert_eq!(*grads, [[0.5, 0.25], [0.0, 0.0], [3.0, 4.0]]);
         assert_eq!(dx, [Tokens::default(); 2]);
         // Overwritten, not added.
-        l.backward(&x, &dz, None, &mut grads, &mut ());
+        l.backward(&x, &dz, None, &mut grads, &mut StepMask::new());
         assert_eq!(*grads, [[0.5, 0.25], [0.0, 0.0], [3.0, 4.0]]);
     }
 
@@ -237,12 +319,30 @@ mod tests {
         // Tokens are plain values: bytes cast to them can hold anything.
         let x: [Tokens<2, 3>; 1] = [bytemuck::cast([1.0_f32, 3.0])];
         let mut y = [[0.0; 4]];
-        l.forward(&x, &mut y, &mut ());
+        l.forward(&x, &mut y, &mut StepMask::new());
         assert_eq!(y[0][..2], [1.0, 1.5]);
         assert!(y[0][2..].iter().all(|v| v.is_nan()), "{y:?}");
         let mut grads = l.new_grads();
-        l.backward(&x, &[[1.0; 4]], None, &mut grads, &mut ());
+        l.backward(&x, &[[1.0; 4]], None, &mut grads, &mut StepMask::new());
         assert_eq!(*grads, [[0.0, 0.0], [1.0, 1.0], [0.0, 0.0]]);
+    }
+
+    #[test]
+    fn mask_zero_marks_the_steps_of_id_0_as_padding() {
+        let x = [Tokens::new([2, 0]).unwrap(), Tokens::new([0, 1]).unwrap()];
+        let mut y = [[0.0; 4]; 2];
+        let mut mask = StepMask::new();
+        layer().forward(&x, &mut y, &mut mask);
+        assert_eq!(
+            Embedding::<2, 3, 2, 4>::output_mask(&mask),
+            None,
+            "no mask by default"
+        );
+        layer().with_mask_zero(true).forward(&x, &mut y, &mut mask);
+        let flags = Embedding::<2, 3, 2, 4>::output_mask(&mask);
+        assert_eq!(flags, Some(&[true, false, false, true][..]));
+        // The padded steps still look up row 0, as Keras' do.
+        assert_eq!(y, [[2.0, 2.5, 0.0, 0.5], [0.0, 0.5, 1.0, 1.5]]);
     }
 
     #[test]

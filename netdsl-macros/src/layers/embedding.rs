@@ -1,12 +1,14 @@
-//! `Embedding(vocabulary, features)`: Keras' `Embedding(input_dim, output_dim)`. It reads the
-//! network's input as token ids, so it comes first, and the network's input type becomes
-//! `Tokens<steps, vocabulary>`.
+//! `Embedding(vocabulary, features[, mask_zero = true])`: Keras' `Embedding(input_dim,
+//! output_dim, mask_zero)`. It reads the network's input as token ids, so it comes first, and
+//! the network's input type becomes `Tokens<steps, vocabulary>`. With `mask_zero`, id 0 is
+//! padding, and its output carries the mask of the other steps.
 
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 
 use super::{Checked, Cx, Keyword, private_type};
 use crate::args::{Args, Usage};
+use crate::mask::MaskRule;
 use crate::model::{Kind, Layer, Sequence, Shape};
 use crate::tokens::{literal, private};
 
@@ -14,7 +16,7 @@ pub const EMBEDDING: Keyword = Keyword::call(
     Usage::new(
         "Embedding",
         "Embedding(1000, 64)",
-        "the vocabulary size and the features of each token",
+        "the vocabulary size, the features of each token and the option `mask_zero`",
     ),
     "embedding",
     check,
@@ -27,12 +29,14 @@ const MAX_VOCABULARY: usize = 1 << 24;
 struct Embedding {
     vocabulary: usize,
     output: Sequence,
+    mask_zero: bool,
 }
 
 fn check(cx: &mut Cx, args: &mut Args) -> Option<Checked> {
     let vocabulary = args.literal("vocabulary size");
     let vocabulary_span = args.last_span();
     let features = args.literal("number of features");
+    let mask_zero = args.flag("mask_zero", false);
     let steps = reads_the_input(cx);
     let (vocabulary, features, steps) = (vocabulary?, features?, steps?);
     if vocabulary > MAX_VOCABULARY {
@@ -48,7 +52,12 @@ fn check(cx: &mut Cx, args: &mut Args) -> Option<Checked> {
         cx.count("output", &[steps, features]);
         None
     })?;
-    Checked::new(Embedding { vocabulary, output }, Shape::Sequence(output))
+    let embedding = Embedding {
+        vocabulary,
+        output,
+        mask_zero,
+    };
+    Checked::new(embedding, Shape::Sequence(output))
 }
 
 /// The number of tokens, if the layer reads the network's input as a vector of them; otherwise
@@ -96,8 +105,16 @@ impl Kind for Embedding {
     }
 
     fn constructor(&self, layer: &Layer) -> TokenStream {
-        let ty = self.ty(layer);
-        quote_spanned!(layer.span()=> <#ty>::keras_default(rng))
+        let (ty, mask_zero) = (self.ty(layer), self.mask_zero);
+        quote_spanned!(layer.span()=> <#ty>::keras_default(rng).with_mask_zero(#mask_zero))
+    }
+
+    fn mask_rule(&self) -> MaskRule {
+        if self.mask_zero {
+            MaskRule::Makes
+        } else {
+            MaskRule::Drops
+        }
     }
 
     /// `Tokens<T, V>`.

@@ -13,7 +13,7 @@ mod flatten;
 mod global_pool;
 pub mod join;
 mod masking;
-mod multi_head_attention;
+pub mod multi_head_attention;
 mod named;
 mod normalization;
 mod pool;

@@ -66,18 +66,23 @@ pub fn split_features(cx: &mut Cx, input: Sequence, heads: usize) -> Option<usiz
     if features.is_multiple_of(heads) {
         return Some(features / heads);
     }
-    let divisors: Vec<String> = (1..=features)
-        .filter(|&d| features.is_multiple_of(d))
-        .map(|d| d.to_string())
-        .collect();
     let message = format!(
         "{} on {}: {features} features do not split into {heads} heads; expected a number of heads dividing {features} ({}), or `key_dim` for projections of another width",
         cx.name(),
         Shape::Sequence(input).text(),
-        divisors.join(", ")
+        divisors(features)
     );
     cx.error(message);
     None
+}
+
+/// The numbers that divide `n`, for messages: "1, 2, 4, 8".
+pub fn divisors(n: usize) -> String {
+    let divisors: Vec<String> = (1..=n)
+        .filter(|&d| n.is_multiple_of(d))
+        .map(|d| d.to_string())
+        .collect();
+    divisors.join(", ")
 }
 
 impl Kind for MultiHeadAttention {

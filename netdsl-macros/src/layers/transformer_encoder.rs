@@ -87,8 +87,16 @@ pub fn expand(
     let sequence = match input? {
         Shape::Sequence(sequence) => *sequence,
         other => {
+            let fix = match other {
+                Shape::Image(image) => format!(
+                    "add `Reshape({}, {})` before it to read the image's rows as steps",
+                    image.height,
+                    image.width * image.channels
+                ),
+                _ => "declare the network's input as `(steps, features)` or add `Reshape(steps, features)` before it".to_owned(),
+            };
             return fail(format!(
-                "{name} needs a sequence, found {}; add `Reshape(steps, features)` before it",
+                "{name} needs a sequence, found {}; {fix}",
                 other.text()
             ));
         }
@@ -98,8 +106,9 @@ pub fn expand(
         0 if features.is_multiple_of(heads) => features / heads,
         0 => {
             return fail(format!(
-                "{name} on {}: {features} features do not split into {heads} heads; expected a number of heads dividing {features}",
-                Shape::Sequence(sequence).text()
+                "{name} on {}: {features} features do not split into {heads} heads; expected a number of heads dividing {features} ({})",
+                Shape::Sequence(sequence).text(),
+                super::multi_head_attention::divisors(features)
             ));
         }
         given if given * heads != features => {
