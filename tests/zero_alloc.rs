@@ -104,6 +104,16 @@ network! {
         => Dense(4, softmax)>;
 
     /// Recurrent layers stacked through every step's state.
+    /// Images as 16 steps of 32, through keras_hub's blocks: positions, attention, layer
+    /// normalization and dense layers on each step, pre-norm and post-norm.
+    struct Encoded<512
+        => Reshape(16, 32)
+        => PositionEmbedding
+        => TransformerEncoder(heads = 4, ff = 64)
+        => TransformerEncoder(heads = 2, ff = 32, gelu, norm = pre, causal = true)
+        => GlobalAveragePooling1D
+        => Dense(4, softmax)>;
+
     /// Token ids looked up, then a sequence convolution and a global pool.
     struct Embedded<512 => Embedding(4, 3) => Conv1D(4, 3, relu) => GlobalMaxPooling1D => Dense(4, softmax)>;
 
@@ -385,6 +395,12 @@ fn trains_evaluates_and_predicts_on_without_allocating<N>(
         "a predict through {what} allocated: {info:?}"
     );
     assert!((y.iter().sum::<f32>() - 1.0).abs() < 1e-5, "{y:?}");
+}
+
+#[test]
+fn transformer_encoders_train_evaluate_and_predict_without_allocating() {
+    let mut model = Encoded::new(&mut StdRng::seed_from_u64(1));
+    trains_evaluates_and_predicts_without_allocating(&mut model, "TransformerEncoder");
 }
 
 #[test]
