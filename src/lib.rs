@@ -578,6 +578,7 @@
 //! | `model.save_weights(path)`, `model.load_weights(path)` | [`model.save_weights(path)?`](network::Network::save_weights), [`model.load_weights(path)?`](network::Network::load_weights): safetensors, see [`weights`] |
 //! | `callbacks=[EarlyStopping(patience=3), CSVLogger("log.csv"), ...]` | [`Fit::epochs(n).callback(&mut early).callback(&mut logger)`](train::Fit::callback), see [`train::callbacks`] |
 //! | `ModelCheckpoint("{epoch:02d}-{val_loss:.2f}.weights.h5", save_best_only=True, save_weights_only=True)` | [`ModelCheckpoint::new("{epoch:02d}-{val_loss:.2f}.safetensors")?.save_best_only(true)`](train::callbacks::ModelCheckpoint) |
+//! | `BackupAndRestore(backup_dir, save_freq=100, delete_checkpoint=True)` | [`BackupAndRestore::new(backup_dir).save_freq(SaveFreq::Batches(100))`](train::callbacks::BackupAndRestore): a `fit` killed and started again resumes at the step of its last backup, and ends as if never interrupted, bit for bit |
 //!
 //! The batch size is a `const` (`BATCH` above), so every buffer of a training step is sized by
 //! its type and allocated once, when the trainer is created; epochs, steps and predictions
@@ -619,6 +620,13 @@
 //! assert_eq!(trainer.evaluate(&restored, &data).loss, lowest);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! [`BackupAndRestore`](train::callbacks::BackupAndRestore) backs up the whole state of a fit
+//! in one file, written as atomically as `save_weights` writes: the weights, every buffer of the
+//! optimizer's state and its step count, the epoch and step reached, and the history. A `fit`
+//! killed and started again with the callback restores it and continues from that step, and,
+//! with the same data, options and seed, ends with the weights and history of a fit never
+//! interrupted, bit for bit (`tests/backup_and_restore.rs` kills one 20 times to show it).
 //!
 //! Losses fit the output layer's activation, and another pairing does not compile:
 //! [`CategoricalCrossentropy`](loss::CategoricalCrossentropy) follows `softmax`,

@@ -568,8 +568,9 @@ fn a_parallel_fit_allocates_per_fit_not_per_step_on_the_calling_thread() {
 #[test]
 fn every_callback_allocates_nothing_after_train_begin() {
     use netdsl::train::callbacks::{
-        Callback, Context, EarlyStopping, LambdaCallback, LayerAccess, LearningRateScheduler,
-        ModelCheckpoint, Monitor, ReduceLrOnPlateau, SaveFreq, TerminateOnNan,
+        BackupAndRestore, Callback, Context, EarlyStopping, LambdaCallback, LayerAccess,
+        LearningRateScheduler, ModelCheckpoint, Monitor, ReduceLrOnPlateau, SaveFreq,
+        TerminateOnNan,
     };
     use netdsl::train::{BatchLogs, EpochLogs, Metrics};
 
@@ -593,7 +594,11 @@ fn every_callback_allocates_nothing_after_train_begin() {
     let mut periodic = ModelCheckpoint::new("never/{batch}.safetensors")
         .unwrap()
         .save_freq(SaveFreq::Batches(1000));
-    let callbacks: [&mut dyn Callback; 7] = [
+    // A backup likewise, and deleting it at the end (which names its file) is not asked for.
+    let mut backup = BackupAndRestore::new("never")
+        .save_freq(SaveFreq::Batches(1000))
+        .delete_checkpoint(false);
+    let callbacks: [&mut dyn Callback; 8] = [
         &mut early,
         &mut plateau,
         &mut scheduler,
@@ -601,6 +606,7 @@ fn every_callback_allocates_nothing_after_train_begin() {
         &mut nan,
         &mut best,
         &mut periodic,
+        &mut backup,
     ];
 
     let mut access = LayerAccess::new(&mut model, &mut grads);

@@ -279,9 +279,11 @@ pub trait Layer {
     fn set_training<const B: usize>(&self, _tape: &mut Self::Tape<B>, _training: bool) {}
 
     /// Moves the random generators in `tape` (dropout's masks) to stream `stream` of the
-    /// layer's seed. Parallel `fit` gives each thread's tape its own stream so that the threads
-    /// draw different values; stream 0 is where [`Layer::new_tape`] starts. Layers without
-    /// randomness keep the default, which does nothing; networks pass it on to their layers.
+    /// layer's seed. `fit` gives each thread's tape a stream of its own before every step,
+    /// from the optimizer's step count and the thread, so that threads draw different values
+    /// and a resumed fit draws what the fit it resumes would have; stream 0 is where
+    /// [`Layer::new_tape`] starts. Layers without randomness keep the default, which does
+    /// nothing; networks pass it on to their layers.
     fn seed_tape<const B: usize>(&self, _tape: &mut Self::Tape<B>, _stream: u64) {}
 
     /// Tells the layer that only the first `rows` rows of the batches that `tape` goes with

@@ -19,8 +19,10 @@ use crate::layer::Layer;
 /// each of its threads' tapes), so evaluating or predicting with another tape meanwhile never
 /// drops anything, nor does [`Layer::infer`]. Each tape draws its masks from its own random
 /// generator, seeded with the layer's seed when [`Layer::new_tape`] makes it, so a run is
-/// reproducible; [`Layer::seed_tape`] moves a tape to another stream of that seed, so that the
-/// threads of a parallel `fit` drop different values.
+/// reproducible; [`Layer::seed_tape`] moves a tape to another stream of that seed. `fit` moves
+/// each thread's tape before every step to a stream fixed by the optimizer's step count and
+/// the thread, so that threads drop different values and a step's masks do not depend on the
+/// steps before it: a fit resumed from a backup drops what the fit it resumes would have.
 ///
 /// ```
 /// use netdsl_core::layer::Layer;

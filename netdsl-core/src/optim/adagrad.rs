@@ -34,6 +34,10 @@ impl Rule for AdagradRule {
         [Some(self.initial_accumulator), None]
     }
 
+    fn state_names(&self) -> [&'static str; 2] {
+        ["accumulator", ""]
+    }
+
     fn begin_step(&mut self, learning_rate: f32, _step: u64) {
         self.lr = learning_rate;
     }

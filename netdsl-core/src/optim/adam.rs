@@ -58,6 +58,10 @@ impl<const DECOUPLED_DECAY: bool> Rule for AdamRule<DECOUPLED_DECAY> {
         [Some(0.0), Some(0.0)]
     }
 
+    fn state_names(&self) -> [&'static str; 2] {
+        ["momentum", "velocity"]
+    }
+
     fn begin_step(&mut self, learning_rate: f32, step: u64) {
         let t = step as i32;
         let (b1, b2) = (self.beta_1, self.beta_2);

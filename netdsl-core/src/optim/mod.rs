@@ -61,6 +61,18 @@ impl Settings {
         self.iterations
     }
 
+    /// Sets the step count, as a restored backup does: the schedule, Adam's bias correction
+    /// and `fit`'s dropout masks read it.
+    pub fn set_iterations(&mut self, iterations: u64) {
+        self.iterations = iterations;
+    }
+
+    /// Whether the learning rate follows a [`Schedule`]: it does from
+    /// [`Optimizer::with_schedule`] until [`Optimizer::set_learning_rate`] ends it.
+    pub fn has_schedule(&self) -> bool {
+        self.schedule.is_some()
+    }
+
     /// The learning rate of the current step.
     pub fn current_learning_rate(&self) -> f32 {
         self.current
@@ -204,6 +216,43 @@ pub trait Optimizer {
         rule.update(params, grads, state);
     }
 
+    /// Calls `visit` with the name and values of each buffer of state the optimizer keeps per
+    /// parameter, in a fixed order: Keras' names for its optimizers' variables (Adam's
+    /// `momentum` and `velocity`), each buffer laid out as the flat parameters (sized by
+    /// [`Optimizer::prepare`]). With [`Settings::iterations`] and the learning rate, this is
+    /// everything the optimizer carries from one step to the next, so that a backup of it
+    /// (`BackupAndRestore`) continues training exactly. The default visits nothing: an
+    /// optimizer that keeps no state.
+    ///
+    /// ```
+    /// use netdsl_core::activation::Linear;
+    /// use netdsl_core::layer::Layer;
+    /// use netdsl_core::layers::Dense;
+    /// use netdsl_core::optim::{Adam, Optimizer, Sgd};
+    ///
+    /// let mut layer = Dense::<1, 2, Linear>::from_parameters([[1.0, -2.0]], None);
+    /// let mut grads = layer.new_grads();
+    /// layer.visit_parameters(&mut grads, &mut |_, g| g.copy_from_slice(&[0.5, -1.0]));
+    /// let mut adam = Adam::new(0.1);
+    /// adam.prepare(layer.parameter_count());
+    /// adam.step(&mut layer, &mut grads);
+    ///
+    /// let mut state = Vec::new();
+    /// adam.visit_state(&mut |name, values| state.push((name.to_owned(), values.to_vec())));
+    /// // After one step, m = (1 - β1) g and v = (1 - β2) g², with β1 = 0.9 and β2 = 0.999.
+    /// let (b1, b2) = (1.0 - 0.9_f32, 1.0 - 0.999_f32);
+    /// assert_eq!(state[0], ("momentum".to_owned(), vec![b1 * 0.5, b1 * -1.0]));
+    /// assert_eq!(state[1], ("velocity".to_owned(), vec![b2 * 0.25, b2 * 1.0]));
+    /// assert_eq!(adam.settings().iterations(), 1);
+    ///
+    /// // Plain SGD keeps nothing; with momentum, its velocity is Keras' `momentum`.
+    /// let mut names = Vec::new();
+    /// Sgd::new(0.1).visit_state(&mut |name, _| names.push(name.to_owned()));
+    /// Sgd::new(0.1).momentum(0.9).visit_state(&mut |name, _| names.push(name.to_owned()));
+    /// assert_eq!(names, ["momentum"]);
+    /// ```
+    fn visit_state(&mut self, _visit: &mut dyn FnMut(&str, &mut [f32])) {}
+
     /// The learning rate in effect (Keras' `optimizer.learning_rate`): the constant rate, or
     /// under a schedule the rate of the latest step (of the first step, before any). `fit`
     /// logs it after each epoch (its `learning_rate`), and callbacks read it.
@@ -304,6 +353,14 @@ pub trait Rule: UpdateRule + Debug {
     /// Fixes the constants of step `step` (counted from 1), whose learning rate is
     /// `learning_rate`.
     fn begin_step(&mut self, learning_rate: f32, step: u64);
+
+    /// The names of the state buffers, in the order of [`Rule::state`], as
+    /// [`Optimizer::visit_state`] gives them: Keras' names for its optimizers' variables
+    /// (`momentum`, `velocity`, `accumulator`); a buffer not kept is never named, so its name
+    /// may be empty. The default, `state_1` and `state_2`, is for rules of your own.
+    fn state_names(&self) -> [&'static str; 2] {
+        ["state_1", "state_2"]
+    }
 }
 
 /// An optimizer that updates every parameter by the same [`Rule`]: the shared [`Settings`], the
@@ -394,6 +451,16 @@ impl<R: Rule> Optimizer for ElementWise<R> {
     fn prepare(&mut self, parameter_count: usize) {
         for (buffer, start) in self.state.iter_mut().zip(self.rule.state()) {
             *buffer = start.map_or_else(Vec::new, |start| vec![start; parameter_count]);
+        }
+    }
+
+    fn visit_state(&mut self, visit: &mut dyn FnMut(&str, &mut [f32])) {
+        let kept = self.rule.state().map(|start| start.is_some());
+        let names = self.rule.state_names();
+        for ((buffer, kept), name) in self.state.iter_mut().zip(kept).zip(names) {
+            if kept {
+                visit(name, buffer);
+            }
         }
     }
 
@@ -527,6 +594,91 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Each state buffer of `optimizer` after one update of `w = [1, -2]` by `g = [0.5, 1]`.
+    fn state_after_one_update(mut optimizer: impl Optimizer) -> Vec<(String, Vec<f32>)> {
+        optimizer.prepare(2);
+        optimizer.settings_mut().begin_step();
+        optimizer.update(0, &mut [1.0, -2.0], &[0.5, 1.0]);
+        let mut state = Vec::new();
+        optimizer.visit_state(&mut |name, values| state.push((name.to_owned(), values.to_vec())));
+        state
+    }
+
+    #[test]
+    fn every_optimizer_visits_its_state_under_keras_names() {
+        let named = |name: &str, values: [f32; 2]| (name.to_owned(), values.to_vec());
+        // g = (0.5, 1), lr 0.1, by hand from Keras' formulas (the constants `1 - β` in f32).
+        let (b1, b2, rho) = (1.0 - 0.9_f32, 1.0 - 0.999_f32, 1.0 - 0.9_f32);
+        let cases = [
+            ("sgd", state_after_one_update(Sgd::new(0.1)), vec![]),
+            // v = -lr g
+            (
+                "momentum",
+                state_after_one_update(Sgd::new(0.1).momentum(0.9)),
+                vec![named("momentum", [-0.05, -0.1])],
+            ),
+            // m = (1 - β1) g, v = (1 - β2) g²
+            (
+                "adam",
+                state_after_one_update(Adam::new(0.1)),
+                vec![
+                    named("momentum", [b1 * 0.5, b1]),
+                    named("velocity", [b2 * 0.25, b2]),
+                ],
+            ),
+            (
+                "adamw",
+                state_after_one_update(AdamW::new(0.1, 0.1)),
+                vec![
+                    named("momentum", [b1 * 0.5, b1]),
+                    named("velocity", [b2 * 0.25, b2]),
+                ],
+            ),
+            // v = (1 - ρ) g²
+            (
+                "rmsprop",
+                state_after_one_update(RmsProp::new(0.1)),
+                vec![named("velocity", [rho * 0.25, rho])],
+            ),
+            // a = 0.1 + g²
+            (
+                "adagrad",
+                state_after_one_update(Adagrad::new(0.1)),
+                vec![named("accumulator", [0.35, 1.1])],
+            ),
+        ];
+        for (name, found, expected) in cases {
+            assert_eq!(found.len(), expected.len(), "{name}: {found:?}");
+            for ((found_name, found), (expected_name, expected)) in found.iter().zip(&expected) {
+                assert_eq!(found_name, expected_name, "{name}");
+                for (f, e) in found.iter().zip(expected) {
+                    assert!(
+                        (f - e).abs() <= 1e-7,
+                        "{name} `{found_name}`: {f}, expected {e}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_step_count_and_the_schedule_are_read_and_set() {
+        let mut sgd = Sgd::new(1.0).with_schedule(schedule::StepDecay::new(1.0, 0.5, 2));
+        assert!(sgd.settings().has_schedule());
+        sgd.settings_mut().set_iterations(4);
+        assert_eq!(sgd.settings().iterations(), 4);
+        // The rate in effect is the 4th step's (step 3 from 0): 1 · 0.5^⌊3 / 2⌋.
+        assert_eq!(sgd.learning_rate(), 0.5);
+        sgd.settings_mut().begin_step();
+        assert_eq!(
+            sgd.settings().current_learning_rate(),
+            0.25,
+            "step 4 from 0"
+        );
+        sgd.set_learning_rate(0.1);
+        assert!(!sgd.settings().has_schedule());
     }
 
     #[test]

@@ -35,6 +35,10 @@ impl Rule for RmsPropRule {
         [Some(0.0), None]
     }
 
+    fn state_names(&self) -> [&'static str; 2] {
+        ["velocity", ""]
+    }
+
     fn begin_step(&mut self, learning_rate: f32, _step: u64) {
         self.lr = learning_rate;
     }

@@ -51,6 +51,10 @@ impl Rule for SgdRule {
         [(self.momentum != 0.0).then_some(0.0), None]
     }
 
+    fn state_names(&self) -> [&'static str; 2] {
+        ["momentum", ""]
+    }
+
     fn begin_step(&mut self, learning_rate: f32, _step: u64) {
         self.lr = learning_rate;
     }

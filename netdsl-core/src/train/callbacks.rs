@@ -1,21 +1,26 @@
 //! Callbacks: code that runs between epochs of `fit`, as Keras' `callbacks=[...]`.
 //!
 //! A callback sees each epoch's [`EpochLogs`] (and each step's [`BatchLogs`]) and, through a
-//! [`Context`], the optimizer's learning rate, the model's parameters, a way to save its weights
-//! ([`Context::save_weights`]), and ways to stop training, or to fail it with an error. Buffers a
-//! callback needs (the best weights of [`EarlyStopping`], the file buffer of [`CsvLogger`]) are
-//! allocated in [`Callback::on_train_begin`]; the per-epoch and per-step hooks of the callbacks
-//! here allocate nothing, except [`ModelCheckpoint`] when it writes a file.
+//! [`Context`], the optimizer (its learning rate and its state), the model's tensors, a way to
+//! save its weights ([`Context::save_weights`]), the fit's parameters, progress and history, a
+//! way to resume an earlier fit ([`Context::resume`]), and ways to stop training, or to fail it
+//! with an error. Buffers a callback needs (the best weights of [`EarlyStopping`], the file
+//! buffer of [`CsvLogger`]) are allocated in [`Callback::on_train_begin`]; the per-epoch and
+//! per-step hooks of the callbacks here allocate nothing, except [`ModelCheckpoint`] and
+//! [`BackupAndRestore`] when they write a file.
 
 use std::error::Error;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use super::{BatchLogs, EpochLogs};
-use crate::layer::Layer;
+use super::{BatchLogs, EpochLogs, FitParams, History, Progress};
+use crate::layer::{Layer, TensorVisitor, TensorVisitorMut};
 use crate::optim::Optimizer;
 
+#[cfg(feature = "safetensors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "safetensors")))]
+pub use super::backup::{BackupAndRestore, BackupError};
 #[cfg(feature = "safetensors")]
 #[cfg_attr(docsrs, doc(cfg(feature = "safetensors")))]
 pub use super::checkpoint::{CheckpointError, Mode, ModelCheckpoint, SaveFreq};
@@ -28,6 +33,14 @@ pub trait ModelAccess {
     /// then what it keeps without training (batch normalization's moving statistics), as
     /// Keras' `model.get_weights()` lists them.
     fn visit_parameters(&mut self, visit: &mut dyn FnMut(&mut [f32]));
+
+    /// Calls `visit` with each weight tensor's name, shape and values, as a weights file holds
+    /// them ([`Layer::visit_tensors`]: `"dense_1.kernel"`, in Keras' shape, the non-trainable
+    /// tensors included).
+    fn visit_tensors(&self, visit: &mut TensorVisitor<'_>);
+
+    /// [`ModelAccess::visit_tensors`] with the values mutable: the same names and shapes.
+    fn visit_tensors_mut(&mut self, visit: &mut TensorVisitorMut<'_>);
 
     /// Writes the model's weights to `path` as [`Network::save_weights`] does: safetensors,
     /// each tensor under its name, the file replaced only once the new one is complete.
@@ -64,6 +77,14 @@ impl<N: Layer> ModelAccess for LayerAccess<'_, N> {
         self.layer.visit_non_trainable(visit);
     }
 
+    fn visit_tensors(&self, visit: &mut TensorVisitor<'_>) {
+        self.layer.visit_tensors(visit);
+    }
+
+    fn visit_tensors_mut(&mut self, visit: &mut TensorVisitorMut<'_>) {
+        self.layer.visit_tensors_mut(visit);
+    }
+
     #[cfg(feature = "safetensors")]
     fn save_weights(&self, path: &Path) -> Result<(), crate::weights::Error> {
         crate::weights::save(&*self.layer, path)
@@ -74,20 +95,86 @@ impl<N: Layer> ModelAccess for LayerAccess<'_, N> {
 pub struct Context<'a> {
     optimizer: &'a mut dyn Optimizer,
     model: &'a mut dyn ModelAccess,
+    params: FitParams,
+    progress: Progress,
+    history: &'a History,
     stop: bool,
     error: Option<Box<dyn Error + Send + Sync>>,
+    resume: Option<(Progress, History)>,
 }
 
+/// The history of a context outside `fit`: no epoch.
+static NO_HISTORY: History = History {
+    loss: Vec::new(),
+    accuracy: Vec::new(),
+    val_loss: Vec::new(),
+    val_accuracy: Vec::new(),
+    learning_rate: Vec::new(),
+    epoch_seconds: Vec::new(),
+};
+
 impl<'a> Context<'a> {
-    /// A context over an optimizer and the model (see [`LayerAccess`]). `fit` builds one for
-    /// each hook.
+    /// A context over an optimizer and the model (see [`LayerAccess`]), with default
+    /// [`FitParams`], the [`Progress`] of a fit that has not started and an empty history (to
+    /// test a callback; `fit` builds one for each hook with its own).
     pub fn new(optimizer: &'a mut dyn Optimizer, model: &'a mut dyn ModelAccess) -> Self {
         Self {
             optimizer,
             model,
+            params: FitParams::default(),
+            progress: Progress::default(),
+            history: &NO_HISTORY,
             stop: false,
             error: None,
+            resume: None,
         }
+    }
+
+    /// The context with the fit's `params`, its `progress` and the `history` of the epochs
+    /// completed, as the hook sees them.
+    pub fn in_fit(self, params: FitParams, progress: Progress, history: &'a History) -> Self {
+        Self {
+            params,
+            progress,
+            history,
+            ..self
+        }
+    }
+
+    /// The fit's parameters: epochs, steps, samples, batch size, threads, seed, shuffling.
+    pub fn params(&self) -> FitParams {
+        self.params
+    }
+
+    /// How far the fit has come when the hook runs (see [`Progress`]).
+    pub fn progress(&self) -> Progress {
+        self.progress
+    }
+
+    /// The history of the epochs completed, the one that just ended included (in
+    /// `on_epoch_end`).
+    pub fn history(&self) -> &History {
+        self.history
+    }
+
+    /// Asks `fit` to continue an earlier fit from `progress`, its `history` being that of the
+    /// epochs it completed: `fit` starts at epoch `progress.epochs + 1`, skips the
+    /// `progress.steps` steps already taken of it (its `on_epoch_begin` ran in the earlier fit
+    /// and does not run again), carries on its running sums and time, and returns `history`
+    /// with the epochs it trains added. The callback puts back the weights and the optimizer's
+    /// state itself; with the same data, options and seed, the fit then ends bit for bit as the
+    /// earlier one would have (the order of samples and the dropout masks follow from the seed,
+    /// the epoch and the optimizer's step count). Read after `on_train_begin` only, and the
+    /// last call wins; a resume past the last epoch trains nothing, as Keras' `initial_epoch`.
+    /// [`BackupAndRestore`] calls it.
+    pub fn resume(&mut self, progress: Progress, history: History) {
+        self.resume = Some((progress, history));
+    }
+
+    /// The optimizer, e.g. to read or restore its state ([`Optimizer::visit_state`],
+    /// [`Optimizer::settings_mut`]).
+    pub fn optimizer(&mut self) -> &mut dyn Optimizer {
+        self.optimizer
     }
 
     /// The optimizer's learning rate in effect ([`Optimizer::learning_rate`]).
@@ -107,6 +194,17 @@ impl<'a> Context<'a> {
     /// restores the whole model.
     pub fn visit_parameters(&mut self, visit: &mut dyn FnMut(&mut [f32])) {
         self.model.visit_parameters(visit);
+    }
+
+    /// Calls `visit` with each of the model's tensors, named and shaped as a weights file holds
+    /// them (see [`ModelAccess::visit_tensors`]).
+    pub fn visit_tensors(&self, visit: &mut TensorVisitor<'_>) {
+        self.model.visit_tensors(visit);
+    }
+
+    /// [`Context::visit_tensors`] with the values mutable.
+    pub fn visit_tensors_mut(&mut self, visit: &mut TensorVisitorMut<'_>) {
+        self.model.visit_tensors_mut(visit);
     }
 
     /// Writes the model's weights to `path` (see [`ModelAccess::save_weights`]).
@@ -147,15 +245,21 @@ impl<'a> Context<'a> {
     pub(super) fn take_error(&mut self) -> Option<Box<dyn Error + Send + Sync>> {
         self.error.take()
     }
+
+    pub(super) fn take_resume(&mut self) -> Option<(Progress, History)> {
+        self.resume.take()
+    }
 }
 
 /// Code run by `fit` at the start, around each epoch, after each step and at the end of
 /// training.
 pub trait Callback {
-    /// Before the first epoch; allocate what the callback needs here.
+    /// Before the first epoch; allocate what the callback needs here. A callback may resume
+    /// an earlier fit from here ([`Context::resume`]).
     fn on_train_begin(&mut self, _context: &mut Context<'_>) {}
 
-    /// Before each epoch (from 1).
+    /// Before each epoch (from 1), but an epoch a resumed fit continues midway, which began in
+    /// the fit it resumes.
     fn on_epoch_begin(&mut self, _epoch: usize, _context: &mut Context<'_>) {}
 
     /// After each step (Keras' `on_train_batch_end`), once the optimizer has applied it, with

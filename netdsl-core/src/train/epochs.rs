@@ -8,11 +8,14 @@ use std::time::Instant;
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
 
 use super::callbacks::{Callback, Context, LayerAccess};
 use super::progress::{EpochBar, write_epoch_line};
-use super::runner::{Runner, Shared, reset_order};
-use super::{BatchLogs, EpochLogs, Fit, History, Metrics, TrainError, Verbose};
+use super::runner::{Partial, Runner, Shared, reset_order};
+use super::{
+    BatchLogs, EpochLogs, Fit, FitParams, History, Metrics, Progress, TrainError, Verbose,
+};
 use crate::data::{Dataset, Sample};
 use crate::layer::Layer;
 use crate::loss::Loss;
@@ -67,7 +70,17 @@ impl<N: Shared<B>, O: Optimizer, L: Loss<N::Activation> + Send, const B: usize>
         reset_order(self.order, train.len());
         let mut rng = StdRng::seed_from_u64(seed);
         let mut history = History::with_capacity(epochs);
-        let steps = train.len().div_ceil(B * self.team.threads());
+        let threads = self.team.threads();
+        let params = FitParams {
+            epochs,
+            steps: train.len().div_ceil(B * threads),
+            samples: train.len(),
+            batch_size: B * threads,
+            threads,
+            seed,
+            shuffle,
+        };
+        let steps = params.steps;
         // A callback that fails stops `fit` at once with its error and the epochs done.
         let failed = |epoch, batch, source, history| TrainError::Callback {
             epoch,
@@ -75,17 +88,41 @@ impl<N: Shared<B>, O: Optimizer, L: Loss<N::Activation> + Send, const B: usize>
             source,
             history: Box::new(history),
         };
-        if let Err(source) = self.run_callbacks(network, &mut callbacks, |callback, context| {
-            callback.on_train_begin(context)
-        }) {
-            return Err(failed(0, None, source, history));
-        }
-        for epoch in 1..=epochs {
-            if let Err(source) = self.run_callbacks(network, &mut callbacks, |callback, context| {
-                callback.on_epoch_begin(epoch, context)
-            }) {
-                return Err(failed(epoch, None, source, history));
-            }
+        let begun = self.run_callbacks(
+            network,
+            &mut callbacks,
+            (params, Progress::default(), &history),
+            |callback, context| callback.on_train_begin(context),
+        );
+        let (first_epoch, mut partial) = match begun {
+            Err(source) => return Err(failed(0, None, source, history)),
+            Ok(hooked) => self.take_up(hooked.resume, &mut history, &mut rng, shuffle, epochs),
+        };
+        for epoch in first_epoch..=epochs {
+            // Only the first epoch of a resumed fit may have begun already.
+            let partial = partial.take();
+            let (from, seconds_before) = match partial {
+                Some(progress) => {
+                    let steps = progress.steps.min(steps);
+                    let totals = progress.totals;
+                    (Partial { steps, totals }, progress.seconds)
+                }
+                None => {
+                    let at = Progress {
+                        epochs: epoch - 1,
+                        ..Progress::default()
+                    };
+                    if let Err(source) = self.run_callbacks(
+                        network,
+                        &mut callbacks,
+                        (params, at, &history),
+                        |callback, context| callback.on_epoch_begin(epoch, context),
+                    ) {
+                        return Err(failed(epoch, None, source, history));
+                    }
+                    (Partial::default(), 0.0)
+                }
+            };
             // The rate of every step of the epoch, as the callbacks (between epochs) and the
             // schedule (of each step) left it: none may ruin the weights.
             if let Some((step, learning_rate)) =
@@ -100,14 +137,16 @@ impl<N: Shared<B>, O: Optimizer, L: Loss<N::Activation> + Send, const B: usize>
             }
             let bar = EpochBar::start_if(verbose == Verbose::ProgressBar, epoch, epochs, steps);
             let start = Instant::now();
-            let (mut done, mut stopped, mut batch_error) = (0, false, None);
+            let (mut done, mut stopped, mut batch_error) = (from.steps, false, None);
             let trained = self.run_epoch(
                 network,
                 data,
                 train.clone(),
                 shuffle.then_some(&mut rng),
+                from,
                 check_finite,
-                &mut |runner, network, steps_done, running| {
+                &mut |runner, network, steps_done, totals| {
+                    let running = totals.metrics(L::ACCURACY);
                     if let Some(bar) = &bar {
                         bar.advance(steps_done, running);
                     }
@@ -118,10 +157,19 @@ impl<N: Shared<B>, O: Optimizer, L: Loss<N::Activation> + Send, const B: usize>
                         train: running,
                         learning_rate: runner.optimizer.learning_rate(),
                     };
-                    match runner.run_callbacks(network, &mut callbacks, |callback, context| {
-                        callback.on_train_batch_end(&logs, context)
-                    }) {
-                        Ok(stop) => stopped = stop,
+                    let at = Progress {
+                        epochs: epoch - 1,
+                        steps: steps_done,
+                        totals,
+                        seconds: seconds_before + start.elapsed().as_secs_f64(),
+                    };
+                    match runner.run_callbacks(
+                        network,
+                        &mut callbacks,
+                        (params, at, &history),
+                        |callback, context| callback.on_train_batch_end(&logs, context),
+                    ) {
+                        Ok(hooked) => stopped = hooked.stop,
                         Err(error) => batch_error = Some(error),
                     }
                     stopped || batch_error.is_some()
@@ -130,9 +178,9 @@ impl<N: Shared<B>, O: Optimizer, L: Loss<N::Activation> + Send, const B: usize>
             if let Some(source) = batch_error {
                 return Err(failed(epoch, Some(done), source, history));
             }
-            let seconds = start.elapsed().as_secs_f64();
+            let seconds = seconds_before + start.elapsed().as_secs_f64();
             let train_metrics = match trained {
-                Ok(metrics) => metrics,
+                Ok(totals) => totals.metrics(L::ACCURACY),
                 Err((batch, what)) => {
                     return Err(TrainError::NonFinite {
                         epoch,
@@ -161,22 +209,61 @@ impl<N: Shared<B>, O: Optimizer, L: Loss<N::Activation> + Send, const B: usize>
                 None if verbose == Verbose::EpochLine => write_epoch_line(out, epochs, &logs),
                 None => {}
             }
-            match self.run_callbacks(network, &mut callbacks, |callback, context| {
-                callback.on_epoch_end(&logs, context)
-            }) {
-                Ok(stop) if stop || stopped => break,
+            let at = Progress {
+                epochs: epoch,
+                ..Progress::default()
+            };
+            match self.run_callbacks(
+                network,
+                &mut callbacks,
+                (params, at, &history),
+                |callback, context| callback.on_epoch_end(&logs, context),
+            ) {
+                Ok(hooked) if hooked.stop || stopped => break,
                 Ok(_) => {}
                 Err(source) => return Err(failed(epoch, None, source, history)),
             }
         }
-        if let Err(source) = self.run_callbacks(network, &mut callbacks, |callback, context| {
-            callback.on_train_end(context)
-        }) {
+        let at = Progress {
+            epochs: history.epochs(),
+            ..Progress::default()
+        };
+        if let Err(source) = self.run_callbacks(
+            network,
+            &mut callbacks,
+            (params, at, &history),
+            |callback, context| callback.on_train_end(context),
+        ) {
             let epoch = history.epochs();
             return Err(failed(epoch, None, source, history));
         }
         let _ = out.flush();
         Ok(history)
+    }
+
+    /// Takes up the fit a callback asked to `resume`, if one did: its history, and the order of
+    /// samples its epochs left (each epoch shuffles the order the one before left). Returns
+    /// the first epoch to train and, when that epoch began in the earlier fit, how far it came.
+    fn take_up(
+        &mut self,
+        resume: Option<(Progress, History)>,
+        history: &mut History,
+        rng: &mut StdRng,
+        shuffle: bool,
+        epochs: usize,
+    ) -> (usize, Option<Progress>) {
+        let Some((progress, restored)) = resume else {
+            return (1, None);
+        };
+        *history = restored;
+        history.reserve_epochs(epochs);
+        if shuffle {
+            for _ in 0..progress.epochs.min(epochs) {
+                self.order.shuffle(rng);
+            }
+        }
+        let first = progress.epochs.saturating_add(1);
+        (first, progress.is_mid_epoch().then_some(progress))
     }
 
     /// The metrics of `network` on the samples `range` of `data`, on the calling thread.
@@ -195,26 +282,41 @@ impl<N: Shared<B>, O: Optimizer, L: Loss<N::Activation> + Send, const B: usize>
     }
 
     /// Runs `hook` for every callback with a context over the optimizer and the network (its
-    /// parameters, then what it keeps without training, as Keras' `get_weights` lists them);
-    /// returns whether one asked to stop, or the error of the first that failed (the callbacks
+    /// parameters, then what it keeps without training, as Keras' `get_weights` lists them) and
+    /// over the fit (`at`: its parameters, progress and history); returns whether one asked to
+    /// stop and the resume one asked for, or the error of the first that failed (the callbacks
     /// after it do not run).
     fn run_callbacks(
         &mut self,
         network: &mut N,
         callbacks: &mut [&mut dyn Callback],
+        at: (FitParams, Progress, &History),
         mut hook: impl FnMut(&mut dyn Callback, &mut Context<'_>),
-    ) -> Result<bool, Box<dyn Error + Send + Sync>> {
+    ) -> Result<Hooked, Box<dyn Error + Send + Sync>> {
+        let (params, progress, history) = at;
         // Visiting pairs each tensor with a gradient buffer, which the callbacks do not see.
         let mut model = LayerAccess::new(network, &mut self.lanes[0].shard.grads);
-        let mut context = Context::new(&mut *self.optimizer, &mut model);
+        let mut context =
+            Context::new(&mut *self.optimizer, &mut model).in_fit(params, progress, history);
         for callback in callbacks.iter_mut() {
             hook(&mut **callback, &mut context);
             if let Some(error) = context.take_error() {
                 return Err(error);
             }
         }
-        Ok(context.stop_requested())
+        Ok(Hooked {
+            stop: context.stop_requested(),
+            resume: context.take_resume(),
+        })
     }
+}
+
+/// What the callbacks of one hook asked for.
+struct Hooked {
+    /// To stop training.
+    stop: bool,
+    /// To continue an earlier fit (read after `on_train_begin`).
+    resume: Option<(Progress, History)>,
 }
 
 #[cfg(test)]
@@ -226,7 +328,9 @@ mod tests {
     use crate::optim::schedule::StepDecay;
     use crate::optim::{Optimizer, Sgd};
     use crate::train::callbacks::{Callback, Context, Monitor, ReduceLrOnPlateau};
-    use crate::train::{BatchLogs, EpochLogs, Fit, Trainer, Verbose};
+    use crate::train::{
+        BatchLogs, EpochLogs, Fit, FitParams, History, Progress, Totals, Trainer, Verbose,
+    };
 
     /// Eight samples of `y = 2x`: two steps an epoch at batch 4.
     fn line() -> Dataset<1, 1> {
@@ -373,5 +477,170 @@ mod tests {
             reduced * 0.1,
             "and the next one's"
         );
+    }
+
+    /// What the callbacks' context shows at each hook.
+    #[derive(Default)]
+    struct Watch {
+        params: Vec<FitParams>,
+        progress: Vec<(&'static str, Progress, usize)>,
+    }
+
+    impl Watch {
+        fn see(&mut self, hook: &'static str, context: &Context<'_>) {
+            let history = context.history().epochs();
+            self.progress.push((hook, context.progress(), history));
+        }
+    }
+
+    impl Callback for Watch {
+        fn on_train_begin(&mut self, context: &mut Context<'_>) {
+            self.params.push(context.params());
+            self.see("train_begin", context);
+        }
+
+        fn on_epoch_begin(&mut self, _: usize, context: &mut Context<'_>) {
+            self.see("epoch_begin", context);
+        }
+
+        fn on_train_batch_end(&mut self, _: &BatchLogs, context: &mut Context<'_>) {
+            self.see("batch_end", context);
+        }
+
+        fn on_epoch_end(&mut self, _: &EpochLogs, context: &mut Context<'_>) {
+            self.see("epoch_end", context);
+        }
+    }
+
+    #[test]
+    fn callbacks_see_the_fit_its_progress_and_its_history() {
+        let mut model = model();
+        let mut trainer = Trainer::<_, _, _, 4>::new(&model, Sgd::new(0.0), MeanSquaredError);
+        let mut watch = Watch::default();
+        let options = Fit::epochs(2)
+            .shuffle(false)
+            .seed(3)
+            .verbose(Verbose::Silent)
+            .callback(&mut watch);
+        trainer.fit(&mut model, &line(), options).unwrap();
+        let params = FitParams {
+            epochs: 2,
+            steps: 2,
+            samples: 8,
+            batch_size: 4,
+            threads: 1,
+            seed: 3,
+            shuffle: false,
+        };
+        assert_eq!(watch.params, [params]);
+        let hooks: Vec<(&str, usize, usize, usize)> = watch
+            .progress
+            .iter()
+            .map(|&(hook, progress, history)| (hook, progress.epochs, progress.steps, history))
+            .collect();
+        assert_eq!(
+            hooks,
+            [
+                ("train_begin", 0, 0, 0),
+                ("epoch_begin", 0, 0, 0),
+                ("batch_end", 0, 1, 0),
+                ("batch_end", 0, 2, 0),
+                ("epoch_end", 1, 0, 1),
+                ("epoch_begin", 1, 0, 1),
+                ("batch_end", 1, 1, 1),
+                ("batch_end", 1, 2, 1),
+                ("epoch_end", 2, 0, 2),
+            ]
+        );
+        // The model predicts 0 (a rate of 0 keeps it so): a sample's loss is its target
+        // squared. The first step's targets are 0, 0.25, 0.5 and 0.75.
+        let first = watch.progress[2].1.totals;
+        assert_eq!((first.loss, first.samples), (0.875, 4));
+        // Then 1, 1.25, 1.5 and 1.75.
+        assert_eq!(watch.progress[3].1.totals.loss, 0.875 + 7.875);
+    }
+
+    /// Resumes, at the start of `fit`, from `progress` with a history of one epoch.
+    struct ResumeAt(Progress, Watch);
+
+    impl Callback for ResumeAt {
+        fn on_train_begin(&mut self, context: &mut Context<'_>) {
+            let history = History {
+                loss: vec![5.0],
+                learning_rate: vec![0.0],
+                epoch_seconds: vec![1.5],
+                ..History::default()
+            };
+            context.resume(self.0, history);
+        }
+
+        fn on_epoch_begin(&mut self, epoch: usize, context: &mut Context<'_>) {
+            self.1.on_epoch_begin(epoch, context);
+        }
+
+        fn on_train_batch_end(&mut self, logs: &BatchLogs, context: &mut Context<'_>) {
+            self.1.on_train_batch_end(logs, context);
+        }
+    }
+
+    #[test]
+    fn a_resumed_fit_continues_the_epoch_it_stopped_in() {
+        let mut model = model();
+        let mut trainer = Trainer::<_, _, _, 4>::new(&model, Sgd::new(0.0), MeanSquaredError);
+        let at = Progress {
+            epochs: 1,
+            steps: 1,
+            totals: Totals {
+                loss: 10.0,
+                hits: 0,
+                samples: 4,
+            },
+            seconds: 2.0,
+        };
+        let mut resume = ResumeAt(at, Watch::default());
+        let options = Fit::epochs(3)
+            .shuffle(false)
+            .verbose(Verbose::Silent)
+            .callback(&mut resume);
+        let history = trainer.fit(&mut model, &line(), options).unwrap();
+        let hooks: Vec<(&str, usize, usize)> = resume
+            .1
+            .progress
+            .iter()
+            .map(|&(hook, progress, _)| (hook, progress.epochs, progress.steps))
+            .collect();
+        // Epoch 2 began in the fit resumed: it goes on at its second step.
+        assert_eq!(
+            hooks,
+            [
+                ("batch_end", 1, 2),
+                ("epoch_begin", 2, 0),
+                ("batch_end", 2, 1),
+                ("batch_end", 2, 2),
+            ]
+        );
+        assert_eq!(history.epochs(), 3);
+        assert_eq!(history.loss[0], 5.0, "the history given");
+        // Epoch 2: the 10 carried on and the second step's 7.875, over 8 samples.
+        assert_eq!(history.loss[1], (10.0 + 7.875) / 8.0);
+        assert!(history.epoch_seconds[1] >= 2.0, "{history:?}");
+    }
+
+    #[test]
+    fn a_fit_resumed_after_its_last_epoch_trains_nothing() {
+        let mut model = model();
+        let mut trainer = Trainer::<_, _, _, 4>::new(&model, Sgd::new(0.1), MeanSquaredError);
+        let at = Progress {
+            epochs: 1,
+            ..Progress::default()
+        };
+        let mut resume = ResumeAt(at, Watch::default());
+        let options = Fit::epochs(1)
+            .verbose(Verbose::Silent)
+            .callback(&mut resume);
+        let history = trainer.fit(&mut model, &line(), options).unwrap();
+        assert_eq!(history.loss, [5.0]);
+        assert!(resume.1.progress.is_empty(), "no epoch ran");
+        assert_eq!(model.weights(), &[[0.0]]);
     }
 }

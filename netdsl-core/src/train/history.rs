@@ -10,6 +10,47 @@ pub struct Metrics {
     pub accuracy: Option<f32>,
 }
 
+/// Sums over the samples of an epoch's steps so far (or of an evaluation), whose means are its
+/// [`Metrics`]. A fit resumed midway ([`Progress`](super::Progress)) continues its epoch's sums
+/// from them, so the epoch's means are those of an uninterrupted fit, bit for bit.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Totals {
+    /// The summed loss of the samples.
+    pub loss: f64,
+    /// The samples predicted correctly (counted for every loss; reported only where accuracy
+    /// applies).
+    pub hits: usize,
+    /// The samples.
+    pub samples: usize,
+}
+
+impl Totals {
+    /// The mean loss, and the accuracy when `accuracy` (it applies to the loss: see
+    /// [`crate::loss::Loss::ACCURACY`]): NaN over no samples at all, not a perfect-looking 0.
+    ///
+    /// ```
+    /// use netdsl_core::train::Totals;
+    ///
+    /// let totals = Totals { loss: 3.0, hits: 3, samples: 4 };
+    /// let metrics = totals.metrics(true);
+    /// assert_eq!((metrics.loss, metrics.accuracy), (0.75, Some(0.75)));
+    /// assert_eq!(totals.metrics(false).accuracy, None);
+    /// ```
+    pub fn metrics(&self, accuracy: bool) -> Metrics {
+        let n = self.samples as f64;
+        Metrics {
+            loss: (self.loss / n) as f32,
+            accuracy: accuracy.then_some((self.hits as f64 / n) as f32),
+        }
+    }
+
+    pub(super) fn add(&mut self, other: Totals) {
+        self.loss += other.loss;
+        self.hits += other.hits;
+        self.samples += other.samples;
+    }
+}
+
 /// What one epoch of `fit` measured, as Keras hands `logs` to callbacks.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct EpochLogs {
@@ -72,6 +113,17 @@ impl History {
             learning_rate: Vec::with_capacity(epochs),
             epoch_seconds: Vec::with_capacity(epochs),
         }
+    }
+
+    /// Room for `epochs` epochs in all, so that pushing them allocates nothing.
+    pub(crate) fn reserve_epochs(&mut self, epochs: usize) {
+        let more = epochs.saturating_sub(self.epochs());
+        self.loss.reserve(more);
+        self.accuracy.reserve(more);
+        self.val_loss.reserve(more);
+        self.val_accuracy.reserve(more);
+        self.learning_rate.reserve(more);
+        self.epoch_seconds.reserve(more);
     }
 
     pub(crate) fn push(&mut self, logs: &EpochLogs) {

@@ -1,5 +1,7 @@
 //! Training: the Keras `compile` / `fit` / `evaluate` loop over a [`crate::layer::Layer`].
 
+#[cfg(feature = "safetensors")]
+mod backup;
 pub mod callbacks;
 #[cfg(feature = "safetensors")]
 mod checkpoint;
@@ -11,6 +13,7 @@ mod history;
 mod plot;
 mod progress;
 mod reduce;
+mod resume;
 mod runner;
 mod shard;
 #[cfg(feature = "safetensors")]
@@ -19,8 +22,9 @@ mod trainer;
 
 pub use error::TrainError;
 pub use fit::{Fit, Verbose};
-pub use history::{BatchLogs, EpochLogs, History, Metrics};
+pub use history::{BatchLogs, EpochLogs, History, Metrics, Totals};
 #[cfg(feature = "plot")]
 #[cfg_attr(docsrs, doc(cfg(feature = "plot")))]
 pub use plot::PlotError;
+pub use resume::{FitParams, Progress};
 pub use trainer::Trainer;

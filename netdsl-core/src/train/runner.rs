@@ -17,15 +17,20 @@
 //! (batch normalization's moving statistics) by the mean of what each thread's forward pass
 //! measured on its shard ([`Layer::update_state`]), reading the other threads' tapes while
 //! they wait for the next step.
+//!
+//! Before each step, every thread's tape draws its random values (dropout's masks) from a
+//! stream of the layers' seeds fixed by the optimizer's step count and the thread, not from a
+//! generator that runs on from the steps before: so the steps a resumed fit takes drop what
+//! those of the fit it resumes would have (`Runner::seed_tapes`).
 
 use std::ops::Range;
 
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
-use super::Metrics;
+use super::Totals;
 use super::reduce;
-use super::shard::{Shard, Totals};
+use super::shard::Shard;
 use crate::data::{Dataset, Sample};
 use crate::kernels::team::Team;
 use crate::layer::Layer;
@@ -38,9 +43,17 @@ pub(super) trait Shared<const B: usize>: Layer<Tape<B>: Send, Grads: Send> + Syn
 
 impl<N: Layer<Tape<B>: Send, Grads: Send> + Sync, const B: usize> Shared<B> for N {}
 
-/// What the runner calls after each step: `(runner, network, steps done, running metrics)`,
+/// What the runner calls after each step: `(runner, network, steps done, running sums)`,
 /// returning whether to end the epoch there.
-pub(super) type OnBatch<'a, R, N> = dyn FnMut(&mut R, &mut N, usize, Metrics) -> bool + 'a;
+pub(super) type OnBatch<'a, R, N> = dyn FnMut(&mut R, &mut N, usize, Totals) -> bool + 'a;
+
+/// Where an epoch starts: the steps already taken of it, by a fit this one resumes, and their
+/// sums. An epoch from its start is `Partial::default()`.
+#[derive(Clone, Copy, Default)]
+pub(super) struct Partial {
+    pub(super) steps: usize,
+    pub(super) totals: Totals,
+}
 
 /// What one thread of the team trains with: its buffers and gradients, its own copy of the
 /// loss, and the totals of its shard of the current step.
@@ -77,19 +90,25 @@ impl<N: Shared<B>, O: Optimizer, L: Loss<N::Activation> + Send, const B: usize>
     /// One pass over the samples `range` of `data`, shuffling the order left by the previous
     /// epoch with `rng` when given, in steps of `threads × B` samples: thread `k` trains the
     /// `k`-th `B` of each step (the last step may be partial: its missing rows get a zero
-    /// gradient and its mean is over the rows present). Calls `on_batch(steps done, running
-    /// metrics)` after each step, with the runner and the network, and ends the epoch after that
+    /// gradient and its mean is over the rows present). The steps `from` took already are
+    /// skipped, and the epoch's sums start from theirs. Calls `on_batch(steps done, running
+    /// sums)` after each step, with the runner and the network, and ends the epoch after that
     /// step when it returns `true`. With `check_finite`, a step whose loss or gradients are not
     /// finite is not applied and ends the epoch with `Err((step, what))`.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one epoch's inputs, each used once"
+    )]
     pub(super) fn run_epoch<const IN: usize, const OUT: usize>(
         &mut self,
         network: &mut N,
         data: &Dataset<IN, OUT>,
         range: Range<usize>,
         rng: Option<&mut StdRng>,
+        from: Partial,
         check_finite: bool,
         on_batch: &mut OnBatch<'_, Self, N>,
-    ) -> Result<Metrics, (usize, &'static str)>
+    ) -> Result<Totals, (usize, &'static str)>
     where
         N: Layer<In: Sample<IN>, Out = [f32; OUT]>,
     {
@@ -102,38 +121,56 @@ impl<N: Shared<B>, O: Optimizer, L: Loss<N::Activation> + Send, const B: usize>
         for lane in self.lanes.iter_mut() {
             network.set_training(&mut lane.shard.tape, true);
         }
-        let trained = self.steps(network, data, range.start, check_finite, on_batch);
+        let trained = self.steps(network, data, range.start, from, check_finite, on_batch);
         for lane in self.lanes.iter_mut() {
             network.set_training(&mut lane.shard.tape, false);
         }
         trained
     }
 
-    /// The steps of [`Runner::run_epoch`] over the samples `offset + order[..]`.
+    /// The steps of [`Runner::run_epoch`] over the samples `offset + order[..]`, from those
+    /// `from` took.
     fn steps<const IN: usize, const OUT: usize>(
         &mut self,
         network: &mut N,
         data: &Dataset<IN, OUT>,
         offset: usize,
+        from: Partial,
         check_finite: bool,
         on_batch: &mut OnBatch<'_, Self, N>,
-    ) -> Result<Metrics, (usize, &'static str)>
+    ) -> Result<Totals, (usize, &'static str)>
     where
         N: Layer<In: Sample<IN>, Out = [f32; OUT]>,
     {
-        let mut totals = Totals::default();
+        let mut totals = from.totals;
         let step_samples = self.team.threads() * B;
-        for (step, start) in (0..self.order.len()).step_by(step_samples).enumerate() {
+        let starts = (0..self.order.len()).step_by(step_samples).enumerate();
+        for (step, start) in starts.skip(from.steps) {
+            self.seed_tapes(network);
             let batch = self.train(network, data, offset, start);
             totals.add(batch);
             self.update(network, batch.loss, check_finite)
                 .map_err(|what| (step + 1, what))?;
             self.update_state(network);
-            if on_batch(self, network, step + 1, totals.metrics(L::ACCURACY)) {
+            if on_batch(self, network, step + 1, totals) {
                 break;
             }
         }
-        Ok(totals.metrics(L::ACCURACY))
+        Ok(totals)
+    }
+
+    /// Moves each thread's tape to the stream of its random values (dropout's masks) for the
+    /// coming step: stream `t · n + k` of the layers' seeds for thread `k` of `n` at the
+    /// optimizer's step count `t`. A step's masks thus follow from the seeds, the step count
+    /// and the thread alone, and a fit resumed with the optimizer's state draws those of the
+    /// fit it resumes; on one thread the first step draws from stream 0, a new tape's. Seeding
+    /// a generator allocates nothing.
+    fn seed_tapes(&mut self, network: &N) {
+        let threads = self.lanes.len() as u64;
+        let first = self.optimizer.settings().iterations().wrapping_mul(threads);
+        for (thread, lane) in self.lanes.iter_mut().enumerate() {
+            network.seed_tape(&mut lane.shard.tape, first.wrapping_add(thread as u64));
+        }
     }
 
     /// Every thread gathers and trains its shard of the step that starts at `start` in the
@@ -566,5 +603,26 @@ mod tests {
         let options = Fit::epochs(1).threads(2).verbose(Verbose::Silent);
         let result = catch_unwind(AssertUnwindSafe(|| trainer.fit(&mut model, &data, options)));
         assert!(result.is_err(), "the helper's panic reaches the caller");
+    }
+
+    #[test]
+    fn a_step_drops_what_the_optimizer_step_count_says() {
+        use crate::layers::Dropout;
+        // Dropout alone: each step's loss is the share of values it keeps, so it shows the mask.
+        let data = Dataset::<16, 16>::from_arrays(vec![[1.0; 16]; 8], vec![[0.0; 16]; 8]).unwrap();
+        let options = |epochs| Fit::epochs(epochs).shuffle(false).verbose(Verbose::Silent);
+        let mut dropout = Dropout::<16>::new(0.5, 7);
+        let mut trainer = Trainer::<_, _, _, 4>::new(&dropout, Sgd::new(0.1), MeanSquaredError);
+        let both = trainer.fit(&mut dropout, &data, options(2)).unwrap();
+        assert_ne!(
+            both.loss[0], both.loss[1],
+            "the epochs drop different values"
+        );
+
+        // A trainer whose optimizer has taken the first epoch's 2 steps draws the second's.
+        let mut trainer = Trainer::<_, _, _, 4>::new(&dropout, Sgd::new(0.1), MeanSquaredError);
+        trainer.optimizer().settings_mut().set_iterations(2);
+        let second = trainer.fit(&mut dropout, &data, options(1)).unwrap();
+        assert_eq!(second.loss, [both.loss[1]]);
     }
 }

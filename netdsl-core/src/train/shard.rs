@@ -2,37 +2,10 @@
 
 use std::ops::Range;
 
-use super::Metrics;
+use super::Totals;
 use crate::data::{Dataset, Sample};
 use crate::layer::Layer;
 use crate::loss::Loss;
-
-/// Sums over the batches of an epoch or an evaluation.
-#[derive(Clone, Copy, Default)]
-pub(super) struct Totals {
-    pub(super) loss: f64,
-    pub(super) hits: usize,
-    pub(super) samples: usize,
-}
-
-impl Totals {
-    /// The mean loss, and the accuracy if it applies to the loss (see
-    /// [`crate::loss::Loss::ACCURACY`]).
-    /// The mean loss and accuracy: NaN over no samples at all, not a perfect-looking 0.
-    pub(super) fn metrics(&self, accuracy: bool) -> Metrics {
-        let n = self.samples as f64;
-        Metrics {
-            loss: (self.loss / n) as f32,
-            accuracy: accuracy.then_some((self.hits as f64 / n) as f32),
-        }
-    }
-
-    pub(super) fn add(&mut self, other: Totals) {
-        self.loss += other.loss;
-        self.hits += other.hits;
-        self.samples += other.samples;
-    }
-}
 
 /// The buffers one thread trains `B` rows with, allocated once: inputs, targets, outputs,
 /// output gradients, the network's tape and the parameter gradients.
@@ -46,18 +19,15 @@ pub(super) struct Shard<N: Layer, const B: usize> {
 }
 
 impl<N: Layer, const B: usize> Shard<N, B> {
-    /// Buffers for `network`, its tape's random generators (dropout's masks) on stream
-    /// `stream` of their seeds: each thread of a parallel `fit` draws its own values, and
-    /// stream 0, the calling thread's, is a new tape's.
-    pub(super) fn new(network: &N, stream: u64) -> Self {
-        let mut tape = network.new_tape();
-        network.seed_tape(&mut tape, stream);
+    /// Buffers for `network`. The runner moves the tape's random generators (dropout's masks)
+    /// to a stream of their seeds before each step (see `Runner::seed_tapes`).
+    pub(super) fn new(network: &N) -> Self {
         Self {
             x: bytemuck::zeroed_box(),
             y: bytemuck::zeroed_box(),
             output: bytemuck::zeroed_box(),
             delta: bytemuck::zeroed_box(),
-            tape,
+            tape: network.new_tape(),
             grads: network.new_grads(),
         }
     }

@@ -3,7 +3,7 @@
 
 use rand::rngs::StdRng;
 
-use super::runner::{Lane, Runner};
+use super::runner::{Lane, Partial, Runner};
 use super::shard::Shard;
 use super::{Fit, History, Metrics, TrainError};
 use crate::data::{Dataset, Sample};
@@ -67,7 +67,7 @@ where
         Self {
             optimizer,
             loss,
-            shards: vec![Shard::new(network, 0)],
+            shards: vec![Shard::new(network)],
             order: Vec::new(),
         }
     }
@@ -79,7 +79,11 @@ where
 
     /// Trains on `epochs` passes over `data` (Keras' `model.fit`): shuffled with the seed,
     /// evaluated after each epoch on the validation data or split, printed as `verbose` says,
-    /// with the callbacks run around each epoch.
+    /// with the callbacks run around each epoch. A callback may have it continue an earlier fit
+    /// that was interrupted, from the epoch and step it reached
+    /// ([`BackupAndRestore`](super::callbacks::BackupAndRestore), [`Context::resume`]).
+    ///
+    /// [`Context::resume`]: super::callbacks::Context::resume
     ///
     /// With [`Fit::threads`]`(n)`, each step trains `n` shards of `B` samples on `n` threads
     /// and applies the mean gradient of all `n × B`, each thread summing and applying its own
@@ -169,7 +173,7 @@ where
         } = self;
         // (A fit that panicked may have left its other threads' buffers behind.)
         shards.truncate(1);
-        shards.extend((1..threads).map(|thread| Shard::new(network, thread as u64)));
+        shards.extend((1..threads).map(|_| Shard::new(network)));
         // The flat sum of the threads' gradients (see reduce.rs): not needed on one thread, nor
         // on two when the network visits its gradients on their own, as every netdsl layer does.
         let in_place = threads == 2 && N::visit_gradients(&mut shards[0].grads, &mut |_| {});
@@ -230,10 +234,11 @@ where
             data,
             0..data.len(),
             rng,
+            Partial::default(),
             false,
             &mut |_, _, _, _| false,
         ) {
-            Ok(metrics) => metrics,
+            Ok(totals) => totals.metrics(L::ACCURACY),
             Err(_) => unreachable!("finiteness is only checked when asked"),
         }
     }

@@ -260,12 +260,38 @@ fn load_checked<N: Layer + ?Sized>(
     bytes: &[u8],
     path: &Path,
 ) -> Result<(), Error> {
-    let file = SafeTensors::deserialize(bytes).map_err(|e| Error::Malformed {
+    let file = parse(bytes, path)?;
+    let values = read_expected(&file, &expected, path, true)?;
+    refuse_others(&file, |name| values.contains_key(name), path)?;
+    // Everything fits: copy each tensor to its place.
+    network.visit_tensors_mut(&mut |name, _, dst| {
+        if let Some(src) = values.get(name).filter(|src| src.len() == dst.len()) {
+            dst.copy_from_slice(src);
+        }
+    });
+    Ok(())
+}
+
+#[cfg(feature = "safetensors")]
+/// `bytes` read as a safetensors file, or why they are not one.
+pub(crate) fn parse<'b>(bytes: &'b [u8], path: &Path) -> Result<SafeTensors<'b>, Error> {
+    SafeTensors::deserialize(bytes).map_err(|e| Error::Malformed {
         path: path.to_owned(),
         reason: e.to_string(),
-    })?;
+    })
+}
+
+#[cfg(feature = "safetensors")]
+/// The values of each `expected` tensor in `file`, by name, once each is found there, of type
+/// f32 and of its shape, and (if `finite`) holds no NaN or infinity.
+pub(crate) fn read_expected(
+    file: &SafeTensors<'_>,
+    expected: &[Named],
+    path: &Path,
+    finite: bool,
+) -> Result<HashMap<String, Vec<f32>>, Error> {
     let mut values = HashMap::with_capacity(expected.len());
-    for tensor in &expected {
+    for tensor in expected {
         let name = tensor.name.as_str();
         let view = file.tensor(name).map_err(|_| Error::Missing {
             path: path.to_owned(),
@@ -291,31 +317,31 @@ fn load_checked<N: Layer + ?Sized>(
             .chunks_exact(4)
             .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
             .collect();
-        if read.iter().any(|v| !v.is_finite()) {
+        if finite && read.iter().any(|v| !v.is_finite()) {
             return Err(Error::NotFinite {
                 path: path.to_owned(),
                 tensor: tensor.name.clone(),
             });
         }
-        values.insert(name, read);
+        values.insert(tensor.name.clone(), read);
     }
-    if let Some(extra) = file
-        .names()
-        .into_iter()
-        .find(|name| !values.contains_key(name))
-    {
-        return Err(Error::Unexpected {
+    Ok(values)
+}
+
+#[cfg(feature = "safetensors")]
+/// [`Error::Unexpected`] for the first tensor of `file` that is not `known`.
+pub(crate) fn refuse_others(
+    file: &SafeTensors<'_>,
+    known: impl Fn(&str) -> bool,
+    path: &Path,
+) -> Result<(), Error> {
+    match file.names().into_iter().find(|name| !known(name)) {
+        Some(extra) => Err(Error::Unexpected {
             path: path.to_owned(),
             tensor: extra.to_owned(),
-        });
+        }),
+        None => Ok(()),
     }
-    // Everything fits: copy each tensor to its place.
-    network.visit_tensors_mut(&mut |name, _, dst| {
-        if let Some(src) = values.get(name).filter(|src| src.len() == dst.len()) {
-            dst.copy_from_slice(src);
-        }
-    });
-    Ok(())
 }
 
 /// Runs `visit_layer` with a visitor that puts `prefix.` in front of each tensor's name and
@@ -402,18 +428,30 @@ impl Default for NameBuffer {
 
 #[cfg(feature = "safetensors")]
 /// One parameter tensor, copied out of a network.
-struct Named {
-    name: String,
-    shape: Vec<usize>,
-    values: Vec<f32>,
+pub(crate) struct Named {
+    pub(crate) name: String,
+    pub(crate) shape: Vec<usize>,
+    pub(crate) values: Vec<f32>,
 }
 
 #[cfg(feature = "safetensors")]
 /// The network's tensors, checked to cover its parameters once each, each in a shape that
 /// holds its values.
 fn named_tensors<N: Layer + ?Sized>(network: &N, path: &Path) -> Result<Vec<Named>, Error> {
+    let parameters = network.parameter_count() + network.non_trainable_count();
+    named_tensors_of(|visit| network.visit_tensors(visit), parameters, path)
+}
+
+#[cfg(feature = "safetensors")]
+/// The tensors `visit_tensors` visits, checked to cover the `parameters` values of a network
+/// (trainable or not) once each, each in a shape that holds its values.
+pub(crate) fn named_tensors_of(
+    visit_tensors: impl FnOnce(&mut TensorVisitor<'_>),
+    parameters: usize,
+    path: &Path,
+) -> Result<Vec<Named>, Error> {
     let mut tensors = Vec::new();
-    network.visit_tensors(&mut |name, shape, values| {
+    visit_tensors(&mut |name, shape, values| {
         tensors.push(Named {
             name: name.to_owned(),
             shape: shape.to_vec(),
@@ -421,7 +459,6 @@ fn named_tensors<N: Layer + ?Sized>(network: &N, path: &Path) -> Result<Vec<Name
         });
     });
     let named = tensors.iter().map(|t| t.values.len()).sum();
-    let parameters = network.parameter_count() + network.non_trainable_count();
     if named != parameters {
         return Err(Error::Unnamed {
             path: path.to_owned(),
@@ -453,14 +490,14 @@ fn named_tensors<N: Layer + ?Sized>(network: &N, path: &Path) -> Result<Vec<Name
 #[cfg(feature = "safetensors")]
 /// The largest file that can hold `values` f32 values: safetensors' 8-byte header length,
 /// its JSON header (which the format caps at 100 MB), and the data.
-fn file_size_limit(values: usize) -> u64 {
+pub(crate) fn file_size_limit(values: usize) -> u64 {
     8 + 100_000_000 + 4 * values as u64
 }
 
 #[cfg(feature = "safetensors")]
 /// The file at `path`, if it is at most `limit` bytes; a longer one (or an endless one, such as
 /// `/dev/zero`) is refused after `limit + 1` bytes.
-fn read_at_most(path: &Path, limit: u64) -> Result<Vec<u8>, Error> {
+pub(crate) fn read_at_most(path: &Path, limit: u64) -> Result<Vec<u8>, Error> {
     let io_error = |source| Error::Io {
         action: "read",
         path: path.to_owned(),
@@ -490,7 +527,7 @@ const TEMPORARY_SUFFIX: &str = ".netdsl-tmp";
 /// directory, so that once this returns the new file survives a power loss, and until the
 /// rename the old one is untouched. A `path` that is a symbolic link keeps it: the file it
 /// points to is replaced.
-fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let target = resolve_links(path)?;
     let dir = match target.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
