@@ -316,6 +316,13 @@ pub trait Elementwise {
             *v = Self::f(*v);
         }
     }
+    /// `grad[i] *= df(at[i])` for every value; an activation with a vector kernel overrides
+    /// it.
+    fn backprop_all(at: &[f32], grad: &mut [f32]) {
+        for (g, &at) in grad.iter_mut().zip(at) {
+            *g *= Self::df(at);
+        }
+    }
 }
 
 impl<E: Elementwise> Activation for E {
@@ -335,9 +342,7 @@ impl<E: Elementwise> Activation for E {
     }
 
     fn backprop(at: &[f32], grad: &mut [f32]) {
-        for (g, &at) in grad.iter_mut().zip(at) {
-            *g *= E::df(at);
-        }
+        E::backprop_all(at, grad);
     }
 
     fn backprop_batch<R: Row, const B: usize>(
@@ -683,9 +688,11 @@ impl Elementwise for HardSilu {
 }
 
 /// Gaussian error linear unit, exact (Keras' default, `approximate=False`):
-/// `f(z) = z/2 · (1 + erf(z / √2)) = z Φ(z)`.
+/// `f(z) = z/2 · (1 + erf(z / √2)) = z Φ(z)` (on rows and batches through [`kernels::gelu`],
+/// whose `erf` is within 1.5 units in the last place of the exact one).
 ///
-/// `df = Φ(z) + z φ(z)`, `φ(z) = e^(-z²/2) / √(2π)`, read at `z` ([`Inputs`]).
+/// `df = Φ(z) + z φ(z)`, `φ(z) = e^(-z²/2) / √(2π)`, read at `z` ([`Inputs`]; on rows and
+/// batches through [`kernels::gelu_backprop`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Gelu;
 
@@ -701,6 +708,14 @@ impl Elementwise for Gelu {
         // 1/√(2π) = (1/√2) · (2/√π) / 2.
         let density = FRAC_1_SQRT_2 * FRAC_2_SQRT_PI * 0.5 * (-0.5 * z * z).exp();
         0.5 * (1.0 + libm::erff(z / SQRT_2)) + z * density
+    }
+    /// The vector kernel [`kernels::gelu`].
+    fn apply_all(values: &mut [f32]) {
+        kernels::gelu(values);
+    }
+    /// The vector kernel [`kernels::gelu_backprop`].
+    fn backprop_all(z: &[f32], grad: &mut [f32]) {
+        kernels::gelu_backprop(z, grad);
     }
 }
 

@@ -42,8 +42,9 @@ pub(crate) mod updates;
 #[cfg(feature = "alloc")]
 pub(crate) use accumulate::{add_windows, column_sums};
 pub use elementwise::{
-    Piecewise, axpy, axpy_with, exp, exp_with, piecewise, piecewise_with, scale_bytes,
-    scale_bytes_with, sigmoid, sigmoid_with, tanh, tanh_with,
+    Piecewise, axpy, axpy_with, erf, erf_with, exp, exp_with, gelu, gelu_backprop,
+    gelu_backprop_with, gelu_with, piecewise, piecewise_with, scale_bytes, scale_bytes_with,
+    sigmoid, sigmoid_with, tanh, tanh_with,
 };
 pub use isa::Isa;
 #[cfg(feature = "std")]

@@ -121,6 +121,19 @@ pub(crate) unsafe trait Simd {
     ///
     /// See the trait.
     unsafe fn flush_subnormal(a: Self::V) -> Self::V;
+    /// `|a|` lane by lane: the sign bit cleared, so NaN lanes stay NaN.
+    ///
+    /// # Safety
+    ///
+    /// See the trait.
+    unsafe fn abs(a: Self::V) -> Self::V;
+    /// `then` in the lanes where `a < b`, `otherwise` in the others, lane by lane. The
+    /// comparison is ordered: a lane where `a` or `b` is NaN takes `otherwise`.
+    ///
+    /// # Safety
+    ///
+    /// See the trait.
+    unsafe fn select_less(a: Self::V, b: Self::V, then: Self::V, otherwise: Self::V) -> Self::V;
     /// The sum of the lanes.
     ///
     /// # Safety
@@ -228,6 +241,20 @@ unsafe impl Simd for Portable {
     #[inline(always)]
     unsafe fn flush_subnormal(a: [f32; 8]) -> [f32; 8] {
         a.map(|x| if x.abs() < f32::MIN_POSITIVE { 0.0 } else { x })
+    }
+    #[inline(always)]
+    unsafe fn abs(a: [f32; 8]) -> [f32; 8] {
+        a.map(f32::abs)
+    }
+    #[inline(always)]
+    unsafe fn select_less(
+        a: [f32; 8],
+        b: [f32; 8],
+        then: [f32; 8],
+        otherwise: [f32; 8],
+    ) -> [f32; 8] {
+        // Comparisons with NaN are false.
+        core::array::from_fn(|l| if a[l] < b[l] { then[l] } else { otherwise[l] })
     }
     #[inline(always)]
     unsafe fn reduce(v: [f32; 8]) -> f32 {
@@ -371,6 +398,20 @@ mod x86 {
             }
         }
         #[inline(always)]
+        unsafe fn abs(a: __m512) -> __m512 {
+            // SAFETY: as above, the trait contract gives the target features.
+            unsafe { _mm512_abs_ps(a) }
+        }
+        #[inline(always)]
+        unsafe fn select_less(a: __m512, b: __m512, then: __m512, otherwise: __m512) -> __m512 {
+            // SAFETY: as above, the trait contract gives the target features.
+            unsafe {
+                // Ordered comparison: false where either lane is NaN.
+                let less = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(a, b);
+                _mm512_mask_blend_ps(less, otherwise, then)
+            }
+        }
+        #[inline(always)]
         unsafe fn reduce(v: __m512) -> f32 {
             // SAFETY: as above, the trait contract gives the target features.
             unsafe { _mm512_reduce_add_ps(v) }
@@ -500,6 +541,20 @@ mod x86 {
             }
         }
         #[inline(always)]
+        unsafe fn abs(a: __m256) -> __m256 {
+            // SAFETY: as above, the trait contract gives the target features.
+            unsafe { _mm256_andnot_ps(_mm256_set1_ps(-0.0), a) }
+        }
+        #[inline(always)]
+        unsafe fn select_less(a: __m256, b: __m256, then: __m256, otherwise: __m256) -> __m256 {
+            // SAFETY: as above, the trait contract gives the target features.
+            unsafe {
+                // Ordered comparison: false (all bits clear) where either lane is NaN.
+                let less = _mm256_cmp_ps::<_CMP_LT_OQ>(a, b);
+                _mm256_blendv_ps(otherwise, then, less)
+            }
+        }
+        #[inline(always)]
         unsafe fn reduce(v: __m256) -> f32 {
             // SAFETY: as above, the trait contract gives the target features.
             unsafe {
@@ -618,6 +673,24 @@ mod aarch64 {
                 // `|a| < MIN_POSITIVE`, ordered: false for NaN lanes, which are kept.
                 let subnormal = vcaltq_f32(a, vdupq_n_f32(f32::MIN_POSITIVE));
                 vreinterpretq_f32_u32(vbicq_u32(vreinterpretq_u32_f32(a), subnormal))
+            }
+        }
+        #[inline(always)]
+        unsafe fn abs(a: float32x4_t) -> float32x4_t {
+            // SAFETY: as above, NEON is enabled for the whole build.
+            unsafe { vabsq_f32(a) }
+        }
+        #[inline(always)]
+        unsafe fn select_less(
+            a: float32x4_t,
+            b: float32x4_t,
+            then: float32x4_t,
+            otherwise: float32x4_t,
+        ) -> float32x4_t {
+            // SAFETY: as above, NEON is enabled for the whole build.
+            unsafe {
+                // `fcmgt` with swapped operands: false where either lane is NaN.
+                vbslq_f32(vcltq_f32(a, b), then, otherwise)
             }
         }
         #[inline(always)]
