@@ -25,6 +25,22 @@ pub struct Sequence<const T: usize, const F: usize, const N: usize>;
 #[derive(Clone, Copy, Default, PartialEq, Eq)]
 pub struct Attention<const H: usize, const K: usize, const TK: usize, const TT: usize>;
 
+/// The heads of a multi-head cross-attention, whose queries come from a sequence of `T_q` steps
+/// of `F_q` features and whose keys and values come from one of `T_v` steps of `F_v`: `H`
+/// heads of `K` values each, `QK = T_q · H · K` and `VK = T_v · H · K` the values of the
+/// queries and of the keys (or the values) of a whole sequence, `QV = T_q · T_v` the scores of
+/// one head, and `IN = T_q · F_q + T_v · F_v` the values of the pair of sequences the layer
+/// reads, the query's then the value's.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub struct CrossAttention<
+    const H: usize,
+    const K: usize,
+    const QK: usize,
+    const VK: usize,
+    const QV: usize,
+    const IN: usize,
+>;
+
 /// The kernel of a convolution: `F` filters of `K × K`, sliding with stride `S`.
 #[derive(Clone, Copy, Default, PartialEq, Eq)]
 pub struct Kernel<const F: usize, const K: usize, const S: usize>;
@@ -98,8 +114,13 @@ pub trait AttentionShape {
     const KEY_DIM: usize;
     /// One projection of a sequence, `TK`, which a layer checks against `T · H · K`.
     const PROJECTED: usize;
-    /// One head's scores, `TT`, which a layer checks against `T · T`.
+    /// One head's scores, `TT`, which a layer checks against `T · T` (`T_q · T_v`).
     const SCORES: usize;
+    /// The keys (or the values) of a whole sequence, which a layer checks against
+    /// `T_v · H · K`: the same as [`Self::PROJECTED`] in self-attention.
+    const VALUES_PROJECTED: usize = Self::PROJECTED;
+    /// The values of the pair of sequences a cross-attention reads; 0 for self-attention.
+    const INPUT: usize = 0;
 }
 
 impl<const H: usize, const K: usize, const TK: usize, const TT: usize> AttentionShape
@@ -232,6 +253,38 @@ impl<const F: usize, const K: usize, const S: usize, const D: usize> core::fmt::
     /// `Kernel1d(3 × 5, stride 1, dilation 2)`.
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         write!(f, "Kernel1d({F} × {K}, stride {S}, dilation {D})")
+    }
+}
+
+impl<
+    const H: usize,
+    const K: usize,
+    const QK: usize,
+    const VK: usize,
+    const QV: usize,
+    const IN: usize,
+> AttentionShape for CrossAttention<H, K, QK, VK, QV, IN>
+{
+    const HEADS: usize = H;
+    const KEY_DIM: usize = K;
+    const PROJECTED: usize = QK;
+    const SCORES: usize = QV;
+    const VALUES_PROJECTED: usize = VK;
+    const INPUT: usize = IN;
+}
+
+impl<
+    const H: usize,
+    const K: usize,
+    const QK: usize,
+    const VK: usize,
+    const QV: usize,
+    const IN: usize,
+> core::fmt::Debug for CrossAttention<H, K, QK, VK, QV, IN>
+{
+    /// `CrossAttention(2 heads × 3)`.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "CrossAttention({H} heads × {K})")
     }
 }
 

@@ -1,5 +1,6 @@
-//! Multi-head self-attention: Keras' `MultiHeadAttention` called with one sequence as its query,
-//! key and value.
+//! Multi-head attention: Keras' `MultiHeadAttention` called with one sequence as its query, key
+//! and value (self-attention), or with a query sequence and a value sequence (cross-attention),
+//! with Keras' causal and padding masks.
 
 #[cfg(all(feature = "alloc", not(feature = "std")))]
 use crate::alloc_prelude::*;
@@ -16,7 +17,7 @@ use crate::activation::Linear;
 use crate::init::Initializer;
 use crate::kernels::{self, Isa, Product};
 use crate::layer::{Initialize, Layer, TensorVisitor, TensorVisitorMut};
-use crate::shape::{Attention, AttentionShape, Sequence, SequenceShape};
+use crate::shape::{Attention, AttentionShape, CrossAttention, Sequence, SequenceShape};
 
 /// Multi-head self-attention: `y = concat_h(softmax(Q_h · K_hᵀ / √K) · V_h) · W_o + b_o`, where
 /// `Q = x · W_q + b_q`, `K = x · W_k + b_k`, `V = x · W_v + b_v`, and head `h` reads columns
@@ -33,6 +34,20 @@ use crate::shape::{Attention, AttentionShape, Sequence, SequenceShape};
 /// K, TK, TT>, CAUSAL>` (see [`crate::shape`]): a sequence of `T` steps of `F` features
 /// (`N = T · F`) in and out, `TK = T · H · K` and `TT = T · T`, which a layer checks when it is
 /// built (sizes that disagree do not compile).
+///
+/// Cross-attention, `mha(query, value)`, is `MultiHeadAttention<Sequence<T_q, F_q, N_q>,
+/// CrossAttention<H, K, QK, VK, QV, IN>, CAUSAL, Sequence<T_v, F_v, N_v>>`: it reads each
+/// sample's query sequence followed by its value sequence (`IN = N_q + N_v` values, as a
+/// [`CrossAttention`](super::CrossAttention) join of two branches gives them), the keys and
+/// values are projected from the value sequence (Keras' default `key = value`) and the output
+/// has the query's shape. Query step `i` sees value step `j <= i` under `CAUSAL`, as Keras'
+/// lower-triangular mask of `T_q × T_v` has it.
+///
+/// Given a padding mask ([`Layer::set_input_mask`], [`Layer::infer_masked`]), self-attention
+/// leaves the padded steps out of every step's keys, as Keras' `query_mask & value_mask` does,
+/// and passes the mask on. A padded query step sees no key, and Keras then gives every key the
+/// same weight (its scores all become one large negative number): so does this layer, and the
+/// scores of such a step get no gradient, as Keras' `where` gives them none.
 ///
 /// As Keras computes it (on TensorFlow, whose `dot_product_attention` runs for these arguments;
 /// its other path, taken with dropout or when the scores are returned, scales the queries
@@ -81,11 +96,11 @@ use crate::shape::{Attention, AttentionShape, Sequence, SequenceShape};
 /// type Mha = MultiHeadAttention<Sequence<5, 4, 20>, Attention<2, 3, 24, 25>, false>;
 /// let layer = Mha::keras_default(&mut rand::rngs::StdRng::seed_from_u64(0));
 /// ```
-pub struct MultiHeadAttention<S, A, const CAUSAL: bool> {
+pub struct MultiHeadAttention<S, A, const CAUSAL: bool, V = S> {
     /// The eight tensors one after another, in Keras' order (see the type's documentation).
     params: FlatParameters,
     /// The shapes are types only.
-    types: PhantomData<(S, A)>,
+    types: PhantomData<(S, A, V)>,
 }
 
 /// Parameter gradients of a [`MultiHeadAttention`] layer, laid out like its parameters: the
@@ -95,39 +110,121 @@ pub type MultiHeadAttentionGrads = FlatParameters;
 /// What a [`MultiHeadAttention`] keeps between the forward and backward passes of a batch, and
 /// the scratch space of its backward pass: allocated once by [`Layer::new_tape`].
 pub struct MultiHeadAttentionTape {
-    /// Each step's query, key and value side by side, `[q | k | v]`: `B · T` rows of `3 · H · K`
-    /// values. Side by side, their gradients make `dx` one product.
+    /// The batch's queries, keys and values. Self-attention keeps each step's side by side,
+    /// `[q | k | v]`: `B · T` rows of `3 · H · K` values, so that their gradients make `dx` one
+    /// product. Cross-attention keeps the queries (`B · T_q` rows of `H · K`), then each value
+    /// step's key and value side by side (`B · T_v` rows of `2 · H · K`).
     qkv: Box<[f32]>,
-    /// The attention probabilities of each sample and head, `T × T` each (query by key).
+    /// The attention probabilities of each sample and head, `T_q × T_v` each (query by key).
     probs: Box<[f32]>,
-    /// The heads' outputs side by side, the output projection's input: `B · T` rows of `H · K`.
+    /// The heads' outputs side by side, the output projection's input: `B · T_q` rows of `H · K`.
     heads: Box<[f32]>,
-    /// One sample's keys (forward) or values (backward) transposed, `H · K` rows of `T`, so that
-    /// `Q_h · K_hᵀ` and `dO_h · V_hᵀ` read their second operand by rows.
+    /// One sample's keys (forward) or values (backward) transposed, `H · K` rows of `T_v`, so
+    /// that `Q_h · K_hᵀ` and `dO_h · V_hᵀ` read their second operand by rows.
     transposed: Box<[f32]>,
     /// `dL/d heads`, laid out as `heads`.
     d_heads: Box<[f32]>,
-    /// `dL/d [q | k | v]`, laid out as `qkv`.
+    /// `dL/d` queries, keys and values, laid out as `qkv`.
     d_qkv: Box<[f32]>,
-    /// One head's `dL/d scores`, `T × T`.
+    /// One head's `dL/d scores`, `T_q × T_v`.
     d_scores: Box<[f32]>,
-    /// `[W_q W_k W_v]ᵀ`, `3 · H · K` rows of `F`: the three projections' kernels, transposed
-    /// and stacked for `dx`.
+    /// The input projections' kernels transposed and stacked for `dx`: `[W_q W_k W_v]ᵀ`, or
+    /// for cross-attention `W_qᵀ` then `[W_k W_v]ᵀ`.
     projections_t: Box<[f32]>,
-    /// `W_oᵀ`, `F` rows of `H · K`.
+    /// `W_oᵀ`, `F_q` rows of `H · K`.
     output_t: Box<[f32]>,
     /// The column sums of `d_qkv`: the three projections' bias gradients side by side.
     bias_sums: Box<[f32]>,
+    /// Cross-attention only: the batch's query sequences, then its value sequences, each
+    /// gathered from the rows `[query | value]` the layer reads; then the same for `dx`.
+    inputs: Box<[f32]>,
+    d_inputs: Box<[f32]>,
+    /// The mask of the batch's steps (`B · T`, true for data), given by
+    /// [`Layer::set_input_mask`]; read when `masked`.
+    mask: Box<[bool]>,
+    masked: bool,
 }
 
-/// Where one sample's projections lie in a buffer: projection `j` (0 the queries, 1 the keys,
-/// 2 the values) of step `t`, head `h`, at `j · step + t · row + h · K`. The batch side by side
-/// (`step = H · K`, `row = 3 · H · K`), a single sample's `[f32; TK]` one after another
-/// (`step = TK`, `row = H · K`).
+/// Where one sample's queries, keys and values lie in buffers: the query of step `t`, head
+/// `h`, at `q + t · q_row + h · K`, its key at `k + t · kv_row + h · K` and its value at
+/// `v + t · kv_row + h · K`.
 #[derive(Clone, Copy)]
-struct Layout {
-    step: usize,
-    row: usize,
+struct Places {
+    q: usize,
+    k: usize,
+    v: usize,
+    q_row: usize,
+    kv_row: usize,
+}
+
+impl Places {
+    /// Sample `b` of a batch whose steps hold `[q | k | v]` side by side, `t` steps of `hk`
+    /// values each per sample: self-attention's tape.
+    fn fused(b: usize, t: usize, hk: usize) -> Self {
+        let base = b * t * 3 * hk;
+        Places {
+            q: base,
+            k: base + hk,
+            v: base + 2 * hk,
+            q_row: 3 * hk,
+            kv_row: 3 * hk,
+        }
+    }
+
+    /// Sample `b` of a batch of `batch` whose queries come first (`tq` rows of `hk` per
+    /// sample), then its keys and values side by side (`tv` rows of `2 · hk`): cross-attention's
+    /// tape.
+    fn split(b: usize, batch: usize, (tq, tv): (usize, usize), hk: usize) -> Self {
+        let k = batch * tq * hk + b * tv * 2 * hk;
+        Places {
+            q: b * tq * hk,
+            k,
+            v: k + hk,
+            q_row: hk,
+            kv_row: 2 * hk,
+        }
+    }
+
+    /// One sample's queries, keys and values, each `t` rows of `hk` one after another in
+    /// buffers of their own (`q` in one, `k` then `v` in another, `tk` values apart).
+    fn separate(tk: usize, hk: usize) -> Self {
+        Places {
+            q: 0,
+            k: 0,
+            v: tk,
+            q_row: hk,
+            kv_row: hk,
+        }
+    }
+}
+
+/// The padding masks one sample's attention reads: which query steps and which key (value)
+/// steps are data. A query step of padding, or one that sees no key of data, attends to every
+/// key alike, as Keras' equal large negative scores make it; its scores get no gradient.
+#[derive(Clone, Copy, Default)]
+struct Masks<'a> {
+    query: Option<&'a [bool]>,
+    value: Option<&'a [bool]>,
+}
+
+impl<'a> Masks<'a> {
+    /// The same mask for queries and keys, self-attention's.
+    fn both(mask: Option<&'a [bool]>) -> Self {
+        Masks {
+            query: mask,
+            value: mask,
+        }
+    }
+
+    /// Sample `b`'s flags of `t` steps, when `masked`.
+    fn sample(mask: &'a [bool], masked: bool, b: usize, t: usize) -> Option<&'a [bool]> {
+        masked.then(|| &mask[b * t..][..t])
+    }
+
+    /// Whether query `i` may see key `j`: both data and, when `CAUSAL`, `j <= i`.
+    fn sees<const CAUSAL: bool>(&self, i: usize, j: usize) -> bool {
+        (!CAUSAL || j <= i) && self.query.is_none_or(|m| m[i]) && self.value.is_none_or(|m| m[j])
+    }
 }
 
 /// The tensors' names, in Keras' order.
@@ -142,41 +239,60 @@ const NAMES: [&str; 8] = [
     "attention_output.bias",
 ];
 
-impl<S: SequenceShape, A: AttentionShape, const CAUSAL: bool> MultiHeadAttention<S, A, CAUSAL> {
-    /// Steps, `T`.
-    const T: usize = S::STEPS;
-    /// Features of a step, `F`.
-    const F: usize = S::FEATURES;
+impl<S: SequenceShape, A: AttentionShape, const CAUSAL: bool, V: SequenceShape>
+    MultiHeadAttention<S, A, CAUSAL, V>
+{
+    /// Query steps, `T_q` (all the steps, in self-attention).
+    const TQ: usize = S::STEPS;
+    /// Features of a query step, `F_q`, and of an output step.
+    const FQ: usize = S::FEATURES;
+    /// Key and value steps, `T_v`.
+    const TV: usize = V::STEPS;
+    /// Features of a key and value step, `F_v`.
+    const FV: usize = V::FEATURES;
     /// Heads, `H`.
     const H: usize = A::HEADS;
     /// Values of one head's query, key and value, `K`.
     const K: usize = A::KEY_DIM;
     /// Values of every head of one step, `H · K`.
     const HK: usize = A::HEADS * A::KEY_DIM;
-    /// One input projection's kernel and bias, `F · H · K + H · K` values.
-    const PROJECTION: usize = (Self::F + 1) * Self::HK;
+    /// The query projection's kernel and bias, `F_q · H · K + H · K` values.
+    const QUERY: usize = (Self::FQ + 1) * Self::HK;
+    /// The key (or value) projection's kernel and bias, `F_v · H · K + H · K` values.
+    const KEY: usize = (Self::FV + 1) * Self::HK;
     /// Where the output projection's kernel starts, after the three input projections.
-    const OUTPUT: usize = 3 * Self::PROJECTION;
+    const OUTPUT: usize = Self::QUERY + 2 * Self::KEY;
     /// Where the output projection's bias starts.
-    const OUTPUT_BIAS: usize = Self::OUTPUT + Self::HK * Self::F;
+    const OUTPUT_BIAS: usize = Self::OUTPUT + Self::HK * Self::FQ;
     /// The number of parameters.
-    const COUNT: usize = Self::OUTPUT_BIAS + Self::F;
+    const COUNT: usize = Self::OUTPUT_BIAS + Self::FQ;
 
     /// Evaluated by every constructor, so that sizes which disagree fail to compile.
     const SHAPES_AGREE: () = {
-        let (t, f, h, k) = (S::STEPS, S::FEATURES, A::HEADS, A::KEY_DIM);
+        let (tq, tv, h, k) = (S::STEPS, V::STEPS, A::HEADS, A::KEY_DIM);
         assert!(
-            t >= 1 && f >= 1 && h >= 1 && k >= 1,
+            tq >= 1 && tv >= 1 && S::FEATURES >= 1 && V::FEATURES >= 1 && h >= 1 && k >= 1,
             "`MultiHeadAttention`: expected at least one step, feature, head and value per head"
         );
-        assert!(S::LEN == t * f, "`MultiHeadAttention`: expected N = T * F");
         assert!(
-            A::PROJECTED == t * h * k,
-            "`MultiHeadAttention`: expected TK = T * H * K"
+            S::LEN == tq * S::FEATURES && V::LEN == tv * V::FEATURES,
+            "`MultiHeadAttention`: expected N = T * F"
         );
         assert!(
-            A::SCORES == t * t,
-            "`MultiHeadAttention`: expected TT = T * T"
+            A::PROJECTED == tq * h * k,
+            "`MultiHeadAttention`: expected TK = T * H * K (QK = T_q * H * K)"
+        );
+        assert!(
+            A::VALUES_PROJECTED == tv * h * k,
+            "`MultiHeadAttention`: expected VK = T_v * H * K"
+        );
+        assert!(
+            A::SCORES == tq * tv,
+            "`MultiHeadAttention`: expected TT = T * T (QV = T_q * T_v)"
+        );
+        assert!(
+            A::INPUT == 0 || A::INPUT == S::LEN + V::LEN,
+            "`MultiHeadAttention`: expected IN = T_q * F_q + T_v * F_v"
         );
     };
 
@@ -195,9 +311,10 @@ impl<S: SequenceShape, A: AttentionShape, const CAUSAL: bool> MultiHeadAttention
         Self::with(params)
     }
 
-    /// A layer with the given tensors, in Keras' order and layouts: `query.kernel` `[F, H, K]`,
-    /// `query.bias` `[H, K]`, `key.kernel`, `key.bias`, `value.kernel`, `value.bias`,
-    /// `attention_output.kernel` `[H, K, F]`, `attention_output.bias` `[F]`, each flattened.
+    /// A layer with the given tensors, in Keras' order and layouts: `query.kernel` `[F_q, H,
+    /// K]`, `query.bias` `[H, K]`, `key.kernel` `[F_v, H, K]`, `key.bias`, `value.kernel`
+    /// `[F_v, H, K]`, `value.bias`, `attention_output.kernel` `[H, K, F_q]`,
+    /// `attention_output.bias` `[F_q]`, each flattened.
     ///
     /// # Panics
     ///
@@ -230,15 +347,15 @@ impl<S: SequenceShape, A: AttentionShape, const CAUSAL: bool> MultiHeadAttention
 
     /// The tensors' shapes in Keras' order: each one's axes, and how many of the three count.
     fn shapes() -> [([usize; 3], usize); 8] {
-        let (f, h, k) = (Self::F, Self::H, Self::K);
-        let (kernel, bias) = (([f, h, k], 3), ([h, k, 0], 2));
-        let (output_kernel, output_bias) = (([h, k, f], 3), ([f, 0, 0], 1));
+        let (fq, fv, h, k) = (Self::FQ, Self::FV, Self::H, Self::K);
+        let bias = ([h, k, 0], 2);
+        let (output_kernel, output_bias) = (([h, k, fq], 3), ([fq, 0, 0], 1));
         [
-            kernel,
+            ([fq, h, k], 3),
             bias,
-            kernel,
+            ([fv, h, k], 3),
             bias,
-            kernel,
+            ([fv, h, k], 3),
             bias,
             output_kernel,
             output_bias,
@@ -268,14 +385,23 @@ impl<S: SequenceShape, A: AttentionShape, const CAUSAL: bool> MultiHeadAttention
         }
     }
 
-    /// Where input projection `j`'s kernel starts (0 the queries, 1 the keys, 2 the values).
+    /// The features input projection `j` reads (0 the queries, 1 the keys, 2 the values).
+    const fn features(j: usize) -> usize {
+        if j == 0 { Self::FQ } else { Self::FV }
+    }
+
+    /// Where input projection `j`'s kernel starts.
     const fn kernel_at(j: usize) -> usize {
-        j * Self::PROJECTION
+        if j == 0 {
+            0
+        } else {
+            Self::QUERY + (j - 1) * Self::KEY
+        }
     }
 
     /// Where input projection `j`'s bias starts, right after its kernel.
     const fn bias_at(j: usize) -> usize {
-        Self::kernel_at(j) + Self::F * Self::HK
+        Self::kernel_at(j) + Self::features(j) * Self::HK
     }
 
     /// `1 / √K` as Keras applies it: worked out in f64 (Python's `1.0 / math.sqrt(key_dim)`),
@@ -284,88 +410,90 @@ impl<S: SequenceShape, A: AttentionShape, const CAUSAL: bool> MultiHeadAttention
         (1.0 / (Self::K as f64).sqrt()) as f32
     }
 
-    /// The queries, keys and values of `rows` steps of `x` (`F` values each), into `qkv` laid
-    /// out as `layout` says: one product of all the rows per projection.
-    fn project(&self, isa: Isa, x: &[f32], rows: usize, qkv: &mut [f32], layout: Layout) {
+    /// Input projection `j` of `rows` steps of `x` into `out`, its rows `ldc` apart: one
+    /// product of all the rows.
+    fn project(&self, isa: Isa, j: usize, x: &[f32], rows: usize, out: &mut [f32], ldc: usize) {
         let w = &self.params.weights;
-        for j in 0..3 {
-            Product {
-                m: rows,
-                n: Self::HK,
-                k: Self::F,
-                a: x,
-                a_row: Self::F,
-                a_col: 1,
-                b: &w[Self::kernel_at(j)..],
-                ldb: Self::HK,
-                bias: Some(&w[Self::bias_at(j)..][..Self::HK]),
-                c: &mut qkv[j * layout.step..],
-                ldc: layout.row,
-            }
-            .run(isa);
-        }
-    }
-
-    /// Head `h` of one sample: its scores `Q_h · K_hᵀ` into `scores` (`T × T`), turned into
-    /// probabilities there, and its output `P · V_h` into its columns of `heads` (`T` rows of
-    /// `H · K`). `projections` are the sample's queries, keys and values and their layout,
-    /// `keys_t` its keys transposed (`H · K` rows of `T`).
-    fn attend(
-        isa: Isa,
-        projections: (&[f32], Layout),
-        h: usize,
-        keys_t: &[f32],
-        scores: &mut [f32],
-        heads: &mut [f32],
-    ) {
-        Self::scores(isa, projections, h, keys_t, scores);
-        softmax::<CAUSAL>(isa, scores, Self::T, Self::scale());
-        Self::weigh_values(isa, projections, h, scores, heads);
-    }
-
-    /// `Q_h · K_hᵀ` into `scores` (`T × T`), the queries read in place, the keys from `keys_t`.
-    fn scores(
-        isa: Isa,
-        (qkv, layout): (&[f32], Layout),
-        h: usize,
-        keys_t: &[f32],
-        scores: &mut [f32],
-    ) {
-        let (t, k) = (Self::T, Self::K);
+        let features = Self::features(j);
         Product {
-            m: t,
-            n: t,
-            k,
-            a: &qkv[h * k..],
-            a_row: layout.row,
+            m: rows,
+            n: Self::HK,
+            k: features,
+            a: x,
+            a_row: features,
             a_col: 1,
-            b: &keys_t[h * k * t..],
-            ldb: t,
-            bias: None,
-            c: scores,
-            ldc: t,
+            b: &w[Self::kernel_at(j)..],
+            ldb: Self::HK,
+            bias: Some(&w[Self::bias_at(j)..][..Self::HK]),
+            c: out,
+            ldc,
         }
         .run(isa);
     }
 
-    /// `P · V_h` into head `h`'s columns of `heads`, the values read in place.
-    fn weigh_values(
+    /// One sample's attention: its keys transposed into `keys_t`, then for each head `h` its
+    /// scores turned into probabilities at `h · stride` in `probs` (`T_q × T_v`; a stride of 0
+    /// reuses one block) and its output `P · V_h`
+    /// into its columns of `heads` (`T_q` rows of `H · K`). The queries are read from `q`, the
+    /// keys and values from `kv`, where `places` says.
+    #[allow(clippy::too_many_arguments)] // the buffers of one sample's pass, each its own
+    fn attend(
         isa: Isa,
-        (qkv, layout): (&[f32], Layout),
-        h: usize,
-        probs: &[f32],
+        (q, kv, places): (&[f32], &[f32], Places),
+        masks: Masks<'_>,
+        keys_t: &mut [f32],
+        (probs, stride): (&mut [f32], usize),
         heads: &mut [f32],
     ) {
-        let (t, k) = (Self::T, Self::K);
+        let (tq, tv, hk) = (Self::TQ, Self::TV, Self::HK);
+        transpose(&kv[places.k..], places.kv_row, tv, hk, keys_t);
+        for h in 0..Self::H {
+            let scores = &mut probs[h * stride..][..tq * tv];
+            Self::scores(isa, (&q[places.q..], places.q_row), h, keys_t, scores);
+            softmax::<CAUSAL>(isa, scores, tv, Self::scale(), masks);
+            Self::weigh_values(isa, scores, (&kv[places.v..], places.kv_row), h, heads);
+        }
+    }
+
+    /// `Q_h · K_hᵀ` into `scores` (`T_q × T_v`): the queries read in place from `q`, their
+    /// steps `q_row` apart, the keys from `keys_t` (`H · K` rows of `T_v`).
+    fn scores(isa: Isa, (q, q_row): (&[f32], usize), h: usize, keys_t: &[f32], scores: &mut [f32]) {
+        let (tq, tv, k) = (Self::TQ, Self::TV, Self::K);
         Product {
-            m: t,
-            n: k,
-            k: t,
-            a: probs,
-            a_row: t,
+            m: tq,
+            n: tv,
+            k,
+            a: &q[h * k..],
+            a_row: q_row,
             a_col: 1,
-            b: &qkv[2 * layout.step + h * k..],
-            ldb: layout.row,
+            b: &keys_t[h * k * tv..],
+            ldb: tv,
+            bias: None,
+            c: scores,
+            ldc: tv,
+        }
+        .run(isa);
+    }
+
+    /// `P · V_h` into head `h`'s columns of `heads` (rows of `H · K`), the values read in place
+    /// from `v`, their steps `v_row` apart.
+    fn weigh_values(
+        isa: Isa,
+        probs: &[f32],
+        (v, v_row): (&[f32], usize),
+        h: usize,
+        heads: &mut [f32],
+    ) {
+        let (tq, tv, k) = (Self::TQ, Self::TV, Self::K);
+        Product {
+            m: tq,
+            n: k,
+            k: tv,
+            a: probs,
+            a_row: tv,
+            a_col: 1,
+            b: &v[h * k..],
+            ldb: v_row,
             bias: None,
             c: &mut heads[h * k..],
             ldc: Self::HK,
@@ -378,16 +506,16 @@ impl<S: SequenceShape, A: AttentionShape, const CAUSAL: bool> MultiHeadAttention
         let w = &self.params.weights;
         Product {
             m: rows,
-            n: Self::F,
+            n: Self::FQ,
             k: Self::HK,
             a: heads,
             a_row: Self::HK,
             a_col: 1,
             b: &w[Self::OUTPUT..],
-            ldb: Self::F,
+            ldb: Self::FQ,
             bias: Some(&w[Self::OUTPUT_BIAS..]),
             c: y,
-            ldc: Self::F,
+            ldc: Self::FQ,
         }
         .run(isa);
     }
@@ -402,7 +530,7 @@ impl<S: SequenceShape, A: AttentionShape, const CAUSAL: bool> MultiHeadAttention
         grads: &mut FlatParameters,
         tape: &mut MultiHeadAttentionTape,
     ) {
-        let (f, hk) = (Self::F, Self::HK);
+        let (f, hk) = (Self::FQ, Self::HK);
         let (kernel, bias) = grads.weights[Self::OUTPUT..].split_at_mut(hk * f);
         Product {
             m: hk,
@@ -442,132 +570,194 @@ impl<S: SequenceShape, A: AttentionShape, const CAUSAL: bool> MultiHeadAttention
         .run(isa);
     }
 
-    /// Head `h` of sample `b`, backward: from the sample's rows of `dL/d heads`, the head's
-    /// columns of the sample's rows of `dL/d [q | k | v]`, given the head's probabilities and
-    /// the sample's values transposed (in `transposed`).
-    fn attend_backward(isa: Isa, tape: &mut MultiHeadAttentionTape, b: usize, h: usize) {
-        let (t, k, hk) = (Self::T, Self::K, Self::HK);
-        let (row, at) = (3 * hk, h * k);
-        let qkv = &tape.qkv[b * t * row..];
-        let probs = &tape.probs[(b * Self::H + h) * t * t..][..t * t];
-        let (values_t, d_scores) = (&tape.transposed, &mut tape.d_scores);
-        let d_heads = &tape.d_heads[b * t * hk..];
-        let d_qkv = &mut tape.d_qkv[b * t * row..];
-        // dP = dO_h · V_hᵀ
-        Product {
-            m: t,
-            n: t,
-            k,
-            a: &d_heads[at..],
-            a_row: hk,
-            a_col: 1,
-            b: &values_t[at * t..],
-            ldb: t,
-            bias: None,
-            c: d_scores,
-            ldc: t,
+    /// Every head of sample `b`, backward: from the sample's rows of `dL/d heads`, its
+    /// queries', keys' and values' gradients into `d_qkv` where `places` says, given the heads'
+    /// probabilities.
+    fn attend_backward(
+        isa: Isa,
+        tape: &mut MultiHeadAttentionTape,
+        b: usize,
+        places: Places,
+        masks: Masks<'_>,
+    ) {
+        let (tq, tv, k, hk) = (Self::TQ, Self::TV, Self::K, Self::HK);
+        let qkv = &tape.qkv;
+        transpose(
+            &qkv[places.v..],
+            places.kv_row,
+            tv,
+            hk,
+            &mut tape.transposed,
+        );
+        let d_heads = &tape.d_heads[b * tq * hk..];
+        for h in 0..Self::H {
+            let at = h * k;
+            let probs = &tape.probs[(b * Self::H + h) * tq * tv..][..tq * tv];
+            let (values_t, d_scores) = (&tape.transposed, &mut tape.d_scores);
+            let d_qkv = &mut tape.d_qkv;
+            // dP = dO_h · V_hᵀ
+            Product {
+                m: tq,
+                n: tv,
+                k,
+                a: &d_heads[at..],
+                a_row: hk,
+                a_col: 1,
+                b: &values_t[at * tv..],
+                ldb: tv,
+                bias: None,
+                c: d_scores,
+                ldc: tv,
+            }
+            .run(isa);
+            // dV_h = Pᵀ · dO_h, Pᵀ read down the columns of P.
+            Product {
+                m: tv,
+                n: k,
+                k: tq,
+                a: probs,
+                a_row: 1,
+                a_col: tv,
+                b: &d_heads[at..],
+                ldb: hk,
+                bias: None,
+                c: &mut d_qkv[places.v + at..],
+                ldc: places.kv_row,
+            }
+            .run(isa);
+            softmax_backward::<CAUSAL>(probs, d_scores, tv, Self::scale(), masks);
+            // dQ_h = dS · K_h
+            Product {
+                m: tq,
+                n: k,
+                k: tv,
+                a: d_scores,
+                a_row: tv,
+                a_col: 1,
+                b: &qkv[places.k + at..],
+                ldb: places.kv_row,
+                bias: None,
+                c: &mut d_qkv[places.q + at..],
+                ldc: places.q_row,
+            }
+            .run(isa);
+            // dK_h = dSᵀ · Q_h
+            Product {
+                m: tv,
+                n: k,
+                k: tq,
+                a: d_scores,
+                a_row: 1,
+                a_col: tv,
+                b: &qkv[places.q + at..],
+                ldb: places.q_row,
+                bias: None,
+                c: &mut d_qkv[places.k + at..],
+                ldc: places.kv_row,
+            }
+            .run(isa);
         }
-        .run(isa);
-        // dV_h = Pᵀ · dO_h, Pᵀ read down the columns of P.
+    }
+
+    /// `dW_j = xᵀ · dL/d proj_j` for input projection `j` over `rows` steps of `x`, its
+    /// gradients read from `d`, rows `ld` apart.
+    fn kernel_gradient(
+        isa: Isa,
+        j: usize,
+        (x, rows): (&[f32], usize),
+        (d, ld): (&[f32], usize),
+        grads: &mut FlatParameters,
+    ) {
         Product {
-            m: t,
-            n: k,
-            k: t,
-            a: probs,
+            m: Self::features(j),
+            n: Self::HK,
+            k: rows,
+            a: x,
             a_row: 1,
-            a_col: t,
-            b: &d_heads[at..],
-            ldb: hk,
+            a_col: Self::features(j),
+            b: d,
+            ldb: ld,
             bias: None,
-            c: &mut d_qkv[2 * hk + at..],
-            ldc: row,
-        }
-        .run(isa);
-        softmax_backward(probs, d_scores, t, Self::scale());
-        // dQ_h = dS · K_h
-        Product {
-            m: t,
-            n: k,
-            k: t,
-            a: d_scores,
-            a_row: t,
-            a_col: 1,
-            b: &qkv[hk + at..],
-            ldb: row,
-            bias: None,
-            c: &mut d_qkv[at..],
-            ldc: row,
-        }
-        .run(isa);
-        // dK_h = dSᵀ · Q_h
-        Product {
-            m: t,
-            n: k,
-            k: t,
-            a: d_scores,
-            a_row: 1,
-            a_col: t,
-            b: &qkv[at..],
-            ldb: row,
-            bias: None,
-            c: &mut d_qkv[hk + at..],
-            ldc: row,
+            c: &mut grads.weights[Self::kernel_at(j)..],
+            ldc: Self::HK,
         }
         .run(isa);
     }
 
-    /// The input projections' backward pass over `rows` steps, from `dL/d [q | k | v]` in the
-    /// tape: `dW_j = xᵀ · dL/d proj_j` and `db_j = Σ dL/d proj_j` into `grads` and, when asked,
-    /// `dx = [dQ dK dV] · [W_q W_k W_v]ᵀ`, one product for the three.
-    fn projections_backward(
+    /// `db_j = Σ dL/d proj_j` for every input projection: the column sums of each block of
+    /// `blocks` (its first projection, how many lie side by side in its rows, its rows), into
+    /// `sums` and then `grads`.
+    fn bias_gradients(
+        isa: Isa,
+        blocks: &[(usize, usize, &[f32])],
+        grads: &mut FlatParameters,
+        sums: &mut [f32],
+    ) {
+        let hk = Self::HK;
+        for &(first, count, d) in blocks {
+            let sums = &mut sums[first * hk..][..count * hk];
+            kernels::column_sums(isa, d, count * hk, sums);
+            for (i, sums) in sums.chunks_exact(hk).enumerate() {
+                grads.weights[Self::bias_at(first + i)..][..hk].copy_from_slice(sums);
+            }
+        }
+    }
+
+    /// `dx = [dproj_j ...] · [W_j ...]ᵀ` for the `count` input projections from `first`
+    /// (which read the same input), their gradients side by side in the `rows` rows of `d`:
+    /// one product, the kernels transposed and stacked into `stacked` first.
+    #[allow(clippy::too_many_arguments)] // one product and where each operand lies
+    fn input_gradient(
         &self,
         isa: Isa,
-        x: &[f32],
-        rows: usize,
-        dx: Option<&mut [f32]>,
-        grads: &mut FlatParameters,
-        tape: &mut MultiHeadAttentionTape,
+        (first, count): (usize, usize),
+        (d, rows): (&[f32], usize),
+        stacked: &mut [f32],
+        dx: &mut [f32],
     ) {
-        let (f, hk) = (Self::F, Self::HK);
-        for j in 0..3 {
-            Product {
-                m: f,
-                n: hk,
-                k: rows,
-                a: x,
-                a_row: 1,
-                a_col: f,
-                b: &tape.d_qkv[j * hk..],
-                ldb: 3 * hk,
-                bias: None,
-                c: &mut grads.weights[Self::kernel_at(j)..],
-                ldc: hk,
-            }
-            .run(isa);
-        }
-        kernels::column_sums(isa, &tape.d_qkv, 3 * hk, &mut tape.bias_sums);
-        for (j, sums) in tape.bias_sums.chunks_exact(hk).enumerate() {
-            grads.weights[Self::bias_at(j)..][..hk].copy_from_slice(sums);
-        }
-        let Some(dx) = dx else { return };
-        for j in 0..3 {
-            let w = &self.params.weights[Self::kernel_at(j)..];
-            transpose(w, hk, f, hk, &mut tape.projections_t[j * hk * f..]);
+        let (hk, features) = (Self::HK, Self::features(first));
+        for i in 0..count {
+            let w = &self.params.weights[Self::kernel_at(first + i)..];
+            transpose(w, hk, features, hk, &mut stacked[i * hk * features..]);
         }
         Product {
             m: rows,
-            n: f,
-            k: 3 * hk,
-            a: &tape.d_qkv,
-            a_row: 3 * hk,
+            n: features,
+            k: count * hk,
+            a: d,
+            a_row: count * hk,
             a_col: 1,
-            b: &tape.projections_t,
-            ldb: f,
+            b: stacked,
+            ldb: features,
             bias: None,
             c: dx,
-            ldc: f,
+            ldc: features,
         }
         .run(isa);
+    }
+
+    /// The tape for a batch of `b`; cross-attention's also gathers its inputs.
+    fn tape(batch: usize, cross: bool) -> MultiHeadAttentionTape {
+        let zeros = |n: usize| vec![0.0; n].into_boxed_slice();
+        let (tq, tv, hk) = (Self::TQ, Self::TV, Self::HK);
+        let projected = batch * (tq + 2 * tv) * hk;
+        let inputs = if cross { batch * (S::LEN + V::LEN) } else { 0 };
+        MultiHeadAttentionTape {
+            qkv: zeros(projected),
+            probs: zeros(batch * Self::H * tq * tv),
+            heads: zeros(batch * tq * hk),
+            transposed: zeros(tv * hk),
+            d_heads: zeros(batch * tq * hk),
+            d_qkv: zeros(projected),
+            d_scores: zeros(tq * tv),
+            projections_t: zeros(hk * (Self::FQ + 2 * Self::FV)),
+            output_t: zeros(Self::FQ * hk),
+            bias_sums: zeros(3 * hk),
+            inputs: zeros(inputs),
+            d_inputs: zeros(inputs),
+            mask: vec![true; batch * tq].into_boxed_slice(),
+            masked: false,
+        }
     }
 }
 
@@ -581,33 +771,74 @@ fn transpose(src: &[f32], row: usize, rows: usize, cols: usize, dst: &mut [f32])
     }
 }
 
-/// One head's scores, `t × t` (query by key), scaled by `scale` and turned into probabilities
-/// in place: each row a softmax over the keys its query sees, all of them or, when `CAUSAL`,
-/// those up to its own step, the others getting exactly 0.
-fn softmax<const CAUSAL: bool>(isa: Isa, scores: &mut [f32], t: usize, scale: f32) {
-    for (i, row) in scores.chunks_exact_mut(t).enumerate() {
-        let (seen, future) = row.split_at_mut(if CAUSAL { i + 1 } else { t });
+/// One head's scores, `T_q` rows of `tv` (query by key), scaled by `scale` and turned into
+/// probabilities in place: each row a softmax over the keys its query sees (all of them or,
+/// when `CAUSAL`, those up to its own step, and of data where `masks` says), the others
+/// getting exactly 0. A row that sees no key gives each the same weight, `1 / tv`, as Keras'
+/// scores, all set to one large negative number, do.
+fn softmax<const CAUSAL: bool>(
+    isa: Isa,
+    scores: &mut [f32],
+    tv: usize,
+    scale: f32,
+    masks: Masks<'_>,
+) {
+    let unmasked = masks.query.is_none() && masks.value.is_none();
+    for (i, row) in scores.chunks_exact_mut(tv).enumerate() {
         // Subtracting the maximum keeps `exp` finite; it cancels in the ratio.
-        let max = seen.iter_mut().fold(f32::NEG_INFINITY, |max, s| {
-            *s *= scale;
-            max.max(*s)
-        });
-        seen.iter_mut().for_each(|s| *s -= max);
-        // e^-∞ = 0: a key the query must not see gets no weight, exactly.
-        future.fill(f32::NEG_INFINITY);
+        let mut max = f32::NEG_INFINITY;
+        if unmasked {
+            let (seen, future) = row.split_at_mut(if CAUSAL { (i + 1).min(tv) } else { tv });
+            for s in seen.iter_mut() {
+                *s *= scale;
+                max = max.max(*s);
+            }
+            // e^-∞ = 0: a key the query must not see gets no weight, exactly.
+            future.fill(f32::NEG_INFINITY);
+        } else {
+            for (j, s) in row.iter_mut().enumerate() {
+                if masks.sees::<CAUSAL>(i, j) {
+                    *s *= scale;
+                    max = max.max(*s);
+                } else {
+                    *s = f32::NEG_INFINITY;
+                }
+            }
+            if max == f32::NEG_INFINITY {
+                row.fill(0.0);
+                continue;
+            }
+        }
+        row.iter_mut().for_each(|s| *s -= max);
     }
-    // One call for every row: `t` is often less than a vector or two.
+    // One call for every row: `tv` is often less than a vector or two.
     kernels::exp_with(isa, scores);
-    for row in scores.chunks_exact_mut(t) {
+    for row in scores.chunks_exact_mut(tv) {
         let inverse = 1.0 / row.iter().sum::<f32>();
         row.iter_mut().for_each(|p| *p *= inverse);
     }
 }
 
-/// `dS = (dP - rowsum(P ⊙ dP)) ⊙ P · scale` in place of `dP`, each row of `t`: the softmax's
-/// backward pass, then the scale's. A masked score's `P` is 0, and so is its gradient.
-fn softmax_backward(probs: &[f32], d: &mut [f32], t: usize, scale: f32) {
-    for (p, d) in probs.chunks_exact(t).zip(d.chunks_exact_mut(t)) {
+/// `dS = (dP - rowsum(P ⊙ dP)) ⊙ P · scale` in place of `dP`, each row of `tv`: the softmax's
+/// backward pass, then the scale's. A hidden score's `P` is 0, and so is its gradient; a row
+/// that sees no key has none either (Keras' scores there are a constant).
+fn softmax_backward<const CAUSAL: bool>(
+    probs: &[f32],
+    d: &mut [f32],
+    tv: usize,
+    scale: f32,
+    masks: Masks<'_>,
+) {
+    let unmasked = masks.query.is_none() && masks.value.is_none();
+    for (i, (p, d)) in probs
+        .chunks_exact(tv)
+        .zip(d.chunks_exact_mut(tv))
+        .enumerate()
+    {
+        if !unmasked && !(0..tv).any(|j| masks.sees::<CAUSAL>(i, j)) {
+            d.fill(0.0);
+            continue;
+        }
         let dot: f32 = p.iter().zip(d.iter()).map(|(p, d)| p * d).sum();
         for (d, &p) in d.iter_mut().zip(p) {
             *d = (*d - dot) * p * scale;
@@ -615,6 +846,7 @@ fn softmax_backward(probs: &[f32], d: &mut [f32], t: usize, scale: f32) {
     }
 }
 
+/// Self-attention: one sequence is the query, the key and the value.
 impl<
     const T: usize,
     const F: usize,
@@ -635,20 +867,7 @@ impl<
     const KIND: &'static str = "MultiHeadAttention";
 
     fn new_tape<const B: usize>(&self) -> MultiHeadAttentionTape {
-        let zeros = |n: usize| vec![0.0; n].into_boxed_slice();
-        let (rows, hk) = (B * T, H * K);
-        MultiHeadAttentionTape {
-            qkv: zeros(rows * 3 * hk),
-            probs: zeros(B * H * TT),
-            heads: zeros(rows * hk),
-            transposed: zeros(TK),
-            d_heads: zeros(rows * hk),
-            d_qkv: zeros(rows * 3 * hk),
-            d_scores: zeros(TT),
-            projections_t: zeros(3 * hk * F),
-            output_t: zeros(F * hk),
-            bias_sums: zeros(3 * hk),
-        }
+        Self::tape(B, false)
     }
 
     fn forward<const B: usize>(
@@ -660,41 +879,69 @@ impl<
         let isa = Isa::selected();
         let hk = H * K;
         // The batch's projections side by side in each row, `[q | k | v]`.
-        let layout = Layout {
-            step: hk,
-            row: 3 * hk,
-        };
-        self.project(isa, x.as_flattened(), B * T, &mut tape.qkv, layout);
+        for j in 0..3 {
+            let out = &mut tape.qkv[j * hk..];
+            self.project(isa, j, x.as_flattened(), B * T, out, 3 * hk);
+        }
         for b in 0..B {
-            let qkv = &tape.qkv[b * T * layout.row..];
-            transpose(&qkv[layout.step..], layout.row, T, hk, &mut tape.transposed);
-            for h in 0..H {
-                let scores = &mut tape.probs[(b * H + h) * TT..][..TT];
-                let heads = &mut tape.heads[b * T * hk..];
-                Self::attend(isa, (qkv, layout), h, &tape.transposed, scores, heads);
-            }
+            let places = Places::fused(b, T, hk);
+            let masks = Masks::both(Masks::sample(&tape.mask, tape.masked, b, T));
+            Self::attend(
+                isa,
+                (&tape.qkv, &tape.qkv, places),
+                masks,
+                &mut tape.transposed,
+                (&mut tape.probs[b * H * TT..], TT),
+                &mut tape.heads[b * T * hk..],
+            );
         }
         self.output(isa, &tape.heads, B * T, y.as_flattened_mut());
     }
 
-    /// One sample on the stack: its queries, keys and values (`[f32; TK]` each, one after
-    /// another), its keys transposed, one head's scores at a time and the heads' outputs.
     fn infer(&self, x: &[f32; N], y: &mut [f32; N]) {
+        self.infer_masked(x, None, y, &mut []);
+    }
+
+    /// One sample on the stack: its queries, its keys and values (`[f32; TK]` each), its keys
+    /// transposed, one head's scores at a time and the heads' outputs.
+    fn infer_masked(
+        &self,
+        x: &[f32; N],
+        mask: Option<&[bool]>,
+        y: &mut [f32; N],
+        _output_mask: &mut [bool],
+    ) -> bool {
         let isa = Isa::selected();
-        let layout = Layout {
-            step: TK,
-            row: H * K,
-        };
-        let mut qkv = [[0.0; TK]; 3];
-        self.project(isa, x, T, qkv.as_flattened_mut(), layout);
-        let qkv = qkv.as_flattened();
-        let mut keys_t = [0.0; TK];
-        transpose(&qkv[TK..], layout.row, T, H * K, &mut keys_t);
-        let (mut scores, mut heads) = ([0.0; TT], [0.0; TK]);
-        for h in 0..H {
-            Self::attend(isa, (qkv, layout), h, &keys_t, &mut scores, &mut heads);
+        let hk = H * K;
+        let mut q = [0.0; TK];
+        let mut kv = [[0.0; TK]; 2];
+        self.project(isa, 0, x, T, &mut q, hk);
+        for (j, out) in kv.iter_mut().enumerate() {
+            self.project(isa, j + 1, x, T, out, hk);
         }
+        let (mut keys_t, mut scores, mut heads) = ([0.0; TK], [0.0; TT], [0.0; TK]);
+        Self::attend(
+            isa,
+            (&q, kv.as_flattened(), Places::separate(TK, hk)),
+            Masks::both(mask.map(|m| &m[..T])),
+            &mut keys_t,
+            (&mut scores, 0),
+            &mut heads,
+        );
         self.output(isa, &heads, T, y);
+        // The output carries the input's mask on, as Keras' does: `network!` routes it.
+        false
+    }
+
+    fn set_input_mask<const B: usize>(
+        &self,
+        tape: &mut MultiHeadAttentionTape,
+        mask: Option<&[bool]>,
+    ) {
+        tape.masked = mask.is_some();
+        if let Some(mask) = mask {
+            tape.mask.copy_from_slice(&mask[..B * T]);
+        }
     }
 
     fn backward<const B: usize>(
@@ -708,16 +955,30 @@ impl<
         let isa = Isa::selected();
         let hk = H * K;
         self.output_backward(isa, dz.as_flattened(), B * T, grads, tape);
-        let sample = T * 3 * hk;
+        // The mask is the tape's, which the pass writes into: moved out meanwhile (an empty
+        // box in its place allocates nothing).
+        let mask = core::mem::take(&mut tape.mask);
         for b in 0..B {
-            let values = &tape.qkv[b * sample + 2 * hk..];
-            transpose(values, 3 * hk, T, hk, &mut tape.transposed);
-            for h in 0..H {
-                Self::attend_backward(isa, tape, b, h);
-            }
+            let masks = Masks::both(Masks::sample(&mask, tape.masked, b, T));
+            Self::attend_backward(isa, tape, b, Places::fused(b, T, hk), masks);
         }
-        let dx = dx.map(|dx| dx.as_flattened_mut());
-        self.projections_backward(isa, x.as_flattened(), B * T, dx, grads, tape);
+        tape.mask = mask;
+        let x = x.as_flattened();
+        for j in 0..3 {
+            let d = (&tape.d_qkv[j * hk..], 3 * hk);
+            Self::kernel_gradient(isa, j, (x, B * T), d, grads);
+        }
+        Self::bias_gradients(isa, &[(0, 3, &tape.d_qkv)], grads, &mut tape.bias_sums);
+        if let Some(dx) = dx {
+            let d = (&tape.d_qkv[..], B * T);
+            self.input_gradient(
+                isa,
+                (0, 3),
+                d,
+                &mut tape.projections_t,
+                dx.as_flattened_mut(),
+            );
+        }
     }
 
     flat_parameters!();
@@ -732,15 +993,160 @@ impl<
     }
 }
 
-impl<S: SequenceShape, A: AttentionShape, const CAUSAL: bool> Initialize
-    for MultiHeadAttention<S, A, CAUSAL>
+/// Cross-attention: the query sequence and the value sequence side by side in each row the
+/// layer reads, `[query | value]`, as a [`CrossAttention`](super::CrossAttention) join of two
+/// branches gives them; the keys are the values, Keras' default.
+impl<
+    const TQ: usize,
+    const FQ: usize,
+    const NQ: usize,
+    const TV: usize,
+    const FV: usize,
+    const NV: usize,
+    const H: usize,
+    const K: usize,
+    const QK: usize,
+    const VK: usize,
+    const QV: usize,
+    const IN: usize,
+    const CAUSAL: bool,
+> Layer
+    for MultiHeadAttention<
+        Sequence<TQ, FQ, NQ>,
+        CrossAttention<H, K, QK, VK, QV, IN>,
+        CAUSAL,
+        Sequence<TV, FV, NV>,
+    >
+{
+    type In = [f32; IN];
+    type Out = [f32; NQ];
+    type Activation = Linear;
+    type Grads = MultiHeadAttentionGrads;
+    type Tape<const B: usize> = MultiHeadAttentionTape;
+
+    const KIND: &'static str = "MultiHeadAttention";
+
+    fn new_tape<const B: usize>(&self) -> MultiHeadAttentionTape {
+        Self::tape(B, true)
+    }
+
+    fn forward<const B: usize>(
+        &self,
+        x: &[[f32; IN]; B],
+        y: &mut [[f32; NQ]; B],
+        tape: &mut MultiHeadAttentionTape,
+    ) {
+        let isa = Isa::selected();
+        let (hk, kv_at) = (H * K, B * TQ * H * K);
+        // Each sequence of the batch gathered, so that each projection is one product.
+        let (queries, values) = tape.inputs.split_at_mut(B * NQ);
+        let gathered = queries
+            .chunks_exact_mut(NQ)
+            .zip(values.chunks_exact_mut(NV));
+        for (x, (q, v)) in x.iter().zip(gathered) {
+            q.copy_from_slice(&x[..NQ]);
+            v.copy_from_slice(&x[NQ..]);
+        }
+        let (queries, values) = tape.inputs.split_at(B * NQ);
+        self.project(isa, 0, queries, B * TQ, &mut tape.qkv, hk);
+        for j in 1..3 {
+            let out = &mut tape.qkv[kv_at + (j - 1) * hk..];
+            self.project(isa, j, values, B * TV, out, 2 * hk);
+        }
+        for b in 0..B {
+            Self::attend(
+                isa,
+                (&tape.qkv, &tape.qkv, Places::split(b, B, (TQ, TV), hk)),
+                Masks::default(),
+                &mut tape.transposed,
+                (&mut tape.probs[b * H * QV..], QV),
+                &mut tape.heads[b * TQ * hk..],
+            );
+        }
+        self.output(isa, &tape.heads, B * TQ, y.as_flattened_mut());
+    }
+
+    /// One sample on the stack: its queries (`[f32; QK]`), keys and values (`[f32; VK]`
+    /// each), its keys transposed, one head's scores at a time and the heads' outputs.
+    fn infer(&self, x: &[f32; IN], y: &mut [f32; NQ]) {
+        let isa = Isa::selected();
+        let hk = H * K;
+        let (query, value) = x.split_at(NQ);
+        let mut q = [0.0; QK];
+        let mut kv = [[0.0; VK]; 2];
+        self.project(isa, 0, query, TQ, &mut q, hk);
+        for (j, out) in kv.iter_mut().enumerate() {
+            self.project(isa, j + 1, value, TV, out, hk);
+        }
+        let (mut keys_t, mut scores, mut heads) = ([0.0; VK], [0.0; QV], [0.0; QK]);
+        Self::attend(
+            isa,
+            (&q, kv.as_flattened(), Places::separate(VK, hk)),
+            Masks::default(),
+            &mut keys_t,
+            (&mut scores, 0),
+            &mut heads,
+        );
+        self.output(isa, &heads, TQ, y);
+    }
+
+    fn backward<const B: usize>(
+        &self,
+        _x: &[[f32; IN]; B],
+        dz: &[[f32; NQ]; B],
+        dx: Option<&mut [[f32; IN]; B]>,
+        grads: &mut MultiHeadAttentionGrads,
+        tape: &mut MultiHeadAttentionTape,
+    ) {
+        let isa = Isa::selected();
+        let (hk, kv_at) = (H * K, B * TQ * H * K);
+        self.output_backward(isa, dz.as_flattened(), B * TQ, grads, tape);
+        for b in 0..B {
+            let places = Places::split(b, B, (TQ, TV), hk);
+            Self::attend_backward(isa, tape, b, places, Masks::default());
+        }
+        let (queries, values) = tape.inputs.split_at(B * NQ);
+        let (d_queries, d_keys_values) = tape.d_qkv.split_at(kv_at);
+        Self::kernel_gradient(isa, 0, (queries, B * TQ), (d_queries, hk), grads);
+        for j in 1..3 {
+            let d = (&d_keys_values[(j - 1) * hk..], 2 * hk);
+            Self::kernel_gradient(isa, j, (values, B * TV), d, grads);
+        }
+        let blocks = [(0, 1, d_queries), (1, 2, d_keys_values)];
+        Self::bias_gradients(isa, &blocks, grads, &mut tape.bias_sums);
+        let Some(dx) = dx else { return };
+        let (dq, dv) = tape.d_inputs.split_at_mut(B * NQ);
+        let (query_t, keys_values_t) = tape.projections_t.split_at_mut(hk * FQ);
+        self.input_gradient(isa, (0, 1), (d_queries, B * TQ), query_t, dq);
+        self.input_gradient(isa, (1, 2), (d_keys_values, B * TV), keys_values_t, dv);
+        let scattered = dq.chunks_exact(NQ).zip(dv.chunks_exact(NV));
+        for (dx, (dq, dv)) in dx.iter_mut().zip(scattered) {
+            dx[..NQ].copy_from_slice(dq);
+            dx[NQ..].copy_from_slice(dv);
+        }
+    }
+
+    flat_parameters!();
+
+    /// The eight tensors under Keras' names and in its shapes, in its order.
+    fn visit_tensors(&self, visit: &mut TensorVisitor<'_>) {
+        Self::tensors(&self.params.weights, visit);
+    }
+
+    fn visit_tensors_mut(&mut self, visit: &mut TensorVisitorMut<'_>) {
+        Self::tensors_mut(&mut self.params.weights, visit);
+    }
+}
+
+impl<S: SequenceShape, A: AttentionShape, const CAUSAL: bool, V: SequenceShape> Initialize
+    for MultiHeadAttention<S, A, CAUSAL, V>
 {
     fn initialize<R: Rng + ?Sized>(rng: &mut R) -> Self {
         Self::keras_default(rng)
     }
 }
 
-impl<S, A, const CAUSAL: bool> Clone for MultiHeadAttention<S, A, CAUSAL> {
+impl<S, A, const CAUSAL: bool, V> Clone for MultiHeadAttention<S, A, CAUSAL, V> {
     fn clone(&self) -> Self {
         Self {
             params: self.params.clone(),
@@ -749,14 +1155,16 @@ impl<S, A, const CAUSAL: bool> Clone for MultiHeadAttention<S, A, CAUSAL> {
     }
 }
 
-impl<S, A, const CAUSAL: bool> fmt::Debug for MultiHeadAttention<S, A, CAUSAL>
+impl<S, A, const CAUSAL: bool, V> fmt::Debug for MultiHeadAttention<S, A, CAUSAL, V>
 where
     S: Default + fmt::Debug,
     A: Default + fmt::Debug,
+    V: Default + fmt::Debug,
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MultiHeadAttention")
-            .field("input", &S::default())
+            .field("query", &S::default())
+            .field("value", &V::default())
             .field("attention", &A::default())
             .field("causal", &CAUSAL)
             .finish_non_exhaustive()
@@ -766,7 +1174,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::layers::gradcheck::{affine, check_against_reference, seeded, values};
+    use crate::layers::gradcheck::{affine, check_masked_against_reference, seeded, values};
 
     /// The hand-worked case of the type's documentation: two steps of one feature, one head of
     /// one value, `q = ln 3 · x`, `k = x`, `v = 2x + 1`, `y = o + 0.5`.
@@ -860,32 +1268,86 @@ mod tests {
         }
     }
 
-    /// Multi-head self-attention in f64, straight from its definition, for every sample of `x`
-    /// (`t` steps of `f` features), with the parameters `w` in Keras' order.
+    /// The sizes of an attention: query steps and features, value steps and features, heads,
+    /// values per head.
+    #[derive(Clone, Copy)]
+    struct Sizes {
+        tq: usize,
+        fq: usize,
+        tv: usize,
+        fv: usize,
+        h: usize,
+        k: usize,
+    }
+
+    impl Sizes {
+        fn of<S: SequenceShape, A: AttentionShape, V: SequenceShape>() -> Self {
+            Sizes {
+                tq: S::STEPS,
+                fq: S::FEATURES,
+                tv: V::STEPS,
+                fv: V::FEATURES,
+                h: A::HEADS,
+                k: A::KEY_DIM,
+            }
+        }
+    }
+
+    /// Multi-head attention in f64, straight from its definition, for every sample of `x`,
+    /// with the parameters `w` in Keras' order: self-attention of `t` steps of `f` features,
+    /// or with `cross` each sample's query sequence followed by its value sequence. `mask`
+    /// (self-attention) holds each sample's flags; a query that sees no key weighs every key
+    /// alike, as Keras does.
     fn reference(
-        (t, f, h, k): (usize, usize, usize, usize),
-        causal: bool,
+        s: Sizes,
+        (causal, cross): (bool, bool),
+        mask: Option<&[bool]>,
         w: &[f64],
         x: &[f64],
     ) -> Vec<f64> {
-        let hk = h * k;
-        let projection = (f + 1) * hk;
-        let (out_kernel, out_bias) = w[3 * projection..].split_at(hk * f);
-        let scale = 1.0 / (k as f64).sqrt();
+        let hk = s.h * s.k;
+        let (query, key) = ((s.fq + 1) * hk, (s.fv + 1) * hk);
+        let (out_kernel, out_bias) = w[query + 2 * key..].split_at(hk * s.fq);
+        let scale = 1.0 / (s.k as f64).sqrt();
+        let sample = if cross {
+            s.tq * s.fq + s.tv * s.fv
+        } else {
+            s.tq * s.fq
+        };
         let mut out = Vec::new();
-        for x in x.chunks_exact(t * f) {
-            let [q, keys, v] = [0, 1, 2].map(|j| {
-                let (kernel, bias) = w[j * projection..][..projection].split_at(f * hk);
-                x.chunks_exact(f)
+        for (b, x) in x.chunks_exact(sample).enumerate() {
+            let (xq, xv) = if cross {
+                x.split_at(s.tq * s.fq)
+            } else {
+                (x, x)
+            };
+            let project = |at: usize, features: usize, x: &[f64]| {
+                let (kernel, bias) = w[at..][..(features + 1) * hk].split_at(features * hk);
+                x.chunks_exact(features)
                     .map(|x| affine(x, kernel, bias))
                     .collect::<Vec<_>>()
-            });
-            let mut heads = vec![vec![0.0; hk]; t];
-            for head in (0..h).map(|h| h * k..(h + 1) * k) {
-                for i in 0..t {
-                    let seen = if causal { i + 1 } else { t };
-                    let scores: Vec<f64> = (0..seen)
-                        .map(|j| {
+            };
+            let q = project(0, s.fq, xq);
+            let keys = project(query, s.fv, xv);
+            let v = project(query + key, s.fv, xv);
+            let flags = mask.map(|m| &m[b * s.tq..][..s.tq]);
+            let sees =
+                |i: usize, j: usize| (!causal || j <= i) && flags.is_none_or(|m| m[i] && m[j]);
+            let mut heads = vec![vec![0.0; hk]; s.tq];
+            for head in (0..s.h).map(|h| h * s.k..(h + 1) * s.k) {
+                for i in 0..s.tq {
+                    let seen: Vec<usize> = (0..s.tv).filter(|&j| sees(i, j)).collect();
+                    if seen.is_empty() {
+                        for v in &v {
+                            for c in head.clone() {
+                                heads[i][c] += v[c] / s.tv as f64;
+                            }
+                        }
+                        continue;
+                    }
+                    let scores: Vec<f64> = seen
+                        .iter()
+                        .map(|&j| {
                             let dot = q[i][head.clone()].iter().zip(&keys[j][head.clone()]);
                             dot.map(|(a, b)| a * b).sum::<f64>() * scale
                         })
@@ -893,7 +1355,7 @@ mod tests {
                     let max = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
                     let e: Vec<f64> = scores.iter().map(|s| (s - max).exp()).collect();
                     let sum: f64 = e.iter().sum();
-                    for (j, e) in e.iter().enumerate() {
+                    for (&j, e) in seen.iter().zip(&e) {
                         for c in head.clone() {
                             heads[i][c] += e / sum * v[j][c];
                         }
@@ -909,11 +1371,11 @@ mod tests {
 
     /// A Keras-default layer of these sizes with biases of distinct values, so that every
     /// bias moves the outputs (Keras' zeros would leave the key bias's gradient untested).
-    fn random<S: SequenceShape, A: AttentionShape, const CAUSAL: bool>(
+    fn random<S: SequenceShape, A: AttentionShape, const CAUSAL: bool, V: SequenceShape>(
         seed: u64,
-    ) -> MultiHeadAttention<S, A, CAUSAL> {
-        let mut l = MultiHeadAttention::<S, A, CAUSAL>::keras_default(&mut seeded(seed));
-        MultiHeadAttention::<S, A, CAUSAL>::tensors_mut(
+    ) -> MultiHeadAttention<S, A, CAUSAL, V> {
+        let mut l = MultiHeadAttention::<S, A, CAUSAL, V>::keras_default(&mut seeded(seed));
+        MultiHeadAttention::<S, A, CAUSAL, V>::tensors_mut(
             &mut l.params.weights,
             &mut |name, _, values| {
                 if name.ends_with("bias") {
@@ -926,38 +1388,97 @@ mod tests {
         l
     }
 
-    /// Checks `l` against [`reference`] on a batch of 3: forward, infer, and the gradients of
-    /// every tensor and of the input against f64 central differences.
-    fn check<S, A, const CAUSAL: bool, const N: usize>(
-        l: MultiHeadAttention<S, A, CAUSAL>,
+    /// Checks `l` against [`reference`] on a batch of 3, given `mask` (3 rows of flags, for
+    /// self-attention): forward, infer, and the gradients of every tensor and of the input
+    /// against f64 central differences.
+    fn check<S, A, const CAUSAL: bool, V, const IN: usize, const OUT: usize>(
+        l: MultiHeadAttention<S, A, CAUSAL, V>,
         seed: u32,
+        mask: Option<&[bool]>,
     ) where
         S: SequenceShape,
         A: AttentionShape,
-        MultiHeadAttention<S, A, CAUSAL>:
-            Layer<In = [f32; N], Out = [f32; N], Grads = FlatParameters>,
+        V: SequenceShape,
+        MultiHeadAttention<S, A, CAUSAL, V>:
+            Layer<In = [f32; IN], Out = [f32; OUT], Grads = FlatParameters>,
     {
-        let x = values::<[f32; N], 3>(seed);
-        let coefficients = values::<[f32; N], 3>(seed + 1);
-        let sizes = (S::STEPS, S::FEATURES, A::HEADS, A::KEY_DIM);
-        check_against_reference(&l, &l.params, &x, &coefficients, &|w, b, x| {
+        let x = values::<[f32; IN], 3>(seed);
+        let coefficients = values::<[f32; OUT], 3>(seed + 1);
+        let sizes = Sizes::of::<S, A, V>();
+        let cross = A::INPUT != 0;
+        check_masked_against_reference(&l, &l.params, &x, mask, &coefficients, &|w, b, x| {
             assert!(b.is_empty(), "every tensor is among the weights");
-            reference(sizes, CAUSAL, w, x)
+            reference(sizes, (CAUSAL, cross), mask, w, x)
         });
     }
 
     #[test]
     #[rustfmt::skip] // one layer a line
     fn backward_matches_f64_differences_with_several_heads() {
-        check(random::<Sequence<4, 3, 12>, Attention<2, 3, 24, 16>, false>(1), 1);
-        check(random::<Sequence<5, 2, 10>, Attention<3, 2, 30, 25>, false>(2), 2);
+        check(random::<Sequence<4, 3, 12>, Attention<2, 3, 24, 16>, false, _>(1), 1, None);
+        check(random::<Sequence<5, 2, 10>, Attention<3, 2, 30, 25>, false, _>(2), 2, None);
     }
 
     #[test]
     #[rustfmt::skip] // one layer a line
     fn causal_backward_matches_f64_differences_with_several_heads() {
-        check(random::<Sequence<4, 3, 12>, Attention<2, 3, 24, 16>, true>(3), 3);
-        check(random::<Sequence<5, 2, 10>, Attention<3, 2, 30, 25>, true>(4), 4);
+        check(random::<Sequence<4, 3, 12>, Attention<2, 3, 24, 16>, true, _>(3), 3, None);
+        check(random::<Sequence<5, 2, 10>, Attention<3, 2, 30, 25>, true, _>(4), 4, None);
+    }
+
+    /// Padding at the end, at the start and in the middle of a sample, a sample of padding
+    /// only, one of data only.
+    #[rustfmt::skip]
+    const PADDED: [bool; 12] = [
+        true, true, false, false,
+        false, true, false, true,
+        false, false, false, false,
+    ];
+
+    #[test]
+    #[rustfmt::skip] // one layer a line
+    fn masked_backward_matches_f64_differences() {
+        type Small<const CAUSAL: bool> =
+            MultiHeadAttention<Sequence<4, 3, 12>, Attention<2, 3, 24, 16>, CAUSAL>;
+        check(random::<_, _, false, _>(5) as Small<false>, 5, Some(&PADDED));
+        check(random::<_, _, true, _>(6) as Small<true>, 6, Some(&PADDED));
+        let all = [true; 12];
+        check(random::<_, _, false, _>(7) as Small<false>, 7, Some(&all));
+    }
+
+    #[test]
+    fn a_padded_step_is_left_out_and_a_padded_query_weighs_every_step_alike() {
+        let layer = tiny::<false>();
+        let mut y = [0.0; 2];
+        layer.infer_masked(&[0.0, 1.0], Some(&[true, false]), &mut y, &mut []);
+        // Step 0 sees only itself: v = 1, plus 0.5. Step 1 is padding: (1 + 3) / 2 + 0.5.
+        assert!(
+            (y[0] - 1.5).abs() < 1e-6 && (y[1] - 2.5).abs() < 1e-6,
+            "{y:?}"
+        );
+        // The batched pass agrees, and what the padded step holds does not reach step 0.
+        let mut tape = layer.new_tape::<2>();
+        layer.set_input_mask::<2>(&mut tape, Some(&[true, false, true, false]));
+        let mut batch = [[0.0; 2]; 2];
+        layer.forward(&[[0.0, 1.0], [0.0, 7.0]], &mut batch, &mut tape);
+        assert_eq!(batch[0], y);
+        assert_eq!(batch[1][0], y[0]);
+    }
+
+    #[test]
+    #[rustfmt::skip] // one layer a line
+    fn cross_attention_backward_matches_f64_differences() {
+        // 3 query steps of 4 features attend to 5 value steps of 2: IN = 12 + 10.
+        type Cross<const CAUSAL: bool> = MultiHeadAttention<
+            Sequence<3, 4, 12>, CrossAttention<2, 3, 18, 30, 15, 22>, CAUSAL, Sequence<5, 2, 10>,
+        >;
+        check(random::<_, _, false, _>(8) as Cross<false>, 8, None);
+        check(random::<_, _, true, _>(9) as Cross<true>, 9, None);
+        // More queries than values, one head.
+        type Wide = MultiHeadAttention<
+            Sequence<6, 2, 12>, CrossAttention<1, 4, 24, 16, 24, 24>, false, Sequence<4, 3, 12>,
+        >;
+        check(random::<_, _, false, _>(10) as Wide, 10, None);
     }
 
     /// The ViT example's sizes: 16 patches of width 64, 4 heads of 16.
@@ -1026,7 +1547,7 @@ mod tests {
 
     #[test]
     fn parameters_are_visited_in_the_order_of_the_tensors() {
-        let mut layer = random::<Sequence<3, 2, 6>, Attention<2, 2, 12, 9>, false>(7);
+        let mut layer = random::<Sequence<3, 2, 6>, Attention<2, 2, 12, 9>, false, _>(7);
         let mut named = Vec::new();
         layer.visit_tensors(&mut |_, _, values| named.extend_from_slice(values));
         let mut grads = layer.new_grads();
@@ -1061,15 +1582,11 @@ mod tests {
         let x = values::<[f32; 1024], B>(8);
         let mut tape = layer.new_tape::<B>();
         layer.forward(&x, &mut [[0.0; 1024]; B], &mut tape);
-        let (t, hk, heads) = (16, 64, 4);
-        let layout = Layout {
-            step: hk,
-            row: 3 * hk,
-        };
+        let (t, hk, heads, row) = (16, 64, 4, 3 * 64);
         let mut keys_t = vec![0.0; 1024 * B];
         for b in 0..B {
-            let keys = &tape.qkv[b * t * layout.row + hk..];
-            transpose(keys, layout.row, t, hk, &mut keys_t[b * 1024..]);
+            let keys = &tape.qkv[b * t * row + hk..];
+            transpose(keys, row, t, hk, &mut keys_t[b * 1024..]);
         }
         let mut scores = vec![0.0; 256];
         let flops = (B * heads) as f64 * 2.0 * 16.0 * 16.0 * 16.0;
@@ -1084,13 +1601,13 @@ mod tests {
             20.0 * flops / seconds / 1e9
         };
         let qk = products(&mut |b, h| {
-            let projections = (&tape.qkv[b * t * layout.row..], layout);
-            L::scores(isa, projections, h, &keys_t[b * 1024..], &mut scores);
+            let queries = (&tape.qkv[b * t * row..], row);
+            L::scores(isa, queries, h, &keys_t[b * 1024..], &mut scores);
         });
         let pv = products(&mut |b, h| {
-            let projections = (&tape.qkv[b * t * layout.row..], layout);
+            let values = (&tape.qkv[b * t * row + 2 * hk..], row);
             let probs = &tape.probs[(b * heads + h) * 256..][..256];
-            L::weigh_values(isa, projections, h, probs, &mut tape.heads[b * t * hk..]);
+            L::weigh_values(isa, probs, values, h, &mut tape.heads[b * t * hk..]);
         });
         (qk, pv)
     }
