@@ -327,15 +327,16 @@
 //! step. The backward passes are the gradients of exactly that, and `predict` reads the mask
 //! too, without allocating.
 //!
-//! The mask goes on, as in Keras, through `Dropout`, `Dense` on each step, recurrent layers and
-//! `Bidirectional` that return every step, joins whose branches keep it, and networks given by
-//! name; `Flatten`, `Reshape`, `Conv1D`, `GlobalMaxPooling1D` and the position encodings drop
-//! it, as Keras' do, and the layers after them see none. Where Keras would pass it on or read it
-//! and netdsl's layer cannot, the macro refuses the network rather than compute something else:
-//! a `LayerNormalization` between the mask and a recurrent layer, a `BatchNormalization` (Keras
-//! leaves padded steps out of its statistics), `GlobalAveragePooling1D` (Keras averages the
-//! steps of data) or `MultiHeadAttention` (Keras leaves padded steps out of the attention, in a
-//! `TransformerEncoder` too) reached by a mask. The mask ends at the network's output: the loss
+//! The mask goes on, as in Keras, through `Dropout`, `Dense` on each step,
+//! `LayerNormalization`, recurrent layers and `Bidirectional` that return every step,
+//! `MultiHeadAttention` (which leaves padded steps out of every step's keys, as Keras' does),
+//! joins whose branches keep it, and networks given by name; `Flatten`, `Reshape`, `Conv1D`,
+//! `GlobalMaxPooling1D` and the position encodings drop it, as Keras' do, and the layers after
+//! them see none. Where Keras would pass it on or read it and netdsl cannot, the macro refuses
+//! the network rather than compute something else: a join whose branches carry different masks
+//! (Keras combines them) before a layer that reads one, a `BatchNormalization` (Keras leaves
+//! padded steps out of its statistics), `GlobalAveragePooling1D` (Keras averages the steps of
+//! data) or a `CrossAttention` reached by a mask. The mask ends at the network's output: the loss
 //! reads every value (Keras weights the loss of a sequence output by its mask). How a layer of
 //! your own makes or reads a mask is in [`mask`].
 //!
@@ -368,16 +369,17 @@
 //! assert!((padded[0] - alone[0]).abs() < 1e-5, "{padded:?} {alone:?}");
 //! ```
 //!
-//! A mask Keras would give a recurrent layer that netdsl's layers cannot hand on does not
-//! compile:
+//! A mask Keras would give a recurrent layer that netdsl cannot hand on does not compile:
 //!
 //! ```compile_fail
 //! use netdsl::prelude::*;
 //!
 //! network! {
-//!     // `LayerNormalization` (layer 2 of `Reviews`) cannot pass on the mask of `Masking`
-//!     // (layer 1 of `Reviews`), which Keras passes on to `LSTM(16)` (layer 3 of `Reviews`)
-//!     pub struct Reviews<(20, 8) => Masking => LayerNormalization => LSTM(16) => Dense(2, softmax)>;
+//!     // `Add(..)` (layer 1 of `Reviews`) cannot pass on the mask of `Masking` (layer 1 of
+//!     // branch 1 of `Add(..)`), which Keras passes on to `LSTM(16)` (layer 2 of `Reviews`)
+//!     pub struct Reviews<(20, 8)
+//!         => Add(Masking => GRU(8, return_sequences = true), GRU(8, return_sequences = true))
+//!         => LSTM(16) => Dense(2, softmax)>;
 //! }
 //! ```
 //!
@@ -768,7 +770,7 @@
 //! | branches that cannot be added or concatenated | macro | ``` `Concatenate(..)` (layer 1 of `Inception`): its branch 1 gives an 8×8×4 image but branch 2 gives a 2×2×4 image; `Concatenate` joins along the last axis, so the branches must agree on every other``` | `join/branches-cannot-be-added`, `join/branches-cannot-be-concatenated` |
 //! | a join of the wrong arity, or with an activation it cannot have | macro | ``` `Add(Dense(16))` (layer 1 of `B`) joins two or more branches, found one``` | `join/join-arguments` |
 //! | a mistake inside a branch | macro | ``` `Dense(4, relu)` (layer 1 of branch 2 of `Concatenate(..)` (layer 1 of `Branchy`)) after an 8×8×1 image: add `Flatten` before it``` | `join/error-inside-a-branch` |
-//! | a mask Keras would pass on to a recurrent layer through a layer that cannot | macro | ``` `LayerNormalization` (layer 2 of `Reviews`) cannot pass on the mask of `Masking` (layer 1 of `Reviews`), which Keras passes on to `LSTM(16)` (layer 3 of `Reviews`); put `LSTM(16)` right after `Masking` ...``` | `mask/mask-lost-before-a-recurrent-layer` |
+//! | a mask Keras would pass on to a recurrent layer through a join whose branches carry different masks | macro | ``` `Add(..)` (layer 1 of `Reviews`) cannot pass on the mask of `Masking` (layer 1 of branch 1 of `Add(..)` (layer 1 of `Reviews`)), which Keras passes on to `LSTM(16)` (layer 2 of `Reviews`); put `LSTM(16)` right after `Masking` ...``` | `mask/mask-lost-before-a-recurrent-layer` |
 //! | a mask reaching a layer whose Keras counterpart reads it | macro | ``` `GlobalAveragePooling1D` (layer 2 of `Reviews`) cannot read the mask of `Masking` (layer 1 of `Reviews`), which Keras' layer reads to average only the steps of data``` | `mask/mask-read-by-a-layer-that-cannot` |
 //! | a mask value no `f32` holds | macro | ``` `Masking(mask_value = 1e40)`: `mask_value` takes a number an `f32` holds, found `1e40` ``` | `parse/mask-value-takes-a-number-an-f32-holds` |
 //! | `Bidirectional` around a layer that is not recurrent | macro | ``` `Bidirectional(Dense(32, relu))` (layer 1 of `Rows`) wraps a recurrent layer (`SimpleRNN`, `LSTM` or `GRU`), found `Dense(32, relu)` ``` | `join/bidirectional-around-a-dense-layer` |
@@ -776,6 +778,8 @@
 //! | a softmax `Dense` on each step of a sequence | macro | ``` `Dense(10, softmax)` (layer 1 of `Tagger`) on a sequence of 16 steps of 32 features: `Dense` acts on each step there, and `softmax` over each step is not supported; end the network with `Flatten => Dense(.., softmax)` or `GlobalAveragePooling1D => Dense(.., softmax)` ``` | `shape/softmax-on-each-step-of-a-sequence` |
 //! | attention on anything but a sequence, or without its heads | macro | ``` `MultiHeadAttention(heads = 4, key_dim = 16)` (layer 1 of `Flat`) needs a sequence, found 64 values; declare the network's input as `(steps, features)` or add `Reshape(steps, features)` before it``` | `shape/attention-needs-a-sequence` |
 //! | heads that do not divide the features, where `key_dim` is left out | macro | ``` `MultiHeadAttention(heads = 5)` (layer 1 of `Attend`) on a sequence of 16 steps of 64 features: 64 features do not split into 5 heads; expected a number of heads dividing 64 (1, 2, 4, 8, 16, 32, 64), or `key_dim` for projections of another width``` | `shape/heads-do-not-divide-the-width` |
+//! | cross-attention to a branch that ends in a vector | macro | ``` `CrossAttention(Dense(64), Flatten => Dense(32), heads = 4, key_dim = 16)` (layer 1 of `Captions`): its value branch gives 32 values; attention reads sequences, so end the branch with a layer that gives steps of features ...``` | `shape/cross-attention-to-a-vector` |
+//! | cross-attention heads that do not divide the query's features, where `key_dim` is left out | macro | ``` `CrossAttention(Dense(64), Conv1D(32, 3), heads = 6)` (layer 1 of `Captions`) on a sequence of 16 steps of 64 features: 64 features do not split into 6 heads; expected a number of heads dividing 64 (1, 2, 4, 8, 16, 32, 64), or `key_dim` for projections of another width``` | `shape/cross-attention-heads-do-not-divide-the-query` |
 //! | a `TransformerEncoder` whose heads × `key_dim` is not its width | macro | ``` `TransformerEncoder(heads = 4, key_dim = 8, ff = 128)` (layer 1 of `Encode`) on a sequence of 16 steps of 64 features: 4 heads of `key_dim = 8` project to 32 values, not the 64 features the block adds back to; expected `key_dim = 16` or none``` | `shape/heads-times-key-dim-does-not-fit-the-projection` |
 //! | a position table shorter than its sequence | macro | ``` `PositionEmbedding(sequence_length = 10)` (layer 1 of `Patches`) on a sequence of 16 steps of 64 features: a table of 10 positions is shorter than the sequence; expected `sequence_length` of at least 16``` | `shape/position-embedding-shorter-than-the-sequence` |
 //! | a `const` size of 0 | assertion | ``` `Dense(HIDDEN, relu)`: the number of units must be at least 1``` | `shape/const-size-zero` |
@@ -890,13 +894,13 @@ pub mod __private {
     };
     #[cfg(feature = "alloc")]
     pub use netdsl_core::layers::{
-        AvgPool2d, Conv1d, Conv2d, DenseSteps, Embedding, Gru, Lstm, MaxPool2d, MultiHeadAttention,
-        PositionEmbedding, SimpleRnn,
+        Attend, AvgPool2d, Conv1d, Conv2d, DenseSteps, Embedding, Gru, Lstm, MaxPool2d,
+        MultiHeadAttention, PositionEmbedding, SimpleRnn,
     };
     pub use netdsl_core::mask::StepMask;
     pub use netdsl_core::network::Network;
     pub use netdsl_core::shape::{
-        Attention, Image, Kernel, Kernel1d, Padding, Padding1d, Sequence, Window,
+        Attention, CrossAttention, Image, Kernel, Kernel1d, Padding, Padding1d, Sequence, Window,
     };
     #[cfg(feature = "alloc")]
     pub use netdsl_core::summary::{LayerSummary, Summary};

@@ -52,18 +52,27 @@ pub enum LayerKindDef {
     /// A type implementing `Layer`, by path: `Encoder`, `layers::Scale2x`.
     Named(Path),
     /// Branches from one input, joined: `Residual(chain, relu)`, `Add(chain, chain)`,
-    /// `Concatenate(chain, chain)`; each chain is `Layer => Layer ...`. `Bidirectional(layer)`
-    /// arrives here too, its one layer as one branch.
+    /// `Concatenate(chain, chain)`, `CrossAttention(chain, chain, heads = 4)`; each chain is
+    /// `Layer => Layer ...`. `Bidirectional(layer)` arrives here too, its one layer as one
+    /// branch.
     Join {
         keyword: Ident,
         branches: Vec<Vec<LayerDef>>,
         /// The activation after the join, written as its last argument: `relu`.
         activation: Option<Ident>,
+        /// The options after the branches, `name = value`: `heads = 4`.
+        options: Vec<LayerArg>,
     },
 }
 
 /// The keywords that join branches, with what each takes.
-pub const JOINS: [&str; 4] = ["Residual", "Add", "Concatenate", "Bidirectional"];
+pub const JOINS: [&str; 5] = [
+    "Residual",
+    "Add",
+    "Concatenate",
+    "Bidirectional",
+    "CrossAttention",
+];
 
 /// One argument of a layer.
 #[derive(Clone)]

@@ -185,7 +185,8 @@ fn check_layer(cx: &mut Cx) -> Option<Checked> {
             keyword,
             branches,
             activation,
-        } => return layers::join::check(cx, keyword, branches, activation.as_ref()),
+            options,
+        } => return layers::join::check(cx, keyword, branches, activation.as_ref(), options),
         LayerKindDef::Call { keyword, args } => match layers::keyword(keyword) {
             Some(found) => (found, args.as_slice()),
             None => {

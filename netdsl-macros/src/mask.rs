@@ -6,9 +6,10 @@
 //! Each layer kind says what it does with the mask of its input ([`MaskRule`], from
 //! [`Kind::mask_rule`](crate::model::Kind::mask_rule)): Keras drops it in the layers that do not
 //! support masking (`Flatten`, `Conv1D`: none after them, silently, as in Keras), passes it on in
-//! those that do (`Dropout`; a recurrent layer returning every step reads it, then passes it
-//! on), or makes one (`Masking`). A layer Keras would pass it through but netdsl cannot
-//! (`LayerNormalization`) loses it: an error if a layer after it reads it.
+//! those that do (`Dropout`, `LayerNormalization`; a recurrent layer returning every step and
+//! `MultiHeadAttention` read it, then pass it on), or makes one (`Masking`). A join whose
+//! branches carry different masks, which Keras would combine and netdsl cannot, loses it: an
+//! error if a layer after it reads it.
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -67,9 +68,6 @@ pub enum MaskRule {
     Drops,
     /// Passes it on unchanged, in Keras and here (`Dropout`).
     PassesOn,
-    /// Keras passes it on, netdsl's layer cannot (`LayerNormalization`): an error if a layer
-    /// after it would read it.
-    CannotPassOn,
     /// Keras' layer reads it, netdsl's cannot (`BatchNormalization` leaves padded steps out of
     /// its statistics): an error whenever a mask reaches it. Says what Keras' layer does.
     CannotRead(&'static str),
@@ -122,7 +120,7 @@ impl Mask {
 
 impl MaskState {
     /// The mask Keras would carry here, whether netdsl carries it or lost it.
-    fn mask(&self) -> Option<&Mask> {
+    pub fn mask(&self) -> Option<&Mask> {
         match self {
             MaskState::None => None,
             MaskState::Carried(mask) | MaskState::Lost { mask, .. } => Some(mask),
@@ -212,10 +210,7 @@ pub fn through(
             (reads, after)
         }
         (S::None, _) | (_, R::Drops) => (None, S::None),
-        (S::Carried(_), R::PassesOn) | (S::Lost { .. }, R::PassesOn | R::CannotPassOn) => {
-            (None, state.clone())
-        }
-        (S::Carried(mask), R::CannotPassOn) => (None, S::lost(mask, at)),
+        (S::Carried(_) | S::Lost { .. }, R::PassesOn) => (None, state.clone()),
         (S::Carried(mask), R::Reads { passes_on }) => {
             let after = if *passes_on { state.clone() } else { S::None };
             (Some(mask.route.clone()), after)
@@ -253,7 +248,7 @@ pub fn through(
                 errors.push(syn::Error::new_spanned(
                     tokens,
                     format_args!(
-                        "{by} cannot pass on the mask of {}, which Keras passes on to {}; put `{}` right after `{}` (only `Dropout` and recurrent layers with `return_sequences = true` keep the mask between them), or leave the mask out",
+                        "{by} cannot pass on the mask of {}, which Keras passes on to {}; put `{}` right after `{}` (a join whose branches carry different masks does not keep it), or leave the mask out",
                         mask.made_by, at.name, at.text, mask.made_text
                     ),
                 ));

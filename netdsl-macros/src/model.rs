@@ -172,9 +172,20 @@ pub struct Unfolded<'a> {
     /// Each branch's network, in the order of [`Kind::branches`], reached from the join's value
     /// by a method call: `.inner()`, `.first()`, `.second().first()`.
     pub paths: Vec<TokenStream>,
-    /// Keras' layers after the branches, input to output, by name and kind: `add_1` (`Add`), or
-    /// for a residual block `residual_1` (`Add`) then `activation_1` (`Activation`).
-    pub merges: &'a [(String, &'static str)],
+    /// Keras' layers after the branches, input to output: `add_1` (`Add`), or for a residual
+    /// block `residual_1` (`Add`) then `activation_1` (`Activation`).
+    pub merges: &'a [Merge],
+}
+
+/// A layer Keras builds after a join's branches.
+pub struct Merge {
+    /// Its name: `add_1`.
+    pub name: String,
+    /// Its kind: `Add`.
+    pub kind: &'static str,
+    /// Where it is in the join's value, if netdsl has one: `.attention()`; `Add` and
+    /// `Concatenate` have none, and no parameters.
+    pub layer: Option<TokenStream>,
 }
 
 /// A `size`×`size` window sliding with `stride` over `input`, without padding, giving `output`.

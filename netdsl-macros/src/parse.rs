@@ -196,7 +196,23 @@ fn join(input: ParseStream) -> syn::Result<LayerDef> {
     let parse_branches = |input: ParseStream| {
         let mut branches: Vec<Vec<LayerDef>> = Vec::new();
         let mut activation = None;
+        let mut options = Vec::new();
         while !input.is_empty() {
+            // `name = value` after the branches: an option of the join.
+            if input.peek(Ident) && input.peek2(Token![=]) && !input.peek2(Token![=>]) {
+                options.push(input.parse::<LayerArg>()?);
+                if input.is_empty() {
+                    break;
+                }
+                input.parse::<Token![,]>()?;
+                continue;
+            }
+            if !options.is_empty() {
+                return Err(input.error(format_args!(
+                    "expected an option `name = value` after the options of `{keyword}`: its branches come first, e.g. `{}`",
+                    join_example(&keyword)
+                )));
+            }
             let last = input.peek(Ident)
                 && (input.peek2(Token![,]) || {
                     let fork = input.fork();
@@ -237,9 +253,9 @@ fn join(input: ParseStream) -> syn::Result<LayerDef> {
             }
             input.parse::<Token![,]>()?;
         }
-        Ok((branches, activation))
+        Ok((branches, activation, options))
     };
-    let (branches, activation) = parse_branches.parse2(group.stream())?;
+    let (branches, activation, options) = parse_branches.parse2(group.stream())?;
     if branches.is_empty() {
         return Err(syn::Error::new(
             group.span(),
@@ -256,10 +272,13 @@ fn join(input: ParseStream) -> syn::Result<LayerDef> {
             layers.join(" => ")
         })
         .collect();
-    let text = match &activation {
-        Some(activation) => format!("{keyword}({}, {activation})", chains.join(", ")),
-        None => format!("{keyword}({})", chains.join(", ")),
-    };
+    let mut parts = chains;
+    parts.extend(activation.iter().map(Ident::to_string));
+    parts.extend(options.iter().filter_map(|option| match option {
+        LayerArg::Named { name, value } => Some(format!("{name} = {}", option_text(value))),
+        _ => None,
+    }));
+    let text = format!("{keyword}({})", parts.join(", "));
     let mut tokens = keyword.to_token_stream();
     group.to_tokens(&mut tokens);
     Ok(LayerDef {
@@ -267,10 +286,22 @@ fn join(input: ParseStream) -> syn::Result<LayerDef> {
             keyword,
             branches,
             activation,
+            options,
         },
         tokens,
         text,
     })
+}
+
+/// An option's value as written: `4`, `true`, `1e-5`, `pre`.
+fn option_text(value: &crate::ast::OptionValue) -> String {
+    use crate::ast::OptionValue;
+    match value {
+        OptionValue::Bool(lit) => lit.value.to_string(),
+        OptionValue::Int(lit) => lit.to_string(),
+        OptionValue::Float(lit) => lit.to_string(),
+        OptionValue::Path(path) => path_text(path),
+    }
 }
 
 /// How a join keyword is written, for messages.
@@ -281,6 +312,8 @@ pub fn join_example(keyword: &Ident) -> &'static str {
         "Add(Dense(64, relu), Dense(32) => Dense(64))"
     } else if keyword == "Bidirectional" {
         "Bidirectional(LSTM(32))"
+    } else if keyword == "CrossAttention" {
+        "CrossAttention(Dense(64), Conv1D(64, 3), heads = 4, key_dim = 16)"
     } else {
         "Concatenate(Dense(64, relu), Dense(32, relu))"
     }

@@ -962,27 +962,22 @@ fn bidirectional_gives_its_lines_the_mask_and_zero_outputs_when_returning_every_
 #[test]
 fn a_mask_keras_would_pass_on_or_read_where_netdsl_cannot_is_an_error() {
     let out = expand(quote! {
-        struct Lost<(4, 3) => Masking => LayerNormalization => LSTM(8)>;
-        struct LostBothWays<(4, 3) => Masking => LayerNorm => Bidirectional(GRU(2))>;
+        struct LostBothWays<(4, 3) => Add(Masking => GRU(2, return_sequences = true), GRU(2, return_sequences = true)) => LayerNorm => Bidirectional(GRU(2))>;
         struct Read<(4, 3) => Masking => Dropout(0.5) => GlobalAveragePooling1D>;
         struct Statistics<(4, 3) => Masking => GRU(3, return_sequences = true) => BatchNormalization => Flatten => Dense(2)>;
-        struct Attended<(4, 4) => Masking => MultiHeadAttention(heads = 2)>;
-        struct Encoded<(4, 4) => Masking => TransformerEncoder(heads = 2, ff = 8)>;
     });
     assert_contains(
         &out,
         &[
-            "`LayerNormalization` (layer 2 of `Lost`) cannot pass on the mask of `Masking` (layer 1 of `Lost`), which Keras passes on to `LSTM(8)` (layer 3 of `Lost`); put `LSTM(8)` right after `Masking` (only `Dropout` and recurrent layers with `return_sequences = true` keep the mask between them), or leave the mask out",
-            "`LayerNorm` (layer 2 of `LostBothWays`) cannot pass on the mask of `Masking` (layer 1 of `LostBothWays`), which Keras passes on to `GRU(2)` (layer 1 of the forward line of `Bidirectional(GRU(2))` (layer 3 of `LostBothWays`))",
+            "(layer 1 of `LostBothWays`) cannot pass on the mask of `Masking` (layer 1 of branch 1 of",
+            "which Keras passes on to `GRU(2)` (layer 1 of the forward line of `Bidirectional(GRU(2))` (layer 3 of `LostBothWays`)); put `GRU(2)` right after `Masking` (a join whose branches carry different masks does not keep it), or leave the mask out",
             "`GlobalAveragePooling1D` (layer 3 of `Read`) cannot read the mask of `Masking` (layer 1 of `Read`), which Keras' layer reads to average only the steps of data; read the sequence with a recurrent layer without `return_sequences` before it, or leave the mask out",
             "`BatchNormalization` (layer 3 of `Statistics`) cannot read the mask of `Masking` (layer 1 of `Statistics`), which Keras' layer reads to leave padded steps out of its statistics",
-            "`MultiHeadAttention(heads = 2)` (layer 2 of `Attended`) cannot read the mask of `Masking` (layer 1 of `Attended`), which Keras' layer reads to leave padded steps out of the attention",
-            "cannot read the mask of `Masking` (layer 1 of `Encoded`), which Keras' layer reads to leave padded steps out of the attention",
         ],
     );
     // The two lines of a `Bidirectional` meet the lost mask once each: one error.
     assert_eq!(
-        out.matches("cannot pass on the mask of `Masking` (layer 1 of `LostBothWays`)")
+        out.matches("cannot pass on the mask of `Masking` (layer 1 of branch 1")
             .count(),
         1,
         "{out}"
@@ -997,7 +992,7 @@ fn a_mask_that_keras_drops_or_no_layer_reads_is_no_error() {
         struct Convolved<(4, 3) => Masking => Conv1D(4, 2) => LSTM(3)>;
         struct Reshaped<(4, 3) => Masking => Reshape(3, 4) => LSTM(3)>;
         struct Pooled<(4, 3) => Masking => GlobalMaxPooling1D => Dense(2)>;
-        // Nothing reads the mask a layer normalization loses.
+        // A layer normalization passes it on; nothing after `Flatten` sees it.
         struct Unread<(4, 3) => Masking => LayerNormalization => Flatten => Dense(2)>;
     });
     assert!(!out.contains("compile_error"), "{out}");
@@ -1012,6 +1007,26 @@ fn a_mask_that_keras_drops_or_no_layer_reads_is_no_error() {
     });
     assert!(!out.contains("compile_error"), "{out}");
     assert_eq!(out.matches("set_input_mask").count(), 1, "{out}");
+}
+
+#[test]
+fn attention_and_layer_normalization_read_or_pass_on_the_mask() {
+    let out = expand(quote! {
+        struct Attended<(4, 4) => Masking => LayerNormalization => MultiHeadAttention(heads = 2) => LSTM(3)>;
+    });
+    assert!(!out.contains("compile_error"), "{out}");
+    let from_masking = "<::netdsl::__private::Masking<4, 4, 16> as ::netdsl::__private::Layer>::output_mask::<NETDSL_BATCH>(&tape.masking_1_tape));";
+    assert_contains(
+        &out,
+        &[
+            &format!(
+                "::netdsl::__private::Layer::set_input_mask::<NETDSL_BATCH>(&self.multi_head_attention_1, &mut tape.multi_head_attention_1_tape, {from_masking}"
+            ),
+            &format!(
+                "::netdsl::__private::Layer::set_input_mask::<NETDSL_BATCH>(&self.lstm_1, &mut tape.lstm_1_tape, {from_masking}"
+            ),
+        ],
+    );
 }
 
 #[test]

@@ -57,6 +57,8 @@ mod batch_normalization;
 mod conv1d;
 #[cfg(feature = "alloc")]
 mod conv2d;
+#[cfg(feature = "alloc")]
+mod cross_attention;
 mod dense;
 #[cfg(feature = "alloc")]
 mod dense_steps;
@@ -100,6 +102,9 @@ pub use conv1d::{Conv1d, Conv1dGrads, Conv1dTape};
 #[cfg(feature = "alloc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub use conv2d::{Conv2d, Conv2dGrads, Conv2dTape};
+#[cfg(feature = "alloc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
+pub use cross_attention::{Attend, AttendGrads, AttendTape, Pair};
 pub use dense::{Dense, DenseGrads};
 #[cfg(feature = "alloc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]

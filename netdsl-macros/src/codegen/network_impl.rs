@@ -49,9 +49,9 @@ struct Row<'a> {
 enum What {
     /// A layer, by its value: `self.dense_1`, `self.add_1.first().dense_2`.
     Layer(TokenStream),
-    /// A layer Keras merges a join's branches with, which netdsl has no value of: its name and
-    /// kind.
-    Merge(String, &'static str),
+    /// A layer Keras merges a join's branches with: its name and kind, and its value in the
+    /// join's if netdsl has one (`self.multi_head_attention_1.attention()`).
+    Merge(String, &'static str, Option<TokenStream>),
 }
 
 /// The rows of the layers of `model`, reached through `value` (`self`, `self.add_1.first()`),
@@ -76,25 +76,22 @@ fn layer_rows(layer: &Layer, value: TokenStream, depth: usize) -> (Vec<Row<'_>>,
         return (vec![Row { layer, what, depth }], depth);
     };
     // The merges are a chain after the branches, the last at `depth`.
-    let merged = depth + unfolded.merges.len() - 1;
+    let branches = depth + unfolded.merges.len();
     let mut rows = Vec::new();
-    let mut first = merged;
+    let mut first = branches - 1;
     for (branch, path) in layer.kind.branches().iter().zip(&unfolded.paths) {
-        let (branch_rows, branch_first) = chain_rows(branch, &quote!(#value #path), merged + 1);
+        let (branch_rows, branch_first) = chain_rows(branch, &quote!(#value #path), branches);
         rows.extend(branch_rows);
         first = first.max(branch_first);
     }
-    rows.extend(
-        unfolded
-            .merges
-            .iter()
-            .enumerate()
-            .map(|(i, (name, kind))| Row {
-                layer,
-                what: What::Merge(name.clone(), kind),
-                depth: merged - i,
-            }),
-    );
+    rows.extend(unfolded.merges.iter().enumerate().map(|(i, merge)| {
+        let value = merge.layer.as_ref().map(|path| quote!(#value #path));
+        Row {
+            layer,
+            what: What::Merge(merge.name.clone(), merge.kind, value),
+            depth: branches - 1 - i,
+        }
+    }));
     (rows, first)
 }
 
@@ -116,7 +113,14 @@ impl Row<'_> {
                     quote!(#layer_trait::non_trainable_count(&#value)),
                 )
             }
-            What::Merge(name, kind) => (name.clone(), quote!(#kind), quote!(0), quote!(0)),
+            What::Merge(name, kind, None) => (name.clone(), quote!(#kind), quote!(0), quote!(0)),
+            What::Merge(name, kind, Some(value)) => (
+                name.clone(),
+                quote!(#kind),
+                // `.attention()` gives a reference.
+                quote!(#p::Layer::parameter_count(#value)),
+                quote!(#p::Layer::non_trainable_count(#value)),
+            ),
         };
         quote! {
             #p::LayerSummary {

@@ -17,11 +17,14 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 use syn::Ident;
 
+use super::multi_head_attention::Cross;
 use super::{Checked, Cx};
 use crate::ast::{LayerArg, LayerDef, LayerKindDef, OptionValue};
 use crate::check;
 use crate::mask::{self, JoinOutput, MaskRule};
-use crate::model::{Activation, Image, Kind, Layer, Model, Sequence, Shape, Unfolded, Width};
+use crate::model::{
+    Activation, Image, Kind, Layer, Merge, Model, Sequence, Shape, Unfolded, Width,
+};
 use crate::parse::join_example;
 use crate::tokens::{literal, private};
 
@@ -36,6 +39,8 @@ enum Rule {
     Concatenate,
     /// A recurrent layer forwards and backwards, concatenated.
     Bidirectional,
+    /// A query branch attending to a value branch.
+    CrossAttention,
 }
 
 /// The field name Keras gives the join: `residual_1`, `add_1`, `concatenate_1`.
@@ -45,6 +50,7 @@ pub fn field(keyword: &Ident) -> &'static str {
         Rule::Add => "add",
         Rule::Concatenate => "concatenate",
         Rule::Bidirectional => "bidirectional",
+        Rule::CrossAttention => "multi_head_attention",
     }
 }
 
@@ -55,6 +61,8 @@ fn rule(keyword: &Ident) -> Rule {
         Rule::Add
     } else if keyword == "Bidirectional" {
         Rule::Bidirectional
+    } else if keyword == "CrossAttention" {
+        Rule::CrossAttention
     } else {
         Rule::Concatenate
     }
@@ -66,10 +74,19 @@ pub fn check(
     keyword: &Ident,
     branches: &[Vec<LayerDef>],
     activation: Option<&Ident>,
+    options: &[LayerArg],
 ) -> Option<Checked> {
     let rule = rule(keyword);
     let example = join_example(keyword);
     let mut well_formed = true;
+    if rule != Rule::CrossAttention && !options.is_empty() {
+        let message = format!(
+            "{} takes no options; `{keyword}` is written `{example}`",
+            cx.name()
+        );
+        cx.error(message);
+        well_formed = false;
+    }
     let (wrapped, return_sequences);
     let branches = match rule {
         Rule::Bidirectional => {
@@ -85,6 +102,15 @@ pub fn check(
         Rule::Residual if branches.len() != 1 => {
             let message = format!(
                 "{} takes one chain of layers and an optional activation, found {} branches; join several branches with `Add` or `Concatenate`, e.g. `{example}`",
+                cx.name(),
+                branches.len()
+            );
+            cx.error(message);
+            well_formed = false;
+        }
+        Rule::CrossAttention if branches.len() != 2 => {
+            let message = format!(
+                "{} takes two branches, the query's and the value's, found {}; e.g. `{example}`",
                 cx.name(),
                 branches.len()
             );
@@ -128,6 +154,8 @@ pub fn check(
             (Rule::Residual, _) => format!("the chain of {join}"),
             (Rule::Bidirectional, 0) => format!("the forward line of {join}"),
             (Rule::Bidirectional, _) => format!("the backward line of {join}"),
+            (Rule::CrossAttention, 0) => format!("the query branch of {join}"),
+            (Rule::CrossAttention, _) => format!("the value branch of {join}"),
             _ => format!("branch {} of {join}", index + 1),
         };
         let errors_before = cx.errors.count();
@@ -171,7 +199,14 @@ pub fn check(
     if !well_formed {
         return None;
     }
+    let mut cross = None;
     let output = match rule {
+        Rule::CrossAttention => {
+            let attention = Cross::check(cx, options, &outputs[0], &outputs[1])?;
+            let output = outputs[0].clone();
+            cross = Some(attention);
+            output
+        }
         Rule::Residual => {
             let output = &outputs[0];
             if let Some(changed) = differs(&input, output) {
@@ -205,24 +240,39 @@ pub fn check(
     };
     let positions = positions(&output);
     // Numbered once the branches are, as Keras numbers the layers of the model written out.
+    let merge = |name: String, kind| Merge {
+        name,
+        kind,
+        layer: None,
+    };
     let merges = match rule {
         Rule::Residual if activation != Activation::Linear => vec![
-            (cx.field.to_string(), "Add"),
-            (check::numbered("activation", cx.counts), "Activation"),
+            merge(cx.field.to_string(), "Add"),
+            merge(check::numbered("activation", cx.counts), "Activation"),
         ],
-        Rule::Residual | Rule::Add => vec![(cx.field.to_string(), "Add")],
-        Rule::Concatenate => vec![(cx.field.to_string(), "Concatenate")],
+        Rule::Residual | Rule::Add => vec![merge(cx.field.to_string(), "Add")],
+        Rule::Concatenate => vec![merge(cx.field.to_string(), "Concatenate")],
         Rule::Bidirectional => Vec::new(),
+        Rule::CrossAttention => vec![Merge {
+            name: cx.field.to_string(),
+            kind: "MultiHeadAttention",
+            layer: Some(quote!(.attention())),
+        }],
     };
     let mask_output = match rule {
         Rule::Bidirectional if return_sequences => JoinOutput::Input,
         Rule::Bidirectional => JoinOutput::Nothing,
         Rule::Residual => mask::merged(&masks, true),
         Rule::Add | Rule::Concatenate => mask::merged(&masks, false),
+        Rule::CrossAttention => JoinOutput::Nothing,
     };
-    let mask_rule = MaskRule::Join {
-        reads: models.iter().any(Model::reads_input_mask),
-        output: mask_output,
+    let mask_rule = if rule == Rule::CrossAttention && masks.iter().any(|m| m.mask().is_some()) {
+        MaskRule::CannotRead("to leave padded steps out of the attention")
+    } else {
+        MaskRule::Join {
+            reads: models.iter().any(Model::reads_input_mask),
+            output: mask_output,
+        }
     };
     Checked::new(
         Join {
@@ -232,6 +282,7 @@ pub fn check(
             positions,
             merges,
             mask_rule,
+            cross,
         },
         output,
     )
@@ -438,11 +489,13 @@ struct Join {
     models: Vec<Model>,
     positions: usize,
     /// The rows `summary()` shows after the branches' ([`Unfolded::merges`]): Keras' `Add` or
-    /// `Concatenate`, and the `Activation` after a residual block's `Add` unless it is linear;
-    /// none for `Bidirectional`, one row.
-    merges: Vec<(String, &'static str)>,
+    /// `Concatenate`, and the `Activation` after a residual block's `Add` unless it is linear,
+    /// or the `MultiHeadAttention` of a cross-attention; none for `Bidirectional`, one row.
+    merges: Vec<Merge>,
     /// What the join does with its input's mask, worked out from its branches'.
     mask_rule: MaskRule,
+    /// A cross-attention's attention.
+    cross: Option<Cross>,
 }
 
 impl Join {
@@ -456,6 +509,10 @@ impl Join {
         let rest = self.nested(index + 1);
         match self.rule {
             Rule::Residual | Rule::Add => quote!(#p::Add<#branch, #rest>),
+            Rule::CrossAttention => {
+                let attention = self.cross.as_ref().expect("checked").ty();
+                quote!(#p::Attend<#branch, #rest, #attention>)
+            }
             Rule::Concatenate | Rule::Bidirectional => {
                 let widths = self.models[index..].iter().map(|m| {
                     let name = &m.name;
@@ -481,7 +538,9 @@ impl Kind for Join {
                 let (branch, activation) = (&self.models[0].name, self.activation.ty());
                 quote!(#p::Residual<#branch, #activation>)
             }
-            Rule::Add | Rule::Concatenate | Rule::Bidirectional => self.nested(0),
+            Rule::Add | Rule::Concatenate | Rule::Bidirectional | Rule::CrossAttention => {
+                self.nested(0)
+            }
         }
     }
 
@@ -508,6 +567,8 @@ impl Kind for Join {
         let paths = (0..=last)
             .map(|i| match self.rule {
                 Rule::Residual => quote!(.inner()),
+                Rule::CrossAttention if i == 0 => quote!(.query()),
+                Rule::CrossAttention => quote!(.value()),
                 _ => {
                     let seconds = std::iter::repeat_n(quote!(.second()), i);
                     let first = (i < last).then(|| quote!(.first()));

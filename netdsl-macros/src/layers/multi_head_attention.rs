@@ -7,6 +7,7 @@ use quote::{quote, quote_spanned};
 
 use super::{Checked, Cx, Keyword, private_type, sequence_type};
 use crate::args::{Args, Usage};
+use crate::ast::LayerArg;
 use crate::mask::MaskRule;
 use crate::model::{Kind, Layer, Sequence, Shape};
 use crate::tokens::{literal, private};
@@ -111,8 +112,109 @@ impl Kind for MultiHeadAttention {
         quote_spanned!(layer.span()=> <#ty>::keras_default(rng))
     }
 
-    /// Keras' attention leaves padded steps out of every step's attention.
+    /// Keras' attention leaves padded steps out of every step's attention, and its output
+    /// carries the query's mask.
     fn mask_rule(&self) -> MaskRule {
-        MaskRule::CannotRead("to leave padded steps out of the attention")
+        MaskRule::Reads { passes_on: true }
+    }
+}
+
+/// How `CrossAttention` is written, for messages.
+pub const CROSS_ATTENTION: Usage = Usage::new(
+    "CrossAttention",
+    "CrossAttention(Dense(64), Conv1D(64, 3), heads = 4, key_dim = 16)",
+    "two branches, the query's and the value's, then the options `heads`, `key_dim` and `causal`",
+);
+
+/// `CrossAttention(query chain, value chain, heads = H[, key_dim = K][, causal = true])`: Keras'
+/// `MultiHeadAttention(H, K)(query, value)`, the query the output of one branch of the join's
+/// input and the value that of another. Without `key_dim`, each head gets an equal share of the
+/// query's features. The output has the query's shape.
+pub struct Cross {
+    query: Sequence,
+    value: Sequence,
+    heads: usize,
+    key_dim: usize,
+    causal: bool,
+}
+
+impl Cross {
+    /// The attention of the join `cx` over its branches' outputs `query` and `value`, with
+    /// `options`; or `None` after saying what is wrong.
+    pub fn check(cx: &mut Cx, options: &[LayerArg], query: &Shape, value: &Shape) -> Option<Self> {
+        let layer = cx.layer;
+        let mut args = Args::new(&CROSS_ATTENTION, layer, options);
+        let heads = args.size_option("heads", 0);
+        let key_dim = args.size_option("key_dim", 0);
+        let causal = args.flag("causal", false);
+        cx.errors.extend(args.finish());
+        let (heads, key_dim) = (heads?, key_dim?);
+        let sequence = |cx: &mut Cx, shape: &Shape, which: &str| match shape {
+            Shape::Sequence(sequence) => Some(*sequence),
+            other => {
+                let message = format!(
+                    "{}: its {which} branch gives {}; attention reads sequences, so end the branch with a layer that gives steps of features (`Reshape(steps, features)` reads an image's rows or a vector's pieces as steps)",
+                    cx.name(),
+                    other.text()
+                );
+                cx.error(message);
+                None
+            }
+        };
+        let query = sequence(cx, query, "query");
+        let value = sequence(cx, value, "value");
+        let (query, value) = (query?, value?);
+        if heads == 0 {
+            let message = format!(
+                "{} needs its number of heads, e.g. `{}`",
+                cx.name(),
+                CROSS_ATTENTION.example
+            );
+            cx.error(message);
+            return None;
+        }
+        let key_dim = match key_dim {
+            0 => split_features(cx, query, heads)?,
+            given => given,
+        };
+        cx.count("query kernels", &[query.features, heads, key_dim])?;
+        cx.count("value kernels", &[value.features, heads, key_dim])?;
+        cx.count(
+            "projections",
+            &[query.steps.max(value.steps), heads, key_dim],
+        )?;
+        cx.count("scores", &[query.steps, value.steps])?;
+        cx.count("inputs", &[query.len() + value.len()])?;
+        Some(Cross {
+            query,
+            value,
+            heads,
+            key_dim,
+            causal,
+        })
+    }
+
+    /// `MultiHeadAttention<Sequence<T_q, F_q, N_q>, CrossAttention<H, K, QK, VK, QV, IN>,
+    /// CAUSAL, Sequence<T_v, F_v, N_v>>`.
+    pub fn ty(&self) -> TokenStream {
+        let p = private();
+        let (q, v, hk) = (self.query, self.value, self.heads * self.key_dim);
+        let [h, k, qk, vk, qv, input] = [
+            self.heads,
+            self.key_dim,
+            q.steps * hk,
+            v.steps * hk,
+            q.steps * v.steps,
+            q.len() + v.len(),
+        ]
+        .map(literal);
+        let causal = self.causal;
+        let args = [
+            sequence_type(q),
+            quote!(#p::CrossAttention<#h, #k, #qk, #vk, #qv, #input>),
+            quote!(#causal),
+            sequence_type(v),
+        ];
+        private_type("MultiHeadAttention", &args)
     }
 }

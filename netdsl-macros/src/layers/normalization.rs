@@ -157,7 +157,8 @@ impl Kind for Normalization {
             Rule::Batch { .. } => {
                 MaskRule::CannotRead("to leave padded steps out of its statistics")
             }
-            Rule::Layer => MaskRule::CannotPassOn,
+            // Each step is normalized on its own, as Keras' layer does, passing the mask on.
+            Rule::Layer => MaskRule::PassesOn,
         }
     }
 }
