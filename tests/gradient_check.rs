@@ -1230,6 +1230,39 @@ network! {
     struct PreEncoded<(4, 6) => TransformerEncoder(heads = 3, ff = 5, silu, norm = pre) => GlobalAveragePooling1D => Dense(2, softmax)>;
 }
 
+network! {
+    /// Attention over padded steps (after a dense layer on each step), the mask passed on
+    /// through layer normalization to an LSTM.
+    #[derive(Clone)]
+    struct MaskedAttention<(4, 3)
+        => Masking
+        => Dense(4, tanh)
+        => Residual(MultiHeadAttention(heads = 2, key_dim = 2))
+        => LayerNormalization
+        => LSTM(3)
+        => Dense(2, softmax)>;
+
+    /// Two queries made from the whole sequence attend to its steps, seen through a
+    /// convolution, causally.
+    #[derive(Clone)]
+    struct Crossed<(4, 6)
+        => CrossAttention(Flatten => Dense(6, tanh) => Reshape(2, 3), Conv1D(4, 2), heads = 2, key_dim = 2, causal = true)
+        => Flatten
+        => Dense(2, softmax)>;
+}
+
+#[test]
+fn masked_and_cross_attention_match_finite_differences() {
+    check_padded(MaskedAttention::new(&mut rng()));
+    check_on(
+        Crossed::new(&mut rng()),
+        CategoricalCrossentropy,
+        &images::<24>(),
+        [[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]],
+        Kinks::None,
+    );
+}
+
 #[test]
 fn transformer_encoder_blocks_and_attention_match_finite_differences() {
     let x = images::<24>();

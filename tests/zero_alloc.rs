@@ -63,6 +63,16 @@ network! {
         => GRU(8)
         => Dense(4, softmax)>;
 
+    /// Padded sequences through attention: `Masking`, a masked post-norm encoder block, then
+    /// a cross-attention whose queries are 4 steps made from the whole sequence.
+    struct MaskedAttention<(16, 32)
+        => Masking
+        => TransformerEncoder(heads = 4, ff = 32)
+        => LSTM(8, return_sequences = true)
+        => CrossAttention(Flatten => Dense(32) => Reshape(4, 8), Conv1D(8, 3), heads = 2)
+        => Flatten
+        => Dense(4, softmax)>;
+
     /// A bidirectional LSTM over the same steps.
     struct BothWays<512 => Reshape(16, 32) => Bidirectional(LSTM(8)) => Dense(4, softmax)>;
 
@@ -284,6 +294,15 @@ fn masked_recurrent_layers_train_evaluate_and_predict_without_allocating() {
         &mut Masked::new(&mut StdRng::seed_from_u64(1)),
         &images_padded(|i| i % 7),
         "masked recurrent layers",
+    );
+}
+
+#[test]
+fn masked_and_cross_attention_train_evaluate_and_predict_without_allocating() {
+    trains_evaluates_and_predicts_on_without_allocating(
+        &mut MaskedAttention::new(&mut StdRng::seed_from_u64(1)),
+        &images_padded(|i| i % 7),
+        "masked and cross attention",
     );
 }
 

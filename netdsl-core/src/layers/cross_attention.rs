@@ -14,6 +14,7 @@ use super::join::{Join, JoinGrads, JoinRule, JoinTape};
 use crate::activation::Kept;
 use crate::buffer::Buffer;
 use crate::layer::{Initialize, Layer, Row, TensorVisitor, TensorVisitorMut};
+use crate::weights::{visit_prefixed, visit_prefixed_mut};
 
 /// The join of two rows one after the other, `[a | b]`, into `O`: how a cross-attention reads
 /// its query and its value.
@@ -63,15 +64,29 @@ impl<O: Row> JoinRule for Pair<O> {
 pub struct Attend<Q, V, M: Layer> {
     sequences: Join<Pair<M::In>, Q, V>,
     attention: M,
+    /// The name the attention's tensors start with: `multi_head_attention.query.kernel`.
+    name: &'static str,
 }
 
 impl<Q, V, M: Layer> Attend<Q, V, M> {
-    /// The query branch `query` and the value branch `value`, joined by `attention`.
+    /// The query branch `query` and the value branch `value`, joined by `attention`, whose
+    /// tensors are named as Keras names a first `MultiHeadAttention`'s:
+    /// `multi_head_attention.query.kernel` (see [`Attend::named`]).
     pub const fn new(query: Q, value: V, attention: M) -> Self {
         Attend {
             sequences: Join::new(query, value),
             attention,
+            name: "multi_head_attention",
         }
+    }
+
+    /// The join with its attention's tensors named `name.query.kernel` and so on
+    /// ([`Layer::visit_tensors`]); the branches' tensors keep their own names. `network!`
+    /// names it as Keras numbers it: `multi_head_attention_2`.
+    #[must_use]
+    pub const fn named(mut self, name: &'static str) -> Self {
+        self.name = name;
+        self
     }
 
     /// The query branch.
@@ -97,6 +112,7 @@ impl<Q: Clone, V: Clone, M: Layer + Clone> Clone for Attend<Q, V, M> {
             self.value().clone(),
             self.attention.clone(),
         )
+        .named(self.name)
     }
 }
 
@@ -247,15 +263,19 @@ where
             && M::visit_gradients(&mut grads.attention, visit)
     }
 
-    /// The branches' tensors under their own names, then the attention's under its own.
+    /// The branches' tensors under their own names, then the attention's after its name
+    /// ([`Attend::named`]).
     fn visit_tensors(&self, visit: &mut TensorVisitor<'_>) {
         self.sequences.visit_tensors(visit);
-        self.attention.visit_tensors(visit);
+        visit_prefixed(self.name, visit, |visit| {
+            self.attention.visit_tensors(visit)
+        });
     }
 
     fn visit_tensors_mut(&mut self, visit: &mut TensorVisitorMut<'_>) {
         self.sequences.visit_tensors_mut(visit);
-        self.attention.visit_tensors_mut(visit);
+        let attention = &mut self.attention;
+        visit_prefixed_mut(self.name, visit, |visit| attention.visit_tensors_mut(visit));
     }
 }
 

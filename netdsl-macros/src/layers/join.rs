@@ -548,9 +548,17 @@ impl Kind for Join {
         self.activation.ty()
     }
 
+    /// A cross-attention's attention is named as its field: `multi_head_attention_1`.
     fn constructor(&self, layer: &Layer) -> TokenStream {
         let (p, ty) = (private(), self.ty(layer));
-        quote!(<#ty as #p::Initialize>::initialize(rng))
+        let value = quote!(<#ty as #p::Initialize>::initialize(rng));
+        match self.rule {
+            Rule::CrossAttention => {
+                let name = layer.field.to_string();
+                quote!(#value.named(#name))
+            }
+            _ => value,
+        }
     }
 
     fn branches(&self) -> &[Model] {
