@@ -457,7 +457,16 @@
 //! - `MultiHeadAttention(heads = H, key_dim = K)` is Keras' `MultiHeadAttention` as
 //!   self-attention on a sequence, keeping its shape; `causal = true` lets each step see only
 //!   the steps before it (Keras' `use_causal_mask`). Without `key_dim`, each head gets an equal
-//!   share of the features, which must then divide among the heads.
+//!   share of the features, which must then divide among the heads. After `Masking` or
+//!   `Embedding(mask_zero = true)`, it leaves the padded steps out of every step's keys, as
+//!   Keras' does (a padded step, which sees no key, weighs every step alike, as in Keras), and
+//!   passes the mask on.
+//! - `CrossAttention(query chain, value chain, heads = H[, key_dim = K][, causal = true])` is
+//!   Keras' `MultiHeadAttention(H, K)(query, value)` where the graph has two inputs to give it:
+//!   two branches of the layer's input, the first giving the queries, the second the keys and
+//!   values (Keras' default `key = value`). The sequences may differ in steps and features; the
+//!   output has the query's shape, and `summary()` lists the branches' layers, then the
+//!   attention's row, as Keras' functional model does.
 //! - `TransformerEncoder(heads = H, ff = D)` is keras_hub's `TransformerEncoder`, written out
 //!   as the layers it is made of, each checked, named, saved and summarised on its own. Post-norm
 //!   by default, as keras_hub's: `Residual(MultiHeadAttention(heads = H, key_dim = F / H)) =>
@@ -479,6 +488,12 @@
 //!         => TransformerEncoder(heads = 4, ff = 128, norm = pre)
 //!         => GlobalAveragePooling1D => Dense(10, softmax)>;
 //!
+//!     /// 4 summary queries, made from the whole sequence, attend to its 16 steps.
+//!     pub struct Summarised<(16, 32)
+//!         => CrossAttention(Flatten => Dense(64) => Reshape(4, 16), LSTM(32, return_sequences = true),
+//!             heads = 4, key_dim = 8)
+//!         => Flatten => Dense(3, softmax)>;
+//!
 //!     /// A keyword spotter on 50 token ids of a vocabulary of 1,000.
 //!     pub struct Spotter<50 => Embedding(1000, 32) => Conv1D(64, 5, relu) => GlobalMaxPooling1D
 //!         => Dense(2, softmax)>;
@@ -488,6 +503,10 @@
 //! let table = vit.summary().to_string();
 //! assert!(table.contains("multi_head_attention_2 (MultiHeadAttention) (None, 16, 64)"), "{table}");
 //! assert_eq!(vit.predict(&[0.5; 784]).len(), 10);
+//!
+//! let summarised = Summarised::new(&mut StdRng::seed_from_u64(0));
+//! let table = summarised.summary().to_string();
+//! assert!(table.contains("multi_head_attention_1 (MultiHeadAttention) (None, 4, 16)"), "{table}");
 //!
 //! let spotter = Spotter::new(&mut StdRng::seed_from_u64(0));
 //! let words = Tokens::new([7; 50])?;
