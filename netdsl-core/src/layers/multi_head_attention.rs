@@ -96,11 +96,11 @@ use crate::shape::{Attention, AttentionShape, CrossAttention, Sequence, Sequence
 /// type Mha = MultiHeadAttention<Sequence<5, 4, 20>, Attention<2, 3, 24, 25>, false>;
 /// let layer = Mha::keras_default(&mut rand::rngs::StdRng::seed_from_u64(0));
 /// ```
-pub struct MultiHeadAttention<S, A, const CAUSAL: bool, V = S> {
+pub struct MultiHeadAttention<S, A, const CAUSAL: bool, V = S, Keys = V> {
     /// The eight tensors one after another, in Keras' order (see the type's documentation).
     params: FlatParameters,
     /// The shapes are types only.
-    types: PhantomData<(S, A, V)>,
+    types: PhantomData<(S, A, V, Keys)>,
 }
 
 /// Parameter gradients of a [`MultiHeadAttention`] layer, laid out like its parameters: the
@@ -239,8 +239,8 @@ const NAMES: [&str; 8] = [
     "attention_output.bias",
 ];
 
-impl<S: SequenceShape, A: AttentionShape, const CAUSAL: bool, V: SequenceShape>
-    MultiHeadAttention<S, A, CAUSAL, V>
+impl<S: SequenceShape, A: AttentionShape, const CAUSAL: bool, V: SequenceShape, Keys: SequenceShape>
+    MultiHeadAttention<S, A, CAUSAL, V, Keys>
 {
     /// Query steps, `T_q` (all the steps, in self-attention).
     const TQ: usize = S::STEPS;
@@ -248,8 +248,13 @@ impl<S: SequenceShape, A: AttentionShape, const CAUSAL: bool, V: SequenceShape>
     const FQ: usize = S::FEATURES;
     /// Key and value steps, `T_v`.
     const TV: usize = V::STEPS;
-    /// Features of a key and value step, `F_v`.
+    /// Features of a value step, `F_v`.
     const FV: usize = V::FEATURES;
+    /// Features of a key step, `F_k`: `F_v` but where the keys have a sequence of their own.
+    const FK: usize = Keys::FEATURES;
+    /// Whether the keys are a sequence of their own, after the value's in each row the layer
+    /// reads (Keras' `mha(query, value, key)`), rather than the values'.
+    const SEPARATE_KEYS: bool = A::INPUT != 0 && A::INPUT == S::LEN + V::LEN + Keys::LEN;
     /// Heads, `H`.
     const H: usize = A::HEADS;
     /// Values of one head's query, key and value, `K`.
@@ -258,10 +263,12 @@ impl<S: SequenceShape, A: AttentionShape, const CAUSAL: bool, V: SequenceShape>
     const HK: usize = A::HEADS * A::KEY_DIM;
     /// The query projection's kernel and bias, `F_q · H · K + H · K` values.
     const QUERY: usize = (Self::FQ + 1) * Self::HK;
-    /// The key (or value) projection's kernel and bias, `F_v · H · K + H · K` values.
-    const KEY: usize = (Self::FV + 1) * Self::HK;
+    /// The key projection's kernel and bias, `F_k · H · K + H · K` values.
+    const KEY: usize = (Self::FK + 1) * Self::HK;
+    /// The value projection's kernel and bias, `F_v · H · K + H · K` values.
+    const VALUE: usize = (Self::FV + 1) * Self::HK;
     /// Where the output projection's kernel starts, after the three input projections.
-    const OUTPUT: usize = Self::QUERY + 2 * Self::KEY;
+    const OUTPUT: usize = Self::QUERY + Self::KEY + Self::VALUE;
     /// Where the output projection's bias starts.
     const OUTPUT_BIAS: usize = Self::OUTPUT + Self::HK * Self::FQ;
     /// The number of parameters.
@@ -271,12 +278,24 @@ impl<S: SequenceShape, A: AttentionShape, const CAUSAL: bool, V: SequenceShape>
     const SHAPES_AGREE: () = {
         let (tq, tv, h, k) = (S::STEPS, V::STEPS, A::HEADS, A::KEY_DIM);
         assert!(
-            tq >= 1 && tv >= 1 && S::FEATURES >= 1 && V::FEATURES >= 1 && h >= 1 && k >= 1,
+            tq >= 1
+                && tv >= 1
+                && S::FEATURES >= 1
+                && V::FEATURES >= 1
+                && Keys::FEATURES >= 1
+                && h >= 1
+                && k >= 1,
             "`MultiHeadAttention`: expected at least one step, feature, head and value per head"
         );
         assert!(
-            S::LEN == tq * S::FEATURES && V::LEN == tv * V::FEATURES,
+            S::LEN == tq * S::FEATURES
+                && V::LEN == tv * V::FEATURES
+                && Keys::LEN == Keys::STEPS * Keys::FEATURES,
             "`MultiHeadAttention`: expected N = T * F"
+        );
+        assert!(
+            Keys::STEPS == tv,
+            "`MultiHeadAttention`: expected as many key steps as value steps (a key for each value)"
         );
         assert!(
             A::PROJECTED == tq * h * k,
@@ -291,8 +310,10 @@ impl<S: SequenceShape, A: AttentionShape, const CAUSAL: bool, V: SequenceShape>
             "`MultiHeadAttention`: expected TT = T * T (QV = T_q * T_v)"
         );
         assert!(
-            A::INPUT == 0 || A::INPUT == S::LEN + V::LEN,
-            "`MultiHeadAttention`: expected IN = T_q * F_q + T_v * F_v"
+            A::INPUT == 0
+                || (A::INPUT == S::LEN + V::LEN && Keys::FEATURES == V::FEATURES)
+                || A::INPUT == S::LEN + V::LEN + Keys::LEN,
+            "`MultiHeadAttention`: expected IN = N_q + N_v, or N_q + N_v + N_k with keys of their own"
         );
     };
 
@@ -347,13 +368,13 @@ impl<S: SequenceShape, A: AttentionShape, const CAUSAL: bool, V: SequenceShape>
 
     /// The tensors' shapes in Keras' order: each one's axes, and how many of the three count.
     fn shapes() -> [([usize; 3], usize); 8] {
-        let (fq, fv, h, k) = (Self::FQ, Self::FV, Self::H, Self::K);
+        let (fq, fk, fv, h, k) = (Self::FQ, Self::FK, Self::FV, Self::H, Self::K);
         let bias = ([h, k, 0], 2);
         let (output_kernel, output_bias) = (([h, k, fq], 3), ([fq, 0, 0], 1));
         [
             ([fq, h, k], 3),
             bias,
-            ([fv, h, k], 3),
+            ([fk, h, k], 3),
             bias,
             ([fv, h, k], 3),
             bias,
@@ -387,15 +408,19 @@ impl<S: SequenceShape, A: AttentionShape, const CAUSAL: bool, V: SequenceShape>
 
     /// The features input projection `j` reads (0 the queries, 1 the keys, 2 the values).
     const fn features(j: usize) -> usize {
-        if j == 0 { Self::FQ } else { Self::FV }
+        match j {
+            0 => Self::FQ,
+            1 => Self::FK,
+            _ => Self::FV,
+        }
     }
 
     /// Where input projection `j`'s kernel starts.
     const fn kernel_at(j: usize) -> usize {
-        if j == 0 {
-            0
-        } else {
-            Self::QUERY + (j - 1) * Self::KEY
+        match j {
+            0 => 0,
+            1 => Self::QUERY,
+            _ => Self::QUERY + Self::KEY,
         }
     }
 
@@ -704,14 +729,13 @@ impl<S: SequenceShape, A: AttentionShape, const CAUSAL: bool, V: SequenceShape>
     }
 
     /// `dx = [dproj_j ...] · [W_j ...]ᵀ` for the `count` input projections from `first`
-    /// (which read the same input), their gradients side by side in the `rows` rows of `d`:
-    /// one product, the kernels transposed and stacked into `stacked` first.
-    #[allow(clippy::too_many_arguments)] // one product and where each operand lies
+    /// (which read the same input), their gradients side by side in the `rows` rows of `d`,
+    /// `ld` apart: one product, the kernels transposed and stacked into `stacked` first.
     fn input_gradient(
         &self,
         isa: Isa,
         (first, count): (usize, usize),
-        (d, rows): (&[f32], usize),
+        (d, rows, ld): (&[f32], usize, usize),
         stacked: &mut [f32],
         dx: &mut [f32],
     ) {
@@ -725,7 +749,7 @@ impl<S: SequenceShape, A: AttentionShape, const CAUSAL: bool, V: SequenceShape>
             n: features,
             k: count * hk,
             a: d,
-            a_row: count * hk,
+            a_row: ld,
             a_col: 1,
             b: stacked,
             ldb: features,
@@ -736,12 +760,29 @@ impl<S: SequenceShape, A: AttentionShape, const CAUSAL: bool, V: SequenceShape>
         .run(isa);
     }
 
+    /// A batch of `batch` gathered by cross-attention: its query sequences, its value
+    /// sequences and its key sequences (the values', where the keys have none of their own).
+    fn inputs(inputs: &[f32], batch: usize) -> (&[f32], &[f32], &[f32]) {
+        let (queries, rest) = inputs.split_at(batch * S::LEN);
+        let (values, keys) = rest.split_at(batch * V::LEN);
+        (
+            queries,
+            values,
+            if Self::SEPARATE_KEYS { keys } else { values },
+        )
+    }
+
     /// The tape for a batch of `b`; cross-attention's also gathers its inputs.
     fn tape(batch: usize, cross: bool) -> MultiHeadAttentionTape {
         let zeros = |n: usize| vec![0.0; n].into_boxed_slice();
         let (tq, tv, hk) = (Self::TQ, Self::TV, Self::HK);
         let projected = batch * (tq + 2 * tv) * hk;
-        let inputs = if cross { batch * (S::LEN + V::LEN) } else { 0 };
+        let keys = if Self::SEPARATE_KEYS { Keys::LEN } else { 0 };
+        let inputs = if cross {
+            batch * (S::LEN + V::LEN + keys)
+        } else {
+            0
+        };
         MultiHeadAttentionTape {
             qkv: zeros(projected),
             probs: zeros(batch * Self::H * tq * tv),
@@ -750,7 +791,7 @@ impl<S: SequenceShape, A: AttentionShape, const CAUSAL: bool, V: SequenceShape>
             d_heads: zeros(batch * tq * hk),
             d_qkv: zeros(projected),
             d_scores: zeros(tq * tv),
-            projections_t: zeros(hk * (Self::FQ + 2 * Self::FV)),
+            projections_t: zeros(hk * (Self::FQ + Self::FK + Self::FV)),
             output_t: zeros(Self::FQ * hk),
             bias_sums: zeros(3 * hk),
             inputs: zeros(inputs),
@@ -970,7 +1011,7 @@ impl<
         }
         Self::bias_gradients(isa, &[(0, 3, &tape.d_qkv)], grads, &mut tape.bias_sums);
         if let Some(dx) = dx {
-            let d = (&tape.d_qkv[..], B * T);
+            let d = (&tape.d_qkv[..], B * T, 3 * hk);
             self.input_gradient(
                 isa,
                 (0, 3),
@@ -993,9 +1034,10 @@ impl<
     }
 }
 
-/// Cross-attention: the query sequence and the value sequence side by side in each row the
-/// layer reads, `[query | value]`, as a [`CrossAttention`](super::CrossAttention) join of two
-/// branches gives them; the keys are the values, Keras' default.
+/// Cross-attention: the query sequence, the value sequence and, where the keys have a sequence
+/// of their own, the key sequence, one after another in each row the layer reads, `[query |
+/// value | key]`, as a [`CrossAttention`](super::Attend) join of two or three branches gives
+/// them; otherwise the keys are the values, Keras' default.
 impl<
     const TQ: usize,
     const FQ: usize,
@@ -1010,12 +1052,14 @@ impl<
     const QV: usize,
     const IN: usize,
     const CAUSAL: bool,
+    Keys: SequenceShape,
 > Layer
     for MultiHeadAttention<
         Sequence<TQ, FQ, NQ>,
         CrossAttention<H, K, QK, VK, QV, IN>,
         CAUSAL,
         Sequence<TV, FV, NV>,
+        Keys,
     >
 {
     type In = [f32; IN];
@@ -1039,19 +1083,22 @@ impl<
         let isa = Isa::selected();
         let (hk, kv_at) = (H * K, B * TQ * H * K);
         // Each sequence of the batch gathered, so that each projection is one product.
-        let (queries, values) = tape.inputs.split_at_mut(B * NQ);
-        let gathered = queries
-            .chunks_exact_mut(NQ)
-            .zip(values.chunks_exact_mut(NV));
-        for (x, (q, v)) in x.iter().zip(gathered) {
-            q.copy_from_slice(&x[..NQ]);
-            v.copy_from_slice(&x[NQ..]);
+        let (queries, rest) = tape.inputs.split_at_mut(B * NQ);
+        let (values, keys) = rest.split_at_mut(B * NV);
+        for (b, x) in x.iter().enumerate() {
+            let (query, rest) = x.split_at(NQ);
+            let (value, key) = rest.split_at(NV);
+            queries[b * NQ..][..NQ].copy_from_slice(query);
+            values[b * NV..][..NV].copy_from_slice(value);
+            if Self::SEPARATE_KEYS {
+                keys[b * Keys::LEN..][..Keys::LEN].copy_from_slice(key);
+            }
         }
-        let (queries, values) = tape.inputs.split_at(B * NQ);
+        let (queries, values, keys) = Self::inputs(&tape.inputs, B);
         self.project(isa, 0, queries, B * TQ, &mut tape.qkv, hk);
-        for j in 1..3 {
+        for (j, x) in [(1, keys), (2, values)] {
             let out = &mut tape.qkv[kv_at + (j - 1) * hk..];
-            self.project(isa, j, values, B * TV, out, 2 * hk);
+            self.project(isa, j, x, B * TV, out, 2 * hk);
         }
         for b in 0..B {
             Self::attend(
@@ -1071,13 +1118,14 @@ impl<
     fn infer(&self, x: &[f32; IN], y: &mut [f32; NQ]) {
         let isa = Isa::selected();
         let hk = H * K;
-        let (query, value) = x.split_at(NQ);
+        let (query, rest) = x.split_at(NQ);
+        let (value, key) = rest.split_at(NV);
+        let key = if Self::SEPARATE_KEYS { key } else { value };
         let mut q = [0.0; QK];
         let mut kv = [[0.0; VK]; 2];
         self.project(isa, 0, query, TQ, &mut q, hk);
-        for (j, out) in kv.iter_mut().enumerate() {
-            self.project(isa, j + 1, value, TV, out, hk);
-        }
+        self.project(isa, 1, key, TV, &mut kv[0], hk);
+        self.project(isa, 2, value, TV, &mut kv[1], hk);
         let (mut keys_t, mut scores, mut heads) = ([0.0; VK], [0.0; QV], [0.0; QK]);
         Self::attend(
             isa,
@@ -1105,24 +1153,38 @@ impl<
             let places = Places::split(b, B, (TQ, TV), hk);
             Self::attend_backward(isa, tape, b, places, Masks::default());
         }
-        let (queries, values) = tape.inputs.split_at(B * NQ);
+        let (queries, values, keys) = Self::inputs(&tape.inputs, B);
         let (d_queries, d_keys_values) = tape.d_qkv.split_at(kv_at);
         Self::kernel_gradient(isa, 0, (queries, B * TQ), (d_queries, hk), grads);
-        for j in 1..3 {
+        for (j, x) in [(1, keys), (2, values)] {
             let d = (&d_keys_values[(j - 1) * hk..], 2 * hk);
-            Self::kernel_gradient(isa, j, (values, B * TV), d, grads);
+            Self::kernel_gradient(isa, j, (x, B * TV), d, grads);
         }
         let blocks = [(0, 1, d_queries), (1, 2, d_keys_values)];
         Self::bias_gradients(isa, &blocks, grads, &mut tape.bias_sums);
         let Some(dx) = dx else { return };
-        let (dq, dv) = tape.d_inputs.split_at_mut(B * NQ);
+        let (dq, rest) = tape.d_inputs.split_at_mut(B * NQ);
+        let (dv, dk) = rest.split_at_mut(B * NV);
         let (query_t, keys_values_t) = tape.projections_t.split_at_mut(hk * FQ);
-        self.input_gradient(isa, (0, 1), (d_queries, B * TQ), query_t, dq);
-        self.input_gradient(isa, (1, 2), (d_keys_values, B * TV), keys_values_t, dv);
-        let scattered = dq.chunks_exact(NQ).zip(dv.chunks_exact(NV));
-        for (dx, (dq, dv)) in dx.iter_mut().zip(scattered) {
-            dx[..NQ].copy_from_slice(dq);
-            dx[NQ..].copy_from_slice(dv);
+        self.input_gradient(isa, (0, 1), (d_queries, B * TQ, hk), query_t, dq);
+        let keys_values = (d_keys_values, B * TV, 2 * hk);
+        if Self::SEPARATE_KEYS {
+            let (key_t, value_t) = keys_values_t.split_at_mut(hk * Keys::FEATURES);
+            self.input_gradient(isa, (1, 1), keys_values, key_t, dk);
+            let values = (&d_keys_values[hk..], B * TV, 2 * hk);
+            self.input_gradient(isa, (2, 1), values, value_t, dv);
+        } else {
+            // The keys are the values: one product for both gradients.
+            self.input_gradient(isa, (1, 2), keys_values, keys_values_t, dv);
+        }
+        for (b, dx) in dx.iter_mut().enumerate() {
+            let (query, rest) = dx.split_at_mut(NQ);
+            let (value, key) = rest.split_at_mut(NV);
+            query.copy_from_slice(&dq[b * NQ..][..NQ]);
+            value.copy_from_slice(&dv[b * NV..][..NV]);
+            if Self::SEPARATE_KEYS {
+                key.copy_from_slice(&dk[b * Keys::LEN..][..Keys::LEN]);
+            }
         }
     }
 
@@ -1138,15 +1200,19 @@ impl<
     }
 }
 
-impl<S: SequenceShape, A: AttentionShape, const CAUSAL: bool, V: SequenceShape> Initialize
-    for MultiHeadAttention<S, A, CAUSAL, V>
+impl<S, A, const CAUSAL: bool, V, Keys> Initialize for MultiHeadAttention<S, A, CAUSAL, V, Keys>
+where
+    S: SequenceShape,
+    A: AttentionShape,
+    V: SequenceShape,
+    Keys: SequenceShape,
 {
     fn initialize<R: Rng + ?Sized>(rng: &mut R) -> Self {
         Self::keras_default(rng)
     }
 }
 
-impl<S, A, const CAUSAL: bool, V> Clone for MultiHeadAttention<S, A, CAUSAL, V> {
+impl<S, A, const CAUSAL: bool, V, Keys> Clone for MultiHeadAttention<S, A, CAUSAL, V, Keys> {
     fn clone(&self) -> Self {
         Self {
             params: self.params.clone(),
@@ -1155,16 +1221,18 @@ impl<S, A, const CAUSAL: bool, V> Clone for MultiHeadAttention<S, A, CAUSAL, V> 
     }
 }
 
-impl<S, A, const CAUSAL: bool, V> fmt::Debug for MultiHeadAttention<S, A, CAUSAL, V>
+impl<S, A, const CAUSAL: bool, V, Keys> fmt::Debug for MultiHeadAttention<S, A, CAUSAL, V, Keys>
 where
     S: Default + fmt::Debug,
     A: Default + fmt::Debug,
     V: Default + fmt::Debug,
+    Keys: Default + fmt::Debug,
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MultiHeadAttention")
             .field("query", &S::default())
             .field("value", &V::default())
+            .field("key", &Keys::default())
             .field("attention", &A::default())
             .field("causal", &CAUSAL)
             .finish_non_exhaustive()
@@ -1276,17 +1344,22 @@ mod tests {
         fq: usize,
         tv: usize,
         fv: usize,
+        /// Features of a key step; 0 when the keys are the values.
+        fk: usize,
         h: usize,
         k: usize,
     }
 
     impl Sizes {
-        fn of<S: SequenceShape, A: AttentionShape, V: SequenceShape>() -> Self {
+        fn of<S: SequenceShape, A: AttentionShape, V: SequenceShape, Keys: SequenceShape>() -> Self
+        {
+            let separate = A::INPUT != 0 && A::INPUT == S::LEN + V::LEN + Keys::LEN;
             Sizes {
                 tq: S::STEPS,
                 fq: S::FEATURES,
                 tv: V::STEPS,
                 fv: V::FEATURES,
+                fk: if separate { Keys::FEATURES } else { 0 },
                 h: A::HEADS,
                 k: A::KEY_DIM,
             }
@@ -1295,7 +1368,8 @@ mod tests {
 
     /// Multi-head attention in f64, straight from its definition, for every sample of `x`,
     /// with the parameters `w` in Keras' order: self-attention of `t` steps of `f` features,
-    /// or with `cross` each sample's query sequence followed by its value sequence. `mask`
+    /// or with `cross` each sample's query sequence followed by its value sequence and, where
+    /// `s.fk` is not 0, its key sequence. `mask`
     /// (self-attention) holds each sample's flags; a query that sees no key weighs every key
     /// alike, as Keras does.
     fn reference(
@@ -1306,20 +1380,25 @@ mod tests {
         x: &[f64],
     ) -> Vec<f64> {
         let hk = s.h * s.k;
-        let (query, key) = ((s.fq + 1) * hk, (s.fv + 1) * hk);
-        let (out_kernel, out_bias) = w[query + 2 * key..].split_at(hk * s.fq);
+        let fk = if s.fk == 0 { s.fv } else { s.fk };
+        let (query, key, value) = ((s.fq + 1) * hk, (fk + 1) * hk, (s.fv + 1) * hk);
+        let (out_kernel, out_bias) = w[query + key + value..].split_at(hk * s.fq);
         let scale = 1.0 / (s.k as f64).sqrt();
-        let sample = if cross {
-            s.tq * s.fq + s.tv * s.fv
-        } else {
-            s.tq * s.fq
+        let sample = match cross {
+            true => s.tq * s.fq + s.tv * s.fv + s.tv * s.fk,
+            false => s.tq * s.fq,
         };
         let mut out = Vec::new();
         for (b, x) in x.chunks_exact(sample).enumerate() {
-            let (xq, xv) = if cross {
+            let (xq, rest) = if cross {
                 x.split_at(s.tq * s.fq)
             } else {
                 (x, x)
+            };
+            let (xv, xk) = match (cross, s.fk) {
+                (true, 0) => (rest, rest),
+                (true, _) => rest.split_at(s.tv * s.fv),
+                (false, _) => (x, x),
             };
             let project = |at: usize, features: usize, x: &[f64]| {
                 let (kernel, bias) = w[at..][..(features + 1) * hk].split_at(features * hk);
@@ -1328,7 +1407,7 @@ mod tests {
                     .collect::<Vec<_>>()
             };
             let q = project(0, s.fq, xq);
-            let keys = project(query, s.fv, xv);
+            let keys = project(query, fk, xk);
             let v = project(query + key, s.fv, xv);
             let flags = mask.map(|m| &m[b * s.tq..][..s.tq]);
             let sees =
@@ -1371,11 +1450,17 @@ mod tests {
 
     /// A Keras-default layer of these sizes with biases of distinct values, so that every
     /// bias moves the outputs (Keras' zeros would leave the key bias's gradient untested).
-    fn random<S: SequenceShape, A: AttentionShape, const CAUSAL: bool, V: SequenceShape>(
+    fn random<S, A, const CAUSAL: bool, V, Keys>(
         seed: u64,
-    ) -> MultiHeadAttention<S, A, CAUSAL, V> {
-        let mut l = MultiHeadAttention::<S, A, CAUSAL, V>::keras_default(&mut seeded(seed));
-        MultiHeadAttention::<S, A, CAUSAL, V>::tensors_mut(
+    ) -> MultiHeadAttention<S, A, CAUSAL, V, Keys>
+    where
+        S: SequenceShape,
+        A: AttentionShape,
+        V: SequenceShape,
+        Keys: SequenceShape,
+    {
+        let mut l = MultiHeadAttention::<S, A, CAUSAL, V, Keys>::keras_default(&mut seeded(seed));
+        MultiHeadAttention::<S, A, CAUSAL, V, Keys>::tensors_mut(
             &mut l.params.weights,
             &mut |name, _, values| {
                 if name.ends_with("bias") {
@@ -1391,20 +1476,21 @@ mod tests {
     /// Checks `l` against [`reference`] on a batch of 3, given `mask` (3 rows of flags, for
     /// self-attention): forward, infer, and the gradients of every tensor and of the input
     /// against f64 central differences.
-    fn check<S, A, const CAUSAL: bool, V, const IN: usize, const OUT: usize>(
-        l: MultiHeadAttention<S, A, CAUSAL, V>,
+    fn check<S, A, const CAUSAL: bool, V, Keys, const IN: usize, const OUT: usize>(
+        l: MultiHeadAttention<S, A, CAUSAL, V, Keys>,
         seed: u32,
         mask: Option<&[bool]>,
     ) where
         S: SequenceShape,
         A: AttentionShape,
         V: SequenceShape,
-        MultiHeadAttention<S, A, CAUSAL, V>:
+        Keys: SequenceShape,
+        MultiHeadAttention<S, A, CAUSAL, V, Keys>:
             Layer<In = [f32; IN], Out = [f32; OUT], Grads = FlatParameters>,
     {
         let x = values::<[f32; IN], 3>(seed);
         let coefficients = values::<[f32; OUT], 3>(seed + 1);
-        let sizes = Sizes::of::<S, A, V>();
+        let sizes = Sizes::of::<S, A, V, Keys>();
         let cross = A::INPUT != 0;
         check_masked_against_reference(&l, &l.params, &x, mask, &coefficients, &|w, b, x| {
             assert!(b.is_empty(), "every tensor is among the weights");
@@ -1415,15 +1501,15 @@ mod tests {
     #[test]
     #[rustfmt::skip] // one layer a line
     fn backward_matches_f64_differences_with_several_heads() {
-        check(random::<Sequence<4, 3, 12>, Attention<2, 3, 24, 16>, false, _>(1), 1, None);
-        check(random::<Sequence<5, 2, 10>, Attention<3, 2, 30, 25>, false, _>(2), 2, None);
+        check(random::<Sequence<4, 3, 12>, Attention<2, 3, 24, 16>, false, _, _>(1), 1, None);
+        check(random::<Sequence<5, 2, 10>, Attention<3, 2, 30, 25>, false, _, _>(2), 2, None);
     }
 
     #[test]
     #[rustfmt::skip] // one layer a line
     fn causal_backward_matches_f64_differences_with_several_heads() {
-        check(random::<Sequence<4, 3, 12>, Attention<2, 3, 24, 16>, true, _>(3), 3, None);
-        check(random::<Sequence<5, 2, 10>, Attention<3, 2, 30, 25>, true, _>(4), 4, None);
+        check(random::<Sequence<4, 3, 12>, Attention<2, 3, 24, 16>, true, _, _>(3), 3, None);
+        check(random::<Sequence<5, 2, 10>, Attention<3, 2, 30, 25>, true, _, _>(4), 4, None);
     }
 
     /// Padding at the end, at the start and in the middle of a sample, a sample of padding
@@ -1440,10 +1526,10 @@ mod tests {
     fn masked_backward_matches_f64_differences() {
         type Small<const CAUSAL: bool> =
             MultiHeadAttention<Sequence<4, 3, 12>, Attention<2, 3, 24, 16>, CAUSAL>;
-        check(random::<_, _, false, _>(5) as Small<false>, 5, Some(&PADDED));
-        check(random::<_, _, true, _>(6) as Small<true>, 6, Some(&PADDED));
+        check(random::<_, _, false, _, _>(5) as Small<false>, 5, Some(&PADDED));
+        check(random::<_, _, true, _, _>(6) as Small<true>, 6, Some(&PADDED));
         let all = [true; 12];
-        check(random::<_, _, false, _>(7) as Small<false>, 7, Some(&all));
+        check(random::<_, _, false, _, _>(7) as Small<false>, 7, Some(&all));
     }
 
     #[test]
@@ -1472,13 +1558,20 @@ mod tests {
         type Cross<const CAUSAL: bool> = MultiHeadAttention<
             Sequence<3, 4, 12>, CrossAttention<2, 3, 18, 30, 15, 22>, CAUSAL, Sequence<5, 2, 10>,
         >;
-        check(random::<_, _, false, _>(8) as Cross<false>, 8, None);
-        check(random::<_, _, true, _>(9) as Cross<true>, 9, None);
+        check(random::<_, _, false, _, _>(8) as Cross<false>, 8, None);
+        check(random::<_, _, true, _, _>(9) as Cross<true>, 9, None);
         // More queries than values, one head.
         type Wide = MultiHeadAttention<
             Sequence<6, 2, 12>, CrossAttention<1, 4, 24, 16, 24, 24>, false, Sequence<4, 3, 12>,
         >;
-        check(random::<_, _, false, _>(10) as Wide, 10, None);
+                check(random::<_, _, false, _, _>(10) as Wide, 10, None);
+        // Keys of their own: 4 steps of 1 feature, after the values in each row.
+        type Keyed<const CAUSAL: bool> = MultiHeadAttention<
+            Sequence<3, 4, 12>, CrossAttention<2, 3, 18, 24, 12, 24>, CAUSAL, Sequence<4, 2, 8>,
+            Sequence<4, 1, 4>,
+        >;
+        check(random::<_, _, false, _, _>(11) as Keyed<false>, 11, None);
+        check(random::<_, _, true, _, _>(12) as Keyed<true>, 12, None);
     }
 
     /// The ViT example's sizes: 16 patches of width 64, 4 heads of 16.
@@ -1547,7 +1640,7 @@ mod tests {
 
     #[test]
     fn parameters_are_visited_in_the_order_of_the_tensors() {
-        let mut layer = random::<Sequence<3, 2, 6>, Attention<2, 2, 12, 9>, false, _>(7);
+        let mut layer = random::<Sequence<3, 2, 6>, Attention<2, 2, 12, 9>, false, _, _>(7);
         let mut named = Vec::new();
         layer.visit_tensors(&mut |_, _, values| named.extend_from_slice(values));
         let mut grads = layer.new_grads();
