@@ -461,12 +461,13 @@
 //!   `Embedding(mask_zero = true)`, it leaves the padded steps out of every step's keys, as
 //!   Keras' does (a padded step, which sees no key, weighs every step alike, as in Keras), and
 //!   passes the mask on.
-//! - `CrossAttention(query chain, value chain, heads = H[, key_dim = K][, causal = true])` is
-//!   Keras' `MultiHeadAttention(H, K)(query, value)` where the graph has two inputs to give it:
-//!   two branches of the layer's input, the first giving the queries, the second the keys and
-//!   values (Keras' default `key = value`). The sequences may differ in steps and features; the
-//!   output has the query's shape, and `summary()` lists the branches' layers, then the
-//!   attention's row, as Keras' functional model does.
+//! - `CrossAttention(query chain, value chain[, key chain], heads = H[, key_dim = K][, causal =
+//!   true])` is Keras' `MultiHeadAttention(H, K)(query, value[, key])` where the graph has two
+//!   inputs to give it: branches of the layer's input, the first giving the queries, the second
+//!   the values and, unless a third gives them, the keys (Keras' default `key = value`). The
+//!   query and value sequences may differ in steps and features; keys need as many steps as
+//!   values. The output has the query's shape, and `summary()` lists the branches' layers, then
+//!   the attention's row, as Keras' functional model does.
 //! - `TransformerEncoder(heads = H, ff = D)` is keras_hub's `TransformerEncoder`, written out
 //!   as the layers it is made of, each checked, named, saved and summarised on its own. Post-norm
 //!   by default, as keras_hub's: `Residual(MultiHeadAttention(heads = H, key_dim = F / H)) =>
@@ -799,6 +800,7 @@
 //! | heads that do not divide the features, where `key_dim` is left out | macro | ``` `MultiHeadAttention(heads = 5)` (layer 1 of `Attend`) on a sequence of 16 steps of 64 features: 64 features do not split into 5 heads; expected a number of heads dividing 64 (1, 2, 4, 8, 16, 32, 64), or `key_dim` for projections of another width``` | `shape/heads-do-not-divide-the-width` |
 //! | cross-attention to a branch that ends in a vector | macro | ``` `CrossAttention(Dense(64), Flatten => Dense(32), heads = 4, key_dim = 16)` (layer 1 of `Captions`): its value branch gives 32 values; attention reads sequences, so end the branch with a layer that gives steps of features ...``` | `shape/cross-attention-to-a-vector` |
 //! | cross-attention heads that do not divide the query's features, where `key_dim` is left out | macro | ``` `CrossAttention(Dense(64), Conv1D(32, 3), heads = 6)` (layer 1 of `Captions`) on a sequence of 16 steps of 64 features: 64 features do not split into 6 heads; expected a number of heads dividing 64 (1, 2, 4, 8, 16, 32, 64), or `key_dim` for projections of another width``` | `shape/cross-attention-heads-do-not-divide-the-query` |
+//! | cross-attention keys and values of different lengths | macro | ``` `CrossAttention(Dense(64), Conv1D(32, 3), Dense(8), heads = 4)` (layer 1 of `Captions`): its key branch gives a sequence of 16 steps of 8 features but its value branch gives a sequence of 14 steps of 32 features; attention pairs each key with a value, so the key and value branches must give the same number of steps ...``` | `shape/cross-attention-keys-and-values-of-other-lengths` |
 //! | a `TransformerEncoder` whose heads × `key_dim` is not its width | macro | ``` `TransformerEncoder(heads = 4, key_dim = 8, ff = 128)` (layer 1 of `Encode`) on a sequence of 16 steps of 64 features: 4 heads of `key_dim = 8` project to 32 values, not the 64 features the block adds back to; expected `key_dim = 16` or none``` | `shape/heads-times-key-dim-does-not-fit-the-projection` |
 //! | a position table shorter than its sequence | macro | ``` `PositionEmbedding(sequence_length = 10)` (layer 1 of `Patches`) on a sequence of 16 steps of 64 features: a table of 10 positions is shorter than the sequence; expected `sequence_length` of at least 16``` | `shape/position-embedding-shorter-than-the-sequence` |
 //! | a `const` size of 0 | assertion | ``` `Dense(HIDDEN, relu)`: the number of units must be at least 1``` | `shape/const-size-zero` |
@@ -913,8 +915,8 @@ pub mod __private {
     };
     #[cfg(feature = "alloc")]
     pub use netdsl_core::layers::{
-        Attend, AvgPool2d, Conv1d, Conv2d, DenseSteps, Embedding, Gru, Lstm, MaxPool2d,
-        MultiHeadAttention, PositionEmbedding, SimpleRnn,
+        Attend, AvgPool2d, Conv1d, Conv2d, DenseSteps, Embedding, Gru, Join, Lstm, MaxPool2d,
+        MultiHeadAttention, Pair, PositionEmbedding, SimpleRnn,
     };
     pub use netdsl_core::mask::StepMask;
     pub use netdsl_core::network::Network;

@@ -31,6 +31,8 @@ network! {
     struct Cross<(5, 4) => CrossAttention(Dense(4, tanh), Conv1D(3, 2), heads = 2, key_dim = 3)>;
     struct CrossCausal<(5, 4)
         => CrossAttention(Dense(4, tanh), Conv1D(3, 2), heads = 2, key_dim = 3, causal = true)>;
+    struct CrossWithKeys<(5, 4)
+        => CrossAttention(Dense(4, tanh), Conv1D(3, 2), Conv1D(2, 2), heads = 2, key_dim = 3)>;
 }
 
 fn rng() -> StdRng {
@@ -91,4 +93,13 @@ fn cross_attention_between_branches_matches_keras() {
     keras_fixture::check(Cross::new(&mut rng()), "attention", "cross");
     // 5 query steps and 4 value steps: Keras' causal mask is the lower triangle of 5 × 4.
     keras_fixture::check(CrossCausal::new(&mut rng()), "attention", "cross_causal");
+}
+
+#[test]
+fn cross_attention_with_keys_of_their_own_matches_keras() {
+    keras_fixture::check(
+        CrossWithKeys::new(&mut rng()),
+        "attention",
+        "cross_with_keys",
+    );
 }

@@ -108,9 +108,9 @@ pub fn check(
             cx.error(message);
             well_formed = false;
         }
-        Rule::CrossAttention if branches.len() != 2 => {
+        Rule::CrossAttention if !(2..=3).contains(&branches.len()) => {
             let message = format!(
-                "{} takes two branches, the query's and the value's, found {}; e.g. `{example}`",
+                "{} takes two branches, the query's and the value's, and optionally a third, the key's; found {}; e.g. `{example}`",
                 cx.name(),
                 branches.len()
             );
@@ -155,7 +155,8 @@ pub fn check(
             (Rule::Bidirectional, 0) => format!("the forward line of {join}"),
             (Rule::Bidirectional, _) => format!("the backward line of {join}"),
             (Rule::CrossAttention, 0) => format!("the query branch of {join}"),
-            (Rule::CrossAttention, _) => format!("the value branch of {join}"),
+            (Rule::CrossAttention, 1) => format!("the value branch of {join}"),
+            (Rule::CrossAttention, _) => format!("the key branch of {join}"),
             _ => format!("branch {} of {join}", index + 1),
         };
         let errors_before = cx.errors.count();
@@ -202,7 +203,7 @@ pub fn check(
     let mut cross = None;
     let output = match rule {
         Rule::CrossAttention => {
-            let attention = Cross::check(cx, options, &outputs[0], &outputs[1])?;
+            let attention = Cross::check(cx, options, &outputs[0], &outputs[1], outputs.get(2))?;
             let output = outputs[0].clone();
             cross = Some(attention);
             output
@@ -510,8 +511,18 @@ impl Join {
         match self.rule {
             Rule::Residual | Rule::Add => quote!(#p::Add<#branch, #rest>),
             Rule::CrossAttention => {
-                let attention = self.cross.as_ref().expect("checked").ty();
-                quote!(#p::Attend<#branch, #rest, #attention>)
+                let cross = self.cross.as_ref().expect("checked");
+                let attention = cross.ty();
+                // With keys of their own, the value and key branches are a pair themselves.
+                let values = match &self.models[index + 1..] {
+                    [_, key] => {
+                        let (value, key) = (&self.models[index + 1].name, &key.name);
+                        let width = literal(cross.values_and_keys());
+                        quote!(#p::Join<#p::Pair<[f32; #width]>, #value, #key>)
+                    }
+                    _ => rest,
+                };
+                quote!(#p::Attend<#branch, #values, #attention>)
             }
             Rule::Concatenate | Rule::Bidirectional => {
                 let widths = self.models[index..].iter().map(|m| {
@@ -576,7 +587,9 @@ impl Kind for Join {
             .map(|i| match self.rule {
                 Rule::Residual => quote!(.inner()),
                 Rule::CrossAttention if i == 0 => quote!(.query()),
-                Rule::CrossAttention => quote!(.value()),
+                Rule::CrossAttention if last == 1 => quote!(.value()),
+                Rule::CrossAttention if i == 1 => quote!(.value().first()),
+                Rule::CrossAttention => quote!(.value().second()),
                 _ => {
                     let seconds = std::iter::repeat_n(quote!(.second()), i);
                     let first = (i < last).then(|| quote!(.first()));

@@ -123,16 +123,18 @@ impl Kind for MultiHeadAttention {
 pub const CROSS_ATTENTION: Usage = Usage::new(
     "CrossAttention",
     "CrossAttention(Dense(64), Conv1D(64, 3), heads = 4, key_dim = 16)",
-    "two branches, the query's and the value's, then the options `heads`, `key_dim` and `causal`",
+    "two branches, the query's and the value's, optionally a third, the key's, then the options `heads`, `key_dim` and `causal`",
 );
 
-/// `CrossAttention(query chain, value chain, heads = H[, key_dim = K][, causal = true])`: Keras'
-/// `MultiHeadAttention(H, K)(query, value)`, the query the output of one branch of the join's
-/// input and the value that of another. Without `key_dim`, each head gets an equal share of the
-/// query's features. The output has the query's shape.
+/// `CrossAttention(query chain, value chain[, key chain], heads = H[, key_dim = K][, causal =
+/// true])`: Keras' `MultiHeadAttention(H, K)(query, value[, key])`, the query the output of one
+/// branch of the join's input, the value that of another and the key, if given, that of a
+/// third (the value otherwise, Keras' default). Without `key_dim`, each head gets an equal
+/// share of the query's features. The output has the query's shape.
 pub struct Cross {
     query: Sequence,
     value: Sequence,
+    key: Option<Sequence>,
     heads: usize,
     key_dim: usize,
     causal: bool,
@@ -141,7 +143,13 @@ pub struct Cross {
 impl Cross {
     /// The attention of the join `cx` over its branches' outputs `query` and `value`, with
     /// `options`; or `None` after saying what is wrong.
-    pub fn check(cx: &mut Cx, options: &[LayerArg], query: &Shape, value: &Shape) -> Option<Self> {
+    pub fn check(
+        cx: &mut Cx,
+        options: &[LayerArg],
+        query: &Shape,
+        value: &Shape,
+        key: Option<&Shape>,
+    ) -> Option<Self> {
         let layer = cx.layer;
         let mut args = Args::new(&CROSS_ATTENTION, layer, options);
         let heads = args.size_option("heads", 0);
@@ -163,7 +171,22 @@ impl Cross {
         };
         let query = sequence(cx, query, "query");
         let value = sequence(cx, value, "value");
+        let key = key.map(|key| sequence(cx, key, "key"));
         let (query, value) = (query?, value?);
+        let key = match key {
+            Some(key) => Some(key?),
+            None => None,
+        };
+        if let Some(key) = key.filter(|key| key.steps != value.steps) {
+            let message = format!(
+                "{}: its key branch gives {} but its value branch gives {}; attention pairs each key with a value, so the key and value branches must give the same number of steps (their features may differ)",
+                cx.name(),
+                Shape::Sequence(key).text(),
+                Shape::Sequence(value).text()
+            );
+            cx.error(message);
+            return None;
+        }
         if heads == 0 {
             let message = format!(
                 "{} needs its number of heads, e.g. `{}`",
@@ -179,23 +202,35 @@ impl Cross {
         };
         cx.count("query kernels", &[query.features, heads, key_dim])?;
         cx.count("value kernels", &[value.features, heads, key_dim])?;
+        if let Some(key) = key {
+            cx.count("key kernels", &[key.features, heads, key_dim])?;
+        }
         cx.count(
             "projections",
             &[query.steps.max(value.steps), heads, key_dim],
         )?;
         cx.count("scores", &[query.steps, value.steps])?;
-        cx.count("inputs", &[query.len() + value.len()])?;
+        cx.count(
+            "inputs",
+            &[query.len() + value.len() + key.map_or(0, |k| k.len())],
+        )?;
         Some(Cross {
             query,
             value,
+            key,
             heads,
             key_dim,
             causal,
         })
     }
 
+    /// The values of a value sequence and a key sequence of its own, side by side.
+    pub fn values_and_keys(&self) -> usize {
+        self.value.len() + self.key.map_or(0, |key| key.len())
+    }
+
     /// `MultiHeadAttention<Sequence<T_q, F_q, N_q>, CrossAttention<H, K, QK, VK, QV, IN>,
-    /// CAUSAL, Sequence<T_v, F_v, N_v>>`.
+    /// CAUSAL, Sequence<T_v, F_v, N_v>[, Sequence<T_v, F_k, N_k>]>`.
     pub fn ty(&self) -> TokenStream {
         let p = private();
         let (q, v, hk) = (self.query, self.value, self.heads * self.key_dim);
@@ -205,16 +240,17 @@ impl Cross {
             q.steps * hk,
             v.steps * hk,
             q.steps * v.steps,
-            q.len() + v.len(),
+            q.len() + self.values_and_keys(),
         ]
         .map(literal);
         let causal = self.causal;
-        let args = [
+        let mut args = vec![
             sequence_type(q),
             quote!(#p::CrossAttention<#h, #k, #qk, #vk, #qv, #input>),
             quote!(#causal),
             sequence_type(v),
         ];
+        args.extend(self.key.map(sequence_type));
         private_type("MultiHeadAttention", &args)
     }
 }
