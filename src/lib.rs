@@ -330,13 +330,13 @@
 //! The mask goes on, as in Keras, through `Dropout`, `Dense` on each step,
 //! `LayerNormalization`, recurrent layers and `Bidirectional` that return every step,
 //! `MultiHeadAttention` (which leaves padded steps out of every step's keys, as Keras' does),
-//! joins whose branches keep it, and networks given by name; `Flatten`, `Reshape`, `Conv1D`,
+//! joins whose branches keep it, and networks given by name; `GlobalAveragePooling1D` averages
+//! the steps of data only, as Keras' does, and ends it; `Flatten`, `Reshape`, `Conv1D`,
 //! `GlobalMaxPooling1D` and the position encodings drop it, as Keras' do, and the layers after
 //! them see none. Where Keras would pass it on or read it and netdsl cannot, the macro refuses
 //! the network rather than compute something else: a join whose branches carry different masks
 //! (Keras combines them) before a layer that reads one, a `BatchNormalization` (Keras leaves
-//! padded steps out of its statistics), `GlobalAveragePooling1D` (Keras averages the steps of
-//! data) or a `CrossAttention` reached by a mask. The mask ends at the network's output: the loss
+//! padded steps out of its statistics) or a `CrossAttention` reached by a mask. The mask ends at the network's output: the loss
 //! reads every value (Keras weights the loss of a sequence output by its mask). How a layer of
 //! your own makes or reads a mask is in [`mask`].
 //!
@@ -791,7 +791,7 @@
 //! | a join of the wrong arity, or with an activation it cannot have | macro | ``` `Add(Dense(16))` (layer 1 of `B`) joins two or more branches, found one``` | `join/join-arguments` |
 //! | a mistake inside a branch | macro | ``` `Dense(4, relu)` (layer 1 of branch 2 of `Concatenate(..)` (layer 1 of `Branchy`)) after an 8×8×1 image: add `Flatten` before it``` | `join/error-inside-a-branch` |
 //! | a mask Keras would pass on to a recurrent layer through a join whose branches carry different masks | macro | ``` `Add(..)` (layer 1 of `Reviews`) cannot pass on the mask of `Masking` (layer 1 of branch 1 of `Add(..)` (layer 1 of `Reviews`)), which Keras passes on to `LSTM(16)` (layer 2 of `Reviews`); put `LSTM(16)` right after `Masking` ...``` | `mask/mask-lost-before-a-recurrent-layer` |
-//! | a mask reaching a layer whose Keras counterpart reads it | macro | ``` `GlobalAveragePooling1D` (layer 2 of `Reviews`) cannot read the mask of `Masking` (layer 1 of `Reviews`), which Keras' layer reads to average only the steps of data``` | `mask/mask-read-by-a-layer-that-cannot` |
+//! | a mask reaching a layer whose Keras counterpart reads it | macro | ``` `BatchNormalization` (layer 2 of `Reviews`) cannot read the mask of `Masking` (layer 1 of `Reviews`), which Keras' layer reads to leave padded steps out of its statistics``` | `mask/mask-read-by-a-layer-that-cannot` |
 //! | a mask value no `f32` holds | macro | ``` `Masking(mask_value = 1e40)`: `mask_value` takes a number an `f32` holds, found `1e40` ``` | `parse/mask-value-takes-a-number-an-f32-holds` |
 //! | `Bidirectional` around a layer that is not recurrent | macro | ``` `Bidirectional(Dense(32, relu))` (layer 1 of `Rows`) wraps a recurrent layer (`SimpleRNN`, `LSTM` or `GRU`), found `Dense(32, relu)` ``` | `join/bidirectional-around-a-dense-layer` |
 //! | an `Embedding` after a layer giving floats, or on an image | macro | ``` `Embedding(16, 8)` (layer 2 of `AfterDense`) looks up token ids, but `Dense(196, relu)` (layer 1) gives floats; an `Embedding` reads the network's input: make it the first layer, `tokens => Embedding(16, 8) => ...` ``` | `shape/embedding-fed-floats` |

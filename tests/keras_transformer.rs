@@ -15,6 +15,11 @@ network! {
     struct Positions<(5, 4) => PositionEmbedding(sequence_length = 7) => SinePositionEncoding => Dense(3, tanh)>;
     struct PostNorm<(5, 8) => TransformerEncoder(heads = 2, ff = 12)>;
     struct PreNorm<(5, 8) => TransformerEncoder(heads = 2, ff = 12, norm = pre)>;
+    struct MaskedEncoder<(5, 8)
+        => Masking
+        => TransformerEncoder(heads = 2, ff = 12)
+        => GlobalAveragePooling1D
+        => Dense(2, softmax)>;
 }
 
 fn rng() -> StdRng {
@@ -41,5 +46,15 @@ fn a_pre_norm_transformer_encoder_matches_keras_hub() {
         PreNorm::new(&mut rng()),
         "transformer",
         "transformer_pre_norm",
+    );
+}
+
+#[test]
+fn a_masked_transformer_encoder_and_average_match_keras_hub() {
+    // keras_hub's encoder reads the mask of `Masking`; the pool averages the steps of data.
+    keras_fixture::check(
+        MaskedEncoder::new(&mut rng()),
+        "transformer",
+        "masked_encoder",
     );
 }

@@ -112,6 +112,34 @@ impl<const T: usize, const B: usize> StepMask<T, B> {
     }
 }
 
+/// Where a layer generic over its shape keeps the mask of its input: a [`StepMask`] for a
+/// sequence, `()` for a shape that has no steps to mask (an image), which keeps nothing.
+pub trait KeptMask: Default {
+    /// Keeps a copy of `mask` (see [`StepMask::set`]); `()` ignores it.
+    fn keep(&mut self, mask: Option<&[bool]>);
+
+    /// The mask kept, `B` rows of flags (see [`StepMask::flags`]); `()` has none.
+    fn kept(&self) -> Option<&[bool]>;
+}
+
+impl<const T: usize, const B: usize> KeptMask for StepMask<T, B> {
+    fn keep(&mut self, mask: Option<&[bool]>) {
+        self.set(mask);
+    }
+
+    fn kept(&self) -> Option<&[bool]> {
+        self.flags()
+    }
+}
+
+impl KeptMask for () {
+    fn keep(&mut self, _mask: Option<&[bool]>) {}
+
+    fn kept(&self) -> Option<&[bool]> {
+        None
+    }
+}
+
 impl<const T: usize, const B: usize> Default for StepMask<T, B> {
     fn default() -> Self {
         Self::new()

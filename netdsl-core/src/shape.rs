@@ -8,6 +8,7 @@
 //! works all of them out.
 
 use crate::layer::Row;
+use crate::mask::{KeptMask, StepMask};
 
 /// A channels-last image of `H` rows of `W` pixels of `C` channels: `N = H · W · C` values,
 /// element `(y, x, c)` at `(y · W + x) · C + c`.
@@ -145,6 +146,9 @@ pub trait ChannelsLast {
     type Values: Row;
     /// One position's values, `[f32; CHANNELS]`.
     type Channels: Row;
+    /// What a layer keeps of the padding mask of a batch of `B`: a sequence's
+    /// [`StepMask`] of its steps; nothing for an image, which has none.
+    type Mask<const B: usize>: KeptMask;
 }
 
 impl<const T: usize, const F: usize, const N: usize> ChannelsLast for Sequence<T, F, N> {
@@ -153,6 +157,7 @@ impl<const T: usize, const F: usize, const N: usize> ChannelsLast for Sequence<T
     const CHANNELS: usize = F;
     type Values = [f32; N];
     type Channels = [f32; F];
+    type Mask<const B: usize> = StepMask<T, B>;
 }
 
 impl<const H: usize, const W: usize, const C: usize, const N: usize> ChannelsLast
@@ -163,6 +168,7 @@ impl<const H: usize, const W: usize, const C: usize, const N: usize> ChannelsLas
     const CHANNELS: usize = C;
     type Values = [f32; N];
     type Channels = [f32; C];
+    type Mask<const B: usize> = ();
 }
 
 /// The sizes of a [`Window`] type.

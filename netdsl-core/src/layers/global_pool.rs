@@ -9,6 +9,7 @@ use rand::Rng;
 
 use crate::activation::Linear;
 use crate::layer::{Initialize, Layer, Row};
+use crate::mask::KeptMask;
 use crate::shape::ChannelsLast;
 
 /// How a global pool reduces each channel over every position, forward and backward: the
@@ -18,12 +19,13 @@ pub trait GlobalReduce {
     const KINDS: [&'static str; 2];
 
     /// `y[c]` for each of the `y.len()` channels of one sample, whose values `x` are positions
-    /// of `y.len()` channels each.
-    fn forward(x: &[f32], y: &mut [f32]);
+    /// of `y.len()` channels each, and whose `mask`, if it has one, says which positions are
+    /// data (the reductions Keras masks leave the others out; the others never get one).
+    fn forward(x: &[f32], mask: Option<&[bool]>, y: &mut [f32]);
 
     /// One sample's input gradient `dx` from the gradient `dz` of its pooled values;
     /// `scratch` holds `2 · dz.len()` values for the reduction to use.
-    fn backward(x: &[f32], dz: &[f32], dx: &mut [f32], scratch: &mut [f32]);
+    fn backward(x: &[f32], mask: Option<&[bool]>, dz: &[f32], dx: &mut [f32], scratch: &mut [f32]);
 }
 
 /// The maximum of each channel: `y[c] = max_p x[p][c]`, a NaN if the channel has one (a NaN
@@ -39,7 +41,8 @@ pub enum GlobalMax {}
 impl GlobalReduce for GlobalMax {
     const KINDS: [&'static str; 2] = ["GlobalMaxPooling1D", "GlobalMaxPooling2D"];
 
-    fn forward(x: &[f32], y: &mut [f32]) {
+    /// Keras' `GlobalMaxPooling1D` drops a mask: `network!` never gives it one.
+    fn forward(x: &[f32], _mask: Option<&[bool]>, y: &mut [f32]) {
         let (first, rest) = x.split_at(y.len());
         y.copy_from_slice(first);
         for position in rest.chunks_exact(y.len()) {
@@ -51,9 +54,9 @@ impl GlobalReduce for GlobalMax {
         }
     }
 
-    fn backward(x: &[f32], dz: &[f32], dx: &mut [f32], scratch: &mut [f32]) {
+    fn backward(x: &[f32], _: Option<&[bool]>, dz: &[f32], dx: &mut [f32], scratch: &mut [f32]) {
         let (max, ties) = scratch.split_at_mut(dz.len());
-        Self::forward(x, max);
+        Self::forward(x, None, max);
         // A NaN maximum is held by the NaN inputs.
         let holds = |v: f32, max: f32| v == max || v.is_nan() && max.is_nan();
         ties.fill(0.0);
@@ -76,33 +79,50 @@ impl GlobalReduce for GlobalMax {
     }
 }
 
-/// The mean of each channel: `y[c] = (1 / P) Σ_p x[p][c]` over the `P` positions.
+/// The mean of each channel: `y[c] = (1 / P) Σ_p x[p][c]` over the `P` positions or, given a
+/// mask, over the `P` positions of data only, as Keras' `GlobalAveragePooling1D` averages a
+/// masked sequence (a sample of padding only has no data to average: its mean is `0 / 0`, NaN,
+/// as in Keras).
 ///
-/// Backward: `dx[p][c] = dz[c] / P`.
+/// Backward: `dx[p][c] = dz[c] / P` at the positions averaged, `0` at the others.
 #[derive(Clone, Copy, Debug)]
 pub enum GlobalMean {}
+
+impl GlobalMean {
+    /// Whether position `p` is averaged, and how many are.
+    fn averaged(mask: Option<&[bool]>, positions: usize) -> (impl Fn(usize) -> bool + '_, f32) {
+        let count = mask.map_or(positions, |m| m[..positions].iter().filter(|&&d| d).count());
+        (move |p| mask.is_none_or(|m| m[p]), count as f32)
+    }
+}
 
 impl GlobalReduce for GlobalMean {
     const KINDS: [&'static str; 2] = ["GlobalAveragePooling1D", "GlobalAveragePooling2D"];
 
-    fn forward(x: &[f32], y: &mut [f32]) {
+    fn forward(x: &[f32], mask: Option<&[bool]>, y: &mut [f32]) {
+        let (averaged, count) = Self::averaged(mask, x.len() / y.len());
         y.fill(0.0);
-        for position in x.chunks_exact(y.len()) {
-            for (y, &v) in y.iter_mut().zip(position) {
-                *y += v;
+        for (p, position) in x.chunks_exact(y.len()).enumerate() {
+            if averaged(p) {
+                for (y, &v) in y.iter_mut().zip(position) {
+                    *y += v;
+                }
             }
         }
-        let positions = (x.len() / y.len()) as f32;
         for y in y {
-            *y /= positions;
+            *y /= count;
         }
     }
 
-    fn backward(x: &[f32], dz: &[f32], dx: &mut [f32], _: &mut [f32]) {
-        let positions = (x.len() / dz.len()) as f32;
-        for dx in dx.chunks_exact_mut(dz.len()) {
-            for (dx, &dz) in dx.iter_mut().zip(dz) {
-                *dx = dz / positions;
+    fn backward(x: &[f32], mask: Option<&[bool]>, dz: &[f32], dx: &mut [f32], _: &mut [f32]) {
+        let (averaged, count) = Self::averaged(mask, x.len() / dz.len());
+        for (p, dx) in dx.chunks_exact_mut(dz.len()).enumerate() {
+            if averaged(p) {
+                for (dx, &dz) in dx.iter_mut().zip(dz) {
+                    *dx = dz / count;
+                }
+            } else {
+                dx.fill(0.0);
             }
         }
     }
@@ -140,10 +160,10 @@ pub struct GlobalPool<R, S> {
 /// let pool = GlobalMaxPool::<Sequence<3, 2, 6>>::new();
 /// let x = [[1.0, -4.0, 5.0, -2.0, 3.0, -6.0]];
 /// let mut y = [[0.0; 2]];
-/// pool.forward(&x, &mut y, &mut ());
+/// pool.forward(&x, &mut y, &mut pool.new_tape());
 /// assert_eq!(y, [[5.0, -2.0]]);
 /// let mut dx = [[9.0; 6]];
-/// pool.backward(&x, &[[1.0, 10.0]], Some(&mut dx), &mut (), &mut ());
+/// pool.backward(&x, &[[1.0, 10.0]], Some(&mut dx), &mut (), &mut pool.new_tape());
 /// assert_eq!(dx, [[0.0, 0.0, 1.0, 10.0, 0.0, 0.0]]);
 /// ```
 pub type GlobalMaxPool<S> = GlobalPool<GlobalMax, S>;
@@ -192,6 +212,11 @@ impl<R: GlobalReduce, S: ChannelsLast> GlobalPool<R, S> {
         );
     };
 
+    /// Sample `b`'s flags of a batch's `mask`, if there is one.
+    fn sample(mask: Option<&[bool]>, b: usize) -> Option<&[bool]> {
+        mask.map(|mask| &mask[b * S::POSITIONS..][..S::POSITIONS])
+    }
+
     /// The pooling layer.
     pub const fn new() -> Self {
         let () = Self::SHAPES_AGREE;
@@ -206,17 +231,48 @@ impl<R: GlobalReduce, S: ChannelsLast> Layer for GlobalPool<R, S> {
     type Out = S::Channels;
     type Activation = Linear;
     type Grads = ();
-    /// Nothing: the backward pass reads what it needs from the input.
-    type Tape<const B: usize> = ();
+    /// The mask of a sequence's steps, if it is given one (an image's: nothing); the backward
+    /// pass reads the rest from the input.
+    type Tape<const B: usize> = S::Mask<B>;
 
     const KIND: &'static str = R::KINDS[S::RANK - 1];
 
-    fn new_tape<const B: usize>(&self) {}
+    fn new_tape<const B: usize>(&self) -> S::Mask<B> {
+        S::Mask::<B>::default()
+    }
 
-    fn forward<const B: usize>(&self, x: &[S::Values; B], y: &mut [S::Channels; B], _: &mut ()) {
-        for (x, y) in x.iter().zip(y) {
-            R::forward(x.values(), y.values_mut());
+    fn forward<const B: usize>(
+        &self,
+        x: &[S::Values; B],
+        y: &mut [S::Channels; B],
+        tape: &mut S::Mask<B>,
+    ) {
+        for (b, (x, y)) in x.iter().zip(y).enumerate() {
+            R::forward(
+                x.values(),
+                Self::sample(KeptMask::kept(tape), b),
+                y.values_mut(),
+            );
         }
+    }
+
+    fn infer(&self, x: &S::Values, y: &mut S::Channels) {
+        R::forward(x.values(), None, y.values_mut());
+    }
+
+    fn infer_masked(
+        &self,
+        x: &S::Values,
+        mask: Option<&[bool]>,
+        y: &mut S::Channels,
+        _output_mask: &mut [bool],
+    ) -> bool {
+        R::forward(x.values(), mask, y.values_mut());
+        false
+    }
+
+    fn set_input_mask<const B: usize>(&self, tape: &mut S::Mask<B>, mask: Option<&[bool]>) {
+        tape.keep(mask);
     }
 
     fn backward<const B: usize>(
@@ -225,13 +281,14 @@ impl<R: GlobalReduce, S: ChannelsLast> Layer for GlobalPool<R, S> {
         dz: &[S::Channels; B],
         dx: Option<&mut [S::Values; B]>,
         _grads: &mut (),
-        _tape: &mut (),
+        tape: &mut S::Mask<B>,
     ) {
         let Some(dx) = dx else { return };
         let mut scratch: [S::Channels; 2] = bytemuck::Zeroable::zeroed();
         let scratch: &mut [f32] = bytemuck::cast_slice_mut(&mut scratch);
-        for ((x, dz), dx) in x.iter().zip(dz).zip(dx) {
-            R::backward(x.values(), dz.values(), dx.values_mut(), scratch);
+        for (b, ((x, dz), dx)) in x.iter().zip(dz).zip(dx).enumerate() {
+            let mask = Self::sample(KeptMask::kept(tape), b);
+            R::backward(x.values(), mask, dz.values(), dx.values_mut(), scratch);
         }
     }
 
@@ -263,6 +320,7 @@ impl<R: GlobalReduce, S: ChannelsLast> fmt::Debug for GlobalPool<R, S> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mask::StepMask;
     use crate::shape::{Image, Sequence};
 
     /// 4 steps of 3 features; feature 1 ties its maximum (2.0) at steps 1 and 3.
@@ -278,7 +336,7 @@ mod tests {
     fn global_max_pool_of_a_sequence_of_literal_values() {
         let pool = GlobalMaxPool::<Sequence<4, 3, 12>>::new();
         let mut y = [[0.0; 3]];
-        pool.forward(&[STEPS], &mut y, &mut ());
+        pool.forward(&[STEPS], &mut y, &mut StepMask::default());
         assert_eq!(y, [[4.0, 2.0, 7.0]]);
         let mut dx = [[9.0; 12]];
         pool.backward(
@@ -286,7 +344,7 @@ mod tests {
             &[[1.0, 10.0, -2.0]],
             Some(&mut dx),
             &mut (),
-            &mut (),
+            &mut StepMask::default(),
         );
         #[rustfmt::skip]
         let expected = [
@@ -305,7 +363,7 @@ mod tests {
     fn global_average_pool_of_a_sequence_of_literal_values() {
         let pool = GlobalAvgPool::<Sequence<4, 3, 12>>::new();
         let mut y = [[0.0; 3]];
-        pool.forward(&[STEPS], &mut y, &mut ());
+        pool.forward(&[STEPS], &mut y, &mut StepMask::default());
         assert_eq!(y, [[1.5, 0.75, 1.0]]);
         let mut dx = [[9.0; 12]];
         pool.backward(
@@ -313,7 +371,7 @@ mod tests {
             &[[4.0, -8.0, 2.0]],
             Some(&mut dx),
             &mut (),
-            &mut (),
+            &mut StepMask::default(),
         );
         assert_eq!(dx[0][..], [1.0, -2.0, 0.5].repeat(4));
     }
@@ -369,14 +427,53 @@ mod tests {
             let mut x = [[1.0, 2.0, 3.0]];
             x[0][at] = f32::NAN;
             let mut y = [[0.0]];
-            pool.forward(&x, &mut y, &mut ());
+            pool.forward(&x, &mut y, &mut StepMask::default());
             assert!(y[0][0].is_nan(), "NaN at {at}: {y:?}");
             let mut dx = [[9.0; 3]];
-            pool.backward(&x, &[[1.0]], Some(&mut dx), &mut (), &mut ());
+            pool.backward(
+                &x,
+                &[[1.0]],
+                Some(&mut dx),
+                &mut (),
+                &mut StepMask::default(),
+            );
             let mut expected = [0.0; 3];
             expected[at] = 1.0;
             assert_eq!(dx, [expected], "NaN at {at}");
         }
+    }
+
+    #[test]
+    fn a_masked_average_leaves_the_padded_steps_out() {
+        let pool = GlobalAvgPool::<Sequence<4, 3, 12>>::new();
+        let mut tape = pool.new_tape::<2>();
+        let padded = [true, false, true, false, false, false, false, false];
+        pool.set_input_mask(&mut tape, Some(&padded));
+        let mut y = [[0.0; 3]; 2];
+        pool.forward(&[STEPS, STEPS], &mut y, &mut tape);
+        // Steps 0 and 2 of the first sample: ((1 - 2) / 2, (-1 + 0) / 2, (0.5 - 0.5) / 2).
+        assert_eq!(y[0], [-0.5, -0.5, 0.0]);
+        // No step of data in the second: 0 / 0, as in Keras.
+        assert!(y[1].iter().all(|y| y.is_nan()), "{y:?}");
+        let mut dx = [[9.0; 12]; 2];
+        pool.backward(
+            &[STEPS, STEPS],
+            &[[2.0, 4.0, -6.0]; 2],
+            Some(&mut dx),
+            &mut (),
+            &mut tape,
+        );
+        #[rustfmt::skip]
+        let expected = [
+            1.0, 2.0, -3.0,
+            0.0, 0.0, 0.0,
+            1.0, 2.0, -3.0,
+            0.0, 0.0, 0.0,
+        ];
+        assert_eq!(dx[0], expected);
+        let mut single = [0.0; 3];
+        pool.infer_masked(&STEPS, Some(&padded[..4]), &mut single, &mut []);
+        assert_eq!(single, y[0]);
     }
 
     #[cfg(feature = "alloc")]
@@ -388,13 +485,13 @@ mod tests {
             &mut GlobalMaxPool::<Sequence<5, 3, 15>>::new(),
             &distinct(),
             &c,
-            &mut (),
+            &mut StepMask::default(),
         );
         check_gradients(
             &mut GlobalAvgPool::<Sequence<5, 3, 15>>::new(),
             &values(3),
             &c,
-            &mut (),
+            &mut StepMask::default(),
         );
         let c = values::<[f32; 2], 3>(4);
         check_gradients(

@@ -38,7 +38,7 @@ use crate::shape::{Attention, AttentionShape, CrossAttention, Sequence, Sequence
 /// Cross-attention, `mha(query, value)`, is `MultiHeadAttention<Sequence<T_q, F_q, N_q>,
 /// CrossAttention<H, K, QK, VK, QV, IN>, CAUSAL, Sequence<T_v, F_v, N_v>>`: it reads each
 /// sample's query sequence followed by its value sequence (`IN = N_q + N_v` values, as a
-/// [`CrossAttention`](super::CrossAttention) join of two branches gives them), the keys and
+/// [`Attend`](super::Attend) join of two branches gives them), the keys and
 /// values are projected from the value sequence (Keras' default `key = value`) and the output
 /// has the query's shape. Query step `i` sees value step `j <= i` under `CAUSAL`, as Keras'
 /// lower-triangular mask of `T_q × T_v` has it.
@@ -1036,8 +1036,8 @@ impl<
 
 /// Cross-attention: the query sequence, the value sequence and, where the keys have a sequence
 /// of their own, the key sequence, one after another in each row the layer reads, `[query |
-/// value | key]`, as a [`CrossAttention`](super::Attend) join of two or three branches gives
-/// them; otherwise the keys are the values, Keras' default.
+/// value | key]`, as an [`Attend`](super::Attend) join of two or three branches (`network!`'s
+/// `CrossAttention`) gives them; otherwise the keys are the values, Keras' default.
 impl<
     const TQ: usize,
     const FQ: usize,

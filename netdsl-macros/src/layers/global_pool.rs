@@ -116,9 +116,8 @@ impl Kind for GlobalPool {
     /// not support masking.
     fn mask_rule(&self) -> MaskRule {
         match (self.reduce, &self.input) {
-            (Reduce::Average, Input::Sequence(_)) => {
-                MaskRule::CannotRead("to average only the steps of data")
-            }
+            // Averages the steps of data only, and ends the mask, as Keras' layer does.
+            (Reduce::Average, Input::Sequence(_)) => MaskRule::Reads { passes_on: false },
             _ => MaskRule::Drops,
         }
     }

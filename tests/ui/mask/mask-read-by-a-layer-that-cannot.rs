@@ -1,8 +1,8 @@
 use netdsl::prelude::*;
 
 network! {
-    /// Keras' `GlobalAveragePooling1D` averages only the steps the mask keeps; netdsl's cannot.
-    pub struct Reviews<(20, 8) => Masking => GlobalAveragePooling1D => Dense(2, softmax)>;
+    /// Keras' `BatchNormalization` leaves padded steps out of its statistics; netdsl's cannot.
+    pub struct Reviews<(20, 8) => Masking => BatchNormalization => LSTM(16) => Dense(2, softmax)>;
 }
 
 fn main() {}
