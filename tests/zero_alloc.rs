@@ -640,10 +640,12 @@ fn every_callback_allocates_nothing_after_train_begin() {
                 train: Metrics {
                     loss: 0.3,
                     accuracy: Some(0.9),
+                    ..Metrics::default()
                 },
                 validation: Some(Metrics {
                     loss: val_loss,
                     accuracy: Some(0.8),
+                    ..Metrics::default()
                 }),
                 learning_rate: 0.1,
                 seconds: 0.0,

@@ -174,6 +174,9 @@ pub struct ModelCheckpoint {
     last_saved: Option<PathBuf>,
     /// Whether it said that its value is not measured (once per fit).
     warned: bool,
+    /// Whether a lower monitored value is better under [`Mode::Auto`], as the last logs say
+    /// (a metric says which way it improves).
+    auto_lower: bool,
 }
 
 impl ModelCheckpoint {
@@ -223,11 +226,13 @@ impl ModelCheckpoint {
             steps_since_save: 0,
             last_saved: None,
             warned: false,
+            auto_lower: true,
         })
     }
 
     /// The value compared by [`ModelCheckpoint::save_best_only`] (default `val_loss`).
     pub fn monitor(mut self, monitor: Monitor) -> Self {
+        self.auto_lower = !matches!(monitor, Monitor::Accuracy | Monitor::ValAccuracy);
         self.monitor = monitor;
         self
     }
@@ -275,7 +280,7 @@ impl ModelCheckpoint {
 
     fn lower_is_better(&self) -> bool {
         match self.mode {
-            Mode::Auto => self.monitor.lower_is_better(),
+            Mode::Auto => self.auto_lower,
             Mode::Min => true,
             Mode::Max => false,
         }
@@ -393,6 +398,7 @@ impl Callback for ModelCheckpoint {
             val_accuracy: None,
             learning_rate: Some(logs.learning_rate),
         };
+        self.auto_lower = self.monitor.lower_is_better(&logs.train);
         self.save(&values, self.monitor.batch_value(logs), context);
     }
 
@@ -409,6 +415,7 @@ impl Callback for ModelCheckpoint {
             val_accuracy: logs.validation.and_then(|v| v.accuracy),
             learning_rate: Some(logs.learning_rate),
         };
+        self.auto_lower = self.monitor.lower_is_better(&logs.train);
         self.save(&values, self.monitor.value(logs), context);
     }
 }

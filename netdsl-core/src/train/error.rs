@@ -90,6 +90,14 @@ pub enum TrainError {
         /// Which sample, and why.
         source: crate::data::Error,
     },
+    /// The metrics given to [`Fit::metric`](super::Fit::metric) cannot be logged: two share a
+    /// name, one is named `loss` or `accuracy` (or starts with `val_`), or there are more than
+    /// [`MAX_METRICS`](crate::metrics::MAX_METRICS). Nothing was trained.
+    #[error("the metrics of `fit` cannot be logged: {reason}")]
+    InvalidMetrics {
+        /// What is wrong, naming the metric.
+        reason: String,
+    },
     /// The validation data given is empty: its loss would be meaningless.
     #[error("the validation data holds no samples")]
     NoValidationData,
