@@ -21,7 +21,7 @@
 //! | `R2Score()` | [`R2Score`] | `r2_score` |
 //!
 //! Their results agree with scikit-learn's on the same predictions, ties and empty classes
-//! included (`tests/metrics_sklearn.rs`, from `python/fixtures/metrics.py`): to 1e-5 but for
+//! included (`tests/metrics_sklearn.rs`, from `python/fixtures/metrics.py`): to 1e-6 but for
 //! AUC, which Keras approximates with 200 thresholds (see [`Auc`]).
 
 #[cfg(all(feature = "alloc", not(feature = "std")))]
