@@ -172,12 +172,12 @@ fn mnist_fit_logs_records_prints_and_monitors_its_metrics() {
 }
 
 #[test]
-fn a_checkpoint_keeps_the_epoch_of_the_best_metric() {
+fn a_checkpoint_keeps_the_epoch_of_the_best_metric_named_in_its_file() {
     let (train, validation) = mnist();
     let mut model = Digits::new(&mut StdRng::seed_from_u64(2));
     let mut trainer = Trainer::<_, _, _, 32>::new(&model, Sgd::new(0.05), CategoricalCrossentropy);
-    let path = scratch("best.safetensors");
-    let mut checkpoint = ModelCheckpoint::new(&path)
+    let dir = scratch("checkpoints");
+    let mut checkpoint = ModelCheckpoint::new(dir.join("{epoch:02d}-{val_pr_auc:.4f}.safetensors"))
         .unwrap()
         .monitor(Monitor::Metric("val_pr_auc"))
         .save_best_only(true);
@@ -188,14 +188,37 @@ fn a_checkpoint_keeps_the_epoch_of_the_best_metric() {
         .verbose(Verbose::Silent);
     let history = trainer.fit(&mut model, &train, options).unwrap();
     let values = history.get("val_pr_auc").unwrap();
-    let best = values.iter().copied().fold(f32::MIN, f32::max);
+    let (best_epoch, best) = values
+        .iter()
+        .copied()
+        .enumerate()
+        .fold((0, f32::MIN), |b, (e, v)| if v > b.1 { (e, v) } else { b });
     assert_eq!(
         checkpoint.best(),
         Some(best),
         "the highest is the best: {values:?}"
     );
-    assert!(path.exists());
-    std::fs::remove_file(path).unwrap();
+    let name = format!("{:02}-{best:.4}.safetensors", best_epoch + 1);
+    assert!(dir.join(&name).exists(), "{name}");
+
+    // A key the fit does not log (a typo) stops it before training.
+    let mut typo = ModelCheckpoint::new(dir.join("{val_pr_acu:.2f}.safetensors")).unwrap();
+    let before = model.dense_2.weights().to_owned();
+    let options = Fit::epochs(1)
+        .validation_data(&validation)
+        .metric(Auc::pr())
+        .callback(&mut typo)
+        .verbose(Verbose::Silent);
+    let error = trainer.fit(&mut model, &train, options).unwrap_err();
+    assert!(
+        matches!(error, TrainError::Callback { epoch: 0, .. })
+            && error
+                .to_string()
+                .contains("`{val_pr_acu}`, which this fit does not log"),
+        "{error}"
+    );
+    assert_eq!(model.dense_2.weights(), &before);
+    std::fs::remove_dir_all(dir).unwrap();
 }
 
 /// `y = x0 - 2 x1` on a grid.

@@ -80,6 +80,7 @@ impl<N: Shared<B>, O: Optimizer, L: Loss<N::Activation> + Send, const B: usize>
         reset_order(self.order, train.len());
         let mut rng = StdRng::seed_from_u64(seed);
         let mut history = History::with_capacity(epochs);
+        add_metric_columns(&mut history, &metrics, validates, epochs);
         let threads = self.team.threads();
         let params = FitParams {
             epochs,
@@ -108,13 +109,8 @@ impl<N: Shared<B>, O: Optimizer, L: Loss<N::Activation> + Send, const B: usize>
             Err(source) => return Err(failed(0, None, source, history)),
             Ok(hooked) => self.take_up(hooked.resume, &mut history, &mut rng, shuffle, epochs),
         };
-        // A column per metric (and its validation value), in a resumed history too.
-        for metric in &metrics {
-            history.add_metric(metric.name().to_owned(), epochs);
-            if validates {
-                history.add_metric(format!("val_{}", metric.name()), epochs);
-            }
-        }
+        // In a resumed history too.
+        add_metric_columns(&mut history, &metrics, validates, epochs);
         for epoch in first_epoch..=epochs {
             // Only the first epoch of a resumed fit may have begun already.
             let partial = partial.take();
@@ -344,6 +340,22 @@ impl<N: Shared<B>, O: Optimizer, L: Loss<N::Activation> + Send, const B: usize>
             stop: context.stop_requested(),
             resume: context.take_resume(),
         })
+    }
+}
+
+/// A column of `history` for each metric, and for its validation value when the fit `validates`,
+/// with room for `epochs` epochs (callbacks see them from `on_train_begin` on).
+fn add_metric_columns(
+    history: &mut History,
+    metrics: &MetricList<'_, '_>,
+    validates: bool,
+    epochs: usize,
+) {
+    for metric in metrics {
+        history.add_metric(metric.name().to_owned(), epochs);
+        if validates {
+            history.add_metric(format!("val_{}", metric.name()), epochs);
+        }
     }
 }
 
