@@ -289,4 +289,26 @@ fn metrics_that_cannot_be_logged_are_refused_before_training() {
         "{error}"
     );
     assert_eq!(model.dense_2.weights(), &before);
+    let options = Fit::epochs(1)
+        .metric(Named("epoch"))
+        .verbose(Verbose::Silent);
+    let error = trainer.fit(&mut model, &data, options).unwrap_err();
+    assert!(
+        error.to_string().contains("a metric named `epoch`"),
+        "{error}"
+    );
+}
+
+/// A metric of any name, always 0.
+struct Named(&'static str);
+
+impl Metric for Named {
+    fn name(&self) -> &'static str {
+        self.0
+    }
+    fn reset(&mut self) {}
+    fn update(&mut self, _: &[f32], _: &[f32]) {}
+    fn result(&self) -> f32 {
+        0.0
+    }
 }

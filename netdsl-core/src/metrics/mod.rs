@@ -153,7 +153,9 @@ where
 pub trait Metric {
     /// The key of its value in the logs, the history and the CSV log, as Keras names the metric
     /// (`precision`); `fit` logs the validation value under `val_` and this name. Names are
-    /// distinct among a fit's metrics, and differ from `loss` and `accuracy`.
+    /// distinct among a fit's metrics, and differ from the keys `fit` logs itself (`loss`,
+    /// `accuracy`, `learning_rate`, `epoch`, `batch`); they are written in CSV logs and file
+    /// names, so letters, digits and `_` suit them best.
     fn name(&self) -> &'static str;
 
     /// Whether a higher value is better (Keras' metric `_direction`): what `EarlyStopping`,

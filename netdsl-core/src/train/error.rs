@@ -91,7 +91,8 @@ pub enum TrainError {
         source: crate::data::Error,
     },
     /// The metrics given to [`Fit::metric`](super::Fit::metric) cannot be logged: two share a
-    /// name, one is named `loss` or `accuracy` (or starts with `val_`), or there are more than
+    /// name, one has a name `fit` logs itself (`loss`, `accuracy`, `learning_rate`, `epoch`,
+    /// `batch`) or starts with `val_`, or there are more than
     /// [`MAX_METRICS`](crate::metrics::MAX_METRICS). Nothing was trained.
     #[error("the metrics of `fit` cannot be logged: {reason}")]
     InvalidMetrics {

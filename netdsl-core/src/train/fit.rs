@@ -173,9 +173,10 @@ impl<'a, const IN: usize, const OUT: usize> Fit<'a, IN, OUT> {
     /// `val_precision`), the progress bar and the epoch line, the [`History`](super::History)
     /// and the columns of a [`CsvLogger`](super::callbacks::CsvLogger), and a
     /// [`Monitor::Metric`](super::callbacks::Monitor::Metric) watches it. Give it owned, or as
-    /// `&mut` to read its state after the fit. At most [`MAX_METRICS`](crate::metrics::MAX_METRICS),
-    /// with distinct names other than `loss` and `accuracy`: `fit` refuses others before
-    /// training ([`TrainError::InvalidMetrics`](super::TrainError::InvalidMetrics)).
+    /// `&mut` to read its state after the fit. At most
+    /// [`MAX_METRICS`](crate::metrics::MAX_METRICS), with distinct names other than the keys
+    /// `fit` logs itself (`loss`, `accuracy`...): `fit` refuses others before training
+    /// ([`TrainError::InvalidMetrics`](super::TrainError::InvalidMetrics)).
     ///
     /// A metric is updated with each sample's output of the step's forward pass (before the
     /// step's update, as Keras does), and allocates nothing then. A fit that

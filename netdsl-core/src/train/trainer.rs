@@ -390,7 +390,8 @@ fn check_metrics<'n>(names: impl ExactSizeIterator<Item = &'n str>) -> Result<()
     }
     let mut seen: [&str; MAX_METRICS] = [""; MAX_METRICS];
     for (i, name) in names.enumerate() {
-        if matches!(name, "loss" | "accuracy" | "learning_rate") || name.starts_with("val_") {
+        let taken = ["loss", "accuracy", "learning_rate", "epoch", "batch"];
+        if taken.contains(&name) || name.starts_with("val_") {
             return refuse(format!(
                 "a metric named `{name}`, which `fit` logs itself or reads as a validation value; expected another name"
             ));
