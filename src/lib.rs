@@ -597,6 +597,12 @@
 //! | `model.predict(x)` | [`model.predict(&sample)`](network::Network::predict), or batched: [`trainer.predict(&model, &samples)`](train::Trainer::predict) |
 //! | `model.summary()` | [`model.summary()`](network::Network::summary) |
 //! | `history.history["val_accuracy"]` | [`history.val_accuracy`](train::History) |
+//! | `compile(metrics=["accuracy", Precision(), AUC(), F1Score(average="macro")])` | [`Fit::epochs(n).metric(Precision::new()).metric(Auc::roc()).metric(F1Score::macro_average())`](train::Fit::metric), see [`metrics`]; accuracy comes with a classification loss |
+//! | `TopKCategoricalAccuracy(k=3)`, `MeanAbsoluteError()`, `RootMeanSquaredError()`, `R2Score()` | [`TopKCategoricalAccuracy::new(3)`](metrics::TopKCategoricalAccuracy), [`metrics::MeanAbsoluteError`], [`metrics::RootMeanSquaredError`], [`metrics::R2Score`] |
+//! | a custom `keras.metrics.Metric` (`update_state`, `result`, `reset_state`) | a type implementing [`metrics::Metric`] (`update`, `result`, `reset`) |
+//! | `history.history["val_auc"]` | [`history.get("val_auc")`](train::History::get), [`history.metrics["val_auc"]`](train::History::metrics) |
+//! | `EarlyStopping(monitor="val_auc")` | [`EarlyStopping::new(Monitor::Metric("val_auc"))`](train::callbacks::Monitor::Metric) |
+//! | `model.evaluate(x, y)` with compiled metrics | [`trainer.evaluate_with(&model, &data, &mut [&mut precision, &mut auc])`](train::Trainer::evaluate_with) |
 //! | `model.save_weights(path)`, `model.load_weights(path)` | [`model.save_weights(path)?`](network::Network::save_weights), [`model.load_weights(path)?`](network::Network::load_weights): safetensors, see [`weights`] |
 //! | `callbacks=[EarlyStopping(patience=3), CSVLogger("log.csv"), ...]` | [`Fit::epochs(n).callback(&mut early).callback(&mut logger)`](train::Fit::callback), see [`train::callbacks`] |
 //! | `ModelCheckpoint("{epoch:02d}-{val_loss:.2f}.weights.h5", save_best_only=True, save_weights_only=True)` | [`ModelCheckpoint::new("{epoch:02d}-{val_loss:.2f}.safetensors")?.save_best_only(true)`](train::callbacks::ModelCheckpoint) |

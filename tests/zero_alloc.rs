@@ -585,6 +585,55 @@ fn a_parallel_fit_allocates_per_fit_not_per_step_on_the_calling_thread() {
 }
 
 #[test]
+fn metrics_cost_a_fit_allocations_per_fit_not_per_step() {
+    use netdsl::metrics::{
+        Auc, F1Score, Precision, R2Score, Recall, RootMeanSquaredError, TopKCategoricalAccuracy,
+    };
+    let mut train = mnist(MnistSplit::Test);
+    let validation = train.split_off(8_000);
+    let steps = train.len().div_ceil(BATCH);
+    let mut model = model();
+    let mut trainer =
+        Trainer::<_, _, _, BATCH>::new(&model, Sgd::new(0.01), CategoricalCrossentropy);
+    let mut fit = |epochs| {
+        measure(|| {
+            let options = Fit::epochs(epochs)
+                .validation_data(&validation)
+                .metric(Precision::new())
+                .metric(Recall::new())
+                .metric(F1Score::macro_average())
+                .metric(Auc::roc())
+                .metric(Auc::pr())
+                .metric(TopKCategoricalAccuracy::new(3))
+                .metric(RootMeanSquaredError::default())
+                .metric(R2Score::default())
+                .verbose(Verbose::Silent);
+            let history = trainer.fit(&mut model, &train, options).unwrap();
+            assert_eq!(history.get("val_auc").map(<[f32]>::len), Some(epochs));
+        })
+    };
+    fit(1);
+    let (one, three) = (fit(1), fit(3));
+    assert_eq!(
+        one.count_total,
+        three.count_total,
+        "two more epochs of {steps} steps with 8 metrics allocated {} times",
+        three.count_total as i64 - one.count_total as i64
+    );
+
+    // An evaluation with metrics prepared by a first one allocates nothing.
+    let (mut f1, mut auc) = (F1Score::macro_average(), Auc::roc());
+    trainer.evaluate_with(&model, &validation, &mut [&mut f1, &mut auc]);
+    let info = measure(|| {
+        trainer.evaluate_with(&model, &validation, &mut [&mut f1, &mut auc]);
+    });
+    assert_eq!(
+        info.count_total, 0,
+        "an evaluation with metrics allocated: {info:?}"
+    );
+}
+
+#[test]
 fn every_callback_allocates_nothing_after_train_begin() {
     use netdsl::train::callbacks::{
         BackupAndRestore, Callback, Context, EarlyStopping, LambdaCallback, LayerAccess,
@@ -640,10 +689,12 @@ fn every_callback_allocates_nothing_after_train_begin() {
                 train: Metrics {
                     loss: 0.3,
                     accuracy: Some(0.9),
+                    ..Metrics::default()
                 },
                 validation: Some(Metrics {
                     loss: val_loss,
                     accuracy: Some(0.8),
+                    ..Metrics::default()
                 }),
                 learning_rate: 0.1,
                 seconds: 0.0,

@@ -4,8 +4,8 @@
 //! thread only, and the helper threads of a parallel fit are not the caller's. This binary
 //! counts every thread's allocations instead, with `stats_alloc` as its global allocator, and
 //! reads the count from a callback at the beginning and at the end of each epoch: in between,
-//! every thread is training steps. It holds one test, since the count also sees any other
-//! test's threads.
+//! every thread is training steps, metrics measured. It holds one test, since the count also
+//! sees any other test's threads.
 
 use std::alloc::System;
 
@@ -80,8 +80,11 @@ fn no_thread_of_a_parallel_fit_allocates_while_training() {
         at_begin: 0,
         epochs: Vec::with_capacity(3),
     };
+    // With metrics, which the calling thread updates from every thread's shard.
     let options = Fit::epochs(3)
         .threads(2)
+        .metric(netdsl::metrics::F1Score::macro_average())
+        .metric(netdsl::metrics::Auc::roc())
         .verbose(Verbose::Silent)
         .callback(&mut per_epoch);
     let start = allocations();
@@ -98,4 +101,5 @@ fn no_thread_of_a_parallel_fit_allocates_while_training() {
         "the epochs trained: {:?}",
         history.accuracy
     );
+    assert!(history.get("auc").unwrap()[2] > 0.95, "{history:?}");
 }

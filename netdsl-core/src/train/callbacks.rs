@@ -14,7 +14,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use super::{BatchLogs, EpochLogs, FitParams, History, Progress};
+use super::{BatchLogs, EpochLogs, FitParams, History, Metrics, Progress};
 use crate::layer::{Layer, TensorVisitor, TensorVisitorMut};
 use crate::optim::Optimizer;
 
@@ -111,6 +111,7 @@ static NO_HISTORY: History = History {
     val_accuracy: Vec::new(),
     learning_rate: Vec::new(),
     epoch_seconds: Vec::new(),
+    metrics: std::collections::BTreeMap::new(),
 };
 
 impl<'a> Context<'a> {
@@ -281,6 +282,14 @@ pub trait Callback {
 }
 
 /// The quantity a callback watches, as Keras' `monitor="val_loss"`.
+///
+/// ```
+/// use netdsl_core::train::callbacks::{EarlyStopping, Monitor};
+///
+/// // The validation AUC of a fit given `metrics::Auc::roc()`, which rises as it improves.
+/// let early = EarlyStopping::new(Monitor::Metric("val_auc")).patience(3);
+/// assert_eq!(Monitor::Metric("val_auc").keras_name(), "val_auc");
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Monitor {
     /// Training loss.
@@ -291,52 +300,57 @@ pub enum Monitor {
     ValLoss,
     /// Validation accuracy.
     ValAccuracy,
+    /// The value logged under a Keras key: a [metric](crate::metrics::Metric)'s name given to
+    /// [`Fit::metric`](super::Fit::metric) (`"auc"`, `"precision"`), the same with `val_` for
+    /// its validation value (`"val_auc"`), or `"loss"`, `"val_accuracy"`... A metric improves
+    /// the way it says ([`Metric::higher_is_better`](crate::metrics::Metric::higher_is_better)),
+    /// as Keras' `mode="auto"` decides.
+    Metric(&'static str),
 }
 
 impl Monitor {
-    /// Keras' name for it: `loss`, `accuracy`, `val_loss`, `val_accuracy`.
+    /// Keras' name for it: `loss`, `accuracy`, `val_loss`, `val_accuracy`, or the metric's key.
     pub fn keras_name(self) -> &'static str {
         match self {
             Monitor::Loss => "loss",
             Monitor::Accuracy => "accuracy",
             Monitor::ValLoss => "val_loss",
             Monitor::ValAccuracy => "val_accuracy",
+            Monitor::Metric(key) => key,
         }
     }
 
     /// The watched value in `logs`, if it was measured.
     pub fn value(self, logs: &EpochLogs) -> Option<f32> {
-        match self {
-            Monitor::Loss => Some(logs.train.loss),
-            Monitor::Accuracy => logs.train.accuracy,
-            Monitor::ValLoss => logs.validation.map(|v| v.loss),
-            Monitor::ValAccuracy => logs.validation.and_then(|v| v.accuracy),
-        }
+        logs.get(self.keras_name())
     }
 
-    /// The watched value in a step's running `logs`: the training loss or accuracy (the
-    /// validation values are measured after the epoch only).
+    /// The watched value in a step's running `logs`: a training value (the validation values
+    /// are measured after the epoch only).
     pub fn batch_value(self, logs: &BatchLogs) -> Option<f32> {
-        match self {
-            Monitor::Loss => Some(logs.train.loss),
-            Monitor::Accuracy => logs.train.accuracy,
-            Monitor::ValLoss | Monitor::ValAccuracy => None,
-        }
+        logs.get(self.keras_name())
     }
 
-    /// Whether a lower value is better (a loss), as Keras' `mode="auto"` decides.
-    pub(super) fn lower_is_better(self) -> bool {
-        matches!(self, Monitor::Loss | Monitor::ValLoss)
-    }
-
-    /// Whether `value` improves on `best` by more than `min_delta` (losses fall, accuracies
-    /// rise, as Keras' `mode="auto"` decides).
-    fn improves(self, value: f32, best: f32, min_delta: f32) -> bool {
-        if self.lower_is_better() {
-            value < best - min_delta
-        } else {
-            value > best + min_delta
+    /// Whether a lower value is better, as Keras' `mode="auto"` decides: losses fall,
+    /// accuracies rise, a metric moves the way it says in `train` (the training values of the
+    /// logs, which name the metrics); an unknown key counts as a loss.
+    pub(super) fn lower_is_better(self, train: &Metrics) -> bool {
+        let key = self.keras_name();
+        let name = key.strip_prefix("val_").unwrap_or(key);
+        match name {
+            "loss" => true,
+            "accuracy" => false,
+            _ => train.higher_is_better(name).is_none_or(|higher| !higher),
         }
+    }
+}
+
+/// Whether `value` improves on `best` by more than `min_delta`, lower or higher being better.
+fn improves(lower_is_better: bool, value: f32, best: f32, min_delta: f32) -> bool {
+    if lower_is_better {
+        value < best - min_delta
+    } else {
+        value > best + min_delta
     }
 }
 
@@ -434,15 +448,16 @@ impl Callback for EarlyStopping {
             if !self.warned {
                 self.warned = true;
                 eprintln!(
-                    "netdsl: EarlyStopping watches `{}`, which this fit does not measure (no validation data, or no accuracy for this loss); it will not stop training",
+                    "netdsl: EarlyStopping watches `{}`, which this fit does not measure (no validation data, no accuracy for this loss, or no metric of this name); it will not stop training",
                     self.monitor.keras_name()
                 );
             }
             return;
         };
+        let lower = self.monitor.lower_is_better(&logs.train);
         let improved = self
             .best
-            .is_none_or(|best| self.monitor.improves(value, best, self.min_delta));
+            .is_none_or(|best| improves(lower, value, best, self.min_delta));
         if improved {
             (self.best, self.best_epoch, self.wait) = (Some(value), logs.epoch, 0);
             if self.restore_best_weights {
@@ -554,9 +569,10 @@ impl Callback for ReduceLrOnPlateau {
             self.cooldown_left -= 1;
             self.wait = 0;
         }
+        let lower = self.monitor.lower_is_better(&logs.train);
         if self
             .best
-            .is_none_or(|best| self.monitor.improves(value, best, self.min_delta))
+            .is_none_or(|best| improves(lower, value, best, self.min_delta))
         {
             (self.best, self.wait) = (Some(value), 0);
         } else if self.cooldown_left == 0 {
@@ -605,7 +621,8 @@ impl<F: FnMut(&EpochLogs)> Callback for LambdaCallback<F> {
 ///
 /// The columns are Keras 3's, its log keys sorted: `epoch` (from 0, as Keras counts in the
 /// file), `accuracy` (when the loss has one), `learning_rate`, `loss`, then `val_accuracy` and
-/// `val_loss` when there is validation data (without it, Keras 3 adds `val_` columns of `NA`,
+/// `val_loss` when there is validation data, and the [metrics](super::Fit::metric) among them
+/// by their keys (`auc` before `learning_rate`, `val_auc` before `val_loss`) (without it, Keras 3 adds `val_` columns of `NA`,
 /// meant for `validation_freq`, which `fit` does not have; they are left out here). Numbers are Rust's shortest round-trip `{}` of the
 /// `f32` logs; rows end in `\r\n`, as Python's `csv` module writes them. The header goes into a
 /// new or empty file only, so appending to an earlier log continues its table. Each row is
@@ -719,34 +736,45 @@ impl CsvLogger {
     }
 }
 
-/// One row of `logs`, under the header if `header`; the columns present are those of `logs`.
+/// One row of `logs`, under the header if `header`; the columns present are those of `logs`,
+/// in the order of their keys (Keras sorts them).
 fn write_csv_row(out: &mut dyn Write, sep: char, header: bool, logs: &EpochLogs) -> io::Result<()> {
+    // Every column but `epoch` (at most the learning rate, accuracy, loss and the metrics,
+    // twice), sorted without allocating.
+    const COLUMNS: usize = 1 + 2 * (2 + crate::metrics::MAX_METRICS);
+    let mut columns = [("", "", 0.0); COLUMNS];
+    let mut count = 0;
+    let rate = ("", "learning_rate", logs.learning_rate);
+    let validation = logs.validation.as_ref().map(|v| v.named("val_"));
+    for column in logs
+        .train
+        .named("")
+        .chain(validation.into_iter().flatten())
+        .chain([rate])
+        .take(COLUMNS)
+    {
+        columns[count] = column;
+        count += 1;
+    }
+    let columns = &mut columns[..count];
+    columns.sort_unstable_by(|a, b| column_key(a).cmp(column_key(b)));
     if header {
         out.write_all(b"epoch")?;
-        if logs.train.accuracy.is_some() {
-            write!(out, "{sep}accuracy")?;
-        }
-        write!(out, "{sep}learning_rate{sep}loss")?;
-        if let Some(validation) = logs.validation {
-            if validation.accuracy.is_some() {
-                write!(out, "{sep}val_accuracy")?;
-            }
-            write!(out, "{sep}val_loss")?;
+        for (prefix, name, _) in columns.iter() {
+            write!(out, "{sep}{prefix}{name}")?;
         }
         out.write_all(b"\r\n")?;
     }
     write!(out, "{}", logs.epoch - 1)?;
-    if let Some(accuracy) = logs.train.accuracy {
-        write!(out, "{sep}{accuracy}")?;
-    }
-    write!(out, "{sep}{}{sep}{}", logs.learning_rate, logs.train.loss)?;
-    if let Some(validation) = logs.validation {
-        if let Some(accuracy) = validation.accuracy {
-            write!(out, "{sep}{accuracy}")?;
-        }
-        write!(out, "{sep}{}", validation.loss)?;
+    for (_, _, value) in columns.iter() {
+        write!(out, "{sep}{value}")?;
     }
     out.write_all(b"\r\n")
+}
+
+/// A column's key, `val_` and a name, as bytes.
+fn column_key<'k>(&(prefix, name, _): &(&'k str, &'k str, f32)) -> impl Iterator<Item = u8> + 'k {
+    prefix.bytes().chain(name.bytes())
 }
 
 impl Callback for CsvLogger {
@@ -795,10 +823,12 @@ mod tests {
             train: Metrics {
                 loss: 1.0,
                 accuracy: Some(0.5),
+                ..Metrics::default()
             },
             validation: Some(Metrics {
                 loss: val_loss,
                 accuracy: Some(0.5),
+                ..Metrics::default()
             }),
             learning_rate: 0.1,
             seconds: 0.0,

@@ -61,7 +61,7 @@ pub enum CheckpointError {
         /// The template.
         template: String,
         /// The field's name.
-        name: &'static str,
+        name: String,
         /// Why it has no value.
         why: &'static str,
     },
@@ -93,14 +93,16 @@ pub enum CheckpointError {
 ///
 /// The file name is a template, Keras' `filepath`: `{epoch:02d}-{val_loss:.2f}.safetensors`
 /// writes `05-0.34.safetensors` after epoch 5. Its fields are `epoch` and `batch` (from 1,
-/// `batch` only when saving every `n` steps), `loss`, `accuracy`, `val_loss`, `val_accuracy`
-/// and `learning_rate`, each `{name}` or `{name:spec}` with a spec of Python's
+/// `batch` only when saving every `n` steps), `loss`, `accuracy`, `val_loss`, `val_accuracy`,
+/// `learning_rate` and the keys of the fit's [metrics](super::Fit::metric) (`{val_auc:.3f}`),
+/// each `{name}` or `{name:spec}` with a spec of Python's
 /// `[0][width][.precision][d|f]`; `{{` and `}}` are literal braces. A template that does not
 /// parse, names an unknown value or gives a spec outside that subset is an error of
 /// [`ModelCheckpoint::new`]. A field whose value this fit does not log (`val_loss` without
 /// validation data, `accuracy` of a regression, `batch` when saving per epoch) stops `fit` with
 /// [`TrainError::Callback`] at the first save, as Keras raises `KeyError`; `{batch}` with
-/// [`SaveFreq::Epoch`] is found before training starts.
+/// [`SaveFreq::Epoch`], and a metric's key that the fit does not log (a typo, `{val_acu}`), are
+/// found before training starts.
 ///
 /// With `save_best_only`, a value better than the best so far (strictly lower or higher, as the
 /// [`Mode`] says) is saved and becomes the best. When the value is not measured (monitoring
@@ -174,6 +176,9 @@ pub struct ModelCheckpoint {
     last_saved: Option<PathBuf>,
     /// Whether it said that its value is not measured (once per fit).
     warned: bool,
+    /// Whether a lower monitored value is better under [`Mode::Auto`], as the last logs say
+    /// (a metric says which way it improves).
+    auto_lower: bool,
 }
 
 impl ModelCheckpoint {
@@ -223,11 +228,13 @@ impl ModelCheckpoint {
             steps_since_save: 0,
             last_saved: None,
             warned: false,
+            auto_lower: true,
         })
     }
 
     /// The value compared by [`ModelCheckpoint::save_best_only`] (default `val_loss`).
     pub fn monitor(mut self, monitor: Monitor) -> Self {
+        self.auto_lower = !matches!(monitor, Monitor::Accuracy | Monitor::ValAccuracy);
         self.monitor = monitor;
         self
     }
@@ -275,7 +282,7 @@ impl ModelCheckpoint {
 
     fn lower_is_better(&self) -> bool {
         match self.mode {
-            Mode::Auto => self.monitor.lower_is_better(),
+            Mode::Auto => self.auto_lower,
             Mode::Min => true,
             Mode::Max => false,
         }
@@ -350,18 +357,23 @@ impl ModelCheckpoint {
     }
 
     fn unlogged(&self, name: Name) -> CheckpointError {
+        let key = self.template.name(name);
+        let validation = key.starts_with("val_");
         let why = match name {
             Name::Batch => {
                 "has no value when saving per epoch; save every `n` steps (`SaveFreq::Batches(n)`) or leave it out"
             }
-            Name::ValLoss | Name::ValAccuracy if self.save_freq != SaveFreq::Epoch => {
+            _ if validation && self.save_freq != SaveFreq::Epoch => {
                 "is measured after an epoch, not after a step; save per epoch or leave it out"
+            }
+            Name::Metric(_) => {
+                "this fit does not log: no metric of that name (`Fit::metric`), or no validation data for its `val_` value"
             }
             _ => "this fit does not log (no validation data, or no accuracy for this loss)",
         };
         CheckpointError::Unlogged {
             template: self.source.clone(),
-            name: name.as_str(),
+            name: key.to_owned(),
             why,
         }
     }
@@ -371,7 +383,16 @@ impl Callback for ModelCheckpoint {
     fn on_train_begin(&mut self, context: &mut Context<'_>) {
         self.warned = false;
         if self.save_freq == SaveFreq::Epoch && self.template.uses(Name::Batch) {
-            context.fail(self.unlogged(Name::Batch));
+            return context.fail(self.unlogged(Name::Batch));
+        }
+        // The history has a column for every metric of the fit, and its validation value.
+        let history = context.history();
+        let unlogged = self
+            .template
+            .metrics()
+            .find(|(_, key)| history.get(key).is_none());
+        if let Some((name, _)) = unlogged {
+            context.fail(self.unlogged(name));
         }
     }
 
@@ -392,7 +413,10 @@ impl Callback for ModelCheckpoint {
             val_loss: None,
             val_accuracy: None,
             learning_rate: Some(logs.learning_rate),
+            metrics: logs.train.metrics,
+            val_metrics: None,
         };
+        self.auto_lower = self.monitor.lower_is_better(&logs.train);
         self.save(&values, self.monitor.batch_value(logs), context);
     }
 
@@ -408,7 +432,10 @@ impl Callback for ModelCheckpoint {
             val_loss: logs.validation.map(|v| v.loss),
             val_accuracy: logs.validation.and_then(|v| v.accuracy),
             learning_rate: Some(logs.learning_rate),
+            metrics: logs.train.metrics,
+            val_metrics: logs.validation.map(|v| v.metrics),
         };
+        self.auto_lower = self.monitor.lower_is_better(&logs.train);
         self.save(&values, self.monitor.value(logs), context);
     }
 }

@@ -12,13 +12,14 @@ use rand::seq::SliceRandom;
 
 use super::callbacks::{Callback, Context, LayerAccess};
 use super::progress::{EpochBar, write_epoch_line};
-use super::runner::{Partial, Runner, Shared, reset_order};
+use super::runner::{MetricList, Partial, Runner, Shared, reset_order};
 use super::{
     BatchLogs, EpochLogs, Fit, FitParams, History, Metrics, Progress, TrainError, Verbose,
 };
 use crate::data::{Dataset, Sample};
 use crate::layer::Layer;
 use crate::loss::Loss;
+use crate::metrics::{Metric, MetricValues};
 use crate::optim::Optimizer;
 
 impl<N: Shared<B>, O: Optimizer, L: Loss<N::Activation> + Send, const B: usize>
@@ -45,9 +46,18 @@ impl<N: Shared<B>, O: Optimizer, L: Loss<N::Activation> + Send, const B: usize>
             verbose,
             threads: _,
             mut callbacks,
+            metrics: mut owned_metrics,
             output,
         } = options;
         let split = (train.end < data.len()).then(|| train.end..data.len());
+        let validates = validation.is_some() || split.is_some();
+        let mut metrics: Vec<&mut dyn Metric> = owned_metrics
+            .iter_mut()
+            .map(|metric| &mut **metric as &mut dyn Metric)
+            .collect();
+        for metric in metrics.iter_mut() {
+            metric.prepare(OUT);
+        }
 
         let mut stdout = std::io::stdout();
         let terminal = output.is_none() && stdout.is_terminal();
@@ -70,6 +80,7 @@ impl<N: Shared<B>, O: Optimizer, L: Loss<N::Activation> + Send, const B: usize>
         reset_order(self.order, train.len());
         let mut rng = StdRng::seed_from_u64(seed);
         let mut history = History::with_capacity(epochs);
+        add_metric_columns(&mut history, &metrics, validates, epochs);
         let threads = self.team.threads();
         let params = FitParams {
             epochs,
@@ -98,6 +109,8 @@ impl<N: Shared<B>, O: Optimizer, L: Loss<N::Activation> + Send, const B: usize>
             Err(source) => return Err(failed(0, None, source, history)),
             Ok(hooked) => self.take_up(hooked.resume, &mut history, &mut rng, shuffle, epochs),
         };
+        // In a resumed history too.
+        add_metric_columns(&mut history, &metrics, validates, epochs);
         for epoch in first_epoch..=epochs {
             // Only the first epoch of a resumed fit may have begun already.
             let partial = partial.take();
@@ -145,8 +158,12 @@ impl<N: Shared<B>, O: Optimizer, L: Loss<N::Activation> + Send, const B: usize>
                 shuffle.then_some(&mut rng),
                 from,
                 check_finite,
-                &mut |runner, network, steps_done, totals| {
-                    let running = totals.metrics(L::ACCURACY);
+                &mut metrics,
+                &mut |runner, network, steps_done, totals, measured| {
+                    let running = Metrics {
+                        metrics: measured,
+                        ..totals.metrics(L::ACCURACY)
+                    };
                     if let Some(bar) = &bar {
                         bar.advance(steps_done, running);
                     }
@@ -180,7 +197,10 @@ impl<N: Shared<B>, O: Optimizer, L: Loss<N::Activation> + Send, const B: usize>
             }
             let seconds = seconds_before + start.elapsed().as_secs_f64();
             let train_metrics = match trained {
-                Ok(totals) => totals.metrics(L::ACCURACY),
+                Ok(totals) => Metrics {
+                    metrics: MetricValues::of(metrics.iter().map(|m| &**m as &dyn Metric)),
+                    ..totals.metrics(L::ACCURACY)
+                },
                 Err((batch, what)) => {
                     return Err(TrainError::NonFinite {
                         epoch,
@@ -191,8 +211,10 @@ impl<N: Shared<B>, O: Optimizer, L: Loss<N::Activation> + Send, const B: usize>
                 }
             };
             let validation = match (validation, &split) {
-                (Some(val), _) => Some(self.evaluate(network, val, 0..val.len())),
-                (None, Some(range)) => Some(self.evaluate(network, data, range.clone())),
+                (Some(val), _) => Some(self.evaluate(network, val, 0..val.len(), &mut metrics)),
+                (None, Some(range)) => {
+                    Some(self.evaluate(network, data, range.clone(), &mut metrics))
+                }
                 (None, None) => None,
             };
             let logs = EpochLogs {
@@ -266,19 +288,29 @@ impl<N: Shared<B>, O: Optimizer, L: Loss<N::Activation> + Send, const B: usize>
         (first, progress.is_mid_epoch().then_some(progress))
     }
 
-    /// The metrics of `network` on the samples `range` of `data`, on the calling thread.
+    /// The metrics of `network` on the samples `range` of `data`, on the calling thread,
+    /// `metrics` reset and measured there.
     fn evaluate<const IN: usize, const OUT: usize>(
         &mut self,
         network: &N,
         data: &Dataset<IN, OUT>,
         range: Range<usize>,
+        metrics: &mut MetricList<'_, '_>,
     ) -> Metrics
     where
         N: Layer<In: Sample<IN>, Out = [f32; OUT]>,
     {
+        for metric in metrics.iter_mut() {
+            metric.reset();
+        }
         let lane = &mut self.lanes[0];
-        let totals = lane.shard.evaluate_range(network, &lane.loss, data, range);
-        totals.metrics(L::ACCURACY)
+        let totals = lane
+            .shard
+            .evaluate_range(network, &lane.loss, data, range, metrics);
+        Metrics {
+            metrics: MetricValues::of(metrics.iter().map(|m| &**m as &dyn Metric)),
+            ..totals.metrics(L::ACCURACY)
+        }
     }
 
     /// Runs `hook` for every callback with a context over the optimizer and the network (its
@@ -308,6 +340,22 @@ impl<N: Shared<B>, O: Optimizer, L: Loss<N::Activation> + Send, const B: usize>
             stop: context.stop_requested(),
             resume: context.take_resume(),
         })
+    }
+}
+
+/// A column of `history` for each metric, and for its validation value when the fit `validates`,
+/// with room for `epochs` epochs (callbacks see them from `on_train_begin` on).
+fn add_metric_columns(
+    history: &mut History,
+    metrics: &MetricList<'_, '_>,
+    validates: bool,
+    epochs: usize,
+) {
+    for metric in metrics {
+        history.add_metric(metric.name().to_owned(), epochs);
+        if validates {
+            history.add_metric(format!("val_{}", metric.name()), epochs);
+        }
     }
 }
 

@@ -90,6 +90,15 @@ pub enum TrainError {
         /// Which sample, and why.
         source: crate::data::Error,
     },
+    /// The metrics given to [`Fit::metric`](super::Fit::metric) cannot be logged: two share a
+    /// name, one has a name `fit` logs itself (`loss`, `accuracy`, `learning_rate`, `epoch`,
+    /// `batch`) or starts with `val_`, or there are more than
+    /// [`MAX_METRICS`](crate::metrics::MAX_METRICS). Nothing was trained.
+    #[error("the metrics of `fit` cannot be logged: {reason}")]
+    InvalidMetrics {
+        /// What is wrong, naming the metric.
+        reason: String,
+    },
     /// The validation data given is empty: its loss would be meaningless.
     #[error("the validation data holds no samples")]
     NoValidationData,

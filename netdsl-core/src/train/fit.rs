@@ -4,6 +4,7 @@ use std::io::Write;
 
 use super::callbacks::Callback;
 use crate::data::Dataset;
+use crate::metrics::Metric;
 
 /// How much `fit` prints (Keras' `verbose`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -55,6 +56,7 @@ pub struct Fit<'a, const IN: usize, const OUT: usize> {
     /// Threads that train each step, each on its own `B` samples (see [`Fit::threads`]).
     pub threads: usize,
     pub(crate) callbacks: Vec<&'a mut dyn Callback>,
+    pub(crate) metrics: Vec<Box<dyn Metric + 'a>>,
     pub(crate) output: Option<&'a mut dyn Write>,
 }
 
@@ -70,6 +72,7 @@ impl<'a, const IN: usize, const OUT: usize> Fit<'a, IN, OUT> {
             verbose: Verbose::default(),
             threads: 1,
             callbacks: Vec::new(),
+            metrics: Vec::new(),
             output: None,
         }
     }
@@ -161,6 +164,54 @@ impl<'a, const IN: usize, const OUT: usize> Fit<'a, IN, OUT> {
     /// Adds a callback, run in the order added.
     pub fn callback(mut self, callback: &'a mut dyn Callback) -> Self {
         self.callbacks.push(callback);
+        self
+    }
+
+    /// Measures `metric` on the training data and, when there is some, the validation data
+    /// (Keras' `metrics=[...]`), in the order added: each epoch's value goes into the
+    /// [`EpochLogs`](super::EpochLogs) under the metric's [name](Metric::name) (`precision`,
+    /// `val_precision`), the progress bar and the epoch line, the [`History`](super::History)
+    /// and the columns of a [`CsvLogger`](super::callbacks::CsvLogger), and a
+    /// [`Monitor::Metric`](super::callbacks::Monitor::Metric) watches it. Give it owned, or as
+    /// `&mut` to read its state after the fit. At most
+    /// [`MAX_METRICS`](crate::metrics::MAX_METRICS), with distinct names other than the keys
+    /// `fit` logs itself (`loss`, `accuracy`...): `fit` refuses others before training
+    /// ([`TrainError::InvalidMetrics`](super::TrainError::InvalidMetrics)).
+    ///
+    /// A metric is updated with each sample's output of the step's forward pass (before the
+    /// step's update, as Keras does), and allocates nothing then. A fit that
+    /// [resumes](super::callbacks::Context::resume) in the middle of an epoch measures that
+    /// epoch's metrics over the steps it trains, not those the interrupted fit took.
+    ///
+    /// ```
+    /// use netdsl_core::activation::Sigmoid;
+    /// use netdsl_core::data::Dataset;
+    /// use netdsl_core::layers::Dense;
+    /// use netdsl_core::loss::BinaryCrossentropy;
+    /// use netdsl_core::metrics::{Auc, Precision, Recall};
+    /// use netdsl_core::optim::Sgd;
+    /// use netdsl_core::train::{Fit, Trainer, Verbose};
+    ///
+    /// let inputs = [[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]];
+    /// let data = Dataset::<2, 1>::from_arrays(inputs.repeat(8), [[0.0], [0.0], [0.0], [1.0]].repeat(8))?;
+    /// let mut model = Dense::<2, 1, Sigmoid>::from_parameters([[0.0], [0.0]], Some([0.0]));
+    /// let mut trainer = Trainer::<_, _, _, 8>::new(&model, Sgd::new(1.0), BinaryCrossentropy);
+    /// let mut recall = Recall::new();
+    /// let options = Fit::epochs(100)
+    ///     .validation_data(&data)
+    ///     .metric(Precision::new())
+    ///     .metric(&mut recall)
+    ///     .metric(Auc::roc())
+    ///     .verbose(Verbose::Silent);
+    /// let history = trainer.fit(&mut model, &data, options)?;
+    /// assert_eq!(history.get("val_precision").map(<[f32]>::len), Some(100));
+    /// assert_eq!(history.get("auc").unwrap()[99], 1.0);
+    /// assert_eq!(recall.result(), 1.0, "the last validation's state");
+    /// # use netdsl_core::metrics::Metric;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn metric(mut self, metric: impl Metric + 'a) -> Self {
+        self.metrics.push(Box::new(metric));
         self
     }
 

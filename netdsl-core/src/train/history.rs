@@ -1,6 +1,11 @@
 //! What `fit` and `evaluate` report.
 
-/// Loss and accuracy over a dataset, as Keras' `evaluate` returns them.
+use std::collections::BTreeMap;
+
+use crate::metrics::MetricValues;
+
+/// Loss, accuracy and the other metrics asked for over a dataset, as Keras' `evaluate` returns
+/// them.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Metrics {
     /// The mean loss per sample.
@@ -8,6 +13,54 @@ pub struct Metrics {
     /// The fraction of samples predicted correctly; `None` when accuracy does not apply to
     /// the loss (a regression: see [`crate::loss::Loss::ACCURACY`]).
     pub accuracy: Option<f32>,
+    /// The results of the [metrics](crate::metrics::Metric) given to
+    /// [`Fit::metric`](super::Fit::metric) or [`Trainer::evaluate_with`](super::Trainer::evaluate_with),
+    /// by name; empty otherwise.
+    pub metrics: MetricValues,
+}
+
+impl Metrics {
+    /// The value logged as `name` (without `val_`): `loss`, `accuracy` (when it applies), or
+    /// a metric's [name](crate::metrics::Metric::name).
+    ///
+    /// ```
+    /// use netdsl_core::train::Metrics;
+    ///
+    /// let metrics = Metrics { loss: 0.5, accuracy: None, ..Metrics::default() };
+    /// assert_eq!(metrics.get("loss"), Some(0.5));
+    /// assert_eq!(metrics.get("accuracy"), None);
+    /// ```
+    pub fn get(&self, name: &str) -> Option<f32> {
+        match name {
+            "loss" => Some(self.loss),
+            "accuracy" => self.accuracy,
+            _ => self.metrics.get(name),
+        }
+    }
+
+    /// Whether a higher value of `name` is better: not for the loss, yes for accuracy, as the
+    /// metric says for the others (`None` for a name not logged).
+    pub fn higher_is_better(&self, name: &str) -> Option<bool> {
+        match name {
+            "loss" => Some(false),
+            "accuracy" => self.accuracy.map(|_| true),
+            _ => self.metrics.find(name).map(|value| value.higher_is_better),
+        }
+    }
+
+    /// Each value logged, under its name with `prefix` before it (`""` or `"val_"`): accuracy,
+    /// loss and the metrics, in the order of their names (Keras' sorted logs).
+    pub(super) fn named<'m>(
+        &'m self,
+        prefix: &'static str,
+    ) -> impl Iterator<Item = (&'static str, &'m str, f32)> + 'm {
+        let accuracy = self.accuracy.map(|a| (prefix, "accuracy", a));
+        let loss = Some((prefix, "loss", self.loss));
+        accuracy
+            .into_iter()
+            .chain(loss)
+            .chain(self.metrics.iter().map(move |m| (prefix, m.name, m.value)))
+    }
 }
 
 /// Sums over the samples of an epoch's steps so far (or of an evaluation), whose means are its
@@ -41,6 +94,7 @@ impl Totals {
         Metrics {
             loss: (self.loss / n) as f32,
             accuracy: accuracy.then_some((self.hits as f64 / n) as f32),
+            metrics: MetricValues::default(),
         }
     }
 
@@ -69,6 +123,35 @@ pub struct EpochLogs {
     pub steps: usize,
 }
 
+impl EpochLogs {
+    /// The value logged under Keras' key `key`: `loss`, `accuracy`, a metric's name, the same
+    /// with `val_` for the validation data, or `learning_rate`; `None` when this fit does not log
+    /// it.
+    ///
+    /// ```
+    /// use netdsl_core::train::{EpochLogs, Metrics};
+    ///
+    /// let logs = EpochLogs {
+    ///     epoch: 1,
+    ///     train: Metrics { loss: 0.5, accuracy: Some(0.75), ..Metrics::default() },
+    ///     validation: None,
+    ///     learning_rate: 0.01,
+    ///     seconds: 1.0,
+    ///     steps: 10,
+    /// };
+    /// assert_eq!(logs.get("accuracy"), Some(0.75));
+    /// assert_eq!(logs.get("val_loss"), None);
+    /// assert_eq!(logs.get("learning_rate"), Some(0.01));
+    /// ```
+    pub fn get(&self, key: &str) -> Option<f32> {
+        match key.strip_prefix("val_") {
+            Some(name) => self.validation.and_then(|v| v.get(name)),
+            None if key == "learning_rate" => Some(self.learning_rate),
+            None => self.train.get(key),
+        }
+    }
+}
+
 /// What one step of `fit` measured, as Keras hands `logs` to `on_train_batch_end`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct BatchLogs {
@@ -83,9 +166,23 @@ pub struct BatchLogs {
     pub learning_rate: f32,
 }
 
+impl BatchLogs {
+    /// The running value logged under `key` (`loss`, `accuracy`, a metric's name,
+    /// `learning_rate`); `None` for validation values, measured after the epoch only.
+    pub fn get(&self, key: &str) -> Option<f32> {
+        match key {
+            "learning_rate" => Some(self.learning_rate),
+            _ if key.starts_with("val_") => None,
+            _ => self.train.get(key),
+        }
+    }
+}
+
 /// Per-epoch logs of a `fit`, one entry per epoch in each vector, as Keras' `History.history`.
 /// `val_loss` and `val_accuracy` stay empty without validation data, `accuracy` and
-/// `val_accuracy` when accuracy does not apply to the loss (a regression).
+/// `val_accuracy` when accuracy does not apply to the loss (a regression). The metrics given to
+/// [`Fit::metric`](super::Fit::metric) are in [`History::metrics`], under their Keras keys;
+/// [`History::get`] reads any of them by key.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct History {
     /// Mean training loss of each epoch (averaged over the batches as they were trained).
@@ -101,6 +198,9 @@ pub struct History {
     pub learning_rate: Vec<f32>,
     /// Wall-clock seconds of each epoch's training (validation excluded).
     pub epoch_seconds: Vec<f64>,
+    /// Each metric's value after each epoch, under its name (`precision`) and, with validation
+    /// data, its validation value under `val_` and its name (`val_precision`).
+    pub metrics: BTreeMap<String, Vec<f32>>,
 }
 
 impl History {
@@ -112,7 +212,30 @@ impl History {
             val_accuracy: Vec::with_capacity(epochs),
             learning_rate: Vec::with_capacity(epochs),
             epoch_seconds: Vec::with_capacity(epochs),
+            metrics: BTreeMap::new(),
         }
+    }
+
+    /// A column for the metric logged under `key`, unless there is one, with room for
+    /// `epochs` epochs in all.
+    pub(crate) fn add_metric(&mut self, key: String, epochs: usize) {
+        let column = self.metrics.entry(key).or_default();
+        column.reserve(epochs.saturating_sub(column.len()));
+    }
+
+    /// The values of each epoch logged under Keras' key `key`: `loss`, `accuracy`, `val_loss`,
+    /// `val_accuracy`, `learning_rate` or a metric's (`auc`, `val_auc`); `None` for a key this
+    /// history does not have.
+    pub fn get(&self, key: &str) -> Option<&[f32]> {
+        let column = match key {
+            "loss" => &self.loss,
+            "accuracy" => &self.accuracy,
+            "val_loss" => &self.val_loss,
+            "val_accuracy" => &self.val_accuracy,
+            "learning_rate" => &self.learning_rate,
+            _ => return self.metrics.get(key).map(Vec::as_slice),
+        };
+        Some(column)
     }
 
     /// Room for `epochs` epochs in all, so that pushing them allocates nothing.
@@ -124,6 +247,9 @@ impl History {
         self.val_accuracy.reserve(more);
         self.learning_rate.reserve(more);
         self.epoch_seconds.reserve(more);
+        for column in self.metrics.values_mut() {
+            column.reserve(epochs.saturating_sub(column.len()));
+        }
     }
 
     pub(crate) fn push(&mut self, logs: &EpochLogs) {
@@ -135,6 +261,11 @@ impl History {
         }
         self.learning_rate.push(logs.learning_rate);
         self.epoch_seconds.push(logs.seconds);
+        for (key, column) in &mut self.metrics {
+            if let Some(value) = logs.get(key) {
+                column.push(value);
+            }
+        }
     }
 
     /// The number of epochs recorded.

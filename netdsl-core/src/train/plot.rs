@@ -135,6 +135,7 @@ mod tests {
             val_accuracy: vec![0.75, 0.8, 0.88],
             learning_rate: vec![0.01; 3],
             epoch_seconds: vec![0.1; 3],
+            metrics: Default::default(),
         };
         let path = std::env::temp_dir().join(format!("netdsl-plot-{}.svg", std::process::id()));
         history.plot_svg(&path).unwrap();

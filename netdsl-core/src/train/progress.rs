@@ -101,14 +101,17 @@ pub fn write_epoch_line(out: &mut dyn Write, epochs: usize, logs: &EpochLogs) {
     let _ = writeln!(out);
 }
 
-/// `accuracy: 0.9438 - loss: 0.2005` (with `prefix` before each name), or only the loss when
-/// accuracy does not apply.
-fn figures(prefix: &str, metrics: Metrics) -> String {
-    match metrics.accuracy {
-        Some(accuracy) => format!(
-            "{prefix}accuracy: {accuracy:.4} - {prefix}loss: {:.4}",
-            metrics.loss
-        ),
-        None => format!("{prefix}loss: {:.4}", metrics.loss),
+/// `accuracy: 0.9438 - loss: 0.2005` (with `prefix` before each name): the accuracy when it
+/// applies, the loss and the metrics, in the order of their names, as Keras sorts its logs.
+fn figures(prefix: &'static str, metrics: Metrics) -> String {
+    let mut named: Vec<_> = metrics.named(prefix).collect();
+    named.sort_by(|a, b| a.1.cmp(b.1));
+    let mut line = String::new();
+    for (prefix, name, value) in named {
+        if !line.is_empty() {
+            line.push_str(" - ");
+        }
+        line.push_str(&format!("{prefix}{name}: {value:.4}"));
     }
+    line
 }

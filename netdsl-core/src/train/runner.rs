@@ -35,6 +35,7 @@ use crate::data::{Dataset, Sample};
 use crate::kernels::team::Team;
 use crate::layer::Layer;
 use crate::loss::Loss;
+use crate::metrics::{Metric, MetricValues};
 use crate::optim::{Optimizer, step};
 
 /// A network the threads of a `fit` can share: each reads it during a step and owns its tape
@@ -43,9 +44,13 @@ pub(super) trait Shared<const B: usize>: Layer<Tape<B>: Send, Grads: Send> + Syn
 
 impl<N: Layer<Tape<B>: Send, Grads: Send> + Sync, const B: usize> Shared<B> for N {}
 
-/// What the runner calls after each step: `(runner, network, steps done, running sums)`,
-/// returning whether to end the epoch there.
-pub(super) type OnBatch<'a, R, N> = dyn FnMut(&mut R, &mut N, usize, Totals) -> bool + 'a;
+/// What the runner calls after each step: `(runner, network, steps done, running sums, running
+/// metrics)`, returning whether to end the epoch there.
+pub(super) type OnBatch<'a, R, N> =
+    dyn FnMut(&mut R, &mut N, usize, Totals, MetricValues) -> bool + 'a;
+
+/// The metrics a fit measures, as the runner updates them.
+pub(super) type MetricList<'m, 'a> = [&'m mut (dyn Metric + 'a)];
 
 /// Where an epoch starts: the steps already taken of it, by a fit this one resumes, and their
 /// sums. An epoch from its start is `Partial::default()`.
@@ -91,8 +96,9 @@ impl<N: Shared<B>, O: Optimizer, L: Loss<N::Activation> + Send, const B: usize>
     /// epoch with `rng` when given, in steps of `threads × B` samples: thread `k` trains the
     /// `k`-th `B` of each step (the last step may be partial: its missing rows get a zero
     /// gradient and its mean is over the rows present). The steps `from` took already are
-    /// skipped, and the epoch's sums start from theirs. Calls `on_batch(steps done, running
-    /// sums)` after each step, with the runner and the network, and ends the epoch after that
+    /// skipped, and the epoch's sums start from theirs. `metrics` are reset, then updated with
+    /// every sample's output and target. Calls `on_batch(steps done, running sums, running
+    /// metrics)` after each step, with the runner and the network, and ends the epoch after that
     /// step when it returns `true`. With `check_finite`, a step whose loss or gradients are not
     /// finite is not applied and ends the epoch with `Err((step, what))`.
     #[expect(
@@ -107,11 +113,15 @@ impl<N: Shared<B>, O: Optimizer, L: Loss<N::Activation> + Send, const B: usize>
         rng: Option<&mut StdRng>,
         from: Partial,
         check_finite: bool,
+        metrics: &mut MetricList<'_, '_>,
         on_batch: &mut OnBatch<'_, Self, N>,
     ) -> Result<Totals, (usize, &'static str)>
     where
         N: Layer<In: Sample<IN>, Out = [f32; OUT]>,
     {
+        for metric in metrics.iter_mut() {
+            metric.reset();
+        }
         if self.order.len() != range.len() {
             reset_order(self.order, range.len());
         }
@@ -121,7 +131,15 @@ impl<N: Shared<B>, O: Optimizer, L: Loss<N::Activation> + Send, const B: usize>
         for lane in self.lanes.iter_mut() {
             network.set_training(&mut lane.shard.tape, true);
         }
-        let trained = self.steps(network, data, range.start, from, check_finite, on_batch);
+        let trained = self.steps(
+            network,
+            data,
+            range.start,
+            from,
+            check_finite,
+            metrics,
+            on_batch,
+        );
         for lane in self.lanes.iter_mut() {
             network.set_training(&mut lane.shard.tape, false);
         }
@@ -130,6 +148,10 @@ impl<N: Shared<B>, O: Optimizer, L: Loss<N::Activation> + Send, const B: usize>
 
     /// The steps of [`Runner::run_epoch`] over the samples `offset + order[..]`, from those
     /// `from` took.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one epoch's inputs, each used once"
+    )]
     fn steps<const IN: usize, const OUT: usize>(
         &mut self,
         network: &mut N,
@@ -137,6 +159,7 @@ impl<N: Shared<B>, O: Optimizer, L: Loss<N::Activation> + Send, const B: usize>
         offset: usize,
         from: Partial,
         check_finite: bool,
+        metrics: &mut MetricList<'_, '_>,
         on_batch: &mut OnBatch<'_, Self, N>,
     ) -> Result<Totals, (usize, &'static str)>
     where
@@ -149,10 +172,16 @@ impl<N: Shared<B>, O: Optimizer, L: Loss<N::Activation> + Send, const B: usize>
             self.seed_tapes(network);
             let batch = self.train(network, data, offset, start);
             totals.add(batch);
+            if !metrics.is_empty() {
+                for lane in self.lanes.iter() {
+                    lane.shard.measure(lane.totals.samples, metrics);
+                }
+            }
             self.update(network, batch.loss, check_finite)
                 .map_err(|what| (step + 1, what))?;
             self.update_state(network);
-            if on_batch(self, network, step + 1, totals) {
+            let running = MetricValues::of(metrics.iter().map(|m| &**m as &dyn Metric));
+            if on_batch(self, network, step + 1, totals, running) {
                 break;
             }
         }

@@ -6,6 +6,7 @@ use super::Totals;
 use crate::data::{Dataset, Sample};
 use crate::layer::Layer;
 use crate::loss::Loss;
+use crate::metrics::Metric;
 
 /// The buffers one thread trains `B` rows with, allocated once: inputs, targets, outputs,
 /// output gradients, the network's tape and the parameter gradients.
@@ -90,13 +91,31 @@ impl<N: Layer, const B: usize> Shard<N, B> {
         totals
     }
 
-    /// The totals of `network` over the samples `range` of `data`, `B` at a time, in order.
+    /// Updates `metrics` with the outputs and targets of the first `rows` rows of the last
+    /// forward pass.
+    pub(super) fn measure<const OUT: usize>(
+        &self,
+        rows: usize,
+        metrics: &mut [&mut (dyn Metric + '_)],
+    ) where
+        N: Layer<Out = [f32; OUT]>,
+    {
+        for (y, t) in self.output.iter().zip(self.y.iter()).take(rows) {
+            for metric in metrics.iter_mut() {
+                metric.update(y, t);
+            }
+        }
+    }
+
+    /// The totals of `network` over the samples `range` of `data`, `B` at a time, in order,
+    /// updating `metrics` with every sample.
     pub(super) fn evaluate_range<L: Loss<N::Activation>, const IN: usize, const OUT: usize>(
         &mut self,
         network: &N,
         loss: &L,
         data: &Dataset<IN, OUT>,
         range: Range<usize>,
+        metrics: &mut [&mut (dyn Metric + '_)],
     ) -> Totals
     where
         N: Layer<In: Sample<IN>, Out = [f32; OUT]>,
@@ -106,6 +125,7 @@ impl<N: Layer, const B: usize> Shard<N, B> {
             let end = (start + B).min(range.end);
             let rows = self.gather(data, start..end);
             totals.add(self.evaluate(network, loss, rows));
+            self.measure(rows, metrics);
         }
         totals
     }

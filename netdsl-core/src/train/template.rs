@@ -3,7 +3,9 @@
 //!
 //! A template is literal text with fields `{name}` or `{name:spec}`, and `{{` / `}}` for literal
 //! braces. The names are the values `fit` logs: `epoch` and `batch` (integers, from 1), `loss`,
-//! `accuracy`, `val_loss`, `val_accuracy` and `learning_rate` (floats). A spec is
+//! `accuracy`, `val_loss`, `val_accuracy` and `learning_rate` (floats), and any other name
+//! of letters, digits and `_` is a metric's key (`auc`, `val_auc`: floats), which only the fit
+//! can tell logged or not. A spec is
 //! `[0][width][.precision][type]`, the type `d` (an integer) or `f` (fixed point, 6 digits
 //! unless a precision is given): `{epoch:02d}` is `05`, `{val_loss:.2f}` is `0.34`. A number is
 //! right-aligned in its width, padded with spaces or, after `0`, with zeros after its sign. A
@@ -13,6 +15,8 @@
 //! conversions, indexing) is refused when the template is parsed.
 
 use std::fmt::Write;
+
+use crate::metrics::MetricValues;
 
 /// A value a template can name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,6 +28,8 @@ pub(super) enum Name {
     ValLoss,
     ValAccuracy,
     LearningRate,
+    /// A metric's key, the template's `metrics[i]`.
+    Metric(usize),
 }
 
 impl Name {
@@ -37,8 +43,8 @@ impl Name {
         Name::LearningRate,
     ];
 
-    /// Keras' name for it.
-    pub(super) fn as_str(self) -> &'static str {
+    /// Keras' name for it ("a metric" for a metric: see [`Template::name`]).
+    fn as_str(self) -> &'static str {
         match self {
             Name::Epoch => "epoch",
             Name::Batch => "batch",
@@ -47,6 +53,7 @@ impl Name {
             Name::ValLoss => "val_loss",
             Name::ValAccuracy => "val_accuracy",
             Name::LearningRate => "learning_rate",
+            Name::Metric(_) => "a metric",
         }
     }
 
@@ -82,6 +89,8 @@ enum Piece {
 #[derive(Clone, Debug, PartialEq)]
 pub(super) struct Template {
     pieces: Vec<Piece>,
+    /// The keys of the metrics its fields name.
+    metrics: Vec<String>,
 }
 
 /// The values of one save; `None` for those this fit or this moment does not log.
@@ -94,6 +103,9 @@ pub(super) struct Values {
     pub(super) val_loss: Option<f32>,
     pub(super) val_accuracy: Option<f32>,
     pub(super) learning_rate: Option<f32>,
+    /// The metrics' training values, and their validation values when measured.
+    pub(super) metrics: MetricValues,
+    pub(super) val_metrics: Option<MetricValues>,
 }
 
 enum Value {
@@ -102,7 +114,8 @@ enum Value {
 }
 
 impl Values {
-    fn get(&self, name: Name) -> Option<Value> {
+    /// The value of `name`, a metric's key being `metrics[i]`.
+    fn get(&self, name: Name, metrics: &[String]) -> Option<Value> {
         match name {
             Name::Epoch => Some(Value::Integer(self.epoch)),
             Name::Batch => self.batch.map(Value::Integer),
@@ -111,18 +124,26 @@ impl Values {
             Name::ValLoss => self.val_loss.map(Value::Float),
             Name::ValAccuracy => self.val_accuracy.map(Value::Float),
             Name::LearningRate => self.learning_rate.map(Value::Float),
+            Name::Metric(i) => {
+                let key = metrics.get(i)?;
+                let value = match key.strip_prefix("val_") {
+                    Some(name) => self.val_metrics?.get(name),
+                    None => self.metrics.get(key),
+                };
+                value.map(Value::Float)
+            }
         }
     }
 }
 
-const EXPECTED_NAMES: &str =
-    "`epoch`, `batch`, `loss`, `accuracy`, `val_loss`, `val_accuracy`, `learning_rate`";
+const EXPECTED_NAMES: &str = "`epoch`, `batch`, `loss`, `accuracy`, `val_loss`, `val_accuracy`, `learning_rate`, or a metric's key of letters, digits and `_`";
 const EXPECTED_SPEC: &str = "`[0][width][.precision][d|f]`, such as `02d` or `.4f`";
 
 impl Template {
     /// Parses `source`, or says what is wrong with it.
     pub(super) fn parse(source: &str) -> Result<Self, String> {
         let mut pieces = Vec::new();
+        let mut metrics = Vec::new();
         let mut literal = String::new();
         let mut rest = source;
         while let Some(at) = rest.find(['{', '}']) {
@@ -148,7 +169,7 @@ impl Template {
             if !literal.is_empty() {
                 pieces.push(Piece::Literal(std::mem::take(&mut literal)));
             }
-            let (name, spec) = Self::field(field)?;
+            let (name, spec) = Self::field(field, &mut metrics)?;
             pieces.push(Piece::Field(name, spec));
             rest = &brace[end + 1..];
         }
@@ -156,16 +177,28 @@ impl Template {
         if !literal.is_empty() {
             pieces.push(Piece::Literal(literal));
         }
-        Ok(Self { pieces })
+        Ok(Self { pieces, metrics })
     }
 
-    /// The name and spec of the field `{field}`.
-    fn field(field: &str) -> Result<(Name, Spec), String> {
+    /// The name and spec of the field `{field}`; a metric's key is added to `metrics`.
+    fn field(field: &str, metrics: &mut Vec<String>) -> Result<(Name, Spec), String> {
         let (name_text, spec_text) = match field.split_once(':') {
             Some((name, spec)) => (name, Some(spec)),
             None => (field, None),
         };
-        let Some(name) = Name::ALL.into_iter().find(|n| n.as_str() == name_text) else {
+        let is_key = |text: &str| {
+            text.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        };
+        let builtin = Name::ALL.into_iter().find(|n| n.as_str() == name_text);
+        let metric = || match metrics.iter().position(|key| key == name_text) {
+            Some(i) => Name::Metric(i),
+            None => {
+                metrics.push(name_text.to_owned());
+                Name::Metric(metrics.len() - 1)
+            }
+        };
+        let Some(name) = builtin.or_else(|| is_key(name_text).then(metric)) else {
             return Err(if name_text.is_empty() {
                 format!("the field `{{{field}}}` has no name; expected one of {EXPECTED_NAMES}")
             } else {
@@ -188,20 +221,19 @@ impl Template {
         if name.is_integer() && spec.kind == Kind::Default && spec.precision.is_some() {
             return Err(format!(
                 "`{{{field}}}` gives the integer `{}` a precision; expected the type `d`, or `f` for decimals",
-                name.as_str()
+                name_text
             ));
         }
         if !name.is_integer() && spec.kind == Kind::Integer {
             return Err(format!(
                 "`{{{field}}}` formats the float `{}` as an integer (`d`); expected `f`, such as `{{{}:.4f}}`",
-                name.as_str(),
-                name.as_str()
+                name_text, name_text
             ));
         }
         if !name.is_integer() && spec.kind == Kind::Default && spec.precision.is_some() {
             return Err(format!(
                 "`{{{field}}}` has a precision without a type; expected `f` after it, such as `{{{}:.4f}}`",
-                name.as_str()
+                name_text
             ));
         }
         if spec.kind == Kind::Integer && spec.precision.is_some() {
@@ -249,6 +281,22 @@ impl Template {
         })
     }
 
+    /// The text of `name` in the template.
+    pub(super) fn name(&self, name: Name) -> &str {
+        match name {
+            Name::Metric(i) => self.metrics.get(i).map_or("", String::as_str),
+            _ => name.as_str(),
+        }
+    }
+
+    /// The metrics' keys its fields name.
+    pub(super) fn metrics(&self) -> impl Iterator<Item = (Name, &str)> {
+        self.metrics
+            .iter()
+            .enumerate()
+            .map(|(i, key)| (Name::Metric(i), key.as_str()))
+    }
+
     /// Whether a field names `name`.
     pub(super) fn uses(&self, name: Name) -> bool {
         self.pieces
@@ -263,7 +311,7 @@ impl Template {
             match piece {
                 Piece::Literal(text) => out.push_str(text),
                 Piece::Field(name, spec) => {
-                    let value = values.get(*name).ok_or(*name)?;
+                    let value = values.get(*name, &self.metrics).ok_or(*name)?;
                     write_value(&mut out, value, spec);
                 }
             }
@@ -318,6 +366,7 @@ mod tests {
             val_loss: Some(0.3412),
             val_accuracy: None,
             learning_rate: Some(0.01),
+            ..Values::default()
         }
     }
 
@@ -375,15 +424,39 @@ mod tests {
     }
 
     #[test]
+    fn other_names_are_metrics_keys() {
+        use crate::metrics::{Auc, Metric};
+        let mut auc = Auc::roc();
+        auc.update(&[0.8, 0.3], &[1.0, 0.0]);
+        let logged = MetricValues::of([&auc as &dyn Metric]);
+        let template = Template::parse("{epoch:02d}-{val_auc:.3f}-{auc:.1f}-{val_auc}").unwrap();
+        let keys: Vec<&str> = template.metrics().map(|(_, key)| key).collect();
+        assert_eq!(keys, ["val_auc", "auc"], "each once");
+        let logs = Values {
+            metrics: logged,
+            val_metrics: Some(logged),
+            ..values()
+        };
+        assert_eq!(template.format(&logs).unwrap(), "05-1.000-1.0-1");
+        let without_validation = Values {
+            metrics: logged,
+            ..values()
+        };
+        let missing = template.format(&without_validation).unwrap_err();
+        assert_eq!(template.name(missing), "val_auc");
+    }
+
+    #[test]
     fn bad_templates_say_what_is_wrong() {
         let cases = [
             ("{epoch", "`{` at byte 0 is not closed"),
             ("a}b", "`}` at byte 1 closes no field"),
             ("{}", "the field `{}` has no name; expected one of `epoch`"),
             (
-                "{val_los:.2f}",
-                "unknown field `val_los` in `{val_los:.2f}`",
+                "{val-loss:.2f}",
+                "unknown field `val-loss` in `{val-loss:.2f}`",
             ),
+            ("{val_auc:d}", "formats the float `val_auc` as an integer"),
             ("{epoch!r}", "unknown field `epoch!r`"),
             ("{epoch:>3d}", "unsupported format `>3d` in `{epoch:>3d}`"),
             ("{loss:.2e}", "unsupported format `.2e`"),

@@ -10,6 +10,7 @@ use crate::data::{Dataset, Sample};
 use crate::kernels::team::{Team, with_team};
 use crate::layer::Layer;
 use crate::loss::Loss;
+use crate::metrics::{MAX_METRICS, Metric, MetricValues};
 use crate::optim::Optimizer;
 
 /// A network's (or any [`Layer`]'s) training state for batches of `B` samples: optimizer, loss, and every buffer a
@@ -159,6 +160,7 @@ where
                 history: Box::default(),
             });
         }
+        check_metrics(options.metrics.iter().map(|m| m.name()))?;
         let threads = options.threads.max(1);
         // Without `parallel`, more threads would also change the samples of a step
         // (`threads × B`), so they are refused rather than run on one thread.
@@ -236,7 +238,8 @@ where
             rng,
             Partial::default(),
             false,
-            &mut |_, _, _, _| false,
+            &mut [],
+            &mut |_, _, _, _, _| false,
         ) {
             Ok(totals) => totals.metrics(L::ACCURACY),
             Err(_) => unreachable!("finiteness is only checked when asked"),
@@ -271,8 +274,59 @@ where
     where
         N: Layer<In: Sample<IN>, Out = [f32; OUT]>,
     {
-        let totals = self.shards[0].evaluate_range(network, &self.loss, data, 0..data.len());
-        totals.metrics(L::ACCURACY)
+        self.evaluate_with(network, data, &mut [])
+    }
+
+    /// [`Trainer::evaluate`] measuring `metrics` too (Keras' `evaluate` of a model compiled
+    /// with `metrics=[...]`): each is [prepared](Metric::prepare) and reset, updated with every
+    /// sample, and its result is in [`Metrics::metrics`] (the first
+    /// [`MAX_METRICS`](crate::metrics::MAX_METRICS) of them). Allocates nothing once each metric
+    /// is prepared for the network's outputs (its first evaluation or fit).
+    ///
+    /// ```
+    /// use netdsl_core::activation::Linear;
+    /// use netdsl_core::data::Dataset;
+    /// use netdsl_core::layers::Dense;
+    /// use netdsl_core::loss::MeanSquaredError;
+    /// use netdsl_core::metrics::{Auc, Precision, Recall};
+    /// use netdsl_core::optim::Sgd;
+    /// use netdsl_core::train::Trainer;
+    ///
+    /// // The output is the second input: 0.2, 0.9, 0.6, 0.4 for targets 0, 1, 0, 1.
+    /// let data = Dataset::<2, 1>::from_arrays(
+    ///     vec![[0.0, 0.2], [0.0, 0.9], [0.0, 0.6], [0.0, 0.4]],
+    ///     vec![[0.0], [1.0], [0.0], [1.0]],
+    /// )?;
+    /// let model = Dense::<2, 1, Linear>::from_parameters([[0.0], [1.0]], Some([0.0]));
+    /// let mut trainer = Trainer::<_, _, _, 4>::new(&model, Sgd::new(0.1), MeanSquaredError);
+    /// let (mut precision, mut recall, mut auc) = (Precision::new(), Recall::new(), Auc::roc());
+    /// let result = trainer.evaluate_with(&model, &data, &mut [&mut precision, &mut recall, &mut auc]);
+    /// assert_eq!(result.metrics.get("precision"), Some(0.5));
+    /// assert_eq!(result.metrics.get("recall"), Some(0.5));
+    /// // Three of the four (positive, negative) pairs are in order.
+    /// assert!((result.metrics.get("auc").unwrap() - 0.75).abs() < 1e-6);
+    /// assert_eq!(result.accuracy, None, "a regression loss");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn evaluate_with<const IN: usize, const OUT: usize>(
+        &mut self,
+        network: &N,
+        data: &Dataset<IN, OUT>,
+        metrics: &mut [&mut dyn Metric],
+    ) -> Metrics
+    where
+        N: Layer<In: Sample<IN>, Out = [f32; OUT]>,
+    {
+        for metric in metrics.iter_mut() {
+            metric.prepare(OUT);
+            metric.reset();
+        }
+        let totals =
+            self.shards[0].evaluate_range(network, &self.loss, data, 0..data.len(), metrics);
+        Metrics {
+            metrics: MetricValues::of(metrics.iter().map(|m| &**m as &dyn Metric)),
+            ..totals.metrics(L::ACCURACY)
+        }
     }
 
     /// The outputs of `network` for every sample of `inputs`, computed `B` at a time (Keras'
@@ -322,4 +376,35 @@ where
         self.predict_into(network, inputs, &mut outputs);
         outputs
     }
+}
+
+/// Refuses metrics whose logs would be ambiguous: more than [`MAX_METRICS`], a name taken by
+/// another metric or by the loss or accuracy, or one that reads as a validation value.
+fn check_metrics<'n>(names: impl ExactSizeIterator<Item = &'n str>) -> Result<(), TrainError> {
+    let refuse = |reason: String| Err(TrainError::InvalidMetrics { reason });
+    if names.len() > MAX_METRICS {
+        return refuse(format!(
+            "{} metrics, expected at most {MAX_METRICS}",
+            names.len()
+        ));
+    }
+    let mut seen: [&str; MAX_METRICS] = [""; MAX_METRICS];
+    for (i, name) in names.enumerate() {
+        let taken = ["loss", "accuracy", "learning_rate", "epoch", "batch"];
+        if taken.contains(&name) || name.starts_with("val_") {
+            return refuse(format!(
+                "a metric named `{name}`, which `fit` logs itself or reads as a validation value; expected another name"
+            ));
+        }
+        if name.is_empty() {
+            return refuse("a metric with an empty name; expected its Keras name".into());
+        }
+        if seen[..i].contains(&name) {
+            return refuse(format!(
+                "two metrics named `{name}`; expected distinct names, as the logs key them"
+            ));
+        }
+        seen[i] = name;
+    }
+    Ok(())
 }

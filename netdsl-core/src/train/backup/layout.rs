@@ -34,10 +34,14 @@ pub(super) const HISTORY_F32: [&str; 5] = [
     "history/learning_rate",
 ];
 pub(super) const HISTORY_SECONDS: &str = "history/epoch_seconds";
+/// The prefix of the columns of the fit's metrics, each under its key (`history/metrics/auc`,
+/// `history/metrics/val_auc`), of `f32` values.
+pub(super) const HISTORY_METRICS: &str = "history/metrics/";
 
 /// What the history may add to a file, beyond the tensors of the network and the optimizer:
-/// 28 bytes an epoch for a million epochs. A longer file is refused before it is read.
-pub(super) const HISTORY_BYTES: u64 = 28 << 20;
+/// 28 bytes an epoch, and 4 for each of at most `MAX_METRICS` metrics and their validation
+/// values, for a million epochs. A longer file is refused before it is read.
+pub(super) const HISTORY_BYTES: u64 = (28 + 8 * crate::metrics::MAX_METRICS as u64) << 20;
 
 /// The model's tensors, checked to cover its weights once each (as `weights::save` checks).
 pub(super) fn model_tensors(

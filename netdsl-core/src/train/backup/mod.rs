@@ -80,7 +80,10 @@ pub enum BackupError {
 /// ([`Context::resume`]). The order of samples follows from the seed and the epoch, and the
 /// dropout masks from the seed and the optimizer's step count, so with the same data, options
 /// and seed the resumed fit ends with the weights and history of an uninterrupted one, bit for
-/// bit (but the history's `epoch_seconds`, which are wall-clock times). When a fit completes,
+/// bit (but the history's `epoch_seconds`, which are wall-clock times, and the
+/// [metrics](super::Fit::metric) of an epoch resumed midway, which the backup does not keep the
+/// state of: that epoch's are measured over the steps after the resume; their history of the
+/// epochs completed is kept, under `history/metrics/`). When a fit completes,
 /// the backup is deleted, as Keras deletes it, unless [`BackupAndRestore::delete_checkpoint`]
 /// says not to; a fit that fails (an error of `fit`) keeps it.
 ///

@@ -6,7 +6,9 @@ use std::path::Path;
 use safetensors::tensor::{Dtype, SafeTensors};
 
 use super::BackupError;
-use super::layout::{FORMAT, HISTORY_BYTES, HISTORY_F32, HISTORY_SECONDS, model_tensors};
+use super::layout::{
+    FORMAT, HISTORY_BYTES, HISTORY_F32, HISTORY_METRICS, HISTORY_SECONDS, model_tensors,
+};
 use super::read::{Text, values_of};
 use crate::train::callbacks::Context;
 use crate::train::{FitParams, History, Progress, Totals};
@@ -64,6 +66,7 @@ pub(super) fn restore(
                     .is_some_and(|name| state.iter().any(|(kept, _)| kept == name))
                 || HISTORY_F32.contains(&name)
                 || name == HISTORY_SECONDS
+                || name.starts_with(HISTORY_METRICS)
         },
         path,
     )?;
@@ -297,6 +300,26 @@ fn read_history(
             epoch_seconds.len()
         )));
     }
+    // A metric's column may be shorter: one added to a fit resumed already has no values for
+    // the epochs before.
+    let mut metrics = std::collections::BTreeMap::new();
+    for name in file.names() {
+        let Some(key) = name.strip_prefix(HISTORY_METRICS) else {
+            continue;
+        };
+        let view = file.tensor(name).map_err(|_| weights::Error::Missing {
+            path: path.to_owned(),
+            tensor: name.to_owned(),
+        })?;
+        let values = values_of::<4, f32>(&view, Dtype::F32, name, path)?;
+        if values.len() > epochs {
+            return Err(malformed(format!(
+                "`{name}` holds {} values for the {epochs} epochs it says are completed",
+                values.len()
+            )));
+        }
+        metrics.insert(key.to_owned(), values);
+    }
     let [loss, accuracy, val_loss, val_accuracy, learning_rate] = columns;
     Ok(History {
         loss,
@@ -305,5 +328,6 @@ fn read_history(
         val_accuracy,
         learning_rate,
         epoch_seconds,
+        metrics,
     })
 }

@@ -124,6 +124,39 @@ fn a_fit_interrupted_between_epochs_resumes_at_the_next() {
     assert_same_run(&model, &history.unwrap());
 }
 
+#[test]
+fn the_metrics_history_is_backed_up_and_a_fit_resumed_between_epochs_ends_with_the_same() {
+    use crate::metrics::{Auc, F1Score};
+    fn with_metrics<'a>() -> Fit<'a, 3, 4> {
+        options()
+            .validation_split(0.2)
+            .metric(F1Score::macro_average())
+            .metric(Auc::roc())
+    }
+    let mut model = classifier();
+    let mut trainer = Trainer::<_, _, _, 4>::new(&model, adam(), CategoricalCrossentropy);
+    let expected = trainer.fit(&mut model, &samples(), with_metrics()).unwrap();
+    assert_eq!(expected.get("val_auc").map(<[f32]>::len), Some(3));
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut backup = BackupAndRestore::new(dir.path());
+    let mut model = classifier();
+    let mut trainer = Trainer::<_, _, _, 4>::new(&model, adam(), CategoricalCrossentropy);
+    let mut interrupt = Interrupt { epoch: 3, batch: 2 };
+    let options = with_metrics()
+        .callback(&mut backup)
+        .callback(&mut interrupt);
+    trainer.fit(&mut model, &samples(), options).unwrap_err();
+
+    let mut model = classifier();
+    let mut trainer = Trainer::<_, _, _, 4>::new(&model, adam(), CategoricalCrossentropy);
+    let options = with_metrics().callback(&mut backup);
+    let history = trainer.fit(&mut model, &samples(), options).unwrap();
+    assert_eq!(backup.restored().map(|p| p.epochs), Some(2));
+    assert_eq!(history.metrics, expected.metrics, "bit for bit");
+    assert_eq!(history.val_loss, expected.val_loss);
+}
+
 /// The backup of `interrupted(backup, 2, 7)` with `Batches(3)`: after step 5 of epoch 2.
 fn backup_midway(dir: &Path) -> BackupAndRestore {
     let mut backup = BackupAndRestore::new(dir).save_freq(SaveFreq::Batches(3));

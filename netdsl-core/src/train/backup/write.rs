@@ -6,7 +6,7 @@ use std::path::Path;
 use safetensors::tensor::{Dtype, TensorView};
 
 use super::BackupError;
-use super::layout::{FORMAT, HISTORY_F32, HISTORY_SECONDS, model_tensors};
+use super::layout::{FORMAT, HISTORY_F32, HISTORY_METRICS, HISTORY_SECONDS, model_tensors};
 use crate::train::callbacks::Context;
 use crate::weights;
 
@@ -66,6 +66,10 @@ pub(super) fn write(context: &mut Context<'_>, path: &Path) -> Result<(), Backup
         HISTORY_SECONDS.to_owned(),
         &history.epoch_seconds,
     ));
+    for (key, values) in &history.metrics {
+        let name = format!("{HISTORY_METRICS}{key}");
+        entries.push(Entry::f32s(name, vec![values.len()], values));
+    }
 
     let io_error = |source| weights::Error::Io {
         action: "write",
