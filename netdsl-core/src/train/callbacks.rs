@@ -263,6 +263,11 @@ pub trait Callback {
     /// the fit it resumes.
     fn on_epoch_begin(&mut self, _epoch: usize, _context: &mut Context<'_>) {}
 
+    /// Before each step (Keras' `on_train_batch_begin`), `batch` counting the epoch's steps
+    /// from 1. [`Context::stop_training`] here ends training after this step, as it does from
+    /// [`Callback::on_train_batch_end`].
+    fn on_train_batch_begin(&mut self, _batch: usize, _context: &mut Context<'_>) {}
+
     /// After each step (Keras' `on_train_batch_end`), once the optimizer has applied it, with
     /// the running logs of the epoch. [`Context::stop_training`] here ends the epoch after this
     /// step; its validation and `on_epoch_end` still run, as in Keras.

@@ -11,8 +11,8 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
 use super::callbacks::{Callback, Context, LayerAccess};
-use super::progress::{EpochBar, write_epoch_line};
-use super::runner::{MetricList, Partial, Runner, Shared, reset_order};
+use super::progress::{EpochBar, write_epoch_line, write_step_line};
+use super::runner::{BatchEvent, MetricList, Partial, Runner, Shared, reset_order};
 use super::{
     BatchLogs, EpochLogs, Fit, FitParams, History, Metrics, Progress, TrainError, Verbose,
 };
@@ -151,6 +151,8 @@ impl<N: Shared<B>, O: Optimizer, L: Loss<N::Activation> + Send, const B: usize>
             let bar = EpochBar::start_if(verbose == Verbose::ProgressBar, epoch, epochs, steps);
             let start = Instant::now();
             let (mut done, mut stopped, mut batch_error) = (from.steps, false, None);
+            // The epoch's running sums before the step about to run, for its `Progress`.
+            let mut before = from.totals;
             let trained = self.run_epoch(
                 network,
                 data,
@@ -159,13 +161,43 @@ impl<N: Shared<B>, O: Optimizer, L: Loss<N::Activation> + Send, const B: usize>
                 from,
                 check_finite,
                 &mut metrics,
-                &mut |runner, network, steps_done, totals, measured| {
+                &mut |runner, network, step, event| {
+                    let (totals, measured) = match event {
+                        BatchEvent::Begin => {
+                            let at = Progress {
+                                epochs: epoch - 1,
+                                steps: step - 1,
+                                totals: before,
+                                seconds: seconds_before + start.elapsed().as_secs_f64(),
+                            };
+                            match runner.run_callbacks(
+                                network,
+                                &mut callbacks,
+                                (params, at, &history),
+                                |callback, context| callback.on_train_batch_begin(step, context),
+                            ) {
+                                Ok(hooked) => stopped |= hooked.stop,
+                                Err(error) => batch_error = Some(error),
+                            }
+                            return stopped || batch_error.is_some();
+                        }
+                        BatchEvent::End(totals, measured) => (totals, measured),
+                    };
+                    before = totals;
+                    let steps_done = step;
                     let running = Metrics {
                         metrics: measured,
                         ..totals.metrics(L::ACCURACY)
                     };
                     if let Some(bar) = &bar {
                         bar.advance(steps_done, running);
+                    }
+                    if let Verbose::Steps(every) = verbose
+                        && steps_done % every.max(1) == 0
+                    {
+                        let seconds = seconds_before + start.elapsed().as_secs_f64();
+                        let at = (epoch, epochs, steps_done, steps);
+                        write_step_line(out, at, seconds, running);
                     }
                     done = steps_done;
                     let logs = BatchLogs {
@@ -186,7 +218,7 @@ impl<N: Shared<B>, O: Optimizer, L: Loss<N::Activation> + Send, const B: usize>
                         (params, at, &history),
                         |callback, context| callback.on_train_batch_end(&logs, context),
                     ) {
-                        Ok(hooked) => stopped = hooked.stop,
+                        Ok(hooked) => stopped |= hooked.stop,
                         Err(error) => batch_error = Some(error),
                     }
                     stopped || batch_error.is_some()
@@ -228,7 +260,9 @@ impl<N: Shared<B>, O: Optimizer, L: Loss<N::Activation> + Send, const B: usize>
             history.push(&logs);
             match bar {
                 Some(bar) => bar.finish(&logs),
-                None if verbose == Verbose::EpochLine => write_epoch_line(out, epochs, &logs),
+                None if matches!(verbose, Verbose::EpochLine | Verbose::Steps(_)) => {
+                    write_epoch_line(out, epochs, &logs);
+                }
                 None => {}
             }
             let at = Progress {
@@ -454,6 +488,68 @@ mod tests {
         let options = Fit::epochs(3).verbose(Verbose::Silent);
         let history = trainer.fit(&mut model, &line(), options).unwrap();
         assert_eq!(history.learning_rate, [0.1, 0.05, 0.025]);
+    }
+
+    /// Records the order of the batch hooks, and stops before the second step of an epoch.
+    #[derive(Default)]
+    struct Hooks {
+        calls: Vec<String>,
+        steps_before: Vec<usize>,
+    }
+
+    impl Callback for Hooks {
+        fn on_train_batch_begin(&mut self, batch: usize, context: &mut Context<'_>) {
+            self.calls.push(format!("begin {batch}"));
+            self.steps_before.push(context.progress().steps);
+            if batch == 2 {
+                context.stop_training();
+            }
+        }
+
+        fn on_train_batch_end(&mut self, logs: &BatchLogs, _context: &mut Context<'_>) {
+            self.calls.push(format!("end {}", logs.batch));
+        }
+    }
+
+    #[test]
+    fn batch_hooks_run_around_each_step_and_a_stop_before_a_step_ends_the_epoch_after_it() {
+        let mut model = model();
+        let mut trainer = Trainer::<_, _, _, 1>::new(&model, Sgd::new(0.1), MeanSquaredError);
+        let mut hooks = Hooks::default();
+        let options = Fit::epochs(2).verbose(Verbose::Silent).callback(&mut hooks);
+        let history = trainer.fit(&mut model, &line(), options).unwrap();
+        // The stop asked before step 2 takes effect after it, as Keras checks after each batch.
+        assert_eq!(hooks.calls, ["begin 1", "end 1", "begin 2", "end 2"]);
+        assert_eq!(hooks.steps_before, [0, 1]);
+        assert_eq!(history.epochs(), 1);
+    }
+
+    #[test]
+    fn verbose_steps_prints_a_line_every_n_steps_and_one_per_epoch() {
+        let mut model = model();
+        let mut trainer = Trainer::<_, _, _, 1>::new(&model, Sgd::new(0.1), MeanSquaredError);
+        let mut printed = Vec::new();
+        let options = Fit::epochs(1)
+            .verbose(Verbose::Steps(2))
+            .output(&mut printed);
+        trainer.fit(&mut model, &line(), options).unwrap();
+        let printed = String::from_utf8(printed).unwrap();
+        let steps = line().len();
+        let every_two: Vec<&str> = printed
+            .lines()
+            .filter(|l| l.starts_with("Epoch 1/1 - "))
+            .collect();
+        assert_eq!(every_two.len(), steps / 2, "{printed}");
+        assert!(
+            every_two[0].starts_with(&format!("Epoch 1/1 - 2/{steps} - ")),
+            "{printed}"
+        );
+        assert!(every_two[0].contains(" - loss: "), "{printed}");
+        // Then the epoch's own line.
+        assert!(
+            printed.contains(&format!("{steps}/{steps} - ")),
+            "{printed}"
+        );
     }
 
     /// Stops training after the first step, and keeps the logs it sees.

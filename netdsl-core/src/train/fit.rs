@@ -21,6 +21,16 @@ pub enum Verbose {
     ProgressBar,
     /// One line per epoch (Keras' `verbose=2`).
     EpochLine,
+    /// A line every `n` steps with the epoch's running logs, and one per epoch: for logs
+    /// followed by a file, where a progress bar is noise and a line per epoch too little.
+    ///
+    /// ```
+    /// use netdsl_core::train::{Fit, Verbose};
+    ///
+    /// let options = Fit::<2, 1>::epochs(3).verbose(Verbose::Steps(100));
+    /// assert_eq!(options.verbose, Verbose::Steps(100));
+    /// ```
+    Steps(usize),
 }
 
 /// Options of [`crate::train::Trainer::fit`]: epochs, validation data or split, shuffling,

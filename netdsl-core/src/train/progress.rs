@@ -101,6 +101,22 @@ pub fn write_epoch_line(out: &mut dyn Write, epochs: usize, logs: &EpochLogs) {
     let _ = writeln!(out);
 }
 
+/// One line of a fit that prints every few steps ([`Verbose::Steps`](super::Verbose::Steps)):
+/// `Epoch 1/10 - 100/1719 - 0.41s - accuracy: 0.8125 - loss: 0.6007`, the running logs of the
+/// epoch so far. `at` is the epoch, the epochs, the steps done and the epoch's steps.
+pub fn write_step_line(
+    out: &mut dyn Write,
+    (epoch, epochs, step, steps): (usize, usize, usize, usize),
+    seconds: f64,
+    running: Metrics,
+) {
+    let _ = writeln!(
+        out,
+        "Epoch {epoch}/{epochs} - {step}/{steps} - {seconds:.2}s - {}",
+        figures("", running)
+    );
+}
+
 /// `accuracy: 0.9438 - loss: 0.2005` (with `prefix` before each name): the accuracy when it
 /// applies, the loss and the metrics, in the order of their names, as Keras sorts its logs.
 fn figures(prefix: &'static str, metrics: Metrics) -> String {

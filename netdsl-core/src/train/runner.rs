@@ -44,10 +44,21 @@ pub(super) trait Shared<const B: usize>: Layer<Tape<B>: Send, Grads: Send> + Syn
 
 impl<N: Layer<Tape<B>: Send, Grads: Send> + Sync, const B: usize> Shared<B> for N {}
 
-/// What the runner calls after each step: `(runner, network, steps done, running sums, running
-/// metrics)`, returning whether to end the epoch there.
-pub(super) type OnBatch<'a, R, N> =
-    dyn FnMut(&mut R, &mut N, usize, Totals, MetricValues) -> bool + 'a;
+/// What the runner calls around each step: `(runner, network, step from 1, event)`, returning
+/// whether to end the epoch after that step.
+pub(super) type OnBatch<'a, R, N> = dyn FnMut(&mut R, &mut N, usize, BatchEvent) -> bool + 'a;
+
+/// Where a step is when the runner calls [`OnBatch`].
+#[expect(
+    clippy::large_enum_variant,
+    reason = "made once per step and passed by value: boxing the logs would allocate per step"
+)]
+pub(super) enum BatchEvent {
+    /// About to run.
+    Begin,
+    /// Applied, with the epoch's running sums and metrics, this step's included.
+    End(Totals, MetricValues),
+}
 
 /// The metrics a fit measures, as the runner updates them.
 pub(super) type MetricList<'m, 'a> = [&'m mut (dyn Metric + 'a)];
@@ -168,7 +179,9 @@ impl<N: Shared<B>, O: Optimizer, L: Loss<N::Activation> + Send, const B: usize>
         let mut totals = from.totals;
         let step_samples = self.team.threads() * B;
         let starts = (0..self.order.len()).step_by(step_samples).enumerate();
+        let mut stop = false;
         for (step, start) in starts.skip(from.steps) {
+            stop |= on_batch(self, network, step + 1, BatchEvent::Begin);
             self.seed_tapes(network);
             let batch = self.train(network, data, offset, start);
             totals.add(batch);
@@ -181,7 +194,8 @@ impl<N: Shared<B>, O: Optimizer, L: Loss<N::Activation> + Send, const B: usize>
                 .map_err(|what| (step + 1, what))?;
             self.update_state(network);
             let running = MetricValues::of(metrics.iter().map(|m| &**m as &dyn Metric));
-            if on_batch(self, network, step + 1, totals, running) {
+            stop |= on_batch(self, network, step + 1, BatchEvent::End(totals, running));
+            if stop {
                 break;
             }
         }

@@ -239,7 +239,7 @@ where
             Partial::default(),
             false,
             &mut [],
-            &mut |_, _, _, _, _| false,
+            &mut |_, _, _, _| false,
         ) {
             Ok(totals) => totals.metrics(L::ACCURACY),
             Err(_) => unreachable!("finiteness is only checked when asked"),
