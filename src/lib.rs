@@ -607,6 +607,8 @@
 //! | `callbacks=[EarlyStopping(patience=3), CSVLogger("log.csv"), ...]` | [`Fit::epochs(n).callback(&mut early).callback(&mut logger)`](train::Fit::callback), see [`train::callbacks`] |
 //! | `ModelCheckpoint("{epoch:02d}-{val_loss:.2f}.weights.h5", save_best_only=True, save_weights_only=True)` | [`ModelCheckpoint::new("{epoch:02d}-{val_loss:.2f}.safetensors")?.save_best_only(true)`](train::callbacks::ModelCheckpoint) |
 //! | `BackupAndRestore(backup_dir, save_freq=100, delete_checkpoint=True)` | [`BackupAndRestore::new(backup_dir).save_freq(SaveFreq::Batches(100))`](train::callbacks::BackupAndRestore): a `fit` killed and started again resumes at the step of its last backup, and ends as if never interrupted, bit for bit |
+//! | `model.fit(x, y, class_weight={3: 20.0})` | [`Fit::epochs(n).class_weight([(3, 20.0)])`](train::Fit::class_weight) |
+//! | `model.fit(x, y, sample_weight=w)`, `model.evaluate(x, y, sample_weight=w)` | [`Dataset::with_sample_weights(w)?`](data::Dataset::with_sample_weights), then `fit` and `evaluate` as usual |
 //! | a callback's `on_train_batch_begin(batch, logs)`, `on_train_batch_end(batch, logs)` | [`Callback::on_train_batch_begin(batch, context)`](train::callbacks::Callback::on_train_batch_begin), [`on_train_batch_end(&logs, context)`](train::callbacks::Callback::on_train_batch_end) |
 //! | `verbose=2` in a log file, but a line every few hundred steps | [`Fit::epochs(n).verbose(Verbose::Steps(200))`](train::Verbose::Steps) |
 //!

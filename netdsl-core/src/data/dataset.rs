@@ -66,6 +66,8 @@ mod sealed {
 pub struct Dataset<const IN: usize, const OUT: usize> {
     inputs: Inputs,
     targets: Targets,
+    /// Each sample's weight in the loss, if the dataset has them (Keras' `sample_weight`).
+    weights: Option<Vec<f32>>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -106,6 +108,7 @@ impl<const IN: usize, const OUT: usize> Dataset<IN, OUT> {
         Ok(Self {
             inputs: Inputs::Floats(inputs),
             targets: Targets::Floats(targets),
+            weights: None,
         })
     }
 
@@ -219,7 +222,57 @@ impl<const IN: usize, const OUT: usize> Dataset<IN, OUT> {
         Ok(Self {
             inputs,
             targets: Targets::Classes(classes),
+            weights: None,
         })
+    }
+
+    /// The dataset with a weight for each sample, by which `fit` multiplies the sample's loss
+    /// and its gradient, and `evaluate` the sample's loss (Keras' `sample_weight`): the mean
+    /// loss of a batch is `Σ w_i · L_i / B`, as Keras reduces it. Accuracy and the metrics stay
+    /// unweighted, as Keras' `metrics` (not `weighted_metrics`) are.
+    ///
+    /// ```
+    /// use netdsl_core::data::Dataset;
+    ///
+    /// let data = Dataset::<1, 2>::from_classes(vec![[0.5], [1.5]], vec![0, 1])?
+    ///     .with_sample_weights(vec![1.0, 3.0])?;
+    /// assert_eq!(data.sample_weight(1), 3.0);
+    /// assert!(Dataset::<1, 2>::from_classes(vec![[0.5]], vec![0])?.with_sample_weights(vec![-1.0]).is_err());
+    /// # Ok::<(), netdsl_core::data::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::LengthMismatch`] unless there is one weight per sample;
+    /// [`Error::InvalidWeight`] for a weight that is negative, NaN or infinite.
+    pub fn with_sample_weights(mut self, weights: Vec<f32>) -> Result<Self, Error> {
+        if weights.len() != self.len() {
+            return Err(Error::LengthMismatch {
+                inputs: self.len(),
+                targets: weights.len(),
+            });
+        }
+        if let Some(index) = weights.iter().position(|w| !(w.is_finite() && *w >= 0.0)) {
+            let weight = weights[index];
+            return Err(Error::InvalidWeight { index, weight });
+        }
+        self.weights = Some(weights);
+        Ok(self)
+    }
+
+    /// Whether the samples have weights of their own ([`Dataset::with_sample_weights`]).
+    pub fn has_sample_weights(&self) -> bool {
+        self.weights.is_some()
+    }
+
+    /// The weight of sample `index`: its own, or 1.
+    ///
+    /// # Panics
+    ///
+    /// If `index >= self.len()`.
+    pub fn sample_weight(&self, index: usize) -> f32 {
+        assert!(index < self.len(), "sample {index} of {}", self.len());
+        self.weights.as_ref().map_or(1.0, |w| w[index])
     }
 
     /// The number of samples.
@@ -258,7 +311,12 @@ impl<const IN: usize, const OUT: usize> Dataset<IN, OUT> {
             Targets::Floats(v) => Targets::Floats(v.split_off(at * OUT)),
             Targets::Classes(c) => Targets::Classes(c.split_off(at)),
         };
-        Self { inputs, targets }
+        let weights = self.weights.as_mut().map(|w| w.split_off(at));
+        Self {
+            inputs,
+            targets,
+            weights,
+        }
     }
 
     /// The input of sample `index`.

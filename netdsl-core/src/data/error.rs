@@ -131,4 +131,12 @@ pub enum Error {
         /// The value.
         value: f32,
     },
+    /// A sample's weight is negative, NaN or infinite.
+    #[error("sample {index} has the weight {weight}; a weight is a finite number of at least 0")]
+    InvalidWeight {
+        /// The sample.
+        index: usize,
+        /// The weight.
+        weight: f32,
+    },
 }

@@ -48,6 +48,7 @@ impl<N: Shared<B>, O: Optimizer, L: Loss<N::Activation> + Send, const B: usize>
             mut callbacks,
             metrics: mut owned_metrics,
             output,
+            class_weight: _,
         } = options;
         let split = (train.end < data.len()).then(|| train.end..data.len());
         let validates = validation.is_some() || split.is_some();

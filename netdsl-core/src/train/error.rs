@@ -102,4 +102,12 @@ pub enum TrainError {
     /// The validation data given is empty: its loss would be meaningless.
     #[error("the validation data holds no samples")]
     NoValidationData,
+    /// The weights given to [`Fit::class_weight`](super::Fit::class_weight) cannot be applied:
+    /// a class past the last, a weight that is negative, NaN or infinite, or training data
+    /// with sample weights of its own. Nothing was trained.
+    #[error("the class weights of `fit` cannot be applied: {reason}")]
+    InvalidClassWeight {
+        /// What is wrong, naming the class.
+        reason: String,
+    },
 }

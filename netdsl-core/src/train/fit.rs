@@ -68,6 +68,7 @@ pub struct Fit<'a, const IN: usize, const OUT: usize> {
     pub(crate) callbacks: Vec<&'a mut dyn Callback>,
     pub(crate) metrics: Vec<Box<dyn Metric + 'a>>,
     pub(crate) output: Option<&'a mut dyn Write>,
+    pub(crate) class_weight: Vec<(usize, f32)>,
 }
 
 impl<'a, const IN: usize, const OUT: usize> Fit<'a, IN, OUT> {
@@ -84,7 +85,28 @@ impl<'a, const IN: usize, const OUT: usize> Fit<'a, IN, OUT> {
             callbacks: Vec::new(),
             metrics: Vec::new(),
             output: None,
+            class_weight: Vec::new(),
         }
+    }
+
+    /// Weighs each training sample's loss and gradient by the weight of its class (Keras'
+    /// `class_weight={class: weight}`): a class not given weighs 1. A sample's class is its
+    /// target's largest value, or with one output its target rounded (0 or 1), as Keras reads
+    /// it. The mean loss of a batch is `Σ w_i · L_i / B`; validation and the metrics stay
+    /// unweighted, as in Keras. `fit` refuses a class past the last, a weight that is negative,
+    /// NaN or infinite, and training data with weights of its own
+    /// ([`Dataset::with_sample_weights`]): Keras takes one or the other.
+    ///
+    /// ```
+    /// use netdsl_core::train::Fit;
+    ///
+    /// // Class 3, rare in the data, weighs as much as ten samples of the others.
+    /// let options = Fit::<784, 10>::epochs(5).class_weight([(3, 10.0)]);
+    /// assert_eq!(options.epochs, 5);
+    /// ```
+    pub fn class_weight(mut self, weights: impl IntoIterator<Item = (usize, f32)>) -> Self {
+        self.class_weight.extend(weights);
+        self
     }
 
     /// Evaluates `data` after every epoch.

@@ -98,6 +98,8 @@ pub(super) struct Runner<'r, 'w, N: Layer, O, L, const B: usize> {
     pub(super) sum: &'r mut [f32],
     pub(super) optimizer: &'r mut O,
     pub(super) order: &'r mut Vec<usize>,
+    /// The weight of each class in the training loss, or none ([`super::Fit::class_weight`]).
+    pub(super) class_weights: &'r [f32],
 }
 
 impl<N: Shared<B>, O: Optimizer, L: Loss<N::Activation> + Send, const B: usize>
@@ -234,6 +236,7 @@ impl<N: Shared<B>, O: Optimizer, L: Loss<N::Activation> + Send, const B: usize>
         let len = order.len();
         let step_samples = self.team.threads() * B;
         let scale = 1.0 / step_samples.min(len - start) as f32;
+        let class_weights = self.class_weights;
         self.team.run(self.lanes, &|k, lane| {
             let from = (start + k * B).min(len);
             let to = (from + B).min(len);
@@ -241,9 +244,8 @@ impl<N: Shared<B>, O: Optimizer, L: Loss<N::Activation> + Send, const B: usize>
                 lane.totals = Totals::default();
                 return;
             }
-            let rows = lane
-                .shard
-                .gather(data, order[from..to].iter().map(|i| i + offset));
+            let indices = order[from..to].iter().map(|i| i + offset);
+            let rows = lane.shard.gather(data, indices, class_weights);
             // Shuffled rows are scattered over memory: fetch this thread's next shard while
             // this one trains.
             let next = (from + step_samples).min(len)..(to + step_samples).min(len);

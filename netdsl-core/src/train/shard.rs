@@ -4,15 +4,28 @@ use std::ops::Range;
 
 use super::Totals;
 use crate::data::{Dataset, Sample};
-use crate::layer::Layer;
+use crate::layer::{Layer, Row};
 use crate::loss::Loss;
 use crate::metrics::Metric;
 
-/// The buffers one thread trains `B` rows with, allocated once: inputs, targets, outputs,
-/// output gradients, the network's tape and the parameter gradients.
+/// The class of a target, as Keras' `class_weight` reads it: the index of its largest value
+/// or, for one output, the value rounded to 0 or 1.
+fn class_of<const OUT: usize>(target: &[f32; OUT]) -> usize {
+    match target.as_slice() {
+        [one] => usize::from(one.round() >= 1.0),
+        values => crate::metrics::argmax(values),
+    }
+}
+
+/// The buffers one thread trains `B` rows with, allocated once: inputs, targets, the rows'
+/// weights, outputs, output gradients, the network's tape and the parameter gradients.
 pub(super) struct Shard<N: Layer, const B: usize> {
     pub(super) x: Box<[N::In; B]>,
     pub(super) y: Box<[N::Out; B]>,
+    /// Each row's weight in the loss, read when `weighted`.
+    weights: Box<[f32; B]>,
+    /// Whether the rows gathered last have weights (their own or their class's).
+    weighted: bool,
     pub(super) output: Box<[N::Out; B]>,
     pub(super) delta: Box<[N::Out; B]>,
     pub(super) tape: N::Tape<B>,
@@ -26,6 +39,8 @@ impl<N: Layer, const B: usize> Shard<N, B> {
         Self {
             x: bytemuck::zeroed_box(),
             y: bytemuck::zeroed_box(),
+            weights: bytemuck::zeroed_box(),
+            weighted: false,
             output: bytemuck::zeroed_box(),
             delta: bytemuck::zeroed_box(),
             tape: network.new_tape(),
@@ -33,16 +48,29 @@ impl<N: Layer, const B: usize> Shard<N, B> {
         }
     }
 
-    /// Copies the samples at `indices` into the first rows; returns how many there were.
+    /// Copies the samples at `indices` into the first rows, with their weights: their own,
+    /// or their class's in `class_weights` when it is not empty; returns how many there were.
     pub(super) fn gather<const IN: usize, const OUT: usize>(
         &mut self,
         data: &Dataset<IN, OUT>,
-        indices: impl IntoIterator<Item = usize>,
+        indices: impl IntoIterator<Item = usize> + Clone,
+        class_weights: &[f32],
     ) -> usize
     where
         N: Layer<In: Sample<IN>, Out = [f32; OUT]>,
     {
-        data.gather(indices, &mut self.x, &mut self.y)
+        let rows = data.gather(indices.clone(), &mut self.x, &mut self.y);
+        self.weighted = data.has_sample_weights() || !class_weights.is_empty();
+        if !class_weights.is_empty() {
+            for (w, y) in self.weights.iter_mut().zip(self.y.iter()).take(rows) {
+                *w = class_weights[class_of(y)];
+            }
+        } else if self.weighted {
+            for (w, index) in self.weights.iter_mut().zip(indices) {
+                *w = data.sample_weight(index);
+            }
+        }
+        rows
     }
 
     /// Forward and backward over the first `rows` rows, the loss gradient of each scaled by
@@ -64,6 +92,11 @@ impl<N: Layer, const B: usize> Shard<N, B> {
         let totals = self.evaluate(network, loss, rows);
         let kept = N::kept(&self.tape);
         loss.deltas(&self.output, kept, &self.y, rows, scale, &mut self.delta);
+        if self.weighted {
+            for (delta, &w) in self.delta.iter_mut().zip(self.weights.iter()).take(rows) {
+                delta.values_mut().iter_mut().for_each(|d| *d *= w);
+            }
+        }
         let grads = &mut self.grads;
         network.backward(&self.x, &self.delta, None, grads, &mut self.tape);
         totals
@@ -84,8 +117,12 @@ impl<N: Layer, const B: usize> Shard<N, B> {
             samples: rows,
             ..Totals::default()
         };
-        for (y, t) in self.output.iter().zip(self.y.iter()).take(rows) {
-            totals.loss += f64::from(loss.loss(y, t));
+        for (i, (y, t)) in self.output.iter().zip(self.y.iter()).take(rows).enumerate() {
+            let sample = f64::from(loss.loss(y, t));
+            totals.loss += match self.weighted {
+                true => f64::from(self.weights[i]) * sample,
+                false => sample,
+            };
             totals.hits += usize::from(loss.is_correct(y, t));
         }
         totals
@@ -123,7 +160,7 @@ impl<N: Layer, const B: usize> Shard<N, B> {
         let mut totals = Totals::default();
         for start in range.clone().step_by(B) {
             let end = (start + B).min(range.end);
-            let rows = self.gather(data, start..end);
+            let rows = self.gather(data, start..end, &[]);
             totals.add(self.evaluate(network, loss, rows));
             self.measure(rows, metrics);
         }

@@ -161,6 +161,7 @@ where
             });
         }
         check_metrics(options.metrics.iter().map(|m| m.name()))?;
+        let class_weights = class_weights(&options.class_weight, data)?;
         let threads = options.threads.max(1);
         // Without `parallel`, more threads would also change the samples of a step
         // (`threads × B`), so they are refused rather than run on one thread.
@@ -192,6 +193,7 @@ where
                 sum: &mut sum,
                 optimizer,
                 order,
+                class_weights: &class_weights,
             };
             runner.fit(network, data, train, options)
         });
@@ -230,6 +232,7 @@ where
             sum: &mut [],
             optimizer,
             order,
+            class_weights: &[],
         };
         match runner.run_epoch(
             network,
@@ -376,6 +379,41 @@ where
         self.predict_into(network, inputs, &mut outputs);
         outputs
     }
+}
+
+/// The weight of each class (`OUT` classes, or 2 for one output), 1 where `given` has none;
+/// empty without class weights. Refuses a class past the last, a weight that is negative, NaN
+/// or infinite, and class weights for `data` with sample weights of its own.
+fn class_weights<const IN: usize, const OUT: usize>(
+    given: &[(usize, f32)],
+    data: &Dataset<IN, OUT>,
+) -> Result<Vec<f32>, TrainError> {
+    let refuse = |reason: String| Err(TrainError::InvalidClassWeight { reason });
+    if given.is_empty() {
+        return Ok(Vec::new());
+    }
+    if data.has_sample_weights() {
+        return refuse(
+            "the training data has sample weights; give class weights or sample weights, as Keras takes one or the other".to_owned(),
+        );
+    }
+    let classes = OUT.max(2);
+    let mut weights = vec![1.0; classes];
+    for &(class, weight) in given {
+        if class >= classes {
+            return refuse(format!(
+                "class {class}, but the network has {classes} classes (0 to {})",
+                classes - 1
+            ));
+        }
+        if !(weight.is_finite() && weight >= 0.0) {
+            return refuse(format!(
+                "class {class} has the weight {weight}; a weight is a finite number of at least 0"
+            ));
+        }
+        weights[class] = weight;
+    }
+    Ok(weights)
 }
 
 /// Refuses metrics whose logs would be ambiguous: more than [`MAX_METRICS`], a name taken by
