@@ -9,6 +9,8 @@
 //! shard, sums the gradients and steps the optimizer); tests/zero_alloc_threads.rs counts the
 //! helper threads too.
 
+mod raw_idx;
+
 use allocation_counter::measure;
 use bytemuck::Zeroable;
 use netdsl::data::Sample;
@@ -720,4 +722,34 @@ fn every_callback_allocates_nothing_after_train_begin() {
     }
     assert!(context.stop_requested(), "early stopping fired");
     assert_eq!(calls, 4);
+}
+
+#[test]
+fn a_fit_from_files_read_lazily_allocates_per_fit_not_per_step() {
+    use netdsl::data::IdxSource;
+    let dir = tempfile::tempdir().unwrap();
+    let (images, labels) = raw_idx::write_raw(dir.path(), 2_000);
+    let source = IdxSource::<784, 10>::open(&images, &labels, 1.0 / 255.0).unwrap();
+    let steps = 2_000_usize.div_ceil(BATCH);
+    let mut model = model();
+    let mut trainer =
+        Trainer::<_, _, _, BATCH>::new(&model, Sgd::new(0.01), CategoricalCrossentropy);
+    let mut fit = |epochs| {
+        measure(|| {
+            let options = Fit::epochs(epochs).verbose(Verbose::Silent);
+            trainer.fit(&mut model, &source, options).unwrap();
+        })
+    };
+    fit(1);
+    let (one, three) = (fit(1), fit(3));
+    assert_eq!(
+        one.count_total,
+        three.count_total,
+        "two more epochs of {steps} steps read from a file allocated {} times",
+        three.count_total as i64 - one.count_total as i64
+    );
+    println!(
+        "a fit of {steps} steps an epoch from a file: {} allocations for 1 epoch and for 3",
+        one.count_total
+    );
 }

@@ -131,6 +131,13 @@ pub enum Error {
         /// The value.
         value: f32,
     },
+    /// The file is gzipped where it must be read by position (an
+    /// [`IdxSource`](super::IdxSource)).
+    #[error("`{}` is gzipped: a lazy source reads its samples by position, which a gzip stream cannot give; decompress it (`gunzip -k`), or load it whole", path.display())]
+    Gzipped {
+        /// The file.
+        path: PathBuf,
+    },
     /// A sample's weight is negative, NaN or infinite.
     #[error("sample {index} has the weight {weight}; a weight is a finite number of at least 0")]
     InvalidWeight {

@@ -58,6 +58,7 @@ pub struct IdxFile {
     path: PathBuf,
     reader: Box<dyn Read>,
     header: Header,
+    gzipped: bool,
 }
 
 impl IdxFile {
@@ -135,7 +136,14 @@ impl IdxFile {
             path,
             reader,
             header,
+            gzipped,
         })
+    }
+
+    /// Where the data starts in the file, and how many bytes it has, if the file is raw (not
+    /// gzipped): what a reader of single samples needs.
+    pub(crate) fn raw_data(&self) -> Option<(u64, u64)> {
+        (!self.gzipped).then_some((self.header.len, self.header.data_len))
     }
 
     /// The size of each dimension the header announces, outermost first.

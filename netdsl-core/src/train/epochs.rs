@@ -12,11 +12,11 @@ use rand::seq::SliceRandom;
 
 use super::callbacks::{Callback, Context, LayerAccess};
 use super::progress::{EpochBar, write_epoch_line, write_step_line};
-use super::runner::{BatchEvent, MetricList, Partial, Runner, Shared, reset_order};
+use super::runner::{BatchEvent, MetricList, Partial, Runner, Shared, StepFailure, reset_order};
 use super::{
     BatchLogs, EpochLogs, Fit, FitParams, History, Metrics, Progress, TrainError, Verbose,
 };
-use crate::data::{Dataset, Sample};
+use crate::data::{Sample, Source};
 use crate::layer::Layer;
 use crate::loss::Loss;
 use crate::metrics::{Metric, MetricValues};
@@ -27,10 +27,10 @@ impl<N: Shared<B>, O: Optimizer, L: Loss<N::Activation> + Send, const B: usize>
 {
     /// `options.epochs` epochs over the samples `train` of `data` (Keras' `model.fit`), the
     /// rest of `data` being the validation split: see [`super::Trainer::fit`].
-    pub(super) fn fit<const IN: usize, const OUT: usize>(
+    pub(super) fn fit<D: Source<IN, OUT>, const IN: usize, const OUT: usize>(
         &mut self,
         network: &mut N,
-        data: &Dataset<IN, OUT>,
+        data: &D,
         train: Range<usize>,
         options: Fit<'_, IN, OUT>,
     ) -> Result<History, TrainError>
@@ -234,7 +234,7 @@ impl<N: Shared<B>, O: Optimizer, L: Loss<N::Activation> + Send, const B: usize>
                     metrics: MetricValues::of(metrics.iter().map(|m| &**m as &dyn Metric)),
                     ..totals.metrics(L::ACCURACY)
                 },
-                Err((batch, what)) => {
+                Err((batch, StepFailure::NonFinite(what))) => {
                     return Err(TrainError::NonFinite {
                         epoch,
                         batch,
@@ -242,11 +242,32 @@ impl<N: Shared<B>, O: Optimizer, L: Loss<N::Activation> + Send, const B: usize>
                         history: Box::new(history),
                     });
                 }
+                Err((batch, StepFailure::Read(source))) => {
+                    return Err(TrainError::Data {
+                        epoch,
+                        batch: Some(batch),
+                        source,
+                        history: Box::new(history),
+                    });
+                }
             };
             let validation = match (validation, &split) {
-                (Some(val), _) => Some(self.evaluate(network, val, 0..val.len(), &mut metrics)),
+                (Some(val), _) => {
+                    let Ok(metrics) = self.evaluate(network, val, 0..val.len(), &mut metrics);
+                    Some(metrics)
+                }
                 (None, Some(range)) => {
-                    Some(self.evaluate(network, data, range.clone(), &mut metrics))
+                    match self.evaluate(network, data, range.clone(), &mut metrics) {
+                        Ok(metrics) => Some(metrics),
+                        Err(source) => {
+                            return Err(TrainError::Data {
+                                epoch,
+                                batch: None,
+                                source: source.into(),
+                                history: Box::new(history),
+                            });
+                        }
+                    }
                 }
                 (None, None) => None,
             };
@@ -325,13 +346,13 @@ impl<N: Shared<B>, O: Optimizer, L: Loss<N::Activation> + Send, const B: usize>
 
     /// The metrics of `network` on the samples `range` of `data`, on the calling thread,
     /// `metrics` reset and measured there.
-    fn evaluate<const IN: usize, const OUT: usize>(
+    fn evaluate<D: Source<IN, OUT>, const IN: usize, const OUT: usize>(
         &mut self,
         network: &N,
-        data: &Dataset<IN, OUT>,
+        data: &D,
         range: Range<usize>,
         metrics: &mut MetricList<'_, '_>,
-    ) -> Metrics
+    ) -> Result<Metrics, D::Error>
     where
         N: Layer<In: Sample<IN>, Out = [f32; OUT]>,
     {
@@ -341,11 +362,11 @@ impl<N: Shared<B>, O: Optimizer, L: Loss<N::Activation> + Send, const B: usize>
         let lane = &mut self.lanes[0];
         let totals = lane
             .shard
-            .evaluate_range(network, &lane.loss, data, range, metrics);
-        Metrics {
+            .evaluate_range(network, &lane.loss, data, range, metrics)?;
+        Ok(Metrics {
             metrics: MetricValues::of(metrics.iter().map(|m| &**m as &dyn Metric)),
             ..totals.metrics(L::ACCURACY)
-        }
+        })
     }
 
     /// Runs `hook` for every callback with a context over the optimizer and the network (its

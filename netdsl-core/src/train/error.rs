@@ -99,6 +99,22 @@ pub enum TrainError {
         /// What is wrong, naming the metric.
         reason: String,
     },
+    /// The training samples could not be read: a [`Source`](crate::data::Source) that reads
+    /// them when asked (a file) failed. The weights are as the steps before left them.
+    #[error(
+        "{} of epoch {epoch} could not read its samples: {source}",
+        match batch { Some(batch) => format!("step {batch}"), None => "the validation".to_owned() }
+    )]
+    Data {
+        /// The epoch, from 1.
+        epoch: usize,
+        /// The step that could not read them, from 1; `None` for the validation split.
+        batch: Option<usize>,
+        /// What the source said.
+        source: crate::data::Error,
+        /// The epochs completed before it.
+        history: Box<History>,
+    },
     /// The validation data given is empty: its loss would be meaningless.
     #[error("the validation data holds no samples")]
     NoValidationData,

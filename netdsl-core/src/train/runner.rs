@@ -31,7 +31,7 @@ use rand::seq::SliceRandom;
 use super::Totals;
 use super::reduce;
 use super::shard::Shard;
-use crate::data::{Dataset, Sample};
+use crate::data::{Sample, Source};
 use crate::kernels::team::Team;
 use crate::layer::Layer;
 use crate::loss::Loss;
@@ -60,6 +60,13 @@ pub(super) enum BatchEvent {
     End(Totals, MetricValues),
 }
 
+/// Why a step ended its epoch early: a value that is not finite (which the update was not
+/// applied with), or samples that could not be read (before anything was trained).
+pub(super) enum StepFailure {
+    NonFinite(&'static str),
+    Read(crate::data::Error),
+}
+
 /// The metrics a fit measures, as the runner updates them.
 pub(super) type MetricList<'m, 'a> = [&'m mut (dyn Metric + 'a)];
 
@@ -77,6 +84,8 @@ pub(super) struct Lane<'w, N: Layer, L, const B: usize> {
     pub(super) shard: &'w mut Shard<N, B>,
     pub(super) loss: L,
     pub(super) totals: Totals,
+    /// What kept the lane from reading its samples in the last step.
+    pub(super) error: Option<crate::data::Error>,
 }
 
 impl<'w, N: Layer, L, const B: usize> Lane<'w, N, L, B> {
@@ -85,6 +94,7 @@ impl<'w, N: Layer, L, const B: usize> Lane<'w, N, L, B> {
             shard,
             loss,
             totals: Totals::default(),
+            error: None,
         }
     }
 }
@@ -118,17 +128,17 @@ impl<N: Shared<B>, O: Optimizer, L: Loss<N::Activation> + Send, const B: usize>
         clippy::too_many_arguments,
         reason = "one epoch's inputs, each used once"
     )]
-    pub(super) fn run_epoch<const IN: usize, const OUT: usize>(
+    pub(super) fn run_epoch<D: Source<IN, OUT>, const IN: usize, const OUT: usize>(
         &mut self,
         network: &mut N,
-        data: &Dataset<IN, OUT>,
+        data: &D,
         range: Range<usize>,
         rng: Option<&mut StdRng>,
         from: Partial,
         check_finite: bool,
         metrics: &mut MetricList<'_, '_>,
         on_batch: &mut OnBatch<'_, Self, N>,
-    ) -> Result<Totals, (usize, &'static str)>
+    ) -> Result<Totals, (usize, StepFailure)>
     where
         N: Layer<In: Sample<IN>, Out = [f32; OUT]>,
     {
@@ -165,16 +175,16 @@ impl<N: Shared<B>, O: Optimizer, L: Loss<N::Activation> + Send, const B: usize>
         clippy::too_many_arguments,
         reason = "one epoch's inputs, each used once"
     )]
-    fn steps<const IN: usize, const OUT: usize>(
+    fn steps<D: Source<IN, OUT>, const IN: usize, const OUT: usize>(
         &mut self,
         network: &mut N,
-        data: &Dataset<IN, OUT>,
+        data: &D,
         offset: usize,
         from: Partial,
         check_finite: bool,
         metrics: &mut MetricList<'_, '_>,
         on_batch: &mut OnBatch<'_, Self, N>,
-    ) -> Result<Totals, (usize, &'static str)>
+    ) -> Result<Totals, (usize, StepFailure)>
     where
         N: Layer<In: Sample<IN>, Out = [f32; OUT]>,
     {
@@ -185,7 +195,9 @@ impl<N: Shared<B>, O: Optimizer, L: Loss<N::Activation> + Send, const B: usize>
         for (step, start) in starts.skip(from.steps) {
             stop |= on_batch(self, network, step + 1, BatchEvent::Begin);
             self.seed_tapes(network);
-            let batch = self.train(network, data, offset, start);
+            let batch = self
+                .train(network, data, offset, start)
+                .map_err(|error| (step + 1, StepFailure::Read(error)))?;
             totals.add(batch);
             if !metrics.is_empty() {
                 for lane in self.lanes.iter() {
@@ -193,7 +205,7 @@ impl<N: Shared<B>, O: Optimizer, L: Loss<N::Activation> + Send, const B: usize>
                 }
             }
             self.update(network, batch.loss, check_finite)
-                .map_err(|what| (step + 1, what))?;
+                .map_err(|what| (step + 1, StepFailure::NonFinite(what)))?;
             self.update_state(network);
             let running = MetricValues::of(metrics.iter().map(|m| &**m as &dyn Metric));
             stop |= on_batch(self, network, step + 1, BatchEvent::End(totals, running));
@@ -221,14 +233,15 @@ impl<N: Shared<B>, O: Optimizer, L: Loss<N::Activation> + Send, const B: usize>
     /// Every thread gathers and trains its shard of the step that starts at `start` in the
     /// order, each loss gradient scaled by 1 / the samples of the whole step. An empty shard
     /// (at the end of an epoch) trains nothing and reports no samples. Returns the step's
-    /// totals, summed in the order of the threads.
-    fn train<const IN: usize, const OUT: usize>(
+    /// totals, summed in the order of the threads; or what kept a thread from reading its
+    /// samples, before anything of the step is applied.
+    fn train<D: Source<IN, OUT>, const IN: usize, const OUT: usize>(
         &mut self,
         network: &N,
-        data: &Dataset<IN, OUT>,
+        data: &D,
         offset: usize,
         start: usize,
-    ) -> Totals
+    ) -> Result<Totals, crate::data::Error>
     where
         N: Layer<In: Sample<IN>, Out = [f32; OUT]>,
     {
@@ -245,7 +258,14 @@ impl<N: Shared<B>, O: Optimizer, L: Loss<N::Activation> + Send, const B: usize>
                 return;
             }
             let indices = order[from..to].iter().map(|i| i + offset);
-            let rows = lane.shard.gather(data, indices, class_weights);
+            let rows = match lane.shard.gather(data, indices, class_weights) {
+                Ok(rows) => rows,
+                Err(error) => {
+                    lane.totals = Totals::default();
+                    lane.error = Some(error.into());
+                    return;
+                }
+            };
             // Shuffled rows are scattered over memory: fetch this thread's next shard while
             // this one trains.
             let next = (from + step_samples).min(len)..(to + step_samples).min(len);
@@ -253,10 +273,13 @@ impl<N: Shared<B>, O: Optimizer, L: Loss<N::Activation> + Send, const B: usize>
             lane.totals = lane.shard.train(network, &lane.loss, rows, scale);
         });
         let mut totals = Totals::default();
-        for lane in self.lanes.iter() {
+        for lane in self.lanes.iter_mut() {
+            if let Some(error) = lane.error.take() {
+                return Err(error);
+            }
             totals.add(lane.totals);
         }
-        totals
+        Ok(totals)
     }
 
     /// The optimizer's step with the gradients of a step whose summed loss is `loss`: the
@@ -316,6 +339,7 @@ mod tests {
 
     use super::*;
     use crate::activation::{Linear, Softmax};
+    use crate::data::Dataset;
     use crate::layers::{BatchNormalization, Dense};
     use crate::loss::{CategoricalCrossentropy, MeanSquaredError};
     use crate::optim::{Adam, Sgd};

@@ -3,7 +3,7 @@
 use std::ops::Range;
 
 use super::Totals;
-use crate::data::{Dataset, Sample};
+use crate::data::{Sample, Source};
 use crate::layer::{Layer, Row};
 use crate::loss::Loss;
 use crate::metrics::Metric;
@@ -50,16 +50,16 @@ impl<N: Layer, const B: usize> Shard<N, B> {
 
     /// Copies the samples at `indices` into the first rows, with their weights: their own,
     /// or their class's in `class_weights` when it is not empty; returns how many there were.
-    pub(super) fn gather<const IN: usize, const OUT: usize>(
+    pub(super) fn gather<D: Source<IN, OUT>, const IN: usize, const OUT: usize>(
         &mut self,
-        data: &Dataset<IN, OUT>,
+        data: &D,
         indices: impl IntoIterator<Item = usize> + Clone,
         class_weights: &[f32],
-    ) -> usize
+    ) -> Result<usize, D::Error>
     where
         N: Layer<In: Sample<IN>, Out = [f32; OUT]>,
     {
-        let rows = data.gather(indices.clone(), &mut self.x, &mut self.y);
+        let rows = data.read(indices.clone(), &mut self.x, &mut self.y)?;
         self.weighted = data.has_sample_weights() || !class_weights.is_empty();
         if !class_weights.is_empty() {
             for (w, y) in self.weights.iter_mut().zip(self.y.iter()).take(rows) {
@@ -70,7 +70,7 @@ impl<N: Layer, const B: usize> Shard<N, B> {
                 *w = data.sample_weight(index);
             }
         }
-        rows
+        Ok(rows)
     }
 
     /// Forward and backward over the first `rows` rows, the loss gradient of each scaled by
@@ -146,24 +146,26 @@ impl<N: Layer, const B: usize> Shard<N, B> {
 
     /// The totals of `network` over the samples `range` of `data`, `B` at a time, in order,
     /// updating `metrics` with every sample.
-    pub(super) fn evaluate_range<L: Loss<N::Activation>, const IN: usize, const OUT: usize>(
+    pub(super) fn evaluate_range<L, D, const IN: usize, const OUT: usize>(
         &mut self,
         network: &N,
         loss: &L,
-        data: &Dataset<IN, OUT>,
+        data: &D,
         range: Range<usize>,
         metrics: &mut [&mut (dyn Metric + '_)],
-    ) -> Totals
+    ) -> Result<Totals, D::Error>
     where
+        L: Loss<N::Activation>,
+        D: Source<IN, OUT>,
         N: Layer<In: Sample<IN>, Out = [f32; OUT]>,
     {
         let mut totals = Totals::default();
         for start in range.clone().step_by(B) {
             let end = (start + B).min(range.end);
-            let rows = self.gather(data, start..end, &[]);
+            let rows = self.gather(data, start..end, &[])?;
             totals.add(self.evaluate(network, loss, rows));
             self.measure(rows, metrics);
         }
-        totals
+        Ok(totals)
     }
 }

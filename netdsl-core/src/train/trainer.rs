@@ -6,7 +6,7 @@ use rand::rngs::StdRng;
 use super::runner::{Lane, Partial, Runner};
 use super::shard::Shard;
 use super::{Fit, History, Metrics, TrainError};
-use crate::data::{Dataset, Sample};
+use crate::data::{Dataset, Sample, Source};
 use crate::kernels::team::{Team, with_team};
 use crate::layer::Layer;
 use crate::loss::Loss;
@@ -109,11 +109,17 @@ where
     /// returning NaN) or that the optimizer's [schedule](crate::optim::Schedule) gives for any
     /// step of that epoch. The rates of an epoch are checked before it trains, after the
     /// callbacks' `on_epoch_begin`, so the model keeps the weights of the epochs before and
-    /// the error holds their history.
-    pub fn fit<const IN: usize, const OUT: usize>(
+    /// the error holds their history; [`TrainError::Data`] when a source that reads its samples
+    /// when asked cannot read them; [`TrainError::InvalidMetrics`] and
+    /// [`TrainError::InvalidClassWeight`] for metrics and class weights that cannot apply.
+    ///
+    /// `data` is any [`Source`]: an in-memory [`Dataset`], or one that reads its samples as the
+    /// steps ask for them ([`IdxSource`](crate::data::IdxSource), a source of your own), read
+    /// in the same order for the same seed, so that both give the same weights, bit for bit.
+    pub fn fit<D: Source<IN, OUT>, const IN: usize, const OUT: usize>(
         &mut self,
         network: &mut N,
-        data: &Dataset<IN, OUT>,
+        data: &D,
         options: Fit<'_, IN, OUT>,
     ) -> Result<History, TrainError>
     where
@@ -143,12 +149,19 @@ where
         {
             return Err(TrainError::NoValidationData);
         }
-        let inputs = [(data, false)]
-            .into_iter()
-            .chain(options.validation.map(|v| (v, true)));
-        for (data, validation) in inputs {
-            data.check_inputs::<N::In>()
-                .map_err(|source| TrainError::InvalidInput { validation, source })?;
+
+        data.check_inputs::<N::In>()
+            .map_err(|source| TrainError::InvalidInput {
+                validation: false,
+                source,
+            })?;
+        if let Some(validation) = options.validation {
+            validation
+                .check_inputs::<N::In>()
+                .map_err(|source| TrainError::InvalidInput {
+                    validation: true,
+                    source,
+                })?;
         }
         // The first step's rate, before callbacks run or threads start; each epoch's are
         // checked again before it trains (`Runner::fit`).
@@ -245,7 +258,8 @@ where
             &mut |_, _, _, _| false,
         ) {
             Ok(totals) => totals.metrics(L::ACCURACY),
-            Err(_) => unreachable!("finiteness is only checked when asked"),
+            // Finiteness is only checked when asked, and a dataset in memory reads without error.
+            Err(_) => unreachable!("an epoch of a dataset in memory, finiteness unchecked"),
         }
     }
 
@@ -324,7 +338,7 @@ where
             metric.prepare(OUT);
             metric.reset();
         }
-        let totals =
+        let Ok(totals) =
             self.shards[0].evaluate_range(network, &self.loss, data, 0..data.len(), metrics);
         Metrics {
             metrics: MetricValues::of(metrics.iter().map(|m| &**m as &dyn Metric)),
@@ -386,7 +400,7 @@ where
 /// or infinite, and class weights for `data` with sample weights of its own.
 fn class_weights<const IN: usize, const OUT: usize>(
     given: &[(usize, f32)],
-    data: &Dataset<IN, OUT>,
+    data: &impl Source<IN, OUT>,
 ) -> Result<Vec<f32>, TrainError> {
     let refuse = |reason: String| Err(TrainError::InvalidClassWeight { reason });
     if given.is_empty() {
