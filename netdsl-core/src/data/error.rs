@@ -96,6 +96,16 @@ pub enum Error {
         /// The number of classes.
         classes: usize,
     },
+    /// A dataset of a fixed number of classes was asked for with another number of outputs.
+    #[error("{what} has {classes} classes, but the dataset was asked for {outputs} outputs")]
+    ClassCount {
+        /// The data: "EMNIST `letters`".
+        what: String,
+        /// Its classes.
+        classes: usize,
+        /// The outputs asked for (`OUT`).
+        outputs: usize,
+    },
     /// Inputs and targets of different lengths were given.
     #[error("{inputs} input samples but {targets} targets")]
     LengthMismatch {

@@ -1,4 +1,5 @@
-//! Datasets: typed samples in memory, and the IDX files MNIST ships in.
+//! Datasets: typed samples in memory, the IDX files of MNIST, Fashion-MNIST and EMNIST, and
+//! tabular data from CSV files.
 
 mod dataset;
 mod error;
@@ -12,4 +13,4 @@ pub use dataset::{Dataset, Sample};
 pub use error::Error;
 #[cfg(feature = "idx")]
 #[cfg_attr(docsrs, doc(cfg(feature = "idx")))]
-pub use mnist::MnistSplit;
+pub use mnist::{EmnistSplit, MnistSplit};
