@@ -865,8 +865,20 @@
 //! ## Data
 //!
 //! [`Dataset<IN, OUT>`](data::Dataset) holds samples of `IN` inputs and `OUT` targets;
-//! [`Dataset::mnist`](data::Dataset::mnist) reads MNIST's IDX files, raw or gzipped, and every
-//! malformed file is an [`Error`](data::Error) naming the file and what is wrong with it.
+//! [`Dataset::mnist`](data::Dataset::mnist) reads MNIST's IDX files, raw or gzipped,
+//! [`Dataset::fashion_mnist`](data::Dataset::fashion_mnist) Fashion-MNIST's, and
+//! [`Dataset::emnist`](data::Dataset::emnist) EMNIST's (transposing its images, stored column by
+//! column, to MNIST's orientation); with the `csv` feature, `Dataset::from_csv` reads tabular
+//! data, a label column of class indices (one-hot) or columns of numbers (a regression), with
+//! or without a header. Every malformed file is an [`Error`](data::Error) naming the file and
+//! what is wrong with it: for a CSV file, the line and the column.
+//!
+//! | Keras | netdsl |
+//! |---|---|
+//! | `keras.datasets.mnist.load_data()` | [`Dataset::mnist(dir, MnistSplit::Train)`](data::Dataset::mnist) |
+//! | `keras.datasets.fashion_mnist.load_data()` | [`Dataset::fashion_mnist(dir, MnistSplit::Train)`](data::Dataset::fashion_mnist) |
+//! | `tfds.load("emnist/letters")` | [`Dataset::<784, 26>::emnist(dir, EmnistSplit::Letters, MnistSplit::Train)`](data::Dataset::emnist) |
+//! | `df = pd.read_csv(path); y = df.pop("species")` | `Dataset::<4, 3>::from_csv(path, &CsvOptions::classes("species"))` (feature `csv`) |
 
 #![cfg_attr(not(feature = "std"), no_std)]
 #![deny(missing_docs)]

@@ -1,6 +1,9 @@
 //! Datasets: typed samples in memory, the IDX files of MNIST, Fashion-MNIST and EMNIST, and
 //! tabular data from CSV files.
 
+#[cfg(feature = "csv")]
+#[cfg_attr(docsrs, doc(cfg(feature = "csv")))]
+mod csv;
 mod dataset;
 mod error;
 #[cfg(feature = "idx")]
@@ -9,6 +12,9 @@ pub mod idx;
 #[cfg(feature = "idx")]
 mod mnist;
 
+#[cfg(feature = "csv")]
+#[cfg_attr(docsrs, doc(cfg(feature = "csv")))]
+pub use csv::{Column, CsvOptions};
 pub use dataset::{Dataset, Sample};
 pub use error::Error;
 #[cfg(feature = "idx")]
