@@ -28,7 +28,12 @@ network! {
 const TOLERANCE: f32 = 1e-5;
 
 /// A fixture's tensors by name, and its metadata.
-fn read(case: &str) -> (HashMap<String, (Vec<usize>, Vec<f32>)>, HashMap<String, String>) {
+fn read(
+    case: &str,
+) -> (
+    HashMap<String, (Vec<usize>, Vec<f32>)>,
+    HashMap<String, String>,
+) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/keras/regularizers")
         .join(format!("{case}.safetensors"));
@@ -92,10 +97,18 @@ where
         .verbose(Verbose::Silent);
     let history = trainer.fit(&mut net, &data, options).unwrap();
     for (epoch, (&found, &keras)) in history.loss.iter().zip(get("loss")).enumerate() {
-        assert_close(&format!("{case}: loss of epoch {}", epoch + 1), found, keras);
+        assert_close(
+            &format!("{case}: loss of epoch {}", epoch + 1),
+            found,
+            keras,
+        );
     }
     for (epoch, (&found, &keras)) in history.val_loss.iter().zip(get("val_loss")).enumerate() {
-        assert_close(&format!("{case}: val_loss of epoch {}", epoch + 1), found, keras);
+        assert_close(
+            &format!("{case}: val_loss of epoch {}", epoch + 1),
+            found,
+            keras,
+        );
     }
     let mut worst = 0.0_f32;
     net.visit_tensors(&mut |name, _, values| {

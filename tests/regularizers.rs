@@ -130,3 +130,28 @@ fn two_threads_add_the_penalty_once_as_one_thread_does() {
     }
     assert!((one.regularization() - two.regularization()).abs() < 1e-5);
 }
+
+network! {
+    /// Keras' `Bidirectional` copies its layer's configuration to the backward layer, the
+    /// regularizers included.
+    struct BothWays<(5, 2) => Bidirectional(LSTM(3, kernel_regularizer = l2(0.5))) => Dense(1)>;
+}
+
+#[test]
+fn both_layers_of_a_bidirectional_wrapper_are_regularized() {
+    let model = BothWays::new(&mut StdRng::seed_from_u64(0));
+    let mut kernels = 0.0;
+    model.visit_tensors(&mut |name, _, values| {
+        if name.ends_with(".kernel") && name.starts_with("lstm") {
+            kernels += 0.5 * values.iter().map(|w| w * w).sum::<f32>();
+        }
+    });
+    let mut names = Vec::new();
+    model.visit_tensors(&mut |name, _, _| names.push(name.to_owned()));
+    assert!(kernels > 0.0, "{names:?}");
+    assert!(
+        (model.regularization() - kernels).abs() < 1e-5,
+        "{} against {kernels}; tensors {names:?}",
+        model.regularization()
+    );
+}
