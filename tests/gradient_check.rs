@@ -317,7 +317,7 @@ where
         .sum::<f64>()
         / BATCH as f64;
     // The weights' penalty (Keras' regularization losses), 0 without regularizers.
-    mean + f64::from(net.regularization())
+    mean + net.regularization()
 }
 
 fn check<N, L, const OUT: usize>(net: N, loss: L, t: [[f32; OUT]; BATCH])
@@ -1298,6 +1298,34 @@ network! {
         => CrossAttention(Flatten => Dense(6, tanh) => Reshape(2, 3), Conv1D(4, 2), heads = 2, key_dim = 2, causal = true)
         => Flatten
         => Dense(2, softmax)>;
+}
+
+network! {
+    /// Regularized layers inside the branches of a cross-attention and of a residual block:
+    /// the joins pass the penalty and its gradient on.
+    #[derive(Clone)]
+    struct RegularizedBranches<(4, 6)
+        => CrossAttention(
+            Flatten => Dense(6, tanh, kernel_regularizer = l2(0.1)) => Reshape(2, 3),
+            Conv1D(4, 2, bias_initializer = uniform, bias_regularizer = l2(0.2)),
+            heads = 2, key_dim = 2)
+        => Residual(Dense(3, tanh, kernel_regularizer = l2(0.3), bias_regularizer = l2(0.3)))
+        => Flatten
+        => Dense(2, softmax)>;
+}
+
+#[test]
+fn regularized_layers_inside_joins_match_finite_differences_of_loss_plus_penalty() {
+    let net = RegularizedBranches::new(&mut rng());
+    assert!(net.regularization() > 0.05, "{}", net.regularization());
+    let t = [[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]];
+    check_on(
+        net,
+        CategoricalCrossentropy,
+        &images::<24>(),
+        t,
+        Kinks::None,
+    );
 }
 
 #[test]

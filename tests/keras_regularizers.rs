@@ -27,13 +27,11 @@ network! {
 
 const TOLERANCE: f32 = 1e-5;
 
+/// A fixture's tensors by name: shape and values.
+type Tensors = HashMap<String, (Vec<usize>, Vec<f32>)>;
+
 /// A fixture's tensors by name, and its metadata.
-fn read(
-    case: &str,
-) -> (
-    HashMap<String, (Vec<usize>, Vec<f32>)>,
-    HashMap<String, String>,
-) {
+fn read(case: &str) -> (Tensors, HashMap<String, String>) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/keras/regularizers")
         .join(format!("{case}.safetensors"));
@@ -85,7 +83,7 @@ where
 
     assert_close(
         &format!("{case}: penalty"),
-        net.regularization(),
+        net.regularization() as f32,
         get("penalty")[0],
     );
     let mut trainer = Trainer::<_, _, _, 4>::new(&net, Sgd::new(0.1), CategoricalCrossentropy);

@@ -143,7 +143,7 @@ fn both_layers_of_a_bidirectional_wrapper_are_regularized() {
     let mut kernels = 0.0;
     model.visit_tensors(&mut |name, _, values| {
         if name.ends_with(".kernel") && name.starts_with("lstm") {
-            kernels += 0.5 * values.iter().map(|w| w * w).sum::<f32>();
+            kernels += 0.5 * values.iter().map(|&w| f64::from(w * w)).sum::<f64>();
         }
     });
     let mut names = Vec::new();

@@ -77,8 +77,9 @@ impl Regularizer {
         self.l1 == 0.0 && self.l2 == 0.0
     }
 
-    /// `l1 · Σ|w| + l2 · Σw²`, each sum in `f64`.
-    pub fn penalty(self, weights: &[f32]) -> f32 {
+    /// `l1 · Σ|w| + l2 · Σw²`, in `f64`: a penalty is added to a loss summed in `f64`, and
+    /// rounding it to `f32` would lose the small changes a step makes to it.
+    pub fn penalty(self, weights: &[f32]) -> f64 {
         if self.is_none() {
             return 0.0;
         }
@@ -87,7 +88,7 @@ impl Regularizer {
             abs += f64::from(w.abs());
             square += f64::from(w * w);
         }
-        (f64::from(self.l1) * abs + f64::from(self.l2) * square) as f32
+        f64::from(self.l1) * abs + f64::from(self.l2) * square
     }
 
     /// Adds `scale` times the penalty's gradient, `l1 · sign(w) + 2 · l2 · w`, to `grads` (one
@@ -96,7 +97,7 @@ impl Regularizer {
     /// # Panics
     ///
     /// If `grads` and `weights` differ in length.
-    pub fn add_gradient(self, weights: &[f32], scale: f32, grads: &mut [f32]) -> f32 {
+    pub fn add_gradient(self, weights: &[f32], scale: f32, grads: &mut [f32]) -> f64 {
         assert_eq!(weights.len(), grads.len(), "a gradient per weight");
         if self.is_none() {
             return 0.0;
@@ -167,8 +168,13 @@ mod tests {
     fn penalties_are_keras_formulas_on_literal_weights() {
         let w = [0.5, -1.5, 0.0, 2.0];
         // Σ|w| = 4, Σw² = 0.25 + 2.25 + 4 = 6.5.
-        assert_eq!(Regularizer::l1(0.01).unwrap().penalty(&w), 0.04);
-        assert_eq!(Regularizer::l2(0.01).unwrap().penalty(&w), 0.065);
+        assert_eq!(Regularizer::l1(0.125).unwrap().penalty(&w), 0.5);
+        assert_eq!(Regularizer::l2(0.125).unwrap().penalty(&w), 0.8125);
+        // Keras' default factor, 0.01 as an `f32`.
+        let l2 = Regularizer::l2(Regularizer::DEFAULT_FACTOR)
+            .unwrap()
+            .penalty(&w);
+        assert!((l2 - 0.065).abs() < 1e-8, "{l2}");
         let both = Regularizer::l1_l2(0.5, 0.25).unwrap();
         assert_eq!(both.penalty(&w), 2.0 + 1.625);
         assert_eq!(Regularizer::NONE.penalty(&w), 0.0);

@@ -275,7 +275,7 @@ fn join(input: ParseStream) -> syn::Result<LayerDef> {
     let mut parts = chains;
     parts.extend(activation.iter().map(Ident::to_string));
     parts.extend(options.iter().filter_map(|option| match option {
-        LayerArg::Named { name, value } => Some(format!("{name} = {}", option_text(value))),
+        LayerArg::Named { name, value } => Some(format!("{name} = {}", value_text(value))),
         _ => None,
     }));
     let text = format!("{keyword}({})", parts.join(", "));
@@ -291,17 +291,6 @@ fn join(input: ParseStream) -> syn::Result<LayerDef> {
         tokens,
         text,
     })
-}
-
-/// An option's value as written: `4`, `true`, `1e-5`, `pre`.
-fn option_text(value: &crate::ast::OptionValue) -> String {
-    use crate::ast::OptionValue;
-    match value {
-        OptionValue::Bool(lit) => lit.value.to_string(),
-        OptionValue::Int(lit) => lit.to_string(),
-        OptionValue::Float(lit) => lit.to_string(),
-        OptionValue::Path(path) => path_text(path),
-    }
 }
 
 /// How a join keyword is written, for messages.
@@ -351,6 +340,7 @@ fn call_text(kind: &Ident, args: &[LayerArg]) -> String {
     format!("{kind}({})", args.join(", "))
 }
 
+/// An option's value as written: `4`, `true`, `1e-5`, `pre`, `l2(0.0001)`.
 pub fn value_text(value: &OptionValue) -> String {
     match value {
         OptionValue::Bool(lit) => lit.value.to_string(),

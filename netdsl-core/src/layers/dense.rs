@@ -261,7 +261,7 @@ impl<const I: usize, const O: usize, A: Activation> Layer for Dense<I, O, A> {
         }
     }
 
-    fn regularization(&self) -> f32 {
+    fn regularization(&self) -> f64 {
         let kernel = self
             .regularizers
             .kernel
@@ -272,7 +272,7 @@ impl<const I: usize, const O: usize, A: Activation> Layer for Dense<I, O, A> {
                 .map_or(0.0, |b| self.regularizers.bias.penalty(b))
     }
 
-    fn regularize(&self, grads: &mut DenseGrads<I, O>, scale: f32) -> f32 {
+    fn regularize(&self, grads: &mut DenseGrads<I, O>, scale: f32) -> f64 {
         let Regularizers { kernel, bias, .. } = self.regularizers;
         let dw = grads.weights.as_flattened_mut();
         let mut penalty = kernel.add_gradient(self.weights().as_flattened(), scale, dw);

@@ -153,11 +153,11 @@ where
         }
     }
 
-    fn regularization(&self) -> f32 {
+    fn regularization(&self) -> f64 {
         self.dense.regularization()
     }
 
-    fn regularize(&self, grads: &mut DenseGrads<F, U>, scale: f32) -> f32 {
+    fn regularize(&self, grads: &mut DenseGrads<F, U>, scale: f32) -> f64 {
         self.dense.regularize(grads, scale)
     }
 

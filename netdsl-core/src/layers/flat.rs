@@ -44,7 +44,7 @@ impl FlatParameters {
     }
 
     /// The penalty of the tensors: [`crate::layer::Layer::regularization`].
-    pub(super) fn regularization(&self) -> f32 {
+    pub(super) fn regularization(&self) -> f64 {
         let r = &self.regularizers;
         let (kernel, recurrent) = self.weights.split_at(self.kernel_len);
         let bias = self.bias.as_deref().map_or(0.0, |b| r.bias.penalty(b));
@@ -53,7 +53,7 @@ impl FlatParameters {
 
     /// Adds `scale` times the penalty's gradient to `grads`, laid out alike, and returns the
     /// penalty: [`crate::layer::Layer::regularize`].
-    pub(super) fn regularize(&self, grads: &mut FlatParameters, scale: f32) -> f32 {
+    pub(super) fn regularize(&self, grads: &mut FlatParameters, scale: f32) -> f64 {
         let r = &self.regularizers;
         if r.is_none() {
             return 0.0;

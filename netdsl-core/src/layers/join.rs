@@ -236,11 +236,11 @@ where
         self.inner.update_state(&tape.branch.tape, thread, threads);
     }
 
-    fn regularization(&self) -> f32 {
+    fn regularization(&self) -> f64 {
         self.inner.regularization()
     }
 
-    fn regularize(&self, grads: &mut L::Grads, scale: f32) -> f32 {
+    fn regularize(&self, grads: &mut L::Grads, scale: f32) -> f64 {
         self.inner.regularize(grads, scale)
     }
 
@@ -601,11 +601,11 @@ where
         self.second.update_state(&tape.second.tape, thread, threads);
     }
 
-    fn regularization(&self) -> f32 {
+    fn regularization(&self) -> f64 {
         self.first.regularization() + self.second.regularization()
     }
 
-    fn regularize(&self, grads: &mut Self::Grads, scale: f32) -> f32 {
+    fn regularize(&self, grads: &mut Self::Grads, scale: f32) -> f64 {
         self.first.regularize(&mut grads.first, scale)
             + self.second.regularize(&mut grads.second, scale)
     }

@@ -34,11 +34,11 @@ macro_rules! flat_parameters {
             self.params.count()
         }
 
-        fn regularization(&self) -> f32 {
+        fn regularization(&self) -> f64 {
             self.params.regularization()
         }
 
-        fn regularize(&self, grads: &mut FlatParameters, scale: f32) -> f32 {
+        fn regularize(&self, grads: &mut FlatParameters, scale: f32) -> f64 {
             self.params.regularize(grads, scale)
         }
 

@@ -104,7 +104,7 @@ impl<N: Layer, const B: usize> Shard<N, B> {
         let share = rows as f32 * scale;
         let penalty = network.regularize(grads, share);
         Totals {
-            loss: totals.loss + f64::from(penalty) * rows as f64,
+            loss: totals.loss + penalty * rows as f64,
             ..totals
         }
     }
@@ -173,7 +173,7 @@ impl<N: Layer, const B: usize> Shard<N, B> {
         }
         // Every batch's mean loss carries the weights' penalty, as Keras 3's `test_step` adds
         // it; the weights do not change during an evaluation.
-        totals.loss += f64::from(network.regularization()) * totals.samples as f64;
+        totals.loss += network.regularization() * totals.samples as f64;
         totals
     }
 }
