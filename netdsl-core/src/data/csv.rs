@@ -27,10 +27,12 @@ impl From<&str> for Column {
 }
 
 /// What the target columns hold.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 enum Targets {
     /// One column of class indices below `OUT`, one-hot encoded.
     Classes,
+    /// One column of class names, the `OUT` names given in class order, one-hot encoded.
+    Named(Vec<String>),
     /// `OUT` columns of numbers, from the target column on.
     Values,
 }
@@ -61,6 +63,24 @@ impl CsvOptions {
     /// one-hot encoded as batches are gathered: a classifier's labels.
     pub fn classes(column: impl Into<Column>) -> Self {
         Self::new(column.into(), Targets::Classes)
+    }
+
+    /// The target is a class name in `column`, one of `names` (`OUT` of them), whose position
+    /// in `names` is the class: labels written as words, `setosa` rather than `0`.
+    ///
+    /// ```
+    /// use netdsl_core::data::{CsvOptions, Dataset};
+    /// use std::path::Path;
+    ///
+    /// let text = "petal_length,species\n1.4,setosa\n4.5,versicolor\n6.0,virginica\n";
+    /// let options = CsvOptions::class_names("species", &["setosa", "versicolor", "virginica"]);
+    /// let iris = Dataset::<1, 3>::from_csv_reader(text.as_bytes(), Path::new("iris.csv"), &options)?;
+    /// assert_eq!(iris.target(2), [0.0, 0.0, 1.0]);
+    /// # Ok::<(), netdsl_core::data::Error>(())
+    /// ```
+    pub fn class_names(column: impl Into<Column>, names: &[&str]) -> Self {
+        let names = names.iter().map(|&name| name.to_owned()).collect();
+        Self::new(column.into(), Targets::Named(names))
     }
 
     /// The targets are the numbers in `OUT` columns from `column` on: a regression's (one
@@ -120,10 +140,11 @@ impl<const IN: usize, const OUT: usize> Dataset<IN, OUT> {
     ///
     /// # Errors
     ///
-    /// [`Error::Io`] if the file cannot be read (or is not UTF-8); [`Error::CsvColumn`] if the
+    /// [`Error::Io`] if the file cannot be read (or is not UTF-8); [`Error::ClassCount`] if
+    /// [`CsvOptions::class_names`] gave other than `OUT` names; [`Error::CsvColumn`] if the
     /// target column is not one of the file's; [`Error::CsvFieldCount`] for a row (the header
     /// included) of other than `IN` inputs and the targets; [`Error::CsvField`] for a field
-    /// that is not a finite number, or not a class below `OUT`.
+    /// that is not a finite number, not a class below `OUT`, or not one of the class names.
     pub fn from_csv(path: impl AsRef<Path>, options: &CsvOptions) -> Result<Self, Error> {
         let path = path.as_ref();
         let file = std::fs::File::open(path).map_err(|source| Error::Io {
@@ -154,8 +175,20 @@ impl<const IN: usize, const OUT: usize> Dataset<IN, OUT> {
             .flexible(true)
             .trim(csv::Trim::All)
             .from_reader(reader);
+        if let Targets::Named(names) = &options.targets
+            && names.len() != OUT
+        {
+            return Err(Error::ClassCount {
+                what: format!(
+                    "`CsvOptions::class_names` {names:?} for `{}`",
+                    origin.display()
+                ),
+                classes: names.len(),
+                outputs: OUT,
+            });
+        }
         let target_count = match options.targets {
-            Targets::Classes => 1,
+            Targets::Classes | Targets::Named(_) => 1,
             Targets::Values => OUT,
         };
         let width = IN + target_count;
@@ -203,6 +236,15 @@ impl<const IN: usize, const OUT: usize> Dataset<IN, OUT> {
                     field: field.to_owned(),
                     expected,
                 };
+                if targets.contains(&column)
+                    && let Targets::Named(names) = &options.targets
+                {
+                    match names.iter().position(|name| name == field) {
+                        Some(class) => classes.push(class as u32),
+                        None => return Err(bad("one of the class names given")),
+                    }
+                    continue;
+                }
                 if targets.contains(&column) && options.targets == Targets::Classes {
                     let class = field
                         .parse::<f64>()
@@ -226,7 +268,7 @@ impl<const IN: usize, const OUT: usize> Dataset<IN, OUT> {
         }
         let inputs = rows::<IN>(&inputs);
         match options.targets {
-            Targets::Classes => Self::from_classes(inputs, classes),
+            Targets::Classes | Targets::Named(_) => Self::from_classes(inputs, classes),
             Targets::Values => Self::from_arrays(inputs, rows::<OUT>(&values)),
         }
     }
@@ -287,6 +329,24 @@ mod tests {
             &CsvOptions::classes(0).has_header(false).delimiter(b';'),
         );
         assert_eq!(data.unwrap().target(0), [0.0, 1.0]);
+    }
+
+    #[test]
+    fn class_names_are_classes_in_the_order_given() {
+        let options = CsvOptions::class_names(1, &["cat", "dog"]);
+        let data = read::<1, 2>("x,animal\n0.5,dog\n1,cat\n", &options).unwrap();
+        assert_eq!(data.target(0), [0.0, 1.0]);
+        assert_eq!(data.target(1), [1.0, 0.0]);
+        let error = read::<1, 2>("x,animal\n0.5,cow\n", &options).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "`test.csv`: line 2, column `animal`: expected one of the class names given, found `cow`"
+        );
+        let error = read::<1, 3>("x,animal\n", &options).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "`CsvOptions::class_names` [\"cat\", \"dog\"] for `test.csv` has 2 classes, but the dataset was asked for 3 outputs"
+        );
     }
 
     #[test]
