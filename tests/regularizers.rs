@@ -155,3 +155,16 @@ fn both_layers_of_a_bidirectional_wrapper_are_regularized() {
         model.regularization()
     );
 }
+
+#[test]
+fn sample_weights_weigh_the_loss_not_the_penalty() {
+    // Keras: a batch's loss is Σ w·L / B, plus the penalty once.
+    let model = Unit::new(&mut StdRng::seed_from_u64(0));
+    let data = Dataset::from_arrays(vec![[1.0, 2.0], [0.0, 0.0]], vec![[1.0], [1.0]])
+        .unwrap()
+        .with_sample_weights(vec![3.0, 1.0])
+        .unwrap();
+    let mut trainer = Trainer::<_, _, _, 4>::new(&model, Sgd::new(0.1), MeanSquaredError);
+    // Losses (3 - 1)² = 4 and (0 - 1)² = 1: (3 · 4 + 1 · 1) / 2 = 6.5, and the penalty 1.
+    assert_eq!(trainer.evaluate(&model, &data).loss, 7.5);
+}
