@@ -58,6 +58,33 @@
 //!   `gelu(x, approximate=True)`), `mish`, `softmax` and `log_softmax` (over each sample's
 //!   values), and `linear`, the default when omitted. [`activation`] has each formula and its
 //!   derivative; their outputs and gradients match Keras' to float rounding.
+//! - Initializers and regularizers are options, spelt as Keras spells them, of `Dense`,
+//!   `Conv2d`, `Conv1D` and the recurrent layers: `kernel_initializer` and `bias_initializer`
+//!   take [`init`]'s names (`glorot_uniform`, the default kernel, `glorot_normal`, `he_uniform`,
+//!   `he_normal`, `lecun_normal`, `orthogonal`, `uniform`, `zeros`, the default bias, `ones`),
+//!   and the recurrent layers take `recurrent_initializer` too (an LSTM's bias starts as Keras'
+//!   `unit_forget_bias` has it, and takes no initializer). `kernel_regularizer`,
+//!   `bias_regularizer` and a recurrent layer's `recurrent_regularizer` take `l1(factor)`,
+//!   `l2(factor)` or `l1_l2(l1 = .., l2 = ..)`, or the names alone for Keras' factor 0.01. A
+//!   regularizer adds `l1 · Σ|w| + l2 · Σw²` to the loss `fit` trains on and reports, and
+//!   evaluates (`val_loss` and `evaluate` too, as in Keras 3), and its gradient to the weights'
+//!   ([`regularizer`]):
+//!
+//!   ```
+//!   use netdsl::prelude::*;
+//!
+//!   network! {
+//!       pub struct Tabular<8
+//!           => Dense(32, relu, kernel_initializer = he_normal, kernel_regularizer = l2(1e-4))
+//!           => Dense(1, sigmoid, bias_initializer = zeros,
+//!               kernel_regularizer = l1_l2(l1 = 1e-5, l2 = 1e-4), bias_regularizer = l1(1e-3))>;
+//!   }
+//!
+//!   let model = Tabular::new(&mut StdRng::seed_from_u64(0));
+//!   // The penalty of the weights the network starts from, which the loss includes.
+//!   assert!(model.regularization() > 0.0);
+//!   ```
+//!
 //! - A layer written by name, without arguments (`=> Encoder =>`, `=> layers::Scale2x =>`), is
 //!   a network defined with `network!` — in this invocation, another module or another crate —
 //!   or a type of yours implementing [`Layer`](layer::Layer) and
@@ -606,6 +633,8 @@
 //! | `model.save_weights(path)`, `model.load_weights(path)` | [`model.save_weights(path)?`](network::Network::save_weights), [`model.load_weights(path)?`](network::Network::load_weights): safetensors, see [`weights`] |
 //! | `callbacks=[EarlyStopping(patience=3), CSVLogger("log.csv"), ...]` | [`Fit::epochs(n).callback(&mut early).callback(&mut logger)`](train::Fit::callback), see [`train::callbacks`] |
 //! | `ModelCheckpoint("{epoch:02d}-{val_loss:.2f}.weights.h5", save_best_only=True, save_weights_only=True)` | [`ModelCheckpoint::new("{epoch:02d}-{val_loss:.2f}.safetensors")?.save_best_only(true)`](train::callbacks::ModelCheckpoint) |
+//! | `Dense(64, kernel_initializer="he_normal", bias_initializer="zeros")` | `Dense(64, kernel_initializer = he_normal, bias_initializer = zeros)` in `network!`, or [`Dense::initialized(rng, Initializer::HeNormal, Some(Initializer::Zeros))`](layers::Dense::initialized) |
+//! | `Dense(64, kernel_regularizer=regularizers.l2(1e-4), bias_regularizer="l1")` | `Dense(64, kernel_regularizer = l2(1e-4), bias_regularizer = l1)` in `network!` (also `l1_l2(l1 = .., l2 = ..)`), or [`.with_regularizers(Regularizers { .. })`](regularizer::Regularizers): the penalty is in `fit`'s loss, `val_loss` and `evaluate`'s loss, as in Keras 3 |
 //! | `BackupAndRestore(backup_dir, save_freq=100, delete_checkpoint=True)` | [`BackupAndRestore::new(backup_dir).save_freq(SaveFreq::Batches(100))`](train::callbacks::BackupAndRestore): a `fit` killed and started again resumes at the step of its last backup, and ends as if never interrupted, bit for bit |
 //! | `model.fit(dataset)` of a `tf.data.Dataset` or a `keras.utils.PyDataset` read from files | [`trainer.fit(&mut model, &source, options)`](train::Trainer::fit) with any [`data::Source`]: [`data::IdxSource`] reads raw IDX files sample by sample, a type of yours generates or reads its own; same seed, same weights as from memory |
 //! | `model.fit(x, y, class_weight={3: 20.0})` | [`Fit::epochs(n).class_weight([(3, 20.0)])`](train::Fit::class_weight) |
@@ -771,6 +800,8 @@
 //! | `Dense` without arguments | macro | ``` `Dense` needs a number of units``` | `parse/dense-without-arguments` |
 //! | unknown activation | macro | ``unknown activation `rleu`; expected one of `relu`, `sigmoid`, ...`` | `parse/unknown-activation` |
 //! | unknown option, or `bias` not a bool | macro | ``unknown option `bais` of `Dense`; expected `bias` `` | `parse/unknown-option`, `parse/bias-takes-true-or-false`, `parse/layer-takes-no-options` |
+//! | an initializer netdsl does not have, or not a name | macro | ``unknown initializer `he_normall` for `kernel_initializer`; expected one of `glorot_uniform`, `glorot_normal`, ...`` | `parse/unknown-initializer`, `parse/initializer-takes-a-name`, `parse/orthogonal-initializer-needs-a-matrix` |
+//! | a regularizer Keras would refuse | macro | ``unknown regularizer `l3` for `kernel_regularizer`; expected `l1(..)`, `l2(..)` or `l1_l2(l1 = .., l2 = ..)` `` | `parse/unknown-regularizer`, `parse/regularizer-takes-a-regularizer`, `parse/regularizer-takes-a-factor-of-at-least-0`, `parse/regularizer-takes-its-factors` |
 //! | an option given twice | macro | `` `bias` is given twice in `Dense(64, relu, bias = true, bias = false)`: expected each option at most once`` | `parse/option-given-twice` |
 //! | arguments in the wrong order | macro | `` `Dense(relu, 64)`: the number of units comes before the activation, e.g. `Dense(64, relu)` `` | `parse/units-come-before-the-activation` |
 //! | extra or malformed argument | macro | ``unexpected argument `7` in `Dense(64, relu, 7)` `` | `parse/unexpected-argument`, `parse/expected-a-size-an-activation-or-an-option`, `parse/expected-a-comma-between-arguments`, `parse/expected-a-value-for-the-option` |
@@ -835,8 +866,20 @@
 //! ## Data
 //!
 //! [`Dataset<IN, OUT>`](data::Dataset) holds samples of `IN` inputs and `OUT` targets;
-//! [`Dataset::mnist`](data::Dataset::mnist) reads MNIST's IDX files, raw or gzipped, and every
-//! malformed file is an [`Error`](data::Error) naming the file and what is wrong with it.
+//! [`Dataset::mnist`](data::Dataset::mnist) reads MNIST's IDX files, raw or gzipped,
+//! [`Dataset::fashion_mnist`](data::Dataset::fashion_mnist) Fashion-MNIST's, and
+//! [`Dataset::emnist`](data::Dataset::emnist) EMNIST's (transposing its images, stored column by
+//! column, to MNIST's orientation); with the `csv` feature, `Dataset::from_csv` reads tabular
+//! data, a label column of class indices (one-hot) or columns of numbers (a regression), with
+//! or without a header. Every malformed file is an [`Error`](data::Error) naming the file and
+//! what is wrong with it: for a CSV file, the line and the column.
+//!
+//! | Keras | netdsl |
+//! |---|---|
+//! | `keras.datasets.mnist.load_data()` | [`Dataset::mnist(dir, MnistSplit::Train)`](data::Dataset::mnist) |
+//! | `keras.datasets.fashion_mnist.load_data()` | [`Dataset::fashion_mnist(dir, MnistSplit::Train)`](data::Dataset::fashion_mnist) |
+//! | `tfds.load("emnist/letters")` | [`Dataset::<784, 26>::emnist(dir, EmnistSplit::Letters, MnistSplit::Train)`](data::Dataset::emnist) |
+//! | `df = pd.read_csv(path); y = df.pop("species")` | `Dataset::<4, 3>::from_csv(path, &CsvOptions::classes("species"))` (feature `csv`) |
 
 #![cfg_attr(not(feature = "std"), no_std)]
 #![deny(missing_docs)]
@@ -848,8 +891,8 @@ extern crate alloc;
 extern crate self as netdsl;
 
 pub use netdsl_core::{
-    activation, buffer, inference, kernels, layer, layers, loss, mask, metrics, network, shape,
-    tokens, weights,
+    activation, buffer, inference, kernels, layer, layers, loss, mask, metrics, network,
+    regularizer, shape, tokens, weights,
 };
 #[cfg(feature = "std")]
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
@@ -916,6 +959,8 @@ pub mod __private {
     };
     pub use netdsl_core::buffer::Buffer;
     pub use netdsl_core::inference::{INFER_STACK_BUDGET, InferScratch};
+    #[cfg(feature = "alloc")]
+    pub use netdsl_core::init::Initializer;
     pub use netdsl_core::layer::{
         Initialize, Layer, Row, TensorVisitor, TensorVisitorMut, reinterpret, reinterpret_mut,
     };
@@ -931,6 +976,7 @@ pub mod __private {
     };
     pub use netdsl_core::mask::StepMask;
     pub use netdsl_core::network::Network;
+    pub use netdsl_core::regularizer::{Regularizer, Regularizers};
     pub use netdsl_core::shape::{
         Attention, CrossAttention, Image, Kernel, Kernel1d, Padding, Padding1d, Sequence, Window,
     };

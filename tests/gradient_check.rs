@@ -6,6 +6,9 @@
 //! through a network of two layers ending with it, against an f64 reference of the network:
 //! forward, and backward in every weight and input.
 //!
+//! Where a network has regularizers, the loss includes their penalty and the gradients theirs,
+//! as `fit` adds them.
+//!
 //! Every pass runs in training mode, as `fit` runs it, and the loss is the mean over the whole
 //! batch: batch normalization couples the samples of a batch through its statistics, so each
 //! nudged parameter changes every sample's output.
@@ -307,11 +310,14 @@ where
     net.set_training(&mut tape, true);
     let mut y = [[0.0; OUT]; BATCH];
     net.forward(x, &mut y, &mut tape);
-    y.iter()
+    let mean = y
+        .iter()
         .zip(t)
         .map(|(y, t)| f64::from(loss.loss(y, t)))
         .sum::<f64>()
-        / BATCH as f64
+        / BATCH as f64;
+    // The weights' penalty (Keras' regularization losses), 0 without regularizers.
+    mean + net.regularization()
 }
 
 fn check<N, L, const OUT: usize>(net: N, loss: L, t: [[f32; OUT]; BATCH])
@@ -351,6 +357,7 @@ fn check_on<N, L, const OUT: usize>(
     loss.deltas(&y, kept, &t, BATCH, 1.0 / BATCH as f32, &mut delta);
     let mut grads = net.new_grads();
     net.backward(x, &delta, None, &mut grads, &mut tape);
+    net.regularize(&mut grads, 1.0);
     let mut analytic = Vec::new();
     net.visit_parameters(&mut grads, &mut |_, g| analytic.extend_from_slice(g));
     assert_eq!(analytic.len(), parameters(&mut net).len());
@@ -402,6 +409,48 @@ fn check_on<N, L, const OUT: usize>(
         "{} with {}: worst relative error {worst:.2e}",
         std::any::type_name::<N>(),
         L::NAME
+    );
+}
+
+network! {
+    /// Every tensor regularized: L1 and L2 on weights that start at 1, far from `|w|`'s kink,
+    /// L2 on the others.
+    #[derive(Clone)]
+    struct Regularized<4 => Dense(5, tanh, kernel_initializer = ones, bias_initializer = ones,
+        kernel_regularizer = l1_l2(l1 = 0.01, l2 = 0.02), bias_regularizer = l1(0.03))
+        => Dense(3, softmax, kernel_initializer = he_normal, kernel_regularizer = l2(0.05),
+            bias_regularizer = l2(0.1), bias_initializer = uniform)>;
+}
+
+network! {
+    /// A convolution and an LSTM with regularizers on each of their tensors.
+    #[derive(Clone)]
+    struct RegularizedSequences<12 => Reshape(4, 3) => Conv1D(4, 2, tanh, kernel_regularizer = l2(0.05),
+            bias_initializer = uniform, bias_regularizer = l2(0.2))
+        => LSTM(3, kernel_regularizer = l2(0.1), recurrent_regularizer = l2(0.2),
+            bias_regularizer = l2(0.3), recurrent_initializer = orthogonal)
+        => Dense(2, softmax)>;
+}
+
+#[test]
+fn regularized_dense_layers_match_finite_differences_of_loss_plus_penalty() {
+    let net = Regularized::new(&mut rng());
+    assert!(net.regularization() > 0.1, "{}", net.regularization());
+    let t = [[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]];
+    check(net, CategoricalCrossentropy, t);
+}
+
+#[test]
+fn a_regularized_convolution_and_lstm_match_finite_differences_of_loss_plus_penalty() {
+    let net = RegularizedSequences::new(&mut rng());
+    assert!(net.regularization() > 0.1, "{}", net.regularization());
+    let t = [[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]];
+    check_on(
+        net,
+        CategoricalCrossentropy,
+        &images::<12>(),
+        t,
+        Kinks::None,
     );
 }
 
@@ -1249,6 +1298,34 @@ network! {
         => CrossAttention(Flatten => Dense(6, tanh) => Reshape(2, 3), Conv1D(4, 2), heads = 2, key_dim = 2, causal = true)
         => Flatten
         => Dense(2, softmax)>;
+}
+
+network! {
+    /// Regularized layers inside the branches of a cross-attention and of a residual block:
+    /// the joins pass the penalty and its gradient on.
+    #[derive(Clone)]
+    struct RegularizedBranches<(4, 6)
+        => CrossAttention(
+            Flatten => Dense(6, tanh, kernel_regularizer = l2(0.1)) => Reshape(2, 3),
+            Conv1D(4, 2, bias_initializer = uniform, bias_regularizer = l2(0.2)),
+            heads = 2, key_dim = 2)
+        => Residual(Dense(3, tanh, kernel_regularizer = l2(0.3), bias_regularizer = l2(0.3)))
+        => Flatten
+        => Dense(2, softmax)>;
+}
+
+#[test]
+fn regularized_layers_inside_joins_match_finite_differences_of_loss_plus_penalty() {
+    let net = RegularizedBranches::new(&mut rng());
+    assert!(net.regularization() > 0.05, "{}", net.regularization());
+    let t = [[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]];
+    check_on(
+        net,
+        CategoricalCrossentropy,
+        &images::<24>(),
+        t,
+        Kinks::None,
+    );
 }
 
 #[test]

@@ -5,7 +5,7 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use netdsl::data::Error;
+use netdsl::data::{EmnistSplit, Error};
 use netdsl::prelude::*;
 
 network! {
@@ -298,5 +298,88 @@ fn a_label_out_of_range_is_an_error() {
             }
         ),
         "{err:?}"
+    );
+}
+
+#[test]
+fn fashion_mnist_loads_from_its_original_file_names_gzipped() {
+    use flate2::Compression;
+    use flate2::write::GzEncoder;
+    let dir = scratch("fashion");
+    let gz = |bytes: &[u8]| {
+        let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
+        encoder.write_all(bytes).unwrap();
+        encoder.finish().unwrap()
+    };
+    // Two images: the first black with one white pixel at row 1, column 2.
+    let mut pixels = vec![0_u8; 2 * 784];
+    pixels[28 + 2] = 255;
+    pixels[784..].fill(255);
+    let images = gz(&idx(0x803, &[2, 28, 28], &pixels));
+    fs::write(dir.join("train-images-idx3-ubyte.gz"), images).unwrap();
+    let labels = gz(&idx(0x801, &[2], &[9, 0]));
+    fs::write(dir.join("train-labels-idx1-ubyte.gz"), labels).unwrap();
+
+    let data = Dataset::fashion_mnist(&dir, MnistSplit::Train).unwrap();
+    assert_eq!(data.len(), 2);
+    assert_eq!(data.input(0)[28 + 2], 1.0);
+    assert_eq!(data.input(0).iter().sum::<f32>(), 1.0);
+    assert_eq!(data.input(1), [1.0; 784]);
+    assert_eq!(data.target(0), [0., 0., 0., 0., 0., 0., 0., 0., 0., 1.]);
+    // The test half is not there: an error naming its file.
+    let err = Dataset::fashion_mnist(&dir, MnistSplit::Test).unwrap_err();
+    assert!(err.to_string().contains("t10k-images"), "{err}");
+}
+
+/// Writes EMNIST's `letters` test files (raw) holding `pixels` and `labels` into a new
+/// directory.
+fn write_emnist_letters(name: &str, count: u32, pixels: &[u8], labels: &[u8]) -> PathBuf {
+    let dir = scratch(name);
+    let images = idx(0x803, &[count, 28, 28], pixels);
+    fs::write(dir.join("emnist-letters-test-images-idx3-ubyte"), images).unwrap();
+    let labels = idx(0x801, &[count], labels);
+    fs::write(dir.join("emnist-letters-test-labels-idx1-ubyte"), labels).unwrap();
+    dir
+}
+
+#[test]
+fn emnist_images_are_transposed_to_mnist_orientation_and_letters_start_at_class_0() {
+    // EMNIST stores column by column: the byte at column-major (column 2, row 1) is the pixel
+    // at row 1, column 2 once upright.
+    let mut pixels = vec![0_u8; 784];
+    pixels[2 * 28 + 1] = 255;
+    let dir = write_emnist_letters("emnist", 1, &pixels, &[1]);
+    let data = Dataset::<784, 26>::emnist(&dir, EmnistSplit::Letters, MnistSplit::Test).unwrap();
+    let image = data.input(0);
+    assert_eq!(image[28 + 2], 1.0, "row 1, column 2");
+    assert_eq!(image[2 * 28 + 1], 0.0);
+    // Label 1 is `a`, class 0.
+    assert_eq!(netdsl::metrics::argmax(&data.target(0)), 0);
+}
+
+#[test]
+fn emnist_refuses_a_label_outside_its_split_and_the_wrong_number_of_outputs() {
+    // Letters are labelled 1 to 26: 0 and 27 are not letters.
+    for label in [0, 27] {
+        let dir = write_emnist_letters("emnist-label", 1, &[0; 784], &[label]);
+        let err =
+            Dataset::<784, 26>::emnist(&dir, EmnistSplit::Letters, MnistSplit::Test).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::LabelOutOfRange {
+                    index: 0,
+                    classes: 26,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+    }
+    let dir = write_emnist_letters("emnist-outputs", 1, &[0; 784], &[1]);
+    let err = Dataset::<784, 10>::emnist(&dir, EmnistSplit::Letters, MnistSplit::Test).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "EMNIST `letters` has 26 classes, but the dataset was asked for 10 outputs"
     );
 }

@@ -1,7 +1,8 @@
 //! No heap allocation after setup: `predict`, `forward` + `backward`, an optimizer step, a whole
 //! training epoch and an evaluation, of a dense network, of one with every image layer, of
 //! sequence convolutions, of padding, upsampling and global pooling, of joins, of recurrent
-//! layers (reading padded sequences through a mask too) and of multi-head attention, counted by
+//! layers (reading padded sequences through a mask too), of regularized layers and of
+//! multi-head attention, counted by
 //! `allocation-counter`'s counting global allocator (per thread, so tests running in parallel do
 //! not disturb each other).
 //!
@@ -33,6 +34,16 @@ network! {
         => AvgPool2d(2, stride = 1)                       // 2×2×8
         => Flatten
         => Dense(4, softmax)>;
+
+    /// Every tensor regularized and initialized as Keras spells it: the penalties and their
+    /// gradients add nothing to the heap.
+    struct Regularized<(16, 16, 2)
+        => Conv2d(4, 3, relu, kernel_initializer = he_normal, kernel_regularizer = l2(1e-4),
+            bias_regularizer = l1(1e-3))
+        => Flatten
+        => Reshape(14, 56)
+        => LSTM(8, kernel_regularizer = l1_l2(l1 = 1e-4, l2 = 1e-3), recurrent_regularizer = l2(1e-3))
+        => Dense(4, softmax, kernel_regularizer = l1_l2, bias_initializer = ones)>;
 
     /// A recurrent layer reading the same images as 16 steps of 32 values.
     struct Sequences<512 => Steps => Dense(4, softmax)>;
@@ -262,6 +273,13 @@ fn training_and_evaluating_through_every_image_layer_allocate_nothing_after_setu
         &mut Images::new(&mut StdRng::seed_from_u64(1)),
         "every image layer",
     );
+}
+
+#[test]
+fn regularized_layers_train_evaluate_and_predict_without_allocating() {
+    let mut model = Regularized::new(&mut StdRng::seed_from_u64(1));
+    assert!(model.regularization() > 0.0);
+    trains_evaluates_and_predicts_without_allocating(&mut model, "regularized layers");
 }
 
 #[test]

@@ -314,6 +314,24 @@ pub trait Layer {
     ) {
     }
 
+    /// The penalty of the layer's weights, Keras' regularization losses: the sum of each
+    /// regularized tensor's [`Regularizer::penalty`](crate::regularizer::Regularizer::penalty)
+    /// (see [`crate::regularizer`]). `evaluate` and `fit`'s validation add it to each batch's
+    /// mean loss, as Keras 3 does. The default is 0; networks add up their layers'.
+    fn regularization(&self) -> f64 {
+        0.0
+    }
+
+    /// Adds `scale` times the gradient of [`Layer::regularization`] to `grads`, which
+    /// [`Layer::backward`] wrote, and returns the penalty. `fit` calls it after each thread's
+    /// backward pass, with `scale` the thread's share of the step's samples, so that the
+    /// threads' gradients sum to the penalty's once. Allocates nothing. The default adds nothing
+    /// and returns 0; networks pass it on to their layers.
+    fn regularize(&self, grads: &mut Self::Grads, scale: f32) -> f64 {
+        let _ = (grads, scale);
+        0.0
+    }
+
     /// Gradient buffers for this layer, allocated once.
     fn new_grads(&self) -> Self::Grads;
 

@@ -387,7 +387,7 @@ impl<'a> Args<'a> {
         let (number, found) = match value {
             OptionValue::Float(lit) => (lit.base10_parse::<f64>().ok(), lit.to_string()),
             OptionValue::Int(lit) => (lit.base10_parse::<f64>().ok(), lit.to_string()),
-            OptionValue::Bool(_) | OptionValue::Path(_) => {
+            OptionValue::Bool(_) | OptionValue::Path(_) | OptionValue::Call { .. } => {
                 let example = format!("{name} = {default}");
                 self.errors.push_spanned(
                     value.span(),
@@ -443,6 +443,163 @@ impl<'a> Args<'a> {
         default
     }
 
+    /// Keras' `*_initializer` and `*_regularizer` options of the tensors a layer has (`kernel`,
+    /// `recurrent` for a recurrent layer's recurrent kernel, `bias`), each tensor's
+    /// initializer only if `initializers` lists it.
+    pub fn weight_options(&mut self, tensors: &[Tensor], initializers: &[Tensor]) -> WeightOptions {
+        let mut options = WeightOptions::default();
+        for &tensor in initializers {
+            options.initializers[tensor as usize] = self.initializer(tensor);
+        }
+        for &tensor in tensors {
+            options.regularizers[tensor as usize] = self.regularizer(tensor);
+        }
+        options
+    }
+
+    /// The initializer option of `tensor` (`kernel_initializer = he_normal`), if given and
+    /// known: one of [`INITIALIZERS`], Keras' names.
+    fn initializer(&mut self, tensor: Tensor) -> Option<&'static str> {
+        let name = tensor.initializer_option();
+        let value = self.option(name)?;
+        let word = match value {
+            OptionValue::Path(path) => path.get_ident().map(Ident::to_string),
+            _ => None,
+        };
+        let found = crate::parse::value_text(value);
+        let Some(word) = word else {
+            self.errors.push_spanned(
+                value.span(),
+                format_args!(
+                    "`{}`: `{name}` takes an initializer's name, e.g. `{name} = he_normal`, found `{found}`; expected one of {}",
+                    self.text,
+                    one_of(INITIALIZERS)
+                ),
+            );
+            return None;
+        };
+        let Some(&known) = INITIALIZERS.iter().find(|known| **known == word) else {
+            self.errors.push_spanned(
+                value.span(),
+                format_args!(
+                    "unknown initializer `{word}` for `{name}`; expected one of {}",
+                    one_of(INITIALIZERS)
+                ),
+            );
+            return None;
+        };
+        if known == "orthogonal" && tensor == Tensor::Bias {
+            self.errors.push_spanned(
+                value.span(),
+                format_args!(
+                    "`{}`: `{name} = orthogonal` needs a matrix, and the bias is a vector; expected one of {}",
+                    self.text,
+                    one_of(INITIALIZERS.iter().copied().filter(|i| *i != "orthogonal"))
+                ),
+            );
+            return None;
+        }
+        Some(known)
+    }
+
+    /// The regularizer option of `tensor` (`kernel_regularizer = l2(1e-4)`), as its factors
+    /// `(l1, l2)`, if given and valid. As in Keras, `l1`, `l2` and `l1_l2` alone have the
+    /// factors 0.01, and `l1_l2(..)` leaves a factor it is not given at 0.
+    fn regularizer(&mut self, tensor: Tensor) -> Option<(f32, f32)> {
+        let name = tensor.regularizer_option();
+        let value = self.option(name)?;
+        let forms = "`l1(..)`, `l2(..)` or `l1_l2(l1 = .., l2 = ..)`";
+        let (path, args) = match value {
+            OptionValue::Path(path) => (path, &[][..]),
+            OptionValue::Call { path, args } => (path, &args[..]),
+            other => {
+                self.errors.push_spanned(
+                    other.span(),
+                    format_args!(
+                        "`{}`: `{name}` takes a regularizer, e.g. `{name} = l2(1e-4)`, found `{}`; expected {forms}",
+                        self.text,
+                        crate::parse::value_text(other)
+                    ),
+                );
+                return None;
+            }
+        };
+        let word = crate::ast::path_text(path);
+        let (defaults, params): ([f32; 2], &[&str]) = match word.as_str() {
+            "l1" => ([0.01, 0.0], &["l1"]),
+            "l2" => ([0.0, 0.01], &["l2"]),
+            "l1_l2" => ([0.01, 0.01], &["l1", "l2"]),
+            _ => {
+                self.errors.push_spanned(
+                    value.span(),
+                    format_args!("unknown regularizer `{word}` for `{name}`; expected {forms}"),
+                );
+                return None;
+            }
+        };
+        if matches!(value, OptionValue::Path(_)) {
+            return Some((defaults[0], defaults[1]));
+        }
+        // Given arguments: Keras' `L1L2(l1=0.0, l2=0.0)` leaves out what it is not given.
+        let mut factors = if params.len() == 2 {
+            [0.0, 0.0]
+        } else {
+            defaults
+        };
+        let mut valid = true;
+        let call = crate::parse::value_text(value);
+        if args.len() > params.len() {
+            self.errors.push_spanned(
+                args[params.len()].1.span(),
+                format_args!(
+                    "`{name} = {call}`: `{word}` takes {} ({}), found {} arguments",
+                    ["one factor", "two factors"][params.len() - 1],
+                    both(params),
+                    args.len()
+                ),
+            );
+            return None;
+        }
+        for (i, (arg_name, arg)) in args.iter().enumerate() {
+            let param = match arg_name {
+                None => params[i],
+                Some(given) => match params.iter().find(|p| given == *p) {
+                    Some(param) => param,
+                    None => {
+                        self.errors.push_spanned(
+                            given.span(),
+                            format_args!(
+                                "`{name} = {call}`: `{word}` takes {}, found `{given}`",
+                                both(params)
+                            ),
+                        );
+                        valid = false;
+                        continue;
+                    }
+                },
+            };
+            let number = match arg {
+                OptionValue::Float(lit) => lit.base10_parse::<f32>().ok(),
+                OptionValue::Int(lit) => lit.base10_parse::<f32>().ok(),
+                _ => None,
+            };
+            match number.filter(|n| n.is_finite() && *n >= 0.0) {
+                Some(n) => factors[usize::from(param == "l2")] = n,
+                None => {
+                    self.errors.push_spanned(
+                        arg.span(),
+                        format_args!(
+                            "`{name} = {call}`: `{param}` takes a factor of at least 0, e.g. `1e-4`, found `{}`",
+                            crate::parse::value_text(arg)
+                        ),
+                    );
+                    valid = false;
+                }
+            }
+        }
+        valid.then_some((factors[0], factors[1]))
+    }
+
     /// The value of option `name`, noting that the kind takes it.
     fn option(&mut self, name: &'static str) -> Option<&'a OptionValue> {
         self.asked.push(name);
@@ -469,6 +626,121 @@ impl<'a> Args<'a> {
             &mut self.errors,
         )
         .and_then(|width| width.literal())
+    }
+}
+
+/// Keras' initializers that netdsl has, by the names `kernel_initializer = ..` takes.
+pub const INITIALIZERS: [&str; 9] = [
+    "glorot_uniform",
+    "glorot_normal",
+    "he_uniform",
+    "he_normal",
+    "lecun_normal",
+    "orthogonal",
+    "uniform",
+    "zeros",
+    "ones",
+];
+
+/// A tensor of a layer that takes an initializer and a regularizer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tensor {
+    Kernel = 0,
+    Recurrent = 1,
+    Bias = 2,
+}
+
+impl Tensor {
+    fn initializer_option(self) -> &'static str {
+        match self {
+            Tensor::Kernel => "kernel_initializer",
+            Tensor::Recurrent => "recurrent_initializer",
+            Tensor::Bias => "bias_initializer",
+        }
+    }
+
+    fn regularizer_option(self) -> &'static str {
+        match self {
+            Tensor::Kernel => "kernel_regularizer",
+            Tensor::Recurrent => "recurrent_regularizer",
+            Tensor::Bias => "bias_regularizer",
+        }
+    }
+}
+
+/// What a layer's tensors start from and what penalizes them, as given: each tensor's
+/// initializer's Keras name and regularizer's `(l1, l2)`, indexed by [`Tensor`].
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct WeightOptions {
+    pub initializers: [Option<&'static str>; 3],
+    pub regularizers: [Option<(f32, f32)>; 3],
+}
+
+impl WeightOptions {
+    /// Whether an initializer was given.
+    pub fn initialized(&self) -> bool {
+        self.initializers.iter().any(Option::is_some)
+    }
+
+    /// `tensor`'s initializer, as a path: `::netdsl::__private::Initializer::HeNormal`, or
+    /// `default` when none was given.
+    pub fn initializer(&self, tensor: Tensor, default: &str) -> TokenStream {
+        let name = self.initializers[tensor as usize].unwrap_or(default);
+        let variant: String = name
+            .split('_')
+            .map(|word| {
+                let mut chars = word.chars();
+                chars.next().map_or_else(String::new, |first| {
+                    first.to_ascii_uppercase().to_string() + chars.as_str()
+                })
+            })
+            .collect();
+        let (p, variant) = (crate::tokens::private(), quote::format_ident!("{variant}"));
+        quote::quote!(#p::Initializer::#variant)
+    }
+
+    /// How a layer with a kernel and an optional bias is made, with its initializers and
+    /// regularizers: `<ty>::glorot_uniform(rng, bias)` when no initializer was given, else
+    /// `<ty>::initialized(rng, kernel, Some(bias) or None)`, then [`WeightOptions::regularized`].
+    pub fn constructor(&self, ty: &TokenStream, span: Span, bias: bool) -> TokenStream {
+        let constructor = if self.initialized() {
+            let kernel = self.initializer(Tensor::Kernel, "glorot_uniform");
+            let bias = match bias {
+                true => {
+                    let init = self.initializer(Tensor::Bias, "zeros");
+                    quote::quote!(::core::option::Option::Some(#init))
+                }
+                false => quote::quote!(::core::option::Option::None),
+            };
+            quote::quote_spanned!(span=> <#ty>::initialized(rng, #kernel, #bias))
+        } else {
+            quote::quote_spanned!(span=> <#ty>::glorot_uniform(rng, #bias))
+        };
+        self.regularized(constructor)
+    }
+
+    /// `.with_regularizers(..)` after `constructor` when a regularizer was given. Expands to:
+    ///     constructor.with_regularizers(::netdsl::__private::Regularizers {
+    ///         kernel: const { ::netdsl::__private::Regularizer::l1_l2(0f32, 0.0001f32).expect("..") },
+    ///         recurrent_kernel: ::netdsl::__private::Regularizer::NONE,
+    ///         bias: ::netdsl::__private::Regularizer::NONE,
+    ///     })
+    pub fn regularized(&self, constructor: TokenStream) -> TokenStream {
+        if self.regularizers.iter().all(Option::is_none) {
+            return constructor;
+        }
+        let p = crate::tokens::private();
+        let [kernel, recurrent, bias] = self.regularizers.map(|factors| match factors {
+            None => quote::quote!(#p::Regularizer::NONE),
+            Some((l1, l2)) => quote::quote!(const {
+                #p::Regularizer::l1_l2(#l1, #l2).expect("factors checked by `network!`")
+            }),
+        });
+        quote::quote!(#constructor.with_regularizers(#p::Regularizers {
+            kernel: #kernel,
+            recurrent_kernel: #recurrent,
+            bias: #bias,
+        }))
     }
 }
 
@@ -607,6 +879,12 @@ fn edit_distance(a: &str, b: &str) -> usize {
         }
     }
     row[b.len()]
+}
+
+/// "`a`", "`a` and `b`".
+fn both(words: &[&str]) -> String {
+    let words: Vec<String> = words.iter().map(|w| format!("`{w}`")).collect();
+    words.join(" and ")
 }
 
 /// "`a`", "`a` or `b`", "`a`, `b` or `c`".

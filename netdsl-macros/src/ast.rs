@@ -94,6 +94,11 @@ pub enum OptionValue {
     Int(LitInt),
     Float(LitFloat),
     Path(Path),
+    /// A call with arguments, each a value and maybe a name: `l2(1e-4)`, `l1_l2(l1 = 0.01)`.
+    Call {
+        path: Path,
+        args: Vec<(Option<Ident>, OptionValue)>,
+    },
 }
 
 /// A size: an integer literal, a path to a `const` item, or an expression of them
@@ -130,7 +135,9 @@ impl OptionValue {
             OptionValue::Bool(lit) => lit.span(),
             OptionValue::Int(lit) => lit.span(),
             OptionValue::Float(lit) => lit.span(),
-            OptionValue::Path(path) => syn::spanned::Spanned::span(path),
+            OptionValue::Path(path) | OptionValue::Call { path, .. } => {
+                syn::spanned::Spanned::span(path)
+            }
         }
     }
 }

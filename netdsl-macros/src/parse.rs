@@ -275,7 +275,7 @@ fn join(input: ParseStream) -> syn::Result<LayerDef> {
     let mut parts = chains;
     parts.extend(activation.iter().map(Ident::to_string));
     parts.extend(options.iter().filter_map(|option| match option {
-        LayerArg::Named { name, value } => Some(format!("{name} = {}", option_text(value))),
+        LayerArg::Named { name, value } => Some(format!("{name} = {}", value_text(value))),
         _ => None,
     }));
     let text = format!("{keyword}({})", parts.join(", "));
@@ -291,17 +291,6 @@ fn join(input: ParseStream) -> syn::Result<LayerDef> {
         tokens,
         text,
     })
-}
-
-/// An option's value as written: `4`, `true`, `1e-5`, `pre`.
-fn option_text(value: &crate::ast::OptionValue) -> String {
-    use crate::ast::OptionValue;
-    match value {
-        OptionValue::Bool(lit) => lit.value.to_string(),
-        OptionValue::Int(lit) => lit.to_string(),
-        OptionValue::Float(lit) => lit.to_string(),
-        OptionValue::Path(path) => path_text(path),
-    }
 }
 
 /// How a join keyword is written, for messages.
@@ -351,13 +340,75 @@ fn call_text(kind: &Ident, args: &[LayerArg]) -> String {
     format!("{kind}({})", args.join(", "))
 }
 
-fn value_text(value: &OptionValue) -> String {
+/// An option's value as written: `4`, `true`, `1e-5`, `pre`, `l2(0.0001)`.
+pub fn value_text(value: &OptionValue) -> String {
     match value {
         OptionValue::Bool(lit) => lit.value.to_string(),
         OptionValue::Int(lit) => lit.to_string(),
         OptionValue::Float(lit) => lit.to_string(),
         OptionValue::Path(path) => path_text(path),
+        OptionValue::Call { path, args } => {
+            let args: Vec<String> = args
+                .iter()
+                .map(|(name, value)| match name {
+                    Some(name) => format!("{name} = {}", value_text(value)),
+                    None => value_text(value),
+                })
+                .collect();
+            format!("{}({})", path_text(path), args.join(", "))
+        }
     }
+}
+
+/// The value of option `name`: `false`, `2`, `0.5`, `-0.5`, `same`, or a call of those,
+/// `l2(1e-4)`, `l1_l2(l1 = 0.01, l2 = 0.01)`.
+fn option_value(input: ParseStream, name: &Ident) -> syn::Result<OptionValue> {
+    Ok(if input.peek(LitBool) {
+        OptionValue::Bool(input.parse()?)
+    } else if input.peek(LitInt) {
+        OptionValue::Int(input.parse()?)
+    } else if input.peek(LitFloat) {
+        OptionValue::Float(input.parse()?)
+    } else if input.peek(Token![-]) && (input.peek2(LitInt) || input.peek2(LitFloat)) {
+        // A negative number (`momentum = -0.5`), read as one literal for the checks
+        // to refuse with the value as written.
+        input.parse::<Token![-]>()?;
+        if input.peek(LitInt) {
+            let lit: LitInt = input.parse()?;
+            OptionValue::Int(LitInt::new(&negated(&lit.to_string()), lit.span()))
+        } else {
+            let lit: LitFloat = input.parse()?;
+            OptionValue::Float(LitFloat::new(&negated(&lit.to_string()), lit.span()))
+        }
+    } else {
+        let path = input.call(Path::parse_mod_style).map_err(|_| {
+            input.error(format_args!(
+                "expected a value for `{name}`, e.g. `{name} = false`"
+            ))
+        })?;
+        if !input.peek(syn::token::Paren) {
+            return Ok(OptionValue::Path(path));
+        }
+        let content;
+        syn::parenthesized!(content in input);
+        let mut args = Vec::new();
+        while !content.is_empty() {
+            let arg_name = if content.peek(Ident) && content.peek2(Token![=]) {
+                let arg_name: Ident = content.parse()?;
+                content.parse::<Token![=]>()?;
+                Some(arg_name)
+            } else {
+                None
+            };
+            let value = option_value(&content, arg_name.as_ref().unwrap_or(name))?;
+            args.push((arg_name, value));
+            if content.is_empty() {
+                break;
+            }
+            content.parse::<Token![,]>()?;
+        }
+        OptionValue::Call { path, args }
+    })
 }
 
 impl Parse for LayerArg {
@@ -365,30 +416,7 @@ impl Parse for LayerArg {
         if input.peek(Ident) && input.peek2(Token![=]) && !input.peek2(Token![==]) {
             let name: Ident = input.parse()?;
             input.parse::<Token![=]>()?;
-            let value = if input.peek(LitBool) {
-                OptionValue::Bool(input.parse()?)
-            } else if input.peek(LitInt) {
-                OptionValue::Int(input.parse()?)
-            } else if input.peek(LitFloat) {
-                OptionValue::Float(input.parse()?)
-            } else if input.peek(Token![-]) && (input.peek2(LitInt) || input.peek2(LitFloat)) {
-                // A negative number (`momentum = -0.5`), read as one literal for the checks
-                // to refuse with the value as written.
-                input.parse::<Token![-]>()?;
-                if input.peek(LitInt) {
-                    let lit: LitInt = input.parse()?;
-                    OptionValue::Int(LitInt::new(&negated(&lit.to_string()), lit.span()))
-                } else {
-                    let lit: LitFloat = input.parse()?;
-                    OptionValue::Float(LitFloat::new(&negated(&lit.to_string()), lit.span()))
-                }
-            } else {
-                OptionValue::Path(input.call(Path::parse_mod_style).map_err(|_| {
-                    input.error(format_args!(
-                        "expected a value for `{name}`, e.g. `{name} = false`"
-                    ))
-                })?)
-            };
+            let value = option_value(input, &name)?;
             return Ok(LayerArg::Named { name, value });
         }
         let expected = || {

@@ -627,7 +627,7 @@ fn an_lstm_reads_a_sequence_with_keras_defaults() {
             "pub lstm_1: ::netdsl::__private::Lstm<28, 28, 64, 784, 64>,",
             "lstm_1: <::netdsl::__private::Lstm<28, 28, 64, 784, 64>>::keras_default(rng, true),",
             "pub dense_1: ::netdsl::__private::Dense<64, 10, ::netdsl::__private::Softmax>,",
-            "unexpected argument `tanh` in `LSTM(64, tanh)`: `LSTM` takes units, and `bias`, `return_sequences` and `zero_output_for_mask` options",
+            "unexpected argument `tanh` in `LSTM(64, tanh)`: `LSTM` takes units, `bias`, `return_sequences` and `zero_output_for_mask` options, and initializers and regularizers",
             "`LSTM(64, tanh)` (layer 1 of `Bad`) needs a sequence, found 784 values",
         ],
     );
@@ -1043,6 +1043,32 @@ fn joins_give_their_branches_the_mask_and_pass_on_the_one_they_share() {
             // Keras would give the `SimpleRNN` the mask of the branch's `Masking`, which the
             // join cannot pass on.
             "(layer 1 of `Own`) cannot pass on the mask of `Masking` (layer 1 of branch 1 of `Add(Masking => GRU(2, return_sequences = true), GRU(2, return_sequences = true))` (layer 1 of `Own`)), which Keras passes on to `SimpleRNN(2)` (layer 2 of `Own`)",
+        ],
+    );
+}
+
+#[test]
+fn initializers_and_regularizers_build_each_layer_as_keras_names_them() {
+    let out = expand(quote! {
+        struct Net<(8, 4)
+            => LSTM(6, return_sequences = true, recurrent_initializer = orthogonal,
+                recurrent_regularizer = l2(0.5))
+            => Conv1D(3, 2, kernel_initializer = he_uniform, bias = false)
+            => Flatten
+            => Dense(2, kernel_regularizer = l1_l2, bias_initializer = ones)>;
+    });
+    assert_contains(
+        &out,
+        &[
+            "lstm_1: <::netdsl::__private::Lstm<8, 4, 6, 32, 48>>::initialized(",
+            "::netdsl::__private::Initializer::GlorotUniform,",
+            "::core::option::Option::Some(::netdsl::__private::Initializer::Orthogonal),",
+            "::core::option::Option::Some(::core::option::Option::None),",
+            ".with_regularizers(::netdsl::__private::Regularizers {",
+            "::netdsl::__private::Regularizer::l1_l2(0f32, 0.5f32)",
+            "::netdsl::__private::Initializer::HeUniform,",
+            "::netdsl::__private::Regularizer::l1_l2(0.01f32, 0.01f32)",
+            "::core::option::Option::Some(::netdsl::__private::Initializer::Ones),",
         ],
     );
 }

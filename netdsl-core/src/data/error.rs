@@ -96,6 +96,55 @@ pub enum Error {
         /// The number of classes.
         classes: usize,
     },
+    /// A row of a CSV file (the header included) has another number of fields than the
+    /// dataset's inputs and targets.
+    #[error("`{}`: line {line} has {found} fields, expected {} ({inputs} inputs and {targets} target{})", path.display(), inputs + targets, if *targets == 1 { "" } else { "s" })]
+    CsvFieldCount {
+        /// The file.
+        path: PathBuf,
+        /// The line the row starts on, from 1.
+        line: u64,
+        /// Fields found.
+        found: usize,
+        /// Input columns expected (`IN`).
+        inputs: usize,
+        /// Target columns expected.
+        targets: usize,
+    },
+    /// A field of a CSV file is not what its column holds: a finite number, or a class index.
+    #[error("`{}`: line {line}, column {column}: expected {expected}, found `{field}`", path.display())]
+    CsvField {
+        /// The file.
+        path: PathBuf,
+        /// The line, from 1.
+        line: u64,
+        /// The column: its name in backticks, or its position from 0.
+        column: String,
+        /// The field, trimmed.
+        field: String,
+        /// What the column holds.
+        expected: &'static str,
+    },
+    /// The target column asked for is not one of the CSV file's.
+    #[error("`{}` has no target column `{column}`: its columns are {columns:?}", path.display())]
+    CsvColumn {
+        /// The file.
+        path: PathBuf,
+        /// The column asked for: a name, or a position from 0.
+        column: String,
+        /// The file's columns: the names in its header, or positions without one.
+        columns: Vec<String>,
+    },
+    /// A dataset of a fixed number of classes was asked for with another number of outputs.
+    #[error("{what} has {classes} classes, but the dataset was asked for {outputs} outputs")]
+    ClassCount {
+        /// The data: "EMNIST `letters`".
+        what: String,
+        /// Its classes.
+        classes: usize,
+        /// The outputs asked for (`OUT`).
+        outputs: usize,
+    },
     /// Inputs and targets of different lengths were given.
     #[error("{inputs} input samples but {targets} targets")]
     LengthMismatch {

@@ -1,5 +1,9 @@
-//! Datasets: typed samples in memory, and the IDX files MNIST ships in.
+//! Datasets: typed samples in memory, the IDX files of MNIST, Fashion-MNIST and EMNIST, and
+//! tabular data from CSV files.
 
+#[cfg(feature = "csv")]
+#[cfg_attr(docsrs, doc(cfg(feature = "csv")))]
+mod csv;
 mod dataset;
 mod error;
 #[cfg(feature = "idx")]
@@ -11,6 +15,9 @@ mod lazy;
 mod mnist;
 mod source;
 
+#[cfg(feature = "csv")]
+#[cfg_attr(docsrs, doc(cfg(feature = "csv")))]
+pub use csv::{Column, CsvOptions};
 pub use dataset::{Dataset, Sample};
 pub use error::Error;
 #[cfg(all(feature = "idx", any(unix, windows)))]
@@ -18,5 +25,5 @@ pub use error::Error;
 pub use lazy::IdxSource;
 #[cfg(feature = "idx")]
 #[cfg_attr(docsrs, doc(cfg(feature = "idx")))]
-pub use mnist::MnistSplit;
+pub use mnist::{EmnistSplit, MnistSplit};
 pub use source::Source;

@@ -13,6 +13,7 @@ use crate::activation::{Activation, Keep, Kept};
 use crate::init::Initializer;
 use crate::kernels::{self, Gather, Isa, Offsets, Plane, Product};
 use crate::layer::{Layer, TensorVisitor, TensorVisitorMut};
+use crate::regularizer::{Regularizer, Regularizers};
 use crate::shape::{Image, ImageShape, Kernel, KernelShape, Padding, PaddingShape};
 
 /// 2-D convolution: `y[oy][ox][f] = f(b[f] + Σ_{ky,kx,c} x[oy·S + ky - PT][ox·S + kx - PL][c] · W[ky][kx][c][f])`.
@@ -182,13 +183,50 @@ impl<I: ImageShape, K: KernelShape, P: PaddingShape, O: ImageShape, A> Conv2d<I,
     /// Glorot-uniform weights (Keras' default): `W ~ U(-l, l)`, `l = √(6 / (fan_in + fan_out))`
     /// with `fan_in = K · K · C` and `fan_out = K · K · F`, and a zero bias when `bias` is true.
     pub fn glorot_uniform<R: Rng + ?Sized>(rng: &mut R, bias: bool) -> Self {
+        Self::initialized(
+            rng,
+            Initializer::GlorotUniform,
+            bias.then_some(Initializer::Zeros),
+        )
+    }
+
+    /// Weights drawn by `kernel` (Keras' kernel shape, whose window multiplies both fans),
+    /// then a bias of one value per filter drawn by `bias` when given: Keras'
+    /// `kernel_initializer` and `bias_initializer`. With Glorot-uniform and zeros, the layer
+    /// [`Conv2d::glorot_uniform`] makes, from the same draws.
+    pub fn initialized<R: Rng + ?Sized>(
+        rng: &mut R,
+        kernel: Initializer,
+        bias: Option<Initializer>,
+    ) -> Self {
         let () = Self::SHAPES_AGREE;
         Isa::selected(); // see `Isa::selected`: decided before any hot path runs
-        let weights = Initializer::GlorotUniform.sample(&Self::KERNEL_SHAPE, rng);
+        let weights = kernel.sample(&Self::KERNEL_SHAPE, rng);
+        let bias = bias.map(|init| init.sample(&[K::FILTERS], rng));
         Self {
-            params: FlatParameters::new(weights, bias.then(|| vec![0.0; K::FILTERS])),
+            params: FlatParameters::new(weights, bias),
             types: PhantomData,
         }
+    }
+
+    /// The layer, its kernel and bias penalized by `regularizers` (Keras' `kernel_regularizer`
+    /// and `bias_regularizer`; a convolution has no recurrent kernel, and ignores that one). See
+    /// [`crate::regularizer`].
+    pub fn with_regularizers(mut self, regularizers: Regularizers) -> Self {
+        let kernel_len = self.params.weights.len();
+        self.params = self.params.regularized(
+            Regularizers {
+                recurrent_kernel: Regularizer::NONE,
+                ..regularizers
+            },
+            kernel_len,
+        );
+        self
+    }
+
+    /// The regularizers of its kernel and bias ([`Regularizers::NONE`] unless set).
+    pub fn regularizers(&self) -> &Regularizers {
+        self.params.regularizers()
     }
 
     /// A layer with the given weights (`W[ky][kx][c][f]`, Keras' layout) and optional bias.

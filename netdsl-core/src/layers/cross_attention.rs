@@ -227,6 +227,15 @@ where
             .update_state(&tape.attention, thread, threads);
     }
 
+    fn regularization(&self) -> f64 {
+        self.sequences.regularization() + self.attention.regularization()
+    }
+
+    fn regularize(&self, grads: &mut Self::Grads, scale: f32) -> f64 {
+        self.sequences.regularize(&mut grads.branches, scale)
+            + self.attention.regularize(&mut grads.attention, scale)
+    }
+
     fn new_grads(&self) -> Self::Grads {
         AttendGrads {
             branches: self.sequences.new_grads(),

@@ -13,6 +13,7 @@ use crate::buffer::Buffer;
 use crate::init::Initializer;
 use crate::kernels;
 use crate::layer::{Layer, TensorVisitor, TensorVisitorMut};
+use crate::regularizer::Regularizers;
 
 /// Fully connected layer: `y = f(x · W + b)`.
 ///
@@ -44,6 +45,7 @@ use crate::layer::{Layer, TensorVisitor, TensorVisitorMut};
 pub struct Dense<const I: usize, const O: usize, A> {
     weights: Parameter<[[f32; O]; I]>,
     bias: Option<Parameter<[f32; O]>>,
+    regularizers: Regularizers,
     activation: PhantomData<A>,
 }
 
@@ -59,14 +61,62 @@ impl<const I: usize, const O: usize, A> Dense<I, O, A> {
     #[cfg(feature = "alloc")]
     #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
     pub fn glorot_uniform<R: Rng + ?Sized>(rng: &mut R, bias: bool) -> Self {
+        Self::initialized(
+            rng,
+            Initializer::GlorotUniform,
+            bias.then_some(Initializer::Zeros),
+        )
+    }
+
+    /// Weights drawn by `kernel` (shape `[I, O]`), then a bias drawn by `bias` (shape `[O]`)
+    /// when given: Keras' `kernel_initializer` and `bias_initializer`. With Glorot-uniform and
+    /// zeros, the layer [`Dense::glorot_uniform`] makes, from the same draws.
+    ///
+    /// ```
+    /// use netdsl_core::activation::Linear;
+    /// use netdsl_core::init::Initializer;
+    /// use netdsl_core::layers::Dense;
+    /// use rand::SeedableRng;
+    /// use rand::rngs::StdRng;
+    ///
+    /// let rng = &mut StdRng::seed_from_u64(0);
+    /// let layer = Dense::<4, 2, Linear>::initialized(rng, Initializer::HeNormal, Some(Initializer::Ones));
+    /// assert_eq!(layer.bias(), Some(&[1.0, 1.0]));
+    /// ```
+    #[cfg(feature = "alloc")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
+    pub fn initialized<R: Rng + ?Sized>(
+        rng: &mut R,
+        kernel: Initializer,
+        bias: Option<Initializer>,
+    ) -> Self {
         crate::kernels::Isa::selected(); // see `Isa::selected`: decided before any hot path runs
         let mut weights = Parameter::<[[f32; O]; I]>::zeroed();
-        Initializer::GlorotUniform.fill(&[I, O], rng, weights.make_mut().as_flattened_mut());
+        kernel.fill(&[I, O], rng, weights.make_mut().as_flattened_mut());
+        let bias = bias.map(|init| {
+            let mut bias = Parameter::<[f32; O]>::zeroed();
+            init.fill(&[O], rng, bias.make_mut());
+            bias
+        });
         Self {
             weights,
-            bias: bias.then(Parameter::zeroed),
+            bias,
+            regularizers: Regularizers::NONE,
             activation: PhantomData,
         }
+    }
+
+    /// The layer, its weights penalized by `regularizers` (`kernel` and `bias`; a dense layer
+    /// has no recurrent kernel, and ignores that one): Keras' `kernel_regularizer` and
+    /// `bias_regularizer`. See [`crate::regularizer`].
+    pub const fn with_regularizers(mut self, regularizers: Regularizers) -> Self {
+        self.regularizers = regularizers;
+        self
+    }
+
+    /// The regularizers of its weights ([`Regularizers::NONE`] unless set).
+    pub const fn regularizers(&self) -> &Regularizers {
+        &self.regularizers
     }
 
     /// A layer with the given weights (`W[i][o]`, Keras' layout) and optional bias.
@@ -77,6 +127,7 @@ impl<const I: usize, const O: usize, A> Dense<I, O, A> {
         Self {
             weights: Parameter::copied(&weights),
             bias: bias.as_ref().map(Parameter::copied),
+            regularizers: Regularizers::NONE,
             activation: PhantomData,
         }
     }
@@ -112,6 +163,7 @@ impl<const I: usize, const O: usize, A> Dense<I, O, A> {
                 Some(bias) => Some(Parameter::from_static(bias)),
                 None => None,
             },
+            regularizers: Regularizers::NONE,
             activation: PhantomData,
         }
     }
@@ -209,6 +261,27 @@ impl<const I: usize, const O: usize, A: Activation> Layer for Dense<I, O, A> {
         }
     }
 
+    fn regularization(&self) -> f64 {
+        let kernel = self
+            .regularizers
+            .kernel
+            .penalty(self.weights().as_flattened());
+        kernel
+            + self
+                .bias()
+                .map_or(0.0, |b| self.regularizers.bias.penalty(b))
+    }
+
+    fn regularize(&self, grads: &mut DenseGrads<I, O>, scale: f32) -> f64 {
+        let Regularizers { kernel, bias, .. } = self.regularizers;
+        let dw = grads.weights.as_flattened_mut();
+        let mut penalty = kernel.add_gradient(self.weights().as_flattened(), scale, dw);
+        if let (Some(b), Some(db)) = (self.bias(), grads.bias.as_deref_mut()) {
+            penalty += bias.add_gradient(b, scale, db);
+        }
+        penalty
+    }
+
     fn new_grads(&self) -> DenseGrads<I, O> {
         DenseGrads {
             weights: Buffer::zeroed(),
@@ -266,6 +339,7 @@ impl<const I: usize, const O: usize, A> Clone for Dense<I, O, A> {
         Self {
             weights: self.weights.clone(),
             bias: self.bias.clone(),
+            regularizers: self.regularizers,
             activation: PhantomData,
         }
     }

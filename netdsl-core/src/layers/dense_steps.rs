@@ -7,8 +7,10 @@ use rand::Rng;
 
 use super::dense::{Dense, DenseGrads};
 use crate::activation::{Activation, Keep, Kept};
+use crate::init::Initializer;
 use crate::kernels::{self, Isa};
 use crate::layer::{Initialize, Layer, TensorVisitor, TensorVisitorMut};
+use crate::regularizer::Regularizers;
 
 /// `Dense<F, U, A>` on each of the `T` steps of a sequence of `F` features (`IN = T · F`),
 /// giving `T` steps of `U` (`OUT = T · U`): Keras' `Dense(U)` on a `(T, F)` input, its kernel
@@ -59,6 +61,21 @@ impl<const T: usize, const F: usize, const U: usize, const IN: usize, const OUT:
     /// true.
     pub fn glorot_uniform<R: Rng + ?Sized>(rng: &mut R, bias: bool) -> Self {
         Self::new(Dense::glorot_uniform(rng, bias))
+    }
+
+    /// The kernel (`[F, U]`) drawn by `kernel`, then the bias (`[U]`) by `bias` when given, as
+    /// [`Dense::initialized`].
+    pub fn initialized<R: Rng + ?Sized>(
+        rng: &mut R,
+        kernel: Initializer,
+        bias: Option<Initializer>,
+    ) -> Self {
+        Self::new(Dense::initialized(rng, kernel, bias))
+    }
+
+    /// The layer, its weights penalized by `regularizers`, as [`Dense::with_regularizers`].
+    pub fn with_regularizers(self, regularizers: Regularizers) -> Self {
+        Self::new(self.dense.with_regularizers(regularizers))
     }
 
     /// The layer applied to each step.
@@ -134,6 +151,14 @@ where
             let w = self.dense.weights();
             kernels::input_gradient_rows(isa, dz_steps, w, Self::steps_mut(dx));
         }
+    }
+
+    fn regularization(&self) -> f64 {
+        self.dense.regularization()
+    }
+
+    fn regularize(&self, grads: &mut DenseGrads<F, U>, scale: f32) -> f64 {
+        self.dense.regularize(grads, scale)
     }
 
     fn new_grads(&self) -> DenseGrads<F, U> {

@@ -5,21 +5,67 @@
 use crate::alloc_prelude::*;
 
 use crate::layer::{TensorVisitor, TensorVisitorMut};
+use crate::regularizer::Regularizers;
 
 /// A layer's weights and optional bias, each one flat run of values; the layout of their
-/// gradients too ([`super::Conv2dGrads`], and those of a [`super::Recurrent`] layer).
+/// gradients too ([`super::Conv2dGrads`], and those of a [`super::Recurrent`] layer). The
+/// weights are the kernel, then, for a recurrent layer, the recurrent kernel; each tensor has
+/// its regularizer (none in gradients).
 #[derive(Clone)]
 pub struct FlatParameters {
     pub(super) weights: Box<[f32]>,
     pub(super) bias: Option<Box<[f32]>>,
+    /// How many of the weights are the kernel; the rest are the recurrent kernel.
+    kernel_len: usize,
+    regularizers: Regularizers,
 }
 
 impl FlatParameters {
     pub(super) fn new(weights: Vec<f32>, bias: Option<Vec<f32>>) -> Self {
         Self {
+            kernel_len: weights.len(),
             weights: weights.into_boxed_slice(),
             bias: bias.map(Vec::into_boxed_slice),
+            regularizers: Regularizers::NONE,
         }
+    }
+
+    /// The parameters, penalized by `regularizers`, the first `kernel_len` weights being the
+    /// kernel and the rest the recurrent kernel.
+    pub(super) fn regularized(mut self, regularizers: Regularizers, kernel_len: usize) -> Self {
+        self.regularizers = regularizers;
+        self.kernel_len = kernel_len.min(self.weights.len());
+        self
+    }
+
+    /// The regularizers.
+    pub(super) fn regularizers(&self) -> &Regularizers {
+        &self.regularizers
+    }
+
+    /// The penalty of the tensors: [`crate::layer::Layer::regularization`].
+    pub(super) fn regularization(&self) -> f64 {
+        let r = &self.regularizers;
+        let (kernel, recurrent) = self.weights.split_at(self.kernel_len);
+        let bias = self.bias.as_deref().map_or(0.0, |b| r.bias.penalty(b));
+        r.kernel.penalty(kernel) + r.recurrent_kernel.penalty(recurrent) + bias
+    }
+
+    /// Adds `scale` times the penalty's gradient to `grads`, laid out alike, and returns the
+    /// penalty: [`crate::layer::Layer::regularize`].
+    pub(super) fn regularize(&self, grads: &mut FlatParameters, scale: f32) -> f64 {
+        let r = &self.regularizers;
+        if r.is_none() {
+            return 0.0;
+        }
+        let (kernel, recurrent) = self.weights.split_at(self.kernel_len);
+        let (dk, dr) = grads.weights.split_at_mut(self.kernel_len);
+        let mut penalty = r.kernel.add_gradient(kernel, scale, dk);
+        penalty += r.recurrent_kernel.add_gradient(recurrent, scale, dr);
+        if let (Some(b), Some(db)) = (self.bias.as_deref(), grads.bias.as_deref_mut()) {
+            penalty += r.bias.add_gradient(b, scale, db);
+        }
+        penalty
     }
 
     /// Zeros laid out alike: a layer's gradient buffers.
@@ -28,6 +74,8 @@ impl FlatParameters {
         Self {
             weights: zeros(self.weights.len()),
             bias: self.bias.as_ref().map(|b| zeros(b.len())),
+            kernel_len: self.kernel_len,
+            regularizers: Regularizers::NONE,
         }
     }
 

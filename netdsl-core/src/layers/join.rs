@@ -236,6 +236,14 @@ where
         self.inner.update_state(&tape.branch.tape, thread, threads);
     }
 
+    fn regularization(&self) -> f64 {
+        self.inner.regularization()
+    }
+
+    fn regularize(&self, grads: &mut L::Grads, scale: f32) -> f64 {
+        self.inner.regularize(grads, scale)
+    }
+
     fn new_grads(&self) -> L::Grads {
         self.inner.new_grads()
     }
@@ -591,6 +599,15 @@ where
     ) {
         self.first.update_state(&tape.first.tape, thread, threads);
         self.second.update_state(&tape.second.tape, thread, threads);
+    }
+
+    fn regularization(&self) -> f64 {
+        self.first.regularization() + self.second.regularization()
+    }
+
+    fn regularize(&self, grads: &mut Self::Grads, scale: f32) -> f64 {
+        self.first.regularize(&mut grads.first, scale)
+            + self.second.regularize(&mut grads.second, scale)
     }
 
     fn new_grads(&self) -> Self::Grads {

@@ -34,6 +34,14 @@ macro_rules! flat_parameters {
             self.params.count()
         }
 
+        fn regularization(&self) -> f64 {
+            self.params.regularization()
+        }
+
+        fn regularize(&self, grads: &mut FlatParameters, scale: f32) -> f64 {
+            self.params.regularize(grads, scale)
+        }
+
         fn visit_parameters(
             &mut self,
             grads: &mut FlatParameters,

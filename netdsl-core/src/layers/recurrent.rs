@@ -27,6 +27,7 @@ use crate::init::{self, Initializer};
 use crate::kernels::{self, Isa, Product};
 use crate::layer::{Initialize, Layer, TensorVisitor, TensorVisitorMut};
 use crate::mask::StepMask;
+use crate::regularizer::Regularizers;
 
 /// The gate math of a recurrent layer, which [`Recurrent`] runs over a sequence: one sample's
 /// step forward from its pre-activations, and back to their gradient.
@@ -189,10 +190,44 @@ impl<C: Cell, const T: usize, const F: usize, const U: usize, const IN: usize, c
     /// Keras' initialisation: `W_x` Glorot-uniform (`fan_in = F`, `fan_out = GATES · U`), `W_h`
     /// with orthonormal rows ([`init`]), and, when `bias` is true, the cell's initial bias.
     pub fn keras_default<R: Rng + ?Sized>(rng: &mut R, bias: bool) -> Self {
-        let kernel = Initializer::GlorotUniform.sample(&[F, Self::COLS], rng);
-        let recurrent = init::orthogonal_of_uniform_rows(U, Self::COLS, rng);
-        let bias = bias.then(|| C::initial_bias::<U>(vec![0.0; Self::BIAS]));
+        Self::initialized(rng, Initializer::GlorotUniform, None, bias.then_some(None))
+    }
+
+    /// Keras' `kernel_initializer`, `recurrent_initializer` and `bias_initializer`: `W_x`
+    /// (`[F, GATES · U]`) drawn by `kernel`, then `W_h` (`[U, GATES · U]`) by `recurrent`, or as
+    /// [`Recurrent::keras_default`] draws it when `None`, then, when `bias` is `Some`, the bias
+    /// (`[BIAS]`, Keras' bias shape) drawn by the initializer it holds, or the cell's initial
+    /// bias when that is `None` (zeros, and an LSTM's forget gate at 1). With Glorot-uniform and
+    /// `None`s, the layer [`Recurrent::keras_default`] makes, from the same draws.
+    pub fn initialized<R: Rng + ?Sized>(
+        rng: &mut R,
+        kernel: Initializer,
+        recurrent: Option<Initializer>,
+        bias: Option<Option<Initializer>>,
+    ) -> Self {
+        let kernel = kernel.sample(&[F, Self::COLS], rng);
+        let recurrent = match recurrent {
+            Some(init) => init.sample(&[U, Self::COLS], rng),
+            None => init::orthogonal_of_uniform_rows(U, Self::COLS, rng),
+        };
+        let bias = bias.map(|init| match init {
+            Some(init) => init.sample(Self::BIAS_SHAPE, rng),
+            None => C::initial_bias::<U>(vec![0.0; Self::BIAS]),
+        });
         Self::from_parameters(kernel, recurrent, bias)
+    }
+
+    /// The layer, its kernel, recurrent kernel and bias penalized by `regularizers`: Keras'
+    /// `kernel_regularizer`, `recurrent_regularizer` and `bias_regularizer`. See
+    /// [`crate::regularizer`].
+    pub fn with_regularizers(mut self, regularizers: Regularizers) -> Self {
+        self.params = self.params.regularized(regularizers, F * Self::COLS);
+        self
+    }
+
+    /// The regularizers of its tensors ([`Regularizers::NONE`] unless set).
+    pub fn regularizers(&self) -> &Regularizers {
+        self.params.regularizers()
     }
 
     /// A layer with the given `W_x` (`F × GATES·U`, row-major), `W_h` (`U × GATES·U`) and

@@ -99,7 +99,14 @@ impl<N: Layer, const B: usize> Shard<N, B> {
         }
         let grads = &mut self.grads;
         network.backward(&self.x, &self.delta, None, grads, &mut self.tape);
-        totals
+        // The weights' penalty, once a batch as Keras adds it to the mean loss: this thread's
+        // share of it (and of its gradient) is its share of the step's rows.
+        let share = rows as f32 * scale;
+        let penalty = network.regularize(grads, share);
+        Totals {
+            loss: totals.loss + penalty * rows as f64,
+            ..totals
+        }
     }
 
     /// Forward over the first `rows` rows; returns their summed loss and hits.
@@ -166,6 +173,9 @@ impl<N: Layer, const B: usize> Shard<N, B> {
             totals.add(self.evaluate(network, loss, rows));
             self.measure(rows, metrics);
         }
+        // Every batch's mean loss carries the weights' penalty, as Keras 3's `test_step` adds
+        // it; the weights do not change during an evaluation.
+        totals.loss += network.regularization() * totals.samples as f64;
         Ok(totals)
     }
 }

@@ -218,6 +218,14 @@ pub fn generate(model: &Model) -> TokenStream {
                 #( #layer_traits::update_state::<#batch>(&mut self.#fields, &tape.#tape_fields, thread, threads); )*
             }
 
+            fn regularization(&self) -> f64 {
+                0.0 #( + #layer_traits::regularization(&self.#fields) )*
+            }
+
+            fn regularize(&self, grads: &mut #grads, scale: f32) -> f64 {
+                0.0 #( + #layer_traits::regularize(&self.#fields, &mut grads.#fields, scale) )*
+            }
+
             fn new_grads(&self) -> #grads {
                 #grads { #( #fields: #layer_traits::new_grads(&self.#fields), )* }
             }

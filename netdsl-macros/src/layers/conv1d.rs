@@ -3,11 +3,11 @@
 //! shape Keras computes.
 
 use proc_macro2::TokenStream;
-use quote::{quote, quote_spanned};
+use quote::quote;
 
 use super::conv2d::{self, extent};
 use super::{Checked, Cx, Keyword, private_type, sequence_type};
-use crate::args::{Args, Usage};
+use crate::args::{Args, Tensor, Usage, WeightOptions};
 use crate::model::{Activation, Kind, Layer, Sequence, Shape};
 use crate::tokens::{literal, private};
 
@@ -15,7 +15,7 @@ pub const CONV1D: Keyword = Keyword::call(
     Usage::new(
         "Conv1D",
         "Conv1D(32, 3, relu)",
-        "filters, a kernel size, an activation, and `strides`, `padding`, `dilation_rate` and `bias` options",
+        "filters, a kernel size, an activation, and `strides`, `padding`, `dilation_rate` and `bias` options, and initializers and regularizers",
     ),
     "conv1d",
     check,
@@ -39,7 +39,11 @@ struct Conv1d {
     output: Sequence,
     activation: Activation,
     bias: bool,
+    weights: WeightOptions,
 }
+
+/// The tensors of a convolution, which both take an initializer and a regularizer.
+const TENSORS: [Tensor; 2] = [Tensor::Kernel, Tensor::Bias];
 
 fn check(cx: &mut Cx, args: &mut Args) -> Option<Checked> {
     let filters = args.literal("number of filters");
@@ -58,6 +62,7 @@ fn check(cx: &mut Cx, args: &mut Args) -> Option<Checked> {
     );
     let dilation = args.size_option("dilation_rate", 1);
     let bias = args.flag("bias", true);
+    let weights = args.weight_options(&TENSORS, &TENSORS);
     let input = cx.sequence();
     let (filters, kernel, strides, dilation) = (filters?, kernel?, strides?, dilation?);
     if strides > 1 && dilation > 1 {
@@ -114,6 +119,7 @@ fn check(cx: &mut Cx, args: &mut Args) -> Option<Checked> {
         output: Sequence::new(steps, filters)?,
         activation,
         bias,
+        weights,
     };
     let output = Shape::Sequence(conv.output);
     Checked::new(conv, output)
@@ -146,7 +152,6 @@ impl Kind for Conv1d {
     }
 
     fn constructor(&self, layer: &Layer) -> TokenStream {
-        let (ty, bias) = (self.ty(layer), self.bias);
-        quote_spanned!(layer.span()=> <#ty>::glorot_uniform(rng, #bias))
+        (self.weights).constructor(&self.ty(layer), layer.span(), self.bias)
     }
 }

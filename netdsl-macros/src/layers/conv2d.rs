@@ -2,10 +2,10 @@
 //! Keras' `Conv2D` on a channels-last image, with the output shape Keras computes.
 
 use proc_macro2::TokenStream;
-use quote::{quote, quote_spanned};
+use quote::quote;
 
 use super::{Checked, Cx, Keyword, image_type, private_type};
-use crate::args::{Args, Usage};
+use crate::args::{Args, Tensor, Usage, WeightOptions};
 use crate::model::{Activation, Image, Kind, Layer, Shape, Window};
 use crate::tokens::{literal, private};
 
@@ -13,7 +13,7 @@ pub const CONV2D: Keyword = Keyword::call(
     Usage::new(
         "Conv2d",
         "Conv2d(6, 5, relu)",
-        "filters, a kernel size, an activation, and `stride`, `padding` and `bias` options",
+        "filters, a kernel size, an activation, and `stride`, `padding` and `bias` options, and initializers and regularizers",
     ),
     "conv2d",
     check,
@@ -36,7 +36,11 @@ struct Conv2d {
     output: Image,
     activation: Activation,
     bias: bool,
+    weights: WeightOptions,
 }
+
+/// The tensors of a convolution, which both take an initializer and a regularizer.
+const TENSORS: [Tensor; 2] = [Tensor::Kernel, Tensor::Bias];
 
 fn check(cx: &mut Cx, args: &mut Args) -> Option<Checked> {
     let filters = args.literal("number of filters");
@@ -50,6 +54,7 @@ fn check(cx: &mut Cx, args: &mut Args) -> Option<Checked> {
         Padding::Valid,
     );
     let bias = args.flag("bias", true);
+    let weights = args.weight_options(&TENSORS, &TENSORS);
     let input = cx.image();
     let (filters, kernel, stride, input) = (filters?, kernel?, stride?, input?);
     if padding == Padding::Valid && !cx.window_fits(input, kernel, kernel_span, "kernel") {
@@ -71,6 +76,7 @@ fn check(cx: &mut Cx, args: &mut Args) -> Option<Checked> {
         output,
         activation,
         bias,
+        weights,
     };
     Checked::new(conv, Shape::Image(output))
 }
@@ -112,8 +118,7 @@ impl Kind for Conv2d {
     }
 
     fn constructor(&self, layer: &Layer) -> TokenStream {
-        let (ty, bias) = (self.ty(layer), self.bias);
-        quote_spanned!(layer.span()=> <#ty>::glorot_uniform(rng, #bias))
+        (self.weights).constructor(&self.ty(layer), layer.span(), self.bias)
     }
 
     fn window(&self) -> Option<Window> {

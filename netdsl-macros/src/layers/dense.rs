@@ -3,10 +3,9 @@
 //! acts on the last axis.
 
 use proc_macro2::{Span, TokenStream};
-use quote::quote_spanned;
 
 use super::{Checked, Cx, Keyword, private_type};
-use crate::args::{Args, Usage};
+use crate::args::{Args, Tensor, Usage, WeightOptions};
 use crate::mask::MaskRule;
 use crate::model::{Activation, Kind, Layer, Sequence, Shape, Width, after_what};
 use crate::tokens::literal;
@@ -15,15 +14,19 @@ pub const DENSE: Keyword = Keyword::call(
     Usage::new(
         "Dense",
         "Dense(64, relu)",
-        "units, an activation and `bias = false`",
+        "units, an activation, `bias = false`, and initializer and regularizer options",
     ),
     "dense",
     check,
 );
 
+/// The tensors of a dense layer, which all take an initializer and a regularizer.
+const TENSORS: [Tensor; 2] = [Tensor::Kernel, Tensor::Bias];
+
 struct Dense {
     activation: Activation,
     bias: bool,
+    weights: WeightOptions,
     /// The input width stated with `->`, when only rustc can compare it with the layer before.
     declared_input: Option<Width>,
 }
@@ -34,6 +37,7 @@ struct DenseSteps {
     output: Sequence,
     activation: Activation,
     bias: bool,
+    weights: WeightOptions,
 }
 
 fn check(cx: &mut Cx, args: &mut Args) -> Option<Checked> {
@@ -54,6 +58,7 @@ fn check(cx: &mut Cx, args: &mut Args) -> Option<Checked> {
     };
     let activation = args.activation(Activation::Linear);
     let bias = args.flag("bias", true);
+    let weights = args.weight_options(&TENSORS, &TENSORS);
     let units = units?;
     let declared_input = match (declared, cx.input.map(Shape::flat)) {
         (Some(Width::Literal(declared, span)), Some(Width::Literal(given, _))) => {
@@ -79,6 +84,7 @@ fn check(cx: &mut Cx, args: &mut Args) -> Option<Checked> {
         Dense {
             activation,
             bias,
+            weights,
             declared_input,
         },
         Shape::Flat(units),
@@ -90,6 +96,7 @@ fn check_steps(cx: &mut Cx, args: &mut Args, input: Sequence) -> Option<Checked>
     let units = args.literal("number of units");
     let activation = args.activation(Activation::Linear);
     let bias = args.flag("bias", true);
+    let weights = args.weight_options(&TENSORS, &TENSORS);
     let units = units?;
     if let Activation::Softmax | Activation::LogSoftmax = activation {
         let message = format!(
@@ -109,6 +116,7 @@ fn check_steps(cx: &mut Cx, args: &mut Args, input: Sequence) -> Option<Checked>
         output,
         activation,
         bias,
+        weights,
     };
     Checked::new(dense, Shape::Sequence(output))
 }
@@ -133,8 +141,7 @@ impl Kind for DenseSteps {
     }
 
     fn constructor(&self, layer: &Layer) -> TokenStream {
-        let (ty, bias) = (self.ty(layer), self.bias);
-        quote_spanned!(layer.span()=> <#ty>::glorot_uniform(rng, #bias))
+        (self.weights).constructor(&self.ty(layer), layer.span(), self.bias)
     }
 
     /// Keras' `Dense` passes its input's mask on; on each step, so does this one, exactly.
@@ -161,8 +168,7 @@ impl Kind for Dense {
     }
 
     fn constructor(&self, layer: &Layer) -> TokenStream {
-        let (ty, bias) = (self.ty(layer), self.bias);
-        quote_spanned!(layer.span()=> <#ty>::glorot_uniform(rng, #bias))
+        (self.weights).constructor(&self.ty(layer), layer.span(), self.bias)
     }
 
     fn declared_input(&self, _layer: &Layer) -> Option<(Span, TokenStream)> {

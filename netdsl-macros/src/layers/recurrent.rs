@@ -5,10 +5,10 @@
 //! read the mask of their input, and pass it on when they return every step.
 
 use proc_macro2::TokenStream;
-use quote::quote_spanned;
+use quote::{quote, quote_spanned};
 
 use super::{Checked, Cx, Keyword, private_type};
-use crate::args::{Args, Usage};
+use crate::args::{Args, Tensor, Usage, WeightOptions};
 use crate::mask::MaskRule;
 use crate::model::{Activation, Kind, Layer, Sequence, Shape, Width};
 use crate::tokens::literal;
@@ -17,15 +17,14 @@ pub const SIMPLE_RNN: Keyword = Keyword::call(
     Usage::new(
         "SimpleRNN",
         "SimpleRNN(64)",
-        "units, an activation, and `bias`, `return_sequences` and `zero_output_for_mask` options",
+        "units, an activation, `bias`, `return_sequences` and `zero_output_for_mask` options, and initializers and regularizers",
     ),
     "simple_rnn",
     |cx, args| check(cx, args, Cell::Simple(Activation::Tanh)),
 );
 
 /// What the layers with fixed activations take.
-const GATED_TAKES: &str =
-    "units, and `bias`, `return_sequences` and `zero_output_for_mask` options";
+const GATED_TAKES: &str = "units, `bias`, `return_sequences` and `zero_output_for_mask` options, and initializers and regularizers";
 
 pub const LSTM: Keyword = Keyword::call(
     Usage::new("LSTM", "LSTM(64)", GATED_TAKES),
@@ -77,7 +76,11 @@ struct Recurrent {
     sequences: bool,
     /// Zeros out over padded steps, rather than the state again.
     zero_output_for_mask: bool,
+    weights: WeightOptions,
 }
+
+/// The tensors of a recurrent layer, which all take a regularizer.
+const TENSORS: [Tensor; 3] = [Tensor::Kernel, Tensor::Recurrent, Tensor::Bias];
 
 fn check(cx: &mut Cx, args: &mut Args, cell: Cell) -> Option<Checked> {
     let units = args.literal("number of units");
@@ -88,6 +91,13 @@ fn check(cx: &mut Cx, args: &mut Args, cell: Cell) -> Option<Checked> {
     let bias = args.flag("bias", true);
     let sequences = args.flag("return_sequences", false);
     let zero_output_for_mask = args.flag("zero_output_for_mask", false);
+    // An LSTM's bias starts as Keras' `unit_forget_bias` has it, which ignores
+    // `bias_initializer`: netdsl does not take one.
+    let initialized: &[Tensor] = match cell {
+        Cell::Lstm => &TENSORS[..2],
+        Cell::Simple(_) | Cell::Gru => &TENSORS,
+    };
+    let weights = args.weight_options(&TENSORS, initialized);
     let input = cx.sequence();
     let (units, input) = (units?, input?);
     let rows = input.features.checked_add(units);
@@ -105,6 +115,7 @@ fn check(cx: &mut Cx, args: &mut Args, cell: Cell) -> Option<Checked> {
         bias,
         sequences,
         zero_output_for_mask,
+        weights,
     };
     Checked::new(layer, output)
 }
@@ -134,14 +145,37 @@ impl Kind for Recurrent {
         }
     }
 
-    /// Expands to `<Lstm<..>>::keras_default(rng, true)`, then
-    /// `.zero_output_for_mask(true)` if asked.
+    /// Expands to `<Lstm<..>>::keras_default(rng, true)`, or with initializers
+    /// `<Lstm<..>>::initialized(rng, kernel, Some(recurrent), Some(None))`, then
+    /// `.zero_output_for_mask(true)` if asked and `.with_regularizers(..)` if given.
     fn constructor(&self, layer: &Layer) -> TokenStream {
-        let (ty, bias) = (self.ty(layer), self.bias);
+        let (ty, bias, span) = (self.ty(layer), self.bias, layer.span());
+        let weights = &self.weights;
+        let made = if weights.initialized() {
+            let kernel = weights.initializer(Tensor::Kernel, "glorot_uniform");
+            let option = |tensor: Tensor| match weights.initializers[tensor as usize] {
+                Some(_) => {
+                    let init = weights.initializer(tensor, "");
+                    quote!(::core::option::Option::Some(#init))
+                }
+                None => quote!(::core::option::Option::None),
+            };
+            let recurrent = option(Tensor::Recurrent);
+            let bias = match bias {
+                true => {
+                    let init = option(Tensor::Bias);
+                    quote!(::core::option::Option::Some(#init))
+                }
+                false => quote!(::core::option::Option::None),
+            };
+            quote_spanned!(span=> <#ty>::initialized(rng, #kernel, #recurrent, #bias))
+        } else {
+            quote_spanned!(span=> <#ty>::keras_default(rng, #bias))
+        };
         let zero_output = self
             .zero_output_for_mask
-            .then(|| quote_spanned!(layer.span()=> .zero_output_for_mask(true)));
-        quote_spanned!(layer.span()=> <#ty>::keras_default(rng, #bias) #zero_output)
+            .then(|| quote_spanned!(span=> .zero_output_for_mask(true)));
+        weights.regularized(quote!(#made #zero_output))
     }
 
     fn mask_rule(&self) -> MaskRule {
