@@ -850,12 +850,12 @@
 //! | a network whose input differs | assertion | ``` `Encoder` (layer 2 of `Classifier`) after a 100-wide layer: expected 100 inputs, found 784``` | `shape/composed-network-input-differs` |
 //! | a layer of yours of the wrong width | assertion | ``` `Scale2x` (layer 2 of `Net`) after a 32-wide layer: expected 32 inputs, found 64``` | `shape/custom-layer-of-the-wrong-width` |
 //! | floats given to a network that reads tokens | type | ``expected `&Tokens<196, 16>`, found `&[{float}; 196]` `` | `usage/predict-floats-on-tokens` |
-//! | a dataset of another width than the network's tokens | type | ``expected `&Dataset<196, 10>`, found `&Dataset<784, 10>` `` | `usage/fit-an-embedding-on-a-dataset-of-another-width` |
+//! | a dataset of another width than the network's tokens | type | ``` `fit` cannot read `Dataset<784, 10>` as samples of 196 inputs and 10 targets``` | `usage/fit-an-embedding-on-a-dataset-of-another-width` |
 //! | a network with mistakes, used elsewhere | macro | only its own mistakes: its stand-in type-checks where it is built, used as a layer or trained | `usage/a-broken-network-adds-no-errors-where-it-is-used`, `usage/a-broken-network-of-unknown-widths-adds-no-errors-where-it-is-built` |
 //! | a type that is not a layer | rustc | ``` `String` is not a layer``` | `usage/not-a-layer` |
 //! | a layer without `Initialize` | rustc | ``` `network!` cannot build `Scale2x` with `new(&mut rng)` ``` | `usage/layer-without-initialize` |
 //! | `predict` on a sample of the wrong width | rustc | `expected an array with a size of 784, found one with a size of 783` | `usage/predict-wrong-input-width` |
-//! | labels of the wrong width in `fit` or `evaluate` | rustc | ``expected `10`, found `9` `` | `usage/label-width-differs-from-output`, `usage/label-width-differs-from-output-in-evaluate` |
+//! | labels of the wrong width in `fit` or `evaluate` | type, rustc | ``` `fit` cannot read `Dataset<784, 9>` as samples of 784 inputs and 10 targets```; in `evaluate`, ``expected `10`, found `9` `` | `usage/label-width-differs-from-output`, `usage/label-width-differs-from-output-in-evaluate` |
 //! | a loss that does not fit the output activation | rustc | ``the loss `CategoricalCrossentropy` does not fit an output layer with activation `Sigmoid` `` | `usage/loss-does-not-fit-output-activation` |
 //!
 //! Widths always flow forward: a layer's input is the previous layer's output, so

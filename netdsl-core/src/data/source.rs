@@ -46,6 +46,11 @@ use super::{Dataset, Error, Sample};
 /// assert_eq!(Line.read([3, 7], &mut x, &mut y), Ok(2));
 /// assert_eq!(y[1], [0.14]);
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`fit` cannot read `{Self}` as samples of {IN} inputs and {OUT} targets",
+    label = "the network reads {IN} values a sample and gives {OUT}",
+    note = "give `fit` a `Dataset<{IN}, {OUT}>`, or another `Source<{IN}, {OUT}>`: samples of as many inputs as the network's first layer reads, and targets as wide as its output"
+)]
 pub trait Source<const IN: usize, const OUT: usize>: Sync {
     /// What a read that fails says: [`Infallible`] for data in memory, [`Error`] for a file.
     type Error: Into<Error>;

@@ -246,7 +246,7 @@ impl<N: Shared<B>, O: Optimizer, L: Loss<N::Activation> + Send, const B: usize>
                     return Err(TrainError::Data {
                         epoch,
                         batch: Some(batch),
-                        source,
+                        source: Box::new(source),
                         history: Box::new(history),
                     });
                 }
@@ -263,7 +263,7 @@ impl<N: Shared<B>, O: Optimizer, L: Loss<N::Activation> + Send, const B: usize>
                             return Err(TrainError::Data {
                                 epoch,
                                 batch: None,
-                                source: source.into(),
+                                source: Box::new(source.into()),
                                 history: Box::new(history),
                             });
                         }

@@ -111,7 +111,7 @@ pub enum TrainError {
         /// The step that could not read them, from 1; `None` for the validation split.
         batch: Option<usize>,
         /// What the source said.
-        source: crate::data::Error,
+        source: Box<crate::data::Error>,
         /// The epochs completed before it.
         history: Box<History>,
     },
