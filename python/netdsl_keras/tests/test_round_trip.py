@@ -8,6 +8,7 @@ together: Keras -> (this tool) -> netdsl gives Keras' outputs, netdsl saves the 
 wrote, and the tool's Keras model built from the declaration and those tensors gives them again.
 """
 
+import doctest
 import os
 import subprocess
 import sys
@@ -25,6 +26,7 @@ from keras import layers  # noqa: E402
 
 from common import predict, seeded, snake  # noqa: E402
 from keras_cases import CASES  # noqa: E402
+import netdsl_keras  # noqa: E402
 from netdsl_keras import (  # noqa: E402
     UnsupportedLayer, keras_to_netdsl, load_safetensors, netdsl_to_keras, parse_declaration,
 )
@@ -136,6 +138,12 @@ class RoundTrip(unittest.TestCase):
                                     env=env, capture_output=True, text=True)
             self.assertEqual(failed.returncode, 1)
             self.assertIn("the weights have no tensor `conv2d_1.kernel`", failed.stderr)
+
+
+def load_tests(loader, tests, ignore):
+    """The package's docstring examples run as tests too."""
+    tests.addTests(doctest.DocTestSuite(netdsl_keras))
+    return tests
 
 
 if __name__ == "__main__":
