@@ -40,7 +40,10 @@ fn main() -> Result<(), Box<dyn Error>> {
         .as_ref()
         .and_then(|m| m.get("keras_test_accuracy").cloned())
         .unwrap_or_else(|| "unknown".into());
-    println!("netdsl test accuracy: {accuracy:.4} ({correct} of {})", test.len());
+    println!(
+        "netdsl test accuracy: {accuracy:.4} ({correct} of {})",
+        test.len()
+    );
     println!("Keras test accuracy:  {keras}");
     Ok(())
 }

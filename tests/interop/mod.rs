@@ -91,7 +91,10 @@ where
         tools.keys().collect::<Vec<_>>(),
         "{case}: the names netdsl saves and the tool's"
     );
-    assert_eq!(ours, tools, "{case}: the tensors netdsl saves and the tool's");
+    assert_eq!(
+        ours, tools,
+        "{case}: the tensors netdsl saves and the tool's"
+    );
     eprintln!("{framework} {case}: largest error {worst:.2e} of the output's scale");
     worst
 }
