@@ -43,4 +43,5 @@ cases! {
     embedding_with_mask_zero_round_trips: EmbeddedMaskZero, "embedded_mask_zero";
     masking_round_trips: MaskedGru, "masked_gru";
     multi_head_attention_round_trips: SelfAttention, "self_attention";
+    activation_layers_folded_into_the_layer_before_round_trip: FoldedActivations, "folded_activations";
 }

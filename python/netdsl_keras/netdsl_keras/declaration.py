@@ -258,6 +258,9 @@ def netdsl_to_keras(declaration, weights=None, name=None):
             y = keras_layer(y, y, use_causal_mask=_flag(layer, "causal", False))
         else:
             y = keras_layer(y)
+        if layer.kind in ("BatchNormalization", "LayerNormalization") and layer.positional:
+            # netdsl's normalization with an activation: Keras' layer, then an `Activation`.
+            y = keras.layers.Activation(_activation(layer.positional[0]), name=f"{field_name}_activation")(y)
     model = keras.Model(inputs, y, name=network.name)
     if weights is not None:
         load_netdsl_weights(model, weights)

@@ -64,8 +64,8 @@ def _number(value):
     return text if ("." in text or "e" in text or "inf" in text or "nan" in text) else text + ".0"
 
 
-def _activation(layer, key="activation"):
-    name = layer.get_config()[key]
+def _activation(layer, config):
+    name = config.get("activation", "linear")
     if not isinstance(name, str) or name not in ACTIVATIONS:
         raise _unsupported(layer, f"activation {name!r}; netdsl has {', '.join(sorted(ACTIVATIONS))}")
     return name
@@ -92,7 +92,7 @@ def _call(keyword, positional=(), options=()):
 
 def _dense(layer, c):
     options = [] if c["use_bias"] else [("bias", "false")]
-    act = _activation(layer)
+    act = _activation(layer, c)
     return _call("Dense", [c["units"]] + ([act] if act != "linear" else []), options)
 
 
@@ -104,7 +104,7 @@ def _conv2d(layer, c):
     stride = _square(layer, "strides", c["strides"])
     if c["padding"] not in ("valid", "same"):
         raise _unsupported(layer, f"`padding={c['padding']!r}`")
-    act = _activation(layer)
+    act = _activation(layer, c)
     options = []
     if stride != 1:
         options.append(("stride", stride))
@@ -120,7 +120,7 @@ def _conv1d(layer, c):
     kernel = _square(layer, "kernel_size", c["kernel_size"])
     stride = _square(layer, "strides", c["strides"])
     dilation = _square(layer, "dilation_rate", c["dilation_rate"])
-    act = _activation(layer)
+    act = _activation(layer, c)
     options = []
     if stride != 1:
         options.append(("strides", stride))
@@ -175,6 +175,7 @@ def _batch_normalization(layer, c):
     _normalization_axis(layer, c)
     if c.get("renorm") or c.get("synchronized"):
         raise _unsupported(layer, "`renorm` or `synchronized`")
+    act = _activation(layer, c)
     options = []
     if c["momentum"] != 0.99:
         options.append(("momentum", _number(c["momentum"])))
@@ -184,13 +185,14 @@ def _batch_normalization(layer, c):
         options.append(("center", "false"))
     if not c["scale"]:
         options.append(("scale", "false"))
-    return _call("BatchNormalization", [], options)
+    return _call("BatchNormalization", [act] if act != "linear" else [], options)
 
 
 def _layer_normalization(layer, c):
     _normalization_axis(layer, c)
     if c.get("rms_scaling"):
         raise _unsupported(layer, "`rms_scaling=True`")
+    act = _activation(layer, c)
     options = []
     if c["epsilon"] != 1e-3:
         options.append(("epsilon", _number(c["epsilon"])))
@@ -198,7 +200,7 @@ def _layer_normalization(layer, c):
         options.append(("center", "false"))
     if not c["scale"]:
         options.append(("scale", "false"))
-    return _call("LayerNormalization", [], options)
+    return _call("LayerNormalization", [act] if act != "linear" else [], options)
 
 
 def _masking(layer, c):
@@ -215,7 +217,7 @@ def _recurrent(keyword):
             raise _unsupported(layer, "`dropout` or `recurrent_dropout`: netdsl's recurrent layers have none")
         positional = [c["units"]]
         if keyword == "SimpleRNN":
-            act = _activation(layer)
+            act = _activation(layer, c)
             if act != "tanh":
                 positional.append(act)
         else:
@@ -292,6 +294,10 @@ CONVERTERS = {
 }
 
 
+# The kinds that take an activation, into which an `Activation` layer after them is folded.
+FOLDS_ACTIVATION = {"Dense", "Conv2D", "Conv1D", "BatchNormalization", "LayerNormalization"}
+
+
 def _input_text(shape):
     if any(d is None for d in shape):
         raise UnsupportedLayer(f"the input's shape {tuple(shape)} has a size left open; netdsl needs every size")
@@ -359,9 +365,28 @@ def keras_to_netdsl(model, name="Net"):
             fields.setdefault(layer.name, []).append(name)
         return name
 
+    # The layer an `Activation` after it may fold into: (its kind, the layer, its config).
+    foldable = None
     for layer in layers:
         kind = type(layer).__name__
         config = layer.get_config()
+        if kind in ("Activation", "ReLU"):
+            if kind == "ReLU" and (config.get("max_value") is not None or config.get("negative_slope")
+                                   or config.get("threshold")):
+                raise _unsupported(layer, "`max_value`, `negative_slope` or `threshold`: netdsl's `relu` has none")
+            activation = "relu" if kind == "ReLU" else config["activation"]
+            if foldable is None or foldable[2].get("activation", "linear") != "linear":
+                raise _unsupported(
+                    layer,
+                    "netdsl has no activation layer: it folds one into the Dense, Conv2D, Conv1D, "
+                    "BatchNormalization or LayerNormalization right before it, whose own activation must be linear",
+                )
+            inner_kind, inner, inner_config = foldable
+            inner_config = {**inner_config, "activation": activation}
+            chain[-1] = CONVERTERS[inner_kind](inner, inner_config)
+            foldable = (inner_kind, inner, inner_config)
+            continue
+        foldable = (kind, layer, config) if kind in FOLDS_ACTIVATION else None
         if kind == "Bidirectional":
             if config["merge_mode"] != "concat":
                 raise _unsupported(layer, f"`merge_mode={config['merge_mode']!r}`: netdsl concatenates")

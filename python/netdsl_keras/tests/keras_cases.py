@@ -120,6 +120,21 @@ def batch_normalization():
     ])
 
 
+def folded_activations():
+    """`Activation` layers, as Keras models often have them, folded into the layer before."""
+    return keras.Sequential([
+        keras.Input((6, 6, 2)),
+        layers.Conv2D(3, 3, use_bias=False),
+        layers.BatchNormalization(),
+        layers.Activation("relu"),
+        layers.Flatten(),
+        layers.Dense(4),
+        layers.ReLU(),
+        layers.Dense(2),
+        layers.Activation("softmax"),
+    ])
+
+
 def layer_normalization():
     return keras.Sequential([
         keras.Input((4, 5)),
@@ -171,4 +186,5 @@ CASES = [
     ("EmbeddedMaskZero", embedding_mask_zero),
     ("MaskedGru", masking),
     ("SelfAttention", multi_head_attention),
+    ("FoldedActivations", folded_activations),
 ]

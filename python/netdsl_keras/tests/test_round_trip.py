@@ -81,14 +81,16 @@ class RoundTrip(unittest.TestCase):
 
     def test_unsupported_layers_are_named(self):
         cases = [
-            (keras.Sequential([keras.Input((4,)), layers.Dense(3), layers.Activation("relu", name="act")]),
-             "layer `act` (Activation): netdsl has no such layer"),
+            (keras.Sequential([keras.Input((4,)), layers.Dense(3), layers.Softmax(name="act")]),
+             "layer `act` (Softmax): netdsl has no such layer"),
             (keras.Sequential([keras.Input((6, 6, 1)), layers.Conv2D(2, 3, dilation_rate=2, name="dilated")]),
              "layer `dilated` (Conv2D): `dilation_rate` above 1"),
             (keras.Sequential([keras.Input((6, 6, 1)), layers.Conv2D(2, (3, 2), name="oblong")]),
              "layer `oblong` (Conv2D): `kernel_size` (3, 2): netdsl takes one size for both axes"),
             (keras.Sequential([keras.Input((5, 2)), layers.GRU(2, reset_after=False, name="old_gru")]),
              "layer `old_gru` (GRU): `reset_after=False`"),
+            (keras.Sequential([keras.Input((4,)), layers.Dense(3, activation="tanh"), layers.Activation("relu", name="twice")]),
+             "layer `twice` (Activation): netdsl has no activation layer: it folds one into the Dense"),
         ]
         for model, message in cases:
             with self.subTest(message):
