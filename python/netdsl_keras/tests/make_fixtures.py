@@ -6,10 +6,15 @@ test tests/interop_keras.rs (which needs no Python):
     networks.rs            the `network!` declaration netdsl_keras writes for each case
 
 Keras computes in float64 (`keras.config.set_floatx`) from float32 weights and inputs, so each
-output is the exact result rounded once to float32. Rerun from the repository's root, with Keras
-3 on any backend (the CI venv of .ci/run has Keras 3.15.1 on JAX):
+output is the exact result rounded once to float32. That needs Keras on TensorFlow (JAX's scan
+refuses the float64 state of Keras' recurrent layers), as the fixtures were written: Keras 3.15.1,
+TensorFlow 2.21.0 (`pip install keras tensorflow-cpu`, or python/fixtures/requirements.txt).
+Rerun from the repository's root:
 
     python python/netdsl_keras/tests/make_fixtures.py
+
+A rerun writes the same files byte for byte; `test_round_trip.py` checks that the tool still
+writes them.
 
 `test_round_trip.py` checks that the tool still writes these files.
 """
