@@ -347,7 +347,11 @@ def keras_to_netdsl(model, name="Net"):
 
     if isinstance(model, (str, bytes)) or hasattr(model, "__fspath__"):
         model = keras.saving.load_model(model, compile=False)
-    if not model.inputs:
+    try:
+        built = bool(model.inputs)
+    except (AttributeError, ValueError):
+        built = False
+    if not built:
         raise UnsupportedLayer(f"model `{model.name}` is not built: give it a `keras.Input` so that its shapes are known")
     chain = [_input_text(model.inputs[0].shape[1:])]
     layers, causal = _chain_layers(model)

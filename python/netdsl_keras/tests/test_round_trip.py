@@ -97,6 +97,9 @@ class RoundTrip(unittest.TestCase):
                 with self.assertRaises(UnsupportedLayer) as raised:
                     keras_to_netdsl(model)
                 self.assertIn(message, str(raised.exception))
+        with self.assertRaises(UnsupportedLayer) as raised:
+            keras_to_netdsl(keras.Sequential([layers.Dense(3)], name="unbuilt"))
+        self.assertIn("model `unbuilt` is not built: give it a `keras.Input`", str(raised.exception))
         x = keras.Input((4,))
         h = layers.Dense(4, name="first")(x)
         y = layers.Add(name="sum")([x, h])
