@@ -1,0 +1,302 @@
+"""netdsl -> Keras 3: reads a `network!` declaration and builds the Keras model it describes,
+each layer named as its netdsl field (`dense_1`), so that the weights netdsl saves load by name.
+"""
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .files import load_safetensors
+from .names import KINDS, Numbering, weight_name
+
+__all__ = ["DeclarationError", "Layer", "Network", "parse_declaration", "netdsl_to_keras", "load_netdsl_weights"]
+
+# DSL keyword (and alias) -> Keras class name
+KEYWORDS = {keyword: kind for kind, (keyword, _) in KINDS.items()}
+KEYWORDS["BatchNorm"] = "BatchNormalization"
+KEYWORDS["LayerNorm"] = "LayerNormalization"
+
+
+class DeclarationError(ValueError):
+    """A declaration the converter cannot read, or a netdsl construct it has no Keras layer for
+    (residual blocks, `Add`, `Concatenate`, named user layers); the message says which."""
+
+
+@dataclass
+class Layer:
+    """One layer of a declaration: its keyword, positional arguments and options as written
+    (numbers, identifiers as strings, tuples, and for `Bidirectional` the wrapped `Layer`)."""
+
+    keyword: str
+    positional: list = field(default_factory=list)
+    options: dict = field(default_factory=dict)
+
+    @property
+    def kind(self):
+        """Keras' class name of the layer (`Conv2D` for `Conv2d`)."""
+        return KEYWORDS[self.keyword]
+
+
+@dataclass
+class Network:
+    """A parsed declaration: its name, its input's shape and its layers."""
+
+    name: str
+    input: tuple
+    layers: list
+
+
+_TOKEN = re.compile(
+    r"\s*(?:(?P<arrow>=>)|(?P<number>-?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?(?:_?f32|_?f64|_?usize)?)"
+    r"|(?P<ident>[A-Za-z_][A-Za-z0-9_]*)|(?P<punct>[(),=]))"
+)
+
+
+def _tokens(text):
+    position, tokens = 0, []
+    text = text.rstrip()
+    while position < len(text):
+        match = _TOKEN.match(text, position)
+        if not match or match.end() == position:
+            raise DeclarationError(f"unexpected `{text[position:position + 20].strip()}` in the declaration")
+        kind = match.lastgroup
+        value = match.group(kind)
+        if kind == "number":
+            value = re.sub(r"_?(f32|f64|usize)$", "", value)
+            value = float(value) if any(c in value for c in ".eE") else int(value)
+        tokens.append((kind, value))
+        position = match.end()
+    return tokens
+
+
+class _Parser:
+    def __init__(self, tokens):
+        self.tokens = tokens
+        self.at = 0
+
+    def peek(self):
+        return self.tokens[self.at] if self.at < len(self.tokens) else (None, None)
+
+    def take(self, kind=None, value=None):
+        token = self.peek()
+        if token[0] is None or (kind and token[0] != kind) or (value is not None and token[1] != value):
+            want = value or kind
+            raise DeclarationError(f"expected `{want}`, found `{token[1]}` in the declaration")
+        self.at += 1
+        return token[1]
+
+    def value(self):
+        kind, value = self.peek()
+        if kind == "number":
+            return self.take()
+        if (kind, value) == ("punct", "("):
+            self.take()
+            items = [self.value()]
+            while self.peek() == ("punct", ","):
+                self.take()
+                if self.peek() == ("punct", ")"):
+                    break
+                items.append(self.value())
+            self.take("punct", ")")
+            return tuple(items)
+        if kind == "ident":
+            if self.at + 1 < len(self.tokens) and self.tokens[self.at + 1] == ("punct", "(") and value in KEYWORDS:
+                return self.layer()
+            self.take()
+            return value
+        raise DeclarationError(f"expected a value, found `{value}` in the declaration")
+
+    def layer(self):
+        keyword = self.take("ident")
+        if keyword not in KEYWORDS:
+            raise DeclarationError(
+                f"`{keyword}`: netdsl_keras builds chains of {', '.join(sorted(KEYWORDS))}; "
+                "residual blocks, `Add`, `Concatenate` and named layers have no Keras counterpart here"
+            )
+        layer = Layer(keyword)
+        if self.peek() == ("punct", "("):
+            self.take()
+            while self.peek() != ("punct", ")"):
+                kind, value = self.peek()
+                if kind == "ident" and self.at + 1 < len(self.tokens) and self.tokens[self.at + 1] == ("punct", "="):
+                    self.take()
+                    self.take("punct", "=")
+                    layer.options[value] = self.value()
+                else:
+                    layer.positional.append(self.value())
+                if self.peek() != ("punct", ")"):
+                    self.take("punct", ",")
+            self.take("punct", ")")
+        return layer
+
+
+def parse_declaration(text, name=None):
+    """Parses a `network!` invocation (or the chain alone, `784 => Dense(10, softmax)`) into a
+    [`Network`]. With several networks in `text`, `name` picks one (the first otherwise)."""
+    text = re.sub(r"//[^\n]*", "", text)
+    found = re.findall(r"struct\s+(\w+)\s*<(.*?)>\s*;", text, flags=re.S)
+    if found:
+        by_name = dict(found)
+        if name is not None and name not in by_name:
+            raise DeclarationError(f"no network `{name}` in the declaration; found {', '.join(by_name)}")
+        name, chain = (name, by_name[name]) if name else found[0]
+    else:
+        chain, name = text, name or "Net"
+    tokens = _tokens(chain)
+    parser = _Parser(tokens)
+    shape = parser.value()
+    shape = shape if isinstance(shape, tuple) else (shape,)
+    if not all(isinstance(d, int) for d in shape):
+        raise DeclarationError(f"the input {shape}: netdsl_keras needs literal sizes")
+    layers = []
+    while parser.peek()[0] is not None:
+        parser.take("arrow")
+        layers.append(parser.layer())
+    return Network(name=name, input=shape, layers=layers)
+
+
+def _activation(name):
+    import keras
+
+    if name == "gelu_tanh":
+        return lambda x: keras.activations.gelu(x, approximate=True)
+    return name
+
+
+def _flag(layer, key, default):
+    value = layer.options.get(key, "true" if default else "false")
+    return value == "true"
+
+
+def _keras_layer(layer, name):
+    """The Keras layer for one netdsl layer, named `name`."""
+    from keras import layers as k
+
+    p, o = layer.positional, layer.options
+    kind = layer.kind
+    if kind == "Dense":
+        return k.Dense(p[0], activation=_activation(p[1] if len(p) > 1 else "linear"), use_bias=_flag(layer, "bias", True), name=name)
+    if kind in ("Conv2D", "Conv1D"):
+        cls = k.Conv2D if kind == "Conv2D" else k.Conv1D
+        extra = {"dilation_rate": o.get("dilation_rate", 1)} if kind == "Conv1D" else {}
+        return cls(
+            p[0], p[1], strides=o.get("stride", o.get("strides", 1)), padding=o.get("padding", "valid"),
+            activation=_activation(p[2] if len(p) > 2 else "linear"), use_bias=_flag(layer, "bias", True),
+            name=name, **extra,
+        )
+    if kind in ("MaxPooling2D", "AveragePooling2D"):
+        cls = k.MaxPooling2D if kind == "MaxPooling2D" else k.AveragePooling2D
+        return cls(p[0], strides=o.get("stride", p[0]), name=name)
+    if kind == "Reshape":
+        dims = p[0] if len(p) == 1 and isinstance(p[0], tuple) else tuple(p)
+        return k.Reshape(dims, name=name)
+    if kind == "Dropout":
+        return k.Dropout(p[0], name=name)
+    if kind == "BatchNormalization":
+        return k.BatchNormalization(
+            momentum=o.get("momentum", 0.99), epsilon=o.get("epsilon", 1e-3), center=_flag(layer, "center", True),
+            scale=_flag(layer, "scale", True), name=name,
+        )
+    if kind == "LayerNormalization":
+        return k.LayerNormalization(
+            epsilon=o.get("epsilon", 1e-3), center=_flag(layer, "center", True), scale=_flag(layer, "scale", True), name=name
+        )
+    if kind == "Masking":
+        return k.Masking(mask_value=o.get("mask_value", 0.0), name=name)
+    if kind in ("SimpleRNN", "LSTM", "GRU"):
+        cls = getattr(k, kind)
+        extra = {"activation": _activation(p[1])} if kind == "SimpleRNN" and len(p) > 1 else {}
+        return cls(
+            p[0], use_bias=_flag(layer, "bias", True), return_sequences=_flag(layer, "return_sequences", False),
+            zero_output_for_mask=_flag(layer, "zero_output_for_mask", False), name=name, **extra,
+        )
+    if kind == "ZeroPadding2D":
+        return k.ZeroPadding2D(p[0] if p else 1, name=name)
+    if kind == "UpSampling2D":
+        return k.UpSampling2D(p[0] if p else 2, name=name)
+    if kind == "Embedding":
+        return k.Embedding(p[0], p[1], mask_zero=_flag(layer, "mask_zero", False), name=name)
+    if kind == "MultiHeadAttention":
+        return k.MultiHeadAttention(o["heads"], o["key_dim"], name=name)
+    if kind in ("Flatten", "GlobalAveragePooling1D", "GlobalMaxPooling1D", "GlobalAveragePooling2D", "GlobalMaxPooling2D"):
+        return getattr(k, kind)(name=name)
+    raise DeclarationError(f"`{layer.keyword}` has no Keras layer in netdsl_keras")
+
+
+def netdsl_to_keras(declaration, weights=None, name=None):
+    """Builds the Keras 3 functional model of a netdsl declaration (the `network!` text, or a
+    parsed [`Network`]), each layer named as netdsl names its field (`dense_1`; a
+    `Bidirectional` layer `bidirectional_1`, its two layers as netdsl's two fields), and loads
+    `weights` (a path to the safetensors file `save_weights` wrote, or a dict of tensors) if
+    given."""
+    import keras
+
+    network = declaration if isinstance(declaration, Network) else parse_declaration(declaration, name)
+    numbering = Numbering()
+    tokens = bool(network.layers) and network.layers[0].kind == "Embedding"
+    inputs = keras.Input(shape=network.input, dtype="int32" if tokens else "float32", name="input")
+    y = inputs
+    for layer in network.layers:
+        if layer.kind == "Bidirectional":
+            (inner,) = layer.positional
+            if not isinstance(inner, Layer) or inner.kind not in ("SimpleRNN", "LSTM", "GRU"):
+                raise DeclarationError("`Bidirectional` wraps one SimpleRNN, LSTM or GRU")
+            prefix = KINDS[inner.kind][1]
+            forward_name, backward_name = numbering.next(prefix), numbering.next(prefix)
+            forward = _keras_layer(inner, forward_name)
+            backward = _keras_layer(inner, backward_name)
+            backward = type(backward).from_config({**backward.get_config(), "go_backwards": True})
+            wrapper = keras.layers.Bidirectional(
+                forward, backward_layer=backward, name=numbering.next("bidirectional")
+            )
+            y = wrapper(y)
+            continue
+        field_name = numbering.next(KINDS[layer.kind][1])
+        keras_layer = _keras_layer(layer, field_name)
+        if layer.kind == "MultiHeadAttention":
+            y = keras_layer(y, y, use_causal_mask=_flag(layer, "causal", False))
+        else:
+            y = keras_layer(y)
+        if layer.kind in ("BatchNormalization", "LayerNormalization") and layer.positional:
+            # netdsl's normalization with an activation: Keras' layer, then an `Activation`.
+            y = keras.layers.Activation(_activation(layer.positional[0]), name=f"{field_name}_activation")(y)
+    model = keras.Model(inputs, y, name=network.name)
+    if weights is not None:
+        load_netdsl_weights(model, weights)
+    return model
+
+
+def load_netdsl_weights(model, weights):
+    """Loads netdsl's weights (a safetensors path or a dict) into a model built by
+    [`netdsl_to_keras`] (whose layers are named as netdsl's fields, a `Bidirectional` layer's
+    forward and backward layers too), checking that every tensor is used and every shape
+    agrees."""
+    tensors = load_safetensors(weights)[0] if not isinstance(weights, dict) else dict(weights)
+    import keras
+
+    owners = []
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Bidirectional):
+            # Keras renames the wrapped layers `forward_<name>` and `backward_<name>`.
+            owners += [
+                (layer.forward_layer.name.removeprefix("forward_"), layer.forward_layer),
+                (layer.backward_layer.name.removeprefix("backward_"), layer.backward_layer),
+            ]
+        else:
+            owners.append((layer.name, layer))
+    used = set()
+    for field_name, layer in owners:
+        for variable in layer.weights:
+            key = weight_name(field_name, layer, variable)
+            if key not in tensors:
+                raise DeclarationError(f"the weights have no tensor `{key}`")
+            value = np.asarray(tensors[key], dtype=np.float32)
+            if tuple(value.shape) != tuple(variable.shape):
+                raise DeclarationError(f"`{key}`: the weights hold {tuple(value.shape)}, the layer needs {tuple(variable.shape)}")
+            variable.assign(value)
+            used.add(key)
+    left = sorted(set(tensors) - used)
+    if left:
+        raise DeclarationError(f"tensors the network has no place for: {', '.join(left)}")
+    return model

@@ -1,0 +1,423 @@
+"""Keras 3 -> netdsl: a model's `network!` declaration and its weights under netdsl's names."""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .files import save_safetensors
+from .names import KINDS, Numbering, weight_name
+
+__all__ = ["UnsupportedLayer", "Converted", "keras_to_netdsl", "ACTIVATIONS"]
+
+# The activations netdsl's DSL has under the names Keras' configs give them (`gelu` is Keras'
+# exact gelu, netdsl's `gelu`; netdsl's `gelu_tanh` is Keras' `gelu(approximate=True)`, which a
+# layer's config cannot name).
+ACTIVATIONS = {
+    "relu", "relu6", "leaky_relu", "elu", "celu", "selu", "sigmoid", "hard_sigmoid",
+    "sparse_sigmoid", "log_sigmoid", "tanh", "hard_tanh", "tanh_shrink", "softplus",
+    "sparse_plus", "squareplus", "softsign", "soft_shrink", "hard_shrink", "exponential",
+    "silu", "swish", "hard_silu", "hard_swish", "gelu", "mish", "softmax", "log_softmax",
+    "linear",
+}
+
+
+class UnsupportedLayer(ValueError):
+    """A layer netdsl has no kind for, or a setting of a layer netdsl's kind does not have. The
+    message names the layer (Keras' name and class) and what is unsupported."""
+
+
+@dataclass
+class Converted:
+    """A Keras model as netdsl sees it.
+
+    - `declaration`: the `network!` invocation (`network! { pub struct Mnist<784 => ...>; }`)
+    - `chain`: the declaration's chain alone (`784 => Dense(64, relu) => Dense(10, softmax)`)
+    - `tensors`: every weight under its netdsl name (`dense_1.kernel`), float32, Keras' shape
+    - `fields`: netdsl's field of each Keras layer with weights, by Keras name
+    """
+
+    name: str
+    chain: str
+    tensors: dict
+    fields: dict = field(default_factory=dict)
+
+    @property
+    def declaration(self):
+        return f"network! {{\n    pub struct {self.name}<{self.chain}>;\n}}\n"
+
+    def save(self, weights_path, declaration_path=None):
+        """Writes the weights as the safetensors file `load_weights` reads, and the declaration
+        (a Rust file to `include!` or paste) if a path is given."""
+        save_safetensors(weights_path, self.tensors, {"netdsl": self.chain})
+        if declaration_path is not None:
+            with open(declaration_path, "w") as file:
+                file.write(self.declaration)
+
+
+def _unsupported(layer, reason):
+    return UnsupportedLayer(f"layer `{layer.name}` ({type(layer).__name__}): {reason}")
+
+
+def _number(value):
+    """A float as the DSL reads it: `0.5`, `0.001`, `1e-05`."""
+    text = repr(float(value))
+    return text if ("." in text or "e" in text or "inf" in text or "nan" in text) else text + ".0"
+
+
+def _activation(layer, config):
+    name = config.get("activation", "linear")
+    if not isinstance(name, str) or name not in ACTIVATIONS:
+        raise _unsupported(layer, f"activation {name!r}; netdsl has {', '.join(sorted(ACTIVATIONS))}")
+    return name
+
+
+def _square(layer, key, value):
+    value = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+    if len(set(value)) != 1:
+        raise _unsupported(layer, f"`{key}` {value}: netdsl takes one size for both axes")
+    return value[0]
+
+
+def _require(layer, config, **expected):
+    for key, want in expected.items():
+        if key in config and config[key] != want:
+            raise _unsupported(layer, f"`{key}={config[key]!r}`: netdsl supports only `{key}={want!r}`")
+
+
+def _call(keyword, positional=(), options=()):
+    """`Keyword(a, b, key = value)`, or the bare keyword without arguments."""
+    parts = [str(p) for p in positional] + [f"{k} = {v}" for k, v in options]
+    return f"{keyword}({', '.join(parts)})" if parts else keyword
+
+
+def _dense(layer, c):
+    options = [] if c["use_bias"] else [("bias", "false")]
+    act = _activation(layer, c)
+    return _call("Dense", [c["units"]] + ([act] if act != "linear" else []), options)
+
+
+def _conv2d(layer, c):
+    _require(layer, c, data_format="channels_last", groups=1)
+    if _square(layer, "dilation_rate", c["dilation_rate"]) != 1:
+        raise _unsupported(layer, "`dilation_rate` above 1: netdsl's Conv2d has none")
+    kernel = _square(layer, "kernel_size", c["kernel_size"])
+    stride = _square(layer, "strides", c["strides"])
+    if c["padding"] not in ("valid", "same"):
+        raise _unsupported(layer, f"`padding={c['padding']!r}`")
+    act = _activation(layer, c)
+    options = []
+    if stride != 1:
+        options.append(("stride", stride))
+    if c["padding"] == "same":
+        options.append(("padding", "same"))
+    if not c["use_bias"]:
+        options.append(("bias", "false"))
+    return _call("Conv2d", [c["filters"], kernel] + ([act] if act != "linear" else []), options)
+
+
+def _conv1d(layer, c):
+    _require(layer, c, data_format="channels_last", groups=1)
+    kernel = _square(layer, "kernel_size", c["kernel_size"])
+    stride = _square(layer, "strides", c["strides"])
+    dilation = _square(layer, "dilation_rate", c["dilation_rate"])
+    act = _activation(layer, c)
+    options = []
+    if stride != 1:
+        options.append(("strides", stride))
+    if c["padding"] != "valid":
+        options.append(("padding", c["padding"]))
+    if dilation != 1:
+        options.append(("dilation_rate", dilation))
+    if not c["use_bias"]:
+        options.append(("bias", "false"))
+    return _call("Conv1D", [c["filters"], kernel] + ([act] if act != "linear" else []), options)
+
+
+def _pool(keyword):
+    def convert(layer, c):
+        _require(layer, c, data_format="channels_last", padding="valid")
+        size = _square(layer, "pool_size", c["pool_size"])
+        stride = _square(layer, "strides", c["strides"] if c["strides"] is not None else size)
+        return _call(keyword, [size], [("stride", stride)] if stride != size else [])
+
+    return convert
+
+
+def _bare(keyword):
+    def convert(layer, c):
+        if c.get("keepdims"):
+            raise _unsupported(layer, "`keepdims=True`")
+        _require(layer, c, data_format="channels_last")
+        return keyword
+
+    return convert
+
+
+def _reshape(layer, c):
+    return _call("Reshape", list(c["target_shape"]))
+
+
+def _dropout(layer, c):
+    if c.get("noise_shape") is not None:
+        raise _unsupported(layer, "`noise_shape`")
+    return _call("Dropout", [_number(c["rate"])])
+
+
+def _normalization_axis(layer, c):
+    axis = c["axis"]
+    axis = axis if isinstance(axis, (list, tuple)) else [axis]
+    rank = len(layer.input.shape)
+    if [a % rank for a in axis] != [rank - 1]:
+        raise _unsupported(layer, f"`axis={c['axis']!r}`: netdsl normalizes the last axis")
+
+
+def _batch_normalization(layer, c):
+    _normalization_axis(layer, c)
+    if c.get("renorm") or c.get("synchronized"):
+        raise _unsupported(layer, "`renorm` or `synchronized`")
+    act = _activation(layer, c)
+    options = []
+    if c["momentum"] != 0.99:
+        options.append(("momentum", _number(c["momentum"])))
+    if c["epsilon"] != 1e-3:
+        options.append(("epsilon", _number(c["epsilon"])))
+    if not c["center"]:
+        options.append(("center", "false"))
+    if not c["scale"]:
+        options.append(("scale", "false"))
+    return _call("BatchNormalization", [act] if act != "linear" else [], options)
+
+
+def _layer_normalization(layer, c):
+    _normalization_axis(layer, c)
+    if c.get("rms_scaling"):
+        raise _unsupported(layer, "`rms_scaling=True`")
+    act = _activation(layer, c)
+    options = []
+    if c["epsilon"] != 1e-3:
+        options.append(("epsilon", _number(c["epsilon"])))
+    if not c["center"]:
+        options.append(("center", "false"))
+    if not c["scale"]:
+        options.append(("scale", "false"))
+    return _call("LayerNormalization", [act] if act != "linear" else [], options)
+
+
+def _masking(layer, c):
+    value = float(c["mask_value"])
+    return _call("Masking", [], [("mask_value", _number(value))] if value != 0.0 else [])
+
+
+def _recurrent(keyword):
+    def convert(layer, c):
+        for key in ("return_state", "go_backwards", "stateful"):
+            if c.get(key):
+                raise _unsupported(layer, f"`{key}=True`")
+        if c.get("dropout") or c.get("recurrent_dropout"):
+            raise _unsupported(layer, "`dropout` or `recurrent_dropout`: netdsl's recurrent layers have none")
+        positional = [c["units"]]
+        if keyword == "SimpleRNN":
+            act = _activation(layer, c)
+            if act != "tanh":
+                positional.append(act)
+        else:
+            _require(layer, c, activation="tanh", recurrent_activation="sigmoid")
+            if keyword == "GRU":
+                _require(layer, c, reset_after=True)
+        options = []
+        if not c["use_bias"]:
+            options.append(("bias", "false"))
+        if c["return_sequences"]:
+            options.append(("return_sequences", "true"))
+        if c.get("zero_output_for_mask"):
+            options.append(("zero_output_for_mask", "true"))
+        return _call(keyword, positional, options)
+
+    return convert
+
+
+def _zero_padding(layer, c):
+    _require(layer, c, data_format="channels_last")
+    (top, bottom), (left, right) = c["padding"]
+    return f"ZeroPadding2D((({top}, {bottom}), ({left}, {right})))"
+
+
+def _up_sampling(layer, c):
+    _require(layer, c, data_format="channels_last", interpolation="nearest")
+    rows, columns = c["size"]
+    return f"UpSampling2D(({rows}, {columns}))"
+
+
+def _embedding(layer, c):
+    options = [("mask_zero", "true")] if c["mask_zero"] else []
+    return _call("Embedding", [c["input_dim"], c["output_dim"]], options)
+
+
+def _multi_head_attention(layer, c, causal=False):
+    if c["value_dim"] not in (None, c["key_dim"]):
+        raise _unsupported(layer, "`value_dim` unlike `key_dim`")
+    if c.get("output_shape") is not None or not c["use_bias"] or c.get("dropout"):
+        raise _unsupported(layer, "`output_shape`, `use_bias=False` or `dropout`")
+    if c.get("use_gate") or c.get("sliding_window") is not None:
+        raise _unsupported(layer, "`use_gate` or `sliding_window`")
+    axes = c.get("attention_axes")
+    if axes is not None and tuple(axes) != (1,):
+        raise _unsupported(layer, f"`attention_axes={axes!r}`")
+    options = [("heads", c["num_heads"]), ("key_dim", c["key_dim"])]
+    if causal:
+        options.append(("causal", "true"))
+    return _call("MultiHeadAttention", [], options)
+
+
+CONVERTERS = {
+    "Dense": _dense,
+    "Conv2D": _conv2d,
+    "Conv1D": _conv1d,
+    "MaxPooling2D": _pool("MaxPool2d"),
+    "AveragePooling2D": _pool("AvgPool2d"),
+    "Flatten": _bare("Flatten"),
+    "Reshape": _reshape,
+    "Dropout": _dropout,
+    "BatchNormalization": _batch_normalization,
+    "LayerNormalization": _layer_normalization,
+    "Masking": _masking,
+    "SimpleRNN": _recurrent("SimpleRNN"),
+    "LSTM": _recurrent("LSTM"),
+    "GRU": _recurrent("GRU"),
+    "GlobalAveragePooling1D": _bare("GlobalAveragePooling1D"),
+    "GlobalMaxPooling1D": _bare("GlobalMaxPooling1D"),
+    "GlobalAveragePooling2D": _bare("GlobalAveragePooling2D"),
+    "GlobalMaxPooling2D": _bare("GlobalMaxPooling2D"),
+    "ZeroPadding2D": _zero_padding,
+    "UpSampling2D": _up_sampling,
+    "Embedding": _embedding,
+}
+
+
+# The kinds that take an activation, into which an `Activation` layer after them is folded.
+FOLDS_ACTIVATION = {"Dense", "Conv2D", "Conv1D", "BatchNormalization", "LayerNormalization"}
+
+
+def _input_text(shape):
+    if any(d is None for d in shape):
+        raise UnsupportedLayer(f"the input's shape {tuple(shape)} has a size left open; netdsl needs every size")
+    if not 1 <= len(shape) <= 3:
+        raise UnsupportedLayer(f"an input of rank {len(shape)}; netdsl takes 1 to 3 axes after the batch")
+    return str(shape[0]) if len(shape) == 1 else "(" + ", ".join(str(d) for d in shape) + ")"
+
+
+def _chain_layers(model):
+    """The model's layers in order, checking that a functional model is a chain (each layer
+    called once, on the one before's output). Returns `(layers, causal)`, `causal` the set of
+    attention layers called with `use_causal_mask=True`."""
+    import keras
+
+    layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
+    causal = set()
+    if isinstance(model, keras.Sequential):
+        return layers, causal
+    if len(model.inputs) != 1 or len(model.outputs) != 1:
+        raise UnsupportedLayer(f"model `{model.name}` has {len(model.inputs)} inputs and {len(model.outputs)} outputs; the converter reads a chain with one of each")
+    previous = model.inputs[0]
+    for layer in layers:
+        nodes = [n for n in layer._inbound_nodes if n.input_tensors]
+        if len(nodes) != 1:
+            raise _unsupported(layer, f"called {len(nodes)} times; the converter reads a chain of layers each called once")
+        node = nodes[0]
+        inputs = node.input_tensors
+        if any(t is not previous for t in inputs):
+            raise _unsupported(layer, "not called on the output of the layer before it; the converter reads chains (netdsl's residual blocks, `Add` and `Concatenate` are written by hand)")
+        if type(layer).__name__ == "MultiHeadAttention" and node.arguments.kwargs.get("use_causal_mask"):
+            causal.add(layer.name)
+        (previous,) = node.output_tensors
+    if previous is not model.outputs[0]:
+        raise UnsupportedLayer(f"model `{model.name}`: its output is not its last layer's")
+    return layers, causal
+
+
+def keras_to_netdsl(model, name="Net"):
+    """Converts a Keras 3 model (a `keras.Sequential` or a functional model that is a chain) to
+    netdsl: returns a [`Converted`] with the `network!` declaration of the struct `name` and
+    the weights under netdsl's names.
+
+    Raises `UnsupportedLayer` naming the first layer netdsl has no kind for, or a setting its
+    kind lacks (e.g. `layer `conv2d` (Conv2D): `dilation_rate` above 1`).
+    """
+    import keras
+
+    if isinstance(model, (str, bytes)) or hasattr(model, "__fspath__"):
+        model = keras.saving.load_model(model, compile=False)
+    try:
+        built = bool(model.inputs)
+    except (AttributeError, ValueError):
+        built = False
+    if not built:
+        raise UnsupportedLayer(f"model `{model.name}` is not built: give it a `keras.Input` so that its shapes are known")
+    chain = [_input_text(model.inputs[0].shape[1:])]
+    layers, causal = _chain_layers(model)
+    numbering = Numbering()
+    tensors = {}
+    fields = {}
+
+    def take(prefix, layer):
+        name = numbering.next(prefix)
+        for variable in layer.weights:
+            tensors[weight_name(name, layer, variable)] = np.asarray(
+                keras.ops.convert_to_numpy(variable.value), dtype=np.float32
+            )
+        if layer.weights:
+            fields.setdefault(layer.name, []).append(name)
+        return name
+
+    # The layer an `Activation` after it may fold into: (its kind, the layer, its config).
+    foldable = None
+    for layer in layers:
+        kind = type(layer).__name__
+        config = layer.get_config()
+        if kind in ("Activation", "ReLU"):
+            if kind == "ReLU" and (config.get("max_value") is not None or config.get("negative_slope")
+                                   or config.get("threshold")):
+                raise _unsupported(layer, "`max_value`, `negative_slope` or `threshold`: netdsl's `relu` has none")
+            activation = "relu" if kind == "ReLU" else config["activation"]
+            if foldable is None or foldable[2].get("activation", "linear") != "linear":
+                raise _unsupported(
+                    layer,
+                    "netdsl has no activation layer: it folds one into the Dense, Conv2D, Conv1D, "
+                    "BatchNormalization or LayerNormalization right before it, whose own activation must be linear",
+                )
+            inner_kind, inner, inner_config = foldable
+            inner_config = {**inner_config, "activation": activation}
+            chain[-1] = CONVERTERS[inner_kind](inner, inner_config)
+            foldable = (inner_kind, inner, inner_config)
+            continue
+        foldable = (kind, layer, config) if kind in FOLDS_ACTIVATION else None
+        if kind == "Bidirectional":
+            if config["merge_mode"] != "concat":
+                raise _unsupported(layer, f"`merge_mode={config['merge_mode']!r}`: netdsl concatenates")
+            inner = layer.forward_layer
+            inner_kind = type(inner).__name__
+            if inner_kind not in ("SimpleRNN", "LSTM", "GRU"):
+                raise _unsupported(layer, f"wraps {inner_kind}; netdsl's Bidirectional wraps SimpleRNN, LSTM or GRU")
+            # Keras' Bidirectional sets `zero_output_for_mask` on the layers it wraps when they
+            # return sequences; netdsl's Bidirectional does the same, so it is not written.
+            text = CONVERTERS[inner_kind](inner, {**inner.get_config(), "zero_output_for_mask": False})
+            backward = layer.backward_layer
+            backward_config = {**backward.get_config(), "go_backwards": False, "zero_output_for_mask": False}
+            if CONVERTERS[inner_kind](backward, backward_config) != text:
+                raise _unsupported(layer, "its backward layer differs from its forward layer")
+            prefix = KINDS[inner_kind][1]
+            take(prefix, inner)
+            take(prefix, backward)
+            fields[layer.name] = fields.pop(inner.name) + fields.pop(backward.name)
+            chain.append(f"Bidirectional({text})")
+        elif kind == "MultiHeadAttention":
+            chain.append(_multi_head_attention(layer, config, layer.name in causal))
+            take(KINDS[kind][1], layer)
+        elif kind in CONVERTERS:
+            chain.append(CONVERTERS[kind](layer, config))
+            take(KINDS[kind][1], layer)
+        elif kind == "InputLayer":
+            continue
+        else:
+            raise _unsupported(layer, f"netdsl has no such layer; it has {', '.join(sorted(KINDS))}")
+    return Converted(name=name, chain=" => ".join(chain), tensors=tensors, fields=fields)

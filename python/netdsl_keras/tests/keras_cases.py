@@ -1,0 +1,190 @@
+"""The Keras models of the round-trip tests: together they hold every layer kind netdsl has, each
+with the settings netdsl reads. Shared by `make_fixtures.py` (which writes the committed fixtures
+the Rust test `tests/interop_keras.rs` runs) and `test_round_trip.py`.
+
+Each case is `(struct name, build)`, `build()` returning the model and, for a model of token ids,
+the vocabulary's size.
+"""
+
+import keras
+from keras import layers
+
+
+def dense():
+    return keras.Sequential([
+        keras.Input((4,)),
+        layers.Dense(5, activation="tanh"),
+        layers.Dense(4, activation="gelu", use_bias=False),
+        layers.Dense(3, activation="softmax"),
+    ])
+
+
+def conv2d_pools():
+    return keras.Sequential([
+        keras.Input((8, 8, 2)),
+        layers.Conv2D(3, 3, activation="relu", padding="same"),
+        layers.MaxPooling2D(2),
+        layers.Conv2D(4, 2, activation="tanh", use_bias=False),
+        layers.AveragePooling2D(2, strides=1),
+        layers.Flatten(),
+        layers.Dense(3, activation="softmax"),
+    ])
+
+
+def conv2d_strided_global_pools():
+    x = keras.Input((7, 7, 1))
+    y = layers.Conv2D(2, 3, strides=2, activation="sigmoid")(x)
+    y = layers.Conv2D(3, 2, padding="same")(y)
+    y = layers.GlobalAveragePooling2D()(y)
+    return keras.Model(x, y)
+
+
+def global_max_pooling2d():
+    return keras.Sequential([
+        keras.Input((3, 3, 2)),
+        layers.ZeroPadding2D(((1, 0), (2, 1))),
+        layers.UpSampling2D((2, 1)),
+        layers.Conv2D(2, 3, activation="tanh"),
+        layers.GlobalMaxPooling2D(),
+    ])
+
+
+def reshape_dropout():
+    return keras.Sequential([
+        keras.Input((12,)),
+        layers.Dense(12, activation="tanh"),
+        layers.Reshape((2, 2, 3)),
+        layers.Conv2D(2, 2, activation="tanh"),
+        layers.Flatten(),
+        layers.Dropout(0.5),
+        layers.Dense(2),
+    ])
+
+
+def simple_rnn():
+    return keras.Sequential([
+        keras.Input((5, 3)),
+        layers.SimpleRNN(4, return_sequences=True),
+        layers.SimpleRNN(3, activation="relu"),
+    ])
+
+
+def lstm():
+    return keras.Sequential([
+        keras.Input((5, 3)),
+        layers.LSTM(4, return_sequences=True),
+        layers.LSTM(2),
+    ])
+
+
+def gru():
+    return keras.Sequential([
+        keras.Input((5, 3)),
+        layers.GRU(4, return_sequences=True),
+        layers.GRU(3, use_bias=False),
+    ])
+
+
+def bidirectional():
+    return keras.Sequential([
+        keras.Input((4, 3)),
+        layers.Bidirectional(layers.LSTM(3, return_sequences=True)),
+        layers.Bidirectional(layers.GRU(2)),
+        layers.Dense(2, activation="softmax"),
+    ])
+
+
+def conv1d_global_pools():
+    return keras.Sequential([
+        keras.Input((10, 2)),
+        layers.Conv1D(3, 3, padding="same", dilation_rate=2, activation="tanh"),
+        layers.Conv1D(4, 2, strides=2, padding="causal"),
+        layers.GlobalMaxPooling1D(),
+    ])
+
+
+def conv1d_average():
+    return keras.Sequential([
+        keras.Input((9, 2)),
+        layers.Conv1D(4, 3, strides=2, activation="relu", use_bias=False),
+        layers.GlobalAveragePooling1D(),
+    ])
+
+
+def batch_normalization():
+    return keras.Sequential([
+        keras.Input((6,)),
+        layers.Dense(5, use_bias=False),
+        layers.BatchNormalization(momentum=0.9, epsilon=1e-5),
+        layers.Dense(2, activation="sigmoid"),
+    ])
+
+
+def folded_activations():
+    """`Activation` layers, as Keras models often have them, folded into the layer before."""
+    return keras.Sequential([
+        keras.Input((6, 6, 2)),
+        layers.Conv2D(3, 3, use_bias=False),
+        layers.BatchNormalization(),
+        layers.Activation("relu"),
+        layers.Flatten(),
+        layers.Dense(4),
+        layers.ReLU(),
+        layers.Dense(2),
+        layers.Activation("softmax"),
+    ])
+
+
+def layer_normalization():
+    return keras.Sequential([
+        keras.Input((4, 5)),
+        layers.LayerNormalization(epsilon=1e-5),
+        layers.Dense(3),
+        layers.LayerNormalization(center=False),
+    ])
+
+
+def embedding_mask_zero():
+    return keras.Sequential([
+        keras.Input((6,), dtype="int32"),
+        layers.Embedding(7, 3, mask_zero=True),
+        layers.LSTM(4),
+    ]), 7
+
+
+def masking():
+    return keras.Sequential([
+        keras.Input((5, 3)),
+        layers.Masking(),
+        layers.GRU(3),
+    ])
+
+
+def multi_head_attention():
+    x = keras.Input((5, 4))
+    y = layers.MultiHeadAttention(2, 3)(x, x, use_causal_mask=True)
+    y = layers.LayerNormalization()(y)
+    y = layers.MultiHeadAttention(2, 2)(y, y)
+    y = layers.GlobalAveragePooling1D()(y)
+    return keras.Model(x, y)
+
+
+CASES = [
+    ("Mlp", dense),
+    ("Conv2dPools", conv2d_pools),
+    ("Conv2dStrided", conv2d_strided_global_pools),
+    ("PaddedUpSampled", global_max_pooling2d),
+    ("ReshapeDropout", reshape_dropout),
+    ("SimpleRnnStack", simple_rnn),
+    ("LstmStack", lstm),
+    ("GruStack", gru),
+    ("BidirectionalStack", bidirectional),
+    ("Conv1dGlobalMax", conv1d_global_pools),
+    ("Conv1dGlobalAverage", conv1d_average),
+    ("BatchNormalized", batch_normalization),
+    ("LayerNormalized", layer_normalization),
+    ("EmbeddedMaskZero", embedding_mask_zero),
+    ("MaskedGru", masking),
+    ("SelfAttention", multi_head_attention),
+    ("FoldedActivations", folded_activations),
+]
