@@ -900,6 +900,9 @@ pub use netdsl_core::{data, train};
 #[cfg(feature = "alloc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub use netdsl_core::{init, optim, summary};
+#[cfg(feature = "onnx")]
+#[cfg_attr(docsrs, doc(cfg(feature = "onnx")))]
+pub use netdsl_core::onnx;
 pub use rand;
 
 /// Defines one or more networks; see the [crate documentation](crate) for the grammar and what
@@ -1002,4 +1005,24 @@ pub mod __private {
         ($($item:item)*) => {};
     }
     pub use crate::__netdsl_with_alloc as with_alloc;
+
+    #[cfg(feature = "onnx")]
+    pub use netdsl_core::onnx::{Error as OnnxError, Graph as OnnxGraph, Value as OnnxValue};
+
+    /// Its items as they are with netdsl's `onnx` feature, nothing without it: how the
+    /// generated code leaves out a network's `Layer::onnx` in a build without it.
+    #[cfg(feature = "onnx")]
+    #[macro_export]
+    #[doc(hidden)]
+    macro_rules! __netdsl_with_onnx {
+        ($($item:item)*) => { $($item)* };
+    }
+    /// See the other definition.
+    #[cfg(not(feature = "onnx"))]
+    #[macro_export]
+    #[doc(hidden)]
+    macro_rules! __netdsl_with_onnx {
+        ($($item:item)*) => {};
+    }
+    pub use crate::__netdsl_with_onnx as with_onnx;
 }

@@ -387,6 +387,34 @@ pub trait Layer {
 
     /// [`Layer::visit_tensors`] with the values mutable, for loading: the same names and shapes.
     fn visit_tensors_mut(&mut self, _visit: &mut TensorVisitorMut<'_>) {}
+
+    /// Writes the layer's ONNX nodes into `graph`, reading the batch `x` (`x.shape` is what the
+    /// layer before made of its rows: reshape it with [`Graph::reshape`] to the shape you need),
+    /// and returns the value they output, with its shape; for
+    /// [`Network::export_onnx`](crate::network::Network::export_onnx). Networks write their
+    /// layers' in turn, each in the [scope](Graph::scoped) of its name. The default is
+    /// [`Error::UnsupportedLayer`], so a layer of yours without this method makes the export an
+    /// error naming its [`Layer::KIND`], never a wrong graph.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnsupportedLayer`] or [`Error::UnsupportedActivation`], for the layer or a part
+    /// of it that has no ONNX form.
+    ///
+    /// [`Graph::reshape`]: crate::onnx::Graph::reshape
+    /// [`Graph::scoped`]: crate::onnx::Graph::scoped
+    /// [`Error::UnsupportedLayer`]: crate::onnx::Error::UnsupportedLayer
+    /// [`Error::UnsupportedActivation`]: crate::onnx::Error::UnsupportedActivation
+    #[cfg(feature = "onnx")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "onnx")))]
+    fn onnx(
+        &self,
+        graph: &mut crate::onnx::Graph,
+        x: crate::onnx::Value,
+    ) -> Result<crate::onnx::Value, crate::onnx::Error> {
+        let _ = (graph, x);
+        Err(crate::onnx::Error::UnsupportedLayer { kind: Self::KIND })
+    }
 }
 
 /// How `network!`'s `new(&mut rng)` builds a layer given by name (a network, or a type of

@@ -39,6 +39,9 @@ pub mod mask;
 mod math;
 pub mod metrics;
 pub mod network;
+#[cfg(feature = "onnx")]
+#[cfg_attr(docsrs, doc(cfg(feature = "onnx")))]
+pub mod onnx;
 #[cfg(feature = "alloc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub mod optim;

@@ -1,6 +1,6 @@
 //! The trait `network!` implements for every network it generates.
 
-#[cfg(feature = "safetensors")]
+#[cfg(any(feature = "safetensors", feature = "onnx"))]
 use std::path::Path;
 
 use crate::layer::Layer;
@@ -79,5 +79,25 @@ pub trait Network: Layer {
         Self: Sized,
     {
         weights::load(self, path.as_ref())
+    }
+
+    #[cfg(feature = "onnx")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "onnx")))]
+    /// Writes the network to `path` as an ONNX graph for inference, which onnxruntime, tract or
+    /// TensorRT run: input `"input"` `[batch, IN]`, output `"output"` `[batch, OUT]`, what
+    /// [`Network::predict`] computes, to float rounding. The file is replaced only once the new
+    /// one is complete; see [`crate::onnx`] for the graph.
+    ///
+    /// The guide's "Exporting to ONNX" has a runnable example, with `network!`.
+    ///
+    /// # Errors
+    ///
+    /// As [`crate::onnx::export`]: a layer or activation with no ONNX form, or the file cannot
+    /// be written. The file at `path` is then unchanged.
+    fn export_onnx(&self, path: impl AsRef<Path>) -> Result<(), crate::onnx::Error>
+    where
+        Self: Sized,
+    {
+        crate::onnx::export(self, path.as_ref())
     }
 }

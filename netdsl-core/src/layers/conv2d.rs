@@ -14,6 +14,8 @@ use crate::init::Initializer;
 use crate::kernels::{self, Gather, Isa, Offsets, Plane, Product};
 use crate::layer::{Layer, TensorVisitor, TensorVisitorMut};
 use crate::regularizer::{Regularizer, Regularizers};
+#[cfg(feature = "onnx")]
+use crate::onnx;
 use crate::shape::{Image, ImageShape, Kernel, KernelShape, Padding, PaddingShape};
 
 /// 2-D convolution: `y[oy][ox][f] = f(b[f] + Σ_{ky,kx,c} x[oy·S + ky - PT][ox·S + kx - PL][c] · W[ky][kx][c][f])`.
@@ -522,6 +524,40 @@ impl<
         if let Some(b) = self.params.bias.as_deref() {
             visit("bias", &[F], b);
         }
+    }
+
+    /// ONNX's `Conv` (channels first, its kernel `[F, C, K, K]`) between two `Transpose`s,
+    /// then the activation.
+    #[cfg(feature = "onnx")]
+    fn onnx(&self, graph: &mut onnx::Graph, x: onnx::Value) -> Result<onnx::Value, onnx::Error> {
+        let x = graph.reshape(x, &[H, W, C]);
+        let x = graph.transpose(&x, &[0, 3, 1, 2]);
+        let w = &self.params.weights;
+        let mut oihw = vec![0.0; F * C * K * K];
+        for (i, &v) in w.iter().enumerate() {
+            let (f, c, kx, ky) = (i % F, i / F % C, i / (F * C) % K, i / (F * C * K));
+            oihw[((f * C + c) * K + ky) * K + kx] = v;
+        }
+        let kernel = graph.initializer("kernel", &[F, C, K, K], oihw);
+        let bias = (self.params.bias.as_deref()).map(|b| graph.initializer("bias", &[F], b.to_vec()));
+        let inputs: Vec<&str> = [Some(x.name.as_str()), Some(&kernel), bias.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect();
+        // The bottom and right padding: what the output's size needs beyond the top and left.
+        let (bottom, right) = (
+            ((OH - 1) * S + K).saturating_sub(H + PT),
+            ((OW - 1) * S + K).saturating_sub(W + PL),
+        );
+        let pads = [PT, PL, bottom, right].map(|p| p as i64);
+        let attributes = vec![
+            onnx::Attribute::ints("kernel_shape", &[K as i64; 2]),
+            onnx::Attribute::ints("strides", &[S as i64; 2]),
+            onnx::Attribute::ints("pads", &pads),
+        ];
+        let z = graph.node("Conv", &inputs, attributes, vec![F, OH, OW]);
+        let z = graph.transpose(&z, &[0, 2, 3, 1]);
+        graph.activation(A::NAME, z)
     }
 
     fn visit_tensors_mut(&mut self, visit: &mut TensorVisitorMut<'_>) {

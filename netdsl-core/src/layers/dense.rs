@@ -14,6 +14,8 @@ use crate::init::Initializer;
 use crate::kernels;
 use crate::layer::{Layer, TensorVisitor, TensorVisitorMut};
 use crate::regularizer::Regularizers;
+#[cfg(feature = "onnx")]
+use crate::onnx;
 
 /// Fully connected layer: `y = f(x · W + b)`.
 ///
@@ -321,6 +323,20 @@ impl<const I: usize, const O: usize, A: Activation> Layer for Dense<I, O, A> {
         if let Some(b) = self.bias() {
             visit("bias", &[O], b);
         }
+    }
+
+    /// `Gemm(x, kernel, bias)` then the activation.
+    #[cfg(feature = "onnx")]
+    fn onnx(&self, graph: &mut onnx::Graph, x: onnx::Value) -> Result<onnx::Value, onnx::Error> {
+        let x = graph.reshape(x, &[I]);
+        let kernel = graph.initializer("kernel", &[I, O], self.weights().as_flattened().to_vec());
+        let bias = self.bias().map(|b| graph.initializer("bias", &[O], b.to_vec()));
+        let inputs: Vec<&str> = [Some(x.name.as_str()), Some(&kernel), bias.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect();
+        let z = graph.node("Gemm", &inputs, Vec::new(), vec![O]);
+        graph.activation(A::NAME, z)
     }
 
     fn visit_tensors_mut(&mut self, visit: &mut TensorVisitorMut<'_>) {

@@ -6,6 +6,8 @@ use rand::{RngExt, SeedableRng};
 use crate::activation::Linear;
 use crate::buffer::Buffer;
 use crate::layer::Layer;
+#[cfg(feature = "onnx")]
+use crate::onnx;
 
 /// Dropout while training: `y = x ⊙ m`, `m_i = 0` with probability `rate`, else `1 / (1 - rate)`;
 /// `y = x` otherwise.
@@ -194,6 +196,12 @@ impl<const N: usize> Layer for Dropout<N> {
     }
 
     without_parameters!();
+
+    /// Nothing: dropout is the identity at inference.
+    #[cfg(feature = "onnx")]
+    fn onnx(&self, _graph: &mut onnx::Graph, x: onnx::Value) -> Result<onnx::Value, onnx::Error> {
+        Ok(x)
+    }
 }
 
 #[cfg(all(test, feature = "alloc"))]

@@ -10,6 +10,8 @@
 use super::recurrent::{Cell, Recurrent};
 use crate::activation::{Elementwise, Linear, Tanh};
 use crate::kernels;
+#[cfg(feature = "onnx")]
+use crate::onnx;
 
 /// The cell of a [`Gru`]: the blocks `z, r, n` of its two products, which stay apart.
 #[derive(Clone, Copy, Debug, Default)]
@@ -24,6 +26,18 @@ impl Cell for GruCell {
     /// `h`.
     type State<const U: usize> = [f32; U];
     type Activation = Linear;
+
+    /// ONNX's `GRU`, whose gates are Keras' `z, r, h`, with the reset gate after the recurrent
+    /// product (`linear_before_reset = 1`).
+    #[cfg(feature = "onnx")]
+    fn onnx() -> Result<onnx::Recurrence, onnx::Error> {
+        Ok(onnx::Recurrence {
+            op: "GRU",
+            gates: &[0, 1, 2],
+            activations: None,
+            linear_before_reset: true,
+        })
+    }
 
     fn forward<const U: usize>(kept: &mut [[f32; U]; 6], h: &mut [f32; U]) {
         let (a, c) = kept.as_flattened_mut().split_at_mut(3 * U);

@@ -17,6 +17,8 @@ use rand::Rng;
 use crate::activation::{Activation, Keep, Kept, Linear};
 use crate::buffer::Buffer;
 use crate::layer::{Initialize, Layer, Row, TensorVisitor, TensorVisitorMut};
+#[cfg(feature = "onnx")]
+use crate::onnx;
 
 /// What a branch keeps between the passes of a batch of `B`: its output, the gradient of the
 /// loss with respect to it, and its own tape.
@@ -281,6 +283,15 @@ where
     fn visit_tensors_mut(&mut self, visit: &mut TensorVisitorMut<'_>) {
         self.inner.visit_tensors_mut(visit);
     }
+
+    /// The chain's nodes, an `Add` of its input, then the activation.
+    #[cfg(feature = "onnx")]
+    fn onnx(&self, graph: &mut onnx::Graph, x: onnx::Value) -> Result<onnx::Value, onnx::Error> {
+        let y = self.inner.onnx(graph, x.clone())?;
+        let x = graph.reshape(x, &y.shape);
+        let z = graph.node("Add", &[&x.name, &y.name], Vec::new(), y.shape.clone());
+        graph.activation(A::NAME, z)
+    }
 }
 
 impl<L: Initialize, A> Initialize for Residual<L, A> {
@@ -344,6 +355,22 @@ pub trait JoinRule {
     fn join<A: Row, B: Row>(a: &A, b: &B, out: &mut Self::Out<A, B>);
     /// The gradients of the branches' rows given that of the joined row.
     fn split<A: Row, B: Row>(grad: &Self::Out<A, B>, a: &mut A, b: &mut B);
+
+    /// The join's ONNX nodes, from the branches' outputs `a` and `b` (of rows `A` and `B`);
+    /// by default there are none, and the export is [`onnx::Error::UnsupportedLayer`].
+    ///
+    /// # Errors
+    ///
+    /// An [`onnx::Error`] naming what has no ONNX form.
+    #[cfg(feature = "onnx")]
+    fn onnx<A: Row, B: Row>(
+        graph: &mut onnx::Graph,
+        a: onnx::Value,
+        b: onnx::Value,
+    ) -> Result<onnx::Value, onnx::Error> {
+        let _ = (graph, a, b);
+        Err(onnx::Error::UnsupportedLayer { kind: Self::KIND })
+    }
 }
 
 /// Addition of branches of one shape (Keras' `Add`): `y = a + b`, `da = db = dy`.
@@ -352,6 +379,17 @@ pub struct Sum;
 impl JoinRule for Sum {
     const KIND: &'static str = "Add";
     type Out<A: Row, B: Row> = A;
+
+    /// `Add`.
+    #[cfg(feature = "onnx")]
+    fn onnx<A: Row, B: Row>(
+        graph: &mut onnx::Graph,
+        a: onnx::Value,
+        b: onnx::Value,
+    ) -> Result<onnx::Value, onnx::Error> {
+        let b = graph.reshape(b, &a.shape);
+        Ok(graph.node("Add", &[&a.name, &b.name], Vec::new(), a.shape.clone()))
+    }
 
     fn join<A: Row, B: Row>(a: &A, b: &B, out: &mut A) {
         for ((o, a), b) in out.values_mut().iter_mut().zip(a.values()).zip(b.values()) {
@@ -385,6 +423,20 @@ impl<O: Row, const POSITIONS: usize> Channels<O, POSITIONS> {
 impl<O: Row, const POSITIONS: usize> JoinRule for Channels<O, POSITIONS> {
     const KIND: &'static str = "Concatenate";
     type Out<A: Row, B: Row> = O;
+
+    /// `Concat` of each position's channels.
+    #[cfg(feature = "onnx")]
+    fn onnx<A: Row, B: Row>(
+        graph: &mut onnx::Graph,
+        a: onnx::Value,
+        b: onnx::Value,
+    ) -> Result<onnx::Value, onnx::Error> {
+        let (ca, cb) = const { Self::channels(A::WIDTH, B::WIDTH) };
+        let a = graph.reshape(a, &[POSITIONS, ca]);
+        let b = graph.reshape(b, &[POSITIONS, cb]);
+        let axis = vec![onnx::Attribute::int("axis", 2)];
+        Ok(graph.node("Concat", &[&a.name, &b.name], axis, vec![POSITIONS, ca + cb]))
+    }
 
     fn join<A: Row, B: Row>(a: &A, b: &B, out: &mut O) {
         let (ca, cb) = const { Self::channels(A::WIDTH, B::WIDTH) };
@@ -450,6 +502,16 @@ pub struct Lines<O, const POSITIONS: usize>(PhantomData<O>);
 impl<O: Row, const POSITIONS: usize> JoinRule for Lines<O, POSITIONS> {
     const KIND: &'static str = "Bidirectional";
     type Out<A: Row, B: Row> = O;
+
+    /// As [`Channels`]: each step's states side by side.
+    #[cfg(feature = "onnx")]
+    fn onnx<A: Row, B: Row>(
+        graph: &mut onnx::Graph,
+        a: onnx::Value,
+        b: onnx::Value,
+    ) -> Result<onnx::Value, onnx::Error> {
+        Channels::<O, POSITIONS>::onnx::<A, B>(graph, a, b)
+    }
 
     fn join<A: Row, B: Row>(a: &A, b: &B, out: &mut O) {
         Channels::<O, POSITIONS>::join(a, b, out);
@@ -653,6 +715,14 @@ where
     fn visit_tensors_mut(&mut self, visit: &mut TensorVisitorMut<'_>) {
         self.first.visit_tensors_mut(visit);
         self.second.visit_tensors_mut(visit);
+    }
+
+    /// Each branch's nodes from the same input, then the rule's ([`JoinRule::onnx`]).
+    #[cfg(feature = "onnx")]
+    fn onnx(&self, graph: &mut onnx::Graph, x: onnx::Value) -> Result<onnx::Value, onnx::Error> {
+        let a = self.first.onnx(graph, x.clone())?;
+        let b = self.second.onnx(graph, x)?;
+        J::onnx::<L1::Out, L2::Out>(graph, a, b)
     }
 }
 

@@ -12,6 +12,8 @@ use crate::alloc_prelude::*;
 use super::recurrent::{Cell, Recurrent};
 use crate::activation::{Elementwise, Linear, Tanh};
 use crate::kernels;
+#[cfg(feature = "onnx")]
+use crate::onnx;
 
 /// The cell of an [`Lstm`]: four gates in Keras' order `i, f, g, o`, and a cell state `c`.
 #[derive(Clone, Copy, Debug, Default)]
@@ -26,6 +28,17 @@ impl Cell for LstmCell {
     /// `h` and `c`.
     type State<const U: usize> = [[f32; U]; 2];
     type Activation = Linear;
+
+    /// ONNX's `LSTM`, whose gates are `i, o, f, c`.
+    #[cfg(feature = "onnx")]
+    fn onnx() -> Result<onnx::Recurrence, onnx::Error> {
+        Ok(onnx::Recurrence {
+            op: "LSTM",
+            gates: &[0, 3, 1, 2],
+            activations: None,
+            linear_before_reset: false,
+        })
+    }
 
     /// Keras' `unit_forget_bias`: 1 for the forget gate.
     fn initial_bias<const U: usize>(mut bias: Vec<f32>) -> Vec<f32> {

@@ -11,6 +11,8 @@ use rand::Rng;
 
 use crate::activation::Linear;
 use crate::layer::{Initialize, Layer, Row};
+#[cfg(feature = "onnx")]
+use crate::onnx;
 use crate::shape::{ImageShape, WindowShape};
 
 /// One window of a pool over one sample: `size × size` inputs from index `first`, a row of the
@@ -51,6 +53,10 @@ pub trait Reduce {
     /// The layer's kind as `summary()` prints it.
     const KIND: &'static str;
 
+    /// The ONNX operator of the pool (`"MaxPool"`), if there is one.
+    #[cfg(feature = "onnx")]
+    const ONNX_OP: Option<&'static str> = None;
+
     /// What the forward pass of a batch keeps for the backward one (the [`Pool2d`]'s tape).
     type Tape;
 
@@ -80,6 +86,8 @@ pub enum Max {}
 
 impl Reduce for Max {
     const KIND: &'static str = "MaxPool2d";
+    #[cfg(feature = "onnx")]
+    const ONNX_OP: Option<&'static str> = Some("MaxPool");
     /// For each output of the batch, the index of its maximum in its sample's input row.
     type Tape = Box<[u32]>;
 
@@ -122,6 +130,8 @@ pub enum Mean {}
 
 impl Reduce for Mean {
     const KIND: &'static str = "AvgPool2d";
+    #[cfg(feature = "onnx")]
+    const ONNX_OP: Option<&'static str> = Some("AveragePool");
     /// Nothing: the backward pass spreads each gradient over its whole window.
     type Tape = ();
 
@@ -325,6 +335,21 @@ impl<R: Reduce, I: ImageShape, P: WindowShape, O: ImageShape> Layer for Pool2d<R
     }
 
     without_parameters!();
+
+    /// ONNX's pool (channels first) between two `Transpose`s.
+    #[cfg(feature = "onnx")]
+    fn onnx(&self, graph: &mut onnx::Graph, x: onnx::Value) -> Result<onnx::Value, onnx::Error> {
+        let op = R::ONNX_OP.ok_or(onnx::Error::UnsupportedLayer { kind: R::KIND })?;
+        let x = graph.reshape(x, &[I::HEIGHT, I::WIDTH, I::CHANNELS]);
+        let x = graph.transpose(&x, &[0, 3, 1, 2]);
+        let attributes = vec![
+            onnx::Attribute::ints("kernel_shape", &[P::SIZE as i64; 2]),
+            onnx::Attribute::ints("strides", &[P::STRIDE as i64; 2]),
+        ];
+        let shape = vec![O::CHANNELS, O::HEIGHT, O::WIDTH];
+        let y = graph.node(op, &[&x.name], attributes, shape);
+        Ok(graph.transpose(&y, &[0, 2, 3, 1]))
+    }
 }
 
 impl<R: Reduce, I: ImageShape, P: WindowShape, O: ImageShape> Default for Pool2d<R, I, P, O> {

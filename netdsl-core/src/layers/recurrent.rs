@@ -28,6 +28,8 @@ use crate::kernels::{self, Isa, Product};
 use crate::layer::{Initialize, Layer, TensorVisitor, TensorVisitorMut};
 use crate::mask::StepMask;
 use crate::regularizer::Regularizers;
+#[cfg(feature = "onnx")]
+use crate::onnx;
 
 /// The gate math of a recurrent layer, which [`Recurrent`] runs over a sequence: one sample's
 /// step forward from its pre-activations, and back to their gradient.
@@ -55,6 +57,17 @@ pub trait Cell {
     /// Keras' initial bias, made from `zeros`: an LSTM opens its forget gate.
     fn initial_bias<const U: usize>(zeros: Vec<f32>) -> Vec<f32> {
         zeros
+    }
+
+    /// How the cell runs as an ONNX operator; by default it does not, and exporting the layer
+    /// is [`onnx::Error::UnsupportedLayer`].
+    ///
+    /// # Errors
+    ///
+    /// An [`onnx::Error`] naming what has no ONNX form.
+    #[cfg(feature = "onnx")]
+    fn onnx() -> Result<onnx::Recurrence, onnx::Error> {
+        Err(onnx::Error::UnsupportedLayer { kind: Self::KIND })
     }
 
     /// One step forward: from the pre-activations in `kept` and `state` (`h_{t-1}`, ...) to
@@ -614,6 +627,68 @@ impl<C: Cell, const T: usize, const F: usize, const U: usize, const IN: usize, c
     fn visit_tensors_mut(&mut self, visit: &mut TensorVisitorMut<'_>) {
         let (kernel, recurrent) = ([F, Self::COLS], [U, Self::COLS]);
         (self.params).visit_recurrent_mut(kernel, recurrent, Self::BIAS_SHAPE, visit);
+    }
+
+    /// The cell's ONNX operator ([`Cell::onnx`]) over the steps, which ONNX reads time-major:
+    /// `W` `[1, GATES·U, F]`, `R` `[1, GATES·U, U]` and `B` `[1, 2·GATES·U]` (the input's bias,
+    /// then the recurrent one, zero unless [apart](Cell::APART)), each gate's block moved to
+    /// ONNX's place. Its output `Y` (every step) or `Y_h` (the last), batch-major again.
+    #[cfg(feature = "onnx")]
+    fn onnx(&self, graph: &mut onnx::Graph, x: onnx::Value) -> Result<onnx::Value, onnx::Error> {
+        let recurrence = C::onnx()?;
+        let cols = Self::COLS;
+        let x = graph.reshape(x, &[T, F]);
+        let perm = onnx::Attribute::ints("perm", &[1, 0, 2]);
+        let time_major = graph.node_outputs("Transpose", &[&x.name], vec![perm], 1);
+        let weights = self.params.weights();
+        // Row `(g, u)` of ONNX's matrix for `rows` inputs from `first`: Keras' column
+        // `gates[g] · U + u`.
+        let onnx_matrix = |first: usize, rows: usize| -> Vec<f32> {
+            let mut m = Vec::with_capacity(cols * rows);
+            for &gate in recurrence.gates {
+                for u in 0..U {
+                    m.extend((0..rows).map(|j| weights[(first + j) * cols + gate * U + u]));
+                }
+            }
+            m
+        };
+        let w = graph.initializer("kernel", &[1, cols, F], onnx_matrix(0, F));
+        let r = graph.initializer("recurrent_kernel", &[1, cols, U], onnx_matrix(F, U));
+        let b = self.bias().map(|bias| {
+            let mut b = vec![0.0; 2 * cols];
+            for (half, bias) in b.chunks_exact_mut(cols).zip(bias.chunks_exact(cols)) {
+                for (g, &gate) in recurrence.gates.iter().enumerate() {
+                    half[g * U..(g + 1) * U].copy_from_slice(&bias[gate * U..(gate + 1) * U]);
+                }
+            }
+            graph.initializer("bias", &[1, 2 * cols], b)
+        });
+        let mut attributes = vec![onnx::Attribute::int("hidden_size", U as i64)];
+        if let Some(activation) = recurrence.activations {
+            attributes.push(onnx::Attribute::strings("activations", &[activation]));
+        }
+        if recurrence.linear_before_reset {
+            attributes.push(onnx::Attribute::int("linear_before_reset", 1));
+        }
+        let inputs = [time_major[0].as_str(), &w, &r, b.as_deref().unwrap_or("")];
+        let inputs = if b.is_some() { &inputs[..] } else { &inputs[..3] };
+        let outputs = graph.node_outputs(recurrence.op, inputs, attributes, 2);
+        let y = if OUT == U {
+            // Y_h: [1, batch, U].
+            let y_h = onnx::Value {
+                name: outputs[1].clone(),
+                shape: Vec::new(),
+            };
+            let perm = onnx::Attribute::ints("perm", &[1, 0, 2]);
+            let y = graph.node("Transpose", &[&y_h.name], vec![perm], vec![1, U]);
+            graph.reshape(y, &[U])
+        } else {
+            // Y: [T, 1, batch, U].
+            let perm = onnx::Attribute::ints("perm", &[2, 0, 1, 3]);
+            let y = graph.node("Transpose", &[&outputs[0]], vec![perm], vec![T, 1, U]);
+            graph.reshape(y, &[T, U])
+        };
+        Ok(y)
     }
 }
 

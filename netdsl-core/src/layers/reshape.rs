@@ -4,6 +4,8 @@ use rand::Rng;
 
 use crate::activation::Linear;
 use crate::layer::{Initialize, Layer};
+#[cfg(feature = "onnx")]
+use crate::onnx;
 
 /// Defines a parameterless layer that passes its `N` values through unchanged.
 macro_rules! identity_layer {
@@ -54,6 +56,17 @@ macro_rules! identity_layer {
 
             fn infer(&self, x: &[f32; N], y: &mut [f32; N]) {
                 y.copy_from_slice(x);
+            }
+
+            /// A `Reshape` to the flat row (Keras flattens channels-last, as netdsl's rows
+            /// are laid out); the layer after reshapes it to the shape it reads.
+            #[cfg(feature = "onnx")]
+            fn onnx(
+                &self,
+                graph: &mut onnx::Graph,
+                x: onnx::Value,
+            ) -> Result<onnx::Value, onnx::Error> {
+                Ok(graph.reshape(x, &[N]))
             }
 
             without_parameters!();

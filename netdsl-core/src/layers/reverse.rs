@@ -4,6 +4,8 @@ use rand::Rng;
 
 use crate::activation::Linear;
 use crate::layer::{Initialize, Layer};
+#[cfg(feature = "onnx")]
+use crate::onnx;
 use crate::mask::StepMask;
 
 /// A sequence of `T` steps of `F` features (`N = T · F` values) with its steps in the opposite
@@ -115,6 +117,18 @@ impl<const T: usize, const F: usize, const N: usize> Layer for Reverse<T, F, N> 
     }
 
     without_parameters!();
+
+    /// A `Slice` of the steps, last to first.
+    #[cfg(feature = "onnx")]
+    fn onnx(&self, graph: &mut onnx::Graph, x: onnx::Value) -> Result<onnx::Value, onnx::Error> {
+        let x = graph.reshape(x, &[T, F]);
+        let starts = graph.int64s("starts", &[-1]);
+        let ends = graph.int64s("ends", &[i64::MIN]);
+        let axes = graph.int64s("axes", &[1]);
+        let steps = graph.int64s("steps", &[-1]);
+        let inputs = [x.name.as_str(), &starts, &ends, &axes, &steps];
+        Ok(graph.node("Slice", &inputs, Vec::new(), vec![T, F]))
+    }
 }
 
 /// The layer has no parameters: `network!` builds it with `new()`.

@@ -7,6 +7,8 @@ use core::marker::PhantomData;
 
 use super::recurrent::{Cell, Recurrent};
 use crate::activation::{Activation, Keep};
+#[cfg(feature = "onnx")]
+use crate::onnx;
 
 /// The cell of a [`SimpleRnn`]: `h_t = f(z_t)` for the activation `f = A`.
 #[derive(Clone, Copy, Debug, Default)]
@@ -21,6 +23,23 @@ impl<A: Activation> Cell for SimpleRnnCell<A> {
     /// `h`.
     type State<const U: usize> = [f32; U];
     type Activation = A;
+
+    /// ONNX's `RNN`, with the activation as ONNX names it (`tanh`, `relu` and `sigmoid` have one).
+    #[cfg(feature = "onnx")]
+    fn onnx() -> Result<onnx::Recurrence, onnx::Error> {
+        let activation = match A::NAME {
+            "tanh" => "Tanh",
+            "relu" => "Relu",
+            "sigmoid" => "Sigmoid",
+            activation => return Err(onnx::Error::UnsupportedActivation { activation }),
+        };
+        Ok(onnx::Recurrence {
+            op: "RNN",
+            gates: &[0],
+            activations: Some(activation),
+            linear_before_reset: false,
+        })
+    }
 
     fn forward<const U: usize>(kept: &mut [f32; U], h: &mut [f32; U]) {
         A::Keeps::apply_into::<A>(kept, h);

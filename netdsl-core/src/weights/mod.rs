@@ -41,11 +41,11 @@ pub use embed::{embed, embed_bytes};
 
 #[cfg(feature = "safetensors")]
 use std::collections::{HashMap, HashSet};
-#[cfg(feature = "safetensors")]
+#[cfg(any(feature = "safetensors", feature = "onnx"))]
 use std::io;
-#[cfg(feature = "safetensors")]
+#[cfg(any(feature = "safetensors", feature = "onnx"))]
 use std::io::Write;
-#[cfg(feature = "safetensors")]
+#[cfg(any(feature = "safetensors", feature = "onnx"))]
 use std::path::{Path, PathBuf};
 
 #[cfg(feature = "safetensors")]
@@ -517,12 +517,12 @@ pub(crate) fn read_at_most(path: &Path, limit: u64) -> Result<Vec<u8>, Error> {
     Ok(bytes)
 }
 
-#[cfg(feature = "safetensors")]
+#[cfg(any(feature = "safetensors", feature = "onnx"))]
 /// What temporary files of saves to `target` are named: `.{name}.` + random + `.netdsl-tmp`,
 /// so that a save killed midway leaves a file the next save recognises and removes.
 const TEMPORARY_SUFFIX: &str = ".netdsl-tmp";
 
-#[cfg(feature = "safetensors")]
+#[cfg(any(feature = "safetensors", feature = "onnx"))]
 /// Writes `bytes` to a new file beside `path`, syncs it, renames it over `path` and syncs the
 /// directory, so that once this returns the new file survives a power loss, and until the
 /// rename the old one is untouched. A `path` that is a symbolic link keeps it: the file it
@@ -551,7 +551,7 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     sync_directory(dir)
 }
 
-#[cfg(feature = "safetensors")]
+#[cfg(any(feature = "safetensors", feature = "onnx"))]
 /// `path` with its symbolic links followed to the file they name (which need not exist yet).
 fn resolve_links(path: &Path) -> io::Result<PathBuf> {
     let mut path = path.to_owned();
@@ -571,7 +571,7 @@ fn resolve_links(path: &Path) -> io::Result<PathBuf> {
     Err(io::Error::other("too many levels of symbolic links"))
 }
 
-#[cfg(feature = "safetensors")]
+#[cfg(any(feature = "safetensors", feature = "onnx"))]
 /// Removes what saves to the same target that were killed midway left behind. A save to the
 /// same file running at this moment in another process loses its temporary file and fails
 /// with an error; the target stays whole either way.
@@ -589,7 +589,7 @@ fn remove_stale_temporaries(dir: &Path, prefix: &str) {
     }
 }
 
-#[cfg(feature = "safetensors")]
+#[cfg(any(feature = "safetensors", feature = "onnx"))]
 /// Makes the directory's latest rename durable (on Unix; elsewhere the rename is as durable
 /// as the platform makes it).
 fn sync_directory(dir: &Path) -> io::Result<()> {

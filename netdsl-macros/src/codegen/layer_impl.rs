@@ -49,6 +49,17 @@ pub fn generate(model: &Model) -> TokenStream {
             quote!(#layer_trait::visit_tensors_mut(&mut self.#field, visit);)
         }
     });
+    // Each layer's ONNX nodes in the scope of its name, as its tensors (a join's branches in
+    // their own). Expands to:
+    //     let x = graph.scoped("dense_1", |graph| Layer::onnx(&self.dense_1, graph, x))?;
+    let onnx = layers.iter().zip(&names).map(|(l, name)| {
+        let (field, layer_trait) = (&l.field, l.layer_trait());
+        if l.kind.branches().is_empty() {
+            quote!(let x = graph.scoped(#name, |graph| #layer_trait::onnx(&self.#field, graph, x))?;)
+        } else {
+            quote!(let x = #layer_trait::onnx(&self.#field, graph, x)?;)
+        }
+    });
     let visit_gradients: Vec<_> = layers
         .iter()
         .map(|l| l.assoc(quote!(visit_gradients)))
@@ -263,6 +274,17 @@ pub fn generate(model: &Model) -> TokenStream {
 
             fn visit_tensors_mut(&mut self, visit: &mut #p::TensorVisitorMut<'_>) {
                 #( #visit_tensors_mut )*
+            }
+
+            #p::with_onnx! {
+                fn onnx(
+                    &self,
+                    graph: &mut #p::OnnxGraph,
+                    x: #p::OnnxValue,
+                ) -> ::core::result::Result<#p::OnnxValue, #p::OnnxError> {
+                    #( #onnx )*
+                    ::core::result::Result::Ok(x)
+                }
             }
         }
 

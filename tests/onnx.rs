@@ -1,0 +1,246 @@
+//! ONNX export (`Network::export_onnx`): the graphs each model becomes, the errors of what has
+//! no ONNX form, and the files of the parity check against onnxruntime.
+//!
+//! `every_model_writes_its_onnx_file_input_and_predictions` trains each model for one epoch on
+//! 4,096 MNIST images, then writes its ONNX file, 64 MNIST test images (or their rows as a sequence) and netdsl's predictions for them,
+//! into `$NETDSL_ONNX_DIR` when set (a scratch directory otherwise), with a `manifest.json`;
+//! `python/onnx/check_export.py` runs each file with onnxruntime and compares (`.ci/run` does
+//! both).
+
+use std::path::{Path, PathBuf};
+
+use netdsl::onnx::{self, proto::ModelProto};
+use netdsl::optim::Adam;
+use netdsl::prelude::*;
+use prost::Message;
+
+network! {
+    /// The tutorial's MLP.
+    struct Mlp<784 => Dense(64, relu) => Dense(10, softmax)>;
+
+    /// LeNet-5 as tests/lenet5.rs trains it.
+    struct LeNet5<(28, 28, 1)
+        => Conv2d(6, 5, relu, padding = same) => MaxPool2d(2)
+        => Conv2d(16, 5, relu) => MaxPool2d(2)
+        => Flatten => Dense(120, relu) => Dense(84, relu) => Dense(10, softmax)>;
+
+    /// MNIST rows as 28 steps: `SimpleRNN(64)`.
+    struct MnistRnn<(28, 28) => SimpleRNN(64) => Dense(10, softmax)>;
+
+    /// The same with `LSTM(64)`.
+    struct MnistLstm<(28, 28) => LSTM(64) => Dense(10, softmax)>;
+
+    /// The same with `GRU(64)`.
+    struct MnistGru<(28, 28) => GRU(64) => Dense(10, softmax)>;
+
+    /// Stacked: every step of an LSTM into a GRU, then a SimpleRNN with relu.
+    struct Stacked<(28, 28)
+        => LSTM(32, return_sequences = true) => Dropout(0.5)
+        => GRU(32, return_sequences = true) => SimpleRNN(16, relu) => Dense(10, softmax)>;
+
+    /// Both ways: a bidirectional LSTM returning every step, then a bidirectional GRU.
+    struct BothWays<(28, 28)
+        => Bidirectional(LSTM(16, return_sequences = true))
+        => Bidirectional(GRU(16)) => Dense(10, softmax)>;
+
+    /// Joins: a residual block and a concatenation of two convolutions, average pooling.
+    struct Joins<(28, 28, 1)
+        => Conv2d(4, 3, tanh) => AvgPool2d(2)
+        => Residual(Conv2d(4, 3, relu, padding = same) => Conv2d(4, 3, padding = same), relu)
+        => Concatenate(Conv2d(2, 3, sigmoid), Conv2d(3, 3, elu))
+        => Flatten => Dense(10, softmax)>;
+
+    /// Masks have no ONNX form here.
+    struct Masked<(5, 2) => Masking => LSTM(3) => Dense(2, softmax)>;
+}
+
+const SAMPLES: usize = 64;
+
+fn bundled() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist")
+}
+
+/// 64 test images, each 784 values in [0, 1].
+fn images() -> Vec<[f32; 784]> {
+    let test = Dataset::mnist(bundled(), MnistSplit::Test).unwrap();
+    (0..SAMPLES)
+        .map(|i| test.input(i))
+        .collect()
+}
+
+/// `model` after one epoch of Adam over 4,096 training images, so that its outputs are those of
+/// a network that has learnt something (confident softmax outputs, not a uniform 0.1).
+macro_rules! trained {
+    ($model:expr, $train:expr) => {{
+        let mut model = $model;
+        let mut trainer = Trainer::<_, _, _, 32>::new(&model, Adam::default(), CategoricalCrossentropy);
+        let options = Fit::epochs(1).seed(17).verbose(Verbose::Silent);
+        trainer.fit(&mut model, $train, options).unwrap();
+        model
+    }};
+}
+
+fn decode(bytes: &[u8]) -> ModelProto {
+    ModelProto::decode(bytes).unwrap()
+}
+
+fn ops(model: &ModelProto) -> Vec<&str> {
+    let graph = model.graph.as_ref().unwrap();
+    graph.node.iter().map(|n| n.op_type.as_str()).collect()
+}
+
+fn le_bytes(values: &[f32]) -> Vec<u8> {
+    values.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+/// Writes `name.onnx`, `name.input.f32` and `name.output.f32` into `dir` and returns the
+/// manifest entry.
+fn write<N: Network<In = [f32; IN], Out = [f32; OUT]>, const IN: usize, const OUT: usize>(
+    dir: &Path,
+    name: &str,
+    model: &N,
+    inputs: &[[f32; 784]],
+) -> String
+where
+    N: Sized,
+{
+    model.export_onnx(dir.join(format!("{name}.onnx"))).unwrap();
+    let mut x = Vec::new();
+    let mut y = Vec::new();
+    for image in inputs {
+        let row: [f32; IN] = image[..IN].try_into().unwrap();
+        x.extend_from_slice(&row);
+        y.extend_from_slice(&model.predict(&row));
+    }
+    std::fs::write(dir.join(format!("{name}.input.f32")), le_bytes(&x)).unwrap();
+    std::fs::write(dir.join(format!("{name}.output.f32")), le_bytes(&y)).unwrap();
+    format!(
+        r#"{{"name": "{name}", "samples": {}, "inputs": {IN}, "outputs": {OUT}}}"#,
+        inputs.len()
+    )
+}
+
+#[test]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "trains eight models on 4,096 MNIST images, a minute unoptimised: run with --release"
+)]
+fn every_model_writes_its_onnx_file_input_and_predictions() {
+    let scratch = tempfile::tempdir().unwrap();
+    let dir = std::env::var_os("NETDSL_ONNX_DIR").map_or_else(|| scratch.path().to_owned(), PathBuf::from);
+    std::fs::create_dir_all(&dir).unwrap();
+    let images = images();
+    let mut train = Dataset::mnist(bundled(), MnistSplit::Train).unwrap();
+    train.split_off(4096);
+    let train = &train;
+    let rng = &mut StdRng::seed_from_u64(17);
+    let entries = [
+        write(&dir, "mlp", &trained!(Mlp::new(rng), train), &images),
+        write(&dir, "lenet5", &trained!(LeNet5::new(rng), train), &images),
+        write(&dir, "simple_rnn", &trained!(MnistRnn::new(rng), train), &images),
+        write(&dir, "lstm", &trained!(MnistLstm::new(rng), train), &images),
+        write(&dir, "gru", &trained!(MnistGru::new(rng), train), &images),
+        write(&dir, "stacked", &trained!(Stacked::new(rng), train), &images),
+        write(&dir, "bidirectional", &trained!(BothWays::new(rng), train), &images),
+        write(&dir, "joins", &trained!(Joins::new(rng), train), &images),
+    ];
+    let manifest = format!("{{\"models\": [\n  {}\n]}}\n", entries.join(",\n  "));
+    std::fs::write(dir.join("manifest.json"), manifest).unwrap();
+    for name in ["mlp", "lenet5", "simple_rnn", "lstm", "gru", "stacked", "bidirectional", "joins"] {
+        let bytes = std::fs::read(dir.join(format!("{name}.onnx"))).unwrap();
+        let model = decode(&bytes);
+        assert_eq!(model.opset_import[0].version, onnx::OPSET, "{name}");
+        assert_eq!(ops(&model).last(), Some(&"Identity"), "{name}");
+    }
+}
+
+#[test]
+fn the_mlp_is_two_gemms_with_keras_kernels_named_after_the_layers() {
+    let model = Mlp::new(&mut StdRng::seed_from_u64(1));
+    let proto = decode(&onnx::to_bytes(&model).unwrap());
+    assert_eq!(ops(&proto), ["Gemm", "Relu", "Gemm", "Softmax", "Identity"]);
+    let graph = proto.graph.as_ref().unwrap();
+    let names: Vec<&str> = graph.initializer.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["dense_1/kernel", "dense_1/bias", "dense_2/kernel", "dense_2/bias"]);
+    assert_eq!(graph.initializer[0].dims, [784, 64]);
+    assert_eq!(graph.initializer[0].float_data, model.dense_1.weights().as_flattened());
+    assert_eq!(graph.input[0].name, "input");
+    assert_eq!(graph.output[0].name, "output");
+}
+
+#[test]
+fn lenet5_transposes_around_its_convolutions_and_pools() {
+    let model = LeNet5::new(&mut StdRng::seed_from_u64(1));
+    let proto = decode(&onnx::to_bytes(&model).unwrap());
+    let ops = ops(&proto);
+    assert_eq!(
+        ops,
+        [
+            "Reshape", "Transpose", "Conv", "Transpose", "Relu", "Transpose", "MaxPool", "Transpose",
+            "Transpose", "Conv", "Transpose", "Relu", "Transpose", "MaxPool", "Transpose", "Reshape",
+            "Gemm", "Relu", "Gemm", "Relu", "Gemm", "Softmax", "Identity"
+        ],
+        "{ops:?}"
+    );
+    let graph = proto.graph.as_ref().unwrap();
+    let kernel = graph.initializer.iter().find(|t| t.name == "conv2d_1/kernel").unwrap();
+    // Keras' [5, 5, 1, 6] (HWIO) becomes ONNX's [6, 1, 5, 5] (OIHW).
+    assert_eq!(kernel.dims, [6, 1, 5, 5]);
+    let (keras, onnx) = (model.conv2d_1.weights(), &kernel.float_data);
+    assert_eq!(onnx[(3 * 5 + 2) * 5 + 4], keras[((2 * 5 + 4) * 1) * 6 + 3]);
+}
+
+#[test]
+fn an_lstm_moves_its_gates_to_onnx_order() {
+    let model = MnistLstm::new(&mut StdRng::seed_from_u64(1));
+    let proto = decode(&onnx::to_bytes(&model).unwrap());
+    let graph = proto.graph.as_ref().unwrap();
+    let lstm = graph.node.iter().find(|n| n.op_type == "LSTM").unwrap();
+    assert_eq!(lstm.input.len(), 4);
+    let w = graph.initializer.iter().find(|t| t.name == "lstm_1/kernel").unwrap();
+    assert_eq!(w.dims, [1, 256, 28]);
+    // ONNX's second gate, o, is Keras' fourth: W[0, 64 + u, f] = kernel[f, 3·64 + u].
+    let kernel = model.lstm_1.kernel();
+    let (u, f) = (5, 7);
+    assert_eq!(w.float_data[(64 + u) * 28 + f], kernel[f * 256 + 3 * 64 + u]);
+    let b = graph.initializer.iter().find(|t| t.name == "lstm_1/bias").unwrap();
+    // Keras' forget gate starts at 1 (its second block), ONNX's third.
+    assert!(b.float_data[128..192].iter().all(|&v| v == 1.0));
+    assert!(b.float_data[256..].iter().all(|&v| v == 0.0));
+}
+
+#[test]
+fn a_gru_resets_after_its_recurrent_product() {
+    let model = MnistGru::new(&mut StdRng::seed_from_u64(1));
+    let proto = decode(&onnx::to_bytes(&model).unwrap());
+    let graph = proto.graph.as_ref().unwrap();
+    let gru = graph.node.iter().find(|n| n.op_type == "GRU").unwrap();
+    let reset = gru.attribute.iter().find(|a| a.name == "linear_before_reset").unwrap();
+    assert_eq!(reset.i, 1);
+}
+
+#[test]
+fn a_mask_is_an_error_naming_the_layer_and_writes_nothing() {
+    let model = Masked::new(&mut StdRng::seed_from_u64(1));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("masked.onnx");
+    let error = model.export_onnx(&path).unwrap_err();
+    assert_eq!(error.to_string(), "layer `Masking` has no ONNX form in netdsl");
+    assert!(!path.exists());
+}
+
+#[test]
+fn an_unwritable_path_is_an_error_and_leaves_the_old_file() {
+    let model = Mlp::new(&mut StdRng::seed_from_u64(1));
+    let dir = tempfile::tempdir().unwrap();
+    let error = model
+        .export_onnx(dir.path().join("missing/model.onnx"))
+        .unwrap_err();
+    assert!(matches!(error, onnx::Error::Io { .. }), "{error}");
+    let path = dir.path().join("model.onnx");
+    std::fs::write(&path, b"old").unwrap();
+    Masked::new(&mut StdRng::seed_from_u64(1))
+        .export_onnx(&path)
+        .unwrap_err();
+    assert_eq!(std::fs::read(&path).unwrap(), b"old");
+}
