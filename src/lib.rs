@@ -630,6 +630,7 @@
 //! | `history.history["val_auc"]` | [`history.get("val_auc")`](train::History::get), [`history.metrics["val_auc"]`](train::History::metrics) |
 //! | `EarlyStopping(monitor="val_auc")` | [`EarlyStopping::new(Monitor::Metric("val_auc"))`](train::callbacks::Monitor::Metric) |
 //! | `model.evaluate(x, y)` with compiled metrics | [`trainer.evaluate_with(&model, &data, &mut [&mut precision, &mut auc])`](train::Trainer::evaluate_with) |
+//! | `model.export("model.onnx", format="onnx")` | [`model.export_onnx("model.onnx")?`](network::Network::export_onnx): see [Exporting to ONNX](#exporting-to-onnx) |
 //! | `model.save_weights(path)`, `model.load_weights(path)` | [`model.save_weights(path)?`](network::Network::save_weights), [`model.load_weights(path)?`](network::Network::load_weights): safetensors, see [`weights`] |
 //! | `callbacks=[EarlyStopping(patience=3), CSVLogger("log.csv"), ...]` | [`Fit::epochs(n).callback(&mut early).callback(&mut logger)`](train::Fit::callback), see [`train::callbacks`] |
 //! | `ModelCheckpoint("{epoch:02d}-{val_loss:.2f}.weights.h5", save_best_only=True, save_weights_only=True)` | [`ModelCheckpoint::new("{epoch:02d}-{val_loss:.2f}.safetensors")?.save_best_only(true)`](train::callbacks::ModelCheckpoint) |
@@ -880,6 +881,40 @@
 //! | `keras.datasets.fashion_mnist.load_data()` | [`Dataset::fashion_mnist(dir, MnistSplit::Train)`](data::Dataset::fashion_mnist) |
 //! | `tfds.load("emnist/letters")` | [`Dataset::<784, 26>::emnist(dir, EmnistSplit::Letters, MnistSplit::Train)`](data::Dataset::emnist) |
 //! | `df = pd.read_csv(path); y = df.pop("species")` | `Dataset::<4, 3>::from_csv(path, &CsvOptions::classes("species"))` (feature `csv`) |
+//!
+//! ## Exporting to ONNX
+//!
+//! [`model.export_onnx(path)?`](network::Network::export_onnx) writes the network as an ONNX
+//! graph for inference (operator set 13), which onnxruntime, tract or TensorRT run. Its input
+//! `"input"` is `[batch, IN]` and its output `"output"` `[batch, OUT]`: what `predict` computes,
+//! for any batch. CI runs the MLP, LeNet-5, `SimpleRNN`, `LSTM`, `GRU`, stacked and
+//! bidirectional models and the joins with onnxruntime against netdsl's predictions, within
+//! 1e-6 (`python/onnx/check_export.py`). A layer with no ONNX form here (attention, the
+//! normalizations, embeddings, masks) makes the export an error naming it, and writes nothing.
+//!
+//! ```
+//! use netdsl::prelude::*;
+//!
+//! network! {
+//!     struct Mnist<784 => Dense(64, relu) => Dense(10, softmax)>;
+//!     struct Rows<(28, 28) => LSTM(32) => Dense(10, softmax)>;
+//! }
+//!
+//! let dir = tempfile::tempdir()?;
+//! let model = Mnist::new(&mut StdRng::seed_from_u64(0));
+//! model.export_onnx(dir.path().join("mnist.onnx"))?;
+//! Rows::new(&mut StdRng::seed_from_u64(0)).export_onnx(dir.path().join("rows.onnx"))?;
+//!
+//! // The graph, as the file holds it: one `Gemm` per dense layer, its activation after it.
+//! let graph = netdsl::onnx::model(&model)?.graph.unwrap();
+//! let ops: Vec<&str> = graph.node.iter().map(|node| node.op_type.as_str()).collect();
+//! assert_eq!(ops, ["Gemm", "Relu", "Gemm", "Softmax", "Identity"]);
+//! assert_eq!(graph.initializer[0].name, "dense_1/kernel");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! In Python, `onnxruntime.InferenceSession("mnist.onnx").run(["output"], {"input": x})` with
+//! `x` a `float32` array of shape `(n, 784)`.
 
 #![cfg_attr(not(feature = "std"), no_std)]
 #![deny(missing_docs)]
@@ -890,6 +925,9 @@ extern crate alloc;
 // Lets the generated code's `::netdsl::...` paths resolve inside this crate's own tests.
 extern crate self as netdsl;
 
+#[cfg(feature = "onnx")]
+#[cfg_attr(docsrs, doc(cfg(feature = "onnx")))]
+pub use netdsl_core::onnx;
 pub use netdsl_core::{
     activation, buffer, inference, kernels, layer, layers, loss, mask, metrics, network,
     regularizer, shape, tokens, weights,
@@ -900,9 +938,6 @@ pub use netdsl_core::{data, train};
 #[cfg(feature = "alloc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub use netdsl_core::{init, optim, summary};
-#[cfg(feature = "onnx")]
-#[cfg_attr(docsrs, doc(cfg(feature = "onnx")))]
-pub use netdsl_core::onnx;
 pub use rand;
 
 /// Defines one or more networks; see the [crate documentation](crate) for the grammar and what

@@ -50,6 +50,13 @@ network! {
         => Concatenate(Conv2d(2, 3, sigmoid), Conv2d(3, 3, elu))
         => Flatten => Dense(10, softmax)>;
 
+    /// Every activation with an ONNX form, one per layer.
+    struct Activations<784
+        => Dense(32, gelu) => Dense(32, silu) => Dense(32, leaky_relu) => Dense(32, hard_sigmoid)
+        => Dense(32, relu6) => Dense(32, elu) => Dense(32, selu) => Dense(32, softplus)
+        => Dense(32, softsign) => Dense(32, sigmoid) => Dense(32, exponential)
+        => Dense(10, log_softmax)>;
+
     /// Masks have no ONNX form here.
     struct Masked<(5, 2) => Masking => LSTM(3) => Dense(2, softmax)>;
 }
@@ -63,9 +70,7 @@ fn bundled() -> PathBuf {
 /// 64 test images, each 784 values in [0, 1].
 fn images() -> Vec<[f32; 784]> {
     let test = Dataset::mnist(bundled(), MnistSplit::Test).unwrap();
-    (0..SAMPLES)
-        .map(|i| test.input(i))
-        .collect()
+    (0..SAMPLES).map(|i| test.input(i)).collect()
 }
 
 /// `model` after one epoch of Adam over 4,096 training images, so that its outputs are those of
@@ -73,7 +78,8 @@ fn images() -> Vec<[f32; 784]> {
 macro_rules! trained {
     ($model:expr, $train:expr) => {{
         let mut model = $model;
-        let mut trainer = Trainer::<_, _, _, 32>::new(&model, Adam::default(), CategoricalCrossentropy);
+        let mut trainer =
+            Trainer::<_, _, _, 32>::new(&model, Adam::default(), CategoricalCrossentropy);
         let options = Fit::epochs(1).seed(17).verbose(Verbose::Silent);
         trainer.fit(&mut model, $train, options).unwrap();
         model
@@ -100,10 +106,7 @@ fn write<N: Network<In = [f32; IN], Out = [f32; OUT]>, const IN: usize, const OU
     name: &str,
     model: &N,
     inputs: &[[f32; 784]],
-) -> String
-where
-    N: Sized,
-{
+) -> String {
     model.export_onnx(dir.join(format!("{name}.onnx"))).unwrap();
     let mut x = Vec::new();
     let mut y = Vec::new();
@@ -127,7 +130,8 @@ where
 )]
 fn every_model_writes_its_onnx_file_input_and_predictions() {
     let scratch = tempfile::tempdir().unwrap();
-    let dir = std::env::var_os("NETDSL_ONNX_DIR").map_or_else(|| scratch.path().to_owned(), PathBuf::from);
+    let dir = std::env::var_os("NETDSL_ONNX_DIR")
+        .map_or_else(|| scratch.path().to_owned(), PathBuf::from);
     std::fs::create_dir_all(&dir).unwrap();
     let images = images();
     let mut train = Dataset::mnist(bundled(), MnistSplit::Train).unwrap();
@@ -137,16 +141,42 @@ fn every_model_writes_its_onnx_file_input_and_predictions() {
     let entries = [
         write(&dir, "mlp", &trained!(Mlp::new(rng), train), &images),
         write(&dir, "lenet5", &trained!(LeNet5::new(rng), train), &images),
-        write(&dir, "simple_rnn", &trained!(MnistRnn::new(rng), train), &images),
+        write(
+            &dir,
+            "simple_rnn",
+            &trained!(MnistRnn::new(rng), train),
+            &images,
+        ),
         write(&dir, "lstm", &trained!(MnistLstm::new(rng), train), &images),
         write(&dir, "gru", &trained!(MnistGru::new(rng), train), &images),
-        write(&dir, "stacked", &trained!(Stacked::new(rng), train), &images),
-        write(&dir, "bidirectional", &trained!(BothWays::new(rng), train), &images),
+        write(
+            &dir,
+            "stacked",
+            &trained!(Stacked::new(rng), train),
+            &images,
+        ),
+        write(
+            &dir,
+            "bidirectional",
+            &trained!(BothWays::new(rng), train),
+            &images,
+        ),
         write(&dir, "joins", &trained!(Joins::new(rng), train), &images),
+        write(&dir, "activations", &Activations::new(rng), &images),
     ];
     let manifest = format!("{{\"models\": [\n  {}\n]}}\n", entries.join(",\n  "));
     std::fs::write(dir.join("manifest.json"), manifest).unwrap();
-    for name in ["mlp", "lenet5", "simple_rnn", "lstm", "gru", "stacked", "bidirectional", "joins"] {
+    for name in [
+        "mlp",
+        "lenet5",
+        "simple_rnn",
+        "lstm",
+        "gru",
+        "stacked",
+        "bidirectional",
+        "joins",
+        "activations",
+    ] {
         let bytes = std::fs::read(dir.join(format!("{name}.onnx"))).unwrap();
         let model = decode(&bytes);
         assert_eq!(model.opset_import[0].version, onnx::OPSET, "{name}");
@@ -161,9 +191,20 @@ fn the_mlp_is_two_gemms_with_keras_kernels_named_after_the_layers() {
     assert_eq!(ops(&proto), ["Gemm", "Relu", "Gemm", "Softmax", "Identity"]);
     let graph = proto.graph.as_ref().unwrap();
     let names: Vec<&str> = graph.initializer.iter().map(|t| t.name.as_str()).collect();
-    assert_eq!(names, ["dense_1/kernel", "dense_1/bias", "dense_2/kernel", "dense_2/bias"]);
+    assert_eq!(
+        names,
+        [
+            "dense_1/kernel",
+            "dense_1/bias",
+            "dense_2/kernel",
+            "dense_2/bias"
+        ]
+    );
     assert_eq!(graph.initializer[0].dims, [784, 64]);
-    assert_eq!(graph.initializer[0].float_data, model.dense_1.weights().as_flattened());
+    assert_eq!(
+        graph.initializer[0].float_data,
+        model.dense_1.weights().as_flattened()
+    );
     assert_eq!(graph.input[0].name, "input");
     assert_eq!(graph.output[0].name, "output");
 }
@@ -176,18 +217,42 @@ fn lenet5_transposes_around_its_convolutions_and_pools() {
     assert_eq!(
         ops,
         [
-            "Reshape", "Transpose", "Conv", "Transpose", "Relu", "Transpose", "MaxPool", "Transpose",
-            "Transpose", "Conv", "Transpose", "Relu", "Transpose", "MaxPool", "Transpose", "Reshape",
-            "Gemm", "Relu", "Gemm", "Relu", "Gemm", "Softmax", "Identity"
+            "Reshape",
+            "Transpose",
+            "Conv",
+            "Transpose",
+            "Relu",
+            "Transpose",
+            "MaxPool",
+            "Transpose",
+            "Transpose",
+            "Conv",
+            "Transpose",
+            "Relu",
+            "Transpose",
+            "MaxPool",
+            "Transpose",
+            "Reshape",
+            "Gemm",
+            "Relu",
+            "Gemm",
+            "Relu",
+            "Gemm",
+            "Softmax",
+            "Identity"
         ],
         "{ops:?}"
     );
     let graph = proto.graph.as_ref().unwrap();
-    let kernel = graph.initializer.iter().find(|t| t.name == "conv2d_1/kernel").unwrap();
-    // Keras' [5, 5, 1, 6] (HWIO) becomes ONNX's [6, 1, 5, 5] (OIHW).
+    let kernel = graph
+        .initializer
+        .iter()
+        .find(|t| t.name == "conv2d_1/kernel")
+        .unwrap();
+    // Keras' [5, 5, 1, 6] (HWIO) becomes ONNX's [6, 1, 5, 5] (OIHW): filter 3, row 2, column 4.
     assert_eq!(kernel.dims, [6, 1, 5, 5]);
     let (keras, onnx) = (model.conv2d_1.weights(), &kernel.float_data);
-    assert_eq!(onnx[(3 * 5 + 2) * 5 + 4], keras[((2 * 5 + 4) * 1) * 6 + 3]);
+    assert_eq!(onnx[(3 * 5 + 2) * 5 + 4], keras[(2 * 5 + 4) * 6 + 3]);
 }
 
 #[test]
@@ -197,13 +262,24 @@ fn an_lstm_moves_its_gates_to_onnx_order() {
     let graph = proto.graph.as_ref().unwrap();
     let lstm = graph.node.iter().find(|n| n.op_type == "LSTM").unwrap();
     assert_eq!(lstm.input.len(), 4);
-    let w = graph.initializer.iter().find(|t| t.name == "lstm_1/kernel").unwrap();
+    let w = graph
+        .initializer
+        .iter()
+        .find(|t| t.name == "lstm_1/kernel")
+        .unwrap();
     assert_eq!(w.dims, [1, 256, 28]);
     // ONNX's second gate, o, is Keras' fourth: W[0, 64 + u, f] = kernel[f, 3·64 + u].
     let kernel = model.lstm_1.kernel();
     let (u, f) = (5, 7);
-    assert_eq!(w.float_data[(64 + u) * 28 + f], kernel[f * 256 + 3 * 64 + u]);
-    let b = graph.initializer.iter().find(|t| t.name == "lstm_1/bias").unwrap();
+    assert_eq!(
+        w.float_data[(64 + u) * 28 + f],
+        kernel[f * 256 + 3 * 64 + u]
+    );
+    let b = graph
+        .initializer
+        .iter()
+        .find(|t| t.name == "lstm_1/bias")
+        .unwrap();
     // Keras' forget gate starts at 1 (its second block), ONNX's third.
     assert!(b.float_data[128..192].iter().all(|&v| v == 1.0));
     assert!(b.float_data[256..].iter().all(|&v| v == 0.0));
@@ -215,7 +291,11 @@ fn a_gru_resets_after_its_recurrent_product() {
     let proto = decode(&onnx::to_bytes(&model).unwrap());
     let graph = proto.graph.as_ref().unwrap();
     let gru = graph.node.iter().find(|n| n.op_type == "GRU").unwrap();
-    let reset = gru.attribute.iter().find(|a| a.name == "linear_before_reset").unwrap();
+    let reset = gru
+        .attribute
+        .iter()
+        .find(|a| a.name == "linear_before_reset")
+        .unwrap();
     assert_eq!(reset.i, 1);
 }
 
@@ -225,7 +305,10 @@ fn a_mask_is_an_error_naming_the_layer_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("masked.onnx");
     let error = model.export_onnx(&path).unwrap_err();
-    assert_eq!(error.to_string(), "layer `Masking` has no ONNX form in netdsl");
+    assert_eq!(
+        error.to_string(),
+        "layer `Masking` has no ONNX form in netdsl"
+    );
     assert!(!path.exists());
 }
 

@@ -539,7 +539,8 @@ impl<
             oihw[((f * C + c) * K + ky) * K + kx] = v;
         }
         let kernel = graph.initializer("kernel", &[F, C, K, K], oihw);
-        let bias = (self.params.bias.as_deref()).map(|b| graph.initializer("bias", &[F], b.to_vec()));
+        let bias =
+            (self.params.bias.as_deref()).map(|b| graph.initializer("bias", &[F], b.to_vec()));
         let inputs: Vec<&str> = [Some(x.name.as_str()), Some(&kernel), bias.as_deref()]
             .into_iter()
             .flatten()

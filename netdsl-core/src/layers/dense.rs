@@ -330,7 +330,9 @@ impl<const I: usize, const O: usize, A: Activation> Layer for Dense<I, O, A> {
     fn onnx(&self, graph: &mut onnx::Graph, x: onnx::Value) -> Result<onnx::Value, onnx::Error> {
         let x = graph.reshape(x, &[I]);
         let kernel = graph.initializer("kernel", &[I, O], self.weights().as_flattened().to_vec());
-        let bias = self.bias().map(|b| graph.initializer("bias", &[O], b.to_vec()));
+        let bias = self
+            .bias()
+            .map(|b| graph.initializer("bias", &[O], b.to_vec()));
         let inputs: Vec<&str> = [Some(x.name.as_str()), Some(&kernel), bias.as_deref()]
             .into_iter()
             .flatten()

@@ -435,7 +435,12 @@ impl<O: Row, const POSITIONS: usize> JoinRule for Channels<O, POSITIONS> {
         let a = graph.reshape(a, &[POSITIONS, ca]);
         let b = graph.reshape(b, &[POSITIONS, cb]);
         let axis = vec![onnx::Attribute::int("axis", 2)];
-        Ok(graph.node("Concat", &[&a.name, &b.name], axis, vec![POSITIONS, ca + cb]))
+        Ok(graph.node(
+            "Concat",
+            &[&a.name, &b.name],
+            axis,
+            vec![POSITIONS, ca + cb],
+        ))
     }
 
     fn join<A: Row, B: Row>(a: &A, b: &B, out: &mut O) {

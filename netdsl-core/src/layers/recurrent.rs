@@ -671,7 +671,11 @@ impl<C: Cell, const T: usize, const F: usize, const U: usize, const IN: usize, c
             attributes.push(onnx::Attribute::int("linear_before_reset", 1));
         }
         let inputs = [time_major[0].as_str(), &w, &r, b.as_deref().unwrap_or("")];
-        let inputs = if b.is_some() { &inputs[..] } else { &inputs[..3] };
+        let inputs = if b.is_some() {
+            &inputs[..]
+        } else {
+            &inputs[..3]
+        };
         let outputs = graph.node_outputs(recurrence.op, inputs, attributes, 2);
         let y = if OUT == U {
             // Y_h: [1, batch, U].

@@ -4,9 +4,9 @@ use rand::Rng;
 
 use crate::activation::Linear;
 use crate::layer::{Initialize, Layer};
+use crate::mask::StepMask;
 #[cfg(feature = "onnx")]
 use crate::onnx;
-use crate::mask::StepMask;
 
 /// A sequence of `T` steps of `F` features (`N = T · F` values) with its steps in the opposite
 /// order: `y[t] = x[T - 1 - t]`. Backward: `dx[t] = dz[T - 1 - t]`.

@@ -105,7 +105,7 @@ pub struct Graph {
 pub struct Attribute(AttributeProto);
 
 impl Attribute {
-    fn new(name: &str, r#type: i32) -> AttributeProto {
+    fn proto(name: &str, r#type: i32) -> AttributeProto {
         AttributeProto {
             name: name.to_owned(),
             r#type,
@@ -117,7 +117,7 @@ impl Attribute {
     pub fn int(name: &str, value: i64) -> Self {
         Attribute(AttributeProto {
             i: value,
-            ..Self::new(name, proto::ATTRIBUTE_INT)
+            ..Self::proto(name, proto::ATTRIBUTE_INT)
         })
     }
 
@@ -125,7 +125,7 @@ impl Attribute {
     pub fn float(name: &str, value: f32) -> Self {
         Attribute(AttributeProto {
             f: value,
-            ..Self::new(name, proto::ATTRIBUTE_FLOAT)
+            ..Self::proto(name, proto::ATTRIBUTE_FLOAT)
         })
     }
 
@@ -133,7 +133,7 @@ impl Attribute {
     pub fn string(name: &str, value: &str) -> Self {
         Attribute(AttributeProto {
             s: value.as_bytes().to_vec(),
-            ..Self::new(name, proto::ATTRIBUTE_STRING)
+            ..Self::proto(name, proto::ATTRIBUTE_STRING)
         })
     }
 
@@ -141,7 +141,7 @@ impl Attribute {
     pub fn ints(name: &str, values: &[i64]) -> Self {
         Attribute(AttributeProto {
             ints: values.to_vec(),
-            ..Self::new(name, proto::ATTRIBUTE_INTS)
+            ..Self::proto(name, proto::ATTRIBUTE_INTS)
         })
     }
 
@@ -149,7 +149,7 @@ impl Attribute {
     pub fn floats(name: &str, values: &[f32]) -> Self {
         Attribute(AttributeProto {
             floats: values.to_vec(),
-            ..Self::new(name, proto::ATTRIBUTE_FLOATS)
+            ..Self::proto(name, proto::ATTRIBUTE_FLOATS)
         })
     }
 
@@ -157,7 +157,7 @@ impl Attribute {
     pub fn strings(name: &str, values: &[&str]) -> Self {
         Attribute(AttributeProto {
             strings: values.iter().map(|s| s.as_bytes().to_vec()).collect(),
-            ..Self::new(name, proto::ATTRIBUTE_STRINGS)
+            ..Self::proto(name, proto::ATTRIBUTE_STRINGS)
         })
     }
 }
@@ -278,7 +278,9 @@ impl Graph {
         if x.shape == shape {
             return x;
         }
-        let target: Vec<i64> = core::iter::once(-1).chain(shape.iter().map(|&d| dim(d))).collect();
+        let target: Vec<i64> = core::iter::once(-1)
+            .chain(shape.iter().map(|&d| dim(d)))
+            .collect();
         let target = self.int64s("shape", &target);
         self.node("Reshape", &[&x.name, &target], Vec::new(), shape.to_vec())
     }
@@ -288,7 +290,12 @@ impl Graph {
     pub fn transpose(&mut self, x: &Value, perm: &[usize]) -> Value {
         let shape = perm[1..].iter().map(|&p| x.shape[p - 1]).collect();
         let perm: Vec<i64> = perm.iter().map(|&p| dim(p)).collect();
-        self.node("Transpose", &[&x.name], vec![Attribute::ints("perm", &perm)], shape)
+        self.node(
+            "Transpose",
+            &[&x.name],
+            vec![Attribute::ints("perm", &perm)],
+            shape,
+        )
     }
 
     /// Keras' activation `name` ([`Activation::NAME`](crate::activation::Activation::NAME))
@@ -329,6 +336,17 @@ impl Graph {
                 let (low, high) = (self.scalar(0.0), self.scalar(6.0));
                 self.node("Clip", &[&x.name, &low, &high], Vec::new(), shape)
             }
+            // Keras 3's exact gelu: x · (1 + erf(x / √2)) / 2.
+            "gelu" => {
+                let scale = self.scalar(core::f32::consts::FRAC_1_SQRT_2);
+                let scaled = self.node("Mul", &[&x.name, &scale], Vec::new(), shape.clone());
+                let erf = unary(self, "Erf", Vec::new(), &scaled);
+                let one = self.scalar(1.0);
+                let plus = self.node("Add", &[&erf.name, &one], Vec::new(), shape.clone());
+                let half = self.scalar(0.5);
+                let half_x = self.node("Mul", &[&x.name, &half], Vec::new(), shape.clone());
+                self.node("Mul", &[&half_x.name, &plus.name], Vec::new(), shape)
+            }
             "silu" => {
                 let sigmoid = unary(self, "Sigmoid", Vec::new(), &x);
                 self.node("Mul", &[&x.name, &sigmoid.name], Vec::new(), shape)
@@ -336,8 +354,17 @@ impl Graph {
             "softmax" | "log_softmax" => {
                 let width = shape.iter().product();
                 let row = self.reshape(x, &[width]);
-                let op = if name == "softmax" { "Softmax" } else { "LogSoftmax" };
-                let y = self.node(op, &[&row.name], vec![Attribute::int("axis", -1)], vec![width]);
+                let op = if name == "softmax" {
+                    "Softmax"
+                } else {
+                    "LogSoftmax"
+                };
+                let y = self.node(
+                    op,
+                    &[&row.name],
+                    vec![Attribute::int("axis", -1)],
+                    vec![width],
+                );
                 self.reshape(y, &shape)
             }
             activation => return Err(Error::UnsupportedActivation { activation }),
@@ -448,4 +475,244 @@ pub fn export<N: Layer + ?Sized>(network: &N, path: &Path) -> Result<(), Error> 
         path: path.to_owned(),
         source,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::activation::{Linear, Relu, Sigmoid, Squareplus, Tanh};
+    use crate::layers::{Dense, Dropout, Gru, Lstm, SimpleRnn};
+
+    fn decoded<L: Layer>(layer: &L) -> GraphProto {
+        let bytes = to_bytes(layer).unwrap();
+        ModelProto::decode(bytes.as_slice()).unwrap().graph.unwrap()
+    }
+
+    fn ops(graph: &GraphProto) -> Vec<&str> {
+        graph.node.iter().map(|n| n.op_type.as_str()).collect()
+    }
+
+    fn initializer<'g>(graph: &'g GraphProto, name: &str) -> &'g TensorProto {
+        graph.initializer.iter().find(|t| t.name == name).unwrap()
+    }
+
+    #[test]
+    fn a_dense_layer_is_a_gemm_of_its_keras_kernel_and_bias_then_its_activation() {
+        let dense = Dense::<2, 3, Tanh>::from_parameters(
+            [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]],
+            Some([0.5, 0.25, 0.125]),
+        );
+        let graph = decoded(&dense);
+        assert_eq!(ops(&graph), ["Gemm", "Tanh", "Identity"]);
+        let gemm = &graph.node[0];
+        assert_eq!(gemm.input, ["input", "kernel", "bias"]);
+        let kernel = initializer(&graph, "kernel");
+        assert_eq!(
+            (kernel.data_type, &kernel.dims[..]),
+            (proto::FLOAT, &[2, 3][..])
+        );
+        assert_eq!(kernel.float_data, [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+        assert_eq!(initializer(&graph, "bias").float_data, [0.5, 0.25, 0.125]);
+        assert_eq!(graph.node[1].input, gemm.output);
+        assert_eq!(graph.node[2].output, ["output"]);
+        let dims = |info: &ValueInfoProto| {
+            let tensor = info.r#type.clone().unwrap().tensor_type.unwrap();
+            tensor
+                .shape
+                .unwrap()
+                .dim
+                .into_iter()
+                .map(|d| d.value.unwrap())
+                .collect::<Vec<_>>()
+        };
+        let batch = DimensionValue::DimParam("batch".to_owned());
+        assert_eq!(
+            dims(&graph.input[0]),
+            [batch.clone(), DimensionValue::DimValue(2)]
+        );
+        assert_eq!(dims(&graph.output[0]), [batch, DimensionValue::DimValue(3)]);
+    }
+
+    #[test]
+    fn a_dense_layer_without_bias_has_a_gemm_of_two_inputs() {
+        let dense = Dense::<2, 1, Linear>::from_parameters([[1.0], [2.0]], None);
+        let graph = decoded(&dense);
+        assert_eq!(ops(&graph), ["Gemm", "Identity"]);
+        assert_eq!(graph.node[0].input, ["input", "kernel"]);
+        assert_eq!(graph.initializer.len(), 1);
+    }
+
+    #[test]
+    fn the_model_records_its_opset_ir_version_and_producer() {
+        let dense = Dense::<1, 1, Relu>::from_parameters([[1.0]], None);
+        let model = model(&dense).unwrap();
+        assert_eq!(
+            (model.ir_version, model.opset_import[0].version),
+            (IR_VERSION, OPSET)
+        );
+        assert_eq!(model.opset_import[0].domain, "");
+        assert_eq!(model.producer_name, "netdsl");
+    }
+
+    #[test]
+    fn dropout_is_the_identity() {
+        let graph = decoded(&Dropout::<4>::new(0.5, 1));
+        assert_eq!(ops(&graph), ["Identity"]);
+        assert_eq!(graph.node[0].input, ["input"]);
+    }
+
+    #[test]
+    fn an_activation_without_an_onnx_form_is_an_error_naming_it() {
+        let dense = Dense::<1, 1, Squareplus>::from_parameters([[1.0]], None);
+        let error = to_bytes(&dense).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "activation `squareplus` has no ONNX form in netdsl"
+        );
+        let rnn = SimpleRnn::<2, 1, 1, 2, 1, Linear>::from_parameters(vec![1.0], vec![1.0], None);
+        let error = to_bytes(&rnn).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "activation `linear` has no ONNX form in netdsl"
+        );
+    }
+
+    #[test]
+    fn reshape_adds_a_node_only_when_the_shape_changes() {
+        let mut graph = Graph::new();
+        let x = Value {
+            name: "x".to_owned(),
+            shape: vec![6],
+        };
+        let same = graph.reshape(x.clone(), &[6]);
+        assert_eq!((same, graph.nodes.len()), (x.clone(), 0));
+        let y = graph.reshape(x, &[2, 3]);
+        assert_eq!(y.shape, [2, 3]);
+        assert_eq!(graph.nodes[0].op_type, "Reshape");
+        let shape = &graph.initializers[0];
+        assert_eq!(
+            (shape.data_type, &shape.int64_data[..]),
+            (proto::INT64, &[-1, 2, 3][..])
+        );
+    }
+
+    #[test]
+    fn softmax_runs_over_each_samples_whole_row() {
+        let mut graph = Graph::new();
+        let x = Value {
+            name: "x".to_owned(),
+            shape: vec![2, 3],
+        };
+        let y = graph.activation("softmax", x).unwrap();
+        assert_eq!(y.shape, [2, 3]);
+        let ops: Vec<&str> = graph.nodes.iter().map(|n| n.op_type.as_str()).collect();
+        assert_eq!(ops, ["Reshape", "Softmax", "Reshape"]);
+    }
+
+    #[test]
+    fn scopes_prefix_initializers_and_node_names() {
+        let mut graph = Graph::new();
+        let name = graph.scoped("dense_1", |graph| {
+            graph.scoped("inner", |graph| {
+                graph.initializer("kernel", &[1], vec![1.0])
+            })
+        });
+        assert_eq!(name, "dense_1/inner/kernel");
+        assert_eq!(graph.initializer("kernel", &[1], vec![1.0]), "kernel");
+    }
+
+    /// One feature, one unit: each gate's weight tells where it went.
+    #[test]
+    fn an_lstm_writes_its_gates_in_onnx_order_i_o_f_c() {
+        // Keras' order i, f, c, o: kernel 1, 2, 3, 4; recurrent 10, 20, 30, 40; bias
+        // 0.1 .. 0.4.
+        let lstm = Lstm::<3, 1, 1, 3, 1>::from_parameters(
+            vec![1.0, 2.0, 3.0, 4.0],
+            vec![10.0, 20.0, 30.0, 40.0],
+            Some(vec![0.1, 0.2, 0.3, 0.4]),
+        );
+        let graph = decoded(&lstm);
+        assert_eq!(
+            ops(&graph),
+            [
+                "Reshape",
+                "Transpose",
+                "LSTM",
+                "Transpose",
+                "Reshape",
+                "Identity"
+            ]
+        );
+        let w = initializer(&graph, "kernel");
+        assert_eq!(
+            (&w.dims[..], &w.float_data[..]),
+            (&[1, 4, 1][..], &[1.0, 4.0, 2.0, 3.0][..])
+        );
+        let r = initializer(&graph, "recurrent_kernel");
+        assert_eq!(r.float_data, [10.0, 40.0, 20.0, 30.0]);
+        let b = initializer(&graph, "bias");
+        assert_eq!(b.float_data, [0.1, 0.4, 0.2, 0.3, 0.0, 0.0, 0.0, 0.0]);
+        let lstm = &graph.node[2];
+        assert_eq!(lstm.input.len(), 4);
+        assert_eq!(lstm.output.len(), 2);
+        // The last state, Y_h, read by the transpose.
+        assert_eq!(graph.node[3].input[0], lstm.output[1]);
+    }
+
+    #[test]
+    fn a_gru_keeps_keras_gate_order_with_both_biases_and_resets_after() {
+        let gru = Gru::<2, 1, 1, 2, 2>::from_parameters(
+            vec![1.0, 2.0, 3.0],
+            vec![10.0, 20.0, 30.0],
+            Some(vec![0.1, 0.2, 0.3, 0.4, 0.5, 0.6]),
+        );
+        let graph = decoded(&gru);
+        let node = graph.node.iter().find(|n| n.op_type == "GRU").unwrap();
+        let attribute = |name: &str| node.attribute.iter().find(|a| a.name == name).unwrap();
+        assert_eq!(attribute("linear_before_reset").i, 1);
+        assert_eq!(attribute("hidden_size").i, 1);
+        assert_eq!(initializer(&graph, "kernel").float_data, [1.0, 2.0, 3.0]);
+        let b = initializer(&graph, "bias");
+        assert_eq!(b.float_data, [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]);
+        // Every step (OUT = T · U): Y, read by the transpose.
+        let transpose = graph
+            .node
+            .iter()
+            .find(|n| n.input[0] == node.output[0])
+            .unwrap();
+        assert_eq!(transpose.op_type, "Transpose");
+    }
+
+    #[test]
+    fn a_simple_rnn_names_its_activation() {
+        let rnn = SimpleRnn::<2, 1, 1, 2, 1, Sigmoid>::from_parameters(vec![1.0], vec![1.0], None);
+        let graph = decoded(&rnn);
+        let node = graph.node.iter().find(|n| n.op_type == "RNN").unwrap();
+        assert_eq!(node.input.len(), 3);
+        let activations = node
+            .attribute
+            .iter()
+            .find(|a| a.name == "activations")
+            .unwrap();
+        assert_eq!(activations.strings, [b"Sigmoid".to_vec()]);
+        assert_eq!(activations.r#type, proto::ATTRIBUTE_STRINGS);
+    }
+
+    #[test]
+    fn a_failed_export_leaves_the_file_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("model.onnx");
+        std::fs::write(&path, b"before").unwrap();
+        let dense = Dense::<1, 1, Squareplus>::from_parameters([[1.0]], None);
+        assert!(matches!(
+            export(&dense, &path),
+            Err(Error::UnsupportedActivation {
+                activation: "squareplus"
+            })
+        ));
+        assert_eq!(std::fs::read(&path).unwrap(), b"before");
+        let dense = Dense::<1, 1, Relu>::from_parameters([[1.0]], None);
+        export(&dense, &path).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), to_bytes(&dense).unwrap());
+    }
 }
