@@ -9,6 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
+use netdsl::layer::Row;
 use netdsl::onnx::{self, proto::ModelProto};
 use netdsl::optim::Adam;
 use netdsl::prelude::*;
@@ -57,6 +58,23 @@ network! {
         => Dense(32, softsign) => Dense(32, sigmoid) => Dense(32, exponential)
         => Dense(10, log_softmax)>;
 
+    /// Padding, upsampling, batch normalization, global pooling.
+    struct Images<(28, 28, 1)
+        => ZeroPadding2D(((1, 0), (2, 1))) => Conv2d(8, 3, stride = 2) => BatchNormalization(relu)
+        => UpSampling2D((2, 1)) => MaxPool2d(2) => Conv2d(8, 3, padding = same)
+        => BatchNormalization => GlobalAveragePooling2D => Dense(10, softmax)>;
+
+    /// Rows as a sequence: dilated and strided 1-D convolutions, positions, layer
+    /// normalization, `Dense` on each step, global pooling.
+    struct Steps<(28, 28)
+        => Conv1D(16, 3, tanh, padding = same, dilation_rate = 2) => Conv1D(16, 2, relu, strides = 2)
+        => Conv1D(8, 2, padding = causal, dilation_rate = 2)
+        => PositionEmbedding(sequence_length = 20) => SinePositionEncoding => LayerNormalization
+        => Dense(12, gelu) => GlobalMaxPooling1D => Dense(10, softmax)>;
+
+    /// Token ids: MNIST's pixels, as 16 levels, looked up.
+    struct TokenNet<784 => Embedding(16, 4) => Conv1D(8, 28, relu, strides = 28) => GlobalAveragePooling1D => Dense(10, softmax)>;
+
     /// Masks have no ONNX form here.
     struct Masked<(5, 2) => Masking => LSTM(3) => Dense(2, softmax)>;
 }
@@ -101,24 +119,26 @@ fn le_bytes(values: &[f32]) -> Vec<u8> {
 
 /// Writes `name.onnx`, `name.input.f32` and `name.output.f32` into `dir` and returns the
 /// manifest entry.
-fn write<N: Network<In = [f32; IN], Out = [f32; OUT]>, const IN: usize, const OUT: usize>(
+fn write<N: Network<Out = [f32; OUT]>, const OUT: usize>(
     dir: &Path,
     name: &str,
     model: &N,
     inputs: &[[f32; 784]],
 ) -> String {
     model.export_onnx(dir.join(format!("{name}.onnx"))).unwrap();
+    let width = <N::In as Row>::WIDTH;
     let mut x = Vec::new();
     let mut y = Vec::new();
     for image in inputs {
-        let row: [f32; IN] = image[..IN].try_into().unwrap();
-        x.extend_from_slice(&row);
+        let mut row: N::In = bytemuck::Zeroable::zeroed();
+        row.values_mut().copy_from_slice(&image[..width]);
+        x.extend_from_slice(row.values());
         y.extend_from_slice(&model.predict(&row));
     }
     std::fs::write(dir.join(format!("{name}.input.f32")), le_bytes(&x)).unwrap();
     std::fs::write(dir.join(format!("{name}.output.f32")), le_bytes(&y)).unwrap();
     format!(
-        r#"{{"name": "{name}", "samples": {}, "inputs": {IN}, "outputs": {OUT}}}"#,
+        r#"{{"name": "{name}", "samples": {}, "inputs": {width}, "outputs": {OUT}}}"#,
         inputs.len()
     )
 }
@@ -134,6 +154,11 @@ fn every_model_writes_its_onnx_file_input_and_predictions() {
         .map_or_else(|| scratch.path().to_owned(), PathBuf::from);
     std::fs::create_dir_all(&dir).unwrap();
     let images = images();
+    // The pixels in 16 levels, as ids of the token network.
+    let levels: Vec<[f32; 784]> = images
+        .iter()
+        .map(|image| image.map(|v| (v * 15.0).round()))
+        .collect();
     let mut train = Dataset::mnist(bundled(), MnistSplit::Train).unwrap();
     train.split_off(4096);
     let train = &train;
@@ -163,6 +188,9 @@ fn every_model_writes_its_onnx_file_input_and_predictions() {
         ),
         write(&dir, "joins", &trained!(Joins::new(rng), train), &images),
         write(&dir, "activations", &Activations::new(rng), &images),
+        write(&dir, "images", &trained!(Images::new(rng), train), &images),
+        write(&dir, "steps", &trained!(Steps::new(rng), train), &images),
+        write(&dir, "tokens", &TokenNet::new(rng), &levels),
     ];
     let manifest = format!("{{\"models\": [\n  {}\n]}}\n", entries.join(",\n  "));
     std::fs::write(dir.join("manifest.json"), manifest).unwrap();

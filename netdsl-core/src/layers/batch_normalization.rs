@@ -16,6 +16,8 @@ use crate::buffer::Buffer;
 #[cfg(feature = "alloc")]
 use crate::layer::Initialize;
 use crate::layer::{Layer, TensorVisitor, TensorVisitorMut};
+#[cfg(feature = "onnx")]
+use crate::onnx;
 
 /// Batch normalization (Keras' `BatchNormalization`): `y = f(γ · (x - μ) / √(σ² + ε) + β)`
 /// for each channel, `μ` and `σ²` the channel's mean and biased variance over the batch while
@@ -639,6 +641,30 @@ impl<const N: usize, const C: usize, A: Activation> Layer for BatchNormalization
         if let Some(variance) = self.moving_variance.get_mut() {
             visit("moving_variance", &[C], variance);
         }
+    }
+
+    /// `x · scale + shift` along the channels (the last axis), with the coefficients
+    /// [`Layer::infer`] works out from the moving statistics, then the activation.
+    #[cfg(feature = "onnx")]
+    fn onnx(&self, graph: &mut onnx::Graph, x: onnx::Value) -> Result<onnx::Value, onnx::Error> {
+        let x = if x.shape.last() == Some(&C) {
+            x
+        } else {
+            graph.reshape(x, &[N / C, C])
+        };
+        let (mean, variance) = (self.moving_mean.get(), self.moving_variance.get());
+        let (scale, shift): (Vec<f32>, Vec<f32>) = (0..C)
+            .map(|c| {
+                let inv_std = inverse_std(f64::from(variance[c]), self.epsilon);
+                self.affine.coefficients(c, mean[c], inv_std)
+            })
+            .unzip();
+        let scale = graph.initializer("scale", &[C], scale);
+        let shift = graph.initializer("shift", &[C], shift);
+        let shape = x.shape.clone();
+        let scaled = graph.node("Mul", &[&x.name, &scale], Vec::new(), shape.clone());
+        let z = graph.node("Add", &[&scaled.name, &shift], Vec::new(), shape);
+        graph.activation(A::NAME, z)
     }
 }
 

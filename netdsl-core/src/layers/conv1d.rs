@@ -14,6 +14,8 @@ use crate::init::Initializer;
 use crate::kernels::{self, Gather, Isa, Offsets, Product};
 use crate::layer::{Layer, TensorVisitor, TensorVisitorMut};
 use crate::regularizer::{Regularizer, Regularizers};
+#[cfg(feature = "onnx")]
+use crate::onnx;
 use crate::shape::{Kernel1d, Kernel1dShape, Padding1d, Padding1dShape, Sequence, SequenceShape};
 
 /// 1-D convolution: `y[o][f] = f(b[f] + Σ_{k,c} x[o·S + k·D - PL][c] · W[k][c][f])`.
@@ -442,6 +444,37 @@ impl<
         if let Some(b) = self.params.bias.as_deref_mut() {
             visit("bias", &[F], b);
         }
+    }
+
+    /// ONNX's `Conv` over the steps (channels first, its kernel `[F, C, K]`, with the
+    /// dilation) between two `Transpose`s, then the activation.
+    #[cfg(feature = "onnx")]
+    fn onnx(&self, graph: &mut onnx::Graph, x: onnx::Value) -> Result<onnx::Value, onnx::Error> {
+        let x = graph.reshape(x, &[T, C]);
+        let x = graph.transpose(&x, &[0, 2, 1]);
+        let mut oik = vec![0.0; F * C * K];
+        for (i, &v) in self.params.weights.iter().enumerate() {
+            let (f, c, k) = (i % F, i / F % C, i / (F * C));
+            oik[(f * C + c) * K + k] = v;
+        }
+        let kernel = graph.initializer("kernel", &[F, C, K], oik);
+        let bias =
+            (self.params.bias.as_deref()).map(|b| graph.initializer("bias", &[F], b.to_vec()));
+        let inputs: Vec<&str> = [Some(x.name.as_str()), Some(&kernel), bias.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect();
+        let span = (K - 1) * D + 1;
+        let right = ((OT - 1) * S + span).saturating_sub(T + PL);
+        let attributes = vec![
+            onnx::Attribute::ints("kernel_shape", &[K as i64]),
+            onnx::Attribute::ints("strides", &[S as i64]),
+            onnx::Attribute::ints("dilations", &[D as i64]),
+            onnx::Attribute::ints("pads", &[PL as i64, right as i64]),
+        ];
+        let z = graph.node("Conv", &inputs, attributes, vec![F, OT]);
+        let z = graph.transpose(&z, &[0, 2, 1]);
+        graph.activation(A::NAME, z)
     }
 }
 

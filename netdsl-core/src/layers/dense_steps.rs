@@ -11,6 +11,8 @@ use crate::init::Initializer;
 use crate::kernels::{self, Isa};
 use crate::layer::{Initialize, Layer, TensorVisitor, TensorVisitorMut};
 use crate::regularizer::Regularizers;
+#[cfg(feature = "onnx")]
+use crate::onnx;
 
 /// `Dense<F, U, A>` on each of the `T` steps of a sequence of `F` features (`IN = T · F`),
 /// giving `T` steps of `U` (`OUT = T · U`): Keras' `Dense(U)` on a `(T, F)` input, its kernel
@@ -188,6 +190,20 @@ where
 
     fn visit_tensors_mut(&mut self, visit: &mut TensorVisitorMut<'_>) {
         self.dense.visit_tensors_mut(visit);
+    }
+
+    /// `MatMul` of each step by the kernel, the bias added, then the activation.
+    #[cfg(feature = "onnx")]
+    fn onnx(&self, graph: &mut onnx::Graph, x: onnx::Value) -> Result<onnx::Value, onnx::Error> {
+        let x = graph.reshape(x, &[T, F]);
+        let kernel = self.dense.weights().as_flattened().to_vec();
+        let kernel = graph.initializer("kernel", &[F, U], kernel);
+        let mut z = graph.node("MatMul", &[&x.name, &kernel], Vec::new(), vec![T, U]);
+        if let Some(bias) = self.dense.bias() {
+            let bias = graph.initializer("bias", &[U], bias.to_vec());
+            z = graph.node("Add", &[&z.name, &bias], Vec::new(), vec![T, U]);
+        }
+        graph.activation(A::NAME, z)
     }
 }
 

@@ -10,6 +10,8 @@ use crate::buffer::Buffer;
 use crate::init::Initializer;
 use crate::layer::{Initialize, Layer, Row, TensorVisitor, TensorVisitorMut};
 use crate::mask::StepMask;
+#[cfg(feature = "onnx")]
+use crate::onnx;
 use crate::tokens::{Tokens, index_of};
 
 /// Keras' `Embedding(input_dim = V, output_dim = D)` on `T` tokens: row `id` of a `V × D` table
@@ -237,6 +239,23 @@ impl<const T: usize, const V: usize, const D: usize, const N: usize> Layer
             &[V, D],
             self.table.make_mut().as_flattened_mut(),
         );
+    }
+
+    /// `Gather` of the table's rows at the ids, cast to integers; with `mask_zero`, an error
+    /// (the mask has no ONNX form here). An id outside the table is an error of the runtime,
+    /// where netdsl's `predict` gives a step of NaN.
+    #[cfg(feature = "onnx")]
+    fn onnx(&self, graph: &mut onnx::Graph, x: onnx::Value) -> Result<onnx::Value, onnx::Error> {
+        if self.mask_zero {
+            return Err(onnx::Error::UnsupportedLayer {
+                kind: "Embedding(mask_zero=True)",
+            });
+        }
+        let x = graph.reshape(x, &[T]);
+        let to = vec![onnx::Attribute::int("to", i64::from(onnx::proto::INT64))];
+        let ids = graph.node("Cast", &[&x.name], to, vec![T]);
+        let table = graph.initializer("embeddings", &[V, D], self.table().as_flattened().to_vec());
+        Ok(graph.node("Gather", &[&table, &ids.name], Vec::new(), vec![T, D]))
     }
 }
 

@@ -10,6 +10,8 @@ use rand::Rng;
 use crate::activation::Linear;
 use crate::layer::{Initialize, Layer, Row};
 use crate::mask::KeptMask;
+#[cfg(feature = "onnx")]
+use crate::onnx;
 use crate::shape::ChannelsLast;
 
 /// How a global pool reduces each channel over every position, forward and backward: the
@@ -17,6 +19,10 @@ use crate::shape::ChannelsLast;
 pub trait GlobalReduce {
     /// Keras' names of the layer over a sequence and over an image, which `summary()` prints.
     const KINDS: [&'static str; 2];
+
+    /// The ONNX reduction of the pool (`"ReduceMax"`), if there is one.
+    #[cfg(feature = "onnx")]
+    const ONNX_OP: Option<&'static str> = None;
 
     /// `y[c]` for each of the `y.len()` channels of one sample, whose values `x` are positions
     /// of `y.len()` channels each, and whose `mask`, if it has one, says which positions are
@@ -40,6 +46,8 @@ pub enum GlobalMax {}
 
 impl GlobalReduce for GlobalMax {
     const KINDS: [&'static str; 2] = ["GlobalMaxPooling1D", "GlobalMaxPooling2D"];
+    #[cfg(feature = "onnx")]
+    const ONNX_OP: Option<&'static str> = Some("ReduceMax");
 
     /// Keras' `GlobalMaxPooling1D` drops a mask: `network!` never gives it one.
     fn forward(x: &[f32], _mask: Option<&[bool]>, y: &mut [f32]) {
@@ -98,6 +106,8 @@ impl GlobalMean {
 
 impl GlobalReduce for GlobalMean {
     const KINDS: [&'static str; 2] = ["GlobalAveragePooling1D", "GlobalAveragePooling2D"];
+    #[cfg(feature = "onnx")]
+    const ONNX_OP: Option<&'static str> = Some("ReduceMean");
 
     fn forward(x: &[f32], mask: Option<&[bool]>, y: &mut [f32]) {
         let (averaged, count) = Self::averaged(mask, x.len() / y.len());
@@ -293,6 +303,18 @@ impl<R: GlobalReduce, S: ChannelsLast> Layer for GlobalPool<R, S> {
     }
 
     without_parameters!();
+
+    /// The reduction along the positions (`ReduceMax` or `ReduceMean`).
+    #[cfg(feature = "onnx")]
+    fn onnx(&self, graph: &mut onnx::Graph, x: onnx::Value) -> Result<onnx::Value, onnx::Error> {
+        let op = R::ONNX_OP.ok_or(onnx::Error::UnsupportedLayer { kind: Self::KIND })?;
+        let x = graph.reshape(x, &[S::POSITIONS, S::CHANNELS]);
+        let attributes = vec![
+            onnx::Attribute::ints("axes", &[1]),
+            onnx::Attribute::int("keepdims", 0),
+        ];
+        Ok(graph.node(op, &[&x.name], attributes, vec![S::CHANNELS]))
+    }
 }
 
 impl<R: GlobalReduce, S: ChannelsLast> Default for GlobalPool<R, S> {

@@ -12,6 +12,8 @@ use crate::activation::{Activation, Keep, Kept, Linear};
 #[cfg(feature = "alloc")]
 use crate::layer::Initialize;
 use crate::layer::{Layer, TensorVisitor, TensorVisitorMut};
+#[cfg(feature = "onnx")]
+use crate::onnx;
 
 /// Layer normalization (Keras' `LayerNormalization`): `y = f(γ · (x - μ) / √(σ² + ε) + β)`,
 /// `μ` and `σ²` the mean and biased variance of each group of `C` values along the last axis.
@@ -277,6 +279,44 @@ impl<const N: usize, const C: usize, A: Activation> Layer for LayerNormalization
 
     fn visit_tensors_mut(&mut self, visit: &mut TensorVisitorMut<'_>) {
         self.affine.visit_tensors_mut(visit);
+    }
+
+    /// The statistics of each group of `C` values (`ReduceMean`s along the last axis), then
+    /// `(x - μ) · s · γ + β` and the activation.
+    #[cfg(feature = "onnx")]
+    fn onnx(&self, graph: &mut onnx::Graph, x: onnx::Value) -> Result<onnx::Value, onnx::Error> {
+        let x = if x.shape.last() == Some(&C) {
+            x
+        } else {
+            graph.reshape(x, &[N / C, C])
+        };
+        let (shape, mut reduced) = (x.shape.clone(), x.shape.clone());
+        if let Some(last) = reduced.last_mut() {
+            *last = 1;
+        }
+        let last_axis = || vec![onnx::Attribute::ints("axes", &[-1])];
+        let mean = graph.node("ReduceMean", &[&x.name], last_axis(), reduced.clone());
+        let d = graph.node("Sub", &[&x.name, &mean.name], Vec::new(), shape.clone());
+        let square = graph.node("Mul", &[&d.name, &d.name], Vec::new(), shape.clone());
+        let variance = graph.node("ReduceMean", &[&square.name], last_axis(), reduced.clone());
+        let epsilon = graph.scalar(self.epsilon);
+        let v = graph.node(
+            "Add",
+            &[&variance.name, &epsilon],
+            Vec::new(),
+            reduced.clone(),
+        );
+        let std = graph.node("Sqrt", &[&v.name], Vec::new(), reduced);
+        let mut z = graph.node("Div", &[&d.name, &std.name], Vec::new(), shape.clone());
+        if let Some(gamma) = self.affine.gamma() {
+            let gamma = graph.initializer("gamma", &[C], gamma.to_vec());
+            z = graph.node("Mul", &[&z.name, &gamma], Vec::new(), shape.clone());
+        }
+        if let Some(beta) = self.affine.beta() {
+            let beta = graph.initializer("beta", &[C], beta.to_vec());
+            z = graph.node("Add", &[&z.name, &beta], Vec::new(), shape);
+        }
+        graph.activation(A::NAME, z)
     }
 }
 

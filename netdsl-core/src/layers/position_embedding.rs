@@ -10,6 +10,8 @@ use crate::buffer::Buffer;
 use crate::init::Initializer;
 use crate::kernels::{self, Isa};
 use crate::layer::{Initialize, Layer, TensorVisitor, TensorVisitorMut};
+#[cfg(feature = "onnx")]
+use crate::onnx;
 
 /// `y_t = x_t + P_t` for each of the `T` steps of `F` features (`N = T · F`), `P` a trainable
 /// table of `L ≥ T` positions (`LN = L · F` values): keras_hub's `PositionEmbedding(
@@ -143,6 +145,14 @@ impl<const T: usize, const F: usize, const N: usize, const L: usize, const LN: u
 
     fn visit_tensors_mut(&mut self, visit: &mut TensorVisitorMut<'_>) {
         visit("embeddings", &[L, F], self.table.make_mut());
+    }
+
+    /// An `Add` of the first `T` rows of the table.
+    #[cfg(feature = "onnx")]
+    fn onnx(&self, graph: &mut onnx::Graph, x: onnx::Value) -> Result<onnx::Value, onnx::Error> {
+        let x = graph.reshape(x, &[T, F]);
+        let table = graph.initializer("embeddings", &[T, F], self.used().to_vec());
+        Ok(graph.node("Add", &[&x.name, &table], Vec::new(), vec![T, F]))
     }
 }
 

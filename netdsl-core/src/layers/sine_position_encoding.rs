@@ -10,6 +10,8 @@ use crate::math::Float;
 use crate::activation::Linear;
 use crate::buffer::Buffer;
 use crate::layer::{Initialize, Layer};
+#[cfg(feature = "onnx")]
+use crate::onnx;
 
 /// `y_t = x_t + E_t` for each of the `T` steps of `F` features (`N = T · F`), where feature
 /// `i` of position `t` is `sin(t · ω_i)` for even `i` and `cos(t · ω_i)` for odd `i`, with
@@ -116,6 +118,14 @@ impl<const T: usize, const F: usize, const N: usize> Layer for SinePositionEncod
     }
 
     without_parameters!();
+
+    /// An `Add` of the encoding, a constant.
+    #[cfg(feature = "onnx")]
+    fn onnx(&self, graph: &mut onnx::Graph, x: onnx::Value) -> Result<onnx::Value, onnx::Error> {
+        let x = graph.reshape(x, &[T, F]);
+        let table = graph.initializer("encoding", &[T, F], self.table.to_vec());
+        Ok(graph.node("Add", &[&x.name, &table], Vec::new(), vec![T, F]))
+    }
 }
 
 impl<const T: usize, const F: usize, const N: usize> Initialize for SinePositionEncoding<T, F, N> {

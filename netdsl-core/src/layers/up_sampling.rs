@@ -8,6 +8,8 @@ use rand::Rng;
 
 use crate::activation::Linear;
 use crate::layer::{Initialize, Layer, Row};
+#[cfg(feature = "onnx")]
+use crate::onnx;
 use crate::shape::ImageShape;
 
 /// Upsampling, Keras' `UpSampling2D` with its default `interpolation="nearest"`:
@@ -153,6 +155,18 @@ impl<I: ImageShape, O: ImageShape> Layer for UpSampling2d<I, O> {
     }
 
     without_parameters!();
+
+    /// Each pixel repeated: the image as `[H, 1, W, 1, C]`, `Expand`ed to
+    /// `[H, fy, W, fx, C]`, read as the output.
+    #[cfg(feature = "onnx")]
+    fn onnx(&self, graph: &mut onnx::Graph, x: onnx::Value) -> Result<onnx::Value, onnx::Error> {
+        let (h, w, c) = (I::HEIGHT, I::WIDTH, I::CHANNELS);
+        let (fy, fx) = (O::HEIGHT / h, O::WIDTH / w);
+        let x = graph.reshape(x, &[h, 1, w, 1, c]);
+        let to = graph.int64s("shape", &[1, 1, fy as i64, 1, fx as i64, 1]);
+        let y = graph.node("Expand", &[&x.name, &to], Vec::new(), vec![h, fy, w, fx, c]);
+        Ok(graph.reshape(y, &[O::HEIGHT, O::WIDTH, O::CHANNELS]))
+    }
 }
 
 impl<I: ImageShape, O: ImageShape> Default for UpSampling2d<I, O> {

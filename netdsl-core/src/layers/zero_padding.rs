@@ -8,6 +8,8 @@ use rand::Rng;
 
 use crate::activation::Linear;
 use crate::layer::{Initialize, Layer, Row};
+#[cfg(feature = "onnx")]
+use crate::onnx;
 use crate::shape::{ImageShape, PaddingShape};
 
 /// Zero padding, Keras' `ZeroPadding2D`: `y[PT + iy][PL + ix][c] = x[iy][ix][c]`, and `0` in the
@@ -127,6 +129,19 @@ impl<I: ImageShape, P: PaddingShape, O: ImageShape> Layer for ZeroPadding2d<I, P
     }
 
     without_parameters!();
+
+    /// `Pad` with zeros, above and to the left as the layer says, below and to the right what
+    /// the output's size leaves.
+    #[cfg(feature = "onnx")]
+    fn onnx(&self, graph: &mut onnx::Graph, x: onnx::Value) -> Result<onnx::Value, onnx::Error> {
+        let x = graph.reshape(x, &[I::HEIGHT, I::WIDTH, I::CHANNELS]);
+        let bottom = O::HEIGHT - I::HEIGHT - P::TOP;
+        let right = O::WIDTH - I::WIDTH - P::LEFT;
+        let pads = [0, P::TOP, P::LEFT, 0, 0, bottom, right, 0].map(|p| p as i64);
+        let pads = graph.int64s("pads", &pads);
+        let shape = vec![O::HEIGHT, O::WIDTH, O::CHANNELS];
+        Ok(graph.node("Pad", &[&x.name, &pads], Vec::new(), shape))
+    }
 }
 
 impl<I: ImageShape, P: PaddingShape, O: ImageShape> Default for ZeroPadding2d<I, P, O> {
