@@ -392,7 +392,7 @@ pub trait Layer {
     /// layer before made of its rows: reshape it with [`Graph::reshape`] to the shape you need),
     /// and returns the value they output, with its shape; for
     /// [`Network::export_onnx`](crate::network::Network::export_onnx). Networks write their
-    /// layers' in turn, each in the [scope](Graph::scoped) of its name. The default is
+    /// layers' in turn, each in the [scope](crate::onnx::Graph::scoped) of its name. The default is
     /// [`Error::UnsupportedLayer`], so a layer of yours without this method makes the export an
     /// error naming its [`Layer::KIND`], never a wrong graph.
     ///
@@ -402,7 +402,6 @@ pub trait Layer {
     /// of it that has no ONNX form.
     ///
     /// [`Graph::reshape`]: crate::onnx::Graph::reshape
-    /// [`Graph::scoped`]: crate::onnx::Graph::scoped
     /// [`Error::UnsupportedLayer`]: crate::onnx::Error::UnsupportedLayer
     /// [`Error::UnsupportedActivation`]: crate::onnx::Error::UnsupportedActivation
     #[cfg(feature = "onnx")]

@@ -483,7 +483,7 @@ pub fn export<N: Layer + ?Sized>(network: &N, path: &Path) -> Result<(), Error> 
 mod tests {
     use super::*;
     use crate::activation::{Linear, Relu, Sigmoid, Squareplus, Tanh};
-    use crate::layers::{Dense, Dropout, Gru, Lstm, SimpleRnn};
+    use crate::layers::{BatchNormalization, Dense, Dropout, Embedding, Gru, Lstm, SimpleRnn};
 
     fn decoded<L: Layer>(layer: &L) -> GraphProto {
         let bytes = to_bytes(layer).unwrap();
@@ -698,6 +698,40 @@ mod tests {
             .unwrap();
         assert_eq!(activations.strings, [b"Sigmoid".to_vec()]);
         assert_eq!(activations.r#type, proto::ATTRIBUTE_STRINGS);
+    }
+
+    #[test]
+    fn batch_normalization_is_the_scale_and_shift_predict_uses() {
+        // Moving mean 0, variance 1, ε 0.001: scale 1/√1.001, shift 0.
+        let norm = BatchNormalization::<4, 2>::new();
+        let graph = decoded(&norm);
+        assert_eq!(
+            ops(&graph),
+            ["Reshape", "Mul", "Add", "Reshape", "Identity"]
+        );
+        let scale = initializer(&graph, "scale");
+        let expected = (1.0 / 1.001f64.sqrt()) as f32;
+        assert_eq!(scale.float_data, [expected, expected]);
+        assert_eq!(initializer(&graph, "shift").float_data, [0.0, 0.0]);
+    }
+
+    #[test]
+    fn an_embedding_casts_its_ids_and_gathers_unless_it_masks_zero() {
+        let embedding = Embedding::<2, 3, 2, 4>::from_table([[0.0, 1.0], [2.0, 3.0], [4.0, 5.0]]);
+        let graph = decoded(&embedding);
+        assert_eq!(ops(&graph), ["Cast", "Gather", "Reshape", "Identity"]);
+        let cast = &graph.node[0];
+        assert_eq!(
+            (cast.attribute[0].name.as_str(), cast.attribute[0].i),
+            ("to", 7)
+        );
+        assert_eq!(graph.node[1].input[0], "embeddings");
+        let masked = embedding.with_mask_zero(true);
+        let error = to_bytes(&masked).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "layer `Embedding(mask_zero=True)` has no ONNX form in netdsl"
+        );
     }
 
     #[test]
