@@ -888,10 +888,10 @@
 //! graph for inference (operator set 13), which onnxruntime, tract or TensorRT run. Its input
 //! `"input"` is `[batch, IN]` and its output `"output"` `[batch, OUT]`: what `predict` computes,
 //! for any batch. CI runs the MLP, LeNet-5, `SimpleRNN`, `LSTM`, `GRU`, stacked and
-//! bidirectional models, the joins and the other layers with onnxruntime against netdsl's
+//! bidirectional models, the joins, attention and the other layers with onnxruntime against netdsl's
 //! predictions, within 1e-6 (`python/onnx/check_export.py`). A layer with no ONNX form here
-//! (attention, and masks: `Masking`, `Embedding(mask_zero = true)`) makes the export an error
-//! naming it, and writes nothing.
+//! (`CrossAttention`, and masks: `Masking`, `Embedding(mask_zero = true)`) makes the export an
+//! error naming it, and writes nothing.
 //!
 //! ```
 //! use netdsl::prelude::*;

@@ -75,6 +75,14 @@ network! {
     /// Token ids: MNIST's pixels, as 16 levels, looked up.
     struct TokenNet<784 => Embedding(16, 4) => Conv1D(8, 28, relu, strides = 28) => GlobalAveragePooling1D => Dense(10, softmax)>;
 
+    /// Attention: rows as steps, a causal self-attention, then keras_hub's transformer block,
+    /// post-norm and pre-norm.
+    struct Attention<(28, 28)
+        => Dense(32) => MultiHeadAttention(heads = 4, key_dim = 8, causal = true)
+        => TransformerEncoder(heads = 2, ff = 64)
+        => TransformerEncoder(heads = 4, ff = 32, norm = pre)
+        => GlobalAveragePooling1D => Dense(10, softmax)>;
+
     /// Masks have no ONNX form here.
     struct Masked<(5, 2) => Masking => LSTM(3) => Dense(2, softmax)>;
 }
@@ -191,6 +199,12 @@ fn every_model_writes_its_onnx_file_input_and_predictions() {
         write(&dir, "images", &trained!(Images::new(rng), train), &images),
         write(&dir, "steps", &trained!(Steps::new(rng), train), &images),
         write(&dir, "tokens", &TokenNet::new(rng), &levels),
+        write(
+            &dir,
+            "attention",
+            &trained!(Attention::new(rng), train),
+            &images,
+        ),
     ];
     let manifest = format!("{{\"models\": [\n  {}\n]}}\n", entries.join(",\n  "));
     std::fs::write(dir.join("manifest.json"), manifest).unwrap();

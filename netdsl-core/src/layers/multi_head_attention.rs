@@ -17,6 +17,8 @@ use crate::activation::Linear;
 use crate::init::Initializer;
 use crate::kernels::{self, Isa, Product};
 use crate::layer::{Initialize, Layer, TensorVisitor, TensorVisitorMut};
+#[cfg(feature = "onnx")]
+use crate::onnx;
 use crate::shape::{Attention, AttentionShape, CrossAttention, Sequence, SequenceShape};
 
 /// Multi-head self-attention: `y = concat_h(softmax(Q_h · K_hᵀ / √K) · V_h) · W_o + b_o`, where
@@ -1031,6 +1033,76 @@ impl<
 
     fn visit_tensors_mut(&mut self, visit: &mut TensorVisitorMut<'_>) {
         Self::tensors_mut(&mut self.params.weights, visit);
+    }
+
+    /// The projections as `MatMul`s of Keras' kernels read `[F, H·K]` (and `[H·K, F]` for the
+    /// output), the heads as a dimension of their own: `softmax(Q/√K · Kᵀ (+ the causal mask,
+    /// -∞ above the diagonal)) · V`, the heads side by side again, then the output projection.
+    #[cfg(feature = "onnx")]
+    fn onnx(&self, graph: &mut onnx::Graph, x: onnx::Value) -> Result<onnx::Value, onnx::Error> {
+        let mut tensors: Vec<(String, Vec<f32>)> = Vec::new();
+        self.visit_tensors(&mut |name, _, values| tensors.push((name.to_owned(), values.to_vec())));
+        let mut take = |name: &str| {
+            let at = tensors.iter().position(|(n, _)| n == name)?;
+            Some(tensors.swap_remove(at).1)
+        };
+        let missing = || onnx::Error::UnsupportedLayer { kind: Self::KIND };
+        let x = graph.reshape(x, &[T, F]);
+        let mut project =
+            |graph: &mut onnx::Graph, name: &str| -> Result<onnx::Value, onnx::Error> {
+                let kernel = take(&format!("{name}.kernel")).ok_or_else(missing)?;
+                let kernel = graph.initializer(&format!("{name}/kernel"), &[F, H * K], kernel);
+                let mut y = graph.node("MatMul", &[&x.name, &kernel], Vec::new(), vec![T, H * K]);
+                if let Some(bias) = take(&format!("{name}.bias")) {
+                    let bias = graph.initializer(&format!("{name}/bias"), &[H * K], bias);
+                    y = graph.node("Add", &[&y.name, &bias], Vec::new(), vec![T, H * K]);
+                }
+                let y = graph.reshape(y, &[T, H, K]);
+                Ok(graph.transpose(&y, &[0, 2, 1, 3]))
+            };
+        let query = project(graph, "query")?;
+        let key = project(graph, "key")?;
+        let value = project(graph, "value")?;
+        let scale = graph.scalar(1.0 / (K as f32).sqrt());
+        let query = graph.node("Mul", &[&query.name, &scale], Vec::new(), vec![H, T, K]);
+        let key = graph.transpose(&key, &[0, 1, 3, 2]);
+        let mut scores = graph.node(
+            "MatMul",
+            &[&query.name, &key.name],
+            Vec::new(),
+            vec![H, T, T],
+        );
+        if CAUSAL {
+            let mask = (0..T * T)
+                .map(|at| {
+                    if at % T > at / T {
+                        f32::NEG_INFINITY
+                    } else {
+                        0.0
+                    }
+                })
+                .collect();
+            let mask = graph.initializer("causal_mask", &[T, T], mask);
+            scores = graph.node("Add", &[&scores.name, &mask], Vec::new(), vec![H, T, T]);
+        }
+        let last = vec![onnx::Attribute::int("axis", -1)];
+        let weights = graph.node("Softmax", &[&scores.name], last, vec![H, T, T]);
+        let heads = graph.node(
+            "MatMul",
+            &[&weights.name, &value.name],
+            Vec::new(),
+            vec![H, T, K],
+        );
+        let heads = graph.transpose(&heads, &[0, 2, 1, 3]);
+        let heads = graph.reshape(heads, &[T, H * K]);
+        let kernel = take("attention_output.kernel").ok_or_else(missing)?;
+        let kernel = graph.initializer("attention_output/kernel", &[H * K, F], kernel);
+        let mut y = graph.node("MatMul", &[&heads.name, &kernel], Vec::new(), vec![T, F]);
+        if let Some(bias) = take("attention_output.bias") {
+            let bias = graph.initializer("attention_output/bias", &[F], bias);
+            y = graph.node("Add", &[&y.name, &bias], Vec::new(), vec![T, F]);
+        }
+        Ok(y)
     }
 }
 
