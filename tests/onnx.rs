@@ -56,6 +56,9 @@ network! {
         => Dense(32, gelu) => Dense(32, silu) => Dense(32, leaky_relu) => Dense(32, hard_sigmoid)
         => Dense(32, relu6) => Dense(32, elu) => Dense(32, selu) => Dense(32, softplus)
         => Dense(32, softsign) => Dense(32, sigmoid) => Dense(32, exponential)
+        => Dense(32, gelu_tanh) => Dense(32, hard_tanh) => Dense(32, sparse_sigmoid)
+        => Dense(32, hard_shrink) => Dense(32, soft_shrink) => Dense(32, tanh_shrink)
+        => Dense(32, log_sigmoid) => Dense(32, mish) => Dense(32, hard_silu) => Dense(32, squareplus)
         => Dense(10, log_softmax)>;
 
     /// Padding, upsampling, batch normalization, global pooling.

@@ -349,6 +349,84 @@ impl Graph {
                 let half_x = self.node("Mul", &[&x.name, &half], Vec::new(), shape.clone());
                 self.node("Mul", &[&half_x.name, &plus.name], Vec::new(), shape)
             }
+            // Keras 3's tanh approximation: x · (1 + tanh(√(2/π) · (x + 0.044715 x³))) / 2.
+            "gelu_tanh" => {
+                let cube = self.node("Mul", &[&x.name, &x.name], Vec::new(), shape.clone());
+                let cube = self.node("Mul", &[&cube.name, &x.name], Vec::new(), shape.clone());
+                let cubic = self.scalar(0.044_715);
+                let cube = self.node("Mul", &[&cube.name, &cubic], Vec::new(), shape.clone());
+                let inner = self.node("Add", &[&x.name, &cube.name], Vec::new(), shape.clone());
+                let sqrt_2_over_pi = self.scalar(0.797_884_6);
+                let u = self.node(
+                    "Mul",
+                    &[&inner.name, &sqrt_2_over_pi],
+                    Vec::new(),
+                    shape.clone(),
+                );
+                let tanh = unary(self, "Tanh", Vec::new(), &u);
+                let one = self.scalar(1.0);
+                let plus = self.node("Add", &[&tanh.name, &one], Vec::new(), shape.clone());
+                let half = self.scalar(0.5);
+                let half_x = self.node("Mul", &[&x.name, &half], Vec::new(), shape.clone());
+                self.node("Mul", &[&half_x.name, &plus.name], Vec::new(), shape)
+            }
+            "hard_tanh" => {
+                let (low, high) = (self.scalar(-1.0), self.scalar(1.0));
+                self.node("Clip", &[&x.name, &low, &high], Vec::new(), shape)
+            }
+            // (clip(x, -1, 1) + 1) / 2.
+            "sparse_sigmoid" => {
+                let (low, high) = (self.scalar(-1.0), self.scalar(1.0));
+                let clipped = self.node("Clip", &[&x.name, &low, &high], Vec::new(), shape.clone());
+                let plus = self.node("Add", &[&clipped.name, &high], Vec::new(), shape.clone());
+                let half = self.scalar(0.5);
+                self.node("Mul", &[&plus.name, &half], Vec::new(), shape)
+            }
+            "hard_shrink" | "soft_shrink" => {
+                let (lambd, bias) = if name == "hard_shrink" {
+                    (crate::activation::HardShrink::THRESHOLD, 0.0)
+                } else {
+                    let threshold = crate::activation::SoftShrink::THRESHOLD;
+                    (threshold, threshold)
+                };
+                let attributes = vec![
+                    Attribute::float("lambd", lambd),
+                    Attribute::float("bias", bias),
+                ];
+                unary(self, "Shrink", attributes, &x)
+            }
+            "tanh_shrink" => {
+                let tanh = unary(self, "Tanh", Vec::new(), &x);
+                self.node("Sub", &[&x.name, &tanh.name], Vec::new(), shape)
+            }
+            "log_sigmoid" => {
+                let negative = unary(self, "Neg", Vec::new(), &x);
+                let softplus = unary(self, "Softplus", Vec::new(), &negative);
+                unary(self, "Neg", Vec::new(), &softplus)
+            }
+            "mish" => {
+                let softplus = unary(self, "Softplus", Vec::new(), &x);
+                let tanh = unary(self, "Tanh", Vec::new(), &softplus);
+                self.node("Mul", &[&x.name, &tanh.name], Vec::new(), shape)
+            }
+            "hard_silu" => {
+                let attributes = vec![
+                    Attribute::float("alpha", 1.0 / 6.0),
+                    Attribute::float("beta", 0.5),
+                ];
+                let gate = unary(self, "HardSigmoid", attributes, &x);
+                self.node("Mul", &[&x.name, &gate.name], Vec::new(), shape)
+            }
+            // (x + √(x² + 4)) / 2.
+            "squareplus" => {
+                let square = self.node("Mul", &[&x.name, &x.name], Vec::new(), shape.clone());
+                let four = self.scalar(4.0);
+                let plus = self.node("Add", &[&square.name, &four], Vec::new(), shape.clone());
+                let root = unary(self, "Sqrt", Vec::new(), &plus);
+                let sum = self.node("Add", &[&x.name, &root.name], Vec::new(), shape.clone());
+                let half = self.scalar(0.5);
+                self.node("Mul", &[&sum.name, &half], Vec::new(), shape)
+            }
             "silu" => {
                 let sigmoid = unary(self, "Sigmoid", Vec::new(), &x);
                 self.node("Mul", &[&x.name, &sigmoid.name], Vec::new(), shape)
@@ -482,7 +560,7 @@ pub fn export<N: Layer + ?Sized>(network: &N, path: &Path) -> Result<(), Error> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::activation::{Linear, Relu, Sigmoid, Squareplus, Tanh};
+    use crate::activation::{Linear, Relu, Sigmoid, SparsePlus, Tanh};
     use crate::layers::{BatchNormalization, Dense, Dropout, Embedding, Gru, Lstm, SimpleRnn};
 
     fn decoded<L: Layer>(layer: &L) -> GraphProto {
@@ -565,11 +643,11 @@ mod tests {
 
     #[test]
     fn an_activation_without_an_onnx_form_is_an_error_naming_it() {
-        let dense = Dense::<1, 1, Squareplus>::from_parameters([[1.0]], None);
+        let dense = Dense::<1, 1, SparsePlus>::from_parameters([[1.0]], None);
         let error = to_bytes(&dense).unwrap_err();
         assert_eq!(
             error.to_string(),
-            "activation `squareplus` has no ONNX form in netdsl"
+            "activation `sparse_plus` has no ONNX form in netdsl"
         );
         let rnn = SimpleRnn::<2, 1, 1, 2, 1, Linear>::from_parameters(vec![1.0], vec![1.0], None);
         let error = to_bytes(&rnn).unwrap_err();
@@ -739,11 +817,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("model.onnx");
         std::fs::write(&path, b"before").unwrap();
-        let dense = Dense::<1, 1, Squareplus>::from_parameters([[1.0]], None);
+        let dense = Dense::<1, 1, SparsePlus>::from_parameters([[1.0]], None);
         assert!(matches!(
             export(&dense, &path),
             Err(Error::UnsupportedActivation {
-                activation: "squareplus"
+                activation: "sparse_plus"
             })
         ));
         assert_eq!(std::fs::read(&path).unwrap(), b"before");
