@@ -13,9 +13,9 @@ use crate::activation::{Activation, Keep, Kept};
 use crate::init::Initializer;
 use crate::kernels::{self, Gather, Isa, Offsets, Product};
 use crate::layer::{Layer, TensorVisitor, TensorVisitorMut};
-use crate::regularizer::{Regularizer, Regularizers};
 #[cfg(feature = "onnx")]
 use crate::onnx;
+use crate::regularizer::{Regularizer, Regularizers};
 use crate::shape::{Kernel1d, Kernel1dShape, Padding1d, Padding1dShape, Sequence, SequenceShape};
 
 /// 1-D convolution: `y[o][f] = f(b[f] + Σ_{k,c} x[o·S + k·D - PL][c] · W[k][c][f])`.

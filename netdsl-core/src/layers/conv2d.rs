@@ -13,9 +13,9 @@ use crate::activation::{Activation, Keep, Kept};
 use crate::init::Initializer;
 use crate::kernels::{self, Gather, Isa, Offsets, Plane, Product};
 use crate::layer::{Layer, TensorVisitor, TensorVisitorMut};
-use crate::regularizer::{Regularizer, Regularizers};
 #[cfg(feature = "onnx")]
 use crate::onnx;
+use crate::regularizer::{Regularizer, Regularizers};
 use crate::shape::{Image, ImageShape, Kernel, KernelShape, Padding, PaddingShape};
 
 /// 2-D convolution: `y[oy][ox][f] = f(b[f] + Σ_{ky,kx,c} x[oy·S + ky - PT][ox·S + kx - PL][c] · W[ky][kx][c][f])`.

@@ -13,9 +13,9 @@ use crate::buffer::Buffer;
 use crate::init::Initializer;
 use crate::kernels;
 use crate::layer::{Layer, TensorVisitor, TensorVisitorMut};
-use crate::regularizer::Regularizers;
 #[cfg(feature = "onnx")]
 use crate::onnx;
+use crate::regularizer::Regularizers;
 
 /// Fully connected layer: `y = f(x · W + b)`.
 ///

@@ -10,9 +10,9 @@ use crate::activation::{Activation, Keep, Kept};
 use crate::init::Initializer;
 use crate::kernels::{self, Isa};
 use crate::layer::{Initialize, Layer, TensorVisitor, TensorVisitorMut};
-use crate::regularizer::Regularizers;
 #[cfg(feature = "onnx")]
 use crate::onnx;
+use crate::regularizer::Regularizers;
 
 /// `Dense<F, U, A>` on each of the `T` steps of a sequence of `F` features (`IN = T · F`),
 /// giving `T` steps of `U` (`OUT = T · U`): Keras' `Dense(U)` on a `(T, F)` input, its kernel

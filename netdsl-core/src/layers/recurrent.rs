@@ -27,9 +27,9 @@ use crate::init::{self, Initializer};
 use crate::kernels::{self, Isa, Product};
 use crate::layer::{Initialize, Layer, TensorVisitor, TensorVisitorMut};
 use crate::mask::StepMask;
-use crate::regularizer::Regularizers;
 #[cfg(feature = "onnx")]
 use crate::onnx;
+use crate::regularizer::Regularizers;
 
 /// The gate math of a recurrent layer, which [`Recurrent`] runs over a sequence: one sample's
 /// step forward from its pre-activations, and back to their gradient.
