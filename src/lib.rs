@@ -890,8 +890,8 @@
 //! for any batch. CI runs the MLP, LeNet-5, `SimpleRNN`, `LSTM`, `GRU`, stacked and
 //! bidirectional models, the joins, attention and the other layers with onnxruntime against netdsl's
 //! predictions, within 1e-6 (`python/onnx/check_export.py`). A layer with no ONNX form here
-//! (`CrossAttention`, and masks: `Masking`, `Embedding(mask_zero = true)`) makes the export an
-//! error naming it, and writes nothing.
+//! (masks: `Masking`, `Embedding(mask_zero = true)`; a layer of your own without
+//! [`Layer::onnx`](layer::Layer::onnx)) makes the export an error naming it, and writes nothing.
 //!
 //! ```
 //! use netdsl::prelude::*;

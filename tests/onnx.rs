@@ -86,6 +86,13 @@ network! {
         => TransformerEncoder(heads = 4, ff = 32, norm = pre)
         => GlobalAveragePooling1D => Dense(10, softmax)>;
 
+    /// Cross-attention: 28 query steps attend causally to 26 value steps, then with a key
+    /// branch of its own.
+    struct Cross<(28, 28)
+        => CrossAttention(Dense(16, tanh), Conv1D(12, 3), heads = 2, key_dim = 8, causal = true)
+        => CrossAttention(Dense(16), Conv1D(8, 3), Conv1D(6, 3, relu), heads = 4)
+        => GlobalAveragePooling1D => Dense(10, softmax)>;
+
     /// Masks have no ONNX form here.
     struct Masked<(5, 2) => Masking => LSTM(3) => Dense(2, softmax)>;
 }
@@ -208,6 +215,7 @@ fn every_model_writes_its_onnx_file_input_and_predictions() {
             &trained!(Attention::new(rng), train),
             &images,
         ),
+        write(&dir, "cross", &trained!(Cross::new(rng), train), &images),
     ];
     let manifest = format!("{{\"models\": [\n  {}\n]}}\n", entries.join(",\n  "));
     std::fs::write(dir.join("manifest.json"), manifest).unwrap();
@@ -221,6 +229,11 @@ fn every_model_writes_its_onnx_file_input_and_predictions() {
         "bidirectional",
         "joins",
         "activations",
+        "images",
+        "steps",
+        "tokens",
+        "attention",
+        "cross",
     ] {
         let bytes = std::fs::read(dir.join(format!("{name}.onnx"))).unwrap();
         let model = decode(&bytes);

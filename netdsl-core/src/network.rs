@@ -86,7 +86,7 @@ pub trait Network: Layer {
     /// Writes the network to `path` as an ONNX graph for inference, which onnxruntime, tract or
     /// TensorRT run: input `"input"` `[batch, IN]`, output `"output"` `[batch, OUT]`, what
     /// [`Network::predict`] computes, to float rounding. The file is replaced only once the new
-    /// one is complete; see [`crate::onnx`] for the graph. A network with cross-attention or masks
+    /// one is complete; see [`crate::onnx`] for the graph. A network with masks
     /// has no ONNX form here: an error naming the layer, and nothing written.
     ///
     /// The guide's "Exporting to ONNX" has a runnable example, with `network!`.

@@ -14,6 +14,8 @@ use super::join::{Join, JoinGrads, JoinRule, JoinTape};
 use crate::activation::Kept;
 use crate::buffer::Buffer;
 use crate::layer::{Initialize, Layer, Row, TensorVisitor, TensorVisitorMut};
+#[cfg(feature = "onnx")]
+use crate::onnx;
 use crate::weights::{visit_prefixed, visit_prefixed_mut};
 
 /// The join of two rows one after the other, `[a | b]`, into `O`: how a cross-attention reads
@@ -34,6 +36,19 @@ impl<O: Row> JoinRule for Pair<O> {
         let (first, second) = grad.values().split_at(A::WIDTH);
         a.values_mut().copy_from_slice(first);
         b.values_mut().copy_from_slice(second);
+    }
+
+    /// A `Concat` of the two flat rows.
+    #[cfg(feature = "onnx")]
+    fn onnx<A: Row, B: Row>(
+        graph: &mut onnx::Graph,
+        a: onnx::Value,
+        b: onnx::Value,
+    ) -> Result<onnx::Value, onnx::Error> {
+        let a = graph.reshape(a, &[A::WIDTH]);
+        let b = graph.reshape(b, &[B::WIDTH]);
+        let axis = vec![onnx::Attribute::int("axis", 1)];
+        Ok(graph.node("Concat", &[&a.name, &b.name], axis, vec![O::WIDTH]))
     }
 }
 
@@ -285,6 +300,14 @@ where
         self.sequences.visit_tensors_mut(visit);
         let attention = &mut self.attention;
         visit_prefixed_mut(self.name, visit, |visit| attention.visit_tensors_mut(visit));
+    }
+
+    /// The branches' nodes, their outputs side by side, then the attention's, in the scope of
+    /// its name (`multi_head_attention/query/kernel`).
+    #[cfg(feature = "onnx")]
+    fn onnx(&self, graph: &mut onnx::Graph, x: onnx::Value) -> Result<onnx::Value, onnx::Error> {
+        let sequences = self.sequences.onnx(graph, x)?;
+        graph.scoped(self.name, |graph| self.attention.onnx(graph, sequences))
     }
 }
 

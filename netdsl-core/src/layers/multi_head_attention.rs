@@ -889,6 +889,96 @@ fn softmax_backward<const CAUSAL: bool>(
     }
 }
 
+/// Keras' tensors of `layer`, by name, for its ONNX form.
+#[cfg(feature = "onnx")]
+fn tensors_of<L: Layer>(layer: &L) -> Vec<(String, Vec<f32>)> {
+    let mut tensors = Vec::new();
+    layer.visit_tensors(&mut |name, _, values| tensors.push((name.to_owned(), values.to_vec())));
+    tensors
+}
+
+/// The ONNX form of `H` heads of `K` values, causal or not, of the layer of kind `.0`.
+#[cfg(feature = "onnx")]
+struct Heads<const H: usize, const K: usize, const CAUSAL: bool>(&'static str);
+
+#[cfg(feature = "onnx")]
+impl<const H: usize, const K: usize, const CAUSAL: bool> Heads<H, K, CAUSAL> {
+    /// The projections as `MatMul`s of Keras' kernels read `[F, H·K]` (and `[H·K, F]` for the
+    /// output), the heads as a dimension of their own: `softmax(Q/√K · Kᵀ (+ the causal mask,
+    /// -∞ where a key comes after its query)) · V`, the heads side by side again, then the
+    /// output projection, back to the query's features. `query` is `[T_q, F_q]`, `value` and
+    /// `key` `[T_v, F_v]` and `[T_v, F_k]`.
+    fn onnx(
+        &self,
+        graph: &mut onnx::Graph,
+        mut tensors: Vec<(String, Vec<f32>)>,
+        query: &onnx::Value,
+        value: &onnx::Value,
+        key: &onnx::Value,
+    ) -> Result<onnx::Value, onnx::Error> {
+        let kind = self.0;
+        let mut take = |name: &str| {
+            let at = tensors.iter().position(|(n, _)| n == name)?;
+            Some(tensors.swap_remove(at).1)
+        };
+        let missing = || onnx::Error::UnsupportedLayer { kind };
+        let mut project = |graph: &mut onnx::Graph,
+                           name: &str,
+                           x: &onnx::Value|
+         -> Result<onnx::Value, onnx::Error> {
+            let (t, f) = (x.shape[0], x.shape[1]);
+            let kernel = take(&format!("{name}.kernel")).ok_or_else(missing)?;
+            let kernel = graph.initializer(&format!("{name}/kernel"), &[f, H * K], kernel);
+            let mut y = graph.node("MatMul", &[&x.name, &kernel], Vec::new(), vec![t, H * K]);
+            if let Some(bias) = take(&format!("{name}.bias")) {
+                let bias = graph.initializer(&format!("{name}/bias"), &[H * K], bias);
+                y = graph.node("Add", &[&y.name, &bias], Vec::new(), vec![t, H * K]);
+            }
+            let y = graph.reshape(y, &[t, H, K]);
+            Ok(graph.transpose(&y, &[0, 2, 1, 3]))
+        };
+        let (tq, fq, tv) = (query.shape[0], query.shape[1], value.shape[0]);
+        let q = project(graph, "query", query)?;
+        let k = project(graph, "key", key)?;
+        let v = project(graph, "value", value)?;
+        let scale = graph.scalar(1.0 / (K as f32).sqrt());
+        let q = graph.node("Mul", &[&q.name, &scale], Vec::new(), vec![H, tq, K]);
+        let k = graph.transpose(&k, &[0, 1, 3, 2]);
+        let mut scores = graph.node("MatMul", &[&q.name, &k.name], Vec::new(), vec![H, tq, tv]);
+        if CAUSAL {
+            let mask = (0..tq * tv)
+                .map(|at| {
+                    if at % tv > at / tv {
+                        f32::NEG_INFINITY
+                    } else {
+                        0.0
+                    }
+                })
+                .collect();
+            let mask = graph.initializer("causal_mask", &[tq, tv], mask);
+            scores = graph.node("Add", &[&scores.name, &mask], Vec::new(), vec![H, tq, tv]);
+        }
+        let last = vec![onnx::Attribute::int("axis", -1)];
+        let weights = graph.node("Softmax", &[&scores.name], last, vec![H, tq, tv]);
+        let heads = graph.node(
+            "MatMul",
+            &[&weights.name, &v.name],
+            Vec::new(),
+            vec![H, tq, K],
+        );
+        let heads = graph.transpose(&heads, &[0, 2, 1, 3]);
+        let heads = graph.reshape(heads, &[tq, H * K]);
+        let kernel = take("attention_output.kernel").ok_or_else(missing)?;
+        let kernel = graph.initializer("attention_output/kernel", &[H * K, fq], kernel);
+        let mut y = graph.node("MatMul", &[&heads.name, &kernel], Vec::new(), vec![tq, fq]);
+        if let Some(bias) = take("attention_output.bias") {
+            let bias = graph.initializer("attention_output/bias", &[fq], bias);
+            y = graph.node("Add", &[&y.name, &bias], Vec::new(), vec![tq, fq]);
+        }
+        Ok(y)
+    }
+}
+
 /// Self-attention: one sequence is the query, the key and the value.
 impl<
     const T: usize,
@@ -1040,69 +1130,9 @@ impl<
     /// -∞ above the diagonal)) · V`, the heads side by side again, then the output projection.
     #[cfg(feature = "onnx")]
     fn onnx(&self, graph: &mut onnx::Graph, x: onnx::Value) -> Result<onnx::Value, onnx::Error> {
-        let mut tensors: Vec<(String, Vec<f32>)> = Vec::new();
-        self.visit_tensors(&mut |name, _, values| tensors.push((name.to_owned(), values.to_vec())));
-        let mut take = |name: &str| {
-            let at = tensors.iter().position(|(n, _)| n == name)?;
-            Some(tensors.swap_remove(at).1)
-        };
-        let missing = || onnx::Error::UnsupportedLayer { kind: Self::KIND };
         let x = graph.reshape(x, &[T, F]);
-        let mut project =
-            |graph: &mut onnx::Graph, name: &str| -> Result<onnx::Value, onnx::Error> {
-                let kernel = take(&format!("{name}.kernel")).ok_or_else(missing)?;
-                let kernel = graph.initializer(&format!("{name}/kernel"), &[F, H * K], kernel);
-                let mut y = graph.node("MatMul", &[&x.name, &kernel], Vec::new(), vec![T, H * K]);
-                if let Some(bias) = take(&format!("{name}.bias")) {
-                    let bias = graph.initializer(&format!("{name}/bias"), &[H * K], bias);
-                    y = graph.node("Add", &[&y.name, &bias], Vec::new(), vec![T, H * K]);
-                }
-                let y = graph.reshape(y, &[T, H, K]);
-                Ok(graph.transpose(&y, &[0, 2, 1, 3]))
-            };
-        let query = project(graph, "query")?;
-        let key = project(graph, "key")?;
-        let value = project(graph, "value")?;
-        let scale = graph.scalar(1.0 / (K as f32).sqrt());
-        let query = graph.node("Mul", &[&query.name, &scale], Vec::new(), vec![H, T, K]);
-        let key = graph.transpose(&key, &[0, 1, 3, 2]);
-        let mut scores = graph.node(
-            "MatMul",
-            &[&query.name, &key.name],
-            Vec::new(),
-            vec![H, T, T],
-        );
-        if CAUSAL {
-            let mask = (0..T * T)
-                .map(|at| {
-                    if at % T > at / T {
-                        f32::NEG_INFINITY
-                    } else {
-                        0.0
-                    }
-                })
-                .collect();
-            let mask = graph.initializer("causal_mask", &[T, T], mask);
-            scores = graph.node("Add", &[&scores.name, &mask], Vec::new(), vec![H, T, T]);
-        }
-        let last = vec![onnx::Attribute::int("axis", -1)];
-        let weights = graph.node("Softmax", &[&scores.name], last, vec![H, T, T]);
-        let heads = graph.node(
-            "MatMul",
-            &[&weights.name, &value.name],
-            Vec::new(),
-            vec![H, T, K],
-        );
-        let heads = graph.transpose(&heads, &[0, 2, 1, 3]);
-        let heads = graph.reshape(heads, &[T, H * K]);
-        let kernel = take("attention_output.kernel").ok_or_else(missing)?;
-        let kernel = graph.initializer("attention_output/kernel", &[H * K, F], kernel);
-        let mut y = graph.node("MatMul", &[&heads.name, &kernel], Vec::new(), vec![T, F]);
-        if let Some(bias) = take("attention_output.bias") {
-            let bias = graph.initializer("attention_output/bias", &[F], bias);
-            y = graph.node("Add", &[&y.name, &bias], Vec::new(), vec![T, F]);
-        }
-        Ok(y)
+        let heads = Heads::<H, K, CAUSAL>(Self::KIND);
+        heads.onnx(graph, tensors_of(self), &x, &x, &x)
     }
 }
 
@@ -1269,6 +1299,30 @@ impl<
 
     fn visit_tensors_mut(&mut self, visit: &mut TensorVisitorMut<'_>) {
         Self::tensors_mut(&mut self.params.weights, visit);
+    }
+
+    /// The query, value and keys sliced from the row (the keys are the values when the row
+    /// holds none of their own), then the heads as for self-attention.
+    #[cfg(feature = "onnx")]
+    fn onnx(&self, graph: &mut onnx::Graph, x: onnx::Value) -> Result<onnx::Value, onnx::Error> {
+        let x = graph.reshape(x, &[IN]);
+        let slice = |graph: &mut onnx::Graph, from: usize, steps: usize, features: usize| {
+            let starts = graph.int64s("starts", &[from as i64]);
+            let ends = graph.int64s("ends", &[(from + steps * features) as i64]);
+            let axes = graph.int64s("axes", &[1]);
+            let inputs = [x.name.as_str(), &starts, &ends, &axes];
+            let part = graph.node("Slice", &inputs, Vec::new(), vec![steps * features]);
+            graph.reshape(part, &[steps, features])
+        };
+        let query = slice(graph, 0, TQ, FQ);
+        let value = slice(graph, NQ, TV, FV);
+        let key = if IN == NQ + NV {
+            value.clone()
+        } else {
+            slice(graph, NQ + NV, Keys::STEPS, Keys::FEATURES)
+        };
+        let heads = Heads::<H, K, CAUSAL>(Self::KIND);
+        heads.onnx(graph, tensors_of(self), &query, &value, &key)
     }
 }
 

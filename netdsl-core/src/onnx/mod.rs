@@ -13,7 +13,7 @@
 //! `reset_after=True` is ONNX's with `linear_before_reset = 1`).
 //!
 //! The file uses ONNX's operator set [`OPSET`] and IR version [`IR_VERSION`]. A layer that
-//! has no ONNX form here (cross-attention; masks, from `Masking` or `Embedding` with `mask_zero`; a
+//! has no ONNX form here (masks, from `Masking` or `Embedding` with `mask_zero`; a
 //! layer of yours that keeps [`Layer::onnx`]'s default) makes the export an [`Error`] naming
 //! it; nothing is written then. Token ids arrive as the floats netdsl's rows hold and are cast
 //! to integers for `Gather`: an id outside the vocabulary is onnxruntime's error, where
