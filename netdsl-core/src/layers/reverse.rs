@@ -118,16 +118,15 @@ impl<const T: usize, const F: usize, const N: usize> Layer for Reverse<T, F, N> 
 
     without_parameters!();
 
-    /// A `Slice` of the steps, last to first.
+    /// A `Gather` of the steps, last to first (rather than a `Slice` of step -1, which tract
+    /// cannot optimise).
     #[cfg(feature = "onnx")]
     fn onnx(&self, graph: &mut onnx::Graph, x: onnx::Value) -> Result<onnx::Value, onnx::Error> {
         let x = graph.reshape(x, &[T, F]);
-        let starts = graph.int64s("starts", &[-1]);
-        let ends = graph.int64s("ends", &[i64::MIN]);
-        let axes = graph.int64s("axes", &[1]);
-        let steps = graph.int64s("steps", &[-1]);
-        let inputs = [x.name.as_str(), &starts, &ends, &axes, &steps];
-        Ok(graph.node("Slice", &inputs, Vec::new(), vec![T, F]))
+        let steps: Vec<i64> = (0..T as i64).rev().collect();
+        let steps = graph.int64s("steps", &steps);
+        let axis = vec![onnx::Attribute::int("axis", 1)];
+        Ok(graph.node("Gather", &[&x.name, &steps], axis, vec![T, F]))
     }
 }
 
