@@ -6,7 +6,9 @@
 //! test images and compares the accuracy with the one Keras measured, which the file's metadata
 //! records.
 //!
-//! Run it from the repository root with `cargo run --release --example keras_mnist`.
+//! Run it from the repository root with `cargo run --release --example keras_mnist`; pass
+//! another weights file of the same network as its argument to run that one instead (the one
+//! python/netdsl_keras/examples/data_parallel.py trains on two JAX devices, say).
 
 use std::error::Error;
 
@@ -14,6 +16,7 @@ use netdsl::prelude::*;
 
 include!("keras_mnist/network.rs");
 
+/// The weights train_mnist.py wrote, unless the first argument names others.
 const WEIGHTS: &str = "examples/keras_mnist/weights.safetensors";
 
 /// The index of the largest value.
@@ -23,9 +26,10 @@ fn argmax(values: &[f32]) -> usize {
 
 fn main() -> Result<(), Box<dyn Error>> {
     let test = Dataset::mnist("data/mnist", MnistSplit::Test)?;
+    let weights = std::env::args().nth(1).unwrap_or_else(|| WEIGHTS.into());
     let mut model = KerasMnist::new(&mut StdRng::seed_from_u64(0));
     // model.load_weights("weights.safetensors"): every tensor checked against the declaration.
-    model.load_weights(WEIGHTS)?;
+    model.load_weights(&weights)?;
     println!("{}", model.summary());
 
     let correct = (0..test.len())
@@ -33,7 +37,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         .count();
     let accuracy = correct as f64 / test.len() as f64;
 
-    let bytes = std::fs::read(WEIGHTS)?;
+    let bytes = std::fs::read(&weights)?;
     let (_, header) = safetensors::SafeTensors::read_metadata(&bytes)?;
     let keras = header
         .metadata()
