@@ -460,10 +460,9 @@ impl<S: SequenceShape, A: AttentionShape, const CAUSAL: bool, V: SequenceShape, 
 
     /// One sample's attention: its keys transposed into `keys_t`, then for each head `h` its
     /// scores turned into probabilities at `h · stride` in `probs` (`T_q × T_v`; a stride of 0
-    /// reuses one block) and its output `P · V_h`
-    /// into its columns of `heads` (`T_q` rows of `H · K`). The queries are read from `q`, the
-    /// keys and values from `kv`, where `places` says.
-    #[allow(clippy::too_many_arguments)] // the buffers of one sample's pass, each its own
+    /// reuses one block) and its output `P · V_h` into its columns of `heads` (`T_q` rows of
+    /// `H · K`). The queries are read from `q`, the keys and values from `kv`, where `places`
+    /// says.
     fn attend(
         isa: Isa,
         (q, kv, places): (&[f32], &[f32], Places),
