@@ -364,6 +364,8 @@ def _graph(model):
     memo, tensors, seen = {}, {}, set()
 
     def remember(tensor):
+        if id(tensor) in tensors:
+            return
         tensors[id(tensor)] = tensor
         layer, node = _producer(tensor)
         for source in node.input_tensors:
@@ -382,6 +384,8 @@ def _graph(model):
             kind = type(layer).__name__
             inputs = list(node.input_tensors)
             if kind in MERGES:
+                if kind == "Concatenate" and layer.axis not in (-1, len(tensor.shape) - 1):
+                    raise _unsupported(layer, f"`axis={layer.axis}`: netdsl's `Concatenate` joins along the last axis")
                 fork = _fork(inputs, memo, tensors)
                 branches = [walk(t, fork) for t in inputs]
                 empty = [i for i, b in enumerate(branches) if not b]
@@ -398,6 +402,8 @@ def _graph(model):
                 query = args[0] if args else kwargs["query"]
                 value = args[1] if len(args) > 1 else kwargs["value"]
                 key = args[2] if len(args) > 2 else kwargs.get("key")
+                if kwargs.get("return_attention_scores"):
+                    raise _unsupported(layer, "`return_attention_scores=True`: netdsl's attention gives its output alone")
                 for setting in ("query_mask", "value_mask", "key_mask", "attention_mask"):
                     if kwargs.get(setting) is not None:
                         raise _unsupported(layer, f"called with `{setting}`; netdsl's attention takes the masks its input carries")

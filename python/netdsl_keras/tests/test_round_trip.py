@@ -108,6 +108,8 @@ class RoundTrip(unittest.TestCase):
              "layer `sum` (Add): its input 1 is the tensor its branches part from"),
             (layers.Subtract(name="difference")([h, g]),
              "layer `difference` (Subtract): takes 2 tensors; netdsl joins branches with `Add`, `Concatenate` and attention"),
+            (layers.Concatenate(axis=1, name="stack")([layers.Reshape((2, 2))(h), layers.Reshape((2, 2))(g)]),
+             "layer `stack` (Concatenate): `axis=1`: netdsl's `Concatenate` joins along the last axis"),
             (layers.MultiHeadAttention(2, 2, name="attend")(x, h),
              "layer `attend` (MultiHeadAttention): its query, value or key is the tensor the others branch from"),
         ]
