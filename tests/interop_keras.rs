@@ -1,6 +1,7 @@
 //! Keras 3 -> netdsl -> Keras 3 with the Python tool `netdsl_keras` (python/netdsl_keras): for
 //! each Keras model of python/netdsl_keras/tests/keras_cases.py, which together hold every
-//! layer kind netdsl has, the tool wrote the `network!` declaration
+//! layer kind netdsl has and its joins (`Residual`, `Add`, `Concatenate`, `CrossAttention`,
+//! from functional graphs whose branches part from one tensor and meet again), the tool wrote the `network!` declaration
 //! (tests/fixtures/interop/keras/networks.rs, included here as written) and the weights file;
 //! netdsl, given that file through `load_weights`, must give Keras' outputs within 1e-5 of their
 //! scale, and its `save_weights` must write the same tensors back, which the tool loads into the
@@ -44,4 +45,10 @@ cases! {
     masking_round_trips: MaskedGru, "masked_gru";
     multi_head_attention_round_trips: SelfAttention, "self_attention";
     activation_layers_folded_into_the_layer_before_round_trip: FoldedActivations, "folded_activations";
+    residual_blocks_with_and_without_an_activation_round_trip: ResidualBlocks, "residual_blocks";
+    added_branches_round_trip: AddedBranches, "added_branches";
+    concatenated_branches_round_trip: ConcatenatedImages, "concatenated_images";
+    a_residual_block_inside_a_concatenation_round_trips: NestedJoins, "nested_joins";
+    causal_cross_attention_of_two_branches_round_trips: CrossAttended, "cross_attended";
+    cross_attention_with_a_key_branch_round_trips: CrossAttendedWithKeys, "cross_attended_with_keys";
 }

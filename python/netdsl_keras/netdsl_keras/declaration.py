@@ -16,17 +16,24 @@ __all__ = ["DeclarationError", "Layer", "Network", "parse_declaration", "netdsl_
 KEYWORDS = {keyword: kind for kind, (keyword, _) in KINDS.items()}
 KEYWORDS["BatchNorm"] = "BatchNormalization"
 KEYWORDS["LayerNorm"] = "LayerNormalization"
+# netdsl's joins of branches: each Keras' merge or attention layer, the branches its inputs.
+JOINS = ("Add", "Concatenate", "Residual", "CrossAttention")
+# The field prefix netdsl gives each join (netdsl-macros/src/layers/join.rs, `field`).
+JOIN_FIELDS = {"Add": "add", "Concatenate": "concatenate", "Residual": "residual",
+               "CrossAttention": "multi_head_attention"}
 
 
 class DeclarationError(ValueError):
     """A declaration the converter cannot read, or a netdsl construct it has no Keras layer for
-    (residual blocks, `Add`, `Concatenate`, named user layers); the message says which."""
+    (named user layers); the message says which."""
 
 
 @dataclass
 class Layer:
     """One layer of a declaration: its keyword, positional arguments and options as written
-    (numbers, identifiers as strings, tuples, and for `Bidirectional` the wrapped `Layer`)."""
+    (numbers, identifiers as strings, tuples, and for `Bidirectional` the wrapped `Layer`). A
+    join's (`Add`, `Concatenate`, `Residual`, `CrossAttention`) positional arguments are its
+    branches, each a list of `Layer`s, and for `Residual` an activation's name last."""
 
     keyword: str
     positional: list = field(default_factory=list)
@@ -34,8 +41,8 @@ class Layer:
 
     @property
     def kind(self):
-        """Keras' class name of the layer (`Conv2D` for `Conv2d`)."""
-        return KEYWORDS[self.keyword]
+        """Keras' class name of the layer (`Conv2D` for `Conv2d`), or the join's keyword."""
+        return self.keyword if self.keyword in JOINS else KEYWORDS[self.keyword]
 
 
 @dataclass
@@ -107,14 +114,38 @@ class _Parser:
             return value
         raise DeclarationError(f"expected a value, found `{value}` in the declaration")
 
+    def chain(self):
+        """`Layer => Layer => ...`: a branch of a join."""
+        layers = [self.layer()]
+        while self.peek()[0] == "arrow":
+            self.take()
+            layers.append(self.layer())
+        return layers
+
     def layer(self):
         keyword = self.take("ident")
-        if keyword not in KEYWORDS:
+        if keyword not in KEYWORDS and keyword not in JOINS:
             raise DeclarationError(
-                f"`{keyword}`: netdsl_keras builds chains of {', '.join(sorted(KEYWORDS))}; "
-                "residual blocks, `Add`, `Concatenate` and named layers have no Keras counterpart here"
+                f"`{keyword}`: netdsl_keras builds {', '.join(sorted(KEYWORDS))} and the joins "
+                f"{', '.join(JOINS)}; named layers have no Keras counterpart here"
             )
         layer = Layer(keyword)
+        if keyword in JOINS:
+            self.take("punct", "(")
+            while self.peek() != ("punct", ")"):
+                kind, value = self.peek()
+                if kind == "ident" and self.at + 1 < len(self.tokens) and self.tokens[self.at + 1] == ("punct", "="):
+                    self.take()
+                    self.take("punct", "=")
+                    layer.options[value] = self.value()
+                elif kind == "ident" and (value in KEYWORDS or value in JOINS):
+                    layer.positional.append(self.chain())
+                else:
+                    layer.positional.append(self.take("ident"))
+                if self.peek() != ("punct", ")"):
+                    self.take("punct", ",")
+            self.take("punct", ")")
+            return layer
         if self.peek() == ("punct", "("):
             self.take()
             while self.peek() != ("punct", ")"):
@@ -227,7 +258,9 @@ def _keras_layer(layer, name):
 def netdsl_to_keras(declaration, weights=None, name=None):
     """Builds the Keras 3 functional model of a netdsl declaration (the `network!` text, or a
     parsed [`Network`]), each layer named as netdsl names its field (`dense_1`; a
-    `Bidirectional` layer `bidirectional_1`, its two layers as netdsl's two fields), and loads
+    `Bidirectional` layer `bidirectional_1`, its two layers as netdsl's two fields; `Add`,
+    `Concatenate` and `Residual` as Keras' `Add` or `Concatenate` of their branches,
+    `CrossAttention` as a `MultiHeadAttention` of its branches), and loads
     `weights` (a path to the safetensors file `save_weights` wrote, or a dict of tensors) if
     given."""
     import keras
@@ -236,20 +269,34 @@ def netdsl_to_keras(declaration, weights=None, name=None):
     numbering = Numbering()
     tokens = bool(network.layers) and network.layers[0].kind == "Embedding"
     inputs = keras.Input(shape=network.input, dtype="int32" if tokens else "float32", name="input")
-    y = inputs
-    for layer in network.layers:
+    y = _build_chain(inputs, network.layers, numbering)
+    model = keras.Model(inputs, y, name=network.name)
+    if weights is not None:
+        load_netdsl_weights(model, weights)
+    return model
+
+
+def _build_chain(y, layers, numbering):
+    """Calls the Keras layers of `layers` (a chain of the declaration) on `y`, naming each as
+    netdsl names its field; a join's own field is numbered before its branches' layers, as
+    netdsl numbers them."""
+    import keras
+
+    for layer in layers:
+        if layer.kind in JOINS:
+            y = _build_join(y, layer, numbering)
+            continue
         if layer.kind == "Bidirectional":
             (inner,) = layer.positional
             if not isinstance(inner, Layer) or inner.kind not in ("SimpleRNN", "LSTM", "GRU"):
                 raise DeclarationError("`Bidirectional` wraps one SimpleRNN, LSTM or GRU")
+            wrapper_name = numbering.next("bidirectional")
             prefix = KINDS[inner.kind][1]
             forward_name, backward_name = numbering.next(prefix), numbering.next(prefix)
             forward = _keras_layer(inner, forward_name)
             backward = _keras_layer(inner, backward_name)
             backward = type(backward).from_config({**backward.get_config(), "go_backwards": True})
-            wrapper = keras.layers.Bidirectional(
-                forward, backward_layer=backward, name=numbering.next("bidirectional")
-            )
+            wrapper = keras.layers.Bidirectional(forward, backward_layer=backward, name=wrapper_name)
             y = wrapper(y)
             continue
         field_name = numbering.next(KINDS[layer.kind][1])
@@ -261,10 +308,42 @@ def netdsl_to_keras(declaration, weights=None, name=None):
         if layer.kind in ("BatchNormalization", "LayerNormalization") and layer.positional:
             # netdsl's normalization with an activation: Keras' layer, then an `Activation`.
             y = keras.layers.Activation(_activation(layer.positional[0]), name=f"{field_name}_activation")(y)
-    model = keras.Model(inputs, y, name=network.name)
-    if weights is not None:
-        load_netdsl_weights(model, weights)
-    return model
+    return y
+
+
+def _build_join(x, layer, numbering):
+    """A join of branches from `x`: `Add` or `Concatenate` of the branches' outputs, `Residual`
+    as `Add([x, chain(x)])` and its activation as an `Activation` layer, `CrossAttention` as a
+    `MultiHeadAttention` called on the query, value (and key) branches."""
+    import keras
+
+    keyword = layer.keyword
+    field_name = numbering.next(JOIN_FIELDS[keyword])
+    branches = [p for p in layer.positional if isinstance(p, list)]
+    names = [p for p in layer.positional if not isinstance(p, list)]
+    if keyword == "CrossAttention":
+        if not 2 <= len(branches) <= 3 or names:
+            raise DeclarationError("`CrossAttention` takes a query branch, a value branch and optionally a key branch")
+        o = layer.options
+        attention = keras.layers.MultiHeadAttention(o["heads"], o["key_dim"], name=field_name)
+        ends = [_build_chain(x, branch, numbering) for branch in branches]
+        key = ends[2] if len(ends) == 3 else None
+        return attention(ends[0], ends[1], key=key, use_causal_mask=_flag(layer, "causal", False))
+    if layer.options:
+        raise DeclarationError(f"`{keyword}` takes no options")
+    if keyword == "Residual":
+        if len(branches) != 1 or len(names) > 1:
+            raise DeclarationError("`Residual` takes one chain and optionally an activation")
+        y = keras.layers.Add(name=field_name)([x, _build_chain(x, branches[0], numbering)])
+        if names and names[0] != "linear":
+            # netdsl numbers the activation once the chain's layers are numbered.
+            y = keras.layers.Activation(_activation(names[0]), name=numbering.next("activation"))(y)
+        return y
+    if len(branches) < 2 or names:
+        raise DeclarationError(f"`{keyword}` joins two or more branches")
+    ends = [_build_chain(x, branch, numbering) for branch in branches]
+    merge = keras.layers.Add if keyword == "Add" else keras.layers.Concatenate
+    return merge(name=field_name)(ends)
 
 
 def load_netdsl_weights(model, weights):

@@ -306,37 +306,137 @@ def _input_text(shape):
     return str(shape[0]) if len(shape) == 1 else "(" + ", ".join(str(d) for d in shape) + ")"
 
 
-def _chain_layers(model):
-    """The model's layers in order, checking that a functional model is a chain (each layer
-    called once, on the one before's output). Returns `(layers, causal)`, `causal` the set of
-    attention layers called with `use_causal_mask=True`."""
+# Keras' merging layers and the netdsl join each becomes.
+MERGES = {"Add": "Add", "Concatenate": "Concatenate"}
+
+
+@dataclass
+class _Join:
+    """A join of the graph: `keyword` (`Add`, `Concatenate`, `Residual`, `CrossAttention`), the
+    Keras layer doing it and its branches, each a list of layers and joins."""
+
+    keyword: str
+    layer: object
+    branches: list
+    causal: bool = False
+
+
+def _producer(tensor):
+    """The layer that made `tensor` and its one call's input tensors."""
+    layer, node_index, _ = tensor._keras_history
+    return layer, layer._inbound_nodes[node_index]
+
+
+def _ancestors(tensor, memo):
+    """The ids of `tensor` and of every tensor it is computed from."""
+    key = id(tensor)
+    if key not in memo:
+        layer, node = _producer(tensor)
+        found = {key}
+        for source in node.input_tensors:
+            found |= _ancestors(source, memo)
+        memo[key] = found
+    return memo[key]
+
+
+def _fork(inputs, memo, tensors):
+    """The nearest tensor all of `inputs` are computed from: where their branches part."""
+    common = set.intersection(*(_ancestors(t, memo) for t in inputs))
+    return tensors[max(common, key=lambda key: len(memo[key]))]
+
+
+def _graph(model):
+    """The model as netdsl's chain: a list of layers and `_Join`s from the input to the output,
+    each branch of a join a list of the same from the tensor where the branches part. Refuses,
+    naming the layer, a graph that is not made of chains, `Add`, `Concatenate` and attention of
+    one input's branches."""
     import keras
 
     layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
-    causal = set()
     if isinstance(model, keras.Sequential):
-        return layers, causal
+        return layers
     if len(model.inputs) != 1 or len(model.outputs) != 1:
-        raise UnsupportedLayer(f"model `{model.name}` has {len(model.inputs)} inputs and {len(model.outputs)} outputs; the converter reads a chain with one of each")
-    previous = model.inputs[0]
+        raise UnsupportedLayer(f"model `{model.name}` has {len(model.inputs)} inputs and {len(model.outputs)} outputs; the converter reads one input's chains and joins, and one output")
     for layer in layers:
         nodes = [n for n in layer._inbound_nodes if n.input_tensors]
         if len(nodes) != 1:
-            raise _unsupported(layer, f"called {len(nodes)} times; the converter reads a chain of layers each called once")
-        node = nodes[0]
-        inputs = node.input_tensors
-        if any(t is not previous for t in inputs):
-            raise _unsupported(layer, "not called on the output of the layer before it; the converter reads chains (netdsl's residual blocks, `Add` and `Concatenate` are written by hand)")
-        if type(layer).__name__ == "MultiHeadAttention" and node.arguments.kwargs.get("use_causal_mask"):
-            causal.add(layer.name)
-        (previous,) = node.output_tensors
-    if previous is not model.outputs[0]:
-        raise UnsupportedLayer(f"model `{model.name}`: its output is not its last layer's")
-    return layers, causal
+            raise _unsupported(layer, f"called {len(nodes)} times; netdsl's layers are each called once (no shared layers)")
+    memo, tensors, seen = {}, {}, set()
+
+    def remember(tensor):
+        if id(tensor) in tensors:
+            return
+        tensors[id(tensor)] = tensor
+        layer, node = _producer(tensor)
+        for source in node.input_tensors:
+            remember(source)
+
+    remember(model.outputs[0])
+    start = model.inputs[0]
+
+    def walk(tensor, stop):
+        items = []
+        while tensor is not stop:
+            layer, node = _producer(tensor)
+            if isinstance(layer, keras.layers.InputLayer):
+                raise UnsupportedLayer(f"model `{model.name}`: a branch does not start from the tensor its join's other branches start from")
+            seen.add(id(layer))
+            kind = type(layer).__name__
+            inputs = list(node.input_tensors)
+            if kind in MERGES:
+                if kind == "Concatenate" and layer.axis not in (-1, len(tensor.shape) - 1):
+                    raise _unsupported(layer, f"`axis={layer.axis}`: netdsl's `Concatenate` joins along the last axis")
+                fork = _fork(inputs, memo, tensors)
+                branches = [walk(t, fork) for t in inputs]
+                empty = [i for i, b in enumerate(branches) if not b]
+                if kind == "Add" and len(branches) == 2 and len(empty) == 1:
+                    branch = branches[1 - empty[0]]
+                    items.append(_Join("Residual", layer, [branch]))
+                elif empty:
+                    raise _unsupported(layer, f"its input {empty[0] + 1} is the tensor its branches part from; netdsl's `{kind}` joins branches of one or more layers each (a block adding its input to one chain's output is `Residual`)")
+                else:
+                    items.append(_Join(MERGES[kind], layer, branches))
+                tensor = fork
+            elif kind == "MultiHeadAttention":
+                args, kwargs = node.arguments.args, node.arguments.kwargs
+                query = args[0] if args else kwargs["query"]
+                value = args[1] if len(args) > 1 else kwargs["value"]
+                key = args[2] if len(args) > 2 else kwargs.get("key")
+                if kwargs.get("return_attention_scores"):
+                    raise _unsupported(layer, "`return_attention_scores=True`: netdsl's attention gives its output alone")
+                for setting in ("query_mask", "value_mask", "key_mask", "attention_mask"):
+                    if kwargs.get(setting) is not None:
+                        raise _unsupported(layer, f"called with `{setting}`; netdsl's attention takes the masks its input carries")
+                causal = bool(kwargs.get("use_causal_mask"))
+                if value is query and (key is None or key is query):
+                    items.append(layer)
+                    tensor = query
+                    continue
+                parts = [query, value] + ([key] if key is not None else [])
+                fork = _fork(parts, memo, tensors)
+                branches = [walk(t, fork) for t in parts]
+                if any(not b for b in branches):
+                    raise _unsupported(layer, "its query, value or key is the tensor the others branch from; netdsl's `CrossAttention` reads branches of one or more layers each")
+                items.append(_Join("CrossAttention", layer, branches, causal))
+                tensor = fork
+            else:
+                if len(inputs) != 1:
+                    raise _unsupported(layer, f"takes {len(inputs)} tensors; netdsl joins branches with `Add`, `Concatenate` and attention")
+                items.append(layer)
+                (tensor,) = inputs
+        items.reverse()
+        return items
+
+    chain = walk(model.outputs[0], start)
+    left = [layer.name for layer in layers if id(layer) not in seen]
+    if left:
+        raise UnsupportedLayer(f"model `{model.name}`: layers {', '.join(left)} do not lead to its output")
+    return chain
 
 
 def keras_to_netdsl(model, name="Net"):
-    """Converts a Keras 3 model (a `keras.Sequential` or a functional model that is a chain) to
+    """Converts a Keras 3 model (a `keras.Sequential`, or a functional model of chains whose
+    branches part from one tensor and meet in `Add`, `Concatenate` or `MultiHeadAttention`) to
     netdsl: returns a [`Converted`] with the `network!` declaration of the struct `name` and
     the weights under netdsl's names.
 
@@ -353,14 +453,13 @@ def keras_to_netdsl(model, name="Net"):
         built = False
     if not built:
         raise UnsupportedLayer(f"model `{model.name}` is not built: give it a `keras.Input` so that its shapes are known")
-    chain = [_input_text(model.inputs[0].shape[1:])]
-    layers, causal = _chain_layers(model)
+    graph = _graph(model)
     numbering = Numbering()
     tensors = {}
     fields = {}
 
-    def take(prefix, layer):
-        name = numbering.next(prefix)
+    def take(prefix, layer, name=None):
+        name = name or numbering.next(prefix)
         for variable in layer.weights:
             tensors[weight_name(name, layer, variable)] = np.asarray(
                 keras.ops.convert_to_numpy(variable.value), dtype=np.float32
@@ -369,55 +468,97 @@ def keras_to_netdsl(model, name="Net"):
             fields.setdefault(layer.name, []).append(name)
         return name
 
-    # The layer an `Activation` after it may fold into: (its kind, the layer, its config).
-    foldable = None
-    for layer in layers:
-        kind = type(layer).__name__
-        config = layer.get_config()
-        if kind in ("Activation", "ReLU"):
-            if kind == "ReLU" and (config.get("max_value") is not None or config.get("negative_slope")
-                                   or config.get("threshold")):
-                raise _unsupported(layer, "`max_value`, `negative_slope` or `threshold`: netdsl's `relu` has none")
-            activation = "relu" if kind == "ReLU" else config["activation"]
-            if foldable is None or foldable[2].get("activation", "linear") != "linear":
-                raise _unsupported(
-                    layer,
-                    "netdsl has no activation layer: it folds one into the Dense, Conv2D, Conv1D, "
-                    "BatchNormalization or LayerNormalization right before it, whose own activation must be linear",
-                )
-            inner_kind, inner, inner_config = foldable
-            inner_config = {**inner_config, "activation": activation}
-            chain[-1] = CONVERTERS[inner_kind](inner, inner_config)
-            foldable = (inner_kind, inner, inner_config)
-            continue
-        foldable = (kind, layer, config) if kind in FOLDS_ACTIVATION else None
-        if kind == "Bidirectional":
-            if config["merge_mode"] != "concat":
-                raise _unsupported(layer, f"`merge_mode={config['merge_mode']!r}`: netdsl concatenates")
-            inner = layer.forward_layer
-            inner_kind = type(inner).__name__
-            if inner_kind not in ("SimpleRNN", "LSTM", "GRU"):
-                raise _unsupported(layer, f"wraps {inner_kind}; netdsl's Bidirectional wraps SimpleRNN, LSTM or GRU")
-            # Keras' Bidirectional sets `zero_output_for_mask` on the layers it wraps when they
-            # return sequences; netdsl's Bidirectional does the same, so it is not written.
-            text = CONVERTERS[inner_kind](inner, {**inner.get_config(), "zero_output_for_mask": False})
-            backward = layer.backward_layer
-            backward_config = {**backward.get_config(), "go_backwards": False, "zero_output_for_mask": False}
-            if CONVERTERS[inner_kind](backward, backward_config) != text:
-                raise _unsupported(layer, "its backward layer differs from its forward layer")
-            prefix = KINDS[inner_kind][1]
-            take(prefix, inner)
-            take(prefix, backward)
-            fields[layer.name] = fields.pop(inner.name) + fields.pop(backward.name)
-            chain.append(f"Bidirectional({text})")
-        elif kind == "MultiHeadAttention":
-            chain.append(_multi_head_attention(layer, config, layer.name in causal))
-            take(KINDS[kind][1], layer)
-        elif kind in CONVERTERS:
-            chain.append(CONVERTERS[kind](layer, config))
-            take(KINDS[kind][1], layer)
-        elif kind == "InputLayer":
-            continue
-        else:
-            raise _unsupported(layer, f"netdsl has no such layer; it has {', '.join(sorted(KINDS))}")
+    def convert(items):
+        """The DSL text of each layer and join of `items`, numbering their fields in the order
+        the declaration lists them (a join's own field, then its branches' layers)."""
+        chain = []
+        # The layer an `Activation` after it may fold into: (its kind, the layer, its config),
+        # or for a residual block ("Residual", the join, its activation).
+        foldable = None
+        for layer in items:
+            if isinstance(layer, _Join):
+                join = layer
+                field_name = numbering.next(JOIN_FIELDS[join.keyword])
+                if join.keyword == "CrossAttention":
+                    config = join.layer.get_config()
+                    attention = _multi_head_attention(join.layer, config, join.causal)
+                    take(None, join.layer, field_name)
+                    branches = [" => ".join(convert(branch)) for branch in join.branches]
+                    options = attention[len("MultiHeadAttention("):-1]
+                    chain.append(f"CrossAttention({', '.join(branches)}, {options})")
+                    foldable = None
+                else:
+                    branches = [" => ".join(convert(branch)) for branch in join.branches]
+                    chain.append(f"{join.keyword}({', '.join(branches)})")
+                    foldable = ("Residual", branches, "linear") if join.keyword == "Residual" else None
+                continue
+            kind = type(layer).__name__
+            config = layer.get_config()
+            if kind in ("Activation", "ReLU"):
+                if kind == "ReLU" and (config.get("max_value") is not None or config.get("negative_slope")
+                                       or config.get("threshold")):
+                    raise _unsupported(layer, "`max_value`, `negative_slope` or `threshold`: netdsl's `relu` has none")
+                activation = "relu" if kind == "ReLU" else config["activation"]
+                if foldable is not None and foldable[0] == "Residual" and foldable[2] == "linear":
+                    _activation(layer, {"activation": activation})
+                    chain[-1] = f"Residual({foldable[1][0]}, {activation})" if activation != "linear" else chain[-1]
+                    foldable = ("Residual", foldable[1], activation)
+                    continue
+                if foldable is None or foldable[0] == "Residual" or foldable[2].get("activation", "linear") != "linear":
+                    raise _unsupported(
+                        layer,
+                        "netdsl has no activation layer: it folds one into the Dense, Conv2D, Conv1D, "
+                        "BatchNormalization, LayerNormalization or residual block right before it, whose own activation must be linear",
+                    )
+                inner_kind, inner, inner_config = foldable
+                inner_config = {**inner_config, "activation": activation}
+                chain[-1] = CONVERTERS[inner_kind](inner, inner_config)
+                foldable = (inner_kind, inner, inner_config)
+                continue
+            foldable = (kind, layer, config) if kind in FOLDS_ACTIVATION else None
+            if kind == "Bidirectional":
+                if config["merge_mode"] != "concat":
+                    raise _unsupported(layer, f"`merge_mode={config['merge_mode']!r}`: netdsl concatenates")
+                inner = layer.forward_layer
+                inner_kind = type(inner).__name__
+                if inner_kind not in ("SimpleRNN", "LSTM", "GRU"):
+                    raise _unsupported(layer, f"wraps {inner_kind}; netdsl's Bidirectional wraps SimpleRNN, LSTM or GRU")
+                # Keras' Bidirectional sets `zero_output_for_mask` on the layers it wraps when they
+                # return sequences; netdsl's Bidirectional does the same, so it is not written.
+                text = CONVERTERS[inner_kind](inner, {**inner.get_config(), "zero_output_for_mask": False})
+                backward = layer.backward_layer
+                backward_config = {**backward.get_config(), "go_backwards": False, "zero_output_for_mask": False}
+                if CONVERTERS[inner_kind](backward, backward_config) != text:
+                    raise _unsupported(layer, "its backward layer differs from its forward layer")
+                # netdsl numbers the join's own field (`bidirectional_1`, no weights), then its two lines.
+                numbering.next("bidirectional")
+                prefix = KINDS[inner_kind][1]
+                take(prefix, inner)
+                take(prefix, backward)
+                fields[layer.name] = fields.pop(inner.name) + fields.pop(backward.name)
+                chain.append(f"Bidirectional({text})")
+            elif kind == "MultiHeadAttention":
+                chain.append(_multi_head_attention(layer, config, _causal(layer)))
+                take(KINDS[kind][1], layer)
+            elif kind in CONVERTERS:
+                chain.append(CONVERTERS[kind](layer, config))
+                take(KINDS[kind][1], layer)
+            elif kind == "InputLayer":
+                continue
+            else:
+                raise _unsupported(layer, f"netdsl has no such layer; it has {', '.join(sorted(KINDS))}, and joins of branches with Add, Concatenate and MultiHeadAttention")
+        return chain
+
+    chain = [_input_text(model.inputs[0].shape[1:])] + convert(graph)
     return Converted(name=name, chain=" => ".join(chain), tensors=tensors, fields=fields)
+
+
+# The field prefix netdsl gives each join (netdsl-macros/src/layers/join.rs, `field`).
+JOIN_FIELDS = {"Add": "add", "Concatenate": "concatenate", "Residual": "residual",
+               "CrossAttention": "multi_head_attention", "Bidirectional": "bidirectional"}
+
+
+def _causal(layer):
+    """Whether a functional model calls the attention layer with `use_causal_mask=True`."""
+    nodes = [n for n in layer._inbound_nodes if n.input_tensors]
+    return bool(nodes) and bool(nodes[0].arguments.kwargs.get("use_causal_mask"))

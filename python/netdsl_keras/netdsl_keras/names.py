@@ -11,7 +11,11 @@ says nothing about its netdsl field: the field comes from the layer's place in t
 declaration spells it) and its netdsl field prefix (`Keyword::field` in
 netdsl-macros/src/layers). A `Bidirectional` layer has no field of its own: its forward and
 backward layers take the next two numbers of their kind (`Bidirectional(LSTM(3))` is `lstm_1`
-forward and `lstm_2` backward).
+forward and `lstm_2` backward). A join (`Add`, `Concatenate`, `Residual`, `CrossAttention`) takes
+its own number first (`add_1`, `concatenate_1`, `residual_1`, and a `CrossAttention`'s
+attention weights `multi_head_attention_1.query.kernel`), then its branches' layers theirs, in
+the order the declaration lists them; `Residual(chain, relu)`'s `Activation` is numbered after
+its chain's layers (`activation_1`). Only the attention's numbers name weights.
 """
 
 __all__ = ["KINDS", "Numbering", "weight_name"]

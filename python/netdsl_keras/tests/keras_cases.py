@@ -169,6 +169,80 @@ def multi_head_attention():
     return keras.Model(x, y)
 
 
+def residual_blocks():
+    """Keras' residual pattern, `Add([x, g(x)])`, with and without an `Activation` after it."""
+    x = keras.Input((4,))
+    h = layers.Dense(5, activation="tanh")(x)
+    g = layers.Dense(5, activation="sigmoid")(h)
+    g = layers.Dense(5)(g)
+    h = layers.Add()([h, g])
+    h = layers.Activation("tanh")(h)
+    g = layers.Dense(5, activation="relu")(h)
+    h = layers.Add()([g, h])
+    y = layers.Dense(3, activation="softmax")(h)
+    return keras.Model(x, y)
+
+
+def added_branches():
+    x = keras.Input((4,))
+    a = layers.Dense(3, activation="tanh")(x)
+    b = layers.Dense(3, activation="sigmoid")(x)
+    c = layers.Dense(2, activation="tanh")(x)
+    c = layers.Dense(3)(c)
+    y = layers.Add()([a, b, c])
+    y = layers.Dense(2, activation="softmax")(y)
+    return keras.Model(x, y)
+
+
+def concatenated_images():
+    x = keras.Input((5, 5, 2))
+    a = layers.Conv2D(2, 3, activation="tanh", padding="same")(x)
+    b = layers.Conv2D(1, 1, activation="sigmoid")(x)
+    b = layers.Conv2D(3, 3, activation="tanh", padding="same")(b)
+    y = layers.Concatenate()([a, b])
+    y = layers.Flatten()(y)
+    y = layers.Dense(2, activation="sigmoid")(y)
+    return keras.Model(x, y)
+
+
+def nested_joins():
+    """A residual block with batch normalization inside one branch of a `Concatenate`."""
+    x = keras.Input((4,))
+    h = layers.Dense(6, activation="tanh")(x)
+    r = layers.Dense(6, use_bias=False)(h)
+    r = layers.BatchNormalization()(r)
+    r = layers.Add()([h, r])
+    r = layers.ReLU()(r)
+    b = layers.Dense(3, activation="tanh")(h)
+    b = layers.BatchNormalization()(b)
+    b = layers.Dense(2)(b)
+    y = layers.Concatenate()([r, b])
+    y = layers.Dense(2, activation="softmax")(y)
+    return keras.Model(x, y)
+
+
+def cross_attention():
+    """`MultiHeadAttention` of a query branch over a value branch of one input, causal."""
+    x = keras.Input((5, 4))
+    q = layers.Dense(4, activation="tanh")(x)
+    v = layers.Conv1D(3, 2)(x)
+    y = layers.MultiHeadAttention(2, 3)(q, v, use_causal_mask=True)
+    y = layers.MultiHeadAttention(2, 2)(y, y)
+    y = layers.GlobalAveragePooling1D()(y)
+    return keras.Model(x, y)
+
+
+def cross_attention_with_keys():
+    x = keras.Input((5, 4))
+    h = layers.Dense(4, activation="tanh")(x)
+    q = layers.Dense(4)(h)
+    v = layers.Conv1D(3, 2)(h)
+    k = layers.Conv1D(2, 2, activation="tanh")(h)
+    y = layers.MultiHeadAttention(2, 3)(q, v, key=k)
+    y = layers.Flatten()(y)
+    return keras.Model(x, y)
+
+
 CASES = [
     ("Mlp", dense),
     ("Conv2dPools", conv2d_pools),
@@ -187,4 +261,10 @@ CASES = [
     ("MaskedGru", masking),
     ("SelfAttention", multi_head_attention),
     ("FoldedActivations", folded_activations),
+    ("ResidualBlocks", residual_blocks),
+    ("AddedBranches", added_branches),
+    ("ConcatenatedImages", concatenated_images),
+    ("NestedJoins", nested_joins),
+    ("CrossAttended", cross_attention),
+    ("CrossAttendedWithKeys", cross_attention_with_keys),
 ]

@@ -102,10 +102,26 @@ class RoundTrip(unittest.TestCase):
         self.assertIn("model `unbuilt` is not built: give it a `keras.Input`", str(raised.exception))
         x = keras.Input((4,))
         h = layers.Dense(4, name="first")(x)
-        y = layers.Add(name="sum")([x, h])
+        g = layers.Dense(4, name="second")(x)
+        graphs = [
+            (layers.Add(name="sum")([x, h, g]),
+             "layer `sum` (Add): its input 1 is the tensor its branches part from"),
+            (layers.Subtract(name="difference")([h, g]),
+             "layer `difference` (Subtract): takes 2 tensors; netdsl joins branches with `Add`, `Concatenate` and attention"),
+            (layers.Concatenate(axis=1, name="stack")([layers.Reshape((2, 2))(h), layers.Reshape((2, 2))(g)]),
+             "layer `stack` (Concatenate): `axis=1`: netdsl's `Concatenate` joins along the last axis"),
+            (layers.MultiHeadAttention(2, 2, name="attend")(x, h),
+             "layer `attend` (MultiHeadAttention): its query, value or key is the tensor the others branch from"),
+        ]
+        for y, message in graphs:
+            with self.subTest(message):
+                with self.assertRaises(UnsupportedLayer) as raised:
+                    keras_to_netdsl(keras.Model(x, y))
+                self.assertIn(message, str(raised.exception))
+        shared = layers.Dense(4, name="shared")
         with self.assertRaises(UnsupportedLayer) as raised:
-            keras_to_netdsl(keras.Model(x, y))
-        self.assertIn("layer `sum` (Add): not called on the output of the layer before it", str(raised.exception))
+            keras_to_netdsl(keras.Model(x, layers.Add()([shared(x), shared(h)])))
+        self.assertIn("layer `shared` (Dense): called 2 times", str(raised.exception))
 
     def test_declarations_parse_with_comments_and_several_networks(self):
         text = """
@@ -120,6 +136,21 @@ class RoundTrip(unittest.TestCase):
         self.assertEqual(b.layers[0].keyword, "Bidirectional")
         self.assertEqual(b.layers[0].positional[0].options, {"return_sequences": "true"})
         self.assertEqual(parse_declaration(text).name, "A")
+
+    def test_joins_parse_into_branches(self):
+        network = parse_declaration(
+            "4 => Concatenate(Residual(Dense(6) => BatchNormalization, relu), Flatten => Dense(2))"
+            " => CrossAttention(Dense(4), Dense(3), heads = 2, key_dim = 3, causal = true)"
+        )
+        concatenate, cross = network.layers
+        self.assertEqual(concatenate.keyword, "Concatenate")
+        residual, branch = concatenate.positional
+        self.assertEqual([layer.keyword for layer in branch], ["Flatten", "Dense"])
+        (residual,) = residual
+        self.assertEqual([layer.keyword for layer in residual.positional[0]], ["Dense", "BatchNormalization"])
+        self.assertEqual(residual.positional[1], "relu")
+        self.assertEqual(cross.options, {"heads": 2, "key_dim": 3, "causal": "true"})
+        self.assertEqual(len(cross.positional), 2)
 
     def test_command_line_round_trip(self):
         keras.backend.clear_session()
