@@ -1,7 +1,8 @@
 //! Keras 3 -> netdsl -> Keras 3 with the Python tool `netdsl_keras` (python/netdsl_keras): for
 //! each Keras model of python/netdsl_keras/tests/keras_cases.py, which together hold every
 //! layer kind netdsl has and its joins (`Residual`, `Add`, `Concatenate`, `CrossAttention`,
-//! from functional graphs whose branches part from one tensor and meet again), the tool wrote the `network!` declaration
+//! from functional graphs whose branches part from one tensor and meet again), and keras_hub's
+//! `PositionEmbedding`, `SinePositionEncoding` and `TransformerEncoder`, the tool wrote the `network!` declaration
 //! (tests/fixtures/interop/keras/networks.rs, included here as written) and the weights file;
 //! netdsl, given that file through `load_weights`, must give Keras' outputs within 1e-5 of their
 //! scale, and its `save_weights` must write the same tensors back, which the tool loads into the
@@ -51,4 +52,7 @@ cases! {
     a_residual_block_inside_a_concatenation_round_trips: NestedJoins, "nested_joins";
     causal_cross_attention_of_two_branches_round_trips: CrossAttended, "cross_attended";
     cross_attention_with_a_key_branch_round_trips: CrossAttendedWithKeys, "cross_attended_with_keys";
+    keras_hub_position_encodings_added_to_their_input_round_trip: PositionEncoded, "position_encoded";
+    keras_hub_post_norm_transformer_encoders_round_trip: TransformerPostNorm, "transformer_post_norm";
+    keras_hub_pre_norm_transformer_encoder_on_masked_tokens_round_trips: TransformerPreNorm, "transformer_pre_norm";
 }

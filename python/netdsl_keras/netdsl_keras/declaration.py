@@ -299,7 +299,15 @@ def _build_chain(y, layers, numbering):
             wrapper = keras.layers.Bidirectional(forward, backward_layer=backward, name=wrapper_name)
             y = wrapper(y)
             continue
+        if layer.kind == "TransformerEncoder":
+            y = _transformer_encoder(layer, numbering)(y)
+            continue
         field_name = numbering.next(KINDS[layer.kind][1])
+        if layer.kind in ("PositionEmbedding", "SinePositionEncoding"):
+            # keras_hub's layer gives the encoding, which netdsl's adds to its input.
+            encoding = _hub_encoding(layer, field_name, y.shape[1])
+            y = keras.layers.Add(name=f"{field_name}_add")([y, encoding(y)])
+            continue
         keras_layer = _keras_layer(layer, field_name)
         if layer.kind == "MultiHeadAttention":
             y = keras_layer(y, y, use_causal_mask=_flag(layer, "causal", False))
@@ -309,6 +317,48 @@ def _build_chain(y, layers, numbering):
             # netdsl's normalization with an activation: Keras' layer, then an `Activation`.
             y = keras.layers.Activation(_activation(layer.positional[0]), name=f"{field_name}_activation")(y)
     return y
+
+
+def _keras_hub(keyword):
+    try:
+        import keras_hub
+    except ImportError as error:
+        raise DeclarationError(f"`{keyword}` is keras_hub's layer: install keras-hub to build it") from error
+    return keras_hub
+
+
+def _hub_encoding(layer, name, steps):
+    """keras_hub's `PositionEmbedding` or `SinePositionEncoding` of a netdsl layer of that name."""
+    hub = _keras_hub(layer.keyword)
+    o = layer.options
+    if layer.positional:
+        raise DeclarationError(f"`{layer.keyword}` takes options only")
+    if layer.kind == "PositionEmbedding":
+        return hub.layers.PositionEmbedding(sequence_length=o.get("sequence_length", steps), name=name)
+    return hub.layers.SinePositionEncoding(max_wavelength=float(o.get("max_wavelength", 10000.0)), name=name)
+
+
+def _transformer_encoder(layer, numbering):
+    """keras_hub's `TransformerEncoder` of `TransformerEncoder(heads = H, ff = D, ..)`, named
+    `transformer_encoder_<n>`; the netdsl fields its sub-layers' weights load from (the layers
+    netdsl writes it out as, numbered as netdsl numbers them) are its `netdsl_fields`."""
+    hub = _keras_hub(layer.keyword)
+    o, p = layer.options, layer.positional
+    if _flag(layer, "causal", False):
+        raise DeclarationError("`TransformerEncoder(causal = true)`: keras_hub's TransformerEncoder has no causal mask")
+    if "heads" not in o or "ff" not in o or len(p) > 1:
+        raise DeclarationError("`TransformerEncoder` takes `heads`, `ff` and optionally an activation, `key_dim` and `norm`")
+    pre = o.get("norm", "post") == "pre"
+    order = (["residual", "layer_normalization", "multi_head_attention", "residual", "layer_normalization", "dense", "dense"]
+             if pre else
+             ["residual", "multi_head_attention", "layer_normalization", "residual", "dense", "dense", "layer_normalization"])
+    fields = [numbering.next(prefix) for prefix in order]
+    encoder = hub.layers.TransformerEncoder(
+        intermediate_dim=o["ff"], num_heads=o["heads"], activation=_activation(p[0] if p else "relu"),
+        normalize_first=pre, name=numbering.next("transformer_encoder"),
+    )
+    encoder.netdsl_fields = [f for f in fields if not f.startswith("residual")]
+    return encoder
 
 
 def _build_join(x, layer, numbering):
@@ -362,6 +412,14 @@ def load_netdsl_weights(model, weights):
                 (layer.forward_layer.name.removeprefix("forward_"), layer.forward_layer),
                 (layer.backward_layer.name.removeprefix("backward_"), layer.backward_layer),
             ]
+        elif type(layer).__name__ == "TransformerEncoder":
+            from .keras_to_netdsl import _transformer_parts
+
+            parts = [part for _, part in _transformer_parts(layer) if part is not None]
+            fields = getattr(layer, "netdsl_fields", None)
+            if fields is None or len(fields) != len(parts):
+                raise DeclarationError(f"layer `{layer.name}`: a TransformerEncoder not built by netdsl_to_keras")
+            owners += list(zip(fields, parts))
         else:
             owners.append((layer.name, layer))
     used = set()

@@ -269,6 +269,62 @@ def _multi_head_attention(layer, c, causal=False):
     return _call("MultiHeadAttention", [], options)
 
 
+# keras_hub's layers netdsl has: the two encodings of positions its models add to their input
+# (`x + PositionEmbedding(sequence_length=L)(x)`, which netdsl's layer of that name computes,
+# addition included) and `TransformerEncoder`, which netdsl writes out as the layers it is made
+# of (netdsl-macros/src/layers/transformer_encoder.rs).
+ADDED_ENCODINGS = {"PositionEmbedding", "SinePositionEncoding"}
+
+
+def _added_encoding(add, inputs):
+    """The encoding layer of `add` if it is `x + encoding(x)` (the `+` of tensors or Keras'
+    `Add` layer), else `None`."""
+    if len(inputs) != 2:
+        return None
+    for x, encoded in (inputs, inputs[::-1]):
+        layer, node = _producer(encoded)
+        sources = list(node.input_tensors)
+        if type(layer).__name__ in ADDED_ENCODINGS and len(sources) == 1 and sources[0] is x:
+            return layer
+    return None
+
+
+def _position_embedding(layer, c):
+    return _call("PositionEmbedding", [], [("sequence_length", c["sequence_length"])])
+
+
+def _sine_position_encoding(layer, c):
+    wavelength = float(c["max_wavelength"])
+    return _call("SinePositionEncoding", [], [("max_wavelength", _number(wavelength))] if wavelength != 10000.0 else [])
+
+
+def _transformer_encoder(layer, c):
+    if c.get("dropout"):
+        raise _unsupported(layer, f"`dropout={c['dropout']!r}`: netdsl's TransformerEncoder has no dropout")
+    if c["layer_norm_epsilon"] != 1e-5:
+        raise _unsupported(layer, f"`layer_norm_epsilon={c['layer_norm_epsilon']!r}`: netdsl's TransformerEncoder normalizes with 1e-5")
+    act = _activation(layer, c)
+    options = [("heads", c["num_heads"]), ("ff", c["intermediate_dim"])]
+    text = ", ".join(f"{k} = {v}" for k, v in options)
+    if act != "relu":
+        text += f", {act}"
+    if c["normalize_first"]:
+        text += ", norm = pre"
+    return f"TransformerEncoder({text})"
+
+
+def _transformer_parts(layer):
+    """keras_hub's encoder's sub-layers in the order netdsl numbers its expanded fields, each
+    with its field prefix."""
+    attention = ("multi_head_attention", layer._self_attention_layer)
+    first = ("layer_normalization", layer._self_attention_layer_norm)
+    second = ("layer_normalization", layer._feedforward_layer_norm)
+    denses = [("dense", layer._feedforward_intermediate_dense), ("dense", layer._feedforward_output_dense)]
+    if layer.normalize_first:
+        return [("residual", None), first, attention, ("residual", None), second, *denses]
+    return [("residual", None), attention, first, ("residual", None), *denses, second]
+
+
 CONVERTERS = {
     "Dense": _dense,
     "Conv2D": _conv2d,
@@ -291,6 +347,8 @@ CONVERTERS = {
     "ZeroPadding2D": _zero_padding,
     "UpSampling2D": _up_sampling,
     "Embedding": _embedding,
+    "PositionEmbedding": _position_embedding,
+    "SinePositionEncoding": _sine_position_encoding,
 }
 
 
@@ -383,6 +441,13 @@ def _graph(model):
             seen.add(id(layer))
             kind = type(layer).__name__
             inputs = list(node.input_tensors)
+            encoding = _added_encoding(layer, inputs) if kind == "Add" else None
+            if encoding is not None:
+                # keras_hub's `x + PositionEmbedding(..)(x)`: netdsl's layer does the addition.
+                seen.add(id(encoding))
+                items.append(encoding)
+                (tensor,) = encoding._inbound_nodes[0].input_tensors
+                continue
             if kind in MERGES:
                 if kind == "Concatenate" and layer.axis not in (-1, len(tensor.shape) - 1):
                     raise _unsupported(layer, f"`axis={layer.axis}`: netdsl's `Concatenate` joins along the last axis")
@@ -420,6 +485,14 @@ def _graph(model):
                 items.append(_Join("CrossAttention", layer, branches, causal))
                 tensor = fork
             else:
+                if kind in ADDED_ENCODINGS:
+                    raise _unsupported(layer, "netdsl's layer adds the encoding to its input: expected `x + layer(x)` (or `Add()([x, layer(x)])`), as keras_hub's models use it")
+                if kind == "TransformerEncoder":
+                    for setting in ("padding_mask", "attention_mask"):
+                        if node.arguments.kwargs.get(setting) is not None:
+                            raise _unsupported(layer, f"called with `{setting}`; netdsl's encoder takes the mask its input carries")
+                    if node.arguments.kwargs.get("return_attention_scores"):
+                        raise _unsupported(layer, "`return_attention_scores=True`: netdsl's encoder gives its output alone")
                 if len(inputs) != 1:
                     raise _unsupported(layer, f"takes {len(inputs)} tensors; netdsl joins branches with `Add`, `Concatenate` and attention")
                 items.append(layer)
@@ -540,6 +613,16 @@ def keras_to_netdsl(model, name="Net"):
             elif kind == "MultiHeadAttention":
                 chain.append(_multi_head_attention(layer, config, _causal(layer)))
                 take(KINDS[kind][1], layer)
+            elif kind == "TransformerEncoder":
+                chain.append(_transformer_encoder(layer, config))
+                names = []
+                for prefix, part in _transformer_parts(layer):
+                    field_name = numbering.next(prefix)
+                    if part is not None:
+                        take(None, part, field_name)
+                        fields.pop(part.name)
+                        names.append(field_name)
+                fields[layer.name] = names
             elif kind in CONVERTERS:
                 chain.append(CONVERTERS[kind](layer, config))
                 take(KINDS[kind][1], layer)

@@ -45,6 +45,11 @@ KINDS = {
     "Embedding": ("Embedding", "embedding"),
     "MultiHeadAttention": ("MultiHeadAttention", "multi_head_attention"),
     "Bidirectional": ("Bidirectional", None),
+    # keras_hub's (netdsl-macros/src/layers/position_embedding.rs and neighbours); its
+    # `TransformerEncoder` takes the fields of the layers netdsl writes it out as.
+    "PositionEmbedding": ("PositionEmbedding", "position_embedding"),
+    "SinePositionEncoding": ("SinePositionEncoding", "sine_position_encoding"),
+    "TransformerEncoder": ("TransformerEncoder", None),
 }
 
 

@@ -243,6 +243,56 @@ def cross_attention_with_keys():
     return keras.Model(x, y)
 
 
+def _keras_hub():
+    """keras_hub, which the CI's venv lacks: its cases are skipped there (`HUB_CASES`)."""
+    import keras_hub
+
+    return keras_hub
+
+
+def position_encodings():
+    """keras_hub's encodings added as its models add them: `x + layer(x)`, as a `+` of tensors
+    and as an `Add` layer."""
+    hub = _keras_hub()
+    x = keras.Input((5, 4))
+    h = layers.Dense(4, activation="tanh")(x)
+    h = h + hub.layers.PositionEmbedding(sequence_length=7)(h)
+    h = layers.Add()([hub.layers.SinePositionEncoding(max_wavelength=100.0)(h), h])
+    h = h + hub.layers.SinePositionEncoding()(h)
+    y = layers.Dense(3, activation="tanh")(h)
+    return keras.Model(x, y)
+
+
+def transformer_post_norm():
+    """keras_hub's `TransformerEncoder` (post-norm, its default) after a learned position
+    embedding, then one more encoder of gelu, and a pool."""
+    hub = _keras_hub()
+    x = keras.Input((5, 8))
+    h = x + hub.layers.PositionEmbedding(sequence_length=5)(x)
+    h = hub.layers.TransformerEncoder(intermediate_dim=12, num_heads=2)(h)
+    h = hub.layers.TransformerEncoder(intermediate_dim=6, num_heads=4, activation="gelu")(h)
+    h = layers.GlobalAveragePooling1D()(h)
+    y = layers.Dense(2, activation="softmax")(h)
+    return keras.Model(x, y)
+
+
+def transformer_pre_norm():
+    """keras_hub's pre-norm `TransformerEncoder` (`normalize_first=True`) on embedded tokens
+    with their padding mask, and a residual block after it."""
+    hub = _keras_hub()
+    x = keras.Input((6,), dtype="int32")
+    h = layers.Embedding(9, 6, mask_zero=True)(x)
+    h = h + hub.layers.SinePositionEncoding()(h)
+    h = hub.layers.TransformerEncoder(intermediate_dim=10, num_heads=3, activation="silu", normalize_first=True)(h)
+    h = layers.LayerNormalization(epsilon=1e-5)(h)
+    h = layers.GlobalAveragePooling1D()(h)
+    y = layers.Dense(2)(h)
+    return keras.Model(x, y), 9
+
+
+# The cases of keras_hub's layers, skipped where keras_hub is not installed.
+HUB_CASES = {"PositionEncoded", "TransformerPostNorm", "TransformerPreNorm"}
+
 CASES = [
     ("Mlp", dense),
     ("Conv2dPools", conv2d_pools),
@@ -267,4 +317,7 @@ CASES = [
     ("NestedJoins", nested_joins),
     ("CrossAttended", cross_attention),
     ("CrossAttendedWithKeys", cross_attention_with_keys),
+    ("PositionEncoded", position_encodings),
+    ("TransformerPostNorm", transformer_post_norm),
+    ("TransformerPreNorm", transformer_pre_norm),
 ]
