@@ -25,7 +25,7 @@ import numpy as np  # noqa: E402
 from keras import layers  # noqa: E402
 
 from common import predict, seeded, snake  # noqa: E402
-from keras_cases import CASES  # noqa: E402
+from keras_cases import CASES, HUB_CASES  # noqa: E402
 import netdsl_keras  # noqa: E402
 from netdsl_keras import (  # noqa: E402
     UnsupportedLayer, keras_to_netdsl, load_safetensors, netdsl_to_keras, parse_declaration,
@@ -33,6 +33,16 @@ from netdsl_keras import (  # noqa: E402
 
 FIXTURES = HERE.parents[2] / "tests" / "fixtures" / "interop" / "keras"
 TOLERANCE = 1e-5
+
+try:
+    import keras_hub  # noqa: E402
+except ImportError:  # the CI's venv (requirements-ci.txt) has no keras_hub
+    keras_hub = None
+
+
+def skip_without_keras_hub(test, name):
+    if name in HUB_CASES and keras_hub is None:
+        test.skipTest("keras_hub is not installed")
 
 
 def largest_error(found, expected):
@@ -48,6 +58,7 @@ class RoundTrip(unittest.TestCase):
         committed = (FIXTURES / "networks.rs").read_text()
         for seed, (name, build) in enumerate(CASES):
             with self.subTest(name):
+                skip_without_keras_hub(self, name)
                 keras.backend.clear_session()
                 model, _ = seeded(build, seed)
                 converted = keras_to_netdsl(model, name)
@@ -65,6 +76,7 @@ class RoundTrip(unittest.TestCase):
         committed = (FIXTURES / "networks.rs").read_text()
         for seed, (name, build) in enumerate(CASES):
             with self.subTest(name):
+                skip_without_keras_hub(self, name)
                 keras.backend.clear_session()
                 original, x = seeded(build, seed)
                 rebuilt = netdsl_to_keras(committed, FIXTURES / f"{snake(name)}.safetensors", name=name)
@@ -122,6 +134,30 @@ class RoundTrip(unittest.TestCase):
         with self.assertRaises(UnsupportedLayer) as raised:
             keras_to_netdsl(keras.Model(x, layers.Add()([shared(x), shared(h)])))
         self.assertIn("layer `shared` (Dense): called 2 times", str(raised.exception))
+
+    @unittest.skipIf(keras_hub is None, "keras_hub is not installed")
+    def test_keras_hub_settings_netdsl_lacks_are_named(self):
+        hub = keras_hub.layers
+        x = keras.Input((5, 4))
+        encoded = hub.PositionEmbedding(sequence_length=5, name="positions")(x)
+        graphs = [
+            (hub.TransformerEncoder(6, 2, dropout=0.1, name="dropped")(x),
+             "layer `dropped` (TransformerEncoder): `dropout=0.1`: netdsl's TransformerEncoder has no dropout"),
+            (hub.TransformerEncoder(6, 2, layer_norm_epsilon=1e-6, name="eps")(x),
+             "layer `eps` (TransformerEncoder): `layer_norm_epsilon=1e-06`: netdsl's TransformerEncoder normalizes with 1e-5"),
+            (layers.Dense(3)(encoded),
+             "layer `positions` (PositionEmbedding): netdsl's layer adds the encoding to its input: expected `x + layer(x)`"),
+            (layers.Dense(4)(x) + hub.SinePositionEncoding(name="sine")(x),
+             "layer `sine` (SinePositionEncoding): netdsl's layer adds the encoding to its input"),
+        ]
+        for y, message in graphs:
+            with self.subTest(message):
+                with self.assertRaises(UnsupportedLayer) as raised:
+                    keras_to_netdsl(keras.Model(x, y))
+                self.assertIn(message, str(raised.exception))
+        with self.assertRaises(netdsl_keras.DeclarationError) as raised:
+            netdsl_to_keras("(5, 4) => TransformerEncoder(heads = 2, ff = 6, causal = true)")
+        self.assertIn("keras_hub's TransformerEncoder has no causal mask", str(raised.exception))
 
     def test_declarations_parse_with_comments_and_several_networks(self):
         text = """
