@@ -509,7 +509,8 @@ def _graph(model):
 
 def keras_to_netdsl(model, name="Net"):
     """Converts a Keras 3 model (a `keras.Sequential`, or a functional model of chains whose
-    branches part from one tensor and meet in `Add`, `Concatenate` or `MultiHeadAttention`) to
+    branches part from one tensor and meet in `Add`, `Concatenate` or `MultiHeadAttention`, and
+    keras_hub's `TransformerEncoder` and position encodings added to their input) to
     netdsl: returns a [`Converted`] with the `network!` declaration of the struct `name` and
     the weights under netdsl's names.
 
