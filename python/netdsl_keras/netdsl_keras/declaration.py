@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .files import load_safetensors
-from .names import KINDS, Numbering, weight_name
+from .names import KINDS, TRANSFORMER_FIELDS, Numbering, weight_name
 
 __all__ = ["DeclarationError", "Layer", "Network", "parse_declaration", "netdsl_to_keras", "load_netdsl_weights"]
 
@@ -349,15 +349,12 @@ def _transformer_encoder(layer, numbering):
     if "heads" not in o or "ff" not in o or len(p) > 1:
         raise DeclarationError("`TransformerEncoder` takes `heads`, `ff` and optionally an activation, `key_dim` and `norm`")
     pre = o.get("norm", "post") == "pre"
-    order = (["residual", "layer_normalization", "multi_head_attention", "residual", "layer_normalization", "dense", "dense"]
-             if pre else
-             ["residual", "multi_head_attention", "layer_normalization", "residual", "dense", "dense", "layer_normalization"])
-    fields = [numbering.next(prefix) for prefix in order]
+    fields = [(numbering.next(prefix), part) for prefix, part in TRANSFORMER_FIELDS[pre]]
     encoder = hub.layers.TransformerEncoder(
         intermediate_dim=o["ff"], num_heads=o["heads"], activation=_activation(p[0] if p else "relu"),
         normalize_first=pre, name=numbering.next("transformer_encoder"),
     )
-    encoder.netdsl_fields = [f for f in fields if not f.startswith("residual")]
+    encoder.netdsl_fields = [field_name for field_name, part in fields if part is not None]
     return encoder
 
 

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .files import save_safetensors
-from .names import KINDS, Numbering, weight_name
+from .names import KINDS, TRANSFORMER_FIELDS, Numbering, weight_name
 
 __all__ = ["UnsupportedLayer", "Converted", "keras_to_netdsl", "ACTIVATIONS"]
 
@@ -316,13 +316,14 @@ def _transformer_encoder(layer, c):
 def _transformer_parts(layer):
     """keras_hub's encoder's sub-layers in the order netdsl numbers its expanded fields, each
     with its field prefix."""
-    attention = ("multi_head_attention", layer._self_attention_layer)
-    first = ("layer_normalization", layer._self_attention_layer_norm)
-    second = ("layer_normalization", layer._feedforward_layer_norm)
-    denses = [("dense", layer._feedforward_intermediate_dense), ("dense", layer._feedforward_output_dense)]
-    if layer.normalize_first:
-        return [("residual", None), first, attention, ("residual", None), second, *denses]
-    return [("residual", None), attention, first, ("residual", None), *denses, second]
+    parts = {
+        "attention": layer._self_attention_layer,
+        "attention_norm": layer._self_attention_layer_norm,
+        "feedforward_norm": layer._feedforward_layer_norm,
+        "intermediate": layer._feedforward_intermediate_dense,
+        "output": layer._feedforward_output_dense,
+    }
+    return [(prefix, parts.get(part)) for prefix, part in TRANSFORMER_FIELDS[bool(layer.normalize_first)]]
 
 
 CONVERTERS = {

@@ -18,7 +18,7 @@ the order the declaration lists them; `Residual(chain, relu)`'s `Activation` is 
 its chain's layers (`activation_1`). Only the attention's numbers name weights.
 """
 
-__all__ = ["KINDS", "Numbering", "weight_name"]
+__all__ = ["KINDS", "Numbering", "weight_name", "TRANSFORMER_FIELDS"]
 
 # Keras class name -> (netdsl keyword, netdsl field prefix)
 KINDS = {
@@ -50,6 +50,19 @@ KINDS = {
     "PositionEmbedding": ("PositionEmbedding", "position_embedding"),
     "SinePositionEncoding": ("SinePositionEncoding", "sine_position_encoding"),
     "TransformerEncoder": ("TransformerEncoder", None),
+}
+
+
+# The fields netdsl's `TransformerEncoder` expands to, in its order, each with the part of
+# keras_hub's encoder whose weights it holds (None: a residual block's own field, no weights),
+# by `normalize_first` (netdsl-macros/src/layers/transformer_encoder.rs; keras_hub's
+# `_self_attention_layer`, `_self_attention_layer_norm`, `_feedforward_layer_norm`,
+# `_feedforward_intermediate_dense`, `_feedforward_output_dense`).
+TRANSFORMER_FIELDS = {
+    False: [("residual", None), ("multi_head_attention", "attention"), ("layer_normalization", "attention_norm"),
+            ("residual", None), ("dense", "intermediate"), ("dense", "output"), ("layer_normalization", "feedforward_norm")],
+    True: [("residual", None), ("layer_normalization", "attention_norm"), ("multi_head_attention", "attention"),
+           ("residual", None), ("layer_normalization", "feedforward_norm"), ("dense", "intermediate"), ("dense", "output")],
 }
 
 

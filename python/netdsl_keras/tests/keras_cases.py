@@ -277,13 +277,14 @@ def transformer_post_norm():
 
 
 def transformer_pre_norm():
-    """keras_hub's pre-norm `TransformerEncoder` (`normalize_first=True`) on embedded tokens
-    with their padding mask, and a residual block after it."""
+    """keras_hub's pre-norm `TransformerEncoder` (`normalize_first=True`) on embedded tokens,
+    reading their padding mask; keras_hub's `SinePositionEncoding` after it drops the mask (it
+    does not support masking), so the pool averages every step, in Keras as in netdsl."""
     hub = _keras_hub()
     x = keras.Input((6,), dtype="int32")
     h = layers.Embedding(9, 6, mask_zero=True)(x)
-    h = h + hub.layers.SinePositionEncoding()(h)
     h = hub.layers.TransformerEncoder(intermediate_dim=10, num_heads=3, activation="silu", normalize_first=True)(h)
+    h = h + hub.layers.SinePositionEncoding()(h)
     h = layers.LayerNormalization(epsilon=1e-5)(h)
     h = layers.GlobalAveragePooling1D()(h)
     y = layers.Dense(2)(h)
