@@ -35,10 +35,9 @@ jax.config.update("jax_num_cpu_devices", 2)
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-from keras import layers  # noqa: E402
 
 from netdsl_keras import keras_to_netdsl, save_safetensors  # noqa: E402
-from train_mnist import idx  # noqa: E402
+from train_mnist import mnist, tutorial_model  # noqa: E402
 
 OUT = ROOT / "target" / "data_parallel"
 
@@ -50,20 +49,8 @@ def main():
     keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
 
     keras.utils.set_random_seed(42)
-    x_train = idx("train-images.idx3-ubyte.gz")[..., None].astype("float32") / 255.0
-    y_train = idx("train-labels.idx1-ubyte.gz")
-    x_test = idx("t10k-images.idx3-ubyte.gz")[..., None].astype("float32") / 255.0
-    y_test = idx("t10k-labels.idx1-ubyte.gz")
-
-    model = keras.Sequential([
-        keras.Input((28, 28, 1)),
-        layers.Conv2D(8, 3, activation="relu"),
-        layers.MaxPooling2D(2),
-        layers.Flatten(),
-        layers.Dropout(0.25),
-        layers.Dense(10, activation="softmax"),
-    ])
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    x_train, y_train, x_test, y_test = mnist()
+    model = tutorial_model()
     # Batches fed one at a time: `model.fit`'s own input pipeline, which prefetches batches onto
     # the devices from a thread of its own, leaves the first all-reduce of two CPU devices
     # waiting on a machine of two cores (Keras 3.15.1, JAX 0.10.2); `train_on_batch` shards each

@@ -38,13 +38,17 @@ def idx(name):
     return np.frombuffer(data, np.uint8, offset=4 + 4 * dims).reshape(shape)
 
 
-def main():
-    keras.utils.set_random_seed(42)
+def mnist():
+    """The bundled MNIST as `(x_train, y_train, x_test, y_test)`: images of 28×28×1 in [0, 1]."""
     x_train = idx("train-images.idx3-ubyte.gz")[..., None].astype("float32") / 255.0
     y_train = idx("train-labels.idx1-ubyte.gz")
     x_test = idx("t10k-images.idx3-ubyte.gz")[..., None].astype("float32") / 255.0
     y_test = idx("t10k-labels.idx1-ubyte.gz")
+    return x_train, y_train, x_test, y_test
 
+
+def tutorial_model():
+    """The tutorial's network, compiled: examples/keras_mnist/network.rs is its declaration."""
     model = keras.Sequential([
         keras.Input((28, 28, 1)),
         layers.Conv2D(8, 3, activation="relu"),
@@ -54,6 +58,13 @@ def main():
         layers.Dense(10, activation="softmax"),
     ])
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def main():
+    keras.utils.set_random_seed(42)
+    x_train, y_train, x_test, y_test = mnist()
+    model = tutorial_model()
     model.fit(x_train, y_train, epochs=2, batch_size=64, verbose=2)
     _, accuracy = model.evaluate(x_test, y_test, verbose=0)
     print(f"Keras test accuracy: {accuracy:.4f}")
