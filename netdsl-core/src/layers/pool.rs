@@ -74,6 +74,29 @@ pub trait Reduce {
     /// from.
     fn reduce(x: &[f32], window: PoolWindow) -> (f32, usize);
 
+    /// Pools one output pixel for every channel at once: `window` is channel 0's, and channel
+    /// `ch` of the pixel's window starts `ch` further on. Writes `y[ch]` and keeps each
+    /// channel's output `at + ch`. The default goes channel by channel through
+    /// [`Reduce::reduce`]; a reduction overrides it to compare whole pixels without branches.
+    #[inline]
+    fn reduce_pixel(
+        x: &[f32],
+        window: PoolWindow,
+        y: &mut [f32],
+        tape: &mut Self::Tape,
+        at: usize,
+    ) {
+        for (ch, y) in y.iter_mut().enumerate() {
+            let channel = PoolWindow {
+                first: window.first + ch,
+                ..window
+            };
+            let (value, index) = Self::reduce(x, channel);
+            *y = value;
+            Self::keep(tape, at + ch, index);
+        }
+    }
+
     /// Adds `g`, the gradient of the window's value, to the window's inputs in `dx`; `index` is
     /// what [`Reduce::reduce`] returned with the value.
     fn spread(dx: &mut [f32], g: f32, index: usize, window: PoolWindow);
@@ -117,6 +140,43 @@ impl Reduce for Max {
         best
     }
 
+    /// Every channel of the pixel at once, selecting rather than branching: which input is a
+    /// window's maximum is data, which a branch predictor guesses wrong half the time.
+    #[inline]
+    fn reduce_pixel(
+        x: &[f32],
+        window: PoolWindow,
+        y: &mut [f32],
+        tape: &mut Box<[u32]>,
+        at: usize,
+    ) {
+        let channels = y.len();
+        let kept = &mut tape[at..at + channels];
+        y.copy_from_slice(&x[window.first..window.first + channels]);
+        for (ch, kept) in kept.iter_mut().enumerate() {
+            // In range: `Pool2d::SHAPES_AGREE` bounds the inputs by u32::MAX.
+            *kept = (window.first + ch) as u32;
+        }
+        // The first pixel again, harmlessly: a value never beats itself.
+        window.for_each_input(|pixel| {
+            let values = &x[pixel..pixel + channels];
+            let index = pixel as u32;
+            for ((best, kept), (&value, ch)) in y
+                .iter_mut()
+                .zip(kept.iter_mut())
+                .zip(values.iter().zip(0..))
+            {
+                // As `reduce`: the first maximum wins ties, and a NaN wins over numbers. The
+                // choice is a mask of all ones or none, so that the compiler selects with bit
+                // operations rather than a branch.
+                let take = (value > *best) | (value.is_nan() & !best.is_nan());
+                let take = u32::from(take).wrapping_neg();
+                *best = f32::from_bits((value.to_bits() & take) | (best.to_bits() & !take));
+                *kept = ((index + ch) & take) | (*kept & !take);
+            }
+        });
+    }
+
     #[inline]
     fn spread(dx: &mut [f32], g: f32, index: usize, _: PoolWindow) {
         dx[index] += g;
@@ -150,6 +210,22 @@ impl Reduce for Mean {
         let mut sum = 0.0;
         window.for_each_input(|i| sum += x[i]);
         (sum * (1.0 / window.len() as f32), 0)
+    }
+
+    /// Every channel of the pixel at once, summed pixel by pixel in the order of `reduce`.
+    #[inline]
+    fn reduce_pixel(x: &[f32], window: PoolWindow, y: &mut [f32], _: &mut (), _: usize) {
+        let channels = y.len();
+        y.fill(0.0);
+        window.for_each_input(|pixel| {
+            for (sum, &value) in y.iter_mut().zip(&x[pixel..pixel + channels]) {
+                *sum += value;
+            }
+        });
+        let scale = 1.0 / window.len() as f32;
+        for mean in y {
+            *mean *= scale;
+        }
     }
 
     #[inline]
@@ -259,6 +335,23 @@ impl<R: Reduce, I: ImageShape, P: WindowShape, O: ImageShape> Pool2d<R, I, P, O>
     }
 
     /// Calls `visit(output index, window)` for every output of one sample.
+    /// Visits each output pixel with its index in the output row and channel 0's window.
+    #[inline]
+    fn for_each_pixel(mut visit: impl FnMut(usize, PoolWindow)) {
+        let (w, c, s) = (I::WIDTH, I::CHANNELS, P::STRIDE);
+        for oy in 0..O::HEIGHT {
+            for ox in 0..O::WIDTH {
+                let window = PoolWindow {
+                    first: (oy * s * w + ox * s) * c,
+                    size: P::SIZE,
+                    row: w * c,
+                    col: c,
+                };
+                visit((oy * O::WIDTH + ox) * c, window);
+            }
+        }
+    }
+
     #[inline]
     fn for_each_window(mut visit: impl FnMut(usize, PoolWindow)) {
         let (w, c, s) = (I::WIDTH, I::CHANNELS, P::STRIDE);
@@ -301,10 +394,9 @@ impl<R: Reduce, I: ImageShape, P: WindowShape, O: ImageShape> Layer for Pool2d<R
     ) {
         for (k, (x, y)) in x.iter().zip(y).enumerate() {
             let (x, y) = (x.values(), y.values_mut());
-            Self::for_each_window(|o, window| {
-                let (value, index) = R::reduce(x, window);
-                y[o] = value;
-                R::keep(tape, k * O::LEN + o, index);
+            Self::for_each_pixel(|o, window| {
+                let pixel = &mut y[o..o + I::CHANNELS];
+                R::reduce_pixel(x, window, pixel, tape, k * O::LEN + o);
             });
         }
     }
@@ -509,5 +601,46 @@ mod tests {
         let c = values::<[f32; 6], 2>(5);
         let mut pool = AvgPool2d::<Image<4, 5, 1, 20>, Window<3, 1>, Image<2, 3, 1, 6>>::new();
         check_gradients(&mut pool, &values(6), &c, &mut ());
+    }
+
+    /// What `forward` computes a pixel at a time must be what `reduce` computes a window at a
+    /// time: the same values and, for max pooling, the same kept inputs, with ties (values
+    /// rounded to quarters) and NaNs, overlapping windows and several channels.
+    fn pixels_agree_with_windows<R: Reduce>(
+        pool: &Pool2d<R, Image<5, 6, 3, 90>, Window<2, 1>, Image<4, 5, 3, 60>>,
+    ) where
+        R::Tape: core::fmt::Debug,
+    {
+        let mut x = values::<[f32; 90], 2>(11);
+        for (i, v) in x.as_flattened_mut().iter_mut().enumerate() {
+            *v = (*v * 4.0).round() / 4.0;
+            if i % 17 == 3 {
+                *v = f32::NAN;
+            }
+        }
+        let mut tape = pool.new_tape::<2>();
+        let mut y = [[0.0; 60]; 2];
+        pool.forward(&x, &mut y, &mut tape);
+        let mut expected_tape = pool.new_tape::<2>();
+        for (k, (x, y)) in x.iter().zip(&y).enumerate() {
+            Pool2d::<R, Image<5, 6, 3, 90>, Window<2, 1>, Image<4, 5, 3, 60>>::for_each_window(
+                |o, window| {
+                    let (value, index) = R::reduce(x, window);
+                    assert!(
+                        value.to_bits() == y[o].to_bits(),
+                        "output {o}: {value} vs {}",
+                        y[o]
+                    );
+                    R::keep(&mut expected_tape, k * 60 + o, index);
+                },
+            );
+        }
+        assert_eq!(format!("{tape:?}"), format!("{expected_tape:?}"));
+    }
+
+    #[test]
+    fn pooling_a_pixel_at_a_time_equals_pooling_a_window_at_a_time() {
+        pixels_agree_with_windows(&MaxPool2d::new());
+        pixels_agree_with_windows(&AvgPool2d::new());
     }
 }
