@@ -97,6 +97,18 @@ pub trait Reduce {
         }
     }
 
+    /// [`Reduce::reduce_pixel`] keeping nothing: the pixel's values alone, for inference.
+    #[inline]
+    fn pool_pixel(x: &[f32], window: PoolWindow, y: &mut [f32]) {
+        for (ch, y) in y.iter_mut().enumerate() {
+            let channel = PoolWindow {
+                first: window.first + ch,
+                ..window
+            };
+            *y = Self::reduce(x, channel).0;
+        }
+    }
+
     /// Adds `g`, the gradient of the window's value, to the window's inputs in `dx`; `index` is
     /// what [`Reduce::reduce`] returned with the value.
     fn spread(dx: &mut [f32], g: f32, index: usize, window: PoolWindow);
@@ -140,8 +152,6 @@ impl Reduce for Max {
         best
     }
 
-    /// Every channel of the pixel at once, selecting rather than branching: which input is a
-    /// window's maximum is data, which a branch predictor guesses wrong half the time.
     #[inline]
     fn reduce_pixel(
         x: &[f32],
@@ -150,36 +160,51 @@ impl Reduce for Max {
         tape: &mut Box<[u32]>,
         at: usize,
     ) {
-        let channels = y.len();
-        let kept = &mut tape[at..at + channels];
-        y.copy_from_slice(&x[window.first..window.first + channels]);
-        for (ch, kept) in kept.iter_mut().enumerate() {
-            // In range: `Pool2d::SHAPES_AGREE` bounds the inputs by u32::MAX.
-            *kept = (window.first + ch) as u32;
-        }
-        // The first pixel again, harmlessly: a value never beats itself.
-        window.for_each_input(|pixel| {
-            let values = &x[pixel..pixel + channels];
-            let index = pixel as u32;
-            for ((best, kept), (&value, ch)) in y
-                .iter_mut()
-                .zip(kept.iter_mut())
-                .zip(values.iter().zip(0..))
-            {
-                // As `reduce`: the first maximum wins ties, and a NaN wins over numbers. The
-                // choice is a mask of all ones or none, so that the compiler selects with bit
-                // operations rather than a branch.
-                let take = (value > *best) | (value.is_nan() & !best.is_nan());
-                let take = u32::from(take).wrapping_neg();
-                *best = f32::from_bits((value.to_bits() & take) | (best.to_bits() & !take));
-                *kept = ((index + ch) & take) | (*kept & !take);
-            }
-        });
+        Max::select::<true>(x, window, y, &mut tape[at..at + y.len()]);
+    }
+
+    #[inline]
+    fn pool_pixel(x: &[f32], window: PoolWindow, y: &mut [f32]) {
+        Max::select::<false>(x, window, y, &mut []);
     }
 
     #[inline]
     fn spread(dx: &mut [f32], g: f32, index: usize, _: PoolWindow) {
         dx[index] += g;
+    }
+}
+
+impl Max {
+    /// Each channel's maximum over the pixel's window into `y`, and with `KEEP` the index of
+    /// the input it came from into `kept`. It selects rather than branches: which input is a
+    /// window's maximum is data, which a branch predictor guesses wrong half the time.
+    #[inline(always)]
+    fn select<const KEEP: bool>(x: &[f32], window: PoolWindow, y: &mut [f32], kept: &mut [u32]) {
+        let channels = y.len();
+        let kept = if KEEP { &mut kept[..channels] } else { kept };
+        y.copy_from_slice(&x[window.first..window.first + channels]);
+        if KEEP {
+            for (ch, kept) in kept.iter_mut().enumerate() {
+                // In range: `Pool2d::SHAPES_AGREE` bounds the inputs by u32::MAX.
+                *kept = (window.first + ch) as u32;
+            }
+        }
+        // The first pixel again, harmlessly: a value never beats itself.
+        window.for_each_input(|pixel| {
+            let values = &x[pixel..pixel + channels];
+            for ch in 0..channels {
+                let (value, best) = (values[ch], y[ch]);
+                // As `reduce`: the first maximum wins ties, and a NaN wins over numbers. The
+                // choice is a mask of all ones or none, so that the compiler selects with bit
+                // operations rather than a branch.
+                let take = (value > best) | (value.is_nan() & !best.is_nan());
+                let take = u32::from(take).wrapping_neg();
+                y[ch] = f32::from_bits((value.to_bits() & take) | (best.to_bits() & !take));
+                if KEEP {
+                    kept[ch] = ((pixel + ch) as u32 & take) | (kept[ch] & !take);
+                }
+            }
+        });
     }
 }
 
@@ -215,6 +240,11 @@ impl Reduce for Mean {
     /// Every channel of the pixel at once, summed pixel by pixel in the order of `reduce`.
     #[inline]
     fn reduce_pixel(x: &[f32], window: PoolWindow, y: &mut [f32], _: &mut (), _: usize) {
+        Self::pool_pixel(x, window, y);
+    }
+
+    #[inline]
+    fn pool_pixel(x: &[f32], window: PoolWindow, y: &mut [f32]) {
         let channels = y.len();
         y.fill(0.0);
         window.for_each_input(|pixel| {
@@ -423,7 +453,7 @@ impl<R: Reduce, I: ImageShape, P: WindowShape, O: ImageShape> Layer for Pool2d<R
     /// The pooled values computed without the tape (so without allocating).
     fn infer(&self, x: &I::Values, y: &mut O::Values) {
         let (x, y) = (x.values(), y.values_mut());
-        Self::for_each_window(|o, window| y[o] = R::reduce(x, window).0);
+        Self::for_each_pixel(|o, window| R::pool_pixel(x, window, &mut y[o..o + I::CHANNELS]));
     }
 
     without_parameters!();
@@ -636,6 +666,11 @@ mod tests {
             );
         }
         assert_eq!(format!("{tape:?}"), format!("{expected_tape:?}"));
+        for (x, y) in x.iter().zip(&y) {
+            let mut inferred = [0.0; 60];
+            pool.infer(x, &mut inferred);
+            assert_eq!(inferred.map(f32::to_bits), y.map(f32::to_bits));
+        }
     }
 
     #[test]
