@@ -6,7 +6,7 @@
 //! 60,000 real MNIST images; single-sample `predict`; batched inference over the 10,000 test
 //! images; and heap allocations per step. LeNet-5 rows follow: a training epoch with Adam at
 //! batch 32 and 128, and single-image prediction; then a training epoch of MNIST rows through
-//! `SimpleRNN(64)` and `LSTM(64)`. Every timing is the best of several
+//! `SimpleRNN(64)`, `LSTM(64)` and `GRU(64)`, with their share of the peak. Every timing is the best of several
 //! repetitions, so a busy machine shows as noise in one direction only. On two cores: an epoch
 //! at batch 128 on one thread and on two (`Fit::threads(2)`, 64 samples each), and the speed-up.
 //! `NETDSL_ISA=avx2+fma` or `portable` selects a slower path for the whole-network rows (`neon`
@@ -33,6 +33,9 @@ network! {
 
     /// MNIST rows through an LSTM, as in examples/mnist_rnn.rs.
     struct MnistLstm<(28, 28) => LSTM(64) => Dense(10, softmax)>;
+
+    /// MNIST rows through a GRU, as in examples/mnist_rnn.rs.
+    struct MnistGru<(28, 28) => GRU(64) => Dense(10, softmax)>;
 }
 
 /// Multiply-adds of one LeNet-5 sample's forward pass, times two: conv1 28·28·6·25,
@@ -41,10 +44,28 @@ const LENET_FORWARD_FLOP: f64 = 2.0 * (117_600.0 + 240_000.0 + 48_000.0 + 10_080
 /// The backward pass: weight gradients of every layer, input gradients of all but the first.
 const LENET_BACKWARD_FLOP: f64 = 2.0 * LENET_FORWARD_FLOP - 2.0 * 117_600.0;
 
-/// Recurrent rows: a training epoch of `model` on `train` with Adam at batch 32 (the best of
-/// two), and allocations per step.
-fn recurrent_rows<N>(name: &str, mut model: N, train: &Dataset<784, 10>, rows: &mut Vec<Row>)
-where
+/// A training step's FLOP for one sample of 28 rows of 28 pixels through a recurrent layer of
+/// 64 units and `gates` gates, then `Dense(10)`: each step's product of `[x_t | h_{t-1}]` (92
+/// wide) with the gates' `92 × 64·gates` weights forward, the same again for their gradient, and
+/// `dz_t · W_hᵀ` for the 27 steps that have a previous state (no input gradient: it is the first
+/// layer); the dense layer's three products.
+fn recurrent_flop(gates: f64) -> f64 {
+    let (steps, width, units) = (28.0, 92.0, 64.0);
+    let forward = 2.0 * steps * width * gates * units;
+    let state_gradient = 2.0 * (steps - 1.0) * units * gates * units;
+    2.0 * forward + state_gradient + 3.0 * 2.0 * units * 10.0
+}
+
+/// Recurrent rows: a training epoch of `model` (a recurrent layer with `gates` gates) on `train`
+/// with Adam at batch 32 (the best of two), its share of `peak`, and allocations per step.
+fn recurrent_rows<N>(
+    name: &str,
+    gates: f64,
+    mut model: N,
+    train: &Dataset<784, 10>,
+    peak: f64,
+    rows: &mut Vec<Row>,
+) where
     N: Network<In = [f32; 784], Out = [f32; 10]> + Sync,
     N::Tape<32>: Send,
     N::Grads: Send,
@@ -62,7 +83,12 @@ where
     rows.push(row(
         format!("{name} training epoch, 60,000 images as 28 steps, batch 32, Adam"),
         format!("{epoch:.2} s"),
-        format!("{:.0} samples/s", train.len() as f64 / epoch),
+        format!(
+            "{:.0} samples/s, {:.0} GFLOP/s = {:.0} % of peak",
+            train.len() as f64 / epoch,
+            recurrent_flop(gates) * train.len() as f64 / epoch / 1e9,
+            100.0 * recurrent_flop(gates) * train.len() as f64 / epoch / 1e9 / peak
+        ),
     ));
     let steps = train.len().div_ceil(32);
     let info = allocation_counter::measure(|| {
@@ -380,13 +406,11 @@ fn main() {
     ));
 
     let rng = || StdRng::seed_from_u64(42);
-    recurrent_rows(
-        "SimpleRNN(64)",
-        MnistRnn::new(&mut rng()),
-        &train,
-        &mut rows,
-    );
-    recurrent_rows("LSTM(64)", MnistLstm::new(&mut rng()), &train, &mut rows);
+    let models = (MnistRnn::new(&mut rng()), MnistLstm::new(&mut rng()));
+    recurrent_rows("SimpleRNN(64)", 1.0, models.0, &train, peak, &mut rows);
+    recurrent_rows("LSTM(64)", 4.0, models.1, &train, peak, &mut rows);
+    let gru = MnistGru::new(&mut rng());
+    recurrent_rows("GRU(64)", 3.0, gru, &train, peak, &mut rows);
 
     // Last: two cores of AVX-512 at once can lower the clock for a while after.
     parallel_rows(&train, &mut rows);
