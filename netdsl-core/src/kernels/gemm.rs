@@ -15,6 +15,7 @@
 #[cfg(all(feature = "alloc", not(feature = "std")))]
 use crate::alloc_prelude::*;
 
+use super::bf16::{AOf, Bf16Path, Bf16Product, Precision};
 use super::isa::Isa;
 use super::simd::Simd;
 
@@ -189,6 +190,39 @@ impl Product<'_> {
         // compute is at most an operand's last one, which `fits` computed without overflow.
         unsafe { dispatch(isa, ops, m, self.n, k) }
     }
+
+    /// Computes the product in `precision` ([`Isa::selected`] for f32).
+    pub fn run_in(&mut self, precision: Precision) {
+        match precision.bf16_path() {
+            Some(path) => self.run_bf16(path),
+            None => self.run(Isa::selected()),
+        }
+    }
+
+    /// Computes the product with bf16 operands on `path`.
+    ///
+    /// # Panics
+    ///
+    /// If a stride or size would take an operand out of its slice.
+    pub fn run_bf16(&mut self, path: Bf16Path) {
+        Bf16Product {
+            m: self.m,
+            n: self.n,
+            k: self.k,
+            a: AOf::Strided {
+                a: self.a,
+                row: self.a_row,
+                col: self.a_col,
+            },
+            b: self.b,
+            b_k: self.ldb,
+            b_j: 1,
+            bias: self.bias,
+            c: &mut *self.c,
+            ldc: self.ldc,
+        }
+        .run(path);
+    }
 }
 
 #[cfg(feature = "alloc")]
@@ -233,6 +267,39 @@ impl Gather<'_> {
         // SAFETY: the asserts above keep every access in bounds: every `rows[i] + cols[k]` is at
         // most `rows.max + cols.max`, which does not overflow.
         unsafe { dispatch(isa, ops, m, self.n, k) }
+    }
+
+    /// Computes the product in `precision` ([`Isa::selected`] for f32).
+    pub fn run_in(&mut self, precision: Precision) {
+        match precision.bf16_path() {
+            Some(path) => self.run_bf16(path),
+            None => self.run(Isa::selected()),
+        }
+    }
+
+    /// Computes the product with bf16 operands on `path`.
+    ///
+    /// # Panics
+    ///
+    /// If an offset or size would take an operand out of its slice.
+    pub fn run_bf16(&mut self, path: Bf16Path) {
+        Bf16Product {
+            m: self.rows.len(),
+            n: self.n,
+            k: self.cols.len(),
+            a: AOf::Gathered {
+                a: self.a,
+                rows: self.rows.as_slice(),
+                cols: self.cols.as_slice(),
+            },
+            b: self.b,
+            b_k: self.ldb,
+            b_j: 1,
+            bias: self.bias,
+            c: &mut *self.c,
+            ldc: self.ldc,
+        }
+        .run(path);
     }
 }
 
@@ -297,6 +364,39 @@ impl Dots<'_> {
             // SAFETY: in bounds as above; no CPU feature needed.
             _ => unsafe { dots::<super::simd::Portable>(self) },
         }
+    }
+
+    /// Computes the dot products in `precision` ([`Isa::selected`] for f32).
+    pub fn run_in(&mut self, precision: Precision) {
+        match precision.bf16_path() {
+            Some(path) => self.run_bf16(path),
+            None => self.run(Isa::selected()),
+        }
+    }
+
+    /// Computes the dot products with bf16 operands on `path`: `B(k, j) = Bt[j][k]`.
+    ///
+    /// # Panics
+    ///
+    /// If a stride or size would take an operand out of its slice.
+    pub fn run_bf16(&mut self, path: Bf16Path) {
+        Bf16Product {
+            m: self.m,
+            n: self.n,
+            k: self.k,
+            a: AOf::Strided {
+                a: self.a,
+                row: self.lda,
+                col: 1,
+            },
+            b: self.bt,
+            b_k: 1,
+            b_j: self.ldbt,
+            bias: None,
+            c: &mut *self.c,
+            ldc: self.ldc,
+        }
+        .run(path);
     }
 }
 

@@ -19,6 +19,7 @@
 // The convolutions' and pools' kernels, reachable only from layers that need `alloc`.
 #[cfg(feature = "alloc")]
 mod accumulate;
+mod bf16;
 mod elementwise;
 mod gemm;
 mod isa;
@@ -41,6 +42,7 @@ pub(crate) mod updates;
 
 #[cfg(feature = "alloc")]
 pub(crate) use accumulate::{add_windows, column_sums};
+pub use bf16::{Bf16Path, Precision, round_bf16};
 pub use elementwise::{
     Piecewise, axpy, axpy_with, erf, erf_with, exp, exp_with, gelu, gelu_backprop,
     gelu_backprop_with, gelu_with, piecewise, piecewise_with, scale_bytes, scale_bytes_with,
@@ -245,6 +247,128 @@ pub fn input_gradient_rows<const I: usize, const O: usize>(
         ldc: I,
     }
     .run(isa);
+}
+
+/// [`affine`] in `precision`: with [`Precision::Bf16`], `x` and `W` rounded to bf16, the bias
+/// and the sums f32, on [`Bf16Path::selected`] (f32 products where it is `None`).
+#[inline]
+pub fn affine_in<const I: usize, const O: usize, const B: usize>(
+    precision: Precision,
+    x: &[[f32; I]; B],
+    w: &[[f32; O]; I],
+    bias: Option<&[f32; O]>,
+    y: &mut [[f32; O]; B],
+) {
+    match precision.bf16_path() {
+        Some(path) => affine_bf16_with(path, x, w, bias, y),
+        None => affine(x, w, bias, y),
+    }
+}
+
+/// [`affine`] with bf16 operands on a given bf16 path (the portable one if the CPU lacks it).
+///
+/// ```
+/// use netdsl_core::kernels::{affine_bf16_with, Bf16Path};
+///
+/// let x = [[1.0, 2.0], [3.0, 4.0]];
+/// let w = [[1.0, 0.5, 0.0], [0.25, 1.0, 2.0]];
+/// let mut y = [[0.0; 3]; 2];
+/// affine_bf16_with(Bf16Path::Portable, &x, &w, Some(&[1.0, 0.0, -1.0]), &mut y);
+/// assert_eq!(y, [[2.5, 2.5, 3.0], [5.0, 5.5, 7.0]]); // exact: every value is a bf16
+/// ```
+pub fn affine_bf16_with<const I: usize, const O: usize, const B: usize>(
+    path: Bf16Path,
+    x: &[[f32; I]; B],
+    w: &[[f32; O]; I],
+    bias: Option<&[f32; O]>,
+    y: &mut [[f32; O]; B],
+) {
+    Product {
+        m: B,
+        n: O,
+        k: I,
+        a: x.as_flattened(),
+        a_row: I,
+        a_col: 1,
+        b: w.as_flattened(),
+        ldb: O,
+        bias: bias.map(|b| &b[..]),
+        c: y.as_flattened_mut(),
+        ldc: O,
+    }
+    .run_bf16(path);
+}
+
+/// [`weight_gradient`] in `precision` (see [`affine_in`]).
+#[inline]
+pub fn weight_gradient_in<const I: usize, const O: usize, const B: usize>(
+    precision: Precision,
+    x: &[[f32; I]; B],
+    dz: &[[f32; O]; B],
+    dw: &mut [[f32; O]; I],
+) {
+    match precision.bf16_path() {
+        Some(path) => weight_gradient_bf16_with(path, x, dz, dw),
+        None => weight_gradient(x, dz, dw),
+    }
+}
+
+/// [`weight_gradient`] with bf16 operands on a given bf16 path.
+pub fn weight_gradient_bf16_with<const I: usize, const O: usize, const B: usize>(
+    path: Bf16Path,
+    x: &[[f32; I]; B],
+    dz: &[[f32; O]; B],
+    dw: &mut [[f32; O]; I],
+) {
+    Product {
+        m: I,
+        n: O,
+        k: B,
+        a: x.as_flattened(),
+        a_row: 1,
+        a_col: I,
+        b: dz.as_flattened(),
+        ldb: O,
+        bias: None,
+        c: dw.as_flattened_mut(),
+        ldc: O,
+    }
+    .run_bf16(path);
+}
+
+/// [`input_gradient`] in `precision` (see [`affine_in`]).
+#[inline]
+pub fn input_gradient_in<const I: usize, const O: usize, const B: usize>(
+    precision: Precision,
+    dz: &[[f32; O]; B],
+    w: &[[f32; O]; I],
+    dx: &mut [[f32; I]; B],
+) {
+    match precision.bf16_path() {
+        Some(path) => input_gradient_bf16_with(path, dz, w, dx),
+        None => input_gradient(dz, w, dx),
+    }
+}
+
+/// [`input_gradient`] with bf16 operands on a given bf16 path.
+pub fn input_gradient_bf16_with<const I: usize, const O: usize, const B: usize>(
+    path: Bf16Path,
+    dz: &[[f32; O]; B],
+    w: &[[f32; O]; I],
+    dx: &mut [[f32; I]; B],
+) {
+    Dots {
+        m: B,
+        n: I,
+        k: O,
+        a: dz.as_flattened(),
+        lda: O,
+        bt: w.as_flattened(),
+        ldbt: O,
+        c: dx.as_flattened_mut(),
+        ldc: I,
+    }
+    .run_bf16(path);
 }
 
 /// Input columns of `Wᵀ` transposed at a time by [`input_gradient_with`].
