@@ -967,6 +967,7 @@ pub mod prelude {
     pub use crate::data::Dataset;
     #[cfg(feature = "idx")]
     pub use crate::data::MnistSplit;
+    pub use crate::kernels::Precision;
     pub use crate::layer::Layer;
     pub use crate::loss::{
         BinaryCrossentropy, CategoricalCrossentropy, CategoricalCrossentropyFromLogits, Loss,
@@ -1000,6 +1001,7 @@ pub mod __private {
     pub use netdsl_core::inference::{INFER_STACK_BUDGET, InferScratch};
     #[cfg(feature = "alloc")]
     pub use netdsl_core::init::Initializer;
+    pub use netdsl_core::kernels::Precision;
     pub use netdsl_core::layer::{
         Initialize, Layer, Row, TensorVisitor, TensorVisitorMut, reinterpret, reinterpret_mut,
     };

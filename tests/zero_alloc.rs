@@ -571,6 +571,72 @@ fn a_whole_training_epoch_and_an_evaluation_allocate_nothing_after_setup() {
 }
 
 #[test]
+fn a_bf16_training_epoch_evaluation_and_prediction_allocate_nothing_after_setup() {
+    let train = mnist(MnistSplit::Train);
+    let test = mnist(MnistSplit::Test);
+    let mut model = model();
+    let mut trainer =
+        Trainer::<_, _, _, BATCH>::new(&model, Sgd::new(0.01), CategoricalCrossentropy);
+    trainer.set_precision(&model, Precision::Bf16);
+    let mut rng = StdRng::seed_from_u64(2);
+    trainer.train_epoch(&mut model, &train, Some(&mut rng));
+
+    let mut epoch = Metrics::default();
+    let info = measure(|| epoch = trainer.train_epoch(&mut model, &train, Some(&mut rng)));
+    assert_eq!(
+        info.count_total, 0,
+        "a bf16 training epoch of 60,000 images allocated: {info:?}"
+    );
+    assert!(epoch.accuracy > Some(0.85), "the epoch trained: {epoch:?}");
+    let mut evaluation = Metrics::default();
+    let info = measure(|| evaluation = trainer.evaluate(&model, &test));
+    assert_eq!(
+        info.count_total, 0,
+        "a bf16 evaluation of 10,000 images allocated: {info:?}"
+    );
+    let images: Vec<[f32; 784]> = (0..test.len()).map(|i| test.input(i)).collect();
+    let mut outputs = vec![[0.0; 10]; images.len()];
+    let info = measure(|| trainer.predict_into(&model, &images, &mut outputs));
+    assert_eq!(
+        info.count_total, 0,
+        "a bf16 prediction of 10,000 images allocated: {info:?}"
+    );
+}
+
+#[test]
+fn bf16_convolutions_and_recurrent_layers_train_and_evaluate_without_allocating() {
+    fn check<N>(model: &mut N, what: &str)
+    where
+        N: Network<In: Sample<512>, Out = [f32; 4]> + Sync,
+        N::Tape<BATCH>: Send,
+        N::Grads: Send,
+        CategoricalCrossentropy: Loss<N::Activation>,
+    {
+        let data = images();
+        let mut trainer =
+            Trainer::<_, _, _, BATCH>::new(model, Adam::default(), CategoricalCrossentropy);
+        trainer.set_precision(model, Precision::Bf16);
+        let mut rng = StdRng::seed_from_u64(2);
+        trainer.train_epoch(model, &data, Some(&mut rng));
+        let mut epoch = Metrics::default();
+        let info = measure(|| epoch = trainer.train_epoch(model, &data, Some(&mut rng)));
+        assert_eq!(
+            info.count_total, 0,
+            "a bf16 epoch through {what} allocated: {info:?}"
+        );
+        assert!(epoch.loss.is_finite(), "{epoch:?}");
+        let info = measure(|| epoch = trainer.evaluate(model, &data));
+        assert_eq!(
+            info.count_total, 0,
+            "a bf16 evaluation through {what} allocated: {info:?}"
+        );
+    }
+    check(&mut Images::new(&mut StdRng::seed_from_u64(1)), "Conv2D");
+    check(&mut Convolved::new(&mut StdRng::seed_from_u64(1)), "Conv1D");
+    check(&mut LongShort::new(&mut StdRng::seed_from_u64(1)), "LSTM");
+}
+
+#[test]
 fn a_parallel_fit_allocates_per_fit_not_per_step_on_the_calling_thread() {
     let mut train = mnist(MnistSplit::Train);
     // Allocating per fit and not per step shows on any number of steps. Unoptimised, the five

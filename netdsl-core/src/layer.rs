@@ -3,6 +3,7 @@
 use rand::Rng;
 
 use crate::activation::{Activation, Keep, Kept};
+use crate::kernels::Precision;
 
 /// One sample's values: `[f32; N]`, whose width the type carries.
 ///
@@ -277,6 +278,32 @@ pub trait Layer {
     /// rather than in the layer, so that each thread of a parallel `fit` sets its own tape while
     /// all of them share the layer; networks pass it on to their layers' tapes.
     fn set_training<const B: usize>(&self, _tape: &mut Self::Tape<B>, _training: bool) {}
+
+    /// Sets the precision of the matrix products of the passes with `tape` from now on (a new
+    /// tape starts out [`Precision::F32`]): [`Precision::Bf16`] rounds their operands to bf16
+    /// and sums in f32, on AMX or AVX-512-BF16 where the CPU has them (see [`Precision`]).
+    /// Weights and gradients stay f32. Kept in the tape, as the training mode is, so that a
+    /// trainer's tapes train in bf16 while another tape of the same network infers in f32.
+    ///
+    /// The default ignores it: layers without matrix products. Dense, convolutional and
+    /// recurrent layers keep it; networks pass it on to their layers.
+    ///
+    /// ```
+    /// use netdsl_core::activation::Linear;
+    /// use netdsl_core::kernels::Precision;
+    /// use netdsl_core::layer::Layer;
+    /// use netdsl_core::layers::Dense;
+    ///
+    /// let dense = Dense::<3, 2, Linear>::from_parameters([[1.0, 0.0], [0.5, 1.0], [0.0, 2.0]], None);
+    /// let mut tape = dense.new_tape::<1>();
+    /// dense.set_precision(&mut tape, Precision::Bf16);
+    /// let mut y = [[0.0; 2]];
+    /// dense.forward(&[[1.0, 2.0, 1.0 / 3.0]], &mut y, &mut tape);
+    /// // 1/3 in bf16 is 0.333984375: the second output shows the rounding (where the CPU
+    /// // computes bf16; elsewhere it is the f32 product).
+    /// assert!((y[0][1] - (2.0 + 2.0 / 3.0)).abs() < 4e-3);
+    /// ```
+    fn set_precision<const B: usize>(&self, _tape: &mut Self::Tape<B>, _precision: Precision) {}
 
     /// Moves the random generators in `tape` (dropout's masks) to stream `stream` of the
     /// layer's seed. `fit` gives each thread's tape a stream of its own before every step,

@@ -366,14 +366,6 @@ impl Dots<'_> {
         }
     }
 
-    /// Computes the dot products in `precision` ([`Isa::selected`] for f32).
-    pub fn run_in(&mut self, precision: Precision) {
-        match precision.bf16_path() {
-            Some(path) => self.run_bf16(path),
-            None => self.run(Isa::selected()),
-        }
-    }
-
     /// Computes the dot products with bf16 operands on `path`: `B(k, j) = Bt[j][k]`.
     ///
     /// # Panics

@@ -66,8 +66,10 @@ impl Isa {
 
     /// The path the kernels use: the fastest this CPU supports, unless the environment variable
     /// `NETDSL_ISA` names another (`avx512`, `avx2+fma`, `neon` or `portable`, in any case), which
-    /// benchmarks use to compare paths. A name that is unknown, or a path this CPU cannot run,
-    /// selects `portable`, and says so on standard error once.
+    /// benchmarks use to compare paths. The names of the bf16 paths, `amx` and `avx512bf16`
+    /// (see [`Bf16Path::selected`](super::Bf16Path::selected)), select `avx512` for the f32
+    /// work. A name that is unknown, or a path this CPU cannot run, selects `portable`, and says
+    /// so on standard error once.
     ///
     /// Decided once per process, on the first call. Reading the environment allocates, so
     /// layer constructors and `Trainer::new` call this before any hot path runs.
@@ -104,7 +106,11 @@ impl Isa {
         let Some(requested) = requested else {
             return (supported.next().unwrap_or(Isa::Portable), None);
         };
-        let name = requested.trim().to_ascii_lowercase();
+        let mut name = requested.trim().to_ascii_lowercase();
+        if name == "amx" || name == "avx512bf16" {
+            // A bf16 path's CPU does its f32 work with AVX-512.
+            name = String::from(Isa::Avx512.name());
+        }
         let known = Isa::ALL.into_iter().find(|isa| isa.name() == name);
         match known {
             Some(isa) if supported.any(|s| s == isa) => (isa, None),
@@ -118,7 +124,7 @@ impl Isa {
             None => (
                 Isa::Portable,
                 Some(format!(
-                    "NETDSL_ISA={requested} is not a path; expected avx512, avx2+fma, neon or portable; using portable"
+                    "NETDSL_ISA={requested} is not a path; expected avx512, avx2+fma, neon, portable, amx or avx512bf16; using portable"
                 )),
             ),
         }
@@ -144,10 +150,16 @@ mod tests {
         );
         let (isa, warning) = Isa::choose(Some("avx-512"), ALL.into_iter());
         assert_eq!(isa, Isa::Portable);
-        assert!(
-            warning
-                .unwrap()
-                .contains("is not a path; expected avx512, avx2+fma, neon or portable")
+        assert!(warning.unwrap().contains(
+            "is not a path; expected avx512, avx2+fma, neon, portable, amx or avx512bf16"
+        ));
+        assert_eq!(
+            Isa::choose(Some("AMX"), ALL.into_iter()),
+            (Isa::Avx512, None)
+        );
+        assert_eq!(
+            Isa::choose(Some("avx512bf16"), ALL.into_iter()),
+            (Isa::Avx512, None)
         );
         let (isa, warning) = Isa::choose(Some("avx512"), [Isa::Portable].into_iter());
         assert_eq!(isa, Isa::Portable);

@@ -11,7 +11,7 @@ use rand::Rng;
 use super::flat::FlatParameters;
 use crate::activation::{Activation, Keep, Kept};
 use crate::init::Initializer;
-use crate::kernels::{self, Gather, Isa, Offsets, Product};
+use crate::kernels::{self, Gather, Isa, Offsets, Precision, Product};
 use crate::layer::{Layer, TensorVisitor, TensorVisitorMut};
 #[cfg(feature = "onnx")]
 use crate::onnx;
@@ -87,6 +87,8 @@ pub type Conv1dGrads = FlatParameters;
 /// What a [`Conv1d`] keeps between the forward and backward passes of a batch, and the scratch
 /// space of its backward pass: allocated once by [`Layer::new_tape`].
 pub struct Conv1dTape<K = ()> {
+    /// The precision of the products ([`Layer::set_precision`]).
+    precision: Precision,
     /// What the activation keeps for the backward pass ([`Layer::kept`]): nothing, or the
     /// batch's pre-activations.
     kept: K,
@@ -283,6 +285,7 @@ impl<
             .collect();
         let padded = if Self::PADDED { tp * C } else { 0 };
         Conv1dTape {
+            precision: Precision::F32,
             kept: A::Keeps::new_batch(),
             sequence: vec![0.0; B * padded].into_boxed_slice(),
             windows: Offsets::new(windows),
@@ -291,6 +294,10 @@ impl<
             patch_grads: vec![0.0; OT * Self::PATCH].into_boxed_slice(),
             sequence_grad: vec![0.0; padded].into_boxed_slice(),
         }
+    }
+
+    fn set_precision<const B: usize>(&self, tape: &mut Self::Tape<B>, precision: Precision) {
+        tape.precision = precision;
     }
 
     fn forward<const B: usize>(
@@ -320,7 +327,7 @@ impl<
             c: y.as_flattened_mut(),
             ldc: F,
         }
-        .run(Isa::selected());
+        .run_in(tape.precision);
         A::apply_batch(y, &mut tape.kept);
     }
 
@@ -353,7 +360,7 @@ impl<
             c: &mut grads.weights,
             ldc: F,
         }
-        .run(Isa::selected());
+        .run_in(tape.precision);
         if let Some(db) = grads.bias.as_deref_mut() {
             kernels::column_sums(Isa::selected(), dz.as_flattened(), F, db);
         }
@@ -379,7 +386,7 @@ impl<
                 c: &mut tape.patch_grads,
                 ldc: Self::PATCH,
             }
-            .run(Isa::selected());
+            .run_in(tape.precision);
             // col2im: each window's `K` taps, `D · C` values apart, of `C` values each; the
             // first window starts where the sample does.
             let target = if Self::PADDED {

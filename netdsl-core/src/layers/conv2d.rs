@@ -11,7 +11,7 @@ use rand::Rng;
 use super::flat::FlatParameters;
 use crate::activation::{Activation, Keep, Kept};
 use crate::init::Initializer;
-use crate::kernels::{self, Gather, Isa, Offsets, Plane, Product};
+use crate::kernels::{self, Gather, Isa, Offsets, Plane, Precision, Product};
 use crate::layer::{Layer, TensorVisitor, TensorVisitorMut};
 #[cfg(feature = "onnx")]
 use crate::onnx;
@@ -91,6 +91,8 @@ pub type Conv2dGrads = FlatParameters;
 /// What a [`Conv2d`] keeps between the forward and backward passes of a batch, and the
 /// scratch space of its backward pass: allocated once by [`Layer::new_tape`].
 pub struct Conv2dTape<K = ()> {
+    /// The precision of the products ([`Layer::set_precision`]).
+    precision: Precision,
     /// What the activation keeps for the backward pass ([`Layer::kept`]): nothing, or the
     /// batch's pre-activations.
     kept: K,
@@ -358,6 +360,7 @@ impl<
         }
         let padded = if Self::PADDED { hp * wp * C } else { 0 };
         Conv2dTape {
+            precision: Precision::F32,
             kept: A::Keeps::new_batch(),
             image: vec![0.0; B * padded].into_boxed_slice(),
             windows: Offsets::new(windows),
@@ -371,6 +374,10 @@ impl<
                 Box::default()
             },
         }
+    }
+
+    fn set_precision<const B: usize>(&self, tape: &mut Self::Tape<B>, precision: Precision) {
+        tape.precision = precision;
     }
 
     fn forward<const B: usize>(
@@ -405,7 +412,7 @@ impl<
                 c: y.as_flattened_mut(),
                 ldc: F,
             }
-            .run(Isa::selected());
+            .run_in(tape.precision);
         }
         A::apply_batch(y, &mut tape.kept);
     }
@@ -448,7 +455,7 @@ impl<
                 c: &mut grads.weights,
                 ldc: F,
             }
-            .run(Isa::selected());
+            .run_in(tape.precision);
         }
         if let Some(db) = grads.bias.as_deref_mut() {
             kernels::column_sums(Isa::selected(), dz.as_flattened(), F, db);
@@ -475,7 +482,7 @@ impl<
                 c: &mut tape.patch_grads,
                 ldc: Self::PATCH,
             }
-            .run(Isa::selected());
+            .run_in(tape.precision);
             if Self::PADDED {
                 Self::col2im(&tape.patch_grads, windows, &mut tape.image_grad);
                 let grad = &tape.image_grad;

@@ -13,6 +13,7 @@ use rand::Rng;
 use super::join::{Join, JoinGrads, JoinRule, JoinTape};
 use crate::activation::Kept;
 use crate::buffer::Buffer;
+use crate::kernels::Precision;
 use crate::layer::{Initialize, Layer, Row, TensorVisitor, TensorVisitorMut};
 #[cfg(feature = "onnx")]
 use crate::onnx;
@@ -219,6 +220,11 @@ where
     fn set_training<const B: usize>(&self, tape: &mut Self::Tape<B>, training: bool) {
         self.sequences.set_training(&mut tape.branches, training);
         self.attention.set_training(&mut tape.attention, training);
+    }
+
+    fn set_precision<const B: usize>(&self, tape: &mut Self::Tape<B>, precision: Precision) {
+        self.sequences.set_precision(&mut tape.branches, precision);
+        self.attention.set_precision(&mut tape.attention, precision);
     }
 
     fn seed_tape<const B: usize>(&self, tape: &mut Self::Tape<B>, stream: u64) {

@@ -11,7 +11,7 @@ use crate::activation::{Activation, Keep, Kept};
 use crate::buffer::Buffer;
 #[cfg(feature = "alloc")]
 use crate::init::Initializer;
-use crate::kernels;
+use crate::kernels::{self, Precision};
 use crate::layer::{Layer, TensorVisitor, TensorVisitorMut};
 #[cfg(feature = "onnx")]
 use crate::onnx;
@@ -27,9 +27,10 @@ use crate::regularizer::Regularizers;
 /// parameters live on the heap or in `static`s ([`Dense::from_static`]), so a
 /// `Dense<784, 64, Relu>` is four words on the stack.
 ///
-/// Its [`Layer::Tape`] is what the activation keeps for the backward pass
-/// ([`Kept`]): `()` for most activations, so that `&mut ()` is a dense layer's tape, and a buffer
-/// of the batch's pre-activations for those whose derivative reads them (`Silu`, `Gelu`, ...).
+/// Its [`Layer::Tape`], a [`DenseTape`], holds what the activation keeps for the backward pass
+/// ([`Kept`]): nothing for most activations, a buffer of the batch's pre-activations for those
+/// whose derivative reads them (`Silu`, `Gelu`, ...); and the precision of its products
+/// ([`Layer::set_precision`]).
 ///
 /// ```
 /// use netdsl_core::activation::Relu;
@@ -41,7 +42,7 @@ use crate::regularizer::Regularizers;
 ///     Some([0.25, 0.0, 1.0]),
 /// );
 /// let mut y = [[0.0; 3]; 1];
-/// layer.forward(&[[1.0, -2.0]], &mut y, &mut ());
+/// layer.forward(&[[1.0, -2.0]], &mut y, &mut layer.new_tape());
 /// assert_eq!(y, [[0.25, 0.0, 0.0]]); // relu(0.25, -4, -6)
 /// ```
 pub struct Dense<const I: usize, const O: usize, A> {
@@ -49,6 +50,13 @@ pub struct Dense<const I: usize, const O: usize, A> {
     bias: Option<Parameter<[f32; O]>>,
     regularizers: Regularizers,
     activation: PhantomData<A>,
+}
+
+/// The tape of a [`Dense`] layer: what its activation keeps of a batch, and the precision of
+/// its products.
+pub struct DenseTape<A: Activation, const O: usize, const B: usize> {
+    kept: Kept<A, [f32; O], B>,
+    precision: Precision,
 }
 
 /// Parameter gradients of a [`Dense`] layer, shaped like its parameters.
@@ -93,6 +101,8 @@ impl<const I: usize, const O: usize, A> Dense<I, O, A> {
         bias: Option<Initializer>,
     ) -> Self {
         crate::kernels::Isa::selected(); // see `Isa::selected`: decided before any hot path runs
+        #[cfg(feature = "std")]
+        crate::kernels::Bf16Path::selected();
         let mut weights = Parameter::<[[f32; O]; I]>::zeroed();
         kernel.fill(&[I, O], rng, weights.make_mut().as_flattened_mut());
         let bias = bias.map(|init| {
@@ -126,6 +136,8 @@ impl<const I: usize, const O: usize, A> Dense<I, O, A> {
     #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
     pub fn from_parameters(weights: [[f32; O]; I], bias: Option<[f32; O]>) -> Self {
         crate::kernels::Isa::selected(); // see `Isa::selected`: decided before any hot path runs
+        #[cfg(feature = "std")]
+        crate::kernels::Bf16Path::selected();
         Self {
             weights: Parameter::copied(&weights),
             bias: bias.as_ref().map(Parameter::copied),
@@ -213,22 +225,25 @@ impl<const I: usize, const O: usize, A: Activation> Layer for Dense<I, O, A> {
     type Out = [f32; O];
     type Activation = A;
     type Grads = DenseGrads<I, O>;
-    type Tape<const B: usize> = Kept<A, [f32; O], B>;
+    type Tape<const B: usize> = DenseTape<A, O, B>;
 
     const KIND: &'static str = "Dense";
 
-    fn new_tape<const B: usize>(&self) -> Kept<A, [f32; O], B> {
-        A::Keeps::new_batch()
+    fn new_tape<const B: usize>(&self) -> DenseTape<A, O, B> {
+        DenseTape {
+            kept: A::Keeps::new_batch(),
+            precision: Precision::F32,
+        }
     }
 
     fn forward<const B: usize>(
         &self,
         x: &[[f32; I]; B],
         y: &mut [[f32; O]; B],
-        kept: &mut Kept<A, [f32; O], B>,
+        tape: &mut DenseTape<A, O, B>,
     ) {
-        kernels::affine(x, self.weights(), self.bias(), y);
-        A::apply_batch(y, kept);
+        kernels::affine_in(tape.precision, x, self.weights(), self.bias(), y);
+        A::apply_batch(y, &mut tape.kept);
     }
 
     /// The batch path on one row, keeping nothing.
@@ -242,8 +257,12 @@ impl<const I: usize, const O: usize, A: Activation> Layer for Dense<I, O, A> {
         A::apply(y);
     }
 
-    fn kept<const B: usize>(kept: &Kept<A, [f32; O], B>) -> &Kept<A, [f32; O], B> {
-        kept
+    fn kept<const B: usize>(tape: &DenseTape<A, O, B>) -> &Kept<A, [f32; O], B> {
+        &tape.kept
+    }
+
+    fn set_precision<const B: usize>(&self, tape: &mut DenseTape<A, O, B>, precision: Precision) {
+        tape.precision = precision;
     }
 
     fn backward<const B: usize>(
@@ -252,14 +271,14 @@ impl<const I: usize, const O: usize, A: Activation> Layer for Dense<I, O, A> {
         dz: &[[f32; O]; B],
         dx: Option<&mut [[f32; I]; B]>,
         grads: &mut DenseGrads<I, O>,
-        _kept: &mut Kept<A, [f32; O], B>,
+        tape: &mut DenseTape<A, O, B>,
     ) {
-        kernels::weight_gradient(x, dz, &mut grads.weights);
+        kernels::weight_gradient_in(tape.precision, x, dz, &mut grads.weights);
         if let Some(db) = grads.bias.as_deref_mut() {
             kernels::bias_gradient(dz, db);
         }
         if let Some(dx) = dx {
-            kernels::input_gradient(dz, self.weights(), dx);
+            kernels::input_gradient_in(tape.precision, dz, self.weights(), dx);
         }
     }
 
@@ -388,7 +407,7 @@ mod tests {
     #[test]
     fn forward_of_literal_values() {
         let mut y = [[0.0; 3]; 2];
-        layer().forward(&[[1.0, 2.0], [0.0, -1.0]], &mut y, &mut ());
+        layer().forward(&[[1.0, 2.0], [0.0, -1.0]], &mut y, &mut layer().new_tape());
         assert_eq!(y, [[2.25, 4.0, 6.0], [-0.25, -2.0, -2.0]]);
     }
 
@@ -399,7 +418,7 @@ mod tests {
         let dz = [[1.0, 0.0, 2.0], [0.5, -1.0, 0.0]];
         let mut dx = [[9.0; 2]; 2];
         let mut grads = l.new_grads();
-        l.backward(&x, &dz, Some(&mut dx), &mut grads, &mut ());
+        l.backward(&x, &dz, Some(&mut dx), &mut grads, &mut l.new_tape());
         // dW = xᵀ dz: row 0 = 1·dz0 + 0·dz1, row 1 = 2·dz0 - 1·dz1
         assert_eq!(grads.weights(), &[[1.0, 0.0, 2.0], [1.5, 1.0, 4.0]]);
         assert_eq!(grads.bias(), Some(&[1.5, -1.0, 2.0]));
@@ -415,14 +434,20 @@ mod tests {
         let mut borrowed = Dense::<2, 3, Linear>::from_static(&WEIGHTS, Some(&BIAS));
         let (mut a, mut b) = ([[0.0; 3]; 2], [[0.0; 3]; 2]);
         let x = [[1.0, 2.0], [0.0, -1.0]];
-        borrowed.forward(&x, &mut a, &mut ());
-        layer().forward(&x, &mut b, &mut ());
+        borrowed.forward(&x, &mut a, &mut borrowed.new_tape());
+        layer().forward(&x, &mut b, &mut layer().new_tape());
         assert_eq!(a, b);
         assert!(core::ptr::eq(borrowed.weights(), &WEIGHTS));
 
         // An optimizer's step through `visit_parameters`: the statics stay as they are.
         let mut grads = borrowed.new_grads();
-        borrowed.backward(&x, &[[1.0; 3]; 2], None, &mut grads, &mut ());
+        borrowed.backward(
+            &x,
+            &[[1.0; 3]; 2],
+            None,
+            &mut grads,
+            &mut borrowed.new_tape(),
+        );
         borrowed.visit_parameters(&mut grads, &mut |w, g| {
             w.iter_mut().zip(g.iter()).for_each(|(w, g)| *w -= g);
         });
@@ -438,8 +463,8 @@ mod tests {
         let mut grads = l.new_grads();
         let x = [[1.0, 2.0]];
         let dz = [[1.0, 1.0, 1.0]];
-        l.backward(&x, &dz, None, &mut grads, &mut ());
-        l.backward(&x, &dz, None, &mut grads, &mut ());
+        l.backward(&x, &dz, None, &mut grads, &mut l.new_tape());
+        l.backward(&x, &dz, None, &mut grads, &mut l.new_tape());
         assert_eq!(grads.weights(), &[[1.0, 1.0, 1.0], [2.0, 2.0, 2.0]]);
     }
 
@@ -476,7 +501,7 @@ mod tests {
         let c = [[1.0, -2.0, 0.5, 1.5], [0.3, 0.7, -1.1, 2.0]];
         let objective = |l: &Dense<3, 4, Sigmoid>, x: &[[f32; 3]; 2]| -> f64 {
             let mut y = [[0.0; 4]; 2];
-            l.forward(x, &mut y, &mut ());
+            l.forward(x, &mut y, &mut l.new_tape());
             y.as_flattened()
                 .iter()
                 .zip(c.as_flattened())
@@ -484,12 +509,12 @@ mod tests {
                 .sum()
         };
         let mut y = [[0.0; 4]; 2];
-        l.forward(&x, &mut y, &mut ());
+        l.forward(&x, &mut y, &mut l.new_tape());
         let mut dz = c;
         Sigmoid::backprop_batch(&y, &(), &mut dz);
         let mut dx = [[0.0; 3]; 2];
         let mut grads = l.new_grads();
-        l.backward(&x, &dz, Some(&mut dx), &mut grads, &mut ());
+        l.backward(&x, &dz, Some(&mut dx), &mut grads, &mut l.new_tape());
 
         let eps = 1e-2;
         let check = |analytic: f32, plus: f64, minus: f64, what: &str| {

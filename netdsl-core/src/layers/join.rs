@@ -16,6 +16,7 @@ use rand::Rng;
 
 use crate::activation::{Activation, Keep, Kept, Linear};
 use crate::buffer::Buffer;
+use crate::kernels::Precision;
 use crate::layer::{Initialize, Layer, Row, TensorVisitor, TensorVisitorMut};
 #[cfg(feature = "onnx")]
 use crate::onnx;
@@ -219,6 +220,10 @@ where
 
     fn set_training<const B: usize>(&self, tape: &mut Self::Tape<B>, training: bool) {
         self.inner.set_training(&mut tape.branch.tape, training);
+    }
+
+    fn set_precision<const B: usize>(&self, tape: &mut Self::Tape<B>, precision: Precision) {
+        self.inner.set_precision(&mut tape.branch.tape, precision);
     }
 
     fn seed_tape<const B: usize>(&self, tape: &mut Self::Tape<B>, stream: u64) {
@@ -646,6 +651,11 @@ where
     fn set_training<const B: usize>(&self, tape: &mut JoinTape<L1, L2, B>, training: bool) {
         self.first.set_training(&mut tape.first.tape, training);
         self.second.set_training(&mut tape.second.tape, training);
+    }
+
+    fn set_precision<const B: usize>(&self, tape: &mut JoinTape<L1, L2, B>, precision: Precision) {
+        self.first.set_precision(&mut tape.first.tape, precision);
+        self.second.set_precision(&mut tape.second.tape, precision);
     }
 
     fn seed_tape<const B: usize>(&self, tape: &mut JoinTape<L1, L2, B>, stream: u64) {

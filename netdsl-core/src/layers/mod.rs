@@ -113,7 +113,7 @@ pub use conv2d::{Conv2d, Conv2dGrads, Conv2dTape};
 #[cfg(feature = "alloc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub use cross_attention::{Attend, AttendGrads, AttendTape, Pair};
-pub use dense::{Dense, DenseGrads};
+pub use dense::{Dense, DenseGrads, DenseTape};
 #[cfg(feature = "alloc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub use dense_steps::DenseSteps;

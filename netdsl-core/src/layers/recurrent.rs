@@ -24,7 +24,7 @@ use rand::Rng;
 use super::flat::FlatParameters;
 use crate::activation::{Activation, Keep, Kept};
 use crate::init::{self, Initializer};
-use crate::kernels::{self, Isa, Product};
+use crate::kernels::{self, Isa, Precision, Product};
 use crate::layer::{Initialize, Layer, TensorVisitor, TensorVisitorMut};
 use crate::mask::StepMask;
 #[cfg(feature = "onnx")]
@@ -121,6 +121,8 @@ pub struct Recurrent<
 /// What a [`Recurrent`] layer keeps between the passes of a batch, and its backward pass's
 /// scratch space: allocated once by [`Layer::new_tape`].
 pub struct RecurrentTape<K = (), M = ()> {
+    /// The precision of the products ([`Layer::set_precision`]).
+    precision: Precision,
     /// What the output's activation keeps ([`Layer::kept`]): nothing, or the pre-activations of
     /// the output steps.
     activation: K,
@@ -306,6 +308,7 @@ impl<C: Cell, const T: usize, const F: usize, const U: usize, const IN: usize, c
         let zeros = |n: usize| vec![0.0; n].into_boxed_slice();
         let (rows, cols) = (B * T, Self::COLS);
         RecurrentTape {
+            precision: Precision::F32,
             activation: <C::Activation as Activation>::Keeps::new_batch(),
             mask: StepMask::new(),
             carried: zeros(B * U),
@@ -317,6 +320,10 @@ impl<C: Cell, const T: usize, const F: usize, const U: usize, const IN: usize, c
             back: zeros(B * U),
             weights_t: zeros(cols * Self::WIDTH),
         }
+    }
+
+    fn set_precision<const B: usize>(&self, tape: &mut Self::Tape<B>, precision: Precision) {
+        tape.precision = precision;
     }
 
     fn forward<const B: usize>(
@@ -343,7 +350,7 @@ impl<C: Cell, const T: usize, const F: usize, const U: usize, const IN: usize, c
                 c: &mut tape.kept,
                 ldc: kept,
             }
-            .run(Isa::selected());
+            .run_in(tape.precision);
         } else {
             for (x, rows) in x.iter().zip(tape.rows.chunks_exact_mut(T * width)) {
                 for (x_t, row) in x.chunks_exact(F).zip(rows.chunks_exact_mut(width)) {
@@ -367,7 +374,7 @@ impl<C: Cell, const T: usize, const F: usize, const U: usize, const IN: usize, c
                 c: &mut tape.kept[t * kept + at..],
                 ldc: T * kept,
             }
-            .run(Isa::selected());
+            .run_in(tape.precision);
             let steps: &mut [C::Kept<U>] = bytemuck::cast_slice_mut(&mut tape.kept);
             let states: &mut [C::State<U>] = bytemuck::cast_slice_mut(&mut tape.state);
             for (b, (state, y)) in states.iter_mut().zip(y.iter_mut()).enumerate() {
@@ -558,7 +565,7 @@ impl<C: Cell, const T: usize, const F: usize, const U: usize, const IN: usize, c
                 c: &mut tape.back,
                 ldc: U,
             }
-            .run(Isa::selected());
+            .run_in(tape.precision);
             for (d_state, back) in d_states.iter_mut().zip(tape.back.chunks_exact(U)) {
                 let dh = flat_mut(d_state).iter_mut();
                 dh.zip(back).for_each(|(d, back)| *d += back);
@@ -583,7 +590,7 @@ impl<C: Cell, const T: usize, const F: usize, const U: usize, const IN: usize, c
                 c: dw,
                 ldc: cols,
             }
-            .run(Isa::selected());
+            .run_in(tape.precision);
         }
         if let Some(db) = grads.bias.as_deref_mut() {
             let (db_x, db_h) = db.split_at_mut(cols);
@@ -607,7 +614,7 @@ impl<C: Cell, const T: usize, const F: usize, const U: usize, const IN: usize, c
                 c: dx.as_flattened_mut(),
                 ldc: F,
             }
-            .run(Isa::selected());
+            .run_in(tape.precision);
         }
     }
 

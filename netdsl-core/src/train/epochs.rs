@@ -49,6 +49,7 @@ impl<N: Shared<B>, O: Optimizer, L: Loss<N::Activation> + Send, const B: usize>
             metrics: mut owned_metrics,
             output,
             class_weight: _,
+            precision: _,
         } = options;
         let split = (train.end < data.len()).then(|| train.end..data.len());
         let validates = validation.is_some() || split.is_some();

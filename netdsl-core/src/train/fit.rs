@@ -4,6 +4,7 @@ use std::io::Write;
 
 use super::callbacks::Callback;
 use crate::data::Dataset;
+use crate::kernels::Precision;
 use crate::metrics::Metric;
 
 /// How much `fit` prints (Keras' `verbose`).
@@ -69,6 +70,7 @@ pub struct Fit<'a, const IN: usize, const OUT: usize> {
     pub(crate) metrics: Vec<Box<dyn Metric + 'a>>,
     pub(crate) output: Option<&'a mut dyn Write>,
     pub(crate) class_weight: Vec<(usize, f32)>,
+    pub(crate) precision: Option<Precision>,
 }
 
 impl<'a, const IN: usize, const OUT: usize> Fit<'a, IN, OUT> {
@@ -86,7 +88,26 @@ impl<'a, const IN: usize, const OUT: usize> Fit<'a, IN, OUT> {
             metrics: Vec::new(),
             output: None,
             class_weight: Vec::new(),
+            precision: None,
         }
+    }
+
+    /// Trains (and validates) with the network's products in `precision`: the trainer's
+    /// [`Trainer::set_precision`], which stays for its later passes. Without it the fit keeps
+    /// the trainer's (f32 for a new trainer).
+    ///
+    /// [`Trainer::set_precision`]: super::Trainer::set_precision
+    ///
+    /// ```
+    /// use netdsl_core::kernels::Precision;
+    /// use netdsl_core::train::Fit;
+    ///
+    /// let options = Fit::<784, 10>::epochs(2).precision(Precision::Bf16);
+    /// # let _ = options;
+    /// ```
+    pub fn precision(mut self, precision: Precision) -> Self {
+        self.precision = Some(precision);
+        self
     }
 
     /// Weighs each training sample's loss and gradient by the weight of its class (Keras'

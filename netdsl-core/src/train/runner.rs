@@ -535,7 +535,7 @@ mod tests {
         fn new_tape<const B: usize>(&self) {}
 
         fn forward<const B: usize>(&self, x: &[[f32; 3]; B], y: &mut [[f32; 4]; B], _: &mut ()) {
-            self.0.forward(x, y, &mut ());
+            self.0.forward(x, y, &mut self.0.new_tape());
         }
 
         fn backward<const B: usize>(
@@ -546,7 +546,7 @@ mod tests {
             grads: &mut Self::Grads,
             _: &mut (),
         ) {
-            self.0.backward(x, dz, dx, grads, &mut ());
+            self.0.backward(x, dz, dx, grads, &mut self.0.new_tape());
         }
 
         fn new_grads(&self) -> Self::Grads {

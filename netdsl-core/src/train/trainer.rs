@@ -7,6 +7,7 @@ use super::runner::{Lane, Partial, Runner};
 use super::shard::Shard;
 use super::{Fit, History, Metrics, TrainError};
 use crate::data::{Dataset, Sample, Source};
+use crate::kernels::Precision;
 use crate::kernels::team::{Team, with_team};
 use crate::layer::Layer;
 use crate::loss::Loss;
@@ -46,6 +47,8 @@ pub struct Trainer<N: Layer, O, L, const B: usize> {
     shards: Vec<Shard<N, B>>,
     /// The order of the training samples, shuffled before each epoch.
     order: Vec<usize>,
+    /// The precision of the network's products on the trainer's tapes.
+    precision: Precision,
 }
 
 impl<N, O, L, const B: usize> Trainer<N, O, L, B>
@@ -65,12 +68,48 @@ where
         // Decide the kernels' instruction set now: deciding reads the environment, which
         // allocates, and must not happen inside the first step.
         crate::kernels::Isa::selected();
+        crate::kernels::Bf16Path::selected();
         Self {
             optimizer,
             loss,
             shards: vec![Shard::new(network)],
             order: Vec::new(),
+            precision: Precision::F32,
         }
+    }
+
+    /// Runs the network's products in `precision` in this trainer's passes from now on:
+    /// training ([`Trainer::fit`], [`Trainer::train_epoch`]), [`Trainer::evaluate`] and
+    /// [`Trainer::predict_into`] (bf16 inference). With [`Precision::Bf16`], master weights,
+    /// gradients and the optimizer stay f32, as with Keras' `mixed_bfloat16` policy; see
+    /// [`Precision`]. A new trainer computes in f32. [`Fit::precision`] sets it for a fit.
+    ///
+    /// ```
+    /// use netdsl_core::activation::Softmax;
+    /// use netdsl_core::kernels::Precision;
+    /// use netdsl_core::layers::Dense;
+    /// use netdsl_core::loss::CategoricalCrossentropy;
+    /// use netdsl_core::optim::Sgd;
+    /// use netdsl_core::train::Trainer;
+    ///
+    /// let dense = Dense::<4, 2, Softmax>::from_parameters([[0.5, -0.5]; 4], None);
+    /// let mut trainer: Trainer<_, _, _, 2> =
+    ///     Trainer::new(&dense, Sgd::new(0.1), CategoricalCrossentropy);
+    /// trainer.set_precision(&dense, Precision::Bf16);
+    /// assert_eq!(trainer.precision(), Precision::Bf16);
+    /// let p = trainer.predict(&dense, &[[1.0, 0.0, 0.0, 0.0]]);
+    /// assert!((p[0][0] - 0.731).abs() < 1e-3); // softmax(0.5, -0.5)
+    /// ```
+    pub fn set_precision(&mut self, network: &N, precision: Precision) {
+        self.precision = precision;
+        for shard in &mut self.shards {
+            network.set_precision(&mut shard.tape, precision);
+        }
+    }
+
+    /// The precision of the trainer's passes ([`Trainer::set_precision`]).
+    pub fn precision(&self) -> Precision {
+        self.precision
     }
 
     /// The optimizer, e.g. to read or change its learning rate between epochs.
@@ -181,15 +220,23 @@ where
         if threads > 1 && !cfg!(feature = "parallel") {
             return Err(TrainError::ThreadsUnavailable { threads });
         }
+        if let Some(precision) = options.precision {
+            self.set_precision(network, precision);
+        }
         let Self {
             optimizer,
             loss,
             shards,
             order,
+            precision,
         } = self;
         // (A fit that panicked may have left its other threads' buffers behind.)
         shards.truncate(1);
-        shards.extend((1..threads).map(|_| Shard::new(network)));
+        shards.extend((1..threads).map(|_| {
+            let mut shard = Shard::new(network);
+            network.set_precision(&mut shard.tape, *precision);
+            shard
+        }));
         // The flat sum of the threads' gradients (see reduce.rs): not needed on one thread, nor
         // on two when the network visits its gradients on their own, as every netdsl layer does.
         let in_place = threads == 2 && N::visit_gradients(&mut shards[0].grads, &mut |_| {});
@@ -237,6 +284,7 @@ where
             loss,
             shards,
             order,
+            precision: _,
         } = self;
         let mut lane = Lane::new(&mut shards[0], loss.clone());
         let mut runner = Runner {

@@ -212,6 +212,14 @@ pub fn generate(model: &Model) -> TokenStream {
                 #( #layer_traits::set_training::<#batch>(&self.#fields, &mut tape.#tape_fields, training); )*
             }
 
+            fn set_precision<const #batch: usize>(
+                &self,
+                tape: &mut #tape<#batch>,
+                precision: #p::Precision,
+            ) {
+                #( #layer_traits::set_precision::<#batch>(&self.#fields, &mut tape.#tape_fields, precision); )*
+            }
+
             fn seed_tape<const #batch: usize>(&self, tape: &mut #tape<#batch>, stream: u64) {
                 #( #layer_traits::seed_tape::<#batch>(&self.#fields, &mut tape.#tape_fields, stream); )*
             }
