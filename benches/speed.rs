@@ -11,11 +11,16 @@
 //! at batch 128 on one thread and on two (`Fit::threads(2)`, 64 samples each), and the speed-up.
 //! `NETDSL_ISA=avx2+fma` or `portable` selects a slower path for the whole-network rows (`neon`
 //! is the fast path on aarch64).
+//!
+//! bf16 rows ([`Precision::Bf16`]) follow the f32 kernels: the same five products on each bf16
+//! path this CPU has, and at the end the tutorial network's and LeNet-5's training epochs in
+//! bf16 on the selected bf16 path (`NETDSL_ISA=amx` or `avx512bf16` chooses), next to f32.
+//! `cargo bench --bench speed -- bf16` prints only the kernel rows and those.
 
 use std::hint::black_box;
 use std::time::Instant;
 
-use netdsl::kernels::{self, Isa};
+use netdsl::kernels::{self, Bf16Path, Isa};
 use netdsl::prelude::*;
 
 network! {
@@ -184,7 +189,62 @@ fn gflops(flops: f64, calls: usize, mut f: impl FnMut()) -> f64 {
     flops * calls as f64 / seconds / 1e9
 }
 
-fn kernel_rows(isa: Isa, peak: f64, rows: &mut Vec<Row>) {
+/// How [`kernel_rows`] computes the products: f32 on an instruction set, or bf16 on a path.
+#[derive(Clone, Copy)]
+enum Via {
+    F32(Isa),
+    Bf16(Bf16Path),
+}
+
+impl Via {
+    fn name(self) -> String {
+        match self {
+            Via::F32(isa) => isa.name().to_string(),
+            Via::Bf16(path) => format!("bf16 {}", path.name()),
+        }
+    }
+
+    fn affine<const I: usize, const O: usize>(
+        self,
+        x: &[[f32; I]; BATCH],
+        w: &[[f32; O]; I],
+        bias: Option<&[f32; O]>,
+        y: &mut [[f32; O]; BATCH],
+    ) {
+        match self {
+            Via::F32(isa) => kernels::affine_with(isa, x, w, bias, y),
+            Via::Bf16(path) => kernels::affine_bf16_with(path, x, w, bias, y),
+        }
+    }
+
+    fn weight_gradient<const I: usize, const O: usize>(
+        self,
+        x: &[[f32; I]; BATCH],
+        dz: &[[f32; O]; BATCH],
+        dw: &mut [[f32; O]; I],
+    ) {
+        match self {
+            Via::F32(isa) => kernels::weight_gradient_with(isa, x, dz, dw),
+            Via::Bf16(path) => kernels::weight_gradient_bf16_with(path, x, dz, dw),
+        }
+    }
+
+    fn input_gradient<const I: usize, const O: usize>(
+        self,
+        dz: &[[f32; O]; BATCH],
+        w: &[[f32; O]; I],
+        dx: &mut [[f32; I]; BATCH],
+    ) {
+        match self {
+            Via::F32(isa) => kernels::input_gradient_with(isa, dz, w, dx),
+            Via::Bf16(path) => kernels::input_gradient_bf16_with(path, dz, w, dx),
+        }
+    }
+}
+
+/// The five products of a training step of the tutorial network, computed `via`; `peak` is
+/// the f32 FMA peak of the path (bf16 rows compare with AVX-512's).
+fn kernel_rows(via: Via, peak: f64, rows: &mut Vec<Row>) {
     let mut rng = StdRng::seed_from_u64(1);
     let x = random::<BATCH, 784>(&mut rng);
     let w1 = random::<784, 64>(&mut rng);
@@ -207,41 +267,41 @@ fn kernel_rows(isa: Isa, peak: f64, rows: &mut Vec<Row>) {
         "X·W1 (32×784 · 784×64)",
         flops(32, 784, 64),
         gflops(flops(32, 784, 64), calls, || {
-            kernels::affine_with(isa, black_box(&*x), &w1, Some(&b1[0]), &mut y1)
+            via.affine(black_box(&*x), &w1, Some(&b1[0]), &mut y1)
         }),
     ));
     products.push((
         "Xᵀ·dZ1 (784×32 · 32×64)",
         flops(784, 32, 64),
         gflops(flops(784, 32, 64), calls, || {
-            kernels::weight_gradient_with(isa, black_box(&*x), &dz1, &mut dw1)
+            via.weight_gradient(black_box(&*x), &dz1, &mut dw1)
         }),
     ));
     products.push((
         "H·W2 (32×64 · 64×10)",
         flops(32, 64, 10),
         gflops(flops(32, 64, 10), calls, || {
-            kernels::affine_with(isa, black_box(&*h), &w2, None, &mut y2)
+            via.affine(black_box(&*h), &w2, None, &mut y2)
         }),
     ));
     products.push((
         "Hᵀ·dZ2 (64×32 · 32×10)",
         flops(64, 32, 10),
         gflops(flops(64, 32, 10), calls, || {
-            kernels::weight_gradient_with(isa, black_box(&*h), &dz2, &mut dw2)
+            via.weight_gradient(black_box(&*h), &dz2, &mut dw2)
         }),
     ));
     products.push((
         "dZ2·W2ᵀ (32×10 · 10×64)",
         flops(32, 10, 64),
         gflops(flops(32, 10, 64), calls, || {
-            kernels::input_gradient_with(isa, black_box(&*dz2), &w2, &mut dh)
+            via.input_gradient(black_box(&*dz2), &w2, &mut dh)
         }),
     ));
     let (mut total_flops, mut total_seconds) = (0.0, 0.0);
     for (name, flops, gf) in products {
         rows.push(row(
-            format!("  {} {name}", isa.name()),
+            format!("  {} {name}", via.name()),
             format!("{gf:.1} GFLOP/s"),
             format!("{:.0} % of peak", 100.0 * gf / peak),
         ));
@@ -250,7 +310,7 @@ fn kernel_rows(isa: Isa, peak: f64, rows: &mut Vec<Row>) {
     }
     let all = total_flops / total_seconds / 1e9;
     rows.push(row(
-        format!("  {} all five products of a step", isa.name()),
+        format!("  {} all five products of a step", via.name()),
         format!("{all:.1} GFLOP/s"),
         format!(
             "{:.0} % of peak, {:.1} µs per step",
@@ -316,7 +376,21 @@ fn main() {
         peaks.push((isa, peak));
     }
     for &(isa, peak) in &peaks {
-        kernel_rows(isa, peak, &mut rows);
+        kernel_rows(Via::F32(isa), peak, &mut rows);
+    }
+    let avx512_peak = peaks
+        .iter()
+        .find(|(isa, _)| *isa == Isa::Avx512)
+        .map_or(f64::NAN, |&(_, peak)| peak);
+    for path in [Bf16Path::Amx, Bf16Path::Avx512Bf16] {
+        if path.is_supported() {
+            kernel_rows(Via::Bf16(path), avx512_peak, &mut rows);
+        }
+    }
+    if std::env::args().any(|arg| arg == "bf16") {
+        bf16_rows(&train, &test, &mut rows);
+        print_table(rows);
+        return;
     }
 
     // Whole-network figures on the selected path.
@@ -412,9 +486,94 @@ fn main() {
     let gru = MnistGru::new(&mut rng());
     recurrent_rows("GRU(64)", 3.0, gru, &train, peak, &mut rows);
 
+    bf16_rows(&train, &test, &mut rows);
+
     // Last: two cores of AVX-512 at once can lower the clock for a while after.
     parallel_rows(&train, &mut rows);
+    print_table(rows);
+}
 
+/// Epochs of the tutorial network (best of `REPEATS`) and of LeNet-5 at batch 32 (best of
+/// three) in f32 and in bf16 on the selected bf16 path, alternating, and bf16 batched
+/// inference.
+fn bf16_rows(train: &Dataset<784, 10>, test: &Dataset<784, 10>, rows: &mut Vec<Row>) {
+    let Some(path) = Bf16Path::selected() else {
+        rows.push(row("bf16", "none", "this CPU has no bf16 path"));
+        return;
+    };
+    let mut rng = StdRng::seed_from_u64(1);
+    let mut model = Mnist::new(&mut StdRng::seed_from_u64(42));
+    let mut epochs = [f64::INFINITY; 2];
+    let mut trainers = [Precision::F32, Precision::Bf16].map(|precision| {
+        let mut trainer =
+            Trainer::<_, _, _, BATCH>::new(&model, Sgd::new(0.01), CategoricalCrossentropy);
+        trainer.set_precision(&model, precision);
+        trainer
+    });
+    for _ in 0..REPEATS {
+        for (trainer, best) in trainers.iter_mut().zip(&mut epochs) {
+            let start = Instant::now();
+            trainer.train_epoch(&mut model, train, Some(&mut rng));
+            *best = best.min(start.elapsed().as_secs_f64());
+        }
+    }
+    let steps = train.len().div_ceil(BATCH);
+    for (precision, epoch) in ["f32", "bf16"].iter().zip(epochs) {
+        rows.push(row(
+            format!(
+                "training epoch, batch 32, SGD, {precision} ({})",
+                path.name()
+            ),
+            format!("{epoch:.3} s"),
+            format!("{:.1} µs per step", epoch / steps as f64 * 1e6),
+        ));
+    }
+    let info = allocation_counter::measure(|| {
+        trainers[1].train_epoch(&mut model, train, Some(&mut rng));
+    });
+    rows.push(row(
+        "bf16 heap allocations per training step",
+        format!("{}", info.count_total as f64 / steps as f64),
+        "counted over a whole epoch",
+    ));
+    let images: Vec<[f32; 784]> = (0..test.len()).map(|i| test.input(i)).collect();
+    let mut outputs = vec![[0.0; 10]; images.len()];
+    let batched = best_of(|| trainers[1].predict_into(&model, black_box(&images), &mut outputs));
+    rows.push(row(
+        "bf16 batched inference, test images, batch 32",
+        format!("{:.2} M samples/s", images.len() as f64 / batched / 1e6),
+        format!("{:.3} s for {} images", batched, images.len()),
+    ));
+
+    let mut lenet = LeNet5::new(&mut StdRng::seed_from_u64(42));
+    let mut epochs = [f64::INFINITY; 2];
+    let mut trainers = [Precision::F32, Precision::Bf16].map(|precision| {
+        let mut trainer =
+            Trainer::<_, _, _, BATCH>::new(&lenet, Adam::default(), CategoricalCrossentropy);
+        trainer.set_precision(&lenet, precision);
+        trainer
+    });
+    for _ in 0..3 {
+        for (trainer, best) in trainers.iter_mut().zip(&mut epochs) {
+            let start = Instant::now();
+            trainer.train_epoch(&mut lenet, train, Some(&mut rng));
+            *best = best.min(start.elapsed().as_secs_f64());
+        }
+    }
+    for (precision, epoch) in ["f32", "bf16"].iter().zip(epochs) {
+        rows.push(row(
+            format!(
+                "LeNet-5 training epoch, batch 32, Adam, {precision} ({})",
+                path.name()
+            ),
+            format!("{epoch:.2} s"),
+            "",
+        ));
+    }
+}
+
+/// Prints `rows` as a Markdown table.
+fn print_table(rows: Vec<Row>) {
     let width = rows
         .iter()
         .map(|r| r.what.chars().count())
