@@ -256,7 +256,7 @@ impl Bf16Product<'_> {
             // SAFETY: AVX-512F, BW and BF16 were detected (`is_supported`).
             #[cfg(target_arch = "x86_64")]
             Bf16Path::Avx512Bf16 if path.is_supported() => unsafe { self.run_avx512bf16() },
-            // SAFETY: AMX tiles and bf16, AVX-512F and BW were detected and the tile data
+            // SAFETY: AMX tiles and bf16, AVX-512F, BW and BF16 were detected and the tile data
             // granted (`is_supported`).
             #[cfg(target_arch = "x86_64")]
             Bf16Path::Amx if path.is_supported() => unsafe { self.run_amx() },
@@ -281,9 +281,10 @@ impl Bf16Product<'_> {
     ///
     /// # Safety
     ///
-    /// The CPU has AMX-TILE, AMX-BF16, AVX-512F and BW, and the process may use tile data.
+    /// The CPU has AMX-TILE, AMX-BF16, AVX-512F, BW and BF16, and the process may use tile
+    /// data.
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f,avx512bw")]
+    #[target_feature(enable = "avx512f,avx512bw,avx512bf16")]
     unsafe fn run_amx(&mut self) {
         // SAFETY: by the caller; the configuration is released at the end of the call.
         unsafe { amx::configure() };
@@ -315,12 +316,14 @@ impl Bf16Product<'_> {
             for j0 in (0..n).step_by(NC) {
                 let nc = NC.min(n - j0);
                 if pairs > 0 {
-                    self.pack_b(&mut b_pack.0, k0, kc, pairs, j0, nc);
+                    // SAFETY: the kernel's features by the caller.
+                    unsafe { self.pack_b::<K>(&mut b_pack.0, k0, kc, pairs, j0, nc) };
                 }
                 for i0 in (0..m).step_by(MR) {
                     let mr = MR.min(m - i0);
                     if pairs > 0 {
-                        self.pack_a(&mut a_pack.0, i0, mr, k0, kc, pairs);
+                        // SAFETY: as above.
+                        unsafe { self.pack_a::<K>(&mut a_pack.0, i0, mr, k0, kc, pairs) };
                     }
                     for (i, row) in stage.0.iter_mut().enumerate().take(mr) {
                         let row = &mut row[..nc];
@@ -353,8 +356,12 @@ impl Bf16Product<'_> {
     }
 
     /// Rounds rows `i0..i0 + mr` of `A` over `k0..k0 + kc` into `out`, zero up to `pairs`.
+    ///
+    /// # Safety
+    ///
+    /// `K`'s CPU features available.
     #[inline(always)]
-    fn pack_a(
+    unsafe fn pack_a<K: MicroKernel>(
         &self,
         out: &mut [[u32; KC / 2]; MR],
         i0: usize,
@@ -369,19 +376,21 @@ impl Bf16Product<'_> {
                 for (i, out) in out.iter_mut().enumerate().take(mr) {
                     let start = (i0 + i) * row + k0;
                     let src = &a[start..start + kc];
-                    for (o, p) in out.iter_mut().zip(src.chunks_exact(2)) {
-                        *o = pair(p[0], p[1]);
-                    }
+                    // SAFETY: the features by the caller.
+                    unsafe { K::adjacent(src, &mut out[..full]) };
                     finish_row(out, src, full, pairs);
                 }
             }
             AOf::Strided { a, row: 1, col } => {
                 // `A` is a transposed row-major matrix: each k is a contiguous row of values.
+                let mut column = [0; MR];
                 for p in 0..full {
                     let lo = &a[(k0 + 2 * p) * col + i0..][..mr];
                     let hi = &a[(k0 + 2 * p + 1) * col + i0..][..mr];
-                    for (i, out) in out.iter_mut().enumerate().take(mr) {
-                        out[p] = pair(lo[i], hi[i]);
+                    // SAFETY: the features by the caller.
+                    unsafe { K::pairs(lo, hi, &mut column[..mr]) };
+                    for (out, &pair) in out.iter_mut().zip(&column[..mr]) {
+                        out[p] = pair;
                     }
                 }
                 for (i, out) in out.iter_mut().enumerate().take(mr) {
@@ -421,8 +430,12 @@ impl Bf16Product<'_> {
 
     /// Rounds `B` over `k0..k0 + kc` and columns `j0..j0 + nc` into `out`, zero up to
     /// `pairs`.
+    ///
+    /// # Safety
+    ///
+    /// `K`'s CPU features available.
     #[inline(always)]
-    fn pack_b(
+    unsafe fn pack_b<K: MicroKernel>(
         &self,
         out: &mut [[u32; NC]; KC / 2],
         k0: usize,
@@ -437,9 +450,8 @@ impl Bf16Product<'_> {
             for (p, out) in out.iter_mut().enumerate().take(full) {
                 let lo = &b[(k0 + 2 * p) * b_k + j0..][..nc];
                 let hi = &b[(k0 + 2 * p + 1) * b_k + j0..][..nc];
-                for ((o, &lo), &hi) in out.iter_mut().zip(lo).zip(hi) {
-                    *o = pair(lo, hi);
-                }
+                // SAFETY: the features by the caller.
+                unsafe { K::pairs(lo, hi, &mut out[..nc]) };
             }
             if kc % 2 == 1 {
                 let lo = &b[(k0 + kc - 1) * b_k + j0..][..nc];
@@ -449,10 +461,13 @@ impl Bf16Product<'_> {
             }
         } else if b_k == 1 {
             // `B` is a transposed row-major matrix (`Dots`' `Bt`): each column is contiguous.
+            let mut row = [0; KC / 2];
             for j in 0..nc {
                 let src = &b[(j0 + j) * b_j + k0..][..kc];
-                for (p, two) in src.chunks_exact(2).enumerate() {
-                    out[p][j] = pair(two[0], two[1]);
+                // SAFETY: the features by the caller.
+                unsafe { K::adjacent(src, &mut row[..full]) };
+                for (out, &pair) in out.iter_mut().zip(&row[..full]) {
+                    out[j] = pair;
                 }
                 if kc % 2 == 1 {
                     out[full][j] = pair(src[kc - 1], 0.0);
@@ -489,6 +504,31 @@ fn finish_row(out: &mut [u32; KC / 2], src: &[f32], full: usize, pairs: usize) {
 trait MicroKernel {
     /// The packed `k` is a multiple of this (AMX sums 32 values per tile step).
     const K_STEP: usize;
+
+    /// `out[j] = pair(lo[j], hi[j])` for `j < out.len()` (`lo` and `hi` at least as long).
+    ///
+    /// # Safety
+    ///
+    /// The kernel's CPU features available.
+    #[inline(always)]
+    unsafe fn pairs(lo: &[f32], hi: &[f32], out: &mut [u32]) {
+        for ((o, &lo), &hi) in out.iter_mut().zip(lo).zip(hi) {
+            *o = pair(lo, hi);
+        }
+    }
+
+    /// `out[p] = pair(src[2p], src[2p + 1])` for `p < out.len()` (`src` at least twice as
+    /// long).
+    ///
+    /// # Safety
+    ///
+    /// The kernel's CPU features available.
+    #[inline(always)]
+    unsafe fn adjacent(src: &[f32], out: &mut [u32]) {
+        for (o, two) in out.iter_mut().zip(src.chunks_exact(2)) {
+            *o = pair(two[0], two[1]);
+        }
+    }
 
     /// `stage[i][j] += Σ_p Σ_h a[i][p].h · b[p][j].h` for `i < rows`, `j < cols`,
     /// `p < pairs` (the kernel may compute, and overwrite, the rest of the stage too).
@@ -540,10 +580,80 @@ mod avx512bf16 {
     use super::{MicroKernel, NC, PackedA, PackedB, Stage};
     use core::arch::x86_64::*;
 
+    /// [`MicroKernel::pairs`] with `vcvtne2ps2bf16`, 16 pairs at a time.
+    ///
+    /// # Safety
+    ///
+    /// AVX-512F, BW and BF16 available.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512bf16")]
+    pub(super) unsafe fn pairs(lo: &[f32], hi: &[f32], out: &mut [u32]) {
+        let n = out.len().min(lo.len()).min(hi.len());
+        // Lanes 0..16 from `lo`, 16..32 from `hi`, interleaved: lo0 hi0 lo1 hi1 ...
+        let interleave = _mm512_set_epi16(
+            31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22, 6, 21, 5, 20,
+            4, 19, 3, 18, 2, 17, 1, 16, 0,
+        );
+        let mut j = 0;
+        // SAFETY: each load reads 16 values at `j + 16 <= n` of `lo` and `hi`, each store
+        // writes 16 at `j + 16 <= n` of `out`; `__m512bh` and `__m512i` are 64 bytes of bits.
+        unsafe {
+            while j + 16 <= n {
+                let lo16 = _mm512_loadu_ps(lo.as_ptr().add(j));
+                let hi16 = _mm512_loadu_ps(hi.as_ptr().add(j));
+                let both: __m512i = core::mem::transmute(_mm512_cvtne2ps_pbh(hi16, lo16));
+                let pairs = _mm512_permutexvar_epi16(interleave, both);
+                _mm512_storeu_si512(out.as_mut_ptr().add(j).cast(), pairs);
+                j += 16;
+            }
+        }
+        for ((o, &lo), &hi) in out[j..n].iter_mut().zip(&lo[j..n]).zip(&hi[j..n]) {
+            *o = super::pair(lo, hi);
+        }
+    }
+
+    /// [`MicroKernel::adjacent`] with `vcvtne2ps2bf16`, 16 pairs at a time.
+    ///
+    /// # Safety
+    ///
+    /// AVX-512F, BW and BF16 available.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512bf16")]
+    pub(super) unsafe fn adjacent(src: &[f32], out: &mut [u32]) {
+        let n = out.len().min(src.len() / 2);
+        let mut p = 0;
+        // SAFETY: each load reads 16 values at `2p + 32 <= 2n <= src.len()`, each store
+        // writes 16 pairs at `p + 16 <= n` of `out`.
+        unsafe {
+            while p + 16 <= n {
+                let first = _mm512_loadu_ps(src.as_ptr().add(2 * p));
+                let second = _mm512_loadu_ps(src.as_ptr().add(2 * p + 16));
+                let both: __m512i = core::mem::transmute(_mm512_cvtne2ps_pbh(second, first));
+                _mm512_storeu_si512(out.as_mut_ptr().add(p).cast(), both);
+                p += 16;
+            }
+        }
+        for (o, two) in out[p..n].iter_mut().zip(src[2 * p..].chunks_exact(2)) {
+            *o = super::pair(two[0], two[1]);
+        }
+    }
+
     pub(super) struct Kernel;
 
     impl MicroKernel for Kernel {
         const K_STEP: usize = 2;
+
+        #[inline(always)]
+        unsafe fn pairs(lo: &[f32], hi: &[f32], out: &mut [u32]) {
+            // SAFETY: the features by the caller.
+            unsafe { pairs(lo, hi, out) }
+        }
+
+        #[inline(always)]
+        unsafe fn adjacent(src: &[f32], out: &mut [u32]) {
+            // SAFETY: the features by the caller.
+            unsafe { adjacent(src, out) }
+        }
 
         #[inline(always)]
         unsafe fn block(
@@ -676,6 +786,18 @@ mod amx {
         const K_STEP: usize = 32;
 
         #[inline(always)]
+        unsafe fn pairs(lo: &[f32], hi: &[f32], out: &mut [u32]) {
+            // SAFETY: the AMX path's CPU has AVX-512-BF16 too (`enabled`).
+            unsafe { super::avx512bf16::pairs(lo, hi, out) }
+        }
+
+        #[inline(always)]
+        unsafe fn adjacent(src: &[f32], out: &mut [u32]) {
+            // SAFETY: as above.
+            unsafe { super::avx512bf16::adjacent(src, out) }
+        }
+
+        #[inline(always)]
         unsafe fn block(
             a: &PackedA,
             b: &PackedB,
@@ -731,14 +853,16 @@ mod amx {
         }
     }
 
-    /// Whether the CPU has AMX-TILE, AMX-BF16, AVX-512F and BW and Linux granted this process
+    /// Whether the CPU has AMX-TILE, AMX-BF16, AVX-512F, BW and BF16 and Linux granted this process
     /// the tile data (asked once).
     #[cfg(feature = "std")]
     pub(super) fn enabled() -> bool {
         static ENABLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
         *ENABLED.get_or_init(|| {
+            // The packing converts with AVX-512-BF16, which every AMX CPU has.
             if !(std::arch::is_x86_feature_detected!("avx512f")
-                && std::arch::is_x86_feature_detected!("avx512bw"))
+                && std::arch::is_x86_feature_detected!("avx512bw")
+                && std::arch::is_x86_feature_detected!("avx512bf16"))
             {
                 return false;
             }
