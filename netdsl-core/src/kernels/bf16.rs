@@ -413,16 +413,18 @@ impl Bf16Product<'_> {
                 }
             }
             AOf::Gathered { a, rows, cols } => {
+                // Gathered in f32, then rounded as a contiguous row.
                 let cols = &cols[k0..k0 + kc];
+                let mut row = [0.0; KC];
                 for (i, out) in out.iter_mut().enumerate().take(mr) {
                     let base = rows[i0 + i];
-                    for (o, p) in out.iter_mut().zip(cols.chunks_exact(2)) {
-                        *o = pair(a[base + p[0]], a[base + p[1]]);
+                    for (r, &col) in row.iter_mut().zip(cols) {
+                        *r = a[base + col];
                     }
-                    if kc % 2 == 1 {
-                        out[full] = pair(a[base + cols[kc - 1]], 0.0);
-                    }
-                    out[kc.div_ceil(2)..pairs].fill(0);
+                    let src = &row[..kc];
+                    // SAFETY: the features by the caller.
+                    unsafe { K::adjacent(src, &mut out[..full]) };
+                    finish_row(out, src, full, pairs);
                 }
             }
         }
@@ -577,7 +579,7 @@ impl MicroKernel for PortableKernel {
 /// `vdpbf16ps`: 6 rows × 4 vectors of 16 columns of accumulators in registers.
 #[cfg(target_arch = "x86_64")]
 mod avx512bf16 {
-    use super::{MicroKernel, NC, PackedA, PackedB, Stage};
+    use super::{MicroKernel, PackedA, PackedB, Stage};
     use core::arch::x86_64::*;
 
     /// [`MicroKernel::pairs`] with `vcvtne2ps2bf16`, 16 pairs at a time.
@@ -662,47 +664,69 @@ mod avx512bf16 {
             stage: &mut Stage,
             pairs: usize,
             rows: usize,
-            _cols: usize,
+            cols: usize,
         ) {
-            let mut row = 0;
-            // SAFETY: the target features by the caller; each tile's rows are below `MR`
-            // (`rows <= MR`) and `pairs <= KC / 2`.
+            // SAFETY: the target features by the caller.
             unsafe {
-                while row + 6 <= rows {
-                    tile::<6>(a, b, stage, pairs, row);
-                    row += 6;
-                }
-                match rows - row {
-                    1 => tile::<1>(a, b, stage, pairs, row),
-                    2 => tile::<2>(a, b, stage, pairs, row),
-                    3 => tile::<3>(a, b, stage, pairs, row),
-                    4 => tile::<4>(a, b, stage, pairs, row),
-                    5 => tile::<5>(a, b, stage, pairs, row),
-                    _ => {}
+                match cols.div_ceil(16) {
+                    1 => rows_of::<1>(a, b, stage, pairs, rows),
+                    2 => rows_of::<2>(a, b, stage, pairs, rows),
+                    3 => rows_of::<3>(a, b, stage, pairs, rows),
+                    _ => rows_of::<4>(a, b, stage, pairs, rows),
                 }
             }
         }
     }
 
-    /// Rows `row..row + R` of the stage, all `NC` columns.
+    /// Rows `0..rows` of the stage, `V` vectors of 16 columns.
     ///
     /// # Safety
     ///
-    /// AVX-512F and BF16 available; `row + R <= MR`, `pairs <= KC / 2`.
+    /// AVX-512F and BF16 available; `rows <= MR`, `pairs <= KC / 2`, `V <= NC / 16`.
+    #[inline(always)]
+    unsafe fn rows_of<const V: usize>(
+        a: &PackedA,
+        b: &PackedB,
+        stage: &mut Stage,
+        pairs: usize,
+        rows: usize,
+    ) {
+        let mut row = 0;
+        // SAFETY: the target features by the caller; each tile's rows are below `rows`.
+        unsafe {
+            while row + 6 <= rows {
+                tile::<6, V>(a, b, stage, pairs, row);
+                row += 6;
+            }
+            match rows - row {
+                1 => tile::<1, V>(a, b, stage, pairs, row),
+                2 => tile::<2, V>(a, b, stage, pairs, row),
+                3 => tile::<3, V>(a, b, stage, pairs, row),
+                4 => tile::<4, V>(a, b, stage, pairs, row),
+                5 => tile::<5, V>(a, b, stage, pairs, row),
+                _ => {}
+            }
+        }
+    }
+
+    /// Rows `row..row + R` of the stage, columns `0..16 · V`.
+    ///
+    /// # Safety
+    ///
+    /// AVX-512F and BF16 available; `row + R <= MR`, `pairs <= KC / 2`, `V <= NC / 16`.
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw,avx512bf16")]
-    unsafe fn tile<const R: usize>(
+    unsafe fn tile<const R: usize, const V: usize>(
         a: &PackedA,
         b: &PackedB,
         stage: &mut Stage,
         pairs: usize,
         row: usize,
     ) {
-        const V: usize = NC / 16;
         let rows = &mut stage.0[row..row + R];
         let a = &a.0[row..row + R];
         // SAFETY: every load and store is of 16 lanes within a row of `NC` values or pairs
-        // (`v · 16 + 16 <= NC`), in arrays borrowed for the call; `__m512i` and `__m512bh` are
+        // (`v · 16 + 16 <= 16 · V <= NC`), in arrays borrowed for the call; `__m512i` and `__m512bh` are
         // both 64 bytes of plain bits.
         unsafe {
             let mut acc = [[_mm512_setzero_ps(); V]; R];
@@ -804,11 +828,12 @@ mod amx {
             stage: &mut Stage,
             pairs: usize,
             _rows: usize,
-            _cols: usize,
+            cols: usize,
         ) {
             let steps = pairs / 16;
             let a = a.0.as_ptr().cast::<u8>();
-            for half in 0..2 {
+            // Columns 32..64 only when the block has some.
+            for half in 0..cols.div_ceil(32) {
                 let b = b.0.as_ptr().cast::<u8>().wrapping_add(128 * half);
                 let c = stage.0.as_mut_ptr().cast::<u8>().wrapping_add(128 * half);
                 // SAFETY: AMX configured by the caller; `steps >= 1` as `pairs` is a nonzero
