@@ -226,6 +226,7 @@ pub(crate) enum AOf<'a> {
         col: usize,
     },
     /// `a[rows[i] + cols[k]]`.
+    #[cfg(feature = "alloc")]
     Gathered {
         a: &'a [f32],
         rows: &'a [usize],
@@ -412,6 +413,7 @@ impl Bf16Product<'_> {
                     out[kc.div_ceil(2)..pairs].fill(0);
                 }
             }
+            #[cfg(feature = "alloc")]
             AOf::Gathered { a, rows, cols } => {
                 // Gathered in f32, then rounded as a contiguous row.
                 let cols = &cols[k0..k0 + kc];

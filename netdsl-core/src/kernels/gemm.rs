@@ -15,7 +15,9 @@
 #[cfg(all(feature = "alloc", not(feature = "std")))]
 use crate::alloc_prelude::*;
 
-use super::bf16::{AOf, Bf16Path, Bf16Product, Precision};
+#[cfg(feature = "alloc")]
+use super::bf16::Precision;
+use super::bf16::{AOf, Bf16Path, Bf16Product};
 use super::isa::Isa;
 use super::simd::Simd;
 
@@ -192,6 +194,7 @@ impl Product<'_> {
     }
 
     /// Computes the product in `precision` ([`Isa::selected`] for f32).
+    #[cfg(feature = "alloc")]
     pub fn run_in(&mut self, precision: Precision) {
         match precision.bf16_path() {
             Some(path) => self.run_bf16(path),
