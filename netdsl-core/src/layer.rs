@@ -285,8 +285,9 @@ pub trait Layer {
     /// Weights and gradients stay f32. Kept in the tape, as the training mode is, so that a
     /// trainer's tapes train in bf16 while another tape of the same network infers in f32.
     ///
-    /// The default ignores it: layers without matrix products. Dense, convolutional and
-    /// recurrent layers keep it; networks pass it on to their layers.
+    /// The default ignores it. `Dense`, `Conv1d`, `Conv2d` and the recurrent layers keep it;
+    /// networks and joins pass it on to their layers; the others (attention and `DenseSteps`
+    /// among them) compute in f32 whatever the precision.
     ///
     /// ```
     /// use netdsl_core::activation::Linear;
