@@ -326,6 +326,25 @@ impl Bf16Product<'_> {
                         // SAFETY: as above.
                         unsafe { self.pack_a::<K>(&mut a_pack.0, i0, mr, k0, kc, pairs) };
                     }
+                    if K::IN_PLACE && pairs > 0 && mr == MR && nc == NC {
+                        let block = &mut self.c[i0 * self.ldc + j0..];
+                        if block.len() >= (MR - 1) * self.ldc + NC {
+                            let zero = k0 == 0 && self.bias.is_none();
+                            if let (0, Some(bias)) = (k0, self.bias) {
+                                for row in block.chunks_mut(self.ldc).take(MR) {
+                                    row[..NC].copy_from_slice(&bias[j0..j0 + NC]);
+                                }
+                            }
+                            // SAFETY: features by the caller; `pairs` as for `block`; the
+                            // block's `MR` rows of `NC` values at stride `ldc` are in `block`.
+                            let done = unsafe {
+                                K::block_in_place(&a_pack, &b_pack, block, self.ldc, pairs, zero)
+                            };
+                            if done {
+                                continue;
+                            }
+                        }
+                    }
                     for (i, row) in stage.0.iter_mut().enumerate().take(mr) {
                         let row = &mut row[..nc];
                         if k0 == 0 {
@@ -508,6 +527,8 @@ fn finish_row(out: &mut [u32; KC / 2], src: &[f32], full: usize, pairs: usize) {
 trait MicroKernel {
     /// The packed `k` is a multiple of this (AMX sums 32 values per tile step).
     const K_STEP: usize;
+    /// Whether [`MicroKernel::block_in_place`] computes whole blocks in `C`.
+    const IN_PLACE: bool = false;
 
     /// `out[j] = pair(lo[j], hi[j])` for `j < out.len()` (`lo` and `hi` at least as long).
     ///
@@ -549,6 +570,26 @@ trait MicroKernel {
         rows: usize,
         cols: usize,
     );
+
+    /// A whole `MR × NC` block in place in `C`: `c[i · ldc + j] += Σ ...` (from zero when
+    /// `zero`), returning whether the kernel does that (otherwise it did nothing, and the block
+    /// goes through the stage). The default does not.
+    ///
+    /// # Safety
+    ///
+    /// As for [`MicroKernel::block`]; `c` holds `MR` rows of `NC` values at stride `ldc`.
+    #[inline(always)]
+    unsafe fn block_in_place(
+        a: &PackedA,
+        b: &PackedB,
+        c: &mut [f32],
+        ldc: usize,
+        pairs: usize,
+        zero: bool,
+    ) -> bool {
+        let _ = (a, b, c, ldc, pairs, zero);
+        false
+    }
 }
 
 /// Plain Rust, in `vdpbf16ps`' order: the odd product, then the even one, each exact in f32.
@@ -810,6 +851,23 @@ mod amx {
 
     impl MicroKernel for Kernel {
         const K_STEP: usize = 32;
+        const IN_PLACE: bool = true;
+
+        #[inline(always)]
+        unsafe fn block_in_place(
+            a: &PackedA,
+            b: &PackedB,
+            c: &mut [f32],
+            ldc: usize,
+            pairs: usize,
+            zero: bool,
+        ) -> bool {
+            debug_assert!(c.len() >= (MR - 1) * ldc + NC);
+            // SAFETY: configured by the caller, `pairs` a nonzero multiple of 16 up to
+            // `KC / 2`; `c` holds the block's rows (the caller's contract).
+            unsafe { in_place(a, b, c.as_mut_ptr(), ldc * 4, pairs / 16, zero) };
+            true
+        }
 
         #[inline(always)]
         unsafe fn pairs(lo: &[f32], hi: &[f32], out: &mut [u32]) {
@@ -876,6 +934,82 @@ mod amx {
                         options(nostack),
                     );
                 }
+            }
+        }
+    }
+
+    /// The AMX tiles of a full block, `C` loaded from (or zeroed) and stored to `c` at byte
+    /// stride `ld_c`.
+    ///
+    /// # Safety
+    ///
+    /// AMX configured; `steps >= 1`, at most `KC / 32`; `c` points to 32 rows of 64 values
+    /// at stride `ld_c` bytes, all writable.
+    #[inline(always)]
+    unsafe fn in_place(
+        a: &PackedA,
+        b: &PackedB,
+        c: *mut f32,
+        ld_c: usize,
+        steps: usize,
+        zero: bool,
+    ) {
+        let a = a.0.as_ptr().cast::<u8>();
+        let rows16 = 16 * ld_c;
+        for half in 0..2 {
+            let b = b.0.as_ptr().cast::<u8>().wrapping_add(128 * half);
+            let c = c.cast::<u8>().wrapping_add(128 * half);
+            let c16 = c.wrapping_add(rows16);
+            // SAFETY: as for `Kernel::block`, with the `C` tiles rows 0..16 and 16..32 of the
+            // caller's block (`c16` is row 16), bytes 128·half..128·half + 128 of each row.
+            unsafe {
+                if zero {
+                    asm!(
+                        "tilezero tmm0",
+                        "tilezero tmm1",
+                        "tilezero tmm2",
+                        "tilezero tmm3",
+                        options(nostack, nomem),
+                    );
+                } else {
+                    asm!(
+                        "tileloadd tmm0, [{c} + {ld}*1]",
+                        "tileloadd tmm1, [{c} + {ld}*1 + 64]",
+                        "tileloadd tmm2, [{c16} + {ld}*1]",
+                        "tileloadd tmm3, [{c16} + {ld}*1 + 64]",
+                        c = in(reg) c,
+                        c16 = in(reg) c16,
+                        ld = in(reg) ld_c,
+                        options(nostack, readonly),
+                    );
+                }
+                asm!(
+                    "2:",
+                    "tileloadd tmm4, [{a} + {ld}*1]",
+                    "tileloadd tmm5, [{a} + {ld}*1 + 4096]",
+                    "tileloadd tmm6, [{b} + {ld}*1]",
+                    "tileloadd tmm7, [{b} + {ld}*1 + 64]",
+                    "tdpbf16ps tmm0, tmm4, tmm6",
+                    "tdpbf16ps tmm1, tmm4, tmm7",
+                    "tdpbf16ps tmm2, tmm5, tmm6",
+                    "tdpbf16ps tmm3, tmm5, tmm7",
+                    "add {a}, 64",
+                    "add {b}, 4096",
+                    "dec {steps}",
+                    "jnz 2b",
+                    "tilestored [{c} + {ldc}*1], tmm0",
+                    "tilestored [{c} + {ldc}*1 + 64], tmm1",
+                    "tilestored [{c16} + {ldc}*1], tmm2",
+                    "tilestored [{c16} + {ldc}*1 + 64], tmm3",
+                    a = inout(reg) a => _,
+                    b = inout(reg) b => _,
+                    c = in(reg) c,
+                    c16 = in(reg) c16,
+                    ld = in(reg) 256usize,
+                    ldc = in(reg) ld_c,
+                    steps = inout(reg) steps => _,
+                    options(nostack),
+                );
             }
         }
     }
