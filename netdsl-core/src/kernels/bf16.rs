@@ -622,7 +622,7 @@ impl MicroKernel for PortableKernel {
 /// `vdpbf16ps`: 6 rows × 4 vectors of 16 columns of accumulators in registers.
 #[cfg(target_arch = "x86_64")]
 mod avx512bf16 {
-    use super::{MicroKernel, PackedA, PackedB, Stage};
+    use super::{MR, MicroKernel, NC, PackedA, PackedB, Stage};
     use core::arch::x86_64::*;
 
     /// [`MicroKernel::pairs`] with `vcvtne2ps2bf16`, 16 pairs at a time.
@@ -687,6 +687,7 @@ mod avx512bf16 {
 
     impl MicroKernel for Kernel {
         const K_STEP: usize = 2;
+        const IN_PLACE: bool = true;
 
         #[inline(always)]
         unsafe fn pairs(lo: &[f32], hi: &[f32], out: &mut [u32]) {
@@ -709,73 +710,105 @@ mod avx512bf16 {
             rows: usize,
             cols: usize,
         ) {
-            // SAFETY: the target features by the caller.
+            let c = stage.0.as_flattened_mut();
+            // SAFETY: the target features by the caller; the stage holds `MR` rows of `NC`.
             unsafe {
                 match cols.div_ceil(16) {
-                    1 => rows_of::<1>(a, b, stage, pairs, rows),
-                    2 => rows_of::<2>(a, b, stage, pairs, rows),
-                    3 => rows_of::<3>(a, b, stage, pairs, rows),
-                    _ => rows_of::<4>(a, b, stage, pairs, rows),
+                    1 => rows_of::<1>(a, b, c, NC, pairs, rows, false),
+                    2 => rows_of::<2>(a, b, c, NC, pairs, rows, false),
+                    3 => rows_of::<3>(a, b, c, NC, pairs, rows, false),
+                    _ => rows_of::<4>(a, b, c, NC, pairs, rows, false),
                 }
             }
         }
+
+        #[inline(always)]
+        unsafe fn block_in_place(
+            a: &PackedA,
+            b: &PackedB,
+            c: &mut [f32],
+            ldc: usize,
+            pairs: usize,
+            zero: bool,
+        ) -> bool {
+            // SAFETY: the target features by the caller; `c` holds `MR` rows of `NC` at `ldc`.
+            unsafe { rows_of::<{ NC / 16 }>(a, b, c, ldc, pairs, MR, zero) };
+            true
+        }
     }
 
-    /// Rows `0..rows` of the stage, `V` vectors of 16 columns.
+    /// Rows `0..rows` of `c` (row stride `ldc`), `V` vectors of 16 columns.
     ///
     /// # Safety
     ///
-    /// AVX-512F and BF16 available; `rows <= MR`, `pairs <= KC / 2`, `V <= NC / 16`.
+    /// AVX-512F and BF16 available; `rows <= MR`, `pairs <= KC / 2`, `V <= NC / 16`, and `c`
+    /// holds `rows` rows of `16 · V` values at stride `ldc`.
     #[inline(always)]
     unsafe fn rows_of<const V: usize>(
         a: &PackedA,
         b: &PackedB,
-        stage: &mut Stage,
+        c: &mut [f32],
+        ldc: usize,
         pairs: usize,
         rows: usize,
+        zero: bool,
     ) {
         let mut row = 0;
         // SAFETY: the target features by the caller; each tile's rows are below `rows`.
         unsafe {
             while row + 6 <= rows {
-                tile::<6, V>(a, b, stage, pairs, row);
+                tile::<6, V>(a, b, c, ldc, pairs, row, zero);
                 row += 6;
             }
             match rows - row {
-                1 => tile::<1, V>(a, b, stage, pairs, row),
-                2 => tile::<2, V>(a, b, stage, pairs, row),
-                3 => tile::<3, V>(a, b, stage, pairs, row),
-                4 => tile::<4, V>(a, b, stage, pairs, row),
-                5 => tile::<5, V>(a, b, stage, pairs, row),
+                1 => tile::<1, V>(a, b, c, ldc, pairs, row, zero),
+                2 => tile::<2, V>(a, b, c, ldc, pairs, row, zero),
+                3 => tile::<3, V>(a, b, c, ldc, pairs, row, zero),
+                4 => tile::<4, V>(a, b, c, ldc, pairs, row, zero),
+                5 => tile::<5, V>(a, b, c, ldc, pairs, row, zero),
                 _ => {}
             }
         }
     }
 
-    /// Rows `row..row + R` of the stage, columns `0..16 · V`.
+    /// Rows `row..row + R` of `c`, columns `0..16 · V`, from zero when `zero`.
     ///
     /// # Safety
     ///
-    /// AVX-512F and BF16 available; `row + R <= MR`, `pairs <= KC / 2`, `V <= NC / 16`.
+    /// AVX-512F and BF16 available; `row + R <= MR`, `pairs <= KC / 2`, `V <= NC / 16`; `c`
+    /// holds rows `row..row + R` of `16 · V` values at stride `ldc`.
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw,avx512bf16")]
     unsafe fn tile<const R: usize, const V: usize>(
         a: &PackedA,
         b: &PackedB,
-        stage: &mut Stage,
+        c: &mut [f32],
+        ldc: usize,
         pairs: usize,
         row: usize,
+        zero: bool,
     ) {
-        let rows = &mut stage.0[row..row + R];
         let a = &a.0[row..row + R];
-        // SAFETY: every load and store is of 16 lanes within a row of `NC` values or pairs
-        // (`v · 16 + 16 <= 16 · V <= NC`), in arrays borrowed for the call; `__m512i` and `__m512bh` are
-        // both 64 bytes of plain bits.
+        let rows: [&mut [f32]; R] = {
+            let mut rest = &mut c[row * ldc..];
+            core::array::from_fn(|_| {
+                let taken = core::mem::take(&mut rest);
+                let at = ldc.min(taken.len());
+                let (first, next) = taken.split_at_mut(at);
+                rest = next;
+                &mut first[..16 * V]
+            })
+        };
+        // SAFETY: every load and store is of 16 lanes within a row of `16 · V` values or of
+        // `NC` pairs (`v · 16 + 16 <= 16 · V <= NC`), in slices borrowed for the call;
+        // `__m512i` and `__m512bh` are both 64 bytes of plain bits.
         unsafe {
             let mut acc = [[_mm512_setzero_ps(); V]; R];
-            for (acc, c) in acc.iter_mut().zip(rows.iter()) {
-                for (v, acc) in acc.iter_mut().enumerate() {
-                    *acc = _mm512_loadu_ps(c.as_ptr().add(v * 16));
+            if !zero {
+                for (acc, c) in acc.iter_mut().zip(rows.iter()) {
+                    for (v, acc) in acc.iter_mut().enumerate() {
+                        *acc = _mm512_loadu_ps(c.as_ptr().add(v * 16));
+                    }
                 }
             }
             for p in 0..pairs {
@@ -789,7 +822,7 @@ mod avx512bf16 {
                     }
                 }
             }
-            for (acc, c) in acc.iter().zip(rows.iter_mut()) {
+            for (acc, c) in acc.iter().zip(rows) {
                 for (v, &acc) in acc.iter().enumerate() {
                     _mm512_storeu_ps(c.as_mut_ptr().add(v * 16), acc);
                 }
