@@ -57,6 +57,18 @@ impl Precision {
         }
     }
 
+    /// `self`, with the bf16 path decided now if it is [`Precision::Bf16`]. Deciding reads the
+    /// environment, which allocates, and on Linux asks for AMX's tile state, which only a
+    /// process that computes in bf16 should; so whatever sets a precision calls this, and
+    /// neither an f32 process nor the first bf16 step does it.
+    #[inline]
+    pub(crate) fn prepared(self) -> Self {
+        if self == Precision::Bf16 {
+            Bf16Path::selected();
+        }
+        self
+    }
+
     /// The bf16 path products of this precision run on, or `None` for f32 products.
     #[inline]
     pub fn bf16_path(self) -> Option<Bf16Path> {

@@ -377,7 +377,7 @@ impl<
     }
 
     fn set_precision<const B: usize>(&self, tape: &mut Self::Tape<B>, precision: Precision) {
-        tape.precision = precision;
+        tape.precision = precision.prepared();
     }
 
     fn forward<const B: usize>(

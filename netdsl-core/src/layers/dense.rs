@@ -101,8 +101,6 @@ impl<const I: usize, const O: usize, A> Dense<I, O, A> {
         bias: Option<Initializer>,
     ) -> Self {
         crate::kernels::Isa::selected(); // see `Isa::selected`: decided before any hot path runs
-        #[cfg(feature = "std")]
-        crate::kernels::Bf16Path::selected();
         let mut weights = Parameter::<[[f32; O]; I]>::zeroed();
         kernel.fill(&[I, O], rng, weights.make_mut().as_flattened_mut());
         let bias = bias.map(|init| {
@@ -136,8 +134,6 @@ impl<const I: usize, const O: usize, A> Dense<I, O, A> {
     #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
     pub fn from_parameters(weights: [[f32; O]; I], bias: Option<[f32; O]>) -> Self {
         crate::kernels::Isa::selected(); // see `Isa::selected`: decided before any hot path runs
-        #[cfg(feature = "std")]
-        crate::kernels::Bf16Path::selected();
         Self {
             weights: Parameter::copied(&weights),
             bias: bias.as_ref().map(Parameter::copied),
@@ -262,7 +258,7 @@ impl<const I: usize, const O: usize, A: Activation> Layer for Dense<I, O, A> {
     }
 
     fn set_precision<const B: usize>(&self, tape: &mut DenseTape<A, O, B>, precision: Precision) {
-        tape.precision = precision;
+        tape.precision = precision.prepared();
     }
 
     fn backward<const B: usize>(

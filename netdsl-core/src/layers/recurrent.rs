@@ -323,7 +323,7 @@ impl<C: Cell, const T: usize, const F: usize, const U: usize, const IN: usize, c
     }
 
     fn set_precision<const B: usize>(&self, tape: &mut Self::Tape<B>, precision: Precision) {
-        tape.precision = precision;
+        tape.precision = precision.prepared();
     }
 
     fn forward<const B: usize>(

@@ -68,7 +68,6 @@ where
         // Decide the kernels' instruction set now: deciding reads the environment, which
         // allocates, and must not happen inside the first step.
         crate::kernels::Isa::selected();
-        crate::kernels::Bf16Path::selected();
         Self {
             optimizer,
             loss,
@@ -101,7 +100,7 @@ where
     /// assert!((p[0][0] - 0.731).abs() < 1e-3); // softmax(0.5, -0.5)
     /// ```
     pub fn set_precision(&mut self, network: &N, precision: Precision) {
-        self.precision = precision;
+        self.precision = precision.prepared();
         for shard in &mut self.shards {
             network.set_precision(&mut shard.tape, precision);
         }
