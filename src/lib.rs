@@ -931,7 +931,7 @@ extern crate self as netdsl;
 pub use netdsl_core::onnx;
 pub use netdsl_core::{
     activation, buffer, inference, kernels, layer, layers, loss, mask, metrics, network,
-    regularizer, shape, tokens, weights,
+    regularizer, shape, stream, tokens, weights,
 };
 #[cfg(feature = "std")]
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
@@ -977,6 +977,7 @@ pub mod prelude {
     pub use crate::network::Network;
     #[cfg(feature = "alloc")]
     pub use crate::optim::{Adagrad, Adam, AdamW, Optimizer, RmsProp, Sgd};
+    pub use crate::stream::Stream;
     pub use crate::tokens::Tokens;
     #[cfg(feature = "std")]
     pub use crate::train::{Fit, History, Metrics, Trainer, Verbose};
@@ -1021,6 +1022,7 @@ pub mod __private {
     pub use netdsl_core::shape::{
         Attention, CrossAttention, Image, Kernel, Kernel1d, Padding, Padding1d, Sequence, Window,
     };
+    pub use netdsl_core::stream::Stream;
     #[cfg(feature = "alloc")]
     pub use netdsl_core::summary::{LayerSummary, Summary};
     pub use netdsl_core::tokens::Tokens;
