@@ -23,6 +23,7 @@ mod bf16;
 mod elementwise;
 mod gemm;
 mod isa;
+mod mat_vec;
 #[cfg(feature = "std")]
 mod peak;
 #[cfg(feature = "alloc")]
@@ -59,6 +60,7 @@ pub use prefetch::prefetch;
 pub(crate) use gemm::{Dots, Product};
 #[cfg(feature = "alloc")]
 pub(crate) use gemm::{Gather, Offsets};
+pub(crate) use mat_vec::mat_vec;
 
 /// `y[b] = bias + x[b] · W` for every sample `b` (bias taken as zero when absent).
 #[inline]

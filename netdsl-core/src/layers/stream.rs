@@ -103,8 +103,8 @@ impl<C: Cell, const T: usize, const F: usize, const U: usize, const IN: usize, c
     type State = CellState<C, U>;
 
     fn step(&self, state: &mut CellState<C, U>, x: &[f32; F], y: &mut [f32; U]) {
-        let [mut kept, mut from_x]: [C::Kept<U>; 2] = Zeroable::zeroed();
-        self.advance(x, &mut kept, &mut from_x, &mut state.state);
+        let mut kept: C::Kept<U> = Zeroable::zeroed();
+        self.advance(x, &mut kept, &mut state.state);
         y.copy_from_slice(state.h());
     }
 
