@@ -19,8 +19,9 @@ use super::dense_steps::DenseSteps;
 use super::recurrent::{Cell, Recurrent, flat, flat_mut};
 use crate::activation::Activation;
 use crate::kernels;
+use crate::kernels::Isa;
 #[cfg(feature = "alloc")]
-use crate::kernels::{Isa, Product};
+use crate::kernels::Product;
 use crate::layer::Layer;
 use crate::stream::Stream;
 
@@ -207,8 +208,12 @@ impl<const I: usize, const O: usize, A: Activation> Stream for Dense<I, O, A> {
     type StepOut = [f32; O];
     type State = ();
 
+    /// Through [`kernels::mat_vec`], which sums as inference's product does, without its
+    /// set-up for batches.
     fn step(&self, (): &mut (), x: &[f32; I], y: &mut [f32; O]) {
-        self.infer(x, y);
+        let (w, bias) = (self.weights().as_flattened(), self.bias().map(|b| &b[..]));
+        kernels::mat_vec(Isa::selected(), &[(x, w)], bias, y);
+        A::apply(y);
     }
 
     fn step_batch<const B: usize>(
