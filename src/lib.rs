@@ -1022,7 +1022,7 @@ pub mod __private {
     pub use netdsl_core::shape::{
         Attention, CrossAttention, Image, Kernel, Kernel1d, Padding, Padding1d, Sequence, Window,
     };
-    pub use netdsl_core::stream::Stream;
+    pub use netdsl_core::stream::{Stream, StreamAfter};
     #[cfg(feature = "alloc")]
     pub use netdsl_core::summary::{LayerSummary, Summary};
     pub use netdsl_core::tokens::Tokens;

@@ -84,3 +84,37 @@ pub trait Stream {
         y
     }
 }
+
+/// How `network!` chains two streaming layers: `Self` takes the step `P` gives. Implemented for
+/// every such pair; a bound on it, unlike an equality of associated types, leaves a network
+/// with a layer that does not stream without an impl rather than failing to compile.
+#[doc(hidden)]
+pub trait StreamAfter<P: Stream>: Stream {
+    /// [`Stream::step`] on `P`'s output.
+    fn step_after(&self, state: &mut Self::State, x: &P::StepOut, y: &mut Self::StepOut);
+
+    /// [`Stream::step_batch`] on `P`'s outputs.
+    fn step_batch_after<const B: usize>(
+        &self,
+        states: &mut [Self::State; B],
+        x: &[P::StepOut; B],
+        y: &mut [Self::StepOut; B],
+    );
+}
+
+impl<P: Stream, L: Stream<StepIn = P::StepOut>> StreamAfter<P> for L {
+    #[inline(always)]
+    fn step_after(&self, state: &mut Self::State, x: &P::StepOut, y: &mut Self::StepOut) {
+        self.step(state, x, y);
+    }
+
+    #[inline(always)]
+    fn step_batch_after<const B: usize>(
+        &self,
+        states: &mut [Self::State; B],
+        x: &[P::StepOut; B],
+        y: &mut [Self::StepOut; B],
+    ) {
+        self.step_batch(states, x, y);
+    }
+}

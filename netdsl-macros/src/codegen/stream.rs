@@ -1,8 +1,10 @@
 //! The `Stream` impl of a network: its layers' steps chained, each step's output on the stack,
-//! the network's state the tuple of its layers' states. Every layer's `Stream` bound is a
-//! where-clause (under `for<'netdsl>`, which keeps a bound on a concrete type from being
-//! checked where the impl is written), so a network with a layer that needs the whole sequence
-//! simply has no impl, and only code that streams it fails to compile.
+//! the network's state the tuple of its layers' states. Every layer's bound is a where-clause
+//! under `for<'netdsl>`, which keeps a bound on a concrete type from being checked where the
+//! impl is written: a network with a layer that needs the whole sequence simply has no impl,
+//! and only code that streams it fails to compile. A layer after the first is bound by
+//! `StreamAfter<previous>` rather than an equality of associated types, which rustc would
+//! check there.
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
@@ -13,73 +15,74 @@ use crate::tokens::{private, private_at};
 pub fn generate(model: &Model) -> TokenStream {
     let p = private();
     let Model { name, layers, .. } = model;
-    let streams: Vec<TokenStream> = layers
+    let tys: Vec<TokenStream> = layers.iter().map(|l| l.ty()).collect();
+    // The trait each layer's step is called through: `<Lstm<..> as Stream>` for the first,
+    // `<Dense<..> as StreamAfter<Lstm<..>>>` after it.
+    let links: Vec<TokenStream> = tys
         .iter()
-        .map(|l| {
-            let p = private_at(l.span());
-            quote_spanned!(l.span()=> #p::Stream)
+        .enumerate()
+        .map(|(i, ty)| match i {
+            0 => quote!(<#ty as #p::Stream>),
+            _ => {
+                let prev = &tys[i - 1];
+                quote!(<#ty as #p::StreamAfter<#prev>>)
+            }
         })
         .collect();
-    let tys: Vec<TokenStream> = layers.iter().map(|l| l.ty()).collect();
-    // Each layer streams, and takes the step the layer before it gives.
-    let bounds = tys
-        .iter()
-        .zip(&streams)
-        .enumerate()
-        .map(|(i, (ty, stream))| {
-            if i == 0 {
-                quote!(#ty: #stream)
-            } else {
+    // Spanned on the layer, so that rustc's note on an unmet bound points at its DSL token.
+    let bounds = layers.iter().enumerate().map(|(i, l)| {
+        let (ty, p) = (&tys[i], private_at(l.span()));
+        match i {
+            0 => quote_spanned!(l.span()=> for<'netdsl> #ty: #p::Stream),
+            _ => {
                 let prev = &tys[i - 1];
-                quote!(#ty: #stream<StepIn = <#prev as #p::Stream>::StepOut>)
+                quote_spanned!(l.span()=> for<'netdsl> #ty: #p::StreamAfter<#prev>)
             }
-        });
-    let states: Vec<TokenStream> = tys
-        .iter()
-        .map(|ty| quote!(<#ty as #p::Stream>::State))
-        .collect();
+        }
+    });
+    let states = tys.iter().map(|ty| quote!(<#ty as #p::Stream>::State));
     let (first, last) = (&tys[0], &tys[tys.len() - 1]);
     let outputs: Vec<syn::Ident> = (0..layers.len())
         .map(|i| format_ident!("netdsl_step_{i}"))
         .collect();
+    // The previous layer's output, the first layer's input `x`.
+    let input = |i: usize| match i {
+        0 => quote!(x),
+        _ => {
+            let prev = &outputs[i - 1];
+            quote!(&#prev)
+        }
+    };
 
     // Expands to:
     //     let mut netdsl_step_0: <Lstm<..> as Stream>::StepOut = Zeroable::zeroed();
     //     <Lstm<..> as Stream>::step(&self.lstm_1, &mut state.0, x, &mut netdsl_step_0);
-    //     <Dense<..> as Stream>::step(&self.dense_1, &mut state.1, &netdsl_step_0, y);
+    //     <Dense<..> as StreamAfter<Lstm<..>>>::step_after(&self.dense_1, &mut state.1,
+    //         &netdsl_step_0, y);
     let step = layers.iter().enumerate().map(|(i, layer)| {
         let (field, ty, index) = (&layer.field, &tys[i], syn::Index::from(i));
-        let x = if i == 0 {
-            quote!(x)
-        } else {
-            let prev = &outputs[i - 1];
-            quote!(&#prev)
-        };
+        let (link, method, x) = (&links[i], step_name(i, false), input(i));
         if i + 1 == layers.len() {
-            return quote!(<#ty as #p::Stream>::step(&self.#field, &mut state.#index, #x, y););
+            return quote!(#link::#method(&self.#field, &mut state.#index, #x, y););
         }
         let out = &outputs[i];
         quote! {
             let mut #out: <#ty as #p::Stream>::StepOut = #p::Zeroable::zeroed();
-            <#ty as #p::Stream>::step(&self.#field, &mut state.#index, #x, &mut #out);
+            #link::#method(&self.#field, &mut state.#index, #x, &mut #out);
         }
     });
 
-    // The streams' states of each layer side by side for its batch step, then back. Expands to:
-    //     let mut netdsl_state: [<Lstm<..> as Stream>::State; B] =
+    // Each layer's states of the streams side by side for its batch step, then back. Expands to:
+    //     let mut netdsl_state: [<Lstm<..> as Stream>::State; NETDSL_STREAMS] =
     //         core::array::from_fn(|b| states[b].0);
-    //     let mut netdsl_step_0: [<Lstm<..> as Stream>::StepOut; B] = Zeroable::zeroed();
-    //     <Lstm<..> as Stream>::step_batch(&self.lstm_1, &mut netdsl_state, x, &mut netdsl_step_0);
+    //     let mut netdsl_step_0: [<Lstm<..> as Stream>::StepOut; NETDSL_STREAMS] =
+    //         Zeroable::zeroed();
+    //     <Lstm<..> as Stream>::step_batch(&self.lstm_1, &mut netdsl_state, x,
+    //         &mut netdsl_step_0);
     //     for (state, layer) in states.iter_mut().zip(netdsl_state) { state.0 = layer; }
-    //     ...
     let step_batch = layers.iter().enumerate().map(|(i, layer)| {
         let (field, ty, index) = (&layer.field, &tys[i], syn::Index::from(i));
-        let x = if i == 0 {
-            quote!(x)
-        } else {
-            let prev = &outputs[i - 1];
-            quote!(&#prev)
-        };
+        let (link, method, x) = (&links[i], step_name(i, true), input(i));
         let (declare, y) = if i + 1 == layers.len() {
             (TokenStream::new(), quote!(y))
         } else {
@@ -93,7 +96,7 @@ pub fn generate(model: &Model) -> TokenStream {
             let mut netdsl_state: [<#ty as #p::Stream>::State; NETDSL_STREAMS] =
                 ::core::array::from_fn(|b| states[b].#index);
             #declare
-            <#ty as #p::Stream>::step_batch(&self.#field, &mut netdsl_state, #x, #y);
+            #link::#method(&self.#field, &mut netdsl_state, #x, #y);
             for (state, layer) in states.iter_mut().zip(netdsl_state) {
                 state.#index = layer;
             }
@@ -105,7 +108,7 @@ pub fn generate(model: &Model) -> TokenStream {
         #[allow(clippy::all, clippy::pedantic)]
         impl #p::Stream for #name
         where
-            #(for<'netdsl> #bounds,)*
+            #(#bounds,)*
         {
             type StepIn = <#first as #p::Stream>::StepIn;
             type StepOut = <#last as #p::Stream>::StepOut;
@@ -125,5 +128,15 @@ pub fn generate(model: &Model) -> TokenStream {
                 #(#step_batch)*
             }
         }
+    }
+}
+
+/// The method layer `i`'s step is called by: `Stream`'s for the first, `StreamAfter`'s after.
+fn step_name(i: usize, batch: bool) -> syn::Ident {
+    match (i, batch) {
+        (0, false) => format_ident!("step"),
+        (0, true) => format_ident!("step_batch"),
+        (_, false) => format_ident!("step_after"),
+        (_, true) => format_ident!("step_batch_after"),
     }
 }
