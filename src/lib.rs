@@ -254,6 +254,59 @@
 //! (`type Rows = SimpleRnn<28, 28, 64, 784, 64, Tanh>;`, then `=> Rows =>`; the fifth size is
 //! its output, `64` for the last state or `28 · 64` for every step's).
 //!
+//! ## Streaming recurrent inference
+//!
+//! Audio and control loops receive one sample at a time and must answer at once. A network of
+//! recurrent layers, `Dense` layers and other layers that act on each step alone implements
+//! [`Stream`](stream::Stream): [`step`](stream::Stream::step) takes one time step and the
+//! state the previous steps left, in a value the caller owns (`Copy + Default`, the default
+//! being the zeros a sequence starts from), and gives that step's output, with no allocation
+//! and no lock. Fed the steps of a sequence from a fresh state, it gives at each step exactly
+//! the row of `predict`'s output for that step; a network that returns the last state streams
+//! what it would return for the sequence ending at that step. Keep one state per stream, or
+//! run `B` streams through one matrix product with [`step_batch`](stream::Stream::step_batch).
+//!
+//! ```
+//! use netdsl::prelude::*;
+//!
+//! network! {
+//!     struct Filter<(32, 1) => LSTM(16, return_sequences = true) => Dense(1)>;
+//! }
+//!
+//! let net = Filter::new(&mut StdRng::seed_from_u64(0));
+//! let signal: [f32; 32] = core::array::from_fn(|t| (t as f32 * 0.3).sin());
+//! let whole = net.predict(&signal);
+//!
+//! let mut state = <Filter as Stream>::State::default();
+//! for (t, &x) in signal.iter().enumerate() {
+//!     let y = net.predict_step(&mut state, &[x]); // or `net.step(&mut state, &[x], &mut y)`
+//!     assert_eq!(y, [whole[t]]);
+//! }
+//! state = Default::default(); // a new stream
+//!
+//! // Four independent streams in one call.
+//! let mut states = [<Filter as Stream>::State::default(); 4];
+//! let mut y = [[0.0]; 4];
+//! net.step_batch(&mut states, &[[0.1], [0.2], [0.3], [0.4]], &mut y);
+//! ```
+//!
+//! A layer that needs the future or the whole sequence (`Bidirectional`, attention, pooling
+//! over time, `Flatten`) does not stream, and neither does a network that has one; that is a
+//! compile error where it is streamed, naming the trait and the layer that lacks it:
+//!
+//! ```compile_fail
+//! use netdsl::prelude::*;
+//!
+//! network! {
+//!     struct Pooled<(32, 1) => LSTM(16, return_sequences = true) => GlobalAveragePooling1D => Dense(1)>;
+//! }
+//!
+//! let net = Pooled::new(&mut StdRng::seed_from_u64(0));
+//! // error: the method `predict_step` exists for struct `Pooled`, but its trait bounds were not
+//! // satisfied: `Pooled: Stream`, because `GlobalPool<GlobalMean, ..>: StreamAfter<..>` is not
+//! net.predict_step(&mut Default::default(), &[0.5]);
+//! ```
+//!
 //! ## Composing networks
 //!
 //! ```

@@ -22,6 +22,11 @@ network! {
     /// A nested network returning its last state, then a dense layer on it.
     struct Summarizer<(12, 1) => LSTM(4)>;
     struct Head<(12, 1) => Summarizer => Dense(3)>;
+    /// More layers than a tuple has `Default` for: the states nest.
+    struct Deep<(12, 1) => LSTM(4, return_sequences = true) => Dense(4, tanh) => Dense(4, tanh)
+        => Dense(4, tanh) => Dense(4, tanh) => Dense(4, tanh) => Dense(4, tanh) => Dense(4, tanh)
+        => Dense(4, tanh) => Dense(4, tanh) => Dense(4, tanh) => Dense(4, tanh) => Dense(4, tanh)
+        => GRU(3, return_sequences = true) => Dense(1)>;
 }
 
 /// A deterministic signal of `T` steps of `F` features, different per `seed`.
@@ -72,6 +77,12 @@ fn lstm_gru_and_simple_rnn_streams_equal_every_row_of_predict() {
 fn stacked_recurrent_layers_stream_as_predict() {
     let net = Stacked::new(&mut StdRng::seed_from_u64(2));
     streamed_rows_equal_predict(&net, &signal::<{ 2 * T }>(4));
+}
+
+#[test]
+fn a_network_of_more_layers_than_a_tuple_holds_streams() {
+    let net = Deep::new(&mut StdRng::seed_from_u64(10));
+    streamed_rows_equal_predict(&net, &signal::<T>(11));
 }
 
 #[test]

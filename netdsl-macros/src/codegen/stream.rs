@@ -1,5 +1,5 @@
 //! The `Stream` impl of a network: its layers' steps chained, each step's output on the stack,
-//! the network's state the tuple of its layers' states. Every layer's bound is a where-clause
+//! the network's state the tuple of its layers' states (nested beyond 12). Every layer's bound is a where-clause
 //! under `for<'netdsl>`, which keeps a bound on a concrete type from being checked where the
 //! impl is written: a network with a layer that needs the whole sequence simply has no impl,
 //! and only code that streams it fails to compile. A layer after the first is bound by
@@ -40,7 +40,18 @@ pub fn generate(model: &Model) -> TokenStream {
             }
         }
     });
-    let states = tys.iter().map(|ty| quote!(<#ty as #p::Stream>::State));
+    let states: Vec<TokenStream> = tys
+        .iter()
+        .map(|ty| quote!(<#ty as #p::Stream>::State))
+        .collect();
+    let state_type = nested(&states);
+    // Where layer `i`'s state is in the network's: `.3`, or `.0.3` in a nested tuple.
+    let places: Vec<TokenStream> = (0..layers.len())
+        .map(|i| {
+            let path = place(i, layers.len()).into_iter().map(syn::Index::from);
+            quote!(#(.#path)*)
+        })
+        .collect();
     let (first, last) = (&tys[0], &tys[tys.len() - 1]);
     let outputs: Vec<syn::Ident> = (0..layers.len())
         .map(|i| format_ident!("netdsl_step_{i}"))
@@ -60,15 +71,15 @@ pub fn generate(model: &Model) -> TokenStream {
     //     <Dense<..> as StreamAfter<Lstm<..>>>::step_after(&self.dense_1, &mut state.1,
     //         &netdsl_step_0, y);
     let step = layers.iter().enumerate().map(|(i, layer)| {
-        let (field, ty, index) = (&layer.field, &tys[i], syn::Index::from(i));
+        let (field, ty, index) = (&layer.field, &tys[i], &places[i]);
         let (link, method, x) = (&links[i], step_name(i, false), input(i));
         if i + 1 == layers.len() {
-            return quote!(#link::#method(&self.#field, &mut state.#index, #x, y););
+            return quote!(#link::#method(&self.#field, &mut state #index, #x, y););
         }
         let out = &outputs[i];
         quote! {
             let mut #out: <#ty as #p::Stream>::StepOut = #p::Zeroable::zeroed();
-            #link::#method(&self.#field, &mut state.#index, #x, &mut #out);
+            #link::#method(&self.#field, &mut state #index, #x, &mut #out);
         }
     });
 
@@ -81,7 +92,7 @@ pub fn generate(model: &Model) -> TokenStream {
     //         &mut netdsl_step_0);
     //     for (state, layer) in states.iter_mut().zip(netdsl_state) { state.0 = layer; }
     let step_batch = layers.iter().enumerate().map(|(i, layer)| {
-        let (field, ty, index) = (&layer.field, &tys[i], syn::Index::from(i));
+        let (field, ty, index) = (&layer.field, &tys[i], &places[i]);
         let (link, method, x) = (&links[i], step_name(i, true), input(i));
         let (declare, y) = if i + 1 == layers.len() {
             (TokenStream::new(), quote!(y))
@@ -94,11 +105,11 @@ pub fn generate(model: &Model) -> TokenStream {
         };
         quote! {
             let mut netdsl_state: [<#ty as #p::Stream>::State; NETDSL_STREAMS] =
-                ::core::array::from_fn(|b| states[b].#index);
+                ::core::array::from_fn(|b| states[b] #index);
             #declare
             #link::#method(&self.#field, &mut netdsl_state, #x, #y);
             for (state, layer) in states.iter_mut().zip(netdsl_state) {
-                state.#index = layer;
+                state #index = layer;
             }
         }
     });
@@ -112,7 +123,7 @@ pub fn generate(model: &Model) -> TokenStream {
         {
             type StepIn = <#first as #p::Stream>::StepIn;
             type StepOut = <#last as #p::Stream>::StepOut;
-            type State = (#(#states,)*);
+            type State = #state_type;
 
             #[inline]
             fn step(&self, state: &mut Self::State, x: &Self::StepIn, y: &mut Self::StepOut) {
@@ -139,4 +150,29 @@ fn step_name(i: usize, batch: bool) -> syn::Ident {
         (_, false) => format_ident!("step_after"),
         (_, true) => format_ident!("step_batch_after"),
     }
+}
+
+/// Tuples have `Default` up to 12 items: more states are grouped into at most 12 tuples, each
+/// nested the same way.
+const TUPLE: usize = 12;
+
+/// The tuple type of `items`, nested when there are more than [`TUPLE`].
+fn nested(items: &[TokenStream]) -> TokenStream {
+    if items.len() <= TUPLE {
+        return quote!((#(#items,)*));
+    }
+    let groups = items.chunks(items.len().div_ceil(TUPLE)).map(nested);
+    quote!((#(#groups,)*))
+}
+
+/// The indices that reach item `i` of `len` in [`nested`]'s tuple.
+fn place(i: usize, len: usize) -> Vec<usize> {
+    if len <= TUPLE {
+        return vec![i];
+    }
+    let group = len.div_ceil(TUPLE);
+    let first = i / group * group;
+    let mut path = vec![i / group];
+    path.extend(place(i - first, group.min(len - first)));
+    path
 }
