@@ -8,9 +8,9 @@
 //! batch 32 and 128, and single-image prediction; then a training epoch of MNIST rows through
 //! `SimpleRNN(64)`, `LSTM(64)` and `GRU(64)`, with their share of the peak; streaming steps of
 //! LSTM and GRU networks (alone with `cargo bench --bench speed -- streaming`). Every timing is
-//! the best of several
-//! repetitions, so a busy machine shows as noise in one direction only. On two cores: an epoch
-//! at batch 128 on one thread and on two (`Fit::threads(2)`, 64 samples each), and the speed-up.
+//! the best of several repetitions, so a busy machine shows as noise in one direction only. On
+//! two cores: an epoch at batch 128 on one thread and on two (`Fit::threads(2)`, 64 samples
+//! each), and the speed-up.
 //! `NETDSL_ISA=avx2+fma` or `portable` selects a slower path for the whole-network rows (`neon`
 //! is the fast path on aarch64).
 //!
