@@ -20,6 +20,7 @@
 #[cfg(feature = "alloc")]
 mod accumulate;
 mod bf16;
+mod cells;
 mod elementwise;
 mod gemm;
 mod isa;
@@ -57,6 +58,7 @@ pub use peak::peak_flops;
 pub(crate) use plane::Plane;
 pub use prefetch::prefetch;
 
+pub(crate) use cells::{gru_gates, lstm_gates};
 pub(crate) use gemm::{Dots, Product};
 #[cfg(feature = "alloc")]
 pub(crate) use gemm::{Gather, Offsets};
