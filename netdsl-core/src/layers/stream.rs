@@ -19,10 +19,10 @@ use super::dense_steps::DenseSteps;
 use super::recurrent::{Cell, Recurrent, flat, flat_mut};
 use crate::activation::Activation;
 use crate::kernels;
+#[cfg(feature = "alloc")]
 use crate::kernels::Isa;
 #[cfg(feature = "alloc")]
 use crate::kernels::Product;
-use crate::layer::Layer;
 use crate::stream::Stream;
 
 /// The state a recurrent layer of cell `C` and `U` units carries from step to step: `h`, then
@@ -188,7 +188,7 @@ where
     type State = ();
 
     fn step(&self, (): &mut (), x: &[f32; F], y: &mut [f32; U]) {
-        self.dense().infer(x, y);
+        self.dense().infer_row(x, y);
     }
 
     fn step_batch<const B: usize>(
@@ -208,12 +208,10 @@ impl<const I: usize, const O: usize, A: Activation> Stream for Dense<I, O, A> {
     type StepOut = [f32; O];
     type State = ();
 
-    /// Through [`kernels::mat_vec`], which sums as inference's product does, without its
-    /// set-up for batches.
+    /// Through [`kernels::mat_vec`], without the batch product's set-up; to the bit as
+    /// [`Layer::infer`].
     fn step(&self, (): &mut (), x: &[f32; I], y: &mut [f32; O]) {
-        let (w, bias) = (self.weights().as_flattened(), self.bias().map(|b| &b[..]));
-        kernels::mat_vec(Isa::selected(), &[(x, w)], bias, y);
-        A::apply(y);
+        self.infer_row(x, y);
     }
 
     fn step_batch<const B: usize>(
@@ -231,6 +229,7 @@ impl<const I: usize, const O: usize, A: Activation> Stream for Dense<I, O, A> {
 mod tests {
     use super::*;
     use crate::activation::{Linear, Relu, Tanh};
+    use crate::layer::Layer;
     use crate::layers::gradcheck::seeded;
     use crate::layers::{Gru, Lstm, SimpleRnn};
 
