@@ -6,9 +6,10 @@
 //! block of up to sixteen vectors (AVX-512's 256 columns, an LSTM of 64 units) stays in
 //! registers while `W` is read once, row after row. Each column is summed in the order
 //! `Product` sums it, from `init` and over the parts' rows in turn, one fused multiply-add each,
-//! so the two give the same bits, except for a narrow `y` over many rows ([`splits`]): one
-//! chain of `k` dependent multiply-adds would take `4k` cycles (a `Dense(1)` after 64 units:
-//! 256), so four interleaved sums run side by side and are added at the end.
+//! so the two give the same bits. [`mat_vec_interleaved`], for a narrow `y` over many rows
+//! ([`splits`]), does not: one chain of `k` dependent multiply-adds would take `4k` cycles (a
+//! `Dense(1)` after 64 units: 256), so four interleaved sums run side by side and are added at
+//! the end.
 
 use super::isa::Isa;
 use super::simd::Simd;
@@ -21,6 +22,27 @@ use super::simd::Simd;
 ///
 /// If a part's `W` holds fewer than `x.len() · n` values, or `init` fewer than `n`.
 pub(crate) fn mat_vec(isa: Isa, parts: &[(&[f32], &[f32])], init: Option<&[f32]>, y: &mut [f32]) {
+    run(isa, parts, init, y, false);
+}
+
+/// `y = init + x · W` as [`mat_vec`] of one part, but in four interleaved sums where
+/// [`splits`] says so: within float rounding of the batch product, not to the bit.
+///
+/// # Panics
+///
+/// As [`mat_vec`].
+pub(crate) fn mat_vec_interleaved(
+    isa: Isa,
+    x: &[f32],
+    w: &[f32],
+    init: Option<&[f32]>,
+    y: &mut [f32],
+) {
+    run(isa, &[(x, w)], init, y, splits(y.len(), x.len()));
+}
+
+/// [`mat_vec`], or with `split` (one part, [`splits`]) [`mat_vec_interleaved`].
+fn run(isa: Isa, parts: &[(&[f32], &[f32])], init: Option<&[f32]>, y: &mut [f32], split: bool) {
     let n = y.len();
     for (x, w) in parts {
         assert!(
@@ -35,23 +57,22 @@ pub(crate) fn mat_vec(isa: Isa, parts: &[(&[f32], &[f32])], init: Option<&[f32]>
     match isa {
         // SAFETY: in bounds by the asserts; AVX-512F checked by the guard.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 if isa.is_supported() => unsafe { mat_vec_avx512(parts, init, y) },
+        Isa::Avx512 if isa.is_supported() => unsafe { mat_vec_avx512(parts, init, y, split) },
         // SAFETY: as above, for AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2Fma if isa.is_supported() => unsafe { mat_vec_avx2(parts, init, y) },
+        Isa::Avx2Fma if isa.is_supported() => unsafe { mat_vec_avx2(parts, init, y, split) },
         // SAFETY: in bounds by the asserts; NEON is enabled for the whole build.
         #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
-        Isa::Neon => unsafe { blocks::<super::simd::Neon, 8>(parts, init, y) },
+        Isa::Neon => unsafe { blocks::<super::simd::Neon, 8>(parts, init, y, split) },
         // SAFETY: in bounds by the asserts; the portable path needs no CPU feature.
-        _ => unsafe { blocks::<super::simd::Portable, 4>(parts, init, y) },
+        _ => unsafe { blocks::<super::simd::Portable, 4>(parts, init, y, split) },
     }
 }
 
-/// Whether [`mat_vec`] of a single part sums `y` of `n` columns over `k` rows in four
-/// interleaved sums rather than one: at most 8 columns (one vector, two on NEON) and 16 rows or
-/// more. The
-/// dense layers' single-row inference takes [`mat_vec`] under the same rule, so that it agrees
-/// with streaming to the bit.
+/// Whether [`mat_vec_interleaved`] sums `y` of `n` columns over `k` rows in four interleaved
+/// sums rather than one: at most 8 columns (one vector, two on NEON) and 16 rows or more. The
+/// dense layers' single-row inference takes it under the same rule, so that it agrees with
+/// streaming to the bit.
 pub(crate) fn splits(n: usize, k: usize) -> bool {
     n <= SPLIT_COLUMNS && k >= SPLIT_ROWS
 }
@@ -63,22 +84,33 @@ const SPLIT_ROWS: usize = 16;
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn mat_vec_avx512(parts: &[(&[f32], &[f32])], init: Option<&[f32]>, y: &mut [f32]) {
+unsafe fn mat_vec_avx512(
+    parts: &[(&[f32], &[f32])],
+    init: Option<&[f32]>,
+    y: &mut [f32],
+    split: bool,
+) {
     // SAFETY: forwarded from the caller: in bounds, AVX-512F supported and enabled here. Its 32
     // registers hold 16 sums with room for the loads.
-    unsafe { blocks::<super::simd::Avx512, 16>(parts, init, y) }
+    unsafe { blocks::<super::simd::Avx512, 16>(parts, init, y, split) }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn mat_vec_avx2(parts: &[(&[f32], &[f32])], init: Option<&[f32]>, y: &mut [f32]) {
+unsafe fn mat_vec_avx2(
+    parts: &[(&[f32], &[f32])],
+    init: Option<&[f32]>,
+    y: &mut [f32],
+    split: bool,
+) {
     // SAFETY: forwarded from the caller: in bounds, AVX2 and FMA supported and enabled here. Its
     // 16 registers hold 8 sums with room for the loads.
-    unsafe { blocks::<super::simd::Avx2Fma, 8>(parts, init, y) }
+    unsafe { blocks::<super::simd::Avx2Fma, 8>(parts, init, y, split) }
 }
 
 /// The columns of `y` in blocks of a power of two of vectors, the widest first: at most `MAX`,
-/// and no more than the columns left fill (the last vector of the last block masked).
+/// and no more than the columns left fill (the last vector of the last block masked); or, with
+/// `split` and one part, [`interleaved`]'s interleaved sums.
 ///
 /// # Safety
 ///
@@ -89,18 +121,19 @@ unsafe fn blocks<S: Simd, const MAX: usize>(
     parts: &[(&[f32], &[f32])],
     init: Option<&[f32]>,
     y: &mut [f32],
+    split: bool,
 ) {
     let n = y.len();
     if let [part] = parts
-        && splits(n, part.0.len())
+        && split
     {
         // SAFETY: `n <= 8` columns, one vector or two (NEON's four lanes); the rest as the
         // caller says.
         unsafe {
             if n <= S::LANES {
-                split::<S, 1>(*part, init, y);
+                interleaved::<S, 1>(*part, init, y);
             } else {
-                split::<S, 2>(*part, init, y);
+                interleaved::<S, 2>(*part, init, y);
             }
         }
         return;
@@ -175,10 +208,9 @@ unsafe fn block<S: Simd, const NV: usize>(
 ///
 /// # Safety
 ///
-/// As for [`blocks`], with `parts` of one part and `y` of `NV - 1` whole vectors at least and
-/// `NV` at most.
+/// As for [`blocks`], with `y` of `NV - 1` whole vectors at least and `NV` at most.
 #[inline(always)]
-unsafe fn split<S: Simd, const NV: usize>(
+unsafe fn interleaved<S: Simd, const NV: usize>(
     (x, w): (&[f32], &[f32]),
     init: Option<&[f32]>,
     y: &mut [f32],
@@ -262,7 +294,11 @@ mod tests {
                     let parts: [(&[f32], &[f32]); 2] = [(&x1, &w1), (&x2, &w2)];
                     for init in [None, Some(&init[..])] {
                         let mut y = vec![f32::NAN; n];
-                        mat_vec(isa, &parts, init, &mut y);
+                        if k2 == 0 {
+                            mat_vec_interleaved(isa, &x1, &w1, init, &mut y);
+                        } else {
+                            mat_vec(isa, &parts, init, &mut y);
+                        }
                         let expected = reference(&parts, init, n);
                         for (j, (&found, expected)) in y.iter().zip(expected).enumerate() {
                             let error = (f64::from(found) - expected).abs();

@@ -62,7 +62,7 @@ pub(crate) use cells::{gru_gates, lstm_gates};
 pub(crate) use gemm::{Dots, Product};
 #[cfg(feature = "alloc")]
 pub(crate) use gemm::{Gather, Offsets};
-pub(crate) use mat_vec::{mat_vec, splits};
+pub(crate) use mat_vec::{mat_vec, mat_vec_interleaved, splits};
 
 /// `y[b] = bias + x[b] · W` for every sample `b` (bias taken as zero when absent).
 #[inline]

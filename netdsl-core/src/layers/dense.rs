@@ -182,14 +182,14 @@ impl<const I: usize, const O: usize, A> Dense<I, O, A> {
         }
     }
 
-    /// One row through [`kernels::mat_vec`] and the activation: a streaming step, and the
-    /// single-row inference of a narrow layer ([`kernels::splits`]), to the bit alike.
+    /// One row through [`kernels::mat_vec_interleaved`] and the activation: a streaming step,
+    /// and the single-row inference of a narrow layer ([`kernels::splits`]), to the bit alike.
     pub(crate) fn infer_row(&self, x: &[f32; I], y: &mut [f32; O])
     where
         A: Activation,
     {
         let (w, bias) = (self.weights().as_flattened(), self.bias().map(|b| &b[..]));
-        kernels::mat_vec(Isa::selected(), &[(x, w)], bias, y);
+        kernels::mat_vec_interleaved(Isa::selected(), x, w, bias, y);
         A::apply(y);
     }
 
@@ -257,8 +257,9 @@ impl<const I: usize, const O: usize, A: Activation> Layer for Dense<I, O, A> {
         A::apply_batch(y, &mut tape.kept);
     }
 
-    /// The batch path on one row, keeping nothing; or, for a narrow output over many inputs,
-    /// [`kernels::mat_vec`]'s interleaved sums, which streaming takes too.
+    /// The batch path on one row, keeping nothing; or, for a narrow output (at most 8) over 16
+    /// inputs or more, four interleaved sums, which streaming takes too: one chain of
+    /// dependent multiply-adds would be slow.
     fn infer(&self, x: &[f32; I], y: &mut [f32; O]) {
         if kernels::splits(O, I) {
             self.infer_row(x, y);

@@ -125,7 +125,7 @@ where
     }
 
     /// All steps in one product; or, for a narrow output over many features, each step as
-    /// [`Dense`]'s single-row inference takes it ([`kernels::splits`]), as streaming does.
+    /// [`Dense`]'s single-row inference takes it (at most 8 outputs over 16 features or more), as streaming does.
     fn infer(&self, x: &[f32; IN], y: &mut [f32; OUT]) {
         if kernels::splits(U, F) {
             let (x, y) = (core::array::from_ref(x), core::array::from_mut(y));

@@ -208,8 +208,8 @@ impl<const I: usize, const O: usize, A: Activation> Stream for Dense<I, O, A> {
     type StepOut = [f32; O];
     type State = ();
 
-    /// Through [`kernels::mat_vec`], without the batch product's set-up; to the bit as
-    /// [`Layer::infer`].
+    /// One row through a matrix–vector kernel, without the batch product's set-up; to the bit
+    /// as the layer's single-row inference.
     fn step(&self, (): &mut (), x: &[f32; I], y: &mut [f32; O]) {
         self.infer_row(x, y);
     }
