@@ -908,6 +908,7 @@
 //! | a network with mistakes, used elsewhere | macro | only its own mistakes: its stand-in type-checks where it is built, used as a layer or trained | `usage/a-broken-network-adds-no-errors-where-it-is-used`, `usage/a-broken-network-of-unknown-widths-adds-no-errors-where-it-is-built` |
 //! | a type that is not a layer | rustc | ``` `String` is not a layer``` | `usage/not-a-layer` |
 //! | a layer without `Initialize` | rustc | ``` `network!` cannot build `Scale2x` with `new(&mut rng)` ``` | `usage/layer-without-initialize` |
+//! | streaming a network with a layer that needs the whole sequence | rustc | ``` `GlobalPool<GlobalMean, ..>` cannot run one time step at a time``` (a method call: ``the method `predict_step` exists for struct `Pooled`, but its trait bounds were not satisfied``, naming the layer) | `usage/stream-a-network-that-needs-the-whole-sequence` |
 //! | `predict` on a sample of the wrong width | rustc | `expected an array with a size of 784, found one with a size of 783` | `usage/predict-wrong-input-width` |
 //! | labels of the wrong width in `fit` or `evaluate` | type, rustc | ``` `fit` cannot read `Dataset<784, 9>` as samples of 784 inputs and 10 targets```; in `evaluate`, ``expected `10`, found `9` `` | `usage/label-width-differs-from-output`, `usage/label-width-differs-from-output-in-evaluate` |
 //! | a loss that does not fit the output activation | rustc | ``the loss `CategoricalCrossentropy` does not fit an output layer with activation `Sigmoid` `` | `usage/loss-does-not-fit-output-activation` |
