@@ -257,7 +257,8 @@
 //! ## Streaming recurrent inference
 //!
 //! Audio and control loops receive one sample at a time and must answer at once. A network of
-//! recurrent layers, `Dense` layers and other layers that act on each step alone implements
+//! recurrent layers, `Dense` layers and `LayerNormalization` (layers that act on each step
+//! alone; `Dropout` does not stream) implements
 //! [`Stream`](stream::Stream): [`step`](stream::Stream::step) takes one time step and the
 //! state the previous steps left, in a value the caller owns (`Copy + Default`, the default
 //! being the zeros a sequence starts from), and gives that step's output, with no allocation

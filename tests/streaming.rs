@@ -16,6 +16,8 @@ network! {
     struct RnnSeq<(12, 1) => SimpleRNN(8, return_sequences = true) => Dense(1)>;
     /// Two features in, two stacked recurrent layers, two outputs per step.
     struct Stacked<(12, 2) => LSTM(6, return_sequences = true) => GRU(5, return_sequences = true) => Dense(2, tanh)>;
+    /// Layer normalization of each step between recurrent layers.
+    struct Normalized<(12, 2) => LSTM(6, return_sequences = true) => LayerNormalization => GRU(4, return_sequences = true) => Dense(1)>;
     /// A network used as a layer of another streams when its layers do.
     struct Encoder<(12, 1) => LSTM(4, return_sequences = true) => Dense(2)>;
     struct Outer<(12, 1) => Encoder>;
@@ -77,6 +79,12 @@ fn lstm_gru_and_simple_rnn_streams_equal_every_row_of_predict() {
 fn stacked_recurrent_layers_stream_as_predict() {
     let net = Stacked::new(&mut StdRng::seed_from_u64(2));
     streamed_rows_equal_predict(&net, &signal::<{ 2 * T }>(4));
+}
+
+#[test]
+fn layer_normalization_of_each_step_streams_as_predict() {
+    let net = Normalized::new(&mut StdRng::seed_from_u64(12));
+    streamed_rows_equal_predict(&net, &signal::<{ 2 * T }>(13));
 }
 
 #[test]

@@ -1,6 +1,8 @@
 //! The layers that advance one time step at a time ([`Stream`]): a recurrent layer's step is
 //! the one its single-sample inference takes, so that a stream agrees with `predict` to the
-//! bit; `Dense`, on each step or after the last recurrent layer, keeps no state.
+//! bit; `Dense`, on each step or after the last recurrent layer, and `LayerNormalization`, each
+//! step's values alone, keep no state. `Dropout` does not stream: its type knows the width of a
+//! whole sequence, not of a step.
 //!
 //! Over `B` streams, a recurrent layer's products take the streams as rows, eight at a time, so
 //! that the scratch stays on the stack whatever `B`.
@@ -15,6 +17,7 @@ use bytemuck::Zeroable;
 use super::dense::Dense;
 #[cfg(feature = "alloc")]
 use super::dense_steps::DenseSteps;
+use super::layer_normalization::LayerNormalization;
 #[cfg(feature = "alloc")]
 use super::recurrent::{Cell, Recurrent, flat, flat_mut};
 use crate::activation::Activation;
@@ -222,6 +225,19 @@ impl<const I: usize, const O: usize, A: Activation> Stream for Dense<I, O, A> {
     ) {
         kernels::affine(x, self.weights(), self.bias(), y);
         y.iter_mut().for_each(|y| A::apply(y));
+    }
+}
+
+/// One group of `C` values, which on a sequence of `C` features is one step: its statistics are
+/// the step's own.
+impl<const N: usize, const C: usize, A: Activation> Stream for LayerNormalization<N, C, A> {
+    type StepIn = [f32; C];
+    type StepOut = [f32; C];
+    type State = ();
+
+    fn step(&self, (): &mut (), x: &[f32; C], y: &mut [f32; C]) {
+        self.normalize_group(x, y);
+        A::apply(y);
     }
 }
 
