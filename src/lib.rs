@@ -258,14 +258,15 @@
 //!
 //! Audio and control loops receive one sample at a time and must answer at once. A network of
 //! recurrent layers, `Dense` layers and `LayerNormalization` (layers that act on each step
-//! alone; `Dropout` does not stream) implements
-//! [`Stream`](stream::Stream): [`step`](stream::Stream::step) takes one time step and the
-//! state the previous steps left, in a value the caller owns (`Copy + Default`, the default
-//! being the zeros a sequence starts from), and gives that step's output, with no allocation
-//! and no lock. Fed the steps of a sequence from a fresh state, it gives at each step exactly
-//! the row of `predict`'s output for that step; a network that returns the last state streams
-//! what it would return for the sequence ending at that step. Keep one state per stream, or
-//! run `B` streams through one matrix product with [`step_batch`](stream::Stream::step_batch).
+//! alone; `Dropout` does not stream) implements [`Stream`](stream::Stream):
+//! [`step`](stream::Stream::step) takes one time step and the state the previous steps left,
+//! in a value the caller owns (`Copy + Default`, the default being the zeros a sequence starts
+//! from; a network's is a generated `{Name}State`), and gives that step's output, with no
+//! allocation and no lock. Fed the steps of a sequence from a fresh state, it gives at each
+//! step exactly the row of `predict`'s output for that step; a network that returns the last
+//! state streams what it would return for the sequence ending at that step. Keep one state per
+//! stream, or run `B` streams through one matrix product with
+//! [`step_batch`](stream::Stream::step_batch).
 //!
 //! ```
 //! use netdsl::prelude::*;

@@ -1088,14 +1088,17 @@ fn a_network_streams_through_its_layers_steps_when_each_layer_streams() {
             "impl ::netdsl::__private::Stream for Filter",
             &format!("for<'netdsl> {lstm}: ::netdsl::__private::Stream,"),
             &format!("for<'netdsl> {dense}: ::netdsl::__private::StreamAfter<{lstm}>,"),
+            // The state names no layer type in the public impl: a private trait's type does.
+            "struct FilterState<N: NetdslFilterStreamStates> { netdsl_layers: <N as NetdslFilterStreamStates>::Layers, }",
             &format!(
-                "type State = (<{lstm} as ::netdsl::__private::Stream>::State, <{dense} as ::netdsl::__private::Stream>::State,);"
+                "type Layers = (<{lstm} as ::netdsl::__private::Stream>::State, <{dense} as ::netdsl::__private::Stream>::State,);"
+            ),
+            "type State = FilterState<Filter>;",
+            &format!(
+                "<{lstm} as ::netdsl::__private::Stream>::step(&self.lstm_1, &mut state.netdsl_layers.0, x, &mut netdsl_step_0);"
             ),
             &format!(
-                "<{lstm} as ::netdsl::__private::Stream>::step(&self.lstm_1, &mut state.0, x, &mut netdsl_step_0);"
-            ),
-            &format!(
-                "<{dense} as ::netdsl::__private::StreamAfter<{lstm}>>::step_after(&self.dense_1, &mut state.1, &netdsl_step_0, y);"
+                "<{dense} as ::netdsl::__private::StreamAfter<{lstm}>>::step_after(&self.dense_1, &mut state.netdsl_layers.1, &netdsl_step_0, y);"
             ),
         ],
     );
@@ -1110,6 +1113,9 @@ fn the_states_of_more_than_twelve_layers_nest() {
     // 13 states in groups of 2: layer 13 (index 12) is the first of the seventh group.
     assert_contains(
         &out,
-        &["&mut state.6.0, &netdsl_step_11, y);", "&mut state.0.1,"],
+        &[
+            "&mut state.netdsl_layers.6.0, &netdsl_step_11, y);",
+            "&mut state.netdsl_layers.0.1,",
+        ],
     );
 }

@@ -1,10 +1,10 @@
 //! The `Stream` impl of a network: its layers' steps chained, each step's output on the stack,
-//! the network's state the tuple of its layers' states (nested beyond 12). Every layer's bound is a where-clause
-//! under `for<'netdsl>`, which keeps a bound on a concrete type from being checked where the
-//! impl is written: a network with a layer that needs the whole sequence simply has no impl,
-//! and only code that streams it fails to compile. A layer after the first is bound by
-//! `StreamAfter<previous>` rather than an equality of associated types, which rustc would
-//! check there.
+//! the network's state a `{Name}State` struct holding the tuple of its layers' states (nested
+//! beyond 12). Every layer's bound is a where-clause under `for<'netdsl>`, which keeps a bound
+//! on a concrete type from being checked where the impl is written: a network with a layer that
+//! needs the whole sequence simply has no impl, and only code that streams it fails to compile.
+//! A layer after the first is bound by `StreamAfter<previous>` rather than an equality of
+//! associated types, which rustc would check there.
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
@@ -14,7 +14,13 @@ use crate::tokens::{private, private_at};
 
 pub fn generate(model: &Model) -> TokenStream {
     let p = private();
-    let Model { name, layers, .. } = model;
+    let Model {
+        name, layers, vis, ..
+    } = model;
+    let (state_struct, states_trait) = (
+        format_ident!("{name}State"),
+        format_ident!("Netdsl{name}StreamStates"),
+    );
     let tys: Vec<TokenStream> = layers.iter().map(|l| l.ty()).collect();
     // The trait each layer's step is called through: `<Lstm<..> as Stream>` for the first,
     // `<Dense<..> as StreamAfter<Lstm<..>>>` after it.
@@ -74,12 +80,12 @@ pub fn generate(model: &Model) -> TokenStream {
         let (field, ty, index) = (&layer.field, &tys[i], &places[i]);
         let (link, method, x) = (&links[i], step_name(i, false), input(i));
         if i + 1 == layers.len() {
-            return quote!(#link::#method(&self.#field, &mut state #index, #x, y););
+            return quote!(#link::#method(&self.#field, &mut state.netdsl_layers #index, #x, y););
         }
         let out = &outputs[i];
         quote! {
             let mut #out: <#ty as #p::Stream>::StepOut = #p::Zeroable::zeroed();
-            #link::#method(&self.#field, &mut state #index, #x, &mut #out);
+            #link::#method(&self.#field, &mut state.netdsl_layers #index, #x, &mut #out);
         }
     });
 
@@ -105,16 +111,91 @@ pub fn generate(model: &Model) -> TokenStream {
         };
         quote! {
             let mut netdsl_state: [<#ty as #p::Stream>::State; NETDSL_STREAMS] =
-                ::core::array::from_fn(|b| states[b] #index);
+                ::core::array::from_fn(|b| states[b].netdsl_layers #index);
             #declare
             #link::#method(&self.#field, &mut netdsl_state, #x, #y);
             for (state, layer) in states.iter_mut().zip(netdsl_state) {
-                state #index = layer;
+                state.netdsl_layers #index = layer;
             }
         }
     });
 
+    let doc = format!(
+        "The state [`{name}`] carries from one streamed step to the next, its layers' states: \
+         its `Stream::State`. The default is the state before the first step."
+    );
+    let bounds: Vec<TokenStream> = bounds.collect();
+    // The state is a struct of the network's visibility over a private trait's associated type,
+    // so that no layer's type (a private one of the user's, say) is named in the public impl;
+    // the trait's impl has the impl's bounds, so the struct is only ever used where they hold.
+    // Expands to:
+    //     pub struct FilterState<N: NetdslFilterStreamStates> { netdsl_layers: N::Layers }
+    //     trait NetdslFilterStreamStates { type Layers: Copy + Default; }
+    //     impl NetdslFilterStreamStates for Filter where .. { type Layers = (..); }
+    //     impl Clone, Copy, Default, PartialEq, Debug for FilterState<N>
+    //     impl Stream for Filter where .. { type State = FilterState<Filter>; fn step .. }
     quote! {
+        #[doc = #doc]
+        #[allow(private_bounds)]
+        #vis struct #state_struct<N: #states_trait> {
+            netdsl_layers: <N as #states_trait>::Layers,
+        }
+
+        #[doc(hidden)]
+        trait #states_trait {
+            type Layers: ::core::marker::Copy + ::core::default::Default;
+        }
+
+        #[automatically_derived]
+        impl #states_trait for #name
+        where
+            #(#bounds,)*
+        {
+            type Layers = #state_type;
+        }
+
+        #[automatically_derived]
+        #[allow(private_bounds)]
+        impl<N: #states_trait> ::core::clone::Clone for #state_struct<N> {
+            fn clone(&self) -> Self {
+                *self
+            }
+        }
+
+        #[automatically_derived]
+        #[allow(private_bounds)]
+        impl<N: #states_trait> ::core::marker::Copy for #state_struct<N> {}
+
+        #[automatically_derived]
+        #[allow(private_bounds)]
+        impl<N: #states_trait> ::core::default::Default for #state_struct<N> {
+            fn default() -> Self {
+                Self { netdsl_layers: ::core::default::Default::default() }
+            }
+        }
+
+        #[automatically_derived]
+        #[allow(private_bounds)]
+        impl<N: #states_trait> ::core::cmp::PartialEq for #state_struct<N>
+        where
+            <N as #states_trait>::Layers: ::core::cmp::PartialEq,
+        {
+            fn eq(&self, other: &Self) -> bool {
+                self.netdsl_layers == other.netdsl_layers
+            }
+        }
+
+        #[automatically_derived]
+        #[allow(private_bounds)]
+        impl<N: #states_trait> ::core::fmt::Debug for #state_struct<N>
+        where
+            <N as #states_trait>::Layers: ::core::fmt::Debug,
+        {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                f.debug_tuple(stringify!(#state_struct)).field(&self.netdsl_layers).finish()
+            }
+        }
+
         #[automatically_derived]
         #[allow(clippy::all, clippy::pedantic)]
         impl #p::Stream for #name
@@ -123,7 +204,7 @@ pub fn generate(model: &Model) -> TokenStream {
         {
             type StepIn = <#first as #p::Stream>::StepIn;
             type StepOut = <#last as #p::Stream>::StepOut;
-            type State = #state_type;
+            type State = #state_struct<#name>;
 
             #[inline]
             fn step(&self, state: &mut Self::State, x: &Self::StepIn, y: &mut Self::StepOut) {
