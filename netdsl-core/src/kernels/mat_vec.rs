@@ -21,6 +21,10 @@ use super::simd::Simd;
 /// # Panics
 ///
 /// If a part's `W` holds fewer than `x.len() · n` values, or `init` fewer than `n`.
+#[cfg_attr(
+    not(feature = "alloc"),
+    allow(dead_code, reason = "the recurrent layers, which need `alloc`, use it")
+)]
 pub(crate) fn mat_vec(isa: Isa, parts: &[(&[f32], &[f32])], init: Option<&[f32]>, y: &mut [f32]) {
     run(isa, parts, init, y, false);
 }

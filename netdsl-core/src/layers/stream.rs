@@ -7,6 +7,7 @@
 //! Over `B` streams, a recurrent layer's products take the streams as rows, eight at a time, so
 //! that the scratch stays on the stack whatever `B`.
 
+#[cfg(feature = "alloc")]
 use core::fmt;
 #[cfg(feature = "alloc")]
 use core::marker::PhantomData;
