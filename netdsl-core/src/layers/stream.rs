@@ -242,7 +242,8 @@ impl<const N: usize, const C: usize, A: Activation> Stream for LayerNormalizatio
     }
 }
 
-#[cfg(test)]
+// The recurrent layers, which the tests stream, need `alloc`.
+#[cfg(all(test, feature = "alloc"))]
 mod tests {
     use super::*;
     use crate::activation::{Linear, Relu, Tanh};
