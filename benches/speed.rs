@@ -6,9 +6,11 @@
 //! 60,000 real MNIST images; single-sample `predict`; batched inference over the 10,000 test
 //! images; and heap allocations per step. LeNet-5 rows follow: a training epoch with Adam at
 //! batch 32 and 128, and single-image prediction; then a training epoch of MNIST rows through
-//! `SimpleRNN(64)`, `LSTM(64)` and `GRU(64)`, with their share of the peak. Every timing is the best of several
-//! repetitions, so a busy machine shows as noise in one direction only. On two cores: an epoch
-//! at batch 128 on one thread and on two (`Fit::threads(2)`, 64 samples each), and the speed-up.
+//! `SimpleRNN(64)`, `LSTM(64)` and `GRU(64)`, with their share of the peak; streaming steps of
+//! LSTM and GRU networks (alone with `cargo bench --bench speed -- streaming`). Every timing is
+//! the best of several repetitions, so a busy machine shows as noise in one direction only. On
+//! two cores: an epoch at batch 128 on one thread and on two (`Fit::threads(2)`, 64 samples
+//! each), and the speed-up.
 //! `NETDSL_ISA=avx2+fma` or `portable` selects a slower path for the whole-network rows (`neon`
 //! is the fast path on aarch64).
 //!
@@ -41,6 +43,16 @@ network! {
 
     /// MNIST rows through a GRU, as in examples/mnist_rnn.rs.
     struct MnistGru<(28, 28) => GRU(64) => Dense(10, softmax)>;
+
+    // RTNeural's streaming workload: one feature, U units, one output, one sample per call.
+    struct StreamLstm8<(1, 1) => LSTM(8) => Dense(1)>;
+    struct StreamLstm16<(1, 1) => LSTM(16) => Dense(1)>;
+    struct StreamLstm32<(1, 1) => LSTM(32) => Dense(1)>;
+    struct StreamLstm64<(1, 1) => LSTM(64) => Dense(1)>;
+    struct StreamGru8<(1, 1) => GRU(8) => Dense(1)>;
+    struct StreamGru16<(1, 1) => GRU(16) => Dense(1)>;
+    struct StreamGru32<(1, 1) => GRU(32) => Dense(1)>;
+    struct StreamGru64<(1, 1) => GRU(64) => Dense(1)>;
 }
 
 /// Multiply-adds of one LeNet-5 sample's forward pass, times two: conv1 28·28·6·25,
@@ -354,7 +366,57 @@ fn parallel_rows(train: &Dataset<784, 10>, rows: &mut Vec<Row>) {
     ));
 }
 
+/// Nanoseconds per step of `net` on one stream, its state kept from step to step, over a
+/// signal of 4096 samples; and its heap allocations over those steps.
+fn ns_per_step<N: Stream<StepIn = [f32; 1], StepOut = [f32; 1]>>(net: &N) -> (f64, u64) {
+    let signal: Vec<f32> = (0..4096).map(|i| (i as f32 * 0.05).sin()).collect();
+    let mut state = N::State::default();
+    let mut y = [0.0];
+    let mut run = || {
+        for &x in &signal {
+            net.step(&mut state, black_box(&[x]), &mut y);
+            black_box(&y);
+        }
+    };
+    run();
+    let seconds = (0..REPEATS * 3)
+        .map(|_| best_of(&mut run))
+        .fold(f64::INFINITY, f64::min);
+    let allocations = allocation_counter::measure(&mut run).count_total;
+    (seconds / signal.len() as f64 * 1e9, allocations)
+}
+
+/// One stream, one step per call, of `1 → LSTM(U) or GRU(U) → Dense(1)` with Keras'
+/// initialisation, against RTNeural's best native build on this machine (from the issue).
+fn streaming_rows(rows: &mut Vec<Row>) {
+    let rng = || StdRng::seed_from_u64(42);
+    let figures = [
+        ("LSTM(8)", ns_per_step(&StreamLstm8::new(&mut rng())), 96),
+        ("LSTM(16)", ns_per_step(&StreamLstm16::new(&mut rng())), 77),
+        ("LSTM(32)", ns_per_step(&StreamLstm32::new(&mut rng())), 153),
+        ("LSTM(64)", ns_per_step(&StreamLstm64::new(&mut rng())), 637),
+        ("GRU(8)", ns_per_step(&StreamGru8::new(&mut rng())), 82),
+        ("GRU(16)", ns_per_step(&StreamGru16::new(&mut rng())), 78),
+        ("GRU(32)", ns_per_step(&StreamGru32::new(&mut rng())), 140),
+        ("GRU(64)", ns_per_step(&StreamGru64::new(&mut rng())), 456),
+    ];
+    for (cell, (ns, allocations), rtneural) in figures {
+        rows.push(row(
+            format!("streaming step, 1 → {cell} → Dense(1), one stream"),
+            format!("{ns:.0} ns"),
+            format!("RTNeural best native build: {rtneural} ns; {allocations} allocations"),
+        ));
+    }
+}
+
 fn main() {
+    // `cargo bench --bench speed -- streaming`: the streaming rows alone.
+    if std::env::args().any(|arg| arg == "streaming") {
+        let mut rows = Vec::new();
+        streaming_rows(&mut rows);
+        print_table(rows);
+        return;
+    }
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/data/mnist");
     let train = Dataset::mnist(dir, MnistSplit::Train).expect("bundled MNIST");
     let test = Dataset::mnist(dir, MnistSplit::Test).expect("bundled MNIST");
@@ -487,6 +549,7 @@ fn main() {
     recurrent_rows("GRU(64)", 3.0, gru, &train, peak, &mut rows);
 
     bf16_rows(&train, &test, &mut rows);
+    streaming_rows(&mut rows);
 
     // Last: two cores of AVX-512 at once can lower the clock for a while after.
     parallel_rows(&train, &mut rows);

@@ -254,6 +254,61 @@
 //! (`type Rows = SimpleRnn<28, 28, 64, 784, 64, Tanh>;`, then `=> Rows =>`; the fifth size is
 //! its output, `64` for the last state or `28 · 64` for every step's).
 //!
+//! ## Streaming recurrent inference
+//!
+//! Audio and control loops receive one sample at a time and must answer at once. A network of
+//! recurrent layers, `Dense` layers and `LayerNormalization` (layers that act on each step
+//! alone; `Dropout` does not stream) implements [`Stream`](stream::Stream):
+//! [`step`](stream::Stream::step) takes one time step and the state the previous steps left,
+//! in a value the caller owns (`Copy + Default`, the default being the zeros a sequence starts
+//! from; a network's is a generated `{Name}State`), and gives that step's output, with no
+//! allocation and no lock. Fed the steps of a sequence from a fresh state, it gives at each
+//! step exactly the row of `predict`'s output for that step; a network that returns the last
+//! state streams what it would return for the sequence ending at that step. Keep one state per
+//! stream, or run `B` streams through one matrix product with
+//! [`step_batch`](stream::Stream::step_batch).
+//!
+//! ```
+//! use netdsl::prelude::*;
+//!
+//! network! {
+//!     struct Filter<(32, 1) => LSTM(16, return_sequences = true) => Dense(1)>;
+//! }
+//!
+//! let net = Filter::new(&mut StdRng::seed_from_u64(0));
+//! let signal: [f32; 32] = core::array::from_fn(|t| (t as f32 * 0.3).sin());
+//! let whole = net.predict(&signal);
+//!
+//! let mut state = <Filter as Stream>::State::default();
+//! for (t, &x) in signal.iter().enumerate() {
+//!     let y = net.predict_step(&mut state, &[x]); // or `net.step(&mut state, &[x], &mut y)`
+//!     assert_eq!(y, [whole[t]]);
+//! }
+//! state = Default::default(); // a new stream
+//!
+//! // Four independent streams in one call.
+//! let mut states = [<Filter as Stream>::State::default(); 4];
+//! let mut y = [[0.0]; 4];
+//! net.step_batch(&mut states, &[[0.1], [0.2], [0.3], [0.4]], &mut y);
+//! ```
+//!
+//! A layer that needs the future or the whole sequence (`Bidirectional`, attention, pooling
+//! over time, `Flatten`) does not stream, and neither does a network that has one; that is a
+//! compile error where it is streamed, naming the trait and the layer that lacks it:
+//!
+//! ```compile_fail
+//! use netdsl::prelude::*;
+//!
+//! network! {
+//!     struct Pooled<(32, 1) => LSTM(16, return_sequences = true) => GlobalAveragePooling1D => Dense(1)>;
+//! }
+//!
+//! let net = Pooled::new(&mut StdRng::seed_from_u64(0));
+//! // error: the method `predict_step` exists for struct `Pooled`, but its trait bounds were not
+//! // satisfied: `Pooled: Stream`, because `GlobalPool<GlobalMean, ..>: StreamAfter<..>` is not
+//! net.predict_step(&mut Default::default(), &[0.5]);
+//! ```
+//!
 //! ## Composing networks
 //!
 //! ```
@@ -855,6 +910,7 @@
 //! | a network with mistakes, used elsewhere | macro | only its own mistakes: its stand-in type-checks where it is built, used as a layer or trained | `usage/a-broken-network-adds-no-errors-where-it-is-used`, `usage/a-broken-network-of-unknown-widths-adds-no-errors-where-it-is-built` |
 //! | a type that is not a layer | rustc | ``` `String` is not a layer``` | `usage/not-a-layer` |
 //! | a layer without `Initialize` | rustc | ``` `network!` cannot build `Scale2x` with `new(&mut rng)` ``` | `usage/layer-without-initialize` |
+//! | streaming a network with a layer that needs the whole sequence | rustc | ``` `GlobalPool<GlobalMean, ..>` cannot run one time step at a time``` (a method call: ``the method `predict_step` exists for struct `Pooled`, but its trait bounds were not satisfied``, naming the layer) | `usage/stream-a-network-that-needs-the-whole-sequence` |
 //! | `predict` on a sample of the wrong width | rustc | `expected an array with a size of 784, found one with a size of 783` | `usage/predict-wrong-input-width` |
 //! | labels of the wrong width in `fit` or `evaluate` | type, rustc | ``` `fit` cannot read `Dataset<784, 9>` as samples of 784 inputs and 10 targets```; in `evaluate`, ``expected `10`, found `9` `` | `usage/label-width-differs-from-output`, `usage/label-width-differs-from-output-in-evaluate` |
 //! | a loss that does not fit the output activation | rustc | ``the loss `CategoricalCrossentropy` does not fit an output layer with activation `Sigmoid` `` | `usage/loss-does-not-fit-output-activation` |
@@ -931,7 +987,7 @@ extern crate self as netdsl;
 pub use netdsl_core::onnx;
 pub use netdsl_core::{
     activation, buffer, inference, kernels, layer, layers, loss, mask, metrics, network,
-    regularizer, shape, tokens, weights,
+    regularizer, shape, stream, tokens, weights,
 };
 #[cfg(feature = "std")]
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
@@ -977,6 +1033,7 @@ pub mod prelude {
     pub use crate::network::Network;
     #[cfg(feature = "alloc")]
     pub use crate::optim::{Adagrad, Adam, AdamW, Optimizer, RmsProp, Sgd};
+    pub use crate::stream::Stream;
     pub use crate::tokens::Tokens;
     #[cfg(feature = "std")]
     pub use crate::train::{Fit, History, Metrics, Trainer, Verbose};
@@ -1021,6 +1078,7 @@ pub mod __private {
     pub use netdsl_core::shape::{
         Attention, CrossAttention, Image, Kernel, Kernel1d, Padding, Padding1d, Sequence, Window,
     };
+    pub use netdsl_core::stream::{Stream, StreamAfter};
     #[cfg(feature = "alloc")]
     pub use netdsl_core::summary::{LayerSummary, Summary};
     pub use netdsl_core::tokens::Tokens;

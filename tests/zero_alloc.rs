@@ -1,8 +1,8 @@
 //! No heap allocation after setup: `predict`, `forward` + `backward`, an optimizer step, a whole
 //! training epoch and an evaluation, of a dense network, of one with every image layer, of
 //! sequence convolutions, of padding, upsampling and global pooling, of joins, of recurrent
-//! layers (reading padded sequences through a mask too), of regularized layers and of
-//! multi-head attention, counted by
+//! layers (reading padded sequences through a mask too), of streaming steps, of regularized
+//! layers and of multi-head attention, counted by
 //! `allocation-counter`'s counting global allocator (per thread, so tests running in parallel do
 //! not disturb each other).
 //!
@@ -141,6 +141,9 @@ network! {
     struct Embedded<512 => Embedding(4, 3) => Conv1D(4, 3, relu) => GlobalMaxPooling1D => Dense(4, softmax)>;
 
     struct Stacked<512 => Reshape(16, 32) => LSTM(8, return_sequences = true) => SimpleRNN(8, return_sequences = true) => GRU(8, return_sequences = true) => GRU(8) => Dense(4, softmax)>;
+
+    /// Streamed one step at a time.
+    struct Streamed<(16, 2) => LSTM(64, return_sequences = true) => SimpleRNN(8, return_sequences = true) => GRU(32) => Dense(4, softmax)>;
 }
 
 /// 16 steps of 32 features into 8 tanh units.
@@ -332,6 +335,24 @@ fn a_recurrent_layer_trains_evaluates_and_predicts_without_allocating() {
         &mut Sequences::new(&mut StdRng::seed_from_u64(1)),
         "a simple RNN",
     );
+}
+
+#[test]
+fn streaming_steps_one_stream_or_a_batch_of_them_allocate_nothing() {
+    let model = Streamed::new(&mut StdRng::seed_from_u64(1));
+    let mut state = <Streamed as Stream>::State::default();
+    let mut states = [state; 9];
+    let (mut y, mut ys) = ([0.0; 4], [[0.0; 4]; 9]);
+    let info = measure(|| {
+        for t in 0..16 {
+            let x = [t as f32 * 0.1, -0.5];
+            model.step(&mut state, std::hint::black_box(&x), &mut y);
+            model.step_batch(&mut states, std::hint::black_box(&[x; 9]), &mut ys);
+        }
+        state = Default::default();
+        model.step(&mut state, &[0.0; 2], &mut y);
+    });
+    assert_eq!(info.count_total, 0, "streaming allocated: {info:?}");
 }
 
 #[test]

@@ -47,6 +47,7 @@ pub mod onnx;
 pub mod optim;
 pub mod regularizer;
 pub mod shape;
+pub mod stream;
 #[cfg(feature = "alloc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub mod summary;

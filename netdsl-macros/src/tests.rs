@@ -1072,3 +1072,50 @@ fn initializers_and_regularizers_build_each_layer_as_keras_names_them() {
         ],
     );
 }
+
+#[test]
+fn a_network_streams_through_its_layers_steps_when_each_layer_streams() {
+    let out = expand(quote! {
+        struct Filter<(8, 1) => LSTM(4, return_sequences = true) => Dense(1)>;
+    });
+    let (lstm, dense) = (
+        "::netdsl::__private::Lstm<8, 1, 4, 8, 32>",
+        "::netdsl::__private::DenseSteps<8, 4, 1, 32, 8, ::netdsl::__private::Linear>",
+    );
+    assert_contains(
+        &out,
+        &[
+            "impl ::netdsl::__private::Stream for Filter",
+            &format!("for<'netdsl> {lstm}: ::netdsl::__private::Stream,"),
+            &format!("for<'netdsl> {dense}: ::netdsl::__private::StreamAfter<{lstm}>,"),
+            // The state names no layer type in the public impl: a private trait's type does.
+            "struct FilterState<N: NetdslFilterStreamStates> { netdsl_layers: <N as NetdslFilterStreamStates>::Layers, }",
+            &format!(
+                "type Layers = (<{lstm} as ::netdsl::__private::Stream>::State, <{dense} as ::netdsl::__private::Stream>::State,);"
+            ),
+            "type State = FilterState<Filter>;",
+            &format!(
+                "<{lstm} as ::netdsl::__private::Stream>::step(&self.lstm_1, &mut state.netdsl_layers.0, x, &mut netdsl_step_0);"
+            ),
+            &format!(
+                "<{dense} as ::netdsl::__private::StreamAfter<{lstm}>>::step_after(&self.dense_1, &mut state.netdsl_layers.1, &netdsl_step_0, y);"
+            ),
+        ],
+    );
+}
+
+#[test]
+fn the_states_of_more_than_twelve_layers_nest() {
+    let layers = std::iter::repeat_n(quote!(=> Dense(2)), 13);
+    let out = expand(quote! {
+        struct Deep<2 #(#layers)*>;
+    });
+    // 13 states in groups of 2: layer 13 (index 12) is the first of the seventh group.
+    assert_contains(
+        &out,
+        &[
+            "&mut state.netdsl_layers.6.0, &netdsl_step_11, y);",
+            "&mut state.netdsl_layers.0.1,",
+        ],
+    );
+}

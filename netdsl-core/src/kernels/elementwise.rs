@@ -124,7 +124,7 @@ const TANH_BETA: [f32; 4] = [1.198_258_4e-6, 1.185_347_1e-4, 2.268_434_6e-3, 4.8
 ///
 /// `S` usable here.
 #[inline(always)]
-unsafe fn tanh_vector<S: Simd>(x: S::V) -> S::V {
+pub(super) unsafe fn tanh_vector<S: Simd>(x: S::V) -> S::V {
     // SAFETY: arithmetic only; `S` as the caller says.
     unsafe {
         let x = S::clamp(x, TANH_LIMIT);

@@ -20,9 +20,13 @@
 #[cfg(feature = "alloc")]
 mod accumulate;
 mod bf16;
+/// The recurrent layers' gates, reachable only from layers that need `alloc`.
+#[cfg(feature = "alloc")]
+mod cells;
 mod elementwise;
 mod gemm;
 mod isa;
+mod mat_vec;
 #[cfg(feature = "std")]
 mod peak;
 #[cfg(feature = "alloc")]
@@ -56,9 +60,14 @@ pub use peak::peak_flops;
 pub(crate) use plane::Plane;
 pub use prefetch::prefetch;
 
+#[cfg(feature = "alloc")]
+pub(crate) use cells::{gru_gates, lstm_gates};
 pub(crate) use gemm::{Dots, Product};
 #[cfg(feature = "alloc")]
 pub(crate) use gemm::{Gather, Offsets};
+#[cfg(feature = "alloc")]
+pub(crate) use mat_vec::mat_vec;
+pub(crate) use mat_vec::{mat_vec_interleaved, splits};
 
 /// `y[b] = bias + x[b] · W` for every sample `b` (bias taken as zero when absent).
 #[inline]

@@ -11,7 +11,7 @@ use crate::activation::{Activation, Keep, Kept};
 use crate::buffer::Buffer;
 #[cfg(feature = "alloc")]
 use crate::init::Initializer;
-use crate::kernels::{self, Precision};
+use crate::kernels::{self, Isa, Precision};
 use crate::layer::{Layer, TensorVisitor, TensorVisitorMut};
 #[cfg(feature = "onnx")]
 use crate::onnx;
@@ -178,6 +178,17 @@ impl<const I: usize, const O: usize, A> Dense<I, O, A> {
         }
     }
 
+    /// One row through [`kernels::mat_vec_interleaved`] and the activation: a streaming step,
+    /// and the single-row inference of a narrow layer ([`kernels::splits`]), to the bit alike.
+    pub(crate) fn infer_row(&self, x: &[f32; I], y: &mut [f32; O])
+    where
+        A: Activation,
+    {
+        let (w, bias) = (self.weights().as_flattened(), self.bias().map(|b| &b[..]));
+        kernels::mat_vec_interleaved(Isa::selected(), x, w, bias, y);
+        A::apply(y);
+    }
+
     /// The weights, `W[i][o]`.
     pub fn weights(&self) -> &[[f32; O]; I] {
         self.weights.get()
@@ -242,8 +253,14 @@ impl<const I: usize, const O: usize, A: Activation> Layer for Dense<I, O, A> {
         A::apply_batch(y, &mut tape.kept);
     }
 
-    /// The batch path on one row, keeping nothing.
+    /// The batch path on one row, keeping nothing; or, for a narrow output (at most 8) over 16
+    /// inputs or more, four interleaved sums, which streaming takes too: one chain of
+    /// dependent multiply-adds would be slow.
     fn infer(&self, x: &[f32; I], y: &mut [f32; O]) {
+        if kernels::splits(O, I) {
+            self.infer_row(x, y);
+            return;
+        }
         kernels::affine(
             core::array::from_ref(x),
             self.weights(),

@@ -124,7 +124,19 @@ where
         A::apply_batch(y, kept);
     }
 
+    /// All steps in one product; or, for a narrow output over many features, each step as
+    /// [`Dense`]'s single-row inference takes it (at most 8 outputs over 16 features or more), as streaming does.
     fn infer(&self, x: &[f32; IN], y: &mut [f32; OUT]) {
+        if kernels::splits(U, F) {
+            let (x, y) = (core::array::from_ref(x), core::array::from_mut(y));
+            for (x, y) in Self::steps::<IN, F>(x)
+                .iter()
+                .zip(Self::steps_mut::<OUT, U>(y))
+            {
+                self.dense.infer_row(x, y);
+            }
+            return;
+        }
         let (x, y) = (core::array::from_ref(x), core::array::from_mut(y));
         let (w, bias) = (self.dense.weights(), self.dense.bias());
         kernels::affine_rows(Isa::selected(), Self::steps(x), w, bias, Self::steps_mut(y));

@@ -8,7 +8,7 @@
 //! `dh_t ⊙ z`, to which [`Recurrent`] adds `dc · W_hᵀ`.
 
 use super::recurrent::{Cell, Recurrent};
-use crate::activation::{Elementwise, Linear, Tanh};
+use crate::activation::Linear;
 use crate::kernels;
 #[cfg(feature = "onnx")]
 use crate::onnx;
@@ -40,19 +40,9 @@ impl Cell for GruCell {
     }
 
     fn forward<const U: usize>(kept: &mut [[f32; U]; 6], h: &mut [f32; U]) {
+        // The gates through the vector kernels, side by side.
         let (a, c) = kept.as_flattened_mut().split_at_mut(3 * U);
-        for (a, c) in a[..2 * U].iter_mut().zip(&c[..2 * U]) {
-            *a += c;
-        }
-        kernels::sigmoid(&mut a[..2 * U]);
-        let [z, r, n, _, _, c_n] = kept;
-        for u in 0..U {
-            n[u] += r[u] * c_n[u];
-        }
-        Tanh::apply_all(n);
-        for u in 0..U {
-            h[u] = z[u] * h[u] + (1.0 - z[u]) * n[u];
-        }
+        kernels::gru_gates(a, c, h);
     }
 
     fn backward<const U: usize>(

@@ -153,11 +153,17 @@ impl<const N: usize, const C: usize, A> LayerNormalization<N, C, A> {
     /// `s = 1 / √(σ² + ε)`, in Keras' order of operations.
     fn normalize(&self, x: &[f32; N], y: &mut [f32; N]) {
         for (y, x) in y.chunks_exact_mut(C).zip(x.chunks_exact(C)) {
-            let (mean, inv_std) = self.statistics(x);
-            for (c, (y, &x)) in y.iter_mut().zip(x).enumerate() {
-                let (scale, shift) = self.affine.coefficients(c, mean, inv_std);
-                *y = x * scale + shift;
-            }
+            self.normalize_group(x, y);
+        }
+    }
+
+    /// One group of `C` values of [`LayerNormalization::normalize`]: one step of a sequence,
+    /// which streaming normalizes alone.
+    pub(super) fn normalize_group(&self, x: &[f32], y: &mut [f32]) {
+        let (mean, inv_std) = self.statistics(x);
+        for (c, (y, &x)) in y.iter_mut().zip(x).enumerate() {
+            let (scale, shift) = self.affine.coefficients(c, mean, inv_std);
+            *y = x * scale + shift;
         }
     }
 }

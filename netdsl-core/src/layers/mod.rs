@@ -100,6 +100,7 @@ mod reverse;
 #[cfg(feature = "alloc")]
 mod rnn;
 mod sine_position_encoding;
+mod stream;
 mod up_sampling;
 mod zero_padding;
 
@@ -160,5 +161,8 @@ pub use reverse::Reverse;
 #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub use rnn::{SimpleRnn, SimpleRnnCell};
 pub use sine_position_encoding::SinePositionEncoding;
+#[cfg(feature = "alloc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
+pub use stream::CellState;
 pub use up_sampling::UpSampling2d;
 pub use zero_padding::ZeroPadding2d;

@@ -149,12 +149,12 @@ pub struct RecurrentTape<K = (), M = ()> {
 }
 
 /// A slice of the values of `row`.
-fn flat<P: Pod>(row: &P) -> &[f32] {
+pub(super) fn flat<P: Pod>(row: &P) -> &[f32] {
     bytemuck::cast_slice(core::slice::from_ref(row))
 }
 
 /// [`flat`], mutably.
-fn flat_mut<P: Pod>(row: &mut P) -> &mut [f32] {
+pub(super) fn flat_mut<P: Pod>(row: &mut P) -> &mut [f32] {
     bytemuck::cast_slice_mut(core::slice::from_mut(row))
 }
 
@@ -275,6 +275,32 @@ impl<C: Cell, const T: usize, const F: usize, const U: usize, const IN: usize, c
     pub fn zero_output_for_mask(mut self, zero: bool) -> Self {
         self.zero_output_for_mask = zero;
         self
+    }
+
+    /// One sample's step `t`: its pre-activations from `x_t` and `h_{t-1}` (in `state`) into
+    /// `kept`, then the cell from `state` (`h_{t-1}`, ...) to `state` (`h_t`, ...). Single-sample
+    /// inference and streaming share it, so that they agree to the bit; its products sum each
+    /// column as the batch's [`Product`] does.
+    pub(super) fn advance(&self, x_t: &[f32], kept: &mut C::Kept<U>, state: &mut C::State<U>) {
+        let (isa, cols) = (Isa::selected(), Self::COLS);
+        let (kernel, recurrent) = self.params.weights.split_at(F * cols);
+        let bias = self.params.bias();
+        let (h, z) = (&flat(state)[..U], flat_mut(kept));
+        if C::APART {
+            // `a_t = x_t · W_x + b_x` first in the kept values, `c_t = h_{t-1} · W_h + b_h` next.
+            let (a, c) = z.split_at_mut(cols);
+            kernels::mat_vec(isa, &[(x_t, kernel)], bias, a);
+            kernels::mat_vec(
+                isa,
+                &[(h, recurrent)],
+                bias.map(|b| &b[cols..]),
+                &mut c[..cols],
+            );
+        } else {
+            // One pass over `[W_x; W_h]`.
+            kernels::mat_vec(isa, &[(x_t, kernel), (h, recurrent)], bias, &mut z[..cols]);
+        }
+        C::forward::<U>(kept, state);
     }
 
     /// `W_x`, `F × GATES·U` row-major (Keras' `kernel`).
@@ -425,10 +451,7 @@ impl<C: Cell, const T: usize, const F: usize, const U: usize, const IN: usize, c
         out: &mut [f32; OUT],
         _output_mask: &mut [bool],
     ) -> bool {
-        let cols = Self::COLS;
-        let (kernel, recurrent) = self.params.weights.split_at(F * cols);
-        let bias = self.params.bias();
-        let [mut kept, mut from_x]: [C::Kept<U>; 2] = Zeroable::zeroed();
+        let mut kept: C::Kept<U> = Zeroable::zeroed();
         let mut state: C::State<U> = Zeroable::zeroed();
         for (t, x_t) in x.chunks_exact(F).enumerate() {
             if mask.is_some_and(|mask| !mask[t]) {
@@ -442,47 +465,7 @@ impl<C: Cell, const T: usize, const F: usize, const U: usize, const IN: usize, c
                 }
                 continue;
             }
-            // `x_t · W_x + b_x` into `into`, then `h_{t-1} · W_h` into `then`: apart, the kept
-            // values' halves, plus `b_h`; otherwise `from_x`, then the kept values, plus it.
-            let (kept_values, from_x) = (flat_mut(&mut kept), flat_mut(&mut from_x));
-            let (into, then) = if C::APART {
-                kept_values.split_at_mut(cols)
-            } else {
-                (from_x, kept_values)
-            };
-            Product {
-                m: 1,
-                n: cols,
-                k: F,
-                a: x_t,
-                a_row: F,
-                a_col: 1,
-                b: kernel,
-                ldb: cols,
-                bias,
-                c: &mut *into,
-                ldc: cols,
-            }
-            .run(Isa::selected());
-            Product {
-                m: 1,
-                n: cols,
-                k: U,
-                a: &flat(&state)[..U],
-                a_row: U,
-                a_col: 1,
-                b: recurrent,
-                ldb: cols,
-                bias: if C::APART {
-                    bias.map(|b| &b[cols..])
-                } else {
-                    Some(into)
-                },
-                c: then,
-                ldc: cols,
-            }
-            .run(Isa::selected());
-            C::forward::<U>(&mut kept, &mut state);
+            self.advance(x_t, &mut kept, &mut state);
             if let Some(at) = Self::output_at(t) {
                 out[at..][..U].copy_from_slice(&flat(&state)[..U]);
             }

@@ -8,6 +8,7 @@ mod checks;
 mod infer;
 mod layer_impl;
 mod network_impl;
+mod stream;
 mod structs;
 mod stub;
 
@@ -40,12 +41,14 @@ fn items(model: &Model, inherited: &[&Attribute], derives: &[&Attribute]) -> Tok
     let structs = structs::generate(model, inherited);
     let network_impl = network_impl::generate(model);
     let layer_impl = layer_impl::generate(model);
+    let stream = stream::generate(model);
     quote! {
         #branches
         #checks
         #structs
         #network_impl
         #layer_impl
+        #stream
     }
 }
 
