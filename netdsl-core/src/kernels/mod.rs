@@ -61,7 +61,7 @@ pub(crate) use plane::Plane;
 pub use prefetch::prefetch;
 
 #[cfg(feature = "alloc")]
-pub(crate) use cells::{gru_gates, lstm_gates};
+pub(crate) use cells::{gru_gates, gru_step, lstm_gates, lstm_step};
 pub(crate) use gemm::{Dots, Product};
 #[cfg(feature = "alloc")]
 pub(crate) use gemm::{Gather, Offsets};

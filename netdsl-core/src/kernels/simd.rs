@@ -158,6 +158,27 @@ pub(crate) unsafe trait Simd {
     ///
     /// `p` must be valid for writes of the masked lanes.
     unsafe fn store(p: *mut f32, v: Self::V, mask: Self::Mask);
+    /// `LANES` values from `p`: [`Simd::load`] with every lane enabled, which an instruction
+    /// set whose masked loads cost more does unmasked.
+    ///
+    /// # Safety
+    ///
+    /// `p` valid for reads of `LANES` values; see the trait.
+    #[inline(always)]
+    unsafe fn load_full(p: *const f32) -> Self::V {
+        // SAFETY: forwarded from the caller: every lane is readable.
+        unsafe { Self::load(p, Self::mask(Self::LANES)) }
+    }
+    /// [`Simd::store`] with every lane enabled, as [`Simd::load_full`].
+    ///
+    /// # Safety
+    ///
+    /// `p` valid for writes of `LANES` values; see the trait.
+    #[inline(always)]
+    unsafe fn store_full(p: *mut f32, v: Self::V) {
+        // SAFETY: forwarded from the caller: every lane is writable.
+        unsafe { Self::store(p, v, Self::mask(Self::LANES)) }
+    }
 }
 
 /// Plain Rust: arrays of 8 lanes the compiler vectorises, multiply and add rounded separately
@@ -572,6 +593,16 @@ mod x86 {
         unsafe fn store(p: *mut f32, v: __m256, mask: __m256i) {
             // SAFETY: the caller guarantees the masked lanes are writable.
             unsafe { _mm256_maskstore_ps(p, mask, v) }
+        }
+        #[inline(always)]
+        unsafe fn load_full(p: *const f32) -> __m256 {
+            // SAFETY: the caller guarantees 8 readable lanes.
+            unsafe { _mm256_loadu_ps(p) }
+        }
+        #[inline(always)]
+        unsafe fn store_full(p: *mut f32, v: __m256) {
+            // SAFETY: the caller guarantees 8 writable lanes.
+            unsafe { _mm256_storeu_ps(p, v) }
         }
     }
 }

@@ -9,7 +9,7 @@
 
 use super::recurrent::{Cell, Recurrent};
 use crate::activation::Linear;
-use crate::kernels;
+use crate::kernels::{self, Isa};
 #[cfg(feature = "onnx")]
 use crate::onnx;
 
@@ -43,6 +43,20 @@ impl Cell for GruCell {
         // The gates through the vector kernels, side by side.
         let (a, c) = kept.as_flattened_mut().split_at_mut(3 * U);
         kernels::gru_gates(a, c, h);
+    }
+
+    /// [`kernels::gru_step`]: both products and the gates in one pass.
+    fn infer_step<const U: usize>(
+        x_t: &[f32],
+        kernel: &[f32],
+        recurrent: &[f32],
+        bias: Option<&[f32]>,
+        h: &mut [f32; U],
+    ) -> bool {
+        let h_prev = *h;
+        let parts = [(x_t, kernel), (&h_prev[..], recurrent)];
+        kernels::gru_step(Isa::selected(), parts, bias, h);
+        true
     }
 
     fn backward<const U: usize>(

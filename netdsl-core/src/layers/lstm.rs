@@ -11,7 +11,7 @@ use crate::alloc_prelude::*;
 
 use super::recurrent::{Cell, Recurrent};
 use crate::activation::Linear;
-use crate::kernels;
+use crate::kernels::{self, Isa};
 #[cfg(feature = "onnx")]
 use crate::onnx;
 
@@ -59,6 +59,20 @@ impl Cell for LstmCell {
             h,
             c,
         );
+    }
+
+    /// [`kernels::lstm_step`]: the product and the gates in one pass.
+    fn infer_step<const U: usize>(
+        x_t: &[f32],
+        kernel: &[f32],
+        recurrent: &[f32],
+        bias: Option<&[f32]>,
+        [h, c]: &mut [[f32; U]; 2],
+    ) -> bool {
+        let h_prev = *h;
+        let parts = [(x_t, kernel), (&h_prev[..], recurrent)];
+        kernels::lstm_step(Isa::selected(), parts, bias, c, h);
+        true
     }
 
     fn backward<const U: usize>(

@@ -74,6 +74,22 @@ pub trait Cell {
     /// `state` (`h_t`, ...), keeping in `kept` what [`Cell::backward`] needs.
     fn forward<const U: usize>(kept: &mut Self::Kept<U>, state: &mut Self::State<U>);
 
+    /// One step of inference, nothing kept for a backward pass: from `x_t` with `W_x`
+    /// (`kernel`), `h_{t-1}` (in `state`) with `W_h` (`recurrent`) and the bias, to the next
+    /// `state`, in one kernel that sums and rounds as [`Recurrent`]'s products then
+    /// [`Cell::forward`] do, to the bit. `false`, the default, for a cell without one, whose
+    /// step the shell takes through those.
+    #[doc(hidden)]
+    fn infer_step<const U: usize>(
+        _x_t: &[f32],
+        _kernel: &[f32],
+        _recurrent: &[f32],
+        _bias: Option<&[f32]>,
+        _state: &mut Self::State<U>,
+    ) -> bool {
+        false
+    }
+
     /// One step back, from `d_state` (`dL/dh_t`, ... from the step after) and `out` (`dL/dz` of
     /// the step's output, if any, `z` the input of [`Cell::Activation`]): writes the gradient of
     /// `z` (or `a`) into `dz` and, apart, of `c` into `dz_rec` (empty otherwise), leaving in
@@ -277,11 +293,21 @@ impl<C: Cell, const T: usize, const F: usize, const U: usize, const IN: usize, c
         self
     }
 
+    /// One sample's step `t` of inference, from `state` (`h_{t-1}`, ...) to `state` (`h_t`,
+    /// ...): the cell's fused [`Cell::infer_step`], or [`Recurrent::advance`]. Single-sample
+    /// inference and streaming share it, so that they agree to the bit.
+    pub(super) fn infer_step(&self, x_t: &[f32], state: &mut C::State<U>) {
+        let (kernel, recurrent) = self.params.weights.split_at(F * Self::COLS);
+        if !C::infer_step::<U>(x_t, kernel, recurrent, self.params.bias(), state) {
+            let mut kept: C::Kept<U> = Zeroable::zeroed();
+            self.advance(x_t, &mut kept, state);
+        }
+    }
+
     /// One sample's step `t`: its pre-activations from `x_t` and `h_{t-1}` (in `state`) into
-    /// `kept`, then the cell from `state` (`h_{t-1}`, ...) to `state` (`h_t`, ...). Single-sample
-    /// inference and streaming share it, so that they agree to the bit; its products sum each
-    /// column as the batch's [`Product`] does.
-    pub(super) fn advance(&self, x_t: &[f32], kept: &mut C::Kept<U>, state: &mut C::State<U>) {
+    /// `kept`, then the cell from `state` (`h_{t-1}`, ...) to `state` (`h_t`, ...). Its products
+    /// sum each column as the batch's [`Product`] does.
+    fn advance(&self, x_t: &[f32], kept: &mut C::Kept<U>, state: &mut C::State<U>) {
         let (isa, cols) = (Isa::selected(), Self::COLS);
         let (kernel, recurrent) = self.params.weights.split_at(F * cols);
         let bias = self.params.bias();
@@ -451,7 +477,6 @@ impl<C: Cell, const T: usize, const F: usize, const U: usize, const IN: usize, c
         out: &mut [f32; OUT],
         _output_mask: &mut [bool],
     ) -> bool {
-        let mut kept: C::Kept<U> = Zeroable::zeroed();
         let mut state: C::State<U> = Zeroable::zeroed();
         for (t, x_t) in x.chunks_exact(F).enumerate() {
             if mask.is_some_and(|mask| !mask[t]) {
@@ -465,7 +490,7 @@ impl<C: Cell, const T: usize, const F: usize, const U: usize, const IN: usize, c
                 }
                 continue;
             }
-            self.advance(x_t, &mut kept, &mut state);
+            self.infer_step(x_t, &mut state);
             if let Some(at) = Self::output_at(t) {
                 out[at..][..U].copy_from_slice(&flat(&state)[..U]);
             }

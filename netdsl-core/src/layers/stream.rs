@@ -108,8 +108,7 @@ impl<C: Cell, const T: usize, const F: usize, const U: usize, const IN: usize, c
     type State = CellState<C, U>;
 
     fn step(&self, state: &mut CellState<C, U>, x: &[f32; F], y: &mut [f32; U]) {
-        let mut kept: C::Kept<U> = Zeroable::zeroed();
-        self.advance(x, &mut kept, &mut state.state);
+        self.infer_step(x, &mut state.state);
         y.copy_from_slice(state.h());
     }
 
