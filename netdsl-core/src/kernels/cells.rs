@@ -3,6 +3,10 @@
 //! elementwise kernel per gate, each a chain of its own. With few units a step is mostly this
 //! latency. Each lane takes exactly the operations the layers' plain loops with [`super::tanh`]
 //! and [`super::sigmoid`] took, in the same order, so the results are the same bits.
+//!
+//! For inference, [`lstm_step`] and [`gru_step`] take a whole step in one kernel: the step's
+//! product summed in registers as [`super::mat_vec`] sums it, then the same gate arithmetic on
+//! those registers, writing only the new state.
 
 use super::elementwise::tanh_vector;
 use super::isa::Isa;
