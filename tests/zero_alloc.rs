@@ -256,7 +256,14 @@ where
         .join()
         .expect("predict fits a 256 KiB stack");
     assert_eq!(info.count_total, 0, "{info:?}");
-    assert_eq!(predicted, expected[0]);
+    // Within rounding, not to the bit: a narrow `Dense` sums a single row in four interleaved
+    // chains, the batch pass in one (see the CHANGELOG).
+    for (p, e) in predicted.iter().zip(&expected[0]) {
+        assert!(
+            (p - e).abs() <= 1e-6 * e.abs().max(1.0),
+            "{predicted:?} vs {expected:?}"
+        );
+    }
 }
 
 #[test]
