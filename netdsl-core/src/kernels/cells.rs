@@ -343,6 +343,7 @@ impl Step {
 /// The most units an AVX-512 CPU steps with 256-bit vectors (in AVX-512VL's 32 registers):
 /// their shorter division makes the chain of a short step's gates shorter (an LSTM(8)'s step
 /// 50 ns against 70 in 512-bit vectors), but from 16 units on, 512-bit vectors are faster.
+#[cfg(target_arch = "x86_64")]
 const NARROW_UNITS: usize = 8;
 
 /// Whether this CPU has AVX-512VL (AVX-512 on 256-bit vectors, in 32 registers).
