@@ -27,6 +27,9 @@ mod elementwise;
 mod gemm;
 mod isa;
 mod mat_vec;
+/// Max pooling's rows, reachable only from the pool layer, which needs `alloc`.
+#[cfg(feature = "alloc")]
+mod maxima;
 #[cfg(feature = "std")]
 mod peak;
 #[cfg(feature = "alloc")]
@@ -68,6 +71,8 @@ pub(crate) use gemm::{Gather, Offsets};
 #[cfg(feature = "alloc")]
 pub(crate) use mat_vec::mat_vec;
 pub(crate) use mat_vec::{mat_vec_interleaved, splits};
+#[cfg(feature = "alloc")]
+pub(crate) use maxima::MaxRow;
 
 /// `y[b] = bias + x[b] · W` for every sample `b` (bias taken as zero when absent).
 #[inline]

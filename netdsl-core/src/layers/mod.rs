@@ -148,7 +148,7 @@ pub use multi_head_attention::{
 pub use normalization::NormalizationGrads;
 #[cfg(feature = "alloc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
-pub use pool::{AvgPool2d, Max, MaxPool2d, Mean, Pool2d, PoolWindow, Reduce};
+pub use pool::{AvgPool2d, Max, MaxPool2d, Mean, Pool2d, PoolGrid, PoolWindow, Reduce};
 #[cfg(feature = "alloc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub use position_embedding::PositionEmbedding;

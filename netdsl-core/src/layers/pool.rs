@@ -10,6 +10,7 @@ use core::marker::PhantomData;
 use rand::Rng;
 
 use crate::activation::Linear;
+use crate::kernels::{Isa, MaxRow};
 use crate::layer::{Initialize, Layer, Row};
 #[cfg(feature = "onnx")]
 use crate::onnx;
@@ -45,6 +46,44 @@ impl PoolWindow {
     /// Whether the window covers no input (never, in a pool whose sizes agree).
     pub fn is_empty(self) -> bool {
         self.size == 0
+    }
+
+    /// The same window `by` values on.
+    #[inline]
+    fn shifted(self, by: usize) -> Self {
+        Self {
+            first: self.first + by,
+            ..self
+        }
+    }
+}
+
+/// Where the windows of a pool over one sample lie: output pixel `(oy, ox)`'s window for
+/// channel 0 is `first` moved `oy · down + ox · across` values on.
+#[derive(Clone, Copy, Debug)]
+pub struct PoolGrid {
+    first: PoolWindow,
+    rows: usize,
+    pixels: usize,
+    down: usize,
+    across: usize,
+}
+
+impl PoolGrid {
+    /// Calls `visit(index of the pixel's first output, window for channel 0)` for each output
+    /// pixel, row by row.
+    #[inline]
+    fn for_each_pixel(self, mut visit: impl FnMut(usize, PoolWindow)) {
+        let channels = self.first.col;
+        for oy in 0..self.rows {
+            for ox in 0..self.pixels {
+                let window = PoolWindow {
+                    first: self.first.first + oy * self.down + ox * self.across,
+                    ..self.first
+                };
+                visit((oy * self.pixels + ox) * channels, window);
+            }
+        }
     }
 }
 
@@ -109,9 +148,41 @@ pub trait Reduce {
         }
     }
 
+    /// Pools one sample: every output pixel of `y` (channels-last) from `x`, its windows where
+    /// `grid` says, keeping output `at + o` for each `y[o]`. The default goes pixel by pixel
+    /// through [`Reduce::reduce_pixel`]; a reduction overrides it to work along rows.
+    #[inline]
+    fn reduce_sample(x: &[f32], grid: PoolGrid, y: &mut [f32], tape: &mut Self::Tape, at: usize) {
+        grid.for_each_pixel(|o, window| {
+            let pixel = &mut y[o..o + window.col];
+            Self::reduce_pixel(x, window, pixel, tape, at + o);
+        });
+    }
+
+    /// [`Reduce::reduce_sample`] keeping nothing: the sample's values alone, for inference.
+    #[inline]
+    fn pool_sample(x: &[f32], grid: PoolGrid, y: &mut [f32]) {
+        grid.for_each_pixel(|o, window| {
+            Self::pool_pixel(x, window, &mut y[o..o + window.col]);
+        });
+    }
+
     /// Adds `g`, the gradient of the window's value, to the window's inputs in `dx`; `index` is
     /// what [`Reduce::reduce`] returned with the value.
     fn spread(dx: &mut [f32], g: f32, index: usize, window: PoolWindow);
+
+    /// Adds each gradient `dz[o]` of a sample pooled by [`Reduce::reduce_sample`] to its
+    /// window's inputs in `dx`, output by output: [`Reduce::spread`] with what the tape kept
+    /// of output `at + o`.
+    #[inline]
+    fn spread_sample(dx: &mut [f32], dz: &[f32], grid: PoolGrid, tape: &Self::Tape, at: usize) {
+        grid.for_each_pixel(|o, window| {
+            for ch in 0..window.col {
+                let index = Self::kept(tape, at + o + ch);
+                Self::spread(dx, dz[o + ch], index, window.shifted(ch));
+            }
+        });
+    }
 }
 
 /// Max pooling: the window's maximum, the first one on ties, the first NaN if there is one (a
@@ -169,8 +240,26 @@ impl Reduce for Max {
     }
 
     #[inline]
+    fn reduce_sample(x: &[f32], grid: PoolGrid, y: &mut [f32], tape: &mut Box<[u32]>, at: usize) {
+        Max::select_sample::<true>(x, grid, y, &mut tape[at..at + y.len()]);
+    }
+
+    #[inline]
+    fn pool_sample(x: &[f32], grid: PoolGrid, y: &mut [f32]) {
+        Max::select_sample::<false>(x, grid, y, &mut []);
+    }
+
+    #[inline]
     fn spread(dx: &mut [f32], g: f32, index: usize, _: PoolWindow) {
         dx[index] += g;
+    }
+
+    /// Straight down the kept indices: a max's window is only where its gradient goes.
+    #[inline]
+    fn spread_sample(dx: &mut [f32], dz: &[f32], _: PoolGrid, tape: &Box<[u32]>, at: usize) {
+        for (&g, &index) in dz.iter().zip(&tape[at..at + dz.len()]) {
+            dx[index as usize] += g;
+        }
     }
 }
 
@@ -204,6 +293,36 @@ impl Max {
                     kept[ch] = ((pixel + ch) as u32 & take) | (kept[ch] & !take);
                 }
             }
+        });
+    }
+}
+
+impl Max {
+    /// Each output of a sample (see [`Reduce::reduce_sample`]) into `y`, with `KEEP` its
+    /// input's index into `kept`, as [`Max::select`] gives them a pixel at a time: along whole
+    /// rows of the image ([`MaxRow`]), unless a window is too wide for that.
+    #[inline]
+    fn select_sample<const KEEP: bool>(x: &[f32], grid: PoolGrid, y: &mut [f32], kept: &mut [u32]) {
+        let rows = MaxRow {
+            first: grid.first.first,
+            rows: grid.rows,
+            down: grid.down,
+            size: grid.first.size,
+            row: grid.first.row,
+            channels: grid.first.col,
+            stride: grid.across,
+        };
+        if rows.fits() {
+            rows.select::<KEEP>(Isa::selected(), x, y, kept);
+            return;
+        }
+        grid.for_each_pixel(|o, window| {
+            let kept = if KEEP {
+                &mut kept[o..o + window.col]
+            } else {
+                &mut []
+            };
+            Max::select::<KEEP>(x, window, &mut y[o..o + window.col], kept);
         });
     }
 }
@@ -364,25 +483,22 @@ impl<R: Reduce, I: ImageShape, P: WindowShape, O: ImageShape> Pool2d<R, I, P, O>
         }
     }
 
-    /// Calls `visit(output index, window)` for every output of one sample.
-    /// Visits each output pixel with its index in the output row and channel 0's window.
-    #[inline]
-    fn for_each_pixel(mut visit: impl FnMut(usize, PoolWindow)) {
-        let (w, c, s) = (I::WIDTH, I::CHANNELS, P::STRIDE);
-        for oy in 0..O::HEIGHT {
-            for ox in 0..O::WIDTH {
-                let window = PoolWindow {
-                    first: (oy * s * w + ox * s) * c,
-                    size: P::SIZE,
-                    row: w * c,
-                    col: c,
-                };
-                visit((oy * O::WIDTH + ox) * c, window);
-            }
-        }
-    }
+    /// Where the windows of one sample lie.
+    const GRID: PoolGrid = PoolGrid {
+        first: PoolWindow {
+            first: 0,
+            size: P::SIZE,
+            row: I::WIDTH * I::CHANNELS,
+            col: I::CHANNELS,
+        },
+        rows: O::HEIGHT,
+        pixels: O::WIDTH,
+        down: P::STRIDE * I::WIDTH * I::CHANNELS,
+        across: P::STRIDE * I::CHANNELS,
+    };
 
-    #[inline]
+    /// Visits each output with its index in the sample's output and its window.
+    #[cfg(test)]
     fn for_each_window(mut visit: impl FnMut(usize, PoolWindow)) {
         let (w, c, s) = (I::WIDTH, I::CHANNELS, P::STRIDE);
         for oy in 0..O::HEIGHT {
@@ -423,11 +539,7 @@ impl<R: Reduce, I: ImageShape, P: WindowShape, O: ImageShape> Layer for Pool2d<R
         tape: &mut R::Tape,
     ) {
         for (k, (x, y)) in x.iter().zip(y).enumerate() {
-            let (x, y) = (x.values(), y.values_mut());
-            Self::for_each_pixel(|o, window| {
-                let pixel = &mut y[o..o + I::CHANNELS];
-                R::reduce_pixel(x, window, pixel, tape, k * O::LEN + o);
-            });
+            R::reduce_sample(x.values(), Self::GRID, y.values_mut(), tape, k * O::LEN);
         }
     }
 
@@ -443,17 +555,13 @@ impl<R: Reduce, I: ImageShape, P: WindowShape, O: ImageShape> Layer for Pool2d<R
         for (k, (dx, dz)) in dx.iter_mut().zip(dz).enumerate() {
             let (dx, dz) = (dx.values_mut(), dz.values());
             dx.fill(0.0);
-            Self::for_each_window(|o, window| {
-                let index = R::kept(tape, k * O::LEN + o);
-                R::spread(dx, dz[o], index, window);
-            });
+            R::spread_sample(dx, dz, Self::GRID, tape, k * O::LEN);
         }
     }
 
     /// The pooled values computed without the tape (so without allocating).
     fn infer(&self, x: &I::Values, y: &mut O::Values) {
-        let (x, y) = (x.values(), y.values_mut());
-        Self::for_each_pixel(|o, window| R::pool_pixel(x, window, &mut y[o..o + I::CHANNELS]));
+        R::pool_sample(x.values(), Self::GRID, y.values_mut());
     }
 
     without_parameters!();
