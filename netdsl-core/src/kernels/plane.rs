@@ -366,6 +366,61 @@ unsafe fn vectors<S: Simd, const NV: usize>(valid: usize) -> ([S::Mask; NV], [us
     (masks, core::array::from_fn(|v| (v * S::LANES).min(valid)))
 }
 
+/// The taps of one run of output pixels for one group of filters.
+struct Taps {
+    /// The run's first pixel, tap (0, 0).
+    image: *const f32,
+    /// The image's row stride.
+    width: usize,
+    /// The kernel's side.
+    kernel: usize,
+    /// The group's first filter's weight of tap (0, 0).
+    weights: *const f32,
+    /// Filters in all: the weights' stride from tap to tap.
+    filters: usize,
+    /// Filters in the group, up to [`FILTERS`].
+    group: usize,
+}
+
+impl Taps {
+    /// Adds every tap's pixels times its weights to the group's accumulators. With `FULL`,
+    /// the group has [`FILTERS`] filters; without it, those past `group` multiply by zero.
+    ///
+    /// # Safety
+    ///
+    /// `S` usable here; every tap's pixels (as `masks` and `offsets` select them) and weights
+    /// of the group's filters inside their slices.
+    #[inline(always)]
+    unsafe fn add_to<S: Simd, const NV: usize, const FULL: bool>(
+        &self,
+        acc: &mut [[S::V; NV]; FILTERS],
+        masks: &[S::Mask; NV],
+        offsets: &[usize; NV],
+    ) {
+        // SAFETY: as the caller says.
+        unsafe {
+            for ky in 0..self.kernel {
+                let line = self.image.add(ky * self.width);
+                for kx in 0..self.kernel {
+                    let x: [S::V; NV] =
+                        core::array::from_fn(|v| S::load(line.add(kx + offsets[v]), masks[v]));
+                    let w = self.weights.add((ky * self.kernel + kx) * self.filters);
+                    for (f, acc) in acc.iter_mut().enumerate() {
+                        let w = S::splat(if FULL || f < self.group {
+                            *w.add(f)
+                        } else {
+                            0.0
+                        });
+                        for v in 0..NV {
+                            acc[v] = S::mul_add(w, x[v], acc[v]);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Runs of `NV` vectors of output pixels by groups of [`FILTERS`] filters: the accumulators of a
 /// group go through a small buffer into the channels-last output.
 ///
@@ -407,21 +462,19 @@ unsafe fn forward<S: Simd, const NV: usize>(
                             };
                             [S::splat(b); NV]
                         });
-                        for ky in 0..k {
-                            let line = img.add((oy + ky) * p.width + ox);
-                            for kx in 0..k {
-                                let x: [S::V; NV] = core::array::from_fn(|v| {
-                                    S::load(line.add(kx + offsets[v]), masks[v])
-                                });
-                                let w = weights.as_ptr().add((ky * k + kx) * filters + f0);
-                                for (f, acc) in acc.iter_mut().enumerate() {
-                                    // Filters past the last group's end multiply by zero.
-                                    let w = S::splat(if f < group { *w.add(f) } else { 0.0 });
-                                    for v in 0..NV {
-                                        acc[v] = S::mul_add(w, x[v], acc[v]);
-                                    }
-                                }
-                            }
+                        let taps = Taps {
+                            image: img.add(oy * p.width + ox),
+                            width: p.width,
+                            kernel: k,
+                            weights: weights.as_ptr().add(f0),
+                            filters,
+                            group,
+                        };
+                        // A whole group without a test on each filter of each tap.
+                        if group == FILTERS {
+                            taps.add_to::<S, NV, true>(&mut acc, &masks, &offsets);
+                        } else {
+                            taps.add_to::<S, NV, false>(&mut acc, &masks, &offsets);
                         }
                         for (row, acc) in run.iter_mut().zip(&acc) {
                             for (v, &a) in acc.iter().enumerate() {

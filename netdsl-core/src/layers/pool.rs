@@ -71,9 +71,11 @@ pub struct PoolGrid {
 
 impl PoolGrid {
     /// Calls `visit(index of the pixel's first output, window for channel 0)` for each output
-    /// pixel, row by row.
+    /// pixel, row by row: channel `c` of the pixel is output `index + c`, its window starts `c`
+    /// values after channel 0's, and the window's `len` inputs are
+    /// [`PoolWindow::for_each_input`].
     #[inline]
-    fn for_each_pixel(self, mut visit: impl FnMut(usize, PoolWindow)) {
+    pub fn for_each_pixel(self, mut visit: impl FnMut(usize, PoolWindow)) {
         let channels = self.first.col;
         for oy in 0..self.rows {
             for ox in 0..self.pixels {
