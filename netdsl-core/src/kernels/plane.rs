@@ -240,6 +240,7 @@ unsafe fn weight_gradient_avx2(
 }
 
 /// Runs of output pixels are taken [`CHUNK`] at a time, their `dz` transposed filter by filter
+/// (permuted whole where [`Layout`] has a plan, value by value otherwise)
 /// into the scratch. Then for each kernel row and group of `FG` filters, `TAPS × FG`
 /// accumulators stay in registers while every run of the chunk adds its pixels times its
 /// gradients, lane by lane; they go to per-weight partial sums in the scratch once per chunk,
@@ -250,7 +251,7 @@ unsafe fn weight_gradient_avx2(
 /// The geometry checked by [`Plane::weight_gradient`], `S` usable here, `NV · LANES <= RUN`,
 /// `S::LANES <= MAX_LANES`.
 #[inline(always)]
-unsafe fn weight_gradient<S: Simd, const NV: usize, const FG: usize>(
+unsafe fn weight_gradient<S: Layout, const NV: usize, const FG: usize>(
     p: &Plane,
     image: &[f32],
     dz: &[f32],
@@ -263,6 +264,8 @@ unsafe fn weight_gradient<S: Simd, const NV: usize, const FG: usize>(
     let runs = p.images * p.out_height * runs_per_row;
     let (partial, dz_t) = scratch[..p.scratch_len()].split_at_mut(k * k * filters * MAX_LANES);
     partial.fill(0.0);
+    // SAFETY: `S` usable here, as the caller says.
+    let plan = unsafe { S::plan_lines(filters) };
     // SAFETY: the trait contract holds, as the caller says.
     let all = unsafe { S::mask(S::LANES) };
     // SAFETY: in the whole body, pixels as in `forward`; `dz` at
@@ -287,6 +290,10 @@ unsafe fn weight_gradient<S: Simd, const NV: usize, const FG: usize>(
                 (masks[c], offsets[c]) = vectors::<S, NV>(valid);
                 let pixels = dz.as_ptr().add((row * p.out_width + ox) * filters);
                 let run_t = dz_t.add(c * filters * RUN);
+                if let Some(plan) = &plan {
+                    S::to_lines::<NV>(plan, pixels, filters, valid, run_t);
+                    continue;
+                }
                 for f in 0..filters {
                     let line = run_t.add(f * RUN);
                     // Stepped from pixel to pixel (indexing each as `j · filters + f` measured a
@@ -366,6 +373,262 @@ unsafe fn vectors<S: Simd, const NV: usize>(valid: usize) -> ([S::Mask; NV], [us
     (masks, core::array::from_fn(|v| (v * S::LANES).min(valid)))
 }
 
+/// How a kernel moves a run's values between lines of one filter, whose lanes are pixels, and
+/// channels-last pixels of `filters` values each: value by value in the kernels themselves,
+/// unless the vector instruction set has a [`Layout::Plan`] to permute whole vectors.
+///
+/// # Safety
+///
+/// As [`Simd`]; a plan's moves touch only the values their arguments describe.
+unsafe trait Layout: Simd {
+    /// The permutes for a number of filters, prepared once per call of a kernel.
+    type Plan;
+
+    /// The plan of [`Layout::to_pixels`] for `filters` filters, if there is one.
+    ///
+    /// # Safety
+    ///
+    /// The instruction set usable here.
+    unsafe fn plan_pixels(filters: usize) -> Option<Self::Plan>;
+
+    /// The plan of [`Layout::to_lines`] for `filters` filters, if there is one.
+    ///
+    /// # Safety
+    ///
+    /// The instruction set usable here.
+    unsafe fn plan_lines(filters: usize) -> Option<Self::Plan>;
+
+    /// Writes the first `valid` pixels of the run in `lines` (line `f` is filter `f`'s values,
+    /// `NV` vectors of pixels; `filters <= FILTERS` of them) channels-last to `out`:
+    /// `out[j · filters + f] = lines[f][j]`.
+    ///
+    /// # Safety
+    ///
+    /// The instruction set usable here; `plan` from [`Layout::plan_pixels`] for `filters`;
+    /// `valid <= NV · LANES`; `valid · filters` values writable at `out`.
+    unsafe fn to_pixels<const NV: usize>(
+        plan: &Self::Plan,
+        lines: &[[Self::V; NV]; FILTERS],
+        filters: usize,
+        valid: usize,
+        out: *mut f32,
+    );
+
+    /// Reads `valid` channels-last pixels of `filters` values at `pixels` into `filters` lines
+    /// of `NV · LANES` values, `RUN` apart at `lines`: `lines[f · RUN + j] = pixels[j · filters
+    /// + f]`, and zero for `valid <= j < NV · LANES`.
+    ///
+    /// # Safety
+    ///
+    /// The instruction set usable here; `plan` from [`Layout::plan_lines`] for `filters`;
+    /// `1 <= valid <= NV · LANES <= RUN`; `valid · filters` values readable at `pixels`,
+    /// `filters · RUN` writable at `lines`.
+    unsafe fn to_lines<const NV: usize>(
+        plan: &Self::Plan,
+        pixels: *const f32,
+        filters: usize,
+        valid: usize,
+        lines: *mut f32,
+    );
+}
+
+/// The instruction sets without a plan: the kernels move value by value.
+macro_rules! value_by_value {
+    ($($simd:ty),*) => {$(
+        // SAFETY: no plan, so no move of its own.
+        unsafe impl Layout for $simd {
+            type Plan = core::convert::Infallible;
+
+            unsafe fn plan_pixels(_: usize) -> Option<Self::Plan> {
+                None
+            }
+
+            unsafe fn plan_lines(_: usize) -> Option<Self::Plan> {
+                None
+            }
+
+            unsafe fn to_pixels<const NV: usize>(
+                plan: &Self::Plan,
+                _: &[[Self::V; NV]; FILTERS],
+                _: usize,
+                _: usize,
+                _: *mut f32,
+            ) {
+                match *plan {}
+            }
+
+            unsafe fn to_lines<const NV: usize>(
+                plan: &Self::Plan,
+                _: *const f32,
+                _: usize,
+                _: usize,
+                _: *mut f32,
+            ) {
+                match *plan {}
+            }
+        }
+    )*};
+}
+
+value_by_value!(super::simd::Portable);
+#[cfg(target_arch = "x86_64")]
+value_by_value!(super::simd::Avx2Fma);
+#[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
+value_by_value!(super::simd::Neon);
+
+/// AVX-512's plans: two-source permutes (`vpermt2ps`), ⌈sources / 2⌉ for each vector moved.
+#[cfg(target_arch = "x86_64")]
+mod permutes {
+    use core::arch::x86_64::*;
+
+    use super::{FILTERS, Layout, RUN};
+    use crate::kernels::simd::{Avx512, Simd};
+
+    /// Up to 16 output vectors, each gathered from up to 16 source vectors of 16 lanes: for
+    /// output `o` and pair `p` of sources (`2p` and `2p + 1`), the index of each lane in the
+    /// pair (`vpermt2ps`' 32 lanes) and the mask of the lanes that come from the pair.
+    pub(super) struct Plan {
+        index: [[[i32; 16]; 8]; 16],
+        mask: [[__mmask16; 8]; 16],
+        /// Pairs of source vectors.
+        pairs: usize,
+    }
+
+    impl Plan {
+        /// The plan of `outputs` vectors whose lane `l` of output `o` is lane `i` of source
+        /// vector `s` for `(s, i) = source(o, l)`, with `s < 16`, `i < 16`.
+        fn new(
+            outputs: usize,
+            sources: usize,
+            source: impl Fn(usize, usize) -> (usize, usize),
+        ) -> Self {
+            let mut plan = Plan {
+                index: [[[0; 16]; 8]; 16],
+                mask: [[0; 8]; 16],
+                pairs: sources.div_ceil(2),
+            };
+            for o in 0..outputs {
+                for l in 0..16 {
+                    let (s, i) = source(o, l);
+                    plan.index[o][s / 2][l] = (i + 16 * (s % 2)) as i32;
+                    plan.mask[o][s / 2] |= 1 << l;
+                }
+            }
+            plan
+        }
+
+        /// Output `o` gathered from `sources` (zero past the last one).
+        ///
+        /// # Safety
+        ///
+        /// AVX-512F usable here; `o < 16`.
+        #[inline(always)]
+        unsafe fn gather(&self, o: usize, sources: &[__m512; 16]) -> __m512 {
+            // SAFETY: AVX-512F by the caller; the index array holds 16 lanes.
+            unsafe {
+                let mut out = _mm512_setzero_ps();
+                for p in 0..self.pairs {
+                    let mask = self.mask[o][p];
+                    if mask != 0 {
+                        let index = _mm512_loadu_si512(self.index[o][p].as_ptr().cast());
+                        let both =
+                            _mm512_permutex2var_ps(sources[2 * p], index, sources[2 * p + 1]);
+                        out = _mm512_mask_mov_ps(out, mask, both);
+                    }
+                }
+                out
+            }
+        }
+    }
+
+    // SAFETY: the moves below read and write only the values their contracts describe, with
+    // masked loads and stores at the edges.
+    unsafe impl Layout for Avx512 {
+        type Plan = Plan;
+
+        unsafe fn plan_pixels(filters: usize) -> Option<Plan> {
+            // Output vector `q` holds channels-last values `16q..16q + 16`: value `g` is filter
+            // `g % F` of pixel `g / F`, lane `g / F` of line `g % F`.
+            (1..=FILTERS).contains(&filters).then(|| {
+                Plan::new(filters, filters, |q, l| {
+                    let g = 16 * q + l;
+                    (g % filters, g / filters)
+                })
+            })
+        }
+
+        unsafe fn plan_lines(filters: usize) -> Option<Plan> {
+            // Line `f`'s lane `l` is value `l·F + f` of 16 channels-last pixels: lane `g % 16`
+            // of their `g / 16`-th vector.
+            (1..=16).contains(&filters).then(|| {
+                Plan::new(filters, filters, |f, l| {
+                    let g = l * filters + f;
+                    (g / 16, g % 16)
+                })
+            })
+        }
+
+        #[inline(always)]
+        unsafe fn to_pixels<const NV: usize>(
+            plan: &Plan,
+            lines: &[[__m512; NV]; FILTERS],
+            filters: usize,
+            valid: usize,
+            out: *mut f32,
+        ) {
+            // SAFETY: AVX-512F by the caller; stores only the first `valid · filters` values
+            // at `out`, the first lane of each inside them.
+            unsafe {
+                for v in 0..NV {
+                    let pixels = valid.saturating_sub(16 * v).min(16);
+                    if pixels == 0 {
+                        break;
+                    }
+                    let mut sources = [_mm512_setzero_ps(); 16];
+                    for (source, line) in sources.iter_mut().zip(lines).take(filters) {
+                        *source = line[v];
+                    }
+                    let values = pixels * filters;
+                    let at = out.add(16 * v * filters);
+                    for q in 0..values.div_ceil(16) {
+                        let vector = plan.gather(q, &sources);
+                        let lanes = (values - 16 * q).min(16);
+                        Avx512::store(at.add(16 * q), vector, Avx512::mask(lanes));
+                    }
+                }
+            }
+        }
+
+        #[inline(always)]
+        unsafe fn to_lines<const NV: usize>(
+            plan: &Plan,
+            pixels: *const f32,
+            filters: usize,
+            valid: usize,
+            lines: *mut f32,
+        ) {
+            // SAFETY: AVX-512F by the caller; loads only the first `valid · filters` values at
+            // `pixels` (a pointer is formed only at a value read), stores `NV · 16 <= RUN`
+            // values of each of the `filters` lines.
+            unsafe {
+                for v in 0..NV {
+                    let count = valid.saturating_sub(16 * v).min(16);
+                    let values = count * filters;
+                    let mut sources = [_mm512_setzero_ps(); 16];
+                    for (q, source) in sources.iter_mut().enumerate().take(values.div_ceil(16)) {
+                        let at = pixels.add(16 * (v * filters + q));
+                        *source = Avx512::load(at, Avx512::mask((values - 16 * q).min(16)));
+                    }
+                    for f in 0..filters {
+                        let line = lines.add(f * RUN + 16 * v);
+                        Avx512::store_full(line, plan.gather(f, &sources));
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// The taps of one run of output pixels for one group of filters.
 struct Taps {
     /// The run's first pixel, tap (0, 0).
@@ -422,13 +685,14 @@ impl Taps {
 }
 
 /// Runs of `NV` vectors of output pixels by groups of [`FILTERS`] filters: the accumulators of a
-/// group go through a small buffer into the channels-last output.
+/// group go into the channels-last output permuted whole where [`Layout`] has a plan for the
+/// filters (AVX-512, one group), else through a small buffer value by value.
 ///
 /// # Safety
 ///
 /// The geometry checked by [`Plane::forward`], `S` usable here, `NV · LANES <= RUN`.
 #[inline(always)]
-unsafe fn forward<S: Simd, const NV: usize>(
+unsafe fn forward<S: Layout, const NV: usize>(
     p: &Plane,
     image: &[f32],
     weights: &[f32],
@@ -438,6 +702,12 @@ unsafe fn forward<S: Simd, const NV: usize>(
     let (k, filters) = (p.kernel, p.filters);
     let block = NV * S::LANES;
     let mut run = [[0.0_f32; RUN]; FILTERS];
+    let plan = if filters <= FILTERS {
+        // SAFETY: `S` usable here, as the caller says.
+        unsafe { S::plan_pixels(filters) }
+    } else {
+        None
+    };
     // SAFETY: in the whole body, pixels read are `(oy + ky, ox + kx)` with
     // `oy < out_height`, `ox < out_width` (the masks stop at `out_width`) and
     // `ky, kx < kernel`, inside the image by the checked geometry, and an empty vector's pointer
@@ -475,6 +745,10 @@ unsafe fn forward<S: Simd, const NV: usize>(
                             taps.add_to::<S, NV, true>(&mut acc, &masks, &offsets);
                         } else {
                             taps.add_to::<S, NV, false>(&mut acc, &masks, &offsets);
+                        }
+                        if let Some(plan) = &plan {
+                            S::to_pixels(plan, &acc, filters, valid, out_row.add(ox * filters));
+                            continue;
                         }
                         for (row, acc) in run.iter_mut().zip(&acc) {
                             for (v, &a) in acc.iter().enumerate() {
@@ -539,8 +813,11 @@ mod tests {
     /// images shrink to rows of one or two runs of the portable path's 16 pixels, the second
     /// short enough to leave a vector empty, and the one-filter shape takes more than a
     /// chunk (16) of runs for the weight gradient.
-    const SHAPES: [(usize, usize, usize, usize, usize); 6] = [
+    const SHAPES: [(usize, usize, usize, usize, usize); 8] = [
         (1, 1, 1, 1, 1),
+        // The most filters a plane takes, and an odd few: AVX-512's permutes pair up vectors.
+        (1, 6, 21, 3, 15),
+        (2, 5, 19, 2, 3),
         (sized(2, 3), sized(5, 8), 5, 3, 1),
         // LeNet-5's first layer (under Miri, one smaller image of the same kernel and filters).
         (sized(3, 1), sized(32, 7), sized(32, 20), 5, 6),
