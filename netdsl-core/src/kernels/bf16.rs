@@ -246,7 +246,26 @@ pub(crate) enum AOf<'a> {
     },
 }
 
-/// `C[i][j] = init[j] + Σ_k A(i, k) · B(k, j)` with `B(k, j) = b[k · b_k + j · b_j]`, operands
+/// How `B(k, j)` is found in its storage.
+#[derive(Clone, Copy)]
+pub(crate) enum BOf<'a> {
+    /// `b[k · k_step + j · j_step]`.
+    Strided {
+        b: &'a [f32],
+        k_step: usize,
+        j_step: usize,
+    },
+    /// `a[rows[k] + cols[j]]`: the im2col matrix of a convolution, for its weight gradient
+    /// computed transposed.
+    #[cfg(feature = "alloc")]
+    Gathered {
+        a: &'a [f32],
+        rows: &'a [usize],
+        cols: &'a [usize],
+    },
+}
+
+/// `C(i, j) = init[j] + Σ_k A(i, k) · B(k, j)`, `C(i, j)` at `c[i · ldc + j · c_col]`, operands
 /// rounded to bf16, sums in f32. The caller has checked every access in bounds (indexing
 /// checks again: this is safe code up to the micro-kernels).
 pub(crate) struct Bf16Product<'a> {
@@ -254,12 +273,30 @@ pub(crate) struct Bf16Product<'a> {
     pub n: usize,
     pub k: usize,
     pub a: AOf<'a>,
-    pub b: &'a [f32],
-    pub b_k: usize,
-    pub b_j: usize,
+    pub b: BOf<'a>,
     pub bias: Option<&'a [f32]>,
     pub c: &'a mut [f32],
     pub ldc: usize,
+    /// Between columns of `C`: 1, or `C` is written transposed.
+    pub c_col: usize,
+}
+
+/// The runs of consecutive values in `offsets` (each one more than the one before), as
+/// `(index of the first, length)`, into `runs`; how many there are. An im2col row of a
+/// convolution is a few such runs (a window row's columns and channels), so it can be copied
+/// run by run rather than value by value.
+#[cfg(feature = "alloc")]
+fn runs(offsets: &[usize], runs: &mut [(usize, usize)]) -> usize {
+    let mut count = 0;
+    for (i, &offset) in offsets.iter().enumerate() {
+        if i > 0 && offset == offsets[i - 1].wrapping_add(1) {
+            runs[count - 1].1 += 1;
+        } else {
+            runs[count] = (i, 1);
+            count += 1;
+        }
+    }
+    count
 }
 
 impl Bf16Product<'_> {
@@ -338,7 +375,7 @@ impl Bf16Product<'_> {
                         // SAFETY: as above.
                         unsafe { self.pack_a::<K>(&mut a_pack.0, i0, mr, k0, kc, pairs) };
                     }
-                    if K::IN_PLACE && pairs > 0 && mr == MR && nc == NC {
+                    if K::IN_PLACE && pairs > 0 && mr == MR && nc == NC && self.c_col == 1 {
                         let block = &mut self.c[i0 * self.ldc + j0..];
                         if block.len() >= (MR - 1) * self.ldc + NC {
                             let zero = k0 == 0 && self.bias.is_none();
@@ -364,9 +401,13 @@ impl Bf16Product<'_> {
                                 Some(bias) => row.copy_from_slice(&bias[j0..j0 + nc]),
                                 None => row.fill(0.0),
                             }
-                        } else {
+                        } else if self.c_col == 1 {
                             let start = (i0 + i) * self.ldc + j0;
                             row.copy_from_slice(&self.c[start..start + nc]);
+                        } else {
+                            for (j, value) in row.iter_mut().enumerate() {
+                                *value = self.c[(i0 + i) * self.ldc + (j0 + j) * self.c_col];
+                            }
                         }
                     }
                     if pairs > 0 {
@@ -375,8 +416,14 @@ impl Bf16Product<'_> {
                         unsafe { K::block(&a_pack, &b_pack, &mut stage, pairs, mr, nc) };
                     }
                     for (i, row) in stage.0.iter().enumerate().take(mr) {
-                        let start = (i0 + i) * self.ldc + j0;
-                        self.c[start..start + nc].copy_from_slice(&row[..nc]);
+                        if self.c_col == 1 {
+                            let start = (i0 + i) * self.ldc + j0;
+                            self.c[start..start + nc].copy_from_slice(&row[..nc]);
+                        } else {
+                            for (j, &value) in row[..nc].iter().enumerate() {
+                                self.c[(i0 + i) * self.ldc + (j0 + j) * self.c_col] = value;
+                            }
+                        }
                     }
                 }
             }
@@ -446,13 +493,17 @@ impl Bf16Product<'_> {
             }
             #[cfg(feature = "alloc")]
             AOf::Gathered { a, rows, cols } => {
-                // Gathered in f32, then rounded as a contiguous row.
+                // Gathered in f32 a run at a time, then rounded as a contiguous row.
                 let cols = &cols[k0..k0 + kc];
+                let mut spans = [(0, 0); KC];
+                let count = runs(cols, &mut spans);
+                let spans = &spans[..count];
                 let mut row = [0.0; KC];
                 for (i, out) in out.iter_mut().enumerate().take(mr) {
                     let base = rows[i0 + i];
-                    for (r, &col) in row.iter_mut().zip(cols) {
-                        *r = a[base + col];
+                    for &(at, len) in spans {
+                        let start = base + cols[at];
+                        row[at..at + len].copy_from_slice(&a[start..start + len]);
                     }
                     let src = &row[..kc];
                     // SAFETY: the features by the caller.
@@ -479,8 +530,40 @@ impl Bf16Product<'_> {
         j0: usize,
         nc: usize,
     ) {
-        let (b, b_k, b_j) = (self.b, self.b_k, self.b_j);
         let full = kc / 2;
+        let (b, b_k, b_j) = match self.b {
+            BOf::Strided { b, k_step, j_step } => (b, k_step, j_step),
+            #[cfg(feature = "alloc")]
+            BOf::Gathered { a, rows, cols } => {
+                // Each pair of k is two rows of values gathered at the same columns: run by
+                // run, two slices of the image side by side.
+                let cols = &cols[j0..j0 + nc];
+                let mut spans = [(0, 0); NC];
+                let count = runs(cols, &mut spans);
+                let spans = &spans[..count];
+                for (p, out) in out.iter_mut().enumerate().take(kc.div_ceil(2)) {
+                    let lo = rows[k0 + 2 * p];
+                    let hi = rows.get(k0 + 2 * p + 1).filter(|_| 2 * p + 1 < kc);
+                    for &(at, len) in spans {
+                        let lo = &a[lo + cols[at]..][..len];
+                        let out = &mut out[at..at + len];
+                        match hi {
+                            // SAFETY: the features by the caller.
+                            Some(&hi) => unsafe { K::pairs(lo, &a[hi + cols[at]..][..len], out) },
+                            None => {
+                                for (o, &lo) in out.iter_mut().zip(lo) {
+                                    *o = pair(lo, 0.0);
+                                }
+                            }
+                        }
+                    }
+                }
+                for row in &mut out[kc.div_ceil(2)..pairs] {
+                    row[..nc].fill(0);
+                }
+                return;
+            }
+        };
         if b_j == 1 {
             for (p, out) in out.iter_mut().enumerate().take(full) {
                 let lo = &b[(k0 + 2 * p) * b_k + j0..][..nc];
@@ -1339,6 +1422,120 @@ mod tests {
                 check("gathered A", path, m, n, k, at, bt, Some(&bias), &c, n);
             }
         }
+    }
+
+    /// A convolution's tables, as `Conv2d` builds them: each output pixel's window start in a
+    /// batch of `images` images of `h × w × c`, and each tap's offset in a window.
+    fn convolution(
+        images: usize,
+        h: usize,
+        w: usize,
+        c: usize,
+        k: usize,
+    ) -> (Vec<usize>, Vec<usize>) {
+        let (oh, ow) = (h - k + 1, w - k + 1);
+        let windows = (0..images)
+            .flat_map(|b| (0..oh).flat_map(move |oy| (0..ow).map(move |ox| (b, oy, ox))))
+            .map(|(b, oy, ox)| ((b * h + oy) * w + ox) * c)
+            .collect();
+        let taps = (0..k)
+            .flat_map(|ky| (0..k).flat_map(move |kx| (0..c).map(move |ch| (ky * w + kx) * c + ch)))
+            .collect();
+        (windows, taps)
+    }
+
+    #[test]
+    fn convolution_gathers_match_the_reference_on_every_path() {
+        // (images, height, width, channels, kernel, filters): LeNet-5's second layer, runs of
+        // odd length, one channel, and more windows than a panel of `k` holds.
+        let mut shapes = vec![(1, 6, 7, 3, 3, 5), (2, 5, 5, 1, 2, 3)];
+        if !cfg!(miri) {
+            shapes.extend([
+                (2, 14, 14, 6, 5, 16),
+                (3, 12, 12, 2, 3, 20),
+                (1, 9, 9, 6, 5, 70),
+            ]);
+        }
+        for path in paths() {
+            for (seed, &(images, h, w, c, k, f)) in shapes.iter().enumerate() {
+                let (windows, taps) = convolution(images, h, w, c, k);
+                let image = values(images * h * w * c, seed as u64);
+                let (weights, bias) = (values(taps.len() * f, 3), values(f, 4));
+                let (windows_t, taps_t) =
+                    (Offsets::new(windows.clone()), Offsets::new(taps.clone()));
+                // Forward: runs along k, `A` packed run by run.
+                let mut y = vec![f32::NAN; windows.len() * f];
+                Gather {
+                    n: f,
+                    a: &image,
+                    rows: &windows_t,
+                    cols: &taps_t,
+                    b: &weights,
+                    ldb: f,
+                    bias: Some(&bias),
+                    c: &mut y,
+                    ldc: f,
+                }
+                .run_bf16(path);
+                let a = |i, kk| image[windows[i] + taps[kk]];
+                let b = |kk, j| weights[kk * f + j];
+                check(
+                    "convolution",
+                    path,
+                    windows.len(),
+                    f,
+                    taps.len(),
+                    a,
+                    b,
+                    Some(&bias),
+                    &y,
+                    f,
+                );
+                // Weight gradient: runs along i, computed transposed into a C with wider rows.
+                let dz = values(windows.len() * f, 5 + seed as u64);
+                let mut dw = vec![f32::NAN; taps.len() * (f + 1)];
+                Gather {
+                    n: f,
+                    a: &image,
+                    rows: &taps_t,
+                    cols: &windows_t,
+                    b: &dz,
+                    ldb: f,
+                    bias: None,
+                    c: &mut dw,
+                    ldc: f + 1,
+                }
+                .run_bf16(path);
+                let a = |i, kk| image[taps[i] + windows[kk]];
+                let b = |kk, j| dz[kk * f + j];
+                check(
+                    "weight gradient",
+                    path,
+                    taps.len(),
+                    f,
+                    windows.len(),
+                    a,
+                    b,
+                    None,
+                    &dw,
+                    f + 1,
+                );
+                assert!(
+                    dw.chunks_exact(f + 1).all(|row| row[f].is_nan()),
+                    "past a row's end"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn runs_of_consecutive_offsets() {
+        let mut spans = [(0, 0); 8];
+        let count = runs(&[4, 5, 6, 10, 3, 4, 9], &mut spans);
+        assert_eq!(&spans[..count], &[(0, 3), (3, 1), (4, 2), (6, 1)]);
+        assert_eq!(runs(&[], &mut spans), 0);
+        assert_eq!(Offsets::new(vec![4, 5, 6, 10, 3, 4, 9]).runs(), 4);
+        assert_eq!(Offsets::new(vec![]).runs(), 0);
     }
 
     #[test]

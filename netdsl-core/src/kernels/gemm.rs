@@ -17,7 +17,7 @@ use crate::alloc_prelude::*;
 
 #[cfg(feature = "alloc")]
 use super::bf16::Precision;
-use super::bf16::{AOf, Bf16Path, Bf16Product};
+use super::bf16::{AOf, BOf, Bf16Path, Bf16Product};
 use super::isa::Isa;
 use super::simd::Simd;
 
@@ -88,6 +88,8 @@ pub(crate) struct Dots<'a> {
 pub(crate) struct Offsets {
     offsets: Box<[usize]>,
     max: usize,
+    /// Runs of consecutive offsets (each one more than the one before).
+    runs: usize,
 }
 
 #[cfg(feature = "alloc")]
@@ -95,10 +97,17 @@ impl Offsets {
     /// Wraps `offsets`.
     pub fn new(offsets: Vec<usize>) -> Self {
         let max = offsets.iter().copied().max().unwrap_or(0);
+        let breaks = offsets.windows(2).filter(|w| w[1] != w[0].wrapping_add(1));
         Self {
+            runs: usize::from(!offsets.is_empty()) + breaks.count(),
             offsets: offsets.into_boxed_slice(),
             max,
         }
+    }
+
+    /// How many runs of consecutive offsets there are: one for `0, 1, 2`, three for `0, 2, 4`.
+    pub fn runs(&self) -> usize {
+        self.runs
     }
 
     /// How many offsets there are.
@@ -217,12 +226,15 @@ impl Product<'_> {
                 row: self.a_row,
                 col: self.a_col,
             },
-            b: self.b,
-            b_k: self.ldb,
-            b_j: 1,
+            b: BOf::Strided {
+                b: self.b,
+                k_step: self.ldb,
+                j_step: 1,
+            },
             bias: self.bias,
             c: &mut *self.c,
             ldc: self.ldc,
+            c_col: 1,
         }
         .run(path);
     }
@@ -286,21 +298,52 @@ impl Gather<'_> {
     ///
     /// If an offset or size would take an operand out of its slice.
     pub fn run_bf16(&mut self, path: Bf16Path) {
+        let (rows, cols) = (self.rows.as_slice(), self.cols.as_slice());
+        // Rounding gathers `A` into packed blocks, a run of consecutive offsets at a time; the
+        // runs are along `k` in a convolution's forward pass (a window row's columns and
+        // channels) but along `i` in its weight gradient (the taps), where the product runs
+        // transposed, `Cᵀ = Bᵀ · Aᵀ`, with `Aᵀ` gathered as the right operand.
+        if self.bias.is_none() && self.rows.runs() * cols.len() < self.cols.runs() * rows.len() {
+            Bf16Product {
+                m: self.n,
+                n: rows.len(),
+                k: cols.len(),
+                a: AOf::Strided {
+                    a: self.b,
+                    row: 1,
+                    col: self.ldb,
+                },
+                b: BOf::Gathered {
+                    a: self.a,
+                    rows: cols,
+                    cols: rows,
+                },
+                bias: None,
+                c: &mut *self.c,
+                ldc: 1,
+                c_col: self.ldc,
+            }
+            .run(path);
+            return;
+        }
         Bf16Product {
-            m: self.rows.len(),
+            m: rows.len(),
             n: self.n,
-            k: self.cols.len(),
+            k: cols.len(),
             a: AOf::Gathered {
                 a: self.a,
-                rows: self.rows.as_slice(),
-                cols: self.cols.as_slice(),
+                rows,
+                cols,
             },
-            b: self.b,
-            b_k: self.ldb,
-            b_j: 1,
+            b: BOf::Strided {
+                b: self.b,
+                k_step: self.ldb,
+                j_step: 1,
+            },
             bias: self.bias,
             c: &mut *self.c,
             ldc: self.ldc,
+            c_col: 1,
         }
         .run(path);
     }
@@ -384,12 +427,15 @@ impl Dots<'_> {
                 row: self.lda,
                 col: 1,
             },
-            b: self.bt,
-            b_k: 1,
-            b_j: self.ldbt,
+            b: BOf::Strided {
+                b: self.bt,
+                k_step: 1,
+                j_step: self.ldbt,
+            },
             bias: None,
             c: &mut *self.c,
             ldc: self.ldc,
+            c_col: 1,
         }
         .run(path);
     }
