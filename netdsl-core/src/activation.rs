@@ -998,10 +998,14 @@ impl Activation for Softmax {
     fn apply(row: &mut [f32]) {
         // Subtracting the maximum keeps `exp` finite; it cancels in the ratio.
         let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let mut sum = 0.0;
         for v in row.iter_mut() {
-            *v = (*v - max).exp();
-            sum += *v;
+            *v -= max;
+        }
+        // The vector `exp` (within 2 units in the last place), a whole row at a time.
+        kernels::exp(row);
+        let mut sum = 0.0;
+        for &v in row.iter() {
+            sum += v;
         }
         let inv = 1.0 / sum;
         for v in row {

@@ -134,9 +134,18 @@ impl Loss<Softmax> for CategoricalCrossentropy {
     const NAME: &'static str = "categorical_crossentropy";
 
     fn loss<const N: usize>(&self, y: &[f32; N], t: &[f32; N]) -> f32 {
+        // A class of target 0 adds nothing, so its logarithm is not taken: one of ten for a
+        // one-hot target. (A NaN among a softmax's outputs makes them all NaN, the target's
+        // class's too, so the loss still says so.)
         -y.iter()
             .zip(t)
-            .map(|(y, t)| t * y.clamp(EPSILON, 1.0 - EPSILON).ln())
+            .map(|(y, &t)| {
+                if t == 0.0 {
+                    0.0
+                } else {
+                    t * y.clamp(EPSILON, 1.0 - EPSILON).ln()
+                }
+            })
             .sum::<f32>()
     }
 
