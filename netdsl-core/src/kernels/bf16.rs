@@ -2,10 +2,12 @@
 //!
 //! One packing GEMM serves [`Product`](super::Product), [`Dots`](super::Dots) and
 //! [`Gather`](super::Gather): a `KC × NC` panel of `B` (read through its two strides, so
-//! row-major `B` and the transposed `Bt` of `Dots` alike) is rounded to bf16 into the "pairs
-//! along k" layout `[k / 2][n][2]`, which is both what `vdpbf16ps` multiplies and AMX's
-//! B-tile format; an `MR`-row block of `A` (through strides or offset tables) is rounded into
-//! rows of pairs, AMX's A-tile format. The micro-kernels add the products to an f32 staging
+//! row-major `B` and the transposed `Bt` of `Dots` alike, or through offset tables) is rounded
+//! to bf16 into the "pairs along k" layout `[k / 2][n][2]`, which is both what `vdpbf16ps`
+//! multiplies and AMX's B-tile format; an `MR`-row block of `A` (through strides or offset
+//! tables) is rounded into rows of pairs, AMX's A-tile format. Through offset tables, values
+//! are copied a run of consecutive offsets at a time, and a convolution's weight gradient runs
+//! transposed so that its runs lie along the packed rows. The micro-kernels add the products to an f32 staging
 //! block of `C`, which starts from the bias (or zero) on the first panel of `k` and from `C`
 //! on the others. Rounding is to nearest, ties to even; the sums are f32. Every buffer is a
 //! fixed-size array on the stack: nothing allocates.

@@ -7,12 +7,12 @@
 use super::isa::Isa;
 
 /// Values of the image one block holds on the stack: the columns of its pixels' windows, all
-/// channels. A row whose single window is wider goes pixel by pixel ([`MaxRow::fits`]).
+/// channels. A row whose single window is wider goes pixel by pixel ([`MaxRows::fits`]).
 const SPAN: usize = 256;
 
 /// Rows of max-pooling windows over a channels-last image of one sample.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct MaxRow {
+pub(crate) struct MaxRows {
     /// Where the first pixel's window starts (its top-left input, channel 0).
     pub first: usize,
     /// Rows of output pixels.
@@ -29,7 +29,7 @@ pub(crate) struct MaxRow {
     pub stride: usize,
 }
 
-impl MaxRow {
+impl MaxRows {
     /// The values the windows of `n >= 1` output pixels cover along a row of the image.
     fn span(&self, n: usize) -> usize {
         (n - 1) * self.stride + self.size * self.channels
@@ -106,7 +106,7 @@ impl MaxRow {
         self.select_blocks::<KEEP>(x, y, kept);
     }
 
-    /// [`MaxRow::select`] once checked.
+    /// [`MaxRows::select`] once checked.
     #[inline(always)]
     fn select_blocks<const KEEP: bool>(&self, x: &[f32], y: &mut [f32], kept: &mut [u32]) {
         let (channels, stride) = (self.channels, self.stride);
@@ -202,7 +202,7 @@ mod tests {
     use super::*;
 
     /// Each window scanned row by row, keeping the first maximum (a NaN over numbers).
-    fn reference(r: &MaxRow, x: &[f32], pixels: usize) -> (Vec<f32>, Vec<u32>) {
+    fn reference(r: &MaxRows, x: &[f32], pixels: usize) -> (Vec<f32>, Vec<u32>) {
         let (mut y, mut kept) = (Vec::new(), Vec::new());
         for (o, p) in (0..r.rows).flat_map(|o| (0..pixels).map(move |p| (o, p))) {
             for c in 0..r.channels {
@@ -262,7 +262,7 @@ mod tests {
             let whole = (0, oh);
             let single = (1..oh).map(|oy| (oy, 1));
             for (oy, rows) in [whole].into_iter().chain(single) {
-                let r = MaxRow {
+                let r = MaxRows {
                     first: oy * stride * w * c,
                     rows,
                     down: stride * w * c,
@@ -291,7 +291,7 @@ mod tests {
 
     #[test]
     fn a_window_too_wide_for_a_block_does_not_fit() {
-        let r = |channels| MaxRow {
+        let r = |channels| MaxRows {
             first: 0,
             rows: 1,
             down: 0,
@@ -308,7 +308,7 @@ mod tests {
     #[test]
     #[should_panic(expected = "a window leaves the image")]
     fn a_window_past_the_image_is_refused() {
-        let r = MaxRow {
+        let r = MaxRows {
             first: 0,
             rows: 1,
             down: 8,

@@ -72,7 +72,7 @@ pub(crate) use gemm::{Gather, Offsets};
 pub(crate) use mat_vec::mat_vec;
 pub(crate) use mat_vec::{mat_vec_interleaved, splits};
 #[cfg(feature = "alloc")]
-pub(crate) use maxima::MaxRow;
+pub(crate) use maxima::MaxRows;
 
 /// `y[b] = bias + x[b] · W` for every sample `b` (bias taken as zero when absent).
 #[inline]

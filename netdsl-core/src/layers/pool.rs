@@ -10,7 +10,7 @@ use core::marker::PhantomData;
 use rand::Rng;
 
 use crate::activation::Linear;
-use crate::kernels::{Isa, MaxRow};
+use crate::kernels::{Isa, MaxRows};
 use crate::layer::{Initialize, Layer, Row};
 #[cfg(feature = "onnx")]
 use crate::onnx;
@@ -297,15 +297,13 @@ impl Max {
             }
         });
     }
-}
 
-impl Max {
     /// Each output of a sample (see [`Reduce::reduce_sample`]) into `y`, with `KEEP` its
     /// input's index into `kept`, as [`Max::select`] gives them a pixel at a time: along whole
-    /// rows of the image ([`MaxRow`]), unless a window is too wide for that.
+    /// rows of the image ([`MaxRows`]), unless a window is too wide for that.
     #[inline]
     fn select_sample<const KEEP: bool>(x: &[f32], grid: PoolGrid, y: &mut [f32], kept: &mut [u32]) {
-        let rows = MaxRow {
+        let rows = MaxRows {
             first: grid.first.first,
             rows: grid.rows,
             down: grid.down,
