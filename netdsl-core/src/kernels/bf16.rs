@@ -230,35 +230,17 @@ fn pair(lo: f32, hi: f32) -> u32 {
     u32::from(to_bf16(lo)) | (u32::from(to_bf16(hi)) << 16)
 }
 
-/// How `A(i, k)` is found in its storage.
+/// How an operand's value at `(r, c)` (`A(i, k)` or `B(k, j)`) is found in its storage.
 #[derive(Clone, Copy)]
-pub(crate) enum AOf<'a> {
-    /// `a[i · row + k · col]`.
+pub(crate) enum Operand<'a> {
+    /// `a[r · row + c · col]`.
     Strided {
         a: &'a [f32],
         row: usize,
         col: usize,
     },
-    /// `a[rows[i] + cols[k]]`.
-    #[cfg(feature = "alloc")]
-    Gathered {
-        a: &'a [f32],
-        rows: &'a [usize],
-        cols: &'a [usize],
-    },
-}
-
-/// How `B(k, j)` is found in its storage.
-#[derive(Clone, Copy)]
-pub(crate) enum BOf<'a> {
-    /// `b[k · k_step + j · j_step]`.
-    Strided {
-        b: &'a [f32],
-        k_step: usize,
-        j_step: usize,
-    },
-    /// `a[rows[k] + cols[j]]`: the im2col matrix of a convolution, for its weight gradient
-    /// computed transposed.
+    /// `a[rows[r] + cols[c]]`: a convolution's im2col matrix (transposed, as the right operand
+    /// of its weight gradient computed transposed).
     #[cfg(feature = "alloc")]
     Gathered {
         a: &'a [f32],
@@ -274,8 +256,8 @@ pub(crate) struct Bf16Product<'a> {
     pub m: usize,
     pub n: usize,
     pub k: usize,
-    pub a: AOf<'a>,
-    pub b: BOf<'a>,
+    pub a: Operand<'a>,
+    pub b: Operand<'a>,
     pub bias: Option<&'a [f32]>,
     pub c: &'a mut [f32],
     pub ldc: usize,
@@ -453,7 +435,7 @@ impl Bf16Product<'_> {
     ) {
         let full = kc / 2;
         match self.a {
-            AOf::Strided { a, row, col: 1 } => {
+            Operand::Strided { a, row, col: 1 } => {
                 for (i, out) in out.iter_mut().enumerate().take(mr) {
                     let start = (i0 + i) * row + k0;
                     let src = &a[start..start + kc];
@@ -462,7 +444,7 @@ impl Bf16Product<'_> {
                     finish_row(out, src, full, pairs);
                 }
             }
-            AOf::Strided { a, row: 1, col } => {
+            Operand::Strided { a, row: 1, col } => {
                 // `A` is a transposed row-major matrix: each k is a contiguous row of values.
                 let mut column = [0; MR];
                 for p in 0..full {
@@ -481,7 +463,7 @@ impl Bf16Product<'_> {
                     out[kc.div_ceil(2)..pairs].fill(0);
                 }
             }
-            AOf::Strided { a, row, col } => {
+            Operand::Strided { a, row, col } => {
                 for (i, out) in out.iter_mut().enumerate().take(mr) {
                     let at = |kk: usize| a[(i0 + i) * row + (k0 + kk) * col];
                     for (p, o) in out.iter_mut().enumerate().take(full) {
@@ -494,7 +476,7 @@ impl Bf16Product<'_> {
                 }
             }
             #[cfg(feature = "alloc")]
-            AOf::Gathered { a, rows, cols } => {
+            Operand::Gathered { a, rows, cols } => {
                 // Gathered in f32 a run at a time, then rounded as a contiguous row.
                 let cols = &cols[k0..k0 + kc];
                 let mut spans = [(0, 0); KC];
@@ -534,9 +516,9 @@ impl Bf16Product<'_> {
     ) {
         let full = kc / 2;
         let (b, b_k, b_j) = match self.b {
-            BOf::Strided { b, k_step, j_step } => (b, k_step, j_step),
+            Operand::Strided { a, row, col } => (a, row, col),
             #[cfg(feature = "alloc")]
-            BOf::Gathered { a, rows, cols } => {
+            Operand::Gathered { a, rows, cols } => {
                 // Each pair of k is two rows of values gathered at the same columns: run by
                 // run, two slices of the image side by side.
                 let cols = &cols[j0..j0 + nc];

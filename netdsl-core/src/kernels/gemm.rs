@@ -17,7 +17,7 @@ use crate::alloc_prelude::*;
 
 #[cfg(feature = "alloc")]
 use super::bf16::Precision;
-use super::bf16::{AOf, BOf, Bf16Path, Bf16Product};
+use super::bf16::{Bf16Path, Bf16Product, Operand};
 use super::isa::Isa;
 use super::simd::Simd;
 
@@ -221,15 +221,15 @@ impl Product<'_> {
             m: self.m,
             n: self.n,
             k: self.k,
-            a: AOf::Strided {
+            a: Operand::Strided {
                 a: self.a,
                 row: self.a_row,
                 col: self.a_col,
             },
-            b: BOf::Strided {
-                b: self.b,
-                k_step: self.ldb,
-                j_step: 1,
+            b: Operand::Strided {
+                a: self.b,
+                row: self.ldb,
+                col: 1,
             },
             bias: self.bias,
             c: &mut *self.c,
@@ -308,12 +308,12 @@ impl Gather<'_> {
                 m: self.n,
                 n: rows.len(),
                 k: cols.len(),
-                a: AOf::Strided {
+                a: Operand::Strided {
                     a: self.b,
                     row: 1,
                     col: self.ldb,
                 },
-                b: BOf::Gathered {
+                b: Operand::Gathered {
                     a: self.a,
                     rows: cols,
                     cols: rows,
@@ -330,15 +330,15 @@ impl Gather<'_> {
             m: rows.len(),
             n: self.n,
             k: cols.len(),
-            a: AOf::Gathered {
+            a: Operand::Gathered {
                 a: self.a,
                 rows,
                 cols,
             },
-            b: BOf::Strided {
-                b: self.b,
-                k_step: self.ldb,
-                j_step: 1,
+            b: Operand::Strided {
+                a: self.b,
+                row: self.ldb,
+                col: 1,
             },
             bias: self.bias,
             c: &mut *self.c,
@@ -422,15 +422,15 @@ impl Dots<'_> {
             m: self.m,
             n: self.n,
             k: self.k,
-            a: AOf::Strided {
+            a: Operand::Strided {
                 a: self.a,
                 row: self.lda,
                 col: 1,
             },
-            b: BOf::Strided {
-                b: self.bt,
-                k_step: 1,
-                j_step: self.ldbt,
+            b: Operand::Strided {
+                a: self.bt,
+                row: 1,
+                col: self.ldbt,
             },
             bias: None,
             c: &mut *self.c,
